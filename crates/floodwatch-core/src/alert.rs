@@ -1,0 +1,194 @@
+//! What the engine hands to sinks: an alert that explains itself. Sinks render it (OCSF JSON, table,
+//! report) and never reach back into engine state.
+
+use crate::event::{Proto, SignatureClass, Tty};
+use crate::time::Ts;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    /// Still hot when the input ended (or, in `watch`, just opened).
+    Open,
+    /// An update while the episode lasts (`watch` only).
+    Updated,
+    /// Quiet for the configured quiet period.
+    Closed,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Alert {
+    /// Deterministic: a UUIDv5 of host, subject identity and episode start.
+    pub id: String,
+    pub host: String,
+    pub status: AlertStatus,
+    pub first_seen: Ts,
+    pub last_seen: Ts,
+    /// 0-100.
+    pub score: u8,
+    pub severity: Severity,
+    /// Ordered, strongest first; each carries the number behind it.
+    pub reasons: Vec<Reason>,
+    pub metrics: Metrics,
+    pub subject: SubjectView,
+    pub context: ContextView,
+    pub evidences: Vec<Evidence>,
+    /// Per-window rates for charts: one point per BurstTimeWindow in the episode.
+    pub timeline: Vec<WindowPoint>,
+    /// Which thresholds judged this (absolute config thresholds until a baseline store exists).
+    pub baseline: String,
+    pub suppressed_by: Option<SuppressionHit>,
+    /// Suppressions that matched but did not apply (expired, or rate above their ceiling).
+    pub suppression_notes: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn from_score(score: u8) -> Severity {
+        match score {
+            90..=100 => Severity::Critical,
+            70..=89 => Severity::High,
+            50..=69 => Severity::Medium,
+            30..=49 => Severity::Low,
+            _ => Severity::Informational,
+        }
+    }
+    /// OCSF severity_id.
+    pub fn ocsf_id(self) -> u8 {
+        match self {
+            Severity::Informational => 1,
+            Severity::Low => 2,
+            Severity::Medium => 3,
+            Severity::High => 4,
+            Severity::Critical => 5,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Informational => "informational",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Reason {
+    /// Stable machine code, e.g. `spawn_rate`, `unattended`.
+    pub code: String,
+    /// Points this reason added to (or took from) the score.
+    pub points: i32,
+    /// Human sentence with the number behind it.
+    pub text: String,
+    pub value: Option<f64>,
+    pub threshold: Option<f64>,
+}
+
+/// Peak and total figures over the episode.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Metrics {
+    pub window_secs: u64,
+    pub hot_windows: u32,
+    pub peak_packets_per_s: f64,
+    pub peak_bytes_per_s: f64,
+    pub peak_connections_per_s: f64,
+    pub peak_spawns_per_s: f64,
+    pub total_bytes_out: u64,
+    pub total_packets_out: u64,
+    pub total_spawns: u64,
+    pub total_connections: u64,
+    /// Share of outbound traffic or connections to the top destination (0-1), when destinations are known.
+    pub top_destination: Option<String>,
+    pub destination_share: Option<f64>,
+    pub protocols: Vec<Proto>,
+    /// Packets estimated from a declared command line (ping -f, -i) rather than measured.
+    pub estimated_packets: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ProcessView {
+    pub pid: i32,
+    pub start_time: Option<Ts>,
+    pub path: Option<String>,
+    pub cmd_line: Option<String>,
+    pub uid: Option<u32>,
+    pub euid: Option<u32>,
+    pub user: Option<String>,
+    pub tty: Tty,
+    pub signing_id: Option<String>,
+    pub team_id: Option<String>,
+    pub signature: SignatureClass,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SubjectView {
+    /// `process` or `lineage_group` (a script or loop and the tools it spawned).
+    pub kind: String,
+    pub process: ProcessView,
+    /// Parent chain, nearest first, up to launchd.
+    pub parents: Vec<ProcessView>,
+    /// Distinct tool images the group ran (e.g. `/usr/bin/curl`), with counts.
+    pub children: Vec<(String, u64)>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ContextView {
+    /// No TTY, no interactive responsible app, launched by launchd/cron/osascript or with the session locked.
+    pub unattended: bool,
+    /// How the subject was launched: `launchd_daemon`, `launchd_agent`, `cron`, `osascript`, `terminal`,
+    /// `ssh`, `app`, `unknown`.
+    pub launched_by: String,
+    pub launch_chain: String,
+    pub tty: Option<String>,
+    pub responsible: Option<String>,
+    pub session_state: String,
+    pub root: bool,
+    pub signature: Option<SignatureClass>,
+    pub suspicious_path: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    /// `exec`, `traffic`, `connect`, `declared`.
+    pub kind: String,
+    pub time: Ts,
+    pub pid: Option<i32>,
+    pub process: Option<String>,
+    pub cmd_line: Option<String>,
+    pub proto: Option<Proto>,
+    pub remote: Option<String>,
+    pub bytes_out: Option<u64>,
+    pub packets_out: Option<u64>,
+    /// Source file path and 1-based line.
+    pub file: String,
+    pub line: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WindowPoint {
+    pub start: Ts,
+    pub packets_per_s: f64,
+    pub bytes_per_s: f64,
+    pub connections_per_s: f64,
+    pub spawns_per_s: f64,
+    pub hot: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SuppressionHit {
+    pub id: String,
+    pub owner: String,
+    pub reason: String,
+    pub expires: String,
+}

@@ -1,0 +1,283 @@
+//! Every tunable, in one struct read from one TOML file. The defaults are the documented file
+//! `config/floodwatch.toml`, compiled in, so the documentation and the behaviour cannot drift apart.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Deserializer};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The documented default configuration, exactly as `floodwatch config --default` prints it.
+pub const DEFAULT_TOML: &str = include_str!("../../../config/floodwatch.toml");
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub windows: Windows,
+    pub input: Input,
+    pub thresholds: Thresholds,
+    pub protocol_weights: ProtocolWeights,
+    pub scope: Scope,
+    pub scoring: Scoring,
+    pub output: Output,
+    #[serde(default)]
+    pub suppressions: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Windows {
+    #[serde(deserialize_with = "de_duration")]
+    pub burst_time_window: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub reorder_slack: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub quiet_period: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub exited_retention: Duration,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NettopMode {
+    Auto,
+    Cumulative,
+    Delta,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    pub max_line_bytes: usize,
+    #[serde(deserialize_with = "de_utc_offset")]
+    pub nettop_utc_offset: i32,
+    #[serde(deserialize_with = "de_duration")]
+    pub nettop_interval: Duration,
+    pub nettop_mode: NettopMode,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    pub tool_spawns_per_s: f64,
+    pub packets_per_s: f64,
+    pub bytes_per_s: f64,
+    pub connections_per_s: f64,
+    pub declared_packets_per_s: f64,
+    pub declared_curl_urls: u64,
+    pub destination_share: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolWeights {
+    pub icmp: f64,
+    pub udp: f64,
+    pub quic: f64,
+    pub tcp: f64,
+    pub other: f64,
+    pub unknown: f64,
+}
+
+impl ProtocolWeights {
+    pub fn weight(&self, p: crate::event::Proto) -> f64 {
+        use crate::event::Proto::*;
+        match p {
+            Icmp => self.icmp,
+            Udp => self.udp,
+            Quic => self.quic,
+            Tcp => self.tcp,
+            Other => self.other,
+            Unknown => self.unknown,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    pub network_tools: Vec<String>,
+    pub script_runners: Vec<String>,
+    pub include_non_platform: bool,
+    pub suspicious_paths: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scoring {
+    pub base_at_threshold: i32,
+    pub base_per_doubling: i32,
+    pub base_max: i32,
+    pub declared_base: i32,
+    pub unattended: i32,
+    pub session_locked: i32,
+    pub root: i32,
+    pub declared_flood: i32,
+    pub unsigned_or_adhoc: i32,
+    pub suspicious_path: i32,
+    pub stateless_protocol: i32,
+    pub concentrated_destination: i32,
+    pub sustained_per_window: i32,
+    pub sustained_max: i32,
+    pub interactive: i32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    pub max_evidences: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The compiled-in file is tested to parse (config::tests), so this cannot fail at run time.
+        Config::from_toml_str(DEFAULT_TOML, Path::new("<built-in>"))
+            .expect("built-in default config parses (tested)")
+    }
+}
+
+impl Config {
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<Config> {
+        let cfg: Config = toml::from_str(text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading config {}", path.display()), e))?;
+        Config::from_toml_str(&text, path)
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |m: &str| {
+            Err(Error::Config {
+                path: path.to_path_buf(),
+                message: m.to_string(),
+            })
+        };
+        let w = self.windows.burst_time_window;
+        if w < Duration::from_secs(1) || w > Duration::from_secs(3600) {
+            return bad("windows.burst_time_window must be between 1s and 1h");
+        }
+        if w.subsec_nanos() != 0 {
+            return bad("windows.burst_time_window must be whole seconds");
+        }
+        let t = &self.thresholds;
+        for (name, v) in [
+            ("tool_spawns_per_s", t.tool_spawns_per_s),
+            ("packets_per_s", t.packets_per_s),
+            ("bytes_per_s", t.bytes_per_s),
+            ("connections_per_s", t.connections_per_s),
+            ("declared_packets_per_s", t.declared_packets_per_s),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(&format!("thresholds.{name} must be a positive number"));
+            }
+        }
+        if !(0.0..=1.0).contains(&t.destination_share) {
+            return bad("thresholds.destination_share must be between 0 and 1");
+        }
+        if self.input.max_line_bytes < 1024 {
+            return bad("input.max_line_bytes must be at least 1024");
+        }
+        Ok(())
+    }
+
+    pub fn window_secs(&self) -> u64 {
+        self.windows.burst_time_window.as_secs()
+    }
+}
+
+/// Parses "30s", "500ms", "2m", "1h", "1.5s".
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (num, unit) = s.split_at(split);
+    let v: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" => v * 60.0,
+        "h" => v * 3600.0,
+        "d" => v * 86400.0,
+        _ => return None,
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::from_secs_f64(secs))
+}
+
+/// Parses "+05:30", "-07:00", "Z" into seconds east of UTC.
+pub fn parse_utc_offset(s: &str) -> Option<i32> {
+    let s = s.trim();
+    if s == "Z" || s == "UTC" {
+        return Some(0);
+    }
+    let b = s.as_bytes();
+    if b.len() != 6 || b[3] != b':' || !(b[0] == b'+' || b[0] == b'-') {
+        return None;
+    }
+    let h: i32 = s[1..3].parse().ok()?;
+    let m: i32 = s[4..6].parse().ok()?;
+    if h > 14 || m > 59 {
+        return None;
+    }
+    let v = h * 3600 + m * 60;
+    Some(if b[0] == b'-' { -v } else { v })
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).ok_or_else(|| {
+        serde::de::Error::custom(format!("invalid duration {s:?} (write e.g. \"30s\")"))
+    })
+}
+
+fn de_utc_offset<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<i32, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_utc_offset(&s).ok_or_else(|| {
+        serde::de::Error::custom(format!("invalid UTC offset {s:?} (write e.g. \"+05:30\")"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_default_parses_with_documented_values() {
+        let c = Config::from_toml_str(DEFAULT_TOML, Path::new("default")).unwrap();
+        assert_eq!(c.windows.burst_time_window, Duration::from_secs(30));
+        assert_eq!(c.thresholds.tool_spawns_per_s, 5.0);
+        assert!(c.scope.network_tools.iter().any(|t| t == "curl"));
+    }
+
+    #[test]
+    fn fifteen_second_window_and_bad_values() {
+        let txt =
+            DEFAULT_TOML.replace("burst_time_window = \"30s\"", "burst_time_window = \"15s\"");
+        let c = Config::from_toml_str(&txt, Path::new("x")).unwrap();
+        assert_eq!(c.window_secs(), 15);
+        let bad = DEFAULT_TOML.replace("packets_per_s = 1000.0", "packets_per_s = -1.0");
+        let e = Config::from_toml_str(&bad, Path::new("x"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("packets_per_s"), "{e}");
+        let typo = format!("{DEFAULT_TOML}\n[extra]\nx = 1\n");
+        assert!(Config::from_toml_str(&typo, Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn durations_and_offsets() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("abc"), None);
+        assert_eq!(parse_utc_offset("+05:30"), Some(19800));
+        assert_eq!(parse_utc_offset("-07:00"), Some(-25200));
+        assert_eq!(parse_utc_offset("0530"), None);
+    }
+}

@@ -1,0 +1,242 @@
+//! The normalized event model. Every source turns its own format into these types and nothing of the
+//! format leaks past the source: the engine never sees an eslogger key or a nettop column.
+
+use crate::time::Ts;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Where an event came from: a file registered with the run, and a 1-based line (or record start line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+pub struct Origin {
+    pub file: u32,
+    pub line: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// When it happened (UTC). For interval samples (traffic) this is the end of the interval.
+    pub ts: Ts,
+    pub host: Arc<str>,
+    pub origin: Origin,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug)]
+pub enum EventKind {
+    /// A process image replaced by a new one. `instigator` is the pre-exec image when the source has it.
+    Exec {
+        instigator: Option<Box<ProcInfo>>,
+        target: Box<ProcInfo>,
+    },
+    Fork {
+        parent: Box<ProcInfo>,
+        child: Box<ProcInfo>,
+    },
+    Exit {
+        process: Box<ProcInfo>,
+        status: Option<i32>,
+    },
+    /// A process seen alive at `ts` without a lifecycle event (osquery `processes`, a source's instigator).
+    ProcessSeen(Box<ProcInfo>),
+    /// Outbound/inbound volume over an interval, attributed to a pid when the source knows it.
+    Traffic(Box<Traffic>),
+    /// A connection attempt without volume (osquery `socket_events`, `process_open_sockets`).
+    Connect(Box<Connect>),
+    /// User session and UI context: login, lock, ssh, screen sharing, sleep.
+    Session(Box<Session>),
+}
+
+impl EventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Exec { .. } => "exec",
+            EventKind::Fork { .. } => "fork",
+            EventKind::Exit { .. } => "exit",
+            EventKind::ProcessSeen(_) => "process",
+            EventKind::Traffic(_) => "traffic",
+            EventKind::Connect(_) => "connect",
+            EventKind::Session(_) => "session",
+        }
+    }
+}
+
+/// The controlling terminal, as far as the source can tell. `Unknown` is not the same as `None`:
+/// eslogger writes `"tty": null` for launchd children (None), osquery's es_process_events has no tty (Unknown).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "path")]
+pub enum Tty {
+    #[default]
+    Unknown,
+    None,
+    Some(String),
+}
+
+/// A process image as one source saw it. Every field is optional except the pid: sources differ.
+#[derive(Clone, Debug, Default)]
+pub struct ProcInfo {
+    pub pid: i32,
+    /// eslogger's audit_token pidversion: changes on exec, so it names an image, not a lifetime.
+    pub pidversion: Option<u32>,
+    pub ppid: Option<i32>,
+    pub original_ppid: Option<i32>,
+    pub responsible_pid: Option<i32>,
+    pub session_id: Option<i32>,
+    /// Kept across exec, so (pid, start_time) names a process lifetime.
+    pub start_time: Option<Ts>,
+    pub path: Option<String>,
+    pub args: Option<Vec<String>>,
+    pub cwd: Option<String>,
+    pub uid: Option<u32>,
+    pub euid: Option<u32>,
+    /// Audit user id; `None` when unset (4294967295 in eslogger).
+    pub auid: Option<u32>,
+    pub username: Option<String>,
+    pub tty: Tty,
+    pub signing: Signing,
+}
+
+impl ProcInfo {
+    /// Last path component of the executable, if any.
+    pub fn basename(&self) -> Option<&str> {
+        self.path
+            .as_deref()
+            .map(|p| p.rsplit('/').next().unwrap_or(p))
+    }
+
+    /// Command line for display: argv joined by spaces (callers escape it for their output).
+    pub fn cmdline(&self) -> Option<String> {
+        self.args.as_ref().map(|a| a.join(" "))
+    }
+}
+
+/// Code-signing facts. `cs_flags` are the kernel's CS_* bits when the source reports them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Signing {
+    pub signing_id: Option<String>,
+    pub team_id: Option<String>,
+    pub platform_binary: Option<bool>,
+    pub cs_flags: Option<u32>,
+}
+
+pub const CS_VALID: u32 = 0x0000_0001;
+pub const CS_ADHOC: u32 = 0x0000_0002;
+pub const CS_SIGNED: u32 = 0x2000_0000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureClass {
+    /// Apple platform binary.
+    Platform,
+    /// Signed with a Developer ID team.
+    Developer,
+    /// Ad hoc signature (no identity), typical of locally built or dropped tools.
+    AdHoc,
+    Unsigned,
+    Unknown,
+}
+
+impl Signing {
+    pub fn class(&self) -> SignatureClass {
+        if self.platform_binary == Some(true) {
+            return SignatureClass::Platform;
+        }
+        if let Some(flags) = self.cs_flags {
+            if flags & CS_ADHOC != 0 {
+                return SignatureClass::AdHoc;
+            }
+            if flags & (CS_SIGNED | CS_VALID) == 0 {
+                return SignatureClass::Unsigned;
+            }
+        }
+        if self.team_id.as_deref().is_some_and(|t| !t.is_empty()) {
+            return SignatureClass::Developer;
+        }
+        if self.platform_binary == Some(false)
+            && self.signing_id.as_deref().is_none_or(str::is_empty)
+        {
+            return SignatureClass::Unsigned;
+        }
+        SignatureClass::Unknown
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Icmp,
+    Udp,
+    Tcp,
+    Quic,
+    Other,
+    Unknown,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Icmp => "icmp",
+            Proto::Udp => "udp",
+            Proto::Tcp => "tcp",
+            Proto::Quic => "quic",
+            Proto::Other => "other",
+            Proto::Unknown => "unknown",
+        }
+    }
+}
+
+/// Volume over the interval `[start, event.ts]`.
+#[derive(Clone, Debug)]
+pub struct Traffic {
+    /// None for network-only sources (no process attribution).
+    pub pid: Option<i32>,
+    /// Short name as the source gives it (nettop truncates to 15 characters).
+    pub process_name: Option<String>,
+    pub process_path: Option<String>,
+    pub uid: Option<u32>,
+    pub start: Ts,
+    pub proto: Proto,
+    /// Remote endpoint as text: `17.57.146.138:5223`, or a redacted `IPv4#14ad2c93:443`.
+    pub remote: Option<String>,
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    pub packets_out: Option<u64>,
+    pub packets_in: Option<u64>,
+    /// Connections that began in this interval (0 when unknown).
+    pub new_connections: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Connect {
+    pub pid: Option<i32>,
+    pub process_path: Option<String>,
+    pub uid: Option<u32>,
+    pub proto: Proto,
+    pub remote: Option<String>,
+    pub success: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    Login,
+    Logout,
+    Lock,
+    Unlock,
+    SshLogin,
+    SshLogout,
+    ScreenShareStart,
+    ScreenShareEnd,
+    Sleep,
+    Wake,
+    /// A point-in-time observation that a user is logged in (osquery logged_in_users).
+    UserPresent,
+}
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub kind: SessionKind,
+    pub user: Option<String>,
+    pub uid: Option<u32>,
+    pub tty: Option<String>,
+    pub remote: Option<String>,
+}

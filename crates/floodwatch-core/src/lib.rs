@@ -1,0 +1,16 @@
+//! floodwatch-core: the types every stage shares.
+//!
+//! - [`event`]: the one normalized event model that every source produces and the engine consumes.
+//! - [`alert`]: what the engine hands to sinks.
+//! - [`config`]: every tunable, with the documented default file `config/floodwatch.toml`.
+//! - [`time`]: nanosecond UTC timestamps and fast fixed-format parsing for ingest.
+//! - [`error`]: the one error type, carrying context strings.
+
+pub mod alert;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod time;
+
+pub use error::{Error, Result};
+pub use time::Ts;

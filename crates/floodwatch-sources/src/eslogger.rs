@@ -1,0 +1,25 @@
+//! STUB: replaced by the real parser.
+use crate::{Parsed, RecordParser, Reject, SourceCtx};
+use floodwatch_core::event::Event;
+
+pub struct EsloggerParser {
+    #[allow(dead_code)]
+    ctx: SourceCtx,
+}
+
+impl EsloggerParser {
+    pub fn new(ctx: SourceCtx) -> Self {
+        EsloggerParser { ctx }
+    }
+}
+
+impl RecordParser for EsloggerParser {
+    fn parse(
+        &mut self,
+        _record: &str,
+        _line: u64,
+        _out: &mut Vec<Event>,
+    ) -> Result<Parsed, Reject> {
+        Ok(Parsed::Skipped("not implemented".into()))
+    }
+}

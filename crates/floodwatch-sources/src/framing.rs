@@ -1,0 +1,371 @@
+//! Framing: turns a byte stream into records with their 1-based starting line number, without ever holding
+//! more than one record in memory. Lines longer than the limit are skipped to the next newline and reported.
+//! `log show --style json` is one pretty-printed array, so it gets an object splitter instead of lines.
+
+use std::io::{self, BufRead};
+
+/// One framed record, or why a record could not be framed.
+pub enum Frame<'a> {
+    Record {
+        text: &'a str,
+        line: u64,
+        /// The record ended at end of file without a newline (or closing bracket): a truncation suspect.
+        unterminated: bool,
+    },
+    Bad {
+        line: u64,
+        reason: &'static str,
+        detail: String,
+    },
+}
+
+pub struct LineFramer<R> {
+    reader: R,
+    buf: Vec<u8>,
+    line: u64,
+    max: usize,
+}
+
+impl<R: BufRead> LineFramer<R> {
+    pub fn new(reader: R, max_record_bytes: usize) -> Self {
+        LineFramer {
+            reader,
+            buf: Vec::with_capacity(4096),
+            line: 0,
+            max: max_record_bytes,
+        }
+    }
+
+    /// The next line (blank lines included, the caller decides), or None at end of input.
+    pub fn next_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
+        self.buf.clear();
+        let mut too_long = false;
+        let mut total: usize = 0;
+        let mut terminated = false;
+        loop {
+            let avail = match self.reader.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if avail.is_empty() {
+                break;
+            }
+            let (len, newline) = match memchr::memchr(b'\n', avail) {
+                Some(i) => (i, true),
+                None => (avail.len(), false),
+            };
+            total += len;
+            if !too_long {
+                if total > self.max {
+                    too_long = true;
+                    self.buf.clear();
+                } else {
+                    self.buf.extend_from_slice(&avail[..len]);
+                }
+            }
+            self.reader.consume(len + usize::from(newline));
+            if newline {
+                terminated = true;
+                break;
+            }
+        }
+        if total == 0 && !terminated && self.buf.is_empty() && !too_long {
+            return Ok(None);
+        }
+        self.line += 1;
+        if too_long {
+            return Ok(Some(Frame::Bad {
+                line: self.line,
+                reason: "line too long",
+                detail: format!("{total} bytes, limit {} (input.max_line_bytes)", self.max),
+            }));
+        }
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        match std::str::from_utf8(&self.buf) {
+            Ok(text) => Ok(Some(Frame::Record {
+                text,
+                line: self.line,
+                unterminated: !terminated,
+            })),
+            Err(e) => Ok(Some(Frame::Bad {
+                line: self.line,
+                reason: "invalid UTF-8",
+                detail: format!("invalid byte at column {}", e.valid_up_to() + 1),
+            })),
+        }
+    }
+
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+}
+
+/// Splits a top-level JSON array (`[ {..}, {..} ]`) into its object texts, tracking line numbers.
+/// Anything else at the top level (a preamble line, a stray token) is reported as a bad frame.
+pub struct JsonArrayFramer<R> {
+    reader: R,
+    buf: Vec<u8>,
+    line: u64,
+    max: usize,
+    started: bool,
+    ended: bool,
+}
+
+impl<R: BufRead> JsonArrayFramer<R> {
+    pub fn new(reader: R, max_record_bytes: usize) -> Self {
+        JsonArrayFramer {
+            reader,
+            buf: Vec::new(),
+            line: 1,
+            max: max_record_bytes,
+            started: false,
+            ended: false,
+        }
+    }
+
+    fn peek(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            match self.reader.fill_buf() {
+                Ok(b) => return Ok(b.first().copied()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn bump(&mut self) {
+        self.reader.consume(1);
+    }
+
+    fn skip_ws_and_commas(&mut self, allow_comma: bool) -> io::Result<Option<u8>> {
+        while let Some(c) = self.peek()? {
+            match c {
+                b'\n' => {
+                    self.line += 1;
+                    self.bump()
+                }
+                b' ' | b'\t' | b'\r' => self.bump(),
+                b',' if allow_comma => self.bump(),
+                _ => return Ok(Some(c)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Skips the rest of a non-JSON line (such as `Filtering the log data using ...`).
+    fn skip_line(&mut self) -> io::Result<()> {
+        while let Some(c) = self.peek()? {
+            self.bump();
+            if c == b'\n' {
+                self.line += 1;
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn next_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
+        if self.ended {
+            return Ok(None);
+        }
+        if !self.started {
+            loop {
+                match self.skip_ws_and_commas(false)? {
+                    None => return Ok(None),
+                    Some(b'[') => {
+                        self.bump();
+                        self.started = true;
+                        break;
+                    }
+                    Some(_) => {
+                        let line = self.line;
+                        self.skip_line()?;
+                        return Ok(Some(Frame::Bad {
+                            line,
+                            reason: "not JSON (preamble)",
+                            detail: "text before the JSON array".into(),
+                        }));
+                    }
+                }
+            }
+        }
+        let c = match self.skip_ws_and_commas(true)? {
+            None => {
+                self.ended = true;
+                return Ok(Some(Frame::Bad {
+                    line: self.line,
+                    reason: "truncated last record",
+                    detail: "JSON array not closed with ']'".into(),
+                }));
+            }
+            Some(c) => c,
+        };
+        if c == b']' {
+            self.bump();
+            self.ended = true;
+            return Ok(None);
+        }
+        let start_line = self.line;
+        if c != b'{' {
+            self.skip_line()?;
+            return Ok(Some(Frame::Bad {
+                line: start_line,
+                reason: "invalid JSON",
+                detail: format!("expected an object in the array, found {:?}", c as char),
+            }));
+        }
+        self.buf.clear();
+        let mut depth = 0usize;
+        let mut in_str = false;
+        let mut esc = false;
+        let mut too_long = false;
+        let mut complete = false;
+        while let Some(c) = self.peek()? {
+            self.bump();
+            if c == b'\n' {
+                self.line += 1;
+            }
+            if !too_long {
+                if self.buf.len() >= self.max {
+                    too_long = true;
+                    self.buf.clear();
+                } else {
+                    self.buf.push(c);
+                }
+            }
+            if in_str {
+                if esc {
+                    esc = false;
+                } else if c == b'\\' {
+                    esc = true;
+                } else if c == b'"' {
+                    in_str = false;
+                }
+                continue;
+            }
+            match c {
+                b'"' => in_str = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        complete = true;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if too_long {
+            return Ok(Some(Frame::Bad {
+                line: start_line,
+                reason: "record too long",
+                detail: format!("object over {} bytes (input.max_line_bytes)", self.max),
+            }));
+        }
+        match std::str::from_utf8(&self.buf) {
+            Ok(text) => Ok(Some(Frame::Record {
+                text,
+                line: start_line,
+                unterminated: !complete,
+            })),
+            Err(e) => Ok(Some(Frame::Bad {
+                line: start_line,
+                reason: "invalid UTF-8",
+                detail: format!("invalid byte at offset {} of the record", e.valid_up_to()),
+            })),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<String> {
+        let mut f = LineFramer::new(input, max);
+        let mut out = vec![];
+        while let Some(fr) = f.next_frame().unwrap() {
+            out.push(match fr {
+                Frame::Record {
+                    text,
+                    line,
+                    unterminated,
+                } => format!("{line}:{text}:{unterminated}"),
+                Frame::Bad { line, reason, .. } => format!("{line}!{reason}"),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn lines_with_crlf_long_and_unterminated() {
+        let mut input = b"a\r\nbb\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 5000));
+        input.extend(b"\nlast");
+        assert_eq!(
+            lines(&input, 1024),
+            vec!["1:a:false", "2:bb:false", "3!line too long", "4:last:true"]
+        );
+        assert_eq!(lines(b"", 1024), Vec::<String>::new());
+        assert_eq!(lines(b"\n\n", 1024), vec!["1::false", "2::false"]);
+        assert_eq!(
+            lines(b"ok\n\xff\xfe\n", 1024),
+            vec!["1:ok:false", "2!invalid UTF-8"]
+        );
+    }
+
+    #[test]
+    fn lines_across_small_buffer_reads() {
+        let data = b"first line\nsecond line that is longer\nthird\n";
+        let r = std::io::BufReader::with_capacity(4, &data[..]);
+        let mut f = LineFramer::new(r, 1024);
+        let mut got = vec![];
+        while let Some(Frame::Record { text, .. }) = f.next_frame().unwrap() {
+            got.push(text.to_string());
+        }
+        assert_eq!(
+            got,
+            vec!["first line", "second line that is longer", "third"]
+        );
+    }
+
+    #[test]
+    fn json_array_objects_with_lines() {
+        let input =
+            b"[{\n  \"a\" : \"x}\\\"{\",\n  \"b\" : {\"c\":[1,2]}\n},{\n  \"d\" : 1\n}\n]\n";
+        let mut f = JsonArrayFramer::new(&input[..], 1 << 20);
+        let mut got = vec![];
+        while let Some(fr) = f.next_frame().unwrap() {
+            match fr {
+                Frame::Record { text, line, .. } => {
+                    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+                    got.push((line, v.as_object().unwrap().len()));
+                }
+                Frame::Bad { reason, .. } => panic!("{reason}"),
+            }
+        }
+        assert_eq!(got, vec![(1, 2), (4, 1)]);
+    }
+
+    #[test]
+    fn json_array_preamble_and_truncation() {
+        let input = b"Filtering the log data using \"x\"\n[{\"a\":1},{\"b\":";
+        let mut f = JsonArrayFramer::new(&input[..], 1 << 20);
+        let mut got = vec![];
+        while let Some(fr) = f.next_frame().unwrap() {
+            got.push(match fr {
+                Frame::Record {
+                    line, unterminated, ..
+                } => format!("{line}:rec:{unterminated}"),
+                Frame::Bad { line, reason, .. } => format!("{line}!{reason}"),
+            });
+        }
+        assert_eq!(got[0], "1!not JSON (preamble)");
+        assert_eq!(got[1], "2:rec:false");
+        assert_eq!(got[2], "2:rec:true");
+    }
+}

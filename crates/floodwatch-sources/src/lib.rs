@@ -1,0 +1,262 @@
+//! floodwatch-sources: read telemetry files (or stdin) into normalized [`Event`]s.
+//!
+//! One module per real format, each detected from content, never from the file name:
+//! [`eslogger`], [`nettop`], [`unifiedlog`], [`osquery`]. A [`FileSource`] frames the input
+//! ([`framing`]), hands each record to the format's [`RecordParser`], and counts every record as an
+//! event, a skip (a known non-event record) or a reject (with line and reason) in its [`FileStats`].
+
+pub mod discover;
+pub mod eslogger;
+pub mod framing;
+pub mod nettop;
+pub mod osquery;
+pub mod sniff;
+pub mod stats;
+pub mod unifiedlog;
+
+use floodwatch_core::config::Input;
+use floodwatch_core::event::Event;
+use floodwatch_core::Ts;
+use framing::{Frame, JsonArrayFramer, LineFramer};
+use std::borrow::Cow;
+use std::io::BufRead;
+use std::sync::Arc;
+
+pub use discover::{discover, InputFile};
+pub use sniff::{sniff, Sniffed};
+pub use stats::{FileStats, RejectSample};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Eslogger,
+    NettopCsv,
+    NettopFixed,
+    UnifiedLogNdjson,
+    UnifiedLogJson,
+    Osquery,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Eslogger => "eslogger",
+            Format::NettopCsv => "nettop-csv",
+            Format::NettopFixed => "nettop-fixed",
+            Format::UnifiedLogNdjson => "unifiedlog-ndjson",
+            Format::UnifiedLogJson => "unifiedlog-json",
+            Format::Osquery => "osquery",
+        }
+    }
+
+    /// Formats whose records carry a full date (usable to anchor dateless nettop).
+    pub fn is_dated(self) -> bool {
+        !matches!(self, Format::NettopCsv | Format::NettopFixed)
+    }
+}
+
+/// Hints for sources whose timestamps lack a date or zone (nettop).
+#[derive(Clone, Debug, Default)]
+pub struct ClockHints {
+    /// An instant from the same host's dated sources (their earliest event), to pick nettop's date.
+    pub reference: Option<Ts>,
+    /// The host's UTC offset in seconds east, when a unified log of the host tells it.
+    pub utc_offset: Option<i32>,
+    /// The file's modification time (the end of a capture).
+    pub file_mtime: Option<Ts>,
+    /// `--date YYYY-MM-DD`, given by the user: wins over everything.
+    pub forced_date: Option<Ts>,
+}
+
+/// What a parser knows about the file it reads.
+#[derive(Clone, Debug)]
+pub struct SourceCtx {
+    pub file_id: u32,
+    pub path: Arc<str>,
+    /// The directory-derived host, or `--host`.
+    pub host: Arc<str>,
+    /// `--host` was given: records' own host names (osquery hostIdentifier) are ignored.
+    pub host_forced: bool,
+    pub clock: ClockHints,
+    pub input: Input,
+}
+
+/// A record was read but is not an event we use (a header, an unrelated log line, an unknown event type).
+/// Counted per reason, never an error.
+pub type SkipReason = Cow<'static, str>;
+
+/// A record that should have been usable but is not: counted, located and reported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reject {
+    /// Short stable category ("invalid JSON", "missing field", "wrong type", ...), used for counting.
+    pub reason: Cow<'static, str>,
+    /// Specifics for the user (which field, what value).
+    pub detail: String,
+}
+
+impl Reject {
+    pub fn new(reason: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
+        Reject {
+            reason: reason.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+pub enum Parsed {
+    /// Zero or more events were pushed.
+    Events,
+    Skipped(SkipReason),
+}
+
+/// One format's record parser. It owns whatever per-file state the format needs (nettop's previous
+/// counters, osquery's host names) and pushes normalized events carrying `Origin { file, line }`.
+pub trait RecordParser: Send {
+    fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject>;
+    /// End of input: flush anything held back (nettop's last frame).
+    fn finish(&mut self, _out: &mut Vec<Event>) {}
+    /// The UTC offset the records revealed, if any (unified log timestamps carry one).
+    fn utc_offset(&self) -> Option<i32> {
+        None
+    }
+    /// Notes for the file summary that are not rejects (e.g. "eslogger version 12 is newer than known").
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+pub fn new_parser(format: Format, ctx: SourceCtx) -> Box<dyn RecordParser> {
+    match format {
+        Format::Eslogger => Box::new(eslogger::EsloggerParser::new(ctx)),
+        Format::NettopCsv => Box::new(nettop::NettopParser::new_csv(ctx)),
+        Format::NettopFixed => Box::new(nettop::NettopParser::new_fixed(ctx)),
+        Format::UnifiedLogNdjson | Format::UnifiedLogJson => {
+            Box::new(unifiedlog::UnifiedLogParser::new(ctx))
+        }
+        Format::Osquery => Box::new(osquery::OsqueryParser::new(ctx)),
+    }
+}
+
+enum Framer<R> {
+    Lines(LineFramer<R>),
+    Array(JsonArrayFramer<R>),
+}
+
+/// A file (or stdin) being read: framing + parser + stats. Pull events with [`FileSource::next_events`].
+pub struct FileSource<R> {
+    framer: Framer<R>,
+    parser: Box<dyn RecordParser>,
+    pub stats: FileStats,
+    done: bool,
+}
+
+impl<R: BufRead> FileSource<R> {
+    pub fn new(reader: R, format: Format, ctx: SourceCtx) -> Self {
+        let max = ctx.input.max_line_bytes;
+        let framer = match format {
+            Format::UnifiedLogJson => Framer::Array(JsonArrayFramer::new(reader, max)),
+            _ => Framer::Lines(LineFramer::new(reader, max)),
+        };
+        let stats = FileStats::new(ctx.path.to_string(), format.name());
+        FileSource {
+            framer,
+            parser: new_parser(format, ctx),
+            stats,
+            done: false,
+        }
+    }
+
+    /// Reads records until at least one event is produced or the input ends; appends to `out`.
+    /// Returns false once the input is exhausted (and `finish` has flushed).
+    pub fn next_events(&mut self, out: &mut Vec<Event>) -> std::io::Result<bool> {
+        if self.done {
+            return Ok(false);
+        }
+        let start = out.len();
+        while out.len() == start {
+            let frame = match &mut self.framer {
+                Framer::Lines(f) => f.next_frame()?,
+                Framer::Array(f) => f.next_frame()?,
+            };
+            let Some(frame) = frame else {
+                self.parser.finish(out);
+                self.stats.events += (out.len() - start) as u64;
+                self.stats.notes.extend(self.parser.notes());
+                self.done = true;
+                return Ok(out.len() > start);
+            };
+            match frame {
+                Frame::Bad {
+                    line,
+                    reason,
+                    detail,
+                } => {
+                    self.stats.records += 1;
+                    self.stats.reject(line, reason.into(), detail);
+                }
+                Frame::Record {
+                    text,
+                    line,
+                    unterminated,
+                } => {
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    self.stats.records += 1;
+                    let before = out.len();
+                    match self.parser.parse(text, line, out) {
+                        Ok(Parsed::Events) => self.stats.events += (out.len() - before) as u64,
+                        Ok(Parsed::Skipped(why)) => {
+                            out.truncate(before);
+                            self.stats.skip(why)
+                        }
+                        Err(rej) => {
+                            out.truncate(before);
+                            if unterminated {
+                                self.stats.reject(
+                                    line,
+                                    "truncated last line".into(),
+                                    format!(
+                                        "no newline at end of file and {}: {}",
+                                        rej.reason, rej.detail
+                                    ),
+                                );
+                            } else {
+                                self.stats.reject(line, rej.reason, rej.detail);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    pub fn utc_offset(&self) -> Option<i32> {
+        self.parser.utc_offset()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::*;
+
+    pub fn ctx(path: &str) -> SourceCtx {
+        SourceCtx {
+            file_id: 0,
+            path: Arc::from(path),
+            host: Arc::from("testhost"),
+            host_forced: false,
+            clock: ClockHints::default(),
+            input: floodwatch_core::config::Config::default().input,
+        }
+    }
+
+    /// Reads a whole input through a FileSource; returns events and stats.
+    pub fn read_all(data: &[u8], format: Format, ctx: SourceCtx) -> (Vec<Event>, FileStats) {
+        let mut src = FileSource::new(data, format, ctx);
+        let mut out = Vec::new();
+        while src.next_events(&mut out).unwrap() {}
+        (out, src.stats)
+    }
+}

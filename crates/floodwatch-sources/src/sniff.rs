@@ -1,0 +1,231 @@
+//! Format detection from content (shared/docs/telemetry-formats.md §8), never from the file name.
+
+use crate::Format;
+use serde_json::{Map, Value};
+
+/// How many bytes of a file's head are looked at.
+pub const HEAD_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sniffed {
+    Telemetry(Format),
+    /// Recognized but not read by this version, or not telemetry at all: listed as skipped, not fatal.
+    NotTelemetry(String),
+}
+
+pub fn sniff(head: &[u8]) -> Sniffed {
+    use Sniffed::*;
+    if head.is_empty() {
+        return NotTelemetry("empty file".into());
+    }
+    if head.starts_with(&[0x0A, 0x0D, 0x0D, 0x0A]) {
+        return NotTelemetry("pcapng capture (not read by this version)".into());
+    }
+    if head.starts_with(&[0xD4, 0xC3, 0xB2, 0xA1]) || head.starts_with(&[0xA1, 0xB2, 0xC3, 0xD4]) {
+        return NotTelemetry("pcap capture (not read by this version)".into());
+    }
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        // The head may cut a multi-byte character at its end; a NUL or early bad byte means binary.
+        Err(e) if e.valid_up_to() > head.len().saturating_sub(4) && e.error_len().is_none() => {
+            // Safe: valid_up_to is a char boundary.
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or("")
+        }
+        Err(_) => return NotTelemetry("binary or not UTF-8 text".into()),
+    };
+    if text.contains('\0') {
+        return NotTelemetry("binary (NUL bytes)".into());
+    }
+    let trimmed = text.trim_start();
+    if trimmed.starts_with("#separator") {
+        return NotTelemetry("Zeek TSV log (network-only, not read by this version)".into());
+    }
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let Some(mut first) = lines.next() else {
+        return NotTelemetry("blank file".into());
+    };
+    // `log stream` prints a preamble before its output.
+    if first.starts_with("Filtering the log data") {
+        match lines.next() {
+            Some(l) => first = l,
+            None => return NotTelemetry("unified log preamble without records".into()),
+        }
+    }
+    let first_trim = first.trim_start();
+    if first_trim.starts_with('[') {
+        let after = &text[text.find('[').unwrap_or(0)..];
+        if after.contains("\"eventMessage\"") || after.contains("\"eventType\"") {
+            return Telemetry(Format::UnifiedLogJson);
+        }
+        return NotTelemetry("JSON array without unified log keys".into());
+    }
+    if let Some(f) = sniff_nettop_header(first) {
+        return Telemetry(f);
+    }
+    if first_trim.starts_with('{') {
+        return sniff_json_line(first, text);
+    }
+    NotTelemetry(format!(
+        "unrecognized text (first line starts {:?})",
+        first.chars().take(40).collect::<String>()
+    ))
+}
+
+/// nettop headers: CSV `time,,interface,...` / `,bytes_in,bytes_out,`; fixed width `... bytes_in   bytes_out`.
+pub fn sniff_nettop_header(line: &str) -> Option<Format> {
+    if line.contains("bytes_in") && line.contains("bytes_out") {
+        if line.contains(',') {
+            let mut fields = line.split(',');
+            let f0 = fields.next().unwrap_or("");
+            let f1 = fields.next().unwrap_or("x");
+            if f0 == "time" && f1.is_empty() || f0.is_empty() {
+                return Some(Format::NettopCsv);
+            }
+        } else if line.contains("  ") {
+            return Some(Format::NettopFixed);
+        }
+    }
+    None
+}
+
+fn has(m: &Map<String, Value>, k: &str) -> bool {
+    m.contains_key(k)
+}
+
+fn classify(m: &Map<String, Value>) -> Option<Format> {
+    if has(m, "schema_version")
+        && has(m, "event_type")
+        && has(m, "event")
+        && (has(m, "global_seq_num") || has(m, "mach_time"))
+    {
+        return Some(Format::Eslogger);
+    }
+    if (has(m, "eventMessage") || has(m, "eventType"))
+        && (has(m, "processImagePath") || has(m, "subsystem"))
+        && has(m, "timestamp")
+    {
+        return Some(Format::UnifiedLogNdjson);
+    }
+    if has(m, "name")
+        && (has(m, "hostIdentifier") || has(m, "hostname"))
+        && has(m, "calendarTime")
+        && (has(m, "columns") || has(m, "snapshot") || has(m, "diffResults"))
+    {
+        return Some(Format::Osquery);
+    }
+    None
+}
+
+fn sniff_json_line(first: &str, head: &str) -> Sniffed {
+    // Try the first few complete lines: the first one may be truncated or garbage.
+    let complete: Vec<&str> = if head.ends_with('\n') {
+        head.lines().collect()
+    } else {
+        let mut v: Vec<&str> = head.lines().collect();
+        v.pop();
+        v
+    };
+    for line in complete.iter().filter(|l| !l.trim().is_empty()).take(20) {
+        if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(line) {
+            return match classify(&m) {
+                Some(f) => Sniffed::Telemetry(f),
+                None => {
+                    let keys: Vec<&str> = m.keys().take(6).map(String::as_str).collect();
+                    if has(&m, "uid") && has(&m, "id.orig_h") {
+                        Sniffed::NotTelemetry(
+                            "Zeek JSON log (network-only, not read by this version)".into(),
+                        )
+                    } else {
+                        Sniffed::NotTelemetry(format!(
+                            "JSON lines of an unknown kind (keys {keys:?})"
+                        ))
+                    }
+                }
+            };
+        }
+    }
+    // No complete parsable line within the head (a very long first record): decide on key names.
+    let probe = first;
+    let k = |s: &str| probe.contains(&format!("\"{s}\""));
+    if k("schema_version") && k("event_type") && k("event") {
+        return Sniffed::Telemetry(Format::Eslogger);
+    }
+    if k("eventMessage") && k("timestamp") {
+        return Sniffed::Telemetry(Format::UnifiedLogNdjson);
+    }
+    if k("hostIdentifier") && k("calendarTime") {
+        return Sniffed::Telemetry(Format::Osquery);
+    }
+    Sniffed::NotTelemetry("JSON without a recognizable first record".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_every_real_sample_from_content() {
+        let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/corpus");
+        let cases = [
+            (
+                "eslogger/mullvad_eslogger_v9_v10_v11.ndjson",
+                Format::Eslogger,
+            ),
+            (
+                "eslogger/macmonitor_fixture_eslogger-exit_v10_sanitized.jsonl",
+                Format::Eslogger,
+            ),
+            (
+                "nettop/netglass_nettop_L1_J_conn_rows_macos26.csv",
+                Format::NettopCsv,
+            ),
+            (
+                "nettop/whichway_nettop_P_x_l2_fixedwidth.txt",
+                Format::NettopFixed,
+            ),
+            (
+                "unifiedlog/elastic_macos_network_activity.ndjson",
+                Format::UnifiedLogNdjson,
+            ),
+            (
+                "unifiedlog/elastic_macos_authentication_loginwindow.ndjson",
+                Format::UnifiedLogNdjson,
+            ),
+            (
+                "unifiedlog/elastic_macos_process_execution_monitoring.ndjson",
+                Format::UnifiedLogNdjson,
+            ),
+            (
+                "osquery/elastic_test-osquery_first3lines.ndjson",
+                Format::Osquery,
+            ),
+        ];
+        for (file, want) in cases {
+            let data = std::fs::read(format!("{corpus}/{file}")).unwrap();
+            assert_eq!(sniff(&data), Sniffed::Telemetry(want), "{file}");
+        }
+    }
+
+    #[test]
+    fn non_telemetry_is_named_not_fatal() {
+        assert!(matches!(sniff(b""), Sniffed::NotTelemetry(_)));
+        assert!(matches!(sniff(b"hello world\n"), Sniffed::NotTelemetry(_)));
+        assert!(matches!(sniff(b"{\"a\":1}\n"), Sniffed::NotTelemetry(_)));
+        assert!(matches!(
+            sniff(&[0x0A, 0x0D, 0x0D, 0x0A, 0, 0]),
+            Sniffed::NotTelemetry(_)
+        ));
+        assert!(matches!(
+            sniff(b"#separator \\x09\n#fields\tts\n"),
+            Sniffed::NotTelemetry(_)
+        ));
+        assert_eq!(
+            sniff(b"Filtering the log data using \"x\"\n[{\n \"eventMessage\" : \"m\"\n}]\n"),
+            Sniffed::Telemetry(Format::UnifiedLogJson)
+        );
+        assert_eq!(
+            sniff(b",bytes_in,bytes_out,\n"),
+            Sniffed::Telemetry(Format::NettopCsv)
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! Per-file accounting: every record is an event, a skip or a reject, and rejects are located.
+
+use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// How many located reject samples a file keeps (all are counted).
+pub const MAX_SAMPLES: usize = 20;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RejectSample {
+    pub line: u64,
+    pub reason: String,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FileStats {
+    pub path: String,
+    pub format: String,
+    /// Non-blank records read (lines, or objects of a JSON array).
+    pub records: u64,
+    /// Normalized events produced.
+    pub events: u64,
+    pub skipped: u64,
+    pub rejected: u64,
+    /// Count per reason; skip reasons are prefixed `skipped: `.
+    pub reasons: BTreeMap<String, u64>,
+    /// The first rejects, with line numbers.
+    pub samples: Vec<RejectSample>,
+    /// Remarks that are not rejects (anchoring decisions, newer versions seen).
+    pub notes: Vec<String>,
+}
+
+impl FileStats {
+    pub fn new(path: String, format: &str) -> Self {
+        FileStats {
+            path,
+            format: format.to_string(),
+            records: 0,
+            events: 0,
+            skipped: 0,
+            rejected: 0,
+            reasons: BTreeMap::new(),
+            samples: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn skip(&mut self, why: Cow<'static, str>) {
+        self.skipped += 1;
+        *self.reasons.entry(format!("skipped: {why}")).or_default() += 1;
+    }
+
+    pub fn reject(&mut self, line: u64, reason: Cow<'static, str>, detail: String) {
+        self.rejected += 1;
+        if self.samples.len() < MAX_SAMPLES {
+            self.samples.push(RejectSample {
+                line,
+                reason: reason.to_string(),
+                detail,
+            });
+        }
+        *self.reasons.entry(reason.into_owned()).or_default() += 1;
+    }
+}
