@@ -16,6 +16,7 @@ pub struct Config {
     pub input: Input,
     pub thresholds: Thresholds,
     pub protocol_weights: ProtocolWeights,
+    pub byte_weights: ProtocolWeights,
     pub scope: Scope,
     pub scoring: Scoring,
     pub output: Output,

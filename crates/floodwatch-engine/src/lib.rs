@@ -1,1 +1,823 @@
+//! floodwatch-engine: normalized events in, alerts out. One [`HostEngine`] per host, fed in event-time
+//! order; [`Engine`] routes events to hosts. Stages, each in its own module:
+//!
+//! [`order`] (per-host reorder buffer) → [`process`] (lifetimes, lineage, pid reuse) → [`context`]
+//! (TTY, launchd/cron/osascript, session) → attribution (here: traffic to the lifetime alive at that time,
+//! grouped into a subject) → [`window`] (BurstTimeWindow signals) → [`score`] → [`suppress`] →
+//! [`lifecycle`] (episodes and deterministic ids). [`declared`] reads flood intent from command lines.
 
+pub mod context;
+pub mod declared;
+pub mod lifecycle;
+pub mod order;
+pub mod process;
+pub mod scope;
+pub mod score;
+pub mod suppress;
+pub mod window;
+
+use context::{classify, SessionState};
+use declared::Declared;
+use floodwatch_core::alert::{
+    Alert, AlertStatus, ContextView, Evidence, Metrics, ProcessView, Severity, SubjectView,
+};
+use floodwatch_core::config::Config;
+use floodwatch_core::event::{Event, EventKind, Origin};
+use floodwatch_core::time::NANOS_PER_SEC;
+use floodwatch_core::Ts;
+use foldhash::HashMap;
+use lifecycle::Episode;
+use order::{Push, ReorderBuffer};
+use process::{basename, Proc, ProcId, ProcessTable};
+use scope::Scope;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use suppress::{Facts, Rates, Suppressions};
+use window::{WindowAcc, WindowSignals};
+
+/// Read-only state every host engine shares.
+pub struct Shared {
+    pub cfg: Config,
+    pub scope: Scope,
+    pub suppressions: Suppressions,
+    /// File paths by file id, for evidence locations.
+    pub files: Vec<Arc<str>>,
+}
+
+impl Shared {
+    pub fn new(
+        cfg: Config,
+        suppressions: Suppressions,
+        files: Vec<Arc<str>>,
+    ) -> Result<Shared, String> {
+        Ok(Shared {
+            scope: Scope::new(&cfg.scope)?,
+            cfg,
+            suppressions,
+            files,
+        })
+    }
+
+    fn file(&self, id: u32) -> String {
+        self.files
+            .get(id as usize)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| format!("file#{id}"))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlertEventKind {
+    Opened,
+    Updated,
+    Closed,
+    /// Still open when the input ended.
+    Final,
+}
+
+#[derive(Clone, Debug)]
+pub struct AlertEvent {
+    pub kind: AlertEventKind,
+    pub alert: Alert,
+}
+
+/// An event the engine could not use, located for the file summary.
+#[derive(Clone, Debug)]
+pub struct EngineReject {
+    pub origin: Origin,
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct EngineStats {
+    pub events: u64,
+    pub by_kind: BTreeMap<&'static str, u64>,
+    /// Traffic with no pid (network-only): not attributable to a process.
+    pub traffic_unattributed: u64,
+    /// Traffic of processes outside scope (Apple platform daemons and the like).
+    pub traffic_out_of_scope: u64,
+    pub late_events: u64,
+    pub hot_windows: u64,
+    pub alerts: u64,
+    pub suppressed_alerts: u64,
+    /// Suppressed alerts per suppression id.
+    pub suppression_hits: BTreeMap<String, u64>,
+    pub peak_processes: usize,
+}
+
+struct LiveDeclared {
+    subject: ProcId,
+    since: Ts,
+    until: Option<Ts>,
+    declared: Declared,
+}
+
+pub struct HostEngine {
+    host: Arc<str>,
+    reorder: ReorderBuffer,
+    procs: ProcessTable,
+    session: SessionState,
+    window_ns: i64,
+    cur_window: Option<i64>,
+    active: HashMap<ProcId, WindowAcc>,
+    episodes: BTreeMap<ProcId, Episode>,
+    declared: BTreeMap<ProcId, LiveDeclared>,
+    windows_done: u64,
+}
+
+impl HostEngine {
+    pub fn new(host: Arc<str>, cfg: &Config) -> HostEngine {
+        HostEngine {
+            host,
+            reorder: ReorderBuffer::new(cfg.windows.reorder_slack.as_nanos() as i64),
+            procs: ProcessTable::new(cfg.windows.exited_retention.as_nanos() as i64),
+            session: SessionState::default(),
+            window_ns: cfg.window_secs() as i64 * NANOS_PER_SEC,
+            cur_window: None,
+            active: HashMap::default(),
+            episodes: BTreeMap::new(),
+            declared: BTreeMap::new(),
+            windows_done: 0,
+        }
+    }
+
+    pub fn push(
+        &mut self,
+        ev: Event,
+        sh: &Shared,
+        out: &mut Vec<AlertEvent>,
+        stats: &mut EngineStats,
+        rejects: &mut Vec<EngineReject>,
+        updates: bool,
+    ) {
+        match self.reorder.push(ev) {
+            Push::Accepted => {}
+            Push::Late(ev, ns) => {
+                stats.late_events += 1;
+                rejects.push(EngineReject {
+                    origin: ev.origin,
+                    reason: "out of order",
+                    detail: format!(
+                        "{} event at {} is {:.1} s older than events already processed for host {} (windows.reorder_slack {} s)",
+                        ev.kind.name(),
+                        ev.ts,
+                        ns as f64 / 1e9,
+                        self.host,
+                        sh.cfg.windows.reorder_slack.as_secs()
+                    ),
+                });
+                return;
+            }
+        }
+        while let Some(ev) = self.reorder.pop_ready(false) {
+            self.process(ev, sh, out, stats, updates);
+        }
+    }
+
+    pub fn finish(
+        &mut self,
+        sh: &Shared,
+        out: &mut Vec<AlertEvent>,
+        stats: &mut EngineStats,
+        updates: bool,
+    ) {
+        while let Some(ev) = self.reorder.pop_ready(true) {
+            self.process(ev, sh, out, stats, updates);
+        }
+        if let Some(w) = self.cur_window {
+            self.finalize_window(w, sh, out, stats, updates);
+        }
+        let open: Vec<ProcId> = self.episodes.keys().copied().collect();
+        for s in open {
+            if let Some(ep) = self.episodes.remove(&s) {
+                let alert = self.build_alert(sh, &ep, AlertStatus::Open, stats);
+                stats.alerts += 1;
+                out.push(AlertEvent {
+                    kind: AlertEventKind::Final,
+                    alert,
+                });
+            }
+        }
+        stats.peak_processes = stats.peak_processes.max(self.procs.len());
+    }
+
+    fn advance_to(
+        &mut self,
+        ts: Ts,
+        sh: &Shared,
+        out: &mut Vec<AlertEvent>,
+        stats: &mut EngineStats,
+        updates: bool,
+    ) {
+        let w = ts.0.div_euclid(self.window_ns);
+        let Some(mut cur) = self.cur_window else {
+            self.cur_window = Some(w);
+            return;
+        };
+        while cur < w {
+            self.finalize_window(cur, sh, out, stats, updates);
+            cur += 1;
+            // Skip idle stretches: nothing active, nothing declared alive, no open episode to close.
+            if self.active.is_empty() && self.declared.is_empty() && self.episodes.is_empty() {
+                cur = w;
+            }
+        }
+        self.cur_window = Some(w);
+    }
+
+    fn subject_of(&self, sh: &Shared, member: ProcId) -> ProcId {
+        // A tool run by a script (or a script run by a script) belongs to the outermost script: a bash loop
+        // running curl 40 times a second is one subject, not 2,400.
+        let mut cur = member;
+        for _ in 0..32 {
+            let Some(parent) = self.procs.get(cur).and_then(|p| p.parent) else {
+                break;
+            };
+            let Some(pp) = self.procs.get(parent) else {
+                break;
+            };
+            if pp.info.pid <= 1 {
+                break;
+            }
+            match Scope::name_of(&pp.info) {
+                Some(n) if sh.scope.is_runner(n) => cur = parent,
+                _ => break,
+            }
+        }
+        cur
+    }
+
+    fn in_scope(&self, sh: &Shared, id: ProcId) -> bool {
+        self.procs
+            .get(id)
+            .is_some_and(|p| sh.scope.in_scope(&p.info))
+    }
+
+    fn evidence(&self, sh: &Shared, kind: &str, ev: &Event, p: Option<&Proc>) -> Evidence {
+        let (proto, remote, bytes, packets) = match &ev.kind {
+            EventKind::Traffic(t) => (
+                Some(t.proto),
+                t.remote.clone(),
+                Some(t.bytes_out),
+                t.packets_out,
+            ),
+            EventKind::Connect(c) => (Some(c.proto), c.remote.clone(), None, None),
+            _ => (None, None, None, None),
+        };
+        Evidence {
+            kind: kind.to_string(),
+            time: ev.ts,
+            pid: p.map(|p| p.info.pid),
+            process: p.and_then(|p| {
+                p.info
+                    .path
+                    .clone()
+                    .or_else(|| p.info.args.as_ref().and_then(|a| a.first().cloned()))
+            }),
+            cmd_line: p.and_then(|p| p.info.cmdline()),
+            proto,
+            remote,
+            bytes_out: bytes,
+            packets_out: packets,
+            file: sh.file(ev.origin.file),
+            line: ev.origin.line,
+        }
+    }
+
+    fn acc(&mut self, subject: ProcId) -> &mut WindowAcc {
+        self.active.entry(subject).or_default()
+    }
+
+    fn add_evidence(
+        &mut self,
+        sh: &Shared,
+        subject: ProcId,
+        kind: &str,
+        ev: &Event,
+        member: ProcId,
+    ) {
+        let max = sh.cfg.output.max_evidences;
+        if self
+            .active
+            .get(&subject)
+            .is_some_and(|a| a.evidence.len() >= max)
+        {
+            return;
+        }
+        let e = self.evidence(sh, kind, ev, self.procs.get(member));
+        self.acc(subject).evidence.push(e);
+    }
+
+    fn process(
+        &mut self,
+        ev: Event,
+        sh: &Shared,
+        out: &mut Vec<AlertEvent>,
+        stats: &mut EngineStats,
+        updates: bool,
+    ) {
+        self.advance_to(ev.ts, sh, out, stats, updates);
+        stats.events += 1;
+        *stats.by_kind.entry(ev.kind.name()).or_default() += 1;
+        let ts = ev.ts;
+        match &ev.kind {
+            EventKind::Exec { instigator, target } => {
+                let id = self.procs.exec(instigator.as_deref(), target, ts);
+                self.on_exec(sh, id, &ev);
+            }
+            EventKind::Fork { parent, child } => {
+                self.procs.fork(parent, child, ts);
+            }
+            EventKind::Exit { process, .. } => {
+                let id = self.procs.exit(process, ts);
+                if let Some(d) = self.declared.get_mut(&id) {
+                    d.until = Some(ts);
+                }
+            }
+            EventKind::ProcessSeen(p) => {
+                self.procs.observe(p, ts);
+            }
+            EventKind::Traffic(t) => {
+                let Some(pid) = t.pid else {
+                    stats.traffic_unattributed += 1;
+                    return;
+                };
+                let id = self.procs.traffic_process(
+                    pid,
+                    t.process_name.as_deref(),
+                    t.process_path.as_deref(),
+                    t.uid,
+                    ts,
+                );
+                if !self.in_scope(sh, id) {
+                    stats.traffic_out_of_scope += 1;
+                    return;
+                }
+                let subject = self.subject_of(sh, id);
+                // Count the part of the interval inside this window: a 60 s connection summary is an
+                // average rate, not a burst at its end.
+                let ws = self.cur_window.unwrap_or(0) * self.window_ns;
+                let span = (ts.0 - t.start.0).max(0);
+                let frac = if t.start.0 >= ws || span == 0 {
+                    1.0
+                } else {
+                    ((ts.0 - ws) as f64 / span as f64).clamp(0.0, 1.0)
+                };
+                let cfg = &sh.cfg;
+                self.acc(subject).add_traffic(
+                    cfg,
+                    id,
+                    t.proto,
+                    t.remote.as_deref(),
+                    t.bytes_out as f64 * frac,
+                    t.packets_out.map(|p| p as f64 * frac),
+                    t.new_connections as u64,
+                );
+                self.add_evidence(sh, subject, "traffic", &ev, id);
+            }
+            EventKind::Connect(c) => {
+                let Some(pid) = c.pid else {
+                    stats.traffic_unattributed += 1;
+                    return;
+                };
+                let id =
+                    self.procs
+                        .traffic_process(pid, None, c.process_path.as_deref(), c.uid, ts);
+                if !self.in_scope(sh, id) {
+                    stats.traffic_out_of_scope += 1;
+                    return;
+                }
+                let subject = self.subject_of(sh, id);
+                self.acc(subject)
+                    .add_connection(id, c.proto, c.remote.as_deref());
+                self.add_evidence(sh, subject, "connect", &ev, id);
+            }
+            EventKind::Session(s) => self.session.apply(s, ts),
+        }
+    }
+
+    fn on_exec(&mut self, sh: &Shared, id: ProcId, ev: &Event) {
+        let Some(p) = self.procs.get(id) else { return };
+        let Some(name) = Scope::name_of(&p.info).map(str::to_string) else {
+            return;
+        };
+        let path = p.info.path.clone().unwrap_or_else(|| name.clone());
+        let args = p.info.args.clone().unwrap_or_default();
+        let is_tool = sh.scope.is_tool(&name);
+        let is_runner = sh.scope.is_runner(&name);
+        // exec replaces the image: a declared flood of the old image ends here.
+        if let Some(d) = self.declared.get_mut(&id) {
+            d.until.get_or_insert(ev.ts);
+        }
+        if !(is_tool || is_runner) {
+            return;
+        }
+        let subject = self.subject_of(sh, id);
+        let t = &sh.cfg.thresholds;
+        if let Some(d) =
+            declared::analyze(&name, &args, t.declared_packets_per_s, t.declared_curl_urls)
+        {
+            self.declared.insert(
+                id,
+                LiveDeclared {
+                    subject,
+                    since: ev.ts,
+                    until: None,
+                    declared: d,
+                },
+            );
+            self.add_evidence(sh, subject, "declared", ev, id);
+        }
+        if is_tool {
+            self.acc(subject).add_spawn(&path, id);
+            self.add_evidence(sh, subject, "exec", ev, id);
+        }
+    }
+
+    fn finalize_window(
+        &mut self,
+        w: i64,
+        sh: &Shared,
+        out: &mut Vec<AlertEvent>,
+        stats: &mut EngineStats,
+        updates: bool,
+    ) {
+        let ws = Ts(w * self.window_ns);
+        let we = Ts(ws.0 + self.window_ns);
+        // Declared floods contribute for the part of the window their process was alive.
+        let mut ended = Vec::new();
+        let cfg = &sh.cfg;
+        for (id, d) in &self.declared {
+            let from = d.since.max(ws);
+            let to = d.until.map_or(we, |u| u.min(we));
+            if to > from {
+                let secs = (to.0 - from.0) as f64 / 1e9;
+                self.active
+                    .entry(d.subject)
+                    .or_default()
+                    .add_declared(cfg, *id, &d.declared, secs);
+            }
+            if d.until.is_some_and(|u| u <= we) {
+                ended.push(*id);
+            }
+        }
+        for id in ended {
+            self.declared.remove(&id);
+        }
+
+        let mut active: Vec<(ProcId, WindowAcc)> = self.active.drain().collect();
+        active.sort_by_key(|(s, _)| *s);
+        let mut cool: BTreeMap<ProcId, WindowSignals> = BTreeMap::new();
+        for (subject, acc) in active {
+            let sig = WindowSignals::evaluate(cfg, ws, &acc);
+            if !sig.hot() {
+                cool.insert(subject, sig);
+                continue;
+            }
+            stats.hot_windows += 1;
+            let member = acc.busiest_member.map(|m| m.0).unwrap_or(subject);
+            let opened = !self.episodes.contains_key(&subject);
+            if opened {
+                let identity = self.identity(subject);
+                self.episodes.insert(
+                    subject,
+                    Episode::new(&self.host, subject, &identity, ws, member),
+                );
+            }
+            if let Some(ep) = self.episodes.get_mut(&subject) {
+                ep.absorb(&sig, acc, we, cfg.output.max_evidences);
+            }
+            if updates {
+                if let Some(ep) = self.episodes.get(&subject) {
+                    let status = if opened {
+                        AlertStatus::Open
+                    } else {
+                        AlertStatus::Updated
+                    };
+                    let alert = self.build_alert(sh, ep, status, stats);
+                    let kind = if opened {
+                        AlertEventKind::Opened
+                    } else {
+                        AlertEventKind::Updated
+                    };
+                    out.push(AlertEvent { kind, alert });
+                }
+            }
+        }
+        // Open episodes without a hot window: chart the window, close after the quiet period.
+        let quiet = cfg.windows.quiet_period.as_nanos() as i64;
+        let idle: Vec<ProcId> = self
+            .episodes
+            .iter()
+            .filter(|(_, e)| e.last_hot_end < we)
+            .map(|(s, _)| *s)
+            .collect();
+        for s in idle {
+            let close = self
+                .episodes
+                .get(&s)
+                .is_some_and(|e| we.0 - e.last_hot_end.0 >= quiet.max(self.window_ns));
+            if close {
+                if let Some(ep) = self.episodes.remove(&s) {
+                    let alert = self.build_alert(sh, &ep, AlertStatus::Closed, stats);
+                    stats.alerts += 1;
+                    out.push(AlertEvent {
+                        kind: AlertEventKind::Closed,
+                        alert,
+                    });
+                }
+            } else if let Some(ep) = self.episodes.get_mut(&s) {
+                ep.quiet_window(cool.get(&s), ws, we);
+            }
+        }
+        self.windows_done += 1;
+        if self.windows_done % 8 == 0 {
+            stats.peak_processes = stats.peak_processes.max(self.procs.len());
+            let keep: Vec<ProcId> = self
+                .episodes
+                .values()
+                .flat_map(|e| [e.subject, e.member])
+                .chain(self.declared.keys().copied())
+                .chain(self.declared.values().map(|d| d.subject))
+                .collect();
+            let mut keep_all = keep.clone();
+            for k in &keep {
+                keep_all.extend(self.procs.ancestors(*k));
+            }
+            self.procs.evict(we, |id| keep_all.contains(&id));
+        }
+    }
+
+    fn identity(&self, subject: ProcId) -> String {
+        match self.procs.get(subject) {
+            Some(p) => format!(
+                "{}|{}|{}",
+                p.info.pid,
+                p.info.start_time.unwrap_or(p.first_seen).0,
+                p.info
+                    .path
+                    .as_deref()
+                    .or(p
+                        .info
+                        .args
+                        .as_ref()
+                        .and_then(|a| a.first())
+                        .map(String::as_str))
+                    .unwrap_or("?")
+            ),
+            None => format!("subject-{subject}"),
+        }
+    }
+
+    fn view(&self, id: ProcId) -> Option<ProcessView> {
+        let p = self.procs.get(id)?;
+        Some(ProcessView {
+            pid: p.info.pid,
+            start_time: p.info.start_time,
+            path: p.info.path.clone(),
+            cmd_line: p.info.cmdline(),
+            uid: p.info.uid,
+            euid: p.info.euid,
+            user: p.info.username.clone().or_else(|| {
+                (p.info.euid == Some(0) || p.info.uid == Some(0)).then(|| "root".to_string())
+            }),
+            tty: p.info.tty.clone(),
+            signing_id: p.info.signing.signing_id.clone(),
+            team_id: p.info.signing.team_id.clone(),
+            signature: p.info.signing.class(),
+        })
+    }
+
+    fn build_alert(
+        &self,
+        sh: &Shared,
+        ep: &Episode,
+        status: AlertStatus,
+        stats: &mut EngineStats,
+    ) -> Alert {
+        let cfg = &sh.cfg;
+        let ctx = classify(&self.procs, &sh.scope, ep.subject, ep.member, &self.session);
+        let top_dest = ep.top_destination();
+        let top_tool = ep.top_tool();
+        let (score, reasons) = score::score(&score::ScoreInput {
+            cfg,
+            peaks: &ep.peaks,
+            ctx: &ctx,
+            declared: ep.declared.as_ref(),
+            hot_windows: ep.hot_windows,
+            top_destination: top_dest,
+            protos: &ep.protos,
+            top_tool,
+            estimated_packets: ep.estimated_packets,
+        });
+        let placeholder = ProcessView {
+            pid: 0,
+            start_time: None,
+            path: None,
+            cmd_line: None,
+            uid: None,
+            euid: None,
+            user: None,
+            tty: Default::default(),
+            signing_id: None,
+            team_id: None,
+            signature: floodwatch_core::event::SignatureClass::Unknown,
+        };
+        let process = self.view(ep.subject).unwrap_or(placeholder);
+        let parents: Vec<ProcessView> = self
+            .procs
+            .ancestors(ep.subject)
+            .into_iter()
+            .filter_map(|a| self.view(a))
+            .collect();
+        let mut children: Vec<(String, u64)> =
+            ep.spawned.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        children.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let kind = if ep.member != ep.subject
+            || !children.is_empty()
+                && self
+                    .procs
+                    .get(ep.subject)
+                    .is_some_and(|p| Scope::name_of(&p.info).is_some_and(|n| sh.scope.is_runner(n)))
+        {
+            "lineage_group"
+        } else {
+            "process"
+        };
+
+        // Suppression: match on the subject, the busiest member and the tools the group ran.
+        let mut facts = Facts {
+            host: &self.host,
+            ..Facts::default()
+        };
+        for id in [ep.subject, ep.member] {
+            if let Some(p) = self.procs.get(id) {
+                facts.paths.extend(p.info.path.as_deref());
+                facts.cmdlines.extend(p.info.cmdline());
+                facts
+                    .signing_ids
+                    .extend(p.info.signing.signing_id.as_deref());
+                facts.team_ids.extend(p.info.signing.team_id.as_deref());
+                if let Some(u) = &p.info.username {
+                    facts.users.push(u.clone());
+                }
+                if let Some(uid) = p.info.euid.or(p.info.uid) {
+                    facts.users.push(uid.to_string());
+                    if uid == 0 {
+                        facts.users.push("root".into());
+                    }
+                }
+            }
+        }
+        facts.paths.extend(ep.spawned.keys().map(String::as_str));
+        let ancestors = self.procs.ancestors(ep.subject);
+        facts.parents.extend(
+            ancestors
+                .iter()
+                .filter_map(|a| self.procs.get(*a))
+                .filter_map(|p| p.info.path.as_deref()),
+        );
+        if self
+            .procs
+            .get(ep.subject)
+            .is_some_and(|p| p.info.ppid == Some(1))
+        {
+            facts.parents.push("/sbin/launchd");
+        }
+        facts
+            .destinations
+            .extend(ep.destinations.keys().map(String::as_str));
+        let rates = Rates {
+            spawns_per_s: ep.peaks.spawns_per_s,
+            packets_per_s: ep.peaks.packets_per_s,
+            bytes_per_s: ep.peaks.bytes_per_s,
+            connections_per_s: ep.peaks.connections_per_s,
+        };
+        let (hit, notes) = sh.suppressions.judge(&facts, &rates, ep.last_seen);
+        let suppressed_by = hit.map(|s| s.hit());
+        if status != AlertStatus::Updated {
+            if let Some(h) = &suppressed_by {
+                if !ep.suppression_counted {
+                    stats.suppressed_alerts += 1;
+                    *stats.suppression_hits.entry(h.id.clone()).or_default() += 1;
+                }
+            }
+        }
+
+        let mut protos = ep.protos.clone();
+        protos.sort();
+        let mut evidences = ep.evidences.clone();
+        evidences.sort_by(|a, b| {
+            a.time
+                .cmp(&b.time)
+                .then(a.file.cmp(&b.file))
+                .then(a.line.cmp(&b.line))
+        });
+        Alert {
+            id: ep.id.clone(),
+            host: self.host.to_string(),
+            status,
+            first_seen: ep.first_seen,
+            last_seen: ep.last_seen,
+            score,
+            severity: Severity::from_score(score),
+            reasons,
+            metrics: Metrics {
+                window_secs: cfg.window_secs(),
+                hot_windows: ep.hot_windows,
+                peak_packets_per_s: ep.peaks.packets_per_s,
+                peak_bytes_per_s: ep.peaks.bytes_per_s,
+                peak_connections_per_s: ep.peaks.connections_per_s,
+                peak_spawns_per_s: ep.peaks.spawns_per_s,
+                total_bytes_out: ep.total_bytes_out.round() as u64,
+                total_packets_out: ep.total_packets_out.round() as u64,
+                total_spawns: ep.total_spawns,
+                total_connections: ep.total_connections,
+                top_destination: top_dest.map(|d| d.0.to_string()),
+                destination_share: top_dest.map(|d| d.1),
+                protocols: protos,
+                estimated_packets: ep.estimated_packets,
+            },
+            subject: SubjectView {
+                kind: kind.into(),
+                process,
+                parents,
+                children,
+            },
+            context: ContextView {
+                unattended: ctx.unattended,
+                launched_by: ctx.launched_by.as_str().into(),
+                launch_chain: ctx.chain.clone(),
+                tty: ctx.tty.clone(),
+                responsible: ctx.responsible.clone(),
+                session_state: ctx.session.clone(),
+                root: ctx.root,
+                signature: Some(ctx.signature),
+                suspicious_path: ctx.suspicious_path.clone(),
+            },
+            evidences,
+            timeline: ep.timeline.clone(),
+            baseline: "absolute thresholds from the config (no baseline store in use)".into(),
+            suppressed_by,
+            suppression_notes: notes,
+        }
+    }
+}
+
+/// Routes events to per-host engines. Used as-is by `hunt` (one per worker) and `watch`.
+pub struct Engine {
+    shared: Arc<Shared>,
+    hosts: BTreeMap<Arc<str>, HostEngine>,
+    /// Emit Opened/Updated as they happen (watch); batch hunts only need final states.
+    updates: bool,
+    pub stats: EngineStats,
+    pub rejects: Vec<EngineReject>,
+}
+
+impl Engine {
+    pub fn new(shared: Arc<Shared>, updates: bool) -> Engine {
+        Engine {
+            shared,
+            hosts: BTreeMap::new(),
+            updates,
+            stats: EngineStats::default(),
+            rejects: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, ev: Event, out: &mut Vec<AlertEvent>) {
+        let sh = &self.shared;
+        let host = match self.hosts.get_mut(&ev.host) {
+            Some(h) => h,
+            None => self
+                .hosts
+                .entry(ev.host.clone())
+                .or_insert_with(|| HostEngine::new(ev.host.clone(), &sh.cfg)),
+        };
+        host.push(
+            ev,
+            sh,
+            out,
+            &mut self.stats,
+            &mut self.rejects,
+            self.updates,
+        );
+    }
+
+    pub fn finish(&mut self, out: &mut Vec<AlertEvent>) {
+        let sh = &self.shared;
+        for h in self.hosts.values_mut() {
+            h.finish(sh, out, &mut self.stats, self.updates);
+        }
+    }
+
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// Helper for sinks and tests: the basename of a path.
+pub fn short_name(path: &str) -> &str {
+    basename(path)
+}

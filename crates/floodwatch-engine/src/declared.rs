@@ -1,0 +1,550 @@
+//! Declared floods: what a command line says it will send, before any packet is counted.
+//!
+//! ICMP from `ping` is invisible to nettop and to the unified log, so for ping the argv and the process
+//! lifetime are the evidence: `-f` sends at least 100 packets/s, `-i 0.002` 500/s, `-l N` a preload burst.
+//! Rates follow Apple's network_cmds ping.c and the tools' documentation (shared/docs/flood-tools.md).
+
+use floodwatch_core::event::Proto;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Declared {
+    /// Estimated packets per second while the process lives (None: unbounded or unknown rate).
+    pub est_pps: Option<f64>,
+    /// Bytes per packet on the wire when known (ping: 28 + payload).
+    pub bytes_per_packet: Option<f64>,
+    /// A loop or flood mode with no pause: as fast as the machine goes.
+    pub unbounded: bool,
+    pub proto: Proto,
+    /// Human description, e.g. "ping -f (flood: at least 100 packets/s)".
+    pub what: String,
+}
+
+/// Thresholds the caller decides with: `min_pps` for a rate, `min_urls` for curl globs.
+pub fn analyze(basename: &str, args: &[String], min_pps: f64, min_urls: u64) -> Option<Declared> {
+    let name = basename.trim_start_matches('-');
+    let d = match name {
+        "ping" | "ping6" => ping(args),
+        "hping" | "hping2" | "hping3" => hping(args),
+        "nping" => nping(args),
+        "curl" => return curl(args, min_urls),
+        n if is_interpreter(n) => script(n, args),
+        "sh" | "bash" | "zsh" | "dash" | "ksh" => shell_loop(args),
+        "osascript" => osascript(args),
+        _ => None,
+    }?;
+    let hot = d.unbounded || d.est_pps.is_some_and(|r| r >= min_pps);
+    hot.then_some(d)
+}
+
+fn is_interpreter(n: &str) -> bool {
+    n.starts_with("python")
+        || n.starts_with("perl")
+        || n.starts_with("ruby")
+        || n == "node"
+        || n == "php"
+}
+
+/// Splits getopt-style arguments: yields (flag, value) for flags in `with_value`, (flag, None) otherwise.
+/// Handles clustered flags (`-fq`) and attached values (`-i0.01`).
+fn getopt<'a>(args: &'a [String], with_value: &str) -> Vec<(char, Option<&'a str>)> {
+    let mut out = Vec::new();
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if a == "--" {
+            break;
+        }
+        if let Some(cluster) = a
+            .strip_prefix('-')
+            .filter(|c| !c.is_empty() && !c.starts_with('-'))
+        {
+            for (pos, c) in cluster.char_indices() {
+                if with_value.contains(c) {
+                    let rest = &cluster[pos + c.len_utf8()..];
+                    if !rest.is_empty() {
+                        out.push((c, Some(rest)));
+                    } else {
+                        i += 1;
+                        out.push((c, args.get(i).map(String::as_str)));
+                    }
+                    break;
+                }
+                out.push((c, None));
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+fn ping(args: &[String]) -> Option<Declared> {
+    // macOS ping options that take a value: b c G g h i k K l M m p S s t W z
+    let opts = getopt(args, "bcGghikKlMmpSstWz");
+    let mut flood = false;
+    let mut interval: Option<f64> = None;
+    let mut preload: Option<u64> = None;
+    let mut size: f64 = 56.0;
+    for (f, v) in &opts {
+        match f {
+            'f' => flood = true,
+            'i' => interval = v.and_then(|s| s.parse().ok()),
+            'l' => preload = v.and_then(|s| s.parse().ok()),
+            's' => size = v.and_then(|s| s.parse().ok()).unwrap_or(56.0),
+            _ => {}
+        }
+    }
+    let bytes = Some(28.0 + size);
+    if flood {
+        return Some(Declared {
+            est_pps: Some(100.0),
+            bytes_per_packet: bytes,
+            unbounded: false,
+            proto: Proto::Icmp,
+            what: format!("ping -f (flood: at least 100 packets/s{})", size_note(size)),
+        });
+    }
+    if let Some(n) = preload.filter(|&n| n >= 100) {
+        return Some(Declared {
+            est_pps: Some(n as f64),
+            bytes_per_packet: bytes,
+            unbounded: false,
+            proto: Proto::Icmp,
+            what: format!(
+                "ping -l {n} (preload burst of {n} packets{})",
+                size_note(size)
+            ),
+        });
+    }
+    let pps = match interval {
+        Some(i) if i <= 0.0 => None,
+        Some(i) => Some(1.0 / i),
+        None => Some(1.0),
+    };
+    Some(Declared {
+        est_pps: pps,
+        bytes_per_packet: bytes,
+        unbounded: interval.is_some_and(|i| i <= 0.0),
+        proto: Proto::Icmp,
+        what: match interval {
+            Some(i) if i <= 0.0 => "ping -i 0 (no wait between packets)".to_string(),
+            Some(i) => format!("ping -i {i} ({:.0} packets/s{})", 1.0 / i, size_note(size)),
+            None => format!("ping (1 packet/s{})", size_note(size)),
+        },
+    })
+}
+
+fn size_note(size: f64) -> String {
+    if size > 56.0 {
+        format!(", {size:.0}-byte payload")
+    } else {
+        String::new()
+    }
+}
+
+fn hping(args: &[String]) -> Option<Declared> {
+    let mut proto = Proto::Tcp;
+    let mut pps: Option<f64> = Some(1.0);
+    let mut unbounded = false;
+    let mut what = String::from("hping3");
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].as_str();
+        match a {
+            "--flood" => {
+                unbounded = true;
+                what = "hping3 --flood (as fast as possible)".into();
+            }
+            "--fast" => pps = Some(10.0),
+            "--faster" => pps = Some(100.0),
+            "-1" | "--icmp" => proto = Proto::Icmp,
+            "-2" | "--udp" => proto = Proto::Udp,
+            "-i" | "--interval" => {
+                i += 1;
+                pps = args.get(i).and_then(|v| hping_interval(v));
+            }
+            _ if a.starts_with("-i") && a.len() > 2 => pps = hping_interval(&a[2..]),
+            _ => {}
+        }
+        i += 1;
+    }
+    if !unbounded {
+        if let Some(r) = pps {
+            what = format!("hping3 at {r:.0} packets/s");
+        }
+    }
+    Some(Declared {
+        est_pps: if unbounded { None } else { pps },
+        bytes_per_packet: None,
+        unbounded,
+        proto,
+        what,
+    })
+}
+
+/// hping's `-i uX` (microseconds) or `-i X` (seconds).
+fn hping_interval(v: &str) -> Option<f64> {
+    if let Some(us) = v.strip_prefix('u') {
+        let us: f64 = us.parse().ok()?;
+        return Some(if us <= 0.0 { 1e6 } else { 1e6 / us });
+    }
+    let s: f64 = v.parse().ok()?;
+    (s > 0.0).then(|| 1.0 / s)
+}
+
+fn nping(args: &[String]) -> Option<Declared> {
+    let mut pps = Some(1.0);
+    let mut endless = false;
+    let mut proto = Proto::Tcp;
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--rate" => {
+                i += 1;
+                pps = args.get(i).and_then(|v| v.parse().ok());
+            }
+            "--delay" => {
+                i += 1;
+                pps = args.get(i).and_then(|v| parse_delay(v)).map(|d| {
+                    if d <= 0.0 {
+                        1e6
+                    } else {
+                        1.0 / d
+                    }
+                });
+            }
+            "-c" | "--count" => {
+                i += 1;
+                endless = args.get(i).map(String::as_str) == Some("0");
+            }
+            "--icmp" => proto = Proto::Icmp,
+            "--udp" => proto = Proto::Udp,
+            _ => {}
+        }
+        i += 1;
+    }
+    let rate = pps.unwrap_or(1.0);
+    Some(Declared {
+        est_pps: Some(rate),
+        bytes_per_packet: None,
+        unbounded: false,
+        proto,
+        what: format!(
+            "nping at {rate:.0} probes/s{}",
+            if endless { ", endless (-c 0)" } else { "" }
+        ),
+    })
+}
+
+/// nping delays: "1ms", "0.5", "2s".
+fn parse_delay(v: &str) -> Option<f64> {
+    if let Some(ms) = v.strip_suffix("ms") {
+        return ms.parse::<f64>().ok().map(|x| x / 1000.0);
+    }
+    if let Some(s) = v.strip_suffix('s') {
+        return s.parse().ok();
+    }
+    v.parse().ok()
+}
+
+fn curl(args: &[String], min_urls: u64) -> Option<Declared> {
+    let mut parallel = false;
+    let mut parallel_max: u64 = 50;
+    let mut urls: u64 = 0;
+    let mut config_file: Option<&str> = None;
+    let mut globoff = false;
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].as_str();
+        match a {
+            "-Z" | "--parallel" => parallel = true,
+            "--parallel-max" => {
+                i += 1;
+                parallel_max = args.get(i).and_then(|v| v.parse().ok()).unwrap_or(50);
+            }
+            "-K" | "--config" => {
+                i += 1;
+                config_file = args.get(i).map(String::as_str);
+            }
+            "-g" | "--globoff" => globoff = true,
+            _ if a.starts_with('-')
+                && !a.starts_with("--")
+                && a.len() > 2
+                && a[1..].contains('Z')
+                && !a.contains('=') =>
+            {
+                parallel = true
+            }
+            _ if !a.starts_with('-')
+                && (a.contains("://") || a.contains('[') || a.contains('{')) =>
+            {
+                urls = urls.saturating_add(if globoff { 1 } else { glob_count(a) });
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let parallel_note = if parallel {
+        format!(", parallel up to {parallel_max}")
+    } else {
+        String::new()
+    };
+    if urls >= min_urls {
+        return Some(Declared {
+            est_pps: None,
+            bytes_per_packet: None,
+            unbounded: true,
+            proto: Proto::Tcp,
+            what: format!("curl over {urls} URLs from globs{parallel_note}"),
+        });
+    }
+    if let Some(f) = config_file {
+        if parallel {
+            return Some(Declared {
+                est_pps: None,
+                bytes_per_packet: None,
+                unbounded: true,
+                proto: Proto::Tcp,
+                what: format!(
+                    "curl -Z -K {f} (parallel transfers from a config file{parallel_note})"
+                ),
+            });
+        }
+    }
+    None
+}
+
+/// Number of URLs a curl glob expands to: `[1-1000]` ranges (with `:step`) and `{a,b}` sets multiply.
+pub fn glob_count(url: &str) -> u64 {
+    let mut total: u64 = 1;
+    let b = url.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'[' => {
+                if let Some(end) = url[i..].find(']') {
+                    let inner = &url[i + 1..i + end];
+                    total = total.saturating_mul(range_count(inner));
+                    i += end;
+                }
+            }
+            b'{' => {
+                if let Some(end) = url[i..].find('}') {
+                    let n = url[i + 1..i + end].split(',').count() as u64;
+                    total = total.saturating_mul(n.max(1));
+                    i += end;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    total
+}
+
+fn range_count(inner: &str) -> u64 {
+    let (range, step) = match inner.split_once(':') {
+        Some((r, s)) => (r, s.parse::<u64>().unwrap_or(1).max(1)),
+        None => (inner, 1),
+    };
+    let Some((a, z)) = range.split_once('-') else {
+        return 1;
+    };
+    if let (Ok(a), Ok(z)) = (a.parse::<u64>(), z.parse::<u64>()) {
+        return z.saturating_sub(a) / step + 1;
+    }
+    let (a, z) = (
+        a.chars().next().unwrap_or('a'),
+        z.chars().next().unwrap_or('a'),
+    );
+    ((z as u64).saturating_sub(a as u64)) / step + 1
+}
+
+/// The inline program of `python -c`, `perl -e`, `ruby -e`, `node -e`, `osascript -e`.
+fn inline_code(args: &[String]) -> Option<String> {
+    let mut code = String::new();
+    let mut i = 1;
+    while i < args.len() {
+        if matches!(args[i].as_str(), "-c" | "-e" | "-E") {
+            if let Some(v) = args.get(i + 1) {
+                code.push_str(v);
+                code.push('\n');
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+    (!code.is_empty()).then_some(code)
+}
+
+fn has_pause(code: &str) -> bool {
+    code.contains("sleep") || code.contains("delay ")
+}
+
+fn script(name: &str, args: &[String]) -> Option<Declared> {
+    let code = inline_code(args)?;
+    let looping = code.contains("while True")
+        || code.contains("while 1")
+        || code.contains("while(1)")
+        || code.contains("while (1)")
+        || code.contains("for(;;)")
+        || code.contains("loop do")
+        || code.contains("loop=1")
+        || code.contains("srloop")
+        || code.contains("sendpfast");
+    let sends = code.contains("sendto")
+        || code.contains(".send(")
+        || code.contains("send(")
+        || code.contains("socket");
+    let udp = code.contains("SOCK_DGRAM") || code.contains("UDP") || code.contains("udp");
+    if looping && sends && !has_pause(&code) {
+        let lang = if name.starts_with("python") {
+            "python"
+        } else {
+            name
+        };
+        let what = if code.contains("scapy") || code.contains("sendpfast") {
+            format!("{lang} one-liner sending scapy packets in a loop")
+        } else {
+            format!("{lang} one-liner sending on a socket in an endless loop with no pause")
+        };
+        return Some(Declared {
+            est_pps: None,
+            bytes_per_packet: None,
+            unbounded: true,
+            proto: if udp { Proto::Udp } else { Proto::Unknown },
+            what,
+        });
+    }
+    None
+}
+
+fn shell_loop(args: &[String]) -> Option<Declared> {
+    let code = inline_code(args)?;
+    let tool = ["curl", "ping", "wget", "nc ", "hping3", "nping"]
+        .into_iter()
+        .find(|t| code.contains(t))?;
+    let loops = code.contains("while true")
+        || code.contains("while :")
+        || code.contains("while [ 1")
+        || code.contains("for ");
+    if loops && !has_pause(&code) {
+        return Some(Declared {
+            est_pps: None,
+            bytes_per_packet: None,
+            unbounded: true,
+            proto: if tool == "ping" {
+                Proto::Icmp
+            } else {
+                Proto::Tcp
+            },
+            what: format!("shell loop running {} with no pause", tool.trim()),
+        });
+    }
+    None
+}
+
+fn osascript(args: &[String]) -> Option<Declared> {
+    let code = inline_code(args)?;
+    if code.contains("repeat")
+        && code.contains("do shell script")
+        && (code.contains("curl") || code.contains("ping"))
+        && !has_pause(&code)
+    {
+        return Some(Declared {
+            est_pps: None,
+            bytes_per_packet: None,
+            unbounded: true,
+            proto: Proto::Tcp,
+            what: "osascript repeat loop running a network tool through do shell script".into(),
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_string).collect()
+    }
+
+    fn d(s: &str) -> Option<Declared> {
+        let v = a(s);
+        let base = v[0].rsplit('/').next().unwrap().to_string();
+        analyze(&base, &v, 50.0, 1000)
+    }
+
+    #[test]
+    fn ping_flags() {
+        assert_eq!(
+            d("/sbin/ping -f -q 198.51.100.7").unwrap().est_pps,
+            Some(100.0)
+        );
+        assert_eq!(d("/sbin/ping -fq 198.51.100.7").unwrap().proto, Proto::Icmp);
+        assert_eq!(d("ping -i 0.002 10.0.0.1").unwrap().est_pps, Some(500.0));
+        assert_eq!(d("ping -i0.01 10.0.0.1").unwrap().est_pps, Some(100.0));
+        assert!(d("ping -l 1000 -c 1000 10.0.0.1").is_some());
+        // not floods
+        assert!(d("/sbin/ping 10.0.0.1").is_none());
+        assert!(d("/sbin/ping -c 3 -i 1 10.0.0.1").is_none());
+        assert!(d("ping -i 0.1 10.0.0.1").is_none());
+        assert!(d("ping -s 1472 -c 5 10.0.0.1").is_none());
+    }
+
+    #[test]
+    fn hping_nping_curl() {
+        assert!(d("hping3 --flood -S -p 80 10.0.0.1").unwrap().unbounded);
+        assert_eq!(
+            d("hping3 -1 -i u1000 10.0.0.1").unwrap().est_pps,
+            Some(1000.0)
+        );
+        assert!(d("hping3 -S 10.0.0.1").is_none());
+        assert_eq!(
+            d("nping --rate 5000 -c 0 --udp 10.0.0.1").unwrap().est_pps,
+            Some(5000.0)
+        );
+        assert!(d("nping 10.0.0.1").is_none());
+        assert!(d("curl -Z --parallel-max 200 http://203.0.113.5/[1-100000]").is_some());
+        assert_eq!(glob_count("http://x/[1-100]/{a,b,c}"), 300);
+        assert_eq!(glob_count("http://x/[1-100:10]"), 10);
+        assert_eq!(glob_count("http://x/[a-z]"), 26);
+        assert!(d("curl -s -o /dev/null http://203.0.113.10/ping").is_none());
+        assert!(d("curl -Z -K urls.txt").is_some());
+    }
+
+    #[test]
+    fn scripts() {
+        let py = vec![
+            "/usr/bin/python3".to_string(),
+            "-c".to_string(),
+            "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nwhile True: s.sendto(b'x'*1400,('198.51.100.9',53))".to_string(),
+        ];
+        let r = analyze("python3", &py, 50.0, 1000).unwrap();
+        assert_eq!(r.proto, Proto::Udp);
+        let slow = vec![
+            "python3".into(),
+            "-c".into(),
+            "import socket,time\nwhile True: s.sendto(b'x',a); time.sleep(5)".into(),
+        ];
+        assert!(analyze("python3", &slow, 50.0, 1000).is_none());
+        let sh = vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "while true; do curl -s http://t/ >/dev/null; done".into(),
+        ];
+        assert!(analyze("sh", &sh, 50.0, 1000).is_some());
+        let sh_slow = vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "while true; do curl -s http://t/; sleep 60; done".into(),
+        ];
+        assert!(analyze("sh", &sh_slow, 50.0, 1000).is_none());
+        let osa = vec![
+            "osascript".into(),
+            "-e".into(),
+            "repeat\ndo shell script \"curl -s http://t/\"\nend repeat".into(),
+        ];
+        assert!(analyze("osascript", &osa, 50.0, 1000).is_some());
+    }
+}

@@ -1,0 +1,190 @@
+//! Alert lifecycle: one alert per subject per episode. An episode opens on the first hot window, is updated
+//! by each later hot window, and closes after `quiet_period` without one. Its id is a UUIDv5 of the host,
+//! the subject's identity and the episode's first window, so the same input always gives the same ids.
+
+use crate::declared::Declared;
+use crate::process::ProcId;
+use crate::score::Peaks;
+use crate::window::{Trigger, WindowAcc, WindowSignals};
+use floodwatch_core::alert::{Evidence, WindowPoint};
+use floodwatch_core::event::Proto;
+use floodwatch_core::Ts;
+use foldhash::HashMap;
+
+/// Namespace for alert ids (a fixed random UUID: changing it changes every id).
+pub const ALERT_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x5f0c_9a51_8a2e_4c1b_9d4e_a971_0d37_2b10);
+
+/// Timeline points kept per episode (a day of 30 s windows); older ones are dropped from the chart only.
+const MAX_TIMELINE: usize = 2880;
+
+pub struct Episode {
+    pub id: String,
+    pub subject: ProcId,
+    pub first_seen: Ts,
+    pub last_seen: Ts,
+    pub last_hot_end: Ts,
+    pub hot_windows: u32,
+    pub peaks: Peaks,
+    pub total_bytes_out: f64,
+    pub total_packets_out: f64,
+    pub total_spawns: u64,
+    pub total_connections: u64,
+    pub spawned: HashMap<String, u64>,
+    pub destinations: HashMap<String, f64>,
+    pub protos: Vec<Proto>,
+    pub declared: Option<Declared>,
+    pub estimated_packets: bool,
+    pub member: ProcId,
+    pub timeline: Vec<WindowPoint>,
+    pub evidences: Vec<Evidence>,
+    pub evidence_dropped: u64,
+    pub suppression_counted: bool,
+}
+
+impl Episode {
+    pub fn new(
+        host: &str,
+        subject: ProcId,
+        identity: &str,
+        window_start: Ts,
+        member: ProcId,
+    ) -> Episode {
+        let name = format!("{host}|{identity}|{}", window_start.0);
+        Episode {
+            id: uuid::Uuid::new_v5(&ALERT_NAMESPACE, name.as_bytes()).to_string(),
+            subject,
+            first_seen: window_start,
+            last_seen: window_start,
+            last_hot_end: window_start,
+            hot_windows: 0,
+            peaks: Peaks::default(),
+            total_bytes_out: 0.0,
+            total_packets_out: 0.0,
+            total_spawns: 0,
+            total_connections: 0,
+            spawned: HashMap::default(),
+            destinations: HashMap::default(),
+            protos: Vec::new(),
+            declared: None,
+            estimated_packets: false,
+            member,
+            timeline: Vec::new(),
+            evidences: Vec::new(),
+            evidence_dropped: 0,
+            suppression_counted: false,
+        }
+    }
+
+    pub fn point(sig: &WindowSignals, hot: bool) -> WindowPoint {
+        WindowPoint {
+            start: sig.start,
+            packets_per_s: sig.packets_per_s,
+            bytes_per_s: sig.bytes_per_s,
+            connections_per_s: sig.connections_per_s,
+            spawns_per_s: sig.spawns_per_s,
+            hot,
+        }
+    }
+
+    fn push_point(&mut self, p: WindowPoint) {
+        if self.timeline.len() >= MAX_TIMELINE {
+            self.timeline.remove(0);
+        }
+        self.timeline.push(p);
+    }
+
+    /// A hot window joins the episode.
+    pub fn absorb(
+        &mut self,
+        sig: &WindowSignals,
+        acc: WindowAcc,
+        window_end: Ts,
+        max_evidence: usize,
+    ) {
+        self.hot_windows += 1;
+        self.last_seen = window_end;
+        self.last_hot_end = window_end;
+        let p = &mut self.peaks;
+        p.spawns_per_s = p.spawns_per_s.max(sig.spawns_per_s);
+        p.packets_per_s = p.packets_per_s.max(sig.packets_per_s);
+        p.weighted_packets_per_s = p.weighted_packets_per_s.max(sig.weighted_packets_per_s);
+        p.bytes_per_s = p.bytes_per_s.max(sig.bytes_per_s);
+        p.weighted_bytes_per_s = p.weighted_bytes_per_s.max(sig.weighted_bytes_per_s);
+        p.connections_per_s = p.connections_per_s.max(sig.connections_per_s);
+        for (t, r) in &sig.triggers {
+            if *t != Trigger::Declared {
+                p.note_ratio(*t, *r);
+            }
+        }
+        self.total_bytes_out += acc.bytes_out;
+        self.total_packets_out += acc.packets_measured + acc.packets_estimated;
+        self.estimated_packets |= acc.packets_estimated > 0.0;
+        self.total_spawns += acc.spawns;
+        self.total_connections += acc.connections;
+        for (k, v) in acc.spawned {
+            *self.spawned.entry(k).or_default() += v;
+        }
+        for (k, v) in acc.destinations {
+            if self.destinations.len() < 256 || self.destinations.contains_key(&k) {
+                *self.destinations.entry(k).or_default() += v;
+            }
+        }
+        for pr in acc.protos {
+            if !self.protos.contains(&pr) {
+                self.protos.push(pr);
+            }
+        }
+        if self.declared.is_none() {
+            self.declared = acc.declared;
+        }
+        if let Some((m, _)) = acc.busiest_member {
+            self.member = m;
+        }
+        for e in acc.evidence {
+            if self.evidences.len() < max_evidence {
+                self.evidences.push(e);
+            } else {
+                self.evidence_dropped += 1;
+            }
+        }
+        self.push_point(Self::point(sig, true));
+    }
+
+    /// A quiet (or cool) window while the episode is open: recorded for the chart only.
+    pub fn quiet_window(&mut self, sig: Option<&WindowSignals>, start: Ts, window_end: Ts) {
+        self.last_seen = self.last_seen.max(window_end.min(self.last_hot_end));
+        let p = match sig {
+            Some(s) => Self::point(s, false),
+            None => WindowPoint {
+                start,
+                packets_per_s: 0.0,
+                bytes_per_s: 0.0,
+                connections_per_s: 0.0,
+                spawns_per_s: 0.0,
+                hot: false,
+            },
+        };
+        self.push_point(p);
+    }
+
+    /// The destination with the largest share over the episode.
+    pub fn top_destination(&self) -> Option<(&str, f64)> {
+        let total: f64 = self.destinations.values().sum();
+        if total <= 0.0 {
+            return None;
+        }
+        self.destinations
+            .iter()
+            .filter(|(k, _)| k.as_str() != "(other)")
+            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(k, v)| (k.as_str(), v / total))
+    }
+
+    pub fn top_tool(&self) -> Option<&str> {
+        self.spawned
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(k, _)| crate::process::basename(k))
+    }
+}

@@ -1,0 +1,400 @@
+//! The process table: one entry per process *lifetime*, so pid reuse and exec never mix two processes.
+//!
+//! A lifetime is (pid, start_time): eslogger keeps `start_time` across exec while `pidversion` changes, and
+//! a reused pid gets a new start time. Sources without start times (nettop, unified log) are matched to the
+//! lifetime alive at the event's time. Exited processes are kept for `exited_retention` so late traffic
+//! summaries can still be attributed, then evicted: memory follows the live process count, not the input.
+
+use floodwatch_core::event::{ProcInfo, Tty};
+use floodwatch_core::Ts;
+use foldhash::HashMap;
+
+pub type ProcId = u64;
+
+#[derive(Clone, Debug)]
+pub struct Proc {
+    pub id: ProcId,
+    pub info: ProcInfo,
+    pub parent: Option<ProcId>,
+    pub first_seen: Ts,
+    pub exited: Option<Ts>,
+    /// Images this lifetime exec'd through, oldest first (e.g. `/bin/sh` then `/usr/bin/curl`).
+    pub prior_images: Vec<String>,
+    /// Only seen through a traffic source (name or path, no exec context).
+    pub traffic_only: bool,
+}
+
+impl Proc {
+    pub fn path_or_name(&self) -> &str {
+        self.info.path.as_deref().unwrap_or("?")
+    }
+}
+
+pub struct ProcessTable {
+    procs: HashMap<ProcId, Proc>,
+    /// Lifetimes per pid, oldest first (a short list: pids are reused rarely within the retention).
+    by_pid: HashMap<i32, Vec<ProcId>>,
+    next_id: ProcId,
+    retention_ns: i64,
+}
+
+fn same_lifetime(p: &Proc, info: &ProcInfo, ts: Ts) -> bool {
+    match (p.info.start_time, info.start_time) {
+        (Some(a), Some(b)) => a == b,
+        // Without start times: the entry is the same process unless it exited before this event.
+        _ => p.exited.is_none_or(|e| ts <= e),
+    }
+}
+
+/// Fills fields the entry lacks from a later observation of the same lifetime.
+fn merge_missing(dst: &mut ProcInfo, src: &ProcInfo) {
+    macro_rules! fill {
+        ($($f:ident),*) => { $( if dst.$f.is_none() { dst.$f = src.$f.clone(); } )* };
+    }
+    fill!(
+        pidversion,
+        ppid,
+        original_ppid,
+        responsible_pid,
+        session_id,
+        start_time,
+        path,
+        args,
+        cwd,
+        uid,
+        euid,
+        auid,
+        username
+    );
+    if dst.tty == Tty::Unknown {
+        dst.tty = src.tty.clone();
+    }
+    if dst.signing.signing_id.is_none()
+        && dst.signing.cs_flags.is_none()
+        && dst.signing.platform_binary.is_none()
+    {
+        dst.signing = src.signing.clone();
+    }
+}
+
+impl ProcessTable {
+    pub fn new(retention_ns: i64) -> Self {
+        ProcessTable {
+            procs: HashMap::default(),
+            by_pid: HashMap::default(),
+            next_id: 1,
+            retention_ns,
+        }
+    }
+
+    pub fn get(&self, id: ProcId) -> Option<&Proc> {
+        self.procs.get(&id)
+    }
+
+    pub fn get_mut(&mut self, id: ProcId) -> Option<&mut Proc> {
+        self.procs.get_mut(&id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.procs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.procs.is_empty()
+    }
+
+    /// The lifetime of `pid` alive at `ts`: the newest one that started at or before `ts` and had not
+    /// exited before it (with slack for sources whose samples land just after exit).
+    pub fn alive_at(&self, pid: i32, ts: Ts, slack_ns: i64) -> Option<ProcId> {
+        let ids = self.by_pid.get(&pid)?;
+        ids.iter().rev().copied().find(|id| {
+            let p = &self.procs[id];
+            let started = p.info.start_time.unwrap_or(p.first_seen);
+            started.0 <= ts.0 + slack_ns && p.exited.is_none_or(|e| ts.0 <= e.0 + slack_ns)
+        })
+    }
+
+    fn insert(&mut self, info: ProcInfo, ts: Ts) -> ProcId {
+        let id = self.next_id;
+        self.next_id += 1;
+        let parent = info.ppid.and_then(|pp| self.alive_at(pp, ts, 0));
+        let pid = info.pid;
+        self.procs.insert(
+            id,
+            Proc {
+                id,
+                info,
+                parent,
+                first_seen: ts,
+                exited: None,
+                prior_images: Vec::new(),
+                traffic_only: false,
+            },
+        );
+        self.by_pid.entry(pid).or_default().push(id);
+        id
+    }
+
+    /// Records that a process was seen (an instigator, a snapshot row); returns its lifetime.
+    pub fn observe(&mut self, info: &ProcInfo, ts: Ts) -> ProcId {
+        if let Some(id) = self.find_lifetime(info, ts) {
+            let p = self.procs.get_mut(&id).expect("id from index");
+            merge_missing(&mut p.info, info);
+            if p.parent.is_none() {
+                if let Some(pp) = info.ppid {
+                    let parent = self.alive_at(pp, ts, 0).filter(|&x| x != id);
+                    if let Some(p) = self.procs.get_mut(&id) {
+                        p.parent = parent;
+                    }
+                }
+            }
+            return id;
+        }
+        self.insert(info.clone(), ts)
+    }
+
+    fn find_lifetime(&self, info: &ProcInfo, ts: Ts) -> Option<ProcId> {
+        let ids = self.by_pid.get(&info.pid)?;
+        ids.iter()
+            .rev()
+            .copied()
+            .find(|id| same_lifetime(&self.procs[id], info, ts))
+    }
+
+    /// exec: the lifetime keeps its pid and start time and gets a new image.
+    pub fn exec(&mut self, instigator: Option<&ProcInfo>, target: &ProcInfo, ts: Ts) -> ProcId {
+        let id = match instigator {
+            Some(i) => self.observe(i, ts),
+            None => match self.find_lifetime(target, ts) {
+                Some(id) => id,
+                None => return self.insert(target.clone(), ts),
+            },
+        };
+        let p = self.procs.get_mut(&id).expect("id from observe");
+        if let Some(old) = p.info.path.take() {
+            p.prior_images.push(old);
+            if p.prior_images.len() > 8 {
+                p.prior_images.remove(0);
+            }
+        }
+        let mut new = target.clone();
+        // The image changes; lineage facts that exec keeps come from the old entry when the target lacks them.
+        merge_missing(&mut new, &p.info);
+        new.args = target.args.clone();
+        p.info = new;
+        p.traffic_only = false;
+        id
+    }
+
+    /// fork: a new lifetime whose parent is the forking one.
+    pub fn fork(&mut self, parent: &ProcInfo, child: &ProcInfo, ts: Ts) -> ProcId {
+        let pid_parent = self.observe(parent, ts);
+        let mut info = child.clone();
+        if info.ppid.is_none() {
+            info.ppid = Some(parent.pid);
+        }
+        // A fork child runs the parent's image until it execs.
+        if info.path.is_none() {
+            info.path = parent.path.clone();
+        }
+        if info.args.is_none() {
+            info.args = parent.args.clone();
+        }
+        // A pid that is forked again is a new lifetime even if an old entry never saw its exit.
+        if let Some(old) = self.find_lifetime(&info, ts) {
+            if let Some(o) = self.procs.get_mut(&old) {
+                if o.info.start_time != info.start_time || info.start_time.is_none() {
+                    o.exited.get_or_insert(ts);
+                } else {
+                    return old;
+                }
+            }
+        }
+        let id = self.insert(info, ts);
+        if let Some(p) = self.procs.get_mut(&id) {
+            p.parent = Some(pid_parent);
+        }
+        id
+    }
+
+    pub fn exit(&mut self, info: &ProcInfo, ts: Ts) -> ProcId {
+        let id = self.observe(info, ts);
+        if let Some(p) = self.procs.get_mut(&id) {
+            p.exited = Some(ts);
+        }
+        id
+    }
+
+    /// A process known only from a traffic source (nettop name, unified-log path).
+    pub fn traffic_process(
+        &mut self,
+        pid: i32,
+        name: Option<&str>,
+        path: Option<&str>,
+        uid: Option<u32>,
+        ts: Ts,
+    ) -> ProcId {
+        if let Some(id) = self.alive_at(pid, ts, 5 * floodwatch_core::time::NANOS_PER_SEC) {
+            let p = self.procs.get_mut(&id).expect("id from index");
+            // A traffic row under another name than the known image means the pid was reused unseen.
+            let known = p.info.path.as_deref().map(basename);
+            let seen = path.map(basename).or(name);
+            let mismatch = match (known, seen) {
+                (Some(k), Some(s)) => !names_match(k, s),
+                _ => false,
+            };
+            if !mismatch {
+                if p.info.path.is_none() {
+                    p.info.path = path.map(str::to_string).or(p.info.path.take());
+                }
+                if p.info.path.is_none() && p.info.args.is_none() {
+                    if let Some(n) = name {
+                        p.info.args = Some(vec![n.to_string()]);
+                    }
+                }
+                return id;
+            }
+            p.exited.get_or_insert(ts);
+        }
+        let info = ProcInfo {
+            pid,
+            path: path.map(str::to_string),
+            args: if path.is_none() {
+                name.map(|n| vec![n.to_string()])
+            } else {
+                None
+            },
+            uid,
+            euid: uid,
+            ..ProcInfo::default()
+        };
+        let id = self.insert(info, ts);
+        if let Some(p) = self.procs.get_mut(&id) {
+            p.traffic_only = true;
+        }
+        id
+    }
+
+    /// Parent chain, nearest first, stopping at launchd or an unknown parent (bounded against cycles).
+    pub fn ancestors(&self, id: ProcId) -> Vec<ProcId> {
+        let mut out = Vec::new();
+        let mut cur = self.procs.get(&id).and_then(|p| p.parent);
+        while let Some(c) = cur {
+            if out.len() >= 32 || out.contains(&c) || c == id {
+                break;
+            }
+            out.push(c);
+            cur = self.procs.get(&c).and_then(|p| p.parent);
+        }
+        out
+    }
+
+    /// Removes exited lifetimes older than the retention. `keep` protects entries still referenced.
+    pub fn evict(&mut self, now: Ts, keep: impl Fn(ProcId) -> bool) {
+        let cutoff = now.0 - self.retention_ns;
+        let dead: Vec<ProcId> = self
+            .procs
+            .values()
+            .filter(|p| p.exited.is_some_and(|e| e.0 < cutoff) && !keep(p.id))
+            .map(|p| p.id)
+            .collect();
+        for id in dead {
+            if let Some(p) = self.procs.remove(&id) {
+                if let Some(v) = self.by_pid.get_mut(&p.info.pid) {
+                    v.retain(|x| *x != id);
+                    if v.is_empty() {
+                        self.by_pid.remove(&p.info.pid);
+                    }
+                }
+            }
+        }
+        // Children of evicted parents keep a dangling parent id; lookups treat it as unknown.
+    }
+}
+
+pub fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// nettop truncates names to 15 characters: `Microsoft Outlo` matches `Microsoft Outlook`.
+pub fn names_match(full: &str, seen: &str) -> bool {
+    full == seen || (seen.chars().count() >= 15 && full.starts_with(seen))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(pid: i32, start: i64, path: &str, ppid: i32) -> ProcInfo {
+        ProcInfo {
+            pid,
+            ppid: Some(ppid),
+            start_time: Some(Ts::from_secs(start)),
+            path: Some(path.into()),
+            ..ProcInfo::default()
+        }
+    }
+
+    #[test]
+    fn exec_keeps_lifetime_and_pid_reuse_makes_a_new_one() {
+        let mut t = ProcessTable::new(600 * 1_000_000_000);
+        let bash = t.observe(&info(100, 10, "/bin/bash", 1), Ts::from_secs(10));
+        let child = t.fork(
+            &info(100, 10, "/bin/bash", 1),
+            &info(200, 11, "/bin/bash", 100),
+            Ts::from_secs(11),
+        );
+        let after = t.exec(
+            Some(&info(200, 11, "/bin/bash", 100)),
+            &info(200, 11, "/usr/bin/curl", 100),
+            Ts::from_secs(11),
+        );
+        assert_eq!(child, after);
+        assert_eq!(t.get(after).unwrap().parent, Some(bash));
+        assert_eq!(
+            t.get(after).unwrap().info.path.as_deref(),
+            Some("/usr/bin/curl")
+        );
+        assert_eq!(
+            t.get(after).unwrap().prior_images,
+            vec!["/bin/bash".to_string()]
+        );
+        t.exit(&info(200, 11, "/usr/bin/curl", 100), Ts::from_secs(12));
+        // pid 200 reused by another lifetime
+        let reused = t.observe(
+            &info(200, 50, "/usr/libexec/mdworker_shared", 1),
+            Ts::from_secs(50),
+        );
+        assert_ne!(reused, after);
+        assert_eq!(t.alive_at(200, Ts::from_secs(11), 0), Some(after));
+        assert_eq!(t.alive_at(200, Ts::from_secs(60), 0), Some(reused));
+        assert_eq!(t.ancestors(after), vec![bash]);
+    }
+
+    #[test]
+    fn eviction_after_retention() {
+        let mut t = ProcessTable::new(10 * 1_000_000_000);
+        let a = t.observe(&info(5, 1, "/bin/x", 1), Ts::from_secs(1));
+        t.exit(&info(5, 1, "/bin/x", 1), Ts::from_secs(2));
+        t.evict(Ts::from_secs(5), |_| false);
+        assert!(t.get(a).is_some());
+        t.evict(Ts::from_secs(20), |_| false);
+        assert!(t.get(a).is_none());
+        assert!(t.alive_at(5, Ts::from_secs(1), 0).is_none());
+    }
+
+    #[test]
+    fn traffic_under_a_new_name_is_a_reused_pid() {
+        let mut t = ProcessTable::new(600 * 1_000_000_000);
+        let md = t.observe(
+            &info(7001, 0, "/usr/libexec/mdworker_shared", 1),
+            Ts::from_secs(0),
+        );
+        let upd = t.traffic_process(7001, Some("updater"), None, None, Ts::from_secs(30));
+        assert_ne!(md, upd);
+        let again = t.traffic_process(7001, Some("updater"), None, None, Ts::from_secs(31));
+        assert_eq!(upd, again);
+        assert!(names_match("Microsoft Outlook", "Microsoft Outlo"));
+        assert!(!names_match("mdworker_shared", "updater"));
+    }
+}

@@ -1,0 +1,330 @@
+//! Scoring: 0-100 and the ordered reasons behind it, each with its number.
+//!
+//! base = how far the strongest measured signal exceeds its threshold (a declared flood with no measured
+//! volume gets `declared_base`); then context points from `[scoring]`. Context never makes a window hot:
+//! this function only runs for subjects that already crossed a threshold.
+
+use crate::context::{Context, LaunchedBy};
+use crate::declared::Declared;
+use crate::window::Trigger;
+use floodwatch_core::alert::Reason;
+use floodwatch_core::config::Config;
+use floodwatch_core::event::{Proto, SignatureClass};
+
+/// Episode-wide peaks (per metric, over hot windows).
+#[derive(Clone, Debug, Default)]
+pub struct Peaks {
+    pub spawns_per_s: f64,
+    pub packets_per_s: f64,
+    pub weighted_packets_per_s: f64,
+    pub bytes_per_s: f64,
+    pub weighted_bytes_per_s: f64,
+    pub connections_per_s: f64,
+    /// Max ratio to threshold per measured trigger that fired at least once.
+    pub ratios: Vec<(Trigger, f64)>,
+}
+
+impl Peaks {
+    pub fn note_ratio(&mut self, t: Trigger, r: f64) {
+        match self.ratios.iter_mut().find(|(x, _)| *x == t) {
+            Some((_, v)) => *v = v.max(r),
+            None => self.ratios.push((t, r)),
+        }
+    }
+}
+
+pub struct ScoreInput<'a> {
+    pub cfg: &'a Config,
+    pub peaks: &'a Peaks,
+    pub ctx: &'a Context,
+    pub declared: Option<&'a Declared>,
+    pub hot_windows: u32,
+    pub top_destination: Option<(&'a str, f64)>,
+    pub protos: &'a [Proto],
+    /// The most-spawned tool and the subject kind ("parent", "process").
+    pub top_tool: Option<&'a str>,
+    pub estimated_packets: bool,
+}
+
+pub fn fmt_rate(v: f64) -> String {
+    if v >= 1000.0 {
+        let n = v.round() as u64;
+        let s = n.to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+pub fn fmt_bytes_rate(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.1} MB/s", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1} kB/s", v / 1e3)
+    } else {
+        format!("{v:.0} B/s")
+    }
+}
+
+fn proto_list(p: &[Proto]) -> String {
+    let mut v: Vec<&str> = p
+        .iter()
+        .filter(|p| **p != Proto::Unknown)
+        .map(|p| p.as_str())
+        .collect();
+    v.sort_unstable();
+    if v.is_empty() {
+        "protocol not reported".into()
+    } else {
+        v.join("/").to_uppercase()
+    }
+}
+
+fn reason(
+    code: &str,
+    points: i32,
+    text: String,
+    value: Option<f64>,
+    threshold: Option<f64>,
+) -> Reason {
+    Reason {
+        code: code.into(),
+        points,
+        text,
+        value,
+        threshold,
+    }
+}
+
+pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
+    let s = &i.cfg.scoring;
+    let t = &i.cfg.thresholds;
+    let secs = i.hot_windows as u64 * i.cfg.window_secs();
+    let mut primary = Vec::new();
+    let mut ratios = i.peaks.ratios.clone();
+    ratios.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let strongest = ratios.first().map(|r| r.1);
+    let base = match strongest {
+        Some(r) => {
+            let b = s.base_at_threshold as f64 + s.base_per_doubling as f64 * r.max(1.0).log2();
+            (b.round() as i32).clamp(s.base_at_threshold, s.base_max)
+        }
+        None => s.declared_base,
+    };
+    for (k, (trig, _ratio)) in ratios.iter().enumerate() {
+        let pts = if k == 0 { base } else { 0 };
+        let p = i.peaks;
+        primary.push(match trig {
+            Trigger::Spawns => reason(
+                "spawn_rate",
+                pts,
+                format!(
+                    "{} {} execs/s from one {} for {secs} s (threshold {}/s)",
+                    fmt_rate(p.spawns_per_s),
+                    i.top_tool.unwrap_or("network-tool"),
+                    if i.ctx.launched_by == LaunchedBy::Unknown {
+                        "subject"
+                    } else {
+                        "parent"
+                    },
+                    t.tool_spawns_per_s
+                ),
+                Some(p.spawns_per_s),
+                Some(t.tool_spawns_per_s),
+            ),
+            Trigger::Packets => reason(
+                "packet_rate",
+                pts,
+                format!(
+                    "{} outbound packets/s{} ({}, weighted {}; threshold {}/s)",
+                    fmt_rate(p.packets_per_s),
+                    if i.estimated_packets {
+                        " (estimated from the command line)"
+                    } else {
+                        ""
+                    },
+                    proto_list(i.protos),
+                    fmt_rate(p.weighted_packets_per_s),
+                    fmt_rate(t.packets_per_s)
+                ),
+                Some(p.weighted_packets_per_s),
+                Some(t.packets_per_s),
+            ),
+            Trigger::Bytes => reason(
+                "byte_rate",
+                pts,
+                format!(
+                    "{} outbound ({}, weighted {}; threshold {})",
+                    fmt_bytes_rate(p.bytes_per_s),
+                    proto_list(i.protos),
+                    fmt_bytes_rate(p.weighted_bytes_per_s),
+                    fmt_bytes_rate(t.bytes_per_s)
+                ),
+                Some(p.weighted_bytes_per_s),
+                Some(t.bytes_per_s),
+            ),
+            Trigger::Connections => reason(
+                "connection_rate",
+                pts,
+                format!(
+                    "{} new outbound connections/s for {secs} s (threshold {}/s)",
+                    fmt_rate(p.connections_per_s),
+                    t.connections_per_s
+                ),
+                Some(p.connections_per_s),
+                Some(t.connections_per_s),
+            ),
+            Trigger::Declared => continue,
+        });
+    }
+    let mut context: Vec<Reason> = Vec::new();
+    if let Some(d) = i.declared {
+        let pts = if strongest.is_none() {
+            base
+        } else {
+            s.declared_flood
+        };
+        context.push(reason(
+            "declared_flood",
+            pts,
+            format!("command line declares a flood: {}", d.what),
+            d.est_pps,
+            None,
+        ));
+    }
+    let c = i.ctx;
+    if c.unattended {
+        let why = match (&c.tty, c.tty_known) {
+            (None, true) => "no TTY",
+            (None, false) => "TTY not reported",
+            (Some(_), _) => "TTY present",
+        };
+        context.push(reason(
+            "unattended",
+            s.unattended,
+            format!(
+                "unattended: {why}; launched by {}: {}",
+                c.launched_by.as_str().replace('_', " "),
+                c.chain
+            ),
+            None,
+            None,
+        ));
+    }
+    if let Some(away) = &c.away {
+        context.push(reason(
+            "session_away",
+            s.session_locked,
+            format!("nobody at the console: {away}"),
+            None,
+            None,
+        ));
+    }
+    if c.root {
+        context.push(reason(
+            "root",
+            s.root,
+            "runs as root (euid 0)".into(),
+            Some(0.0),
+            None,
+        ));
+    }
+    match c.signature {
+        SignatureClass::AdHoc => context.push(reason(
+            "unsigned_or_adhoc",
+            s.unsigned_or_adhoc,
+            "ad hoc code signature (no signing identity)".into(),
+            None,
+            None,
+        )),
+        SignatureClass::Unsigned => context.push(reason(
+            "unsigned_or_adhoc",
+            s.unsigned_or_adhoc,
+            "unsigned executable".into(),
+            None,
+            None,
+        )),
+        _ => {}
+    }
+    if let Some(p) = &c.suspicious_path {
+        context.push(reason(
+            "suspicious_path",
+            s.suspicious_path,
+            format!("runs from a hidden or user-writable path: {p}"),
+            None,
+            None,
+        ));
+    }
+    if i.protos
+        .iter()
+        .any(|p| matches!(p, Proto::Udp | Proto::Icmp))
+    {
+        context.push(reason(
+            "stateless_protocol",
+            s.stateless_protocol,
+            format!("stateless protocol ({})", proto_list(i.protos)),
+            None,
+            None,
+        ));
+    }
+    if let Some((dest, share)) = i
+        .top_destination
+        .filter(|(_, sh)| *sh >= t.destination_share)
+    {
+        context.push(reason(
+            "concentrated_destination",
+            s.concentrated_destination,
+            format!(
+                "{:.0}% of the traffic went to one destination: {dest}",
+                share * 100.0
+            ),
+            Some(share),
+            Some(t.destination_share),
+        ));
+    }
+    if i.hot_windows > 1 {
+        let pts = (s.sustained_per_window * (i.hot_windows as i32 - 1)).min(s.sustained_max);
+        context.push(reason(
+            "sustained",
+            pts,
+            format!(
+                "sustained over {} windows of {} s",
+                i.hot_windows,
+                i.cfg.window_secs()
+            ),
+            Some(i.hot_windows as f64),
+            None,
+        ));
+    }
+    if c.interactive {
+        let who = c
+            .responsible
+            .as_deref()
+            .map(crate::process::basename)
+            .unwrap_or(c.launched_by.as_str());
+        context.push(reason(
+            "interactive",
+            s.interactive,
+            format!(
+                "interactive: TTY {} via {who} (ranked lower, still a flood)",
+                c.tty.as_deref().unwrap_or("?")
+            ),
+            None,
+            None,
+        ));
+    }
+    context.sort_by(|a, b| b.points.cmp(&a.points));
+    let total: i32 = primary.iter().chain(context.iter()).map(|r| r.points).sum();
+    let score = total.clamp(1, 100) as u8;
+    primary.extend(context);
+    (score, primary)
+}

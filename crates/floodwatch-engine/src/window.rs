@@ -1,0 +1,245 @@
+//! BurstTimeWindow accumulation and the per-window signals.
+//!
+//! Every subject active in a window gets one accumulator; when the host's event time passes the window's
+//! end, the accumulator becomes a [`WindowSignals`] (rates per second) and is judged against thresholds.
+
+use crate::declared::Declared;
+use floodwatch_core::alert::Evidence;
+use floodwatch_core::config::Config;
+use floodwatch_core::event::Proto;
+use floodwatch_core::Ts;
+use foldhash::HashMap;
+
+/// How many distinct destinations a window tracks per subject (the rest are pooled as "other").
+const MAX_DESTINATIONS: usize = 64;
+
+#[derive(Clone, Debug, Default)]
+pub struct WindowAcc {
+    pub spawns: u64,
+    /// Tool image → exec count, for "41 curl execs/s".
+    pub spawned: HashMap<String, u64>,
+    pub packets_measured: f64,
+    pub packets_estimated: f64,
+    pub weighted_packets: f64,
+    pub bytes_out: f64,
+    pub weighted_bytes: f64,
+    pub connections: u64,
+    pub destinations: HashMap<String, f64>,
+    pub protos: Vec<Proto>,
+    pub declared: Option<Declared>,
+    /// The member process that did the most (for context and the alert's actor).
+    pub busiest_member: Option<(u64, f64)>,
+    /// Located evidence gathered in this window (bounded by `output.max_evidences`).
+    pub evidence: Vec<Evidence>,
+}
+
+impl WindowAcc {
+    fn note_proto(&mut self, p: Proto) {
+        if !self.protos.contains(&p) {
+            self.protos.push(p);
+        }
+    }
+
+    fn note_destination(&mut self, remote: &str, weight: f64) {
+        if let Some(v) = self.destinations.get_mut(remote) {
+            *v += weight;
+        } else if self.destinations.len() < MAX_DESTINATIONS {
+            self.destinations.insert(remote.to_string(), weight);
+        } else {
+            *self.destinations.entry("(other)".into()).or_default() += weight;
+        }
+    }
+
+    fn note_member(&mut self, member: u64, amount: f64) {
+        match self.busiest_member {
+            Some((_, a)) if a >= amount => {}
+            _ => self.busiest_member = Some((member, amount)),
+        }
+    }
+
+    pub fn add_spawn(&mut self, tool: &str, member: u64) {
+        self.spawns += 1;
+        *self.spawned.entry(tool.to_string()).or_default() += 1;
+        self.note_member(member, self.spawns as f64);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_traffic(
+        &mut self,
+        cfg: &Config,
+        member: u64,
+        proto: Proto,
+        remote: Option<&str>,
+        bytes_out: f64,
+        packets_out: Option<f64>,
+        new_connections: u64,
+    ) {
+        self.bytes_out += bytes_out;
+        self.weighted_bytes += bytes_out * cfg.byte_weights.weight(proto);
+        if let Some(p) = packets_out {
+            self.packets_measured += p;
+            self.weighted_packets += p * cfg.protocol_weights.weight(proto);
+        }
+        self.connections += new_connections;
+        self.note_proto(proto);
+        if let Some(r) = remote {
+            let host = strip_port(r);
+            self.note_destination(host, bytes_out.max(new_connections as f64));
+        }
+        self.note_member(member, bytes_out);
+    }
+
+    pub fn add_connection(&mut self, member: u64, proto: Proto, remote: Option<&str>) {
+        self.connections += 1;
+        self.note_proto(proto);
+        if let Some(r) = remote {
+            self.note_destination(strip_port(r), 1.0);
+        }
+        self.note_member(member, 1.0);
+    }
+
+    pub fn add_declared(&mut self, cfg: &Config, member: u64, d: &Declared, seconds: f64) {
+        if let Some(pps) = d.est_pps {
+            let pk = pps * seconds;
+            self.packets_estimated += pk;
+            self.weighted_packets += pk * cfg.protocol_weights.weight(d.proto);
+            if let Some(b) = d.bytes_per_packet {
+                self.bytes_out += pk * b;
+                self.weighted_bytes += pk * b * cfg.byte_weights.weight(d.proto);
+            }
+        }
+        self.note_proto(d.proto);
+        self.note_member(member, f64::MAX / 2.0);
+        if self.declared.is_none() {
+            self.declared = Some(d.clone());
+        }
+    }
+}
+
+/// `1.2.3.4:443` → `1.2.3.4`, `[fe80::1]:53` / `fe80::1.53` → kept whole when unsure.
+fn strip_port(remote: &str) -> &str {
+    if let Some((h, p)) = remote.rsplit_once(':') {
+        if p.chars().all(|c| c.is_ascii_digit()) && !h.contains(':') {
+            return h;
+        }
+    }
+    remote
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Trigger {
+    Spawns,
+    Packets,
+    Bytes,
+    Connections,
+    Declared,
+}
+
+#[derive(Clone, Debug)]
+pub struct WindowSignals {
+    pub start: Ts,
+    pub spawns_per_s: f64,
+    pub packets_per_s: f64,
+    pub weighted_packets_per_s: f64,
+    pub bytes_per_s: f64,
+    pub weighted_bytes_per_s: f64,
+    pub connections_per_s: f64,
+    /// (trigger, value / threshold), strongest first.
+    pub triggers: Vec<(Trigger, f64)>,
+    pub top_destination: Option<(String, f64)>,
+}
+
+impl WindowSignals {
+    pub fn hot(&self) -> bool {
+        !self.triggers.is_empty()
+    }
+
+    pub fn evaluate(cfg: &Config, start: Ts, acc: &WindowAcc) -> WindowSignals {
+        let w = cfg.window_secs() as f64;
+        let t = &cfg.thresholds;
+        let spawns_per_s = acc.spawns as f64 / w;
+        let weighted_packets_per_s = acc.weighted_packets / w;
+        let weighted_bytes_per_s = acc.weighted_bytes / w;
+        let connections_per_s = acc.connections as f64 / w;
+        let mut triggers = Vec::new();
+        for (trig, v, thr) in [
+            (Trigger::Spawns, spawns_per_s, t.tool_spawns_per_s),
+            (Trigger::Packets, weighted_packets_per_s, t.packets_per_s),
+            (Trigger::Bytes, weighted_bytes_per_s, t.bytes_per_s),
+            (Trigger::Connections, connections_per_s, t.connections_per_s),
+        ] {
+            if v >= thr {
+                triggers.push((trig, v / thr));
+            }
+        }
+        if acc.declared.is_some() {
+            triggers.push((Trigger::Declared, 0.0));
+        }
+        triggers.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let total: f64 = acc.destinations.values().sum();
+        let top_destination = acc
+            .destinations
+            .iter()
+            .filter(|(k, _)| k.as_str() != "(other)")
+            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
+            .filter(|_| total > 0.0)
+            .map(|(k, v)| (k.clone(), v / total));
+        WindowSignals {
+            start,
+            spawns_per_s,
+            packets_per_s: (acc.packets_measured + acc.packets_estimated) / w,
+            weighted_packets_per_s,
+            bytes_per_s: acc.bytes_out / w,
+            weighted_bytes_per_s,
+            connections_per_s,
+            triggers,
+            top_destination,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_and_weights() {
+        let cfg = Config::default();
+        let mut acc = WindowAcc::default();
+        for _ in 0..(5 * 30) {
+            acc.add_spawn("/usr/bin/curl", 1);
+        }
+        let s = WindowSignals::evaluate(&cfg, Ts(0), &acc);
+        assert_eq!(s.triggers[0].0, Trigger::Spawns);
+        let mut quiet = WindowAcc::default();
+        for _ in 0..(5 * 30 - 1) {
+            quiet.add_spawn("/usr/bin/curl", 1);
+        }
+        assert!(!WindowSignals::evaluate(&cfg, Ts(0), &quiet).hot());
+        // 20 MB/s of TCP is a transfer, 20 MB/s of UDP is a flood.
+        let mut tcp = WindowAcc::default();
+        tcp.add_traffic(
+            &cfg,
+            1,
+            Proto::Tcp,
+            Some("10.0.0.20:445"),
+            20e6 * 30.0,
+            None,
+            1,
+        );
+        assert!(!WindowSignals::evaluate(&cfg, Ts(0), &tcp).hot());
+        let mut udp = WindowAcc::default();
+        udp.add_traffic(
+            &cfg,
+            1,
+            Proto::Udp,
+            Some("198.51.100.9:53"),
+            20e6 * 30.0,
+            None,
+            1,
+        );
+        let s = WindowSignals::evaluate(&cfg, Ts(0), &udp);
+        assert_eq!(s.triggers[0].0, Trigger::Bytes);
+        assert_eq!(s.top_destination.as_ref().unwrap().0, "198.51.100.9");
+    }
+}
