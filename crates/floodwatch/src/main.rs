@@ -1,1 +1,324 @@
-fn main() {}
+//! floodwatch: finds outbound network floods launched from macOS endpoints (MITRE ATT&CK AN0971).
+//! This file only parses arguments and dispatches; the work lives in the library crates.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use floodwatch::pipeline::{self, HuntOptions};
+use floodwatch_core::config::DEFAULT_TOML;
+use floodwatch_core::{Error, Ts};
+use floodwatch_engine::{AlertEventKind, Engine, Shared};
+use floodwatch_sinks::ocsf::{detection_finding, Activity};
+use floodwatch_sinks::summary::{write_summary, RunSummary};
+use floodwatch_sinks::table::{write_alert, write_table, Style};
+use floodwatch_sources::{sniff, ClockHints, FileSource, Sniffed, SourceCtx};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "floodwatch",
+    version,
+    about = "Detect outbound network floods from macOS endpoints (ATT&CK AN0971, T1498.001)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OutFormat {
+    /// One OCSF Detection Finding (class 2004) per line.
+    Jsonl,
+    /// Readable table (default on a terminal).
+    Table,
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// Config file (TOML); the built-in defaults are `floodwatch config --default`.
+    #[arg(long, env = "FLOODWATCH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Suppressions file (TOML), overriding the config's `suppressions`.
+    #[arg(long)]
+    suppressions: Option<PathBuf>,
+    /// Output format (default: table on a terminal, jsonl otherwise).
+    #[arg(long, value_enum)]
+    format: Option<OutFormat>,
+    /// Host name for every input, instead of the holding directory or the records' own.
+    #[arg(long)]
+    host: Option<String>,
+    /// Date (YYYY-MM-DD) for dateless sources such as nettop, instead of anchoring on other sources.
+    #[arg(long, value_parser = parse_date)]
+    date: Option<Ts>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Hunt collected telemetry files or folders (one folder per host).
+    Hunt {
+        /// Files or folders to read; formats are detected from content.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+        /// Write the per-file summary as JSON here.
+        #[arg(long)]
+        summary_json: Option<PathBuf>,
+        /// Worker threads (hosts are processed in parallel).
+        #[arg(long, default_value_t = default_threads())]
+        threads: usize,
+        /// Write alerts here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Read one telemetry stream from stdin and print alerts as they happen.
+    Watch {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print or check configuration.
+    Config {
+        /// Print the documented default configuration.
+        #[arg(long)]
+        default: bool,
+        /// Check a config file and report the first error.
+        #[arg(long)]
+        check: Option<PathBuf>,
+    },
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn parse_date(s: &str) -> Result<Ts, String> {
+    floodwatch_core::time::parse_date(s).ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
+}
+
+fn now() -> Ts {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ts(d.as_nanos() as i64)
+}
+
+fn color_ok(stream_is_tty: bool) -> bool {
+    stream_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn activity(kind: AlertEventKind) -> Activity {
+    match kind {
+        AlertEventKind::Opened | AlertEventKind::Final => Activity::Create,
+        AlertEventKind::Updated => Activity::Update,
+        AlertEventKind::Closed => Activity::Close,
+    }
+}
+
+fn write_jsonl(w: &mut dyn Write, ev: &floodwatch_engine::AlertEvent) -> std::io::Result<()> {
+    let v = detection_finding(&ev.alert, activity(ev.kind), env!("CARGO_PKG_VERSION"));
+    serde_json::to_writer(&mut *w, &v)?;
+    w.write_all(b"\n")
+}
+
+fn run() -> Result<ExitCode, Error> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Config { default, check } => {
+            if let Some(p) = check {
+                floodwatch_core::config::Config::load(&p)?;
+                println!("{}: ok", p.display());
+            } else if default {
+                print!("{DEFAULT_TOML}");
+            } else {
+                return Err(Error::Usage(
+                    "say --default to print the defaults, or --check FILE".into(),
+                ));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Hunt {
+            paths,
+            common,
+            summary_json,
+            threads,
+            output,
+        } => {
+            let (cfg, sup) = pipeline::load_setup(
+                common.config.as_deref(),
+                common.suppressions.as_deref(),
+                now(),
+            )?;
+            let opts = HuntOptions {
+                paths,
+                host: common.host,
+                date: common.date,
+                threads,
+            };
+            let res = pipeline::hunt(&opts, cfg, sup)?;
+            let stdout = std::io::stdout();
+            let (mut w, tty): (Box<dyn Write>, bool) = match &output {
+                Some(p) => (
+                    Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+                        |e| Error::io(format!("creating {}", p.display()), e),
+                    )?)),
+                    false,
+                ),
+                None => (
+                    Box::new(std::io::BufWriter::new(stdout.lock())),
+                    std::io::stdout().is_terminal(),
+                ),
+            };
+            let format = common.format.unwrap_or(if tty {
+                OutFormat::Table
+            } else {
+                OutFormat::Jsonl
+            });
+            let io = |e| Error::io("writing alerts", e);
+            match format {
+                OutFormat::Jsonl => {
+                    for a in &res.alerts {
+                        write_jsonl(&mut w, a).map_err(io)?;
+                    }
+                }
+                OutFormat::Table => {
+                    let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
+                    write_table(
+                        &mut w,
+                        &alerts,
+                        &Style {
+                            color: color_ok(tty),
+                        },
+                    )
+                    .map_err(io)?;
+                }
+            }
+            w.flush().map_err(io)?;
+            drop(w);
+            finish_summary(&res.summary, summary_json.as_deref())?;
+            if res.usable_records() == 0 {
+                eprintln!(
+                    "floodwatch: error: nothing usable was read (no telemetry records parsed)"
+                );
+                return Ok(ExitCode::from(2));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Watch { common } => watch(common),
+    }
+}
+
+fn finish_summary(s: &RunSummary, json: Option<&std::path::Path>) -> Result<(), Error> {
+    let mut e = std::io::stderr().lock();
+    write_summary(&mut e, s).map_err(|x| Error::io("writing summary", x))?;
+    if let Some(p) = json {
+        let text =
+            serde_json::to_string_pretty(&s.to_json()).map_err(|x| Error::Input(x.to_string()))?;
+        std::fs::write(p, text + "\n")
+            .map_err(|x| Error::io(format!("writing {}", p.display()), x))?;
+    }
+    Ok(())
+}
+
+/// `watch`: the same engine, fed from stdin, printing alerts as they open, update and close.
+fn watch(common: Common) -> Result<ExitCode, Error> {
+    let (cfg, sup) = pipeline::load_setup(
+        common.config.as_deref(),
+        common.suppressions.as_deref(),
+        now(),
+    )?;
+    let stdin = std::io::stdin();
+    let mut reader = BufReader::with_capacity(1 << 20, stdin.lock());
+    // Sniff from what has arrived; wait for at least one full line.
+    let format = loop {
+        let head = reader
+            .fill_buf()
+            .map_err(|e| Error::io("reading stdin", e))?;
+        if head.is_empty() {
+            return Err(Error::Input("stdin is empty: nothing to watch".into()));
+        }
+        match sniff(head) {
+            Sniffed::Telemetry(f) => break f,
+            Sniffed::NotTelemetry(why) => {
+                return Err(Error::Input(format!(
+                    "stdin is not telemetry floodwatch reads: {why}"
+                )))
+            }
+        }
+    };
+    let host = common.host.clone().unwrap_or_else(|| "stdin".to_string());
+    let ctx = SourceCtx {
+        file_id: 0,
+        path: Arc::from("<stdin>"),
+        host: Arc::from(host.as_str()),
+        host_forced: common.host.is_some(),
+        clock: ClockHints {
+            forced_date: common.date,
+            ..ClockHints::default()
+        },
+        input: cfg.input.clone(),
+    };
+    let shared = Arc::new(Shared::new(cfg, sup, vec![Arc::from("<stdin>")]).map_err(Error::Usage)?);
+    for w in &shared.suppressions.warnings {
+        eprintln!("floodwatch: warning: {w}");
+    }
+    let mut engine = Engine::new(shared, true);
+    let mut src = FileSource::new(reader, format, ctx);
+    let tty = std::io::stdout().is_terminal();
+    let fmt = common.format.unwrap_or(if tty {
+        OutFormat::Table
+    } else {
+        OutFormat::Jsonl
+    });
+    let style = Style {
+        color: color_ok(tty),
+    };
+    let mut out = std::io::stdout().lock();
+    let mut evs = Vec::new();
+    let mut alerts = Vec::new();
+    let io = |e| Error::io("writing alerts", e);
+    loop {
+        evs.clear();
+        let more = src
+            .next_events(&mut evs)
+            .map_err(|e| Error::io("reading stdin", e))?;
+        for ev in evs.drain(..) {
+            engine.push(ev, &mut alerts);
+        }
+        if !more {
+            engine.finish(&mut alerts);
+        }
+        for a in alerts.drain(..) {
+            match fmt {
+                OutFormat::Jsonl => write_jsonl(&mut out, &a).map_err(io)?,
+                OutFormat::Table => write_alert(&mut out, &a.alert, &style).map_err(io)?,
+            }
+            out.flush().map_err(io)?;
+        }
+        if !more {
+            break;
+        }
+    }
+    let mut s = RunSummary {
+        files: vec![src.stats.clone()],
+        ..RunSummary::default()
+    };
+    for r in engine.rejects.drain(..) {
+        s.files[0].reject(r.origin.line, r.reason.into(), r.detail);
+    }
+    s.engine = serde_json::to_value(&engine.stats).unwrap_or_default();
+    finish_summary(&s, None)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("floodwatch: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

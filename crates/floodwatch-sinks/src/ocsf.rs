@@ -1,0 +1,215 @@
+//! OCSF Detection Finding (class_uid 2004), one JSON object per line.
+//! Fields follow OCSF 1.3: finding_info (analytic, attacks), actor.process with the parent_process chain,
+//! device, evidences (each with its source file and line), risk_score, severity_id, and floodwatch's
+//! metrics, reasons, context and timeline under `unmapped.floodwatch`.
+
+use floodwatch_core::alert::{Alert, AlertStatus, Evidence, ProcessView};
+use serde_json::{json, Map, Value};
+
+pub const ANALYTIC_UID: &str = "AN0971";
+pub const TECHNIQUE_UID: &str = "T1498.001";
+
+/// What happened to the finding: a new one, an update while it lasts, or its close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activity {
+    Create,
+    Update,
+    Close,
+}
+
+impl Activity {
+    fn id(self) -> u8 {
+        match self {
+            Activity::Create => 1,
+            Activity::Update => 2,
+            Activity::Close => 3,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Activity::Create => "Create",
+            Activity::Update => "Update",
+            Activity::Close => "Close",
+        }
+    }
+}
+
+fn process(p: &ProcessView) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("pid".into(), json!(p.pid));
+    if let Some(c) = &p.cmd_line {
+        m.insert("cmd_line".into(), json!(c));
+    }
+    if let Some(path) = &p.path {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let mut file = json!({"path": path, "name": name, "type_id": 1});
+        if p.signing_id.is_some() || p.team_id.is_some() {
+            file["signature"] = json!({
+                "algorithm_id": 99,
+                "algorithm": "Apple code signature",
+                "certificate": {"subject": p.team_id, "serial_number": p.signing_id},
+            });
+        }
+        m.insert("file".into(), file);
+        m.insert("name".into(), json!(name));
+    }
+    if let Some(t) = p.start_time {
+        m.insert("created_time".into(), json!(t.as_millis()));
+    }
+    let uid = p.euid.or(p.uid);
+    if uid.is_some() || p.user.is_some() {
+        m.insert(
+            "user".into(),
+            json!({"uid": uid.map(|u| u.to_string()), "name": p.user}),
+        );
+    }
+    if let floodwatch_core::event::Tty::Some(t) = &p.tty {
+        m.insert("terminal".into(), json!(t));
+    }
+    m
+}
+
+/// actor.process with `parent_process` nested nearest-first, as OCSF models lineage.
+fn process_with_parents(p: &ProcessView, parents: &[ProcessView]) -> Value {
+    let mut chain: Option<Map<String, Value>> = None;
+    for parent in parents.iter().rev() {
+        let mut m = process(parent);
+        if let Some(inner) = chain.take() {
+            m.insert("parent_process".into(), Value::Object(inner));
+        }
+        chain = Some(m);
+    }
+    let mut m = process(p);
+    if let Some(inner) = chain {
+        m.insert("parent_process".into(), Value::Object(inner));
+    }
+    Value::Object(m)
+}
+
+fn evidence(e: &Evidence) -> Value {
+    let mut v = json!({
+        "data": {
+            "kind": e.kind,
+            "time": e.time.as_millis(),
+            "source_file": e.file,
+            "source_line": e.line,
+            "bytes_out": e.bytes_out,
+            "packets_out": e.packets_out,
+        }
+    });
+    if e.pid.is_some() || e.cmd_line.is_some() || e.process.is_some() {
+        v["process"] = json!({"pid": e.pid, "cmd_line": e.cmd_line, "file": e.process.as_ref().map(|p| json!({"path": p}))});
+    }
+    if let Some(p) = e.proto {
+        v["connection_info"] = json!({"protocol_name": p.as_str()});
+    }
+    if let Some(r) = &e.remote {
+        v["dst_endpoint"] = json!({"hostname": r});
+    }
+    v
+}
+
+fn status(a: &Alert) -> (u8, &'static str) {
+    if a.suppressed_by.is_some() {
+        return (3, "Suppressed");
+    }
+    match a.status {
+        AlertStatus::Open => (1, "New"),
+        AlertStatus::Updated => (2, "In Progress"),
+        AlertStatus::Closed => (4, "Resolved"),
+    }
+}
+
+pub fn title(a: &Alert) -> String {
+    let what = a
+        .subject
+        .process
+        .path
+        .as_deref()
+        .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
+        .unwrap_or_else(|| format!("pid {}", a.subject.process.pid));
+    format!(
+        "Outbound flood from {what} (pid {}) on {}{}",
+        a.subject.process.pid,
+        a.host,
+        if a.context.unattended {
+            ", unattended"
+        } else {
+            ""
+        }
+    )
+}
+
+pub fn detection_finding(a: &Alert, activity: Activity, product_version: &str) -> Value {
+    let (status_id, status_name) = status(a);
+    let reasons: Vec<&str> = a.reasons.iter().map(|r| r.text.as_str()).collect();
+    json!({
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": activity.id(),
+        "activity_name": activity.name(),
+        "type_uid": 200400 + activity.id() as u32,
+        "type_name": format!("Detection Finding: {}", activity.name()),
+        "time": a.last_seen.as_millis(),
+        "start_time": a.first_seen.as_millis(),
+        "end_time": a.last_seen.as_millis(),
+        "severity_id": a.severity.ocsf_id(),
+        "severity": capitalize(a.severity.as_str()),
+        "status_id": status_id,
+        "status": status_name,
+        "risk_score": a.score,
+        "risk_level_id": a.severity.ocsf_id().min(4),
+        "risk_details": reasons.join("; "),
+        "message": title(a),
+        "metadata": {
+            "version": "1.3.0",
+            "uid": a.id,
+            "product": {"name": "floodwatch", "vendor_name": "floodwatch", "version": product_version},
+        },
+        "finding_info": {
+            "uid": a.id,
+            "title": title(a),
+            "desc": reasons.join("\n"),
+            "types": ["Network Flood"],
+            "first_seen_time": a.first_seen.as_millis(),
+            "last_seen_time": a.last_seen.as_millis(),
+            "analytic": {"uid": ANALYTIC_UID, "name": "Analytic 0971", "type_id": 1, "type": "Rule",
+                          "desc": "Excessive outbound traffic via ping, curl, or custom scripts indicating flooding behavior, especially with no UI context or user interaction."},
+            "attacks": [{
+                "technique": {"uid": TECHNIQUE_UID, "name": "Direct Network Flood"},
+                "sub_technique": {"uid": TECHNIQUE_UID, "name": "Direct Network Flood"},
+                "tactic": {"uid": "TA0040", "name": "Impact"},
+            }],
+        },
+        "device": {"hostname": a.host, "type_id": 0, "os": {"name": "macOS", "type_id": 300}},
+        "actor": {
+            "process": process_with_parents(&a.subject.process, &a.subject.parents),
+        },
+        "evidences": a.evidences.iter().map(evidence).collect::<Vec<_>>(),
+        "unmapped": {
+            "floodwatch": {
+                "status": a.status,
+                "score": a.score,
+                "reasons": a.reasons,
+                "metrics": a.metrics,
+                "context": a.context,
+                "subject_kind": a.subject.kind,
+                "children": a.subject.children,
+                "baseline": a.baseline,
+                "timeline": a.timeline,
+                "suppressed_by": a.suppressed_by,
+                "suppression_notes": a.suppression_notes,
+            }
+        }
+    })
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,100 @@
+//! The per-file run summary: detected format, records, events, skipped and rejected lines with reasons.
+//! Printed to stderr after every run, and written as JSON with `--summary-json FILE`.
+
+use crate::escape::terminal;
+use floodwatch_sources::FileStats;
+use serde::Serialize;
+use std::io::{self, Write};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedFile {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunSummary {
+    pub files: Vec<FileStats>,
+    /// Files that are not telemetry (listed, not fatal).
+    pub not_telemetry: Vec<SkippedFile>,
+    /// Warnings about the run (suppressions, anchoring) that are not per-line.
+    pub warnings: Vec<String>,
+    /// Engine counters (events processed, late events, unattributed traffic, suppression hits).
+    pub engine: serde_json::Value,
+}
+
+impl RunSummary {
+    pub fn events(&self) -> u64 {
+        self.files.iter().map(|f| f.events).sum()
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// How many located rejects to print per file (all are counted).
+const PRINT_SAMPLES: usize = 5;
+
+pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
+    writeln!(w, "floodwatch: files read")?;
+    writeln!(
+        w,
+        "  {:<18} {:>9} {:>9} {:>8} {:>8}  path",
+        "format", "records", "events", "skipped", "rejected"
+    )?;
+    for f in &s.files {
+        writeln!(
+            w,
+            "  {:<18} {:>9} {:>9} {:>8} {:>8}  {}",
+            f.format,
+            f.records,
+            f.events,
+            f.skipped,
+            f.rejected,
+            terminal(&f.path)
+        )?;
+    }
+    for f in &s.not_telemetry {
+        writeln!(
+            w,
+            "  {:<18} {:>9} {:>9} {:>8} {:>8}  {} ({})",
+            "not telemetry",
+            "-",
+            "-",
+            "-",
+            "-",
+            terminal(&f.path),
+            terminal(&f.reason)
+        )?;
+    }
+    for f in &s.files {
+        if f.rejected > 0 {
+            writeln!(w, "  rejected in {}:", terminal(&f.path))?;
+            for (reason, n) in f
+                .reasons
+                .iter()
+                .filter(|(r, _)| !r.starts_with("skipped: "))
+            {
+                writeln!(w, "    {n} × {}", terminal(reason))?;
+            }
+            for r in f.samples.iter().take(PRINT_SAMPLES) {
+                writeln!(
+                    w,
+                    "    {}:{}: {}: {}",
+                    terminal(&f.path),
+                    r.line,
+                    terminal(&r.reason),
+                    terminal(&r.detail)
+                )?;
+            }
+        }
+        for n in &f.notes {
+            writeln!(w, "  note {}: {}", terminal(&f.path), terminal(n))?;
+        }
+    }
+    for warn in &s.warnings {
+        writeln!(w, "  warning: {}", terminal(warn))?;
+    }
+    Ok(())
+}

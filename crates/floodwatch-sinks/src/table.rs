@@ -1,0 +1,184 @@
+//! Human-readable alert table for terminals. Colours only when the caller says so (a TTY without NO_COLOR).
+
+use crate::escape::{clip, terminal};
+use crate::ocsf::title;
+use floodwatch_core::alert::{Alert, Severity};
+use std::io::{self, Write};
+
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn sev(&self, s: Severity) -> String {
+        let label = format!("{:<8}", s.as_str().to_uppercase());
+        let code = match s {
+            Severity::Critical | Severity::High => "1;31",
+            Severity::Medium => "1;33",
+            Severity::Low => "36",
+            Severity::Informational => "2",
+        };
+        self.paint(code, &label)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+}
+
+fn rate(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn bytes(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.1} MB/s", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1} kB/s", v / 1e3)
+    } else {
+        format!("{v:.0} B/s")
+    }
+}
+
+pub fn write_alert(w: &mut dyn Write, a: &Alert, st: &Style) -> io::Result<()> {
+    let p = &a.subject.process;
+    writeln!(
+        w,
+        "{} {:>3}  {}  {} → {}  ({} window{} of {} s)",
+        st.sev(a.severity),
+        a.score,
+        terminal(&a.host),
+        a.first_seen.to_rfc3339_millis(),
+        a.last_seen.hms(),
+        a.metrics.hot_windows,
+        if a.metrics.hot_windows == 1 { "" } else { "s" },
+        a.metrics.window_secs
+    )?;
+    writeln!(w, "   {}    {}", st.dim("what"), terminal(&title(a)))?;
+    let cmd = p.cmd_line.as_deref().or(p.path.as_deref()).unwrap_or("?");
+    let mut subject = format!("pid {} {}", p.pid, clip(cmd, 110));
+    if !a.subject.children.is_empty() {
+        let kids: Vec<String> = a
+            .subject
+            .children
+            .iter()
+            .take(3)
+            .map(|(path, n)| format!("{} ×{n}", clip(path.rsplit('/').next().unwrap_or(path), 30)))
+            .collect();
+        subject.push_str(&format!(
+            "  [{}: {}]",
+            a.subject.kind.replace('_', " "),
+            kids.join(", ")
+        ));
+    }
+    writeln!(w, "   {} {}", st.dim("subject"), subject)?;
+    let c = &a.context;
+    let mut ctx = vec![
+        if c.unattended {
+            "UNATTENDED".to_string()
+        } else {
+            "attended".to_string()
+        },
+        format!("launched by {}", c.launched_by.replace('_', " ")),
+        match &c.tty {
+            Some(t) => format!("tty {}", terminal(t)),
+            None => "no tty".into(),
+        },
+    ];
+    if c.root {
+        ctx.push("root".into());
+    }
+    ctx.push(format!("session: {}", terminal(&c.session_state)));
+    writeln!(w, "   {} {}", st.dim("context"), ctx.join(" · "))?;
+    writeln!(w, "   {}   {}", st.dim("chain"), clip(&c.launch_chain, 160))?;
+    for (i, r) in a.reasons.iter().enumerate() {
+        let label = if i == 0 {
+            st.dim("why")
+        } else {
+            "   ".to_string()
+        };
+        writeln!(w, "   {}     {:>+4} {}", label, r.points, terminal(&r.text))?;
+    }
+    let m = &a.metrics;
+    let mut traffic = format!(
+        "peak {} spawns/s · {} packets/s · {} · {} conn/s",
+        rate(m.peak_spawns_per_s),
+        rate(m.peak_packets_per_s),
+        bytes(m.peak_bytes_per_s),
+        rate(m.peak_connections_per_s)
+    );
+    if let (Some(d), Some(s)) = (&m.top_destination, m.destination_share) {
+        traffic.push_str(&format!(" → {} ({:.0}%)", clip(d, 60), s * 100.0));
+    }
+    writeln!(w, "   {} {}", st.dim("traffic"), traffic)?;
+    writeln!(w, "   {} {}", st.dim("against"), a.baseline)?;
+    if let Some(e) = a.evidences.first() {
+        writeln!(
+            w,
+            "   {} {} item(s), first at {}:{}",
+            st.dim("evidence"),
+            a.evidences.len(),
+            terminal(&e.file),
+            e.line
+        )?;
+    }
+    if let Some(s) = &a.suppressed_by {
+        writeln!(
+            w,
+            "   {} by {} (owner {}, expires {}): {}",
+            st.paint("1;35", "SUPPRESSED"),
+            terminal(&s.id),
+            terminal(&s.owner),
+            terminal(&s.expires),
+            terminal(&s.reason)
+        )?;
+    }
+    for n in &a.suppression_notes {
+        writeln!(w, "   {}    {}", st.dim("note"), terminal(n))?;
+    }
+    writeln!(w, "   {}      {}", st.dim("id"), a.id)?;
+    writeln!(w)
+}
+
+/// All alerts: active ones first (highest score first), then the suppressed ones, still shown.
+pub fn write_table(w: &mut dyn Write, alerts: &[Alert], st: &Style) -> io::Result<()> {
+    let (mut active, mut suppressed): (Vec<&Alert>, Vec<&Alert>) =
+        alerts.iter().partition(|a| a.suppressed_by.is_none());
+    let order = |a: &&Alert, b: &&Alert| {
+        b.score
+            .cmp(&a.score)
+            .then(a.first_seen.cmp(&b.first_seen))
+            .then(a.id.cmp(&b.id))
+    };
+    active.sort_by(order);
+    suppressed.sort_by(order);
+    if active.is_empty() {
+        writeln!(w, "No alerts.")?;
+    } else {
+        writeln!(w, "{} alert(s), highest score first:\n", active.len())?;
+    }
+    for a in active {
+        write_alert(w, a, st)?;
+    }
+    if !suppressed.is_empty() {
+        writeln!(
+            w,
+            "{} suppressed detection(s), still reported:\n",
+            suppressed.len()
+        )?;
+        for a in suppressed {
+            write_alert(w, a, st)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! The floodwatch application layer: wires sources, engine and sinks into runs (`hunt`, `watch`).
+//! The binary (`main.rs`) only parses arguments and calls [`pipeline`].
+
+pub mod pipeline;

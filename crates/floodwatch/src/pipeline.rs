@@ -1,0 +1,332 @@
+//! A hunt is a replay of streams: discover files → sniff each from its head → anchor dateless sources →
+//! per host, merge the host's files in time order into an [`Engine`] → collect alerts and per-file stats.
+//! Hosts are independent, so they run on a small worker pool; output is sorted, so it is deterministic.
+
+use floodwatch_core::config::Config;
+use floodwatch_core::event::Event;
+use floodwatch_core::{Error, Result, Ts};
+use floodwatch_engine::suppress::Suppressions;
+use floodwatch_engine::{AlertEvent, Engine, EngineStats, Shared};
+use floodwatch_sinks::summary::{RunSummary, SkippedFile};
+use floodwatch_sources::sniff::HEAD_BYTES;
+use floodwatch_sources::{
+    discover, sniff, ClockHints, FileSource, FileStats, Format, InputFile, Sniffed, SourceCtx,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Debug, Default)]
+pub struct HuntOptions {
+    pub paths: Vec<PathBuf>,
+    pub host: Option<String>,
+    /// `--date YYYY-MM-DD` for dateless sources (nettop).
+    pub date: Option<Ts>,
+    pub threads: usize,
+}
+
+/// One file ready to read.
+#[derive(Clone, Debug)]
+struct Planned {
+    id: u32,
+    file: InputFile,
+    format: Format,
+    mtime: Option<Ts>,
+}
+
+pub struct HuntResult {
+    pub alerts: Vec<AlertEvent>,
+    pub summary: RunSummary,
+    pub engine: EngineStats,
+}
+
+impl HuntResult {
+    /// Records that parsed (events or known skips) across all files: zero means nothing usable was read.
+    pub fn usable_records(&self) -> u64 {
+        self.summary
+            .files
+            .iter()
+            .map(|f| f.records.saturating_sub(f.rejected))
+            .sum()
+    }
+}
+
+fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    let mut head = Vec::with_capacity(HEAD_BYTES.min(64 * 1024));
+    f.by_ref().take(HEAD_BYTES as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+fn mtime(path: &Path) -> Option<Ts> {
+    let m = std::fs::metadata(path).ok()?.modified().ok()?;
+    let d = m.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(Ts(d.as_nanos() as i64))
+}
+
+fn ctx_for(p: &Planned, cfg: &Config, clock: ClockHints, host_forced: bool) -> SourceCtx {
+    SourceCtx {
+        file_id: p.id,
+        path: Arc::from(p.file.path.display().to_string()),
+        host: Arc::from(p.file.host.as_str()),
+        host_forced,
+        clock,
+        input: cfg.input.clone(),
+    }
+}
+
+/// Reads the first events of a dated file's head: its earliest time and (unified log) its UTC offset.
+fn probe(p: &Planned, cfg: &Config) -> (Option<Ts>, Option<i32>) {
+    let Ok(head) = read_head(&p.file.path) else {
+        return (None, None);
+    };
+    let mut src = FileSource::new(
+        &head[..],
+        p.format,
+        ctx_for(p, cfg, ClockHints::default(), false),
+    );
+    let mut out: Vec<Event> = Vec::new();
+    for _ in 0..64 {
+        match src.next_events(&mut out) {
+            Ok(true) if out.len() < 16 => continue,
+            _ => break,
+        }
+    }
+    (out.iter().map(|e| e.ts).min(), src.utc_offset())
+}
+
+/// Discovers and sniffs inputs; returns the plan, the files that are not telemetry, and the file-name table.
+fn plan(opts: &HuntOptions) -> Result<(Vec<Planned>, Vec<SkippedFile>)> {
+    let files = discover(&opts.paths, opts.host.as_deref())?;
+    let mut planned = Vec::new();
+    let mut skipped = Vec::new();
+    for f in files {
+        match read_head(&f.path) {
+            Err(e) => skipped.push(SkippedFile {
+                path: f.path.display().to_string(),
+                reason: format!("cannot read: {e}"),
+            }),
+            Ok(head) => match sniff(&head) {
+                Sniffed::Telemetry(format) => planned.push(Planned {
+                    id: planned.len() as u32,
+                    mtime: mtime(&f.path),
+                    file: f,
+                    format,
+                }),
+                Sniffed::NotTelemetry(reason) => skipped.push(SkippedFile {
+                    path: f.path.display().to_string(),
+                    reason,
+                }),
+            },
+        }
+    }
+    Ok((planned, skipped))
+}
+
+struct Cursor {
+    src: FileSource<BufReader<File>>,
+    buf: VecDeque<Event>,
+    scratch: Vec<Event>,
+    done: bool,
+}
+
+impl Cursor {
+    fn head_ts(&mut self) -> std::io::Result<Option<Ts>> {
+        while self.buf.is_empty() && !self.done {
+            self.scratch.clear();
+            if !self.src.next_events(&mut self.scratch)? {
+                self.done = true;
+            }
+            self.buf.extend(self.scratch.drain(..));
+        }
+        Ok(self.buf.front().map(|e| e.ts))
+    }
+}
+
+struct HostOutput {
+    alerts: Vec<AlertEvent>,
+    stats: Vec<(u32, FileStats)>,
+    engine: EngineStats,
+    rejects: Vec<floodwatch_engine::EngineReject>,
+}
+
+/// Replays one host's files, merged by event time, through a fresh engine.
+fn run_host(
+    files: &[Planned],
+    cfg: &Config,
+    shared: &Arc<Shared>,
+    opts: &HuntOptions,
+) -> Result<HostOutput> {
+    // Anchor dateless sources (nettop) on the host's dated ones.
+    let mut reference: Option<Ts> = None;
+    let mut offset: Option<i32> = None;
+    for p in files.iter().filter(|p| p.format.is_dated()) {
+        let (t, o) = probe(p, cfg);
+        if let Some(t) = t {
+            reference = Some(reference.map_or(t, |r: Ts| r.min(t)));
+        }
+        offset = offset.or(o);
+    }
+    let mut cursors = Vec::new();
+    for p in files {
+        let clock = ClockHints {
+            reference,
+            utc_offset: offset,
+            file_mtime: p.mtime,
+            forced_date: opts.date,
+        };
+        let f = File::open(&p.file.path)
+            .map_err(|e| Error::io(format!("opening {}", p.file.path.display()), e))?;
+        let src = FileSource::new(
+            BufReader::with_capacity(256 * 1024, f),
+            p.format,
+            ctx_for(p, cfg, clock, opts.host.is_some()),
+        );
+        cursors.push((
+            p.id,
+            Cursor {
+                src,
+                buf: VecDeque::new(),
+                scratch: Vec::new(),
+                done: false,
+            },
+        ));
+    }
+    let mut engine = Engine::new(shared.clone(), false);
+    let mut alerts = Vec::new();
+    loop {
+        let mut best: Option<(usize, Ts)> = None;
+        for (i, (_, c)) in cursors.iter_mut().enumerate() {
+            let ts = c
+                .head_ts()
+                .map_err(|e| Error::io(format!("reading {}", c.src.stats.path), e))?;
+            if let Some(ts) = ts {
+                if best.is_none_or(|(_, b)| ts < b) {
+                    best = Some((i, ts));
+                }
+            }
+        }
+        let Some((i, _)) = best else { break };
+        if let Some(ev) = cursors[i].1.buf.pop_front() {
+            engine.push(ev, &mut alerts);
+        }
+    }
+    engine.finish(&mut alerts);
+    Ok(HostOutput {
+        alerts,
+        stats: cursors
+            .into_iter()
+            .map(|(id, c)| (id, c.src.stats))
+            .collect(),
+        engine: std::mem::take(&mut engine.stats),
+        rejects: std::mem::take(&mut engine.rejects),
+    })
+}
+
+fn merge_stats(into: &mut EngineStats, s: EngineStats) {
+    into.events += s.events;
+    for (k, v) in s.by_kind {
+        *into.by_kind.entry(k).or_default() += v;
+    }
+    into.traffic_unattributed += s.traffic_unattributed;
+    into.traffic_out_of_scope += s.traffic_out_of_scope;
+    into.late_events += s.late_events;
+    into.hot_windows += s.hot_windows;
+    into.alerts += s.alerts;
+    into.suppressed_alerts += s.suppressed_alerts;
+    for (k, v) in s.suppression_hits {
+        *into.suppression_hits.entry(k).or_default() += v;
+    }
+    into.peak_processes = into.peak_processes.max(s.peak_processes);
+}
+
+/// Runs a whole hunt. Errors only for unusable setups (missing paths, bad config); bad lines are counted.
+pub fn hunt(opts: &HuntOptions, cfg: Config, suppressions: Suppressions) -> Result<HuntResult> {
+    let (planned, not_telemetry) = plan(opts)?;
+    let names: Vec<Arc<str>> = planned
+        .iter()
+        .map(|p| Arc::from(p.file.path.display().to_string()))
+        .collect();
+    let warnings = suppressions.warnings.clone();
+    let shared = Arc::new(Shared::new(cfg.clone(), suppressions, names).map_err(Error::Usage)?);
+    let mut groups: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
+    for p in planned {
+        groups.entry(p.file.host.clone()).or_default().push(p);
+    }
+    let groups: Vec<Vec<Planned>> = groups.into_values().collect();
+    let threads = opts.threads.max(1).min(groups.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Result<HostOutput>>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(g) = groups.get(i) else { break };
+                let r = run_host(g, &cfg, &shared, opts);
+                if let Ok(mut v) = results.lock() {
+                    v.push(r);
+                }
+            });
+        }
+    });
+    let results = results
+        .into_inner()
+        .map_err(|_| Error::Input("a worker thread panicked".into()))?;
+    let mut alerts = Vec::new();
+    let mut files: BTreeMap<u32, FileStats> = BTreeMap::new();
+    let mut engine = EngineStats::default();
+    for r in results {
+        let r = r?;
+        alerts.extend(r.alerts);
+        for (id, st) in r.stats {
+            files.insert(id, st);
+        }
+        merge_stats(&mut engine, r.engine);
+        for rej in r.rejects {
+            if let Some(st) = files.get_mut(&rej.origin.file) {
+                st.reject(rej.origin.line, rej.reason.into(), rej.detail);
+            }
+        }
+    }
+    alerts.sort_by(|a, b| {
+        a.alert
+            .first_seen
+            .cmp(&b.alert.first_seen)
+            .then(a.alert.host.cmp(&b.alert.host))
+            .then(a.alert.id.cmp(&b.alert.id))
+    });
+    let summary = RunSummary {
+        files: files.into_values().collect(),
+        not_telemetry,
+        warnings,
+        engine: serde_json::to_value(&engine).unwrap_or_default(),
+    };
+    Ok(HuntResult {
+        alerts,
+        summary,
+        engine,
+    })
+}
+
+/// Loads config (built-in default when `path` is None) and suppressions (flag, else config's path).
+pub fn load_setup(
+    config: Option<&Path>,
+    suppressions: Option<&Path>,
+    now: Ts,
+) -> Result<(Config, Suppressions)> {
+    let cfg = match config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let sup_path = suppressions
+        .map(Path::to_path_buf)
+        .or_else(|| cfg.suppressions.clone());
+    let sup = match sup_path {
+        Some(p) => Suppressions::load(&p, now)?,
+        None => Suppressions::default(),
+    };
+    Ok((cfg, sup))
+}
