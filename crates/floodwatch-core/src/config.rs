@@ -99,6 +99,7 @@ pub struct Scope {
     pub network_tools: Vec<String>,
     pub script_runners: Vec<String>,
     pub include_non_platform: bool,
+    pub platform_names: Vec<String>,
     pub suspicious_paths: Vec<String>,
 }
 

@@ -10,6 +10,7 @@ pub struct Scope {
     tools: GlobSet,
     runners: GlobSet,
     suspicious: GlobSet,
+    platform_names: GlobSet,
     include_non_platform: bool,
 }
 
@@ -38,6 +39,7 @@ impl Scope {
             tools: set(&cfg.network_tools, "network_tools")?,
             runners: set(&cfg.script_runners, "script_runners")?,
             suspicious: set(&cfg.suspicious_paths, "suspicious_paths")?,
+            platform_names: set(&cfg.platform_names, "platform_names")?,
             include_non_platform: cfg.include_non_platform,
         })
     }
@@ -82,7 +84,8 @@ impl Scope {
             // No signing facts (a traffic-only source): judge by where it lives, if we know.
             SignatureClass::Unknown => match info.path.as_deref() {
                 Some(p) => !SYSTEM_PREFIXES.iter().any(|s| p.starts_with(s)),
-                None => false,
+                // Only a (possibly truncated) name: in scope unless it names a routine Apple daemon.
+                None => !self.platform_names.is_match(name),
             },
         }
     }
@@ -142,6 +145,14 @@ mod tests {
         )));
         assert!(s.in_scope(&p("/Users/Shared/.cache/netd", None, None, None)));
         assert!(!s.in_scope(&p("/usr/libexec/nsurlsessiond", None, None, None)));
+        let named = |n: &str| ProcInfo {
+            pid: 1,
+            args: Some(vec![n.to_string()]),
+            ..ProcInfo::default()
+        };
+        assert!(s.in_scope(&named("updater")));
+        assert!(!s.in_scope(&named("backupd")));
+        assert!(!s.in_scope(&named("com.apple.WebKi")));
         assert_eq!(
             s.suspicious_path("/private/tmp/.x/updater"),
             Some("/private/tmp/.x/updater")
