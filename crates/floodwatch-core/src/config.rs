@@ -32,6 +32,8 @@ pub struct Windows {
     #[serde(deserialize_with = "de_duration")]
     pub reorder_slack: Duration,
     #[serde(deserialize_with = "de_duration")]
+    pub watch_reorder_slack: Duration,
+    #[serde(deserialize_with = "de_duration")]
     pub quiet_period: Duration,
     #[serde(deserialize_with = "de_duration")]
     pub exited_retention: Duration,

@@ -127,10 +127,16 @@ pub struct HostEngine {
 }
 
 impl HostEngine {
-    pub fn new(host: Arc<str>, cfg: &Config) -> HostEngine {
+    /// `live`: a stream read as it happens (`watch`), which uses the smaller watch reorder slack.
+    pub fn new(host: Arc<str>, cfg: &Config, live: bool) -> HostEngine {
+        let slack = if live {
+            cfg.windows.watch_reorder_slack
+        } else {
+            cfg.windows.reorder_slack
+        };
         HostEngine {
             host,
-            reorder: ReorderBuffer::new(cfg.windows.reorder_slack.as_nanos() as i64),
+            reorder: ReorderBuffer::new(slack.as_nanos() as i64),
             procs: ProcessTable::new(cfg.windows.exited_retention.as_nanos() as i64),
             session: SessionState::default(),
             window_ns: cfg.window_secs() as i64 * NANOS_PER_SEC,
@@ -324,7 +330,11 @@ impl HostEngine {
         match &ev.kind {
             EventKind::Exec { instigator, target } => {
                 let id = self.procs.exec(instigator.as_deref(), target, ts);
-                self.on_exec(sh, id, &ev);
+                if let Some(subject) = self.on_exec(sh, id, &ev) {
+                    if updates {
+                        self.fire_early(subject, ts, sh, out, stats);
+                    }
+                }
             }
             EventKind::Fork { parent, child } => {
                 self.procs.fork(parent, child, ts);
@@ -375,6 +385,9 @@ impl HostEngine {
                     t.new_connections as u64,
                 );
                 self.add_evidence(sh, subject, "traffic", &ev, id);
+                if updates {
+                    self.fire_early(subject, ts, sh, out, stats);
+                }
             }
             EventKind::Connect(c) => {
                 let Some(pid) = c.pid else {
@@ -392,16 +405,18 @@ impl HostEngine {
                 self.acc(subject)
                     .add_connection(id, c.proto, c.remote.as_deref());
                 self.add_evidence(sh, subject, "connect", &ev, id);
+                if updates {
+                    self.fire_early(subject, ts, sh, out, stats);
+                }
             }
             EventKind::Session(s) => self.session.apply(s, ts),
         }
     }
 
-    fn on_exec(&mut self, sh: &Shared, id: ProcId, ev: &Event) {
-        let Some(p) = self.procs.get(id) else { return };
-        let Some(name) = Scope::name_of(&p.info).map(str::to_string) else {
-            return;
-        };
+    /// Returns the subject whose window changed, if any.
+    fn on_exec(&mut self, sh: &Shared, id: ProcId, ev: &Event) -> Option<ProcId> {
+        let p = self.procs.get(id)?;
+        let name = Scope::name_of(&p.info).map(str::to_string)?;
         let path = p.info.path.clone().unwrap_or_else(|| name.clone());
         let args = p.info.args.clone().unwrap_or_default();
         let is_tool = sh.scope.is_tool(&name);
@@ -411,7 +426,7 @@ impl HostEngine {
             d.until.get_or_insert(ev.ts);
         }
         if !(is_tool || is_runner) {
-            return;
+            return None;
         }
         let subject = self.subject_of(sh, id);
         let t = &sh.cfg.thresholds;
@@ -433,6 +448,44 @@ impl HostEngine {
             self.acc(subject).add_spawn(&path, id);
             self.add_evidence(sh, subject, "exec", ev, id);
         }
+        Some(subject)
+    }
+
+    /// In `watch`, open the alert the moment the current window's counts already exceed a whole window's
+    /// budget (e.g. 150 curl execs in the first 4 s of a 30 s window), instead of waiting for the window end.
+    fn fire_early(
+        &mut self,
+        subject: ProcId,
+        now: Ts,
+        sh: &Shared,
+        out: &mut Vec<AlertEvent>,
+        stats: &mut EngineStats,
+    ) {
+        if self.episodes.contains_key(&subject) {
+            return;
+        }
+        let Some(acc) = self.active.get(&subject) else {
+            return;
+        };
+        let ws = Ts(self.cur_window.unwrap_or(0) * self.window_ns);
+        let sig = WindowSignals::evaluate(&sh.cfg, ws, acc);
+        if !sig
+            .triggers
+            .iter()
+            .any(|(t, _)| *t != window::Trigger::Declared)
+        {
+            return;
+        }
+        let member = acc.busiest_member.map(|m| m.0).unwrap_or(subject);
+        let identity = self.identity(subject);
+        let mut ep = Episode::new(&self.host, subject, &identity, ws, member);
+        ep.early(&sig, now);
+        let alert = self.build_alert(sh, &ep, AlertStatus::Open, stats);
+        self.episodes.insert(subject, ep);
+        out.push(AlertEvent {
+            kind: AlertEventKind::Opened,
+            alert,
+        });
     }
 
     fn finalize_window(
@@ -793,7 +846,7 @@ impl Engine {
             None => self
                 .hosts
                 .entry(ev.host.clone())
-                .or_insert_with(|| HostEngine::new(ev.host.clone(), &sh.cfg)),
+                .or_insert_with(|| HostEngine::new(ev.host.clone(), &sh.cfg, self.updates)),
         };
         host.push(
             ev,

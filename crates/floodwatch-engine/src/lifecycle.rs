@@ -151,6 +151,24 @@ impl Episode {
         self.push_point(Self::point(sig, true));
     }
 
+    /// `watch` opens an episode as soon as the current window has already crossed a threshold: peaks only,
+    /// the window itself is absorbed (and counted) when it ends.
+    pub fn early(&mut self, sig: &WindowSignals, now: Ts) {
+        self.last_seen = now;
+        let p = &mut self.peaks;
+        p.spawns_per_s = p.spawns_per_s.max(sig.spawns_per_s);
+        p.packets_per_s = p.packets_per_s.max(sig.packets_per_s);
+        p.weighted_packets_per_s = p.weighted_packets_per_s.max(sig.weighted_packets_per_s);
+        p.bytes_per_s = p.bytes_per_s.max(sig.bytes_per_s);
+        p.weighted_bytes_per_s = p.weighted_bytes_per_s.max(sig.weighted_bytes_per_s);
+        p.connections_per_s = p.connections_per_s.max(sig.connections_per_s);
+        for (t, r) in &sig.triggers {
+            if *t != Trigger::Declared {
+                p.note_ratio(*t, *r);
+            }
+        }
+    }
+
     /// A quiet (or cool) window while the episode is open: recorded for the chart only.
     pub fn quiet_window(&mut self, sig: Option<&WindowSignals>, start: Ts, window_end: Ts) {
         self.last_seen = self.last_seen.max(window_end.min(self.last_hot_end));

@@ -476,3 +476,29 @@ fn a_pause_longer_than_the_quiet_period_makes_two_alerts() {
         out[1].alert.subject.process.pid
     );
 }
+
+#[test]
+fn watch_mode_opens_the_alert_before_the_window_ends() {
+    let sup = Suppressions::default();
+    let shared = Shared::new(Config::default(), sup, vec![Arc::from("stdin")]).unwrap();
+    let mut r = Run {
+        engine: Engine::new(Arc::new(shared), true),
+        out: vec![],
+        line: 0,
+    };
+    curl_loop(&mut r, 40, 60, 4000);
+    // The Opened event came while the first window was still running: before any 30 s boundary passed.
+    let first = r
+        .out
+        .iter()
+        .find(|a| a.kind == floodwatch_engine::AlertEventKind::Opened)
+        .expect("opened early");
+    assert!(
+        first.alert.last_seen < ts(30_000),
+        "opened at {}",
+        first.alert.last_seen
+    );
+    let out = r.finish();
+    let ids: std::collections::BTreeSet<_> = out.iter().map(|a| a.alert.id.clone()).collect();
+    assert_eq!(ids.len(), 1, "one episode: opened, updated, final");
+}
