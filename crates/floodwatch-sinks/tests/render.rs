@@ -1,0 +1,147 @@
+//! Rendering tests: required OCSF fields, and attacker-controlled strings that must stay data.
+
+use floodwatch_core::alert::*;
+use floodwatch_core::event::{Proto, SignatureClass, Tty};
+use floodwatch_core::Ts;
+use floodwatch_sinks::ocsf::{detection_finding, Activity};
+use floodwatch_sinks::table::{write_table, Style};
+
+const EVIL: &str = "/tmp/.x/a\x1b[2J\x1b]0;pwned\x07\r\nHIGH 100 fake-host\u{202e}\"},{\"x\":1";
+
+fn view(pid: i32, path: &str, cmd: &str) -> ProcessView {
+    ProcessView {
+        pid,
+        start_time: Some(Ts::from_secs(1_790_000_000)),
+        path: Some(path.into()),
+        cmd_line: Some(cmd.into()),
+        uid: Some(0),
+        euid: Some(0),
+        user: Some("root".into()),
+        tty: Tty::None,
+        signing_id: Some("com.example".into()),
+        team_id: None,
+        signature: SignatureClass::AdHoc,
+    }
+}
+
+fn alert() -> Alert {
+    Alert {
+        id: "0b8e7d44-0000-5000-8000-000000000001".into(),
+        host: "mac-01".into(),
+        status: AlertStatus::Closed,
+        first_seen: Ts::from_secs(1_790_000_000),
+        last_seen: Ts::from_secs(1_790_000_090),
+        score: 82,
+        severity: Severity::High,
+        reasons: vec![Reason {
+            code: "spawn_rate".into(),
+            points: 55,
+            text: format!("40.0 curl execs/s from one parent ({EVIL})"),
+            value: Some(40.0),
+            threshold: Some(5.0),
+        }],
+        metrics: Metrics {
+            window_secs: 30,
+            hot_windows: 3,
+            protocols: vec![Proto::Tcp],
+            ..Metrics::default()
+        },
+        subject: SubjectView {
+            kind: "lineage_group".into(),
+            process: view(4000, EVIL, &format!("/bin/bash {EVIL}")),
+            parents: vec![
+                view(300, "/usr/sbin/cron", "/usr/sbin/cron"),
+                view(1, "/sbin/launchd", "/sbin/launchd"),
+            ],
+            children: vec![("/usr/bin/curl".into(), 2400)],
+        },
+        context: ContextView {
+            unattended: true,
+            launched_by: "cron".into(),
+            launch_chain: format!("launchd → cron → {EVIL}"),
+            ..ContextView::default()
+        },
+        evidences: vec![Evidence {
+            kind: "exec".into(),
+            time: Ts::from_secs(1_790_000_001),
+            pid: Some(4001),
+            process: Some("/usr/bin/curl".into()),
+            cmd_line: Some(EVIL.into()),
+            proto: None,
+            remote: None,
+            bytes_out: None,
+            packets_out: None,
+            file: "hosts/mac-01/eslogger.jsonl".into(),
+            line: 17,
+        }],
+        timeline: vec![],
+        baseline: "absolute thresholds".into(),
+        suppressed_by: None,
+        suppression_notes: vec![],
+    }
+}
+
+#[test]
+fn ocsf_detection_finding_has_the_required_fields() {
+    let v = detection_finding(&alert(), Activity::Close, "0.1.0");
+    assert_eq!(v["class_uid"], 2004);
+    assert_eq!(v["finding_info"]["analytic"]["uid"], "AN0971");
+    assert_eq!(
+        v["finding_info"]["attacks"][0]["technique"]["uid"],
+        "T1498.001"
+    );
+    assert_eq!(v["device"]["hostname"], "mac-01");
+    assert_eq!(v["actor"]["process"]["pid"], 4000);
+    assert_eq!(v["actor"]["process"]["parent_process"]["pid"], 300);
+    assert_eq!(
+        v["actor"]["process"]["parent_process"]["cmd_line"],
+        "/usr/sbin/cron"
+    );
+    assert_eq!(
+        v["actor"]["process"]["parent_process"]["parent_process"]["pid"],
+        1
+    );
+    assert_eq!(v["actor"]["process"]["user"]["name"], "root");
+    assert_eq!(
+        v["evidences"][0]["data"]["source_file"],
+        "hosts/mac-01/eslogger.jsonl"
+    );
+    assert_eq!(v["evidences"][0]["data"]["source_line"], 17);
+    assert_eq!(v["severity_id"], 4);
+    assert_eq!(v["risk_score"], 82);
+    assert_eq!(v["start_time"], 1_790_000_000_000i64);
+    assert_eq!(v["end_time"], 1_790_000_090_000i64);
+    assert_eq!(
+        v["unmapped"]["floodwatch"]["reasons"][0]["code"],
+        "spawn_rate"
+    );
+    assert_eq!(v["unmapped"]["floodwatch"]["metrics"]["hot_windows"], 3);
+}
+
+#[test]
+fn hostile_strings_stay_data_in_json_and_table() {
+    let a = alert();
+    // JSON: one line, and the command line round-trips byte for byte.
+    let line = serde_json::to_string(&detection_finding(&a, Activity::Create, "0.1.0")).unwrap();
+    assert!(!line.contains('\n') && !line.contains('\x1b'));
+    let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(back["evidences"][0]["process"]["cmd_line"], EVIL);
+    // Table: no raw control characters reach the terminal; each is shown escaped.
+    let mut buf = Vec::new();
+    write_table(&mut buf, &[a], &Style { color: false }).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    assert!(
+        !text.contains('\x1b')
+            && !text.contains('\r')
+            && !text.contains('\x07')
+            && !text.contains('\u{202e}')
+    );
+    assert!(text.contains("\\x1b[2J"), "{text}");
+    // The injected fake alert header stays inside its line instead of starting a new one.
+    assert!(!text.lines().any(|l| l.starts_with("HIGH 100 fake-host")));
+    // With colour on, the only escape sequences are ours (SGR), never the attacker's.
+    let mut buf = Vec::new();
+    write_table(&mut buf, &[alert()], &Style { color: true }).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    assert!(!text.contains("\x1b]0;") && !text.contains("\x1b[2J"));
+}
