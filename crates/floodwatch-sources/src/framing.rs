@@ -17,6 +17,8 @@ pub enum Frame<'a> {
         reason: &'static str,
         detail: String,
     },
+    /// A known non-record (a preamble): counted as skipped.
+    Skipped { line: u64, reason: &'static str },
 }
 
 pub struct LineFramer<R> {
@@ -155,7 +157,23 @@ impl<R: BufRead> JsonArrayFramer<R> {
         Ok(None)
     }
 
-    /// Skips the rest of a non-JSON line (such as `Filtering the log data using ...`).
+    /// Takes the rest of a non-JSON line (at most 256 bytes are kept, the rest is skipped).
+    fn take_line(&mut self) -> io::Result<String> {
+        let mut kept = Vec::new();
+        while let Some(c) = self.peek()? {
+            self.bump();
+            if c == b'\n' {
+                self.line += 1;
+                break;
+            }
+            if kept.len() < 256 {
+                kept.push(c);
+            }
+        }
+        Ok(String::from_utf8_lossy(&kept).into_owned())
+    }
+
+    /// Skips the rest of a line.
     fn skip_line(&mut self) -> io::Result<()> {
         while let Some(c) = self.peek()? {
             self.bump();
@@ -172,23 +190,27 @@ impl<R: BufRead> JsonArrayFramer<R> {
             return Ok(None);
         }
         if !self.started {
-            loop {
-                match self.skip_ws_and_commas(false)? {
-                    None => return Ok(None),
-                    Some(b'[') => {
-                        self.bump();
-                        self.started = true;
-                        break;
-                    }
-                    Some(_) => {
-                        let line = self.line;
-                        self.skip_line()?;
-                        return Ok(Some(Frame::Bad {
+            match self.skip_ws_and_commas(false)? {
+                None => return Ok(None),
+                Some(b'[') => {
+                    self.bump();
+                    self.started = true;
+                }
+                Some(_) => {
+                    // `log stream` prints `Filtering the log data using ...` before its output.
+                    let line = self.line;
+                    let text = self.take_line()?;
+                    if text.starts_with("Filtering the log data") {
+                        return Ok(Some(Frame::Skipped {
                             line,
-                            reason: "not JSON (preamble)",
-                            detail: "text before the JSON array".into(),
+                            reason: "log stream preamble",
                         }));
                     }
+                    return Ok(Some(Frame::Bad {
+                        line,
+                        reason: "invalid JSON",
+                        detail: "text before the JSON array".into(),
+                    }));
                 }
             }
         }
@@ -296,6 +318,7 @@ mod tests {
                     unterminated,
                 } => format!("{line}:{text}:{unterminated}"),
                 Frame::Bad { line, reason, .. } => format!("{line}!{reason}"),
+                Frame::Skipped { line, reason } => format!("{line}~{reason}"),
             });
         }
         out
@@ -345,7 +368,7 @@ mod tests {
                     let v: serde_json::Value = serde_json::from_str(text).unwrap();
                     got.push((line, v.as_object().unwrap().len()));
                 }
-                Frame::Bad { reason, .. } => panic!("{reason}"),
+                Frame::Bad { reason, .. } | Frame::Skipped { reason, .. } => panic!("{reason}"),
             }
         }
         assert_eq!(got, vec![(1, 2), (4, 1)]);
@@ -362,9 +385,10 @@ mod tests {
                     line, unterminated, ..
                 } => format!("{line}:rec:{unterminated}"),
                 Frame::Bad { line, reason, .. } => format!("{line}!{reason}"),
+                Frame::Skipped { line, reason } => format!("{line}~{reason}"),
             });
         }
-        assert_eq!(got[0], "1!not JSON (preamble)");
+        assert_eq!(got[0], "1~log stream preamble");
         assert_eq!(got[1], "2:rec:false");
         assert_eq!(got[2], "2:rec:true");
     }

@@ -186,6 +186,10 @@ impl<R: BufRead> FileSource<R> {
                 return Ok(out.len() > start);
             };
             match frame {
+                Frame::Skipped { reason, .. } => {
+                    self.stats.records += 1;
+                    self.stats.skip(reason.into());
+                }
                 Frame::Bad {
                     line,
                     reason,
