@@ -24,18 +24,20 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     if head.starts_with(&[0xD4, 0xC3, 0xB2, 0xA1]) || head.starts_with(&[0xA1, 0xB2, 0xC3, 0xD4]) {
         return NotTelemetry("pcap capture (not read by this version)".into());
     }
-    let text = match std::str::from_utf8(head) {
-        Ok(t) => t,
-        // The head may cut a multi-byte character at its end; a NUL or early bad byte means binary.
-        Err(e) if e.valid_up_to() > head.len().saturating_sub(4) && e.error_len().is_none() => {
-            // Safe: valid_up_to is a char boundary.
-            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or("")
-        }
-        Err(_) => return NotTelemetry("binary or not UTF-8 text".into()),
-    };
-    if text.contains('\0') {
+    // A bad line inside good telemetry must not make the whole file unrecognizable: decode lossily and
+    // call it binary only when it has NUL bytes or is mostly not text.
+    if head.contains(&0) {
         return NotTelemetry("binary (NUL bytes)".into());
     }
+    let lossy = String::from_utf8_lossy(head);
+    let replaced = lossy
+        .chars()
+        .filter(|c| *c == char::REPLACEMENT_CHARACTER)
+        .count();
+    if replaced * 10 > lossy.chars().count().max(1) {
+        return NotTelemetry("binary or not UTF-8 text".into());
+    }
+    let text: &str = &lossy;
     let trimmed = text.trim_start();
     if trimmed.starts_with("#separator") {
         return NotTelemetry("Zeek TSV log (network-only, not read by this version)".into());

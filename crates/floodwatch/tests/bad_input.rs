@@ -1,0 +1,195 @@
+//! Bad input end to end: every bad line is rejected with its reason and location, the run completes,
+//! and the exit code is non-zero only when nothing usable was read.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/corpus");
+
+fn real_lines() -> Vec<String> {
+    std::fs::read_to_string(format!(
+        "{CORPUS}/eslogger/mullvad_eslogger_v9_v10_v11.ndjson"
+    ))
+    .unwrap()
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+fn hunt(dir: &Path) -> (i32, Value, String) {
+    let summary = dir.join("summary.json");
+    let out = Command::cargo_bin("floodwatch")
+        .unwrap()
+        .args(["hunt", "--format", "jsonl", "--summary-json"])
+        .arg(&summary)
+        .arg(dir.join("hosts"))
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let s = std::fs::read_to_string(&summary)
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or(Value::Null);
+    (code, s, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn file<'a>(s: &'a Value, name: &str) -> &'a Value {
+    s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with(name))
+        .unwrap()
+}
+
+#[test]
+fn every_bad_line_is_located_and_the_run_completes() {
+    let d = tempfile::tempdir().unwrap();
+    let host = d.path().join("hosts/mac-01");
+    std::fs::create_dir_all(&host).unwrap();
+    let lines = real_lines();
+    let mut data: Vec<u8> = Vec::new();
+    data.extend(lines[1].as_bytes()); // line 1: real v9 exec
+    data.push(b'\n');
+    data.extend(
+        lines[1]
+            .replace("\"pid\":97391", "\"pid\":\"97391\"")
+            .as_bytes(),
+    ); // 2: wrong type
+    data.push(b'\n');
+    data.extend(
+        b"{\"schema_version\":1,\"event_type\":9,\"time\":\"2025-08-07T13:21:36Z\xff\xfe\"}\n",
+    ); // 3: invalid UTF-8
+    data.extend(
+        lines[3]
+            .replace("\"version\":11", "\"version\":12")
+            .as_bytes(),
+    ); // 4: newer version: parsed
+    data.push(b'\n');
+    let mut big = String::from("{\"schema_version\":1,\"event\":{\"exec\":{\"args\":[\"");
+    big.push_str(&"A".repeat(10 * 1024 * 1024));
+    big.push_str("\"]}}}");
+    data.extend(big.as_bytes()); // 5: a 10 MB line
+    data.push(b'\n');
+    data.extend(lines[0].as_bytes()); // 6: real v9 exit
+    data.push(b'\n');
+    data.extend(&lines[1].as_bytes()[..900]); // 7: truncated last line (collector killed)
+    std::fs::write(host.join("es.jsonl"), &data).unwrap();
+    std::fs::write(host.join("notes.txt"), "operator notes, not telemetry\n").unwrap();
+
+    let (code, s, stderr) = hunt(d.path());
+    assert_eq!(code, 0, "usable lines were read: {stderr}");
+    let f = file(&s, "es.jsonl");
+    assert_eq!(f["format"], "eslogger");
+    assert_eq!(f["records"], 7);
+    assert_eq!(f["rejected"], 4, "{f:#}");
+    let samples = f["samples"].as_array().unwrap();
+    let at = |line: u64| {
+        samples
+            .iter()
+            .find(|x| x["line"] == line)
+            .map(|x| x["reason"].as_str().unwrap().to_string())
+    };
+    assert_eq!(at(2).as_deref(), Some("wrong type"));
+    assert_eq!(at(3).as_deref(), Some("invalid UTF-8"));
+    assert_eq!(at(5).as_deref(), Some("line too long"));
+    assert_eq!(at(7).as_deref(), Some("truncated last line"));
+    assert!(f["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n.as_str().unwrap().contains("version 12")));
+    // The file that is not telemetry is listed, not fatal.
+    assert!(s["not_telemetry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["path"].as_str().unwrap().ends_with("notes.txt")));
+    // The human summary locates rejects as file:line.
+    assert!(stderr.contains("es.jsonl:2: wrong type"), "{stderr}");
+}
+
+#[test]
+fn out_of_order_events_across_files_beyond_the_slack_are_rejected_with_their_lateness() {
+    let d = tempfile::tempdir().unwrap();
+    let host = d.path().join("hosts/mac-02");
+    std::fs::create_dir_all(&host).unwrap();
+    let lines = real_lines();
+    // File a: events on 2025-08-07 13:21 and 15:13. File b: one event two hours earlier, placed after them.
+    let a = format!("{}\n{}\n", lines[1], lines[0]);
+    let early = lines[1].replace(
+        "2025-08-07T13:21:35.880814738Z",
+        "2025-08-07T11:00:00.000000000Z",
+    );
+    let late_within_file = format!("{}\n{}\n", lines[0], early);
+    std::fs::write(host.join("a.jsonl"), a).unwrap();
+    std::fs::write(host.join("b.jsonl"), late_within_file).unwrap();
+    let (code, s, _) = hunt(d.path());
+    assert_eq!(code, 0);
+    let b = file(&s, "b.jsonl");
+    assert_eq!(b["rejected"], 1, "{b:#}");
+    let r = &b["samples"][0];
+    assert_eq!(r["line"], 2);
+    assert_eq!(r["reason"], "out of order");
+    assert!(r["detail"]
+        .as_str()
+        .unwrap()
+        .contains("older than events already processed"));
+    // Across files, merged by time: a's 13:21 event and b's 15:13 event are in order, nothing lost.
+    assert_eq!(file(&s, "a.jsonl")["rejected"], 0);
+}
+
+#[test]
+fn nothing_usable_is_a_clear_error_with_non_zero_exit() {
+    let d = tempfile::tempdir().unwrap();
+    let host = d.path().join("hosts/mac-03");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("readme.txt"), "hello\n").unwrap();
+    let (code, _, stderr) = hunt(d.path());
+    assert_eq!(code, 2);
+    assert!(stderr.contains("nothing usable was read"), "{stderr}");
+
+    let out = Command::cargo_bin("floodwatch")
+        .unwrap()
+        .args(["hunt", "/nonexistent/telemetry"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/telemetry"));
+}
+
+#[test]
+fn config_default_round_trips_and_bad_config_is_named() {
+    let out = Command::cargo_bin("floodwatch")
+        .unwrap()
+        .args(["config", "--default"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("c.toml");
+    std::fs::write(&p, &out.stdout).unwrap();
+    Command::cargo_bin("floodwatch")
+        .unwrap()
+        .args(["config", "--check"])
+        .arg(&p)
+        .assert()
+        .success();
+    let text = String::from_utf8(out.stdout).unwrap().replace(
+        "burst_time_window = \"30s\"",
+        "burst_time_window = \"soon\"",
+    );
+    std::fs::write(&p, text).unwrap();
+    let out = Command::cargo_bin("floodwatch")
+        .unwrap()
+        .args(["config", "--check"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("c.toml") && err.contains("invalid duration"),
+        "{err}"
+    );
+}
