@@ -116,6 +116,8 @@ struct LiveDeclared {
 pub struct HostEngine {
     host: Arc<str>,
     reorder: ReorderBuffer,
+    /// The reorder slack in use, and the setting it comes from (for reject messages).
+    slack: (std::time::Duration, &'static str),
     procs: ProcessTable,
     session: SessionState,
     window_ns: i64,
@@ -137,6 +139,14 @@ impl HostEngine {
         HostEngine {
             host,
             reorder: ReorderBuffer::new(slack.as_nanos() as i64),
+            slack: (
+                slack,
+                if live {
+                    "windows.watch_reorder_slack"
+                } else {
+                    "windows.reorder_slack"
+                },
+            ),
             procs: ProcessTable::new(cfg.windows.exited_retention.as_nanos() as i64),
             session: SessionState::default(),
             window_ns: cfg.window_secs() as i64 * NANOS_PER_SEC,
@@ -165,12 +175,13 @@ impl HostEngine {
                     origin: ev.origin,
                     reason: "out of order",
                     detail: format!(
-                        "{} event at {} is {:.1} s older than events already processed for host {} (windows.reorder_slack {} s)",
+                        "{} event at {} is {:.1} s older than events already processed for host {} ({} {:?})",
                         ev.kind.name(),
                         ev.ts,
                         ns as f64 / 1e9,
                         self.host,
-                        sh.cfg.windows.reorder_slack.as_secs()
+                        self.slack.1,
+                        self.slack.0
                     ),
                 });
                 return;
@@ -585,7 +596,7 @@ impl HostEngine {
             }
         }
         self.windows_done += 1;
-        if self.windows_done % 8 == 0 {
+        if self.windows_done.is_multiple_of(8) {
             stats.peak_processes = stats.peak_processes.max(self.procs.len());
             let keep: Vec<ProcId> = self
                 .episodes

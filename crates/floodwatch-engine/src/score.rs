@@ -52,7 +52,7 @@ pub fn fmt_rate(v: f64) -> String {
         let s = n.to_string();
         let mut out = String::new();
         for (i, c) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i) % 3 == 0 {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);
@@ -322,7 +322,7 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
             None,
         ));
     }
-    context.sort_by(|a, b| b.points.cmp(&a.points));
+    context.sort_by_key(|r| std::cmp::Reverse(r.points));
     let total: i32 = primary.iter().chain(context.iter()).map(|r| r.points).sum();
     let score = total.clamp(1, 100) as u8;
     primary.extend(context);

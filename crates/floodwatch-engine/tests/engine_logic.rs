@@ -90,8 +90,7 @@ fn curl_loop(r: &mut Run, per_sec: i64, secs: i64, base_pid: i32) {
         Tty::None,
     );
     r.push(ts(0), EventKind::ProcessSeen(Box::new(bash.clone())));
-    let mut pid = base_pid + 1;
-    for i in 0..(per_sec * secs) {
+    for (pid, i) in (base_pid + 1..).zip(0..(per_sec * secs)) {
         let t = i * 1000 / per_sec + 1;
         let child = proc_info(
             pid,
@@ -132,7 +131,6 @@ fn curl_loop(r: &mut Run, per_sec: i64, secs: i64, base_pid: i32) {
                 status: Some(0),
             },
         );
-        pid += 1;
     }
 }
 

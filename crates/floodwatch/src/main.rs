@@ -10,7 +10,7 @@ use floodwatch_sinks::ocsf::{detection_finding, Activity};
 use floodwatch_sinks::summary::{write_summary, RunSummary};
 use floodwatch_sinks::table::{write_alert, write_table, Style};
 use floodwatch_sources::{sniff, ClockHints, FileSource, Sniffed, SourceCtx};
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -231,23 +231,29 @@ fn watch(common: Common) -> Result<ExitCode, Error> {
     )?;
     let stdin = std::io::stdin();
     let mut reader = BufReader::with_capacity(1 << 20, stdin.lock());
-    // Sniff from what has arrived; wait for at least one full line.
+    // Read whole lines until the format is certain (a JSON array needs a few lines), then replay them.
+    let mut head: Vec<u8> = Vec::new();
     let format = loop {
-        let head = reader
-            .fill_buf()
+        let n = reader
+            .read_until(b'\n', &mut head)
             .map_err(|e| Error::io("reading stdin", e))?;
-        if head.is_empty() {
-            return Err(Error::Input("stdin is empty: nothing to watch".into()));
-        }
-        match sniff(head) {
+        let lines = head.iter().filter(|b| **b == b'\n').count();
+        match sniff(&head) {
             Sniffed::Telemetry(f) => break f,
-            Sniffed::NotTelemetry(why) => {
+            Sniffed::NotTelemetry(why)
+                if n == 0 || lines >= 64 || head.len() >= floodwatch_sources::sniff::HEAD_BYTES =>
+            {
+                if head.is_empty() {
+                    return Err(Error::Input("stdin is empty: nothing to watch".into()));
+                }
                 return Err(Error::Input(format!(
                     "stdin is not telemetry floodwatch reads: {why}"
-                )))
+                )));
             }
+            Sniffed::NotTelemetry(_) => continue,
         }
     };
+    let reader = std::io::Cursor::new(head).chain(reader);
     let host = common.host.clone().unwrap_or_else(|| "stdin".to_string());
     let ctx = SourceCtx {
         file_id: 0,
