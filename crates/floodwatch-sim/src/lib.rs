@@ -1,0 +1,29 @@
+//! floodwatch-sim: synthetic macOS telemetry in the exact formats of the real tools, with ground truth.
+//!
+//! - [`eslogger`]: Endpoint Security JSON Lines (versions 9, 10 with array audit tokens, 11).
+//! - [`nettop`]: `nettop -L` CSV frames with cumulative per-socket counters.
+//! - [`unifiedlog`]: `log --style ndjson` records, including the com.apple.network connection summary.
+//! - [`osquery`]: `es_process_events` result lines (string numerics).
+//! - [`host`]: one host's files plus a time-ordered action queue, so scenarios can be combined.
+//! - [`scenario`]: ten flood / benign scenarios with [`scenario::Truth`], and the bundled example
+//!   collection.
+//! - [`bulk`]: many hosts of mostly benign activity for benchmarks, streamed.
+//!
+//! Every line is modelled on the real samples in `tests/data/corpus/` and the notes in
+//! shared/docs/telemetry-formats.md; output is deterministic for a seed.
+
+pub mod bulk;
+pub mod eslogger;
+pub mod host;
+pub mod nettop;
+pub mod osquery;
+pub mod scenario;
+pub mod unifiedlog;
+mod util;
+
+pub use bulk::write_bulk;
+pub use host::{Files, HostFiles, HostOpts};
+pub use scenario::{write_example_collection, write_scenario, Scenario, Truth};
+pub use util::{
+    nettop_time, osquery_calendar_time, rfc3339_micros, rfc3339_nanos, unified_log_time,
+};
