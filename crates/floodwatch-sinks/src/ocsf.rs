@@ -44,11 +44,13 @@ fn process(p: &ProcessView) -> Map<String, Value> {
         let name = path.rsplit('/').next().unwrap_or(path);
         let mut file = json!({"path": path, "name": name, "type_id": 1});
         if p.signing_id.is_some() || p.team_id.is_some() {
-            file["signature"] = json!({
-                "algorithm_id": 99,
-                "algorithm": "Apple code signature",
-                "certificate": {"subject": p.team_id, "serial_number": p.signing_id},
-            });
+            // OCSF has a slot for the team id (developer_uid) but none for Apple's signing
+            // identifier; that goes with the signature class under unmapped.floodwatch.subject_signing.
+            let mut sig = json!({"algorithm_id": 99, "algorithm": "Apple code signature"});
+            if let Some(team) = &p.team_id {
+                sig["developer_uid"] = json!(team);
+            }
+            file["signature"] = sig;
         }
         m.insert("file".into(), file);
         m.insert("name".into(), json!(name));
@@ -196,6 +198,11 @@ pub fn detection_finding(a: &Alert, activity: Activity, product_version: &str) -
                 "metrics": a.metrics,
                 "context": a.context,
                 "subject_kind": a.subject.kind,
+                "subject_signing": {
+                    "signing_id": a.subject.process.signing_id,
+                    "team_id": a.subject.process.team_id,
+                    "class": a.subject.process.signature,
+                },
                 "children": a.subject.children,
                 "baseline": a.baseline,
                 "timeline": a.timeline,

@@ -106,6 +106,8 @@ impl Reject {
 pub enum Parsed {
     /// Zero or more events were pushed.
     Events,
+    /// The record itself is skipped; events pushed while handling it (flushes of records held from
+    /// before) are kept.
     Skipped(SkipReason),
 }
 
@@ -122,6 +124,12 @@ pub trait RecordParser: Send {
     /// Notes for the file summary that are not rejects (e.g. "eslogger version 12 is newer than known").
     fn notes(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// Records that produced no event of their own because other records' events carry their data
+    /// (nettop process rows under socket rows), so records = events + skipped + rejected + carried
+    /// for line formats.
+    fn carried(&self) -> u64 {
+        0
     }
 }
 
@@ -182,6 +190,7 @@ impl<R: BufRead> FileSource<R> {
                 self.parser.finish(out);
                 self.stats.events += (out.len() - start) as u64;
                 self.stats.notes.extend(self.parser.notes());
+                self.stats.carried = self.parser.carried();
                 self.done = true;
                 return Ok(out.len() > start);
             };
@@ -210,8 +219,10 @@ impl<R: BufRead> FileSource<R> {
                     let before = out.len();
                     match self.parser.parse(text, line, out) {
                         Ok(Parsed::Events) => self.stats.events += (out.len() - before) as u64,
+                        // A skipped record may still flush events held from earlier records
+                        // (nettop's pending process row): those are kept and counted.
                         Ok(Parsed::Skipped(why)) => {
-                            out.truncate(before);
+                            self.stats.events += (out.len() - before) as u64;
                             self.stats.skip(why)
                         }
                         Err(rej) => {

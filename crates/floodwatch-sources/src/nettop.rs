@@ -163,6 +163,10 @@ pub struct NettopParser {
     socket_votes: Votes,
     process_votes: Votes,
     clamps: u64,
+    /// Process rows whose traffic their socket rows carry (emitted instead, never both).
+    folded: u64,
+    /// Auto-mode frame-2 rows that, once the mode was known, had no traffic.
+    held_quiet: u64,
 }
 
 impl NettopParser {
@@ -201,21 +205,19 @@ impl NettopParser {
             socket_votes: Votes::default(),
             process_votes: Votes::default(),
             clamps: 0,
+            folded: 0,
+            held_quiet: 0,
         }
     }
 
     fn on_header(&mut self, columns: Columns, out: &mut Vec<Event>) -> Parsed {
-        let before = out.len();
+        // Ending a frame may flush a held process row or auto-mode rows: the reader counts those
+        // events even though the header itself is a skip.
         self.end_frame(out);
         self.columns = Some(columns);
         self.current_proc = None;
         self.block_socks.clear();
-        // Ending a frame may flush a held process row or auto-mode rows: those must not be dropped.
-        if out.len() > before {
-            Parsed::Events
-        } else {
-            Parsed::Skipped(SKIP_HEADER.into())
-        }
+        Parsed::Skipped(SKIP_HEADER.into())
     }
 
     /// Splits and validates a data row. On a bad process row the following socket rows must not be
@@ -400,7 +402,7 @@ impl NettopParser {
         self.remember(&row);
         match &row.socket {
             None => {
-                let flushed = self.flush_pending(out);
+                self.flush_pending(out);
                 if bytes_in > 0 || bytes_out > 0 {
                     self.pending = Some(Pending {
                         line: row.line,
@@ -413,9 +415,8 @@ impl NettopParser {
                         had_sockets: false,
                     });
                     Parsed::Events
-                } else if flushed {
-                    Parsed::Events
                 } else {
+                    // Any event just flushed belongs to the row before; the reader counts it.
                     Parsed::Skipped(SKIP_NO_TRAFFIC.into())
                 }
             }
@@ -454,6 +455,7 @@ impl NettopParser {
             return false;
         };
         if p.had_sockets {
+            self.folded += 1;
             return false;
         }
         let traffic = Traffic {
@@ -481,7 +483,9 @@ impl NettopParser {
         if self.mode == Mode::Auto && self.frame == 1 {
             self.decide_mode();
             for row in std::mem::take(&mut self.held) {
-                self.process(row, out);
+                if matches!(self.process(row, out), Parsed::Skipped(_)) {
+                    self.held_quiet += 1;
+                }
             }
         }
         self.flush_pending(out);
@@ -541,7 +545,23 @@ impl RecordParser for NettopParser {
                 self.clamps
             ));
         }
+        if self.folded > 0 {
+            notes.push(format!(
+                "{} process rows carried no event of their own: their socket rows carry the traffic (never counted twice)",
+                self.folded
+            ));
+        }
+        if self.held_quiet > 0 {
+            notes.push(format!(
+                "{} rows of the second frame (held while the counter mode was decided) had no traffic",
+                self.held_quiet
+            ));
+        }
         notes
+    }
+
+    fn carried(&self) -> u64 {
+        self.folded + self.held_quiet
     }
 }
 
@@ -1243,9 +1263,13 @@ time,,interface,state,bytes_in,bytes_out,
                 st.reasons.get(&format!("skipped: {SKIP_BASELINE}")),
                 Some(&8)
             );
-            // In auto mode the third header also releases the held second frame: it counts as events.
-            let headers = if mode == NettopMode::Auto { 2 } else { 3 };
-            assert_eq!(st.reasons.get("skipped: nettop header"), Some(&headers));
+            // Every header is a skip, also the one whose arrival releases auto mode's held frame.
+            assert_eq!(st.reasons.get("skipped: nettop header"), Some(&3));
+            assert_eq!(
+                st.records,
+                st.events + st.skipped + st.rejected + st.carried,
+                "{st:?}"
+            );
         }
     }
 

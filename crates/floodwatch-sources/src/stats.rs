@@ -24,6 +24,8 @@ pub struct FileStats {
     pub events: u64,
     pub skipped: u64,
     pub rejected: u64,
+    /// Records whose data other records' events carry (see `RecordParser::carried`).
+    pub carried: u64,
     /// Count per reason; skip reasons are prefixed `skipped: `.
     pub reasons: BTreeMap<String, u64>,
     /// The first rejects, with line numbers.
@@ -41,6 +43,7 @@ impl FileStats {
             events: 0,
             skipped: 0,
             rejected: 0,
+            carried: 0,
             reasons: BTreeMap::new(),
             samples: Vec::new(),
             notes: Vec::new(),

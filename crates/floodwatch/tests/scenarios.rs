@@ -1,0 +1,270 @@
+//! The engine judged on labelled scenarios written in the real formats (eslogger JSON lines, nettop CSV,
+//! unified-log ndjson) by `floodwatch-sim`, read back through the same sniffing and parsers as real
+//! telemetry. Each scenario lives alone in its own host folder, so any alert on that host is about it.
+
+use floodwatch::pipeline::{hunt, HuntOptions};
+use floodwatch_core::config::Config;
+use floodwatch_core::time::days_from_civil;
+use floodwatch_core::Ts;
+use floodwatch_engine::suppress::Suppressions;
+use floodwatch_engine::AlertEvent;
+use floodwatch_sim::{write_scenario, Scenario, Truth};
+use std::path::Path;
+
+fn start() -> Ts {
+    // 2025-09-16 02:30:00 UTC: a night on the victim's clock.
+    Ts::from_secs(days_from_civil(2025, 9, 16) * 86_400 + 2 * 3_600 + 30 * 60)
+}
+
+fn run(dir: &Path) -> floodwatch::pipeline::HuntResult {
+    let opts = HuntOptions {
+        paths: vec![dir.to_path_buf()],
+        threads: 1,
+        ..Default::default()
+    };
+    hunt(&opts, Config::default(), Suppressions::default()).expect("hunt runs")
+}
+
+fn scenario(s: Scenario, seed: u64) -> (tempfile::TempDir, Truth, Vec<AlertEvent>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let truth = write_scenario(s, &tmp.path().join(s.name()), start(), seed).unwrap();
+    let r = run(tmp.path());
+    for f in &r.summary.files {
+        assert_eq!(
+            f.rejected,
+            0,
+            "{}: simulator output rejected by the parsers: {:?}",
+            s.name(),
+            f.reasons
+        );
+        assert!(f.events > 0, "{}: {} gave no events", s.name(), f.path);
+    }
+    (tmp, truth, r.alerts)
+}
+
+fn codes(a: &AlertEvent) -> Vec<&str> {
+    a.alert.reasons.iter().map(|r| r.code.as_str()).collect()
+}
+
+/// Asserts exactly one unsuppressed alert naming the truth's subject, overlapping the flood's time.
+fn one_alert_on_subject(s: Scenario, seed: u64) -> AlertEvent {
+    let (_tmp, truth, alerts) = scenario(s, seed);
+    assert!(truth.should_alert);
+    let live: Vec<&AlertEvent> = alerts
+        .iter()
+        .filter(|a| a.alert.suppressed_by.is_none())
+        .collect();
+    assert_eq!(
+        live.len(),
+        1,
+        "{}: expected one alert, got {:#?}",
+        s.name(),
+        live.iter()
+            .map(|a| (&a.alert.subject.process.path, a.alert.score, codes(a)))
+            .collect::<Vec<_>>()
+    );
+    let a = live[0].clone();
+    assert_eq!(a.alert.host, s.name());
+    if let Some(pid) = truth.subject_pid {
+        assert_eq!(
+            a.alert.subject.process.pid,
+            pid,
+            "{}: subject pid",
+            s.name()
+        );
+    }
+    if let Some(path) = &truth.subject_path {
+        assert_eq!(
+            a.alert.subject.process.path.as_deref(),
+            Some(path.as_str()),
+            "{}: subject path",
+            s.name()
+        );
+    }
+    assert!(
+        a.alert.first_seen <= truth.end && a.alert.last_seen >= truth.start,
+        "{}: alert {:?}..{:?} outside the flood {:?}..{:?}",
+        s.name(),
+        a.alert.first_seen,
+        a.alert.last_seen,
+        truth.start,
+        truth.end
+    );
+    a
+}
+
+fn quiet(s: Scenario, seed: u64) {
+    let (_tmp, truth, alerts) = scenario(s, seed);
+    assert!(!truth.should_alert);
+    assert!(
+        alerts.is_empty(),
+        "{}: expected no alert, got {:#?}",
+        s.name(),
+        alerts
+            .iter()
+            .map(|a| (&a.alert.subject.process.path, a.alert.score, codes(a)))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn launchd_curl_loop_alerts_on_the_script_with_spawn_rate_and_unattended() {
+    let a = one_alert_on_subject(Scenario::LaunchdCurlLoop, 1);
+    let c = codes(&a);
+    assert!(c.contains(&"spawn_rate"), "{c:?}");
+    assert!(c.contains(&"unattended"), "{c:?}");
+    assert_eq!(a.alert.subject.kind, "lineage_group");
+    assert!(a
+        .alert
+        .subject
+        .children
+        .iter()
+        .any(|(p, n)| p == "/usr/bin/curl" && *n >= 100));
+    assert_eq!(a.alert.context.launched_by, "launchd_daemon");
+    let spawn = a
+        .alert
+        .reasons
+        .iter()
+        .find(|r| r.code == "spawn_rate")
+        .unwrap();
+    assert!(
+        spawn.value.unwrap() > 30.0 && spawn.threshold == Some(5.0),
+        "{spawn:?}"
+    );
+}
+
+#[test]
+fn cron_root_ping_flood_without_nettop_rows_is_carried_by_argv() {
+    let a = one_alert_on_subject(Scenario::CronRootPingFlood, 2);
+    let c = codes(&a);
+    assert!(c.contains(&"declared_flood"), "{c:?}");
+    assert!(a.alert.context.root);
+    assert_eq!(a.alert.context.launched_by, "cron");
+    assert!(a.alert.context.unattended);
+}
+
+#[test]
+fn python_udp_flood_seen_only_in_nettop() {
+    let a = one_alert_on_subject(Scenario::PythonUdpFloodNettopOnly, 3);
+    let c = codes(&a);
+    assert!(
+        c.contains(&"packet_rate") || c.contains(&"byte_rate"),
+        "{c:?}"
+    );
+    assert!(
+        a.alert.metrics.peak_bytes_per_s > 10e6,
+        "{:?}",
+        a.alert.metrics
+    );
+}
+
+#[test]
+fn unsigned_binary_seen_only_through_unified_log_summaries() {
+    let a = one_alert_on_subject(Scenario::UnsignedBinaryUnifiedLogOnly, 4);
+    let c = codes(&a);
+    assert!(
+        c.contains(&"connection_rate") || c.contains(&"packet_rate"),
+        "{c:?}"
+    );
+}
+
+#[test]
+fn osascript_curl_loop_alerts_as_unattended_osascript() {
+    let a = one_alert_on_subject(Scenario::OsascriptCurlLoop, 5);
+    let c = codes(&a);
+    assert!(
+        c.contains(&"spawn_rate") || c.contains(&"declared_flood"),
+        "{c:?}"
+    );
+    assert!(
+        a.alert.context.launch_chain.contains("osascript"),
+        "{:?}",
+        a.alert.context
+    );
+}
+
+#[test]
+fn pid_reuse_names_the_flooder_not_the_earlier_or_later_holder_of_its_pid() {
+    // pid 7001 is mdworker_shared, then the ad hoc updater (the flood, start+20..80 s), then
+    // mdworker_shared again with the same byte rate over TCP from start+100 s.
+    let a = one_alert_on_subject(Scenario::PidReuse, 6);
+    let cmd = a.alert.subject.process.cmd_line.clone().unwrap_or_default();
+    assert!(cmd.contains("updater --daemon"), "{cmd}");
+    let t0 = start();
+    let started = a.alert.subject.process.start_time.expect("start time");
+    assert!(started >= t0.add_nanos(19_000_000_000), "{started:?}");
+    // The later mdworker's traffic (same pid) must not extend the updater's episode.
+    assert!(
+        a.alert.last_seen < t0.add_nanos(100_000_000_000),
+        "{:?}",
+        a.alert.last_seen
+    );
+}
+
+#[test]
+fn interactive_flood_alerts_but_ranks_below_the_unattended_one() {
+    let interactive = one_alert_on_subject(Scenario::InteractivePingFlood, 7);
+    let cron = one_alert_on_subject(Scenario::CronRootPingFlood, 2);
+    assert!(!interactive.alert.context.unattended);
+    assert!(
+        interactive.alert.score < cron.alert.score,
+        "interactive {} vs cron {}",
+        interactive.alert.score,
+        cron.alert.score
+    );
+}
+
+#[test]
+fn admin_slow_ping_is_quiet() {
+    quiet(Scenario::AdminSlowPing, 8);
+}
+
+#[test]
+fn backupd_volume_is_quiet() {
+    quiet(Scenario::BackupdVolume, 9);
+}
+
+#[test]
+fn monitoring_agent_pings_are_quiet() {
+    quiet(Scenario::MonitoringAgentPings, 10);
+}
+
+#[test]
+fn every_scenario_is_judged_right_across_seeds_and_thread_counts_give_the_same_ids() {
+    for seed in [11u64, 12, 13] {
+        for s in Scenario::ALL {
+            let (_tmp, truth, alerts) = scenario(s, seed);
+            let live = alerts
+                .iter()
+                .filter(|a| a.alert.suppressed_by.is_none())
+                .count();
+            assert_eq!(
+                live > 0,
+                truth.should_alert,
+                "{} seed {seed}: {live} alerts",
+                s.name()
+            );
+        }
+    }
+    // All scenarios in one collection, hunted with one and with two threads: same alerts, same ids.
+    let tmp = tempfile::tempdir().unwrap();
+    for s in Scenario::ALL {
+        write_scenario(s, &tmp.path().join(s.name()), start(), 21).unwrap();
+    }
+    let ids = |threads| {
+        let opts = HuntOptions {
+            paths: vec![tmp.path().to_path_buf()],
+            threads,
+            ..Default::default()
+        };
+        hunt(&opts, Config::default(), Suppressions::default())
+            .unwrap()
+            .alerts
+            .iter()
+            .map(|a| (a.alert.host.clone(), a.alert.id.clone(), a.alert.score))
+            .collect::<Vec<_>>()
+    };
+    let one = ids(1);
+    assert_eq!(one.len(), 7, "{one:?}");
+    assert_eq!(one, ids(2));
+}
