@@ -114,6 +114,8 @@ pub struct Metrics {
     pub protocols: Vec<Proto>,
     /// Packets estimated from a declared command line (ping -f, -i) rather than measured.
     pub estimated_packets: bool,
+    /// Located evidence items beyond `output.max_evidences` (counted, not listed).
+    pub evidences_omitted: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -42,6 +42,10 @@ pub struct Shared {
     pub suppressions: Suppressions,
     /// File paths by file id, for evidence locations.
     pub files: Vec<Arc<str>>,
+    /// Events outside [not_before, not_after] are rejected: one corrupt far-future timestamp would
+    /// otherwise move a host's clock ahead and make every later event "late".
+    pub not_before: Ts,
+    pub not_after: Ts,
 }
 
 impl Shared {
@@ -50,11 +54,17 @@ impl Shared {
         suppressions: Suppressions,
         files: Vec<Arc<str>>,
     ) -> Result<Shared, String> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
         Ok(Shared {
             scope: Scope::new(&cfg.scope)?,
             cfg,
             suppressions,
             files,
+            // 2000-01-01: before any macOS that has these tools' telemetry; one day of clock slack ahead.
+            not_before: Ts::from_secs(946_684_800),
+            not_after: Ts::from_secs(now + 86_400),
         })
     }
 
@@ -167,6 +177,18 @@ impl HostEngine {
         rejects: &mut Vec<EngineReject>,
         updates: bool,
     ) {
+        if ev.ts < sh.not_before || ev.ts > sh.not_after {
+            rejects.push(EngineReject {
+                origin: ev.origin,
+                reason: "timestamp out of range",
+                detail: format!(
+                    "{} event at {} is before 2000 or more than a day ahead of this machine's clock",
+                    ev.kind.name(),
+                    ev.ts
+                ),
+            });
+            return;
+        }
         match self.reorder.push(ev) {
             Push::Accepted => {}
             Push::Late(ev, ns) => {
@@ -208,8 +230,8 @@ impl HostEngine {
         let open: Vec<ProcId> = self.episodes.keys().copied().collect();
         for s in open {
             if let Some(ep) = self.episodes.remove(&s) {
-                let alert = self.build_alert(sh, &ep, AlertStatus::Open, stats);
-                stats.alerts += 1;
+                let alert = self.build_alert(sh, &ep, AlertStatus::Open);
+                count_final(stats, &alert);
                 out.push(AlertEvent {
                     kind: AlertEventKind::Final,
                     alert,
@@ -245,30 +267,65 @@ impl HostEngine {
 
     fn subject_of(&self, sh: &Shared, member: ProcId) -> ProcId {
         // A tool run by a script (or a script run by a script) belongs to the outermost script: a bash loop
-        // running curl 40 times a second is one subject, not 2,400.
+        // running curl 40 times a second is one subject, not 2,400. The climb stops below launchd and
+        // at an interactive login shell (`-zsh`) above a script: everything a user runs in one terminal
+        // is not one subject.
         let mut cur = member;
         for _ in 0..32 {
-            let Some(parent) = self.procs.get(cur).and_then(|p| p.parent) else {
+            let Some(parent) = self.parent_runner(sh, cur) else {
                 break;
             };
-            let Some(pp) = self.procs.get(parent) else {
-                break;
-            };
-            if pp.info.pid <= 1 {
+            let login_shell = self
+                .procs
+                .get(parent)
+                .is_some_and(|p| is_login_shell(&p.info));
+            let cur_is_runner = self
+                .procs
+                .get(cur)
+                .and_then(|p| Scope::name_of(&p.info))
+                .is_some_and(|n| sh.scope.is_runner(n));
+            if login_shell && cur_is_runner {
                 break;
             }
-            match Scope::name_of(&pp.info) {
-                Some(n) if sh.scope.is_runner(n) => cur = parent,
-                _ => break,
-            }
+            cur = parent;
         }
         cur
     }
 
+    /// The parent of `id` if it is a script runner other than launchd.
+    fn parent_runner(&self, sh: &Shared, id: ProcId) -> Option<ProcId> {
+        let parent = self.procs.get(id)?.parent?;
+        let pp = self.procs.get(parent)?;
+        if pp.info.pid <= 1 {
+            return None;
+        }
+        Scope::name_of(&pp.info)
+            .is_some_and(|n| sh.scope.is_runner(n))
+            .then_some(parent)
+    }
+
+    /// Where a tool's spawn is counted: the group of the process that ran it, whatever that is (a
+    /// script, `xargs -P`, `timeout`, a compiled dropper), so "N curl execs/s from one parent" holds
+    /// for parents that are not script runners too. Tools started by launchd itself count alone.
+    fn spawn_group(&self, sh: &Shared, tool: ProcId) -> ProcId {
+        match self.procs.get(tool).and_then(|p| p.parent) {
+            Some(parent) if self.procs.get(parent).is_some_and(|pp| pp.info.pid > 1) => {
+                self.subject_of(sh, parent)
+            }
+            _ => self.subject_of(sh, tool),
+        }
+    }
+
+    /// In scope: the process itself (a tool, a runner, a non-platform binary), or any child of a
+    /// script runner (a platform binary a script drives is still the script's traffic).
     fn in_scope(&self, sh: &Shared, id: ProcId) -> bool {
         self.procs
             .get(id)
             .is_some_and(|p| sh.scope.in_scope(&p.info))
+            || self
+                .parent_runner(sh, id)
+                .and_then(|r| self.procs.get(r))
+                .is_some_and(|r| !is_login_shell(&r.info))
     }
 
     fn evidence(&self, sh: &Shared, kind: &str, ev: &Event, p: Option<&Proc>) -> Evidence {
@@ -315,12 +372,11 @@ impl HostEngine {
         member: ProcId,
     ) {
         let max = sh.cfg.output.max_evidences;
-        if self
-            .active
-            .get(&subject)
-            .is_some_and(|a| a.evidence.len() >= max)
-        {
-            return;
+        if let Some(a) = self.active.get_mut(&subject) {
+            if a.evidence.len() >= max {
+                a.evidence_dropped += 1;
+                return;
+            }
         }
         let e = self.evidence(sh, kind, ev, self.procs.get(member));
         self.acc(subject).evidence.push(e);
@@ -343,7 +399,7 @@ impl HostEngine {
                 let id = self.procs.exec(instigator.as_deref(), target, ts);
                 if let Some(subject) = self.on_exec(sh, id, &ev) {
                     if updates {
-                        self.fire_early(subject, ts, sh, out, stats);
+                        self.fire_early(subject, ts, sh, out);
                     }
                 }
             }
@@ -397,7 +453,7 @@ impl HostEngine {
                 );
                 self.add_evidence(sh, subject, "traffic", &ev, id);
                 if updates {
-                    self.fire_early(subject, ts, sh, out, stats);
+                    self.fire_early(subject, ts, sh, out);
                 }
             }
             EventKind::Connect(c) => {
@@ -417,7 +473,7 @@ impl HostEngine {
                     .add_connection(id, c.proto, c.remote.as_deref());
                 self.add_evidence(sh, subject, "connect", &ev, id);
                 if updates {
-                    self.fire_early(subject, ts, sh, out, stats);
+                    self.fire_early(subject, ts, sh, out);
                 }
             }
             EventKind::Session(s) => self.session.apply(s, ts),
@@ -456,22 +512,17 @@ impl HostEngine {
             self.add_evidence(sh, subject, "declared", ev, id);
         }
         if is_tool {
-            self.acc(subject).add_spawn(&path, id);
-            self.add_evidence(sh, subject, "exec", ev, id);
+            let group = self.spawn_group(sh, id);
+            self.acc(group).add_spawn(&path, id);
+            self.add_evidence(sh, group, "exec", ev, id);
+            return Some(group);
         }
         Some(subject)
     }
 
     /// In `watch`, open the alert the moment the current window's counts already exceed a whole window's
     /// budget (e.g. 150 curl execs in the first 4 s of a 30 s window), instead of waiting for the window end.
-    fn fire_early(
-        &mut self,
-        subject: ProcId,
-        now: Ts,
-        sh: &Shared,
-        out: &mut Vec<AlertEvent>,
-        stats: &mut EngineStats,
-    ) {
+    fn fire_early(&mut self, subject: ProcId, now: Ts, sh: &Shared, out: &mut Vec<AlertEvent>) {
         if self.episodes.contains_key(&subject) {
             return;
         }
@@ -491,7 +542,7 @@ impl HostEngine {
         let identity = self.identity(subject);
         let mut ep = Episode::new(&self.host, subject, &identity, ws, member);
         ep.early(&sig, now);
-        let alert = self.build_alert(sh, &ep, AlertStatus::Open, stats);
+        let alert = self.build_alert(sh, &ep, AlertStatus::Open);
         self.episodes.insert(subject, ep);
         out.push(AlertEvent {
             kind: AlertEventKind::Opened,
@@ -512,6 +563,13 @@ impl HostEngine {
         // Declared floods contribute for the part of the window their process was alive.
         let mut ended = Vec::new();
         let cfg = &sh.cfg;
+        // An exit or exec may have reached the process table without ending the entry (a later image
+        // of the same lifetime, an exit seen through another pid lookup): the table has the last word.
+        for (id, d) in self.declared.iter_mut() {
+            if d.until.is_none() {
+                d.until = self.procs.get(*id).and_then(|p| p.exited);
+            }
+        }
         for (id, d) in &self.declared {
             let from = d.since.max(ws);
             let to = d.until.map_or(we, |u| u.min(we));
@@ -559,7 +617,7 @@ impl HostEngine {
                     } else {
                         AlertStatus::Updated
                     };
-                    let alert = self.build_alert(sh, ep, status, stats);
+                    let alert = self.build_alert(sh, ep, status);
                     let kind = if opened {
                         AlertEventKind::Opened
                     } else {
@@ -584,8 +642,8 @@ impl HostEngine {
                 .is_some_and(|e| we.0 - e.last_hot_end.0 >= quiet.max(self.window_ns));
             if close {
                 if let Some(ep) = self.episodes.remove(&s) {
-                    let alert = self.build_alert(sh, &ep, AlertStatus::Closed, stats);
-                    stats.alerts += 1;
+                    let alert = self.build_alert(sh, &ep, AlertStatus::Closed);
+                    count_final(stats, &alert);
                     out.push(AlertEvent {
                         kind: AlertEventKind::Closed,
                         alert,
@@ -605,7 +663,7 @@ impl HostEngine {
                 .chain(self.declared.keys().copied())
                 .chain(self.declared.values().map(|d| d.subject))
                 .collect();
-            let mut keep_all = keep.clone();
+            let mut keep_all: std::collections::HashSet<ProcId> = keep.iter().copied().collect();
             for k in &keep {
                 keep_all.extend(self.procs.ancestors(*k));
             }
@@ -653,13 +711,7 @@ impl HostEngine {
         })
     }
 
-    fn build_alert(
-        &self,
-        sh: &Shared,
-        ep: &Episode,
-        status: AlertStatus,
-        stats: &mut EngineStats,
-    ) -> Alert {
+    fn build_alert(&self, sh: &Shared, ep: &Episode, status: AlertStatus) -> Alert {
         let cfg = &sh.cfg;
         let ctx = classify(&self.procs, &sh.scope, ep.subject, ep.member, &self.session);
         let top_dest = ep.top_destination();
@@ -760,14 +812,6 @@ impl HostEngine {
         };
         let (hit, notes) = sh.suppressions.judge(&facts, &rates, ep.last_seen);
         let suppressed_by = hit.map(|s| s.hit());
-        if status != AlertStatus::Updated {
-            if let Some(h) = &suppressed_by {
-                if !ep.suppression_counted {
-                    stats.suppressed_alerts += 1;
-                    *stats.suppression_hits.entry(h.id.clone()).or_default() += 1;
-                }
-            }
-        }
 
         let mut protos = ep.protos.clone();
         protos.sort();
@@ -802,6 +846,7 @@ impl HostEngine {
                 destination_share: top_dest.map(|d| d.1),
                 protocols: protos,
                 estimated_packets: ep.estimated_packets,
+                evidences_omitted: ep.evidence_dropped,
             },
             subject: SubjectView {
                 kind: kind.into(),
@@ -879,6 +924,24 @@ impl Engine {
     pub fn shared(&self) -> &Shared {
         &self.shared
     }
+}
+
+/// Counts an episode once, when it ends (closed, or still open at the end of input): watch emits
+/// Opened/Updated states of the same episode before that.
+fn count_final(stats: &mut EngineStats, alert: &Alert) {
+    stats.alerts += 1;
+    if let Some(h) = &alert.suppressed_by {
+        stats.suppressed_alerts += 1;
+        *stats.suppression_hits.entry(h.id.clone()).or_default() += 1;
+    }
+}
+
+/// A login shell (`-zsh`, argv[0] starting with a dash): the boundary of an interactive session.
+fn is_login_shell(info: &floodwatch_core::event::ProcInfo) -> bool {
+    info.args
+        .as_ref()
+        .and_then(|a| a.first())
+        .is_some_and(|a0| a0.starts_with('-'))
 }
 
 /// Helper for sinks and tests: the basename of a path.

@@ -9,7 +9,9 @@ use crate::window::{Trigger, WindowAcc, WindowSignals};
 use floodwatch_core::alert::{Evidence, WindowPoint};
 use floodwatch_core::event::Proto;
 use floodwatch_core::Ts;
-use foldhash::HashMap;
+// Ordered maps: sums over them (destination shares) must not depend on hash order, or re-runs could
+// differ in the last digit.
+use std::collections::BTreeMap;
 
 /// Namespace for alert ids (a fixed random UUID: changing it changes every id).
 pub const ALERT_NAMESPACE: uuid::Uuid =
@@ -30,16 +32,16 @@ pub struct Episode {
     pub total_packets_out: f64,
     pub total_spawns: u64,
     pub total_connections: u64,
-    pub spawned: HashMap<String, u64>,
-    pub destinations: HashMap<String, f64>,
+    pub spawned: BTreeMap<String, u64>,
+    pub destinations: BTreeMap<String, f64>,
     pub protos: Vec<Proto>,
     pub declared: Option<Declared>,
     pub estimated_packets: bool,
     pub member: ProcId,
     pub timeline: Vec<WindowPoint>,
     pub evidences: Vec<Evidence>,
+    /// Evidence items beyond `output.max_evidences`: counted, not kept.
     pub evidence_dropped: u64,
-    pub suppression_counted: bool,
 }
 
 impl Episode {
@@ -63,8 +65,8 @@ impl Episode {
             total_packets_out: 0.0,
             total_spawns: 0,
             total_connections: 0,
-            spawned: HashMap::default(),
-            destinations: HashMap::default(),
+            spawned: BTreeMap::new(),
+            destinations: BTreeMap::new(),
             protos: Vec::new(),
             declared: None,
             estimated_packets: false,
@@ -72,7 +74,6 @@ impl Episode {
             timeline: Vec::new(),
             evidences: Vec::new(),
             evidence_dropped: 0,
-            suppression_counted: false,
         }
     }
 
@@ -117,9 +118,9 @@ impl Episode {
                 p.note_ratio(*t, *r);
             }
         }
-        self.total_bytes_out += acc.bytes_out;
-        self.total_packets_out += acc.packets_measured + acc.packets_estimated;
-        self.estimated_packets |= acc.packets_estimated > 0.0;
+        self.total_bytes_out += acc.bytes();
+        self.total_packets_out += acc.packets();
+        self.estimated_packets |= acc.packets_estimated > acc.packets_measured;
         self.total_spawns += acc.spawns;
         self.total_connections += acc.connections;
         for (k, v) in acc.spawned {
@@ -141,6 +142,7 @@ impl Episode {
         if let Some((m, _)) = acc.busiest_member {
             self.member = m;
         }
+        self.evidence_dropped += acc.evidence_dropped;
         for e in acc.evidence {
             if self.evidences.len() < max_evidence {
                 self.evidences.push(e);

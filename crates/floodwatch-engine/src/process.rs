@@ -6,6 +6,7 @@
 //! summaries can still be attributed, then evicted: memory follows the live process count, not the input.
 
 use floodwatch_core::event::{ProcInfo, Tty};
+use floodwatch_core::time::NANOS_PER_SEC;
 use floodwatch_core::Ts;
 use foldhash::HashMap;
 
@@ -41,8 +42,33 @@ pub struct ProcessTable {
 fn same_lifetime(p: &Proc, info: &ProcInfo, ts: Ts) -> bool {
     match (p.info.start_time, info.start_time) {
         (Some(a), Some(b)) => a == b,
+        // An entry known without a start time (traffic-only) cannot be a process that started after
+        // it was first seen (1 s allows for clock rounding between sources).
+        (None, Some(b)) if b.0 > p.first_seen.0.saturating_add(NANOS_PER_SEC) => false,
         // Without start times: the entry is the same process unless it exited before this event.
         _ => p.exited.is_none_or(|e| ts <= e),
+    }
+}
+
+/// Fills the facts an exec keeps (identity of the lifetime, credentials, terminal) from the old image.
+fn merge_lineage(dst: &mut ProcInfo, src: &ProcInfo) {
+    macro_rules! fill {
+        ($($f:ident),*) => { $( if dst.$f.is_none() { dst.$f = src.$f.clone(); } )* };
+    }
+    fill!(
+        ppid,
+        original_ppid,
+        responsible_pid,
+        session_id,
+        start_time,
+        cwd,
+        uid,
+        euid,
+        auid,
+        username
+    );
+    if dst.tty == Tty::Unknown {
+        dst.tty = src.tty.clone();
     }
 }
 
@@ -104,13 +130,17 @@ impl ProcessTable {
     }
 
     /// The lifetime of `pid` alive at `ts`: the newest one that started at or before `ts` and had not
-    /// exited before it (with slack for sources whose samples land just after exit).
-    pub fn alive_at(&self, pid: i32, ts: Ts, slack_ns: i64) -> Option<ProcId> {
+    /// exited before it. `exit_slack_ns` is for sources whose samples land just after the exit (a nettop
+    /// frame, a connection summary); there is no slack on the start, or a reused pid would take its
+    /// predecessor's last traffic.
+    pub fn alive_at(&self, pid: i32, ts: Ts, exit_slack_ns: i64) -> Option<ProcId> {
         let ids = self.by_pid.get(&pid)?;
         ids.iter().rev().copied().find(|id| {
             let p = &self.procs[id];
             let started = p.info.start_time.unwrap_or(p.first_seen);
-            started.0 <= ts.0 + slack_ns && p.exited.is_none_or(|e| ts.0 <= e.0 + slack_ns)
+            started.0 <= ts.0
+                && p.exited
+                    .is_none_or(|e| ts.0 <= e.0.saturating_add(exit_slack_ns))
         })
     }
 
@@ -178,9 +208,10 @@ impl ProcessTable {
             }
         }
         let mut new = target.clone();
-        // The image changes; lineage facts that exec keeps come from the old entry when the target lacks them.
-        merge_missing(&mut new, &p.info);
-        new.args = target.args.clone();
+        // The image changes; lineage facts that exec keeps come from the old entry when the target lacks
+        // them. Image facts (path, argv, signing, pidversion) never do: an unsigned dropper exec'd from
+        // a platform shell must not look platform-signed.
+        merge_lineage(&mut new, &p.info);
         p.info = new;
         p.traffic_only = false;
         id
@@ -239,8 +270,13 @@ impl ProcessTable {
             // A traffic row under another name than the known image means the pid was reused unseen.
             let known = p.info.path.as_deref().map(basename);
             let seen = path.map(basename).or(name);
+            // The name may also be an image the lifetime ran before its last exec (a sample taken
+            // just before the exec was logged).
             let mismatch = match (known, seen) {
-                (Some(k), Some(s)) => !names_match(k, s),
+                (Some(k), Some(s)) => {
+                    !names_match(k, s)
+                        && !p.prior_images.iter().any(|pi| names_match(basename(pi), s))
+                }
                 _ => false,
             };
             if !mismatch {
@@ -316,9 +352,16 @@ pub fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// nettop truncates names to 15 characters: `Microsoft Outlo` matches `Microsoft Outlook`.
+/// Whether a traffic source's name for a process can be the known image. nettop truncates names to
+/// 15 characters (`Microsoft Outlo`) and shows bundle names (`Python` for `python3.12`), so this
+/// compares case-insensitively and accepts one name being a prefix of the other (4+ characters).
 pub fn names_match(full: &str, seen: &str) -> bool {
-    full == seen || (seen.chars().count() >= 15 && full.starts_with(seen))
+    if full == seen {
+        return true;
+    }
+    let (f, s) = (full.to_lowercase(), seen.to_lowercase());
+    let shorter = f.chars().count().min(s.chars().count());
+    f == s || (shorter >= 4 && (f.starts_with(&s) || s.starts_with(&f)))
 }
 
 #[cfg(test)]
@@ -395,6 +438,46 @@ mod tests {
         let again = t.traffic_process(7001, Some("updater"), None, None, Ts::from_secs(31));
         assert_eq!(upd, again);
         assert!(names_match("Microsoft Outlook", "Microsoft Outlo"));
+        assert!(names_match("python3.12", "Python"));
         assert!(!names_match("mdworker_shared", "updater"));
+        assert!(!names_match("sh", "ssh"));
+    }
+
+    #[test]
+    fn exec_does_not_lend_the_old_images_signature() {
+        let mut t = ProcessTable::new(600 * 1_000_000_000);
+        let mut bash = info(300, 10, "/bin/bash", 1);
+        bash.signing.platform_binary = Some(true);
+        bash.signing.signing_id = Some("com.apple.bash".into());
+        bash.pidversion = Some(7);
+        let id = t.observe(&bash, Ts::from_secs(10));
+        let dropper = info(300, 10, "/private/tmp/.x/flood", 1);
+        assert_eq!(t.exec(Some(&bash), &dropper, Ts::from_secs(11)), id);
+        let p = t.get(id).unwrap();
+        assert_eq!(p.info.signing.signing_id, None);
+        assert_eq!(p.info.signing.platform_binary, None);
+        assert_eq!(p.info.pidversion, None);
+        assert_eq!(p.info.start_time, Some(Ts::from_secs(10)));
+    }
+
+    #[test]
+    fn a_reused_pid_does_not_take_its_predecessors_last_traffic() {
+        let mut t = ProcessTable::new(600 * 1_000_000_000);
+        let old = t.observe(&info(42, 0, "/usr/bin/curl", 1), Ts::from_secs(0));
+        t.exit(&info(42, 0, "/usr/bin/curl", 1), Ts::from_secs(100));
+        let new = t.observe(&info(42, 102, "/usr/bin/curl", 1), Ts::from_secs(102));
+        // A nettop sample at 101 s still belongs to the old lifetime (exited 1 s before).
+        assert_eq!(
+            t.alive_at(42, Ts::from_secs(101), 5 * NANOS_PER_SEC),
+            Some(old)
+        );
+        assert_eq!(
+            t.alive_at(42, Ts::from_secs(103), 5 * NANOS_PER_SEC),
+            Some(new)
+        );
+        // A traffic-only entry is not merged with a process that started after it was first seen.
+        let seen = t.traffic_process(43, Some("nc"), None, None, Ts::from_secs(200));
+        let started_later = t.observe(&info(43, 260, "/usr/bin/nc", 1), Ts::from_secs(260));
+        assert_ne!(seen, started_later);
     }
 }

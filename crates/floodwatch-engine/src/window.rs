@@ -8,7 +8,9 @@ use floodwatch_core::alert::Evidence;
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Proto;
 use floodwatch_core::Ts;
-use foldhash::HashMap;
+// Ordered maps: sums over them (destination shares) must not depend on hash order, or re-runs could
+// differ in the last digit.
+use std::collections::BTreeMap;
 
 /// How many distinct destinations a window tracks per subject (the rest are pooled as "other").
 const MAX_DESTINATIONS: usize = 64;
@@ -17,23 +19,44 @@ const MAX_DESTINATIONS: usize = 64;
 pub struct WindowAcc {
     pub spawns: u64,
     /// Tool image → exec count, for "41 curl execs/s".
-    pub spawned: HashMap<String, u64>,
+    pub spawned: BTreeMap<String, u64>,
+    /// Measured by traffic sources (nettop, unified log); weighted by protocol.
     pub packets_measured: f64,
     pub packets_estimated: f64,
     pub weighted_packets: f64,
     pub bytes_out: f64,
     pub weighted_bytes: f64,
     pub connections: u64,
-    pub destinations: HashMap<String, f64>,
+    pub destinations: BTreeMap<String, f64>,
     pub protos: Vec<Proto>,
     pub declared: Option<Declared>,
     /// The member process that did the most (for context and the alert's actor).
     pub busiest_member: Option<(u64, f64)>,
     /// Located evidence gathered in this window (bounded by `output.max_evidences`).
     pub evidence: Vec<Evidence>,
+    /// Evidence items past the bound: counted so the alert can say how many it leaves out.
+    pub evidence_dropped: u64,
+    /// What declared command lines imply (ping -f: ~100 packets/s), kept apart from what was measured:
+    /// both describe the same traffic, so the window takes the larger, never the sum.
+    pub weighted_packets_estimated: f64,
+    pub bytes_estimated: f64,
+    pub weighted_bytes_estimated: f64,
 }
 
 impl WindowAcc {
+    pub fn packets(&self) -> f64 {
+        self.packets_measured.max(self.packets_estimated)
+    }
+    pub fn weighted_packets_total(&self) -> f64 {
+        self.weighted_packets.max(self.weighted_packets_estimated)
+    }
+    pub fn bytes(&self) -> f64 {
+        self.bytes_out.max(self.bytes_estimated)
+    }
+    pub fn weighted_bytes_total(&self) -> f64 {
+        self.weighted_bytes.max(self.weighted_bytes_estimated)
+    }
+
     fn note_proto(&mut self, p: Proto) {
         if !self.protos.contains(&p) {
             self.protos.push(p);
@@ -102,10 +125,10 @@ impl WindowAcc {
         if let Some(pps) = d.est_pps {
             let pk = pps * seconds;
             self.packets_estimated += pk;
-            self.weighted_packets += pk * cfg.protocol_weights.weight(d.proto);
+            self.weighted_packets_estimated += pk * cfg.protocol_weights.weight(d.proto);
             if let Some(b) = d.bytes_per_packet {
-                self.bytes_out += pk * b;
-                self.weighted_bytes += pk * b * cfg.byte_weights.weight(d.proto);
+                self.bytes_estimated += pk * b;
+                self.weighted_bytes_estimated += pk * b * cfg.byte_weights.weight(d.proto);
             }
         }
         self.note_proto(d.proto);
@@ -158,8 +181,8 @@ impl WindowSignals {
         let w = cfg.window_secs() as f64;
         let t = &cfg.thresholds;
         let spawns_per_s = acc.spawns as f64 / w;
-        let weighted_packets_per_s = acc.weighted_packets / w;
-        let weighted_bytes_per_s = acc.weighted_bytes / w;
+        let weighted_packets_per_s = acc.weighted_packets_total() / w;
+        let weighted_bytes_per_s = acc.weighted_bytes_total() / w;
         let connections_per_s = acc.connections as f64 / w;
         let mut triggers = Vec::new();
         for (trig, v, thr) in [
@@ -187,9 +210,9 @@ impl WindowSignals {
         WindowSignals {
             start,
             spawns_per_s,
-            packets_per_s: (acc.packets_measured + acc.packets_estimated) / w,
+            packets_per_s: acc.packets() / w,
             weighted_packets_per_s,
-            bytes_per_s: acc.bytes_out / w,
+            bytes_per_s: acc.bytes() / w,
             weighted_bytes_per_s,
             connections_per_s,
             triggers,

@@ -80,27 +80,23 @@ impl Run {
 
 /// launchd → bash script → fork/exec curl, `per_sec` times a second for `secs` seconds.
 fn curl_loop(r: &mut Run, per_sec: i64, secs: i64, base_pid: i32) {
-    let bash = proc_info(
+    parent_loop(
+        r,
+        ("/bin/bash", "/bin/bash /Library/Scripts/.sync.sh"),
+        per_sec,
+        secs,
         base_pid,
-        1,
-        0,
-        "/bin/bash",
-        "/bin/bash /Library/Scripts/.sync.sh",
-        0,
-        Tty::None,
     );
+}
+
+/// launchd → `parent` (path, argv) → fork/exec curl, `per_sec` times a second for `secs` seconds.
+fn parent_loop(r: &mut Run, parent: (&str, &str), per_sec: i64, secs: i64, base_pid: i32) {
+    let (ppath, pargs) = parent;
+    let bash = proc_info(base_pid, 1, 0, ppath, pargs, 0, Tty::None);
     r.push(ts(0), EventKind::ProcessSeen(Box::new(bash.clone())));
     for (pid, i) in (base_pid + 1..).zip(0..(per_sec * secs)) {
         let t = i * 1000 / per_sec + 1;
-        let child = proc_info(
-            pid,
-            base_pid,
-            t,
-            "/bin/bash",
-            "/bin/bash /Library/Scripts/.sync.sh",
-            0,
-            Tty::None,
-        );
+        let child = proc_info(pid, base_pid, t, ppath, pargs, 0, Tty::None);
         r.push(
             ts(t),
             EventKind::Fork {
@@ -499,4 +495,47 @@ fn watch_mode_opens_the_alert_before_the_window_ends() {
     let out = r.finish();
     let ids: std::collections::BTreeSet<_> = out.iter().map(|a| a.alert.id.clone()).collect();
     assert_eq!(ids.len(), 1, "one episode: opened, updated, final");
+}
+
+#[test]
+fn tool_spawns_count_on_any_parent_not_only_script_runners() {
+    // xargs -P (a platform binary, not a script runner) running curl 20 times a second: the spawn
+    // rate belongs to xargs, not to 1,200 one-exec curl subjects.
+    let mut r = Run::new("");
+    parent_loop(
+        &mut r,
+        ("/usr/bin/xargs", "xargs -P 16 -n 1 curl -s -o /dev/null"),
+        20,
+        60,
+        6000,
+    );
+    let out = r.finish();
+    assert_eq!(out.len(), 1, "{out:#?}");
+    let a = &out[0].alert;
+    assert_eq!(a.subject.process.pid, 6000);
+    assert_eq!(a.subject.process.path.as_deref(), Some("/usr/bin/xargs"));
+    assert_eq!(a.reasons[0].code, "spawn_rate");
+    assert_eq!(a.metrics.total_spawns, 1200);
+}
+
+#[test]
+fn a_far_future_timestamp_is_rejected_and_does_not_poison_the_host() {
+    let mut r = Run::new("");
+    let stray = proc_info(9, 1, 0, "/usr/bin/true", "true", 0, Tty::None);
+    // Year 2100: a corrupt line. Accepted, it would move the host's clock ahead of everything else.
+    r.push(
+        Ts::from_secs(4_102_444_800),
+        EventKind::ProcessSeen(Box::new(stray)),
+    );
+    curl_loop(&mut r, 40, 60, 4000);
+    let rejects: Vec<_> = r
+        .engine
+        .rejects
+        .iter()
+        .map(|j| (j.origin.line, j.reason))
+        .collect();
+    assert_eq!(rejects, vec![(1, "timestamp out of range")]);
+    let out = r.finish();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].alert.subject.process.pid, 4000);
 }

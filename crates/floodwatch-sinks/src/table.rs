@@ -125,9 +125,14 @@ pub fn write_alert(w: &mut dyn Write, a: &Alert, st: &Style) -> io::Result<()> {
     if let Some(e) = a.evidences.first() {
         writeln!(
             w,
-            "   {} {} item(s), first at {}:{}",
+            "   {} {} item(s){}, first at {}:{}",
             st.dim("evidence"),
             a.evidences.len(),
+            if m.evidences_omitted > 0 {
+                format!(" (+{} more not listed)", m.evidences_omitted)
+            } else {
+                String::new()
+            },
             terminal(&e.file),
             e.line
         )?;
