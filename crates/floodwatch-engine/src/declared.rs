@@ -418,16 +418,29 @@ fn script(name: &str, args: &[String]) -> Option<Declared> {
     None
 }
 
+/// `sh -c 'while true; do curl ...; done'`: an endless loop (not a bounded `for f in a b c`) that runs a
+/// network tool with no `sleep`. Judged on shell words, not substrings (`format` is not `for`, `nc` in
+/// `sync` is not netcat).
 fn shell_loop(args: &[String]) -> Option<Declared> {
     let code = inline_code(args)?;
-    let tool = ["curl", "ping", "wget", "nc ", "hping3", "nping"]
-        .into_iter()
-        .find(|t| code.contains(t))?;
-    let loops = code.contains("while true")
-        || code.contains("while :")
-        || code.contains("while [ 1")
-        || code.contains("for ");
-    if loops && !has_pause(&code) {
+    let words: Vec<&str> = code
+        .split(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | '|' | '(' | ')' | '{' | '}'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let tool = words.iter().find_map(|w| {
+        let base = w.rsplit('/').next().unwrap_or(w);
+        ["curl", "ping", "wget", "nc", "hping3", "nping"]
+            .into_iter()
+            .find(|t| *t == base)
+    })?;
+    let endless = words.windows(2).any(|w| {
+        matches!(
+            (w[0], w[1]),
+            ("while", "true" | ":" | "[" | "[[" | "1") | ("until", "false")
+        )
+    }) || code.contains("for ((;;))")
+        || code.contains("for((;;))");
+    if endless && !words.contains(&"sleep") {
         return Some(Declared {
             est_pps: None,
             bytes_per_packet: None,
@@ -437,7 +450,7 @@ fn shell_loop(args: &[String]) -> Option<Declared> {
             } else {
                 Proto::Tcp
             },
-            what: format!("shell loop running {} with no pause", tool.trim()),
+            what: format!("endless shell loop running {tool} with no pause"),
         });
     }
     None
@@ -540,6 +553,25 @@ mod tests {
             "while true; do curl -s http://t/; sleep 60; done".into(),
         ];
         assert!(analyze("sh", &sh_slow, 50.0, 1000).is_none());
+        let sh_c = |code: &str| {
+            analyze(
+                "sh",
+                &["/bin/sh".into(), "-c".into(), code.into()],
+                50.0,
+                1000,
+            )
+        };
+        // Bounded loops and look-alike words are not endless floods.
+        assert!(sh_c("for h in a b c; do /usr/bin/curl -s https://$h/health; done").is_none());
+        assert!(sh_c("while true; do rsync --format x /a /b; done").is_none());
+        assert!(
+            sh_c("while :; do /sbin/ping -c 1 10.0.0.1; done")
+                .unwrap()
+                .proto
+                == Proto::Icmp
+        );
+        assert!(sh_c("until false; do nc -u 10.0.0.1 53 </dev/zero; done").is_some());
+        assert!(sh_c("for ((;;)); do curl http://t/; done").is_some());
         let osa = vec![
             "osascript".into(),
             "-e".into(),

@@ -136,6 +136,8 @@ pub struct HostEngine {
     episodes: BTreeMap<ProcId, Episode>,
     declared: BTreeMap<ProcId, LiveDeclared>,
     windows_done: u64,
+    /// The newest event time actually received (idle ticks move the engine's clock, not this).
+    last_event: Option<Ts>,
 }
 
 impl HostEngine {
@@ -165,6 +167,7 @@ impl HostEngine {
             episodes: BTreeMap::new(),
             declared: BTreeMap::new(),
             windows_done: 0,
+            last_event: None,
         }
     }
 
@@ -189,8 +192,9 @@ impl HostEngine {
             });
             return;
         }
+        let ts = ev.ts;
         match self.reorder.push(ev) {
-            Push::Accepted => {}
+            Push::Accepted => self.last_event = Some(self.last_event.map_or(ts, |l| l.max(ts))),
             Push::Late(ev, ns) => {
                 stats.late_events += 1;
                 rejects.push(EngineReject {
@@ -239,6 +243,31 @@ impl HostEngine {
             }
         }
         stats.peak_processes = stats.peak_processes.max(self.procs.len());
+    }
+
+    /// A live stream has been silent for `idle_ns` of wall time: the host's event clock moves that far
+    /// past its last event, so finished windows are judged and quiet episodes close without waiting for
+    /// the next event.
+    pub fn idle(
+        &mut self,
+        idle_ns: i64,
+        sh: &Shared,
+        out: &mut Vec<AlertEvent>,
+        stats: &mut EngineStats,
+        updates: bool,
+    ) {
+        let Some(last) = self.last_event else {
+            return;
+        };
+        let to = last.add_nanos(idle_ns.max(0));
+        if to <= self.reorder.max_seen() && self.reorder.is_empty() {
+            return;
+        }
+        while let Some(ev) = self.reorder.pop_ready(true) {
+            self.process(ev, sh, out, stats, updates);
+        }
+        self.reorder.advance(to);
+        self.advance_to(to, sh, out, stats, updates);
     }
 
     fn advance_to(
@@ -912,6 +941,15 @@ impl Engine {
             &mut self.rejects,
             self.updates,
         );
+    }
+
+    /// See [`HostEngine::idle`]: every host's clock moves `idle` past its last event.
+    pub fn idle(&mut self, idle: std::time::Duration, out: &mut Vec<AlertEvent>) {
+        let sh = &self.shared;
+        let ns = i64::try_from(idle.as_nanos()).unwrap_or(i64::MAX);
+        for h in self.hosts.values_mut() {
+            h.idle(ns, sh, out, &mut self.stats, self.updates);
+        }
     }
 
     pub fn finish(&mut self, out: &mut Vec<AlertEvent>) {

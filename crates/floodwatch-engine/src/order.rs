@@ -83,6 +83,17 @@ impl ReorderBuffer {
         Some(item.ev)
     }
 
+    /// Declares that the stream's time has reached `to` without events (a live source gone quiet):
+    /// held events are released by the caller first; anything older than `to` arriving later is late.
+    pub fn advance(&mut self, to: Ts) {
+        self.released = self.released.max(to);
+        self.max_seen = self.max_seen.max(to);
+    }
+
+    pub fn max_seen(&self) -> Ts {
+        self.max_seen
+    }
+
     pub fn len(&self) -> usize {
         self.heap.len()
     }

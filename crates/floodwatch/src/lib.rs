@@ -1,4 +1,5 @@
 //! The floodwatch application layer: wires sources, engine and sinks into runs (`hunt`, `watch`).
-//! The binary (`main.rs`) only parses arguments and calls [`pipeline`].
+//! The binary (`main.rs`) only parses arguments and calls [`pipeline`] or [`watch`].
 
 pub mod pipeline;
+pub mod watch;

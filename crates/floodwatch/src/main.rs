@@ -3,17 +3,16 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use floodwatch::pipeline::{self, HuntOptions};
+use floodwatch::watch::{self, WatchOptions};
 use floodwatch_core::config::DEFAULT_TOML;
 use floodwatch_core::{Error, Ts};
-use floodwatch_engine::{AlertEventKind, Engine, Shared};
+use floodwatch_engine::AlertEventKind;
 use floodwatch_sinks::ocsf::{detection_finding, Activity};
 use floodwatch_sinks::summary::{write_summary, RunSummary};
 use floodwatch_sinks::table::{write_alert, write_table, Style};
-use floodwatch_sources::{sniff, ClockHints, FileSource, Sniffed, SourceCtx};
-use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -229,49 +228,9 @@ fn watch(common: Common) -> Result<ExitCode, Error> {
         common.suppressions.as_deref(),
         now(),
     )?;
-    let stdin = std::io::stdin();
-    let mut reader = BufReader::with_capacity(1 << 20, stdin.lock());
-    // Read whole lines until the format is certain (a JSON array needs a few lines), then replay them.
-    let mut head: Vec<u8> = Vec::new();
-    let format = loop {
-        let n = reader
-            .read_until(b'\n', &mut head)
-            .map_err(|e| Error::io("reading stdin", e))?;
-        let lines = head.iter().filter(|b| **b == b'\n').count();
-        match sniff(&head) {
-            Sniffed::Telemetry(f) => break f,
-            Sniffed::NotTelemetry(why)
-                if n == 0 || lines >= 64 || head.len() >= floodwatch_sources::sniff::HEAD_BYTES =>
-            {
-                if head.is_empty() {
-                    return Err(Error::Input("stdin is empty: nothing to watch".into()));
-                }
-                return Err(Error::Input(format!(
-                    "stdin is not telemetry floodwatch reads: {why}"
-                )));
-            }
-            Sniffed::NotTelemetry(_) => continue,
-        }
-    };
-    let reader = std::io::Cursor::new(head).chain(reader);
-    let host = common.host.clone().unwrap_or_else(|| "stdin".to_string());
-    let ctx = SourceCtx {
-        file_id: 0,
-        path: Arc::from("<stdin>"),
-        host: Arc::from(host.as_str()),
-        host_forced: common.host.is_some(),
-        clock: ClockHints {
-            forced_date: common.date,
-            ..ClockHints::default()
-        },
-        input: cfg.input.clone(),
-    };
-    let shared = Arc::new(Shared::new(cfg, sup, vec![Arc::from("<stdin>")]).map_err(Error::Usage)?);
-    for w in &shared.suppressions.warnings {
+    for w in &sup.warnings {
         eprintln!("floodwatch: warning: {w}");
     }
-    let mut engine = Engine::new(shared, true);
-    let mut src = FileSource::new(reader, format, ctx);
     let tty = std::io::stdout().is_terminal();
     let fmt = common.format.unwrap_or(if tty {
         OutFormat::Table
@@ -282,39 +241,19 @@ fn watch(common: Common) -> Result<ExitCode, Error> {
         color: color_ok(tty),
     };
     let mut out = std::io::stdout().lock();
-    let mut evs = Vec::new();
-    let mut alerts = Vec::new();
     let io = |e| Error::io("writing alerts", e);
-    loop {
-        evs.clear();
-        let more = src
-            .next_events(&mut evs)
-            .map_err(|e| Error::io("reading stdin", e))?;
-        for ev in evs.drain(..) {
-            engine.push(ev, &mut alerts);
-        }
-        if !more {
-            engine.finish(&mut alerts);
-        }
-        for a in alerts.drain(..) {
-            match fmt {
-                OutFormat::Jsonl => write_jsonl(&mut out, &a).map_err(io)?,
-                OutFormat::Table => write_alert(&mut out, &a.alert, &style).map_err(io)?,
-            }
-            out.flush().map_err(io)?;
-        }
-        if !more {
-            break;
-        }
-    }
-    let mut s = RunSummary {
-        files: vec![src.stats.clone()],
-        ..RunSummary::default()
+    let opts = WatchOptions {
+        host: common.host.clone(),
+        date: common.date,
+        ..WatchOptions::default()
     };
-    for r in engine.rejects.drain(..) {
-        s.files[0].reject(r.origin.line, r.reason.into(), r.detail);
-    }
-    s.engine = serde_json::to_value(&engine.stats).unwrap_or_default();
+    let s = watch::watch(std::io::stdin(), cfg, sup, &opts, |a| {
+        match fmt {
+            OutFormat::Jsonl => write_jsonl(&mut out, a).map_err(io)?,
+            OutFormat::Table => write_alert(&mut out, &a.alert, &style).map_err(io)?,
+        }
+        out.flush().map_err(io)
+    })?;
     finish_summary(&s, None)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,149 @@
+//! `watch`: the hunt engine fed from a live stream. A reader thread sniffs and parses; the engine
+//! thread pushes events as they come and, when the stream goes quiet, moves each host's event clock
+//! forward by the wall time elapsed, so windows are judged and quiet episodes close without waiting
+//! for the next line.
+
+use floodwatch_core::config::Config;
+use floodwatch_core::event::Event;
+use floodwatch_core::{Error, Result};
+use floodwatch_engine::suppress::Suppressions;
+use floodwatch_engine::{AlertEvent, Engine, Shared};
+use floodwatch_sinks::summary::RunSummary;
+use floodwatch_sources::{sniff, ClockHints, FileSource, FileStats, Sniffed, SourceCtx};
+use std::io::{BufRead, BufReader, Read};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+pub struct WatchOptions {
+    pub host: Option<String>,
+    pub date: Option<floodwatch_core::Ts>,
+    /// How often to check for silence.
+    pub tick: Duration,
+    /// Silence (wall time) after which the event clock starts moving on its own.
+    pub idle_after: Duration,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions {
+            host: None,
+            date: None,
+            tick: Duration::from_secs(1),
+            idle_after: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Reads whole lines until the format is certain (a JSON array needs a few), then hands back the
+/// lines read so far together with the rest of the stream.
+fn sniff_stream<R: Read + Send>(
+    input: R,
+) -> Result<(floodwatch_sources::Format, impl BufRead + Send)> {
+    let mut reader = BufReader::with_capacity(1 << 20, input);
+    let mut head: Vec<u8> = Vec::new();
+    let format = loop {
+        let n = reader
+            .read_until(b'\n', &mut head)
+            .map_err(|e| Error::io("reading stdin", e))?;
+        let lines = head.iter().filter(|b| **b == b'\n').count();
+        match sniff(&head) {
+            Sniffed::Telemetry(f) => break f,
+            Sniffed::NotTelemetry(why)
+                if n == 0 || lines >= 64 || head.len() >= floodwatch_sources::sniff::HEAD_BYTES =>
+            {
+                if head.is_empty() {
+                    return Err(Error::Input("stdin is empty: nothing to watch".into()));
+                }
+                return Err(Error::Input(format!(
+                    "stdin is not telemetry floodwatch reads: {why}"
+                )));
+            }
+            Sniffed::NotTelemetry(_) => continue,
+        }
+    };
+    Ok((format, std::io::Cursor::new(head).chain(reader)))
+}
+
+/// Runs the engine over `input` until it ends, calling `emit` for every alert state as it happens.
+pub fn watch<R: Read + Send + 'static>(
+    input: R,
+    cfg: Config,
+    sup: Suppressions,
+    opts: &WatchOptions,
+    mut emit: impl FnMut(&AlertEvent) -> Result<()>,
+) -> Result<RunSummary> {
+    let (format, reader) = sniff_stream(input)?;
+    let host = opts.host.clone().unwrap_or_else(|| "stdin".to_string());
+    let ctx = SourceCtx {
+        file_id: 0,
+        path: Arc::from("<stdin>"),
+        host: Arc::from(host.as_str()),
+        host_forced: opts.host.is_some(),
+        clock: ClockHints {
+            forced_date: opts.date,
+            ..ClockHints::default()
+        },
+        input: cfg.input.clone(),
+    };
+    let shared = Arc::new(Shared::new(cfg, sup, vec![Arc::from("<stdin>")]).map_err(Error::Usage)?);
+    let mut engine = Engine::new(shared, true);
+
+    // Bounded: a fast producer waits for the engine instead of filling memory.
+    let (tx, rx) = sync_channel::<Vec<Event>>(64);
+    let reader_thread = std::thread::spawn(move || -> std::io::Result<FileStats> {
+        let mut src = FileSource::new(reader, format, ctx);
+        loop {
+            let mut evs = Vec::new();
+            let more = src.next_events(&mut evs)?;
+            if !evs.is_empty() && tx.send(evs).is_err() {
+                break;
+            }
+            if !more {
+                break;
+            }
+        }
+        Ok(src.stats)
+    });
+
+    let mut alerts = Vec::new();
+    let mut last_input = Instant::now();
+    loop {
+        match rx.recv_timeout(opts.tick) {
+            Ok(evs) => {
+                for ev in evs {
+                    engine.push(ev, &mut alerts);
+                }
+                last_input = Instant::now();
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let quiet = last_input.elapsed();
+                if quiet >= opts.idle_after {
+                    engine.idle(quiet, &mut alerts);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        for a in alerts.drain(..) {
+            emit(&a)?;
+        }
+    }
+    engine.finish(&mut alerts);
+    for a in alerts.drain(..) {
+        emit(&a)?;
+    }
+    let stats = reader_thread
+        .join()
+        .map_err(|_| Error::Input("the stdin reader panicked".into()))?
+        .map_err(|e| Error::io("reading stdin", e))?;
+    let mut s = RunSummary {
+        files: vec![stats],
+        ..RunSummary::default()
+    };
+    for r in engine.rejects.drain(..) {
+        s.files[0].reject(r.origin.line, r.reason.into(), r.detail);
+    }
+    s.engine = serde_json::to_value(&engine.stats).unwrap_or_default();
+    Ok(s)
+}
