@@ -149,3 +149,37 @@ fn table_explains_the_alert_without_colour_when_not_a_terminal() {
     assert!(err.contains("files read"), "{err}");
     assert!(err.contains("admin-mbp-02/eslogger.jsonl"), "{err}");
 }
+
+#[test]
+fn watch_on_stdin_opens_updates_and_closes_the_same_alert_id_as_hunt() {
+    let es = collection().join("build-mac-07/eslogger.jsonl");
+    let ids = |args: &[&str], stdin: bool| -> Vec<(String, String)> {
+        let mut c = Command::cargo_bin("floodwatch").unwrap();
+        c.args(args);
+        if stdin {
+            c.pipe_stdin(&es).unwrap();
+        } else {
+            c.arg(&es);
+        }
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                (
+                    v["activity_name"].as_str().unwrap().to_string(),
+                    v["finding_info"]["uid"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let live = ids(&["watch", "--format", "jsonl", "--host", "build-mac-07"], true);
+    let batch = ids(&["hunt", "--format", "jsonl", "--host", "build-mac-07"], false);
+    assert_eq!(batch.len(), 1);
+    let kinds: Vec<&str> = live.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"Create"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"Close"), "{kinds:?}");
+    assert!(live.iter().all(|(_, id)| *id == batch[0].1), "{live:?} vs {batch:?}");
+}
