@@ -194,3 +194,20 @@ pub struct SuppressionHit {
     pub reason: String,
     pub expires: String,
 }
+
+/// What a hunt concluded about one host, alerted or not: an analyst sees that a quiet host was looked
+/// at, and how close its busiest subject came to a threshold.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HostVerdict {
+    pub host: String,
+    pub events: u64,
+    /// Subjects whose windows were judged (processes or lineage groups with in-scope activity).
+    pub subjects: u64,
+    pub hot_windows: u64,
+    pub alerts: u64,
+    pub suppressed_alerts: u64,
+    /// The highest value/threshold ratio of a window that stayed below every threshold.
+    pub closest_ratio: Option<f64>,
+    /// That window in words: "ping (pid 812): 0.03 tool execs/s (threshold 5/s) at 2025-09-16T...".
+    pub closest: Option<String>,
+}

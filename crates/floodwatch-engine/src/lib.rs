@@ -19,7 +19,8 @@ pub mod window;
 use context::{classify, SessionState};
 use declared::Declared;
 use floodwatch_core::alert::{
-    Alert, AlertStatus, ContextView, Evidence, Metrics, ProcessView, Severity, SubjectView,
+    Alert, AlertStatus, ContextView, Evidence, HostVerdict, Metrics, ProcessView, Severity,
+    SubjectView,
 };
 use floodwatch_core::config::Config;
 use floodwatch_core::event::{Event, EventKind, Origin};
@@ -114,6 +115,10 @@ pub struct EngineStats {
     /// Suppressed alerts per suppression id.
     pub suppression_hits: BTreeMap<String, u64>,
     pub peak_processes: usize,
+    /// Per host: alerts, hot windows, and the nearest miss of a host that stayed quiet (reported as
+    /// the run summary's `hosts`, not inside `engine`).
+    #[serde(skip)]
+    pub hosts: BTreeMap<String, HostVerdict>,
 }
 
 struct LiveDeclared {
@@ -138,6 +143,7 @@ pub struct HostEngine {
     windows_done: u64,
     /// The newest event time actually received (idle ticks move the engine's clock, not this).
     last_event: Option<Ts>,
+    verdict: HostVerdict,
 }
 
 impl HostEngine {
@@ -149,7 +155,7 @@ impl HostEngine {
             cfg.windows.reorder_slack
         };
         HostEngine {
-            host,
+            host: host.clone(),
             reorder: ReorderBuffer::new(slack.as_nanos() as i64),
             slack: (
                 slack,
@@ -168,6 +174,10 @@ impl HostEngine {
             declared: BTreeMap::new(),
             windows_done: 0,
             last_event: None,
+            verdict: HostVerdict {
+                host: host.to_string(),
+                ..HostVerdict::default()
+            },
         }
     }
 
@@ -235,7 +245,7 @@ impl HostEngine {
         for s in open {
             if let Some(ep) = self.episodes.remove(&s) {
                 let alert = self.build_alert(sh, &ep, AlertStatus::Open);
-                count_final(stats, &alert);
+                count_final(stats, &mut self.verdict, &alert);
                 out.push(AlertEvent {
                     kind: AlertEventKind::Final,
                     alert,
@@ -243,6 +253,9 @@ impl HostEngine {
             }
         }
         stats.peak_processes = stats.peak_processes.max(self.procs.len());
+        stats
+            .hosts
+            .insert(self.host.to_string(), self.verdict.clone());
     }
 
     /// A live stream has been silent for `idle_ns` of wall time: the host's event clock moves that far
@@ -421,6 +434,7 @@ impl HostEngine {
     ) {
         self.advance_to(ev.ts, sh, out, stats, updates);
         stats.events += 1;
+        self.verdict.events += 1;
         *stats.by_kind.entry(ev.kind.name()).or_default() += 1;
         let ts = ev.ts;
         match &ev.kind {
@@ -622,11 +636,14 @@ impl HostEngine {
         let mut cool: BTreeMap<ProcId, WindowSignals> = BTreeMap::new();
         for (subject, acc) in active {
             let sig = WindowSignals::evaluate(cfg, ws, &acc);
+            self.verdict.subjects += 1;
             if !sig.hot() {
+                self.note_near_miss(subject, &sig);
                 cool.insert(subject, sig);
                 continue;
             }
             stats.hot_windows += 1;
+            self.verdict.hot_windows += 1;
             let member = acc.busiest_member.map(|m| m.0).unwrap_or(subject);
             let opened = !self.episodes.contains_key(&subject);
             if opened {
@@ -672,7 +689,7 @@ impl HostEngine {
             if close {
                 if let Some(ep) = self.episodes.remove(&s) {
                     let alert = self.build_alert(sh, &ep, AlertStatus::Closed);
-                    count_final(stats, &alert);
+                    count_final(stats, &mut self.verdict, &alert);
                     out.push(AlertEvent {
                         kind: AlertEventKind::Closed,
                         alert,
@@ -698,6 +715,51 @@ impl HostEngine {
             }
             self.procs.evict(we, |id| keep_all.contains(&id));
         }
+    }
+
+    /// Keeps the cool window that came nearest a threshold, described for the host verdict.
+    fn note_near_miss(&mut self, subject: ProcId, sig: &WindowSignals) {
+        let Some((trig, v, thr)) = sig.closest else {
+            return;
+        };
+        let ratio = v / thr;
+        if self.verdict.closest_ratio.is_some_and(|r| r >= ratio) {
+            return;
+        }
+        let who = match self.procs.get(subject) {
+            Some(p) => format!("{} (pid {})", p.path_or_name(), p.info.pid),
+            None => "a process no longer in the table".to_string(),
+        };
+        // Small rates keep two significant decimals: "0.03 execs/s", not "0.0".
+        let r = |x: f64| {
+            if x < 1.0 {
+                format!("{x:.2}")
+            } else {
+                score::fmt_rate(x)
+            }
+        };
+        let what = match trig {
+            window::Trigger::Spawns => {
+                format!("{} network-tool execs/s (threshold {}/s)", r(v), r(thr))
+            }
+            window::Trigger::Packets => {
+                format!("{} weighted packets/s (threshold {}/s)", r(v), r(thr))
+            }
+            window::Trigger::Bytes => format!(
+                "{} weighted (threshold {})",
+                score::fmt_bytes_rate(v),
+                score::fmt_bytes_rate(thr)
+            ),
+            window::Trigger::Connections | window::Trigger::Declared => {
+                format!("{} new connections/s (threshold {}/s)", r(v), r(thr))
+            }
+        };
+        self.verdict.closest_ratio = Some(ratio);
+        self.verdict.closest = Some(format!(
+            "{who}: {what}, {:.0}% of it, in the window starting {}",
+            ratio * 100.0,
+            sig.start
+        ));
     }
 
     fn identity(&self, subject: ProcId) -> String {
@@ -966,10 +1028,12 @@ impl Engine {
 
 /// Counts an episode once, when it ends (closed, or still open at the end of input): watch emits
 /// Opened/Updated states of the same episode before that.
-fn count_final(stats: &mut EngineStats, alert: &Alert) {
+fn count_final(stats: &mut EngineStats, verdict: &mut HostVerdict, alert: &Alert) {
     stats.alerts += 1;
+    verdict.alerts += 1;
     if let Some(h) = &alert.suppressed_by {
         stats.suppressed_alerts += 1;
+        verdict.suppressed_alerts += 1;
         *stats.suppression_hits.entry(h.id.clone()).or_default() += 1;
     }
 }

@@ -170,6 +170,8 @@ pub struct WindowSignals {
     /// (trigger, value / threshold), strongest first.
     pub triggers: Vec<(Trigger, f64)>,
     pub top_destination: Option<(String, f64)>,
+    /// The measured signal nearest its threshold (trigger, value, threshold), hot or not.
+    pub closest: Option<(Trigger, f64, f64)>,
 }
 
 impl WindowSignals {
@@ -185,6 +187,7 @@ impl WindowSignals {
         let weighted_bytes_per_s = acc.weighted_bytes_total() / w;
         let connections_per_s = acc.connections as f64 / w;
         let mut triggers = Vec::new();
+        let mut closest: Option<(Trigger, f64, f64)> = None;
         for (trig, v, thr) in [
             (Trigger::Spawns, spawns_per_s, t.tool_spawns_per_s),
             (Trigger::Packets, weighted_packets_per_s, t.packets_per_s),
@@ -193,6 +196,9 @@ impl WindowSignals {
         ] {
             if v >= thr {
                 triggers.push((trig, v / thr));
+            }
+            if v > 0.0 && thr > 0.0 && closest.is_none_or(|(_, cv, ct)| v / thr > cv / ct) {
+                closest = Some((trig, v, thr));
             }
         }
         if acc.declared.is_some() {
@@ -217,6 +223,7 @@ impl WindowSignals {
             connections_per_s,
             triggers,
             top_destination,
+            closest,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! Printed to stderr after every run, and written as JSON with `--summary-json FILE`.
 
 use crate::escape::terminal;
+use floodwatch_core::alert::HostVerdict;
 use floodwatch_sources::FileStats;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -21,6 +22,8 @@ pub struct RunSummary {
     pub warnings: Vec<String>,
     /// Engine counters (events processed, late events, unattributed traffic, suppression hits).
     pub engine: serde_json::Value,
+    /// What the hunt concluded per host, quiet hosts included.
+    pub hosts: Vec<HostVerdict>,
 }
 
 impl RunSummary {
@@ -95,6 +98,29 @@ pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
     }
     for warn in &s.warnings {
         writeln!(w, "  warning: {}", terminal(warn))?;
+    }
+    if !s.hosts.is_empty() {
+        writeln!(w, "floodwatch: hosts")?;
+    }
+    for h in &s.hosts {
+        let verdict = match h.alerts {
+            0 => "no alert".to_string(),
+            n if h.suppressed_alerts > 0 => {
+                format!("{n} alert(s), {} suppressed", h.suppressed_alerts)
+            }
+            n => format!("{n} alert(s)"),
+        };
+        writeln!(
+            w,
+            "  {}: {verdict}; {} events, {} subject-windows judged, {} hot",
+            terminal(&h.host),
+            h.events,
+            h.subjects,
+            h.hot_windows
+        )?;
+        if let Some(c) = &h.closest {
+            writeln!(w, "    closest below a threshold: {}", terminal(c))?;
+        }
     }
     Ok(())
 }

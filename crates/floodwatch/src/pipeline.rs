@@ -241,6 +241,7 @@ fn merge_stats(into: &mut EngineStats, s: EngineStats) {
         *into.suppression_hits.entry(k).or_default() += v;
     }
     into.peak_processes = into.peak_processes.max(s.peak_processes);
+    into.hosts.extend(s.hosts);
 }
 
 /// Runs a whole hunt. Errors only for unusable setups (missing paths, bad config); bad lines are counted.
@@ -303,6 +304,7 @@ pub fn hunt(opts: &HuntOptions, cfg: Config, suppressions: Suppressions) -> Resu
         not_telemetry,
         warnings,
         engine: serde_json::to_value(&engine).unwrap_or_default(),
+        hosts: engine.hosts.values().cloned().collect(),
     };
     Ok(HuntResult {
         alerts,

@@ -145,5 +145,6 @@ pub fn watch<R: Read + Send + 'static>(
         s.files[0].reject(r.origin.line, r.reason.into(), r.detail);
     }
     s.engine = serde_json::to_value(&engine.stats).unwrap_or_default();
+    s.hosts = engine.stats.hosts.values().cloned().collect();
     Ok(s)
 }

@@ -128,6 +128,15 @@ fn jsonl_names_the_curl_loop_and_nothing_else_and_reruns_are_identical() {
         "{formats:?}"
     );
     assert_eq!(s["not_telemetry"].as_array().unwrap().len(), 1);
+    // Quiet hosts are reported as looked at, with how close they came.
+    let hosts = s["hosts"].as_array().unwrap();
+    let admin = hosts.iter().find(|h| h["host"] == "admin-mbp-02").unwrap();
+    assert_eq!(admin["alerts"], 0);
+    assert!(admin["events"].as_u64().unwrap() > 1000, "{admin}");
+    assert!(admin["closest_ratio"].as_f64().unwrap() < 1.0, "{admin}");
+    let build = hosts.iter().find(|h| h["host"] == "build-mac-07").unwrap();
+    assert_eq!(build["alerts"], 1);
+    assert_eq!(build["hot_windows"], 1);
 }
 
 #[test]
@@ -175,11 +184,20 @@ fn watch_on_stdin_opens_updates_and_closes_the_same_alert_id_as_hunt() {
             })
             .collect()
     };
-    let live = ids(&["watch", "--format", "jsonl", "--host", "build-mac-07"], true);
-    let batch = ids(&["hunt", "--format", "jsonl", "--host", "build-mac-07"], false);
+    let live = ids(
+        &["watch", "--format", "jsonl", "--host", "build-mac-07"],
+        true,
+    );
+    let batch = ids(
+        &["hunt", "--format", "jsonl", "--host", "build-mac-07"],
+        false,
+    );
     assert_eq!(batch.len(), 1);
     let kinds: Vec<&str> = live.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(kinds.first(), Some(&"Create"), "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"Close"), "{kinds:?}");
-    assert!(live.iter().all(|(_, id)| *id == batch[0].1), "{live:?} vs {batch:?}");
+    assert!(
+        live.iter().all(|(_, id)| *id == batch[0].1),
+        "{live:?} vs {batch:?}"
+    );
 }
