@@ -18,6 +18,8 @@ pub struct Proc {
     pub info: ProcInfo,
     pub parent: Option<ProcId>,
     pub first_seen: Ts,
+    /// Last event that named this lifetime (for evicting traffic-only entries that never exit).
+    pub last_seen: Ts,
     pub exited: Option<Ts>,
     /// Images this lifetime exec'd through, oldest first (e.g. `/bin/sh` then `/usr/bin/curl`).
     pub prior_images: Vec<String>,
@@ -156,6 +158,7 @@ impl ProcessTable {
                 info,
                 parent,
                 first_seen: ts,
+                last_seen: ts,
                 exited: None,
                 prior_images: Vec::new(),
                 traffic_only: false,
@@ -169,6 +172,7 @@ impl ProcessTable {
     pub fn observe(&mut self, info: &ProcInfo, ts: Ts) -> ProcId {
         if let Some(id) = self.find_lifetime(info, ts) {
             let p = self.procs.get_mut(&id).expect("id from index");
+            p.last_seen = p.last_seen.max(ts);
             merge_missing(&mut p.info, info);
             if p.parent.is_none() {
                 if let Some(pp) = info.ppid {
@@ -267,6 +271,7 @@ impl ProcessTable {
     ) -> ProcId {
         if let Some(id) = self.alive_at(pid, ts, 5 * floodwatch_core::time::NANOS_PER_SEC) {
             let p = self.procs.get_mut(&id).expect("id from index");
+            p.last_seen = p.last_seen.max(ts);
             // A traffic row under another name than the known image means the pid was reused unseen.
             let known = p.info.path.as_deref().map(basename);
             let seen = path.map(basename).or(name);
@@ -325,13 +330,19 @@ impl ProcessTable {
         out
     }
 
-    /// Removes exited lifetimes older than the retention. `keep` protects entries still referenced.
+    /// Removes lifetimes that exited longer than the retention ago, and traffic-only ones (nettop or
+    /// unified-log pids, which never report an exit) unseen that long: a week-long capture must not keep
+    /// every pid it ever saw. `keep` protects entries still referenced.
     pub fn evict(&mut self, now: Ts, keep: impl Fn(ProcId) -> bool) {
-        let cutoff = now.0 - self.retention_ns;
+        let cutoff = now.0.saturating_sub(self.retention_ns);
         let dead: Vec<ProcId> = self
             .procs
             .values()
-            .filter(|p| p.exited.is_some_and(|e| e.0 < cutoff) && !keep(p.id))
+            .filter(|p| {
+                let gone = p.exited.is_some_and(|e| e.0 < cutoff)
+                    || (p.traffic_only && p.exited.is_none() && p.last_seen.0 < cutoff);
+                gone && !keep(p.id)
+            })
             .map(|p| p.id)
             .collect();
         for id in dead {
@@ -424,6 +435,13 @@ mod tests {
         t.evict(Ts::from_secs(20), |_| false);
         assert!(t.get(a).is_none());
         assert!(t.alive_at(5, Ts::from_secs(1), 0).is_none());
+        // A pid known only from traffic rows never exits: evicted once unseen for the retention.
+        let n = t.traffic_process(6, Some("nc"), None, None, Ts::from_secs(30));
+        t.traffic_process(6, Some("nc"), None, None, Ts::from_secs(35));
+        t.evict(Ts::from_secs(44), |_| false);
+        assert!(t.get(n).is_some());
+        t.evict(Ts::from_secs(46), |_| false);
+        assert!(t.get(n).is_none());
     }
 
     #[test]
