@@ -663,6 +663,10 @@ fn count_cell(what: &str, cell: &str) -> Result<u64, Reject> {
 
 /// `time,,interface,state,bytes_in,bytes_out,…,` or a `-J` subset (possibly without `time`).
 fn csv_header(line: &str) -> Option<Columns> {
+    // Most records are rows: a substring search rules them out before splitting.
+    if !line.contains("bytes_in") {
+        return None;
+    }
     let fields: Vec<&str> = line.split(',').map(str::trim).collect();
     let find = |n: &str| fields.iter().position(|f| *f == n);
     let (bytes_in, bytes_out) = (find("bytes_in"), find("bytes_out"));
@@ -714,7 +718,11 @@ fn csv_row(columns: &Columns, line: &str) -> Result<RawRow, (Reject, bool)> {
     // nettop does not quote: a name with commas spills into the next fields. The name column is the only
     // free text, so the extra fields belong to it.
     let extra = fields.len() - count;
-    let name_text = fields[name..=name + extra].join(",");
+    let name_text: std::borrow::Cow<str> = if extra == 0 {
+        fields[name].into()
+    } else {
+        fields[name..=name + extra].join(",").into()
+    };
     let cell = |i: Option<usize>| field_at(&fields, name, extra, i);
     let what = name_cell(&name_text).ok_or_else(|| {
         (
