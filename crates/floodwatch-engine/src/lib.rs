@@ -136,8 +136,14 @@ pub struct HostEngine {
     procs: ProcessTable,
     session: SessionState,
     window_ns: i64,
+    /// Windows overlap by half: one is judged every `hop_ns` (= window / 2) over the last two hops, so a
+    /// burst is never cut in two by a window boundary.
+    hop_ns: i64,
+    /// The current hop's index (event time / hop).
     cur_window: Option<i64>,
     active: HashMap<ProcId, WindowAcc>,
+    /// The previous hop's accumulators: the first half of the window judged at the current hop's end.
+    prev_hop: HashMap<ProcId, WindowAcc>,
     episodes: BTreeMap<ProcId, Episode>,
     declared: BTreeMap<ProcId, LiveDeclared>,
     windows_done: u64,
@@ -168,8 +174,10 @@ impl HostEngine {
             procs: ProcessTable::new(cfg.windows.exited_retention.as_nanos() as i64),
             session: SessionState::default(),
             window_ns: cfg.window_secs() as i64 * NANOS_PER_SEC,
+            hop_ns: (cfg.window_secs() as i64 * NANOS_PER_SEC / 2).max(1),
             cur_window: None,
             active: HashMap::default(),
+            prev_hop: HashMap::default(),
             episodes: BTreeMap::new(),
             declared: BTreeMap::new(),
             windows_done: 0,
@@ -291,7 +299,7 @@ impl HostEngine {
         stats: &mut EngineStats,
         updates: bool,
     ) {
-        let w = ts.0.div_euclid(self.window_ns);
+        let w = ts.0.div_euclid(self.hop_ns);
         let Some(mut cur) = self.cur_window else {
             self.cur_window = Some(w);
             return;
@@ -300,7 +308,11 @@ impl HostEngine {
             self.finalize_window(cur, sh, out, stats, updates);
             cur += 1;
             // Skip idle stretches: nothing active, nothing declared alive, no open episode to close.
-            if self.active.is_empty() && self.declared.is_empty() && self.episodes.is_empty() {
+            if self.active.is_empty()
+                && self.prev_hop.is_empty()
+                && self.declared.is_empty()
+                && self.episodes.is_empty()
+            {
                 cur = w;
             }
         }
@@ -475,14 +487,13 @@ impl HostEngine {
                     return;
                 }
                 let subject = self.subject_of(sh, id);
-                // Count the part of the interval inside this window: a 60 s connection summary is an
-                // average rate, not a burst at its end.
-                let ws = self.cur_window.unwrap_or(0) * self.window_ns;
+                // A sample covering more than a window (a 60 s connection summary) is an average
+                // rate: it adds one window's worth at that rate, not its whole volume at its end.
                 let span = (ts.0 - t.start.0).max(0);
-                let frac = if t.start.0 >= ws || span == 0 {
+                let frac = if span <= self.window_ns {
                     1.0
                 } else {
-                    ((ts.0 - ws) as f64 / span as f64).clamp(0.0, 1.0)
+                    self.window_ns as f64 / span as f64
                 };
                 let cfg = &sh.cfg;
                 self.acc(subject).add_traffic(
@@ -572,8 +583,12 @@ impl HostEngine {
         let Some(acc) = self.active.get(&subject) else {
             return;
         };
-        let ws = Ts(self.cur_window.unwrap_or(0) * self.window_ns);
-        let sig = WindowSignals::evaluate(&sh.cfg, ws, acc);
+        let acc = match self.prev_hop.get(&subject) {
+            Some(prev) => prev.combined(acc),
+            None => acc.clone(),
+        };
+        let ws = Ts((self.cur_window.unwrap_or(0) + 1) * self.hop_ns - self.window_ns);
+        let sig = WindowSignals::evaluate(&sh.cfg, ws, &acc);
         if !sig
             .triggers
             .iter()
@@ -601,8 +616,11 @@ impl HostEngine {
         stats: &mut EngineStats,
         updates: bool,
     ) {
-        let ws = Ts(w * self.window_ns);
-        let we = Ts(ws.0 + self.window_ns);
+        // Hop w ends the window [we - window, we); declared floods and the hop's own counts cover
+        // [hs, we), the previous hop's the first half.
+        let hs = Ts(w * self.hop_ns);
+        let we = Ts(hs.0 + self.hop_ns);
+        let ws = Ts(we.0 - self.window_ns);
         // Declared floods contribute for the part of the window their process was alive.
         let mut ended = Vec::new();
         let cfg = &sh.cfg;
@@ -614,7 +632,7 @@ impl HostEngine {
             }
         }
         for (id, d) in &self.declared {
-            let from = d.since.max(ws);
+            let from = d.since.max(hs);
             let to = d.until.map_or(we, |u| u.min(we));
             if to > from {
                 let secs = (to.0 - from.0) as f64 / 1e9;
@@ -631,30 +649,64 @@ impl HostEngine {
             self.declared.remove(&id);
         }
 
-        let mut active: Vec<(ProcId, WindowAcc)> = self.active.drain().collect();
-        active.sort_by_key(|(s, _)| *s);
+        let mut halves: BTreeMap<ProcId, (Option<WindowAcc>, Option<WindowAcc>)> = BTreeMap::new();
+        for (s, a) in self.prev_hop.drain() {
+            halves.entry(s).or_default().0 = Some(a);
+        }
+        for (s, a) in self.active.drain() {
+            halves.entry(s).or_default().1 = Some(a);
+        }
+        let mut next_prev: HashMap<ProcId, WindowAcc> = HashMap::default();
         let mut cool: BTreeMap<ProcId, WindowSignals> = BTreeMap::new();
-        for (subject, acc) in active {
-            let sig = WindowSignals::evaluate(cfg, ws, &acc);
+        for (subject, (prev, cur)) in halves {
+            let window = match (&prev, &cur) {
+                (Some(p), Some(c)) => p.combined(c),
+                (Some(p), None) => p.combined(&WindowAcc::default()),
+                (None, Some(c)) => WindowAcc::default().combined(c),
+                (None, None) => continue,
+            };
+            let sig = WindowSignals::evaluate(cfg, ws, &window);
             self.verdict.subjects += 1;
+            let cur = cur.unwrap_or_default();
             if !sig.hot() {
                 self.note_near_miss(subject, &sig);
                 cool.insert(subject, sig);
+                if !cur.is_empty() {
+                    // An open episode's cooler stretches still count in its totals; otherwise the
+                    // half keeps its evidence for an episode the next window may open.
+                    let mut half = cur;
+                    if let Some(ep) = self.episodes.get_mut(&subject) {
+                        ep.fold(half.clone(), cfg.output.max_evidences);
+                        half.evidence.clear();
+                        half.evidence_dropped = 0;
+                    }
+                    next_prev.insert(subject, half);
+                }
                 continue;
             }
             stats.hot_windows += 1;
             self.verdict.hot_windows += 1;
-            let member = acc.busiest_member.map(|m| m.0).unwrap_or(subject);
+            let member = window.busiest_member.map(|m| m.0).unwrap_or(subject);
             let opened = !self.episodes.contains_key(&subject);
             if opened {
                 let identity = self.identity(subject);
-                self.episodes.insert(
-                    subject,
-                    Episode::new(&self.host, subject, &identity, ws, member),
-                );
+                let mut ep = Episode::new(&self.host, subject, &identity, ws, member);
+                // The first half of the opening window was judged cool before: its counts and
+                // evidence belong to the episode too.
+                if let Some(p) = prev {
+                    ep.fold(p, cfg.output.max_evidences);
+                }
+                self.episodes.insert(subject, ep);
             }
+            // Kept (without evidence, already taken) as the next window's first half.
+            let mut half = cur.clone();
+            half.evidence.clear();
+            half.evidence_dropped = 0;
             if let Some(ep) = self.episodes.get_mut(&subject) {
-                ep.absorb(&sig, acc, we, cfg.output.max_evidences);
+                ep.absorb(&sig, cur, we, cfg.output.max_evidences);
+            }
+            if !half.is_empty() {
+                next_prev.insert(subject, half);
             }
             if updates {
                 if let Some(ep) = self.episodes.get(&subject) {
@@ -673,6 +725,7 @@ impl HostEngine {
                 }
             }
         }
+        self.prev_hop = next_prev;
         // Open episodes without a hot window: chart the window, close after the quiet period.
         let quiet = cfg.windows.quiet_period.as_nanos() as i64;
         let idle: Vec<ProcId> = self

@@ -118,6 +118,13 @@ impl Episode {
                 p.note_ratio(*t, *r);
             }
         }
+        self.fold(acc, max_evidence);
+        self.push_point(Self::point(sig, true));
+    }
+
+    /// Adds a half-window's counts, tools, destinations and evidence (each half is folded once, though
+    /// every half is judged in two overlapping windows).
+    pub fn fold(&mut self, acc: WindowAcc, max_evidence: usize) {
         self.total_bytes_out += acc.bytes();
         self.total_packets_out += acc.packets();
         self.estimated_packets |= acc.packets_estimated > acc.packets_measured;
@@ -150,7 +157,6 @@ impl Episode {
                 self.evidence_dropped += 1;
             }
         }
-        self.push_point(Self::point(sig, true));
     }
 
     /// `watch` opens an episode as soon as the current window has already crossed a threshold: peaks only,

@@ -108,7 +108,9 @@ fn reason(
 pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
     let s = &i.cfg.scoring;
     let t = &i.cfg.thresholds;
-    let secs = i.hot_windows as u64 * i.cfg.window_secs();
+    // Hot windows overlap by half: n of them span one window plus n-1 half-windows.
+    let w = i.cfg.window_secs();
+    let secs = w + (i.hot_windows.max(1) as u64 - 1) * w / 2;
     let mut primary = Vec::new();
     let mut ratios = i.peaks.ratios.clone();
     ratios.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -291,17 +293,18 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
             Some(t.destination_share),
         ));
     }
-    if i.hot_windows > 1 {
-        let pts = (s.sustained_per_window * (i.hot_windows as i32 - 1)).min(s.sustained_max);
+    // Sustained: points per whole extra window of hot time (overlapping windows are not counted twice).
+    let extra_windows = (secs / w.max(1)).saturating_sub(1) as i32;
+    if extra_windows > 0 {
+        let pts = (s.sustained_per_window * extra_windows).min(s.sustained_max);
         context.push(reason(
             "sustained",
             pts,
             format!(
-                "sustained over {} windows of {} s",
-                i.hot_windows,
-                i.cfg.window_secs()
+                "sustained for {secs} s ({} hot windows of {w} s, overlapping by half)",
+                i.hot_windows
             ),
-            Some(i.hot_windows as f64),
+            Some(secs as f64),
             None,
         ));
     }

@@ -44,6 +44,56 @@ pub struct WindowAcc {
 }
 
 impl WindowAcc {
+    /// Two adjacent half-windows as one window (`self` the earlier): counts add up, the busiest member
+    /// is the busier of the two. Evidence is not carried (episodes take it from each half once).
+    pub fn combined(&self, later: &WindowAcc) -> WindowAcc {
+        let mut c = WindowAcc {
+            spawns: self.spawns + later.spawns,
+            spawned: self.spawned.clone(),
+            packets_measured: self.packets_measured + later.packets_measured,
+            packets_estimated: self.packets_estimated + later.packets_estimated,
+            weighted_packets: self.weighted_packets + later.weighted_packets,
+            bytes_out: self.bytes_out + later.bytes_out,
+            weighted_bytes: self.weighted_bytes + later.weighted_bytes,
+            connections: self.connections + later.connections,
+            destinations: self.destinations.clone(),
+            protos: self.protos.clone(),
+            declared: self.declared.clone().or_else(|| later.declared.clone()),
+            busiest_member: self.busiest_member,
+            evidence: Vec::new(),
+            evidence_dropped: 0,
+            weighted_packets_estimated: self.weighted_packets_estimated
+                + later.weighted_packets_estimated,
+            bytes_estimated: self.bytes_estimated + later.bytes_estimated,
+            weighted_bytes_estimated: self.weighted_bytes_estimated
+                + later.weighted_bytes_estimated,
+        };
+        for (k, v) in &later.spawned {
+            *c.spawned.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &later.destinations {
+            c.note_destination(k, *v);
+        }
+        for p in &later.protos {
+            c.note_proto(*p);
+        }
+        if let Some((m, a)) = later.busiest_member {
+            c.note_member(m, a);
+        }
+        c
+    }
+
+    /// Nothing counted (a subject with no activity in a half-window need not be kept).
+    pub fn is_empty(&self) -> bool {
+        self.spawns == 0
+            && self.connections == 0
+            && self.bytes_out == 0.0
+            && self.packets_measured == 0.0
+            && self.packets_estimated == 0.0
+            && self.bytes_estimated == 0.0
+            && self.declared.is_none()
+    }
+
     pub fn packets(&self) -> f64 {
         self.packets_measured.max(self.packets_estimated)
     }

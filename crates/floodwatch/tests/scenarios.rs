@@ -268,3 +268,41 @@ fn every_scenario_is_judged_right_across_seeds_and_thread_counts_give_the_same_i
     assert_eq!(one.len(), 7, "{one:?}");
     assert_eq!(one, ids(2));
 }
+
+/// A short loop just above the spawn threshold, started at several offsets from the 30 s window grid
+/// (including ones that cut it in half): windows overlap, so where it falls never hides it. A loop just
+/// below the threshold stays quiet at every offset.
+#[test]
+fn near_threshold_bursts_are_judged_the_same_wherever_they_fall_on_the_window_grid() {
+    use floodwatch_sim::nettop::Columns;
+    use floodwatch_sim::scenario::launchd_curl_loop;
+    use floodwatch_sim::{Files, HostFiles, HostOpts};
+    let base = Ts::from_secs(days_from_civil(2025, 9, 16) * 86_400 + 3 * 3_600);
+    for (per_s, alert) in [(7.5, true), (4.0, false)] {
+        for offset_ms in [0i64, 7_000, 15_000, 22_500] {
+            let tmp = tempfile::tempdir().unwrap();
+            let opts = HostOpts {
+                es_version: 10,
+                utc_offset_secs: 0,
+                seed: 5,
+                nettop_columns: Columns::Selected,
+                user: (501, "ci".into()),
+                nettop_interval_s: 1,
+            };
+            let mut hf = HostFiles::create(&tmp.path().join("h"), Files::ALL, opts).unwrap();
+            // 28 s: cut in two by any tumbling 30 s grid unless it starts within 2 s of a boundary.
+            launchd_curl_loop(&mut hf, base.add_nanos(offset_ms * 1_000_000), 28.0, per_s);
+            hf.finish().unwrap();
+            let alerts = run(tmp.path()).alerts;
+            assert_eq!(
+                !alerts.is_empty(),
+                alert,
+                "{per_s} execs/s at +{offset_ms} ms: {:?}",
+                alerts
+                    .iter()
+                    .map(|a| (a.alert.score, codes(a)))
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+}
