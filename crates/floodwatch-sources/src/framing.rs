@@ -21,26 +21,52 @@ pub enum Frame<'a> {
     Skipped { line: u64, reason: &'static str },
 }
 
+impl Frame<'_> {
+    pub fn line(&self) -> u64 {
+        match self {
+            Frame::Record { line, .. } | Frame::Bad { line, .. } | Frame::Skipped { line, .. } => {
+                *line
+            }
+        }
+    }
+}
+
 pub struct LineFramer<R> {
     reader: R,
     buf: Vec<u8>,
     line: u64,
     max: usize,
+    /// Bytes consumed so far, and where the last frame's line began (to resume a file there).
+    offset: u64,
+    record_start: u64,
 }
 
 impl<R: BufRead> LineFramer<R> {
     pub fn new(reader: R, max_record_bytes: usize) -> Self {
+        Self::resume(reader, max_record_bytes, 0, 0)
+    }
+
+    /// A framer over a reader already positioned at byte `offset`, where line `lines_before + 1` begins.
+    pub fn resume(reader: R, max_record_bytes: usize, lines_before: u64, offset: u64) -> Self {
         LineFramer {
             reader,
             buf: Vec::with_capacity(4096),
-            line: 0,
+            line: lines_before,
             max: max_record_bytes,
+            offset,
+            record_start: offset,
         }
+    }
+
+    /// Byte offset where the last frame's line began.
+    pub fn record_start(&self) -> u64 {
+        self.record_start
     }
 
     /// The next line (blank lines included, the caller decides), or None at end of input.
     pub fn next_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
         self.buf.clear();
+        self.record_start = self.offset;
         let mut too_long = false;
         let mut total: usize = 0;
         let mut terminated = false;
@@ -67,6 +93,7 @@ impl<R: BufRead> LineFramer<R> {
                 }
             }
             self.reader.consume(len + usize::from(newline));
+            self.offset += (len + usize::from(newline)) as u64;
             if newline {
                 terminated = true;
                 break;

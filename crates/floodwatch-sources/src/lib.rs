@@ -53,6 +53,15 @@ impl Format {
     pub fn is_dated(self) -> bool {
         !matches!(self, Format::NettopCsv | Format::NettopFixed)
     }
+
+    /// Line formats whose records stand alone (no state between lines), so a file can be read as
+    /// separate segments. nettop (counters between frames) and JSON arrays are not.
+    pub fn segmentable(self) -> bool {
+        matches!(
+            self,
+            Format::Eslogger | Format::UnifiedLogNdjson | Format::Osquery
+        )
+    }
 }
 
 /// Hints for sources whose timestamps lack a date or zone (nettop).
@@ -156,6 +165,8 @@ pub struct FileSource<R> {
     parser: Box<dyn RecordParser>,
     pub stats: FileStats,
     done: bool,
+    /// A segment of a file ends before this line (see [`FileSource::segment`]).
+    end_line: Option<u64>,
 }
 
 impl<R: BufRead> FileSource<R> {
@@ -165,12 +176,49 @@ impl<R: BufRead> FileSource<R> {
             Format::UnifiedLogJson => Framer::Array(JsonArrayFramer::new(reader, max)),
             _ => Framer::Lines(LineFramer::new(reader, max)),
         };
+        Self::with_framer(framer, format, ctx)
+    }
+
+    /// Reads one segment of a line-framed file: `reader` is positioned at byte `offset`, where line
+    /// `first_line` starts; reading stops before line `end_line`. Lets a hunt replay a file whose time
+    /// runs backwards (concatenated captures) as separately ordered runs. Only for formats whose
+    /// records stand alone ([`Format::segmentable`]).
+    pub fn segment(
+        reader: R,
+        format: Format,
+        ctx: SourceCtx,
+        first_line: u64,
+        offset: u64,
+        end_line: Option<u64>,
+    ) -> Self {
+        let max = ctx.input.max_line_bytes;
+        let framer = Framer::Lines(LineFramer::resume(
+            reader,
+            max,
+            first_line.saturating_sub(1),
+            offset,
+        ));
+        let mut s = Self::with_framer(framer, format, ctx);
+        s.end_line = end_line;
+        s
+    }
+
+    fn with_framer(framer: Framer<R>, format: Format, ctx: SourceCtx) -> Self {
         let stats = FileStats::new(ctx.path.to_string(), format.name());
         FileSource {
             framer,
             parser: new_parser(format, ctx),
             stats,
             done: false,
+            end_line: None,
+        }
+    }
+
+    /// Byte offset and line of the record read last (line-framed formats).
+    pub fn last_record(&self) -> Option<(u64, u64)> {
+        match &self.framer {
+            Framer::Lines(f) => Some((f.line(), f.record_start())),
+            Framer::Array(_) => None,
         }
     }
 
@@ -186,6 +234,11 @@ impl<R: BufRead> FileSource<R> {
                 Framer::Lines(f) => f.next_frame()?,
                 Framer::Array(f) => f.next_frame()?,
             };
+            let past_end = match (&frame, self.end_line) {
+                (Some(f), Some(end)) => f.line() >= end,
+                _ => false,
+            };
+            let frame = if past_end { None } else { frame };
             let Some(frame) = frame else {
                 self.parser.finish(out);
                 self.stats.events += (out.len() - start) as u64;

@@ -50,6 +50,27 @@ impl FileStats {
         }
     }
 
+    /// Adds another segment's counts of the same file (segments are read separately when a file's
+    /// time runs backwards).
+    pub fn absorb(&mut self, other: FileStats) {
+        self.records += other.records;
+        self.events += other.events;
+        self.skipped += other.skipped;
+        self.rejected += other.rejected;
+        self.carried += other.carried;
+        for (k, v) in other.reasons {
+            *self.reasons.entry(k).or_default() += v;
+        }
+        self.samples.extend(other.samples);
+        self.samples.sort_by_key(|r| r.line);
+        self.samples.truncate(MAX_SAMPLES);
+        for n in other.notes {
+            if !self.notes.contains(&n) {
+                self.notes.push(n);
+            }
+        }
+    }
+
     pub fn skip(&mut self, why: Cow<'static, str>) {
         self.skipped += 1;
         *self.reasons.entry(format!("skipped: {why}")).or_default() += 1;

@@ -14,7 +14,7 @@ use floodwatch_sources::{
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -126,11 +126,26 @@ fn plan(opts: &HuntOptions) -> Result<(Vec<Planned>, Vec<SkippedFile>)> {
     Ok((planned, skipped))
 }
 
+/// A file with more places than this where its time runs backwards is not split further: the rest of
+/// its backward steps are rejected as out of order, as in a stream.
+const MAX_SEGMENTS: usize = 64;
+
 struct Cursor {
+    file: u32,
     src: FileSource<BufReader<File>>,
     buf: VecDeque<Event>,
     scratch: Vec<Event>,
     done: bool,
+    /// Watching the file's own timeline for backward steps (first pass over a segmentable file).
+    watch: Option<Timeline>,
+}
+
+/// Where a file's time steps back by more than the reorder slack: (line, byte offset) of each record
+/// that starts a new ordered run.
+struct Timeline {
+    slack_ns: i64,
+    max: Option<Ts>,
+    breaks: Vec<(u64, u64)>,
 }
 
 impl Cursor {
@@ -139,6 +154,21 @@ impl Cursor {
             self.scratch.clear();
             if !self.src.next_events(&mut self.scratch)? {
                 self.done = true;
+            }
+            if let (Some(tl), Some(first)) = (&mut self.watch, self.scratch.first()) {
+                // A line format's batch is one record's events: its time is the record's.
+                let ts = first.ts;
+                match tl.max {
+                    Some(m) if ts.0 < m.0.saturating_sub(tl.slack_ns) => {
+                        if let Some((_, offset)) = self.src.last_record() {
+                            if tl.breaks.len() + 1 < MAX_SEGMENTS {
+                                tl.breaks.push((first.origin.line, offset));
+                                tl.max = Some(ts);
+                            }
+                        }
+                    }
+                    _ => tl.max = Some(tl.max.map_or(ts, |m| m.max(ts))),
+                }
             }
             self.buf.extend(self.scratch.drain(..));
         }
@@ -153,7 +183,10 @@ struct HostOutput {
     rejects: Vec<floodwatch_engine::EngineReject>,
 }
 
-/// Replays one host's files, merged by event time, through a fresh engine.
+/// Replays one host's files, merged by event time, through a fresh engine. A file whose own time runs
+/// backwards (captures concatenated out of order, a clock step, one stray future line) is found in a
+/// first pass; the host is then replayed with that file read as separately ordered segments, so
+/// nothing is rejected as late that the merge can put in order.
 fn run_host(
     files: &[Planned],
     cfg: &Config,
@@ -170,36 +203,84 @@ fn run_host(
         }
         offset = offset.or(o);
     }
+    let clock = |p: &Planned| ClockHints {
+        reference,
+        utc_offset: offset,
+        file_mtime: p.mtime,
+        forced_date: opts.date,
+    };
+    let (out, breaks) = replay(files, &clock, cfg, shared, opts, None)?;
+    if breaks.values().all(Vec::is_empty) {
+        return Ok(out);
+    }
+    Ok(replay(files, &clock, cfg, shared, opts, Some(&breaks))?.0)
+}
+
+type Breaks = BTreeMap<u32, Vec<(u64, u64)>>;
+
+fn open_file(p: &Planned) -> Result<BufReader<File>> {
+    let f = File::open(&p.file.path)
+        .map_err(|e| Error::io(format!("opening {}", p.file.path.display()), e))?;
+    Ok(BufReader::with_capacity(256 * 1024, f))
+}
+
+fn replay(
+    files: &[Planned],
+    clock: &dyn Fn(&Planned) -> ClockHints,
+    cfg: &Config,
+    shared: &Arc<Shared>,
+    opts: &HuntOptions,
+    segments: Option<&Breaks>,
+) -> Result<(HostOutput, Breaks)> {
+    let slack_ns = cfg.windows.reorder_slack.as_nanos() as i64;
     let mut cursors = Vec::new();
     for p in files {
-        let clock = ClockHints {
-            reference,
-            utc_offset: offset,
-            file_mtime: p.mtime,
-            forced_date: opts.date,
+        let ctx = || ctx_for(p, cfg, clock(p), opts.host.is_some());
+        let cursor = |src| Cursor {
+            file: p.id,
+            src,
+            buf: VecDeque::new(),
+            scratch: Vec::new(),
+            done: false,
+            watch: None,
         };
-        let f = File::open(&p.file.path)
-            .map_err(|e| Error::io(format!("opening {}", p.file.path.display()), e))?;
-        let src = FileSource::new(
-            BufReader::with_capacity(256 * 1024, f),
-            p.format,
-            ctx_for(p, cfg, clock, opts.host.is_some()),
-        );
-        cursors.push((
-            p.id,
-            Cursor {
-                src,
-                buf: VecDeque::new(),
-                scratch: Vec::new(),
-                done: false,
-            },
-        ));
+        match segments
+            .and_then(|s| s.get(&p.id))
+            .filter(|b| !b.is_empty())
+        {
+            Some(breaks) => {
+                // Segment k runs from its start to the next one's first line.
+                let mut starts = vec![(1u64, 0u64)];
+                starts.extend(breaks.iter().copied());
+                for (k, &(line, offset)) in starts.iter().enumerate() {
+                    let mut r = open_file(p)?;
+                    r.seek(SeekFrom::Start(offset)).map_err(|e| {
+                        Error::io(format!("seeking in {}", p.file.path.display()), e)
+                    })?;
+                    let end = starts.get(k + 1).map(|s| s.0);
+                    let src = FileSource::segment(r, p.format, ctx(), line, offset, end);
+                    cursors.push(cursor(src));
+                }
+            }
+            None => {
+                let src = FileSource::new(open_file(p)?, p.format, ctx());
+                let mut c = cursor(src);
+                if segments.is_none() && p.format.segmentable() {
+                    c.watch = Some(Timeline {
+                        slack_ns,
+                        max: None,
+                        breaks: Vec::new(),
+                    });
+                }
+                cursors.push(c);
+            }
+        }
     }
     let mut engine = Engine::new(shared.clone(), false);
     let mut alerts = Vec::new();
     loop {
         let mut best: Option<(usize, Ts)> = None;
-        for (i, (_, c)) in cursors.iter_mut().enumerate() {
+        for (i, c) in cursors.iter_mut().enumerate() {
             let ts = c
                 .head_ts()
                 .map_err(|e| Error::io(format!("reading {}", c.src.stats.path), e))?;
@@ -210,20 +291,51 @@ fn run_host(
             }
         }
         let Some((i, _)) = best else { break };
-        if let Some(ev) = cursors[i].1.buf.pop_front() {
+        if let Some(ev) = cursors[i].buf.pop_front() {
             engine.push(ev, &mut alerts);
         }
     }
     engine.finish(&mut alerts);
-    Ok(HostOutput {
+    let mut breaks = Breaks::new();
+    let mut stats: BTreeMap<u32, FileStats> = BTreeMap::new();
+    for (id, b) in segments
+        .into_iter()
+        .flatten()
+        .filter(|(_, b)| !b.is_empty())
+    {
+        let lines: Vec<String> = b.iter().map(|(l, _)| l.to_string()).collect();
+        let mut note = FileStats::new(String::new(), "");
+        note.notes.push(format!(
+            "time runs backwards by more than windows.reorder_slack at line(s) {}: read as {} separately ordered segments",
+            lines.join(", "),
+            b.len() + 1
+        ));
+        stats.insert(*id, note);
+    }
+    for c in cursors {
+        if let Some(tl) = c.watch {
+            breaks.insert(c.file, tl.breaks);
+        }
+        match stats.get_mut(&c.file) {
+            // The segment-note placeholder has no path or format: take the real file's.
+            Some(st) if st.path.is_empty() => {
+                let notes = std::mem::take(&mut st.notes);
+                *st = c.src.stats;
+                st.notes.extend(notes);
+            }
+            Some(st) => st.absorb(c.src.stats),
+            None => {
+                stats.insert(c.file, c.src.stats);
+            }
+        }
+    }
+    let out = HostOutput {
         alerts,
-        stats: cursors
-            .into_iter()
-            .map(|(id, c)| (id, c.src.stats))
-            .collect(),
+        stats: stats.into_iter().collect(),
         engine: std::mem::take(&mut engine.stats),
         rejects: std::mem::take(&mut engine.rejects),
-    })
+    };
+    Ok((out, breaks))
 }
 
 fn merge_stats(into: &mut EngineStats, s: EngineStats) {

@@ -1,0 +1,83 @@
+//! Files whose own time runs backwards are replayed in order, not rejected: the real corpus samples
+//! (concatenations of captures from different days) and a single stray future line in a collection.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+fn hunt(path: &Path, extra: &[&str]) -> (i32, Vec<Value>, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("s.json");
+    let out = Command::cargo_bin("floodwatch")
+        .unwrap()
+        .args(["hunt", "--format", "jsonl", "--summary-json"])
+        .arg(&summary)
+        .args(extra)
+        .arg(path)
+        .output()
+        .unwrap();
+    let alerts = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let s = std::fs::read_to_string(&summary)
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), alerts, s)
+}
+
+#[test]
+fn every_real_sample_hunted_alone_has_no_rejected_line() {
+    let mut checked = 0;
+    for dir in ["eslogger", "nettop", "unifiedlog", "osquery"] {
+        for e in std::fs::read_dir(format!("{ROOT}/tests/data/corpus/{dir}")).unwrap() {
+            let path = e.unwrap().path();
+            if path.file_name().unwrap() == "PROVENANCE.md" {
+                continue;
+            }
+            let (_, _, s) = hunt(&path, &["--date", "2026-08-07"]);
+            let f = &s["files"][0];
+            assert_eq!(f["rejected"], 0, "{}: {f}", path.display());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 8);
+    // The mullvad sample jumps back weeks twice: read as three ordered segments, all four events used.
+    let (_, _, s) = hunt(
+        &PathBuf::from(format!(
+            "{ROOT}/tests/data/corpus/eslogger/mullvad_eslogger_v9_v10_v11.ndjson"
+        )),
+        &[],
+    );
+    assert_eq!(s["files"][0]["events"], 4);
+    assert!(s["files"][0]["notes"].as_array().unwrap().iter().any(|n| n
+        .as_str()
+        .unwrap()
+        .contains("3 separately ordered segments")));
+}
+
+#[test]
+fn one_stray_future_line_does_not_throw_away_the_rest_of_its_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = tmp.path().join("build-mac-07");
+    std::fs::create_dir_all(&host).unwrap();
+    let src = std::fs::read_to_string(format!(
+        "{ROOT}/examples/collection/build-mac-07/eslogger.jsonl"
+    ))
+    .unwrap();
+    let mut lines: Vec<String> = src.lines().map(str::to_string).collect();
+    // Line 30 (before the curl loop) gets a timestamp months ahead.
+    let re = regex::Regex::new(r#""time":"[^"]+""#).unwrap();
+    lines[29] = re
+        .replace(&lines[29], r#""time":"2026-01-01T00:00:00.000000000Z""#)
+        .into_owned();
+    std::fs::write(host.join("eslogger.jsonl"), lines.join("\n") + "\n").unwrap();
+    let (code, alerts, s) = hunt(tmp.path(), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(s["files"][0]["rejected"], 0, "{}", s["files"][0]);
+    assert_eq!(alerts.len(), 1, "the curl loop is still found");
+    assert_eq!(alerts[0]["actor"]["process"]["pid"], 12004);
+}
