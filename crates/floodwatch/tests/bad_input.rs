@@ -110,33 +110,51 @@ fn every_bad_line_is_located_and_the_run_completes() {
 }
 
 #[test]
-fn out_of_order_events_across_files_beyond_the_slack_are_rejected_with_their_lateness() {
+fn out_of_order_events_are_reordered_in_a_hunt_and_rejected_with_their_lateness_in_a_stream() {
     let d = tempfile::tempdir().unwrap();
     let host = d.path().join("hosts/mac-02");
     std::fs::create_dir_all(&host).unwrap();
     let lines = real_lines();
-    // File a: events on 2025-08-07 13:21 and 15:13. File b: one event two hours earlier, placed after them.
+    // File a: events on 2025-08-07 13:21 and 15:13. File b: 15:13, 15:14, then one two hours earlier.
     let a = format!("{}\n{}\n", lines[1], lines[0]);
     let early = lines[1].replace(
         "2025-08-07T13:21:35.880814738Z",
         "2025-08-07T11:00:00.000000000Z",
     );
-    let late_within_file = format!("{}\n{}\n", lines[0], early);
+    let later = lines[0].replace(
+        "2025-08-07T15:13:09.811587464Z",
+        "2025-08-07T15:14:00.000000000Z",
+    );
+    let late_within_file = format!("{}\n{}\n{}\n", lines[0], later, early);
     std::fs::write(host.join("a.jsonl"), a).unwrap();
-    std::fs::write(host.join("b.jsonl"), late_within_file).unwrap();
+    std::fs::write(host.join("b.jsonl"), &late_within_file).unwrap();
+
+    // A hunt has the whole file: b is read as two ordered segments and merged with a, nothing lost.
     let (code, s, _) = hunt(d.path());
     assert_eq!(code, 0);
     let b = file(&s, "b.jsonl");
-    assert_eq!(b["rejected"], 1, "{b:#}");
-    let r = &b["samples"][0];
-    assert_eq!(r["line"], 2);
-    assert_eq!(r["reason"], "out of order");
-    assert!(r["detail"]
-        .as_str()
-        .unwrap()
-        .contains("older than events already processed"));
-    // Across files, merged by time: a's 13:21 event and b's 15:13 event are in order, nothing lost.
+    assert_eq!(b["rejected"], 0, "{b:#}");
+    assert_eq!(b["events"], 3, "{b:#}");
+    assert!(
+        b["notes"][0].as_str().unwrap().contains("line(s) 3"),
+        "{b:#}"
+    );
     assert_eq!(file(&s, "a.jsonl")["rejected"], 0);
+
+    // A stream cannot wait two hours: the late line is rejected with where it is and how late.
+    let out = Command::cargo_bin("floodwatch")
+        .unwrap()
+        .args(["watch", "--format", "jsonl"])
+        .write_stdin(late_within_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("<stdin>:3: out of order")
+            && stderr.contains("older than events already processed"),
+        "{stderr}"
+    );
 }
 
 #[test]
