@@ -69,6 +69,9 @@ impl Format {
 pub struct ClockHints {
     /// An instant from the same host's dated sources (their earliest event), to pick nettop's date.
     pub reference: Option<Ts>,
+    /// The latest event of those sources, when known: nettop rows are dated into [reference,
+    /// reference_end], so a capture that starts hours after the others is not put on the day before.
+    pub reference_end: Option<Ts>,
     /// The host's UTC offset in seconds east, when a unified log of the host tells it.
     pub utc_offset: Option<i32>,
     /// The file's modification time (the end of a capture).

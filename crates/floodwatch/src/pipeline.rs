@@ -98,6 +98,41 @@ fn probe(p: &Planned, cfg: &Config) -> (Option<Ts>, Option<i32>) {
     (out.iter().map(|e| e.ts).min(), src.utc_offset())
 }
 
+/// The latest event time in a dated line-format file's last 64 KiB (None for JSON arrays).
+fn probe_tail(p: &Planned, cfg: &Config) -> Option<Ts> {
+    if p.format == Format::UnifiedLogJson {
+        return None;
+    }
+    const TAIL: u64 = 64 * 1024;
+    let mut f = File::open(&p.file.path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let start = len.saturating_sub(TAIL);
+    f.seek(SeekFrom::Start(start)).ok()?;
+    let mut tail = Vec::new();
+    f.take(TAIL).read_to_end(&mut tail).ok()?;
+    // Start at a line boundary unless the tail is the whole file.
+    let from = if start == 0 {
+        0
+    } else {
+        tail.iter().position(|b| *b == b'\n')? + 1
+    };
+    let mut src = FileSource::new(
+        &tail[from..],
+        p.format,
+        ctx_for(p, cfg, ClockHints::default(), false),
+    );
+    let mut out: Vec<Event> = Vec::new();
+    let mut latest: Option<Ts> = None;
+    while let Ok(more) = src.next_events(&mut out) {
+        latest = out.iter().map(|e| e.ts).chain(latest).max();
+        out.clear();
+        if !more {
+            break;
+        }
+    }
+    latest
+}
+
 /// Discovers and sniffs inputs; returns the plan, the files that are not telemetry, and the file-name table.
 fn plan(opts: &HuntOptions) -> Result<(Vec<Planned>, Vec<SkippedFile>)> {
     let files = discover(&opts.paths, opts.host.as_deref())?;
@@ -195,16 +230,19 @@ fn run_host(
 ) -> Result<HostOutput> {
     // Anchor dateless sources (nettop) on the host's dated ones.
     let mut reference: Option<Ts> = None;
+    let mut reference_end: Option<Ts> = None;
     let mut offset: Option<i32> = None;
     for p in files.iter().filter(|p| p.format.is_dated()) {
         let (t, o) = probe(p, cfg);
         if let Some(t) = t {
             reference = Some(reference.map_or(t, |r: Ts| r.min(t)));
         }
+        reference_end = reference_end.max(probe_tail(p, cfg));
         offset = offset.or(o);
     }
     let clock = |p: &Planned| ClockHints {
         reference,
+        reference_end,
         utc_offset: offset,
         file_mtime: p.mtime,
         forced_date: opts.date,
