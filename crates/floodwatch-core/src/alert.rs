@@ -16,6 +16,16 @@ pub enum AlertStatus {
     Closed,
 }
 
+impl AlertStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Updated => "updated",
+            AlertStatus::Closed => "closed",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Alert {
     /// Deterministic: a UUIDv5 of host, subject identity and episode start.
@@ -153,6 +163,11 @@ pub struct ContextView {
     pub launched_by: String,
     pub launch_chain: String,
     pub tty: Option<String>,
+    /// Whether the telemetry could tell the TTY at all (eslogger can; nettop and the unified log
+    /// cannot): when false, `tty: null` means unknown, not "no terminal".
+    pub tty_known: bool,
+    /// Whether interactive use was positively seen (a TTY with a terminal or ssh responsible).
+    pub interactive: bool,
     pub responsible: Option<String>,
     pub session_state: String,
     pub root: bool,

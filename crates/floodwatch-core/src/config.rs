@@ -37,6 +37,8 @@ pub struct Windows {
     pub quiet_period: Duration,
     #[serde(deserialize_with = "de_duration")]
     pub exited_retention: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub traffic_exit_slack: Duration,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -103,6 +105,7 @@ pub struct Scope {
     pub include_non_platform: bool,
     pub platform_names: Vec<String>,
     pub suspicious_paths: Vec<String>,
+    pub terminal_apps: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -183,6 +186,9 @@ impl Config {
         }
         if !(0.0..=1.0).contains(&t.destination_share) {
             return bad("thresholds.destination_share must be between 0 and 1");
+        }
+        if self.input.nettop_interval.is_zero() {
+            return bad("input.nettop_interval must be more than 0s");
         }
         if self.input.max_line_bytes < 1024 {
             return bad("input.max_line_bytes must be at least 1024");

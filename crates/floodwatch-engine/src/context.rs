@@ -109,23 +109,6 @@ pub struct Context {
     pub session: String,
 }
 
-const TERMINALS: &[&str] = &[
-    "Terminal",
-    "iTerm2",
-    "iTerm",
-    "Alacritty",
-    "kitty",
-    "WezTerm",
-    "wezterm-gui",
-    "Warp",
-    "ghostty",
-    "Hyper",
-];
-
-fn is_terminal_app(path: &str) -> bool {
-    TERMINALS.contains(&basename(path))
-}
-
 /// `subject` is the group root; `member` the process that did the work (may equal the root).
 pub fn classify(
     table: &ProcessTable,
@@ -182,11 +165,15 @@ pub fn classify(
         LaunchedBy::Cron
     } else if any(&|n| n.starts_with("sshd")) {
         LaunchedBy::Ssh
-    } else if responsible.as_deref().is_some_and(is_terminal_app)
-        || lineage
-            .iter()
-            .filter_map(|id| table.get(*id))
-            .any(|p| p.info.path.as_deref().is_some_and(is_terminal_app))
+    } else if responsible
+        .as_deref()
+        .is_some_and(|p| scope.is_terminal_app(basename(p)))
+        || lineage.iter().filter_map(|id| table.get(*id)).any(|p| {
+            p.info
+                .path
+                .as_deref()
+                .is_some_and(|p| scope.is_terminal_app(basename(p)))
+        })
     {
         LaunchedBy::Terminal
     } else if any(&|n| n == "osascript") {

@@ -171,7 +171,8 @@ impl HostEngine {
                     "windows.reorder_slack"
                 },
             ),
-            procs: ProcessTable::new(cfg.windows.exited_retention.as_nanos() as i64),
+            procs: ProcessTable::new(cfg.windows.exited_retention.as_nanos() as i64)
+                .with_exit_slack(cfg.windows.traffic_exit_slack.as_nanos() as i64),
             session: SessionState::default(),
             window_ns: cfg.window_secs() as i64 * NANOS_PER_SEC,
             hop_ns: (cfg.window_secs() as i64 * NANOS_PER_SEC / 2).max(1),
@@ -599,6 +600,7 @@ impl HostEngine {
         let member = acc.busiest_member.map(|m| m.0).unwrap_or(subject);
         let identity = self.identity(subject);
         let mut ep = Episode::new(&self.host, subject, &identity, ws, member);
+        ep.session = Some(self.session.clone());
         ep.early(&sig, now);
         let alert = self.build_alert(sh, &ep, AlertStatus::Open);
         self.episodes.insert(subject, ep);
@@ -691,6 +693,7 @@ impl HostEngine {
             if opened {
                 let identity = self.identity(subject);
                 let mut ep = Episode::new(&self.host, subject, &identity, ws, member);
+                ep.session = Some(self.session.clone());
                 // The first half of the opening window was judged cool before: its counts and
                 // evidence belong to the episode too.
                 if let Some(p) = prev {
@@ -857,7 +860,8 @@ impl HostEngine {
 
     fn build_alert(&self, sh: &Shared, ep: &Episode, status: AlertStatus) -> Alert {
         let cfg = &sh.cfg;
-        let ctx = classify(&self.procs, &sh.scope, ep.subject, ep.member, &self.session);
+        let session = ep.session.as_ref().unwrap_or(&self.session);
+        let ctx = classify(&self.procs, &sh.scope, ep.subject, ep.member, session);
         let top_dest = ep.top_destination();
         let top_tool = ep.top_tool();
         let (score, reasons) = score::score(&score::ScoreInput {
@@ -906,31 +910,29 @@ impl HostEngine {
             "process"
         };
 
-        // Suppression: match on the subject, the busiest member and the tools the group ran.
+        // Suppression: identity facts are the subject's own (the script, the agent, the binary),
+        // never a tool it ran: suppressing /usr/bin/curl must not hide a loop that runs curl.
         let mut facts = Facts {
             host: &self.host,
             ..Facts::default()
         };
-        for id in [ep.subject, ep.member] {
-            if let Some(p) = self.procs.get(id) {
-                facts.paths.extend(p.info.path.as_deref());
-                facts.cmdlines.extend(p.info.cmdline());
-                facts
-                    .signing_ids
-                    .extend(p.info.signing.signing_id.as_deref());
-                facts.team_ids.extend(p.info.signing.team_id.as_deref());
-                if let Some(u) = &p.info.username {
-                    facts.users.push(u.clone());
-                }
-                if let Some(uid) = p.info.euid.or(p.info.uid) {
-                    facts.users.push(uid.to_string());
-                    if uid == 0 {
-                        facts.users.push("root".into());
-                    }
+        if let Some(p) = self.procs.get(ep.subject) {
+            facts.paths.extend(p.info.path.as_deref());
+            facts.cmdlines.extend(p.info.cmdline());
+            facts
+                .signing_ids
+                .extend(p.info.signing.signing_id.as_deref());
+            facts.team_ids.extend(p.info.signing.team_id.as_deref());
+            if let Some(u) = &p.info.username {
+                facts.users.push(u.clone());
+            }
+            if let Some(uid) = p.info.euid.or(p.info.uid) {
+                facts.users.push(uid.to_string());
+                if uid == 0 {
+                    facts.users.push("root".into());
                 }
             }
         }
-        facts.paths.extend(ep.spawned.keys().map(String::as_str));
         let ancestors = self.procs.ancestors(ep.subject);
         facts.parents.extend(
             ancestors
@@ -1003,6 +1005,8 @@ impl HostEngine {
                 launched_by: ctx.launched_by.as_str().into(),
                 launch_chain: ctx.chain.clone(),
                 tty: ctx.tty.clone(),
+                tty_known: ctx.tty_known,
+                interactive: ctx.interactive,
                 responsible: ctx.responsible.clone(),
                 session_state: ctx.session.clone(),
                 root: ctx.root,

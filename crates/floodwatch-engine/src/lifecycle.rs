@@ -42,6 +42,9 @@ pub struct Episode {
     pub evidences: Vec<Evidence>,
     /// Evidence items beyond `output.max_evidences`: counted, not kept.
     pub evidence_dropped: u64,
+    /// The host's session state when the episode opened (locked, logged out, ssh...): the context
+    /// that matters is the flood's, not the one when the alert is written.
+    pub session: Option<crate::context::SessionState>,
 }
 
 impl Episode {
@@ -74,6 +77,7 @@ impl Episode {
             timeline: Vec::new(),
             evidences: Vec::new(),
             evidence_dropped: 0,
+            session: None,
         }
     }
 

@@ -39,6 +39,8 @@ pub struct ProcessTable {
     by_pid: HashMap<i32, Vec<ProcId>>,
     next_id: ProcId,
     retention_ns: i64,
+    /// `windows.traffic_exit_slack`: traffic samples this late after an exit still belong to it.
+    exit_slack_ns: i64,
 }
 
 fn same_lifetime(p: &Proc, info: &ProcInfo, ts: Ts) -> bool {
@@ -112,7 +114,13 @@ impl ProcessTable {
             by_pid: HashMap::default(),
             next_id: 1,
             retention_ns,
+            exit_slack_ns: 5 * NANOS_PER_SEC,
         }
+    }
+
+    pub fn with_exit_slack(mut self, ns: i64) -> Self {
+        self.exit_slack_ns = ns;
+        self
     }
 
     pub fn get(&self, id: ProcId) -> Option<&Proc> {
@@ -269,7 +277,7 @@ impl ProcessTable {
         uid: Option<u32>,
         ts: Ts,
     ) -> ProcId {
-        if let Some(id) = self.alive_at(pid, ts, 5 * floodwatch_core::time::NANOS_PER_SEC) {
+        if let Some(id) = self.alive_at(pid, ts, self.exit_slack_ns) {
             let p = self.procs.get_mut(&id).expect("id from index");
             p.last_seen = p.last_seen.max(ts);
             // A traffic row under another name than the known image means the pid was reused unseen.

@@ -12,6 +12,7 @@ pub struct Scope {
     suspicious: GlobSet,
     platform_names: GlobSet,
     include_non_platform: bool,
+    terminal_apps: Vec<String>,
 }
 
 fn set(patterns: &[String], what: &str) -> Result<GlobSet, String> {
@@ -41,12 +42,18 @@ impl Scope {
             suspicious: set(&cfg.suspicious_paths, "suspicious_paths")?,
             platform_names: set(&cfg.platform_names, "platform_names")?,
             include_non_platform: cfg.include_non_platform,
+            terminal_apps: cfg.terminal_apps.clone(),
         })
     }
 
     /// Login shells show as `-zsh`; the dash is not part of the name.
     fn norm(name: &str) -> &str {
         name.trim_start_matches('-')
+    }
+
+    /// A terminal application (by executable basename).
+    pub fn is_terminal_app(&self, name: &str) -> bool {
+        self.terminal_apps.iter().any(|t| t == name)
     }
 
     pub fn is_tool(&self, name: &str) -> bool {

@@ -146,7 +146,11 @@ fn build(raw: RawSuppression, index: usize) -> std::result::Result<Suppression, 
         argv: m
             .argv
             .as_deref()
-            .map(|r| Regex::new(r).map_err(|e| format!("match.argv: bad regex: {e}")))
+            // Anchored: the pattern must match the whole command line, so an attacker cannot be
+            // suppressed by adding an allowed string to an argument.
+            .map(|r| {
+                Regex::new(&format!("^(?:{r})$")).map_err(|e| format!("match.argv: bad regex: {e}"))
+            })
             .transpose()
             .map_err(err)?,
         parent: m
@@ -292,7 +296,10 @@ impl Suppression {
                 .as_ref()
                 .is_none_or(|u| f.users.iter().any(|h| h == u))
             && self.host.as_ref().is_none_or(|g| g.is_match(f.host))
-            && glob_any(&self.destination, &f.destinations)
+            // Every destination must be allowed: touching one allowed address is not enough.
+            && self.destination.as_ref().is_none_or(|g| {
+                !f.destinations.is_empty() && f.destinations.iter().all(|d| g.is_match(d))
+            })
     }
 
     fn verdict(&self, r: &Rates, at: Ts) -> Verdict<'_> {
@@ -420,5 +427,37 @@ match = { argv = "([" }
             Ts::from_secs(1_500_000_000),
         );
         assert_eq!(hit.unwrap().id, "SUP-OLD");
+    }
+
+    #[test]
+    fn argv_is_anchored_and_every_destination_must_be_allowed() {
+        let file = r#"
+[[suppression]]
+id = "SUP-HC"
+reason = "health checks"
+owner = "sre@example.com"
+expires = "2030-01-01"
+match = { argv = "/usr/bin/curl -s https://health\\.example\\.com/ping", destination = "192.0.2.*" }
+"#;
+        let s = Suppressions::parse(file, Path::new("s.toml"), Ts(0)).unwrap();
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        let at = Ts::from_secs(1_800_000_000);
+        let judge = |cmd: &str, dests: Vec<&'static str>| {
+            let f = Facts {
+                host: "h",
+                cmdlines: vec![cmd.to_string()],
+                destinations: dests,
+                ..Facts::default()
+            };
+            s.judge(&f, &Rates::default(), at).0.map(|x| x.id.clone())
+        };
+        let ok = "/usr/bin/curl -s https://health.example.com/ping";
+        assert_eq!(judge(ok, vec!["192.0.2.10"]).as_deref(), Some("SUP-HC"));
+        // The allowed string inside a longer command line is not the allowed command.
+        let smuggled = "/usr/bin/curl -Z http://203.0.113.9/[1-99999] -H x:/usr/bin/curl -s https://health.example.com/ping";
+        assert_eq!(judge(smuggled, vec!["192.0.2.10"]), None);
+        // One allowed destination among others is not enough.
+        assert_eq!(judge(ok, vec!["192.0.2.10", "203.0.113.9"]), None);
+        assert_eq!(judge(ok, vec![]), None);
     }
 }

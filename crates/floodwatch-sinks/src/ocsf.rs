@@ -3,7 +3,7 @@
 //! device, evidences (each with its source file and line), risk_score, severity_id, and floodwatch's
 //! metrics, reasons, context and timeline under `unmapped.floodwatch`.
 
-use floodwatch_core::alert::{Alert, AlertStatus, Evidence, ProcessView};
+use floodwatch_core::alert::{Alert, Evidence, ProcessView};
 use serde_json::{json, Map, Value};
 
 pub const ANALYTIC_UID: &str = "AN0971";
@@ -111,14 +111,13 @@ fn evidence(e: &Evidence) -> Value {
     v
 }
 
+/// The analyst's workflow status: New until someone triages it (an episode ending is not a
+/// resolution; its state is `unmapped.floodwatch.status`), Suppressed when a documented entry matched.
 fn status(a: &Alert) -> (u8, &'static str) {
     if a.suppressed_by.is_some() {
-        return (3, "Suppressed");
-    }
-    match a.status {
-        AlertStatus::Open => (1, "New"),
-        AlertStatus::Updated => (2, "In Progress"),
-        AlertStatus::Closed => (4, "Resolved"),
+        (3, "Suppressed")
+    } else {
+        (1, "New")
     }
 }
 

@@ -54,7 +54,7 @@ pub fn write_alert(w: &mut dyn Write, a: &Alert, st: &Style) -> io::Result<()> {
     let p = &a.subject.process;
     writeln!(
         w,
-        "{} {:>3}  {}  {} → {}  ({} window{} of {} s)",
+        "{} {:>3}  {}  {} → {}  ({} hot window{} of {} s)  [{}]",
         st.sev(a.severity),
         a.score,
         terminal(&a.host),
@@ -62,7 +62,8 @@ pub fn write_alert(w: &mut dyn Write, a: &Alert, st: &Style) -> io::Result<()> {
         a.last_seen.hms(),
         a.metrics.hot_windows,
         if a.metrics.hot_windows == 1 { "" } else { "s" },
-        a.metrics.window_secs
+        a.metrics.window_secs,
+        a.status.label()
     )?;
     writeln!(w, "   {}    {}", st.dim("what"), terminal(&title(a)))?;
     let cmd = p.cmd_line.as_deref().or(p.path.as_deref()).unwrap_or("?");
@@ -84,15 +85,19 @@ pub fn write_alert(w: &mut dyn Write, a: &Alert, st: &Style) -> io::Result<()> {
     writeln!(w, "   {} {}", st.dim("subject"), subject)?;
     let c = &a.context;
     let mut ctx = vec![
+        // Only what the telemetry showed: a source without process context says "unknown".
         if c.unattended {
             "UNATTENDED".to_string()
+        } else if c.interactive {
+            "interactive".to_string()
         } else {
-            "attended".to_string()
+            "attendance unknown".to_string()
         },
         format!("launched by {}", c.launched_by.replace('_', " ")),
-        match &c.tty {
-            Some(t) => format!("tty {}", terminal(t)),
-            None => "no tty".into(),
+        match (&c.tty, c.tty_known) {
+            (Some(t), _) => format!("tty {}", terminal(t)),
+            (None, true) => "no tty".into(),
+            (None, false) => "tty unknown".into(),
         },
     ];
     if c.root {

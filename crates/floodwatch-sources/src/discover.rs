@@ -1,5 +1,7 @@
 //! Input discovery: expand the user's paths into files, each with the host it belongs to.
 //! The host is the name of the directory that holds the file (one folder per host), unless `--host`.
+//! Folders named like a date (`2025-09-16`, `20250916`) or generically (`logs`, `eslogger`, ...)
+//! are skipped upwards: `mac-01/2025-09-16/es.jsonl` belongs to `mac-01`.
 
 use floodwatch_core::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -62,11 +64,40 @@ pub fn host_of(path: &Path) -> String {
         Some(p) => std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()),
         None => std::env::current_dir().unwrap_or_default(),
     };
-    parent
-        .file_name()
-        .and_then(|n| n.to_str())
-        .map(str::to_string)
+    let names: Vec<&str> = parent
+        .ancestors()
+        .take(4)
+        .filter_map(|a| a.file_name().and_then(|n| n.to_str()))
+        .collect();
+    names
+        .iter()
+        .find(|n| !is_not_a_host(n))
+        .or(names.first())
+        .map(|n| n.to_string())
         .unwrap_or_else(|| "unknown-host".to_string())
+}
+
+/// Folder names that organize a host's files rather than name the host.
+fn is_not_a_host(name: &str) -> bool {
+    const GENERIC: &[&str] = &[
+        "logs",
+        "log",
+        "data",
+        "raw",
+        "telemetry",
+        "collected",
+        "eslogger",
+        "nettop",
+        "unifiedlog",
+        "unified_log",
+        "unified-log",
+        "osquery",
+    ];
+    let date_like = name.chars().any(|c| c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | '_' | '.' | ':' | 'T'));
+    date_like || GENERIC.contains(&name.to_ascii_lowercase().as_str())
 }
 
 #[cfg(test)]
@@ -87,5 +118,21 @@ mod tests {
         let forced = discover(&[d.path().to_path_buf()], Some("h")).unwrap();
         assert!(forced.iter().all(|f| f.host == "h"));
         assert!(discover(&[d.path().join("missing")], None).is_err());
+    }
+
+    #[test]
+    fn date_and_generic_folders_under_a_host_folder_are_skipped() {
+        let d = tempfile::tempdir().unwrap();
+        for p in [
+            "mac-01/2025-09-16",
+            "mac-02/2025-09-16",
+            "mac-03/logs/eslogger",
+        ] {
+            std::fs::create_dir_all(d.path().join(p)).unwrap();
+            std::fs::write(d.path().join(p).join("es.jsonl"), "x").unwrap();
+        }
+        let got = discover(&[d.path().to_path_buf()], None).unwrap();
+        let hosts: Vec<&str> = got.iter().map(|f| f.host.as_str()).collect();
+        assert_eq!(hosts, vec!["mac-01", "mac-02", "mac-03"]);
     }
 }

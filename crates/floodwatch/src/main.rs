@@ -108,16 +108,27 @@ fn color_ok(stream_is_tty: bool) -> bool {
     stream_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-fn activity(kind: AlertEventKind) -> Activity {
+/// A hunt reports each episode once, complete: a Create. `watch` reports its life: Create, Update…,
+/// Close, all with the same finding uid.
+fn activity(kind: AlertEventKind, live: bool) -> Activity {
     match kind {
+        _ if !live => Activity::Create,
         AlertEventKind::Opened | AlertEventKind::Final => Activity::Create,
         AlertEventKind::Updated => Activity::Update,
         AlertEventKind::Closed => Activity::Close,
     }
 }
 
-fn write_jsonl(w: &mut dyn Write, ev: &floodwatch_engine::AlertEvent) -> std::io::Result<()> {
-    let v = detection_finding(&ev.alert, activity(ev.kind), env!("CARGO_PKG_VERSION"));
+fn write_jsonl(
+    w: &mut dyn Write,
+    ev: &floodwatch_engine::AlertEvent,
+    live: bool,
+) -> std::io::Result<()> {
+    let v = detection_finding(
+        &ev.alert,
+        activity(ev.kind, live),
+        env!("CARGO_PKG_VERSION"),
+    );
     serde_json::to_writer(&mut *w, &v)?;
     w.write_all(b"\n")
 }
@@ -127,7 +138,14 @@ fn run() -> Result<ExitCode, Error> {
     match cli.cmd {
         Cmd::Config { default, check } => {
             if let Some(p) = check {
-                floodwatch_core::config::Config::load(&p)?;
+                let cfg = floodwatch_core::config::Config::load(&p)?;
+                // Patterns are compiled where they are used: check them the same way a hunt would.
+                floodwatch_engine::scope::Scope::new(&cfg.scope).map_err(|message| {
+                    Error::Config {
+                        path: p.clone(),
+                        message,
+                    }
+                })?;
                 println!("{}: ok", p.display());
             } else if default {
                 print!("{DEFAULT_TOML}");
@@ -179,7 +197,7 @@ fn run() -> Result<ExitCode, Error> {
             match format {
                 OutFormat::Jsonl => {
                     for a in &res.alerts {
-                        write_jsonl(&mut w, a).map_err(io)?;
+                        write_jsonl(&mut w, a, false).map_err(io)?;
                     }
                 }
                 OutFormat::Table => {
@@ -197,9 +215,9 @@ fn run() -> Result<ExitCode, Error> {
             w.flush().map_err(io)?;
             drop(w);
             finish_summary(&res.summary, summary_json.as_deref())?;
-            if res.usable_records() == 0 {
+            if res.usable_events() == 0 {
                 eprintln!(
-                    "floodwatch: error: nothing usable was read (no telemetry records parsed)"
+                    "floodwatch: error: nothing usable was read (no telemetry event in any file; see the summary for what was skipped or rejected)"
                 );
                 return Ok(ExitCode::from(2));
             }
@@ -249,7 +267,7 @@ fn watch(common: Common) -> Result<ExitCode, Error> {
     };
     let s = watch::watch(std::io::stdin(), cfg, sup, &opts, |a| {
         match fmt {
-            OutFormat::Jsonl => write_jsonl(&mut out, a).map_err(io)?,
+            OutFormat::Jsonl => write_jsonl(&mut out, a, true).map_err(io)?,
             OutFormat::Table => write_alert(&mut out, &a.alert, &style).map_err(io)?,
         }
         out.flush().map_err(io)

@@ -44,13 +44,10 @@ pub struct HuntResult {
 }
 
 impl HuntResult {
-    /// Records that parsed (events or known skips) across all files: zero means nothing usable was read.
-    pub fn usable_records(&self) -> u64 {
-        self.summary
-            .files
-            .iter()
-            .map(|f| f.records.saturating_sub(f.rejected))
-            .sum()
+    /// Events produced across all files: zero means nothing usable was read (every record was
+    /// rejected, or skipped as carrying nothing the engine uses).
+    pub fn usable_events(&self) -> u64 {
+        self.summary.files.iter().map(|f| f.events).sum()
     }
 }
 
