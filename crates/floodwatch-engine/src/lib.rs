@@ -150,6 +150,10 @@ pub struct HostEngine {
     /// The newest event time actually received (idle ticks move the engine's clock, not this).
     last_event: Option<Ts>,
     verdict: HostVerdict,
+    /// The nearest misses by subject (a few), and the subjects that alerted: a quiet host's verdict
+    /// names its closest subject that never alerted.
+    near_misses: BTreeMap<ProcId, (f64, String)>,
+    alerted: std::collections::BTreeSet<ProcId>,
 }
 
 impl HostEngine {
@@ -187,6 +191,8 @@ impl HostEngine {
                 host: host.to_string(),
                 ..HostVerdict::default()
             },
+            near_misses: BTreeMap::new(),
+            alerted: std::collections::BTreeSet::new(),
         }
     }
 
@@ -262,6 +268,15 @@ impl HostEngine {
             }
         }
         stats.peak_processes = stats.peak_processes.max(self.procs.len());
+        let closest = self
+            .near_misses
+            .iter()
+            .filter(|(s, _)| !self.alerted.contains(s))
+            .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.cmp(a.0)));
+        if let Some((_, (ratio, text))) = closest {
+            self.verdict.closest_ratio = Some(*ratio);
+            self.verdict.closest = Some(text.clone());
+        }
         stats
             .hosts
             .insert(self.host.to_string(), self.verdict.clone());
@@ -601,6 +616,7 @@ impl HostEngine {
         let identity = self.identity(subject);
         let mut ep = Episode::new(&self.host, subject, &identity, ws, member);
         ep.session = Some(self.session.clone());
+        self.alerted.insert(subject);
         ep.early(&sig, now);
         let alert = self.build_alert(sh, &ep, AlertStatus::Open);
         self.episodes.insert(subject, ep);
@@ -694,6 +710,7 @@ impl HostEngine {
                 let identity = self.identity(subject);
                 let mut ep = Episode::new(&self.host, subject, &identity, ws, member);
                 ep.session = Some(self.session.clone());
+                self.alerted.insert(subject);
                 // The first half of the opening window was judged cool before: its counts and
                 // evidence belong to the episode too.
                 if let Some(p) = prev {
@@ -779,8 +796,27 @@ impl HostEngine {
             return;
         };
         let ratio = v / thr;
-        if self.verdict.closest_ratio.is_some_and(|r| r >= ratio) {
+        // Keep the 16 nearest subjects (each at its nearest window).
+        const KEEP: usize = 16;
+        if self
+            .near_misses
+            .get(&subject)
+            .is_some_and(|(r, _)| *r >= ratio)
+        {
             return;
+        }
+        if self.near_misses.len() >= KEEP && !self.near_misses.contains_key(&subject) {
+            let lowest = self
+                .near_misses
+                .iter()
+                .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
+                .map(|(s, (r, _))| (*s, *r));
+            match lowest {
+                Some((s, r)) if r < ratio => {
+                    self.near_misses.remove(&s);
+                }
+                _ => return,
+            }
         }
         let who = match self.procs.get(subject) {
             Some(p) => format!("{} (pid {})", p.path_or_name(), p.info.pid),
@@ -810,12 +846,12 @@ impl HostEngine {
                 format!("{} new connections/s (threshold {}/s)", r(v), r(thr))
             }
         };
-        self.verdict.closest_ratio = Some(ratio);
-        self.verdict.closest = Some(format!(
+        let text = format!(
             "{who}: {what}, {:.0}% of it, in the window starting {}",
             ratio * 100.0,
             sig.start
-        ));
+        );
+        self.near_misses.insert(subject, (ratio, text));
     }
 
     fn identity(&self, subject: ProcId) -> String {
