@@ -226,3 +226,14 @@ pub struct HostVerdict {
     /// That window in words: "ping (pid 812): 0.03 tool execs/s (threshold 5/s) at 2025-09-16T...".
     pub closest: Option<String>,
 }
+
+/// A byte rate for people: "117 B/s", "12.5 kB/s", "60.2 MB/s".
+pub fn fmt_bytes_rate(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.1} MB/s", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1} kB/s", v / 1e3)
+    } else {
+        format!("{v:.0} B/s")
+    }
+}

@@ -93,7 +93,8 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-fn civil_parts(ts: Ts) -> (i64, u32, u32, u32, u32, u32, i64) {
+/// (year, month, day, hour, minute, second, nanosecond) of an instant, in UTC.
+pub fn civil_parts(ts: Ts) -> (i64, u32, u32, u32, u32, u32, i64) {
     let days = ts.0.div_euclid(NANOS_PER_DAY);
     let rem = ts.0.rem_euclid(NANOS_PER_DAY);
     let (y, mo, d) = civil_from_days(days);

@@ -110,18 +110,7 @@ impl Episode {
         self.hot_windows += 1;
         self.last_seen = window_end;
         self.last_hot_end = window_end;
-        let p = &mut self.peaks;
-        p.spawns_per_s = p.spawns_per_s.max(sig.spawns_per_s);
-        p.packets_per_s = p.packets_per_s.max(sig.packets_per_s);
-        p.weighted_packets_per_s = p.weighted_packets_per_s.max(sig.weighted_packets_per_s);
-        p.bytes_per_s = p.bytes_per_s.max(sig.bytes_per_s);
-        p.weighted_bytes_per_s = p.weighted_bytes_per_s.max(sig.weighted_bytes_per_s);
-        p.connections_per_s = p.connections_per_s.max(sig.connections_per_s);
-        for (t, r) in &sig.triggers {
-            if *t != Trigger::Declared {
-                p.note_ratio(*t, *r);
-            }
-        }
+        self.note_peaks(sig);
         self.fold(acc, max_evidence);
         self.push_point(Self::point(sig, true));
     }
@@ -167,6 +156,10 @@ impl Episode {
     /// the window itself is absorbed (and counted) when it ends.
     pub fn early(&mut self, sig: &WindowSignals, now: Ts) {
         self.last_seen = now;
+        self.note_peaks(sig);
+    }
+
+    fn note_peaks(&mut self, sig: &WindowSignals) {
         let p = &mut self.peaks;
         p.spawns_per_s = p.spawns_per_s.max(sig.spawns_per_s);
         p.packets_per_s = p.packets_per_s.max(sig.packets_per_s);

@@ -76,28 +76,18 @@ fn merge_lineage(dst: &mut ProcInfo, src: &ProcInfo) {
     }
 }
 
-/// Fills fields the entry lacks from a later observation of the same lifetime.
+/// Fills fields the entry lacks from a later observation of the same lifetime: the lineage facts,
+/// and the image facts too (same lifetime, same image).
 fn merge_missing(dst: &mut ProcInfo, src: &ProcInfo) {
-    macro_rules! fill {
-        ($($f:ident),*) => { $( if dst.$f.is_none() { dst.$f = src.$f.clone(); } )* };
+    merge_lineage(dst, src);
+    if dst.path.is_none() {
+        dst.path.clone_from(&src.path);
     }
-    fill!(
-        pidversion,
-        ppid,
-        original_ppid,
-        responsible_pid,
-        session_id,
-        start_time,
-        path,
-        args,
-        cwd,
-        uid,
-        euid,
-        auid,
-        username
-    );
-    if dst.tty == Tty::Unknown {
-        dst.tty = src.tty.clone();
+    if dst.args.is_none() {
+        dst.args.clone_from(&src.args);
+    }
+    if dst.pidversion.is_none() {
+        dst.pidversion = src.pidversion;
     }
     if dst.signing.signing_id.is_none()
         && dst.signing.cs_flags.is_none()

@@ -65,15 +65,7 @@ pub fn fmt_rate(v: f64) -> String {
     }
 }
 
-pub fn fmt_bytes_rate(v: f64) -> String {
-    if v >= 1e6 {
-        format!("{:.1} MB/s", v / 1e6)
-    } else if v >= 1e3 {
-        format!("{:.1} kB/s", v / 1e3)
-    } else {
-        format!("{v:.0} B/s")
-    }
-}
+pub use floodwatch_core::alert::fmt_bytes_rate;
 
 fn proto_list(p: &[Proto]) -> String {
     let mut v: Vec<&str> = p

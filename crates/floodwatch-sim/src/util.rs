@@ -2,7 +2,7 @@
 //! written in a shuffled key order (eslogger's NSDictionary order differs line to line), `\/` escaping,
 //! and stable hashes (so per-path facts such as inode numbers do not depend on call order).
 
-use floodwatch_core::time::{civil_from_days, NANOS_PER_DAY, NANOS_PER_SEC};
+use floodwatch_core::time::{NANOS_PER_DAY, NANOS_PER_SEC};
 use floodwatch_core::Ts;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -10,19 +10,7 @@ use std::io::{self, Write};
 
 /// (year, month, day, hour, minute, second, nanosecond) of `ns` since the epoch (UTC unless pre-shifted).
 pub(crate) fn civil(ns: i64) -> (i64, u32, u32, u32, u32, u32, i64) {
-    let days = ns.div_euclid(NANOS_PER_DAY);
-    let rem = ns.rem_euclid(NANOS_PER_DAY);
-    let (y, mo, d) = civil_from_days(days);
-    let secs = rem / NANOS_PER_SEC;
-    (
-        y,
-        mo,
-        d,
-        (secs / 3600) as u32,
-        ((secs / 60) % 60) as u32,
-        (secs % 60) as u32,
-        rem % NANOS_PER_SEC,
-    )
+    floodwatch_core::time::civil_parts(Ts(ns))
 }
 
 /// eslogger `time`: `2025-08-07T13:21:35.880814738Z` (nanoseconds, UTC).

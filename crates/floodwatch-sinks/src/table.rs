@@ -40,15 +40,7 @@ fn rate(v: f64) -> String {
     }
 }
 
-fn bytes(v: f64) -> String {
-    if v >= 1e6 {
-        format!("{:.1} MB/s", v / 1e6)
-    } else if v >= 1e3 {
-        format!("{:.1} kB/s", v / 1e3)
-    } else {
-        format!("{v:.0} B/s")
-    }
-}
+use floodwatch_core::alert::fmt_bytes_rate as bytes;
 
 pub fn write_alert(w: &mut dyn Write, a: &Alert, st: &Style) -> io::Result<()> {
     let p = &a.subject.process;
