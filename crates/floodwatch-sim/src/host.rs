@@ -8,12 +8,13 @@
 
 use crate::eslogger::{EsWriter, Proc, Signer};
 use crate::nettop::{Columns, NettopCsv};
+use crate::osquery::OsqueryWriter;
 use crate::unifiedlog::{Record, UnifiedLog};
 use floodwatch_core::time::NANOS_PER_SEC;
 use floodwatch_core::Ts;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ use std::path::{Path, PathBuf};
 pub const ESLOGGER_FILE: &str = "eslogger.jsonl";
 pub const NETTOP_FILE: &str = "nettop.csv";
 pub const UNIFIEDLOG_FILE: &str = "unifiedlog.ndjson";
+/// osquery results (`es_process_events`), written only when [`HostFiles::add_osquery`] was called.
+pub const OSQUERY_FILE: &str = "osquery.log";
 
 /// Which files a host has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -105,6 +108,7 @@ pub(crate) enum Action {
         bytes_out: u64,
     },
     NetRemove(i32),
+    NetClose(i32, String),
     Frame,
     Summary(Box<Summary>),
     Login(String, u32),
@@ -167,6 +171,11 @@ pub struct HostFiles {
     pub(crate) es: Option<EsWriter<BufWriter<File>>>,
     pub(crate) nettop: Option<NettopCsv<BufWriter<File>>>,
     pub(crate) ulog: Option<UnifiedLog<BufWriter<File>>>,
+    pub(crate) osq: Option<OsqueryWriter<BufWriter<File>>>,
+    /// pid → pidversion of the live images, for osquery's `parent_pidversion`.
+    osq_pv: HashMap<i32, u32>,
+    /// Added to every unified-log timestamp (a host whose sources disagree on the time).
+    ulog_skew_ns: i64,
     pub(crate) rng: ChaCha8Rng,
     queue: Vec<Timed>,
     seq: u64,
@@ -237,6 +246,9 @@ impl HostFiles {
             es,
             nettop,
             ulog,
+            osq: None,
+            osq_pv: HashMap::new(),
+            ulog_skew_ns: 0,
             rng,
             queue: Vec::new(),
             seq: 0,
@@ -261,6 +273,34 @@ impl HostFiles {
             nettop: self.nettop.is_some(),
             unifiedlog: self.ulog.is_some(),
         }
+    }
+
+    /// Also writes `osquery.log` (`es_process_events` exec, fork and exit rows for every process event
+    /// queued from now on; `hostIdentifier` is the host). Draws nothing from the host's random stream,
+    /// so enabling it does not change the other files.
+    pub fn add_osquery(&mut self) -> io::Result<()> {
+        let f = File::create(self.dir.join(OSQUERY_FILE))?;
+        let seed = self.opts.seed ^ 0x05_0E4E;
+        self.osq = Some(OsqueryWriter::new(
+            BufWriter::with_capacity(256 * 1024, f),
+            &self.host,
+            seed,
+        ));
+        Ok(())
+    }
+
+    pub fn has_osquery(&self) -> bool {
+        self.osq.is_some()
+    }
+
+    /// Whether process events (exec, fork, exit) reach any file: eslogger or osquery.
+    pub fn has_process_events(&self) -> bool {
+        self.es.is_some() || self.osq.is_some()
+    }
+
+    /// Shifts every unified-log timestamp by `secs` (clock skew between a host's sources).
+    pub fn set_unifiedlog_skew(&mut self, secs: f64) {
+        self.ulog_skew_ns = (secs * NANOS_PER_SEC as f64).round() as i64;
     }
 
     pub fn user(&self) -> (u32, String) {
@@ -405,7 +445,7 @@ impl HostFiles {
     }
 
     pub fn exec(&mut self, ts: Ts, before: &Proc, after: &Proc) {
-        if self.es.is_some() {
+        if self.has_process_events() {
             self.push(
                 ts,
                 0,
@@ -415,7 +455,7 @@ impl HostFiles {
     }
 
     pub fn fork(&mut self, ts: Ts, parent: &Proc, child: &Proc) {
-        if self.es.is_some() {
+        if self.has_process_events() {
             self.push(
                 ts,
                 0,
@@ -425,7 +465,7 @@ impl HostFiles {
     }
 
     pub fn exit(&mut self, ts: Ts, p: &Proc, stat: i32) {
-        if self.es.is_some() {
+        if self.has_process_events() {
             self.push(ts, 0, Action::Exit(Box::new(p.clone()), stat));
         }
     }
@@ -464,6 +504,13 @@ impl HostFiles {
                     bytes_out,
                 },
             );
+        }
+    }
+
+    /// One socket of a process closed: its row is gone from nettop from `ts` on.
+    pub fn net_close(&mut self, ts: Ts, pid: i32, socket: &str) {
+        if self.nettop.is_some() {
+            self.push(ts, 0, Action::NetClose(pid, socket.to_string()));
         }
     }
 
@@ -652,7 +699,7 @@ impl HostFiles {
     /// launchd jobs starting and exiting, nsurlsessiond connection summaries.
     pub fn background(&mut self, from: Ts, to: Ts) {
         let (uid, _) = self.user();
-        if self.es.is_some() {
+        if self.has_process_events() {
             let mut t = from.add_nanos(self.rng.random_range(0..8 * NANOS_PER_SEC));
             while t < to {
                 let k = self.rng.random_range(0..10u32);
@@ -747,6 +794,9 @@ impl HostFiles {
         if let Some(w) = self.ulog.as_mut() {
             w.flush()?;
         }
+        if let Some(w) = self.osq.as_mut() {
+            w.flush()?;
+        }
         if let Some(w) = self.nettop.take() {
             let f = w.into_inner().into_inner().map_err(|e| e.into_error())?;
             if let Some(last) = self.last_frame {
@@ -759,20 +809,46 @@ impl HostFiles {
     }
 
     fn apply(&mut self, ts: Ts, action: Action) -> io::Result<()> {
+        // Unified-log records carry the host's (possibly skewed) log clock.
+        let lts = ts.add_nanos(self.ulog_skew_ns);
         match action {
             Action::Exec(b) => {
                 if let Some(w) = self.es.as_mut() {
                     w.exec(ts, &b.0, &b.1)?;
+                }
+                if self.osq.is_some() {
+                    let ppv = self.parent_pv(b.1.ppid);
+                    let user = self.user_name(b.1.uid);
+                    self.osq_pv.insert(b.1.pid, b.1.pidversion);
+                    if let Some(w) = self.osq.as_mut() {
+                        w.exec(ts, &b.1, ppv, &user)?;
+                    }
                 }
             }
             Action::Fork(b) => {
                 if let Some(w) = self.es.as_mut() {
                     w.fork(ts, &b.0, &b.1)?;
                 }
+                if self.osq.is_some() {
+                    let ppv = self.parent_pv(b.0.ppid);
+                    let user = self.user_name(b.0.uid);
+                    self.osq_pv.insert(b.1.pid, b.1.pidversion);
+                    if let Some(w) = self.osq.as_mut() {
+                        w.fork(ts, &b.0, b.1.pid, ppv, &user)?;
+                    }
+                }
             }
             Action::Exit(p, stat) => {
                 if let Some(w) = self.es.as_mut() {
                     w.exit(ts, &p, stat)?;
+                }
+                if self.osq.is_some() {
+                    let ppv = self.parent_pv(p.ppid);
+                    let user = self.user_name(p.uid);
+                    self.osq_pv.remove(&p.pid);
+                    if let Some(w) = self.osq.as_mut() {
+                        w.exit(ts, &p, stat, ppv, &user)?;
+                    }
                 }
             }
             Action::Session(kind, user) => {
@@ -796,6 +872,11 @@ impl HostFiles {
             Action::NetRemove(pid) => {
                 if let Some(w) = self.nettop.as_mut() {
                     w.remove(pid);
+                }
+            }
+            Action::NetClose(pid, socket) => {
+                if let Some(w) = self.nettop.as_mut() {
+                    w.close_socket(pid, &socket);
                 }
             }
             Action::Frame => {
@@ -827,7 +908,7 @@ impl HostFiles {
             Action::Summary(s) => {
                 if let Some(w) = self.ulog.as_mut() {
                     w.connection_summary(
-                        ts,
+                        lts,
                         s.pid,
                         &s.path,
                         s.uid,
@@ -844,23 +925,23 @@ impl HostFiles {
             }
             Action::Login(user, uid) => {
                 if let Some(w) = self.ulog.as_mut() {
-                    w.login(ts, &user, uid)?;
+                    w.login(lts, &user, uid)?;
                 }
             }
             Action::Lock => {
                 if let Some(w) = self.ulog.as_mut() {
-                    w.lock(ts)?;
+                    w.lock(lts)?;
                 }
             }
             Action::Unlock => {
                 if let Some(w) = self.ulog.as_mut() {
-                    w.unlock(ts)?;
+                    w.unlock(lts)?;
                 }
             }
             Action::Log(r) => {
                 if let Some(w) = self.ulog.as_mut() {
                     w.record(&Record {
-                        ts,
+                        ts: lts,
                         pid: r.pid,
                         process_path: &r.process_path,
                         uid: r.uid,
@@ -875,6 +956,26 @@ impl HostFiles {
             }
         }
         Ok(())
+    }
+}
+
+impl HostFiles {
+    /// osquery's `parent_pidversion`: the parent's current image, launchd's for pid 1.
+    fn parent_pv(&self, ppid: i32) -> u32 {
+        match self.osq_pv.get(&ppid) {
+            Some(&pv) => pv,
+            None => self.es.as_ref().map_or(1_029, |w| w.launchd_pidversion()),
+        }
+    }
+
+    fn user_name(&self, uid: u32) -> String {
+        if uid == 0 {
+            "root".into()
+        } else if uid == self.opts.user.0 {
+            self.opts.user.1.clone()
+        } else {
+            format!("_{uid}")
+        }
     }
 }
 

@@ -8,12 +8,16 @@
 //! - [`scenario`]: ten flood / benign scenarios with [`scenario::Truth`], and the bundled example
 //!   collection.
 //! - [`bulk`]: many hosts of mostly benign activity for benchmarks, streamed.
+//! - [`families`]: more flood tools, launch contexts and routine activity, for the fleet.
+//! - [`fleet`]: a labelled fleet (one folder per host, a day each, `labels.jsonl`).
 //!
 //! Every line is modelled on the real samples in `tests/data/corpus/` and the notes in
 //! shared/docs/telemetry-formats.md; output is deterministic for a seed.
 
 pub mod bulk;
 pub mod eslogger;
+pub mod families;
+pub mod fleet;
 pub mod host;
 pub mod nettop;
 pub mod osquery;
@@ -22,6 +26,10 @@ pub mod unifiedlog;
 mod util;
 
 pub use bulk::write_bulk;
+pub use fleet::{
+    read_labels, write_fleet, write_labels, FleetSpec, Label, ATTACK_FAMILIES, BENIGN_FAMILIES,
+    ROBUSTNESS_FAMILIES,
+};
 pub use host::{Files, HostFiles, HostOpts};
 pub use scenario::{write_example_collection, write_scenario, Scenario, Truth};
 pub use util::{

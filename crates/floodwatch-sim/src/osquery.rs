@@ -49,6 +49,52 @@ impl<W: Write> OsqueryWriter<W> {
         parent_pidversion: u32,
         user: &str,
     ) -> io::Result<()> {
+        self.row(ts, target, parent_pidversion, user, "exec", None, None)
+    }
+
+    /// One `fork` row: the row describes the parent (the message's process), `child_pid` the child.
+    pub fn fork(
+        &mut self,
+        ts: Ts,
+        parent: &Proc,
+        child_pid: i32,
+        parent_pidversion: u32,
+        user: &str,
+    ) -> io::Result<()> {
+        self.row(
+            ts,
+            parent,
+            parent_pidversion,
+            user,
+            "fork",
+            None,
+            Some(child_pid),
+        )
+    }
+
+    /// One `exit` row for `p`; `exit_code` is the wait status, as ES reports it.
+    pub fn exit(
+        &mut self,
+        ts: Ts,
+        p: &Proc,
+        stat: i32,
+        parent_pidversion: u32,
+        user: &str,
+    ) -> io::Result<()> {
+        self.row(ts, p, parent_pidversion, user, "exit", Some(stat), None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &mut self,
+        ts: Ts,
+        target: &Proc,
+        parent_pidversion: u32,
+        user: &str,
+        event_type: &str,
+        exit_code: Option<i32>,
+        child_pid: Option<i32>,
+    ) -> io::Result<()> {
         let n = |v: i64| J::S(v.to_string());
         let cmdline: String = target
             .args
@@ -95,10 +141,16 @@ impl<W: Write> OsqueryWriter<W> {
             ),
             ("cdhash", J::S(hex40(hash_str(1, &target.path)))),
             ("platform_binary", n(target.platform as i64)),
-            ("exit_code", J::s("")),
-            ("child_pid", J::s("")),
+            (
+                "exit_code",
+                exit_code.map_or_else(|| J::s(""), |c| n(c as i64)),
+            ),
+            (
+                "child_pid",
+                child_pid.map_or_else(|| J::s(""), |c| n(c as i64)),
+            ),
             ("time", n(ts.secs())),
-            ("event_type", J::s("exec")),
+            ("event_type", J::s(event_type)),
             ("codesigning_flags", J::s(cs_flag_names(target.cs_flags))),
         ]);
         let unix = ts.secs() + 1;

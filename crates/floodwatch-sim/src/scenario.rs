@@ -127,7 +127,7 @@ pub struct Truth {
     pub end: Ts,
 }
 
-fn secs_f(s: f64) -> i64 {
+pub(crate) fn secs_f(s: f64) -> i64 {
     (s * NANOS_PER_SEC as f64).round() as i64
 }
 
@@ -152,7 +152,7 @@ fn truth(
 
 /// Short-lived tool processes in nettop: a row (and one tcp socket) from `t_start` until `t_end`.
 #[allow(clippy::too_many_arguments)]
-fn short_tcp_row(
+pub(crate) fn short_tcp_row(
     hf: &mut HostFiles,
     t_start: Ts,
     t_end: Ts,
@@ -559,10 +559,11 @@ pub fn pid_reuse(hf: &mut HostFiles, start: Ts, bytes_per_s: u64) -> Truth {
 // ---------------------------------------------------------------------------------------------------------
 // Terminal sessions
 
-const TERMINAL: &str = "/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal";
+pub(crate) const TERMINAL: &str =
+    "/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal";
 
 /// Terminal (already running) → login → `-zsh` on `tty`; returns (Terminal, zsh).
-fn terminal_shell(hf: &mut HostFiles, ts: Ts, tty: &str) -> (Proc, Proc) {
+pub(crate) fn terminal_shell(hf: &mut HostFiles, ts: Ts, tty: &str) -> (Proc, Proc) {
     let (uid, user) = hf.user();
     let boot = hf.boot(ts);
     let term_pid = 600 + hf.rng.random_range(0..900);

@@ -3,5 +3,6 @@
 
 pub mod escape;
 pub mod ocsf;
+pub mod report;
 pub mod summary;
 pub mod table;

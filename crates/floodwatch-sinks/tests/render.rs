@@ -4,6 +4,8 @@ use floodwatch_core::alert::*;
 use floodwatch_core::event::{Proto, SignatureClass, Tty};
 use floodwatch_core::Ts;
 use floodwatch_sinks::ocsf::{detection_finding, Activity};
+use floodwatch_sinks::report::{html_report, markdown_report, Section};
+use floodwatch_sinks::summary::RunSummary;
 use floodwatch_sinks::table::{write_table, Style};
 
 const EVIL: &str = "/tmp/.x/a\x1b[2J\x1b]0;pwned\x07\r\nHIGH 100 fake-host\u{202e}\"},{\"x\":1";
@@ -144,4 +146,59 @@ fn hostile_strings_stay_data_in_json_and_table() {
     write_table(&mut buf, &[alert()], &Style { color: true }).unwrap();
     let text = String::from_utf8(buf).unwrap();
     assert!(!text.contains("\x1b]0;") && !text.contains("\x1b[2J"));
+}
+
+#[test]
+fn reports_escape_hostile_strings_and_need_no_script() {
+    let mut a = alert();
+    let xss = "<script>alert(1)</script><img src=x onerror=alert(2)> | `x` \u{202e}";
+    a.subject.process.cmd_line = Some(format!("/bin/bash {xss} {EVIL}"));
+    a.host = format!("mac-01{xss}");
+    a.timeline = vec![
+        WindowPoint {
+            start: Ts::from_secs(1_790_000_000),
+            packets_per_s: 0.0,
+            bytes_per_s: 0.0,
+            connections_per_s: 0.0,
+            spawns_per_s: 40.0,
+            hot: true,
+        },
+        WindowPoint {
+            start: Ts::from_secs(1_790_000_015),
+            packets_per_s: 0.0,
+            bytes_per_s: 0.0,
+            connections_per_s: 0.0,
+            spawns_per_s: 2.0,
+            hot: false,
+        },
+    ];
+    let extra = [Section {
+        title: format!("eval {xss}"),
+        headers: vec!["family".into()],
+        rows: vec![vec![xss.to_string()]],
+        lines: vec![xss.to_string()],
+    }];
+    let html = html_report(
+        "r",
+        std::slice::from_ref(&a),
+        &RunSummary::default(),
+        &extra,
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("<img"),
+        "{html}"
+    );
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains('\x1b') && !html.contains('\u{202e}'));
+    // The chart: one bar per window, the hot one red, and the 5/s threshold line.
+    assert_eq!(html.matches("<rect").count(), 2);
+    assert!(html.contains("fill=\"#c0392b\"") && html.contains("threshold 5.0"));
+    let md = markdown_report("r", &[a], &RunSummary::default(), &extra);
+    assert!(!md.contains("<script") && !md.contains('\x1b') && !md.contains('\u{202e}'));
+    // A pipe inside a cell cannot open a new column.
+    assert!(
+        md.lines()
+            .any(|l| l.starts_with("| &lt;script>") && l.contains("\\|")),
+        "{md}"
+    );
 }

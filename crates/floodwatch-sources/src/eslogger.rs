@@ -56,7 +56,7 @@ impl RecordParser for EsloggerParser {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
         let msg: Message = serde_json::from_str(record).map_err(json_reject)?;
         self.note_version(msg.version);
-        let kind = match event_kind(msg.event, &msg.process)? {
+        let kind = match event_kind(msg.event, msg.process)? {
             Ok(kind) => kind,
             Err(skip) => return Ok(Parsed::Skipped(skip)),
         };
@@ -88,14 +88,16 @@ impl RecordParser for EsloggerParser {
 /// The outer result is a reject (bad record), the inner one a skip (valid but not used).
 type KindResult = Result<Result<EventKind, Cow<'static, str>>, Reject>;
 
-fn event_kind(event: EsEvent<'_>, process: &EsProcess<'_>) -> KindResult {
+/// Takes the message apart: strings that had to be unescaped (every eslogger path: `\/`) are moved
+/// into the event, not copied again.
+fn event_kind(event: EsEvent<'_>, process: EsProcess<'_>) -> KindResult {
     let kind = match event {
         EsEvent::Exec(exec) => {
-            let mut target = proc_info(&exec.target, "event.exec.target")?;
+            let mut target = proc_info(exec.target, "event.exec.target")?;
             target.args = exec
                 .args
-                .map(|args| args.iter().map(Str::to_owned_string).collect());
-            target.cwd = exec.cwd.and_then(|c| c.path).map(|p| p.to_owned_string());
+                .map(|args| args.into_iter().map(Str::into_string).collect());
+            target.cwd = exec.cwd.and_then(|c| c.path).map(Str::into_string);
             EventKind::Exec {
                 instigator: Some(Box::new(proc_info(process, "process")?)),
                 target: Box::new(target),
@@ -103,13 +105,13 @@ fn event_kind(event: EsEvent<'_>, process: &EsProcess<'_>) -> KindResult {
         }
         EsEvent::Fork(fork) => EventKind::Fork {
             parent: Box::new(proc_info(process, "process")?),
-            child: Box::new(proc_info(&fork.child, "event.fork.child")?),
+            child: Box::new(proc_info(fork.child, "event.fork.child")?),
         },
         EsEvent::Exit(exit) => EventKind::Exit {
             process: Box::new(proc_info(process, "process")?),
             status: exit.stat,
         },
-        EsEvent::Session(kind, payload) => match session(kind, &payload, process) {
+        EsEvent::Session(kind, payload) => match session(kind, &payload, &process) {
             Ok(s) => EventKind::Session(Box::new(s)),
             Err(skip) => return Ok(Err(skip)),
         },
@@ -142,7 +144,7 @@ pub(crate) fn json_reject(e: serde_json::Error) -> Reject {
 // ---------------------------------------------------------------------------------------------
 // Normalization
 
-fn proc_info(p: &EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject> {
+fn proc_info(p: EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject> {
     let token = p
         .audit_token
         .ok_or_else(|| Reject::new("missing field", format!("{what}.audit_token")))?;
@@ -150,7 +152,13 @@ fn proc_info(p: &EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject> {
         .pid
         .ok_or_else(|| Reject::new("missing field", format!("{what}.audit_token.pid")))?;
     let start_time = match &p.start_time {
-        Some(s) => Some(timestamp(&format!("{what}.start_time"), s.as_str())?),
+        // The field name is only formatted for a reject, not for every record.
+        Some(s) => Some(parse_rfc3339(s.as_str()).ok_or_else(|| {
+            Reject::new(
+                "bad timestamp",
+                format!("{what}.start_time {:?}", s.as_str()),
+            )
+        })?),
         None => None,
     };
     Ok(ProcInfo {
@@ -162,35 +170,25 @@ fn proc_info(p: &EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject> {
         responsible_pid: p.responsible_audit_token.and_then(|t| t.pid),
         session_id: p.session_id,
         start_time,
-        path: p
-            .executable
-            .as_ref()
-            .and_then(|e| e.path.as_ref())
-            .map(Str::to_owned_string),
+        path: p.executable.and_then(|e| e.path).map(Str::into_string),
         args: None,
         cwd: None,
         uid: token.ruid,
         euid: token.euid,
         auid: token.auid.filter(|&a| a != AUID_UNSET),
         username: None,
-        tty: match &p.tty {
+        tty: match p.tty {
             TtyField::Absent => Tty::Unknown,
             TtyField::Null => Tty::None,
             // A tty object without a path still says "has a terminal"; keep it visible as empty.
-            TtyField::File(f) => Tty::Some(
-                f.path
-                    .as_ref()
-                    .map(Str::to_owned_string)
-                    .unwrap_or_default(),
-            ),
+            TtyField::File(f) => Tty::Some(f.path.map(Str::into_string).unwrap_or_default()),
         },
         signing: Signing {
-            signing_id: p.signing_id.as_ref().map(Str::to_owned_string),
+            signing_id: p.signing_id.map(Str::into_string),
             team_id: p
                 .team_id
-                .as_ref()
                 .filter(|t| !t.as_str().is_empty())
-                .map(Str::to_owned_string),
+                .map(Str::into_string),
             platform_binary: p.is_platform_binary,
             cs_flags: p.codesigning_flags,
         },
@@ -255,6 +253,10 @@ impl Str<'_> {
     }
     pub(crate) fn to_owned_string(&self) -> String {
         self.0.as_ref().to_owned()
+    }
+    /// The string, moved out when it is already owned (it had escapes), copied when borrowed.
+    pub(crate) fn into_string(self) -> String {
+        self.0.into_owned()
     }
 }
 

@@ -23,7 +23,10 @@ use floodwatch_core::config::NettopMode;
 use floodwatch_core::event::{Event, EventKind, Origin, Proto, Traffic};
 use floodwatch_core::time::{civil_from_days, parse_time_of_day, NANOS_PER_DAY, NANOS_PER_SEC};
 use floodwatch_core::Ts;
-use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock};
+
+type FastMap<K, V> = foldhash::HashMap<K, V>;
+type FastSet<T> = foldhash::HashSet<T>;
 
 /// Keys unseen for this many frames are forgotten (bounded memory on long captures). A socket that comes
 /// back after that is counted as new, which only matters for rows nettop stopped listing for a while.
@@ -35,6 +38,10 @@ const SKIP_BASELINE: &str = "first cumulative frame (delta baseline)";
 const SKIP_FIRST_DELTA: &str = "first delta frame (cumulative since start, discarded)";
 const SKIP_NO_TRAFFIC: &str = "no traffic in interval";
 const SKIP_ORPHAN: &str = "socket row without a process row above";
+
+/// Name cells remembered with their parse (a capture repeats the same names every frame); the memory
+/// is dropped and rebuilt when there are more distinct ones than this.
+const MAX_CACHED_CELLS: usize = 16_384;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Layout {
@@ -68,18 +75,18 @@ enum Columns {
     },
 }
 
-/// What the name cell holds.
-#[derive(Debug)]
+/// What the name cell holds. Shared strings: the same names come back in every frame, as keys.
+#[derive(Clone, Debug)]
 enum What {
     Process {
-        name: Box<str>,
+        name: Arc<str>,
         pid: i32,
     },
     Socket {
         proto: Proto,
         /// The whole cell (`tcp4 a:1<->b:2`), part of the socket's key.
-        desc: Box<str>,
-        remote: Option<String>,
+        desc: Arc<str>,
+        remote: Option<Arc<str>>,
     },
 }
 
@@ -88,16 +95,16 @@ struct RawRow {
     what: What,
     /// Nanoseconds since local midnight, when the capture has a time column.
     tod: Option<i64>,
-    uuid: Option<Box<str>>,
+    uuid: Option<Arc<str>>,
     bytes_in: u64,
     bytes_out: u64,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 enum Key {
-    Proc(i32, Box<str>),
+    Proc(i32, Arc<str>),
     /// pid, endpoints (or uuid), n-th row with the same endpoints under that process (`udp4 *:*<->*:*` repeats).
-    Sock(i32, Box<str>, u32),
+    Sock(i32, Arc<str>, u32),
 }
 
 /// A row ready for the counter logic.
@@ -106,9 +113,9 @@ struct Row {
     ts: Ts,
     key: Key,
     pid: i32,
-    name: Box<str>,
+    name: Arc<str>,
     /// Protocol and remote for socket rows; None for process rows.
-    socket: Option<(Proto, Option<String>)>,
+    socket: Option<(Proto, Option<Arc<str>>)>,
     bytes_in: u64,
     bytes_out: u64,
 }
@@ -126,7 +133,7 @@ struct Pending {
     ts: Ts,
     start: Ts,
     pid: i32,
-    name: Box<str>,
+    name: Arc<str>,
     bytes_in: u64,
     bytes_out: u64,
     had_sockets: bool,
@@ -161,11 +168,15 @@ pub struct NettopParser {
     frame_first_ts: Option<Ts>,
     prev_frame_ts: Option<Ts>,
     /// Process pids of the current frame: a repeat means a frame began without a header.
-    frame_pids: HashSet<i32>,
-    current_proc: Option<(i32, Box<str>)>,
+    frame_pids: FastSet<i32>,
+    current_proc: Option<(i32, Arc<str>)>,
     /// Socket rows with the same endpoints so far under the current process.
-    block_socks: HashMap<Box<str>, u32>,
-    prev: HashMap<Key, Prev>,
+    block_socks: FastMap<Arc<str>, u32>,
+    prev: FastMap<Key, Prev>,
+    /// Name cells already parsed, by their text.
+    cells: FastMap<Box<str>, What>,
+    /// Where the commas of the current CSV row are (reused from row to row).
+    commas: Vec<usize>,
     pending: Option<Pending>,
     /// Frame 2's rows in auto mode, until the mode is decided.
     held: Vec<Row>,
@@ -205,10 +216,12 @@ impl NettopParser {
             rows_in_frame: 0,
             frame_first_ts: None,
             prev_frame_ts: None,
-            frame_pids: HashSet::new(),
+            frame_pids: FastSet::default(),
             current_proc: None,
-            block_socks: HashMap::new(),
-            prev: HashMap::new(),
+            block_socks: FastMap::default(),
+            prev: FastMap::default(),
+            cells: FastMap::default(),
+            commas: Vec::new(),
             pending: None,
             held: Vec::new(),
             socket_votes: Votes::default(),
@@ -236,8 +249,8 @@ impl NettopParser {
             return Err(Reject::new("bad row", "data row before any nettop header"));
         };
         let res = match columns {
-            Columns::Csv { .. } => csv_row(columns, record),
-            Columns::Fixed { .. } => fixed_row(columns, record),
+            Columns::Csv { .. } => csv_row(columns, record, &mut self.cells, &mut self.commas),
+            Columns::Fixed { .. } => fixed_row(columns, record, &mut self.cells),
         };
         res.map_err(|(reject, was_process)| {
             if was_process {
@@ -449,7 +462,7 @@ impl NettopParser {
                     uid: None,
                     start,
                     proto: *proto,
-                    remote: remote.clone(),
+                    remote: remote.as_deref().map(str::to_string),
                     bytes_out,
                     bytes_in,
                     packets_out: None,
@@ -596,6 +609,19 @@ fn clamp_sub(now: u64, was: u64) -> (u64, bool) {
 // ---------------------------------------------------------------------------------------------------------
 // Cells
 
+/// [`name_cell`], remembered by the cell's text.
+fn cached_name_cell(cache: &mut FastMap<Box<str>, What>, cell: &str) -> Option<What> {
+    if let Some(what) = cache.get(cell) {
+        return Some(what.clone());
+    }
+    let what = name_cell(cell)?;
+    if cache.len() >= MAX_CACHED_CELLS {
+        cache.clear();
+    }
+    cache.insert(cell.into(), what.clone());
+    Some(what)
+}
+
 /// `Name.pid` (split on the last dot: names contain dots) or `proto local<->remote`.
 fn name_cell(cell: &str) -> Option<What> {
     let cell = cell.trim();
@@ -605,7 +631,7 @@ fn name_cell(cell: &str) -> Option<What> {
                 return Some(What::Socket {
                     proto: socket_proto(proto),
                     desc: cell.into(),
-                    remote: remote_endpoint(remote.trim()),
+                    remote: remote_endpoint(remote.trim()).map(Arc::from),
                 });
             }
         }
@@ -685,9 +711,9 @@ fn count_cell(what: &str, cell: &str) -> Result<u64, Reject> {
 /// `time,,interface,state,bytes_in,bytes_out,…,` or a `-J` subset (possibly without `time`).
 fn csv_header(line: &str) -> Option<Columns> {
     // Most records are rows: a substring search rules them out before splitting.
-    if !line.contains("bytes_in") {
-        return None;
-    }
+    static BYTES_IN: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new("bytes_in"));
+    BYTES_IN.find(line.as_bytes())?;
     let fields: Vec<&str> = line.split(',').map(str::trim).collect();
     let find = |n: &str| fields.iter().position(|f| *f == n);
     let (bytes_in, bytes_out) = (find("bytes_in"), find("bytes_out"));
@@ -704,17 +730,44 @@ fn csv_header(line: &str) -> Option<Columns> {
     })
 }
 
-/// Field `i` of the header, in a row whose name spilled over `extra` more fields.
-fn field_at<'a>(fields: &[&'a str], name: usize, extra: usize, i: Option<usize>) -> &'a str {
-    match i {
-        Some(i) if i > name => fields[i + extra],
-        Some(i) => fields[i],
-        None => "",
+/// A CSV row's fields, by the positions of its commas (nettop does not quote).
+struct Fields<'a> {
+    line: &'a str,
+    commas: &'a [usize],
+}
+
+impl<'a> Fields<'a> {
+    fn len(&self) -> usize {
+        self.commas.len() + 1
+    }
+
+    /// Fields `first..=last` with the commas between them.
+    fn span(&self, first: usize, last: usize) -> &'a str {
+        let start = match first {
+            0 => 0,
+            i => self.commas[i - 1] + 1,
+        };
+        let end = self.commas.get(last).copied().unwrap_or(self.line.len());
+        &self.line[start..end]
+    }
+
+    /// Field `i` of the header, in a row whose name spilled over `extra` more fields.
+    fn at(&self, name: usize, extra: usize, i: Option<usize>) -> &'a str {
+        match i {
+            Some(i) if i > name => self.span(i + extra, i + extra),
+            Some(i) => self.span(i, i),
+            None => "",
+        }
     }
 }
 
 /// The error says whether the row was a process row (see [`NettopParser::raw_row`]).
-fn csv_row(columns: &Columns, line: &str) -> Result<RawRow, (Reject, bool)> {
+fn csv_row(
+    columns: &Columns,
+    line: &str,
+    cells: &mut FastMap<Box<str>, What>,
+    commas: &mut Vec<usize>,
+) -> Result<RawRow, (Reject, bool)> {
     let Columns::Csv {
         count,
         name,
@@ -726,7 +779,9 @@ fn csv_row(columns: &Columns, line: &str) -> Result<RawRow, (Reject, bool)> {
     else {
         return Err((Reject::new("bad row", "not a CSV layout"), false));
     };
-    let fields: Vec<&str> = line.split(',').collect();
+    commas.clear();
+    commas.extend(memchr::memchr_iter(b',', line.as_bytes()));
+    let fields = Fields { line, commas };
     if fields.len() < count {
         return Err((
             Reject::new(
@@ -739,13 +794,9 @@ fn csv_row(columns: &Columns, line: &str) -> Result<RawRow, (Reject, bool)> {
     // nettop does not quote: a name with commas spills into the next fields. The name column is the only
     // free text, so the extra fields belong to it.
     let extra = fields.len() - count;
-    let name_text: std::borrow::Cow<str> = if extra == 0 {
-        fields[name].into()
-    } else {
-        fields[name..=name + extra].join(",").into()
-    };
-    let cell = |i: Option<usize>| field_at(&fields, name, extra, i);
-    let what = name_cell(&name_text).ok_or_else(|| {
+    let name_text = fields.span(name, name + extra);
+    let cell = |i: Option<usize>| fields.at(name, extra, i);
+    let what = cached_name_cell(cells, name_text).ok_or_else(|| {
         (
             Reject::new(
                 "bad row",
@@ -771,7 +822,7 @@ fn csv_row(columns: &Columns, line: &str) -> Result<RawRow, (Reject, bool)> {
     let bo = count_cell("bytes_out", cell(bytes_out)).map_err(|r| (r, is_process))?;
     let uuid = Some(cell(uuid).trim())
         .filter(|u| !u.is_empty())
-        .map(Box::from);
+        .map(Arc::from);
     Ok(RawRow {
         what,
         tod,
@@ -869,7 +920,11 @@ fn map_fixed(ends: &[usize], cells: &[(usize, usize)]) -> Vec<Option<usize>> {
         .collect()
 }
 
-fn fixed_row(columns: &Columns, line: &str) -> Result<RawRow, (Reject, bool)> {
+fn fixed_row(
+    columns: &Columns,
+    line: &str,
+    cells_seen: &mut FastMap<Box<str>, What>,
+) -> Result<RawRow, (Reject, bool)> {
     let Columns::Fixed { names, ends } = columns else {
         return Err((Reject::new("bad row", "not a fixed-width layout"), false));
     };
@@ -878,7 +933,7 @@ fn fixed_row(columns: &Columns, line: &str) -> Result<RawRow, (Reject, bool)> {
     // space); the rest are values.
     let mut found = None;
     for i in 0..cells.len() {
-        if let Some(what) = name_cell(&line[cells[0].0..cells[i].1]) {
+        if let Some(what) = cached_name_cell(cells_seen, &line[cells[0].0..cells[i].1]) {
             found = Some((i, what));
             break;
         }

@@ -2,6 +2,7 @@
 //! This file only parses arguments and dispatches; the work lives in the library crates.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use floodwatch::demo;
 use floodwatch::pipeline::{self, HuntOptions};
 use floodwatch::watch::{self, WatchOptions};
 use floodwatch_core::config::DEFAULT_TOML;
@@ -70,6 +71,63 @@ enum Cmd {
         /// Write alerts here instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Also write an incident report: PREFIX.md and PREFIX.html (self-contained, with a chart of
+        /// each alert's rate against its threshold).
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+    /// Hunt labelled telemetry and score the alerts against the labels: precision, recall and F1 per
+    /// family, time to detect, false alerts per host-day, the worst misses.
+    Eval {
+        /// Files or folders to hunt (e.g. a folder written by `floodwatch simulate`).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Labels (JSON lines); default: labels.jsonl in the first folder given.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+        /// Worker threads.
+        #[arg(long, default_value_t = default_threads())]
+        threads: usize,
+        /// Write the evaluation as JSON (instead of Markdown on stdout).
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Write a simulated fleet (one folder per host, in the real formats) and its labels.jsonl.
+    Simulate {
+        /// Folder to write (created).
+        dir: PathBuf,
+        #[arg(long, default_value_t = 50)]
+        hosts: usize,
+        /// Hosts that get one attack each (default: a third of them).
+        #[arg(long)]
+        attack_hosts: Option<usize>,
+        /// No attack at all (a benign fleet, for false-alert rates).
+        #[arg(long)]
+        benign_only: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Simulated duration, e.g. 24h, 90m.
+        #[arg(long, default_value = "24h", value_parser = parse_span)]
+        duration: std::time::Duration,
+        /// First day (YYYY-MM-DD, UTC).
+        #[arg(long, value_parser = parse_date)]
+        date: Option<Ts>,
+    },
+    /// The tour: simulate a small fleet day, hunt it, show the alerts and how they score against the
+    /// ground truth, and write an incident report (Markdown and HTML).
+    Demo {
+        #[arg(long, default_value_t = 12)]
+        hosts: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Report files to write: PREFIX.md and PREFIX.html.
+        #[arg(long, default_value = "floodwatch-demo-report")]
+        report: PathBuf,
+        /// Keep the simulated fleet in this folder (default: a temporary folder, removed after).
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
     /// Read one telemetry stream from stdin and print alerts as they happen.
     Watch {
@@ -91,6 +149,12 @@ fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
+}
+
+fn parse_span(s: &str) -> Result<std::time::Duration, String> {
+    floodwatch_core::config::parse_duration(s)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{s:?} is not a duration (like 24h, 90m)"))
 }
 
 fn parse_date(s: &str) -> Result<Ts, String> {
@@ -162,6 +226,7 @@ fn run() -> Result<ExitCode, Error> {
             summary_json,
             threads,
             output,
+            report,
         } => {
             let (cfg, sup) = pipeline::load_setup(
                 common.config.as_deref(),
@@ -173,6 +238,7 @@ fn run() -> Result<ExitCode, Error> {
                 host: common.host,
                 date: common.date,
                 threads,
+                progress: None,
             };
             let res = pipeline::hunt(&opts, cfg, sup)?;
             let stdout = std::io::stdout();
@@ -214,6 +280,9 @@ fn run() -> Result<ExitCode, Error> {
             }
             w.flush().map_err(io)?;
             drop(w);
+            if let Some(prefix) = report {
+                write_report(&prefix, &res)?;
+            }
             finish_summary(&res.summary, summary_json.as_deref())?;
             if res.usable_events() == 0 {
                 eprintln!(
@@ -224,7 +293,109 @@ fn run() -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Watch { common } => watch(common),
+        Cmd::Eval {
+            paths,
+            labels,
+            common,
+            threads,
+            json,
+        } => eval_cmd(paths, labels, common, threads, json),
+        Cmd::Simulate {
+            dir,
+            hosts,
+            attack_hosts,
+            benign_only,
+            seed,
+            duration,
+            date,
+        } => {
+            let mut spec = floodwatch_sim::FleetSpec {
+                hosts,
+                seed,
+                duration_s: duration.as_secs() as i64,
+                benign_only,
+                ..floodwatch_sim::FleetSpec::default()
+            };
+            spec.attack_hosts = attack_hosts.unwrap_or(hosts / 3);
+            if let Some(d) = date {
+                spec.start = d;
+            }
+            let labels = floodwatch_sim::write_fleet(&dir, &spec)
+                .map_err(|e| Error::io(format!("writing {}", dir.display()), e))?;
+            eprintln!(
+                "floodwatch: wrote {} hosts and {} labels to {} ({})",
+                hosts,
+                labels.len(),
+                dir.display(),
+                dir.join("labels.jsonl").display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Demo {
+            hosts,
+            seed,
+            report,
+            keep,
+        } => demo::run(&demo::DemoOptions {
+            hosts,
+            seed,
+            report,
+            keep,
+            threads: default_threads(),
+            color: color_ok(std::io::stdout().is_terminal()),
+        }),
     }
+}
+
+/// `eval`: hunt, then score against the labels; Markdown on stdout, JSON on request.
+fn eval_cmd(
+    paths: Vec<PathBuf>,
+    labels: Option<PathBuf>,
+    common: Common,
+    threads: usize,
+    json: Option<PathBuf>,
+) -> Result<ExitCode, Error> {
+    let labels_path = labels
+        .or_else(|| paths.first().map(|p| p.join("labels.jsonl")))
+        .ok_or_else(|| Error::Usage("say --labels FILE".into()))?;
+    let labels = floodwatch::eval::read_labels(&labels_path)?;
+    let (cfg, sup) = pipeline::load_setup(
+        common.config.as_deref(),
+        common.suppressions.as_deref(),
+        now(),
+    )?;
+    let window = cfg.window_secs();
+    let opts = HuntOptions {
+        paths,
+        host: common.host,
+        date: common.date,
+        threads,
+        progress: None,
+    };
+    let res = pipeline::hunt(&opts, cfg, sup)?;
+    let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
+    let e = floodwatch::eval::evaluate(&labels, &alerts, &res.summary.hosts, window);
+    print!("{}", e.to_markdown());
+    if let Some(p) = json {
+        let text = serde_json::to_string_pretty(&e).map_err(|x| Error::Input(x.to_string()))?;
+        std::fs::write(&p, text + "\n")
+            .map_err(|x| Error::io(format!("writing {}", p.display()), x))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_report(prefix: &std::path::Path, res: &pipeline::HuntResult) -> Result<(), Error> {
+    use floodwatch_sinks::report::{html_report, markdown_report};
+    let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
+    let heading = "floodwatch hunt: outbound network floods (AN0971)";
+    for (ext, text) in [
+        ("md", markdown_report(heading, &alerts, &res.summary, &[])),
+        ("html", html_report(heading, &alerts, &res.summary, &[])),
+    ] {
+        let p = prefix.with_extension(ext);
+        std::fs::write(&p, text).map_err(|e| Error::io(format!("writing {}", p.display()), e))?;
+    }
+    Ok(())
 }
 
 fn finish_summary(s: &RunSummary, json: Option<&std::path::Path>) -> Result<(), Error> {

@@ -26,6 +26,8 @@ pub struct HuntOptions {
     /// `--date YYYY-MM-DD` for dateless sources (nettop).
     pub date: Option<Ts>,
     pub threads: usize,
+    /// Bytes read so far across all files (for a progress bar); updated every few thousand events.
+    pub progress: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// One file ready to read.
@@ -253,6 +255,20 @@ fn run_host(
 
 type Breaks = BTreeMap<u32, Vec<(u64, u64)>>;
 
+/// Adds the bytes the cursors consumed since the last report to the shared progress counter. A
+/// segmented second pass reports again: progress is for the eye, not an exact count.
+fn report_progress(opts: &HuntOptions, cursors: &[Cursor], reported: &mut u64) {
+    let Some(p) = &opts.progress else { return };
+    let now: u64 = cursors
+        .iter()
+        .filter_map(|c| c.src.last_record().map(|(_, off)| off))
+        .sum();
+    if now > *reported {
+        p.fetch_add(now - *reported, Ordering::Relaxed);
+        *reported = now;
+    }
+}
+
 fn open_file(p: &Planned) -> Result<BufReader<File>> {
     let f = File::open(&p.file.path)
         .map_err(|e| Error::io(format!("opening {}", p.file.path.display()), e))?;
@@ -313,6 +329,7 @@ fn replay(
     }
     let mut engine = Engine::new(shared.clone(), false);
     let mut alerts = Vec::new();
+    let (mut pushed, mut reported) = (0u64, 0u64);
     loop {
         let mut best: Option<(usize, Ts)> = None;
         for (i, c) in cursors.iter_mut().enumerate() {
@@ -329,7 +346,12 @@ fn replay(
         if let Some(ev) = cursors[i].buf.pop_front() {
             engine.push(ev, &mut alerts);
         }
+        pushed += 1;
+        if pushed % 4096 == 0 {
+            report_progress(opts, &cursors, &mut reported);
+        }
     }
+    report_progress(opts, &cursors, &mut reported);
     engine.finish(&mut alerts);
     let mut breaks = Breaks::new();
     let mut stats: BTreeMap<u32, FileStats> = BTreeMap::new();

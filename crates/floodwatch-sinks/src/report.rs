@@ -1,0 +1,269 @@
+//! The incident report: Markdown and a self-contained HTML page (inline CSS and SVG, no script, no
+//! external resource) with, per alert, who did it, why it scored, and a chart of its outbound rate per
+//! window against the threshold it crossed.
+
+use crate::escape::{html, markdown_cell};
+use crate::ocsf::title;
+use crate::summary::RunSummary;
+use floodwatch_core::alert::{fmt_bytes_rate, Alert, WindowPoint};
+
+/// An extra part of the report (the evaluation in `demo`): a table and lines of text.
+#[derive(Clone, Debug, Default)]
+pub struct Section {
+    pub title: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub lines: Vec<String>,
+}
+
+/// The series an alert is charted on: the signal behind its first reason.
+fn series(a: &Alert) -> (&'static str, fn(&WindowPoint) -> f64, Option<f64>) {
+    let first = a.reasons.first();
+    let thr = first.and_then(|r| r.threshold);
+    match first.map(|r| r.code.as_str()) {
+        Some("packet_rate") => ("packets/s", |p| p.packets_per_s, thr),
+        Some("byte_rate") => ("bytes/s", |p| p.bytes_per_s, thr),
+        Some("connection_rate") => ("new connections/s", |p| p.connections_per_s, thr),
+        Some("spawn_rate") => ("network-tool execs/s", |p| p.spawns_per_s, thr),
+        _ => ("packets/s (declared)", |p| p.packets_per_s, None),
+    }
+}
+
+fn fmt_value(unit: &str, v: f64) -> String {
+    if unit == "bytes/s" {
+        fmt_bytes_rate(v)
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// An inline SVG bar chart of the alert's windows, with the threshold as a dashed line.
+pub fn chart_svg(a: &Alert) -> String {
+    let (unit, get, thr) = series(a);
+    let pts = &a.timeline;
+    let (w, h, pad) = (640.0, 160.0, 28.0);
+    let max = pts
+        .iter()
+        .map(get)
+        .chain(thr)
+        .fold(0.0_f64, f64::max)
+        .max(1e-9);
+    let n = pts.len().max(1) as f64;
+    let bw = (w - 2.0 * pad) / n;
+    let y = |v: f64| h - pad - (v / max) * (h - 2.0 * pad);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" role=\"img\" \
+         aria-label=\"{} per window\">",
+        html(unit)
+    );
+    s.push_str(&format!(
+        "<line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>",
+        h - pad,
+        w - pad,
+        h - pad
+    ));
+    for (i, p) in pts.iter().enumerate() {
+        let v = get(p);
+        let x = pad + i as f64 * bw;
+        let top = y(v);
+        let fill = if p.hot { "#c0392b" } else { "#95a5a6" };
+        s.push_str(&format!(
+            "<rect x=\"{:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\">\
+             <title>{} {}: {}</title></rect>",
+            x + 1.0,
+            (bw - 2.0).max(1.0),
+            (h - pad - top).max(0.0),
+            p.start.to_rfc3339_millis(),
+            html(unit),
+            html(&fmt_value(unit, v))
+        ));
+    }
+    if let Some(t) = thr {
+        let ty = y(t);
+        s.push_str(&format!(
+            "<line x1=\"{pad}\" y1=\"{ty:.1}\" x2=\"{}\" y2=\"{ty:.1}\" stroke=\"#2c3e50\" \
+             stroke-dasharray=\"6 4\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">\
+             threshold {}</text>",
+            w - pad,
+            w - pad,
+            ty - 4.0,
+            html(&fmt_value(unit, t))
+        ));
+    }
+    s.push_str(&format!(
+        "<text x=\"{pad}\" y=\"14\" font-size=\"11\">{} per {} s window (red: hot)</text></svg>",
+        html(unit),
+        a.metrics.window_secs
+    ));
+    s
+}
+
+const CSS: &str = "body{font:14px/1.45 -apple-system,Helvetica,Arial,sans-serif;margin:2em auto;max-width:980px;color:#222}\
+h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:.5em 0}\
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}\
+.alert{border:1px solid #ccc;border-left:6px solid #c0392b;padding:.6em 1em;margin:1em 0}\
+.sev{font-weight:bold}code{background:#f6f6f6;padding:0 3px;word-break:break-all}.muted{color:#777}";
+
+/// The HTML page: alerts (highest score first) with charts, extra sections, then the files read.
+pub fn html_report(
+    heading: &str,
+    alerts: &[Alert],
+    summary: &RunSummary,
+    extra: &[Section],
+) -> String {
+    let mut s = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}</style></head><body>",
+        html(heading)
+    );
+    s.push_str(&format!("<h1>{}</h1>", html(heading)));
+    s.push_str(&format!(
+        "<p>{} alert(s) from {} file(s), {} event(s). MITRE ATT&amp;CK AN0971 / T1498.001 (Direct Network Flood).</p>",
+        alerts.len(),
+        summary.files.len(),
+        summary.events()
+    ));
+    let mut sorted: Vec<&Alert> = alerts.iter().collect();
+    sorted.sort_by(|a, b| b.score.cmp(&a.score).then(a.first_seen.cmp(&b.first_seen)));
+    s.push_str("<h2>Alerts</h2>");
+    if sorted.is_empty() {
+        s.push_str("<p>No alert.</p>");
+    }
+    for a in sorted {
+        let p = &a.subject.process;
+        s.push_str("<div class=\"alert\">");
+        s.push_str(&format!(
+            "<p><span class=\"sev\">{:?} {}</span> · {} · {} → {} · <span class=\"muted\">{}</span></p>",
+            a.severity,
+            a.score,
+            html(&a.host),
+            a.first_seen.to_rfc3339_millis(),
+            a.last_seen.to_rfc3339_millis(),
+            html(&a.id)
+        ));
+        s.push_str(&format!("<p><b>{}</b></p>", html(&title(a))));
+        s.push_str(&format!(
+            "<p>subject: pid {} <code>{}</code></p>",
+            p.pid,
+            html(p.cmd_line.as_deref().or(p.path.as_deref()).unwrap_or("?"))
+        ));
+        s.push_str(&format!(
+            "<p>chain: <code>{}</code></p>",
+            html(&a.context.launch_chain)
+        ));
+        s.push_str("<table><tr><th>points</th><th>why</th></tr>");
+        for r in &a.reasons {
+            s.push_str(&format!(
+                "<tr><td>{:+}</td><td>{}</td></tr>",
+                r.points,
+                html(&r.text)
+            ));
+        }
+        s.push_str("</table>");
+        s.push_str(&chart_svg(a));
+        if let Some(sup) = &a.suppressed_by {
+            s.push_str(&format!(
+                "<p>SUPPRESSED by {} (owner {}, expires {}): {}</p>",
+                html(&sup.id),
+                html(&sup.owner),
+                html(&sup.expires),
+                html(&sup.reason)
+            ));
+        }
+        s.push_str("</div>");
+    }
+    for sec in extra {
+        s.push_str(&format!("<h2>{}</h2>", html(&sec.title)));
+        if !sec.headers.is_empty() {
+            s.push_str("<table><tr>");
+            for h in &sec.headers {
+                s.push_str(&format!("<th>{}</th>", html(h)));
+            }
+            s.push_str("</tr>");
+            for row in &sec.rows {
+                s.push_str("<tr>");
+                for c in row {
+                    s.push_str(&format!("<td>{}</td>", html(c)));
+                }
+                s.push_str("</tr>");
+            }
+            s.push_str("</table>");
+        }
+        for l in &sec.lines {
+            s.push_str(&format!("<p>{}</p>", html(l)));
+        }
+    }
+    s.push_str("<h2>Files read</h2><table><tr><th>format</th><th>records</th><th>events</th><th>skipped</th><th>rejected</th><th>path</th></tr>");
+    for f in &summary.files {
+        s.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            html(&f.format),
+            f.records,
+            f.events,
+            f.skipped,
+            f.rejected,
+            html(&f.path)
+        ));
+    }
+    s.push_str("</table></body></html>\n");
+    s
+}
+
+/// The same report as Markdown.
+pub fn markdown_report(
+    heading: &str,
+    alerts: &[Alert],
+    summary: &RunSummary,
+    extra: &[Section],
+) -> String {
+    let mut s = format!("# {}\n\n", markdown_cell(heading));
+    s.push_str(&format!(
+        "{} alert(s) from {} file(s), {} event(s). MITRE ATT&CK AN0971 / T1498.001.\n\n## Alerts\n\n",
+        alerts.len(),
+        summary.files.len(),
+        summary.events()
+    ));
+    let mut sorted: Vec<&Alert> = alerts.iter().collect();
+    sorted.sort_by(|a, b| b.score.cmp(&a.score).then(a.first_seen.cmp(&b.first_seen)));
+    if sorted.is_empty() {
+        s.push_str("No alert.\n");
+    }
+    for a in sorted {
+        let p = &a.subject.process;
+        s.push_str(&format!(
+            "### {:?} {} — {}\n\n- host {}, {} → {}, id `{}`\n- subject: pid {} `{}`\n- chain: `{}`\n",
+            a.severity,
+            a.score,
+            markdown_cell(&title(a)),
+            markdown_cell(&a.host),
+            a.first_seen.to_rfc3339_millis(),
+            a.last_seen.to_rfc3339_millis(),
+            a.id,
+            p.pid,
+            markdown_cell(p.cmd_line.as_deref().or(p.path.as_deref()).unwrap_or("?")).replace('`', "'"),
+            markdown_cell(&a.context.launch_chain).replace('`', "'")
+        ));
+        for r in &a.reasons {
+            s.push_str(&format!("  - {:+} {}\n", r.points, markdown_cell(&r.text)));
+        }
+        s.push('\n');
+    }
+    for sec in extra {
+        s.push_str(&format!("## {}\n\n", markdown_cell(&sec.title)));
+        if !sec.headers.is_empty() {
+            let hdr: Vec<String> = sec.headers.iter().map(|h| markdown_cell(h)).collect();
+            s.push_str(&format!("| {} |\n", hdr.join(" | ")));
+            s.push_str(&format!("|{}\n", "---|".repeat(sec.headers.len())));
+            for row in &sec.rows {
+                let r: Vec<String> = row.iter().map(|c| markdown_cell(c)).collect();
+                s.push_str(&format!("| {} |\n", r.join(" | ")));
+            }
+            s.push('\n');
+        }
+        for l in &sec.lines {
+            s.push_str(&format!("{}\n\n", markdown_cell(l)));
+        }
+    }
+    s
+}
