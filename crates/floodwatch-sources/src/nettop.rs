@@ -1066,14 +1066,15 @@ impl Clock {
         let (day, why) = if let Some(f) = self.hints.forced_date {
             (f.0.div_euclid(NANOS_PER_DAY), "given by --date")
         } else if let Some(r) = self.hints.reference {
-            // The first day that puts the row inside the other sources' span (an hour of slack each
-            // side: nettop may start a little before them); else the day closest to their start.
+            // The first day that puts the row inside the other sources' span, widened by 6 h before
+            // (nettop is often started before the other collectors) and 1 h after; else the day
+            // closest to their start.
             let end = self.hints.reference_end.unwrap_or(r).max(r);
-            let slack = 3_600 * NANOS_PER_SEC;
+            let (before, after) = (6 * 3_600 * NANOS_PER_SEC, 3_600 * NANOS_PER_SEC);
             let (first, last) = (self.local_day(r) - 1, self.local_day(end) + 1);
             let inside = (first..=last).find(|&d| {
                 let t = self.instant(d, tod).0;
-                t >= r.0.saturating_sub(slack) && t <= end.0.saturating_add(slack)
+                t >= r.0.saturating_sub(before) && t <= end.0.saturating_add(after)
             });
             (
                 inside.unwrap_or_else(|| closest(self, r)),
