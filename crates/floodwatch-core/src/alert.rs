@@ -216,6 +216,9 @@ pub struct SuppressionHit {
 pub struct HostVerdict {
     pub host: String,
     pub events: u64,
+    /// Event-time span of what was read for the host.
+    pub first_event: Option<Ts>,
+    pub last_event: Option<Ts>,
     /// Subjects whose windows were judged (processes or lineage groups with in-scope activity).
     pub subjects: u64,
     pub hot_windows: u64,

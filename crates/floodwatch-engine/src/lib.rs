@@ -463,6 +463,8 @@ impl HostEngine {
         self.advance_to(ev.ts, sh, out, stats, updates);
         stats.events += 1;
         self.verdict.events += 1;
+        self.verdict.first_event.get_or_insert(ev.ts);
+        self.verdict.last_event = Some(ev.ts);
         *stats.by_kind.entry(ev.kind.name()).or_default() += 1;
         let ts = ev.ts;
         match &ev.kind {

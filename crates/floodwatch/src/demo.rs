@@ -41,7 +41,15 @@ fn dir_bytes(dir: &Path) -> u64 {
 pub fn run(o: &DemoOptions) -> Result<ExitCode> {
     let tmp;
     let dir = match &o.keep {
-        Some(d) => d.clone(),
+        Some(d) => {
+            if std::fs::read_dir(d).is_ok_and(|mut rd| rd.next().is_some()) {
+                return Err(Error::Usage(format!(
+                    "--keep {}: the folder is not empty (an older fleet would mix with this one)",
+                    d.display()
+                )));
+            }
+            d.clone()
+        }
         None => {
             tmp = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
             tmp.path().join("fleet")
@@ -55,7 +63,7 @@ pub fn run(o: &DemoOptions) -> Result<ExitCode> {
     };
     let t0 = Instant::now();
     eprintln!(
-        "floodwatch demo: simulating {} Macs for one day (seed {}) in {}",
+        "floodwatch demo: simulating {} Mac(s) for one day (seed {}) in {}",
         spec.hosts,
         spec.seed,
         dir.display()

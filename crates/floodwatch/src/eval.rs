@@ -246,18 +246,23 @@ pub fn evaluate(
         }
     }
 
-    // Host-days: the span the labels cover per host (at least one day), over all hosts named.
+    // Host-days: each hunted host's event-time span (the labels' span for hosts the hunt did not
+    // report, e.g. when scoring without verdicts).
     let mut spans: BTreeMap<&str, (Ts, Ts)> = BTreeMap::new();
-    for l in labels {
-        let e = spans.entry(&l.host).or_insert((l.start, l.end));
-        e.0 = e.0.min(l.start);
-        e.1 = e.1.max(l.end);
-    }
     for v in verdicts {
-        spans.entry(&v.host).or_insert((Ts(0), Ts(0)));
+        if let (Some(a), Some(b)) = (v.first_event, v.last_event) {
+            spans.insert(&v.host, (a, b));
+        }
+    }
+    if verdicts.is_empty() {
+        for l in labels {
+            let e = spans.entry(&l.host).or_insert((l.start, l.end));
+            e.0 = e.0.min(l.start);
+            e.1 = e.1.max(l.end);
+        }
     }
     let day = 86_400e9;
-    let days = |(a, b): (Ts, Ts)| (((b.0 - a.0) as f64) / day).max(1.0).ceil();
+    let days = |(a, b): (Ts, Ts)| ((b.0 - a.0).max(0) as f64) / day;
     let host_days: f64 = spans.values().map(|s| days(*s)).sum();
     let benign_hosts: Vec<&str> = spans
         .keys()
@@ -377,7 +382,7 @@ impl Evaluation {
 
     fn headline(&self) -> String {
         format!(
-            "Overall: {} alerts, {} correct; precision {}, recall {}, F1 {}. {} hosts, {:.0} host-days; \
+            "Overall: {} alerts, {} correct; precision {}, recall {}, F1 {}. {} hosts, {:.2} host-days; \
              false alerts per host-day on benign-only hosts: {}.",
             self.alerts,
             self.correct_alerts,
@@ -520,7 +525,17 @@ mod tests {
             alert("h2", 999, 5_000),
             alert("h3", 300, 10),
         ];
-        let e = evaluate(&labels, &alerts, &[], 30);
+        // The hunt read a whole day of each host.
+        let verdicts: Vec<HostVerdict> = ["h1", "h2", "h3"]
+            .iter()
+            .map(|h| HostVerdict {
+                host: h.to_string(),
+                first_event: Some(t(0)),
+                last_event: Some(t(86_400)),
+                ..HostVerdict::default()
+            })
+            .collect();
+        let e = evaluate(&labels, &alerts, &verdicts, 30);
         let curl = e.families.iter().find(|f| f.family == "curl-loop").unwrap();
         assert_eq!((curl.expected, curl.detected, curl.missed), (2, 1, 1));
         assert_eq!(curl.recall, Some(0.5));
@@ -541,6 +556,7 @@ mod tests {
         assert_eq!(e.precision, Some(1.0 / 3.0));
         // h3 carries only benign labels: one false alert on one host-day.
         assert_eq!(e.benign_alerts_per_host_day, Some(1.0));
+        assert_eq!(e.host_days, 3.0);
         let md = e.to_markdown();
         assert!(
             md.contains(

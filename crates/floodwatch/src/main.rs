@@ -90,7 +90,7 @@ enum Cmd {
         /// Worker threads.
         #[arg(long, default_value_t = default_threads())]
         threads: usize,
-        /// Write the evaluation as JSON (instead of Markdown on stdout).
+        /// Write the evaluation as JSON to this file (instead of Markdown on stdout).
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -98,8 +98,8 @@ enum Cmd {
     Simulate {
         /// Folder to write (created).
         dir: PathBuf,
-        #[arg(long, default_value_t = 50)]
-        hosts: usize,
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..))]
+        hosts: u16,
         /// Hosts that get one attack each (default: a third of them).
         #[arg(long)]
         attack_hosts: Option<usize>,
@@ -118,8 +118,8 @@ enum Cmd {
     /// The tour: simulate a small fleet day, hunt it, show the alerts and how they score against the
     /// ground truth, and write an incident report (Markdown and HTML).
     Demo {
-        #[arg(long, default_value_t = 12)]
-        hosts: usize,
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..))]
+        hosts: u16,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Report files to write: PREFIX.md and PREFIX.html.
@@ -309,6 +309,8 @@ fn run() -> Result<ExitCode, Error> {
             duration,
             date,
         } => {
+            refuse_non_empty(&dir)?;
+            let hosts = usize::from(hosts);
             let mut spec = floodwatch_sim::FleetSpec {
                 hosts,
                 seed,
@@ -317,6 +319,13 @@ fn run() -> Result<ExitCode, Error> {
                 ..floodwatch_sim::FleetSpec::default()
             };
             spec.attack_hosts = attack_hosts.unwrap_or(hosts / 3);
+            if spec.attack_hosts > hosts {
+                eprintln!(
+                    "floodwatch: warning: --attack-hosts {} is more than the {hosts} hosts: every host gets an attack",
+                    spec.attack_hosts
+                );
+                spec.attack_hosts = hosts;
+            }
             if let Some(d) = date {
                 spec.start = d;
             }
@@ -337,13 +346,34 @@ fn run() -> Result<ExitCode, Error> {
             report,
             keep,
         } => demo::run(&demo::DemoOptions {
-            hosts,
+            hosts: usize::from(hosts),
             seed,
             report,
             keep,
             threads: default_threads(),
             color: color_ok(std::io::stdout().is_terminal()),
         }),
+    }
+}
+
+/// A fleet written over an older one would mix their hosts under one labels file.
+fn refuse_non_empty(dir: &std::path::Path) -> Result<(), Error> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => {
+            if rd.into_iter().next().is_some() {
+                return Err(Error::Usage(format!(
+                    "{} is not empty: choose a new folder (an older fleet's hosts would mix with this one's labels)",
+                    dir.display()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(Error::Usage(format!(
+            "{} exists and is not a folder",
+            dir.display()
+        ))),
+        Err(e) => Err(Error::io(format!("checking {}", dir.display()), e)),
     }
 }
 
@@ -358,7 +388,16 @@ fn eval_cmd(
     let labels_path = labels
         .or_else(|| paths.first().map(|p| p.join("labels.jsonl")))
         .ok_or_else(|| Error::Usage("say --labels FILE".into()))?;
+    if let Some(p) = paths.iter().find(|p| !p.exists()) {
+        return Err(Error::Usage(format!("{} does not exist", p.display())));
+    }
     let labels = floodwatch::eval::read_labels(&labels_path)?;
+    if labels.is_empty() {
+        eprintln!(
+            "floodwatch: warning: {} holds no label: every alert will count as false",
+            labels_path.display()
+        );
+    }
     let (cfg, sup) = pipeline::load_setup(
         common.config.as_deref(),
         common.suppressions.as_deref(),
@@ -375,11 +414,13 @@ fn eval_cmd(
     let res = pipeline::hunt(&opts, cfg, sup)?;
     let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
     let e = floodwatch::eval::evaluate(&labels, &alerts, &res.summary.hosts, window);
-    print!("{}", e.to_markdown());
-    if let Some(p) = json {
-        let text = serde_json::to_string_pretty(&e).map_err(|x| Error::Input(x.to_string()))?;
-        std::fs::write(&p, text + "\n")
-            .map_err(|x| Error::io(format!("writing {}", p.display()), x))?;
+    match json {
+        Some(p) => {
+            let text = serde_json::to_string_pretty(&e).map_err(|x| Error::Input(x.to_string()))?;
+            std::fs::write(&p, text + "\n")
+                .map_err(|x| Error::io(format!("writing {}", p.display()), x))?;
+        }
+        None => print!("{}", e.to_markdown()),
     }
     Ok(ExitCode::SUCCESS)
 }
