@@ -7,64 +7,20 @@
 //! label (the best match); alerts that match no label are false alerts of their own row.
 
 use floodwatch_core::alert::{Alert, HostVerdict};
-use floodwatch_core::time::parse_rfc3339;
 use floodwatch_core::{Error, Result, Ts};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Label {
-    pub host: String,
-    pub family: String,
-    pub attack: bool,
-    pub should_alert: bool,
-    pub subject_pid: Option<i32>,
-    pub subject_path: Option<String>,
-    pub start: Ts,
-    pub end: Ts,
-    pub note: String,
-}
+/// One labelled activity; the simulator writes and reads the same format.
+pub use floodwatch_sim::Label;
 
 /// Reads a labels file; a malformed line is an error naming its line (labels are the yardstick).
 pub fn read_labels(path: &Path) -> Result<Vec<Label>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("reading labels {}", path.display()), e))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |why: &str| Error::Input(format!("{}:{}: {why}", path.display(), i + 1));
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| bad(&format!("not JSON: {e}")))?;
-        let s = |k: &str| v.get(k).and_then(|x| x.as_str());
-        let time = |k: &str| {
-            s(k).and_then(parse_rfc3339)
-                .ok_or_else(|| bad(&format!("{k} must be an RFC 3339 time")))
-        };
-        let attack = v.get("attack").and_then(|x| x.as_bool()).unwrap_or(false);
-        out.push(Label {
-            host: s("host").ok_or_else(|| bad("missing host"))?.to_string(),
-            family: s("family")
-                .ok_or_else(|| bad("missing family"))?
-                .to_string(),
-            attack,
-            should_alert: v
-                .get("should_alert")
-                .and_then(|x| x.as_bool())
-                .unwrap_or(attack),
-            subject_pid: v
-                .get("subject_pid")
-                .and_then(|x| x.as_i64())
-                .and_then(|p| i32::try_from(p).ok()),
-            subject_path: s("subject_path").map(str::to_string),
-            start: time("start")?,
-            end: time("end")?,
-            note: s("note").unwrap_or("").to_string(),
-        });
-    }
-    Ok(out)
+    floodwatch_sim::read_labels(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => Error::Input(e.to_string()),
+        _ => Error::io(format!("reading labels {}", path.display()), e),
+    })
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -581,6 +537,9 @@ mod tests {
         assert_eq!(l[0].start.to_rfc3339_millis(), "2025-09-16T03:12:00.250Z");
         std::fs::write(&p, "{\"host\":\"h1\"}\n").unwrap();
         let err = read_labels(&p).unwrap_err().to_string();
-        assert!(err.contains("labels.jsonl:1: missing family"), "{err}");
+        assert!(
+            err.contains("labels.jsonl:1: missing") && err.contains("family"),
+            "{err}"
+        );
     }
 }
