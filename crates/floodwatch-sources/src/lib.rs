@@ -13,6 +13,7 @@ pub mod osquery;
 pub mod sniff;
 pub mod stats;
 pub mod unifiedlog;
+pub mod zeek;
 
 use floodwatch_core::config::Input;
 use floodwatch_core::event::Event;
@@ -35,6 +36,9 @@ pub enum Format {
     UnifiedLogNdjson,
     UnifiedLogJson,
     Osquery,
+    /// Zeek conn.log, network-only (no process).
+    ZeekTsv,
+    ZeekJson,
 }
 
 impl Format {
@@ -46,6 +50,8 @@ impl Format {
             Format::UnifiedLogNdjson => "unifiedlog-ndjson",
             Format::UnifiedLogJson => "unifiedlog-json",
             Format::Osquery => "osquery",
+            Format::ZeekTsv => "zeek-conn-tsv",
+            Format::ZeekJson => "zeek-conn-json",
         }
     }
 
@@ -59,7 +65,7 @@ impl Format {
     pub fn segmentable(self) -> bool {
         matches!(
             self,
-            Format::Eslogger | Format::UnifiedLogNdjson | Format::Osquery
+            Format::Eslogger | Format::UnifiedLogNdjson | Format::Osquery | Format::ZeekJson
         )
     }
 }
@@ -154,6 +160,8 @@ pub fn new_parser(format: Format, ctx: SourceCtx) -> Box<dyn RecordParser> {
             Box::new(unifiedlog::UnifiedLogParser::new(ctx))
         }
         Format::Osquery => Box::new(osquery::OsqueryParser::new(ctx)),
+        Format::ZeekTsv => Box::new(zeek::ZeekParser::new_tsv(ctx)),
+        Format::ZeekJson => Box::new(zeek::ZeekParser::new_json(ctx)),
     }
 }
 

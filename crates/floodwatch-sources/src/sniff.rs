@@ -39,8 +39,15 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     }
     let text: &str = &lossy;
     let trimmed = text.trim_start();
-    if trimmed.starts_with("#separator") {
-        return NotTelemetry("Zeek TSV log (network-only, not read by this version)".into());
+    // Zeek TSV: `#separator` first (btest baselines put a `###` comment before it); conn logs only.
+    let zeek_head = trimmed.starts_with("#separator")
+        || (trimmed.starts_with("###") && trimmed.contains("\n#separator"));
+    if zeek_head {
+        return if text.contains("#path\tconn") {
+            Telemetry(Format::ZeekTsv)
+        } else {
+            NotTelemetry("Zeek TSV log other than conn.log (not read by this version)".into())
+        };
     }
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let Some(mut first) = lines.next() else {
@@ -133,9 +140,11 @@ fn sniff_json_line(first: &str, head: &str) -> Sniffed {
                 Some(f) => Sniffed::Telemetry(f),
                 None => {
                     let keys: Vec<&str> = m.keys().take(6).map(String::as_str).collect();
-                    if has(&m, "uid") && has(&m, "id.orig_h") {
+                    if has(&m, "uid") && has(&m, "id.orig_h") && has(&m, "proto") {
+                        Sniffed::Telemetry(Format::ZeekJson)
+                    } else if has(&m, "uid") && has(&m, "id.orig_h") {
                         Sniffed::NotTelemetry(
-                            "Zeek JSON log (network-only, not read by this version)".into(),
+                            "Zeek JSON log other than conn.log (not read by this version)".into(),
                         )
                     } else {
                         Sniffed::NotTelemetry(format!(

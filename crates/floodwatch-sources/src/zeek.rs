@@ -1,0 +1,339 @@
+//! Zeek `conn.log`, TSV (columns named by the `#fields` header, so the newer `ip_proto` column and any
+//! order work) and JSON lines. Network-only: a row is the originator's outbound side of one connection,
+//! with no process (`pid: None`), timed at the connection's end (`ts + duration`), when Zeek writes it.
+//! ICMP rows carry the ICMP type/code in the port fields, so their remote is the address alone.
+
+use crate::{Parsed, RecordParser, Reject, SourceCtx};
+use floodwatch_core::event::{Event, EventKind, Origin, Proto, Traffic};
+use floodwatch_core::time::{parse_rfc3339, NANOS_PER_SEC};
+use floodwatch_core::Ts;
+use serde_json::Value;
+
+const SKIP_HEADER: &str = "Zeek header line";
+
+/// The columns a row needs, by position in `#fields`.
+#[derive(Clone, Debug, Default)]
+struct Columns {
+    count: usize,
+    ts: Option<usize>,
+    resp_h: Option<usize>,
+    resp_p: Option<usize>,
+    proto: Option<usize>,
+    duration: Option<usize>,
+    orig_bytes: Option<usize>,
+    orig_pkts: Option<usize>,
+    orig_ip_bytes: Option<usize>,
+    ip_proto: Option<usize>,
+}
+
+pub struct ZeekParser {
+    ctx: SourceCtx,
+    json: bool,
+    separator: String,
+    unset: String,
+    columns: Option<Columns>,
+}
+
+impl ZeekParser {
+    pub fn new_tsv(ctx: SourceCtx) -> Self {
+        Self::new(ctx, false)
+    }
+
+    pub fn new_json(ctx: SourceCtx) -> Self {
+        Self::new(ctx, true)
+    }
+
+    fn new(ctx: SourceCtx, json: bool) -> Self {
+        ZeekParser {
+            ctx,
+            json,
+            separator: "\t".into(),
+            unset: "-".into(),
+            columns: None,
+        }
+    }
+
+    fn header(&mut self, line: &str) {
+        let (key, rest) = line.split_once([' ', '\t']).unwrap_or((line, ""));
+        match key {
+            // `#separator \x09`: the value is written escaped.
+            "#separator" => self.separator = unescape(rest.trim()),
+            "#unset_field" => self.unset = rest.to_string(),
+            "#fields" => {
+                let names: Vec<&str> = rest.split(self.separator.as_str()).collect();
+                let at = |n: &str| names.iter().position(|f| *f == n);
+                self.columns = Some(Columns {
+                    count: names.len(),
+                    ts: at("ts"),
+                    resp_h: at("id.resp_h"),
+                    resp_p: at("id.resp_p"),
+                    proto: at("proto"),
+                    duration: at("duration"),
+                    orig_bytes: at("orig_bytes"),
+                    orig_pkts: at("orig_pkts"),
+                    orig_ip_bytes: at("orig_ip_bytes"),
+                    ip_proto: at("ip_proto"),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn tsv_row(&self, line: &str) -> Result<Row, Reject> {
+        let c = self
+            .columns
+            .as_ref()
+            .ok_or_else(|| Reject::new("bad row", "row before the #fields header"))?;
+        let cells: Vec<&str> = line.split(self.separator.as_str()).collect();
+        if cells.len() != c.count {
+            return Err(Reject::new(
+                "bad row",
+                format!("{} fields, #fields names {}", cells.len(), c.count),
+            ));
+        }
+        let get = |i: Option<usize>| {
+            i.and_then(|i| cells.get(i).copied())
+                .filter(|v| *v != self.unset && !v.is_empty())
+        };
+        let num = |name: &str, i: Option<usize>| -> Result<Option<f64>, Reject> {
+            get(i)
+                .map(|v| {
+                    v.parse::<f64>()
+                        .map_err(|_| Reject::new("wrong type", format!("{name} {v:?}")))
+                })
+                .transpose()
+        };
+        let ts_text = get(c.ts).ok_or_else(|| Reject::new("missing field", "ts"))?;
+        let ts = epoch(ts_text)
+            .ok_or_else(|| Reject::new("bad timestamp", format!("ts {ts_text:?}")))?;
+        Ok(Row {
+            ts,
+            remote_host: get(c.resp_h).map(str::to_string),
+            remote_port: get(c.resp_p).map(str::to_string),
+            proto: get(c.proto).unwrap_or("").to_string(),
+            ip_proto: num("ip_proto", c.ip_proto)?.map(|v| v as u32),
+            duration: num("duration", c.duration)?.unwrap_or(0.0),
+            orig_bytes: num("orig_bytes", c.orig_bytes)?,
+            orig_ip_bytes: num("orig_ip_bytes", c.orig_ip_bytes)?,
+            orig_pkts: num("orig_pkts", c.orig_pkts)?,
+        })
+    }
+
+    fn json_row(&self, line: &str) -> Result<Row, Reject> {
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| Reject::new("invalid JSON", e.to_string()))?;
+        let o = v
+            .as_object()
+            .ok_or_else(|| Reject::new("wrong type", "not a JSON object"))?;
+        let ts = match o.get("ts") {
+            Some(Value::Number(n)) => n.as_f64().and_then(|f| epoch(&f.to_string())),
+            Some(Value::String(s)) => parse_rfc3339(s).or_else(|| epoch(s)),
+            _ => return Err(Reject::new("missing field", "ts")),
+        }
+        .ok_or_else(|| Reject::new("bad timestamp", format!("ts {:?}", o.get("ts"))))?;
+        let num = |k: &str| -> Result<Option<f64>, Reject> {
+            match o.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Number(n)) => Ok(n.as_f64()),
+                Some(Value::String(s)) => s
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| Reject::new("wrong type", format!("{k} {s:?}"))),
+                Some(other) => Err(Reject::new("wrong type", format!("{k} {other}"))),
+            }
+        };
+        let text = |k: &str| match o.get(k) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        Ok(Row {
+            ts,
+            remote_host: text("id.resp_h"),
+            remote_port: text("id.resp_p"),
+            proto: text("proto").unwrap_or_default(),
+            ip_proto: num("ip_proto")?.map(|v| v as u32),
+            duration: num("duration")?.unwrap_or(0.0),
+            orig_bytes: num("orig_bytes")?,
+            orig_ip_bytes: num("orig_ip_bytes")?,
+            orig_pkts: num("orig_pkts")?,
+        })
+    }
+}
+
+struct Row {
+    ts: Ts,
+    remote_host: Option<String>,
+    remote_port: Option<String>,
+    proto: String,
+    ip_proto: Option<u32>,
+    duration: f64,
+    orig_bytes: Option<f64>,
+    orig_ip_bytes: Option<f64>,
+    orig_pkts: Option<f64>,
+}
+
+/// `1646150638.631834` (seconds since the epoch) as an instant; Zeek test baselines mask it as
+/// `XXXXXXXXXX.XXXXXX`, which is no time at all.
+fn epoch(s: &str) -> Option<Ts> {
+    // Exact decimal arithmetic: a float would lose the last microseconds of a 2020s timestamp.
+    let s = s.trim();
+    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
+    let secs: i64 = secs.parse().ok()?;
+    if secs <= 0 || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos: i64 = format!("{frac:0<9}").parse().ok()?;
+    Some(Ts(secs.checked_mul(NANOS_PER_SEC)?.checked_add(nanos)?))
+}
+
+fn unescape(s: &str) -> String {
+    match s.strip_prefix("\\x") {
+        Some(hex) => u8::from_str_radix(hex, 16)
+            .map(|b| char::from(b).to_string())
+            .unwrap_or_else(|_| s.to_string()),
+        None => s.to_string(),
+    }
+}
+
+fn proto_of(name: &str, ip_proto: Option<u32>) -> Proto {
+    match (name, ip_proto) {
+        ("icmp", _) | (_, Some(1 | 58)) => Proto::Icmp,
+        ("udp", _) | (_, Some(17)) => Proto::Udp,
+        ("tcp", _) | (_, Some(6)) => Proto::Tcp,
+        ("", None) | ("unknown_transport", None) => Proto::Unknown,
+        _ => Proto::Other,
+    }
+}
+
+impl RecordParser for ZeekParser {
+    fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
+        if !self.json && record.starts_with('#') {
+            self.header(record);
+            return Ok(Parsed::Skipped(SKIP_HEADER.into()));
+        }
+        let row = if self.json {
+            self.json_row(record)?
+        } else {
+            self.tsv_row(record)?
+        };
+        let proto = proto_of(&row.proto, row.ip_proto);
+        let remote = row.remote_host.map(|h| match (&row.remote_port, proto) {
+            (Some(p), Proto::Tcp | Proto::Udp) if h.contains(':') => format!("[{h}]:{p}"),
+            (Some(p), Proto::Tcp | Proto::Udp) => format!("{h}:{p}"),
+            _ => h,
+        });
+        let dur = (row.duration.max(0.0) * NANOS_PER_SEC as f64) as i64;
+        let traffic = Traffic {
+            pid: None,
+            process_name: None,
+            process_path: None,
+            uid: None,
+            start: row.ts,
+            proto,
+            remote,
+            // IP-level bytes when Zeek has them (payload bytes miss headers: a SYN flood has none).
+            bytes_out: row.orig_ip_bytes.or(row.orig_bytes).unwrap_or(0.0).max(0.0) as u64,
+            bytes_in: 0,
+            packets_out: row.orig_pkts.map(|p| p.max(0.0) as u64),
+            packets_in: None,
+            new_connections: 1,
+        };
+        out.push(Event {
+            ts: row.ts.add_nanos(dur),
+            host: self.ctx.host.clone(),
+            origin: Origin {
+                file: self.ctx.file_id,
+                line,
+            },
+            kind: EventKind::Traffic(Box::new(traffic)),
+        });
+        Ok(Parsed::Events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::{ctx, read_all};
+    use crate::{sniff, Format, Sniffed};
+    use floodwatch_core::event::{EventKind, Proto};
+
+    const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/corpus/zeek/");
+
+    fn corpus(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{CORPUS}{name}")).unwrap()
+    }
+
+    fn traffic(e: &floodwatch_core::event::Event) -> &floodwatch_core::event::Traffic {
+        match &e.kind {
+            EventKind::Traffic(t) => t,
+            k => panic!("not traffic: {}", k.name()),
+        }
+    }
+
+    #[test]
+    fn real_tsv_row_mapped_by_fields() {
+        let data = corpus("zeekdocs_conn_tsv_real_ts.log");
+        assert_eq!(sniff(&data), Sniffed::Telemetry(Format::ZeekTsv));
+        let (ev, st) = read_all(&data, Format::ZeekTsv, ctx("conn.log"));
+        assert_eq!(
+            (st.records, st.events, st.skipped, st.rejected),
+            (10, 1, 9, 0)
+        );
+        let t = traffic(&ev[0]);
+        assert_eq!(t.pid, None);
+        assert_eq!(t.proto, Proto::Tcp);
+        assert_eq!(t.remote.as_deref(), Some("193.99.144.85:443"));
+        assert_eq!((t.bytes_out, t.packets_out), (15961, Some(98)));
+        // Written at the connection's end: ts + duration (7.246461 s).
+        assert_eq!(t.start.0, 1_646_150_638_631_834_000);
+        assert_eq!(ev[0].ts.0, 1_646_150_645_878_295_000);
+    }
+
+    #[test]
+    fn real_json_lines_with_ip_proto() {
+        let data = corpus("zeekdocs_conn_json.ndjson");
+        assert_eq!(sniff(&data), Sniffed::Telemetry(Format::ZeekJson));
+        let (ev, st) = read_all(&data, Format::ZeekJson, ctx("conn.json"));
+        assert_eq!((st.records, st.events, st.rejected), (2, 2, 0));
+        assert_eq!(traffic(&ev[0]).proto, Proto::Udp);
+        assert_eq!(traffic(&ev[0]).remote.as_deref(), Some("192.168.4.1:53"));
+        assert_eq!(traffic(&ev[1]).packets_out, Some(6));
+    }
+
+    #[test]
+    fn icmp_rows_and_masked_timestamps() {
+        // The btest baseline has ICMPv6 rows and `ip_proto`, but masked timestamps: every row is
+        // rejected as having no time, and says so.
+        let data = corpus("zeek_btest_core.pppoe_conn_canonified.log");
+        assert_eq!(sniff(&data), Sniffed::Telemetry(Format::ZeekTsv));
+        let (_, st) = read_all(&data, Format::ZeekTsv, ctx("pppoe.log"));
+        assert_eq!((st.events, st.rejected), (0, 7));
+        assert_eq!(st.reasons.get("bad timestamp"), Some(&7));
+        // The same rows with real times: ICMP, remote without a port (those are type/code).
+        let text = String::from_utf8(data)
+            .unwrap()
+            .replace("XXXXXXXXXX.XXXXXX", "1646150638.500000");
+        let (ev, st) = read_all(text.as_bytes(), Format::ZeekTsv, ctx("pppoe.log"));
+        assert_eq!((st.events, st.rejected), (7, 0));
+        let t = traffic(&ev[0]);
+        assert_eq!(t.proto, Proto::Icmp);
+        assert_eq!(t.remote.as_deref(), Some("fc00::1"));
+        assert_eq!(
+            traffic(&ev[2]).remote.as_deref(),
+            Some("[fe80::ce05:eff:fe88:0]:546")
+        );
+    }
+
+    #[test]
+    fn bad_rows_are_located_not_fatal() {
+        let data = b"#separator \\x09\n#unset_field\t-\n#fields\tts\tid.resp_h\tid.resp_p\tproto\torig_pkts\n\
+1646150638.1\t10.0.0.1\t80\ttcp\tlots\n1646150638.2\t10.0.0.1\t80\n1646150638.3\t10.0.0.1\t80\ttcp\t4\n";
+        let (ev, st) = read_all(data, Format::ZeekTsv, ctx("c.log"));
+        assert_eq!(ev.len(), 1);
+        assert_eq!(st.rejected, 2);
+        assert_eq!(st.samples[0].line, 4);
+        assert_eq!(st.samples[0].reason, "wrong type");
+        assert_eq!(st.samples[1].reason, "bad row");
+    }
+}
