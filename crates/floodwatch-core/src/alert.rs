@@ -143,6 +143,25 @@ pub struct ProcessView {
     pub signature: SignatureClass,
 }
 
+impl ProcessView {
+    /// A process known by pid only (every other fact unknown).
+    pub fn unknown(pid: i32) -> ProcessView {
+        ProcessView {
+            pid,
+            start_time: None,
+            path: None,
+            cmd_line: None,
+            uid: None,
+            euid: None,
+            user: None,
+            tty: crate::event::Tty::default(),
+            signing_id: None,
+            team_id: None,
+            signature: crate::event::SignatureClass::Unknown,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct SubjectView {
     /// `process` or `lineage_group` (a script or loop and the tools it spawned).

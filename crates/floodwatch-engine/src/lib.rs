@@ -913,20 +913,9 @@ impl HostEngine {
             top_tool,
             estimated_packets: ep.estimated_packets,
         });
-        let placeholder = ProcessView {
-            pid: 0,
-            start_time: None,
-            path: None,
-            cmd_line: None,
-            uid: None,
-            euid: None,
-            user: None,
-            tty: Default::default(),
-            signing_id: None,
-            team_id: None,
-            signature: floodwatch_core::event::SignatureClass::Unknown,
-        };
-        let process = self.view(ep.subject).unwrap_or(placeholder);
+        let process = self
+            .view(ep.subject)
+            .unwrap_or_else(|| ProcessView::unknown(0));
         let parents: Vec<ProcessView> = self
             .procs
             .ancestors(ep.subject)

@@ -87,8 +87,8 @@ fn tool_loop(
     }
 }
 
-/// `/usr/sbin/cron` (running since boot, root, tty null), as cron_root_ping_flood shows it.
-fn cron_daemon(hf: &mut HostFiles, near: Ts) -> Proc {
+/// `/usr/sbin/cron` (running since boot, root, tty null).
+pub(crate) fn cron_daemon(hf: &mut HostFiles, near: Ts) -> Proc {
     let boot = hf.boot(near);
     let pid = 200 + hf.rng.random_range(0..300);
     hf.reserve_pid(pid);
@@ -167,19 +167,14 @@ fn ssh_shell(hf: &mut HostFiles, ts: Ts, tty: &str) -> Proc {
 /// `per_s` times a second for `secs` seconds. Subject: the zsh.
 pub fn launchagent_curl_loop(hf: &mut HostFiles, start: Ts, secs: f64, per_s: f64) -> Act {
     let end = start.add_nanos(secs_f(secs));
-    let (uid, user) = hf.user();
-    hf.background(start.add_secs(-30), end.add_secs(10));
-    hf.nettop_capture(start.add_secs(-20), end.add_secs(10), 1);
+    let (_, user) = hf.user();
+    hf.around(start, end, 20);
     let script = format!("/Users/{user}/Library/Application Support/.cache/sync.sh");
-    let mut zsh = hf.spawn_job(
+    let mut zsh = hf.user_job(
         start.add_nanos(-1_900_000_000),
-        None,
         "/bin/zsh",
         &["/bin/zsh", &script],
         Signer::platform("com.apple.zsh"),
-        uid,
-        20,
-        Some(uid),
     );
     zsh.cwd = format!("/Users/{user}");
     tool_loop(
@@ -210,8 +205,7 @@ pub fn launchagent_curl_loop(hf: &mut HostFiles, start: Ts, secs: f64, per_s: f6
 /// second for `secs` seconds. Subject: the bash.
 pub fn cron_curl_loop(hf: &mut HostFiles, start: Ts, secs: f64, per_s: f64) -> Act {
     let end = start.add_nanos(secs_f(secs));
-    hf.background(start.add_secs(-30), end.add_secs(10));
-    hf.nettop_capture(start.add_secs(-20), end.add_secs(10), 1);
+    hf.around(start, end, 20);
     let cron = cron_daemon(hf, start);
     let script = "/var/root/.local/bin/poll.sh";
     let (_, sh) = hf.fork_exec(
@@ -255,8 +249,7 @@ pub fn cron_curl_loop(hf: &mut HostFiles, start: Ts, secs: f64, per_s: f64) -> A
 pub fn ping_fast_interval(hf: &mut HostFiles, start: Ts, secs: f64) -> Act {
     let end = start.add_nanos(secs_f(secs));
     let (uid, _) = hf.user();
-    hf.background(start.add_secs(-30), end.add_secs(10));
-    hf.nettop_capture(start.add_secs(-20), end.add_secs(10), 1);
+    hf.around(start, end, 20);
     let ping = hf.spawn_job(
         start,
         None,
@@ -284,8 +277,7 @@ pub fn ping_fast_interval(hf: &mut HostFiles, start: Ts, secs: f64) -> Act {
 /// its 500 packets at once and exits about a second later. Subject: the bash.
 pub fn ping_preload(hf: &mut HostFiles, start: Ts, secs: f64) -> Act {
     let end = start.add_nanos(secs_f(secs));
-    hf.background(start.add_secs(-30), end.add_secs(10));
-    hf.nettop_capture(start.add_secs(-20), end.add_secs(10), 1);
+    hf.around(start, end, 20);
     let bash = hf.spawn_job(
         start.add_nanos(-1_200_000_000),
         None,
@@ -329,19 +321,14 @@ pub fn ping_preload(hf: &mut HostFiles, start: Ts, secs: f64) -> Act {
 /// 0.3-0.9 s long. Subject: the zsh.
 pub fn curl_range_flood(hf: &mut HostFiles, start: Ts, secs: f64, conn_per_s: f64) -> Act {
     let end = start.add_nanos(secs_f(secs));
-    let (uid, user) = hf.user();
-    hf.background(start.add_secs(-30), end.add_secs(10));
-    hf.nettop_capture(start.add_secs(-20), end.add_secs(10), 1);
+    let (_, user) = hf.user();
+    hf.around(start, end, 20);
     let script = format!("/Users/{user}/.local/share/.t/run.sh");
-    let mut zsh = hf.spawn_job(
+    let mut zsh = hf.user_job(
         start.add_nanos(-800_000_000),
-        None,
         "/bin/zsh",
         &["/bin/zsh", &script],
         Signer::platform("com.apple.zsh"),
-        uid,
-        20,
-        Some(uid),
     );
     zsh.cwd = format!("/Users/{user}");
     let (_, curl) = hf.fork_exec(
@@ -391,8 +378,7 @@ pub fn curl_range_flood(hf: &mut HostFiles, start: Ts, secs: f64, conn_per_s: f6
 /// `bytes_per_s` for `secs` seconds. Subject: the perl.
 pub fn perl_udp_flood(hf: &mut HostFiles, start: Ts, secs: f64, bytes_per_s: u64) -> Act {
     let end = start.add_nanos(secs_f(secs));
-    hf.background(start.add_secs(-30), end.add_secs(10));
-    hf.nettop_capture(start.add_secs(-10), end.add_secs(10), 1);
+    hf.around(start, end, 10);
     let code = r#"use IO::Socket::INET; my $s = IO::Socket::INET->new(PeerAddr => "198.51.100.30:9999", Proto => "udp") or die; my $p = "A" x 1400; while (1) { $s->send($p) }"#;
     let perl = hf.spawn_job(
         start.add_nanos(-30_000_000),
@@ -462,8 +448,7 @@ pub fn hping3_flood(hf: &mut HostFiles, start: Ts, secs: f64) -> Act {
 /// seconds. Raw sockets: no nettop rows. Subject: the bash.
 pub fn nping_flood(hf: &mut HostFiles, start: Ts, secs: f64, rate: u32) -> Act {
     let end = start.add_nanos(secs_f(secs));
-    hf.background(start.add_secs(-30), end.add_secs(10));
-    hf.nettop_capture(start.add_secs(-20), end.add_secs(10), 1);
+    hf.around(start, end, 20);
     let bash = hf.spawn_job(
         start.add_nanos(-1_000_000_000),
         None,
@@ -589,9 +574,7 @@ pub fn interactive_admin_curl(hf: &mut HostFiles, start: Ts) -> Act {
 /// Platform daemons are never subjects. Subject: softwareupdated.
 pub fn software_update(hf: &mut HostFiles, start: Ts, secs: f64) -> Act {
     let end = start.add_nanos(secs_f(secs));
-    let (uid, _) = hf.user();
-    hf.background(start.add_secs(-30), end.add_secs(10));
-    hf.nettop_capture(start.add_secs(-10), end.add_secs(10), 1);
+    hf.around(start, end, 10);
     let su_path =
         "/System/Library/PrivateFrameworks/SoftwareUpdate.framework/Resources/softwareupdated";
     let su = hf.spawn_job(
@@ -605,15 +588,11 @@ pub fn software_update(hf: &mut HostFiles, start: Ts, secs: f64) -> Act {
         None,
     );
     let cd_path = "/System/Library/PrivateFrameworks/CloudKitDaemon.framework/Support/cloudd";
-    let cd = hf.spawn_job(
+    let cd = hf.user_job(
         start.add_secs(-3),
-        None,
         cd_path,
         &[cd_path],
         Signer::platform("com.apple.cloudd"),
-        uid,
-        20,
-        Some(uid),
     );
     let down = hf.rng.random_range(20_000_000..45_000_000u64);
     let up = hf.rng.random_range(2_000_000..8_000_000u64);
@@ -670,20 +649,15 @@ pub fn software_update(hf: &mut HostFiles, start: Ts, secs: f64) -> Act {
 /// few seconds. Steady, below every threshold. Subject: zoom.us.
 pub fn browser_and_video_call(hf: &mut HostFiles, start: Ts, secs: f64, zoom_out: u64) -> Act {
     let end = start.add_nanos(secs_f(secs));
-    let (uid, _) = hf.user();
     hf.background(start.add_secs(-60), end.add_secs(20));
     hf.nettop_capture(start.add_secs(-10), end.add_secs(5), 1);
     let chrome_path = "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome";
     let team = "EQHXZ8M8AV";
-    let chrome = hf.spawn_job(
+    let chrome = hf.user_job(
         start.add_secs(-45),
-        None,
         chrome_path,
         &[chrome_path],
         Signer::developer("com.google.Chrome", team),
-        uid,
-        20,
-        Some(uid),
     );
     let helper = "/Applications/Google Chrome.app/Contents/Frameworks/Google Chrome Framework.framework/Versions/131.0.6778.86/Helpers/Google Chrome Helper.app/Contents/MacOS/Google Chrome Helper";
     let (_, net) = hf.fork_exec(
@@ -700,15 +674,11 @@ pub fn browser_and_video_call(hf: &mut HostFiles, start: Ts, secs: f64, zoom_out
         Signer::developer("com.google.Chrome.helper", team),
     );
     let zoom_path = "/Applications/zoom.us.app/Contents/MacOS/zoom.us";
-    let zoom = hf.spawn_job(
+    let zoom = hf.user_job(
         start.add_secs(-20),
-        None,
         zoom_path,
         &[zoom_path],
         Signer::developer("us.zoom.xos", "BJ4HAAB9B3"),
-        uid,
-        20,
-        Some(uid),
     );
     let media = format!("udp4 {}<->144.195.37.51:8801", hf.local_endpoint());
     let ctl = format!("tcp4 {}<->170.114.10.83:443", hf.local_endpoint());
@@ -766,21 +736,12 @@ pub fn browser_and_video_call(hf: &mut HostFiles, start: Ts, secs: f64, zoom_out
 /// over some seconds: from Terminal (`-zsh` → `python3 scripts/check_links.py`) or, `unattended`, as a
 /// LaunchAgent (`python3.12 ~/bin/sync_calendar.py`). Subject: the python.
 pub fn developer_script(hf: &mut HostFiles, start: Ts, unattended: bool) -> Act {
-    let (uid, user) = hf.user();
+    let (_, user) = hf.user();
     let py_path = "/opt/homebrew/Cellar/python@3.12/3.12.7/Frameworks/Python.framework/Versions/3.12/bin/python3.12";
     let signer = Signer::adhoc("python3.12");
     let py = if unattended {
         let script = format!("/Users/{user}/bin/sync_calendar.py");
-        let mut p = hf.spawn_job(
-            start,
-            None,
-            py_path,
-            &[py_path, &script],
-            signer,
-            uid,
-            20,
-            Some(uid),
-        );
+        let mut p = hf.user_job(start, py_path, &[py_path, &script], signer);
         p.cwd = format!("/Users/{user}");
         p
     } else {
@@ -834,20 +795,15 @@ pub fn developer_script(hf: &mut HostFiles, start: Ts, unattended: bool) -> Act 
 /// Subject: the agent (tool execs count on whatever ran them).
 pub fn ci_runner(hf: &mut HostFiles, start: Ts, secs: f64) -> Act {
     let end = start.add_nanos(secs_f(secs));
-    let (uid, user) = hf.user();
-    hf.background(start.add_secs(-30), end.add_secs(10));
-    hf.nettop_capture(start.add_secs(-10), end.add_secs(10), 1);
+    let (_, user) = hf.user();
+    hf.around(start, end, 10);
     let path = "/usr/local/bin/buildkite-agent";
     let cfg = format!("/Users/{user}/.buildkite-agent/buildkite-agent.cfg");
-    let mut agent = hf.spawn_job(
+    let mut agent = hf.user_job(
         start.add_secs(-90),
-        None,
         path,
         &[path, "start", "--config", &cfg],
         Signer::developer("com.buildkite.agent", "7R5ZEU67FQ"),
-        uid,
-        20,
-        Some(uid),
     );
     agent.cwd = format!("/Users/{user}/.buildkite-agent");
     if hf.files().nettop {

@@ -695,6 +695,19 @@ impl HostFiles {
         (child, after)
     }
 
+    /// The usual surroundings of an activity over `[start, end]`: background from 30 s before to 10 s
+    /// after, and 1 s nettop frames from `lead_s` before to 10 s after.
+    pub fn around(&mut self, start: Ts, end: Ts, lead_s: i64) {
+        self.background(start.add_secs(-30), end.add_secs(10));
+        self.nettop_capture(start.add_secs(-lead_s), end.add_secs(10), 1);
+    }
+
+    /// A LaunchAgent of the console user: their uid and auid, group staff (20).
+    pub fn user_job(&mut self, ts: Ts, path: &str, args: &[&str], signer: Signer) -> Proc {
+        let (uid, _) = self.user();
+        self.spawn_job(ts, None, path, args, signer, uid, 20, Some(uid))
+    }
+
     /// Benign background in whichever files are open, over `[from, to]`: mdworker_shared and other
     /// launchd jobs starting and exiting, nsurlsessiond connection summaries.
     pub fn background(&mut self, from: Ts, to: Ts) {

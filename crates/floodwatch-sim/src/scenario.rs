@@ -188,8 +188,7 @@ pub(crate) fn short_tcp_row(
 /// curls alive at that instant (`curl.<pid>` + one tcp4 socket, a few KB). Subject: the bash.
 pub fn launchd_curl_loop(hf: &mut HostFiles, start: Ts, secs: f64, per_s: f64) -> Truth {
     let end = start.add_nanos(secs_f(secs));
-    hf.background(start.add_secs(-30), end.add_secs(10));
-    hf.nettop_capture(start.add_secs(-20), end.add_secs(10), 1);
+    hf.around(start, end, 20);
     let bash = hf.spawn_job(
         start.add_nanos(-2_300_000_000),
         None,
@@ -249,30 +248,7 @@ pub fn cron_root_ping_flood(hf: &mut HostFiles, start: Ts, secs: f64) -> Truth {
     let end = start.add_nanos(secs_f(secs));
     hf.background(start.add_secs(-40), end.add_secs(15));
     hf.nettop_capture(start.add_secs(-20), end.add_secs(10), 1);
-    let boot = hf.boot(start);
-    let cron_pid = 200 + hf.rng.random_range(0..300);
-    hf.reserve_pid(cron_pid);
-    let cron = Proc {
-        pid: cron_pid,
-        pidversion: hf.pidversion(),
-        ppid: 1,
-        original_ppid: 1,
-        start_time: boot.add_secs(9),
-        path: "/usr/sbin/cron".into(),
-        args: vec!["/usr/sbin/cron".into()],
-        cwd: "/".into(),
-        uid: 0,
-        euid: 0,
-        gid: 0,
-        auid: None,
-        tty: None,
-        session_id: cron_pid,
-        responsible_pid: cron_pid,
-        signing_id: Some("com.apple.cron".into()),
-        team_id: None,
-        platform: true,
-        cs_flags: crate::eslogger::CS_FLAGS_PLATFORM,
-    };
+    let cron = crate::families::cron_daemon(hf, start);
     let t0 = start.add_nanos(-6_000_000);
     let cmd = "/sbin/ping -f -q 198.51.100.7";
     let (_, sh) = hf.fork_exec(
@@ -307,8 +283,7 @@ pub fn cron_root_ping_flood(hf: &mut HostFiles, start: Ts, secs: f64) -> Truth {
 /// 6101 (no path: nettop has none).
 pub fn python_udp_flood(hf: &mut HostFiles, start: Ts, secs: f64, bytes_per_s: u64) -> Truth {
     let end = start.add_nanos(secs_f(secs));
-    hf.background(start.add_secs(-30), end.add_secs(10));
-    hf.nettop_capture(start.add_secs(-10), end.add_secs(10), 1);
+    hf.around(start, end, 10);
     let pid = 6101;
     hf.reserve_pid(pid);
     let sock = format!("udp4 {}:53122<->198.51.100.9:53", hf.ip);
@@ -390,19 +365,14 @@ pub fn unsigned_binary_unified_log(hf: &mut HostFiles, start: Ts, secs: f64, per
 /// http://203.0.113.20/` (same pid, pidversion + 1), which exits. Subject: the osascript.
 pub fn osascript_curl_loop(hf: &mut HostFiles, start: Ts, secs: f64, per_s: f64) -> Truth {
     let end = start.add_nanos(secs_f(secs));
-    let (uid, user) = hf.user();
-    hf.background(start.add_secs(-30), end.add_secs(10));
-    hf.nettop_capture(start.add_secs(-20), end.add_secs(10), 1);
+    let (_, user) = hf.user();
+    hf.around(start, end, 20);
     let script = format!("/Users/{user}/Library/Application Support/.helper/run.scpt");
-    let mut osa = hf.spawn_job(
+    let mut osa = hf.user_job(
         start.add_nanos(-1_700_000_000),
-        None,
         "/usr/bin/osascript",
         &["/usr/bin/osascript", &script],
         Signer::platform("com.apple.osascript"),
-        uid,
-        20,
-        Some(uid),
     );
     osa.cwd = "/".into();
     let n = (secs * per_s).round() as i64;

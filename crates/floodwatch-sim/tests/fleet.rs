@@ -2,6 +2,8 @@
 //! rejected line (but the one deliberately truncated line), nettop rows are dated inside the simulated
 //! day, every family is labelled with its verdict, labels round-trip, and a seed gives the same bytes.
 
+mod common;
+use common::dir_bytes;
 use floodwatch_core::config::Config;
 use floodwatch_core::time::{days_from_civil, NANOS_PER_SEC};
 use floodwatch_core::Ts;
@@ -343,26 +345,6 @@ fn labels_round_trip_and_bad_lines_name_their_line() {
     let e = read_labels(&p).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
     assert!(e.to_string().contains("labels.jsonl:3"), "{e}");
-}
-
-fn dir_bytes(d: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![d.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        for e in std::fs::read_dir(&p).unwrap() {
-            let e = e.unwrap().path();
-            if e.is_dir() {
-                stack.push(e);
-            } else {
-                out.push((
-                    e.strip_prefix(d).unwrap().to_string_lossy().into_owned(),
-                    std::fs::read(&e).unwrap(),
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

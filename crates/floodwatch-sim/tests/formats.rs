@@ -2,6 +2,8 @@
 //! same escapes and time formats, nettop's frame layout and counter semantics, the unified log's
 //! connection summary; each scenario's files and truth; determinism for a seed.
 
+mod common;
+use common::dir_bytes;
 use floodwatch_core::time::days_from_civil;
 use floodwatch_core::Ts;
 use floodwatch_sim::eslogger::{EsWriter, Proc, Signer};
@@ -825,26 +827,6 @@ fn pid_reuse_keeps_images_apart() {
     assert!(nettop.contains(",updater.7001,"));
     assert!(nettop.contains(",mdworker_shared.7001,"));
     assert_eq!(t.subject_path.as_deref(), Some("/private/tmp/.x/updater"));
-}
-
-fn dir_bytes(d: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![d.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        for e in std::fs::read_dir(&p).unwrap() {
-            let e = e.unwrap().path();
-            if e.is_dir() {
-                stack.push(e);
-            } else {
-                out.push((
-                    e.strip_prefix(d).unwrap().to_string_lossy().into_owned(),
-                    std::fs::read(&e).unwrap(),
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

@@ -444,17 +444,8 @@ mod tests {
             subject: SubjectView {
                 kind: "process".into(),
                 process: ProcessView {
-                    pid,
-                    start_time: None,
                     path: Some("/x".into()),
-                    cmd_line: None,
-                    uid: None,
-                    euid: None,
-                    user: None,
-                    tty: Default::default(),
-                    signing_id: None,
-                    team_id: None,
-                    signature: floodwatch_core::event::SignatureClass::Unknown,
+                    ..ProcessView::unknown(pid)
                 },
                 parents: vec![],
                 children: vec![],
