@@ -160,7 +160,7 @@ impl Signing {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     Icmp,
@@ -168,6 +168,7 @@ pub enum Proto {
     Tcp,
     Quic,
     Other,
+    #[default]
     Unknown,
 }
 
@@ -185,7 +186,7 @@ impl Proto {
 }
 
 /// Volume over the interval `[start, event.ts]`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Traffic {
     /// None for network-only sources (no process attribution).
     pub pid: Option<i32>,
@@ -203,6 +204,10 @@ pub struct Traffic {
     pub packets_in: Option<u64>,
     /// Connections that began in this interval (0 when unknown).
     pub new_connections: u32,
+    /// The endpoint's own address, for network sources that see many endpoints (pcap, Zeek originator).
+    pub local: Option<String>,
+    /// Outbound TCP packets with SYN set and ACK clear (connection openers), when the source sees flags.
+    pub syn_out: Option<u64>,
 }
 
 #[derive(Clone, Debug)]

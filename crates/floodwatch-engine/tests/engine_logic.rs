@@ -355,6 +355,7 @@ fn pid_reuse_keeps_processes_apart() {
             packets_out: None,
             packets_in: None,
             new_connections: 0,
+            ..Default::default()
         };
         r.push(ts(s * 1000), EventKind::Traffic(Box::new(t)));
     }

@@ -468,6 +468,7 @@ impl NettopParser {
                     packets_out: None,
                     packets_in: None,
                     new_connections,
+                    ..Default::default()
                 };
                 out.push(self.event(row.ts, row.line, traffic));
                 Parsed::Events
@@ -505,6 +506,7 @@ impl NettopParser {
             packets_out: None,
             packets_in: None,
             new_connections: 0,
+            ..Default::default()
         };
         out.push(self.event(p.ts, p.line, traffic));
         true

@@ -210,6 +210,7 @@ fn connection_summary(rec: &LogRecord, msg: &str, ts: Ts) -> Result<Option<Event
         packets_out: packets.map(|p| p.1),
         packets_in: packets.map(|p| p.0),
         new_connections: 1,
+        ..Default::default()
     }))))
 }
 

@@ -16,6 +16,8 @@ const SKIP_HEADER: &str = "Zeek header line";
 struct Columns {
     count: usize,
     ts: Option<usize>,
+    orig_h: Option<usize>,
+    history: Option<usize>,
     resp_h: Option<usize>,
     resp_p: Option<usize>,
     proto: Option<usize>,
@@ -65,6 +67,7 @@ impl ZeekParser {
                 self.columns = Some(Columns {
                     count: names.len(),
                     ts: at("ts"),
+                    orig_h: at("id.orig_h"),
                     resp_h: at("id.resp_h"),
                     resp_p: at("id.resp_p"),
                     proto: at("proto"),
@@ -73,6 +76,7 @@ impl ZeekParser {
                     orig_pkts: at("orig_pkts"),
                     orig_ip_bytes: at("orig_ip_bytes"),
                     ip_proto: at("ip_proto"),
+                    history: at("history"),
                 });
             }
             _ => {}
@@ -108,6 +112,8 @@ impl ZeekParser {
             .ok_or_else(|| Reject::new("bad timestamp", format!("ts {ts_text:?}")))?;
         Ok(Row {
             ts,
+            local_host: get(c.orig_h).map(str::to_string),
+            history: get(c.history).map(str::to_string),
             remote_host: get(c.resp_h).map(str::to_string),
             remote_port: get(c.resp_p).map(str::to_string),
             proto: get(c.proto).unwrap_or("").to_string(),
@@ -149,6 +155,8 @@ impl ZeekParser {
         };
         Ok(Row {
             ts,
+            local_host: text("id.orig_h"),
+            history: text("history"),
             remote_host: text("id.resp_h"),
             remote_port: text("id.resp_p"),
             proto: text("proto").unwrap_or_default(),
@@ -163,6 +171,9 @@ impl ZeekParser {
 
 struct Row {
     ts: Ts,
+    local_host: Option<String>,
+    /// Zeek's connection history letters; `S` is a SYN from the originator.
+    history: Option<String>,
     remote_host: Option<String>,
     remote_port: Option<String>,
     proto: String,
@@ -238,6 +249,9 @@ impl RecordParser for ZeekParser {
             packets_out: row.orig_pkts.map(|p| p.max(0.0) as u64),
             packets_in: None,
             new_connections: 1,
+            local: row.local_host,
+            syn_out: (proto == Proto::Tcp)
+                .then(|| u64::from(row.history.as_deref().is_some_and(|h| h.contains('S')))),
         };
         out.push(Event {
             ts: row.ts.add_nanos(dur),
