@@ -243,6 +243,8 @@ pub struct HostVerdict {
     pub hot_windows: u64,
     pub alerts: u64,
     pub suppressed_alerts: u64,
+    /// Windows hot by absolute thresholds that a mature baseline found normal for their identity.
+    pub baseline_absorbed: u64,
     /// The highest value/threshold ratio of a window that stayed below every threshold.
     pub closest_ratio: Option<f64>,
     /// That window in words: "ping (pid 812): 0.03 tool execs/s (threshold 5/s) at 2025-09-16T...".

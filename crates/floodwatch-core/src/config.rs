@@ -20,6 +20,8 @@ pub struct Config {
     pub scope: Scope,
     pub scoring: Scoring,
     pub output: Output,
+    pub baseline: BaselineSettings,
+    pub store: Store,
     #[serde(default)]
     pub suppressions: Option<PathBuf>,
 }
@@ -126,12 +128,37 @@ pub struct Scoring {
     pub sustained_per_window: i32,
     pub sustained_max: i32,
     pub interactive: i32,
+    pub baseline_deviation: i32,
+    pub first_seen: i32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Output {
     pub max_evidences: usize,
+}
+
+/// `[baseline]`: learning and judging per-identity baselines.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineSettings {
+    #[serde(default)]
+    pub roles: Option<PathBuf>,
+    pub default_role: String,
+    pub min_windows: u64,
+    pub min_days: u64,
+    #[serde(deserialize_with = "de_duration")]
+    pub half_life: Duration,
+    pub tolerance: f64,
+}
+
+/// `[store]`: the SQLite file for baselines, alerts and suppressions.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    pub db: PathBuf,
+    #[serde(deserialize_with = "de_duration")]
+    pub busy_timeout: Duration,
 }
 
 impl Default for Config {
@@ -183,6 +210,14 @@ impl Config {
             if !(v.is_finite() && v > 0.0) {
                 return bad(&format!("thresholds.{name} must be a positive number"));
             }
+        }
+        if !(self.baseline.tolerance.is_finite() && self.baseline.tolerance >= 1.0) {
+            return bad(
+                "baseline.tolerance must be a number of at least 1 (a multiple of the p99)",
+            );
+        }
+        if self.baseline.default_role.trim().is_empty() {
+            return bad("baseline.default_role must not be empty");
         }
         if !(0.0..=1.0).contains(&t.destination_share) {
             return bad("thresholds.destination_share must be between 0 and 1");

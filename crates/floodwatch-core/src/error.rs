@@ -15,6 +15,8 @@ pub enum Error {
     Config { path: PathBuf, message: String },
     #[error("suppressions {path}: {message}")]
     Suppressions { path: PathBuf, message: String },
+    #[error("store {path}: {message}")]
+    Store { path: PathBuf, message: String },
     #[error("{0}")]
     Input(String),
     #[error("{0}")]

@@ -6,6 +6,7 @@
 //! grouped into a subject) → [`window`] (BurstTimeWindow signals) → [`score`] → [`suppress`] →
 //! [`lifecycle`] (episodes and deterministic ids). [`declared`] reads flood intent from command lines.
 
+pub mod baseline;
 pub mod context;
 pub mod declared;
 pub mod lifecycle;
@@ -16,6 +17,7 @@ pub mod score;
 pub mod suppress;
 pub mod window;
 
+use baseline::{BaselineKey, Baselines, Judgement, Learner, Roles};
 use context::{classify, SessionState};
 use declared::Declared;
 use floodwatch_core::alert::{
@@ -47,6 +49,23 @@ pub struct Shared {
     /// otherwise move a host's clock ahead and make every later event "late".
     pub not_before: Ts,
     pub not_after: Ts,
+    pub baseline: BaselineMode,
+}
+
+/// What the engine does with per-identity baselines.
+pub enum BaselineMode {
+    Off,
+    /// `baseline learn`: every window a subject is active in is recorded under its key; a host's windows
+    /// that start before its watermark were learned by an earlier run and are skipped.
+    Learn {
+        roles: Roles,
+        watermarks: HashMap<String, Ts>,
+    },
+    /// `hunt --db`: hot windows are judged against learned baselines.
+    Judge {
+        roles: Roles,
+        baselines: Baselines,
+    },
 }
 
 impl Shared {
@@ -66,7 +85,13 @@ impl Shared {
             // 2000-01-01: before any macOS that has these tools' telemetry; one day of clock slack ahead.
             not_before: Ts::from_secs(946_684_800),
             not_after: Ts::from_secs(now + 86_400),
+            baseline: BaselineMode::Off,
         })
+    }
+
+    pub fn with_baseline(mut self, mode: BaselineMode) -> Shared {
+        self.baseline = mode;
+        self
     }
 
     fn file(&self, id: u32) -> String {
@@ -114,6 +139,8 @@ pub struct EngineStats {
     pub suppressed_alerts: u64,
     /// Suppressed alerts per suppression id.
     pub suppression_hits: BTreeMap<String, u64>,
+    /// Windows hot by the absolute thresholds that a mature baseline found normal for their identity.
+    pub baseline_absorbed: u64,
     pub peak_processes: usize,
     /// Per host: alerts, hot windows, and the nearest miss of a host that stayed quiet (reported as
     /// the run summary's `hosts`, not inside `engine`).
@@ -154,6 +181,10 @@ pub struct HostEngine {
     /// names its closest subject that never alerted.
     near_misses: BTreeMap<ProcId, (f64, String)>,
     alerted: std::collections::BTreeSet<ProcId>,
+    /// Baseline keys by subject (identity and parent class do not change within a lifetime); cleared
+    /// when the process table evicts.
+    keys: HashMap<ProcId, Arc<BaselineKey>>,
+    learner: Learner,
 }
 
 impl HostEngine {
@@ -193,6 +224,66 @@ impl HostEngine {
             },
             near_misses: BTreeMap::new(),
             alerted: std::collections::BTreeSet::new(),
+            keys: HashMap::default(),
+            learner: Learner::default(),
+        }
+    }
+
+    /// The baseline key of a subject: identity × parent class × this host's role.
+    fn key_of(&mut self, sh: &Shared, subject: ProcId, roles: &Roles) -> Arc<BaselineKey> {
+        if let Some(k) = self.keys.get(&subject) {
+            return k.clone();
+        }
+        let ctx = classify(&self.procs, &sh.scope, subject, subject, &self.session);
+        let identity = match self.procs.get(subject) {
+            Some(p) => {
+                let runner = Scope::name_of(&p.info).is_some_and(|n| sh.scope.is_runner(n));
+                baseline::identity_of(&p.info, runner)
+            }
+            None => "unknown".to_string(),
+        };
+        let key = Arc::new(BaselineKey {
+            identity,
+            parent_class: ctx.launched_by.as_str().to_string(),
+            role: roles.role_of(&self.host).to_string(),
+        });
+        self.keys.insert(subject, key.clone());
+        key
+    }
+
+    /// Learns the window (learn mode), or judges a hot one against its baseline (judge mode). Returns
+    /// the judgement of a hot window when baselines are in use.
+    fn baseline_window(
+        &mut self,
+        sh: &Shared,
+        subject: ProcId,
+        sig: &WindowSignals,
+    ) -> Option<Judgement> {
+        match &sh.baseline {
+            BaselineMode::Off => None,
+            BaselineMode::Learn { roles, watermarks } => {
+                if watermarks.get(&*self.host).is_some_and(|w| sig.start < *w) {
+                    self.learner.skipped_windows += 1;
+                    return None;
+                }
+                let key = self.key_of(sh, subject, roles);
+                let half_life = sh.cfg.baseline.half_life.as_nanos() as i64;
+                self.learner.add(
+                    &key,
+                    baseline::values_of(sig),
+                    sig.start,
+                    &self.host,
+                    half_life,
+                );
+                None
+            }
+            BaselineMode::Judge { roles, baselines } => {
+                if !sig.hot() {
+                    return None;
+                }
+                let key = self.key_of(sh, subject, roles);
+                Some(baselines.judge(&key, &self.host, sig))
+            }
         }
     }
 
@@ -614,10 +705,20 @@ impl HostEngine {
         {
             return;
         }
+        let judged = match &sh.baseline {
+            BaselineMode::Judge { .. } => self.baseline_window(sh, subject, &sig),
+            _ => None,
+        };
+        if judged.as_ref().is_some_and(|j| j.absorbed) {
+            return;
+        }
         let member = acc.busiest_member.map(|m| m.0).unwrap_or(subject);
         let identity = self.identity(subject);
         let mut ep = Episode::new(&self.host, subject, &identity, ws, member);
         ep.session = Some(self.session.clone());
+        if let Some(j) = judged {
+            ep.note_baseline(j);
+        }
         self.alerted.insert(subject);
         ep.early(&sig, now);
         let alert = self.build_alert(sh, &ep, AlertStatus::Open);
@@ -687,9 +788,17 @@ impl HostEngine {
             };
             let sig = WindowSignals::evaluate(cfg, ws, &window);
             self.verdict.subjects += 1;
+            let judged = self.baseline_window(sh, subject, &sig);
+            let absorbed = judged.as_ref().is_some_and(|j| j.absorbed);
+            if absorbed {
+                stats.baseline_absorbed += 1;
+                self.verdict.baseline_absorbed += 1;
+            }
             let cur = cur.unwrap_or_default();
-            if !sig.hot() {
-                self.note_near_miss(subject, &sig);
+            if !sig.hot() || absorbed {
+                if !absorbed {
+                    self.note_near_miss(subject, &sig);
+                }
                 cool.insert(subject, sig);
                 if !cur.is_empty() {
                     // An open episode's cooler stretches still count in its totals; otherwise the
@@ -726,6 +835,9 @@ impl HostEngine {
             half.evidence_dropped = 0;
             if let Some(ep) = self.episodes.get_mut(&subject) {
                 ep.absorb(&sig, cur, we, cfg.output.max_evidences);
+                if let Some(j) = judged {
+                    ep.note_baseline(j);
+                }
             }
             if !half.is_empty() {
                 next_prev.insert(subject, half);
@@ -789,6 +901,8 @@ impl HostEngine {
                 keep_all.extend(self.procs.ancestors(*k));
             }
             self.procs.evict(we, |id| keep_all.contains(&id));
+            let procs = &self.procs;
+            self.keys.retain(|id, _| procs.get(*id).is_some());
         }
     }
 
@@ -912,6 +1026,7 @@ impl HostEngine {
             protos: &ep.protos,
             top_tool,
             estimated_packets: ep.estimated_packets,
+            baseline: ep.baseline.as_ref(),
         });
         let process = self
             .view(ep.subject)
@@ -1042,7 +1157,10 @@ impl HostEngine {
             },
             evidences,
             timeline: ep.timeline.clone(),
-            baseline: "absolute thresholds from the config (no baseline store in use)".into(),
+            baseline: match &ep.baseline {
+                Some(j) => score::baseline_text(j, cfg),
+                None => "absolute thresholds from the config (no baseline store in use)".into(),
+            },
             suppressed_by,
             suppression_notes: notes,
         }
@@ -1057,6 +1175,8 @@ pub struct Engine {
     updates: bool,
     pub stats: EngineStats,
     pub rejects: Vec<EngineReject>,
+    /// Baselines learned by this engine's hosts (learn mode), complete after [`Engine::finish`].
+    pub learned: Learner,
 }
 
 impl Engine {
@@ -1067,6 +1187,7 @@ impl Engine {
             updates,
             stats: EngineStats::default(),
             rejects: Vec::new(),
+            learned: Learner::default(),
         }
     }
 
@@ -1100,8 +1221,11 @@ impl Engine {
 
     pub fn finish(&mut self, out: &mut Vec<AlertEvent>) {
         let sh = &self.shared;
+        let half_life = sh.cfg.baseline.half_life.as_nanos() as i64;
         for h in self.hosts.values_mut() {
             h.finish(sh, out, &mut self.stats, self.updates);
+            self.learned
+                .merge(std::mem::take(&mut h.learner), half_life);
         }
     }
 

@@ -45,6 +45,8 @@ pub struct Episode {
     /// The host's session state when the episode opened (locked, logged out, ssh...): the context
     /// that matters is the flood's, not the one when the alert is written.
     pub session: Option<crate::context::SessionState>,
+    /// The baseline's verdict on the episode's most deviant hot window (hunts with baselines).
+    pub baseline: Option<crate::baseline::Judgement>,
 }
 
 impl Episode {
@@ -78,6 +80,18 @@ impl Episode {
             evidences: Vec::new(),
             evidence_dropped: 0,
             session: None,
+            baseline: None,
+        }
+    }
+
+    /// Keeps the judgement that explains the episode best: the largest deviation from baseline.
+    pub fn note_baseline(&mut self, j: crate::baseline::Judgement) {
+        if self
+            .baseline
+            .as_ref()
+            .is_none_or(|b| j.strength() > b.strength())
+        {
+            self.baseline = Some(j);
         }
     }
 

@@ -4,6 +4,7 @@
 //! volume gets `declared_base`); then context points from `[scoring]`. Context never makes a window hot:
 //! this function only runs for subjects that already crossed a threshold.
 
+use crate::baseline::{Judgement, Standing};
 use crate::context::{Context, LaunchedBy};
 use crate::declared::Declared;
 use crate::window::Trigger;
@@ -44,6 +45,8 @@ pub struct ScoreInput<'a> {
     /// The most-spawned tool and the subject kind ("parent", "process").
     pub top_tool: Option<&'a str>,
     pub estimated_packets: bool,
+    /// The baseline's verdict (hunts with baselines only).
+    pub baseline: Option<&'a Judgement>,
 }
 
 pub fn fmt_rate(v: f64) -> String {
@@ -317,9 +320,124 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
             None,
         ));
     }
+    if let Some(j) = i.baseline {
+        context.extend(baseline_reasons(j, i.cfg));
+    }
     context.sort_by_key(|r| std::cmp::Reverse(r.points));
     let total: i32 = primary.iter().chain(context.iter()).map(|r| r.points).sum();
     let score = total.clamp(1, 100) as u8;
     primary.extend(context);
     (score, primary)
+}
+
+fn signal_label(signal: &str) -> &'static str {
+    match signal {
+        "spawns_per_s" => "network-tool execs/s",
+        "packets_per_s" => "outbound packets/s",
+        "bytes_per_s" => "outbound",
+        _ => "new connections/s",
+    }
+}
+
+fn signal_value(signal: &str, v: f64) -> String {
+    if signal == "bytes_per_s" {
+        fmt_bytes_rate(v)
+    } else {
+        fmt_rate(v)
+    }
+}
+
+/// Which baseline judged an alert, in one line (the alert's `baseline` field).
+pub fn baseline_text(j: &Judgement, cfg: &Config) -> String {
+    let k = &j.key;
+    let what = format!("{} under {} on role {}", k.identity, k.parent_class, k.role);
+    match j.standing {
+        Standing::Missing => format!(
+            "no baseline for {what}: absolute thresholds from the config"
+        ),
+        Standing::Immature => format!(
+            "baseline for {what} is immature ({} windows over {:.1} days; mature at {} windows and {} days): absolute thresholds from the config",
+            j.windows, j.days, cfg.baseline.min_windows, cfg.baseline.min_days
+        ),
+        Standing::Mature => format!(
+            "mature baseline for {what}: {} windows over {:.0} days on {} host(s)",
+            j.windows, j.days, j.hosts
+        ),
+    }
+}
+
+fn baseline_reasons(j: &Judgement, cfg: &Config) -> Vec<Reason> {
+    let s = &cfg.scoring;
+    let k = &j.key;
+    let mut out = Vec::new();
+    match (j.standing, &j.deviation) {
+        (Standing::Mature, Some(d)) => {
+            let times = if d.ratio.is_finite() {
+                format!("{}×", fmt_rate(d.ratio))
+            } else {
+                "far above (never seen before)".to_string()
+            };
+            out.push(reason(
+                "baseline_deviation",
+                if d.ratio >= 2.0 { s.baseline_deviation } else { 0 },
+                format!(
+                    "{times} the p99 of {} under {} on role {} ({} {} vs p99 {}; baseline of {:.0} days, {} windows, {} host(s))",
+                    k.identity,
+                    k.parent_class.replace('_', " "),
+                    k.role,
+                    signal_value(d.signal, d.value),
+                    signal_label(d.signal),
+                    signal_value(d.signal, d.p99),
+                    j.days,
+                    fmt_rate(j.windows as f64),
+                    j.hosts
+                ),
+                Some(d.value),
+                Some(d.p99),
+            ));
+        }
+        (Standing::Mature, None) => {}
+        (Standing::Immature, _) => out.push(reason(
+            "baseline_immature",
+            0,
+            format!(
+                "baseline immature for {} under {} on role {} ({} windows over {:.1} days; needs {} windows and {} days): judged by absolute thresholds",
+                k.identity,
+                k.parent_class.replace('_', " "),
+                k.role,
+                j.windows,
+                j.days,
+                cfg.baseline.min_windows,
+                cfg.baseline.min_days
+            ),
+            Some(j.windows as f64),
+            Some(cfg.baseline.min_windows as f64),
+        )),
+        (Standing::Missing, _) => {}
+    }
+    if !j.seen_on_host {
+        out.push(reason(
+            "first_seen",
+            s.first_seen,
+            if j.standing == Standing::Missing {
+                format!(
+                    "first-seen network activity: {} under {} was never learned on role {}",
+                    k.identity,
+                    k.parent_class.replace('_', " "),
+                    k.role
+                )
+            } else {
+                format!(
+                    "first-seen network activity on this host: {} under {} was learned on {} other host(s) of role {}, not this one",
+                    k.identity,
+                    k.parent_class.replace('_', " "),
+                    j.hosts,
+                    k.role
+                )
+            },
+            None,
+            None,
+        ));
+    }
+    out
 }

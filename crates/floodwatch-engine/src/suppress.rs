@@ -27,6 +27,8 @@ struct RawSuppression {
     reason: Option<String>,
     owner: Option<String>,
     expires: Option<String>,
+    /// Set by `suppress expire`: ended early, applies to nothing any more (whatever the event time).
+    revoked: Option<String>,
     #[serde(rename = "match")]
     matcher: Option<RawMatch>,
     ceiling: Option<Ceiling>,
@@ -62,6 +64,7 @@ pub struct Suppression {
     pub owner: String,
     pub expires: Ts,
     pub expires_text: String,
+    pub revoked: Option<String>,
     signing_id: Option<String>,
     team_id: Option<String>,
     path: Option<GlobMatcher>,
@@ -173,6 +176,7 @@ fn build(raw: RawSuppression, index: usize) -> std::result::Result<Suppression, 
             .transpose()
             .map_err(err)?,
         ceiling: raw.ceiling,
+        revoked: raw.revoked,
         id,
         reason,
         owner,
@@ -224,7 +228,12 @@ impl Suppressions {
                 .and_then(|r| build(r, i + 1));
             match entry {
                 Ok(s) => {
-                    if s.expires < now {
+                    if let Some(r) = &s.revoked {
+                        out.warnings.push(format!(
+                            "suppression {} (owner {}) was ended {r} (suppress expire): it no longer applies",
+                            s.id, s.owner
+                        ));
+                    } else if s.expires < now {
                         out.warnings.push(format!(
                             "suppression {} (owner {}) expired {}: it no longer applies to events after that; renew or remove it",
                             s.id, s.owner, s.expires_text
@@ -262,6 +271,76 @@ impl Suppressions {
             }
         }
         (None, notes)
+    }
+}
+
+/// One suppressions-file entry, validated, with its own `[[suppression]]` text (how the store keeps it).
+#[derive(Clone, Debug)]
+pub struct CheckedEntry {
+    pub id: String,
+    pub owner: String,
+    pub reason: String,
+    pub expires: String,
+    pub expires_at: Ts,
+    pub entry: String,
+}
+
+/// Validates every entry of a suppressions text; unlike [`Suppressions::parse`], one bad entry is an
+/// error (for `suppress add`, where the user is there to fix it).
+pub fn check_entries(text: &str, path: &Path) -> Result<Vec<CheckedEntry>> {
+    let bad = |message: String| Error::Suppressions {
+        path: path.to_path_buf(),
+        message,
+    };
+    let raw: RawFile = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::new();
+    for (i, v) in raw.suppression.into_iter().enumerate() {
+        let r: RawSuppression = v.clone().try_into().map_err(|e: toml::de::Error| {
+            bad(format!("entry #{}: {}", i + 1, e.to_string().trim()))
+        })?;
+        let s = build(r, i + 1).map_err(bad)?;
+        let mut t = toml::Table::new();
+        t.insert("suppression".into(), toml::Value::Array(vec![v]));
+        let entry = toml::to_string(&t).map_err(|e| bad(e.to_string()))?;
+        out.push(CheckedEntry {
+            id: s.id,
+            owner: s.owner,
+            reason: s.reason,
+            expires: s.expires_text,
+            expires_at: s.expires,
+            entry,
+        });
+    }
+    Ok(out)
+}
+
+/// The same entry, ended at `when` (for `suppress expire`): it stops applying to any event.
+pub fn revoked(entry: &str, when: &str) -> std::result::Result<String, String> {
+    let mut t: toml::Table = toml::from_str(entry).map_err(|e| e.to_string())?;
+    let Some(toml::Value::Array(list)) = t.get_mut("suppression") else {
+        return Err("stored entry has no [[suppression]]".into());
+    };
+    for v in list.iter_mut() {
+        if let toml::Value::Table(e) = v {
+            e.insert("revoked".into(), toml::Value::String(when.into()));
+        }
+    }
+    toml::to_string(&t).map_err(|e| e.to_string())
+}
+
+impl Suppressions {
+    /// Adds another source's suppressions (the store's after the file's).
+    pub fn extend(&mut self, other: Suppressions) {
+        for s in &other.list {
+            if self.list.iter().any(|o| o.id == s.id) {
+                self.warnings.push(format!(
+                    "suppression id {} is in both the suppressions file and the store; both apply",
+                    s.id
+                ));
+            }
+        }
+        self.list.extend(other.list);
+        self.warnings.extend(other.warnings);
     }
 }
 
@@ -303,6 +382,12 @@ impl Suppression {
     }
 
     fn verdict(&self, r: &Rates, at: Ts) -> Verdict<'_> {
+        if let Some(when) = &self.revoked {
+            return Verdict::NotApplied(format!(
+                "suppression {} (owner {}) matched but expired {when} (ended by suppress expire)",
+                self.id, self.owner
+            ));
+        }
         if at > self.expires {
             return Verdict::NotApplied(format!(
                 "suppression {} (owner {}) matched but expired {}",

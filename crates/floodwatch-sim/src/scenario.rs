@@ -187,8 +187,17 @@ pub(crate) fn short_tcp_row(
 /// times a second for `secs` seconds; each curl exits ~30 ms later. nettop frames every second show the
 /// curls alive at that instant (`curl.<pid>` + one tcp4 socket, a few KB). Subject: the bash.
 pub fn launchd_curl_loop(hf: &mut HostFiles, start: Ts, secs: f64, per_s: f64) -> Truth {
-    let end = start.add_nanos(secs_f(secs));
-    hf.around(start, end, 20);
+    launchd_curl_bursts(hf, start, &[(0, secs, per_s)])
+}
+
+/// The same LaunchDaemon script running several curl bursts: `(offset_s, secs, per_s)` from `start`,
+/// quiet in between (one bash process throughout, so a later burst is the same subject flaring again).
+pub fn launchd_curl_bursts(hf: &mut HostFiles, start: Ts, bursts: &[(i64, f64, f64)]) -> Truth {
+    let last = bursts
+        .iter()
+        .map(|(o, s, _)| start.add_secs(*o).add_nanos(secs_f(*s)))
+        .max()
+        .unwrap_or(start);
     let bash = hf.spawn_job(
         start.add_nanos(-2_300_000_000),
         None,
@@ -199,42 +208,47 @@ pub fn launchd_curl_loop(hf: &mut HostFiles, start: Ts, secs: f64, per_s: f64) -
         0,
         None,
     );
-    let n = (secs * per_s).round() as i64;
-    let gap = secs_f(1.0 / per_s);
-    let url = "http://203.0.113.10/ping";
-    for i in 0..n {
-        let jitter = hf.rng.random_range(-(gap / 5)..=gap / 5);
-        let t = start.add_nanos(i * gap + jitter.max(-(i * gap)));
-        let (_, curl) = hf.fork_exec(
-            t,
-            &bash,
-            "/usr/bin/curl",
-            &["/usr/bin/curl", "-s", "-o", "/dev/null", url],
-            Signer::platform("com.apple.curl"),
-        );
-        let t_exit = t.add_nanos(hf.rng.random_range(22_000_000..42_000_000));
-        hf.exit(t_exit, &curl, 0);
-        let bin = hf.rng.random_range(1_500..4_200);
-        let bout = hf.rng.random_range(300..900);
-        short_tcp_row(
-            hf,
-            t.add_nanos(3_000_000),
-            t_exit,
-            curl.pid,
-            "curl",
-            "203.0.113.10:80",
-            bin,
-            bout,
-        );
+    for &(offset, secs, per_s) in bursts {
+        let b_start = start.add_secs(offset);
+        let end = b_start.add_nanos(secs_f(secs));
+        hf.around(b_start, end, 20);
+        let n = (secs * per_s).round() as i64;
+        let gap = secs_f(1.0 / per_s);
+        let url = "http://203.0.113.10/ping";
+        for i in 0..n {
+            let jitter = hf.rng.random_range(-(gap / 5)..=gap / 5);
+            let t = b_start.add_nanos(i * gap + jitter.max(-(i * gap)));
+            let (_, curl) = hf.fork_exec(
+                t,
+                &bash,
+                "/usr/bin/curl",
+                &["/usr/bin/curl", "-s", "-o", "/dev/null", url],
+                Signer::platform("com.apple.curl"),
+            );
+            let t_exit = t.add_nanos(hf.rng.random_range(22_000_000..42_000_000));
+            hf.exit(t_exit, &curl, 0);
+            let bin = hf.rng.random_range(1_500..4_200);
+            let bout = hf.rng.random_range(300..900);
+            short_tcp_row(
+                hf,
+                t.add_nanos(3_000_000),
+                t_exit,
+                curl.pid,
+                "curl",
+                "203.0.113.10:80",
+                bin,
+                bout,
+            );
+        }
     }
-    hf.exit(end.add_nanos(400_000_000), &bash, 0);
+    hf.exit(last.add_nanos(400_000_000), &bash, 0);
     truth(
         hf,
         Scenario::LaunchdCurlLoop,
         Some(bash.pid),
         Some("/bin/bash"),
         start,
-        end,
+        last,
     )
 }
 

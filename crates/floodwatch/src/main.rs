@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use floodwatch::demo;
 use floodwatch::pipeline::{self, HuntOptions};
+use floodwatch::storage;
 use floodwatch::watch::{self, WatchOptions};
 use floodwatch_core::config::DEFAULT_TOML;
 use floodwatch_core::{Error, Ts};
@@ -75,7 +76,26 @@ enum Cmd {
         /// each alert's rate against its threshold).
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Use the store: judge against its baselines, apply its suppressions, record the alerts and
+        /// their lifecycle. `--db` alone uses the config's store.db (floodwatch.db).
+        #[arg(long, num_args = 0..=1, default_missing_value = "")]
+        db: Option<PathBuf>,
+        /// Host roles file (hostname glob → role) for baselines; default: the config's baseline.roles.
+        #[arg(long, requires = "db")]
+        roles: Option<PathBuf>,
     },
+    /// Learn and show per-identity baselines (in the store).
+    #[command(subcommand)]
+    Baseline(floodwatch::baseline_cmd::BaselineCmd),
+    /// Tuning from the store: propose suppressions for recurring benign automation.
+    #[command(subcommand)]
+    Tune(floodwatch::tune::TuneCmd),
+    /// Manage suppressions in the store (owner, reason and expiry required; hits counted).
+    #[command(subcommand)]
+    Suppress(floodwatch::suppress_cmd::SuppressCmd),
+    /// Alerts in the store: list, show, and mark (acknowledged, false positive).
+    #[command(subcommand)]
+    Alerts(floodwatch::alerts_cmd::AlertsCmd),
     /// Hunt labelled telemetry and score the alerts against the labels: precision, recall and F1 per
     /// family, time to detect, false alerts per host-day, the worst misses.
     Eval {
@@ -145,11 +165,7 @@ enum Cmd {
     },
 }
 
-fn default_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
+use floodwatch::default_threads;
 
 fn parse_span(s: &str) -> Result<std::time::Duration, String> {
     floodwatch_core::config::parse_duration(s)
@@ -227,20 +243,45 @@ fn run() -> Result<ExitCode, Error> {
             threads,
             output,
             report,
+            db,
+            roles,
         } => {
+            let started = now();
             let (cfg, sup) = pipeline::load_setup(
                 common.config.as_deref(),
                 common.suppressions.as_deref(),
-                now(),
+                started,
             )?;
+            // The store is opened before any input is read: a locked or damaged store fails fast.
+            let mut store = match &db {
+                Some(p) => {
+                    let path = if p.as_os_str().is_empty() {
+                        cfg.store.db.clone()
+                    } else {
+                        p.clone()
+                    };
+                    Some(floodwatch_store::Store::open(
+                        &path,
+                        cfg.store.busy_timeout,
+                    )?)
+                }
+                None => None,
+            };
             let opts = HuntOptions {
-                paths,
-                host: common.host,
+                paths: paths.clone(),
+                host: common.host.clone(),
                 date: common.date,
                 threads,
                 progress: None,
             };
-            let res = pipeline::hunt(&opts, cfg, sup)?;
+            let res = match &store {
+                Some(st) => {
+                    let roles = storage::roles(&cfg, roles.as_deref())?;
+                    let (mode, sup) = storage::judge_setup(st, &cfg, roles, sup, started)?;
+                    pipeline::hunt_with(&opts, cfg, sup, mode)?
+                }
+                None => pipeline::hunt(&opts, cfg, sup)?,
+            };
             let stdout = std::io::stdout();
             let (mut w, tty): (Box<dyn Write>, bool) = match &output {
                 Some(p) => (
@@ -284,6 +325,12 @@ fn run() -> Result<ExitCode, Error> {
                 write_report(&prefix, &res)?;
             }
             finish_summary(&res.summary, summary_json.as_deref())?;
+            // After the alerts are out: a store that fails now loses nothing already written.
+            if let Some(st) = store.as_mut() {
+                let run =
+                    storage::run_record("hunt", &paths, common.host.as_deref(), started, &res);
+                storage::record_hunt(st, &run, &res, now(), &mut std::io::stderr().lock())?;
+            }
             if res.usable_events() == 0 {
                 eprintln!(
                     "floodwatch: error: nothing usable was read (no telemetry event in any file; see the summary for what was skipped or rejected)"
@@ -293,6 +340,10 @@ fn run() -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Watch { common } => watch(common),
+        Cmd::Baseline(c) => floodwatch::baseline_cmd::run(c),
+        Cmd::Tune(c) => floodwatch::tune::run(c),
+        Cmd::Suppress(c) => floodwatch::suppress_cmd::run(c),
+        Cmd::Alerts(c) => floodwatch::alerts_cmd::run(c),
         Cmd::Eval {
             paths,
             labels,

@@ -5,8 +5,9 @@
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
 use floodwatch_core::{Error, Result, Ts};
+use floodwatch_engine::baseline::Learner;
 use floodwatch_engine::suppress::Suppressions;
-use floodwatch_engine::{AlertEvent, Engine, EngineStats, Shared};
+use floodwatch_engine::{AlertEvent, BaselineMode, Engine, EngineStats, Shared};
 use floodwatch_sinks::summary::{RunSummary, SkippedFile};
 use floodwatch_sources::sniff::HEAD_BYTES;
 use floodwatch_sources::{
@@ -43,6 +44,8 @@ pub struct HuntResult {
     pub alerts: Vec<AlertEvent>,
     pub summary: RunSummary,
     pub engine: EngineStats,
+    /// Baselines learned (learn mode only).
+    pub learned: Learner,
 }
 
 impl HuntResult {
@@ -215,6 +218,7 @@ struct HostOutput {
     stats: Vec<(u32, FileStats)>,
     engine: EngineStats,
     rejects: Vec<floodwatch_engine::EngineReject>,
+    learned: Learner,
 }
 
 /// Replays one host's files, merged by event time, through a fresh engine. A file whose own time runs
@@ -391,6 +395,7 @@ fn replay(
         stats: stats.into_iter().collect(),
         engine: std::mem::take(&mut engine.stats),
         rejects: std::mem::take(&mut engine.rejects),
+        learned: std::mem::take(&mut engine.learned),
     };
     Ok((out, breaks))
 }
@@ -406,6 +411,7 @@ fn merge_stats(into: &mut EngineStats, s: EngineStats) {
     into.hot_windows += s.hot_windows;
     into.alerts += s.alerts;
     into.suppressed_alerts += s.suppressed_alerts;
+    into.baseline_absorbed += s.baseline_absorbed;
     for (k, v) in s.suppression_hits {
         *into.suppression_hits.entry(k).or_default() += v;
     }
@@ -415,13 +421,28 @@ fn merge_stats(into: &mut EngineStats, s: EngineStats) {
 
 /// Runs a whole hunt. Errors only for unusable setups (missing paths, bad config); bad lines are counted.
 pub fn hunt(opts: &HuntOptions, cfg: Config, suppressions: Suppressions) -> Result<HuntResult> {
+    hunt_with(opts, cfg, suppressions, BaselineMode::Off)
+}
+
+/// A hunt that learns baselines (`baseline learn`) or judges against them (`hunt --db`).
+pub fn hunt_with(
+    opts: &HuntOptions,
+    cfg: Config,
+    suppressions: Suppressions,
+    baseline: BaselineMode,
+) -> Result<HuntResult> {
     let (planned, not_telemetry) = plan(opts)?;
     let names: Vec<Arc<str>> = planned
         .iter()
         .map(|p| Arc::from(p.file.path.display().to_string()))
         .collect();
     let warnings = suppressions.warnings.clone();
-    let shared = Arc::new(Shared::new(cfg.clone(), suppressions, names).map_err(Error::Usage)?);
+    let half_life = cfg.baseline.half_life.as_nanos() as i64;
+    let shared = Arc::new(
+        Shared::new(cfg.clone(), suppressions, names)
+            .map_err(Error::Usage)?
+            .with_baseline(baseline),
+    );
     let mut groups: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
     for p in planned {
         groups.entry(p.file.host.clone()).or_default().push(p);
@@ -448,8 +469,10 @@ pub fn hunt(opts: &HuntOptions, cfg: Config, suppressions: Suppressions) -> Resu
     let mut alerts = Vec::new();
     let mut files: BTreeMap<u32, FileStats> = BTreeMap::new();
     let mut engine = EngineStats::default();
+    let mut learned = Learner::default();
     for r in results {
         let r = r?;
+        learned.merge(r.learned, half_life);
         alerts.extend(r.alerts);
         for (id, st) in r.stats {
             files.insert(id, st);
@@ -479,6 +502,7 @@ pub fn hunt(opts: &HuntOptions, cfg: Config, suppressions: Suppressions) -> Resu
         alerts,
         summary,
         engine,
+        learned,
     })
 }
 

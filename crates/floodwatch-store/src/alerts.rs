@@ -1,0 +1,431 @@
+//! Alerts and their lifecycle: open → updated → closed (quiet) → reopened, plus analyst marks
+//! (acknowledged, false positive) with who and why. A hunt's alerts are written in one transaction;
+//! an alert already stored with the same content changes nothing, so re-running a hunt on the same files
+//! leaves the store as it was (apart from the run's own row).
+
+use crate::runs::{insert_run, RunRecord};
+use crate::{ts_text, Store};
+use floodwatch_core::alert::{Alert, AlertStatus};
+use floodwatch_core::{Result, Ts};
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::Serialize;
+
+/// What a hunt did to the store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AlertOutcome {
+    pub run_id: i64,
+    pub opened: u64,
+    pub updated: u64,
+    pub closed: u64,
+    pub reopened: u64,
+    pub unchanged: u64,
+    /// Suppressed alerts newly counted against their suppression.
+    pub new_suppression_hits: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AlertRow {
+    pub id: String,
+    pub host: String,
+    pub state: String,
+    pub mark: Option<String>,
+    pub mark_by: Option<String>,
+    pub mark_reason: Option<String>,
+    pub score: u8,
+    pub severity: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub subject: String,
+    pub cmd_line: Option<String>,
+    pub headline: String,
+    pub suppressed_by: Option<String>,
+    pub baseline: String,
+    /// The same subject's previous (closed) alert, when this one reopened it.
+    pub reopens: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryRow {
+    pub at: String,
+    pub event: String,
+    pub run_id: Option<i64>,
+    pub actor: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AlertFilter {
+    pub host: Option<String>,
+    /// `open` or `closed`.
+    pub state: Option<String>,
+    /// Include alerts a suppression hid (default: only the ones that alert).
+    pub suppressed: bool,
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    Acknowledged,
+    FalsePositive,
+    /// Clears a mark.
+    Unmarked,
+}
+
+impl Mark {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mark::Acknowledged => "acknowledged",
+            Mark::FalsePositive => "false_positive",
+            Mark::Unmarked => "unmarked",
+        }
+    }
+}
+
+fn state_of(a: &Alert) -> &'static str {
+    match a.status {
+        AlertStatus::Open | AlertStatus::Updated => "open",
+        AlertStatus::Closed => "closed",
+    }
+}
+
+fn history(
+    tx: &Transaction,
+    id: &str,
+    run: Option<i64>,
+    at: Ts,
+    event: &str,
+    actor: Option<&str>,
+    note: Option<&str>,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO alert_history (alert_id, run_id, at, event, actor, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, run, ts_text(at), event, actor, note],
+    )?;
+    Ok(())
+}
+
+/// One process lifetime on one host: a new episode of the same subject after a quiet close reopens it.
+fn subject_key(a: &Alert) -> String {
+    let p = &a.subject.process;
+    format!(
+        "{}|{}|{}|{}",
+        a.host,
+        p.pid,
+        p.start_time.map_or(0, |t| t.0),
+        p.path.as_deref().unwrap_or("?")
+    )
+}
+
+fn upsert(tx: &Transaction, a: &Alert, run: i64, insert: bool) -> rusqlite::Result<()> {
+    let json = serde_json::to_string(a).unwrap_or_default();
+    let subject = a
+        .subject
+        .process
+        .path
+        .clone()
+        .unwrap_or_else(|| format!("pid {}", a.subject.process.pid));
+    let headline = a
+        .reasons
+        .first()
+        .map(|r| r.text.clone())
+        .unwrap_or_default();
+    let suppressed = a.suppressed_by.as_ref().map(|s| s.id.clone());
+    if insert {
+        tx.execute(
+            "INSERT INTO alerts (id, host, state, score, severity, first_seen, last_seen, last_seen_ns, subject,
+                 cmd_line, headline, suppressed_by, baseline, alert_json, first_run, last_run, subject_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16)",
+            params![
+                a.id,
+                a.host,
+                state_of(a),
+                a.score,
+                a.severity.as_str(),
+                ts_text(a.first_seen),
+                ts_text(a.last_seen),
+                a.last_seen.0,
+                subject,
+                a.subject.process.cmd_line,
+                headline,
+                suppressed,
+                a.baseline,
+                json,
+                run,
+                subject_key(a)
+            ],
+        )?;
+    } else {
+        tx.execute(
+            "UPDATE alerts SET state = ?2, score = ?3, severity = ?4, last_seen = ?5, last_seen_ns = ?6,
+                 headline = ?7, suppressed_by = ?8, baseline = ?9, alert_json = ?10, last_run = ?11
+             WHERE id = ?1",
+            params![
+                a.id,
+                state_of(a),
+                a.score,
+                a.severity.as_str(),
+                ts_text(a.last_seen),
+                a.last_seen.0,
+                headline,
+                suppressed,
+                a.baseline,
+                json,
+                run
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Records a hunt: its run row, its inputs, every alert's lifecycle step, and suppression hits, in one
+    /// transaction. On any error nothing of this run is written and what was stored before stays.
+    pub fn record_hunt(
+        &mut self,
+        run: &RunRecord,
+        alerts: &[Alert],
+        now: Ts,
+    ) -> Result<AlertOutcome> {
+        let r = self.record_hunt_tx(run, alerts, now);
+        r.map_err(|e| self.sql(e))
+    }
+
+    fn record_hunt_tx(
+        &mut self,
+        run: &RunRecord,
+        alerts: &[Alert],
+        now: Ts,
+    ) -> rusqlite::Result<AlertOutcome> {
+        let tx = self.conn.transaction()?;
+        let run_id = insert_run(&tx, run, alerts.len() as u64, 0)?;
+        let mut out = AlertOutcome {
+            run_id,
+            ..AlertOutcome::default()
+        };
+        for a in alerts {
+            let stored: Option<(String, i64, i64)> = tx
+                .query_row(
+                    "SELECT state, last_seen_ns, score FROM alerts WHERE id = ?1",
+                    [&a.id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let state = state_of(a);
+            match stored {
+                None => {
+                    upsert(&tx, a, run_id, true)?;
+                    // The same process flaring again after a quiet close: the alert is reopened, as a
+                    // new episode (its own id) linked to the previous one.
+                    let previous: Option<(String, Option<String>, Option<String>)> = tx
+                        .query_row(
+                            "SELECT id, mark, mark_by FROM alerts WHERE subject_key = ?1 AND id != ?2
+                                 AND state = 'closed' AND last_seen_ns <= ?3
+                             ORDER BY last_seen_ns DESC LIMIT 1",
+                            params![subject_key(a), a.id, a.first_seen.0],
+                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        )
+                        .optional()?;
+                    match previous {
+                        Some((prev, mark, by)) => {
+                            tx.execute(
+                                "UPDATE alerts SET reopens = ?2 WHERE id = ?1",
+                                params![a.id, prev],
+                            )?;
+                            let mut note =
+                                format!("the same process flared again after alert {prev} closed");
+                            if let Some(m) = mark {
+                                note.push_str(&format!(
+                                    " (that alert was marked {m} by {})",
+                                    by.unwrap_or_default()
+                                ));
+                            }
+                            history(&tx, &a.id, Some(run_id), now, "reopened", None, Some(&note))?;
+                            history(
+                                &tx,
+                                &prev,
+                                Some(run_id),
+                                now,
+                                "reopened",
+                                None,
+                                Some(&format!("continued as alert {}", a.id)),
+                            )?;
+                            out.reopened += 1;
+                        }
+                        None => {
+                            history(&tx, &a.id, Some(run_id), now, "opened", None, None)?;
+                            out.opened += 1;
+                        }
+                    }
+                    if state == "closed" {
+                        history(&tx, &a.id, Some(run_id), now, "closed", None, None)?;
+                        out.closed += 1;
+                    }
+                }
+                Some((old_state, old_last, old_score)) => {
+                    let later = a.last_seen.0 > old_last;
+                    let newly_closed = state == "closed" && old_state == "open";
+                    if later {
+                        upsert(&tx, a, run_id, false)?;
+                        let step = if old_state == "closed" {
+                            out.reopened += 1;
+                            "reopened"
+                        } else {
+                            out.updated += 1;
+                            "updated"
+                        };
+                        let note = format!(
+                            "last seen {}, score {old_score} → {}",
+                            ts_text(a.last_seen),
+                            a.score
+                        );
+                        history(&tx, &a.id, Some(run_id), now, step, None, Some(&note))?;
+                        if state == "closed" {
+                            history(&tx, &a.id, Some(run_id), now, "closed", None, None)?;
+                            out.closed += 1;
+                        }
+                    } else if newly_closed && a.last_seen.0 == old_last {
+                        upsert(&tx, a, run_id, false)?;
+                        history(&tx, &a.id, Some(run_id), now, "closed", None, None)?;
+                        out.closed += 1;
+                    } else {
+                        // The same episode again (or an older view of it): nothing changes.
+                        out.unchanged += 1;
+                    }
+                }
+            }
+            if let Some(s) = &a.suppressed_by {
+                out.new_suppression_hits += tx.execute(
+                    "INSERT OR IGNORE INTO suppression_hits (suppression_id, alert_id, run_id, at) VALUES (?1, ?2, ?3, ?4)",
+                    params![s.id, a.id, run_id, ts_text(a.last_seen)],
+                )? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    pub fn list_alerts(&self, f: &AlertFilter) -> Result<Vec<AlertRow>> {
+        self.list_alerts_q(f).map_err(|e| self.sql(e))
+    }
+
+    fn list_alerts_q(&self, f: &AlertFilter) -> rusqlite::Result<Vec<AlertRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, host, state, mark, mark_by, mark_reason, score, severity, first_seen, last_seen, subject,
+                    cmd_line, headline, suppressed_by, baseline, reopens
+             FROM alerts
+             WHERE (?1 IS NULL OR host = ?1) AND (?2 IS NULL OR state = ?2) AND (?3 OR suppressed_by IS NULL)
+             ORDER BY first_seen, host, id
+             LIMIT ?4",
+        )?;
+        let rows = st.query_map(
+            params![f.host, f.state, f.suppressed, f.limit.map_or(-1, i64::from)],
+            row,
+        )?;
+        rows.collect()
+    }
+
+    /// One alert by id or unique id prefix, with its stored JSON and history.
+    pub fn alert(&self, id: &str) -> Result<Option<(AlertRow, String, Vec<HistoryRow>)>> {
+        self.alert_q(id).map_err(|e| self.sql(e))
+    }
+
+    fn resolve_id(&self, id: &str) -> rusqlite::Result<Vec<String>> {
+        let mut st = self.conn.prepare(
+            "SELECT id FROM alerts WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' ORDER BY id LIMIT 3",
+        )?;
+        let like = format!(
+            "{}%",
+            id.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let ids = st.query_map(params![id, like], |r| r.get(0))?;
+        ids.collect()
+    }
+
+    fn alert_q(&self, id: &str) -> rusqlite::Result<Option<(AlertRow, String, Vec<HistoryRow>)>> {
+        let ids = self.resolve_id(id)?;
+        let Some(full) = ids.iter().find(|i| *i == id).or(ids.first()).cloned() else {
+            return Ok(None);
+        };
+        if ids.len() > 1 && !ids.iter().any(|i| i == id) {
+            return Ok(None);
+        }
+        let (r, json) = self.conn.query_row(
+            "SELECT id, host, state, mark, mark_by, mark_reason, score, severity, first_seen, last_seen, subject,
+                    cmd_line, headline, suppressed_by, baseline, reopens, alert_json
+             FROM alerts WHERE id = ?1",
+            [&full],
+            |r| Ok((row(r)?, r.get::<_, String>(16)?)),
+        )?;
+        let mut st = self.conn.prepare(
+            "SELECT at, event, run_id, actor, note FROM alert_history WHERE alert_id = ?1 ORDER BY seq",
+        )?;
+        let hist = st
+            .query_map([&full], |r| {
+                Ok(HistoryRow {
+                    at: r.get(0)?,
+                    event: r.get(1)?,
+                    run_id: r.get(2)?,
+                    actor: r.get(3)?,
+                    note: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Some((r, json, hist)))
+    }
+
+    /// Marks an alert (acknowledged / false positive / unmarked) with who and why. Returns the full id,
+    /// or None when no single alert matches.
+    pub fn mark_alert(
+        &mut self,
+        id: &str,
+        mark: Mark,
+        by: &str,
+        why: &str,
+        now: Ts,
+    ) -> Result<Option<String>> {
+        let r = (|| -> rusqlite::Result<Option<String>> {
+            let ids = self.resolve_id(id)?;
+            let full = match ids.iter().find(|i| *i == id) {
+                Some(f) => f.clone(),
+                None if ids.len() == 1 => ids[0].clone(),
+                None => return Ok(None),
+            };
+            let tx = self.conn.transaction()?;
+            let (m, b, w) = match mark {
+                Mark::Unmarked => (None, None, None),
+                _ => (Some(mark.as_str()), Some(by), Some(why)),
+            };
+            tx.execute(
+                "UPDATE alerts SET mark = ?2, mark_by = ?3, mark_reason = ?4, marked_at = ?5 WHERE id = ?1",
+                params![full, m, b, w, ts_text(now)],
+            )?;
+            history(&tx, &full, None, now, mark.as_str(), Some(by), Some(why))?;
+            tx.commit()?;
+            Ok(Some(full))
+        })();
+        r.map_err(|e| self.sql(e))
+    }
+}
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<AlertRow> {
+    Ok(AlertRow {
+        id: r.get(0)?,
+        host: r.get(1)?,
+        state: r.get(2)?,
+        mark: r.get(3)?,
+        mark_by: r.get(4)?,
+        mark_reason: r.get(5)?,
+        score: r.get(6)?,
+        severity: r.get(7)?,
+        first_seen: r.get(8)?,
+        last_seen: r.get(9)?,
+        subject: r.get(10)?,
+        cmd_line: r.get(11)?,
+        headline: r.get(12)?,
+        suppressed_by: r.get(13)?,
+        baseline: r.get(14)?,
+        reopens: r.get(15)?,
+    })
+}

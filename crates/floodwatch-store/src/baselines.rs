@@ -1,0 +1,249 @@
+//! Baselines in the store. A learn run merges its profiles into the stored ones (decaying the older
+//! weight) and moves each host's `learned_until` mark, so learning the same files twice adds nothing and a
+//! later capture adds only its new windows.
+
+use crate::runs::{insert_run, RunRecord};
+use crate::{ts_text, Store};
+use floodwatch_core::{Result, Ts};
+use floodwatch_engine::baseline::{BaselineKey, Learner, Profile, SignalStats, SIGNALS};
+use foldhash::HashMap;
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LearnOutcome {
+    pub run_id: i64,
+    pub new_baselines: u64,
+    pub updated_baselines: u64,
+    pub windows: u64,
+    /// Windows skipped because an earlier learn already covered their time on that host.
+    pub skipped_windows: u64,
+}
+
+/// A baseline as people read it.
+#[derive(Clone, Debug, Serialize)]
+pub struct BaselineRow {
+    pub key: BaselineKey,
+    pub windows: u64,
+    pub days: f64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub hosts: Vec<String>,
+    /// In [`SIGNALS`] order.
+    pub signals: Vec<(String, SignalStats)>,
+}
+
+impl Store {
+    /// Per host, the event time up to which windows were already learned.
+    pub fn learned_until(&self) -> Result<HashMap<String, Ts>> {
+        let q = || -> rusqlite::Result<HashMap<String, Ts>> {
+            let mut st = self
+                .conn
+                .prepare("SELECT host, until_ns FROM learned_until")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, Ts(r.get(1)?))))?;
+            rows.collect()
+        };
+        q().map_err(|e| self.sql(e))
+    }
+
+    /// Every stored profile, for judging a hunt.
+    pub fn load_profiles(&self) -> Result<HashMap<BaselineKey, Profile>> {
+        self.load_profiles_q().map_err(|e| self.sql(e))
+    }
+
+    fn load_profiles_q(&self) -> rusqlite::Result<HashMap<BaselineKey, Profile>> {
+        let mut hosts: HashMap<i64, Vec<String>> = HashMap::default();
+        {
+            let mut st = self.conn.prepare(
+                "SELECT baseline_id, host FROM baseline_hosts ORDER BY baseline_id, host",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+            for r in rows {
+                let (id, h) = r?;
+                hosts.entry(id).or_default().push(h);
+            }
+        }
+        let mut st = self
+            .conn
+            .prepare("SELECT id, identity, parent_class, role, profile FROM baselines")?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                BaselineKey {
+                    identity: r.get(1)?,
+                    parent_class: r.get(2)?,
+                    role: r.get(3)?,
+                },
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = HashMap::default();
+        for r in rows {
+            let (id, key, json) = r?;
+            let mut p: Profile = serde_json::from_str(&json).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    4,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?;
+            p.hosts = hosts.remove(&id).unwrap_or_default().into_iter().collect();
+            out.insert(key, p);
+        }
+        Ok(out)
+    }
+
+    /// Merges a learn run into the store, in one transaction.
+    pub fn record_learn(
+        &mut self,
+        run: &RunRecord,
+        learned: Learner,
+        hosts_until: &BTreeMap<String, Ts>,
+        half_life_ns: i64,
+    ) -> Result<LearnOutcome> {
+        let r = self.record_learn_tx(run, learned, hosts_until, half_life_ns);
+        r.map_err(|e| self.sql(e))
+    }
+
+    fn record_learn_tx(
+        &mut self,
+        run: &RunRecord,
+        learned: Learner,
+        hosts_until: &BTreeMap<String, Ts>,
+        half_life_ns: i64,
+    ) -> rusqlite::Result<LearnOutcome> {
+        let tx = self.conn.transaction()?;
+        let run_id = insert_run(&tx, run, 0, learned.windows)?;
+        let mut out = LearnOutcome {
+            run_id,
+            windows: learned.windows,
+            skipped_windows: learned.skipped_windows,
+            ..LearnOutcome::default()
+        };
+        // Sorted, so ids are assigned in the same order on every machine.
+        let mut profiles: Vec<(BaselineKey, Profile)> = learned.profiles.into_iter().collect();
+        profiles.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, p) in profiles {
+            let stored: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT id, profile FROM baselines WHERE identity = ?1 AND parent_class = ?2 AND role = ?3",
+                    params![key.identity, key.parent_class, key.role],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let (id, merged) = match stored {
+                Some((id, json)) => {
+                    let mut old: Profile = serde_json::from_str(&json).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            1,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })?;
+                    let mut st =
+                        tx.prepare("SELECT host FROM baseline_hosts WHERE baseline_id = ?1")?;
+                    let hs = st.query_map([id], |r| r.get::<_, String>(0))?;
+                    for h in hs {
+                        old.hosts.insert(h?);
+                    }
+                    old.merge(p, half_life_ns);
+                    out.updated_baselines += 1;
+                    (Some(id), old)
+                }
+                None => {
+                    out.new_baselines += 1;
+                    (None, p)
+                }
+            };
+            let json = serde_json::to_string(&merged).unwrap_or_default();
+            let id = match id {
+                Some(id) => {
+                    tx.execute(
+                        "UPDATE baselines SET windows = ?2, first_seen = ?3, last_seen = ?4, days = ?5, hosts = ?6,
+                             profile = ?7, updated_run = ?8 WHERE id = ?1",
+                        params![
+                            id,
+                            merged.windows as i64,
+                            ts_text(merged.first_seen),
+                            ts_text(merged.last_seen),
+                            merged.days(),
+                            merged.hosts.len() as i64,
+                            json,
+                            run_id
+                        ],
+                    )?;
+                    id
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO baselines (identity, parent_class, role, windows, first_seen, last_seen, days,
+                             hosts, profile, updated_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        params![
+                            key.identity,
+                            key.parent_class,
+                            key.role,
+                            merged.windows as i64,
+                            ts_text(merged.first_seen),
+                            ts_text(merged.last_seen),
+                            merged.days(),
+                            merged.hosts.len() as i64,
+                            json,
+                            run_id
+                        ],
+                    )?;
+                    tx.last_insert_rowid()
+                }
+            };
+            let mut st = tx.prepare(
+                "INSERT OR REPLACE INTO baseline_signals (baseline_id, signal, median, mad, p95, p99, max)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (i, name) in SIGNALS.iter().enumerate() {
+                let s = merged.stats(i);
+                st.execute(params![id, name, s.median, s.mad, s.p95, s.p99, s.max])?;
+            }
+            let mut st = tx.prepare(
+                "INSERT OR IGNORE INTO baseline_hosts (baseline_id, host) VALUES (?1, ?2)",
+            )?;
+            for h in &merged.hosts {
+                st.execute(params![id, h])?;
+            }
+        }
+        for (host, until) in hosts_until {
+            tx.execute(
+                "INSERT INTO learned_until (host, until, until_ns, run_id) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(host) DO UPDATE SET until = excluded.until, until_ns = excluded.until_ns,
+                     run_id = excluded.run_id
+                 WHERE excluded.until_ns > learned_until.until_ns",
+                params![host, ts_text(*until), until.0, run_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Stored baselines, most windows first; `identity` filters by substring.
+    pub fn list_baselines(&self, identity: Option<&str>) -> Result<Vec<BaselineRow>> {
+        let profiles = self.load_profiles()?;
+        let mut rows: Vec<BaselineRow> = profiles
+            .into_iter()
+            .filter(|(k, _)| identity.is_none_or(|f| k.identity.contains(f)))
+            .map(|(key, p)| BaselineRow {
+                windows: p.windows,
+                days: p.days(),
+                first_seen: ts_text(p.first_seen),
+                last_seen: ts_text(p.last_seen),
+                hosts: p.hosts.iter().cloned().collect(),
+                signals: SIGNALS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (n.to_string(), p.stats(i)))
+                    .collect(),
+                key,
+            })
+            .collect();
+        rows.sort_by(|a, b| b.windows.cmp(&a.windows).then(a.key.cmp(&b.key)));
+        Ok(rows)
+    }
+}

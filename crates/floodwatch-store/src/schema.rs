@@ -1,0 +1,182 @@
+//! The schema, versioned with `PRAGMA user_version` and migrated forward one step at a time, each step in
+//! its own transaction. `PRAGMA application_id` marks the file as floodwatch's, so a store is never
+//! migrated into someone else's database.
+
+use rusqlite::Connection;
+
+/// 'FLDW'.
+pub const APPLICATION_ID: i64 = 0x464C_4457;
+
+/// Migrations in order; migration k (0-based) takes the schema from version k to k+1.
+const MIGRATIONS: &[&str] = &[
+    // v1
+    r#"
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,            -- hunt | learn
+    started_at  TEXT NOT NULL,            -- wall clock, RFC 3339
+    finished_at TEXT,
+    version     TEXT NOT NULL,            -- floodwatch version
+    args        TEXT NOT NULL,            -- the paths read, as given
+    files       INTEGER NOT NULL DEFAULT 0,
+    events      INTEGER NOT NULL DEFAULT 0,
+    alerts      INTEGER NOT NULL DEFAULT 0,
+    windows     INTEGER NOT NULL DEFAULT 0 -- learn: windows learned
+);
+CREATE TABLE inputs (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    path        TEXT NOT NULL,
+    host        TEXT NOT NULL,
+    format      TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
+    events      INTEGER NOT NULL,
+    rejected    INTEGER NOT NULL,
+    PRIMARY KEY (run_id, path)
+);
+-- Per host, the end of the event time already learned: a second learn of the same files adds nothing.
+CREATE TABLE learned_until (
+    host        TEXT PRIMARY KEY,
+    until       TEXT NOT NULL,
+    until_ns    INTEGER NOT NULL,
+    run_id      INTEGER NOT NULL REFERENCES runs(id)
+);
+CREATE TABLE baselines (
+    id           INTEGER PRIMARY KEY,
+    identity     TEXT NOT NULL,           -- signing id (+ team), else path; scripts add their script
+    parent_class TEXT NOT NULL,           -- launchd_daemon, launchd_agent, cron, terminal, ssh, app, ...
+    role         TEXT NOT NULL,           -- host role
+    windows      INTEGER NOT NULL,        -- active windows learned (not decayed)
+    first_seen   TEXT NOT NULL,
+    last_seen    TEXT NOT NULL,
+    days         REAL NOT NULL,           -- span of first..last learned window
+    hosts        INTEGER NOT NULL,
+    profile      TEXT NOT NULL,           -- JSON: decayed log-scale histograms per signal
+    updated_run  INTEGER NOT NULL REFERENCES runs(id),
+    UNIQUE (identity, parent_class, role)
+);
+-- Robust statistics per signal, refreshed on every learn (for people and SQL; judging uses `profile`).
+CREATE TABLE baseline_signals (
+    baseline_id INTEGER NOT NULL REFERENCES baselines(id) ON DELETE CASCADE,
+    signal      TEXT NOT NULL,            -- spawns_per_s | packets_per_s | bytes_per_s | connections_per_s
+    median      REAL NOT NULL,
+    mad         REAL NOT NULL,
+    p95         REAL NOT NULL,
+    p99         REAL NOT NULL,
+    max         REAL NOT NULL,
+    PRIMARY KEY (baseline_id, signal)
+);
+CREATE TABLE baseline_hosts (
+    baseline_id INTEGER NOT NULL REFERENCES baselines(id) ON DELETE CASCADE,
+    host        TEXT NOT NULL,
+    PRIMARY KEY (baseline_id, host)
+);
+CREATE TABLE alerts (
+    id            TEXT PRIMARY KEY,       -- the alert's deterministic id (same input, same id)
+    host          TEXT NOT NULL,
+    state         TEXT NOT NULL,          -- open | closed
+    mark          TEXT,                   -- acknowledged | false_positive
+    mark_by       TEXT,
+    mark_reason   TEXT,
+    marked_at     TEXT,
+    score         INTEGER NOT NULL,
+    severity      TEXT NOT NULL,
+    first_seen    TEXT NOT NULL,
+    last_seen     TEXT NOT NULL,
+    last_seen_ns  INTEGER NOT NULL,
+    subject       TEXT NOT NULL,          -- executable path (or pid)
+    subject_key   TEXT NOT NULL,          -- host|pid|process start|path: one process lifetime
+    reopens       TEXT REFERENCES alerts(id), -- the same subject's previous, closed episode
+    cmd_line      TEXT,
+    headline      TEXT NOT NULL,          -- the strongest reason
+    suppressed_by TEXT,
+    baseline      TEXT NOT NULL,
+    alert_json    TEXT NOT NULL,          -- the whole alert, as the engine wrote it
+    first_run     INTEGER NOT NULL REFERENCES runs(id),
+    last_run      INTEGER NOT NULL REFERENCES runs(id)
+);
+CREATE INDEX alerts_by_time ON alerts (first_seen, host);
+CREATE INDEX alerts_by_subject ON alerts (subject_key, last_seen_ns);
+CREATE TABLE alert_history (
+    seq      INTEGER PRIMARY KEY,
+    alert_id TEXT NOT NULL REFERENCES alerts(id),
+    run_id   INTEGER REFERENCES runs(id),
+    at       TEXT NOT NULL,               -- wall clock of the change
+    event    TEXT NOT NULL,               -- opened | updated | closed | reopened | acknowledged | false_positive | unmarked
+    actor    TEXT,
+    note     TEXT
+);
+CREATE INDEX alert_history_by_alert ON alert_history (alert_id, seq);
+CREATE TABLE suppressions (
+    id          TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    expires     TEXT NOT NULL,
+    entry       TEXT NOT NULL,            -- the [[suppression]] entry in suppressions-file TOML
+    created_at  TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    expired_at  TEXT,                     -- set by `suppress expire`
+    expired_by  TEXT
+);
+-- Every suppressed alert, once per (suppression, alert): re-running a hunt does not count twice.
+-- Suppressions from a file are counted here too (their id has no row in `suppressions`).
+CREATE TABLE suppression_hits (
+    suppression_id TEXT NOT NULL,
+    alert_id       TEXT NOT NULL,
+    run_id         INTEGER NOT NULL REFERENCES runs(id),
+    at             TEXT NOT NULL,         -- event time of the suppressed episode's end
+    PRIMARY KEY (suppression_id, alert_id)
+);
+"#,
+];
+
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub enum MigrateError {
+    Sql(rusqlite::Error),
+    Foreign(String),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrateError::Sql(e)
+    }
+}
+
+pub fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+    let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if app != 0 && app != APPLICATION_ID {
+        return Err(MigrateError::Foreign(format!(
+            "belongs to another application (application_id {app:#x}); it was left untouched"
+        )));
+    }
+    if app == 0 {
+        let tables: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )?;
+        if tables > 0 {
+            return Err(MigrateError::Foreign(
+                "is a SQLite database but not a floodwatch store (it has other tables); it was left untouched".into(),
+            ));
+        }
+    }
+    if version > VERSION {
+        return Err(MigrateError::Foreign(format!(
+            "has schema version {version}, newer than this floodwatch understands ({VERSION}); upgrade floodwatch"
+        )));
+    }
+    // WAL: readers (alerts list, sqlite3) never block a hunt writing, and a crash mid-write loses only
+    // the transaction in flight.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    for (k, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        tx.pragma_update(None, "user_version", k as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

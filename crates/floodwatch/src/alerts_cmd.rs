@@ -1,0 +1,213 @@
+//! `floodwatch alerts list | show | ack | fp | unmark`: the alerts in the store, their lifecycle, and the
+//! analyst's marks (with who and why).
+
+use crate::storage::{self, StoreArgs};
+use floodwatch_core::{Error, Result};
+use floodwatch_sinks::escape::{clip, terminal};
+use floodwatch_store::alerts::{AlertFilter, Mark};
+use std::io::Write;
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand)]
+pub enum AlertsCmd {
+    /// List stored alerts (suppressed ones only with --suppressed).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        host: Option<String>,
+        /// open or closed.
+        #[arg(long, value_parser = ["open", "closed"])]
+        state: Option<String>,
+        /// Include alerts a suppression hid.
+        #[arg(long)]
+        suppressed: bool,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One alert (id or unique id prefix): reasons, baseline, marks and lifecycle history.
+    Show {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The stored alert JSON and history.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark an alert acknowledged (being handled).
+    Ack(MarkArgs),
+    /// Mark an alert a false positive.
+    Fp(MarkArgs),
+    /// Clear an alert's mark.
+    Unmark(MarkArgs),
+}
+
+#[derive(clap::Args)]
+pub struct MarkArgs {
+    id: String,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Who marks it.
+    #[arg(long)]
+    by: String,
+    /// Why (kept in the alert's history).
+    #[arg(long)]
+    reason: String,
+}
+
+pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
+    let io = |x| Error::io("writing alerts", x);
+    match cmd {
+        AlertsCmd::List {
+            store,
+            host,
+            state,
+            suppressed,
+            limit,
+            json,
+        } => {
+            let (_, st) = store.existing()?;
+            let rows = st.list_alerts(&AlertFilter {
+                host,
+                state,
+                suppressed,
+                limit,
+            })?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &rows)
+                    .map_err(|x| Error::Input(x.to_string()))?;
+                writeln!(out).map_err(io)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            writeln!(
+                out,
+                "{:<8} {:<24} {:<16} {:<6} {:>5} {:<14} {:<28} headline",
+                "id", "first seen", "host", "state", "score", "mark", "subject"
+            )
+            .map_err(io)?;
+            for r in &rows {
+                let mark = match (&r.mark, &r.suppressed_by) {
+                    (Some(m), _) => m.clone(),
+                    (None, Some(s)) => format!("suppressed:{s}"),
+                    (None, None) => "-".into(),
+                };
+                writeln!(
+                    out,
+                    "{:<8} {:<24} {:<16} {:<6} {:>5} {:<14} {:<28} {}",
+                    &r.id[..r.id.len().min(8)],
+                    r.first_seen,
+                    terminal(&clip(&r.host, 16)),
+                    r.state,
+                    r.score,
+                    terminal(&clip(&mark, 14)),
+                    terminal(&clip(&r.subject, 28)),
+                    terminal(&clip(&r.headline, 100))
+                )
+                .map_err(io)?;
+            }
+            writeln!(out, "{} alert(s)", rows.len()).map_err(io)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AlertsCmd::Show { id, store, json } => {
+            let (_, st) = store.existing()?;
+            let Some((r, alert_json, hist)) = st.alert(&id)? else {
+                return Err(Error::Usage(format!(
+                    "no single alert matches {id:?} in {} (`floodwatch alerts list`)",
+                    st.path().display()
+                )));
+            };
+            let mut out = std::io::stdout().lock();
+            if json {
+                let alert: serde_json::Value =
+                    serde_json::from_str(&alert_json).unwrap_or(serde_json::Value::Null);
+                let v = serde_json::json!({ "row": r, "alert": alert, "history": hist });
+                serde_json::to_writer_pretty(&mut out, &v)
+                    .map_err(|x| Error::Input(x.to_string()))?;
+                writeln!(out).map_err(io)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            writeln!(out, "alert {}", r.id).map_err(io)?;
+            writeln!(
+                out,
+                "  host {}  state {}  score {} ({})  {} → {}",
+                terminal(&r.host),
+                r.state,
+                r.score,
+                r.severity,
+                r.first_seen,
+                r.last_seen
+            )
+            .map_err(io)?;
+            writeln!(out, "  subject {}", terminal(&r.subject)).map_err(io)?;
+            if let Some(c) = &r.cmd_line {
+                writeln!(out, "  command {}", terminal(&clip(c, 300))).map_err(io)?;
+            }
+            if let Some(m) = &r.mark {
+                writeln!(
+                    out,
+                    "  marked {} by {}: {}",
+                    m,
+                    terminal(r.mark_by.as_deref().unwrap_or("?")),
+                    terminal(r.mark_reason.as_deref().unwrap_or(""))
+                )
+                .map_err(io)?;
+            }
+            if let Some(s) = &r.suppressed_by {
+                writeln!(out, "  suppressed by {}", terminal(s)).map_err(io)?;
+            }
+            writeln!(out, "  baseline: {}", terminal(&r.baseline)).map_err(io)?;
+            if let Ok(a) = serde_json::from_str::<serde_json::Value>(&alert_json) {
+                if let Some(reasons) = a.get("reasons").and_then(|x| x.as_array()) {
+                    writeln!(out, "  reasons:").map_err(io)?;
+                    for x in reasons {
+                        writeln!(
+                            out,
+                            "    {:+4}  {}",
+                            x.get("points").and_then(|p| p.as_i64()).unwrap_or(0),
+                            terminal(x.get("text").and_then(|t| t.as_str()).unwrap_or(""))
+                        )
+                        .map_err(io)?;
+                    }
+                }
+            }
+            writeln!(out, "  history:").map_err(io)?;
+            for h in &hist {
+                writeln!(
+                    out,
+                    "    {}  {:<14} {}{}{}",
+                    h.at,
+                    h.event,
+                    h.run_id.map(|r| format!("run {r} ")).unwrap_or_default(),
+                    h.actor
+                        .as_deref()
+                        .map(|a| format!("by {} ", terminal(a)))
+                        .unwrap_or_default(),
+                    terminal(h.note.as_deref().unwrap_or(""))
+                )
+                .map_err(io)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AlertsCmd::Ack(m) => mark(m, Mark::Acknowledged),
+        AlertsCmd::Fp(m) => mark(m, Mark::FalsePositive),
+        AlertsCmd::Unmark(m) => mark(m, Mark::Unmarked),
+    }
+}
+
+fn mark(m: MarkArgs, mark: Mark) -> Result<ExitCode> {
+    let (_, mut st) = m.store.existing()?;
+    match st.mark_alert(&m.id, mark, &m.by, &m.reason, storage::now())? {
+        Some(full) => {
+            println!("alert {full}: {} by {}", mark.as_str(), terminal(&m.by));
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Err(Error::Usage(format!(
+            "no single alert matches {:?} in {}",
+            m.id,
+            st.path().display()
+        ))),
+    }
+}

@@ -1,0 +1,215 @@
+//! `floodwatch baseline learn | show`: learn what normal outbound activity looks like per identity ×
+//! parent class × host role, and show it.
+
+use crate::pipeline::{self, HuntOptions};
+use crate::storage::{self, StoreArgs};
+use floodwatch_core::{Error, Result};
+use floodwatch_engine::baseline::SIGNALS;
+use floodwatch_engine::score::{fmt_bytes_rate, fmt_rate};
+use floodwatch_engine::suppress::Suppressions;
+use floodwatch_engine::BaselineMode;
+use floodwatch_sinks::escape::{clip, terminal};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand)]
+pub enum BaselineCmd {
+    /// Learn baselines from telemetry of a period believed benign (incremental: windows already learned
+    /// for a host are skipped, so learning the same files twice adds nothing).
+    Learn {
+        /// Files or folders to read (one folder per host), formats detected from content.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Host roles file (hostname glob → role); default: the config's baseline.roles.
+        #[arg(long)]
+        roles: Option<PathBuf>,
+        /// Host name for every input, instead of the holding directory.
+        #[arg(long)]
+        host: Option<String>,
+        /// Worker threads (hosts are processed in parallel).
+        #[arg(long, default_value_t = crate::default_threads())]
+        threads: usize,
+    },
+    /// Show the stored baselines (most windows first).
+    Show {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only identities containing this text.
+        #[arg(long)]
+        identity: Option<String>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: BaselineCmd) -> Result<ExitCode> {
+    match cmd {
+        BaselineCmd::Learn {
+            paths,
+            store,
+            roles,
+            host,
+            threads,
+        } => learn(paths, &store, roles, host, threads),
+        BaselineCmd::Show {
+            store,
+            identity,
+            json,
+        } => show(&store, identity.as_deref(), json),
+    }
+}
+
+fn learn(
+    paths: Vec<PathBuf>,
+    args: &StoreArgs,
+    roles: Option<PathBuf>,
+    host: Option<String>,
+    threads: usize,
+) -> Result<ExitCode> {
+    let started = storage::now();
+    let clock = std::time::Instant::now();
+    // The store first: a locked or damaged store fails before minutes of reading.
+    let (cfg, mut store) = args.open()?;
+    let roles = storage::roles(&cfg, roles.as_deref())?;
+    let watermarks = store.learned_until()?;
+    let opts = HuntOptions {
+        paths: paths.clone(),
+        host: host.clone(),
+        threads,
+        ..HuntOptions::default()
+    };
+    let half_life = cfg.baseline.half_life.as_nanos() as i64;
+    let res = pipeline::hunt_with(
+        &opts,
+        cfg,
+        Suppressions::default(),
+        BaselineMode::Learn { roles, watermarks },
+    )?;
+    if res.usable_events() == 0 {
+        return Err(Error::Input(
+            "nothing usable was read (no telemetry event in any file); nothing was learned".into(),
+        ));
+    }
+    let hosts_until: BTreeMap<String, floodwatch_core::Ts> = res
+        .summary
+        .hosts
+        .iter()
+        .filter_map(|h| h.last_event.map(|t| (h.host.clone(), t)))
+        .collect();
+    let run = storage::run_record("learn", &paths, host.as_deref(), started, &res);
+    let bytes: u64 = run.inputs.iter().map(|i| i.bytes).sum();
+    let events: u64 = run.inputs.iter().map(|i| i.events).sum();
+    let hot = res.engine.hot_windows;
+    let learned = res.learned;
+    let identities = learned.profiles.len();
+    let o = store.record_learn(&run, learned, &hosts_until, half_life)?;
+    let secs = clock.elapsed().as_secs_f64().max(1e-9);
+    let mut e = std::io::stderr().lock();
+    let io = |x| Error::io("writing the learn summary", x);
+    writeln!(
+        e,
+        "learned {} window(s) of {} baseline key(s) on {} host(s) into {} (run {}): {} new, {} updated; {} window(s) skipped as already learned",
+        o.windows,
+        identities,
+        hosts_until.len(),
+        store.path().display(),
+        o.run_id,
+        o.new_baselines,
+        o.updated_baselines,
+        o.skipped_windows
+    )
+    .map_err(io)?;
+    writeln!(
+        e,
+        "read {} events, {:.1} MB in {:.2} s ({:.1} MB/s, {:.0} events/s)",
+        events,
+        bytes as f64 / 1e6,
+        secs,
+        bytes as f64 / 1e6 / secs,
+        events as f64 / secs
+    )
+    .map_err(io)?;
+    if hot > 0 {
+        writeln!(
+            e,
+            "note: {hot} window(s) were hot by the absolute thresholds and were learned as normal; learn only from a period you believe benign (`floodwatch hunt` the same files to review them)"
+        )
+        .map_err(io)?;
+    }
+    crate::finish_summary_stderr(&res.summary)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A signal value for people: bytes as a byte rate, the rest as a rate.
+pub fn fmt_signal(signal: &str, v: f64) -> String {
+    if signal == "bytes_per_s" {
+        fmt_bytes_rate(v)
+    } else if v < 1.0 {
+        format!("{v:.2}")
+    } else {
+        fmt_rate(v)
+    }
+}
+
+fn show(args: &StoreArgs, identity: Option<&str>, json: bool) -> Result<ExitCode> {
+    let (cfg, store) = args.existing()?;
+    let rows = store.list_baselines(identity)?;
+    let mut out = std::io::stdout().lock();
+    let io = |x| Error::io("writing baselines", x);
+    if json {
+        serde_json::to_writer_pretty(&mut out, &rows).map_err(|x| Error::Input(x.to_string()))?;
+        writeln!(out).map_err(io)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{:<48} {:<15} {:<14} {:>8} {:>5} {:>5} {:<8}  median / p99 per signal",
+        "identity", "parent", "role", "windows", "days", "hosts", "state"
+    )
+    .map_err(io)?;
+    for r in &rows {
+        let mature =
+            r.windows >= cfg.baseline.min_windows && r.days >= cfg.baseline.min_days as f64;
+        let sig: Vec<String> = r
+            .signals
+            .iter()
+            .filter(|(_, s)| s.max > 0.0)
+            .map(|(n, s)| {
+                format!(
+                    "{} {}/{}",
+                    n.trim_end_matches("_per_s"),
+                    fmt_signal(n, s.median),
+                    fmt_signal(n, s.p99)
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "{:<48} {:<15} {:<14} {:>8} {:>5.1} {:>5} {:<8}  {}",
+            terminal(&clip(&r.key.identity, 48)),
+            terminal(&r.key.parent_class),
+            terminal(&clip(&r.key.role, 14)),
+            r.windows,
+            r.days,
+            r.hosts.len(),
+            if mature { "mature" } else { "immature" },
+            sig.join(", ")
+        )
+        .map_err(io)?;
+    }
+    writeln!(
+        out,
+        "{} baseline(s); mature at {} windows over {} days; signals: {}",
+        rows.len(),
+        cfg.baseline.min_windows,
+        cfg.baseline.min_days,
+        SIGNALS.join(", ")
+    )
+    .map_err(io)?;
+    Ok(ExitCode::SUCCESS)
+}

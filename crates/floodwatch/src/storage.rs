@@ -1,0 +1,215 @@
+//! Glue between runs and the store: opening it from the config or `--db`, host roles, the baselines and
+//! suppressions a `hunt --db` uses, and recording what a run read and found.
+
+use crate::pipeline::HuntResult;
+use floodwatch_core::config::Config;
+use floodwatch_core::{Error, Result, Ts};
+use floodwatch_engine::baseline::{Baselines, Roles};
+use floodwatch_engine::suppress::Suppressions;
+use floodwatch_engine::BaselineMode;
+use floodwatch_sinks::escape::terminal;
+use floodwatch_store::runs::{InputRecord, RunRecord};
+use floodwatch_store::Store;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Options every store command takes.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct StoreArgs {
+    /// Config file (TOML); the built-in defaults are `floodwatch config --default`.
+    #[arg(long, env = "FLOODWATCH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The store (SQLite); default: the config's store.db (floodwatch.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    pub fn config(&self) -> Result<Config> {
+        match &self.config {
+            Some(p) => Config::load(p),
+            None => Ok(Config::default()),
+        }
+    }
+
+    pub fn db_path(&self, cfg: &Config) -> PathBuf {
+        self.db.clone().unwrap_or_else(|| cfg.store.db.clone())
+    }
+
+    /// The store, which must exist (read and mark commands).
+    pub fn existing(&self) -> Result<(Config, Store)> {
+        let cfg = self.config()?;
+        let store = Store::open_existing(&self.db_path(&cfg), cfg.store.busy_timeout)?;
+        Ok((cfg, store))
+    }
+
+    /// The store, created when absent (commands that add to it).
+    pub fn open(&self) -> Result<(Config, Store)> {
+        let cfg = self.config()?;
+        let store = Store::open(&self.db_path(&cfg), cfg.store.busy_timeout)?;
+        Ok((cfg, store))
+    }
+}
+
+pub fn now() -> Ts {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ts(d.as_nanos() as i64)
+}
+
+/// Host roles from `--roles`, else the config's `baseline.roles`, else everyone gets the default role.
+pub fn roles(cfg: &Config, flag: Option<&Path>) -> Result<Roles> {
+    let default = &cfg.baseline.default_role;
+    match flag.or(cfg.baseline.roles.as_deref()) {
+        Some(p) => Roles::load(p, default),
+        None => Ok(Roles::new(default)),
+    }
+}
+
+/// What `hunt --db` judges with: the stored baselines, and the stored suppressions added to the file's.
+pub fn judge_setup(
+    store: &Store,
+    cfg: &Config,
+    roles: Roles,
+    mut sup: Suppressions,
+    now: Ts,
+) -> Result<(BaselineMode, Suppressions)> {
+    let text = store.suppressions_toml()?;
+    if !text.trim().is_empty() {
+        sup.extend(Suppressions::parse(&text, store.path(), now)?);
+    }
+    let baselines = Baselines {
+        profiles: store.load_profiles()?,
+        settings: cfg.baseline.clone(),
+    };
+    Ok((BaselineMode::Judge { roles, baselines }, sup))
+}
+
+/// The run's row: what was read, per file, with its host.
+pub fn run_record(
+    kind: &'static str,
+    paths: &[PathBuf],
+    host: Option<&str>,
+    started: Ts,
+    res: &HuntResult,
+) -> RunRecord {
+    // The pipeline's discovery again, for each file's host (cheap: directory walk only).
+    let hosts: BTreeMap<String, String> = floodwatch_sources::discover(paths, host)
+        .map(|files| {
+            files
+                .into_iter()
+                .map(|f| (f.path.display().to_string(), f.host))
+                .collect()
+        })
+        .unwrap_or_default();
+    let inputs = res
+        .summary
+        .files
+        .iter()
+        .map(|f| InputRecord {
+            host: hosts.get(&f.path).cloned().unwrap_or_default(),
+            bytes: std::fs::metadata(&f.path).map_or(0, |m| m.len()),
+            path: f.path.clone(),
+            format: f.format.clone(),
+            events: f.events,
+            rejected: f.rejected,
+        })
+        .collect();
+    RunRecord {
+        kind,
+        started,
+        finished: now(),
+        args: paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        inputs,
+    }
+}
+
+/// After a hunt: the alerts go into the store (one transaction), and every expired store suppression
+/// is reported with what it used to hide. The alerts were already written to the output, so a store
+/// error loses nothing.
+pub fn record_hunt(
+    store: &mut Store,
+    run: &RunRecord,
+    res: &HuntResult,
+    now: Ts,
+    err: &mut dyn std::io::Write,
+) -> Result<()> {
+    let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
+    let o = store.record_hunt(run, &alerts, now)?;
+    let io = |e| Error::io("writing the store summary", e);
+    writeln!(
+        err,
+        "store {}: run {}: {} alert(s) opened, {} updated, {} reopened, {} closed, {} unchanged; {} new suppression hit(s); {} hot window(s) found normal by a mature baseline",
+        store.path().display(),
+        o.run_id,
+        o.opened,
+        o.updated,
+        o.reopened,
+        o.closed,
+        o.unchanged,
+        o.new_suppression_hits,
+        res.engine.baseline_absorbed
+    )
+    .map_err(io)?;
+    report_expired(store, now, err)
+}
+
+/// Every store suppression past its expiry, with its hits and the alerts it had hidden: an expired
+/// suppression is reported on each run until it is renewed or removed, never dropped silently.
+pub fn report_expired(store: &Store, now: Ts, err: &mut dyn std::io::Write) -> Result<()> {
+    let io = |e| Error::io("writing the store summary", e);
+    for s in store.list_suppressions()? {
+        let Some(expires) = s.expires.as_deref() else {
+            continue;
+        };
+        let expired = s.expired_at.is_some()
+            || floodwatch_core::time::parse_date(expires)
+                .map(|d| Ts(d.0 + floodwatch_core::time::NANOS_PER_DAY - 1))
+                .or_else(|| floodwatch_core::time::parse_rfc3339(expires))
+                .is_some_and(|t| t < now);
+        if !expired {
+            continue;
+        }
+        let Some(r) = store.expiry_report(&s.id)? else {
+            continue;
+        };
+        write_expiry(err, &r).map_err(io)?;
+    }
+    Ok(())
+}
+
+pub fn write_expiry(
+    w: &mut dyn std::io::Write,
+    r: &floodwatch_store::suppressions::ExpiryReport,
+) -> std::io::Result<()> {
+    let when = match &r.ended {
+        Some((at, by)) => format!("{at} (ended by {})", terminal(by)),
+        None => terminal(&r.expires).into_owned(),
+    };
+    writeln!(
+        w,
+        "suppression {} EXPIRED {} (owner {}, reason: {}): it hid {} alert(s), last {}; matching detections alert again. Renew it with a new expiry or remove it.",
+        terminal(&r.id),
+        when,
+        terminal(&r.owner),
+        terminal(&r.reason),
+        r.hits,
+        r.last_hit.as_deref().unwrap_or("never")
+    )?;
+    for (id, host, last, headline) in &r.suppressed {
+        writeln!(
+            w,
+            "  hid {} on {} (last seen {}): {}",
+            &id[..id.len().min(8)],
+            terminal(host),
+            last,
+            terminal(headline)
+        )?;
+    }
+    Ok(())
+}

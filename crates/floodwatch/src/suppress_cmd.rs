@@ -1,0 +1,285 @@
+//! `floodwatch suppress add | list | expire`: documented automation in the store, each suppression with an
+//! owner, a reason and an expiry (required), an optional rate ceiling, and its hits counted.
+
+use crate::storage::{self, StoreArgs};
+use floodwatch_core::{Error, Result};
+use floodwatch_engine::suppress::{check_entries, revoked, CheckedEntry};
+use floodwatch_sinks::escape::{clip, terminal};
+use floodwatch_store::suppressions::NewSuppression;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand)]
+pub enum SuppressCmd {
+    /// Add a suppression (from flags, or every entry of a suppressions TOML file with --from).
+    Add(Box<AddArgs>),
+    /// List suppressions with their hits, last hit and expiry state.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a suppression now, and report what it was hiding.
+    Expire {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Who ends it.
+        #[arg(long)]
+        by: String,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Suppressions TOML file (as written by `tune suggest` or for --suppressions): adds every entry.
+    #[arg(long, conflicts_with_all = ["id", "owner", "reason", "expires"])]
+    from: Option<PathBuf>,
+    /// Who adds it (kept with the entry).
+    #[arg(long, env = "USER", default_value = "unknown")]
+    by: String,
+    #[arg(long, required_unless_present = "from")]
+    id: Option<String>,
+    /// Who answers for it (a person or team).
+    #[arg(long, required_unless_present = "from")]
+    owner: Option<String>,
+    /// Why this activity is expected (a ticket, a change record).
+    #[arg(long, required_unless_present = "from")]
+    reason: Option<String>,
+    /// Expiry: YYYY-MM-DD (end of that day, UTC) or an RFC 3339 time.
+    #[arg(long, required_unless_present = "from")]
+    expires: Option<String>,
+    #[arg(long)]
+    signing_id: Option<String>,
+    #[arg(long)]
+    team_id: Option<String>,
+    /// Executable path glob.
+    #[arg(long)]
+    path: Option<String>,
+    /// Regex over the whole command line (anchored at both ends).
+    #[arg(long)]
+    argv: Option<String>,
+    /// Ancestor path glob (e.g. /sbin/launchd).
+    #[arg(long)]
+    parent: Option<String>,
+    #[arg(long)]
+    user: Option<String>,
+    /// Host name glob.
+    #[arg(long)]
+    host: Option<String>,
+    /// Destination glob: every destination must match.
+    #[arg(long)]
+    destination: Option<String>,
+    /// Rate ceilings: the suppression applies only while the peak stays at or below them.
+    #[arg(long)]
+    max_spawns_per_s: Option<f64>,
+    #[arg(long)]
+    max_packets_per_s: Option<f64>,
+    #[arg(long)]
+    max_bytes_per_s: Option<f64>,
+    #[arg(long)]
+    max_connections_per_s: Option<f64>,
+}
+
+pub fn run(cmd: SuppressCmd) -> Result<ExitCode> {
+    match cmd {
+        SuppressCmd::Add(a) => add(*a),
+        SuppressCmd::List { store, json } => list(&store, json),
+        SuppressCmd::Expire { id, store, by } => expire(&id, &store, &by),
+    }
+}
+
+/// The flags as one `[[suppression]]` entry, validated by the same code as suppressions files.
+fn entry_from_flags(a: &AddArgs) -> Result<String> {
+    use toml::Value;
+    let mut e = toml::Table::new();
+    for (k, v) in [
+        ("id", &a.id),
+        ("owner", &a.owner),
+        ("reason", &a.reason),
+        ("expires", &a.expires),
+    ] {
+        if let Some(v) = v {
+            e.insert(k.into(), Value::String(v.clone()));
+        }
+    }
+    let mut m = toml::Table::new();
+    for (k, v) in [
+        ("signing_id", &a.signing_id),
+        ("team_id", &a.team_id),
+        ("path", &a.path),
+        ("argv", &a.argv),
+        ("parent", &a.parent),
+        ("user", &a.user),
+        ("host", &a.host),
+        ("destination", &a.destination),
+    ] {
+        if let Some(v) = v {
+            m.insert(k.into(), Value::String(v.clone()));
+        }
+    }
+    e.insert("match".into(), Value::Table(m));
+    let mut c = toml::Table::new();
+    for (k, v) in [
+        ("spawns_per_s", a.max_spawns_per_s),
+        ("packets_per_s", a.max_packets_per_s),
+        ("bytes_per_s", a.max_bytes_per_s),
+        ("connections_per_s", a.max_connections_per_s),
+    ] {
+        if let Some(v) = v {
+            c.insert(k.into(), Value::Float(v));
+        }
+    }
+    if !c.is_empty() {
+        e.insert("ceiling".into(), Value::Table(c));
+    }
+    let mut t = toml::Table::new();
+    t.insert("suppression".into(), Value::Array(vec![Value::Table(e)]));
+    toml::to_string(&t).map_err(|x| Error::Input(x.to_string()))
+}
+
+fn add(a: AddArgs) -> Result<ExitCode> {
+    let (text, origin) = match &a.from {
+        Some(p) => (
+            std::fs::read_to_string(p)
+                .map_err(|e| Error::io(format!("reading {}", p.display()), e))?,
+            p.clone(),
+        ),
+        None => (entry_from_flags(&a)?, PathBuf::from("<flags>")),
+    };
+    let entries = check_entries(&text, &origin)?;
+    if entries.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} has no [[suppression]] entry",
+            origin.display()
+        )));
+    }
+    let now = storage::now();
+    refuse_placeholders(&entries, &origin, now)?;
+    let (_, mut store) = a.store.open()?;
+    let mut out = std::io::stdout().lock();
+    for e in &entries {
+        store.add_suppression(
+            &NewSuppression {
+                id: e.id.clone(),
+                owner: e.owner.clone(),
+                reason: e.reason.clone(),
+                expires: e.expires.clone(),
+                entry: e.entry.clone(),
+                created_by: a.by.clone(),
+            },
+            now,
+        )?;
+        writeln!(
+            out,
+            "added suppression {} (owner {}, expires {}) to {}",
+            terminal(&e.id),
+            terminal(&e.owner),
+            terminal(&e.expires),
+            store.path().display()
+        )
+        .map_err(|x| Error::io("writing", x))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tune suggest` writes owner = "CHANGE-ME": a suggestion is not a decision until someone owns it.
+fn refuse_placeholders(
+    entries: &[CheckedEntry],
+    origin: &Path,
+    now: floodwatch_core::Ts,
+) -> Result<()> {
+    for e in entries {
+        if e.owner.contains("CHANGE-ME") || e.reason.contains("CHANGE-ME") {
+            return Err(Error::Usage(format!(
+                "{}: suppression {} still has a CHANGE-ME owner or reason; a reviewer must own it",
+                origin.display(),
+                e.id
+            )));
+        }
+        if e.expires_at < now {
+            return Err(Error::Usage(format!(
+                "{}: suppression {} expires {}, which is already past",
+                origin.display(),
+                e.id,
+                e.expires
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn list(args: &StoreArgs, json: bool) -> Result<ExitCode> {
+    let (_, store) = args.existing()?;
+    let rows = store.list_suppressions()?;
+    let mut out = std::io::stdout().lock();
+    let io = |x| Error::io("writing suppressions", x);
+    if json {
+        serde_json::to_writer_pretty(&mut out, &rows).map_err(|x| Error::Input(x.to_string()))?;
+        writeln!(out).map_err(io)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let now = storage::now();
+    writeln!(
+        out,
+        "{:<24} {:<6} {:<8} {:<18} {:<24} {:>5} {:<24} reason",
+        "id", "source", "state", "owner", "expires", "hits", "last hit"
+    )
+    .map_err(io)?;
+    for r in &rows {
+        let expired = r.expired_at.is_some()
+            || r.expires.as_deref().is_some_and(|x| {
+                floodwatch_core::time::parse_date(x)
+                    .map(|d| floodwatch_core::Ts(d.0 + floodwatch_core::time::NANOS_PER_DAY - 1))
+                    .or_else(|| floodwatch_core::time::parse_rfc3339(x))
+                    .is_some_and(|t| t < now)
+            });
+        writeln!(
+            out,
+            "{:<24} {:<6} {:<8} {:<18} {:<24} {:>5} {:<24} {}",
+            terminal(&clip(&r.id, 24)),
+            r.source,
+            if r.source == "file" {
+                "-"
+            } else if expired {
+                "EXPIRED"
+            } else {
+                "active"
+            },
+            terminal(&clip(r.owner.as_deref().unwrap_or("-"), 18)),
+            terminal(r.expires.as_deref().unwrap_or("-")),
+            r.hits,
+            r.last_hit.as_deref().unwrap_or("-"),
+            terminal(&clip(
+                r.reason.as_deref().unwrap_or("(from a suppressions file)"),
+                60
+            ))
+        )
+        .map_err(io)?;
+    }
+    storage::report_expired(&store, now, &mut std::io::stderr().lock())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn expire(id: &str, args: &StoreArgs, by: &str) -> Result<ExitCode> {
+    let (_, mut store) = args.existing()?;
+    let Some(entry) = store.suppression_entry(id)? else {
+        return Err(Error::Usage(format!(
+            "no suppression {id:?} in {} (`floodwatch suppress list` shows them)",
+            store.path().display()
+        )));
+    };
+    let now = storage::now();
+    let when = now.to_rfc3339_millis();
+    let entry = revoked(&entry, &when).map_err(Error::Input)?;
+    let report = store.expire_suppression(id, &entry, by, now)?;
+    let mut out = std::io::stdout().lock();
+    if let Some(r) = report {
+        storage::write_expiry(&mut out, &r).map_err(|x| Error::io("writing", x))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,565 @@
+//! The store end to end, through the CLI: baselines learned from a week of telemetry (eslogger JSON lines
+//! written by the simulator), hunts judged against them, suppressions with ceilings and expiry, the alert
+//! lifecycle, and damaged or locked store files.
+//!
+//! The week: a LaunchDaemon script (`/bin/bash /Library/Scripts/.sync.sh`) runs a burst of curl every night
+//! at 8 execs/s for two minutes: above the absolute 5 execs/s threshold, so without a baseline it alerts.
+//! That is the "CI runner's curl storm" a baseline must learn as normal for its identity and role.
+
+use assert_cmd::Command;
+use floodwatch_core::config::DEFAULT_TOML;
+use floodwatch_core::time::days_from_civil;
+use floodwatch_core::Ts;
+use floodwatch_sim::scenario::{launchd_curl_bursts, launchd_curl_loop};
+use floodwatch_sim::{Files, HostFiles, HostOpts};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const HOST: &str = "ci-runner-01";
+
+fn night(day: i64) -> Ts {
+    // 2026-03-02 + day, 02:00 UTC.
+    Ts::from_secs((days_from_civil(2026, 3, 2) + day) * 86_400 + 2 * 3_600)
+}
+
+/// `root/HOST/eslogger.jsonl` with one curl burst per listed day: (day, seconds, execs per second).
+fn write_days(root: &Path, bursts: &[(i64, f64, f64)], seed: u64) -> PathBuf {
+    let files = Files {
+        eslogger: true,
+        ..Files::default()
+    };
+    let opts = HostOpts {
+        seed,
+        ..HostOpts::default()
+    };
+    let mut hf = HostFiles::create(&root.join(HOST), files, opts).unwrap();
+    for &(day, secs, per_s) in bursts {
+        launchd_curl_loop(&mut hf, night(day), secs, per_s);
+    }
+    hf.finish().unwrap();
+    root.to_path_buf()
+}
+
+struct Env {
+    tmp: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        // Maturity within a test-sized week; a short lock wait for the locked-store test.
+        let cfg = DEFAULT_TOML
+            .replace("min_windows = 200", "min_windows = 40")
+            .replace("busy_timeout = \"5s\"", "busy_timeout = \"200ms\"");
+        std::fs::write(tmp.path().join("floodwatch.toml"), cfg).unwrap();
+        std::fs::write(
+            tmp.path().join("roles.toml"),
+            "default = \"workstation\"\n[[role]]\nhosts = \"ci-*\"\nrole = \"build-agent\"\n",
+        )
+        .unwrap();
+        Env { tmp }
+    }
+
+    fn p(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.p("fw.db")
+    }
+
+    /// floodwatch with the test config and store.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("floodwatch").unwrap();
+        c.env("FLOODWATCH_CONFIG", self.p("floodwatch.toml"));
+        c.args(args);
+        c
+    }
+
+    fn learn(&self, data: &Path) -> String {
+        let out = self
+            .cmd(&["baseline", "learn", "--db"])
+            .arg(self.db())
+            .arg("--roles")
+            .arg(self.p("roles.toml"))
+            .arg(data)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "learn failed: {err}");
+        err
+    }
+
+    /// hunt --db: (alerts as OCSF JSON, stderr, exit code).
+    fn hunt_db(&self, data: &Path, db: &Path) -> (Vec<Value>, String, i32) {
+        let out = self
+            .cmd(&["hunt", "--format", "jsonl", "--db"])
+            .arg(db)
+            .arg("--roles")
+            .arg(self.p("roles.toml"))
+            .arg(data)
+            .output()
+            .unwrap();
+        let alerts = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (
+            alerts,
+            String::from_utf8_lossy(&out.stderr).to_string(),
+            out.status.code().unwrap_or(-1),
+        )
+    }
+
+    fn hunt_plain(&self, data: &Path) -> Vec<Value> {
+        let out = self
+            .cmd(&["hunt", "--format", "jsonl"])
+            .arg(data)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn stored_alerts(&self) -> Vec<Value> {
+        let out = self
+            .cmd(&["alerts", "list", "--json", "--suppressed", "--db"])
+            .arg(self.db())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+    }
+}
+
+fn fw(a: &Value) -> &Value {
+    &a["unmapped"]["floodwatch"]
+}
+
+fn reason_codes(a: &Value) -> Vec<String> {
+    fw(a)["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn reason_text(a: &Value, code: &str) -> String {
+    fw(a)["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == code)
+        .map(|r| r["text"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+fn unsuppressed(alerts: &[Value]) -> Vec<&Value> {
+    alerts
+        .iter()
+        .filter(|a| fw(a)["suppressed_by"].is_null())
+        .collect()
+}
+
+/// A learned week: 8 nights of the 8/s storm.
+fn learned_week(env: &Env) {
+    let week: Vec<(i64, f64, f64)> = (0..8).map(|d| (d, 120.0, 8.0)).collect();
+    let data = write_days(&env.p("week"), &week, 1);
+    let err = env.learn(&data);
+    assert!(err.contains("1 new"), "{err}");
+    // The same files again add nothing: every window is before the host's learned mark.
+    let again = env.learn(&data);
+    assert!(again.contains("learned 0 window(s)"), "{again}");
+    let show = env
+        .cmd(&["baseline", "show", "--json", "--db"])
+        .arg(env.db())
+        .output()
+        .unwrap();
+    let rows: Vec<Value> = serde_json::from_slice(&show.stdout).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["key"]["identity"] == "com.apple.bash /Library/Scripts/.sync.sh")
+        .expect("the script's baseline");
+    assert_eq!(row["key"]["parent_class"], "launchd_daemon");
+    assert_eq!(row["key"]["role"], "build-agent");
+    assert!(row["days"].as_f64().unwrap() >= 7.0, "{row}");
+    assert!(row["windows"].as_u64().unwrap() >= 40, "{row}");
+}
+
+#[test]
+fn a_flood_far_above_the_learned_week_alerts_with_its_deviation() {
+    let env = Env::new();
+    learned_week(&env);
+    // Night 10: the same script at 80 execs/s.
+    let data = write_days(&env.p("flood"), &[(10, 60.0, 80.0)], 2);
+    let (alerts, err, code) = env.hunt_db(&data, &env.db());
+    assert_eq!(code, 0, "{err}");
+    let live = unsuppressed(&alerts);
+    assert_eq!(live.len(), 1, "{alerts:#?}");
+    let a = live[0];
+    assert!(reason_codes(a).contains(&"baseline_deviation".to_string()));
+    let text = reason_text(a, "baseline_deviation");
+    assert!(
+        text.contains("the p99 of com.apple.bash /Library/Scripts/.sync.sh under launchd daemon on role build-agent"),
+        "{text}"
+    );
+    // 80/s against a p99 near 8/s: about 10x (histogram buckets are 9% wide).
+    let value = fw(a)["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "baseline_deviation")
+        .map(|r| r["value"].as_f64().unwrap() / r["threshold"].as_f64().unwrap())
+        .unwrap();
+    assert!(
+        (6.0..=12.0).contains(&value),
+        "deviation ratio {value}: {text}"
+    );
+    assert!(
+        fw(a)["baseline"]
+            .as_str()
+            .unwrap()
+            .starts_with("mature baseline"),
+        "{}",
+        fw(a)["baseline"]
+    );
+    assert!(err.contains("1 alert(s) opened"), "{err}");
+}
+
+#[test]
+fn the_usual_rate_of_a_learned_identity_does_not_alert() {
+    let env = Env::new();
+    learned_week(&env);
+    let data = write_days(&env.p("usual"), &[(10, 120.0, 8.0)], 3);
+    // Without the store the absolute threshold (5 execs/s) fires...
+    assert_eq!(unsuppressed(&env.hunt_plain(&data)).len(), 1);
+    // ...with the mature baseline it is that identity's normal on this role.
+    let (alerts, err, code) = env.hunt_db(&data, &env.db());
+    assert_eq!(code, 0, "{err}");
+    assert!(alerts.is_empty(), "{alerts:#?}");
+    assert!(err.contains("found normal by a mature baseline"), "{err}");
+    assert!(!err.contains(" 0 hot window(s) found normal"), "{err}");
+}
+
+#[test]
+fn an_immature_baseline_falls_back_to_absolute_thresholds_and_says_so() {
+    let env = Env::new();
+    let data = write_days(&env.p("two-nights"), &[(0, 120.0, 8.0), (1, 120.0, 8.0)], 4);
+    env.learn(&data);
+    let hunt = write_days(&env.p("night3"), &[(3, 120.0, 8.0)], 5);
+    let (alerts, err, code) = env.hunt_db(&hunt, &env.db());
+    assert_eq!(code, 0, "{err}");
+    let live = unsuppressed(&alerts);
+    assert_eq!(live.len(), 1, "{alerts:#?}");
+    let a = live[0];
+    assert!(
+        reason_codes(a).contains(&"baseline_immature".to_string()),
+        "{:?}",
+        reason_codes(a)
+    );
+    assert!(reason_codes(a).contains(&"spawn_rate".to_string()));
+    let b = fw(a)["baseline"].as_str().unwrap();
+    assert!(
+        b.contains("immature") && b.contains("absolute thresholds"),
+        "{b}"
+    );
+}
+
+#[test]
+fn hunting_the_same_files_twice_leaves_the_same_alerts() {
+    let env = Env::new();
+    let data = write_days(&env.p("flood"), &[(0, 60.0, 40.0), (1, 60.0, 30.0)], 6);
+    let (a1, e1, c1) = env.hunt_db(&data, &env.db());
+    assert_eq!(c1, 0, "{e1}");
+    assert_eq!(a1.len(), 2);
+    let first = env.stored_alerts();
+    let (a2, e2, c2) = env.hunt_db(&data, &env.db());
+    assert_eq!(c2, 0, "{e2}");
+    assert_eq!(a1, a2, "same input, same alerts");
+    assert!(
+        e2.contains("0 alert(s) opened, 0 updated, 0 reopened, 0 closed, 2 unchanged"),
+        "{e2}"
+    );
+    assert_eq!(env.stored_alerts(), first);
+    let store =
+        floodwatch_store::Store::open_existing(&env.db(), std::time::Duration::from_secs(1))
+            .unwrap();
+    let history: i64 = store
+        .connection()
+        .query_row("SELECT count(*) FROM alert_history", [], |r| r.get(0))
+        .unwrap();
+    // The first night's alert: opened, closed (quiet); the second night's: opened (still hot when the
+    // input ended). Nothing added by the second run.
+    assert_eq!(history, 3);
+    let runs: i64 = store
+        .connection()
+        .query_row("SELECT count(*) FROM runs WHERE kind = 'hunt'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(runs, 2);
+}
+
+fn add_suppression(env: &Env, id: &str, extra: &[&str]) {
+    let out = env
+        .cmd(&[
+            "suppress",
+            "add",
+            "--id",
+            id,
+            "--owner",
+            "build-team",
+            "--reason",
+            "CHG-1234 nightly artifact sync",
+            "--expires",
+            "2099-01-01",
+            "--argv",
+            r"/bin/bash /Library/Scripts/\.sync\.sh",
+            "--parent",
+            "/sbin/launchd",
+            "--by",
+            "alice",
+            "--db",
+        ])
+        .arg(env.db())
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_suppression_ceiling_hides_traffic_below_it_and_not_above() {
+    let env = Env::new();
+    add_suppression(&env, "sync-ceiling", &["--max-spawns-per-s", "20"]);
+    let below = write_days(&env.p("below"), &[(0, 120.0, 8.0)], 7);
+    let (alerts, err, _) = env.hunt_db(&below, &env.db());
+    assert_eq!(alerts.len(), 1, "{err}");
+    assert_eq!(fw(&alerts[0])["suppressed_by"]["id"], "sync-ceiling");
+    let above = write_days(&env.p("above"), &[(1, 60.0, 40.0)], 8);
+    let (alerts, err, _) = env.hunt_db(&above, &env.db());
+    assert_eq!(unsuppressed(&alerts).len(), 1, "{err}");
+    let notes = fw(&alerts[0])["suppression_notes"].to_string();
+    assert!(
+        notes.contains("sync-ceiling") && notes.contains("above its ceiling"),
+        "{notes}"
+    );
+    // The hit is counted once, however often the same alert is hunted.
+    env.hunt_db(&below, &env.db());
+    let out = env
+        .cmd(&["suppress", "list", "--json", "--db"])
+        .arg(env.db())
+        .output()
+        .unwrap();
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let row = rows.iter().find(|r| r["id"] == "sync-ceiling").unwrap();
+    assert_eq!(row["hits"], 1, "{row}");
+    assert_eq!(row["owner"], "build-team");
+    assert_eq!(row["created_by"], "alice");
+}
+
+#[test]
+fn an_expired_suppression_is_reported_with_what_it_hid() {
+    let env = Env::new();
+    add_suppression(&env, "sync-nightly", &[]);
+    let night0 = write_days(&env.p("n0"), &[(0, 120.0, 8.0)], 9);
+    let (alerts, _, _) = env.hunt_db(&night0, &env.db());
+    assert_eq!(fw(&alerts[0])["suppressed_by"]["id"], "sync-nightly");
+    let out = env
+        .cmd(&["suppress", "expire", "sync-nightly", "--by", "bob", "--db"])
+        .arg(env.db())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        report.contains("suppression sync-nightly EXPIRED"),
+        "{report}"
+    );
+    assert!(report.contains("it hid 1 alert(s)"), "{report}");
+    assert!(report.contains(&format!("on {HOST}")), "{report}");
+    // The next hunt reports it again, and the matching activity alerts.
+    let night1 = write_days(&env.p("n1"), &[(1, 120.0, 8.0)], 10);
+    let (alerts, err, _) = env.hunt_db(&night1, &env.db());
+    assert_eq!(unsuppressed(&alerts).len(), 1, "{alerts:#?}");
+    assert!(err.contains("suppression sync-nightly EXPIRED"), "{err}");
+    let notes = fw(&alerts[0])["suppression_notes"].to_string();
+    assert!(notes.contains("matched but expired"), "{notes}");
+    // A suppression without owner, or already past, is refused.
+    let out = env
+        .cmd(&[
+            "suppress",
+            "add",
+            "--id",
+            "x",
+            "--owner",
+            "o",
+            "--reason",
+            "r",
+            "--expires",
+            "2001-01-01",
+            "--path",
+            "/x",
+            "--db",
+        ])
+        .arg(env.db())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already past"));
+}
+
+#[test]
+fn lifecycle_reopen_and_analyst_marks() {
+    let env = Env::new();
+    // One script process: a burst, five quiet minutes (more than the 2 min quiet period), a burst.
+    let files = Files {
+        eslogger: true,
+        ..Files::default()
+    };
+    let mut hf = HostFiles::create(&env.p("twice").join(HOST), files, HostOpts::default()).unwrap();
+    launchd_curl_bursts(&mut hf, night(0), &[(0, 60.0, 20.0), (360, 60.0, 20.0)]);
+    hf.finish().unwrap();
+    let (alerts, err, code) = env.hunt_db(&env.p("twice"), &env.db());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(alerts.len(), 2, "{err}");
+    assert!(
+        err.contains("1 alert(s) opened") && err.contains("1 reopened"),
+        "{err}"
+    );
+    let rows = env.stored_alerts();
+    let (first, second) = (&rows[0], &rows[1]);
+    assert_eq!(first["state"], "closed");
+    assert_eq!(second["reopens"], first["id"]);
+    let id = second["id"].as_str().unwrap();
+    let out = env
+        .cmd(&[
+            "alerts",
+            "fp",
+            &id[..8],
+            "--by",
+            "carol",
+            "--reason",
+            "release night",
+            "--db",
+        ])
+        .arg(env.db())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env
+        .cmd(&["alerts", "show", id, "--json", "--db"])
+        .arg(env.db())
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["row"]["mark"], "false_positive");
+    assert_eq!(v["row"]["mark_by"], "carol");
+    let events: Vec<&str> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"].as_str().unwrap())
+        .collect();
+    // Reopened, and still open when the input ended; then marked.
+    assert_eq!(events, ["reopened", "false_positive"]);
+    // The mark survives a re-run of the same hunt.
+    env.hunt_db(&env.p("twice"), &env.db());
+    let rows = env.stored_alerts();
+    assert_eq!(rows[1]["mark"], "false_positive");
+}
+
+#[test]
+fn damaged_or_foreign_store_files_are_refused_and_left_untouched() {
+    let env = Env::new();
+    let data = write_days(&env.p("d"), &[(0, 60.0, 40.0)], 11);
+    // Not a database at all.
+    let junk = env.p("junk.db");
+    std::fs::write(&junk, b"these are somebody's notes, not a database\n").unwrap();
+    let (_, err, code) = env.hunt_db(&data, &junk);
+    assert_eq!(code, 2);
+    assert!(err.contains("is not a SQLite database"), "{err}");
+    assert_eq!(
+        std::fs::read(&junk).unwrap(),
+        b"these are somebody's notes, not a database\n"
+    );
+    // Another application's SQLite database.
+    let other = env.p("other.db");
+    {
+        let c = rusqlite::Connection::open(&other).unwrap();
+        c.execute_batch("CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('x');")
+            .unwrap();
+    }
+    let before = std::fs::read(&other).unwrap();
+    let (_, err, code) = env.hunt_db(&data, &other);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a floodwatch store"), "{err}");
+    assert_eq!(std::fs::read(&other).unwrap(), before);
+    // A floodwatch store cut in half (a bad copy, a full disk).
+    let (_, err, code) = env.hunt_db(&data, &env.db());
+    assert_eq!(code, 0, "{err}");
+    let store =
+        floodwatch_store::Store::open(&env.db(), std::time::Duration::from_secs(1)).unwrap();
+    store
+        .connection()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    drop(store);
+    let bytes = std::fs::read(env.db()).unwrap();
+    let cut = env.p("cut.db");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let (_, err, code) = env.hunt_db(&data, &cut);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("damaged") || err.contains("malformed"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&cut).unwrap(), &bytes[..bytes.len() / 2]);
+}
+
+#[test]
+fn a_locked_store_is_a_clear_error_and_keeps_the_alerts_already_written() {
+    let env = Env::new();
+    let first = write_days(&env.p("first"), &[(0, 60.0, 40.0)], 12);
+    let (_, err, code) = env.hunt_db(&first, &env.db());
+    assert_eq!(code, 0, "{err}");
+    let stored = env.stored_alerts();
+    assert_eq!(stored.len(), 1);
+    // Another writer holds the store.
+    let holder = rusqlite::Connection::open(env.db()).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE; INSERT INTO runs (kind, started_at, version, args) VALUES ('other', 'now', 'x', '');").unwrap();
+    let second = write_days(&env.p("second"), &[(1, 60.0, 40.0)], 13);
+    let (alerts, err, code) = env.hunt_db(&second, &env.db());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is locked by another process"), "{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    // The run's alerts still reached the output: nothing is lost.
+    assert_eq!(alerts.len(), 1);
+    holder.execute_batch("ROLLBACK;").unwrap();
+    drop(holder);
+    assert_eq!(
+        env.stored_alerts(),
+        stored,
+        "the first run's alerts are intact"
+    );
+    // And once the lock is gone the second run records normally.
+    let (_, err, code) = env.hunt_db(&second, &env.db());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(env.stored_alerts().len(), 2);
+}
