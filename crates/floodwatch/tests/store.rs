@@ -563,3 +563,109 @@ fn a_locked_store_is_a_clear_error_and_keeps_the_alerts_already_written() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(env.stored_alerts().len(), 2);
 }
+
+#[test]
+fn tune_suggests_a_suppression_for_recurring_signed_scheduled_automation() {
+    let env = Env::new();
+    // The same nightly script on three build agents for eight nights; a one-night job on a fourth.
+    for (i, host) in ["ci-runner-01", "ci-runner-02", "ci-runner-03"]
+        .iter()
+        .enumerate()
+    {
+        let files = Files {
+            eslogger: true,
+            ..Files::default()
+        };
+        let opts = HostOpts {
+            seed: 20 + i as u64,
+            ..HostOpts::default()
+        };
+        let mut hf = HostFiles::create(&env.p("fleet").join(host), files, opts).unwrap();
+        for d in 0..8 {
+            launchd_curl_loop(&mut hf, night(d), 120.0, 8.0);
+        }
+        hf.finish().unwrap();
+    }
+    env.learn(&env.p("fleet"));
+    let out = env
+        .cmd(&["tune", "suggest", "--json", "--db"])
+        .arg(env.db())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.len(), 1, "{list:#?}");
+    let s = &list[0];
+    assert_eq!(s["identity"], "com.apple.bash /Library/Scripts/.sync.sh");
+    assert_eq!(s["hosts"].as_array().unwrap().len(), 3);
+    assert_eq!(s["signing_id"], "com.apple.bash");
+    assert_eq!(s["parent"], "/sbin/launchd");
+    // The evidence: spawns/s median and p99 near 8 (threshold 5), a ceiling just above what was seen.
+    let spawns = s["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x[0] == "spawns_per_s")
+        .unwrap();
+    let (median, p99, ceiling) = (
+        spawns[1].as_f64().unwrap(),
+        spawns[2].as_f64().unwrap(),
+        spawns[5].as_f64().unwrap(),
+    );
+    assert!((6.0..=9.5).contains(&median), "{spawns}");
+    assert!(p99 >= median && ceiling > p99 && ceiling < 20.0, "{spawns}");
+    let entry = s["entry"].as_str().unwrap();
+    assert!(entry.contains("learned on 3 host(s)"), "{entry}");
+    assert!(entry.contains("owner = \"CHANGE-ME\""), "{entry}");
+    // Not until someone owns it...
+    std::fs::write(env.p("proposal.toml"), entry).unwrap();
+    let out = env
+        .cmd(&["suppress", "add", "--from"])
+        .arg(env.p("proposal.toml"))
+        .arg("--db")
+        .arg(env.db())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CHANGE-ME"));
+    // ...then it is a suppression like any other, and its argv pattern matches the script's command line.
+    let owned = entry
+        .replace("owner = \"CHANGE-ME\"", "owner = \"build-team\"")
+        .replace("CHANGE-ME: recurring", "CHG-77: recurring");
+    std::fs::write(env.p("proposal.toml"), owned).unwrap();
+    let out = env
+        .cmd(&["suppress", "add", "--from"])
+        .arg(env.p("proposal.toml"))
+        .arg("--db")
+        .arg(env.db())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A workstation (default role, no baseline) running the script at the usual rate is now suppressed,
+    // with the hit counted; at 5x the learned ceiling it alerts.
+    let files = Files {
+        eslogger: true,
+        ..Files::default()
+    };
+    let mut hf =
+        HostFiles::create(&env.p("ws").join("mbp-07"), files, HostOpts::default()).unwrap();
+    launchd_curl_loop(&mut hf, night(9), 120.0, 8.0);
+    launchd_curl_loop(&mut hf, night(10), 60.0, 50.0);
+    hf.finish().unwrap();
+    let (alerts, err, code) = env.hunt_db(&env.p("ws"), &env.db());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(alerts.len(), 2, "{err}");
+    assert!(fw(&alerts[0])["suppressed_by"]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("tune-"));
+    assert!(fw(&alerts[1])["suppressed_by"].is_null());
+}
