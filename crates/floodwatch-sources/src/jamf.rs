@@ -696,6 +696,40 @@ mod tests {
         );
     }
 
+    /// Mutated and cut Jamf and Elastic streams never panic; every record is counted once.
+    #[test]
+    fn mutated_json_streams_do_not_panic() {
+        let (jamf, _) = all_telemetry();
+        let elastic = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/corpus/elastic_defend/endpointpkg_network_sample_event.json"
+        ))
+        .unwrap();
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for (data, fmt) in [
+            (jamf, Format::JamfProtect),
+            (elastic, Format::ElasticDefend),
+        ] {
+            for _ in 0..300 {
+                let mut d = data.clone();
+                for _ in 0..1 + next() % 6 {
+                    let at = (next() % d.len() as u64) as usize;
+                    d[at] = b"{}[]\"\\:,\n0a\xE9"[(next() % 12) as usize];
+                }
+                d.truncate(1 + (next() % d.len() as u64) as usize);
+                let (ev, st) = read_all(&d, fmt, ctx("m"));
+                assert_eq!(ev.len() as u64, st.events);
+                assert!(st.records <= st.events + st.skipped + st.rejected, "{st:?}");
+            }
+        }
+    }
+
     #[test]
     fn host_forced_wins_over_the_record() {
         let data = corpus("telemetry/AUE_FORK.json");
