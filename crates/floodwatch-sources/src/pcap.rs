@@ -17,6 +17,11 @@
 //! directions are emitted, each keyed by its sender, and the engine decides (an EPB or PKTAP header
 //! that marks a packet inbound is the exception: it is skipped).
 //!
+//! **Processes.** A PIB (pcapng) or PKTAP header (pcap) puts `pid`, `process_name` (and from a PIB
+//! `process_path`) on the Traffic itself, and the pid is part of the key. No ProcessSeen is emitted:
+//! it would only repeat those three fields, which the engine already registers from the Traffic,
+//! and a PIB says nothing of parent, user or arguments.
+//!
 //! **Accounting.** A record is a packet record (pcap) or a block (pcapng); its `line` in rejects and
 //! in event origins is its **1-based packet/block index** in the file (an event's is its bucket's
 //! first packet; 0 is the pcap file header). Packets summed into an event are `carried`, so
