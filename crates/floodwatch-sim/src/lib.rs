@@ -4,6 +4,7 @@
 //! - [`nettop`]: `nettop -L` CSV frames with cumulative per-socket counters.
 //! - [`unifiedlog`]: `log --style ndjson` records, including the com.apple.network connection summary.
 //! - [`osquery`]: `es_process_events` result lines (string numerics).
+//! - [`pcap`]: legacy pcap and pcapng writers, with Apple's PKTAP process blocks (no real sample).
 //! - [`host`]: one host's files plus a time-ordered action queue, so scenarios can be combined.
 //! - [`scenario`]: ten flood / benign scenarios with [`scenario::Truth`], and the bundled example
 //!   collection.
@@ -21,6 +22,7 @@ pub mod fleet;
 pub mod host;
 pub mod nettop;
 pub mod osquery;
+pub mod pcap;
 pub mod scenario;
 pub mod unifiedlog;
 mod util;

@@ -6,6 +6,12 @@
 //! [`FileSource`] (line framing + the format's parser), which is what a hunt does per file, minus the
 //! disk. `eslogger/parse_only` runs the record parser on pre-split lines, so the framing cost is the
 //! difference between the two eslogger numbers.
+//!
+//! The newer sources read real samples from `tests/data/corpus`, repeated to size: `pcap` is the
+//! CIC-DDoS2019 SYN flood (each repetition shifted one second later, so aggregation sees a flood
+//! lasting seconds), `jamf_protect` the vendor's pretty-printed telemetry samples back to back,
+//! `elastic_defend` the package's sample events as NDJSON. `pcapng_pktap` is a synthetic Apple
+//! `tcpdump -k` capture (no real one exists): process blocks and EPBs naming them, ping/UDP/TCP.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use floodwatch_core::config::Config;
@@ -113,6 +119,106 @@ fn osquery_lines(min: usize) -> Vec<u8> {
     buf
 }
 
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/corpus");
+
+fn corpus(rel: &str) -> Vec<u8> {
+    std::fs::read(format!("{CORPUS}/{rel}")).expect("corpus sample")
+}
+
+/// The real SYN flood pcap, its packets repeated (each copy one second later) to `min` bytes.
+fn synflood_pcap(min: usize) -> Vec<u8> {
+    let data = corpus("pcap/CIC-DDoS-2019-SynFlood.pcap");
+    let mut v = data[..24].to_vec();
+    let mut rep = 0u32;
+    while v.len() < min {
+        let mut at = 24;
+        while at + 16 <= data.len() {
+            let word = |i: usize| u32::from_le_bytes(data[i..i + 4].try_into().expect("4 bytes"));
+            let caplen = word(at + 8) as usize;
+            v.extend_from_slice(&(word(at) + rep).to_le_bytes());
+            v.extend_from_slice(&data[at + 4..at + 16 + caplen]);
+            at += 16 + caplen;
+        }
+        rep += 1;
+    }
+    v
+}
+
+/// A synthetic Apple PKTAP pcapng: 6 processes, 20 kpps of ping / UDP / TCP SYN among them.
+fn pktap_pcapng(min: usize) -> Vec<u8> {
+    use floodwatch_sim::pcap::*;
+    let t0: i64 = 1_757_919_600_000_000_000;
+    let mut w = PcapngWriter::new();
+    w.section(Endian::Little);
+    w.interface(LINKTYPE_ETHERNET, None);
+    let procs = [
+        (4242, "ping", "/sbin/ping"),
+        (777, "python3", "/opt/homebrew/bin/python3.12"),
+        (901, "curl", "/usr/bin/curl"),
+        (
+            1200,
+            "Safari",
+            "/Applications/Safari.app/Contents/MacOS/Safari",
+        ),
+        (88, "mDNSResponder", "/usr/sbin/mDNSResponder"),
+        (5150, "hping3", "/opt/homebrew/sbin/hping3"),
+    ];
+    for (pid, name, path) in procs {
+        w.process(pid, name, Some(path), Some([7; 16]));
+    }
+    let me = [10, 0, 0, 5];
+    let mut i: u64 = 0;
+    while w.len() < min {
+        let dst = [198, 51, 100, (i % 7) as u8];
+        let (l4, proto) = match i % 3 {
+            0 => (icmp_echo(false, 7, i as u16, 56), 1),
+            1 => (udp(50000, 53 + (i % 2) as u16, 40), 17),
+            _ => (tcp(40000, (i % 1000) as u16, TCP_SYN, 0), 6),
+        };
+        let frame = ethernet(0x0800, &ipv4(me, dst, proto, &l4));
+        let opts = EpbOptions {
+            flags: Some(EPB_FLAG_OUTBOUND),
+            pib_index: Some((i % procs.len() as u64) as u32),
+            e_pib_index: None,
+        };
+        w.packet(0, t0 + i as i64 * 50_000, &frame, opts);
+        i += 1;
+    }
+    w.into_bytes()
+}
+
+/// The 14 Jamf telemetry samples and the process alert, pretty-printed, back to back.
+fn jamf_objects(min: usize) -> Vec<u8> {
+    let mut one = Vec::new();
+    let dir = format!("{CORPUS}/jamf_protect/telemetry");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("jamf dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    names.sort();
+    for n in names {
+        one.extend(std::fs::read(n).expect("sample"));
+        one.push(b'\n');
+    }
+    one.extend(corpus("jamf_protect/alerts/GPProcessEvent.json"));
+    one.push(b'\n');
+    repeat_to(&one, min)
+}
+
+/// The Elastic package's process and network sample events, one compact line each.
+fn elastic_ndjson(min: usize) -> Vec<u8> {
+    let mut one = Vec::new();
+    for f in [
+        "elastic_defend/endpointpkg_process_sample_event.json",
+        "elastic_defend/endpointpkg_network_sample_event.json",
+    ] {
+        let v: serde_json::Value = serde_json::from_slice(&corpus(f)).expect("JSON");
+        one.extend(v.to_string().into_bytes());
+        one.push(b'\n');
+    }
+    repeat_to(&one, min)
+}
+
 struct Input {
     name: &'static str,
     format: Format,
@@ -170,6 +276,30 @@ fn inputs() -> Vec<Input> {
             name: "osquery",
             format: Format::Osquery,
             data: osquery_lines(TARGET / 2),
+            clock: ClockHints::default(),
+        },
+        Input {
+            name: "pcap",
+            format: Format::Pcap,
+            data: synflood_pcap(TARGET),
+            clock: ClockHints::default(),
+        },
+        Input {
+            name: "pcapng_pktap",
+            format: Format::Pcapng,
+            data: pktap_pcapng(TARGET),
+            clock: ClockHints::default(),
+        },
+        Input {
+            name: "jamf_protect",
+            format: Format::JamfProtect,
+            data: jamf_objects(TARGET / 2),
+            clock: ClockHints::default(),
+        },
+        Input {
+            name: "elastic_defend",
+            format: Format::ElasticDefend,
+            data: elastic_ndjson(TARGET / 2),
             clock: ClockHints::default(),
         },
     ]

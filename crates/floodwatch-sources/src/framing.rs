@@ -1,6 +1,8 @@
 //! Framing: turns a byte stream into records with their 1-based starting line number, without ever holding
 //! more than one record in memory. Lines longer than the limit are skipped to the next newline and reported.
-//! `log show --style json` is one pretty-printed array, so it gets an object splitter instead of lines.
+//! `log show --style json` is one pretty-printed array, so it gets an object splitter instead of lines;
+//! Jamf Protect and Elastic documents come as concatenated JSON objects, pretty-printed or one per
+//! line, split by [`JsonStreamFramer`].
 
 use std::io::{self, BufRead};
 
@@ -366,6 +368,202 @@ impl<R: BufRead> JsonArrayFramer<R> {
     }
 }
 
+/// Splits a stream of concatenated JSON objects (`{..}{..}`, `{..}\n{..}`, pretty-printed or one per
+/// line) into object texts, each with the line its `{` is on. Braces inside strings (escapes
+/// included) do not count. Anything else at the top level is a bad frame for the rest of its line.
+pub struct JsonStreamFramer<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// The line the reader is on (1-based).
+    line: u64,
+    max: usize,
+}
+
+impl<R: BufRead> JsonStreamFramer<R> {
+    pub fn new(reader: R, max_record_bytes: usize) -> Self {
+        JsonStreamFramer {
+            reader,
+            buf: Vec::new(),
+            line: 1,
+            max: max_record_bytes,
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<&[u8]> {
+        loop {
+            match self.reader.fill_buf() {
+                Ok(_) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        self.reader.fill_buf()
+    }
+
+    /// Skips whitespace (counting lines); returns the next byte, not consumed, or None at the end.
+    fn skip_ws(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            let avail = self.fill()?;
+            if avail.is_empty() {
+                return Ok(None);
+            }
+            let mut lines = 0;
+            let found = avail.iter().position(|&c| match c {
+                b'\n' => {
+                    lines += 1;
+                    false
+                }
+                b' ' | b'\t' | b'\r' => false,
+                _ => true,
+            });
+            let (n, next) = match found {
+                Some(i) => (i, Some(avail[i])),
+                None => (avail.len(), None),
+            };
+            self.reader.consume(n);
+            self.line += lines;
+            if next.is_some() {
+                return Ok(next);
+            }
+        }
+    }
+
+    /// Consumes the rest of the current line, keeping at most 40 bytes of it for the message.
+    fn take_line(&mut self) -> io::Result<String> {
+        let mut kept = Vec::new();
+        loop {
+            let avail = self.fill()?;
+            if avail.is_empty() {
+                break;
+            }
+            let (n, newline) = match memchr::memchr(b'\n', avail) {
+                Some(i) => (i + 1, true),
+                None => (avail.len(), false),
+            };
+            let room = 40usize.saturating_sub(kept.len());
+            kept.extend_from_slice(&avail[..n.min(room)]);
+            self.reader.consume(n);
+            if newline {
+                self.line += 1;
+                break;
+            }
+        }
+        Ok(String::from_utf8_lossy(&kept).trim_end().to_string())
+    }
+
+    pub fn next_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
+        let Some(c) = self.skip_ws()? else {
+            return Ok(None);
+        };
+        let start_line = self.line;
+        if c != b'{' {
+            let text = self.take_line()?;
+            return Ok(Some(Frame::Bad {
+                line: start_line,
+                reason: "invalid JSON",
+                detail: format!("expected a JSON object, found {text:?}"),
+            }));
+        }
+        self.buf.clear();
+        let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+        let mut too_long = false;
+        let mut complete = false;
+        // A broken NDJSON line must not swallow the lines after it. JSON strings cannot hold a raw
+        // newline, and pretty-printers indent nested objects, so a newline inside a string, or a
+        // `{` at the start of a line inside an object, ends the broken record there.
+        let mut broken = false;
+        let mut line_start = false;
+        while !complete && !broken {
+            let max = self.max;
+            let avail = match self.reader.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if avail.is_empty() {
+                break;
+            }
+            let mut end = avail.len();
+            let mut lines = 0;
+            for (i, &c) in avail.iter().enumerate() {
+                let at_line_start = std::mem::replace(&mut line_start, c == b'\n');
+                if c == b'\n' {
+                    lines += 1;
+                    if in_str {
+                        end = i + 1;
+                        broken = true;
+                        break;
+                    }
+                }
+                if in_str {
+                    if esc {
+                        esc = false;
+                    } else if c == b'\\' {
+                        esc = true;
+                    } else if c == b'"' {
+                        in_str = false;
+                    }
+                    continue;
+                }
+                match c {
+                    b'{' if at_line_start && depth > 0 => {
+                        end = i;
+                        broken = true;
+                        break;
+                    }
+                    b'"' => in_str = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            end = i + 1;
+                            complete = true;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if !too_long {
+                if self.buf.len() + end > max {
+                    too_long = true;
+                    self.buf = Vec::new();
+                } else {
+                    self.buf.extend_from_slice(&avail[..end]);
+                }
+            }
+            self.reader.consume(end);
+            self.line += lines;
+        }
+        if too_long {
+            return Ok(Some(Frame::Bad {
+                line: start_line,
+                reason: "record too long",
+                detail: format!("object over {} bytes (input.max_line_bytes)", self.max),
+            }));
+        }
+        if broken {
+            return Ok(Some(Frame::Bad {
+                line: start_line,
+                reason: "invalid JSON",
+                detail: format!("object not closed before line {}", self.line),
+            }));
+        }
+        match std::str::from_utf8(&self.buf) {
+            Ok(text) => Ok(Some(Frame::Record {
+                text,
+                line: start_line,
+                unterminated: !complete,
+            })),
+            Err(e) => Ok(Some(Frame::Bad {
+                line: start_line,
+                reason: "invalid UTF-8",
+                detail: format!("invalid byte at offset {} of the record", e.valid_up_to()),
+            })),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,5 +691,67 @@ mod tests {
         assert_eq!(got[0], "1~log stream preamble");
         assert_eq!(got[1], "2:rec:false");
         assert_eq!(got[2], "2:rec:true");
+    }
+
+    fn stream(input: &[u8], cap: usize) -> Vec<String> {
+        let r = std::io::BufReader::with_capacity(cap, input);
+        let mut f = JsonStreamFramer::new(r, 1 << 20);
+        let mut got = vec![];
+        while let Some(fr) = f.next_frame().unwrap() {
+            got.push(match fr {
+                Frame::Record {
+                    text,
+                    line,
+                    unterminated,
+                } => format!("{line}:{}:{unterminated}", text.len()),
+                Frame::Bad { line, reason, .. } => format!("{line}!{reason}"),
+                Frame::Skipped { line, reason } => format!("{line}~{reason}"),
+            });
+        }
+        got
+    }
+
+    #[test]
+    fn json_stream_pretty_and_ndjson_with_start_lines() {
+        // Pretty-printed objects back to back (`}{`, as the Jamf samples concatenate), braces and
+        // escaped quotes inside strings, an NDJSON tail, a stray line and a truncated last object.
+        let input = b"{\n  \"a\": \"}{\\\"\",\n  \"b\": [1, {\"c\": 2}]\n}{\n \"d\": 1\n}\n\n{\"e\":1}\n{\"f\":2}\ngarbage here\n{\"g\":";
+        let want = vec![
+            "1:39:false",
+            "4:11:false",
+            "8:7:false",
+            "9:7:false",
+            "10!invalid JSON",
+            "11:5:true",
+        ];
+        for cap in [1, 2, 3, 7, 64, 4096] {
+            assert_eq!(stream(input, cap), want, "buffer {cap}");
+        }
+    }
+
+    #[test]
+    fn json_stream_broken_ndjson_line_does_not_swallow_the_next() {
+        let input = b"{\"a\":\"x\n{\"b\":1}\n{\"c\":{\n{\"d\":2}\n";
+        let want = vec!["1!invalid JSON", "2:7:false", "3!invalid JSON", "4:7:false"];
+        for cap in [1, 5, 4096] {
+            assert_eq!(stream(input, cap), want, "buffer {cap}");
+        }
+    }
+
+    #[test]
+    fn json_stream_too_long_object_is_bad_and_reading_goes_on() {
+        let mut input = b"{\"big\":\"".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 3000));
+        input.extend(b"\"}\n{\"ok\":1}\n");
+        let mut f = JsonStreamFramer::new(&input[..], 1024);
+        let mut got = vec![];
+        while let Some(fr) = f.next_frame().unwrap() {
+            got.push(match fr {
+                Frame::Record { line, text, .. } => format!("{line}:{text}"),
+                Frame::Bad { line, reason, .. } => format!("{line}!{reason}"),
+                Frame::Skipped { .. } => unreachable!(),
+            });
+        }
+        assert_eq!(got, vec!["1!record too long", "2:{\"ok\":1}"]);
     }
 }

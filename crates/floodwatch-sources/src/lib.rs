@@ -1,15 +1,22 @@
 //! floodwatch-sources: read telemetry files (or stdin) into normalized [`Event`]s.
 //!
 //! One module per real format, each detected from content, never from the file name:
-//! [`eslogger`], [`nettop`], [`unifiedlog`], [`osquery`]. A [`FileSource`] frames the input
-//! ([`framing`]), hands each record to the format's [`RecordParser`], and counts every record as an
-//! event, a skip (a known non-event record) or a reject (with line and reason) in its [`FileStats`].
+//! [`eslogger`], [`nettop`], [`unifiedlog`], [`osquery`], [`zeek`], [`jamf`] (Jamf Protect telemetry
+//! and alerts), [`elastic`] (Elastic Defend ECS documents) and [`pcap`] (pcap / pcapng captures,
+//! Apple PKTAP process blocks included). A [`FileSource`] frames the input ([`framing`]), hands each
+//! record to the format's [`RecordParser`], and counts every record as an event, a skip (a known
+//! non-event record) or a reject (with line and reason) in its [`FileStats`]. Captures are binary:
+//! their [`pcap::CaptureReader`] takes the place of framer and parser inside the same
+//! [`FileSource`], so callers read them like any other file.
 
 pub mod discover;
+pub mod elastic;
 pub mod eslogger;
 pub mod framing;
+pub mod jamf;
 pub mod nettop;
 pub mod osquery;
+pub mod pcap;
 pub mod sniff;
 pub mod stats;
 pub mod unifiedlog;
@@ -18,7 +25,7 @@ pub mod zeek;
 use floodwatch_core::config::Input;
 use floodwatch_core::event::Event;
 use floodwatch_core::Ts;
-use framing::{Frame, JsonArrayFramer, LineFramer};
+use framing::{Frame, JsonArrayFramer, JsonStreamFramer, LineFramer};
 use std::borrow::Cow;
 use std::io::BufRead;
 use std::sync::Arc;
@@ -39,6 +46,15 @@ pub enum Format {
     /// Zeek conn.log, network-only (no process).
     ZeekTsv,
     ZeekJson,
+    /// Jamf Protect telemetry (`AUE_*`) and `GPProcessEvent` alerts: concatenated JSON objects,
+    /// pretty-printed or one per line.
+    JamfProtect,
+    /// Elastic Defend (Endpoint) ECS documents, `endpoint.events.*` datasets.
+    ElasticDefend,
+    /// Legacy pcap capture (binary), network-only unless its link type is PKTAP.
+    Pcap,
+    /// pcapng capture (binary), with Apple's process information blocks when `tcpdump -k` wrote it.
+    Pcapng,
 }
 
 impl Format {
@@ -52,6 +68,10 @@ impl Format {
             Format::Osquery => "osquery",
             Format::ZeekTsv => "zeek-conn-tsv",
             Format::ZeekJson => "zeek-conn-json",
+            Format::JamfProtect => "jamf-protect",
+            Format::ElasticDefend => "elastic-defend",
+            Format::Pcap => "pcap",
+            Format::Pcapng => "pcapng",
         }
     }
 
@@ -61,12 +81,18 @@ impl Format {
     }
 
     /// Line formats whose records stand alone (no state between lines), so a file can be read as
-    /// separate segments. nettop (counters between frames) and JSON arrays are not.
+    /// separate segments. nettop (counters between frames), JSON arrays, multi-line JSON objects
+    /// (Jamf, Elastic) and binary captures are not.
     pub fn segmentable(self) -> bool {
         matches!(
             self,
             Format::Eslogger | Format::UnifiedLogNdjson | Format::Osquery | Format::ZeekJson
         )
+    }
+
+    /// Binary captures, read by [`pcap::CaptureReader`] instead of a framer and a record parser.
+    pub fn is_capture(self) -> bool {
+        matches!(self, Format::Pcap | Format::Pcapng)
     }
 }
 
@@ -162,12 +188,18 @@ pub fn new_parser(format: Format, ctx: SourceCtx) -> Box<dyn RecordParser> {
         Format::Osquery => Box::new(osquery::OsqueryParser::new(ctx)),
         Format::ZeekTsv => Box::new(zeek::ZeekParser::new_tsv(ctx)),
         Format::ZeekJson => Box::new(zeek::ZeekParser::new_json(ctx)),
+        Format::JamfProtect => Box::new(jamf::JamfParser::new(ctx)),
+        Format::ElasticDefend => Box::new(elastic::ElasticParser::new(ctx)),
+        Format::Pcap | Format::Pcapng => Box::new(pcap::NotText),
     }
 }
 
 enum Framer<R> {
     Lines(LineFramer<R>),
     Array(JsonArrayFramer<R>),
+    Objects(JsonStreamFramer<R>),
+    /// A binary capture decodes and aggregates its own records (see [`pcap`]).
+    Capture(Box<pcap::CaptureReader<R>>),
 }
 
 /// A file (or stdin) being read: framing + parser + stats. Pull events with [`FileSource::next_events`].
@@ -183,10 +215,17 @@ pub struct FileSource<R> {
 impl<R: BufRead> FileSource<R> {
     pub fn new(reader: R, format: Format, ctx: SourceCtx) -> Self {
         let max = ctx.input.max_line_bytes;
-        let framer = match format {
-            Format::UnifiedLogJson => Framer::Array(JsonArrayFramer::new(reader, max)),
-            _ => Framer::Lines(LineFramer::new(reader, max)),
-        };
+        let framer =
+            match format {
+                Format::UnifiedLogJson => Framer::Array(JsonArrayFramer::new(reader, max)),
+                Format::JamfProtect | Format::ElasticDefend => {
+                    Framer::Objects(JsonStreamFramer::new(reader, max))
+                }
+                Format::Pcap | Format::Pcapng => Framer::Capture(Box::new(
+                    pcap::CaptureReader::new(reader, format, ctx.clone()),
+                )),
+                _ => Framer::Lines(LineFramer::new(reader, max)),
+            };
         Self::with_framer(framer, format, ctx)
     }
 
@@ -225,11 +264,13 @@ impl<R: BufRead> FileSource<R> {
         }
     }
 
-    /// Byte offset and line of the record read last (line-framed formats).
+    /// Line and byte offset of the record read last (line-framed formats; for captures, the
+    /// 1-based packet/block index and the bytes read so far).
     pub fn last_record(&self) -> Option<(u64, u64)> {
         match &self.framer {
             Framer::Lines(f) => Some((f.line(), f.record_start())),
-            Framer::Array(_) => None,
+            Framer::Capture(c) => Some(c.position()),
+            Framer::Array(_) | Framer::Objects(_) => None,
         }
     }
 
@@ -239,11 +280,18 @@ impl<R: BufRead> FileSource<R> {
         if self.done {
             return Ok(false);
         }
+        if let Framer::Capture(c) = &mut self.framer {
+            let more = c.next_events(out, &mut self.stats)?;
+            self.done = !more;
+            return Ok(more);
+        }
         let start = out.len();
         while out.len() == start {
             let frame = match &mut self.framer {
                 Framer::Lines(f) => f.next_frame()?,
                 Framer::Array(f) => f.next_frame()?,
+                Framer::Objects(f) => f.next_frame()?,
+                Framer::Capture(_) => None,
             };
             let past_end = match (&frame, self.end_line) {
                 (Some(f), Some(end)) => f.line() >= end,

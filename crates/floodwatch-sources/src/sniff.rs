@@ -18,11 +18,20 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     if head.is_empty() {
         return NotTelemetry("empty file".into());
     }
+    // Captures by magic number (§8 step 1): pcapng's section header, then pcap in either byte
+    // order with microsecond or nanosecond timestamps.
     if head.starts_with(&[0x0A, 0x0D, 0x0D, 0x0A]) {
-        return NotTelemetry("pcapng capture (not read by this version)".into());
+        return Telemetry(Format::Pcapng);
     }
-    if head.starts_with(&[0xD4, 0xC3, 0xB2, 0xA1]) || head.starts_with(&[0xA1, 0xB2, 0xC3, 0xD4]) {
-        return NotTelemetry("pcap capture (not read by this version)".into());
+    match head.get(..4) {
+        Some([0xD4, 0xC3, 0xB2, 0xA1] | [0xA1, 0xB2, 0xC3, 0xD4])
+        | Some([0x4D, 0x3C, 0xB2, 0xA1] | [0xA1, 0xB2, 0x3C, 0x4D]) => {
+            return Telemetry(Format::Pcap)
+        }
+        Some([0x34, 0xCD, 0xB2, 0xA1] | [0xA1, 0xB2, 0xCD, 0x34]) => {
+            return NotTelemetry("modified (Kuznetzov) pcap capture (not read)".into())
+        }
+        _ => {}
     }
     // A bad line inside good telemetry must not make the whole file unrecognizable: decode lossily and
     // call it binary only when it has NUL bytes or is mostly not text.
@@ -125,6 +134,50 @@ fn classify(m: &Map<String, Value>) -> Option<Format> {
     None
 }
 
+/// Jamf Protect: telemetry `header.event_name` `AUE_*`; alerts `eventType` `GP*` with `match`,
+/// bare or wrapped in `input` (§8 comes to these after Zeek).
+fn is_jamf(m: &Map<String, Value>) -> bool {
+    let aue = m
+        .get("header")
+        .and_then(|h| h.get("event_name"))
+        .and_then(Value::as_str)
+        .is_some_and(|n| n.starts_with("AUE_"));
+    let alert = |m: &Map<String, Value>| {
+        m.get("eventType")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.starts_with("GP"))
+            && has(m, "match")
+    };
+    aue || alert(m) || m.get("input").and_then(Value::as_object).is_some_and(alert)
+}
+
+/// Elastic Defend: `@timestamp` and an `endpoint.events.*` dataset (`event.dataset` or
+/// `data_stream.dataset`, nested or flat-dotted).
+fn is_elastic(m: &Map<String, Value>) -> bool {
+    let endpoint = |k: &str| {
+        crate::elastic::field(m, k)
+            .and_then(Value::as_str)
+            .is_some_and(|d| d.starts_with("endpoint.events."))
+    };
+    has(m, "@timestamp") && (endpoint("event.dataset") || endpoint("data_stream.dataset"))
+}
+
+/// A JSON object of a kind that is not classified from a single line's keys alone.
+fn classify_other(m: &Map<String, Value>) -> Sniffed {
+    if has(m, "uid") && has(m, "id.orig_h") && has(m, "proto") {
+        Sniffed::Telemetry(Format::ZeekJson)
+    } else if has(m, "uid") && has(m, "id.orig_h") {
+        Sniffed::NotTelemetry("Zeek JSON log other than conn.log (not read by this version)".into())
+    } else if is_jamf(m) {
+        Sniffed::Telemetry(Format::JamfProtect)
+    } else if is_elastic(m) {
+        Sniffed::Telemetry(Format::ElasticDefend)
+    } else {
+        let keys: Vec<&str> = m.keys().take(6).map(String::as_str).collect();
+        Sniffed::NotTelemetry(format!("JSON lines of an unknown kind (keys {keys:?})"))
+    }
+}
+
 fn sniff_json_line(first: &str, head: &str) -> Sniffed {
     // Try the first few complete lines: the first one may be truncated or garbage.
     let complete: Vec<&str> = if head.ends_with('\n') {
@@ -138,21 +191,21 @@ fn sniff_json_line(first: &str, head: &str) -> Sniffed {
         if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(line) {
             return match classify(&m) {
                 Some(f) => Sniffed::Telemetry(f),
-                None => {
-                    let keys: Vec<&str> = m.keys().take(6).map(String::as_str).collect();
-                    if has(&m, "uid") && has(&m, "id.orig_h") && has(&m, "proto") {
-                        Sniffed::Telemetry(Format::ZeekJson)
-                    } else if has(&m, "uid") && has(&m, "id.orig_h") {
-                        Sniffed::NotTelemetry(
-                            "Zeek JSON log other than conn.log (not read by this version)".into(),
-                        )
-                    } else {
-                        Sniffed::NotTelemetry(format!(
-                            "JSON lines of an unknown kind (keys {keys:?})"
-                        ))
-                    }
-                }
+                None => classify_other(&m),
             };
+        }
+    }
+    // Pretty-printed objects (Jamf samples, Elastic's sample events) span lines: read the first
+    // JSON value of the head as a stream.
+    if let Some(Ok(Value::Object(m))) = serde_json::Deserializer::from_str(head)
+        .into_iter::<Value>()
+        .next()
+    {
+        if let Some(f) = classify(&m) {
+            return Sniffed::Telemetry(f);
+        }
+        if let s @ Sniffed::Telemetry(_) = classify_other(&m) {
+            return s;
         }
     }
     // No complete parsable line within the head (a very long first record): decide on key names.
@@ -166,6 +219,14 @@ fn sniff_json_line(first: &str, head: &str) -> Sniffed {
     }
     if k("hostIdentifier") && k("calendarTime") {
         return Sniffed::Telemetry(Format::Osquery);
+    }
+    // A first object larger than the head: decide on the head's key names.
+    let h = |s: &str| head.contains(s);
+    if h("\"event_name\"") && h("\"AUE_") {
+        return Sniffed::Telemetry(Format::JamfProtect);
+    }
+    if h("\"@timestamp\"") && h("\"endpoint.events.") {
+        return Sniffed::Telemetry(Format::ElasticDefend);
     }
     Sniffed::NotTelemetry("JSON without a recognizable first record".into())
 }
@@ -218,14 +279,81 @@ mod tests {
     }
 
     #[test]
+    fn captures_by_magic_number_not_name() {
+        let pcapng = [
+            0x0A, 0x0D, 0x0D, 0x0A, 0x1C, 0, 0, 0, 0x4D, 0x3C, 0x2B, 0x1A,
+        ];
+        assert_eq!(sniff(&pcapng), Sniffed::Telemetry(Format::Pcapng));
+        for magic in [
+            [0xD4, 0xC3, 0xB2, 0xA1],
+            [0xA1, 0xB2, 0xC3, 0xD4],
+            [0x4D, 0x3C, 0xB2, 0xA1],
+            [0xA1, 0xB2, 0x3C, 0x4D],
+        ] {
+            let mut head = magic.to_vec();
+            head.extend([2, 0, 4, 0, 0, 0, 0, 0]);
+            assert_eq!(sniff(&head), Sniffed::Telemetry(Format::Pcap), "{magic:x?}");
+        }
+        assert!(matches!(
+            sniff(&[0x34, 0xCD, 0xB2, 0xA1, 2, 0]),
+            Sniffed::NotTelemetry(_)
+        ));
+        let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/corpus");
+        let real = std::fs::read(format!("{corpus}/pcap/CIC-DDoS-2019-SynFlood.pcap")).unwrap();
+        assert_eq!(sniff(&real[..HEAD_BYTES]), Sniffed::Telemetry(Format::Pcap));
+    }
+
+    #[test]
+    fn jamf_and_elastic_from_content_pretty_or_one_per_line() {
+        let jamf_line =
+            r#"{"header":{"event_name":"AUE_EXECVE","time_seconds_epoch":1},"subject":{}}"#;
+        assert_eq!(
+            sniff(jamf_line.as_bytes()),
+            Sniffed::Telemetry(Format::JamfProtect)
+        );
+        let pretty =
+            "{\n  \"subject\": {},\n  \"header\": {\n    \"event_name\": \"AUE_FORK\"\n  }\n}";
+        assert_eq!(
+            sniff(pretty.as_bytes()),
+            Sniffed::Telemetry(Format::JamfProtect)
+        );
+        let alert = r#"{"eventType":"GPProcessEvent","match":{},"related":{}}"#;
+        assert_eq!(
+            sniff(alert.as_bytes()),
+            Sniffed::Telemetry(Format::JamfProtect)
+        );
+        let wrapped = r#"{"caid":"x","input":{"eventType":"GPUnifiedLogEvent","match":{}}}"#;
+        assert_eq!(
+            sniff(wrapped.as_bytes()),
+            Sniffed::Telemetry(Format::JamfProtect)
+        );
+        let flat =
+            r#"{"@timestamp":"2025-01-01T00:00:00Z","event.dataset":"endpoint.events.process"}"#;
+        assert_eq!(
+            sniff(flat.as_bytes()),
+            Sniffed::Telemetry(Format::ElasticDefend)
+        );
+        let nested = r#"{"@timestamp":"2025-01-01T00:00:00Z","data_stream":{"dataset":"endpoint.events.network"}}"#;
+        assert_eq!(
+            sniff(nested.as_bytes()),
+            Sniffed::Telemetry(Format::ElasticDefend)
+        );
+        // Other ECS data (not Elastic Defend) and a header-less AUE-ish object are not these.
+        let other = r#"{"@timestamp":"2025-01-01T00:00:00Z","event":{"dataset":"system.auth"}}"#;
+        assert!(matches!(sniff(other.as_bytes()), Sniffed::NotTelemetry(_)));
+        let not_aue = r#"{"header":{"event_name":"EXECVE"}}"#;
+        assert!(matches!(
+            sniff(not_aue.as_bytes()),
+            Sniffed::NotTelemetry(_)
+        ));
+    }
+
+    #[test]
     fn non_telemetry_is_named_not_fatal() {
         assert!(matches!(sniff(b""), Sniffed::NotTelemetry(_)));
         assert!(matches!(sniff(b"hello world\n"), Sniffed::NotTelemetry(_)));
         assert!(matches!(sniff(b"{\"a\":1}\n"), Sniffed::NotTelemetry(_)));
-        assert!(matches!(
-            sniff(&[0x0A, 0x0D, 0x0D, 0x0A, 0, 0]),
-            Sniffed::NotTelemetry(_)
-        ));
+        assert!(matches!(sniff(b"\x0A\x0D\x0D"), Sniffed::NotTelemetry(_)));
         assert!(matches!(
             sniff(b"#separator \\x09\n#fields\tts\n"),
             Sniffed::NotTelemetry(_)
