@@ -330,6 +330,15 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
     (score, primary)
 }
 
+/// 40312 as "40,312".
+fn fmt_count(n: u64) -> String {
+    if n >= 1000 {
+        fmt_rate(n as f64)
+    } else {
+        n.to_string()
+    }
+}
+
 fn signal_label(signal: &str) -> &'static str {
     match signal {
         "spawns_per_s" => "network-tool execs/s",
@@ -389,7 +398,7 @@ fn baseline_reasons(j: &Judgement, cfg: &Config) -> Vec<Reason> {
                     signal_label(d.signal),
                     signal_value(d.signal, d.p99),
                     j.days,
-                    fmt_rate(j.windows as f64),
+                    fmt_count(j.windows),
                     j.hosts
                 ),
                 Some(d.value),

@@ -155,6 +155,13 @@ pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
                 )
                 .map_err(io)?;
             }
+            if let Some(p) = &r.reopens {
+                writeln!(
+                    out,
+                    "  reopens alert {p} (the same process, after a quiet close)"
+                )
+                .map_err(io)?;
+            }
             if let Some(s) = &r.suppressed_by {
                 writeln!(out, "  suppressed by {}", terminal(s)).map_err(io)?;
             }

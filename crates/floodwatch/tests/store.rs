@@ -668,4 +668,10 @@ fn tune_suggests_a_suppression_for_recurring_signed_scheduled_automation() {
         .unwrap()
         .starts_with("tune-"));
     assert!(fw(&alerts[1])["suppressed_by"].is_null());
+    // No baseline for this identity on a workstation: first-seen network activity is a reason.
+    let first_seen = reason_text(&alerts[1], "first_seen");
+    assert!(
+        first_seen.contains("was never learned on role workstation"),
+        "{first_seen}"
+    );
 }

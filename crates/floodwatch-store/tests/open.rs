@@ -1,0 +1,70 @@
+//! Opening stores: creation, migration marks, and files that must be refused untouched.
+
+use floodwatch_store::{schema, Store};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_millis(200);
+
+#[test]
+fn a_new_store_is_marked_and_reopens_without_migrating_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.db");
+    let s = Store::open(&p, WAIT).unwrap();
+    let (app, ver): (i64, i64) = s
+        .connection()
+        .query_row(
+            "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(app, schema::APPLICATION_ID);
+    assert_eq!(ver, schema::VERSION);
+    drop(s);
+    let s = Store::open_existing(&p, WAIT).unwrap();
+    let tables: i64 = s
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 10);
+}
+
+#[test]
+fn missing_newer_and_foreign_stores_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("none.db");
+    let e = Store::open_existing(&missing, WAIT)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("does not exist"), "{e}");
+    assert!(!missing.exists(), "open_existing must not create the file");
+
+    let newer = dir.path().join("newer.db");
+    drop(Store::open(&newer, WAIT).unwrap());
+    {
+        let c = rusqlite::Connection::open(&newer).unwrap();
+        c.pragma_update(None, "user_version", schema::VERSION + 1)
+            .unwrap();
+    }
+    let e = Store::open(&newer, WAIT).err().unwrap().to_string();
+    assert!(e.contains("newer than this floodwatch understands"), "{e}");
+
+    let foreign = dir.path().join("foreign.db");
+    {
+        let c = rusqlite::Connection::open(&foreign).unwrap();
+        c.pragma_update(None, "application_id", 0x1234).unwrap();
+        c.execute_batch("CREATE TABLE t (x)").unwrap();
+    }
+    let e = Store::open(&foreign, WAIT).err().unwrap().to_string();
+    assert!(e.contains("belongs to another application"), "{e}");
+
+    let folder = dir.path().join("folder.db");
+    std::fs::create_dir(&folder).unwrap();
+    let e = Store::open(&folder, WAIT).err().unwrap().to_string();
+    assert!(e.contains("is a folder"), "{e}");
+}
