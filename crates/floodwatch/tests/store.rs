@@ -675,3 +675,56 @@ fn tune_suggests_a_suppression_for_recurring_signed_scheduled_automation() {
         "{first_seen}"
     );
 }
+
+#[test]
+fn a_later_view_of_the_same_episode_updates_it() {
+    let env = Env::new();
+    // Night 0: a three-minute storm. First hunted from the first half of the capture (the storm still
+    // going when it ends), then from the whole capture.
+    let full = write_days(&env.p("full"), &[(0, 180.0, 20.0)], 14);
+    let text = std::fs::read_to_string(full.join(HOST).join("eslogger.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let half_dir = env.p("half").join(HOST);
+    std::fs::create_dir_all(&half_dir).unwrap();
+    std::fs::write(
+        half_dir.join("eslogger.jsonl"),
+        lines[..lines.len() / 2].join("\n") + "\n",
+    )
+    .unwrap();
+    let (a1, err, _) = env.hunt_db(&env.p("half"), &env.db());
+    assert_eq!(a1.len(), 1, "{err}");
+    assert!(err.contains("1 alert(s) opened, 0 updated"), "{err}");
+    assert_eq!(env.stored_alerts()[0]["state"], "open");
+    let (a2, err, _) = env.hunt_db(&full, &env.db());
+    assert_eq!(a2.len(), 1, "{err}");
+    assert_eq!(
+        a1[0]["finding_info"]["uid"], a2[0]["finding_info"]["uid"],
+        "the same episode, the same id"
+    );
+    // The capture ends seconds after the storm: the episode is longer now, and still open.
+    assert!(
+        err.contains("0 alert(s) opened, 1 updated, 0 reopened, 0 closed"),
+        "{err}"
+    );
+    assert!(
+        a2[0]["finding_info"]["last_seen_time"].as_i64()
+            > a1[0]["finding_info"]["last_seen_time"].as_i64()
+            || a2[0]["end_time"].as_i64() > a1[0]["end_time"].as_i64(),
+        "the whole capture shows more of the storm"
+    );
+    let id = a2[0]["finding_info"]["uid"].as_str().unwrap().to_string();
+    let out = env
+        .cmd(&["alerts", "show", &id, "--json", "--db"])
+        .arg(env.db())
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let events: Vec<&str> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["opened", "updated"]);
+    assert_eq!(v["row"]["state"], "open");
+}
