@@ -6,6 +6,7 @@ use crate::escape::{html, markdown_cell};
 use crate::ocsf::title;
 use crate::summary::RunSummary;
 use floodwatch_core::alert::{fmt_bytes_rate, Alert, WindowPoint};
+use floodwatch_core::finding::{fmt_count_rate, NetworkClass, NetworkFinding};
 
 /// An extra part of the report (the evaluation in `demo`): a table and lines of text.
 #[derive(Clone, Debug, Default)]
@@ -266,4 +267,47 @@ pub fn markdown_report(
         }
     }
     s
+}
+
+/// Network findings as a report section: floods with who sent them, scans marked "not a flood".
+pub fn network_sections(findings: &[NetworkFinding]) -> Vec<Section> {
+    if findings.is_empty() {
+        return Vec::new();
+    }
+    vec![Section {
+        title: "Network findings (pid-less traffic)".into(),
+        headers: ["class", "host", "from → to", "peak", "totals", "process"]
+            .map(String::from)
+            .to_vec(),
+        rows: findings
+            .iter()
+            .map(|f| {
+                vec![
+                    match f.class {
+                        NetworkClass::Flood => "flood".to_string(),
+                        NetworkClass::Scan => "scan (not a flood)".to_string(),
+                    },
+                    f.host.clone(),
+                    format!(
+                        "{} → {}",
+                        f.local,
+                        f.target.as_deref().unwrap_or("many hosts")
+                    ),
+                    format!(
+                        "{} packets/s, {} SYN/s, {} conn/s over {:.2} s",
+                        fmt_count_rate(f.peak_packets_per_s),
+                        fmt_count_rate(f.peak_syn_per_s),
+                        fmt_count_rate(f.peak_connections_per_s),
+                        f.peak_span_secs
+                    ),
+                    format!(
+                        "{} packets, {} SYN, {} connections; {} host(s), {} port(s)",
+                        f.packets, f.syn, f.connections, f.distinct_hosts, f.distinct_ports
+                    ),
+                    f.process.text.clone(),
+                ]
+            })
+            .collect(),
+        lines: Vec::new(),
+    }]
 }

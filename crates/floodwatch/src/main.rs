@@ -265,6 +265,12 @@ fn run() -> Result<ExitCode, Error> {
                     for a in &res.alerts {
                         write_jsonl(&mut w, a, false).map_err(io)?;
                     }
+                    floodwatch_sinks::ocsf::write_network_jsonl(
+                        &mut w,
+                        &res.findings,
+                        env!("CARGO_PKG_VERSION"),
+                    )
+                    .map_err(io)?;
                 }
                 OutFormat::Table => {
                     let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
@@ -276,6 +282,11 @@ fn run() -> Result<ExitCode, Error> {
                         },
                     )
                     .map_err(io)?;
+                    let style = Style {
+                        color: color_ok(tty),
+                    };
+                    floodwatch_sinks::table::write_network_table(&mut w, &res.findings, &style)
+                        .map_err(io)?;
                 }
             }
             w.flush().map_err(io)?;
@@ -429,9 +440,13 @@ fn write_report(prefix: &std::path::Path, res: &pipeline::HuntResult) -> Result<
     use floodwatch_sinks::report::{html_report, markdown_report};
     let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
     let heading = "floodwatch hunt: outbound network floods (AN0971)";
+    let extra = floodwatch_sinks::report::network_sections(&res.findings);
     for (ext, text) in [
-        ("md", markdown_report(heading, &alerts, &res.summary, &[])),
-        ("html", html_report(heading, &alerts, &res.summary, &[])),
+        (
+            "md",
+            markdown_report(heading, &alerts, &res.summary, &extra),
+        ),
+        ("html", html_report(heading, &alerts, &res.summary, &extra)),
     ] {
         let p = prefix.with_extension(ext);
         std::fs::write(&p, text).map_err(|e| Error::io(format!("writing {}", p.display()), e))?;

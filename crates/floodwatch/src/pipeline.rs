@@ -4,6 +4,7 @@
 
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
+use floodwatch_core::finding::NetworkFinding;
 use floodwatch_core::{Error, Result, Ts};
 use floodwatch_engine::suppress::Suppressions;
 use floodwatch_engine::{AlertEvent, Engine, EngineStats, Shared};
@@ -41,8 +42,12 @@ struct Planned {
 
 pub struct HuntResult {
     pub alerts: Vec<AlertEvent>,
+    /// Network-level findings (floods and scans from pid-less traffic), sorted by time, host, id.
+    pub findings: Vec<NetworkFinding>,
     pub summary: RunSummary,
     pub engine: EngineStats,
+    /// Per file id: the path and detected format (what `observed` file ids refer to).
+    pub formats: Vec<(String, Format)>,
 }
 
 impl HuntResult {
@@ -212,6 +217,7 @@ impl Cursor {
 
 struct HostOutput {
     alerts: Vec<AlertEvent>,
+    findings: Vec<NetworkFinding>,
     stats: Vec<(u32, FileStats)>,
     engine: EngineStats,
     rejects: Vec<floodwatch_engine::EngineReject>,
@@ -388,6 +394,7 @@ fn replay(
     }
     let out = HostOutput {
         alerts,
+        findings: std::mem::take(&mut engine.findings),
         stats: stats.into_iter().collect(),
         engine: std::mem::take(&mut engine.stats),
         rejects: std::mem::take(&mut engine.rejects),
@@ -410,18 +417,53 @@ fn merge_stats(into: &mut EngineStats, s: EngineStats) {
         *into.suppression_hits.entry(k).or_default() += v;
     }
     into.peak_processes = into.peak_processes.max(s.peak_processes);
+    into.network_floods += s.network_floods;
+    into.network_scans += s.network_scans;
+    into.network_late += s.network_late;
+    for (host, seen) in s.observed {
+        match into.observed.get_mut(&host) {
+            Some(o) => o.absorb(seen),
+            None => {
+                into.observed.insert(host, seen);
+            }
+        }
+    }
     into.hosts.extend(s.hosts);
 }
 
 /// Runs a whole hunt. Errors only for unusable setups (missing paths, bad config); bad lines are counted.
 pub fn hunt(opts: &HuntOptions, cfg: Config, suppressions: Suppressions) -> Result<HuntResult> {
+    hunt_with(opts, cfg, suppressions, false)
+}
+
+/// A hunt that also keeps what each source showed (`EngineStats::observed`), for `coverage`.
+pub fn hunt_observed(
+    opts: &HuntOptions,
+    cfg: Config,
+    suppressions: Suppressions,
+) -> Result<HuntResult> {
+    hunt_with(opts, cfg, suppressions, true)
+}
+
+fn hunt_with(
+    opts: &HuntOptions,
+    cfg: Config,
+    suppressions: Suppressions,
+    observe: bool,
+) -> Result<HuntResult> {
     let (planned, not_telemetry) = plan(opts)?;
     let names: Vec<Arc<str>> = planned
         .iter()
         .map(|p| Arc::from(p.file.path.display().to_string()))
         .collect();
+    let formats: Vec<(String, Format)> = planned
+        .iter()
+        .map(|p| (p.file.path.display().to_string(), p.format))
+        .collect();
     let warnings = suppressions.warnings.clone();
-    let shared = Arc::new(Shared::new(cfg.clone(), suppressions, names).map_err(Error::Usage)?);
+    let mut shared = Shared::new(cfg.clone(), suppressions, names).map_err(Error::Usage)?;
+    shared.observe = observe;
+    let shared = Arc::new(shared);
     let mut groups: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
     for p in planned {
         groups.entry(p.file.host.clone()).or_default().push(p);
@@ -446,11 +488,13 @@ pub fn hunt(opts: &HuntOptions, cfg: Config, suppressions: Suppressions) -> Resu
         .into_inner()
         .map_err(|_| Error::Input("a worker thread panicked".into()))?;
     let mut alerts = Vec::new();
+    let mut findings = Vec::new();
     let mut files: BTreeMap<u32, FileStats> = BTreeMap::new();
     let mut engine = EngineStats::default();
     for r in results {
         let r = r?;
         alerts.extend(r.alerts);
+        findings.extend(r.findings);
         for (id, st) in r.stats {
             files.insert(id, st);
         }
@@ -468,17 +512,26 @@ pub fn hunt(opts: &HuntOptions, cfg: Config, suppressions: Suppressions) -> Resu
             .then(a.alert.host.cmp(&b.alert.host))
             .then(a.alert.id.cmp(&b.alert.id))
     });
+    findings.sort_by(|a: &NetworkFinding, b: &NetworkFinding| {
+        a.first_seen
+            .cmp(&b.first_seen)
+            .then(a.host.cmp(&b.host))
+            .then(a.id.cmp(&b.id))
+    });
     let summary = RunSummary {
         files: files.into_values().collect(),
         not_telemetry,
         warnings,
         engine: serde_json::to_value(&engine).unwrap_or_default(),
         hosts: engine.hosts.values().cloned().collect(),
+        network: findings.clone(),
     };
     Ok(HuntResult {
         alerts,
+        findings,
         summary,
         engine,
+        formats,
     })
 }
 
