@@ -1146,6 +1146,56 @@ mod tests {
     }
 
     #[test]
+    fn records_without_a_local_address_key_on_the_host_and_late_ones_are_refused() {
+        let cfg = Config::default();
+        let mut n = NetworkAgg::new(Arc::from("mac-9"), &cfg);
+        let t0 = Ts::from_secs(1_757_989_800);
+        // 3,000 UDP packets over 0.9 s to one target: 3,333 packets/s over the active span.
+        for i in 0..3000i64 {
+            let ts = t0.add_nanos(i * 300_000);
+            let t = Traffic {
+                start: ts,
+                proto: Proto::Udp,
+                remote: Some("192.168.50.4:53".into()),
+                bytes_out: 100,
+                packets_out: Some(1),
+                ..Traffic::default()
+            };
+            let origin = Origin {
+                file: 0,
+                line: i as u64 + 1,
+            };
+            assert!(n.push(ts, &t, origin).is_ok());
+        }
+        // Ten minutes later the first windows are judged: a record from the start is refused.
+        let later = Traffic {
+            start: t0.add_secs(600),
+            ..Traffic::default()
+        };
+        assert!(n.push(t0.add_secs(600), &later, Origin::default()).is_ok());
+        n.advance(None);
+        let late = Traffic {
+            start: t0,
+            ..Traffic::default()
+        };
+        assert!(n.push(t0, &late, Origin::default()).is_err());
+        n.finish();
+        let out = n.take_ready(None, true, &|_| "f".into(), &|_| None);
+        let floods: Vec<_> = out
+            .iter()
+            .filter(|f| f.class == NetworkClass::Flood)
+            .collect();
+        assert_eq!(floods.len(), 1, "{out:#?}");
+        assert_eq!(floods[0].local, "mac-9");
+        assert!(
+            (3_300.0..3_400.0).contains(&floods[0].peak_packets_per_s),
+            "{}",
+            floods[0].peak_packets_per_s
+        );
+        assert_eq!(floods[0].process.kind, JoinKind::NetworkOnly);
+    }
+
+    #[test]
     fn command_lines_name_hosts() {
         let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
