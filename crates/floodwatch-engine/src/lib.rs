@@ -258,7 +258,8 @@ impl HostEngine {
         self.verdict.last_event = self.verdict.last_event.max(Some(ev.ts));
         self.last_event = self.last_event.max(Some(ev.ts));
         if let Some(seen) = self.seen.as_mut() {
-            seen.bytes.no_pid += t.bytes_out;
+            seen.bytes
+                .add_no_pid(t.local.as_deref().or(Some(&self.host)), t.bytes_out);
         }
         self.network.advance(None);
         self.drain_network(sh, false);
@@ -696,7 +697,11 @@ impl HostEngine {
                     if self.procs.get(id).is_some_and(|p| !p.traffic_only) {
                         seen.bytes.exec_context += t.bytes_out;
                     } else {
-                        seen.bytes.pid_only += t.bytes_out;
+                        let name = t
+                            .process_name
+                            .as_deref()
+                            .or(t.process_path.as_deref().map(basename));
+                        seen.bytes.add_pid_only(name, t.bytes_out);
                     }
                 }
                 if !self.in_scope(sh, id) {

@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 const MAX_GAPS: usize = 64;
 /// (file, pid) pairs remembered per host for skew.
 const MAX_PIDS: usize = 50_000;
+/// Names (and local addresses) whose bytes are tallied per host.
+const MAX_NAMES: usize = 512;
 /// Interval histogram: bucket i holds intervals of about 2^(i/4) ns (quarter octaves, up to ~2 days).
 const BUCKETS: usize = 192;
 
@@ -120,6 +122,40 @@ pub struct Bytes {
     pub pid_only: u64,
     /// Outbound bytes without a pid (network sensors).
     pub no_pid: u64,
+    /// `pid_only` bytes by the name the traffic source gave (nettop's 15 characters, a log path).
+    pub pid_only_by_name: BTreeMap<String, u64>,
+    /// `no_pid` bytes by sending address.
+    pub no_pid_by_local: BTreeMap<String, u64>,
+}
+
+impl Bytes {
+    pub fn add_pid_only(&mut self, name: Option<&str>, bytes: u64) {
+        self.pid_only += bytes;
+        tally(
+            &mut self.pid_only_by_name,
+            name.unwrap_or("(no name)"),
+            bytes,
+        );
+    }
+
+    pub fn add_no_pid(&mut self, local: Option<&str>, bytes: u64) {
+        self.no_pid += bytes;
+        tally(
+            &mut self.no_pid_by_local,
+            local.unwrap_or("(no address)"),
+            bytes,
+        );
+    }
+}
+
+fn tally(m: &mut BTreeMap<String, u64>, key: &str, v: u64) {
+    if let Some(x) = m.get_mut(key) {
+        *x += v;
+    } else if m.len() < MAX_NAMES {
+        m.insert(key.to_string(), v);
+    } else {
+        *m.entry("(other)".to_string()).or_default() += v;
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -280,6 +316,12 @@ impl HostSeen {
         self.bytes.exec_context += o.bytes.exec_context;
         self.bytes.pid_only += o.bytes.pid_only;
         self.bytes.no_pid += o.bytes.no_pid;
+        for (k, v) in o.bytes.pid_only_by_name {
+            tally(&mut self.bytes.pid_only_by_name, &k, v);
+        }
+        for (k, v) in o.bytes.no_pid_by_local {
+            tally(&mut self.bytes.no_pid_by_local, &k, v);
+        }
         self.pids.extend(o.pids);
     }
 }

@@ -34,6 +34,15 @@ enum OutFormat {
     Table,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum CoverageFormat {
+    /// Markdown.
+    Md,
+    Json,
+    /// A self-contained page (inline CSS, no script).
+    Html,
+}
+
 #[derive(clap::Args)]
 struct Common {
     /// Config file (TOML); the built-in defaults are `floodwatch config --default`.
@@ -128,6 +137,36 @@ enum Cmd {
         /// Keep the simulated fleet in this folder (default: a temporary folder, removed after).
         #[arg(long)]
         keep: Option<PathBuf>,
+    },
+    /// What the collected telemetry lets AN0971 see: channels and their sources, time span, gaps,
+    /// clock skew and rejected lines per source, attribution shares, and a verdict per attack path.
+    /// Also prints a bounded lab self-test (--selftest-plan) and checks its telemetry (--selftest-check).
+    Coverage {
+        /// Files or folders to read, as `hunt` reads them (not needed for --selftest-plan).
+        paths: Vec<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = CoverageFormat::Md)]
+        format: CoverageFormat,
+        /// Write the report here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Print the self-test commands for a lab target, with the evidence each must leave.
+        #[arg(long, conflicts_with = "selftest_check")]
+        selftest_plan: bool,
+        /// Check the telemetry of a self-test run, step by step (exit 1 when a step fails).
+        #[arg(long)]
+        selftest_check: bool,
+        /// The lab address the self-test targets (private, loopback or link-local only).
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long, env = "FLOODWATCH_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        host: Option<String>,
+        #[arg(long, value_parser = parse_date)]
+        date: Option<Ts>,
+        #[arg(long, default_value_t = default_threads())]
+        threads: usize,
     },
     /// Read one telemetry stream from stdin and print alerts as they happen.
     Watch {
@@ -304,6 +343,33 @@ fn run() -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Watch { common } => watch(common),
+        Cmd::Coverage {
+            paths,
+            format,
+            output,
+            selftest_plan,
+            selftest_check,
+            target,
+            config,
+            host,
+            date,
+            threads,
+        } => floodwatch::coverage::command(floodwatch::coverage::CoverageArgs {
+            paths,
+            config,
+            host,
+            date,
+            threads,
+            format: match format {
+                CoverageFormat::Md => floodwatch::coverage::ReportFormat::Markdown,
+                CoverageFormat::Json => floodwatch::coverage::ReportFormat::Json,
+                CoverageFormat::Html => floodwatch::coverage::ReportFormat::Html,
+            },
+            output,
+            selftest_plan,
+            selftest_check,
+            target,
+        }),
         Cmd::Eval {
             paths,
             labels,

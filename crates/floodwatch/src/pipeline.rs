@@ -46,8 +46,16 @@ pub struct HuntResult {
     pub findings: Vec<NetworkFinding>,
     pub summary: RunSummary,
     pub engine: EngineStats,
-    /// Per file id: the path and detected format (what `observed` file ids refer to).
-    pub formats: Vec<(String, Format)>,
+    /// Per file id (what `EngineStats::observed` file ids refer to): path, host, detected format.
+    pub inputs: Vec<InputInfo>,
+}
+
+/// A telemetry file of the run, by file id.
+#[derive(Clone, Debug)]
+pub struct InputInfo {
+    pub path: String,
+    pub host: String,
+    pub format: Format,
 }
 
 impl HuntResult {
@@ -233,7 +241,20 @@ fn run_host(
     shared: &Arc<Shared>,
     opts: &HuntOptions,
 ) -> Result<HostOutput> {
-    // Anchor dateless sources (nettop) on the host's dated ones.
+    let clock = anchor(files, cfg, opts);
+    let (out, breaks) = replay(files, &clock, cfg, shared, opts, None)?;
+    if breaks.values().all(Vec::is_empty) {
+        return Ok(out);
+    }
+    Ok(replay(files, &clock, cfg, shared, opts, Some(&breaks))?.0)
+}
+
+/// Clock hints for a host's files: dateless sources (nettop) are anchored on the host's dated ones.
+fn anchor<'a>(
+    files: &[Planned],
+    cfg: &Config,
+    opts: &'a HuntOptions,
+) -> impl Fn(&Planned) -> ClockHints + 'a {
     let mut reference: Option<Ts> = None;
     let mut reference_end: Option<Ts> = None;
     let mut offset: Option<i32> = None;
@@ -245,18 +266,13 @@ fn run_host(
         reference_end = reference_end.max(probe_tail(p, cfg));
         offset = offset.or(o);
     }
-    let clock = |p: &Planned| ClockHints {
+    move |p: &Planned| ClockHints {
         reference,
         reference_end,
         utc_offset: offset,
         file_mtime: p.mtime,
         forced_date: opts.date,
-    };
-    let (out, breaks) = replay(files, &clock, cfg, shared, opts, None)?;
-    if breaks.values().all(Vec::is_empty) {
-        return Ok(out);
     }
-    Ok(replay(files, &clock, cfg, shared, opts, Some(&breaks))?.0)
 }
 
 type Breaks = BTreeMap<u32, Vec<(u64, u64)>>;
@@ -456,9 +472,13 @@ fn hunt_with(
         .iter()
         .map(|p| Arc::from(p.file.path.display().to_string()))
         .collect();
-    let formats: Vec<(String, Format)> = planned
+    let inputs: Vec<InputInfo> = planned
         .iter()
-        .map(|p| (p.file.path.display().to_string(), p.format))
+        .map(|p| InputInfo {
+            path: p.file.path.display().to_string(),
+            host: p.file.host.clone(),
+            format: p.format,
+        })
         .collect();
     let warnings = suppressions.warnings.clone();
     let mut shared = Shared::new(cfg.clone(), suppressions, names).map_err(Error::Usage)?;
@@ -531,7 +551,7 @@ fn hunt_with(
         findings,
         summary,
         engine,
-        formats,
+        inputs,
     })
 }
 
@@ -553,4 +573,50 @@ pub fn load_setup(
         None => Suppressions::default(),
     };
     Ok((cfg, sup))
+}
+
+/// Reads every event of every telemetry file, anchored as a hunt anchors them, and hands each to
+/// `visit` with the file's id, in file order and without the engine: for checks that look for
+/// specific raw events (the coverage self-test). Returns the files by id.
+pub fn visit_events(
+    opts: &HuntOptions,
+    cfg: &Config,
+    visit: &mut dyn FnMut(u32, &Event),
+) -> Result<Vec<InputInfo>> {
+    let (planned, _) = plan(opts)?;
+    let mut groups: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
+    for p in &planned {
+        groups
+            .entry(p.file.host.clone())
+            .or_default()
+            .push(p.clone());
+    }
+    for files in groups.values() {
+        let clock = anchor(files, cfg, opts);
+        for p in files {
+            let ctx = ctx_for(p, cfg, clock(p), opts.host.is_some());
+            let mut src = FileSource::new(open_file(p)?, p.format, ctx);
+            let mut out = Vec::new();
+            loop {
+                out.clear();
+                let more = src
+                    .next_events(&mut out)
+                    .map_err(|e| Error::io(format!("reading {}", p.file.path.display()), e))?;
+                for ev in &out {
+                    visit(p.id, ev);
+                }
+                if !more {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(planned
+        .iter()
+        .map(|p| InputInfo {
+            path: p.file.path.display().to_string(),
+            host: p.file.host.clone(),
+            format: p.format,
+        })
+        .collect())
 }
