@@ -111,8 +111,9 @@ pub fn skew(seen: &HostSeen, names: &BTreeMap<u32, String>, cfg: &Config) -> Vec
                 None
             };
             let text = match offset_s {
+                // Only the part outside the lifetime shows: the offset is at least this.
                 Some(o) => format!(
-                    "{rb} runs about {:.1} s {} {ra}: {outside} of {both} pid(s) seen by both fall outside their lifetime in {ra}",
+                    "{rb} runs at least {:.1} s {} {ra}: {outside} of {both} pid(s) seen by both fall outside their lifetime in {ra} (median)",
                     o.abs(),
                     if o < 0.0 { "behind" } else { "ahead of" }
                 ),
