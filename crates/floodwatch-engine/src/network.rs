@@ -160,6 +160,18 @@ fn min_opt(a: Option<Ts>, b: Option<Ts>) -> Option<Ts> {
     }
 }
 
+/// One local address's flows in one window: how far it fans out, and its total traffic.
+#[derive(Default)]
+struct Fan {
+    hosts: u64,
+    /// Distinct (host, port) pairs (a host without ports counts once).
+    probes: f64,
+    packets: f64,
+    /// The most ports on one host, and that host.
+    widest: (u64, String),
+    total: Hop,
+}
+
 /// A window's rates, judged.
 #[derive(Clone, Debug)]
 struct Judged {
@@ -304,7 +316,8 @@ pub struct Seen {
 
 #[derive(Default)]
 pub struct JoinIndex {
-    by_target: BTreeMap<Box<str>, Vec<Seen>>,
+    /// Hash order never reaches output: candidates are sorted where they are used.
+    by_target: foldhash::HashMap<Box<str>, Vec<Seen>>,
     /// Earliest and latest event with a pid on the host: what time process sources cover.
     pub covered: Option<(Ts, Ts)>,
 }
@@ -579,8 +592,8 @@ impl NetworkAgg {
         let min_span = self.min_span_ns;
         let window_ns = self.window_ns;
         let max_ev = self.max_ev;
-        // Per local: (hosts, probes, packets, widest port count on one host) for the scan rule.
-        let mut fan: BTreeMap<Arc<str>, (u64, f64, f64, (u64, String))> = BTreeMap::new();
+        // Per local address: the window's fan-out for the scan rule.
+        let mut fan: BTreeMap<Arc<str>, Fan> = BTreeMap::new();
         let mut judged: Vec<((Arc<str>, Arc<str>), Judged)> = Vec::new();
         for (key, flow) in &self.flows {
             let window = match (flow.hops.get(&(h - 1)), flow.hops.get(&h)) {
@@ -591,13 +604,19 @@ impl NetworkAgg {
             };
             let j = judge(&cfg, &window, min_span, window_ns);
             let f = fan.entry(key.0.clone()).or_default();
-            f.0 += 1;
-            let ports = window.ports.len().max(1) as f64;
-            f.1 += ports;
-            f.2 += window.packets.max(window.conns);
-            if window.ports.len() as u64 > f.3 .0 {
-                f.3 = (window.ports.len() as u64, key.1.to_string());
+            f.hosts += 1;
+            f.probes += window.ports.len().max(1) as f64;
+            f.packets += window.packets.max(window.conns);
+            if window.ports.len() as u64 > f.widest.0 {
+                f.widest = (window.ports.len() as u64, key.1.to_string());
             }
+            let t = &mut f.total;
+            t.packets += window.packets;
+            t.syn += window.syn;
+            t.conns += window.conns;
+            t.bytes += window.bytes;
+            t.active_from = min_opt(t.active_from, window.active_from);
+            t.active_to = t.active_to.max(window.active_to);
             judged.push((key.clone(), j));
         }
         // Scan windows per local address.
@@ -607,9 +626,9 @@ impl NetworkAgg {
             .map(|((l, _), _)| l)
             .collect();
         let mut scanning: BTreeSet<Arc<str>> = BTreeSet::new();
-        for (local, (hosts, probes, packets, widest)) in &fan {
-            let per_probe = packets / probes.max(1.0);
-            let sweep = *hosts >= cfg.scan_hosts && per_probe <= cfg.scan_max_packets_per_probe;
+        for (local, f) in &fan {
+            let per_probe = f.packets / f.probes.max(1.0);
+            let sweep = f.hosts >= cfg.scan_hosts && per_probe <= cfg.scan_max_packets_per_probe;
             if !(sweep || port_scanning.contains(local)) {
                 continue;
             }
@@ -624,9 +643,15 @@ impl NetworkAgg {
             let opened = ep.windows == 0;
             ep.windows += 1;
             ep.last_hot_end = we;
-            ep.max_hosts = ep.max_hosts.max(*hosts);
-            if widest.0 > ep.max_ports_one_host.0 {
-                ep.max_ports_one_host = widest.clone();
+            ep.max_hosts = ep.max_hosts.max(f.hosts);
+            if f.widest.0 > ep.max_ports_one_host.0 {
+                ep.max_ports_one_host = f.widest.clone();
+            }
+            // The scan's peak: its busiest window's probes over their active span.
+            let j = judge(&cfg, &f.total, min_span, window_ns);
+            let rate = |j: &Judged| j.packets_per_s.max(j.conns_per_s);
+            if ep.peak.as_ref().is_none_or(|p| rate(&j) > rate(p)) {
+                ep.peak = Some(j);
             }
             // Each hop once: at opening, the window's first half too.
             let from = if opened { h - 1 } else { h };
@@ -897,6 +922,14 @@ impl NetworkAgg {
                     ep.max_ports_one_host.0,
                     ep.max_ports_one_host.1,
                 ));
+                if let Some(p) = &peak {
+                    reasons.push(format!(
+                        "peak {} connections/s and {} packets/s over {:.2} s of activity: a scan's rate, whatever it is, does not make its targets flood targets",
+                        fmt_count_rate(p.conns_per_s),
+                        fmt_count_rate(p.packets_per_s),
+                        p.span_s
+                    ));
+                }
                 severity = Severity::Informational;
             }
         }

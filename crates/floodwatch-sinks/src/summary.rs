@@ -161,11 +161,13 @@ pub fn network_line(f: &NetworkFinding) -> String {
             )
         }
         NetworkClass::Scan => format!(
-            "{} over {:.0} s ({} packets, {} connections), {when}",
+            "{} over {:.0} s ({} packets, {} connections; peak {} connections/s over {:.2} s), {when}",
             f.title(),
             f.span_secs,
             f.packets,
-            f.connections
+            f.connections,
+            fmt_count_rate(f.peak_connections_per_s),
+            f.peak_span_secs
         ),
     }
 }

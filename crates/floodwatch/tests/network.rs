@@ -64,6 +64,14 @@ fn nmap_scan_log_is_a_scan_not_a_flood() {
     let widest = scans.iter().max_by_key(|s| s.distinct_hosts).unwrap();
     assert_eq!((widest.distinct_hosts, widest.distinct_ports), (130, 100));
     assert_eq!(widest.target, None);
+    assert_eq!((widest.packets, widest.connections), (3981, 3734));
+    // Its busiest window: 725 connections/s over 4.5 s of activity (a scan's rate, not a flood's).
+    assert!(
+        (700.0..750.0).contains(&widest.peak_connections_per_s),
+        "{}",
+        widest.peak_connections_per_s
+    );
+    assert_eq!(scans.iter().map(|s| s.connections).sum::<u64>(), 4366);
     assert!(
         widest.reasons[0].starts_with("scan, not a flood"),
         "{:?}",
