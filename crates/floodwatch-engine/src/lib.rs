@@ -278,7 +278,6 @@ impl HostEngine {
                     .filter_map(|a| view_of(procs, a))
                     .collect(),
                 exited: p.exited,
-                alive_from: p.info.start_time.unwrap_or(p.first_seen),
             })
         };
         let files = |id: u32| sh.file(id);

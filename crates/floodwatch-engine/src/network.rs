@@ -185,6 +185,9 @@ struct Judged {
     port_scan: bool,
 }
 
+/// (local address, target host).
+type FlowKey = (Arc<str>, Arc<str>);
+
 struct Flow {
     hops: BTreeMap<i64, Hop>,
     flood: Option<Episode>,
@@ -399,7 +402,6 @@ pub struct ProcFacts {
     pub view: ProcessView,
     pub parents: Vec<ProcessView>,
     pub exited: Option<Ts>,
-    pub alive_from: Ts,
 }
 
 pub struct NetworkAgg {
@@ -412,7 +414,7 @@ pub struct NetworkAgg {
     min_span_ns: i64,
     max_ev: usize,
     cfg: floodwatch_core::config::Network,
-    flows: BTreeMap<(Arc<str>, Arc<str>), Flow>,
+    flows: BTreeMap<FlowKey, Flow>,
     /// Targets per local address (for the flow cap).
     targets_per_local: BTreeMap<Arc<str>, usize>,
     scans: BTreeMap<Arc<str>, Episode>,
@@ -594,7 +596,7 @@ impl NetworkAgg {
         let max_ev = self.max_ev;
         // Per local address: the window's fan-out for the scan rule.
         let mut fan: BTreeMap<Arc<str>, Fan> = BTreeMap::new();
-        let mut judged: Vec<((Arc<str>, Arc<str>), Judged)> = Vec::new();
+        let mut judged: Vec<(FlowKey, Judged)> = Vec::new();
         for (key, flow) in &self.flows {
             let window = match (flow.hops.get(&(h - 1)), flow.hops.get(&h)) {
                 (Some(a), Some(b)) => a.add(b),

@@ -288,10 +288,13 @@ struct Found {
     curls: Vec<Hit>,
     python: Vec<Hit>,
     /// (host, pid, remote host, remote port) → (bytes out, records).
-    pid_traffic: BTreeMap<(String, i32, String, Option<u16>), (u64, u64)>,
+    pid_traffic: BTreeMap<PidDest, (u64, u64)>,
     /// (host, remote host, proto, port) → (packets, connections).
-    flows: BTreeMap<(String, String, Proto, Option<u16>), (u64, u64)>,
+    flows: BTreeMap<FlowDest, (u64, u64)>,
 }
+
+type PidDest = (String, i32, String, Option<u16>);
+type FlowDest = (String, String, Proto, Option<u16>);
 
 fn basename(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
