@@ -24,6 +24,12 @@ pub struct Config {
     pub store: Store,
     #[serde(default)]
     pub suppressions: Option<PathBuf>,
+    /// Network-level findings from pid-less traffic (absent in older files: the defaults apply).
+    #[serde(default)]
+    pub network: Network,
+    /// `floodwatch coverage`: gaps and clock skew between sources.
+    #[serde(default)]
+    pub coverage: Coverage,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -161,6 +167,67 @@ pub struct Store {
     pub busy_timeout: Duration,
 }
 
+/// `[network]`: floods and scans judged from pid-less traffic per local address and target host.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    pub packets_per_s: f64,
+    pub syn_per_s: f64,
+    pub connections_per_s: f64,
+    pub min_packets: u64,
+    pub min_connections: u64,
+    #[serde(deserialize_with = "de_duration")]
+    pub min_span: Duration,
+    pub scan_hosts: u64,
+    pub scan_ports: u64,
+    pub scan_max_packets_per_probe: f64,
+    #[serde(deserialize_with = "de_duration")]
+    pub reorder_slack: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub join_slack: Duration,
+}
+
+impl Default for Network {
+    /// The documented defaults (config/floodwatch.toml); a test keeps the two equal.
+    fn default() -> Self {
+        Network {
+            packets_per_s: 1000.0,
+            syn_per_s: 500.0,
+            connections_per_s: 20.0,
+            min_packets: 1000,
+            min_connections: 300,
+            min_span: Duration::from_millis(100),
+            scan_hosts: 20,
+            scan_ports: 50,
+            scan_max_packets_per_probe: 4.0,
+            reorder_slack: Duration::from_secs(300),
+            join_slack: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[coverage]`: how `floodwatch coverage` judges gaps and clock skew.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Coverage {
+    pub gap_factor: f64,
+    #[serde(deserialize_with = "de_duration")]
+    pub min_gap: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub skew_tolerance: Duration,
+}
+
+impl Default for Coverage {
+    /// The documented defaults (config/floodwatch.toml); a test keeps the two equal.
+    fn default() -> Self {
+        Coverage {
+            gap_factor: 2.0,
+            min_gap: Duration::from_secs(60),
+            skew_tolerance: Duration::from_secs(2),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         // The compiled-in file is tested to parse (config::tests), so this cannot fail at run time.
@@ -221,6 +288,28 @@ impl Config {
         }
         if !(0.0..=1.0).contains(&t.destination_share) {
             return bad("thresholds.destination_share must be between 0 and 1");
+        }
+        let n = &self.network;
+        for (name, v) in [
+            ("packets_per_s", n.packets_per_s),
+            ("syn_per_s", n.syn_per_s),
+            ("connections_per_s", n.connections_per_s),
+            ("scan_max_packets_per_probe", n.scan_max_packets_per_probe),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(&format!("network.{name} must be a positive number"));
+            }
+        }
+        if n.min_span.is_zero() || n.min_span > self.windows.burst_time_window {
+            return bad(
+                "network.min_span must be more than 0s and at most windows.burst_time_window",
+            );
+        }
+        if n.scan_hosts < 2 || n.scan_ports < 2 {
+            return bad("network.scan_hosts and network.scan_ports must be at least 2");
+        }
+        if !(self.coverage.gap_factor.is_finite() && self.coverage.gap_factor >= 1.0) {
+            return bad("coverage.gap_factor must be at least 1");
         }
         if self.input.nettop_interval.is_zero() {
             return bad("input.nettop_interval must be more than 0s");
@@ -299,6 +388,25 @@ mod tests {
         assert_eq!(c.windows.burst_time_window, Duration::from_secs(30));
         assert_eq!(c.thresholds.tool_spawns_per_s, 5.0);
         assert!(c.scope.network_tools.iter().any(|t| t == "curl"));
+        // The Rust defaults for tables an older file may lack are the documented ones.
+        assert_eq!(c.network, Network::default());
+        assert_eq!(c.coverage, Coverage::default());
+    }
+
+    #[test]
+    fn files_without_network_or_coverage_tables_still_load() {
+        let cut = DEFAULT_TOML
+            .split("\n[network]")
+            .next()
+            .unwrap()
+            .to_string();
+        let c = Config::from_toml_str(&cut, Path::new("old")).unwrap();
+        assert_eq!(c.network, Network::default());
+        let bad = DEFAULT_TOML.replace("syn_per_s = 500.0", "syn_per_s = 0.0");
+        let e = Config::from_toml_str(&bad, Path::new("x"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("network.syn_per_s"), "{e}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! - [`event`]: the one normalized event model that every source produces and the engine consumes.
 //! - [`alert`]: what the engine hands to sinks.
+//! - [`finding`]: network-level findings (floods and scans from pid-less traffic).
 //! - [`config`]: every tunable, with the documented default file `config/floodwatch.toml`.
 //! - [`time`]: nanosecond UTC timestamps and fast fixed-format parsing for ingest.
 //! - [`error`]: the one error type, carrying context strings.
@@ -10,6 +11,7 @@ pub mod alert;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod finding;
 pub mod time;
 
 pub use error::{Error, Result};

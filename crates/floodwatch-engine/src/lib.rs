@@ -5,11 +5,16 @@
 //! (TTY, launchd/cron/osascript, session) → attribution (here: traffic to the lifetime alive at that time,
 //! grouped into a subject) → [`window`] (BurstTimeWindow signals) → [`score`] → [`suppress`] →
 //! [`lifecycle`] (episodes and deterministic ids). [`declared`] reads flood intent from command lines.
+//! Traffic without a pid (network sensors) goes to [`network`] instead: floods and scans per local
+//! address and target, joined to the process a process source saw sending there. [`observe`] keeps
+//! what each source showed, for `floodwatch coverage`.
 
 pub mod baseline;
 pub mod context;
 pub mod declared;
 pub mod lifecycle;
+pub mod network;
+pub mod observe;
 pub mod order;
 pub mod process;
 pub mod scope;
@@ -26,6 +31,7 @@ use floodwatch_core::alert::{
 };
 use floodwatch_core::config::Config;
 use floodwatch_core::event::{Event, EventKind, Origin};
+use floodwatch_core::finding::NetworkFinding;
 use floodwatch_core::time::NANOS_PER_SEC;
 use floodwatch_core::Ts;
 use foldhash::HashMap;
@@ -49,6 +55,8 @@ pub struct Shared {
     /// otherwise move a host's clock ahead and make every later event "late".
     pub not_before: Ts,
     pub not_after: Ts,
+    /// Keep per-file and per-host observations ([`observe`]) for `floodwatch coverage`.
+    pub observe: bool,
     pub baseline: BaselineMode,
 }
 
@@ -86,6 +94,7 @@ impl Shared {
             not_before: Ts::from_secs(946_684_800),
             not_after: Ts::from_secs(now + 86_400),
             baseline: BaselineMode::Off,
+            observe: false,
         })
     }
 
@@ -142,6 +151,13 @@ pub struct EngineStats {
     /// Windows hot by the absolute thresholds that a mature baseline found normal for their identity.
     pub baseline_absorbed: u64,
     pub peak_processes: usize,
+    /// Network-level findings (pid-less traffic): floods, scans, records too late to place.
+    pub network_floods: u64,
+    pub network_scans: u64,
+    pub network_late: u64,
+    /// Per host: what each source showed (only when [`Shared::observe`]).
+    #[serde(skip)]
+    pub observed: BTreeMap<String, observe::HostSeen>,
     /// Per host: alerts, hot windows, and the nearest miss of a host that stayed quiet (reported as
     /// the run summary's `hosts`, not inside `engine`).
     #[serde(skip)]
@@ -185,6 +201,13 @@ pub struct HostEngine {
     /// when the process table evicts.
     keys: HashMap<ProcId, Arc<BaselineKey>>,
     learner: Learner,
+    /// Pid-less traffic: floods and scans per local address and target.
+    network: network::NetworkAgg,
+    /// Network findings ready for the caller ([`Engine`] drains them).
+    findings: Vec<NetworkFinding>,
+    /// The newest event time released from the reorder buffer (what process sources have shown).
+    processed: Option<Ts>,
+    seen: Option<observe::HostSeen>,
 }
 
 impl HostEngine {
@@ -226,6 +249,10 @@ impl HostEngine {
             alerted: std::collections::BTreeSet::new(),
             keys: HashMap::default(),
             learner: Learner::default(),
+            network: network::NetworkAgg::new(host.clone(), cfg),
+            findings: Vec::new(),
+            processed: None,
+            seen: None,
         }
     }
 
@@ -287,6 +314,132 @@ impl HostEngine {
         }
     }
 
+    /// Pid-less traffic: straight to [`network`], which keeps its own clock and lateness bound (a
+    /// network log timed at connection ends is far from ordered).
+    fn push_network(
+        &mut self,
+        ev: Event,
+        sh: &Shared,
+        stats: &mut EngineStats,
+        rejects: &mut Vec<EngineReject>,
+    ) {
+        let EventKind::Traffic(t) = &ev.kind else {
+            return;
+        };
+        if let Err(late_ns) = self.network.push(ev.ts, t, ev.origin) {
+            stats.network_late += 1;
+            rejects.push(EngineReject {
+                origin: ev.origin,
+                reason: "out of order",
+                detail: format!(
+                    "network-only traffic event at {} is {:.1} s older than network windows already judged for host {} (network.reorder_slack {:?})",
+                    ev.ts,
+                    late_ns as f64 / 1e9,
+                    self.host,
+                    sh.cfg.network.reorder_slack
+                ),
+            });
+            return;
+        }
+        stats.events += 1;
+        stats.traffic_unattributed += 1;
+        *stats.by_kind.entry(ev.kind.name()).or_default() += 1;
+        self.verdict.events += 1;
+        self.verdict.first_event = Some(self.verdict.first_event.map_or(ev.ts, |f| f.min(ev.ts)));
+        self.verdict.last_event = self.verdict.last_event.max(Some(ev.ts));
+        self.last_event = self.last_event.max(Some(ev.ts));
+        if let Some(seen) = self.seen.as_mut() {
+            seen.bytes
+                .add_no_pid(t.local.as_deref().or(Some(&self.host)), t.bytes_out);
+        }
+        self.network.advance(None);
+        self.drain_network(sh, false);
+    }
+
+    /// Moves closed network episodes that process events have caught up with into `findings`.
+    fn drain_network(&mut self, sh: &Shared, all: bool) {
+        let procs = &self.procs;
+        let facts = |id: ProcId| {
+            let p = procs.get(id)?;
+            Some(network::ProcFacts {
+                view: view_of(procs, id)?,
+                parents: procs
+                    .ancestors(id)
+                    .into_iter()
+                    .filter_map(|a| view_of(procs, a))
+                    .collect(),
+                exited: p.exited,
+            })
+        };
+        let files = |id: u32| sh.file(id);
+        let ready = self.network.take_ready(self.processed, all, &files, &facts);
+        self.findings.extend(ready);
+    }
+
+    /// Records what process sources saw for the network join: who sent to which destination, which
+    /// command lines name a destination, and the time process sources cover.
+    fn note_for_join(&mut self, ev: &Event, id: Option<ProcId>) {
+        self.network.index.cover(ev.ts);
+        let Some(id) = id else { return };
+        let procs = &self.procs;
+        let Some(p) = procs.get(id) else { return };
+        let pid = p.info.pid;
+        match &ev.kind {
+            EventKind::Traffic(t) => {
+                if let Some(r) = t.remote.as_deref() {
+                    self.network.index.note(
+                        r,
+                        id,
+                        pid,
+                        t.start.min(ev.ts),
+                        ev.ts,
+                        t.bytes_out,
+                        false,
+                        ev.origin.file,
+                        || view_of(procs, id),
+                    );
+                }
+            }
+            EventKind::Connect(c) => {
+                if let Some(r) = c.remote.as_deref() {
+                    self.network.index.note(
+                        r,
+                        id,
+                        pid,
+                        ev.ts,
+                        ev.ts,
+                        0,
+                        false,
+                        ev.origin.file,
+                        || view_of(procs, id),
+                    );
+                }
+            }
+            EventKind::Exec { .. } => {
+                let hosts = p
+                    .info
+                    .args
+                    .as_deref()
+                    .map(network::hosts_in_argv)
+                    .unwrap_or_default();
+                for h in hosts {
+                    self.network.index.note(
+                        &h,
+                        id,
+                        pid,
+                        ev.ts,
+                        ev.ts,
+                        0,
+                        true,
+                        ev.origin.file,
+                        || view_of(procs, id),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
     pub fn push(
         &mut self,
         ev: Event,
@@ -306,6 +459,17 @@ impl HostEngine {
                     ev.ts
                 ),
             });
+            return;
+        }
+        if sh.observe {
+            self.seen
+                .get_or_insert_with(|| {
+                    observe::HostSeen::new(sh.cfg.coverage.min_gap.as_nanos() as i64)
+                })
+                .event(&ev);
+        }
+        if matches!(&ev.kind, EventKind::Traffic(t) if t.pid.is_none()) {
+            self.push_network(ev, sh, stats, rejects);
             return;
         }
         let ts = ev.ts;
@@ -346,6 +510,18 @@ impl HostEngine {
         }
         if let Some(w) = self.cur_window {
             self.finalize_window(w, sh, out, stats, updates);
+        }
+        self.network.finish();
+        self.drain_network(sh, true);
+        stats.network_floods += self.network.floods;
+        stats.network_scans += self.network.scans_found;
+        if let Some(seen) = self.seen.take() {
+            match stats.observed.get_mut(&*self.host) {
+                Some(s) => s.absorb(seen),
+                None => {
+                    stats.observed.insert(self.host.to_string(), seen);
+                }
+            }
         }
         let open: Vec<ProcId> = self.episodes.keys().copied().collect();
         for s in open {
@@ -396,6 +572,9 @@ impl HostEngine {
         }
         self.reorder.advance(to);
         self.advance_to(to, sh, out, stats, updates);
+        self.processed = self.processed.max(Some(to));
+        self.network.advance(Some(to));
+        self.drain_network(sh, false);
     }
 
     fn advance_to(
@@ -558,9 +737,18 @@ impl HostEngine {
         self.verdict.last_event = Some(ev.ts);
         *stats.by_kind.entry(ev.kind.name()).or_default() += 1;
         let ts = ev.ts;
+        self.processed = self.processed.max(Some(ts));
+        if self.network.has_pending() {
+            self.drain_network(sh, false);
+        }
         match &ev.kind {
             EventKind::Exec { instigator, target } => {
                 let id = self.procs.exec(instigator.as_deref(), target, ts);
+                if let Some(seen) = self.seen.as_mut() {
+                    let parent = self.procs.get(id).is_some_and(|p| p.parent.is_some());
+                    seen.exec_fields(target, parent);
+                }
+                self.note_for_join(&ev, Some(id));
                 if let Some(subject) = self.on_exec(sh, id, &ev) {
                     if updates {
                         self.fire_early(subject, ts, sh, out);
@@ -569,15 +757,18 @@ impl HostEngine {
             }
             EventKind::Fork { parent, child } => {
                 self.procs.fork(parent, child, ts);
+                self.note_for_join(&ev, None);
             }
             EventKind::Exit { process, .. } => {
                 let id = self.procs.exit(process, ts);
+                self.note_for_join(&ev, None);
                 if let Some(d) = self.declared.get_mut(&id) {
                     d.until = Some(ts);
                 }
             }
             EventKind::ProcessSeen(p) => {
                 self.procs.observe(p, ts);
+                self.note_for_join(&ev, None);
             }
             EventKind::Traffic(t) => {
                 let Some(pid) = t.pid else {
@@ -591,6 +782,18 @@ impl HostEngine {
                     t.uid,
                     ts,
                 );
+                self.note_for_join(&ev, Some(id));
+                if let Some(seen) = self.seen.as_mut() {
+                    if self.procs.get(id).is_some_and(|p| !p.traffic_only) {
+                        seen.bytes.exec_context += t.bytes_out;
+                    } else {
+                        let name = t
+                            .process_name
+                            .as_deref()
+                            .or(t.process_path.as_deref().map(basename));
+                        seen.bytes.add_pid_only(name, t.bytes_out);
+                    }
+                }
                 if !self.in_scope(sh, id) {
                     stats.traffic_out_of_scope += 1;
                     return;
@@ -627,6 +830,7 @@ impl HostEngine {
                 let id =
                     self.procs
                         .traffic_process(pid, None, c.process_path.as_deref(), c.uid, ts);
+                self.note_for_join(&ev, Some(id));
                 if !self.in_scope(sh, id) {
                     stats.traffic_out_of_scope += 1;
                     return;
@@ -903,6 +1107,17 @@ impl HostEngine {
             self.procs.evict(we, |id| keep_all.contains(&id));
             let procs = &self.procs;
             self.keys.retain(|id, _| procs.get(*id).is_some());
+            // The join index keeps what pending network findings may need, and running processes
+            // whose command line names a destination.
+            let retention = cfg.windows.exited_retention.as_nanos() as i64;
+            let cutoff = match self.network.oldest_needed() {
+                Some(n) => n.min(Ts(we.0 - retention)),
+                None => Ts(we.0 - retention),
+            };
+            let procs = &self.procs;
+            self.network.index.evict(cutoff, |s| {
+                s.by_argv && procs.get(s.id).is_some_and(|p| p.exited.is_none())
+            });
         }
     }
 
@@ -992,22 +1207,7 @@ impl HostEngine {
     }
 
     fn view(&self, id: ProcId) -> Option<ProcessView> {
-        let p = self.procs.get(id)?;
-        Some(ProcessView {
-            pid: p.info.pid,
-            start_time: p.info.start_time,
-            path: p.info.path.clone(),
-            cmd_line: p.info.cmdline(),
-            uid: p.info.uid,
-            euid: p.info.euid,
-            user: p.info.username.clone().or_else(|| {
-                (p.info.euid == Some(0) || p.info.uid == Some(0)).then(|| "root".to_string())
-            }),
-            tty: p.info.tty.clone(),
-            signing_id: p.info.signing.signing_id.clone(),
-            team_id: p.info.signing.team_id.clone(),
-            signature: p.info.signing.class(),
-        })
+        view_of(&self.procs, id)
     }
 
     fn build_alert(&self, sh: &Shared, ep: &Episode, status: AlertStatus) -> Alert {
@@ -1167,6 +1367,26 @@ impl HostEngine {
     }
 }
 
+/// A process as alerts and findings show it.
+fn view_of(procs: &ProcessTable, id: ProcId) -> Option<ProcessView> {
+    let p = procs.get(id)?;
+    Some(ProcessView {
+        pid: p.info.pid,
+        start_time: p.info.start_time,
+        path: p.info.path.clone(),
+        cmd_line: p.info.cmdline(),
+        uid: p.info.uid,
+        euid: p.info.euid,
+        user: p.info.username.clone().or_else(|| {
+            (p.info.euid == Some(0) || p.info.uid == Some(0)).then(|| "root".to_string())
+        }),
+        tty: p.info.tty.clone(),
+        signing_id: p.info.signing.signing_id.clone(),
+        team_id: p.info.signing.team_id.clone(),
+        signature: p.info.signing.class(),
+    })
+}
+
 /// Routes events to per-host engines. Used as-is by `hunt` (one per worker) and `watch`.
 pub struct Engine {
     shared: Arc<Shared>,
@@ -1177,6 +1397,8 @@ pub struct Engine {
     pub rejects: Vec<EngineReject>,
     /// Baselines learned by this engine's hosts (learn mode), complete after [`Engine::finish`].
     pub learned: Learner,
+    /// Network-level findings (floods and scans from pid-less traffic), as hosts emit them.
+    pub findings: Vec<NetworkFinding>,
 }
 
 impl Engine {
@@ -1188,6 +1410,7 @@ impl Engine {
             stats: EngineStats::default(),
             rejects: Vec::new(),
             learned: Learner::default(),
+            findings: Vec::new(),
         }
     }
 
@@ -1208,6 +1431,7 @@ impl Engine {
             &mut self.rejects,
             self.updates,
         );
+        self.findings.append(&mut host.findings);
     }
 
     /// See [`HostEngine::idle`]: every host's clock moves `idle` past its last event.
@@ -1216,6 +1440,7 @@ impl Engine {
         let ns = i64::try_from(idle.as_nanos()).unwrap_or(i64::MAX);
         for h in self.hosts.values_mut() {
             h.idle(ns, sh, out, &mut self.stats, self.updates);
+            self.findings.append(&mut h.findings);
         }
     }
 
@@ -1226,6 +1451,7 @@ impl Engine {
             h.finish(sh, out, &mut self.stats, self.updates);
             self.learned
                 .merge(std::mem::take(&mut h.learner), half_life);
+            self.findings.append(&mut h.findings);
         }
     }
 

@@ -11,6 +11,8 @@
 //! - [`bulk`]: many hosts of mostly benign activity for benchmarks, streamed.
 //! - [`families`]: more flood tools, launch contexts and routine activity, for the fleet.
 //! - [`fleet`]: a labelled fleet (one folder per host, a day each, `labels.jsonl`).
+//! - [`zeek`]: Zeek `conn.log` TSV (network-only flows), e.g. a SYN flood's `S0` rows.
+//! - [`lab`]: an hping3 SYN flood from a Terminal, and the coverage self-test's bounded runs.
 //!
 //! Every line is modelled on the real samples in `tests/data/corpus/` and the notes in
 //! shared/docs/telemetry-formats.md; output is deterministic for a seed.
@@ -20,12 +22,14 @@ pub mod eslogger;
 pub mod families;
 pub mod fleet;
 pub mod host;
+pub mod lab;
 pub mod nettop;
 pub mod osquery;
 pub mod pcap;
 pub mod scenario;
 pub mod unifiedlog;
 mod util;
+pub mod zeek;
 
 pub use bulk::write_bulk;
 pub use fleet::{

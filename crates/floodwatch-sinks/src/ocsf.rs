@@ -1,9 +1,11 @@
 //! OCSF Detection Finding (class_uid 2004), one JSON object per line.
 //! Fields follow OCSF 1.3: finding_info (analytic, attacks), actor.process with the parent_process chain,
 //! device, evidences (each with its source file and line), risk_score, severity_id, and floodwatch's
-//! metrics, reasons, context and timeline under `unmapped.floodwatch`.
+//! metrics, reasons, context and timeline under `unmapped.floodwatch`. Network floods (no pid) are
+//! Detection Findings too, with endpoints instead of an actor ([`network_finding`]).
 
 use floodwatch_core::alert::{Alert, Evidence, ProcessView};
+use floodwatch_core::finding::NetworkFinding;
 use serde_json::{json, Map, Value};
 
 pub const ANALYTIC_UID: &str = "AN0971";
@@ -218,4 +220,123 @@ fn capitalize(s: &str) -> String {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
     }
+}
+
+/// A network flood as an OCSF Detection Finding: no actor process (the traffic has no pid), the
+/// sending and target addresses as `src_endpoint` / `dst_endpoint`, the joined process (when a process
+/// source saw it) in `evidences[]` and under `unmapped.floodwatch`, with `kind = "network"`.
+/// Scans are not findings of AN0971 and are never written here (the run summary lists them).
+pub fn network_finding(f: &NetworkFinding, activity: Activity, product_version: &str) -> Value {
+    let title = f.title();
+    let mut evidences: Vec<Value> = f
+        .evidences
+        .iter()
+        .map(|e| {
+            json!({
+                "data": {"kind": "network", "time": e.time.as_millis(), "source_file": e.file, "source_line": e.line},
+                "src_endpoint": {"ip": f.local},
+                "dst_endpoint": {"ip": f.target},
+            })
+        })
+        .collect();
+    if let Some(p) = &f.process.process {
+        evidences.push(json!({
+            "data": {"kind": "joined_process", "join": f.process.kind, "text": f.process.text},
+            "process": process_with_parents(p, &f.process.parents),
+        }));
+    }
+    let metrics = json!({
+            "window_secs": f.window_secs,
+            "windows": f.windows,
+            "packets": f.packets,
+            "syn": f.syn,
+            "bytes": f.bytes,
+            "connections": f.connections,
+            "peak_packets_per_s": f.peak_packets_per_s,
+            "peak_syn_per_s": f.peak_syn_per_s,
+            "peak_connections_per_s": f.peak_connections_per_s,
+            "peak_bytes_per_s": f.peak_bytes_per_s,
+            "peak_span_secs": f.peak_span_secs,
+            "avg_packets_per_s": f.avg_packets_per_s,
+            "avg_syn_per_s": f.avg_syn_per_s,
+            "avg_connections_per_s": f.avg_connections_per_s,
+            "span_secs": f.span_secs,
+            "distinct_hosts": f.distinct_hosts,
+            "distinct_ports": f.distinct_ports,
+            "distinct_capped": f.distinct_capped,
+            "evidences_omitted": f.evidences_omitted,
+    });
+    json!({
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": activity.id(),
+        "activity_name": activity.name(),
+        "type_uid": 200400 + activity.id() as u32,
+        "type_name": format!("Detection Finding: {}", activity.name()),
+        "time": f.last_seen.as_millis(),
+        "start_time": f.first_seen.as_millis(),
+        "end_time": f.last_seen.as_millis(),
+        "severity_id": f.severity.ocsf_id(),
+        "severity": capitalize(f.severity.as_str()),
+        "status_id": 1,
+        "status": "New",
+        "risk_level_id": f.severity.ocsf_id().min(4),
+        "risk_details": f.reasons.join("; "),
+        "message": title,
+        "metadata": {
+            "version": "1.3.0",
+            "uid": f.id,
+            "product": {"name": "floodwatch", "vendor_name": "floodwatch", "version": product_version},
+        },
+        "finding_info": {
+            "uid": f.id,
+            "title": title,
+            "desc": format!("{}\n{}", f.reasons.join("\n"), f.process.text),
+            "types": ["Network Flood"],
+            "first_seen_time": f.first_seen.as_millis(),
+            "last_seen_time": f.last_seen.as_millis(),
+            "analytic": {"uid": ANALYTIC_UID, "name": "Analytic 0971", "type_id": 1, "type": "Rule",
+                          "desc": "Excessive outbound traffic via ping, curl, or custom scripts indicating flooding behavior, especially with no UI context or user interaction."},
+            "attacks": [{
+                "technique": {"uid": TECHNIQUE_UID, "name": "Direct Network Flood"},
+                "sub_technique": {"uid": TECHNIQUE_UID, "name": "Direct Network Flood"},
+                "tactic": {"uid": "TA0040", "name": "Impact"},
+            }],
+        },
+        "device": {"hostname": f.host, "type_id": 0},
+        "src_endpoint": {"ip": f.local},
+        "dst_endpoint": {"ip": f.target},
+        "evidences": evidences,
+        "unmapped": {
+            "floodwatch": {
+                "kind": "network",
+                "class": f.class,
+                "protocols": f.protocols,
+                "metrics": metrics,
+                "reasons": f.reasons,
+                "process_join": f.process,
+            }
+        }
+    })
+}
+
+/// Network floods as JSON lines (one Create each, as a hunt reports alerts); scans are skipped.
+pub fn write_network_jsonl(
+    w: &mut dyn std::io::Write,
+    findings: &[NetworkFinding],
+    product_version: &str,
+) -> std::io::Result<()> {
+    for f in findings
+        .iter()
+        .filter(|f| f.class == floodwatch_core::finding::NetworkClass::Flood)
+    {
+        serde_json::to_writer(
+            &mut *w,
+            &network_finding(f, Activity::Create, product_version),
+        )?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@ use crate::escape::{html, markdown_cell};
 use crate::ocsf::title;
 use crate::summary::RunSummary;
 use floodwatch_core::alert::{fmt_bytes_rate, Alert, WindowPoint};
+use floodwatch_core::finding::{fmt_count_rate, NetworkClass, NetworkFinding};
 
 /// An extra part of the report (the evaluation in `demo`): a table and lines of text.
 #[derive(Clone, Debug, Default)]
@@ -174,25 +175,7 @@ pub fn html_report(
         s.push_str("</div>");
     }
     for sec in extra {
-        s.push_str(&format!("<h2>{}</h2>", html(&sec.title)));
-        if !sec.headers.is_empty() {
-            s.push_str("<table><tr>");
-            for h in &sec.headers {
-                s.push_str(&format!("<th>{}</th>", html(h)));
-            }
-            s.push_str("</tr>");
-            for row in &sec.rows {
-                s.push_str("<tr>");
-                for c in row {
-                    s.push_str(&format!("<td>{}</td>", html(c)));
-                }
-                s.push_str("</tr>");
-            }
-            s.push_str("</table>");
-        }
-        for l in &sec.lines {
-            s.push_str(&format!("<p>{}</p>", html(l)));
-        }
+        s.push_str(&section_html(sec));
     }
     s.push_str("<h2>Files read</h2><table><tr><th>format</th><th>records</th><th>events</th><th>skipped</th><th>rejected</th><th>path</th></tr>");
     for f in &summary.files {
@@ -250,20 +233,122 @@ pub fn markdown_report(
         s.push('\n');
     }
     for sec in extra {
-        s.push_str(&format!("## {}\n\n", markdown_cell(&sec.title)));
-        if !sec.headers.is_empty() {
-            let hdr: Vec<String> = sec.headers.iter().map(|h| markdown_cell(h)).collect();
-            s.push_str(&format!("| {} |\n", hdr.join(" | ")));
-            s.push_str(&format!("|{}\n", "---|".repeat(sec.headers.len())));
-            for row in &sec.rows {
-                let r: Vec<String> = row.iter().map(|c| markdown_cell(c)).collect();
-                s.push_str(&format!("| {} |\n", r.join(" | ")));
-            }
-            s.push('\n');
-        }
-        for l in &sec.lines {
-            s.push_str(&format!("{}\n\n", markdown_cell(l)));
-        }
+        s.push_str(&section_markdown(sec));
     }
     s
+}
+
+/// One section as HTML: a heading, its table, its lines; every text escaped.
+pub fn section_html(sec: &Section) -> String {
+    let mut s = format!("<h2>{}</h2>", html(&sec.title));
+    if !sec.headers.is_empty() {
+        s.push_str("<table><tr>");
+        for h in &sec.headers {
+            s.push_str(&format!("<th>{}</th>", html(h)));
+        }
+        s.push_str("</tr>");
+        for row in &sec.rows {
+            s.push_str("<tr>");
+            for c in row {
+                s.push_str(&format!("<td>{}</td>", html(c)));
+            }
+            s.push_str("</tr>");
+        }
+        s.push_str("</table>");
+    }
+    for l in &sec.lines {
+        s.push_str(&format!("<p>{}</p>", html(l)));
+    }
+    s
+}
+
+/// One section as Markdown: `##` heading, a table, paragraphs; every cell escaped.
+pub fn section_markdown(sec: &Section) -> String {
+    let mut s = format!("## {}\n\n", markdown_cell(&sec.title));
+    if !sec.headers.is_empty() {
+        let hdr: Vec<String> = sec.headers.iter().map(|h| markdown_cell(h)).collect();
+        s.push_str(&format!("| {} |\n", hdr.join(" | ")));
+        s.push_str(&format!("|{}\n", "---|".repeat(sec.headers.len())));
+        for row in &sec.rows {
+            let r: Vec<String> = row.iter().map(|c| markdown_cell(c)).collect();
+            s.push_str(&format!("| {} |\n", r.join(" | ")));
+        }
+        s.push('\n');
+    }
+    for l in &sec.lines {
+        s.push_str(&format!("{}\n\n", markdown_cell(l)));
+    }
+    s
+}
+
+/// A self-contained page of sections (inline CSS, no script, nothing external): the coverage report.
+pub fn html_page(heading: &str, intro: &[String], sections: &[Section]) -> String {
+    let mut s = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}</style></head><body><h1>{}</h1>",
+        html(heading),
+        html(heading)
+    );
+    for l in intro {
+        s.push_str(&format!("<p>{}</p>", html(l)));
+    }
+    for sec in sections {
+        s.push_str(&section_html(sec));
+    }
+    s.push_str("</body></html>\n");
+    s
+}
+
+/// The same page as Markdown.
+pub fn markdown_page(heading: &str, intro: &[String], sections: &[Section]) -> String {
+    let mut s = format!("# {}\n\n", markdown_cell(heading));
+    for l in intro {
+        s.push_str(&format!("{}\n\n", markdown_cell(l)));
+    }
+    for sec in sections {
+        s.push_str(&section_markdown(sec));
+    }
+    s
+}
+
+/// Network findings as a report section: floods with who sent them, scans marked "not a flood".
+pub fn network_sections(findings: &[NetworkFinding]) -> Vec<Section> {
+    if findings.is_empty() {
+        return Vec::new();
+    }
+    vec![Section {
+        title: "Network findings (pid-less traffic)".into(),
+        headers: ["class", "host", "from → to", "peak", "totals", "process"]
+            .map(String::from)
+            .to_vec(),
+        rows: findings
+            .iter()
+            .map(|f| {
+                vec![
+                    match f.class {
+                        NetworkClass::Flood => "flood".to_string(),
+                        NetworkClass::Scan => "scan (not a flood)".to_string(),
+                    },
+                    f.host.clone(),
+                    format!(
+                        "{} → {}",
+                        f.local,
+                        f.target.as_deref().unwrap_or("many hosts")
+                    ),
+                    format!(
+                        "{} packets/s, {} SYN/s, {} conn/s over {:.2} s",
+                        fmt_count_rate(f.peak_packets_per_s),
+                        fmt_count_rate(f.peak_syn_per_s),
+                        fmt_count_rate(f.peak_connections_per_s),
+                        f.peak_span_secs
+                    ),
+                    format!(
+                        "{} packets, {} SYN, {} connections; {} host(s), {} port(s)",
+                        f.packets, f.syn, f.connections, f.distinct_hosts, f.distinct_ports
+                    ),
+                    f.process.text.clone(),
+                ]
+            })
+            .collect(),
+        lines: Vec::new(),
+    }]
 }

@@ -3,6 +3,7 @@
 
 use crate::escape::terminal;
 use floodwatch_core::alert::HostVerdict;
+use floodwatch_core::finding::{fmt_count_rate, NetworkClass, NetworkFinding};
 use floodwatch_sources::FileStats;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -24,6 +25,8 @@ pub struct RunSummary {
     pub engine: serde_json::Value,
     /// What the hunt concluded per host, quiet hosts included.
     pub hosts: Vec<HostVerdict>,
+    /// Network-level findings: floods (also in the alert output) and scans (only here).
+    pub network: Vec<NetworkFinding>,
 }
 
 impl RunSummary {
@@ -121,6 +124,50 @@ pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
         if let Some(c) = &h.closest {
             writeln!(w, "    closest below a threshold: {}", terminal(c))?;
         }
+        for f in s.network.iter().filter(|f| f.host == h.host) {
+            writeln!(w, "    {}", terminal(&network_line(f)))?;
+        }
     }
     Ok(())
+}
+
+/// One network finding in a line: a flood with its peak rate and who sent it, or a scan with its
+/// fan-out ("scan (not a flood)").
+pub fn network_line(f: &NetworkFinding) -> String {
+    let when = format!(
+        "{} → {}",
+        f.first_seen.to_rfc3339_millis(),
+        f.last_seen.hms()
+    );
+    match f.class {
+        NetworkClass::Flood => {
+            let (rate, what) = [
+                (f.peak_syn_per_s, "SYN/s"),
+                (f.peak_packets_per_s, "packets/s"),
+                (f.peak_connections_per_s, "connections/s"),
+            ]
+            .into_iter()
+            .fold((0.0, "packets/s"), |a, b| if b.0 > a.0 { b } else { a });
+            format!(
+                "network flood {} → {}: {} {what} over {:.2} s ({} packets, {} SYN, {} connections), {when}; {}",
+                f.local,
+                f.target.as_deref().unwrap_or("?"),
+                fmt_count_rate(rate),
+                f.peak_span_secs,
+                f.packets,
+                f.syn,
+                f.connections,
+                f.process.text
+            )
+        }
+        NetworkClass::Scan => format!(
+            "{} over {:.0} s ({} packets, {} connections; peak {} connections/s over {:.2} s), {when}",
+            f.title(),
+            f.span_secs,
+            f.packets,
+            f.connections,
+            fmt_count_rate(f.peak_connections_per_s),
+            f.peak_span_secs
+        ),
+    }
 }

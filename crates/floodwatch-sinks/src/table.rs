@@ -3,6 +3,7 @@
 use crate::escape::{clip, terminal};
 use crate::ocsf::title;
 use floodwatch_core::alert::{Alert, Severity};
+use floodwatch_core::finding::{fmt_count_rate, NetworkClass, NetworkFinding};
 use std::io::{self, Write};
 
 pub struct Style {
@@ -181,6 +182,105 @@ pub fn write_table(w: &mut dyn Write, alerts: &[Alert], st: &Style) -> io::Resul
         for a in suppressed {
             write_alert(w, a, st)?;
         }
+    }
+    Ok(())
+}
+
+/// A network flood for terminals: addresses, peak rate over the active span, totals, who sent it (or
+/// what is missing), reasons, evidence. Every text from the input is escaped.
+pub fn write_network_finding(w: &mut dyn Write, f: &NetworkFinding, st: &Style) -> io::Result<()> {
+    writeln!(
+        w,
+        "{}      {}  {} → {}  ({} flood window{} of {} s)  [network]",
+        st.sev(f.severity),
+        terminal(&f.host),
+        f.first_seen.to_rfc3339_millis(),
+        f.last_seen.hms(),
+        f.windows,
+        if f.windows == 1 { "" } else { "s" },
+        f.window_secs
+    )?;
+    writeln!(w, "   {}    {}", st.dim("what"), terminal(&f.title()))?;
+    writeln!(
+        w,
+        "   {} {} → {}  {}",
+        st.dim("flow   "),
+        terminal(&f.local),
+        terminal(f.target.as_deref().unwrap_or("?")),
+        f.protocols
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join("/")
+    )?;
+    for (i, r) in f.reasons.iter().enumerate() {
+        let label = if i == 0 {
+            st.dim("why")
+        } else {
+            "   ".to_string()
+        };
+        writeln!(w, "   {}     {}", label, terminal(r))?;
+    }
+    writeln!(
+        w,
+        "   {} peak {} packets/s · {} SYN/s · {} conn/s · {} over {:.2} s; totals {} packets, {} SYN, {} connections, {} bytes",
+        st.dim("traffic"),
+        fmt_count_rate(f.peak_packets_per_s),
+        fmt_count_rate(f.peak_syn_per_s),
+        fmt_count_rate(f.peak_connections_per_s),
+        bytes(f.peak_bytes_per_s),
+        f.peak_span_secs,
+        f.packets,
+        f.syn,
+        f.connections,
+        f.bytes
+    )?;
+    writeln!(w, "   {} {}", st.dim("process"), clip(&f.process.text, 240))?;
+    if let Some(p) = &f.process.process {
+        let cmd = p.cmd_line.as_deref().or(p.path.as_deref()).unwrap_or("?");
+        writeln!(
+            w,
+            "   {} pid {} {}",
+            st.dim("subject"),
+            p.pid,
+            clip(cmd, 110)
+        )?;
+    }
+    if let Some(e) = f.evidences.first() {
+        writeln!(
+            w,
+            "   {} {} item(s){}, first at {}:{}",
+            st.dim("evidence"),
+            f.evidences.len(),
+            if f.evidences_omitted > 0 {
+                format!(" (+{} more not listed)", f.evidences_omitted)
+            } else {
+                String::new()
+            },
+            terminal(&e.file),
+            e.line
+        )?;
+    }
+    writeln!(w, "   {}      {}", st.dim("id"), f.id)?;
+    writeln!(w)
+}
+
+/// Network floods after the alerts (scans are in the run summary, as "scan (not a flood)").
+pub fn write_network_table(
+    w: &mut dyn Write,
+    findings: &[NetworkFinding],
+    st: &Style,
+) -> io::Result<()> {
+    let floods: Vec<&NetworkFinding> = findings
+        .iter()
+        .filter(|f| f.class == NetworkClass::Flood)
+        .collect();
+    if floods.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "{} network flood finding(s):\n", floods.len())?;
+    for f in floods {
+        write_network_finding(w, f, st)?;
     }
     Ok(())
 }

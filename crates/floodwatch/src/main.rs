@@ -35,6 +35,15 @@ enum OutFormat {
     Table,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum CoverageFormat {
+    /// Markdown.
+    Md,
+    Json,
+    /// A self-contained page (inline CSS, no script).
+    Html,
+}
+
 #[derive(clap::Args)]
 struct Common {
     /// Config file (TOML); the built-in defaults are `floodwatch config --default`.
@@ -148,6 +157,36 @@ enum Cmd {
         /// Keep the simulated fleet in this folder (default: a temporary folder, removed after).
         #[arg(long)]
         keep: Option<PathBuf>,
+    },
+    /// What the collected telemetry lets AN0971 see: channels and their sources, time span, gaps,
+    /// clock skew and rejected lines per source, attribution shares, and a verdict per attack path.
+    /// Also prints a bounded lab self-test (--selftest-plan) and checks its telemetry (--selftest-check).
+    Coverage {
+        /// Files or folders to read, as `hunt` reads them (not needed for --selftest-plan).
+        paths: Vec<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = CoverageFormat::Md)]
+        format: CoverageFormat,
+        /// Write the report here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Print the self-test commands for a lab target, with the evidence each must leave.
+        #[arg(long, conflicts_with = "selftest_check")]
+        selftest_plan: bool,
+        /// Check the telemetry of a self-test run, step by step (exit 1 when a step fails).
+        #[arg(long)]
+        selftest_check: bool,
+        /// The lab address the self-test targets (private, loopback or link-local only).
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long, env = "FLOODWATCH_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        host: Option<String>,
+        #[arg(long, value_parser = parse_date)]
+        date: Option<Ts>,
+        #[arg(long, default_value_t = default_threads())]
+        threads: usize,
     },
     /// Read one telemetry stream from stdin and print alerts as they happen.
     Watch {
@@ -306,6 +345,12 @@ fn run() -> Result<ExitCode, Error> {
                     for a in &res.alerts {
                         write_jsonl(&mut w, a, false).map_err(io)?;
                     }
+                    floodwatch_sinks::ocsf::write_network_jsonl(
+                        &mut w,
+                        &res.findings,
+                        env!("CARGO_PKG_VERSION"),
+                    )
+                    .map_err(io)?;
                 }
                 OutFormat::Table => {
                     let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
@@ -317,6 +362,11 @@ fn run() -> Result<ExitCode, Error> {
                         },
                     )
                     .map_err(io)?;
+                    let style = Style {
+                        color: color_ok(tty),
+                    };
+                    floodwatch_sinks::table::write_network_table(&mut w, &res.findings, &style)
+                        .map_err(io)?;
                 }
             }
             w.flush().map_err(io)?;
@@ -344,6 +394,33 @@ fn run() -> Result<ExitCode, Error> {
         Cmd::Tune(c) => floodwatch::tune::run(c),
         Cmd::Suppress(c) => floodwatch::suppress_cmd::run(c),
         Cmd::Alerts(c) => floodwatch::alerts_cmd::run(c),
+        Cmd::Coverage {
+            paths,
+            format,
+            output,
+            selftest_plan,
+            selftest_check,
+            target,
+            config,
+            host,
+            date,
+            threads,
+        } => floodwatch::coverage::command(floodwatch::coverage::CoverageArgs {
+            paths,
+            config,
+            host,
+            date,
+            threads,
+            format: match format {
+                CoverageFormat::Md => floodwatch::coverage::ReportFormat::Markdown,
+                CoverageFormat::Json => floodwatch::coverage::ReportFormat::Json,
+                CoverageFormat::Html => floodwatch::coverage::ReportFormat::Html,
+            },
+            output,
+            selftest_plan,
+            selftest_check,
+            target,
+        }),
         Cmd::Eval {
             paths,
             labels,
@@ -480,9 +557,13 @@ fn write_report(prefix: &std::path::Path, res: &pipeline::HuntResult) -> Result<
     use floodwatch_sinks::report::{html_report, markdown_report};
     let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
     let heading = "floodwatch hunt: outbound network floods (AN0971)";
+    let extra = floodwatch_sinks::report::network_sections(&res.findings);
     for (ext, text) in [
-        ("md", markdown_report(heading, &alerts, &res.summary, &[])),
-        ("html", html_report(heading, &alerts, &res.summary, &[])),
+        (
+            "md",
+            markdown_report(heading, &alerts, &res.summary, &extra),
+        ),
+        ("html", html_report(heading, &alerts, &res.summary, &extra)),
     ] {
         let p = prefix.with_extension(ext);
         std::fs::write(&p, text).map_err(|e| Error::io(format!("writing {}", p.display()), e))?;

@@ -4,6 +4,7 @@
 
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
+use floodwatch_core::finding::NetworkFinding;
 use floodwatch_core::{Error, Result, Ts};
 use floodwatch_engine::baseline::Learner;
 use floodwatch_engine::suppress::Suppressions;
@@ -42,10 +43,22 @@ struct Planned {
 
 pub struct HuntResult {
     pub alerts: Vec<AlertEvent>,
+    /// Network-level findings (floods and scans from pid-less traffic), sorted by time, host, id.
+    pub findings: Vec<NetworkFinding>,
     pub summary: RunSummary,
     pub engine: EngineStats,
     /// Baselines learned (learn mode only).
     pub learned: Learner,
+    /// Per file id (what `EngineStats::observed` file ids refer to): path, host, detected format.
+    pub inputs: Vec<InputInfo>,
+}
+
+/// A telemetry file of the run, by file id.
+#[derive(Clone, Debug)]
+pub struct InputInfo {
+    pub path: String,
+    pub host: String,
+    pub format: Format,
 }
 
 impl HuntResult {
@@ -215,6 +228,7 @@ impl Cursor {
 
 struct HostOutput {
     alerts: Vec<AlertEvent>,
+    findings: Vec<NetworkFinding>,
     stats: Vec<(u32, FileStats)>,
     engine: EngineStats,
     rejects: Vec<floodwatch_engine::EngineReject>,
@@ -231,7 +245,20 @@ fn run_host(
     shared: &Arc<Shared>,
     opts: &HuntOptions,
 ) -> Result<HostOutput> {
-    // Anchor dateless sources (nettop) on the host's dated ones.
+    let clock = anchor(files, cfg, opts);
+    let (out, breaks) = replay(files, &clock, cfg, shared, opts, None)?;
+    if breaks.values().all(Vec::is_empty) {
+        return Ok(out);
+    }
+    Ok(replay(files, &clock, cfg, shared, opts, Some(&breaks))?.0)
+}
+
+/// Clock hints for a host's files: dateless sources (nettop) are anchored on the host's dated ones.
+fn anchor<'a>(
+    files: &[Planned],
+    cfg: &Config,
+    opts: &'a HuntOptions,
+) -> impl Fn(&Planned) -> ClockHints + 'a {
     let mut reference: Option<Ts> = None;
     let mut reference_end: Option<Ts> = None;
     let mut offset: Option<i32> = None;
@@ -243,18 +270,13 @@ fn run_host(
         reference_end = reference_end.max(probe_tail(p, cfg));
         offset = offset.or(o);
     }
-    let clock = |p: &Planned| ClockHints {
+    move |p: &Planned| ClockHints {
         reference,
         reference_end,
         utc_offset: offset,
         file_mtime: p.mtime,
         forced_date: opts.date,
-    };
-    let (out, breaks) = replay(files, &clock, cfg, shared, opts, None)?;
-    if breaks.values().all(Vec::is_empty) {
-        return Ok(out);
     }
-    Ok(replay(files, &clock, cfg, shared, opts, Some(&breaks))?.0)
 }
 
 type Breaks = BTreeMap<u32, Vec<(u64, u64)>>;
@@ -392,6 +414,7 @@ fn replay(
     }
     let out = HostOutput {
         alerts,
+        findings: std::mem::take(&mut engine.findings),
         stats: stats.into_iter().collect(),
         engine: std::mem::take(&mut engine.stats),
         rejects: std::mem::take(&mut engine.rejects),
@@ -416,12 +439,23 @@ fn merge_stats(into: &mut EngineStats, s: EngineStats) {
         *into.suppression_hits.entry(k).or_default() += v;
     }
     into.peak_processes = into.peak_processes.max(s.peak_processes);
+    into.network_floods += s.network_floods;
+    into.network_scans += s.network_scans;
+    into.network_late += s.network_late;
+    for (host, seen) in s.observed {
+        match into.observed.get_mut(&host) {
+            Some(o) => o.absorb(seen),
+            None => {
+                into.observed.insert(host, seen);
+            }
+        }
+    }
     into.hosts.extend(s.hosts);
 }
 
 /// Runs a whole hunt. Errors only for unusable setups (missing paths, bad config); bad lines are counted.
 pub fn hunt(opts: &HuntOptions, cfg: Config, suppressions: Suppressions) -> Result<HuntResult> {
-    hunt_with(opts, cfg, suppressions, BaselineMode::Off)
+    run(opts, cfg, suppressions, BaselineMode::Off, false)
 }
 
 /// A hunt that learns baselines (`baseline learn`) or judges against them (`hunt --db`).
@@ -431,18 +465,45 @@ pub fn hunt_with(
     suppressions: Suppressions,
     baseline: BaselineMode,
 ) -> Result<HuntResult> {
+    run(opts, cfg, suppressions, baseline, false)
+}
+
+/// A hunt that also keeps what each source showed (`EngineStats::observed`), for `coverage`.
+pub fn hunt_observed(
+    opts: &HuntOptions,
+    cfg: Config,
+    suppressions: Suppressions,
+) -> Result<HuntResult> {
+    run(opts, cfg, suppressions, BaselineMode::Off, true)
+}
+
+fn run(
+    opts: &HuntOptions,
+    cfg: Config,
+    suppressions: Suppressions,
+    baseline: BaselineMode,
+    observe: bool,
+) -> Result<HuntResult> {
     let (planned, not_telemetry) = plan(opts)?;
     let names: Vec<Arc<str>> = planned
         .iter()
         .map(|p| Arc::from(p.file.path.display().to_string()))
         .collect();
+    let inputs: Vec<InputInfo> = planned
+        .iter()
+        .map(|p| InputInfo {
+            path: p.file.path.display().to_string(),
+            host: p.file.host.clone(),
+            format: p.format,
+        })
+        .collect();
     let warnings = suppressions.warnings.clone();
     let half_life = cfg.baseline.half_life.as_nanos() as i64;
-    let shared = Arc::new(
-        Shared::new(cfg.clone(), suppressions, names)
-            .map_err(Error::Usage)?
-            .with_baseline(baseline),
-    );
+    let mut shared = Shared::new(cfg.clone(), suppressions, names)
+        .map_err(Error::Usage)?
+        .with_baseline(baseline);
+    shared.observe = observe;
+    let shared = Arc::new(shared);
     let mut groups: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
     for p in planned {
         groups.entry(p.file.host.clone()).or_default().push(p);
@@ -467,6 +528,7 @@ pub fn hunt_with(
         .into_inner()
         .map_err(|_| Error::Input("a worker thread panicked".into()))?;
     let mut alerts = Vec::new();
+    let mut findings = Vec::new();
     let mut files: BTreeMap<u32, FileStats> = BTreeMap::new();
     let mut engine = EngineStats::default();
     let mut learned = Learner::default();
@@ -474,6 +536,7 @@ pub fn hunt_with(
         let r = r?;
         learned.merge(r.learned, half_life);
         alerts.extend(r.alerts);
+        findings.extend(r.findings);
         for (id, st) in r.stats {
             files.insert(id, st);
         }
@@ -491,18 +554,27 @@ pub fn hunt_with(
             .then(a.alert.host.cmp(&b.alert.host))
             .then(a.alert.id.cmp(&b.alert.id))
     });
+    findings.sort_by(|a: &NetworkFinding, b: &NetworkFinding| {
+        a.first_seen
+            .cmp(&b.first_seen)
+            .then(a.host.cmp(&b.host))
+            .then(a.id.cmp(&b.id))
+    });
     let summary = RunSummary {
         files: files.into_values().collect(),
         not_telemetry,
         warnings,
         engine: serde_json::to_value(&engine).unwrap_or_default(),
         hosts: engine.hosts.values().cloned().collect(),
+        network: findings.clone(),
     };
     Ok(HuntResult {
         alerts,
+        findings,
         summary,
         engine,
         learned,
+        inputs,
     })
 }
 
@@ -524,4 +596,50 @@ pub fn load_setup(
         None => Suppressions::default(),
     };
     Ok((cfg, sup))
+}
+
+/// Reads every event of every telemetry file, anchored as a hunt anchors them, and hands each to
+/// `visit` with the file's id, in file order and without the engine: for checks that look for
+/// specific raw events (the coverage self-test). Returns the files by id.
+pub fn visit_events(
+    opts: &HuntOptions,
+    cfg: &Config,
+    visit: &mut dyn FnMut(u32, &Event),
+) -> Result<Vec<InputInfo>> {
+    let (planned, _) = plan(opts)?;
+    let mut groups: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
+    for p in &planned {
+        groups
+            .entry(p.file.host.clone())
+            .or_default()
+            .push(p.clone());
+    }
+    for files in groups.values() {
+        let clock = anchor(files, cfg, opts);
+        for p in files {
+            let ctx = ctx_for(p, cfg, clock(p), opts.host.is_some());
+            let mut src = FileSource::new(open_file(p)?, p.format, ctx);
+            let mut out = Vec::new();
+            loop {
+                out.clear();
+                let more = src
+                    .next_events(&mut out)
+                    .map_err(|e| Error::io(format!("reading {}", p.file.path.display()), e))?;
+                for ev in &out {
+                    visit(p.id, ev);
+                }
+                if !more {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(planned
+        .iter()
+        .map(|p| InputInfo {
+            path: p.file.path.display().to_string(),
+            host: p.file.host.clone(),
+            format: p.format,
+        })
+        .collect())
 }

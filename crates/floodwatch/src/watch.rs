@@ -146,5 +146,6 @@ pub fn watch<R: Read + Send + 'static>(
     }
     s.engine = serde_json::to_value(&engine.stats).unwrap_or_default();
     s.hosts = engine.stats.hosts.values().cloned().collect();
+    s.network = std::mem::take(&mut engine.findings);
     Ok(s)
 }
