@@ -881,7 +881,12 @@ impl NetworkAgg {
                         ));
                     }
                 }
-                reasons.push(format!(
+                if ep.ports.is_empty() {
+                    reasons.push(format!(
+                        "one target: {t} (this source does not report destination ports for it)"
+                    ));
+                } else {
+                    reasons.push(format!(
                     "one target: {t} on {} destination port(s){}",
                     ep.ports.len(),
                     match ep.ports.len() {
@@ -896,6 +901,7 @@ impl NetworkAgg {
                         _ => String::new(),
                     }
                 ));
+                }
                 if ep.windows > 1 {
                     reasons.push(format!(
                         "sustained: {} flood windows of {} s",

@@ -359,3 +359,50 @@ fn hunt_jsonl_carries_the_network_finding() {
         "{stderr}"
     );
 }
+
+fn pcap_host(dir: &Path, host: &str, file: &str) -> PathBuf {
+    let src = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/corpus/pcap/"
+    ))
+    .join(file);
+    let d = dir.join(host);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::copy(&src, d.join(file)).unwrap();
+    dir.to_path_buf()
+}
+
+#[test]
+fn real_syn_flood_pcap_is_a_network_flood_at_about_27k_syn_per_s() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run(&[&pcap_host(tmp.path(), "gateway", "CIC-DDoS-2019-SynFlood.pcap")]);
+    let f = &r.summary.files[0];
+    assert_eq!((f.records, f.rejected), (26_316, 0));
+    let fl = floods(&r);
+    assert_eq!(fl.len(), 1, "{:#?}", r.findings);
+    let f = fl[0];
+    assert_eq!(f.local, "172.16.0.5");
+    assert_eq!(f.target.as_deref(), Some("192.168.50.4"));
+    assert_eq!(f.syn, 18_778);
+    // 18,778 SYNs over the 0.687 s the attack lasts.
+    assert!(
+        (26_500.0..=28_000.0).contains(&f.peak_syn_per_s),
+        "{}",
+        f.peak_syn_per_s
+    );
+    assert!(f.reasons[0].contains("SYN/s"), "{:?}", f.reasons);
+    // The RST/ACK replies from the victim are not a flood of the victim's.
+    assert!(r.findings.iter().all(|x| x.local != "192.168.50.4"));
+    // No process source on this host: the finding says what it lacks.
+    assert_eq!(f.process.kind, JoinKind::NetworkOnly);
+    assert!(r.alerts.is_empty());
+}
+
+#[test]
+fn real_low_rate_http_attack_pcap_is_not_a_volumetric_flood() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run(&[&pcap_host(tmp.path(), "web", "CIC-DDoS-2019-WebDDoS.pcap")]);
+    let f = &r.summary.files[0];
+    assert_eq!((f.records, f.rejected), (3_104, 0));
+    assert!(floods(&r).is_empty(), "{:#?}", r.findings);
+}
