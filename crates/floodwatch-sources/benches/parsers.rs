@@ -125,6 +125,29 @@ fn corpus(rel: &str) -> Vec<u8> {
     std::fs::read(format!("{CORPUS}/{rel}")).expect("corpus sample")
 }
 
+/// The real Stratosphere conn.log (Zeek TSV with label columns): its header once, its rows repeated
+/// to `min` bytes.
+fn zeek_tsv(min: usize) -> Vec<u8> {
+    let data = corpus("datasets/stratosphere-zeek-conn/008-zeek-mixed.conn.log.labeled");
+    let text = String::from_utf8_lossy(&data);
+    let mut head = String::new();
+    let mut rows = String::new();
+    for l in text.lines() {
+        if l.starts_with('#') {
+            if rows.is_empty() {
+                head.push_str(l);
+                head.push('\n');
+            }
+        } else {
+            rows.push_str(l);
+            rows.push('\n');
+        }
+    }
+    let mut v = head.into_bytes();
+    v.extend(repeat_to(rows.as_bytes(), min));
+    v
+}
+
 /// The real SYN flood pcap, its packets repeated (each copy one second later) to `min` bytes.
 fn synflood_pcap(min: usize) -> Vec<u8> {
     let data = corpus("pcap/CIC-DDoS-2019-SynFlood.pcap");
@@ -276,6 +299,21 @@ fn inputs() -> Vec<Input> {
             name: "osquery",
             format: Format::Osquery,
             data: osquery_lines(TARGET / 2),
+            clock: ClockHints::default(),
+        },
+        Input {
+            name: "zeek_conn_tsv",
+            format: Format::ZeekTsv,
+            data: zeek_tsv(TARGET / 2),
+            clock: ClockHints::default(),
+        },
+        Input {
+            name: "zeek_conn_json",
+            format: Format::ZeekJson,
+            data: repeat_to(
+                &corpus("datasets/stratosphere-zeek-conn/002-zeek-scenario-port-scanning.conn.log"),
+                TARGET / 2,
+            ),
             clock: ClockHints::default(),
         },
         Input {
