@@ -181,6 +181,7 @@ pub struct Network {
     pub scan_hosts: u64,
     pub scan_ports: u64,
     pub scan_max_packets_per_probe: f64,
+    pub spray_min_packets: u64,
     #[serde(deserialize_with = "de_duration")]
     pub reorder_slack: Duration,
     #[serde(deserialize_with = "de_duration")]
@@ -200,6 +201,7 @@ impl Default for Network {
             scan_hosts: 20,
             scan_ports: 50,
             scan_max_packets_per_probe: 4.0,
+            spray_min_packets: 5000,
             reorder_slack: Duration::from_secs(300),
             join_slack: Duration::from_secs(30),
         }

@@ -11,7 +11,8 @@
 //! Rules (thresholds in `[network]`):
 //! - **scan**: the local address reaches `scan_hosts` hosts, or one host on `scan_ports` ports, with at
 //!   most `scan_max_packets_per_probe` packets per (host, port) on average. A scan's port-swept
-//!   targets are never flood targets ("scan, not a flood").
+//!   targets are never flood targets ("scan, not a flood"), unless the one host gets flood rate with at
+//!   least `spray_min_packets` packets (a SYN flood spraying random ports).
 //! - **flood**: one target, and stateless (UDP, ICMP, other) packets/s ≥ `packets_per_s`, or SYN/s ≥
 //!   `syn_per_s` (both with at least `min_packets`), or new connections/s ≥ `connections_per_s` (with at
 //!   least `min_connections`). TCP packets alone never make a flood: a bulk transfer is a transfer.
@@ -898,6 +899,9 @@ impl NetworkAgg {
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
+                        _ if ep.ports.len() as u64 >= cfg.scan_ports => format!(
+                            " (port-spraying at flood rate; a fast full-range port scan of one host would look the same)"
+                        ),
                         _ => String::new(),
                     }
                 ));
@@ -1154,6 +1158,10 @@ fn judge(
     }
     let ports = w.ports.len() as u64;
     let per_port = w.packets.max(w.conns) / (ports.max(1) as f64);
+    // A SYN flood with random destination ports (hping3 --rand-dest -p ++, the CIC-DDoS2019 sample) fans
+    // out over ports like a port scan of one host; at flood rate and far more packets than a port scan
+    // sends, it is a flood.
+    let spraying = !triggers.is_empty() && w.syn.max(w.stateless) >= cfg.spray_min_packets as f64;
     Judged {
         span_s,
         syn_per_s: rate(w.syn),
@@ -1161,7 +1169,9 @@ fn judge(
         packets_per_s: rate(w.packets),
         bytes_per_s: rate(w.bytes),
         triggers,
-        port_scan: ports >= cfg.scan_ports && per_port <= cfg.scan_max_packets_per_probe,
+        port_scan: ports >= cfg.scan_ports
+            && per_port <= cfg.scan_max_packets_per_probe
+            && !spraying,
     }
 }
 

@@ -375,7 +375,11 @@ fn pcap_host(dir: &Path, host: &str, file: &str) -> PathBuf {
 #[test]
 fn real_syn_flood_pcap_is_a_network_flood_at_about_27k_syn_per_s() {
     let tmp = tempfile::tempdir().unwrap();
-    let r = run(&[&pcap_host(tmp.path(), "gateway", "CIC-DDoS-2019-SynFlood.pcap")]);
+    let r = run(&[&pcap_host(
+        tmp.path(),
+        "gateway",
+        "CIC-DDoS-2019-SynFlood.pcap",
+    )]);
     let f = &r.summary.files[0];
     assert_eq!((f.records, f.rejected), (26_316, 0));
     let fl = floods(&r);
@@ -405,4 +409,46 @@ fn real_low_rate_http_attack_pcap_is_not_a_volumetric_flood() {
     let f = &r.summary.files[0];
     assert_eq!((f.records, f.rejected), (3_104, 0));
     assert!(floods(&r).is_empty(), "{:#?}", r.findings);
+}
+
+/// `count` SYNs from `local` to `target`, destination port `port_of(i)`, evenly over `secs`.
+fn syn_rows(
+    start: Ts,
+    secs: f64,
+    count: u64,
+    local: &str,
+    target: &str,
+    port_of: impl Fn(u64) -> u16,
+) -> Vec<zeek::Conn> {
+    let mut rows = zeek::syn_flood(3, start, secs, count, local, target, 80);
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.resp_p = port_of(i as u64);
+    }
+    rows
+}
+
+#[test]
+fn a_syn_flood_spraying_random_ports_is_a_flood_and_a_port_scan_is_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The CIC sample's shape in Zeek form: 18,778 SYNs in 0.687 s over thousands of ports of one host.
+    let spray = syn_rows(night(), 0.687, 18_778, "172.16.0.5", "192.168.50.4", |i| {
+        (1 + (i * 7_919) % 65_000) as u16
+    });
+    let r = run(&[&zeek_host(tmp.path(), "spray", spray)]);
+    let fl = floods(&r);
+    assert_eq!(fl.len(), 1, "{:#?}", r.findings);
+    // Distinct ports are counted up to a cap (4,096) to bound memory.
+    assert!(fl[0].distinct_ports >= 4_000, "{}", fl[0].distinct_ports);
+    assert!(
+        fl[0].reasons.iter().any(|x| x.contains("port-spraying")),
+        "{:?}",
+        fl[0].reasons
+    );
+    // nmap -sS of the 1,000 most common ports of one host, fast: a scan, not a flood.
+    let scan = syn_rows(night(), 0.8, 1_000, "172.16.0.9", "192.168.50.7", |i| {
+        (1 + i) as u16
+    });
+    let r = run(&[&zeek_host(tmp.path(), "scan", scan)]);
+    assert!(floods(&r).is_empty(), "{:#?}", r.findings);
+    assert!(r.findings.iter().any(|f| f.class == NetworkClass::Scan));
 }

@@ -29,7 +29,10 @@ fn capture(pps: i64, secs: i64) -> Vec<u8> {
         pib_index: Some(pib),
         e_pib_index: None,
     };
-    let echo = ethernet(0x0800, &ipv4(LOCAL, TARGET, 1, &icmp_echo(false, 4242, 1, 56)));
+    let echo = ethernet(
+        0x0800,
+        &ipv4(LOCAL, TARGET, 1, &icmp_echo(false, 4242, 1, 56)),
+    );
     let dns = ethernet(0x0800, &ipv4(LOCAL, TARGET, 17, &udp(53_001, 53, 40)));
     for s in 0..secs {
         for k in 0..pps {
