@@ -899,9 +899,10 @@ impl NetworkAgg {
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
-                        _ if ep.ports.len() as u64 >= cfg.scan_ports => format!(
+                        _ if ep.ports.len() as u64 >= cfg.scan_ports => {
                             " (port-spraying at flood rate; a fast full-range port scan of one host would look the same)"
-                        ),
+                                .to_string()
+                        }
                         _ => String::new(),
                     }
                 ));
