@@ -49,24 +49,8 @@ pub struct ScoreInput<'a> {
     pub baseline: Option<&'a Judgement>,
 }
 
-pub fn fmt_rate(v: f64) -> String {
-    if v >= 1000.0 {
-        let n = v.round() as u64;
-        let s = n.to_string();
-        let mut out = String::new();
-        for (i, c) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        out
-    } else if v >= 100.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
-    }
-}
+/// A rate for people: "27,331", "812", "3.4" (one formatter for alerts and network findings).
+pub use floodwatch_core::finding::fmt_count_rate as fmt_rate;
 
 pub use floodwatch_core::alert::fmt_bytes_rate;
 

@@ -132,7 +132,7 @@ impl Store {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let (id, merged) = match stored {
+            let merged = match stored {
                 Some((id, json)) => {
                     let mut old: Profile = serde_json::from_str(&json).map_err(|e| {
                         rusqlite::Error::FromSqlConversionFailure(
@@ -149,52 +149,36 @@ impl Store {
                     }
                     old.merge(p, half_life_ns);
                     out.updated_baselines += 1;
-                    (Some(id), old)
+                    old
                 }
                 None => {
                     out.new_baselines += 1;
-                    (None, p)
+                    p
                 }
             };
             let json = serde_json::to_string(&merged).unwrap_or_default();
-            let id = match id {
-                Some(id) => {
-                    tx.execute(
-                        "UPDATE baselines SET windows = ?2, first_seen = ?3, last_seen = ?4, days = ?5, hosts = ?6,
-                             profile = ?7, updated_run = ?8 WHERE id = ?1",
-                        params![
-                            id,
-                            merged.windows as i64,
-                            ts_text(merged.first_seen),
-                            ts_text(merged.last_seen),
-                            merged.days(),
-                            merged.hosts.len() as i64,
-                            json,
-                            run_id
-                        ],
-                    )?;
-                    id
-                }
-                None => {
-                    tx.execute(
-                        "INSERT INTO baselines (identity, parent_class, role, windows, first_seen, last_seen, days,
-                             hosts, profile, updated_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                        params![
-                            key.identity,
-                            key.parent_class,
-                            key.role,
-                            merged.windows as i64,
-                            ts_text(merged.first_seen),
-                            ts_text(merged.last_seen),
-                            merged.days(),
-                            merged.hosts.len() as i64,
-                            json,
-                            run_id
-                        ],
-                    )?;
-                    tx.last_insert_rowid()
-                }
-            };
+            // One upsert for new and merged keys (the row keeps its id).
+            let id: i64 = tx.query_row(
+                "INSERT INTO baselines (identity, parent_class, role, windows, first_seen, last_seen, days,
+                     hosts, profile, updated_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (identity, parent_class, role) DO UPDATE SET windows = excluded.windows,
+                     first_seen = excluded.first_seen, last_seen = excluded.last_seen, days = excluded.days,
+                     hosts = excluded.hosts, profile = excluded.profile, updated_run = excluded.updated_run
+                 RETURNING id",
+                params![
+                    key.identity,
+                    key.parent_class,
+                    key.role,
+                    merged.windows as i64,
+                    ts_text(merged.first_seen),
+                    ts_text(merged.last_seen),
+                    merged.days(),
+                    merged.hosts.len() as i64,
+                    json,
+                    run_id
+                ],
+                |r| r.get(0),
+            )?;
             let mut st = tx.prepare(
                 "INSERT OR REPLACE INTO baseline_signals (baseline_id, signal, median, mad, p95, p99, max)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -22,8 +22,8 @@ fn night(day: i64) -> Ts {
     Ts::from_secs((days_from_civil(2026, 3, 2) + day) * 86_400 + 2 * 3_600)
 }
 
-/// `root/HOST/eslogger.jsonl` with one curl burst per listed day: (day, seconds, execs per second).
-fn write_days(root: &Path, bursts: &[(i64, f64, f64)], seed: u64) -> PathBuf {
+/// A host folder `root/host` that will hold an eslogger file only.
+fn eslogger_host(root: &Path, host: &str, seed: u64) -> HostFiles {
     let files = Files {
         eslogger: true,
         ..Files::default()
@@ -32,7 +32,12 @@ fn write_days(root: &Path, bursts: &[(i64, f64, f64)], seed: u64) -> PathBuf {
         seed,
         ..HostOpts::default()
     };
-    let mut hf = HostFiles::create(&root.join(HOST), files, opts).unwrap();
+    HostFiles::create(&root.join(host), files, opts).unwrap()
+}
+
+/// `root/HOST/eslogger.jsonl` with one curl burst per listed day: (day, seconds, execs per second).
+fn write_days(root: &Path, bursts: &[(i64, f64, f64)], seed: u64) -> PathBuf {
+    let mut hf = eslogger_host(root, HOST, seed);
     for &(day, secs, per_s) in bursts {
         launchd_curl_loop(&mut hf, night(day), secs, per_s);
     }
@@ -74,6 +79,22 @@ impl Env {
         c.env("FLOODWATCH_CONFIG", self.p("floodwatch.toml"));
         c.args(args);
         c
+    }
+
+    /// A store command on the test store (`--db` appended).
+    fn store_cmd(&self, args: &[&str]) -> std::process::Output {
+        self.cmd(args).arg("--db").arg(self.db()).output().unwrap()
+    }
+
+    /// A store command's JSON output (it must succeed).
+    fn store_json<T: serde::de::DeserializeOwned>(&self, args: &[&str]) -> T {
+        let out = self.store_cmd(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     fn learn(&self, data: &Path) -> String {
@@ -125,17 +146,7 @@ impl Env {
     }
 
     fn stored_alerts(&self) -> Vec<Value> {
-        let out = self
-            .cmd(&["alerts", "list", "--json", "--suppressed", "--db"])
-            .arg(self.db())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+        self.store_json(&["alerts", "list", "--json", "--suppressed"])
     }
 }
 
@@ -178,12 +189,7 @@ fn learned_week(env: &Env) {
     // The same files again add nothing: every window is before the host's learned mark.
     let again = env.learn(&data);
     assert!(again.contains("learned 0 window(s)"), "{again}");
-    let show = env
-        .cmd(&["baseline", "show", "--json", "--db"])
-        .arg(env.db())
-        .output()
-        .unwrap();
-    let rows: Vec<Value> = serde_json::from_slice(&show.stdout).unwrap();
+    let rows: Vec<Value> = env.store_json(&["baseline", "show", "--json"]);
     let row = rows
         .iter()
         .find(|r| r["key"]["identity"] == "com.apple.bash /Library/Scripts/.sync.sh")
@@ -358,12 +364,7 @@ fn a_suppression_ceiling_hides_traffic_below_it_and_not_above() {
     );
     // The hit is counted once, however often the same alert is hunted.
     env.hunt_db(&below, &env.db());
-    let out = env
-        .cmd(&["suppress", "list", "--json", "--db"])
-        .arg(env.db())
-        .output()
-        .unwrap();
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<Value> = env.store_json(&["suppress", "list", "--json"]);
     let row = rows.iter().find(|r| r["id"] == "sync-ceiling").unwrap();
     assert_eq!(row["hits"], 1, "{row}");
     assert_eq!(row["owner"], "build-team");
@@ -377,11 +378,7 @@ fn an_expired_suppression_is_reported_with_what_it_hid() {
     let night0 = write_days(&env.p("n0"), &[(0, 120.0, 8.0)], 9);
     let (alerts, _, _) = env.hunt_db(&night0, &env.db());
     assert_eq!(fw(&alerts[0])["suppressed_by"]["id"], "sync-nightly");
-    let out = env
-        .cmd(&["suppress", "expire", "sync-nightly", "--by", "bob", "--db"])
-        .arg(env.db())
-        .output()
-        .unwrap();
+    let out = env.store_cmd(&["suppress", "expire", "sync-nightly", "--by", "bob"]);
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(
@@ -398,25 +395,20 @@ fn an_expired_suppression_is_reported_with_what_it_hid() {
     let notes = fw(&alerts[0])["suppression_notes"].to_string();
     assert!(notes.contains("matched but expired"), "{notes}");
     // A suppression without owner, or already past, is refused.
-    let out = env
-        .cmd(&[
-            "suppress",
-            "add",
-            "--id",
-            "x",
-            "--owner",
-            "o",
-            "--reason",
-            "r",
-            "--expires",
-            "2001-01-01",
-            "--path",
-            "/x",
-            "--db",
-        ])
-        .arg(env.db())
-        .output()
-        .unwrap();
+    let out = env.store_cmd(&[
+        "suppress",
+        "add",
+        "--id",
+        "x",
+        "--owner",
+        "o",
+        "--reason",
+        "r",
+        "--expires",
+        "2001-01-01",
+        "--path",
+        "/x",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already past"));
 }
@@ -425,11 +417,7 @@ fn an_expired_suppression_is_reported_with_what_it_hid() {
 fn lifecycle_reopen_and_analyst_marks() {
     let env = Env::new();
     // One script process: a burst, five quiet minutes (more than the 2 min quiet period), a burst.
-    let files = Files {
-        eslogger: true,
-        ..Files::default()
-    };
-    let mut hf = HostFiles::create(&env.p("twice").join(HOST), files, HostOpts::default()).unwrap();
+    let mut hf = eslogger_host(&env.p("twice"), HOST, 1);
     launchd_curl_bursts(&mut hf, night(0), &[(0, 60.0, 20.0), (360, 60.0, 20.0)]);
     hf.finish().unwrap();
     let (alerts, err, code) = env.hunt_db(&env.p("twice"), &env.db());
@@ -444,31 +432,21 @@ fn lifecycle_reopen_and_analyst_marks() {
     assert_eq!(first["state"], "closed");
     assert_eq!(second["reopens"], first["id"]);
     let id = second["id"].as_str().unwrap();
-    let out = env
-        .cmd(&[
-            "alerts",
-            "fp",
-            &id[..8],
-            "--by",
-            "carol",
-            "--reason",
-            "release night",
-            "--db",
-        ])
-        .arg(env.db())
-        .output()
-        .unwrap();
+    let out = env.store_cmd(&[
+        "alerts",
+        "fp",
+        &id[..8],
+        "--by",
+        "carol",
+        "--reason",
+        "release night",
+    ]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = env
-        .cmd(&["alerts", "show", id, "--json", "--db"])
-        .arg(env.db())
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = env.store_json(&["alerts", "show", id, "--json"]);
     assert_eq!(v["row"]["mark"], "false_positive");
     assert_eq!(v["row"]["mark_by"], "carol");
     let events: Vec<&str> = v["history"]
@@ -572,32 +550,14 @@ fn tune_suggests_a_suppression_for_recurring_signed_scheduled_automation() {
         .iter()
         .enumerate()
     {
-        let files = Files {
-            eslogger: true,
-            ..Files::default()
-        };
-        let opts = HostOpts {
-            seed: 20 + i as u64,
-            ..HostOpts::default()
-        };
-        let mut hf = HostFiles::create(&env.p("fleet").join(host), files, opts).unwrap();
+        let mut hf = eslogger_host(&env.p("fleet"), host, 20 + i as u64);
         for d in 0..8 {
             launchd_curl_loop(&mut hf, night(d), 120.0, 8.0);
         }
         hf.finish().unwrap();
     }
     env.learn(&env.p("fleet"));
-    let out = env
-        .cmd(&["tune", "suggest", "--json", "--db"])
-        .arg(env.db())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let list: Vec<Value> = env.store_json(&["tune", "suggest", "--json"]);
     assert_eq!(list.len(), 1, "{list:#?}");
     let s = &list[0];
     assert_eq!(s["identity"], "com.apple.bash /Library/Scripts/.sync.sh");
@@ -622,28 +582,17 @@ fn tune_suggests_a_suppression_for_recurring_signed_scheduled_automation() {
     assert!(entry.contains("learned on 3 host(s)"), "{entry}");
     assert!(entry.contains("owner = \"CHANGE-ME\""), "{entry}");
     // Not until someone owns it...
-    std::fs::write(env.p("proposal.toml"), entry).unwrap();
-    let out = env
-        .cmd(&["suppress", "add", "--from"])
-        .arg(env.p("proposal.toml"))
-        .arg("--db")
-        .arg(env.db())
-        .output()
-        .unwrap();
+    let proposal = env.p("proposal.toml").display().to_string();
+    std::fs::write(&proposal, entry).unwrap();
+    let out = env.store_cmd(&["suppress", "add", "--from", &proposal]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("CHANGE-ME"));
     // ...then it is a suppression like any other, and its argv pattern matches the script's command line.
     let owned = entry
         .replace("owner = \"CHANGE-ME\"", "owner = \"build-team\"")
         .replace("CHANGE-ME: recurring", "CHG-77: recurring");
-    std::fs::write(env.p("proposal.toml"), owned).unwrap();
-    let out = env
-        .cmd(&["suppress", "add", "--from"])
-        .arg(env.p("proposal.toml"))
-        .arg("--db")
-        .arg(env.db())
-        .output()
-        .unwrap();
+    std::fs::write(&proposal, owned).unwrap();
+    let out = env.store_cmd(&["suppress", "add", "--from", &proposal]);
     assert!(
         out.status.success(),
         "{}",
@@ -651,12 +600,7 @@ fn tune_suggests_a_suppression_for_recurring_signed_scheduled_automation() {
     );
     // A workstation (default role, no baseline) running the script at the usual rate is now suppressed,
     // with the hit counted; at 5x the learned ceiling it alerts.
-    let files = Files {
-        eslogger: true,
-        ..Files::default()
-    };
-    let mut hf =
-        HostFiles::create(&env.p("ws").join("mbp-07"), files, HostOpts::default()).unwrap();
+    let mut hf = eslogger_host(&env.p("ws"), "mbp-07", 1);
     launchd_curl_loop(&mut hf, night(9), 120.0, 8.0);
     launchd_curl_loop(&mut hf, night(10), 60.0, 50.0);
     hf.finish().unwrap();
@@ -713,12 +657,7 @@ fn a_later_view_of_the_same_episode_updates_it() {
         "the whole capture shows more of the storm"
     );
     let id = a2[0]["finding_info"]["uid"].as_str().unwrap().to_string();
-    let out = env
-        .cmd(&["alerts", "show", &id, "--json", "--db"])
-        .arg(env.db())
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = env.store_json(&["alerts", "show", &id, "--json"]);
     let events: Vec<&str> = v["history"]
         .as_array()
         .unwrap()
