@@ -77,9 +77,7 @@ pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
             })?;
             let mut out = std::io::stdout().lock();
             if json {
-                serde_json::to_writer_pretty(&mut out, &rows)
-                    .map_err(|x| Error::Input(x.to_string()))?;
-                writeln!(out).map_err(io)?;
+                storage::print_json(&rows)?;
                 return Ok(ExitCode::SUCCESS);
             }
             writeln!(
@@ -124,9 +122,7 @@ pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
                 let alert: serde_json::Value =
                     serde_json::from_str(&alert_json).unwrap_or(serde_json::Value::Null);
                 let v = serde_json::json!({ "row": r, "alert": alert, "history": hist });
-                serde_json::to_writer_pretty(&mut out, &v)
-                    .map_err(|x| Error::Input(x.to_string()))?;
-                writeln!(out).map_err(io)?;
+                storage::print_json(&v)?;
                 return Ok(ExitCode::SUCCESS);
             }
             writeln!(out, "alert {}", r.id).map_err(io)?;

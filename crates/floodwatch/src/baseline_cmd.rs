@@ -162,8 +162,7 @@ fn show(args: &StoreArgs, identity: Option<&str>, json: bool) -> Result<ExitCode
     let mut out = std::io::stdout().lock();
     let io = |x| Error::io("writing baselines", x);
     if json {
-        serde_json::to_writer_pretty(&mut out, &rows).map_err(|x| Error::Input(x.to_string()))?;
-        writeln!(out).map_err(io)?;
+        storage::print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
     writeln!(

@@ -11,6 +11,7 @@ use floodwatch_sinks::escape::terminal;
 use floodwatch_store::runs::{InputRecord, RunRecord};
 use floodwatch_store::Store;
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Options every store command takes.
@@ -49,6 +50,13 @@ impl StoreArgs {
         let store = Store::open(&self.db_path(&cfg), cfg.store.busy_timeout)?;
         Ok((cfg, store))
     }
+}
+
+/// Pretty JSON on stdout, for the store commands' `--json`.
+pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v).map_err(|x| Error::Input(x.to_string()))?;
+    writeln!(out).map_err(|x| Error::io("writing JSON", x))
 }
 
 pub fn now() -> Ts {

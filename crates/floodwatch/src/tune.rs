@@ -263,8 +263,7 @@ pub fn run(cmd: TuneCmd) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let io = |x| Error::io("writing suggestions", x);
     if json {
-        serde_json::to_writer_pretty(&mut out, &list).map_err(|x| Error::Input(x.to_string()))?;
-        writeln!(out).map_err(io)?;
+        storage::print_json(&list)?;
     } else {
         writeln!(
             out,

@@ -173,6 +173,16 @@ fn reason_text(a: &Value, code: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The lifecycle steps of `alerts show --json`, in order.
+fn history_events(v: &Value) -> Vec<&str> {
+    v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"].as_str().unwrap())
+        .collect()
+}
+
 fn unsuppressed(alerts: &[Value]) -> Vec<&Value> {
     alerts
         .iter()
@@ -449,12 +459,7 @@ fn lifecycle_reopen_and_analyst_marks() {
     let v: Value = env.store_json(&["alerts", "show", id, "--json"]);
     assert_eq!(v["row"]["mark"], "false_positive");
     assert_eq!(v["row"]["mark_by"], "carol");
-    let events: Vec<&str> = v["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["event"].as_str().unwrap())
-        .collect();
+    let events = history_events(&v);
     // Reopened, and still open when the input ended; then marked.
     assert_eq!(events, ["reopened", "false_positive"]);
     // The mark survives a re-run of the same hunt.
@@ -658,12 +663,7 @@ fn a_later_view_of_the_same_episode_updates_it() {
     );
     let id = a2[0]["finding_info"]["uid"].as_str().unwrap().to_string();
     let v: Value = env.store_json(&["alerts", "show", &id, "--json"]);
-    let events: Vec<&str> = v["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["event"].as_str().unwrap())
-        .collect();
+    let events = history_events(&v);
     assert_eq!(events, ["opened", "updated"]);
     assert_eq!(v["row"]["state"], "open");
 }
