@@ -137,19 +137,43 @@ impl Hop {
         h.active_from = min_opt(h.active_from, other.active_from);
         h.active_to = h.active_to.max(other.active_to);
         for p in &other.ports {
-            if h.ports.len() < MAX_PORTS {
-                h.ports.insert(*p);
-            } else if !h.ports.contains(p) {
-                h.ports_capped = true;
-            }
+            h.ports_capped |= !insert_capped(&mut h.ports, p, MAX_PORTS);
         }
         h.ports_capped |= other.ports_capped;
         for p in &other.protos {
-            if !h.protos.contains(p) {
-                h.protos.push(*p);
-            }
+            add_proto(&mut h.protos, *p);
         }
         h
+    }
+}
+
+/// Inserts `item` unless `set` is full at `max` (memory stays bounded); false when it was left out.
+fn insert_capped<T, Q>(set: &mut BTreeSet<T>, item: &Q, max: usize) -> bool
+where
+    T: Ord + std::borrow::Borrow<Q>,
+    Q: Ord + ToOwned<Owned = T> + ?Sized,
+{
+    if set.len() < max {
+        set.insert(item.to_owned());
+        true
+    } else {
+        set.contains(item)
+    }
+}
+
+/// Protocols in the order first seen, each once.
+fn add_proto(protos: &mut Vec<Proto>, p: Proto) {
+    if !protos.contains(&p) {
+        protos.push(p);
+    }
+}
+
+/// Keeps `ev` while there are fewer than `max`; counts it in `dropped` otherwise.
+fn push_capped(evidence: &mut Vec<(Ts, Origin)>, dropped: &mut u64, ev: (Ts, Origin), max: usize) {
+    if evidence.len() < max {
+        evidence.push(ev);
+    } else {
+        *dropped += 1;
     }
 }
 
@@ -267,29 +291,15 @@ impl Episode {
             self.last_seen = self.last_seen.max(t);
         }
         for p in &hop.protos {
-            if !self.protos.contains(p) {
-                self.protos.push(*p);
-            }
+            add_proto(&mut self.protos, *p);
         }
-        if self.hosts.len() < MAX_HOSTS {
-            self.hosts.insert(target.to_string());
-        } else if !self.hosts.contains(target) {
-            self.capped = true;
-        }
+        self.capped |= !insert_capped(&mut self.hosts, target, MAX_HOSTS);
         for p in &hop.ports {
-            if self.ports.len() < MAX_PORTS {
-                self.ports.insert(*p);
-            } else if !self.ports.contains(p) {
-                self.capped = true;
-            }
+            self.capped |= !insert_capped(&mut self.ports, p, MAX_PORTS);
         }
         self.capped |= hop.ports_capped;
         for e in &hop.evidence {
-            if self.evidence.len() < max_ev {
-                self.evidence.push(*e);
-            } else {
-                self.dropped += 1;
-            }
+            push_capped(&mut self.evidence, &mut self.dropped, *e, max_ev);
         }
         self.dropped += hop.dropped;
     }
@@ -519,20 +529,10 @@ impl NetworkAgg {
         hop.active_from = min_opt(hop.active_from, Some(from));
         hop.active_to = hop.active_to.max(Some(end));
         if let Some(p) = port {
-            if hop.ports.len() < MAX_PORTS {
-                hop.ports.insert(p);
-            } else if !hop.ports.contains(&p) {
-                hop.ports_capped = true;
-            }
+            hop.ports_capped |= !insert_capped(&mut hop.ports, &p, MAX_PORTS);
         }
-        if !hop.protos.contains(&t.proto) {
-            hop.protos.push(t.proto);
-        }
-        if hop.evidence.len() < max_ev {
-            hop.evidence.push((end, origin));
-        } else {
-            hop.dropped += 1;
-        }
+        add_proto(&mut hop.protos, t.proto);
+        push_capped(&mut hop.evidence, &mut hop.dropped, (end, origin), max_ev);
         self.clock = Some(self.clock.map_or(t.start, |c| c.max(t.start.min(end))));
         Ok(())
     }

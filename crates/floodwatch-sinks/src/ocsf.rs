@@ -4,8 +4,9 @@
 //! metrics, reasons, context and timeline under `unmapped.floodwatch`. Network floods (no pid) are
 //! Detection Findings too, with endpoints instead of an actor ([`network_finding`]).
 
-use floodwatch_core::alert::{Alert, Evidence, ProcessView};
+use floodwatch_core::alert::{Alert, Evidence, ProcessView, Severity};
 use floodwatch_core::finding::NetworkFinding;
+use floodwatch_core::Ts;
 use serde_json::{json, Map, Value};
 
 pub const ANALYTIC_UID: &str = "AN0971";
@@ -144,9 +145,69 @@ pub fn title(a: &Alert) -> String {
 }
 
 pub fn detection_finding(a: &Alert, activity: Activity, product_version: &str) -> Value {
-    let (status_id, status_name) = status(a);
     let reasons: Vec<&str> = a.reasons.iter().map(|r| r.text.as_str()).collect();
-    json!({
+    let head = Head {
+        uid: &a.id,
+        title: title(a),
+        desc: reasons.join("\n"),
+        risk_details: reasons.join("; "),
+        first_seen: a.first_seen,
+        last_seen: a.last_seen,
+        severity: a.severity,
+        status: status(a),
+    };
+    finding(
+        head,
+        activity,
+        product_version,
+        json!({
+            "risk_score": a.score,
+            "device": {"hostname": a.host, "type_id": 0, "os": {"name": "macOS", "type_id": 300}},
+            "actor": {
+                "process": process_with_parents(&a.subject.process, &a.subject.parents),
+            },
+            "evidences": a.evidences.iter().map(evidence).collect::<Vec<_>>(),
+            "unmapped": {
+                "floodwatch": {
+                    "status": a.status,
+                    "score": a.score,
+                    "reasons": a.reasons,
+                    "metrics": a.metrics,
+                    "context": a.context,
+                    "subject_kind": a.subject.kind,
+                    "subject_signing": {
+                        "signing_id": a.subject.process.signing_id,
+                        "team_id": a.subject.process.team_id,
+                        "class": a.subject.process.signature,
+                    },
+                    "children": a.subject.children,
+                    "baseline": a.baseline,
+                    "timeline": a.timeline,
+                    "suppressed_by": a.suppressed_by,
+                    "suppression_notes": a.suppression_notes,
+                }
+            }
+        }),
+    )
+}
+
+/// What an alert and a network flood both put in a Detection Finding.
+struct Head<'a> {
+    uid: &'a str,
+    title: String,
+    desc: String,
+    risk_details: String,
+    first_seen: Ts,
+    last_seen: Ts,
+    severity: Severity,
+    status: (u8, &'static str),
+}
+
+/// A Detection Finding: the fields every finding has (class, activity, times, severity, status,
+/// metadata, finding_info with the analytic and technique), and `own`, the fields of its kind.
+fn finding(head: Head<'_>, activity: Activity, product_version: &str, own: Value) -> Value {
+    let (status_id, status_name) = head.status;
+    let mut v = json!({
         "class_uid": 2004,
         "class_name": "Detection Finding",
         "category_uid": 2,
@@ -155,29 +216,28 @@ pub fn detection_finding(a: &Alert, activity: Activity, product_version: &str) -
         "activity_name": activity.name(),
         "type_uid": 200400 + activity.id() as u32,
         "type_name": format!("Detection Finding: {}", activity.name()),
-        "time": a.last_seen.as_millis(),
-        "start_time": a.first_seen.as_millis(),
-        "end_time": a.last_seen.as_millis(),
-        "severity_id": a.severity.ocsf_id(),
-        "severity": capitalize(a.severity.as_str()),
+        "time": head.last_seen.as_millis(),
+        "start_time": head.first_seen.as_millis(),
+        "end_time": head.last_seen.as_millis(),
+        "severity_id": head.severity.ocsf_id(),
+        "severity": capitalize(head.severity.as_str()),
         "status_id": status_id,
         "status": status_name,
-        "risk_score": a.score,
-        "risk_level_id": a.severity.ocsf_id().min(4),
-        "risk_details": reasons.join("; "),
-        "message": title(a),
+        "risk_level_id": head.severity.ocsf_id().min(4),
+        "risk_details": head.risk_details,
+        "message": head.title,
         "metadata": {
             "version": "1.3.0",
-            "uid": a.id,
+            "uid": head.uid,
             "product": {"name": "floodwatch", "vendor_name": "floodwatch", "version": product_version},
         },
         "finding_info": {
-            "uid": a.id,
-            "title": title(a),
-            "desc": reasons.join("\n"),
+            "uid": head.uid,
+            "title": head.title,
+            "desc": head.desc,
             "types": ["Network Flood"],
-            "first_seen_time": a.first_seen.as_millis(),
-            "last_seen_time": a.last_seen.as_millis(),
+            "first_seen_time": head.first_seen.as_millis(),
+            "last_seen_time": head.last_seen.as_millis(),
             "analytic": {"uid": ANALYTIC_UID, "name": "Analytic 0971", "type_id": 1, "type": "Rule",
                           "desc": "Excessive outbound traffic via ping, curl, or custom scripts indicating flooding behavior, especially with no UI context or user interaction."},
             "attacks": [{
@@ -186,32 +246,11 @@ pub fn detection_finding(a: &Alert, activity: Activity, product_version: &str) -
                 "tactic": {"uid": "TA0040", "name": "Impact"},
             }],
         },
-        "device": {"hostname": a.host, "type_id": 0, "os": {"name": "macOS", "type_id": 300}},
-        "actor": {
-            "process": process_with_parents(&a.subject.process, &a.subject.parents),
-        },
-        "evidences": a.evidences.iter().map(evidence).collect::<Vec<_>>(),
-        "unmapped": {
-            "floodwatch": {
-                "status": a.status,
-                "score": a.score,
-                "reasons": a.reasons,
-                "metrics": a.metrics,
-                "context": a.context,
-                "subject_kind": a.subject.kind,
-                "subject_signing": {
-                    "signing_id": a.subject.process.signing_id,
-                    "team_id": a.subject.process.team_id,
-                    "class": a.subject.process.signature,
-                },
-                "children": a.subject.children,
-                "baseline": a.baseline,
-                "timeline": a.timeline,
-                "suppressed_by": a.suppressed_by,
-                "suppression_notes": a.suppression_notes,
-            }
-        }
-    })
+    });
+    if let (Some(all), Value::Object(own)) = (v.as_object_mut(), own) {
+        all.extend(own);
+    }
+    v
 }
 
 fn capitalize(s: &str) -> String {
@@ -227,7 +266,6 @@ fn capitalize(s: &str) -> String {
 /// source saw it) in `evidences[]` and under `unmapped.floodwatch`, with `kind = "network"`.
 /// Scans are not findings of AN0971 and are never written here (the run summary lists them).
 pub fn network_finding(f: &NetworkFinding, activity: Activity, product_version: &str) -> Value {
-    let title = f.title();
     let mut evidences: Vec<Value> = f
         .evidences
         .iter()
@@ -266,60 +304,38 @@ pub fn network_finding(f: &NetworkFinding, activity: Activity, product_version: 
             "distinct_capped": f.distinct_capped,
             "evidences_omitted": f.evidences_omitted,
     });
-    json!({
-        "class_uid": 2004,
-        "class_name": "Detection Finding",
-        "category_uid": 2,
-        "category_name": "Findings",
-        "activity_id": activity.id(),
-        "activity_name": activity.name(),
-        "type_uid": 200400 + activity.id() as u32,
-        "type_name": format!("Detection Finding: {}", activity.name()),
-        "time": f.last_seen.as_millis(),
-        "start_time": f.first_seen.as_millis(),
-        "end_time": f.last_seen.as_millis(),
-        "severity_id": f.severity.ocsf_id(),
-        "severity": capitalize(f.severity.as_str()),
-        "status_id": 1,
-        "status": "New",
-        "risk_level_id": f.severity.ocsf_id().min(4),
-        "risk_details": f.reasons.join("; "),
-        "message": title,
-        "metadata": {
-            "version": "1.3.0",
-            "uid": f.id,
-            "product": {"name": "floodwatch", "vendor_name": "floodwatch", "version": product_version},
-        },
-        "finding_info": {
-            "uid": f.id,
-            "title": title,
-            "desc": format!("{}\n{}", f.reasons.join("\n"), f.process.text),
-            "types": ["Network Flood"],
-            "first_seen_time": f.first_seen.as_millis(),
-            "last_seen_time": f.last_seen.as_millis(),
-            "analytic": {"uid": ANALYTIC_UID, "name": "Analytic 0971", "type_id": 1, "type": "Rule",
-                          "desc": "Excessive outbound traffic via ping, curl, or custom scripts indicating flooding behavior, especially with no UI context or user interaction."},
-            "attacks": [{
-                "technique": {"uid": TECHNIQUE_UID, "name": "Direct Network Flood"},
-                "sub_technique": {"uid": TECHNIQUE_UID, "name": "Direct Network Flood"},
-                "tactic": {"uid": "TA0040", "name": "Impact"},
-            }],
-        },
-        "device": {"hostname": f.host, "type_id": 0},
-        "src_endpoint": {"ip": f.local},
-        "dst_endpoint": {"ip": f.target},
-        "evidences": evidences,
-        "unmapped": {
-            "floodwatch": {
-                "kind": "network",
-                "class": f.class,
-                "protocols": f.protocols,
-                "metrics": metrics,
-                "reasons": f.reasons,
-                "process_join": f.process,
+    let head = Head {
+        uid: &f.id,
+        title: f.title(),
+        desc: format!("{}\n{}", f.reasons.join("\n"), f.process.text),
+        risk_details: f.reasons.join("; "),
+        first_seen: f.first_seen,
+        last_seen: f.last_seen,
+        severity: f.severity,
+        // No workflow state for network floods: always New.
+        status: (1, "New"),
+    };
+    finding(
+        head,
+        activity,
+        product_version,
+        json!({
+            "device": {"hostname": f.host, "type_id": 0},
+            "src_endpoint": {"ip": f.local},
+            "dst_endpoint": {"ip": f.target},
+            "evidences": evidences,
+            "unmapped": {
+                "floodwatch": {
+                    "kind": "network",
+                    "class": f.class,
+                    "protocols": f.protocols,
+                    "metrics": metrics,
+                    "reasons": f.reasons,
+                    "process_join": f.process,
+                }
             }
-        }
-    })
+        }),
+    )
 }
 
 /// Network floods as JSON lines (one Create each, as a hunt reports alerts); scans are skipped.

@@ -16,21 +16,14 @@
 //!
 //! Host: `host.hostname` (else `host.name`) unless `--host` forces one.
 
+use crate::json::{self, cut, host_port, HostNames, Obj};
 use crate::{Parsed, RecordParser, Reject, SourceCtx};
 use floodwatch_core::event::{
     Connect, Event, EventKind, Origin, ProcInfo, Proto, Signing, Traffic,
 };
 use floodwatch_core::time::parse_rfc3339;
 use floodwatch_core::Ts;
-use serde_json::{Map, Value};
-use std::collections::HashMap;
-use std::sync::Arc;
-
-const MAX_INTERNED_HOSTS: usize = 4096;
-/// Longest action or dataset echoed into a skip reason (it comes from the input).
-const MAX_NAME_IN_REASON: usize = 48;
-
-type Obj = Map<String, Value>;
+use serde_json::Value;
 
 /// `path` ("process.parent.pid") in `o`, whether stored nested, flat-dotted, or partly each.
 pub fn field<'a>(o: &'a Obj, path: &str) -> Option<&'a Value> {
@@ -86,10 +79,6 @@ fn count(o: &Obj, path: &str) -> Option<u64> {
     int(o, path).and_then(|v| u64::try_from(v).ok())
 }
 
-fn cut(s: &str) -> String {
-    s.chars().take(MAX_NAME_IN_REASON).collect()
-}
-
 /// `process.*` (or `process.parent.*` with `prefix` "process.parent") as a process image.
 fn proc_info(o: &Obj, prefix: &str, pid_value: i32) -> ProcInfo {
     let f = |k: &str| format!("{prefix}.{k}");
@@ -132,39 +121,20 @@ fn proto_of(transport: Option<&str>) -> Proto {
 
 fn endpoint(o: &Obj, side: &str) -> Option<String> {
     let host = text(o, &format!("{side}.ip")).or_else(|| text(o, &format!("{side}.address")))?;
-    Some(match int(o, &format!("{side}.port")) {
-        Some(p) if host.contains(':') => format!("[{host}]:{p}"),
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    })
+    Some(host_port(host, int(o, &format!("{side}.port"))))
 }
 
 pub struct ElasticParser {
     ctx: SourceCtx,
-    hosts: HashMap<Box<str>, Arc<str>>,
+    hosts: HostNames,
 }
 
 impl ElasticParser {
     pub fn new(ctx: SourceCtx) -> Self {
         ElasticParser {
             ctx,
-            hosts: HashMap::new(),
+            hosts: HostNames::default(),
         }
-    }
-
-    fn host(&mut self, own: Option<&str>) -> Arc<str> {
-        let name = match own {
-            Some(name) if !self.ctx.host_forced => name,
-            _ => return self.ctx.host.clone(),
-        };
-        if let Some(h) = self.hosts.get(name) {
-            return h.clone();
-        }
-        let h: Arc<str> = Arc::from(name);
-        if self.hosts.len() < MAX_INTERNED_HOSTS {
-            self.hosts.insert(name.into(), h.clone());
-        }
-        h
     }
 
     fn process(&self, o: &Obj, action: &str) -> Result<Option<EventKind>, Reject> {
@@ -260,11 +230,7 @@ impl ElasticParser {
 
 impl RecordParser for ElasticParser {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
-        let v: Value =
-            serde_json::from_str(record).map_err(|e| Reject::new("invalid JSON", e.to_string()))?;
-        let o = v
-            .as_object()
-            .ok_or_else(|| Reject::new("wrong type", "not a JSON object"))?;
+        let o = &json::object(record)?;
         let stamp =
             text(o, "@timestamp").ok_or_else(|| Reject::new("missing field", "@timestamp"))?;
         let ts = parse_rfc3339(stamp)
@@ -290,7 +256,8 @@ impl RecordParser for ElasticParser {
                 format!("Elastic {} action {}", cut(dataset), cut(action)).into(),
             ));
         };
-        let host = self.host(text(o, "host.hostname").or_else(|| text(o, "host.name")));
+        let own = text(o, "host.hostname").or_else(|| text(o, "host.name"));
+        let host = self.hosts.get(&self.ctx, own);
         out.push(Event {
             ts,
             host,
@@ -307,17 +274,12 @@ impl RecordParser for ElasticParser {
 #[cfg(test)]
 mod tests {
     use super::field;
-    use crate::testutil::{ctx, read_all};
+    use crate::testutil::{self, ctx, read_all};
     use crate::{sniff, Format, Sniffed};
     use floodwatch_core::event::{EventKind, Proto};
 
-    const CORPUS: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data/corpus/elastic_defend/"
-    );
-
     fn corpus(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{CORPUS}{name}")).unwrap()
+        testutil::corpus(&format!("elastic_defend/{name}"))
     }
 
     #[test]

@@ -33,6 +33,22 @@ impl Frame<'_> {
     }
 }
 
+/// The reader's buffered bytes (read in when there are none), a read that was interrupted retried;
+/// empty at the end of input.
+fn fill<R: BufRead>(reader: &mut R) -> io::Result<&[u8]> {
+    loop {
+        match reader.fill_buf() {
+            // A fresh `&[]`: the borrow checker refuses the loop's own borrow returned from it.
+            Ok([]) => return Ok(&[]),
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    // The buffer holds bytes: this returns them without reading.
+    reader.fill_buf()
+}
+
 pub struct LineFramer<R> {
     reader: R,
     /// A line that did not lie whole in the reader's buffer (or was too long) is assembled here.
@@ -79,15 +95,7 @@ impl<R: BufRead> LineFramer<R> {
         }
         self.buf.clear();
         self.record_start = self.offset;
-        let whole = loop {
-            match self.reader.fill_buf() {
-                Ok(avail) => {
-                    break memchr::memchr(b'\n', avail).filter(|&len| len <= self.max);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        };
+        let whole = memchr::memchr(b'\n', fill(&mut self.reader)?).filter(|&len| len <= self.max);
         if let Some(len) = whole {
             self.borrowed = len + 1;
             self.offset += (len + 1) as u64;
@@ -104,11 +112,7 @@ impl<R: BufRead> LineFramer<R> {
         let mut total: usize = 0;
         let mut terminated = false;
         loop {
-            let avail = match self.reader.fill_buf() {
-                Ok(a) => a,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let avail = fill(&mut self.reader)?;
             if avail.is_empty() {
                 break;
             }
@@ -170,6 +174,42 @@ fn record(bytes: &[u8], line: u64, unterminated: bool) -> Frame<'_> {
     }
 }
 
+/// One byte inside a JSON string: false when it is the closing quote (not escaped by a backslash).
+fn still_in_string(c: u8, esc: &mut bool) -> bool {
+    if *esc {
+        *esc = false;
+    } else if c == b'\\' {
+        *esc = true;
+    } else if c == b'"' {
+        return false;
+    }
+    true
+}
+
+/// The frame of one JSON object gathered in `buf` from `line`: too long for `max`, not UTF-8, or
+/// the record (`complete`: its closing brace was read).
+fn object_frame(buf: &[u8], line: u64, too_long: bool, complete: bool, max: usize) -> Frame<'_> {
+    if too_long {
+        return Frame::Bad {
+            line,
+            reason: "record too long",
+            detail: format!("object over {max} bytes (input.max_line_bytes)"),
+        };
+    }
+    match std::str::from_utf8(buf) {
+        Ok(text) => Frame::Record {
+            text,
+            line,
+            unterminated: !complete,
+        },
+        Err(e) => Frame::Bad {
+            line,
+            reason: "invalid UTF-8",
+            detail: format!("invalid byte at offset {} of the record", e.valid_up_to()),
+        },
+    }
+}
+
 /// Splits a top-level JSON array (`[ {..}, {..} ]`) into its object texts, tracking line numbers.
 /// Anything else at the top level (a preamble line, a stray token) is reported as a bad frame.
 pub struct JsonArrayFramer<R> {
@@ -193,6 +233,7 @@ impl<R: BufRead> JsonArrayFramer<R> {
         }
     }
 
+    // Called for every byte: one `fill_buf` call, where `fill` makes two.
     fn peek(&mut self) -> io::Result<Option<u8>> {
         loop {
             match self.reader.fill_buf() {
@@ -324,13 +365,7 @@ impl<R: BufRead> JsonArrayFramer<R> {
                 }
             }
             if in_str {
-                if esc {
-                    esc = false;
-                } else if c == b'\\' {
-                    esc = true;
-                } else if c == b'"' {
-                    in_str = false;
-                }
+                in_str = still_in_string(c, &mut esc);
                 continue;
             }
             match c {
@@ -346,25 +381,9 @@ impl<R: BufRead> JsonArrayFramer<R> {
                 _ => {}
             }
         }
-        if too_long {
-            return Ok(Some(Frame::Bad {
-                line: start_line,
-                reason: "record too long",
-                detail: format!("object over {} bytes (input.max_line_bytes)", self.max),
-            }));
-        }
-        match std::str::from_utf8(&self.buf) {
-            Ok(text) => Ok(Some(Frame::Record {
-                text,
-                line: start_line,
-                unterminated: !complete,
-            })),
-            Err(e) => Ok(Some(Frame::Bad {
-                line: start_line,
-                reason: "invalid UTF-8",
-                detail: format!("invalid byte at offset {} of the record", e.valid_up_to()),
-            })),
-        }
+        Ok(Some(object_frame(
+            &self.buf, start_line, too_long, complete, self.max,
+        )))
     }
 }
 
@@ -389,21 +408,10 @@ impl<R: BufRead> JsonStreamFramer<R> {
         }
     }
 
-    fn fill(&mut self) -> io::Result<&[u8]> {
-        loop {
-            match self.reader.fill_buf() {
-                Ok(_) => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        self.reader.fill_buf()
-    }
-
     /// Skips whitespace (counting lines); returns the next byte, not consumed, or None at the end.
     fn skip_ws(&mut self) -> io::Result<Option<u8>> {
         loop {
-            let avail = self.fill()?;
+            let avail = fill(&mut self.reader)?;
             if avail.is_empty() {
                 return Ok(None);
             }
@@ -432,7 +440,7 @@ impl<R: BufRead> JsonStreamFramer<R> {
     fn take_line(&mut self) -> io::Result<String> {
         let mut kept = Vec::new();
         loop {
-            let avail = self.fill()?;
+            let avail = fill(&mut self.reader)?;
             if avail.is_empty() {
                 break;
             }
@@ -475,11 +483,7 @@ impl<R: BufRead> JsonStreamFramer<R> {
         let mut line_start = false;
         while !complete && !broken {
             let max = self.max;
-            let avail = match self.reader.fill_buf() {
-                Ok(a) => a,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let avail = fill(&mut self.reader)?;
             if avail.is_empty() {
                 break;
             }
@@ -496,13 +500,7 @@ impl<R: BufRead> JsonStreamFramer<R> {
                     }
                 }
                 if in_str {
-                    if esc {
-                        esc = false;
-                    } else if c == b'\\' {
-                        esc = true;
-                    } else if c == b'"' {
-                        in_str = false;
-                    }
+                    in_str = still_in_string(c, &mut esc);
                     continue;
                 }
                 match c {
@@ -535,32 +533,17 @@ impl<R: BufRead> JsonStreamFramer<R> {
             self.reader.consume(end);
             self.line += lines;
         }
-        if too_long {
-            return Ok(Some(Frame::Bad {
-                line: start_line,
-                reason: "record too long",
-                detail: format!("object over {} bytes (input.max_line_bytes)", self.max),
-            }));
-        }
-        if broken {
+        // Too long is told first: its text was dropped, so whether it closed is not known.
+        if broken && !too_long {
             return Ok(Some(Frame::Bad {
                 line: start_line,
                 reason: "invalid JSON",
                 detail: format!("object not closed before line {}", self.line),
             }));
         }
-        match std::str::from_utf8(&self.buf) {
-            Ok(text) => Ok(Some(Frame::Record {
-                text,
-                line: start_line,
-                unterminated: !complete,
-            })),
-            Err(e) => Ok(Some(Frame::Bad {
-                line: start_line,
-                reason: "invalid UTF-8",
-                detail: format!("invalid byte at offset {} of the record", e.valid_up_to()),
-            })),
-        }
+        Ok(Some(object_frame(
+            &self.buf, start_line, too_long, complete, self.max,
+        )))
     }
 }
 
@@ -568,19 +551,24 @@ impl<R: BufRead> JsonStreamFramer<R> {
 mod tests {
     use super::*;
 
+    /// A line frame as `line:text:unterminated`, `line!reason` (bad) or `line~reason` (skipped).
+    fn show(fr: Frame<'_>) -> String {
+        match fr {
+            Frame::Record {
+                text,
+                line,
+                unterminated,
+            } => format!("{line}:{text}:{unterminated}"),
+            Frame::Bad { line, reason, .. } => format!("{line}!{reason}"),
+            Frame::Skipped { line, reason } => format!("{line}~{reason}"),
+        }
+    }
+
     fn lines(input: &[u8], max: usize) -> Vec<String> {
         let mut f = LineFramer::new(input, max);
         let mut out = vec![];
         while let Some(fr) = f.next_frame().unwrap() {
-            out.push(match fr {
-                Frame::Record {
-                    text,
-                    line,
-                    unterminated,
-                } => format!("{line}:{text}:{unterminated}"),
-                Frame::Bad { line, reason, .. } => format!("{line}!{reason}"),
-                Frame::Skipped { line, reason } => format!("{line}~{reason}"),
-            });
+            out.push(show(fr));
         }
         out
     }
@@ -631,16 +619,7 @@ mod tests {
         };
         let read = |f: &mut LineFramer<&mut dyn BufRead>| {
             frames(&mut || {
-                let fr = f.next_frame().unwrap()?;
-                let s = match fr {
-                    Frame::Record {
-                        text,
-                        line,
-                        unterminated,
-                    } => format!("{line}:{text}:{unterminated}"),
-                    Frame::Bad { line, reason, .. } => format!("{line}!{reason}"),
-                    Frame::Skipped { line, reason } => format!("{line}~{reason}"),
-                };
+                let s = show(f.next_frame().unwrap()?);
                 Some((s, f.record_start()))
             })
         };

@@ -28,20 +28,16 @@
 //! Signer-type codes are not mapped to "platform binary": the telemetry and alert samples number
 //! them differently (Apple is 1 in one, 0 in the other) and neither is documented.
 
+use crate::json::{self, cut, host_port, HostNames, Obj};
 use crate::{Parsed, RecordParser, Reject, SourceCtx};
 use floodwatch_core::event::{
     Connect, Event, EventKind, Origin, ProcInfo, Proto, Session, SessionKind, Signing, Tty,
 };
 use floodwatch_core::time::NANOS_PER_SEC;
 use floodwatch_core::Ts;
-use serde_json::{Map, Value};
-use std::collections::HashMap;
+use serde_json::Value;
 use std::sync::Arc;
 
-/// Distinct host names kept interned (the rest are allocated per event).
-const MAX_INTERNED_HOSTS: usize = 4096;
-/// Longest event name echoed into a skip reason (it comes from the input).
-const MAX_NAME_IN_REASON: usize = 48;
 /// BSM's "unset" audit user id.
 const AUID_UNSET: u64 = 4_294_967_295;
 /// BSM errno for EINPROGRESS: a non-blocking connect that has not finished, neither success nor
@@ -52,10 +48,8 @@ const DEV_NULL: u64 = 0x0300_0002;
 
 pub struct JamfParser {
     ctx: SourceCtx,
-    hosts: HashMap<Box<str>, Arc<str>>,
+    hosts: HostNames,
 }
-
-type Obj = Map<String, Value>;
 
 fn obj<'a>(o: &'a Obj, k: &str) -> Option<&'a Obj> {
     o.get(k).and_then(Value::as_object)
@@ -99,10 +93,6 @@ fn epoch_decimal(v: &Value) -> Option<Ts> {
     }
     let nanos: i64 = format!("{frac:0<9}").parse().ok()?;
     Some(Ts(secs.checked_mul(NANOS_PER_SEC)?.checked_add(nanos)?))
-}
-
-fn cut(s: &str) -> String {
-    s.chars().take(MAX_NAME_IN_REASON).collect()
 }
 
 fn missing(what: &str) -> Reject {
@@ -176,34 +166,19 @@ fn child_pid(rec: &Obj) -> Option<i32> {
 
 fn remote_of(sock: &Obj) -> Option<String> {
     let ip = text(sock, "ip_address")?;
-    Some(match int(sock, "port") {
-        Some(p) if ip.contains(':') => format!("[{ip}]:{p}"),
-        Some(p) => format!("{ip}:{p}"),
-        None => ip,
-    })
+    Some(host_port(&ip, int(sock, "port")))
 }
 
 impl JamfParser {
     pub fn new(ctx: SourceCtx) -> Self {
         JamfParser {
             ctx,
-            hosts: HashMap::new(),
+            hosts: HostNames::default(),
         }
     }
 
     fn host(&mut self, own: Option<&str>) -> Arc<str> {
-        let name = match own.filter(|h| !h.is_empty()) {
-            Some(name) if !self.ctx.host_forced => name,
-            _ => return self.ctx.host.clone(),
-        };
-        if let Some(h) = self.hosts.get(name) {
-            return h.clone();
-        }
-        let h: Arc<str> = Arc::from(name);
-        if self.hosts.len() < MAX_INTERNED_HOSTS {
-            self.hosts.insert(name.into(), h.clone());
-        }
-        h
+        self.hosts.get(&self.ctx, own)
     }
 
     fn push(&self, out: &mut Vec<Event>, ts: Ts, host: &Arc<str>, line: u64, kind: EventKind) {
@@ -431,11 +406,7 @@ impl JamfParser {
 
 impl RecordParser for JamfParser {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
-        let v: Value =
-            serde_json::from_str(record).map_err(|e| Reject::new("invalid JSON", e.to_string()))?;
-        let rec = v
-            .as_object()
-            .ok_or_else(|| Reject::new("wrong type", "not a JSON object"))?;
+        let rec = &json::object(record)?;
         if let Some(header) = obj(rec, "header") {
             return self.telemetry(rec, header, line, out);
         }
@@ -455,25 +426,21 @@ impl RecordParser for JamfParser {
 
 #[cfg(test)]
 mod tests {
-    use crate::testutil::{ctx, read_all};
+    use crate::testutil::{self, ctx, read_all};
     use crate::{sniff, Format, Sniffed};
     use floodwatch_core::event::{EventKind, SessionKind, Tty};
 
-    const CORPUS: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data/corpus/jamf_protect/"
-    );
-
     fn corpus(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{CORPUS}{name}")).unwrap()
+        testutil::corpus(&format!("jamf_protect/{name}"))
     }
 
     /// All fourteen telemetry samples concatenated as they are (pretty-printed, `}` then `{`).
     fn all_telemetry() -> (Vec<u8>, Vec<String>) {
-        let mut names: Vec<String> = std::fs::read_dir(format!("{CORPUS}telemetry"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
+        let mut names: Vec<String> =
+            std::fs::read_dir(testutil::corpus_path("jamf_protect/telemetry"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
         names.sort();
         let mut data = Vec::new();
         for n in &names {
@@ -700,11 +667,7 @@ mod tests {
     #[test]
     fn mutated_json_streams_do_not_panic() {
         let (jamf, _) = all_telemetry();
-        let elastic = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/data/corpus/elastic_defend/endpointpkg_network_sample_event.json"
-        ))
-        .unwrap();
+        let elastic = testutil::corpus("elastic_defend/endpointpkg_network_sample_event.json");
         let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
         let mut next = move || {
             seed ^= seed << 13;

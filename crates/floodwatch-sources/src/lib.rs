@@ -14,6 +14,7 @@ pub mod elastic;
 pub mod eslogger;
 pub mod framing;
 pub mod jamf;
+mod json;
 pub mod nettop;
 pub mod osquery;
 pub mod pcap;
@@ -377,6 +378,18 @@ pub(crate) mod testutil {
             clock: ClockHints::default(),
             input: floodwatch_core::config::Config::default().input,
         }
+    }
+
+    /// `tests/data/corpus/{path}` of the workspace.
+    pub fn corpus_path(path: &str) -> String {
+        format!(
+            "{}/../../tests/data/corpus/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    }
+
+    pub fn corpus(path: &str) -> Vec<u8> {
+        std::fs::read(corpus_path(path)).unwrap()
     }
 
     /// Reads a whole input through a FileSource; returns events and stats.

@@ -10,6 +10,7 @@
 //! but is not is a "bad value" reject naming the column, never a panic.
 
 use crate::eslogger::{json_reject, Str};
+use crate::json::HostNames;
 use crate::{Parsed, RecordParser, Reject, SkipReason, SourceCtx};
 use floodwatch_core::event::{
     Connect, Event, EventKind, Origin, ProcInfo, Proto, Session, SessionKind, Signing, Tty,
@@ -20,12 +21,8 @@ use floodwatch_core::Ts;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-
-/// Host names are interned so that events of one host share one `Arc`; this bounds the map.
-const MAX_INTERNED_HOSTS: usize = 4096;
 
 /// Longest query name echoed into a skip reason (the name comes from the input).
 const MAX_NAME_IN_REASON: usize = 80;
@@ -35,14 +32,14 @@ const AUID_UNSET: u32 = u32::MAX;
 
 pub struct OsqueryParser {
     ctx: SourceCtx,
-    hosts: HashMap<Box<str>, Arc<str>>,
+    hosts: HostNames,
 }
 
 impl OsqueryParser {
     pub fn new(ctx: SourceCtx) -> Self {
         OsqueryParser {
             ctx,
-            hosts: HashMap::new(),
+            hosts: HostNames::default(),
         }
     }
 
@@ -52,20 +49,8 @@ impl OsqueryParser {
             .host_identifier
             .as_ref()
             .or(env.hostname.as_ref())
-            .map(Str::as_str)
-            .filter(|h| !h.is_empty());
-        let name = match own {
-            Some(name) if !self.ctx.host_forced => name,
-            _ => return self.ctx.host.clone(),
-        };
-        if let Some(h) = self.hosts.get(name) {
-            return h.clone();
-        }
-        let h: Arc<str> = Arc::from(name);
-        if self.hosts.len() < MAX_INTERNED_HOSTS {
-            self.hosts.insert(name.into(), h.clone());
-        }
-        h
+            .map(Str::as_str);
+        self.hosts.get(&self.ctx, own)
     }
 }
 

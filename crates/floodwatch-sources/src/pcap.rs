@@ -674,6 +674,29 @@ impl<R: BufRead> CaptureReader<R> {
         }
     }
 
+    /// Reads the next record's fixed-size header (`n` bytes, named `what` in the reject) into `buf`
+    /// and counts the record. None: the input ended, cleanly or (rejected) inside the header.
+    fn record_header(
+        &mut self,
+        n: usize,
+        what: &str,
+        stats: &mut FileStats,
+    ) -> io::Result<Option<u64>> {
+        self.buf.clear();
+        let got = self.fill(n)?;
+        if got == 0 {
+            return Ok(None);
+        }
+        self.index += 1;
+        stats.records += 1;
+        if got < n {
+            let detail = format!("{what}: {got} of {n} bytes at end of file");
+            stats.reject(self.index, "truncated record".into(), detail);
+            return Ok(None);
+        }
+        Ok(Some(self.index))
+    }
+
     fn pcap_record(
         &mut self,
         be: bool,
@@ -682,19 +705,9 @@ impl<R: BufRead> CaptureReader<R> {
         out: &mut Vec<Event>,
         stats: &mut FileStats,
     ) -> io::Result<Step> {
-        self.buf.clear();
-        let got = self.fill(16)?;
-        if got == 0 {
+        let Some(index) = self.record_header(16, "packet record header", stats)? else {
             return Ok(Step::End);
-        }
-        self.index += 1;
-        stats.records += 1;
-        let index = self.index;
-        if got < 16 {
-            let detail = format!("packet record header: {got} of 16 bytes at end of file");
-            stats.reject(index, "truncated record".into(), detail);
-            return Ok(Step::End);
-        }
+        };
         let caplen = u32_at(&self.buf, 8, be).unwrap_or(0) as usize;
         if caplen > MAX_RECORD_BYTES {
             let detail = format!(
@@ -741,19 +754,9 @@ impl<R: BufRead> CaptureReader<R> {
     }
 
     fn pcapng_block(&mut self, out: &mut Vec<Event>, stats: &mut FileStats) -> io::Result<Step> {
-        self.buf.clear();
-        let got = self.fill(8)?;
-        if got == 0 {
+        let Some(index) = self.record_header(8, "block header", stats)? else {
             return Ok(Step::End);
-        }
-        self.index += 1;
-        stats.records += 1;
-        let index = self.index;
-        if got < 8 {
-            let detail = format!("block header: {got} of 8 bytes at end of file");
-            stats.reject(index, "truncated record".into(), detail);
-            return Ok(Step::End);
-        }
+        };
         let is_shb = self.buf[..4] == BT_SHB.to_le_bytes();
         let be = if is_shb {
             // The section's byte order is its byte-order magic's.

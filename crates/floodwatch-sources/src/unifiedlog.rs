@@ -423,13 +423,8 @@ mod tests {
     use crate::testutil::{ctx, read_all};
     use crate::Format;
 
-    const CORPUS: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data/corpus/unifiedlog/"
-    );
-
     fn corpus(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{CORPUS}{name}")).unwrap()
+        crate::testutil::corpus(&format!("unifiedlog/{name}"))
     }
 
     fn ndjson(data: &[u8]) -> (Vec<Event>, crate::FileStats) {

@@ -126,11 +126,7 @@ impl ZeekParser {
     }
 
     fn json_row(&self, line: &str) -> Result<Row, Reject> {
-        let v: Value =
-            serde_json::from_str(line).map_err(|e| Reject::new("invalid JSON", e.to_string()))?;
-        let o = v
-            .as_object()
-            .ok_or_else(|| Reject::new("wrong type", "not a JSON object"))?;
+        let o = &crate::json::object(line)?;
         let ts = match o.get("ts") {
             Some(Value::Number(n)) => n.as_f64().and_then(|f| epoch(&f.to_string())),
             Some(Value::String(s)) => parse_rfc3339(s).or_else(|| epoch(s)),
@@ -272,10 +268,8 @@ mod tests {
     use crate::{sniff, Format, Sniffed};
     use floodwatch_core::event::{EventKind, Proto};
 
-    const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/corpus/zeek/");
-
     fn corpus(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{CORPUS}{name}")).unwrap()
+        crate::testutil::corpus(&format!("zeek/{name}"))
     }
 
     fn traffic(e: &floodwatch_core::event::Event) -> &floodwatch_core::event::Traffic {

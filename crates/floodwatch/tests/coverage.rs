@@ -2,14 +2,13 @@
 //! sensor: the channels each makes observable and the verdict per attack path (the rules in
 //! `coverage/verdicts.rs`), plus clock skew, attribution shares, and the three output formats.
 
+mod common;
+
 use floodwatch::coverage::channels::Channel;
 use floodwatch::coverage::verdicts::{AttackPath, Verdict};
 use floodwatch::coverage::{analyze, CoverageReport, HostCoverage};
-use floodwatch::pipeline::{hunt_observed, HuntOptions};
-use floodwatch_core::config::Config;
 use floodwatch_core::time::days_from_civil;
 use floodwatch_core::Ts;
-use floodwatch_engine::suppress::Suppressions;
 use floodwatch_sim::host::{Files, HostFiles, HostOpts};
 use std::path::{Path, PathBuf};
 
@@ -18,11 +17,7 @@ fn example_host() -> PathBuf {
 }
 
 fn example(host: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/collection"
-    ))
-    .join(host)
+    common::collection().join(host)
 }
 
 /// A copy of build-mac-07 holding only `names` (nettop keeps its modification time: alone, it is
@@ -50,13 +45,7 @@ fn subset_of(dir: &Path, from: &str, names: &[&str]) -> PathBuf {
 }
 
 fn coverage(path: &Path) -> CoverageReport {
-    let cfg = Config::default();
-    let opts = HuntOptions {
-        paths: vec![path.to_path_buf()],
-        threads: 1,
-        ..Default::default()
-    };
-    let res = hunt_observed(&opts, cfg.clone(), Suppressions::default()).unwrap();
+    let (_, cfg, res) = common::observed(path);
     analyze(&res, &cfg)
 }
 
@@ -312,12 +301,7 @@ fn formats_json_parses_and_html_is_inert() {
             .arg(tmp.path())
             .output()
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_success(&out);
         String::from_utf8(out.stdout).unwrap()
     };
     let html = run("html");

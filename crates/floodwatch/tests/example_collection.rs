@@ -2,16 +2,11 @@
 //! build-mac-07's LaunchDaemon curl loop is alerted with its reasons; admin-mbp-02's slow
 //! interactive ping, build-mac-07's backup and monitoring pings are not. Re-runs are byte-identical.
 
-use assert_cmd::Command;
-use serde_json::Value;
-use std::path::PathBuf;
+mod common;
 
-fn collection() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/collection"
-    ))
-}
+use assert_cmd::Command;
+use common::collection;
+use serde_json::Value;
 
 fn hunt(args: &[&str]) -> (Vec<u8>, String) {
     let out = Command::cargo_bin("floodwatch")
@@ -22,12 +17,7 @@ fn hunt(args: &[&str]) -> (Vec<u8>, String) {
         .env_remove("NO_COLOR")
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     (
         out.stdout,
         String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -2,14 +2,13 @@
 //! the simulator wrote for exactly the planned runs (with and without a network sensor) and fails, step
 //! by step and saying why, on telemetry without them.
 
+mod common;
+
 use floodwatch::coverage::selftest::{
     self, check, curl_argv, loop_argv, ping_argv, python_argv, sleep_argv, Check, Status,
 };
-use floodwatch::pipeline::{hunt_observed, HuntOptions};
-use floodwatch_core::config::Config;
 use floodwatch_core::time::days_from_civil;
 use floodwatch_core::Ts;
-use floodwatch_engine::suppress::Suppressions;
 use floodwatch_sim::host::{Files, HostFiles, HostOpts};
 use floodwatch_sim::lab::{selftest_runs, SelftestArgv, SelftestTruth};
 use floodwatch_sim::zeek;
@@ -134,13 +133,7 @@ fn lab(dir: &Path, files: Files, sensor: bool) -> (PathBuf, SelftestTruth) {
 }
 
 fn run_check(path: &Path, target: Option<&str>) -> Check {
-    let cfg = Config::default();
-    let opts = HuntOptions {
-        paths: vec![path.to_path_buf()],
-        threads: 1,
-        ..Default::default()
-    };
-    let res = hunt_observed(&opts, cfg.clone(), Suppressions::default()).unwrap();
+    let (opts, cfg, res) = common::observed(path);
     check(&opts, &cfg, &res, target).unwrap()
 }
 
@@ -220,10 +213,7 @@ fn without_a_network_sensor_the_flow_checks_are_skipped_with_the_fix() {
 
 #[test]
 fn check_fails_step_by_step_without_the_runs() {
-    let collection = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/collection"
-    ));
+    let collection = common::collection();
     let c = run_check(&collection, Some(TARGET));
     assert!(!c.passed);
     for s in &c.steps {

@@ -402,6 +402,45 @@ fn step(id: &'static str, title: &'static str, expectations: Vec<Expectation>) -
     }
 }
 
+fn pass_if(ok: bool) -> Status {
+    if ok {
+        Status::Pass
+    } else {
+        Status::Fail
+    }
+}
+
+/// An expectation that needs a capability of the telemetry (`have`): judged by `judge`, else
+/// skipped with `why` (which source to add).
+fn needs(
+    have: bool,
+    what: impl Into<String>,
+    why: &str,
+    judge: impl FnOnce(String) -> Expectation,
+) -> Expectation {
+    let what = what.into();
+    if have {
+        judge(what)
+    } else {
+        e(what, Status::Skip, why)
+    }
+}
+
+/// Why a per-process volume check is skipped: the unified log alone (`nw_only`) sees only
+/// Network.framework connections, which `misses` says this step's are not; else there is no source.
+fn no_volume(nw_only: bool, misses: &str) -> String {
+    if nw_only {
+        format!("only the unified log gives per-process volume here, and {misses}: add nettop")
+    } else {
+        "no per-process volume source: add nettop".into()
+    }
+}
+
+/// Where an exec was seen.
+fn ran(h: &Hit) -> String {
+    format!("pid {} on {} at {} ({})", h.pid, h.host, h.ts, h.at)
+}
+
 const NO_EXEC: &str =
     "no process-creation source in this telemetry: add eslogger (or osquery es_process_events)";
 const NO_FLOWS: &str =
@@ -508,11 +547,10 @@ pub fn check(
             (false, _) => ex.push(e(what, Status::Skip, NO_EXEC)),
             (true, None) => ex.push(e(what, Status::Fail, format!("no exec of ping with -p {PING_PATTERN} and {t}: was step 1 run on a host whose eslogger was running?"))),
             (true, Some(h)) => {
-                ex.push(e(what, Status::Pass, format!("pid {} on {} at {} ({})", h.pid, h.host, h.ts, h.at)));
-                let root = h.euid == Some(0);
+                ex.push(e(what, Status::Pass, ran(h)));
                 ex.push(e(
                     "ran as root",
-                    if root { Status::Pass } else { Status::Fail },
+                    pass_if(h.euid == Some(0)),
                     match h.euid {
                         Some(0) => "euid 0".to_string(),
                         Some(u) => format!("euid {u}: run it with sudo (below 0.1 s older macOS refuses it, and root is part of the test)"),
@@ -546,42 +584,36 @@ pub fn check(
         ));
         let want = PING_COUNT * 3 / 4;
         let what = format!("network flows: at least {want} ICMP packets to {t}");
-        if has(Cap::Flows) {
+        ex.push(needs(has(Cap::Flows), what, NO_FLOWS, |what| {
             let (pk, _) = flows(Proto::Icmp, None);
-            ex.push(e(
+            e(
                 what,
-                if pk >= want {
-                    Status::Pass
-                } else {
-                    Status::Fail
-                },
+                pass_if(pk >= want),
                 format!("{pk} ICMP packet(s) to {t}"),
-            ));
-        } else {
-            ex.push(e(what, Status::Skip, NO_FLOWS));
-        }
+            )
+        }));
         let what = "floodwatch alerts on ping (declared flood)";
-        if has(Cap::ExecArgv) {
-            match alert_on(&pids) {
-                Some(a) => ex.push(e(
+        ex.push(needs(
+            has(Cap::ExecArgv),
+            what,
+            NO_EXEC,
+            |what| match alert_on(&pids) {
+                Some(a) => e(
                     what,
                     Status::Pass,
                     format!("alert {} (score {})", a.alert.id, a.alert.score),
-                )),
-                None => ex.push(e(
+                ),
+                None => e(
                     what,
                     Status::Fail,
                     if pids.is_empty() {
-                        "no ping run found".to_string()
+                        "no ping run found"
                     } else {
                         "no alert names the ping: check thresholds.declared_packets_per_s"
-                            .to_string()
                     },
-                )),
-            }
-        } else {
-            ex.push(e(what, Status::Skip, NO_EXEC));
-        }
+                ),
+            },
+        ));
         steps.push(step("1", "ping: a root ICMP burst", ex));
     }
 
@@ -597,11 +629,7 @@ pub fn check(
             let n = curls.len() as u64;
             ex.push(e(
                 what,
-                if n >= want {
-                    Status::Pass
-                } else {
-                    Status::Fail
-                },
+                pass_if(n >= want),
                 format!(
                     "{n} of {CURL_COUNT} seen (at least {want} expected){}",
                     if n > 0 && n < want {
@@ -636,54 +664,41 @@ pub fn check(
             ex.push(e(what, Status::Skip, NO_EXEC));
         }
         let what = format!("per-process volume: curl rows to {t}:80");
-        if has(Cap::VolumeSockets) {
+        let why = no_volume(
+            has(Cap::VolumeNwFramework),
+            "it covers Network.framework connections, not curl",
+        );
+        ex.push(needs(has(Cap::VolumeSockets), what, &why, |what| {
             let (b, _, n) = pid_bytes(&curl_pids, Some(80));
-            ex.push(e(what, if n > 0 { Status::Pass } else { Status::Fail }, format!("{n} of {} curl(s) seen with {b} bytes out (short-lived curls fall between 1 s frames)", curls.len())));
-        } else if has(Cap::VolumeNwFramework) {
-            ex.push(e(what, Status::Skip, "only the unified log gives per-process volume here, and it covers Network.framework connections, not curl: add nettop"));
-        } else {
-            ex.push(e(
-                what,
-                Status::Skip,
-                "no per-process volume source: add nettop",
-            ));
-        }
+            e(what, pass_if(n > 0), format!("{n} of {} curl(s) seen with {b} bytes out (short-lived curls fall between 1 s frames)", curls.len()))
+        }));
         let want = CURL_COUNT * 3 / 4;
         let what = format!("network flows: at least {want} TCP connections to {t}:80");
-        if has(Cap::Flows) {
+        ex.push(needs(has(Cap::Flows), what, NO_FLOWS, |what| {
             let (_, c) = flows(Proto::Tcp, Some(80));
-            ex.push(e(
-                what,
-                if c >= want {
-                    Status::Pass
-                } else {
-                    Status::Fail
-                },
-                format!("{c} connection(s)"),
-            ));
-        } else {
-            ex.push(e(what, Status::Skip, NO_FLOWS));
-        }
+            e(what, pass_if(c >= want), format!("{c} connection(s)"))
+        }));
         let what = "floodwatch alerts on the loop (curl execs per second)";
-        if has(Cap::ExecArgv) {
-            match alert_on(&group) {
-                Some(a) => ex.push(e(
+        ex.push(needs(
+            has(Cap::ExecArgv),
+            what,
+            NO_EXEC,
+            |what| match alert_on(&group) {
+                Some(a) => e(
                     what,
                     Status::Pass,
                     format!(
                         "alert {} on pid {} (score {})",
                         a.alert.id, a.alert.subject.process.pid, a.alert.score
                     ),
-                )),
-                None => ex.push(e(
+                ),
+                None => e(
                     what,
                     Status::Fail,
                     "no alert: did every curl wait for --max-time (nothing answering on port 80)?",
-                )),
-            }
-        } else {
-            ex.push(e(what, Status::Skip, NO_EXEC));
-        }
+                ),
+            },
+        ));
         steps.push(step("2", "curl: a loop of requests", ex));
     }
 
@@ -699,17 +714,17 @@ pub fn check(
                 Status::Fail,
                 format!("no python exec with {UDP_MARKER} in its argv"),
             )),
-            (true, Some(h)) => ex.push(e(
-                what,
-                Status::Pass,
-                format!("pid {} on {} at {} ({})", h.pid, h.host, h.ts, h.at),
-            )),
+            (true, Some(h)) => ex.push(e(what, Status::Pass, ran(h))),
         }
         let want = UDP_COUNT * UDP_MARKER.len() as u64 / 2;
         let what = format!(
             "per-process volume: python3's UDP socket to {t}:{UDP_PORT}, at least {want} bytes"
         );
-        if has(Cap::VolumeSockets) {
+        let why = no_volume(
+            has(Cap::VolumeNwFramework),
+            "python's socket module is not Network.framework",
+        );
+        ex.push(needs(has(Cap::VolumeSockets), what, &why, |what| {
             // Without an exec source, nettop names the process: take any pid sending there.
             let (b, _, n) = if pids.is_empty() {
                 let any: BTreeSet<(String, i32)> = found
@@ -722,40 +737,18 @@ pub fn check(
             } else {
                 pid_bytes(&pids, Some(UDP_PORT))
             };
-            ex.push(e(
+            e(
                 what,
-                if b >= want {
-                    Status::Pass
-                } else {
-                    Status::Fail
-                },
+                pass_if(b >= want),
                 format!("{b} bytes out from {n} process(es)"),
-            ));
-        } else if has(Cap::VolumeNwFramework) {
-            ex.push(e(what, Status::Skip, "only the unified log gives per-process volume here, and python's socket module is not Network.framework: add nettop"));
-        } else {
-            ex.push(e(
-                what,
-                Status::Skip,
-                "no per-process volume source: add nettop",
-            ));
-        }
+            )
+        }));
         let want = UDP_COUNT / 2;
         let what = format!("network flows: at least {want} UDP packets to {t}:{UDP_PORT}");
-        if has(Cap::Flows) {
+        ex.push(needs(has(Cap::Flows), what, NO_FLOWS, |what| {
             let (pk, _) = flows(Proto::Udp, Some(UDP_PORT));
-            ex.push(e(
-                what,
-                if pk >= want {
-                    Status::Pass
-                } else {
-                    Status::Fail
-                },
-                format!("{pk} packet(s)"),
-            ));
-        } else {
-            ex.push(e(what, Status::Skip, NO_FLOWS));
-        }
+            e(what, pass_if(pk >= want), format!("{pk} packet(s)"))
+        }));
         ex.push(e(
             "no alert expected (a visibility check, below the thresholds by design)",
             Status::Info,
