@@ -182,6 +182,7 @@ pub struct Network {
     pub scan_ports: u64,
     pub scan_max_packets_per_probe: f64,
     pub spray_min_packets: u64,
+    pub two_way_ratio: f64,
     #[serde(deserialize_with = "de_duration")]
     pub reorder_slack: Duration,
     #[serde(deserialize_with = "de_duration")]
@@ -202,6 +203,7 @@ impl Default for Network {
             scan_ports: 50,
             scan_max_packets_per_probe: 4.0,
             spray_min_packets: 5000,
+            two_way_ratio: 0.5,
             reorder_slack: Duration::from_secs(300),
             join_slack: Duration::from_secs(30),
         }

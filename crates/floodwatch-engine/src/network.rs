@@ -13,7 +13,8 @@
 //!   most `scan_max_packets_per_probe` packets per (host, port) on average. A scan's port-swept
 //!   targets are never flood targets ("scan, not a flood"), unless the one host gets flood rate with at
 //!   least `spray_min_packets` packets (a SYN flood spraying random ports).
-//! - **flood**: one target, and stateless (UDP, ICMP, other) packets/s ≥ `packets_per_s`, or SYN/s ≥
+//! - **flood**: one target, and stateless (UDP, ICMP, other; UDP only when mostly unanswered, see
+//!   `two_way_ratio`) packets/s ≥ `packets_per_s`, or SYN/s ≥
 //!   `syn_per_s` (both with at least `min_packets`), or new connections/s ≥ `connections_per_s` (with at
 //!   least `min_connections`). TCP packets alone never make a flood: a bulk transfer is a transfer.
 //!
@@ -106,6 +107,10 @@ fn is_stateless(p: Proto) -> bool {
 struct Hop {
     packets: f64,
     stateless: f64,
+    /// UDP packets out, and the answers seen for them (Zeek's responder packets, or a capture's
+    /// packets in the reverse direction): an answered UDP stream is a conversation.
+    udp_out: f64,
+    udp_in: f64,
     syn: f64,
     conns: f64,
     bytes: f64,
@@ -127,6 +132,8 @@ impl Hop {
         let mut h = self.clone();
         h.packets += other.packets;
         h.stateless += other.stateless;
+        h.udp_out += other.udp_out;
+        h.udp_in += other.udp_in;
         h.syn += other.syn;
         h.conns += other.conns;
         h.bytes += other.bytes;
@@ -519,6 +526,10 @@ impl NetworkAgg {
         if is_stateless(t.proto) {
             hop.stateless += packets as f64 * frac;
         }
+        if t.proto == Proto::Udp {
+            hop.udp_out += packets as f64 * frac;
+            hop.udp_in += t.packets_in.unwrap_or(0) as f64 * frac;
+        }
         hop.syn += syn as f64 * frac;
         hop.conns += f64::from(t.new_connections) * frac;
         hop.bytes += t.bytes_out as f64 * frac;
@@ -598,13 +609,26 @@ impl NetworkAgg {
         // Per local address: the window's fan-out for the scan rule.
         let mut fan: BTreeMap<Arc<str>, Fan> = BTreeMap::new();
         let mut judged: Vec<(FlowKey, Judged)> = Vec::new();
+        let window_of = |flow: &Flow| match (flow.hops.get(&(h - 1)), flow.hops.get(&h)) {
+            (Some(a), Some(b)) => Some(a.add(b)),
+            (Some(a), None) => Some(a.clone()),
+            (None, Some(b)) => Some(b.clone()),
+            (None, None) => None,
+        };
         for (key, flow) in &self.flows {
-            let window = match (flow.hops.get(&(h - 1)), flow.hops.get(&h)) {
-                (Some(a), Some(b)) => a.add(b),
-                (Some(a), None) => a.clone(),
-                (None, Some(b)) => b.clone(),
-                (None, None) => continue,
+            let Some(mut window) = window_of(flow) else {
+                continue;
             };
+            // A capture sees the answers as the reverse flow (the target sending to the local address).
+            if window.udp_out > 0.0 {
+                if let Some(rev) = self
+                    .flows
+                    .get(&(key.1.clone(), key.0.clone()))
+                    .and_then(window_of)
+                {
+                    window.udp_in += rev.udp_out;
+                }
+            }
             let j = judge(&cfg, &window, min_span, window_ns);
             let f = fan.entry(key.0.clone()).or_default();
             f.hosts += 1;
@@ -1138,13 +1162,15 @@ fn judge(
     let span_s = span_ns as f64 / 1e9;
     let rate = |n: f64| n / span_s;
     let mut triggers = Vec::new();
-    if w.stateless >= cfg.min_packets as f64 && rate(w.stateless) >= cfg.packets_per_s {
-        triggers.push((
-            "packet_rate",
-            rate(w.stateless),
-            cfg.packets_per_s,
-            w.stateless,
-        ));
+    // Answered UDP (a VPN tunnel, QUIC, a call) is a conversation, not a flood. ICMP is not exempt: a
+    // ping flood at a live host is answered one for one.
+    let stateless = if w.udp_out > 0.0 && w.udp_in >= cfg.two_way_ratio * w.udp_out {
+        w.stateless - w.udp_out
+    } else {
+        w.stateless
+    };
+    if stateless >= cfg.min_packets as f64 && rate(stateless) >= cfg.packets_per_s {
+        triggers.push(("packet_rate", rate(stateless), cfg.packets_per_s, stateless));
     }
     if w.syn >= cfg.min_packets as f64 && rate(w.syn) >= cfg.syn_per_s {
         triggers.push(("syn_rate", rate(w.syn), cfg.syn_per_s, w.syn));
@@ -1162,7 +1188,7 @@ fn judge(
     // A SYN flood with random destination ports (hping3 --rand-dest -p ++, the CIC-DDoS2019 sample) fans
     // out over ports like a port scan of one host; at flood rate and far more packets than a port scan
     // sends, it is a flood.
-    let spraying = !triggers.is_empty() && w.syn.max(w.stateless) >= cfg.spray_min_packets as f64;
+    let spraying = !triggers.is_empty() && w.syn.max(stateless) >= cfg.spray_min_packets as f64;
     Judged {
         span_s,
         syn_per_s: rate(w.syn),

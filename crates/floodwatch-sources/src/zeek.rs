@@ -24,6 +24,7 @@ struct Columns {
     duration: Option<usize>,
     orig_bytes: Option<usize>,
     orig_pkts: Option<usize>,
+    resp_pkts: Option<usize>,
     orig_ip_bytes: Option<usize>,
     ip_proto: Option<usize>,
 }
@@ -74,6 +75,7 @@ impl ZeekParser {
                     duration: at("duration"),
                     orig_bytes: at("orig_bytes"),
                     orig_pkts: at("orig_pkts"),
+                    resp_pkts: at("resp_pkts"),
                     orig_ip_bytes: at("orig_ip_bytes"),
                     ip_proto: at("ip_proto"),
                     history: at("history"),
@@ -122,6 +124,7 @@ impl ZeekParser {
             orig_bytes: num("orig_bytes", c.orig_bytes)?,
             orig_ip_bytes: num("orig_ip_bytes", c.orig_ip_bytes)?,
             orig_pkts: num("orig_pkts", c.orig_pkts)?,
+            resp_pkts: num("resp_pkts", c.resp_pkts)?,
         })
     }
 
@@ -161,6 +164,7 @@ impl ZeekParser {
             orig_bytes: num("orig_bytes")?,
             orig_ip_bytes: num("orig_ip_bytes")?,
             orig_pkts: num("orig_pkts")?,
+            resp_pkts: num("resp_pkts")?,
         })
     }
 }
@@ -178,6 +182,8 @@ struct Row {
     orig_bytes: Option<f64>,
     orig_ip_bytes: Option<f64>,
     orig_pkts: Option<f64>,
+    /// The responder's packets: a conversation (VPN, QUIC, a call) is answered, a flood mostly is not.
+    resp_pkts: Option<f64>,
 }
 
 /// `1646150638.631834` (seconds since the epoch) as an instant; Zeek test baselines mask it as
@@ -243,7 +249,7 @@ impl RecordParser for ZeekParser {
             bytes_out: row.orig_ip_bytes.or(row.orig_bytes).unwrap_or(0.0).max(0.0) as u64,
             bytes_in: 0,
             packets_out: row.orig_pkts.map(|p| p.max(0.0) as u64),
-            packets_in: None,
+            packets_in: row.resp_pkts.map(|p| p.max(0.0) as u64),
             new_connections: 1,
             local: row.local_host,
             syn_out: (proto == Proto::Tcp)

@@ -452,3 +452,89 @@ fn a_syn_flood_spraying_random_ports_is_a_flood_and_a_port_scan_is_not() {
     assert!(floods(&r).is_empty(), "{:#?}", r.findings);
     assert!(r.findings.iter().any(|f| f.class == NetworkClass::Scan));
 }
+
+/// `rows` UDP "connections" of 10 s each from `local` to a WireGuard-like endpoint, back to back,
+/// `out_pps` packets out and `in_pps` answered.
+fn udp_rows(local: &str, target: &str, rows: i64, out_pps: u64, in_pps: u64) -> Vec<zeek::Conn> {
+    (0..rows)
+        .map(|i| zeek::Conn {
+            ts: night().add_secs(i * 10),
+            uid: format!("Cudp{i:06}"),
+            orig_h: local.to_string(),
+            orig_p: 51_820,
+            resp_h: target.to_string(),
+            resp_p: 51_820,
+            proto: "udp",
+            service: None,
+            duration: Some(9.99),
+            orig_bytes: Some(out_pps * 10 * 100),
+            resp_bytes: Some(in_pps * 10 * 100),
+            conn_state: if in_pps > 0 { "SF" } else { "S0" },
+            history: Some(if in_pps > 0 { "Dd" } else { "D" }),
+            orig_pkts: out_pps * 10,
+            orig_ip_bytes: out_pps * 10 * 128,
+            resp_pkts: in_pps * 10,
+            resp_ip_bytes: in_pps * 10 * 128,
+        })
+        .collect()
+}
+
+#[test]
+fn answered_udp_is_a_conversation_and_unanswered_udp_is_a_flood() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A VPN tunnel at 3,000 packets/s out, 2,400 back, for a minute: no finding.
+    let vpn = zeek_host(
+        tmp.path(),
+        "vpn",
+        udp_rows("10.1.1.5", "203.0.113.50", 6, 3_000, 2_400),
+    );
+    let r = run(&[&vpn]);
+    assert!(floods(&r).is_empty(), "{:#?}", r.findings);
+    // The same rate with nothing coming back: a UDP flood.
+    let flood = zeek_host(
+        tmp.path(),
+        "flood",
+        udp_rows("10.1.1.6", "203.0.113.51", 6, 3_000, 0),
+    );
+    let r = run(&[&flood]);
+    let fl = floods(&r);
+    assert_eq!(fl.len(), 1, "{:#?}", r.findings);
+    assert!(
+        (2_900.0..=3_100.0).contains(&fl[0].peak_packets_per_s),
+        "{}",
+        fl[0].peak_packets_per_s
+    );
+    assert!(
+        fl[0].reasons[0].contains("packets/s"),
+        "{:?}",
+        fl[0].reasons
+    );
+}
+
+#[test]
+fn in_a_capture_the_reverse_direction_answers_udp() {
+    use floodwatch_sim::pcap::{ethernet, ipv4, udp, Endian, PcapWriter, LINKTYPE_ETHERNET};
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = ([10, 1, 1, 7], [203, 0, 113, 52]);
+    let write = |host: &str, answered: bool| {
+        let mut w = PcapWriter::new(Endian::Little, false, u32::from(LINKTYPE_ETHERNET));
+        let out = ethernet(0x0800, &ipv4(a, b, 17, &udp(51_820, 51_820, 100)));
+        let back = ethernet(0x0800, &ipv4(b, a, 17, &udp(51_820, 51_820, 100)));
+        let t0 = night().0;
+        for i in 0..(2_000 * 20) {
+            let t = t0 + i * 500_000;
+            w.packet(t, &out);
+            if answered && i % 5 != 0 {
+                w.packet(t + 100_000, &back);
+            }
+        }
+        let d = tmp.path().join(host);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("cap.pcap"), w.into_bytes()).unwrap();
+        d
+    };
+    let r = run(&[&write("two-way", true)]);
+    assert!(floods(&r).is_empty(), "{:#?}", r.findings);
+    let r = run(&[&write("one-way", false)]);
+    assert_eq!(floods(&r).len(), 1, "{:#?}", r.findings);
+}
