@@ -322,3 +322,49 @@ fn formats_json_parses_and_html_is_inert() {
     // Re-runs are identical.
     assert_eq!(run("json"), run("json"));
 }
+
+#[test]
+fn eslogger_and_a_pktap_capture_make_the_ping_flood_detectable() {
+    use floodwatch_sim::pcap::{
+        ethernet, icmp_echo, ipv4, Endian, EpbOptions, PcapngWriter, EPB_FLAG_OUTBOUND,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = subset(tmp.path(), &["eslogger.jsonl"]);
+    // `tcpdump -k` on the same host: a ping (pid 4242) named by a Process Information Block.
+    let mut w = PcapngWriter::new();
+    w.section(Endian::Little);
+    w.interface(1, None);
+    w.process(4242, "ping", Some("/sbin/ping"), None);
+    let echo = ethernet(
+        0x0800,
+        &ipv4(
+            [10, 0, 0, 7],
+            [198, 51, 100, 7],
+            1,
+            &icmp_echo(false, 1, 1, 56),
+        ),
+    );
+    let t0 = Ts::from_secs(days_from_civil(2025, 9, 16) * 86_400 + 3_600).0;
+    for i in 0..200 {
+        let opts = EpbOptions {
+            flags: Some(EPB_FLAG_OUTBOUND),
+            pib_index: Some(0),
+            e_pib_index: None,
+        };
+        w.packet(0, t0 + i * 10_000_000, &echo, opts);
+    }
+    std::fs::write(dir.join("build-mac-07").join("k.pcapng"), w.into_bytes()).unwrap();
+    let r = coverage(&dir);
+    let h = &r.hosts[0];
+    assert!(
+        observed(h).contains(&Channel::IcmpAttribution),
+        "{:?}",
+        observed(h)
+    );
+    let ping = verdicts(h)
+        .into_iter()
+        .find(|(p, _)| *p == RootPingFlood)
+        .unwrap();
+    assert_eq!(ping.1, Detectable, "{}", reason(h, RootPingFlood));
+    assert!(reason(h, RootPingFlood).contains("ICMP volume measured per process"));
+}
