@@ -350,6 +350,8 @@ impl Roles {
 pub struct Baselines {
     pub profiles: HashMap<BaselineKey, Profile>,
     pub settings: BaselineSettings,
+    /// Roles with at least one learned baseline.
+    roles_learned: BTreeSet<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -382,6 +384,8 @@ pub struct Judgement {
     pub hosts: usize,
     /// The identity was learned on this host before (in this parent class and role).
     pub seen_on_host: bool,
+    /// Any baseline was learned for this role: "first seen" means something only then.
+    pub role_learned: bool,
     pub deviation: Option<Deviation>,
     /// Every hot signal is within tolerance of a mature baseline: normal for this identity.
     pub absorbed: bool,
@@ -407,6 +411,15 @@ pub fn values_of(sig: &WindowSignals) -> [f64; 4] {
 }
 
 impl Baselines {
+    pub fn new(profiles: HashMap<BaselineKey, Profile>, settings: BaselineSettings) -> Baselines {
+        let roles_learned = profiles.keys().map(|k| k.role.clone()).collect();
+        Baselines {
+            profiles,
+            settings,
+            roles_learned,
+        }
+    }
+
     pub fn judge(&self, key: &BaselineKey, host: &str, sig: &WindowSignals) -> Judgement {
         let Some(p) = self.profiles.get(key) else {
             return Judgement {
@@ -416,6 +429,7 @@ impl Baselines {
                 days: 0.0,
                 hosts: 0,
                 seen_on_host: false,
+                role_learned: self.roles_learned.contains(&key.role),
                 deviation: None,
                 absorbed: false,
             };
@@ -470,6 +484,7 @@ impl Baselines {
             days: p.days(),
             hosts: p.hosts.len(),
             seen_on_host: p.hosts.contains(host),
+            role_learned: true,
             deviation,
             absorbed: mature && all_normal && !declared,
         }

@@ -345,6 +345,10 @@ pub fn baseline_text(j: &Judgement, cfg: &Config) -> String {
     let k = &j.key;
     let what = format!("{} under {} on role {}", k.identity, k.parent_class, k.role);
     match j.standing {
+        Standing::Missing if !j.role_learned => format!(
+            "no baseline learned for role {} yet: absolute thresholds from the config",
+            k.role
+        ),
         Standing::Missing => format!(
             "no baseline for {what}: absolute thresholds from the config"
         ),
@@ -408,7 +412,8 @@ fn baseline_reasons(j: &Judgement, cfg: &Config) -> Vec<Reason> {
         )),
         (Standing::Missing, _) => {}
     }
-    if !j.seen_on_host {
+    // Only where something was learned for the role: with no baselines at all, everything is "new".
+    if !j.seen_on_host && j.role_learned {
         out.push(reason(
             "first_seen",
             s.first_seen,

@@ -87,10 +87,7 @@ pub fn judge_setup(
     if !text.trim().is_empty() {
         sup.extend(Suppressions::parse(&text, store.path(), now)?);
     }
-    let baselines = Baselines {
-        profiles: store.load_profiles()?,
-        settings: cfg.baseline.clone(),
-    };
+    let baselines = Baselines::new(store.load_profiles()?, cfg.baseline.clone());
     Ok((BaselineMode::Judge { roles, baselines }, sup))
 }
 

@@ -37,7 +37,11 @@ fn eslogger_host(root: &Path, host: &str, seed: u64) -> HostFiles {
 
 /// `root/HOST/eslogger.jsonl` with one curl burst per listed day: (day, seconds, execs per second).
 fn write_days(root: &Path, bursts: &[(i64, f64, f64)], seed: u64) -> PathBuf {
-    let mut hf = eslogger_host(root, HOST, seed);
+    write_days_on(root, HOST, bursts, seed)
+}
+
+fn write_days_on(root: &Path, host: &str, bursts: &[(i64, f64, f64)], seed: u64) -> PathBuf {
+    let mut hf = eslogger_host(root, host, seed);
     for &(day, secs, per_s) in bursts {
         launchd_curl_loop(&mut hf, night(day), secs, per_s);
     }
@@ -248,6 +252,18 @@ fn a_flood_far_above_the_learned_week_alerts_with_its_deviation() {
         fw(a)["baseline"]
     );
     assert!(err.contains("1 alert(s) opened"), "{err}");
+    // Learned on this host: not first-seen. On another build agent the same flood is, and says so.
+    assert!(!reason_codes(a).contains(&"first_seen".to_string()));
+    let other = write_days_on(&env.p("other"), "ci-runner-09", &[(10, 60.0, 80.0)], 15);
+    let (alerts, err, _) = env.hunt_db(&other, &env.db());
+    let live = unsuppressed(&alerts);
+    assert_eq!(live.len(), 1, "{err}");
+    let first = reason_text(live[0], "first_seen");
+    assert!(
+        first.contains("was learned on 1 other host(s) of role build-agent, not this one"),
+        "{first}"
+    );
+    assert!(reason_codes(live[0]).contains(&"baseline_deviation".to_string()));
 }
 
 #[test]
@@ -617,11 +633,12 @@ fn tune_suggests_a_suppression_for_recurring_signed_scheduled_automation() {
         .unwrap()
         .starts_with("tune-"));
     assert!(fw(&alerts[1])["suppressed_by"].is_null());
-    // No baseline for this identity on a workstation: first-seen network activity is a reason.
-    let first_seen = reason_text(&alerts[1], "first_seen");
-    assert!(
-        first_seen.contains("was never learned on role workstation"),
-        "{first_seen}"
+    // Nothing was ever learned for workstations: no "first seen" noise, and the alert says why the
+    // absolute thresholds judged it.
+    assert!(!reason_codes(&alerts[1]).contains(&"first_seen".to_string()));
+    assert_eq!(
+        fw(&alerts[1])["baseline"],
+        "no baseline learned for role workstation yet: absolute thresholds from the config"
     );
 }
 
