@@ -198,112 +198,157 @@ impl Store {
     ) -> rusqlite::Result<AlertOutcome> {
         let tx = self.conn.transaction()?;
         let run_id = insert_run(&tx, run, alerts.len() as u64, 0)?;
-        let mut out = AlertOutcome {
-            run_id,
-            ..AlertOutcome::default()
-        };
-        for a in alerts {
-            let stored: Option<(String, i64, i64)> = tx
-                .query_row(
-                    "SELECT state, last_seen_ns, score FROM alerts WHERE id = ?1",
-                    [&a.id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let state = state_of(a);
-            match stored {
-                None => {
-                    upsert(&tx, a, run_id, true)?;
-                    // The same process flaring again after a quiet close: the alert is reopened, as a
-                    // new episode (its own id) linked to the previous one.
-                    let previous: Option<(String, Option<String>, Option<String>)> = tx
-                        .query_row(
-                            "SELECT id, mark, mark_by FROM alerts WHERE subject_key = ?1 AND id != ?2
-                                 AND state = 'closed' AND last_seen_ns <= ?3
-                             ORDER BY last_seen_ns DESC LIMIT 1",
-                            params![subject_key(a), a.id, a.first_seen.0],
-                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                        )
-                        .optional()?;
-                    match previous {
-                        Some((prev, mark, by)) => {
-                            tx.execute(
-                                "UPDATE alerts SET reopens = ?2 WHERE id = ?1",
-                                params![a.id, prev],
-                            )?;
-                            let mut note =
-                                format!("the same process flared again after alert {prev} closed");
-                            if let Some(m) = mark {
-                                note.push_str(&format!(
-                                    " (that alert was marked {m} by {})",
-                                    by.unwrap_or_default()
-                                ));
-                            }
-                            history(&tx, &a.id, Some(run_id), now, "reopened", None, Some(&note))?;
-                            history(
-                                &tx,
-                                &prev,
-                                Some(run_id),
-                                now,
-                                "reopened",
-                                None,
-                                Some(&format!("continued as alert {}", a.id)),
-                            )?;
-                            out.reopened += 1;
-                        }
-                        None => {
-                            history(&tx, &a.id, Some(run_id), now, "opened", None, None)?;
-                            out.opened += 1;
-                        }
-                    }
-                    if state == "closed" {
-                        history(&tx, &a.id, Some(run_id), now, "closed", None, None)?;
-                        out.closed += 1;
-                    }
-                }
-                Some((old_state, old_last, old_score)) => {
-                    let later = a.last_seen.0 > old_last;
-                    let newly_closed = state == "closed" && old_state == "open";
-                    if later {
-                        upsert(&tx, a, run_id, false)?;
-                        let step = if old_state == "closed" {
-                            out.reopened += 1;
-                            "reopened"
-                        } else {
-                            out.updated += 1;
-                            "updated"
-                        };
-                        let note = format!(
-                            "last seen {}, score {old_score} → {}",
-                            ts_text(a.last_seen),
-                            a.score
-                        );
-                        history(&tx, &a.id, Some(run_id), now, step, None, Some(&note))?;
-                        if state == "closed" {
-                            history(&tx, &a.id, Some(run_id), now, "closed", None, None)?;
-                            out.closed += 1;
-                        }
-                    } else if newly_closed && a.last_seen.0 == old_last {
-                        upsert(&tx, a, run_id, false)?;
-                        history(&tx, &a.id, Some(run_id), now, "closed", None, None)?;
-                        out.closed += 1;
-                    } else {
-                        // The same episode again (or an older view of it): nothing changes.
-                        out.unchanged += 1;
-                    }
-                }
-            }
-            if let Some(s) = &a.suppressed_by {
-                out.new_suppression_hits += tx.execute(
-                    "INSERT OR IGNORE INTO suppression_hits (suppression_id, alert_id, run_id, at) VALUES (?1, ?2, ?3, ?4)",
-                    params![s.id, a.id, run_id, ts_text(a.last_seen)],
-                )? as u64;
-            }
-        }
+        let out = apply(&tx, run_id, alerts, now)?;
         tx.commit()?;
         Ok(out)
     }
 
+    /// Starts a long run (`watch --db`): its row now, its alerts as they happen ([`Store::record_alerts`]).
+    pub fn begin_run(&mut self, run: &RunRecord) -> Result<i64> {
+        let r = (|| {
+            let tx = self.conn.transaction()?;
+            let id = insert_run(&tx, run, 0, 0)?;
+            tx.commit()?;
+            Ok(id)
+        })();
+        r.map_err(|e| self.sql(e))
+    }
+
+    /// Records alert states of a run already begun (one transaction), e.g. each Create / Update / Close
+    /// of `watch`.
+    pub fn record_alerts(
+        &mut self,
+        run_id: i64,
+        alerts: &[Alert],
+        now: Ts,
+    ) -> Result<AlertOutcome> {
+        let r = (|| {
+            let tx = self.conn.transaction()?;
+            let out = apply(&tx, run_id, alerts, now)?;
+            tx.execute(
+                "UPDATE runs SET alerts = alerts + ?2, finished_at = ?3 WHERE id = ?1",
+                params![run_id, out.opened + out.reopened, ts_text(now)],
+            )?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        r.map_err(|e| self.sql(e))
+    }
+}
+
+/// Every alert's lifecycle step and suppression hit, inside the caller's transaction.
+fn apply(
+    tx: &Transaction,
+    run_id: i64,
+    alerts: &[Alert],
+    now: Ts,
+) -> rusqlite::Result<AlertOutcome> {
+    let mut out = AlertOutcome {
+        run_id,
+        ..AlertOutcome::default()
+    };
+    for a in alerts {
+        let stored: Option<(String, i64, i64)> = tx
+            .query_row(
+                "SELECT state, last_seen_ns, score FROM alerts WHERE id = ?1",
+                [&a.id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let state = state_of(a);
+        match stored {
+            None => {
+                upsert(&tx, a, run_id, true)?;
+                // The same process flaring again after a quiet close: the alert is reopened, as a
+                // new episode (its own id) linked to the previous one.
+                let previous: Option<(String, Option<String>, Option<String>)> = tx
+                    .query_row(
+                        "SELECT id, mark, mark_by FROM alerts WHERE subject_key = ?1 AND id != ?2
+                             AND state = 'closed' AND last_seen_ns <= ?3
+                         ORDER BY last_seen_ns DESC LIMIT 1",
+                        params![subject_key(a), a.id, a.first_seen.0],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?;
+                match previous {
+                    Some((prev, mark, by)) => {
+                        tx.execute(
+                            "UPDATE alerts SET reopens = ?2 WHERE id = ?1",
+                            params![a.id, prev],
+                        )?;
+                        let mut note =
+                            format!("the same process flared again after alert {prev} closed");
+                        if let Some(m) = mark {
+                            note.push_str(&format!(
+                                " (that alert was marked {m} by {})",
+                                by.unwrap_or_default()
+                            ));
+                        }
+                        history(&tx, &a.id, Some(run_id), now, "reopened", None, Some(&note))?;
+                        history(
+                            &tx,
+                            &prev,
+                            Some(run_id),
+                            now,
+                            "reopened",
+                            None,
+                            Some(&format!("continued as alert {}", a.id)),
+                        )?;
+                        out.reopened += 1;
+                    }
+                    None => {
+                        history(&tx, &a.id, Some(run_id), now, "opened", None, None)?;
+                        out.opened += 1;
+                    }
+                }
+                if state == "closed" {
+                    history(&tx, &a.id, Some(run_id), now, "closed", None, None)?;
+                    out.closed += 1;
+                }
+            }
+            Some((old_state, old_last, old_score)) => {
+                let later = a.last_seen.0 > old_last;
+                let newly_closed = state == "closed" && old_state == "open";
+                if later {
+                    upsert(&tx, a, run_id, false)?;
+                    let step = if old_state == "closed" {
+                        out.reopened += 1;
+                        "reopened"
+                    } else {
+                        out.updated += 1;
+                        "updated"
+                    };
+                    let note = format!(
+                        "last seen {}, score {old_score} → {}",
+                        ts_text(a.last_seen),
+                        a.score
+                    );
+                    history(&tx, &a.id, Some(run_id), now, step, None, Some(&note))?;
+                    if state == "closed" {
+                        history(&tx, &a.id, Some(run_id), now, "closed", None, None)?;
+                        out.closed += 1;
+                    }
+                } else if newly_closed && a.last_seen.0 == old_last {
+                    upsert(&tx, a, run_id, false)?;
+                    history(&tx, &a.id, Some(run_id), now, "closed", None, None)?;
+                    out.closed += 1;
+                } else {
+                    // The same episode again (or an older view of it): nothing changes.
+                    out.unchanged += 1;
+                }
+            }
+        }
+        if let Some(s) = &a.suppressed_by {
+            out.new_suppression_hits += tx.execute(
+                "INSERT OR IGNORE INTO suppression_hits (suppression_id, alert_id, run_id, at) VALUES (?1, ?2, ?3, ?4)",
+                params![s.id, a.id, run_id, ts_text(a.last_seen)],
+            )? as u64;
+        }
+    }
+    Ok(out)
+}
+
+impl Store {
     pub fn list_alerts(&self, f: &AlertFilter) -> Result<Vec<AlertRow>> {
         self.list_alerts_q(f).map_err(|e| self.sql(e))
     }

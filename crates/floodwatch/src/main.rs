@@ -192,6 +192,13 @@ enum Cmd {
     Watch {
         #[command(flatten)]
         common: Common,
+        /// Use the store: judge against its baselines, apply its suppressions, and record every alert
+        /// state (opened, updated, closed) as it happens. `--db` alone uses the config's store.db.
+        #[arg(long, num_args = 0..=1, default_missing_value = "")]
+        db: Option<PathBuf>,
+        /// Host roles file for baselines; default: the config's baseline.roles.
+        #[arg(long, requires = "db")]
+        roles: Option<PathBuf>,
     },
     /// Print or check configuration.
     Config {
@@ -292,20 +299,7 @@ fn run() -> Result<ExitCode, Error> {
                 started,
             )?;
             // The store is opened before any input is read: a locked or damaged store fails fast.
-            let mut store = match &db {
-                Some(p) => {
-                    let path = if p.as_os_str().is_empty() {
-                        cfg.store.db.clone()
-                    } else {
-                        p.clone()
-                    };
-                    Some(floodwatch_store::Store::open(
-                        &path,
-                        cfg.store.busy_timeout,
-                    )?)
-                }
-                None => None,
-            };
+            let mut store = storage::open_flag(&cfg, db.as_deref())?;
             let opts = HuntOptions {
                 paths: paths.clone(),
                 host: common.host.clone(),
@@ -389,7 +383,7 @@ fn run() -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Watch { common } => watch(common),
+        Cmd::Watch { common, db, roles } => watch(common, db, roles),
         Cmd::Baseline(c) => floodwatch::baseline_cmd::run(c),
         Cmd::Tune(c) => floodwatch::tune::run(c),
         Cmd::Suppress(c) => floodwatch::suppress_cmd::run(c),
@@ -584,12 +578,31 @@ fn finish_summary(s: &RunSummary, json: Option<&std::path::Path>) -> Result<(), 
 }
 
 /// `watch`: the same engine, fed from stdin, printing alerts as they open, update and close.
-fn watch(common: Common) -> Result<ExitCode, Error> {
+fn watch(common: Common, db: Option<PathBuf>, roles: Option<PathBuf>) -> Result<ExitCode, Error> {
+    let started = now();
     let (cfg, sup) = pipeline::load_setup(
         common.config.as_deref(),
         common.suppressions.as_deref(),
-        now(),
+        started,
     )?;
+    let mut store = storage::open_flag(&cfg, db.as_deref())?;
+    let (mode, sup) = match &store {
+        Some(st) => {
+            let roles = storage::roles(&cfg, roles.as_deref())?;
+            storage::judge_setup(st, &cfg, roles, sup, started)?
+        }
+        None => (floodwatch_engine::BaselineMode::Off, sup),
+    };
+    let run_id = match store.as_mut() {
+        Some(st) => Some(st.begin_run(&floodwatch_store::runs::RunRecord {
+            kind: "watch",
+            started,
+            finished: started,
+            args: "<stdin>".into(),
+            inputs: Vec::new(),
+        })?),
+        None => None,
+    };
     for w in &sup.warnings {
         eprintln!("floodwatch: warning: {w}");
     }
@@ -609,12 +622,17 @@ fn watch(common: Common) -> Result<ExitCode, Error> {
         date: common.date,
         ..WatchOptions::default()
     };
-    let s = watch::watch(std::io::stdin(), cfg, sup, &opts, |a| {
+    let s = watch::watch_with(std::io::stdin(), cfg, sup, mode, &opts, |a| {
         match fmt {
             OutFormat::Jsonl => write_jsonl(&mut out, a, true).map_err(io)?,
             OutFormat::Table => write_alert(&mut out, &a.alert, &style).map_err(io)?,
         }
-        out.flush().map_err(io)
+        out.flush().map_err(io)?;
+        // Printed first: a store error stops the watch but loses no alert.
+        if let (Some(st), Some(run)) = (store.as_mut(), run_id) {
+            st.record_alerts(run, std::slice::from_ref(&a.alert), now())?;
+        }
+        Ok(())
     })?;
     finish_summary(&s, None)?;
     Ok(ExitCode::SUCCESS)

@@ -66,6 +66,17 @@ pub fn now() -> Ts {
     Ts(d.as_nanos() as i64)
 }
 
+/// The store named by `--db` (empty: the config's `store.db`), opened and checked; None without `--db`.
+pub fn open_flag(cfg: &Config, flag: Option<&Path>) -> Result<Option<Store>> {
+    let Some(p) = flag else { return Ok(None) };
+    let path = if p.as_os_str().is_empty() {
+        cfg.store.db.clone()
+    } else {
+        p.to_path_buf()
+    };
+    Ok(Some(Store::open(&path, cfg.store.busy_timeout)?))
+}
+
 /// Host roles from `--roles`, else the config's `baseline.roles`, else everyone gets the default role.
 pub fn roles(cfg: &Config, flag: Option<&Path>) -> Result<Roles> {
     let default = &cfg.baseline.default_role;

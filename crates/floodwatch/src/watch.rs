@@ -7,7 +7,7 @@ use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
 use floodwatch_core::{Error, Result};
 use floodwatch_engine::suppress::Suppressions;
-use floodwatch_engine::{AlertEvent, Engine, Shared};
+use floodwatch_engine::{AlertEvent, BaselineMode, Engine, Shared};
 use floodwatch_sinks::summary::RunSummary;
 use floodwatch_sources::{sniff, ClockHints, FileSource, FileStats, Sniffed, SourceCtx};
 use std::io::{BufRead, BufReader, Read};
@@ -72,6 +72,18 @@ pub fn watch<R: Read + Send + 'static>(
     cfg: Config,
     sup: Suppressions,
     opts: &WatchOptions,
+    emit: impl FnMut(&AlertEvent) -> Result<()>,
+) -> Result<RunSummary> {
+    watch_with(input, cfg, sup, BaselineMode::Off, opts, emit)
+}
+
+/// [`watch`], judging against learned baselines (`watch --db`).
+pub fn watch_with<R: Read + Send + 'static>(
+    input: R,
+    cfg: Config,
+    sup: Suppressions,
+    baseline: BaselineMode,
+    opts: &WatchOptions,
     mut emit: impl FnMut(&AlertEvent) -> Result<()>,
 ) -> Result<RunSummary> {
     let (format, reader) = sniff_stream(input)?;
@@ -87,7 +99,11 @@ pub fn watch<R: Read + Send + 'static>(
         },
         input: cfg.input.clone(),
     };
-    let shared = Arc::new(Shared::new(cfg, sup, vec![Arc::from("<stdin>")]).map_err(Error::Usage)?);
+    let shared = Arc::new(
+        Shared::new(cfg, sup, vec![Arc::from("<stdin>")])
+            .map_err(Error::Usage)?
+            .with_baseline(baseline),
+    );
     let mut engine = Engine::new(shared, true);
 
     // Bounded: a fast producer waits for the engine instead of filling memory.

@@ -684,3 +684,55 @@ fn a_later_view_of_the_same_episode_updates_it() {
     assert_eq!(events, ["opened", "updated"]);
     assert_eq!(v["row"]["state"], "open");
 }
+
+#[test]
+fn watch_records_each_alert_state_as_it_happens() {
+    let env = Env::new();
+    // The example's build-mac-07 eslogger stream: a curl loop at 03:12, quiet for hours after.
+    let stream = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/collection/build-mac-07/eslogger.jsonl"),
+    )
+    .unwrap();
+    let out = env
+        .cmd(&[
+            "watch",
+            "--host",
+            "build-mac-07",
+            "--format",
+            "jsonl",
+            "--db",
+        ])
+        .arg(env.db())
+        .write_stdin(stream)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let states: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(states.len() >= 2, "{states:#?}");
+    let id = states[0]["finding_info"]["uid"].as_str().unwrap();
+    let rows = env.stored_alerts();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["id"], id);
+    assert_eq!(rows[0]["state"], "closed");
+    let v: Value = env.store_json(&["alerts", "show", id, "--json"]);
+    let events = history_events(&v);
+    assert_eq!(events.first(), Some(&"opened"), "{events:?}");
+    assert_eq!(events.last(), Some(&"closed"), "{events:?}");
+    // One history step per state watch printed: Create, Update..., Close.
+    assert_eq!(events.len(), states.len(), "{events:?}");
+    let run_kind: String =
+        floodwatch_store::Store::open_existing(&env.db(), std::time::Duration::from_secs(1))
+            .unwrap()
+            .connection()
+            .query_row("SELECT kind FROM runs", [], |r| r.get(0))
+            .unwrap();
+    assert_eq!(run_kind, "watch");
+}
