@@ -258,7 +258,7 @@ fn apply(
         let state = state_of(a);
         match stored {
             None => {
-                upsert(&tx, a, run_id, true)?;
+                upsert(tx, a, run_id, true)?;
                 // The same process flaring again after a quiet close: the alert is reopened, as a
                 // new episode (its own id) linked to the previous one.
                 let previous: Option<(String, Option<String>, Option<String>)> = tx
@@ -284,7 +284,7 @@ fn apply(
                                 by.unwrap_or_default()
                             ));
                         }
-                        history(&tx, &a.id, Some(run_id), now, "reopened", None, Some(&note))?;
+                        history(tx, &a.id, Some(run_id), now, "reopened", None, Some(&note))?;
                         history(
                             &tx,
                             &prev,
@@ -297,12 +297,12 @@ fn apply(
                         out.reopened += 1;
                     }
                     None => {
-                        history(&tx, &a.id, Some(run_id), now, "opened", None, None)?;
+                        history(tx, &a.id, Some(run_id), now, "opened", None, None)?;
                         out.opened += 1;
                     }
                 }
                 if state == "closed" {
-                    history(&tx, &a.id, Some(run_id), now, "closed", None, None)?;
+                    history(tx, &a.id, Some(run_id), now, "closed", None, None)?;
                     out.closed += 1;
                 }
             }
@@ -310,7 +310,7 @@ fn apply(
                 let later = a.last_seen.0 > old_last;
                 let newly_closed = state == "closed" && old_state == "open";
                 if later {
-                    upsert(&tx, a, run_id, false)?;
+                    upsert(tx, a, run_id, false)?;
                     let step = if old_state == "closed" {
                         out.reopened += 1;
                         "reopened"
@@ -323,14 +323,14 @@ fn apply(
                         ts_text(a.last_seen),
                         a.score
                     );
-                    history(&tx, &a.id, Some(run_id), now, step, None, Some(&note))?;
+                    history(tx, &a.id, Some(run_id), now, step, None, Some(&note))?;
                     if state == "closed" {
-                        history(&tx, &a.id, Some(run_id), now, "closed", None, None)?;
+                        history(tx, &a.id, Some(run_id), now, "closed", None, None)?;
                         out.closed += 1;
                     }
                 } else if newly_closed && a.last_seen.0 == old_last {
-                    upsert(&tx, a, run_id, false)?;
-                    history(&tx, &a.id, Some(run_id), now, "closed", None, None)?;
+                    upsert(tx, a, run_id, false)?;
+                    history(tx, &a.id, Some(run_id), now, "closed", None, None)?;
                     out.closed += 1;
                 } else {
                     // The same episode again (or an older view of it): nothing changes.
