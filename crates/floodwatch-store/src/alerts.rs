@@ -286,7 +286,7 @@ fn apply(
                         }
                         history(tx, &a.id, Some(run_id), now, "reopened", None, Some(&note))?;
                         history(
-                            &tx,
+                            tx,
                             &prev,
                             Some(run_id),
                             now,
