@@ -6,6 +6,8 @@
 //! at 8 execs/s for two minutes: above the absolute 5 execs/s threshold, so without a baseline it alerts.
 //! That is the "CI runner's curl storm" a baseline must learn as normal for its identity and role.
 
+mod common;
+
 use assert_cmd::Command;
 use floodwatch_core::config::DEFAULT_TOML;
 use floodwatch_core::time::days_from_civil;
@@ -365,11 +367,7 @@ fn add_suppression(env: &Env, id: &str, extra: &[&str]) {
         .args(extra)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
 }
 
 #[test]
@@ -467,11 +465,7 @@ fn lifecycle_reopen_and_analyst_marks() {
         "--reason",
         "release night",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let v: Value = env.store_json(&["alerts", "show", id, "--json"]);
     assert_eq!(v["row"]["mark"], "false_positive");
     assert_eq!(v["row"]["mark_by"], "carol");
@@ -614,11 +608,7 @@ fn tune_suggests_a_suppression_for_recurring_signed_scheduled_automation() {
         .replace("CHANGE-ME: recurring", "CHG-77: recurring");
     std::fs::write(&proposal, owned).unwrap();
     let out = env.store_cmd(&["suppress", "add", "--from", &proposal]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     // A workstation (default role, no baseline) running the script at the usual rate is now suppressed,
     // with the hit counted; at 5x the learned ceiling it alerts.
     let mut hf = eslogger_host(&env.p("ws"), "mbp-07", 1);
@@ -707,11 +697,7 @@ fn watch_records_each_alert_state_as_it_happens() {
         .write_stdin(stream)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let states: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
