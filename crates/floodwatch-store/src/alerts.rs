@@ -474,3 +474,95 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<AlertRow> {
         reopens: r.get(15)?,
     })
 }
+
+/// A stored network-level flood finding.
+#[derive(Clone, Debug, Serialize)]
+pub struct NetworkRow {
+    pub id: String,
+    pub host: String,
+    pub local: String,
+    pub target: Option<String>,
+    pub severity: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub headline: String,
+    pub joined: String,
+}
+
+impl Store {
+    /// Records a run's network flood findings (scans are not findings). Same id, same row: a re-run
+    /// adds nothing; a later view of the same episode updates it. Returns how many were new.
+    pub fn record_network(
+        &mut self,
+        run_id: i64,
+        findings: &[floodwatch_core::finding::NetworkFinding],
+    ) -> Result<u64> {
+        use floodwatch_core::finding::NetworkClass;
+        let r = (|| -> rusqlite::Result<u64> {
+            let tx = self.conn.transaction()?;
+            let mut new = 0;
+            for f in findings.iter().filter(|f| f.class == NetworkClass::Flood) {
+                let existed: bool = tx
+                    .query_row(
+                        "SELECT 1 FROM network_findings WHERE id = ?1",
+                        [&f.id],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                tx.execute(
+                    "INSERT INTO network_findings (id, host, local, target, severity, first_seen, last_seen,
+                         last_seen_ns, headline, joined, finding_json, first_run, last_run)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)
+                     ON CONFLICT (id) DO UPDATE SET severity = excluded.severity,
+                         last_seen = excluded.last_seen, last_seen_ns = excluded.last_seen_ns,
+                         headline = excluded.headline, joined = excluded.joined,
+                         finding_json = excluded.finding_json, last_run = excluded.last_run
+                     WHERE excluded.last_seen_ns > network_findings.last_seen_ns",
+                    params![
+                        f.id,
+                        f.host,
+                        f.local,
+                        f.target,
+                        f.severity.as_str(),
+                        ts_text(f.first_seen),
+                        ts_text(f.last_seen),
+                        f.last_seen.0,
+                        f.reasons.first().cloned().unwrap_or_default(),
+                        f.process.text,
+                        serde_json::to_string(f).unwrap_or_default(),
+                        run_id
+                    ],
+                )?;
+                new += u64::from(!existed);
+            }
+            tx.commit()?;
+            Ok(new)
+        })();
+        r.map_err(|e| self.sql(e))
+    }
+
+    pub fn list_network(&self, host: Option<&str>) -> Result<Vec<NetworkRow>> {
+        let r = (|| -> rusqlite::Result<Vec<NetworkRow>> {
+            let mut st = self.conn.prepare(
+                "SELECT id, host, local, target, severity, first_seen, last_seen, headline, joined
+                 FROM network_findings WHERE (?1 IS NULL OR host = ?1) ORDER BY first_seen, host, id",
+            )?;
+            let rows = st.query_map([host], |r| {
+                Ok(NetworkRow {
+                    id: r.get(0)?,
+                    host: r.get(1)?,
+                    local: r.get(2)?,
+                    target: r.get(3)?,
+                    severity: r.get(4)?,
+                    first_seen: r.get(5)?,
+                    last_seen: r.get(6)?,
+                    headline: r.get(7)?,
+                    joined: r.get(8)?,
+                })
+            })?;
+            rows.collect()
+        })();
+        r.map_err(|e| self.sql(e))
+    }
+}

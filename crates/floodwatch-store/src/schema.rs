@@ -127,6 +127,25 @@ CREATE TABLE suppression_hits (
     PRIMARY KEY (suppression_id, alert_id)
 );
 "#,
+    // v2: network-level flood findings (no process), recorded like alerts; scans stay in run summaries.
+    r#"
+CREATE TABLE network_findings (
+    id          TEXT PRIMARY KEY,         -- the finding's deterministic id
+    host        TEXT NOT NULL,
+    local       TEXT NOT NULL,            -- the sending address
+    target      TEXT,
+    severity    TEXT NOT NULL,
+    first_seen  TEXT NOT NULL,
+    last_seen   TEXT NOT NULL,
+    last_seen_ns INTEGER NOT NULL,
+    headline    TEXT NOT NULL,            -- the strongest reason
+    joined      TEXT NOT NULL,            -- the process it was joined to, or what is missing
+    finding_json TEXT NOT NULL,
+    first_run   INTEGER NOT NULL REFERENCES runs(id),
+    last_run    INTEGER NOT NULL REFERENCES runs(id)
+);
+CREATE INDEX network_findings_by_time ON network_findings (first_seen, host);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -30,7 +30,7 @@ fn a_new_store_is_marked_and_reopens_without_migrating_again() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(tables, 10);
+    assert_eq!(tables, 11);
 }
 
 #[test]
@@ -67,4 +67,31 @@ fn missing_newer_and_foreign_stores_are_errors() {
     std::fs::create_dir(&folder).unwrap();
     let e = Store::open(&folder, WAIT).err().unwrap().to_string();
     assert!(e.contains("is a folder"), "{e}");
+}
+
+#[test]
+fn a_version_1_store_is_migrated_forward_keeping_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v1.db");
+    drop(Store::open(&p, WAIT).unwrap());
+    {
+        // What a version-1 store looked like: no network_findings table, user_version 1, one run.
+        let c = rusqlite::Connection::open(&p).unwrap();
+        c.execute_batch(
+            "DROP TABLE network_findings; PRAGMA user_version = 1;
+             INSERT INTO runs (kind, started_at, version, args) VALUES ('hunt', 'then', '0.1.0', 'x');",
+        )
+        .unwrap();
+    }
+    let s = Store::open(&p, WAIT).unwrap();
+    let (ver, runs, has): (i64, i64, i64) = s
+        .connection()
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM runs),
+                    (SELECT count(*) FROM sqlite_schema WHERE name = 'network_findings')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((ver, runs, has), (schema::VERSION, 1, 1));
 }

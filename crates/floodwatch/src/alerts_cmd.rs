@@ -69,6 +69,7 @@ pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
             json,
         } => {
             let (_, st) = store.existing()?;
+            let (host_filter, state_filter) = (host.clone(), state.clone());
             let rows = st.list_alerts(&AlertFilter {
                 host,
                 state,
@@ -107,6 +108,25 @@ pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
                 .map_err(io)?;
             }
             writeln!(out, "{} alert(s)", rows.len()).map_err(io)?;
+            // Network-level floods have no process: listed apart, after the alerts.
+            let net = st.list_network(host_filter.as_deref())?;
+            if !net.is_empty() && state_filter.is_none() {
+                writeln!(out, "\n{} network flood finding(s):", net.len()).map_err(io)?;
+                for n in &net {
+                    writeln!(
+                        out,
+                        "{:<8} {:<24} {:<16} {:<8} {} → {}: {}",
+                        &n.id[..n.id.len().min(8)],
+                        n.first_seen,
+                        terminal(&clip(&n.host, 16)),
+                        n.severity,
+                        terminal(&n.local),
+                        terminal(n.target.as_deref().unwrap_or("?")),
+                        terminal(&clip(&n.headline, 100))
+                    )
+                    .map_err(io)?;
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         AlertsCmd::Show { id, store, json } => {

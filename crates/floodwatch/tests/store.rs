@@ -722,3 +722,27 @@ fn watch_records_each_alert_state_as_it_happens() {
             .unwrap();
     assert_eq!(run_kind, "watch");
 }
+
+#[test]
+fn network_flood_findings_are_recorded_once() {
+    let env = Env::new();
+    let dir = env.p("pcap").join("gateway");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/data/corpus/pcap/CIC-DDoS-2019-SynFlood.pcap"),
+        dir.join("syn.pcap"),
+    )
+    .unwrap();
+    let (out, err, code) = env.hunt_db(&env.p("pcap"), &env.db());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.len(), 1);
+    assert!(err.contains("1 new network flood finding(s)"), "{err}");
+    let (_, err, _) = env.hunt_db(&env.p("pcap"), &env.db());
+    assert!(err.contains("0 new network flood finding(s)"), "{err}");
+    let out = env.store_cmd(&["alerts", "list"]);
+    common::assert_success(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 network flood finding(s)"), "{text}");
+    assert!(text.contains("172.16.0.5 → 192.168.50.4"), "{text}");
+}
