@@ -57,6 +57,9 @@ pub struct Shared {
     pub not_after: Ts,
     /// Keep per-file and per-host observations ([`observe`]) for `floodwatch coverage`.
     pub observe: bool,
+    /// Some input can carry pid-less traffic (Zeek, captures): only then do process events feed the
+    /// network join index (off, it is work on every event that no finding would ever read).
+    pub network_join: bool,
     pub baseline: BaselineMode,
 }
 
@@ -95,6 +98,7 @@ impl Shared {
             not_after: Ts::from_secs(now + 86_400),
             baseline: BaselineMode::Off,
             observe: false,
+            network_join: true,
         })
     }
 
@@ -378,7 +382,10 @@ impl HostEngine {
 
     /// Records what process sources saw for the network join: who sent to which destination, which
     /// command lines name a destination, and the time process sources cover.
-    fn note_for_join(&mut self, ev: &Event, id: Option<ProcId>) {
+    fn note_for_join(&mut self, sh: &Shared, ev: &Event, id: Option<ProcId>) {
+        if !sh.network_join {
+            return;
+        }
         self.network.index.cover(ev.ts);
         let Some(id) = id else { return };
         let procs = &self.procs;
@@ -748,7 +755,7 @@ impl HostEngine {
                     let parent = self.procs.get(id).is_some_and(|p| p.parent.is_some());
                     seen.exec_fields(target, parent);
                 }
-                self.note_for_join(&ev, Some(id));
+                self.note_for_join(sh, &ev, Some(id));
                 if let Some(subject) = self.on_exec(sh, id, &ev) {
                     if updates {
                         self.fire_early(subject, ts, sh, out);
@@ -757,18 +764,18 @@ impl HostEngine {
             }
             EventKind::Fork { parent, child } => {
                 self.procs.fork(parent, child, ts);
-                self.note_for_join(&ev, None);
+                self.note_for_join(sh, &ev, None);
             }
             EventKind::Exit { process, .. } => {
                 let id = self.procs.exit(process, ts);
-                self.note_for_join(&ev, None);
+                self.note_for_join(sh, &ev, None);
                 if let Some(d) = self.declared.get_mut(&id) {
                     d.until = Some(ts);
                 }
             }
             EventKind::ProcessSeen(p) => {
                 self.procs.observe(p, ts);
-                self.note_for_join(&ev, None);
+                self.note_for_join(sh, &ev, None);
             }
             EventKind::Traffic(t) => {
                 let Some(pid) = t.pid else {
@@ -782,7 +789,7 @@ impl HostEngine {
                     t.uid,
                     ts,
                 );
-                self.note_for_join(&ev, Some(id));
+                self.note_for_join(sh, &ev, Some(id));
                 if let Some(seen) = self.seen.as_mut() {
                     if self.procs.get(id).is_some_and(|p| !p.traffic_only) {
                         seen.bytes.exec_context += t.bytes_out;
@@ -830,7 +837,7 @@ impl HostEngine {
                 let id =
                     self.procs
                         .traffic_process(pid, None, c.process_path.as_deref(), c.uid, ts);
-                self.note_for_join(&ev, Some(id));
+                self.note_for_join(sh, &ev, Some(id));
                 if !self.in_scope(sh, id) {
                     stats.traffic_out_of_scope += 1;
                     return;

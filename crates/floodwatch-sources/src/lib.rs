@@ -76,6 +76,14 @@ impl Format {
         }
     }
 
+    /// Formats that can carry traffic without a pid (network sensors, captures).
+    pub fn network_only_capable(self) -> bool {
+        matches!(
+            self,
+            Format::ZeekTsv | Format::ZeekJson | Format::Pcap | Format::Pcapng
+        )
+    }
+
     /// Formats whose records carry a full date (usable to anchor dateless nettop).
     pub fn is_dated(self) -> bool {
         !matches!(self, Format::NettopCsv | Format::NettopFixed)

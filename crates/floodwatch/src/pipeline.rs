@@ -503,6 +503,7 @@ fn run(
         .map_err(Error::Usage)?
         .with_baseline(baseline);
     shared.observe = observe;
+    shared.network_join = planned.iter().any(|p| p.format.network_only_capable());
     let shared = Arc::new(shared);
     let mut groups: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
     for p in planned {

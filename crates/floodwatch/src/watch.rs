@@ -99,11 +99,11 @@ pub fn watch_with<R: Read + Send + 'static>(
         },
         input: cfg.input.clone(),
     };
-    let shared = Arc::new(
-        Shared::new(cfg, sup, vec![Arc::from("<stdin>")])
-            .map_err(Error::Usage)?
-            .with_baseline(baseline),
-    );
+    let mut shared = Shared::new(cfg, sup, vec![Arc::from("<stdin>")])
+        .map_err(Error::Usage)?
+        .with_baseline(baseline);
+    shared.network_join = format.network_only_capable();
+    let shared = Arc::new(shared);
     let mut engine = Engine::new(shared, true);
 
     // Bounded: a fast producer waits for the engine instead of filling memory.
