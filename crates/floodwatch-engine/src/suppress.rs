@@ -110,8 +110,8 @@ fn glob(s: &str, field: &str) -> std::result::Result<GlobMatcher, String> {
         .map_err(|e| format!("match.{field}: bad glob {s:?}: {e}"))
 }
 
-fn parse_expiry(s: &str) -> Option<Ts> {
-    // A bare date expires at the end of that day (UTC).
+/// An `expires` value as an instant: a bare date ends at the end of that day (UTC).
+pub fn parse_expiry(s: &str) -> Option<Ts> {
     parse_date(s)
         .map(|d| Ts(d.0 + NANOS_PER_DAY - 1))
         .or_else(|| parse_rfc3339(s))

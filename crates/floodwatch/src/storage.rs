@@ -177,20 +177,21 @@ pub fn record_hunt(
     report_expired(store, now, err)
 }
 
+/// Ended by `suppress expire`, or past its expiry (a file suppression only known by its hits: never).
+pub fn is_expired(s: &floodwatch_store::suppressions::SuppressionRow, now: Ts) -> bool {
+    s.expired_at.is_some()
+        || s.expires
+            .as_deref()
+            .and_then(floodwatch_engine::suppress::parse_expiry)
+            .is_some_and(|t| t < now)
+}
+
 /// Every store suppression past its expiry, with its hits and the alerts it had hidden: an expired
 /// suppression is reported on each run until it is renewed or removed, never dropped silently.
 pub fn report_expired(store: &Store, now: Ts, err: &mut dyn std::io::Write) -> Result<()> {
     let io = |e| Error::io("writing the store summary", e);
     for s in store.list_suppressions()? {
-        let Some(expires) = s.expires.as_deref() else {
-            continue;
-        };
-        let expired = s.expired_at.is_some()
-            || floodwatch_core::time::parse_date(expires)
-                .map(|d| Ts(d.0 + floodwatch_core::time::NANOS_PER_DAY - 1))
-                .or_else(|| floodwatch_core::time::parse_rfc3339(expires))
-                .is_some_and(|t| t < now);
-        if !expired {
+        if s.source != "store" || !is_expired(&s, now) {
             continue;
         }
         let Some(r) = store.expiry_report(&s.id)? else {

@@ -230,13 +230,7 @@ fn list(args: &StoreArgs, json: bool) -> Result<ExitCode> {
     )
     .map_err(io)?;
     for r in &rows {
-        let expired = r.expired_at.is_some()
-            || r.expires.as_deref().is_some_and(|x| {
-                floodwatch_core::time::parse_date(x)
-                    .map(|d| floodwatch_core::Ts(d.0 + floodwatch_core::time::NANOS_PER_DAY - 1))
-                    .or_else(|| floodwatch_core::time::parse_rfc3339(x))
-                    .is_some_and(|t| t < now)
-            });
+        let expired = storage::is_expired(r, now);
         writeln!(
             out,
             "{:<24} {:<6} {:<8} {:<18} {:<24} {:>5} {:<24} {}",
