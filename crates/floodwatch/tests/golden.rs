@@ -1,0 +1,205 @@
+//! Golden-file tests (Chainsaw's model): whole outputs compared byte for byte with files checked in
+//! under `tests/data/golden/`, so a refactor that changes any alert, reason, summary line or report
+//! byte fails here.
+//!
+//! Two inputs: the bundled example collection, and the demo's simulated fleet (12 hosts, seed 1, plus
+//! the bundled hosts). Outputs: the alert table, the OCSF lines, the summary (text and JSON), the
+//! Markdown and HTML reports, and the demo's own stdout.
+//!
+//! To re-record after an intended change, run
+//! `FLOODWATCH_BLESS=1 cargo test -p floodwatch --test golden` and review the diff in git.
+
+mod common;
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn golden_dir(case: &str) -> PathBuf {
+    repo_root().join("tests/data/golden").join(case)
+}
+
+/// Runs floodwatch in `cwd` (so paths in the output are the relative ones given) and returns stdout
+/// and stderr; fails on a non-zero exit.
+fn run(cwd: &Path, args: &[&str]) -> (String, String) {
+    let out = Command::cargo_bin("floodwatch")
+        .unwrap()
+        .current_dir(cwd)
+        .args(args)
+        .env_remove("FLOODWATCH_CONFIG")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Compares `actual` with the golden file `case/name`, or writes it when blessing. Every mismatch
+/// is collected so one run shows all of them.
+fn check(case: &str, name: &str, actual: &str, failures: &mut Vec<String>) {
+    let path = golden_dir(case).join(name);
+    if std::env::var_os("FLOODWATCH_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            failures.push(format!(
+                "{}: {e} (record it with FLOODWATCH_BLESS=1)",
+                path.display()
+            ));
+            return;
+        }
+    };
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
+        failures.push(format!(
+            "{} differs from the output, first at line {}:\n  golden: {:?}\n  actual: {:?}",
+            path.display(),
+            first + 1,
+            expected.lines().nth(first).unwrap_or("<end>"),
+            actual.lines().nth(first).unwrap_or("<end>"),
+        ));
+    }
+}
+
+fn assert_no_failures(failures: Vec<String>) {
+    assert!(
+        failures.is_empty(),
+        "{} golden file(s) differ (if the change is intended: FLOODWATCH_BLESS=1 cargo test -p floodwatch --test golden):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn bundled_collection_outputs_match_the_golden_files() {
+    let root = repo_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let summary = tmp.path().join("summary.json");
+    let report = tmp.path().join("report");
+    let mut failures = Vec::new();
+
+    let (table, summary_text) = run(
+        &root,
+        &[
+            "hunt",
+            "examples/collection",
+            "--format",
+            "table",
+            "--threads",
+            "1",
+            "--summary-json",
+            summary.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    check("collection", "table.txt", &table, &mut failures);
+    check("collection", "summary.txt", &summary_text, &mut failures);
+    check("collection", "summary.json", &read(&summary), &mut failures);
+    check(
+        "collection",
+        "report.md",
+        &read(&report.with_extension("md")),
+        &mut failures,
+    );
+    check(
+        "collection",
+        "report.html",
+        &read(&report.with_extension("html")),
+        &mut failures,
+    );
+
+    let (jsonl, _) = run(&root, &["hunt", "examples/collection", "--format", "jsonl"]);
+    check("collection", "findings.jsonl", &jsonl, &mut failures);
+    assert!(!jsonl.is_empty(), "the collection has an alert");
+    assert_no_failures(failures);
+}
+
+/// Drops the lines that carry wall-clock durations (the demo says how long it took).
+fn without_timings(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with("Report: "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn demo_fleet_outputs_match_the_golden_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let mut failures = Vec::new();
+
+    let (demo, _) = run(cwd, &["demo", "--keep", "fleet", "--report", "demo-report"]);
+    check(
+        "demo-fleet",
+        "demo.txt",
+        &without_timings(&demo),
+        &mut failures,
+    );
+    check(
+        "demo-fleet",
+        "demo-report.md",
+        &read(&cwd.join("demo-report.md")),
+        &mut failures,
+    );
+    check(
+        "demo-fleet",
+        "demo-report.html",
+        &read(&cwd.join("demo-report.html")),
+        &mut failures,
+    );
+
+    let (jsonl, summary_text) = run(
+        cwd,
+        &[
+            "hunt",
+            "fleet",
+            "--format",
+            "jsonl",
+            "--summary-json",
+            "summary.json",
+            "--report",
+            "report",
+        ],
+    );
+    assert!(jsonl.lines().count() >= 5, "the demo fleet alerts");
+    check("demo-fleet", "findings.jsonl", &jsonl, &mut failures);
+    check("demo-fleet", "summary.txt", &summary_text, &mut failures);
+    check(
+        "demo-fleet",
+        "summary.json",
+        &read(&cwd.join("summary.json")),
+        &mut failures,
+    );
+    check(
+        "demo-fleet",
+        "report.md",
+        &read(&cwd.join("report.md")),
+        &mut failures,
+    );
+
+    let (table, _) = run(
+        cwd,
+        &["hunt", "fleet", "--format", "table", "--threads", "1"],
+    );
+    check("demo-fleet", "table.txt", &table, &mut failures);
+    assert_no_failures(failures);
+}
