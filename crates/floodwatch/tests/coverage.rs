@@ -4,9 +4,9 @@
 
 mod common;
 
-use floodwatch::coverage::channels::Channel;
-use floodwatch::coverage::verdicts::{AttackPath, Verdict};
-use floodwatch::coverage::{analyze, CoverageReport, HostCoverage};
+use floodwatch_analysis::coverage::channels::Channel;
+use floodwatch_analysis::coverage::verdicts::{AttackPath, Verdict};
+use floodwatch_analysis::coverage::{analyze, CoverageReport, HostCoverage};
 use floodwatch_core::time::days_from_civil;
 use floodwatch_core::Ts;
 use floodwatch_sim::host::{Files, HostFiles, HostOpts};

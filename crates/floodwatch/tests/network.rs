@@ -2,12 +2,12 @@
 //! written as Zeek writes it, and the join to the process behind it when a process source on the same
 //! host saw it (by destination, or by its command line naming the target).
 
-use floodwatch::pipeline::{hunt, HuntOptions, HuntResult};
 use floodwatch_core::config::Config;
 use floodwatch_core::finding::{JoinKind, NetworkClass, NetworkFinding};
 use floodwatch_core::time::days_from_civil;
 use floodwatch_core::Ts;
 use floodwatch_engine::suppress::Suppressions;
+use floodwatch_runtime::{hunt, HuntOptions, HuntResult};
 use floodwatch_sim::host::{Files, HostFiles, HostOpts};
 use floodwatch_sim::{lab, zeek};
 use floodwatch_sinks::ocsf::{network_finding, Activity};

@@ -3,11 +3,11 @@
 //! written by floodwatch-sim's pcapng writer in Apple's block layout: a Process Information Block per
 //! process and the EPB option 0x8001 pointing each packet at its process.
 
-use floodwatch::pipeline::{hunt, HuntOptions};
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Proto;
 use floodwatch_core::time::{days_from_civil, NANOS_PER_SEC};
 use floodwatch_engine::suppress::Suppressions;
+use floodwatch_runtime::{hunt, HuntOptions};
 use floodwatch_sim::pcap::{
     ethernet, icmp_echo, ipv4, udp, Endian, EpbOptions, PcapngWriter, EPB_FLAG_OUTBOUND,
 };

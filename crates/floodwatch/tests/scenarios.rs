@@ -2,12 +2,12 @@
 //! unified-log ndjson) by `floodwatch-sim`, read back through the same sniffing and parsers as real
 //! telemetry. Each scenario lives alone in its own host folder, so any alert on that host is about it.
 
-use floodwatch::pipeline::{hunt, HuntOptions};
 use floodwatch_core::config::Config;
 use floodwatch_core::time::days_from_civil;
 use floodwatch_core::Ts;
 use floodwatch_engine::suppress::Suppressions;
 use floodwatch_engine::AlertEvent;
+use floodwatch_runtime::{hunt, HuntOptions};
 use floodwatch_sim::{write_scenario, Scenario, Truth};
 use std::path::Path;
 
@@ -16,7 +16,7 @@ fn start() -> Ts {
     Ts::from_secs(days_from_civil(2025, 9, 16) * 86_400 + 2 * 3_600 + 30 * 60)
 }
 
-fn run(dir: &Path) -> floodwatch::pipeline::HuntResult {
+fn run(dir: &Path) -> floodwatch_runtime::HuntResult {
     let opts = HuntOptions {
         paths: vec![dir.to_path_buf()],
         threads: 1,

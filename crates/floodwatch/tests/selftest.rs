@@ -4,7 +4,7 @@
 
 mod common;
 
-use floodwatch::coverage::selftest::{
+use floodwatch_analysis::coverage::selftest::{
     self, check, curl_argv, loop_argv, ping_argv, python_argv, sleep_argv, Check, Status,
 };
 use floodwatch_core::time::days_from_civil;
@@ -158,7 +158,10 @@ fn check_passes_on_the_planned_runs_with_every_source() {
     let (host, truth) = lab(tmp.path(), Files::ALL, true);
     let c = run_check(&host, Some(TARGET));
     if std::env::var_os("SHOW").is_some() {
-        println!("{}", floodwatch::coverage::render::selftest_markdown(&c));
+        println!(
+            "{}",
+            floodwatch_analysis::coverage::render::selftest_markdown(&c)
+        );
     }
     assert!(c.passed, "{c:#?}");
     assert_eq!(c.hosts, vec!["lab-mac"]);

@@ -2,12 +2,12 @@
 //! quiet period *while the stream is still open* (the event clock follows wall time when input stops),
 //! instead of waiting for the next line or the end of input.
 
-use floodwatch::watch::{watch, WatchOptions};
 use floodwatch_core::config::{Config, DEFAULT_TOML};
 use floodwatch_core::time::days_from_civil;
 use floodwatch_core::Ts;
 use floodwatch_engine::suppress::Suppressions;
 use floodwatch_engine::AlertEventKind;
+use floodwatch_runtime::watch::{watch, WatchOptions};
 use floodwatch_sim::{write_scenario, Scenario};
 use std::io::Write;
 use std::path::Path;

@@ -3,9 +3,9 @@
 // Every test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
-use floodwatch::pipeline::{hunt_observed, HuntOptions, HuntResult};
 use floodwatch_core::config::Config;
 use floodwatch_engine::suppress::Suppressions;
+use floodwatch_runtime::{hunt_observed, HuntOptions, HuntResult};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

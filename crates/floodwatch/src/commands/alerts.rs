@@ -1,61 +1,14 @@
 //! `floodwatch alerts list | show | ack | fp | unmark`: the alerts in the store, their lifecycle, and the
 //! analyst's marks (with who and why).
 
-use crate::storage::{self, StoreArgs};
+use crate::cli::{AlertsCmd, MarkArgs};
+use crate::commands::print_json;
 use floodwatch_core::{Error, Result};
+use floodwatch_runtime::now;
 use floodwatch_sinks::escape::{clip, terminal};
 use floodwatch_store::alerts::{AlertFilter, Mark};
 use std::io::Write;
 use std::process::ExitCode;
-
-#[derive(clap::Subcommand)]
-pub enum AlertsCmd {
-    /// List stored alerts (suppressed ones only with --suppressed).
-    List {
-        #[command(flatten)]
-        store: StoreArgs,
-        #[arg(long)]
-        host: Option<String>,
-        /// open or closed.
-        #[arg(long, value_parser = ["open", "closed"])]
-        state: Option<String>,
-        /// Include alerts a suppression hid.
-        #[arg(long)]
-        suppressed: bool,
-        #[arg(long)]
-        limit: Option<u32>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// One alert (id or unique id prefix): reasons, baseline, marks and lifecycle history.
-    Show {
-        id: String,
-        #[command(flatten)]
-        store: StoreArgs,
-        /// The stored alert JSON and history.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Mark an alert acknowledged (being handled).
-    Ack(MarkArgs),
-    /// Mark an alert a false positive.
-    Fp(MarkArgs),
-    /// Clear an alert's mark.
-    Unmark(MarkArgs),
-}
-
-#[derive(clap::Args)]
-pub struct MarkArgs {
-    id: String,
-    #[command(flatten)]
-    store: StoreArgs,
-    /// Who marks it.
-    #[arg(long)]
-    by: String,
-    /// Why (kept in the alert's history).
-    #[arg(long)]
-    reason: String,
-}
 
 pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
     let io = |x| Error::io("writing alerts", x);
@@ -78,7 +31,7 @@ pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
             })?;
             let mut out = std::io::stdout().lock();
             if json {
-                storage::print_json(&rows)?;
+                print_json(&rows)?;
                 return Ok(ExitCode::SUCCESS);
             }
             writeln!(
@@ -142,7 +95,7 @@ pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
                 let alert: serde_json::Value =
                     serde_json::from_str(&alert_json).unwrap_or(serde_json::Value::Null);
                 let v = serde_json::json!({ "row": r, "alert": alert, "history": hist });
-                storage::print_json(&v)?;
+                print_json(&v)?;
                 return Ok(ExitCode::SUCCESS);
             }
             writeln!(out, "alert {}", r.id).map_err(io)?;
@@ -222,7 +175,7 @@ pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
 
 fn mark(m: MarkArgs, mark: Mark) -> Result<ExitCode> {
     let (_, mut st) = m.store.existing()?;
-    match st.mark_alert(&m.id, mark, &m.by, &m.reason, storage::now())? {
+    match st.mark_alert(&m.id, mark, &m.by, &m.reason, now())? {
         Some(full) => {
             println!("alert {full}: {} by {}", mark.as_str(), terminal(&m.by));
             Ok(ExitCode::SUCCESS)

@@ -1,7 +1,8 @@
 //! Glue between runs and the store: opening it from the config or `--db`, host roles, the baselines and
 //! suppressions a `hunt --db` uses, and recording what a run read and found.
 
-use crate::pipeline::HuntResult;
+use crate::hunt::HuntResult;
+use crate::setup::now;
 use floodwatch_core::config::Config;
 use floodwatch_core::{Error, Result, Ts};
 use floodwatch_engine::baseline::{Baselines, Roles};
@@ -11,60 +12,7 @@ use floodwatch_sinks::escape::terminal;
 use floodwatch_store::runs::{InputRecord, RunRecord};
 use floodwatch_store::Store;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// Options every store command takes.
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct StoreArgs {
-    /// Config file (TOML); the built-in defaults are `floodwatch config --default`.
-    #[arg(long, env = "FLOODWATCH_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// The store (SQLite); default: the config's store.db (floodwatch.db).
-    #[arg(long)]
-    pub db: Option<PathBuf>,
-}
-
-impl StoreArgs {
-    pub fn config(&self) -> Result<Config> {
-        match &self.config {
-            Some(p) => Config::load(p),
-            None => Ok(Config::default()),
-        }
-    }
-
-    pub fn db_path(&self, cfg: &Config) -> PathBuf {
-        self.db.clone().unwrap_or_else(|| cfg.store.db.clone())
-    }
-
-    /// The store, which must exist (read and mark commands).
-    pub fn existing(&self) -> Result<(Config, Store)> {
-        let cfg = self.config()?;
-        let store = Store::open_existing(&self.db_path(&cfg), cfg.store.busy_timeout)?;
-        Ok((cfg, store))
-    }
-
-    /// The store, created when absent (commands that add to it).
-    pub fn open(&self) -> Result<(Config, Store)> {
-        let cfg = self.config()?;
-        let store = Store::open(&self.db_path(&cfg), cfg.store.busy_timeout)?;
-        Ok((cfg, store))
-    }
-}
-
-/// Pretty JSON on stdout, for the store commands' `--json`.
-pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v).map_err(|x| Error::Input(x.to_string()))?;
-    writeln!(out).map_err(|x| Error::io("writing JSON", x))
-}
-
-pub fn now() -> Ts {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Ts(d.as_nanos() as i64)
-}
 
 /// The store named by `--db` (empty: the config's `store.db`), opened and checked; None without `--db`.
 pub fn open_flag(cfg: &Config, flag: Option<&Path>) -> Result<Option<Store>> {

@@ -1,29 +1,20 @@
 //! `demo`: simulate a small fleet day in the real formats, hunt it with a progress bar, show the
 //! alerts and how they score against the simulator's ground truth, and write the incident report.
 
-use crate::eval::{evaluate, read_labels};
-use crate::pipeline::{hunt, load_setup, HuntOptions};
+use crate::cli::DemoArgs;
+use crate::commands::color_ok;
+use floodwatch_analysis::eval::{evaluate, read_labels};
 use floodwatch_core::{Error, Result, Ts};
+use floodwatch_runtime::{default_threads, hunt, load_setup, HuntOptions};
 use floodwatch_sinks::report::{html_report, markdown_report};
 use floodwatch_sinks::table::{write_table, Style};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-pub struct DemoOptions {
-    pub hosts: usize,
-    pub seed: u64,
-    /// Writes PREFIX.md and PREFIX.html.
-    pub report: PathBuf,
-    /// Keep the fleet here instead of a temporary folder.
-    pub keep: Option<PathBuf>,
-    pub threads: usize,
-    pub color: bool,
-}
 
 fn dir_bytes(dir: &Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -38,7 +29,9 @@ fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-pub fn run(o: &DemoOptions) -> Result<ExitCode> {
+pub fn run(o: DemoArgs) -> Result<ExitCode> {
+    let hosts = usize::from(o.hosts);
+    let color = color_ok(std::io::stdout().is_terminal());
     let tmp;
     let dir = match &o.keep {
         Some(d) => {
@@ -56,9 +49,9 @@ pub fn run(o: &DemoOptions) -> Result<ExitCode> {
         }
     };
     let spec = floodwatch_sim::FleetSpec {
-        hosts: o.hosts.max(1),
+        hosts: hosts.max(1),
         seed: o.seed,
-        attack_hosts: o.hosts.max(1).div_ceil(2),
+        attack_hosts: hosts.max(1).div_ceil(2),
         ..floodwatch_sim::FleetSpec::default()
     };
     let t0 = Instant::now();
@@ -96,7 +89,7 @@ pub fn run(o: &DemoOptions) -> Result<ExitCode> {
     let progress = Arc::new(AtomicU64::new(0));
     let opts = HuntOptions {
         paths: vec![dir.clone()],
-        threads: o.threads,
+        threads: default_threads(),
         progress: Some(progress.clone()),
         ..HuntOptions::default()
     };
@@ -128,7 +121,7 @@ pub fn run(o: &DemoOptions) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let io = |e| Error::io("writing to stdout", e);
     writeln!(out).map_err(io)?;
-    write_table(&mut out, &alerts, &Style { color: o.color }).map_err(io)?;
+    write_table(&mut out, &alerts, &Style { color }).map_err(io)?;
     let e = evaluate(&labels, &alerts, &res.summary.hosts, window);
     writeln!(
         out,

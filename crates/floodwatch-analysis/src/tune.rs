@@ -5,36 +5,11 @@
 //! ceiling just above what was learned, and `owner = "CHANGE-ME"`: `suppress add --from` refuses it
 //! until a person owns it.
 
-use crate::baseline_cmd::fmt_signal;
-use crate::storage::{self, StoreArgs};
 use floodwatch_core::config::Config;
-use floodwatch_core::time::NANOS_PER_DAY;
-use floodwatch_core::{Error, Result, Ts};
+use floodwatch_engine::score::{fmt_bytes_rate, fmt_rate};
 use floodwatch_sinks::escape::terminal;
 use floodwatch_store::baselines::BaselineRow;
 use serde::Serialize;
-use std::io::Write;
-use std::process::ExitCode;
-
-#[derive(clap::Subcommand)]
-pub enum TuneCmd {
-    /// Propose suppressions (TOML with the evidence as comments, or --json) for recurring automation.
-    Suggest {
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Seen on at least this many hosts.
-        #[arg(long, default_value_t = 3)]
-        min_hosts: usize,
-        /// Stable: p99 at most this multiple of the median on the signal that crosses a threshold.
-        #[arg(long, default_value_t = 4.0)]
-        max_spread: f64,
-        /// Proposed expiry, in days from today.
-        #[arg(long, default_value_t = 90)]
-        expires_in_days: u32,
-        #[arg(long)]
-        json: bool,
-    },
-}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Suggestion {
@@ -244,38 +219,14 @@ pub fn suggest(
     out
 }
 
-pub fn run(cmd: TuneCmd) -> Result<ExitCode> {
-    let TuneCmd::Suggest {
-        store,
-        min_hosts,
-        max_spread,
-        expires_in_days,
-        json,
-    } = cmd;
-    let (cfg, st) = store.existing()?;
-    let rows = st.list_baselines(None)?;
-    let now = storage::now();
-    let expires = Ts(now.0 + i64::from(expires_in_days) * NANOS_PER_DAY).to_rfc3339_millis();
-    let expires = expires.get(..10).unwrap_or(&expires).to_string();
-    let today = now.to_rfc3339_millis();
-    let today = today.get(..10).unwrap_or(&today);
-    let list = suggest(&rows, &cfg, min_hosts, max_spread, &expires, today);
-    let mut out = std::io::stdout().lock();
-    let io = |x| Error::io("writing suggestions", x);
-    if json {
-        storage::print_json(&list)?;
+/// A baseline signal's value in the units people read (bytes per second scaled, small rates with two
+/// decimals); `baseline show` prints the same.
+pub fn fmt_signal(signal: &str, v: f64) -> String {
+    if signal == "bytes_per_s" {
+        fmt_bytes_rate(v)
+    } else if v < 1.0 {
+        format!("{v:.2}")
     } else {
-        writeln!(
-            out,
-            "# floodwatch tune suggest: {} proposal(s) from {} baseline(s) in {}.\n# Review each, set owner and reason, then: floodwatch suppress add --from THIS_FILE\n",
-            list.len(),
-            rows.len(),
-            st.path().display()
-        )
-        .map_err(io)?;
-        for s in &list {
-            writeln!(out, "{}", s.entry).map_err(io)?;
-        }
+        fmt_rate(v)
     }
-    Ok(ExitCode::SUCCESS)
 }

@@ -1,89 +1,16 @@
 //! `floodwatch suppress add | list | expire`: documented automation in the store, each suppression with an
 //! owner, a reason and an expiry (required), an optional rate ceiling, and its hits counted.
 
-use crate::storage::{self, StoreArgs};
+use crate::cli::{AddArgs, StoreArgs, SuppressCmd};
+use crate::commands::print_json;
 use floodwatch_core::{Error, Result};
 use floodwatch_engine::suppress::{check_entries, revoked, CheckedEntry};
+use floodwatch_runtime::{now, store};
 use floodwatch_sinks::escape::{clip, terminal};
 use floodwatch_store::suppressions::NewSuppression;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-#[derive(clap::Subcommand)]
-pub enum SuppressCmd {
-    /// Add a suppression (from flags, or every entry of a suppressions TOML file with --from).
-    Add(Box<AddArgs>),
-    /// List suppressions with their hits, last hit and expiry state.
-    List {
-        #[command(flatten)]
-        store: StoreArgs,
-        #[arg(long)]
-        json: bool,
-    },
-    /// End a suppression now, and report what it was hiding.
-    Expire {
-        id: String,
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Who ends it.
-        #[arg(long)]
-        by: String,
-    },
-}
-
-#[derive(clap::Args)]
-pub struct AddArgs {
-    #[command(flatten)]
-    store: StoreArgs,
-    /// Suppressions TOML file (as written by `tune suggest` or for --suppressions): adds every entry.
-    #[arg(long, conflicts_with_all = ["id", "owner", "reason", "expires"])]
-    from: Option<PathBuf>,
-    /// Who adds it (kept with the entry).
-    #[arg(long, env = "USER", default_value = "unknown")]
-    by: String,
-    #[arg(long, required_unless_present = "from")]
-    id: Option<String>,
-    /// Who answers for it (a person or team).
-    #[arg(long, required_unless_present = "from")]
-    owner: Option<String>,
-    /// Why this activity is expected (a ticket, a change record).
-    #[arg(long, required_unless_present = "from")]
-    reason: Option<String>,
-    /// Expiry: YYYY-MM-DD (end of that day, UTC) or an RFC 3339 time.
-    #[arg(long, required_unless_present = "from")]
-    expires: Option<String>,
-    #[arg(long)]
-    signing_id: Option<String>,
-    #[arg(long)]
-    team_id: Option<String>,
-    /// Executable path glob.
-    #[arg(long)]
-    path: Option<String>,
-    /// Regex over the whole command line (anchored at both ends).
-    #[arg(long)]
-    argv: Option<String>,
-    /// Ancestor path glob (e.g. /sbin/launchd).
-    #[arg(long)]
-    parent: Option<String>,
-    #[arg(long)]
-    user: Option<String>,
-    /// Host name glob.
-    #[arg(long)]
-    host: Option<String>,
-    /// Destination glob: every destination must match.
-    #[arg(long)]
-    destination: Option<String>,
-    /// Rate ceilings: the suppression applies only while the peak stays at or below them.
-    #[arg(long)]
-    max_spawns_per_s: Option<f64>,
-    #[arg(long)]
-    max_packets_per_s: Option<f64>,
-    #[arg(long)]
-    max_bytes_per_s: Option<f64>,
-    #[arg(long)]
-    max_connections_per_s: Option<f64>,
-}
 
 pub fn run(cmd: SuppressCmd) -> Result<ExitCode> {
     match cmd {
@@ -158,7 +85,7 @@ fn add(a: AddArgs) -> Result<ExitCode> {
             origin.display()
         )));
     }
-    let now = storage::now();
+    let now = now();
     refuse_placeholders(&entries, &origin, now)?;
     let (_, mut store) = a.store.open()?;
     let mut out = std::io::stdout().lock();
@@ -219,10 +146,10 @@ fn list(args: &StoreArgs, json: bool) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let io = |x| Error::io("writing suppressions", x);
     if json {
-        storage::print_json(&rows)?;
+        print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let now = storage::now();
+    let now = now();
     writeln!(
         out,
         "{:<24} {:<6} {:<8} {:<18} {:<24} {:>5} {:<24} reason",
@@ -230,7 +157,7 @@ fn list(args: &StoreArgs, json: bool) -> Result<ExitCode> {
     )
     .map_err(io)?;
     for r in &rows {
-        let expired = storage::is_expired(r, now);
+        let expired = store::is_expired(r, now);
         writeln!(
             out,
             "{:<24} {:<6} {:<8} {:<18} {:<24} {:>5} {:<24} {}",
@@ -254,7 +181,7 @@ fn list(args: &StoreArgs, json: bool) -> Result<ExitCode> {
         )
         .map_err(io)?;
     }
-    storage::report_expired(&store, now, &mut std::io::stderr().lock())?;
+    store::report_expired(&store, now, &mut std::io::stderr().lock())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -266,13 +193,13 @@ fn expire(id: &str, args: &StoreArgs, by: &str) -> Result<ExitCode> {
             store.path().display()
         )));
     };
-    let now = storage::now();
+    let now = now();
     let when = now.to_rfc3339_millis();
     let entry = revoked(&entry, &when).map_err(Error::Input)?;
     let report = store.expire_suppression(id, &entry, by, now)?;
     let mut out = std::io::stdout().lock();
     if let Some(r) = report {
-        storage::write_expiry(&mut out, &r).map_err(|x| Error::io("writing", x))?;
+        store::write_expiry(&mut out, &r).map_err(|x| Error::io("writing", x))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,11 +7,11 @@
 //! and used by the plan, the check and the simulator tests, so what is checked is what was planned.
 
 use super::channels::Cap;
-use crate::pipeline::{self, HuntOptions, HuntResult};
 use floodwatch_core::config::Config;
 use floodwatch_core::event::{EventKind, Proto, Tty};
 use floodwatch_core::{Result, Ts};
 use floodwatch_engine::network::split_endpoint;
+use floodwatch_runtime::{self as pipeline, HuntOptions, HuntResult};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;

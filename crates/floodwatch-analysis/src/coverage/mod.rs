@@ -12,18 +12,15 @@ pub mod selftest;
 pub mod timeline;
 pub mod verdicts;
 
-use crate::pipeline::{self, HuntOptions, HuntResult};
 use channels::{Cap, Channel};
 use floodwatch_core::config::Config;
 use floodwatch_core::finding::NetworkClass;
-use floodwatch_core::{Error, Result, Ts};
+use floodwatch_core::Ts;
 use floodwatch_engine::observe::{Bytes, ExecFields, HostSeen};
-use floodwatch_engine::suppress::Suppressions;
+use floodwatch_runtime::HuntResult;
 use floodwatch_sinks::summary::SkippedFile;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::process::ExitCode;
 use timeline::{Gap, Skew};
 use verdicts::{AttackPath, PathVerdict, Verdict};
 
@@ -337,105 +334,4 @@ fn fleet(hosts: &[HostCoverage], res: &HuntResult) -> FleetCoverage {
 fn short(path: &str) -> String {
     let parts: Vec<&str> = path.rsplit('/').take(2).collect();
     parts.into_iter().rev().collect::<Vec<_>>().join("/")
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReportFormat {
-    Markdown,
-    Json,
-    Html,
-}
-
-/// Everything `floodwatch coverage` takes from the command line.
-#[derive(Clone, Debug)]
-pub struct CoverageArgs {
-    pub paths: Vec<PathBuf>,
-    pub config: Option<PathBuf>,
-    pub host: Option<String>,
-    pub date: Option<Ts>,
-    pub threads: usize,
-    pub format: ReportFormat,
-    pub output: Option<PathBuf>,
-    pub selftest_plan: bool,
-    pub selftest_check: bool,
-    pub target: Option<String>,
-}
-
-/// Runs `floodwatch coverage` (report, self-test plan or self-test check) and writes the result.
-pub fn command(a: CoverageArgs) -> Result<ExitCode> {
-    let cfg = match &a.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
-    if a.selftest_plan {
-        let plan = selftest::plan(a.target.as_deref(), &cfg);
-        write_out(&a.output, &plan.text)?;
-        return Ok(if plan.refused {
-            ExitCode::from(2)
-        } else {
-            ExitCode::SUCCESS
-        });
-    }
-    if a.paths.is_empty() {
-        return Err(Error::Usage(
-            "say which telemetry to read: floodwatch coverage PATH...".into(),
-        ));
-    }
-    if let Some(p) = a.paths.iter().find(|p| !p.exists()) {
-        return Err(Error::Usage(format!("{} does not exist", p.display())));
-    }
-    let opts = HuntOptions {
-        paths: a.paths.clone(),
-        host: a.host.clone(),
-        date: a.date,
-        threads: a.threads,
-        progress: None,
-    };
-    let res = pipeline::hunt_observed(&opts, cfg.clone(), Suppressions::default())?;
-    if a.selftest_check {
-        let check = selftest::check(&opts, &cfg, &res, a.target.as_deref())?;
-        let text = match a.format {
-            ReportFormat::Json => {
-                serde_json::to_string_pretty(&check).map_err(|e| Error::Input(e.to_string()))?
-                    + "\n"
-            }
-            ReportFormat::Markdown => render::selftest_markdown(&check),
-            ReportFormat::Html => render::selftest_html(&check),
-        };
-        write_out(&a.output, &text)?;
-        return Ok(if check.passed {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        });
-    }
-    let report = analyze(&res, &cfg);
-    let text = match a.format {
-        ReportFormat::Json => {
-            serde_json::to_string_pretty(&report).map_err(|e| Error::Input(e.to_string()))? + "\n"
-        }
-        ReportFormat::Markdown => render::markdown(&report),
-        ReportFormat::Html => render::html(&report),
-    };
-    write_out(&a.output, &text)?;
-    if res.usable_events() == 0 {
-        eprintln!("floodwatch: error: nothing usable was read (no telemetry event in any file)");
-        return Ok(ExitCode::from(2));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn write_out(path: &Option<PathBuf>, text: &str) -> Result<()> {
-    match path {
-        Some(p) => {
-            std::fs::write(p, text).map_err(|e| Error::io(format!("writing {}", p.display()), e))
-        }
-        None => {
-            use std::io::Write;
-            let mut o = std::io::stdout().lock();
-            o.write_all(text.as_bytes())
-                .and_then(|_| o.flush())
-                .map_err(|e| Error::io("writing the report", e))
-        }
-    }
 }

@@ -1,51 +1,20 @@
 //! `floodwatch baseline learn | show`: learn what normal outbound activity looks like per identity ×
 //! parent class × host role, and show it.
 
-use crate::pipeline::{self, HuntOptions};
-use crate::storage::{self, StoreArgs};
+use crate::cli::{BaselineCmd, StoreArgs};
+use crate::commands::print_json;
+use floodwatch_analysis::tune::fmt_signal;
 use floodwatch_core::{Error, Result};
 use floodwatch_engine::baseline::SIGNALS;
-use floodwatch_engine::score::{fmt_bytes_rate, fmt_rate};
 use floodwatch_engine::suppress::Suppressions;
 use floodwatch_engine::BaselineMode;
+use floodwatch_runtime::output::finish_summary;
+use floodwatch_runtime::{hunt_with, now, store, HuntOptions};
 use floodwatch_sinks::escape::{clip, terminal};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-#[derive(clap::Subcommand)]
-pub enum BaselineCmd {
-    /// Learn baselines from telemetry of a period believed benign (incremental: windows already learned
-    /// for a host are skipped, so learning the same files twice adds nothing).
-    Learn {
-        /// Files or folders to read (one folder per host), formats detected from content.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Host roles file (hostname glob → role); default: the config's baseline.roles.
-        #[arg(long)]
-        roles: Option<PathBuf>,
-        /// Host name for every input, instead of the holding directory.
-        #[arg(long)]
-        host: Option<String>,
-        /// Worker threads (hosts are processed in parallel).
-        #[arg(long, default_value_t = crate::default_threads())]
-        threads: usize,
-    },
-    /// Show the stored baselines (most windows first).
-    Show {
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Only identities containing this text.
-        #[arg(long)]
-        identity: Option<String>,
-        /// JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-}
 
 pub fn run(cmd: BaselineCmd) -> Result<ExitCode> {
     match cmd {
@@ -55,7 +24,7 @@ pub fn run(cmd: BaselineCmd) -> Result<ExitCode> {
             roles,
             host,
             threads,
-        } => learn(paths, &store, roles, host, threads),
+        } => learn(paths, &store, roles, host, threads.threads),
         BaselineCmd::Show {
             store,
             identity,
@@ -71,11 +40,11 @@ fn learn(
     host: Option<String>,
     threads: usize,
 ) -> Result<ExitCode> {
-    let started = storage::now();
+    let started = now();
     let clock = std::time::Instant::now();
     // The store first: a locked or damaged store fails before minutes of reading.
     let (cfg, mut store) = args.open()?;
-    let roles = storage::roles(&cfg, roles.as_deref())?;
+    let roles = store::roles(&cfg, roles.as_deref())?;
     let watermarks = store.learned_until()?;
     let opts = HuntOptions {
         paths: paths.clone(),
@@ -84,7 +53,7 @@ fn learn(
         ..HuntOptions::default()
     };
     let half_life = cfg.baseline.half_life.as_nanos() as i64;
-    let res = pipeline::hunt_with(
+    let res = hunt_with(
         &opts,
         cfg,
         Suppressions::default(),
@@ -101,7 +70,7 @@ fn learn(
         .iter()
         .filter_map(|h| h.last_event.map(|t| (h.host.clone(), t)))
         .collect();
-    let run = storage::run_record("learn", &paths, host.as_deref(), started, &res);
+    let run = store::run_record("learn", &paths, host.as_deref(), started, &res);
     let bytes: u64 = run.inputs.iter().map(|i| i.bytes).sum();
     let events: u64 = run.inputs.iter().map(|i| i.events).sum();
     let hot = res.engine.hot_windows;
@@ -141,19 +110,8 @@ fn learn(
         )
         .map_err(io)?;
     }
-    crate::finish_summary_stderr(&res.summary)?;
+    finish_summary(&res.summary, None)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// A signal value for people: bytes as a byte rate, the rest as a rate.
-pub fn fmt_signal(signal: &str, v: f64) -> String {
-    if signal == "bytes_per_s" {
-        fmt_bytes_rate(v)
-    } else if v < 1.0 {
-        format!("{v:.2}")
-    } else {
-        fmt_rate(v)
-    }
 }
 
 fn show(args: &StoreArgs, identity: Option<&str>, json: bool) -> Result<ExitCode> {
@@ -162,7 +120,7 @@ fn show(args: &StoreArgs, identity: Option<&str>, json: bool) -> Result<ExitCode
     let mut out = std::io::stdout().lock();
     let io = |x| Error::io("writing baselines", x);
     if json {
-        storage::print_json(&rows)?;
+        print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
     writeln!(

@@ -1,0 +1,230 @@
+//! A hunt is a replay of streams: discover files → sniff each from its head → anchor dateless sources →
+//! per host, merge the host's files in time order into an engine → collect alerts and per-file stats.
+//! Hosts are independent, so they run on a small worker pool; output is sorted, so it is deterministic.
+
+use crate::plan::{anchor, ctx_for, open_file, plan, Planned};
+use crate::replay::{merge_stats, run_host, HostOutput};
+use floodwatch_core::config::Config;
+use floodwatch_core::event::Event;
+use floodwatch_core::finding::NetworkFinding;
+use floodwatch_core::{Error, Result, Ts};
+use floodwatch_engine::baseline::Learner;
+use floodwatch_engine::suppress::Suppressions;
+use floodwatch_engine::{AlertEvent, BaselineMode, EngineStats, Shared};
+use floodwatch_sinks::summary::RunSummary;
+use floodwatch_sources::{FileSource, FileStats, Format};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Debug, Default)]
+pub struct HuntOptions {
+    pub paths: Vec<PathBuf>,
+    pub host: Option<String>,
+    /// `--date YYYY-MM-DD` for dateless sources (nettop).
+    pub date: Option<Ts>,
+    pub threads: usize,
+    /// Bytes read so far across all files (for a progress bar); updated every few thousand events.
+    pub progress: Option<Arc<std::sync::atomic::AtomicU64>>,
+}
+
+pub struct HuntResult {
+    pub alerts: Vec<AlertEvent>,
+    /// Network-level findings (floods and scans from pid-less traffic), sorted by time, host, id.
+    pub findings: Vec<NetworkFinding>,
+    pub summary: RunSummary,
+    pub engine: EngineStats,
+    /// Baselines learned (learn mode only).
+    pub learned: Learner,
+    /// Per file id (what `EngineStats::observed` file ids refer to): path, host, detected format.
+    pub inputs: Vec<InputInfo>,
+}
+
+/// A telemetry file of the run, by file id.
+#[derive(Clone, Debug)]
+pub struct InputInfo {
+    pub path: String,
+    pub host: String,
+    pub format: Format,
+}
+
+impl HuntResult {
+    /// Events produced across all files: zero means nothing usable was read (every record was
+    /// rejected, or skipped as carrying nothing the engine uses).
+    pub fn usable_events(&self) -> u64 {
+        self.summary.files.iter().map(|f| f.events).sum()
+    }
+}
+
+/// Runs a whole hunt. Errors only for unusable setups (missing paths, bad config); bad lines are counted.
+pub fn hunt(opts: &HuntOptions, cfg: Config, suppressions: Suppressions) -> Result<HuntResult> {
+    run(opts, cfg, suppressions, BaselineMode::Off, false)
+}
+
+/// A hunt that learns baselines (`baseline learn`) or judges against them (`hunt --db`).
+pub fn hunt_with(
+    opts: &HuntOptions,
+    cfg: Config,
+    suppressions: Suppressions,
+    baseline: BaselineMode,
+) -> Result<HuntResult> {
+    run(opts, cfg, suppressions, baseline, false)
+}
+
+/// A hunt that also keeps what each source showed (`EngineStats::observed`), for `coverage`.
+pub fn hunt_observed(
+    opts: &HuntOptions,
+    cfg: Config,
+    suppressions: Suppressions,
+) -> Result<HuntResult> {
+    run(opts, cfg, suppressions, BaselineMode::Off, true)
+}
+
+fn run(
+    opts: &HuntOptions,
+    cfg: Config,
+    suppressions: Suppressions,
+    baseline: BaselineMode,
+    observe: bool,
+) -> Result<HuntResult> {
+    let (planned, not_telemetry) = plan(opts)?;
+    let names: Vec<Arc<str>> = planned
+        .iter()
+        .map(|p| Arc::from(p.file.path.display().to_string()))
+        .collect();
+    let inputs: Vec<InputInfo> = planned
+        .iter()
+        .map(|p| InputInfo {
+            path: p.file.path.display().to_string(),
+            host: p.file.host.clone(),
+            format: p.format,
+        })
+        .collect();
+    let warnings = suppressions.warnings.clone();
+    let half_life = cfg.baseline.half_life.as_nanos() as i64;
+    let mut shared = Shared::new(cfg.clone(), suppressions, names)
+        .map_err(Error::Usage)?
+        .with_baseline(baseline);
+    shared.observe = observe;
+    shared.network_join = planned.iter().any(|p| p.format.network_only_capable());
+    let shared = Arc::new(shared);
+    let mut groups: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
+    for p in planned {
+        groups.entry(p.file.host.clone()).or_default().push(p);
+    }
+    let groups: Vec<Vec<Planned>> = groups.into_values().collect();
+    let threads = opts.threads.max(1).min(groups.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Result<HostOutput>>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(g) = groups.get(i) else { break };
+                let r = run_host(g, &cfg, &shared, opts);
+                if let Ok(mut v) = results.lock() {
+                    v.push(r);
+                }
+            });
+        }
+    });
+    let results = results
+        .into_inner()
+        .map_err(|_| Error::Input("a worker thread panicked".into()))?;
+    let mut alerts = Vec::new();
+    let mut findings = Vec::new();
+    let mut files: BTreeMap<u32, FileStats> = BTreeMap::new();
+    let mut engine = EngineStats::default();
+    let mut learned = Learner::default();
+    for r in results {
+        let r = r?;
+        learned.merge(r.learned, half_life);
+        alerts.extend(r.alerts);
+        findings.extend(r.findings);
+        for (id, st) in r.stats {
+            files.insert(id, st);
+        }
+        merge_stats(&mut engine, r.engine);
+        for rej in r.rejects {
+            if let Some(st) = files.get_mut(&rej.origin.file) {
+                st.reject(rej.origin.line, rej.reason.into(), rej.detail);
+            }
+        }
+    }
+    alerts.sort_by(|a, b| {
+        a.alert
+            .first_seen
+            .cmp(&b.alert.first_seen)
+            .then(a.alert.host.cmp(&b.alert.host))
+            .then(a.alert.id.cmp(&b.alert.id))
+    });
+    findings.sort_by(|a: &NetworkFinding, b: &NetworkFinding| {
+        a.first_seen
+            .cmp(&b.first_seen)
+            .then(a.host.cmp(&b.host))
+            .then(a.id.cmp(&b.id))
+    });
+    let summary = RunSummary {
+        files: files.into_values().collect(),
+        not_telemetry,
+        warnings,
+        engine: serde_json::to_value(&engine).unwrap_or_default(),
+        hosts: engine.hosts.values().cloned().collect(),
+        network: findings.clone(),
+    };
+    Ok(HuntResult {
+        alerts,
+        findings,
+        summary,
+        engine,
+        learned,
+        inputs,
+    })
+}
+
+/// Reads every event of every telemetry file, anchored as a hunt anchors them, and hands each to
+/// `visit` with the file's id, in file order and without the engine: for checks that look for
+/// specific raw events (the coverage self-test). Returns the files by id.
+pub fn visit_events(
+    opts: &HuntOptions,
+    cfg: &Config,
+    visit: &mut dyn FnMut(u32, &Event),
+) -> Result<Vec<InputInfo>> {
+    let (planned, _) = plan(opts)?;
+    let mut groups: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
+    for p in &planned {
+        groups
+            .entry(p.file.host.clone())
+            .or_default()
+            .push(p.clone());
+    }
+    for files in groups.values() {
+        let clock = anchor(files, cfg, opts);
+        for p in files {
+            let ctx = ctx_for(p, cfg, clock(p), opts.host.is_some());
+            let mut src = FileSource::new(open_file(p)?, p.format, ctx);
+            let mut out = Vec::new();
+            loop {
+                out.clear();
+                let more = src
+                    .next_events(&mut out)
+                    .map_err(|e| Error::io(format!("reading {}", p.file.path.display()), e))?;
+                for ev in &out {
+                    visit(p.id, ev);
+                }
+                if !more {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(planned
+        .iter()
+        .map(|p| InputInfo {
+            path: p.file.path.display().to_string(),
+            host: p.file.host.clone(),
+            format: p.format,
+        })
+        .collect())
+}

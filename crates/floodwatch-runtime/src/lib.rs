@@ -1,0 +1,25 @@
+//! The run: discover → sniff → anchor → per-host merge → engine → sinks. `hunt` replays collected
+//! files, `watch` follows one live stream; both are the same engine over different inputs, and every
+//! command (and later the agent and the fleet worker) drives them from here.
+//!
+//! | stage | module |
+//! |---|---|
+//! | config, suppressions, clock, worker count | [`setup`] |
+//! | discover files, sniff formats, anchor dateless sources | [`plan`] |
+//! | per-host merge in event time into the engine | [`replay`] |
+//! | a whole batch hunt over a worker pool | [`hunt`] |
+//! | a live stream from stdin | [`watch`] |
+//! | the store around a run (`--db`) | [`store`] |
+//! | alerts, reports and the summary out | [`output`] |
+
+pub mod hunt;
+pub mod output;
+pub mod plan;
+pub mod replay;
+pub mod setup;
+pub mod store;
+pub mod watch;
+
+pub use hunt::{hunt, hunt_observed, hunt_with, visit_events, HuntOptions, HuntResult, InputInfo};
+pub use setup::{default_threads, load_setup, now};
+pub use watch::{watch, watch_with, WatchOptions};

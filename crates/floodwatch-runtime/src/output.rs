@@ -1,0 +1,106 @@
+//! Where a run's results leave it: alerts and network findings as OCSF lines or a table, the
+//! incident report, and the run summary. `hunt`, `watch` and `demo` all write through here, so every
+//! command prints the same thing the same way.
+
+use crate::hunt::HuntResult;
+use floodwatch_core::{Error, Result};
+use floodwatch_engine::{AlertEvent, AlertEventKind};
+use floodwatch_sinks::ocsf::{detection_finding, write_network_jsonl, Activity};
+use floodwatch_sinks::report::{html_report, markdown_report, network_sections};
+use floodwatch_sinks::summary::{write_summary, RunSummary};
+use floodwatch_sinks::table::{write_alert, write_network_table, write_table, Style};
+use std::io::Write;
+use std::path::Path;
+
+/// The product version every finding carries.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How alerts are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlertFormat {
+    /// One OCSF Detection Finding (class 2004) per line.
+    Jsonl,
+    /// The readable table.
+    Table { color: bool },
+}
+
+/// A hunt reports each episode once, complete: a Create. `watch` reports its life: Create, Update…,
+/// Close, all with the same finding uid.
+fn activity(kind: AlertEventKind, live: bool) -> Activity {
+    match kind {
+        _ if !live => Activity::Create,
+        AlertEventKind::Opened | AlertEventKind::Final => Activity::Create,
+        AlertEventKind::Updated => Activity::Update,
+        AlertEventKind::Closed => Activity::Close,
+    }
+}
+
+/// One alert state as it happens (`watch`): an OCSF line or a table entry.
+pub fn write_live_alert(
+    w: &mut dyn Write,
+    ev: &AlertEvent,
+    format: AlertFormat,
+) -> std::io::Result<()> {
+    match format {
+        AlertFormat::Jsonl => write_jsonl(w, ev, true),
+        AlertFormat::Table { color } => write_alert(w, &ev.alert, &Style { color }),
+    }
+}
+
+fn write_jsonl(w: &mut dyn Write, ev: &AlertEvent, live: bool) -> std::io::Result<()> {
+    let v = detection_finding(&ev.alert, activity(ev.kind, live), VERSION);
+    serde_json::to_writer(&mut *w, &v)?;
+    w.write_all(b"\n")
+}
+
+/// A hunt's alerts, then its network findings.
+pub fn write_hunt(w: &mut dyn Write, res: &HuntResult, format: AlertFormat) -> std::io::Result<()> {
+    match format {
+        AlertFormat::Jsonl => {
+            for a in &res.alerts {
+                write_jsonl(w, a, false)?;
+            }
+            write_network_jsonl(w, &res.findings, VERSION)
+        }
+        AlertFormat::Table { color } => {
+            let style = Style { color };
+            let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
+            write_table(w, &alerts, &style)?;
+            write_network_table(w, &res.findings, &style)
+        }
+    }
+}
+
+/// The incident report: PREFIX.md and PREFIX.html.
+pub fn write_report(prefix: &Path, res: &HuntResult) -> Result<()> {
+    let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
+    let heading = "floodwatch hunt: outbound network floods (AN0971)";
+    let extra = network_sections(&res.findings);
+    for (ext, text) in [
+        (
+            "md",
+            markdown_report(heading, &alerts, &res.summary, &extra),
+        ),
+        ("html", html_report(heading, &alerts, &res.summary, &extra)),
+    ] {
+        let p = prefix.with_extension(ext);
+        std::fs::write(&p, text).map_err(|e| Error::io(format!("writing {}", p.display()), e))?;
+    }
+    Ok(())
+}
+
+/// The run summary on stderr (files read, rejects with their locations, hosts), and as JSON when asked.
+pub fn finish_summary(s: &RunSummary, json: Option<&Path>) -> Result<()> {
+    let mut e = std::io::stderr().lock();
+    write_summary(&mut e, s).map_err(|x| Error::io("writing summary", x))?;
+    if let Some(p) = json {
+        write_json(p, &s.to_json())?;
+    }
+    Ok(())
+}
+
+/// Pretty JSON with a final newline, to a file.
+pub fn write_json<T: serde::Serialize>(p: &Path, v: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(v).map_err(|x| Error::Input(x.to_string()))?;
+    std::fs::write(p, text + "\n").map_err(|x| Error::io(format!("writing {}", p.display()), x))
+}

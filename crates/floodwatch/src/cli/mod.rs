@@ -1,0 +1,333 @@
+//! Every command-line flag, in one place (ripgrep's model): the commands and their arguments, and the
+//! flags several commands share, each defined once and documented where it is defined. Nothing here
+//! runs anything; `commands/` does.
+
+mod store;
+
+pub use store::{AddArgs, AlertsCmd, BaselineCmd, MarkArgs, StoreArgs, SuppressCmd, TuneCmd};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use floodwatch_core::Ts;
+use floodwatch_runtime::default_threads;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "floodwatch",
+    version,
+    about = "Detect outbound network floods from macOS endpoints (ATT&CK AN0971, T1498.001)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Hunt collected telemetry files or folders (one folder per host).
+    Hunt(HuntArgs),
+    /// Learn and show per-identity baselines (in the store).
+    #[command(subcommand)]
+    Baseline(BaselineCmd),
+    /// Tuning from the store: propose suppressions for recurring benign automation.
+    #[command(subcommand)]
+    Tune(TuneCmd),
+    /// Manage suppressions in the store (owner, reason and expiry required; hits counted).
+    #[command(subcommand)]
+    Suppress(SuppressCmd),
+    /// Alerts in the store: list, show, and mark (acknowledged, false positive).
+    #[command(subcommand)]
+    Alerts(AlertsCmd),
+    /// Hunt labelled telemetry and score the alerts against the labels: precision, recall and F1 per
+    /// family, time to detect, false alerts per host-day, the worst misses.
+    Eval(EvalArgs),
+    /// Write a simulated fleet (one folder per host, in the real formats) and its labels.jsonl.
+    Simulate(SimulateArgs),
+    /// The tour: simulate a small fleet day, hunt it, show the alerts and how they score against the
+    /// ground truth, and write an incident report (Markdown and HTML).
+    Demo(DemoArgs),
+    /// What the collected telemetry lets AN0971 see: channels and their sources, time span, gaps,
+    /// clock skew and rejected lines per source, attribution shares, and a verdict per attack path.
+    /// Also prints a bounded lab self-test (--selftest-plan) and checks its telemetry (--selftest-check).
+    Coverage(CoverageArgs),
+    /// Read one telemetry stream from stdin and print alerts as they happen.
+    Watch(WatchArgs),
+    /// Print or check configuration.
+    Config(ConfigArgs),
+}
+
+// ---- flags shared by several commands ----
+
+/// `--config`: every tunable; without it the built-in defaults.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ConfigFlag {
+    /// Config file (TOML); the built-in defaults are `floodwatch config --default`.
+    #[arg(long, env = "FLOODWATCH_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// How inputs are placed: their host and, for dateless sources, their date.
+#[derive(Args, Clone, Debug, Default)]
+pub struct InputFlags {
+    /// Host name for every input, instead of the holding directory or the records' own.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Date (YYYY-MM-DD) for dateless sources such as nettop, instead of anchoring on other sources.
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<Ts>,
+}
+
+/// `--threads`.
+#[derive(Args, Clone, Copy, Debug)]
+pub struct ThreadsFlag {
+    /// Worker threads (hosts are processed in parallel; default: one per core).
+    #[arg(long, default_value_t = default_threads())]
+    pub threads: usize,
+}
+
+/// What a detection run (hunt, eval, watch) is judged with and printed as.
+#[derive(Args, Clone, Debug)]
+pub struct Common {
+    #[command(flatten)]
+    pub config: ConfigFlag,
+    /// Suppressions file (TOML), overriding the config's `suppressions`.
+    #[arg(long)]
+    pub suppressions: Option<PathBuf>,
+    /// Output format (default: table on a terminal, jsonl otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<OutFormat>,
+    #[command(flatten)]
+    pub input: InputFlags,
+}
+
+/// `--db` and `--roles` of a detection run.
+#[derive(Args, Clone, Debug)]
+pub struct DbFlags {
+    /// Use the store: judge against its baselines, apply its suppressions, record the alerts and
+    /// their lifecycle. `--db` alone uses the config's store.db (floodwatch.db).
+    #[arg(long)]
+    pub db: Option<Option<PathBuf>>,
+    /// Host roles file (hostname glob → role) for baselines; default: the config's baseline.roles.
+    #[arg(long, requires = "db")]
+    pub roles: Option<PathBuf>,
+}
+
+impl DbFlags {
+    /// The store asked for: None without `--db`, an empty path for a bare `--db` (the config's store).
+    pub fn store(&self) -> Option<&std::path::Path> {
+        self.db
+            .as_ref()
+            .map(|p| p.as_deref().unwrap_or(std::path::Path::new("")))
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum OutFormat {
+    /// One OCSF Detection Finding (class 2004) per line.
+    Jsonl,
+    /// Readable table (default on a terminal).
+    Table,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum CoverageFormat {
+    /// Markdown.
+    Md,
+    Json,
+    /// A self-contained page (inline CSS, no script).
+    Html,
+}
+
+// ---- one struct per command ----
+
+#[derive(Args)]
+pub struct HuntArgs {
+    /// Files or folders to read; formats are detected from content.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+    /// Write the per-file summary as JSON here.
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub threads: ThreadsFlag,
+    /// Write alerts here instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Also write an incident report: PREFIX.md and PREFIX.html (self-contained, with a chart of
+    /// each alert's rate against its threshold).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbFlags,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Files or folders to hunt (e.g. a folder written by `floodwatch simulate`).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Labels (JSON lines); default: labels.jsonl in the first folder given.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub threads: ThreadsFlag,
+    /// Write the evaluation as JSON to this file (instead of Markdown on stdout).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// Folder to write (created).
+    pub dir: PathBuf,
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..))]
+    pub hosts: u16,
+    /// Hosts that get one attack each (default: a third of them).
+    #[arg(long)]
+    pub attack_hosts: Option<usize>,
+    /// No attack at all (a benign fleet, for false-alert rates).
+    #[arg(long)]
+    pub benign_only: bool,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Simulated duration, e.g. 24h, 90m.
+    #[arg(long, default_value = "24h", value_parser = parse_span)]
+    pub duration: std::time::Duration,
+    /// First day (YYYY-MM-DD, UTC).
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<Ts>,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..))]
+    pub hosts: u16,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Report files to write: PREFIX.md and PREFIX.html.
+    #[arg(long, default_value = "floodwatch-demo-report")]
+    pub report: PathBuf,
+    /// Keep the simulated fleet in this folder (default: a temporary folder, removed after).
+    #[arg(long)]
+    pub keep: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct CoverageArgs {
+    /// Files or folders to read, as `hunt` reads them (not needed for --selftest-plan).
+    pub paths: Vec<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = CoverageFormat::Md)]
+    pub format: CoverageFormat,
+    /// Write the report here instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Print the self-test commands for a lab target, with the evidence each must leave.
+    #[arg(long, conflicts_with = "selftest_check")]
+    pub selftest_plan: bool,
+    /// Check the telemetry of a self-test run, step by step (exit 1 when a step fails).
+    #[arg(long)]
+    pub selftest_check: bool,
+    /// The lab address the self-test targets (private, loopback or link-local only).
+    #[arg(long)]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigFlag,
+    #[command(flatten)]
+    pub input: InputFlags,
+    #[command(flatten)]
+    pub threads: ThreadsFlag,
+}
+
+#[derive(Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub db: DbFlags,
+}
+
+#[derive(Args)]
+pub struct ConfigArgs {
+    /// Print the documented default configuration.
+    #[arg(long)]
+    pub default: bool,
+    /// Check a config file and report the first error.
+    #[arg(long)]
+    pub check: Option<PathBuf>,
+}
+
+fn parse_span(s: &str) -> Result<std::time::Duration, String> {
+    floodwatch_core::config::parse_duration(s)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{s:?} is not a duration (like 24h, 90m)"))
+}
+
+fn parse_date(s: &str) -> Result<Ts, String> {
+    floodwatch_core::time::parse_date(s).ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (duplicate ids, `requires` naming a flag that exists, ...).
+    #[test]
+    fn the_flags_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn shared_flags_parse_the_same_in_every_command() {
+        let hunt = Cli::try_parse_from([
+            "floodwatch",
+            "hunt",
+            "x",
+            "--threads",
+            "3",
+            "--db",
+            "--roles",
+            "r.toml",
+        ])
+        .unwrap();
+        let Cmd::Hunt(h) = hunt.cmd else {
+            panic!("not hunt")
+        };
+        assert_eq!(h.threads.threads, 3);
+        assert_eq!(
+            h.db.store(),
+            Some(std::path::Path::new("")),
+            "bare --db: the config's store"
+        );
+        let named = Cli::try_parse_from(["floodwatch", "watch", "--db", "fw.db"]).unwrap();
+        let Cmd::Watch(w) = named.cmd else {
+            panic!("not watch")
+        };
+        assert_eq!(w.db.store(), Some(std::path::Path::new("fw.db")));
+        let cov = Cli::try_parse_from([
+            "floodwatch",
+            "coverage",
+            "x",
+            "--threads",
+            "5",
+            "--date",
+            "2025-09-16",
+        ])
+        .unwrap();
+        let Cmd::Coverage(c) = cov.cmd else {
+            panic!("not coverage")
+        };
+        assert_eq!(c.threads.threads, 5);
+        assert!(c.input.date.is_some());
+        assert!(
+            Cli::try_parse_from(["floodwatch", "watch", "--roles", "r.toml"]).is_err(),
+            "--roles needs --db"
+        );
+        assert!(Cli::try_parse_from(["floodwatch", "hunt", "x", "--date", "16/09/2025"]).is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! The store commands' flags: baseline, tune, suppress and alerts.
+
+use super::{ConfigFlag, ThreadsFlag};
+use std::path::PathBuf;
+
+/// Options every store command takes.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    pub config: ConfigFlag,
+    /// The store (SQLite); default: the config's store.db (floodwatch.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum AlertsCmd {
+    /// List stored alerts (suppressed ones only with --suppressed).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        host: Option<String>,
+        /// open or closed.
+        #[arg(long, value_parser = ["open", "closed"])]
+        state: Option<String>,
+        /// Include alerts a suppression hid.
+        #[arg(long)]
+        suppressed: bool,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One alert (id or unique id prefix): reasons, baseline, marks and lifecycle history.
+    Show {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The stored alert JSON and history.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark an alert acknowledged (being handled).
+    Ack(MarkArgs),
+    /// Mark an alert a false positive.
+    Fp(MarkArgs),
+    /// Clear an alert's mark.
+    Unmark(MarkArgs),
+}
+
+#[derive(clap::Args)]
+pub struct MarkArgs {
+    pub id: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Who marks it.
+    #[arg(long)]
+    pub by: String,
+    /// Why (kept in the alert's history).
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(clap::Subcommand)]
+pub enum SuppressCmd {
+    /// Add a suppression (from flags, or every entry of a suppressions TOML file with --from).
+    Add(Box<AddArgs>),
+    /// List suppressions with their hits, last hit and expiry state.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a suppression now, and report what it was hiding.
+    Expire {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Who ends it.
+        #[arg(long)]
+        by: String,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Suppressions TOML file (as written by `tune suggest` or for --suppressions): adds every entry.
+    #[arg(long, conflicts_with_all = ["id", "owner", "reason", "expires"])]
+    pub from: Option<PathBuf>,
+    /// Who adds it (kept with the entry).
+    #[arg(long, env = "USER", default_value = "unknown")]
+    pub by: String,
+    #[arg(long, required_unless_present = "from")]
+    pub id: Option<String>,
+    /// Who answers for it (a person or team).
+    #[arg(long, required_unless_present = "from")]
+    pub owner: Option<String>,
+    /// Why this activity is expected (a ticket, a change record).
+    #[arg(long, required_unless_present = "from")]
+    pub reason: Option<String>,
+    /// Expiry: YYYY-MM-DD (end of that day, UTC) or an RFC 3339 time.
+    #[arg(long, required_unless_present = "from")]
+    pub expires: Option<String>,
+    #[arg(long)]
+    pub signing_id: Option<String>,
+    #[arg(long)]
+    pub team_id: Option<String>,
+    /// Executable path glob.
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Regex over the whole command line (anchored at both ends).
+    #[arg(long)]
+    pub argv: Option<String>,
+    /// Ancestor path glob (e.g. /sbin/launchd).
+    #[arg(long)]
+    pub parent: Option<String>,
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Host name glob.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Destination glob: every destination must match.
+    #[arg(long)]
+    pub destination: Option<String>,
+    /// Rate ceilings: the suppression applies only while the peak stays at or below them.
+    #[arg(long)]
+    pub max_spawns_per_s: Option<f64>,
+    #[arg(long)]
+    pub max_packets_per_s: Option<f64>,
+    #[arg(long)]
+    pub max_bytes_per_s: Option<f64>,
+    #[arg(long)]
+    pub max_connections_per_s: Option<f64>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum BaselineCmd {
+    /// Learn baselines from telemetry of a period believed benign (incremental: windows already learned
+    /// for a host are skipped, so learning the same files twice adds nothing).
+    Learn {
+        /// Files or folders to read (one folder per host), formats detected from content.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Host roles file (hostname glob → role); default: the config's baseline.roles.
+        #[arg(long)]
+        roles: Option<PathBuf>,
+        /// Host name for every input, instead of the holding directory.
+        #[arg(long)]
+        host: Option<String>,
+        #[command(flatten)]
+        threads: ThreadsFlag,
+    },
+    /// Show the stored baselines (most windows first).
+    Show {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only identities containing this text.
+        #[arg(long)]
+        identity: Option<String>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum TuneCmd {
+    /// Propose suppressions (TOML with the evidence as comments, or --json) for recurring automation.
+    Suggest {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Seen on at least this many hosts.
+        #[arg(long, default_value_t = 3)]
+        min_hosts: usize,
+        /// Stable: p99 at most this multiple of the median on the signal that crosses a threshold.
+        #[arg(long, default_value_t = 4.0)]
+        max_spread: f64,
+        /// Proposed expiry, in days from today.
+        #[arg(long, default_value_t = 90)]
+        expires_in_days: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}

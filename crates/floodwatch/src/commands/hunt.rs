@@ -1,0 +1,75 @@
+//! `floodwatch hunt`: replay collected telemetry through the engine, print the alerts and network
+//! findings, the report and the summary, and (with `--db`) record them in the store.
+
+use crate::cli::HuntArgs;
+use crate::commands::alert_format;
+use floodwatch_core::{Error, Result};
+use floodwatch_runtime::output::{finish_summary, write_hunt, write_report};
+use floodwatch_runtime::{hunt, hunt_with, load_setup, now, store, HuntOptions};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+pub fn run(a: HuntArgs) -> Result<ExitCode> {
+    let started = now();
+    let common = &a.common;
+    let (cfg, sup) = load_setup(
+        common.config.config.as_deref(),
+        common.suppressions.as_deref(),
+        started,
+    )?;
+    // The store is opened before any input is read: a locked or damaged store fails fast.
+    let mut st = store::open_flag(&cfg, a.db.store())?;
+    let opts = HuntOptions {
+        paths: a.paths.clone(),
+        host: common.input.host.clone(),
+        date: common.input.date,
+        threads: a.threads.threads,
+        progress: None,
+    };
+    let res = match &st {
+        Some(s) => {
+            let roles = store::roles(&cfg, a.db.roles.as_deref())?;
+            let (mode, sup) = store::judge_setup(s, &cfg, roles, sup, started)?;
+            hunt_with(&opts, cfg, sup, mode)?
+        }
+        None => hunt(&opts, cfg, sup)?,
+    };
+    let (mut w, tty): (Box<dyn Write>, bool) = match &a.output {
+        Some(p) => (
+            Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+                |e| Error::io(format!("creating {}", p.display()), e),
+            )?)),
+            false,
+        ),
+        None => (
+            Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            std::io::stdout().is_terminal(),
+        ),
+    };
+    let io = |e| Error::io("writing alerts", e);
+    write_hunt(&mut w, &res, alert_format(common.format, tty)).map_err(io)?;
+    w.flush().map_err(io)?;
+    drop(w);
+    if let Some(prefix) = &a.report {
+        write_report(prefix, &res)?;
+    }
+    finish_summary(&res.summary, a.summary_json.as_deref())?;
+    // After the alerts are out: a store that fails now loses nothing already written.
+    if let Some(s) = st.as_mut() {
+        let run = store::run_record(
+            "hunt",
+            &a.paths,
+            common.input.host.as_deref(),
+            started,
+            &res,
+        );
+        store::record_hunt(s, &run, &res, now(), &mut std::io::stderr().lock())?;
+    }
+    if res.usable_events() == 0 {
+        eprintln!(
+            "floodwatch: error: nothing usable was read (no telemetry event in any file; see the summary for what was skipped or rejected)"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}

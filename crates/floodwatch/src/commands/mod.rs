@@ -1,0 +1,98 @@
+//! One file per command: each reads its flags (`cli`), calls library code (the runtime, the
+//! analyses, the store) and prints. What they share is here.
+
+pub mod alerts;
+pub mod baseline;
+pub mod config;
+pub mod coverage;
+pub mod demo;
+pub mod eval;
+pub mod hunt;
+pub mod simulate;
+pub mod suppress;
+pub mod tune;
+pub mod watch;
+
+use crate::cli::{Cmd, OutFormat, StoreArgs};
+use floodwatch_core::config::Config;
+use floodwatch_core::{Error, Result};
+use floodwatch_runtime::output::AlertFormat;
+use floodwatch_store::Store;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Runs the command the user asked for.
+pub fn run(cmd: Cmd) -> Result<ExitCode> {
+    match cmd {
+        Cmd::Hunt(a) => hunt::run(a),
+        Cmd::Watch(a) => watch::run(a),
+        Cmd::Baseline(c) => baseline::run(c),
+        Cmd::Tune(c) => tune::run(c),
+        Cmd::Suppress(c) => suppress::run(c),
+        Cmd::Alerts(c) => alerts::run(c),
+        Cmd::Coverage(a) => coverage::run(a),
+        Cmd::Eval(a) => eval::run(a),
+        Cmd::Simulate(a) => simulate::run(a),
+        Cmd::Demo(a) => demo::run(a),
+        Cmd::Config(a) => config::run(a),
+    }
+}
+
+/// Colour only on a terminal, and never when NO_COLOR is set.
+pub fn color_ok(stream_is_tty: bool) -> bool {
+    stream_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The alert format asked for, else a table on a terminal and OCSF lines otherwise.
+pub fn alert_format(asked: Option<OutFormat>, tty: bool) -> AlertFormat {
+    match asked.unwrap_or(if tty {
+        OutFormat::Table
+    } else {
+        OutFormat::Jsonl
+    }) {
+        OutFormat::Jsonl => AlertFormat::Jsonl,
+        OutFormat::Table => AlertFormat::Table {
+            color: color_ok(tty),
+        },
+    }
+}
+
+/// Pretty JSON on stdout, for the store commands' `--json`.
+pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v).map_err(|x| Error::Input(x.to_string()))?;
+    writeln!(out).map_err(|x| Error::io("writing JSON", x))
+}
+
+/// The config named by `--config`, else the built-in defaults.
+pub fn load_config(flag: &Option<PathBuf>) -> Result<Config> {
+    match flag {
+        Some(p) => Config::load(p),
+        None => Ok(Config::default()),
+    }
+}
+
+impl StoreArgs {
+    pub fn load_config(&self) -> Result<Config> {
+        load_config(&self.config.config)
+    }
+
+    pub fn db_path(&self, cfg: &Config) -> PathBuf {
+        self.db.clone().unwrap_or_else(|| cfg.store.db.clone())
+    }
+
+    /// The store, which must exist (read and mark commands).
+    pub fn existing(&self) -> Result<(Config, Store)> {
+        let cfg = self.load_config()?;
+        let store = Store::open_existing(&self.db_path(&cfg), cfg.store.busy_timeout)?;
+        Ok((cfg, store))
+    }
+
+    /// The store, created when absent (commands that add to it).
+    pub fn open(&self) -> Result<(Config, Store)> {
+        let cfg = self.load_config()?;
+        let store = Store::open(&self.db_path(&cfg), cfg.store.busy_timeout)?;
+        Ok((cfg, store))
+    }
+}

@@ -1,0 +1,60 @@
+//! `floodwatch simulate`: write a simulated fleet in the real formats, with its labels.
+
+use crate::cli::SimulateArgs;
+use floodwatch_core::{Error, Result};
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn run(a: SimulateArgs) -> Result<ExitCode> {
+    refuse_non_empty(&a.dir)?;
+    let hosts = usize::from(a.hosts);
+    let mut spec = floodwatch_sim::FleetSpec {
+        hosts,
+        seed: a.seed,
+        duration_s: a.duration.as_secs() as i64,
+        benign_only: a.benign_only,
+        ..floodwatch_sim::FleetSpec::default()
+    };
+    spec.attack_hosts = a.attack_hosts.unwrap_or(hosts / 3);
+    if spec.attack_hosts > hosts {
+        eprintln!(
+            "floodwatch: warning: --attack-hosts {} is more than the {hosts} hosts: every host gets an attack",
+            spec.attack_hosts
+        );
+        spec.attack_hosts = hosts;
+    }
+    if let Some(d) = a.date {
+        spec.start = d;
+    }
+    let labels = floodwatch_sim::write_fleet(&a.dir, &spec)
+        .map_err(|e| Error::io(format!("writing {}", a.dir.display()), e))?;
+    eprintln!(
+        "floodwatch: wrote {} hosts and {} labels to {} ({})",
+        hosts,
+        labels.len(),
+        a.dir.display(),
+        a.dir.join("labels.jsonl").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A fleet written over an older one would mix their hosts under one labels file.
+fn refuse_non_empty(dir: &Path) -> Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => {
+            if rd.into_iter().next().is_some() {
+                return Err(Error::Usage(format!(
+                    "{} is not empty: choose a new folder (an older fleet's hosts would mix with this one's labels)",
+                    dir.display()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(Error::Usage(format!(
+            "{} exists and is not a folder",
+            dir.display()
+        ))),
+        Err(e) => Err(Error::io(format!("checking {}", dir.display()), e)),
+    }
+}
