@@ -50,6 +50,23 @@ pub fn judge_setup(
     Ok((BaselineMode::Judge { roles, baselines }, sup))
 }
 
+/// What a detection run (`hunt`, `watch`) judges with: without `--db`, the absolute thresholds and
+/// the file's suppressions; with it, the store (opened and checked before any input is read, so a
+/// locked or damaged store fails fast), its baselines, and its suppressions added to the file's.
+pub fn detection_setup(
+    cfg: &Config,
+    db: Option<&Path>,
+    roles_flag: Option<&Path>,
+    sup: Suppressions,
+    now: Ts,
+) -> Result<(Option<Store>, BaselineMode, Suppressions)> {
+    let Some(store) = open_flag(cfg, db)? else {
+        return Ok((None, BaselineMode::Off, sup));
+    };
+    let (mode, sup) = judge_setup(&store, cfg, roles(cfg, roles_flag)?, sup, now)?;
+    Ok((Some(store), mode, sup))
+}
+
 /// The run's row: what was read, per file, with its host.
 pub fn run_record(
     kind: &'static str,

@@ -5,7 +5,7 @@ use crate::cli::HuntArgs;
 use crate::commands::alert_format;
 use floodwatch_core::{Error, Result};
 use floodwatch_runtime::output::{finish_summary, write_hunt, write_report};
-use floodwatch_runtime::{hunt, hunt_with, load_setup, now, store, HuntOptions};
+use floodwatch_runtime::{hunt_with, load_setup, now, store, HuntOptions};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -17,8 +17,8 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
         common.suppressions.as_deref(),
         started,
     )?;
-    // The store is opened before any input is read: a locked or damaged store fails fast.
-    let mut st = store::open_flag(&cfg, a.db.store())?;
+    let (mut st, mode, sup) =
+        store::detection_setup(&cfg, a.db.store(), a.db.roles.as_deref(), sup, started)?;
     let opts = HuntOptions {
         paths: a.paths.clone(),
         host: common.input.host.clone(),
@@ -26,14 +26,7 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
         threads: a.threads.threads,
         progress: None,
     };
-    let res = match &st {
-        Some(s) => {
-            let roles = store::roles(&cfg, a.db.roles.as_deref())?;
-            let (mode, sup) = store::judge_setup(s, &cfg, roles, sup, started)?;
-            hunt_with(&opts, cfg, sup, mode)?
-        }
-        None => hunt(&opts, cfg, sup)?,
-    };
+    let res = hunt_with(&opts, cfg, sup, mode)?;
     let (mut w, tty): (Box<dyn Write>, bool) = match &a.output {
         Some(p) => (
             Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(

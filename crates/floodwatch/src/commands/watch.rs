@@ -3,7 +3,6 @@
 use crate::cli::WatchArgs;
 use crate::commands::alert_format;
 use floodwatch_core::{Error, Result};
-use floodwatch_engine::BaselineMode;
 use floodwatch_runtime::output::{finish_summary, write_live_alert};
 use floodwatch_runtime::{load_setup, now, store, watch_with, WatchOptions};
 use std::io::{IsTerminal, Write};
@@ -17,14 +16,8 @@ pub fn run(a: WatchArgs) -> Result<ExitCode> {
         common.suppressions.as_deref(),
         started,
     )?;
-    let mut st = store::open_flag(&cfg, a.db.store())?;
-    let (mode, sup) = match &st {
-        Some(s) => {
-            let roles = store::roles(&cfg, a.db.roles.as_deref())?;
-            store::judge_setup(s, &cfg, roles, sup, started)?
-        }
-        None => (BaselineMode::Off, sup),
-    };
+    let (mut st, mode, sup) =
+        store::detection_setup(&cfg, a.db.store(), a.db.roles.as_deref(), sup, started)?;
     let run_id = match st.as_mut() {
         Some(s) => Some(s.begin_run(&floodwatch_store::runs::RunRecord {
             kind: "watch",
