@@ -2,23 +2,22 @@
 //! findings, the report and the summary, and (with `--db`) record them in the store.
 
 use crate::cli::HuntArgs;
-use crate::commands::alert_format;
+use crate::commands::{alert_format, Detection};
 use floodwatch_core::{Error, Result};
 use floodwatch_runtime::output::{finish_summary, write_hunt, write_report};
-use floodwatch_runtime::{hunt_with, load_setup, now, store, HuntOptions};
+use floodwatch_runtime::{hunt_with, now, store, HuntOptions};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 pub fn run(a: HuntArgs) -> Result<ExitCode> {
-    let started = now();
     let common = &a.common;
-    let (cfg, sup) = load_setup(
-        common.config.config.as_deref(),
-        common.suppressions.as_deref(),
+    let Detection {
         started,
-    )?;
-    let (mut st, mode, sup) =
-        store::detection_setup(&cfg, a.db.store(), a.db.roles.as_deref(), sup, started)?;
+        cfg,
+        store: mut st,
+        mode,
+        sup,
+    } = Detection::set_up(common, &a.db)?;
     let opts = HuntOptions {
         paths: a.paths.clone(),
         host: common.input.host.clone(),

@@ -13,10 +13,13 @@ pub mod suppress;
 pub mod tune;
 pub mod watch;
 
-use crate::cli::{Cmd, OutFormat, StoreArgs};
+use crate::cli::{Cmd, Common, DbFlags, OutFormat, StoreArgs};
 use floodwatch_core::config::Config;
-use floodwatch_core::{Error, Result};
+use floodwatch_core::{Error, Result, Ts};
+use floodwatch_engine::suppress::Suppressions;
+use floodwatch_engine::BaselineMode;
 use floodwatch_runtime::output::AlertFormat;
+use floodwatch_runtime::{load_setup, now, store};
 use floodwatch_store::Store;
 use std::io::Write;
 use std::path::PathBuf;
@@ -36,6 +39,36 @@ pub fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Simulate(a) => simulate::run(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Config(a) => config::run(a),
+    }
+}
+
+/// What a detection run (`hunt`, `watch`) starts from: when it started, the config, and what it
+/// judges with (with `--db`: the store, its baselines and its suppressions added to the file's).
+pub struct Detection {
+    pub started: Ts,
+    pub cfg: Config,
+    pub store: Option<Store>,
+    pub mode: BaselineMode,
+    pub sup: Suppressions,
+}
+
+impl Detection {
+    pub fn set_up(common: &Common, db: &DbFlags) -> Result<Detection> {
+        let started = now();
+        let (cfg, sup) = load_setup(
+            common.config.config.as_deref(),
+            common.suppressions.as_deref(),
+            started,
+        )?;
+        let (store, mode, sup) =
+            store::detection_setup(&cfg, db.store(), db.roles.as_deref(), sup, started)?;
+        Ok(Detection {
+            started,
+            cfg,
+            store,
+            mode,
+            sup,
+        })
     }
 }
 

@@ -1,23 +1,22 @@
 //! `floodwatch watch`: the same engine, fed from stdin, printing alerts as they open, update and close.
 
 use crate::cli::WatchArgs;
-use crate::commands::alert_format;
+use crate::commands::{alert_format, Detection};
 use floodwatch_core::{Error, Result};
 use floodwatch_runtime::output::{finish_summary, write_live_alert};
-use floodwatch_runtime::{load_setup, now, store, watch_with, WatchOptions};
+use floodwatch_runtime::{now, watch_with, WatchOptions};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 pub fn run(a: WatchArgs) -> Result<ExitCode> {
-    let started = now();
     let common = &a.common;
-    let (cfg, sup) = load_setup(
-        common.config.config.as_deref(),
-        common.suppressions.as_deref(),
+    let Detection {
         started,
-    )?;
-    let (mut st, mode, sup) =
-        store::detection_setup(&cfg, a.db.store(), a.db.roles.as_deref(), sup, started)?;
+        cfg,
+        store: mut st,
+        mode,
+        sup,
+    } = Detection::set_up(common, &a.db)?;
     let run_id = match st.as_mut() {
         Some(s) => Some(s.begin_run(&floodwatch_store::runs::RunRecord {
             kind: "watch",
