@@ -232,6 +232,25 @@ impl Default for Coverage {
     }
 }
 
+/// Lays `over` onto `base`, table by table; any other value replaces the default whole. Keys that
+/// are not among the defaults are collected (dotted) for the error message.
+fn overlay(base: &mut toml::Table, over: toml::Table, prefix: &str, new_keys: &mut Vec<String>) {
+    for (k, v) in over {
+        let name = format!("{prefix}{k}");
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => {
+                overlay(b, o, &format!("{name}."), new_keys)
+            }
+            (existing, v) => {
+                if existing.is_none() {
+                    new_keys.push(name);
+                }
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         // The compiled-in file is tested to parse (config::tests), so this cannot fail at run time.
@@ -241,11 +260,35 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Reads a config file over the documented defaults: a file needs only the keys it changes
+    /// ("copy it, change what you need"); a key the defaults do not know is an error naming it.
     pub fn from_toml_str(text: &str, path: &Path) -> Result<Config> {
-        let cfg: Config = toml::from_str(text).map_err(|e| Error::Config {
+        let bad = |message: String| Error::Config {
             path: path.to_path_buf(),
+            message,
+        };
+        let user: toml::Table = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let mut merged: toml::Table = toml::from_str(DEFAULT_TOML).map_err(|e| Error::Config {
+            path: PathBuf::from("<built-in>"),
             message: e.to_string(),
         })?;
+        let mut new_keys = Vec::new();
+        overlay(&mut merged, user, "", &mut new_keys);
+        let cfg: Config = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                let msg = e.message().to_string();
+                // serde names the unknown key but not its table: name the whole key from the file.
+                match new_keys
+                    .iter()
+                    .find(|k| msg.contains(&format!("`{}`", k.rsplit('.').next().unwrap_or(k))))
+                {
+                    Some(k) if msg.starts_with("unknown field") => {
+                        bad(format!("unknown key {k}: {msg}"))
+                    }
+                    _ => bad(msg),
+                }
+            })?;
         cfg.validate(path)?;
         Ok(cfg)
     }
@@ -426,6 +469,47 @@ mod tests {
         assert!(e.contains("packets_per_s"), "{e}");
         let typo = format!("{DEFAULT_TOML}\n[extra]\nx = 1\n");
         assert!(Config::from_toml_str(&typo, Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn a_partial_file_takes_the_defaults_for_the_rest() {
+        let c = Config::from_toml_str(
+            "[windows]\nburst_time_window = \"15s\"\n\n[thresholds]\npackets_per_s = 2000.0\n",
+            Path::new("partial"),
+        )
+        .unwrap();
+        assert_eq!(c.window_secs(), 15);
+        assert_eq!(c.thresholds.packets_per_s, 2000.0);
+        let d = Config::default();
+        assert_eq!(
+            c.thresholds.tool_spawns_per_s,
+            d.thresholds.tool_spawns_per_s
+        );
+        assert_eq!(c.windows.reorder_slack, d.windows.reorder_slack);
+        assert_eq!(c.scope.network_tools, d.scope.network_tools);
+        // An empty file is the defaults.
+        let e = Config::from_toml_str("", Path::new("empty")).unwrap();
+        assert_eq!(e.window_secs(), d.window_secs());
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_table() {
+        let e = Config::from_toml_str("[thresholds]\npackets_per_sec = 5.0\n", Path::new("typo"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("thresholds.packets_per_sec"), "{e}");
+        let e = Config::from_toml_str("[windwos]\nx = 1\n", Path::new("typo"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("windwos"), "{e}");
+        // A wrong type in a partial file is still an error.
+        let e = Config::from_toml_str("[thresholds]\npackets_per_s = \"many\"\n", Path::new("t"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("packets_per_s") || e.contains("invalid type"),
+            "{e}"
+        );
     }
 
     #[test]

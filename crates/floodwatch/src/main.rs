@@ -9,6 +9,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = cli::Cli::parse();
     match commands::run(cli.cmd) {
         Ok(code) => code,
@@ -16,5 +17,16 @@ fn main() -> ExitCode {
             eprintln!("floodwatch: error: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `floodwatch hunt ... | head` would panic in the first print after `head`
+/// exits. With the default action restored, a closed pipe ends the program quietly, as Unix tools do.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first in main, before any thread exists; setting a signal's disposition to its
+    // default has no other precondition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -1,6 +1,8 @@
 //! Bad input end to end: every bad line is rejected with its reason and location, the run completes,
 //! and the exit code is non-zero only when nothing usable was read.
 
+mod common;
+
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::Path;
@@ -210,4 +212,32 @@ fn config_default_round_trips_and_bad_config_is_named() {
         err.contains("c.toml") && err.contains("invalid duration"),
         "{err}"
     );
+}
+
+/// `floodwatch hunt ... 2>&1 | head -c 1`: the pipe closes after one byte; floodwatch must end quietly
+/// (by SIGPIPE, or done already), never panic with exit 101 "failed printing to stderr".
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_program_quietly() {
+    let bin = assert_cmd::cargo::cargo_bin("floodwatch");
+    for args in [
+        "hunt --format table --threads 1",
+        "coverage",
+        "hunt --format jsonl --threads 1",
+    ] {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(r#"set -o pipefail; "$0" $1 "$2" 2>&1 | head -c 1 >/dev/null; echo "status=${PIPESTATUS[0]}""#)
+            .arg(&bin)
+            .arg(args)
+            .arg(common::collection())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains("status=101"), "{args}: {text}");
+        assert!(
+            text.contains("status=141") || text.contains("status=0"),
+            "{args}: {text}"
+        );
+    }
 }
