@@ -126,3 +126,25 @@ fn demo_shows_alerts_and_the_evaluation_and_writes_a_self_contained_report() {
     let md = std::fs::read_to_string(prefix.with_extension("md")).unwrap();
     assert!(md.contains("## Evaluation against the labels"));
 }
+
+/// A span hunt would reject (past tomorrow, or before 2000) is refused before anything is written.
+#[test]
+fn simulate_refuses_a_span_hunt_would_reject() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["--duration", "100000h"][..],
+        &["--date", "1990-01-01", "--duration", "1h"],
+    ] {
+        let out = fw()
+            .arg("simulate")
+            .arg(dir.path().join("f"))
+            .args(["--hosts", "1"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("hunt would reject"), "{err}");
+        assert!(!dir.path().join("f").exists(), "nothing written");
+    }
+}

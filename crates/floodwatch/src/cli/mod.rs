@@ -70,7 +70,7 @@ pub struct ConfigFlag {
 #[derive(Args, Clone, Debug, Default)]
 pub struct InputFlags {
     /// Host name for every input, instead of the holding directory or the records' own.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_host)]
     pub host: Option<String>,
     /// Date (YYYY-MM-DD) for dateless sources such as nettop, instead of anchoring on other sources.
     #[arg(long, value_parser = parse_date)]
@@ -267,6 +267,14 @@ fn parse_span(s: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("{s:?} is not a duration (like 24h, 90m)"))
 }
 
+/// An empty `--host` would merge every input into one nameless host.
+pub(crate) fn parse_host(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("a host name cannot be empty".into());
+    }
+    Ok(s.to_string())
+}
+
 fn parse_date(s: &str) -> Result<Ts, String> {
     floodwatch_core::time::parse_date(s).ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
 }
@@ -329,5 +337,19 @@ mod tests {
             "--roles needs --db"
         );
         assert!(Cli::try_parse_from(["floodwatch", "hunt", "x", "--date", "16/09/2025"]).is_err());
+        for cmd in [
+            &["hunt", "x"][..],
+            &["watch"],
+            &["coverage", "x"],
+            &["baseline", "learn", "x"],
+        ] {
+            let mut argv = vec!["floodwatch"];
+            argv.extend_from_slice(cmd);
+            argv.extend_from_slice(&["--host", ""]);
+            assert!(
+                Cli::try_parse_from(&argv).is_err(),
+                "{argv:?} took an empty host"
+            );
+        }
     }
 }

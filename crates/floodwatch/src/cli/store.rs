@@ -151,7 +151,7 @@ pub enum BaselineCmd {
         #[arg(long)]
         roles: Option<PathBuf>,
         /// Host name for every input, instead of the holding directory.
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_host)]
         host: Option<String>,
         #[command(flatten)]
         threads: ThreadsFlag,

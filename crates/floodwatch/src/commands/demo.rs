@@ -74,6 +74,11 @@ pub fn run(o: DemoArgs) -> Result<ExitCode> {
             "  with the bundled example collection from {}",
             coll.display()
         );
+    } else {
+        eprintln!(
+            "  without the bundled example collection: neither ./examples/collection nor {} holds it (run from the repository to include it)",
+            BUILT_COLLECTION
+        );
     }
     let total = dir_bytes(&dir);
     eprintln!(
@@ -159,14 +164,13 @@ pub fn run(o: DemoArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+const BUILT_COLLECTION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/collection");
+
 /// `examples/collection` under the current folder (a `cargo run` from the repo), else where this
 /// binary was built from.
 fn bundled_collection() -> Option<PathBuf> {
     let here = PathBuf::from("examples/collection");
-    let built = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/collection"
-    ));
+    let built = PathBuf::from(BUILT_COLLECTION);
     [here, built]
         .into_iter()
         .find(|p| p.join("labels.jsonl").is_file())

@@ -1,7 +1,9 @@
 //! `floodwatch simulate`: write a simulated fleet in the real formats, with its labels.
 
 use crate::cli::SimulateArgs;
-use floodwatch_core::{Error, Result};
+use floodwatch_core::time::NANOS_PER_DAY;
+use floodwatch_core::{Error, Result, Ts};
+use floodwatch_runtime::now;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -26,6 +28,7 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
     if let Some(d) = a.date {
         spec.start = d;
     }
+    refuse_unhuntable_span(spec.start, spec.duration_s)?;
     let labels = floodwatch_sim::write_fleet(&a.dir, &spec)
         .map_err(|e| Error::io(format!("writing {}", a.dir.display()), e))?;
     eprintln!(
@@ -36,6 +39,27 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         a.dir.join("labels.jsonl").display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `hunt` rejects events before 2000 or more than a day ahead of this machine's clock: a fleet
+/// outside that span would be written only to be rejected line by line.
+fn refuse_unhuntable_span(start: Ts, duration_s: i64) -> Result<()> {
+    let end = Ts(start
+        .0
+        .saturating_add(duration_s.saturating_mul(1_000_000_000)));
+    let latest = Ts(now().0.saturating_add(NANOS_PER_DAY));
+    if end > latest {
+        return Err(Error::Usage(format!(
+            "the simulated span ends at {}, more than a day ahead of this machine's clock: hunt would reject those events (choose a shorter --duration or an earlier --date)",
+            end.to_rfc3339_millis()
+        )));
+    }
+    if start < Ts::from_secs(946_684_800) {
+        return Err(Error::Usage(
+            "the simulated span starts before 2000: hunt would reject those events".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A fleet written over an older one would mix their hosts under one labels file.
