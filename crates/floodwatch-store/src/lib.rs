@@ -83,7 +83,7 @@ impl Store {
             path: path.to_path_buf(),
         };
         store.check_integrity()?;
-        schema::migrate(&mut store.conn).map_err(|e| match e {
+        schema::migrate(&mut store.conn, busy_timeout).map_err(|e| match e {
             schema::MigrateError::Sql(e) => err(describe(&e)),
             schema::MigrateError::Foreign(m) => err(m),
         })?;

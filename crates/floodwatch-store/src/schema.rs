@@ -2,7 +2,8 @@
 //! its own transaction. `PRAGMA application_id` marks the file as floodwatch's, so a store is never
 //! migrated into someone else's database.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
+use std::time::{Duration, Instant};
 
 /// 'FLDW'.
 pub const APPLICATION_ID: i64 = 0x464C_4457;
@@ -161,41 +162,74 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
-pub fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
-    let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+/// Brings the store to [`VERSION`]. Another run creating or migrating the same store at the same
+/// moment can make SQLite answer "busy" at once, without its busy handler (changing the journal
+/// mode, or two readers upgrading to writers): those steps are retried until `patience` runs out.
+pub fn migrate(conn: &mut Connection, patience: Duration) -> Result<(), MigrateError> {
+    let deadline = Instant::now() + patience;
+    loop {
+        match migrate_once(conn) {
+            Err(MigrateError::Sql(e)) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+fn migrate_once(conn: &mut Connection) -> Result<(), MigrateError> {
+    // One statement, one snapshot: another run creating the store at this moment is seen either
+    // before or after its schema step, never half-way (its tables without its mark).
+    let (app, version, tables): (i64, i64, i64) = conn.query_row(
+        "SELECT (SELECT application_id FROM pragma_application_id), \
+                (SELECT user_version FROM pragma_user_version), \
+                (SELECT count(*) FROM sqlite_schema WHERE type = 'table')",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     if app != 0 && app != APPLICATION_ID {
         return Err(MigrateError::Foreign(format!(
             "belongs to another application (application_id {app:#x}); it was left untouched"
         )));
     }
-    if app == 0 {
-        let tables: i64 = conn.query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
-            [],
-            |r| r.get(0),
-        )?;
-        if tables > 0 {
-            return Err(MigrateError::Foreign(
-                "is a SQLite database but not a floodwatch store (it has other tables); it was left untouched".into(),
-            ));
-        }
+    if app == 0 && tables > 0 {
+        return Err(MigrateError::Foreign(
+            "is a SQLite database but not a floodwatch store (it has other tables); it was left untouched".into(),
+        ));
     }
     if version > VERSION {
         return Err(MigrateError::Foreign(format!(
             "has schema version {version}, newer than this floodwatch understands ({VERSION}); upgrade floodwatch"
         )));
     }
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    if version == VERSION {
+        // Up to date: no write lock taken, so a store another run is writing still opens (the
+        // run's alerts reach the output; only the final recording waits for the lock).
+        return Ok(());
+    }
     // WAL: readers (alerts list, sqlite3) never block a hunt writing, and a crash mid-write loses only
     // the transaction in flight.
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    for (k, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction()?;
+    // Each step re-reads the version under the write lock (BEGIN IMMEDIATE): two runs opening a new
+    // store at once take turns, and the second finds the schema already there instead of creating it
+    // again.
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let Some(sql) = MIGRATIONS.get(version.max(0) as usize) else {
+            return Ok(());
+        };
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;
-        tx.pragma_update(None, "user_version", k as i64 + 1)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }

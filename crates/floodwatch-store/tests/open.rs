@@ -95,3 +95,37 @@ fn a_version_1_store_is_migrated_forward_keeping_its_rows() {
         .unwrap();
     assert_eq!((ver, runs, has), (schema::VERSION, 1, 1));
 }
+
+/// Two hunts creating the same new store at once: schema creation is one locked step per version,
+/// so every opener succeeds (the others wait and find the schema there), never "table runs already
+/// exists" or "not a floodwatch store".
+#[test]
+fn many_runs_creating_one_new_store_at_once_all_succeed() {
+    for round in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(format!("new-{round}.db"));
+        let start = std::sync::Barrier::new(6);
+        let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        Store::open(&p, Duration::from_secs(10))
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in &results {
+            assert!(r.is_ok(), "round {round}: {r:?}");
+        }
+        let s = Store::open_existing(&p, WAIT).unwrap();
+        let ver: i64 = s
+            .connection()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ver, schema::VERSION);
+    }
+}
