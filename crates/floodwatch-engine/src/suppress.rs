@@ -328,6 +328,21 @@ pub fn revoked(entry: &str, when: &str) -> std::result::Result<String, String> {
     toml::to_string(&t).map_err(|e| e.to_string())
 }
 
+/// The stored entry given a new expiry, with any early end (`revoked`) lifted: `suppress renew`.
+pub fn renewed(entry: &str, expires: &str) -> std::result::Result<String, String> {
+    let mut t: toml::Table = toml::from_str(entry).map_err(|e| e.to_string())?;
+    let Some(toml::Value::Array(list)) = t.get_mut("suppression") else {
+        return Err("stored entry has no [[suppression]]".into());
+    };
+    for v in list.iter_mut() {
+        if let toml::Value::Table(e) = v {
+            e.remove("revoked");
+            e.insert("expires".into(), toml::Value::String(expires.into()));
+        }
+    }
+    toml::to_string(&t).map_err(|e| e.to_string())
+}
+
 impl Suppressions {
     /// Adds another source's suppressions (the store's after the file's).
     pub fn extend(&mut self, other: Suppressions) {

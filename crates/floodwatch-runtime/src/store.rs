@@ -142,13 +142,15 @@ pub fn record_hunt(
     report_expired(store, now, err)
 }
 
-/// Ended by `suppress expire`, or past its expiry (a file suppression only known by its hits: never).
+/// Ended by `suppress expire`, or past its expiry (a file suppression only known by its hits, or a
+/// removed one: never).
 pub fn is_expired(s: &floodwatch_store::suppressions::SuppressionRow, now: Ts) -> bool {
-    s.expired_at.is_some()
-        || s.expires
-            .as_deref()
-            .and_then(floodwatch_engine::suppress::parse_expiry)
-            .is_some_and(|t| t < now)
+    let past = s
+        .expires
+        .as_deref()
+        .and_then(floodwatch_engine::suppress::parse_expiry)
+        .is_some_and(|t| t < now);
+    s.removed_at.is_none() && (s.expired_at.is_some() || past)
 }
 
 /// Every store suppression past its expiry, with its hits and the alerts it had hidden: an expired

@@ -116,6 +116,20 @@ impl Store {
         }
     }
 
+    /// Runs `f` in one transaction: all of its writes, or none.
+    fn in_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let r = (|| {
+            let tx = self.conn.transaction()?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        r.map_err(|e| self.sql(e))
+    }
+
     fn sql(&self, e: rusqlite::Error) -> Error {
         self.err(describe(&e))
     }

@@ -147,6 +147,25 @@ CREATE TABLE network_findings (
 );
 CREATE INDEX network_findings_by_time ON network_findings (first_seen, host);
 "#,
+    // v3: suppressions can be renewed and removed; every change is kept with who and why.
+    r#"
+ALTER TABLE suppressions ADD COLUMN removed_at TEXT;   -- set by `suppress remove`: no longer applied or reported
+ALTER TABLE suppressions ADD COLUMN removed_by TEXT;
+CREATE TABLE suppression_history (
+    seq            INTEGER PRIMARY KEY,
+    suppression_id TEXT NOT NULL,
+    at             TEXT NOT NULL,         -- wall-clock time of the change
+    event          TEXT NOT NULL,         -- added | expired | renewed | removed
+    actor          TEXT NOT NULL,
+    note           TEXT                   -- the reason, or the new expiry
+);
+CREATE INDEX suppression_history_by_id ON suppression_history (suppression_id, seq);
+INSERT INTO suppression_history (suppression_id, at, event, actor, note)
+    SELECT id, created_at, 'added', created_by, reason FROM suppressions ORDER BY created_at, id;
+INSERT INTO suppression_history (suppression_id, at, event, actor, note)
+    SELECT id, expired_at, 'expired', coalesce(expired_by, ''), NULL FROM suppressions
+    WHERE expired_at IS NOT NULL ORDER BY expired_at, id;
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -30,9 +30,23 @@ pub struct SuppressionRow {
     pub created_by: Option<String>,
     pub expired_at: Option<String>,
     pub expired_by: Option<String>,
+    /// Set by `suppress remove`: the suppression no longer applies and is no longer reported.
+    pub removed_at: Option<String>,
+    pub removed_by: Option<String>,
+    /// Every change, oldest first (added, expired, renewed, removed).
+    pub history: Vec<SuppressionChange>,
     pub hits: u64,
     pub last_hit: Option<String>,
     pub entry: Option<String>,
+}
+
+/// One change to a stored suppression: added, expired, renewed or removed, with who and why.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct SuppressionChange {
+    pub at: String,
+    pub event: String,
+    pub actor: String,
+    pub note: Option<String>,
 }
 
 /// What an expired suppression was hiding: reported when it expires, never dropped silently.
@@ -51,29 +65,100 @@ pub struct ExpiryReport {
 }
 
 impl Store {
+    /// Adds a suppression. An id in use is refused (renew or remove it instead), unless that
+    /// suppression was removed: then the new entry takes its place, and its history goes on.
     pub fn add_suppression(&mut self, s: &NewSuppression, now: Ts) -> Result<()> {
-        let exists: Option<String> = self
+        let existing: Option<Option<String>> = self
             .conn
-            .query_row("SELECT id FROM suppressions WHERE id = ?1", [&s.id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT removed_at FROM suppressions WHERE id = ?1",
+                [&s.id],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.sql(e))?;
-        if exists.is_some() {
+        if let Some(None) = existing {
             return Err(Error::Usage(format!(
-                "suppression {} already exists in {} (expire it, or choose another id)",
+                "suppression {} already exists in {} (renew it with `floodwatch suppress renew`, or remove it first)",
                 s.id,
                 self.path.display()
             )));
         }
-        self.conn
-            .execute(
+        let at = ts_text(now);
+        self.in_transaction(|tx| {
+            tx.execute("DELETE FROM suppressions WHERE id = ?1", [&s.id])?;
+            tx.execute(
                 "INSERT INTO suppressions (id, owner, reason, expires, entry, created_at, created_by)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![s.id, s.owner, s.reason, s.expires, s.entry, ts_text(now), s.created_by],
-            )
-            .map_err(|e| self.sql(e))?;
-        Ok(())
+                params![s.id, s.owner, s.reason, s.expires, s.entry, at, s.created_by],
+            )?;
+            history(tx, &s.id, &at, "added", &s.created_by, Some(&s.reason))
+        })
+    }
+
+    /// Gives a suppression a new expiry (and its entry the matching text) and lifts an early end:
+    /// it applies again. False when there is no such suppression (or it was removed).
+    pub fn renew_suppression(
+        &mut self,
+        id: &str,
+        entry: &str,
+        expires: &str,
+        by: &str,
+        now: Ts,
+    ) -> Result<bool> {
+        let at = ts_text(now);
+        self.in_transaction(|tx| {
+            let n = tx.execute(
+                "UPDATE suppressions SET entry = ?2, expires = ?3, expired_at = NULL, expired_by = NULL
+                 WHERE id = ?1 AND removed_at IS NULL",
+                params![id, entry, expires],
+            )?;
+            if n > 0 {
+                history(tx, id, &at, "renewed", by, Some(&format!("expires {expires}")))?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    /// Removes a suppression: it no longer applies and is no longer reported as expired; its row,
+    /// hits and history stay. False when there is no such suppression (or it was removed already).
+    pub fn remove_suppression(
+        &mut self,
+        id: &str,
+        by: &str,
+        reason: &str,
+        now: Ts,
+    ) -> Result<bool> {
+        let at = ts_text(now);
+        self.in_transaction(|tx| {
+            let n = tx.execute(
+                "UPDATE suppressions SET removed_at = ?2, removed_by = ?3 WHERE id = ?1 AND removed_at IS NULL",
+                params![id, at, by],
+            )?;
+            if n > 0 {
+                history(tx, id, &at, "removed", by, Some(reason))?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    /// Every change to one suppression, oldest first.
+    pub fn suppression_history(&self, id: &str) -> Result<Vec<SuppressionChange>> {
+        let q = || -> rusqlite::Result<Vec<SuppressionChange>> {
+            let mut st = self.conn.prepare(
+                "SELECT at, event, actor, note FROM suppression_history WHERE suppression_id = ?1 ORDER BY seq",
+            )?;
+            let rows = st.query_map([id], |r| {
+                Ok(SuppressionChange {
+                    at: r.get(0)?,
+                    event: r.get(1)?,
+                    actor: r.get(2)?,
+                    note: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        };
+        q().map_err(|e| self.sql(e))
     }
 
     /// Every stored entry as one suppressions-file text (expired ones too: the engine then notes that
@@ -82,7 +167,7 @@ impl Store {
         let q = || -> rusqlite::Result<String> {
             let mut st = self
                 .conn
-                .prepare("SELECT entry FROM suppressions ORDER BY id")?;
+                .prepare("SELECT entry FROM suppressions WHERE removed_at IS NULL ORDER BY id")?;
             let rows = st.query_map([], |r| r.get::<_, String>(0))?;
             let mut out = String::new();
             for r in rows {
@@ -99,10 +184,11 @@ impl Store {
             let mut st = self.conn.prepare(
                 "SELECT s.id, s.owner, s.reason, s.expires, s.created_at, s.created_by, s.expired_at, s.expired_by,
                         (SELECT count(*) FROM suppression_hits h WHERE h.suppression_id = s.id),
-                        (SELECT max(at) FROM suppression_hits h WHERE h.suppression_id = s.id), s.entry
+                        (SELECT max(at) FROM suppression_hits h WHERE h.suppression_id = s.id), s.entry,
+                        s.removed_at, s.removed_by
                  FROM suppressions s
                  UNION ALL
-                 SELECT h.suppression_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*), max(h.at), NULL
+                 SELECT h.suppression_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*), max(h.at), NULL, NULL, NULL
                  FROM suppression_hits h WHERE h.suppression_id NOT IN (SELECT id FROM suppressions)
                  GROUP BY h.suppression_id
                  ORDER BY 1",
@@ -122,11 +208,18 @@ impl Store {
                     hits: r.get::<_, i64>(8)? as u64,
                     last_hit: r.get(9)?,
                     entry: r.get(10)?,
+                    removed_at: r.get(11)?,
+                    removed_by: r.get(12)?,
+                    history: Vec::new(),
                 })
             })?;
             rows.collect()
         };
-        q().map_err(|e| self.sql(e))
+        let mut rows = q().map_err(|e| self.sql(e))?;
+        for r in rows.iter_mut().filter(|r| r.source == "store") {
+            r.history = self.suppression_history(&r.id)?;
+        }
+        Ok(rows)
     }
 
     /// What a suppression hid, for the expiry report.
@@ -186,14 +279,19 @@ impl Store {
         by: &str,
         now: Ts,
     ) -> Result<Option<ExpiryReport>> {
-        let n = self
-            .conn
-            .execute(
-                "UPDATE suppressions SET entry = ?2, expired_at = ?3, expired_by = ?4 WHERE id = ?1",
-                params![id, entry, ts_text(now), by],
-            )
-            .map_err(|e| self.sql(e))?;
-        if n == 0 {
+        let at = ts_text(now);
+        let done = self.in_transaction(|tx| {
+            let n = tx.execute(
+                "UPDATE suppressions SET entry = ?2, expired_at = ?3, expired_by = ?4
+                 WHERE id = ?1 AND removed_at IS NULL",
+                params![id, entry, at, by],
+            )?;
+            if n > 0 {
+                history(tx, id, &at, "expired", by, None)?;
+            }
+            Ok(n > 0)
+        })?;
+        if !done {
             return Ok(None);
         }
         self.expiry_report(id)
@@ -208,4 +306,19 @@ impl Store {
             .optional()
             .map_err(|e| self.sql(e))
     }
+}
+
+fn history(
+    tx: &rusqlite::Transaction,
+    id: &str,
+    at: &str,
+    event: &str,
+    actor: &str,
+    note: Option<&str>,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO suppression_history (suppression_id, at, event, actor, note) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, at, event, actor, note],
+    )?;
+    Ok(())
 }

@@ -746,3 +746,96 @@ fn network_flood_findings_are_recorded_once() {
     assert!(text.contains("1 network flood finding(s)"), "{text}");
     assert!(text.contains("172.16.0.5 → 192.168.50.4"), "{text}");
 }
+
+/// An expired suppression can be renewed (it applies again and is no longer reported) or removed (it
+/// stops applying and is no longer reported); every change is kept with who and why.
+#[test]
+fn expired_suppressions_are_renewed_or_removed_with_their_history() {
+    let env = Env::new();
+    add_suppression(&env, "sync-nightly", &[]);
+    let out = env.store_cmd(&["suppress", "expire", "sync-nightly", "--by", "bob"]);
+    common::assert_success(&out);
+    let night0 = write_days(&env.p("n0"), &[(0, 120.0, 8.0)], 9);
+    let (alerts, err, _) = env.hunt_db(&night0, &env.db());
+    assert_eq!(unsuppressed(&alerts).len(), 1);
+    assert!(err.contains("suppression sync-nightly EXPIRED"), "{err}");
+
+    // Renewing: refused when past or malformed, then it applies again and the report stops.
+    for bad in ["2001-01-01", "next week"] {
+        let out = env.store_cmd(&[
+            "suppress",
+            "renew",
+            "sync-nightly",
+            "--expires",
+            bad,
+            "--by",
+            "carol",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+    let out = env.store_cmd(&[
+        "suppress",
+        "renew",
+        "sync-nightly",
+        "--expires",
+        "2099-06-30",
+        "--by",
+        "carol",
+    ]);
+    common::assert_success(&out);
+    let night1 = write_days(&env.p("n1"), &[(1, 120.0, 8.0)], 10);
+    let (alerts, err, _) = env.hunt_db(&night1, &env.db());
+    assert_eq!(fw(&alerts[0])["suppressed_by"]["id"], "sync-nightly");
+    assert!(!err.contains("EXPIRED"), "{err}");
+
+    // Removing: no longer applied, no longer reported, still listed with its history.
+    let out = env.store_cmd(&[
+        "suppress",
+        "remove",
+        "sync-nightly",
+        "--by",
+        "dave",
+        "--reason",
+        "job retired (CHG-9)",
+    ]);
+    common::assert_success(&out);
+    let night2 = write_days(&env.p("n2"), &[(2, 120.0, 8.0)], 11);
+    let (alerts, err, _) = env.hunt_db(&night2, &env.db());
+    assert_eq!(unsuppressed(&alerts).len(), 1, "{alerts:#?}");
+    assert!(!err.contains("EXPIRED"), "{err}");
+    let out = env.store_cmd(&["suppress", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("removed"), "{listed}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("EXPIRED"));
+    let rows: Vec<Value> = env.store_json(&["suppress", "list", "--json"]);
+    let row = rows.iter().find(|r| r["id"] == "sync-nightly").unwrap();
+    assert_eq!(row["hits"], 1, "the hit before removal is kept");
+    let events: Vec<(&str, &str)> = row["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["event"].as_str().unwrap(), h["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("added", "alice"),
+            ("expired", "bob"),
+            ("renewed", "carol"),
+            ("removed", "dave")
+        ]
+    );
+    assert_eq!(row["history"][3]["note"], "job retired (CHG-9)");
+    // A removed one cannot be renewed or removed again; it can be added again under its id.
+    let out = env.store_cmd(&[
+        "suppress",
+        "renew",
+        "sync-nightly",
+        "--expires",
+        "2099-06-30",
+        "--by",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    add_suppression(&env, "sync-nightly", &[]);
+}

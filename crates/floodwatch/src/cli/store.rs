@@ -82,6 +82,30 @@ pub enum SuppressCmd {
         #[arg(long)]
         by: String,
     },
+    /// Give a suppression (expired, ended or still active) a new expiry; it applies again.
+    Renew {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// New expiry: YYYY-MM-DD (end of that day, UTC) or an RFC 3339 time; must be in the future.
+        #[arg(long)]
+        expires: String,
+        /// Who renews it (kept in its history).
+        #[arg(long)]
+        by: String,
+    },
+    /// Remove a suppression: it stops applying and is no longer reported; its hits and history stay.
+    Remove {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Who removes it.
+        #[arg(long)]
+        by: String,
+        /// Why (kept in its history).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(clap::Args)]

@@ -1,10 +1,11 @@
-//! `floodwatch suppress add | list | expire`: documented automation in the store, each suppression with an
-//! owner, a reason and an expiry (required), an optional rate ceiling, and its hits counted.
+//! `floodwatch suppress add | list | expire | renew | remove`: documented automation in the store, each
+//! suppression with an owner, a reason and an expiry (required), an optional rate ceiling, its hits
+//! counted and every change kept in its history.
 
 use crate::cli::{AddArgs, StoreArgs, SuppressCmd};
 use crate::commands::print_json;
 use floodwatch_core::{Error, Result};
-use floodwatch_engine::suppress::{check_entries, revoked, CheckedEntry};
+use floodwatch_engine::suppress::{check_entries, parse_expiry, renewed, revoked, CheckedEntry};
 use floodwatch_runtime::{now, store};
 use floodwatch_sinks::escape::{clip, terminal};
 use floodwatch_store::suppressions::NewSuppression;
@@ -17,6 +18,18 @@ pub fn run(cmd: SuppressCmd) -> Result<ExitCode> {
         SuppressCmd::Add(a) => add(*a),
         SuppressCmd::List { store, json } => list(&store, json),
         SuppressCmd::Expire { id, store, by } => expire(&id, &store, &by),
+        SuppressCmd::Renew {
+            id,
+            store,
+            expires,
+            by,
+        } => renew(&id, &store, &expires, &by),
+        SuppressCmd::Remove {
+            id,
+            store,
+            by,
+            reason,
+        } => remove(&id, &store, &by, &reason),
     }
 }
 
@@ -165,6 +178,8 @@ fn list(args: &StoreArgs, json: bool) -> Result<ExitCode> {
             r.source,
             if r.source == "file" {
                 "-"
+            } else if r.removed_at.is_some() {
+                "removed"
             } else if expired {
                 "EXPIRED"
             } else {
@@ -201,5 +216,54 @@ fn expire(id: &str, args: &StoreArgs, by: &str) -> Result<ExitCode> {
     if let Some(r) = report {
         store::write_expiry(&mut out, &r).map_err(|x| Error::io("writing", x))?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn no_such(id: &str, store: &floodwatch_store::Store) -> Error {
+    Error::Usage(format!(
+        "no suppression {id:?} in {} (`floodwatch suppress list` shows them; a removed one cannot be changed, add it again)",
+        store.path().display()
+    ))
+}
+
+fn renew(id: &str, args: &StoreArgs, expires: &str, by: &str) -> Result<ExitCode> {
+    let now = now();
+    match parse_expiry(expires) {
+        None => {
+            return Err(Error::Usage(format!(
+                "--expires {expires:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"
+            )))
+        }
+        Some(t) if t < now => {
+            return Err(Error::Usage(format!("--expires {expires} is already past")))
+        }
+        Some(_) => {}
+    }
+    let (_, mut store) = args.existing()?;
+    let Some(entry) = store.suppression_entry(id)? else {
+        return Err(no_such(id, &store));
+    };
+    let entry = renewed(&entry, expires).map_err(Error::Input)?;
+    if !store.renew_suppression(id, &entry, expires, by, now)? {
+        return Err(no_such(id, &store));
+    }
+    println!(
+        "renewed suppression {} until {}",
+        terminal(id),
+        terminal(expires)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remove(id: &str, args: &StoreArgs, by: &str, reason: &str) -> Result<ExitCode> {
+    let (_, mut store) = args.existing()?;
+    if !store.remove_suppression(id, by, reason, now())? {
+        return Err(no_such(id, &store));
+    }
+    println!(
+        "removed suppression {} (its hits and history stay in {})",
+        terminal(id),
+        store.path().display()
+    );
     Ok(ExitCode::SUCCESS)
 }
