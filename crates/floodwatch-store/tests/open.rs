@@ -30,7 +30,7 @@ fn a_new_store_is_marked_and_reopens_without_migrating_again() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(tables, 11);
+    assert_eq!(tables, 12);
 }
 
 #[test]
@@ -75,11 +75,16 @@ fn a_version_1_store_is_migrated_forward_keeping_its_rows() {
     let p = dir.path().join("v1.db");
     drop(Store::open(&p, WAIT).unwrap());
     {
-        // What a version-1 store looked like: no network_findings table, user_version 1, one run.
+        // What a version-1 store looked like: no network_findings table, no suppression history or
+        // removal columns, user_version 1, one run and one expired suppression.
         let c = rusqlite::Connection::open(&p).unwrap();
         c.execute_batch(
-            "DROP TABLE network_findings; PRAGMA user_version = 1;
-             INSERT INTO runs (kind, started_at, version, args) VALUES ('hunt', 'then', '0.1.0', 'x');",
+            "DROP TABLE network_findings; DROP TABLE suppression_history;
+             ALTER TABLE suppressions DROP COLUMN removed_at; ALTER TABLE suppressions DROP COLUMN removed_by;
+             PRAGMA user_version = 1;
+             INSERT INTO runs (kind, started_at, version, args) VALUES ('hunt', 'then', '0.1.0', 'x');
+             INSERT INTO suppressions (id, owner, reason, expires, entry, created_at, created_by, expired_at, expired_by)
+                 VALUES ('s1', 'o', 'r', '2099-01-01', '', 't0', 'alice', 't1', 'bob');",
         )
         .unwrap();
     }
@@ -94,6 +99,14 @@ fn a_version_1_store_is_migrated_forward_keeping_its_rows() {
         )
         .unwrap();
     assert_eq!((ver, runs, has), (schema::VERSION, 1, 1));
+    // The suppression's past is carried into its history.
+    let events: Vec<String> = s
+        .suppression_history("s1")
+        .unwrap()
+        .into_iter()
+        .map(|c| format!("{} {} {}", c.at, c.event, c.actor))
+        .collect();
+    assert_eq!(events, ["t0 added alice", "t1 expired bob"]);
 }
 
 /// Two hunts creating the same new store at once: schema creation is one locked step per version,
