@@ -11,6 +11,7 @@ use floodwatch_engine::{AlertEvent, BaselineMode, Engine, Shared};
 use floodwatch_sinks::summary::RunSummary;
 use floodwatch_sources::{sniff, ClockHints, FileSource, FileStats, Sniffed, SourceCtx};
 use std::io::{BufRead, BufReader, Read};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +24,9 @@ pub struct WatchOptions {
     pub tick: Duration,
     /// Silence (wall time) after which the event clock starts moving on its own.
     pub idle_after: Duration,
+    /// Set (by a signal handler) to end the watch as if the stream had ended: open alerts get their
+    /// last update and the summary is returned. Checked every `tick`.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for WatchOptions {
@@ -32,6 +36,7 @@ impl Default for WatchOptions {
             date: None,
             tick: Duration::from_secs(1),
             idle_after: Duration::from_secs(2),
+            stop: None,
         }
     }
 }
@@ -108,20 +113,30 @@ pub fn watch_with<R: Read + Send + 'static>(
 
     // Bounded: a fast producer waits for the engine instead of filling memory.
     let (tx, rx) = sync_channel::<Vec<Event>>(64);
-    let reader_thread = std::thread::spawn(move || -> std::io::Result<FileStats> {
+    // The reader's counts come back on their own channel: after a stop signal the reader may sit in
+    // a blocking read of a silent stdin, and the watch must not wait for it forever.
+    let (done_tx, done_rx) = sync_channel::<std::io::Result<FileStats>>(1);
+    let stream_name = ctx.path.to_string();
+    std::thread::spawn(move || {
         let mut src = FileSource::new(reader, format, ctx);
-        loop {
+        let r = loop {
             let mut evs = Vec::new();
-            let more = src.next_events(&mut evs)?;
-            if !evs.is_empty() && tx.send(evs).is_err() {
-                break;
+            match src.next_events(&mut evs) {
+                Err(e) => break Err(e),
+                Ok(more) => {
+                    if (!evs.is_empty() && tx.send(evs).is_err()) || !more {
+                        break Ok(());
+                    }
+                }
             }
-            if !more {
-                break;
-            }
-        }
-        Ok(src.stats)
+        };
+        let _ = done_tx.send(r.map(|()| src.stats));
     });
+    let stopped = || {
+        opts.stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+    };
 
     let mut alerts = Vec::new();
     let mut last_input = Instant::now();
@@ -144,15 +159,32 @@ pub fn watch_with<R: Read + Send + 'static>(
         for a in alerts.drain(..) {
             emit(&a)?;
         }
+        if stopped() {
+            break;
+        }
     }
     engine.finish(&mut alerts);
     for a in alerts.drain(..) {
         emit(&a)?;
     }
-    let stats = reader_thread
-        .join()
-        .map_err(|_| Error::Input("the stdin reader panicked".into()))?
-        .map_err(|e| Error::io("reading stdin", e))?;
+    let stats = if stopped() {
+        drop(rx);
+        match done_rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(r) => r.map_err(|e| Error::io("reading stdin", e))?,
+            Err(_) => {
+                let mut st = FileStats::new(stream_name, format.name());
+                st.notes.push(
+                    "stopped by a signal while the stream was silent: the counts of what it held are not final".into(),
+                );
+                st
+            }
+        }
+    } else {
+        done_rx
+            .recv()
+            .map_err(|_| Error::Input("the stdin reader panicked".into()))?
+            .map_err(|e| Error::io("reading stdin", e))?
+    };
     let mut s = RunSummary {
         files: vec![stats],
         ..RunSummary::default()

@@ -73,3 +73,64 @@ fn a_quiet_live_stream_closes_the_alert_before_input_ends() {
         summary.files[0].samples
     );
 }
+
+/// SIGTERM (or Ctrl-C) while the stream is still open: the watch ends as the end of input would,
+/// so the open alert gets its last update and the summary is printed; exit 0.
+#[cfg(unix)]
+#[test]
+fn sigterm_flushes_the_open_alert_and_prints_the_summary() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    let start = Ts::from_secs(days_from_civil(2025, 9, 16) * 86_400 + 3 * 3_600);
+    write_scenario(Scenario::LaunchdCurlLoop, &tmp.path().join("h"), start, 3).unwrap();
+    let es = std::fs::read(tmp.path().join("h/eslogger.jsonl")).unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("floodwatch"))
+        .args(["watch", "--format", "jsonl"])
+        .env_remove("FLOODWATCH_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&es).unwrap();
+    stdin.flush().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stdout).lines() {
+            if line_tx.send(l.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    // The alert opens while the stream stays open (stdin is kept).
+    let first = line_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("an alert while the stream is open");
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "watch did not end after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    let rest: Vec<String> = line_rx.try_iter().collect();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("files read"), "the summary is printed: {err}");
+    let uid = |l: &str| {
+        serde_json::from_str::<serde_json::Value>(l).unwrap()["finding_info"]["uid"].clone()
+    };
+    let last = rest
+        .last()
+        .expect("the open alert's last update after SIGTERM");
+    assert_eq!(uid(last), uid(&first));
+}

@@ -7,6 +7,8 @@ use floodwatch_runtime::output::{finish_summary, write_live_alert};
 use floodwatch_runtime::{now, watch_with, WatchOptions};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 pub fn run(a: WatchArgs) -> Result<ExitCode> {
     let common = &a.common;
@@ -36,6 +38,7 @@ pub fn run(a: WatchArgs) -> Result<ExitCode> {
     let opts = WatchOptions {
         host: common.input.host.clone(),
         date: common.input.date,
+        stop: Some(stop_on_signal()?),
         ..WatchOptions::default()
     };
     let s = watch_with(std::io::stdin(), cfg, sup, mode, &opts, |a| {
@@ -49,4 +52,21 @@ pub fn run(a: WatchArgs) -> Result<ExitCode> {
     })?;
     finish_summary(&s, None)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM ends the watch as the end of the stream would: open alerts get their last
+/// update and the summary is printed. A second Ctrl-C ends it at once.
+fn stop_on_signal() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        let io = |e| Error::io("installing signal handlers", e);
+        for sig in [SIGINT, SIGTERM] {
+            flag::register_conditional_shutdown(sig, 130, stop.clone()).map_err(io)?;
+            flag::register(sig, stop.clone()).map_err(io)?;
+        }
+    }
+    Ok(stop)
 }
