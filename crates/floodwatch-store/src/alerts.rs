@@ -349,6 +349,24 @@ fn apply(
 }
 
 impl Store {
+    /// True when the store already holds this view of the alert or a later one (a stream replayed
+    /// into `watch --db`): recording it would change nothing, and printing it would repeat history.
+    pub fn alert_is_known(&self, a: &Alert) -> Result<bool> {
+        let stored: Option<(String, i64)> = self
+            .conn
+            .query_row(
+                "SELECT state, last_seen_ns FROM alerts WHERE id = ?1",
+                [&a.id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        Ok(stored.is_some_and(|(state, last)| {
+            last > a.last_seen.0
+                || (last == a.last_seen.0 && (state == state_of(a) || state == "closed"))
+        }))
+    }
+
     pub fn list_alerts(&self, f: &AlertFilter) -> Result<Vec<AlertRow>> {
         self.list_alerts_q(f).map_err(|e| self.sql(e))
     }

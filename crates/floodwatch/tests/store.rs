@@ -721,6 +721,34 @@ fn watch_records_each_alert_state_as_it_happens() {
             .query_row("SELECT kind FROM runs", [], |r| r.get(0))
             .unwrap();
     assert_eq!(run_kind, "watch");
+    // Replaying the same stream prints and records nothing again.
+    let again = env
+        .cmd(&[
+            "watch",
+            "--host",
+            "build-mac-07",
+            "--format",
+            "jsonl",
+            "--db",
+        ])
+        .arg(env.db())
+        .write_stdin(
+            std::fs::read(
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../examples/collection/build-mac-07/eslogger.jsonl"),
+            )
+            .unwrap(),
+        )
+        .output()
+        .unwrap();
+    common::assert_success(&again);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "",
+        "states already stored"
+    );
+    let v: Value = env.store_json(&["alerts", "show", id, "--json"]);
+    assert_eq!(history_events(&v), events, "history unchanged");
 }
 
 #[test]

@@ -42,6 +42,12 @@ pub fn run(a: WatchArgs) -> Result<ExitCode> {
         ..WatchOptions::default()
     };
     let s = watch_with(std::io::stdin(), cfg, sup, mode, &opts, |a| {
+        // A replayed stream: states the store already holds are neither printed nor recorded again.
+        if let Some(s) = st.as_ref() {
+            if s.alert_is_known(&a.alert)? {
+                return Ok(());
+            }
+        }
         write_live_alert(&mut out, a, format).map_err(io)?;
         out.flush().map_err(io)?;
         // Printed first: a store error stops the watch but loses no alert.
