@@ -148,7 +148,7 @@ fn run(
         merge_stats(&mut engine, r.engine);
         for rej in r.rejects {
             if let Some(st) = files.get_mut(&rej.origin.file) {
-                st.reject(rej.origin.line, rej.reason.into(), rej.detail);
+                engine_rejected(st, rej);
             }
         }
     }
@@ -227,4 +227,12 @@ pub fn visit_events(
             format: p.format,
         })
         .collect())
+}
+
+/// An event the parser produced and the engine refused (a timestamp out of range, too late to
+/// order): it moves from the file's events to its rejects, so records = events + skipped + rejected
+/// + carried still holds and a file whose every event was refused reads as nothing usable.
+pub(crate) fn engine_rejected(st: &mut FileStats, r: floodwatch_engine::EngineReject) {
+    st.events = st.events.saturating_sub(1);
+    st.reject(r.origin.line, r.reason.into(), r.detail);
 }

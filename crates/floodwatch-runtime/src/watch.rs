@@ -190,7 +190,7 @@ pub fn watch_with<R: Read + Send + 'static>(
         ..RunSummary::default()
     };
     for r in engine.rejects.drain(..) {
-        s.files[0].reject(r.origin.line, r.reason.into(), r.detail);
+        crate::hunt::engine_rejected(&mut s.files[0], r);
     }
     s.engine = serde_json::to_value(&engine.stats).unwrap_or_default();
     s.hosts = engine.stats.hosts.values().cloned().collect();

@@ -241,3 +241,28 @@ fn a_closed_pipe_ends_the_program_quietly() {
         );
     }
 }
+
+/// Every event of a file has a time the engine refuses (decades ahead): the counts add up (records =
+/// events + skipped + rejected + carried, events 0) and the run says nothing usable was read, exit 2.
+#[test]
+fn a_file_whose_every_event_is_refused_is_nothing_usable() {
+    let d = tempfile::tempdir().unwrap();
+    let host = d.path().join("hosts/mac-01");
+    std::fs::create_dir_all(&host).unwrap();
+    let text = std::fs::read_to_string(common::collection().join("build-mac-07/eslogger.jsonl"))
+        .unwrap()
+        .replace("\"2025-09-", "\"2091-09-");
+    std::fs::write(host.join("eslogger.jsonl"), text).unwrap();
+    let (code, s, err) = hunt(d.path());
+    let f = file(&s, "eslogger.jsonl");
+    let n = |k: &str| f[k].as_u64().unwrap();
+    assert!(n("records") > 100, "{f}");
+    assert_eq!(n("events"), 0, "{f}");
+    assert_eq!(
+        n("records"),
+        n("events") + n("skipped") + n("rejected") + n("carried"),
+        "{f}"
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nothing usable"), "{err}");
+}
