@@ -10,10 +10,10 @@ use floodwatch_core::finding::NetworkFinding;
 use floodwatch_core::{Error, Result, Ts};
 use floodwatch_engine::baseline::Learner;
 use floodwatch_engine::{AlertEvent, Engine, EngineStats, Shared};
-use floodwatch_sources::{ClockHints, FileSource, FileStats};
+use floodwatch_sources::{ClockHints, FileSource, FileStats, SourceCtx};
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -23,10 +23,9 @@ const MAX_SEGMENTS: usize = 64;
 
 struct Cursor {
     file: u32,
-    src: FileSource<BufReader<File>>,
+    reader: Reader,
     buf: VecDeque<Event>,
     scratch: Vec<Event>,
-    done: bool,
     /// Watching the file's own timeline for backward steps (first pass over a segmentable file).
     watch: Option<Timeline>,
 }
@@ -39,19 +38,140 @@ struct Timeline {
     breaks: Vec<(u64, u64)>,
 }
 
+/// A cursor's file is opened only when the merge reaches its first event and closed at its end, so
+/// a host folder of thousands of rotated files keeps open only the files whose spans overlap.
+enum Reader {
+    /// Not opened yet: what to open, and the first event time its head showed (None: unknown, so
+    /// it is opened at once).
+    Waiting {
+        plan: Box<Planned>,
+        ctx: Box<SourceCtx>,
+        span: Span,
+        first: Option<Ts>,
+    },
+    Open(Box<FileSource<BufReader<File>>>),
+    /// Read to its end: only its counts are kept.
+    Closed {
+        stats: FileStats,
+        consumed: u64,
+    },
+}
+
+/// Where a cursor reads: a whole file, or one ordered segment of it.
+#[derive(Clone, Copy)]
+struct Span {
+    line: u64,
+    offset: u64,
+    /// The first line of the next segment.
+    end: Option<u64>,
+}
+
+const WHOLE_FILE: Span = Span {
+    line: 1,
+    offset: 0,
+    end: None,
+};
+
+/// How much of a waiting file's head is read to learn its first event time.
+const PROBE_BYTES: u64 = 64 * 1024;
+
+fn open_span(p: &Planned, ctx: SourceCtx, span: Span) -> Result<FileSource<BufReader<File>>> {
+    let mut r = open_file(p)?;
+    if span.offset > 0 {
+        r.seek(SeekFrom::Start(span.offset))
+            .map_err(|e| Error::io(format!("seeking in {}", p.file.path.display()), e))?;
+    }
+    Ok(source_for(r, p, ctx, span))
+}
+
+/// A whole file, or one segment of a line-framed one.
+fn source_for<R: std::io::BufRead>(r: R, p: &Planned, ctx: SourceCtx, span: Span) -> FileSource<R> {
+    match span.end {
+        None if span.offset == 0 => FileSource::new(r, p.format, ctx),
+        end => FileSource::segment(r, p.format, ctx, span.line, span.offset, end),
+    }
+}
+
+/// The first event time in the head of a file (or segment), parsed exactly as the full read will.
+fn first_event(p: &Planned, ctx: &SourceCtx, span: Span) -> Option<Ts> {
+    let mut f = File::open(&p.file.path).ok()?;
+    f.seek(SeekFrom::Start(span.offset)).ok()?;
+    let mut head = Vec::new();
+    f.take(PROBE_BYTES).read_to_end(&mut head).ok()?;
+    let mut src = FileSource::segment(
+        &head[..],
+        p.format,
+        ctx.clone(),
+        span.line,
+        span.offset,
+        span.end,
+    );
+    let mut out = Vec::new();
+    while out.is_empty() {
+        if !src.next_events(&mut out).ok()? {
+            break;
+        }
+    }
+    out.first().map(|e| e.ts)
+}
+
 impl Cursor {
-    fn head_ts(&mut self) -> std::io::Result<Option<Ts>> {
-        while self.buf.is_empty() && !self.done {
+    fn waiting(p: &Planned, ctx: SourceCtx, span: Span) -> Cursor {
+        let first = if p.format.is_capture() {
+            None
+        } else {
+            first_event(p, &ctx, span)
+        };
+        Cursor {
+            file: p.id,
+            reader: Reader::Waiting {
+                plan: Box::new(p.clone()),
+                ctx: Box::new(ctx),
+                span,
+                first,
+            },
+            buf: VecDeque::new(),
+            scratch: Vec::new(),
+            watch: None,
+        }
+    }
+
+    fn is_waiting(&self) -> bool {
+        matches!(self.reader, Reader::Waiting { .. })
+    }
+
+    fn open(&mut self) -> Result<()> {
+        if let Reader::Waiting {
+            plan, ctx, span, ..
+        } = &self.reader
+        {
+            let src = open_span(plan, (**ctx).clone(), *span)?;
+            self.reader = Reader::Open(Box::new(src));
+        }
+        Ok(())
+    }
+
+    /// The time of the next event: a waiting file's probed first time, else its real head.
+    fn head_ts(&mut self) -> Result<Option<Ts>> {
+        match &self.reader {
+            Reader::Waiting { first: Some(t), .. } => return Ok(Some(*t)),
+            Reader::Waiting { first: None, .. } => self.open()?,
+            _ => {}
+        }
+        while self.buf.is_empty() {
+            let Reader::Open(src) = &mut self.reader else {
+                break;
+            };
             self.scratch.clear();
-            if !self.src.next_events(&mut self.scratch)? {
-                self.done = true;
-            }
+            let more = src
+                .next_events(&mut self.scratch)
+                .map_err(|e| Error::io(format!("reading {}", src.stats.path), e))?;
             if let (Some(tl), Some(first)) = (&mut self.watch, self.scratch.first()) {
                 // A line format's batch is one record's events: its time is the record's.
                 let ts = first.ts;
                 match tl.max {
                     Some(m) if ts.0 < m.0.saturating_sub(tl.slack_ns) => {
-                        if let Some((_, offset)) = self.src.last_record() {
+                        if let Some((_, offset)) = src.last_record() {
                             if tl.breaks.len() + 1 < MAX_SEGMENTS {
                                 tl.breaks.push((first.origin.line, offset));
                                 tl.max = Some(ts);
@@ -62,8 +182,33 @@ impl Cursor {
                 }
             }
             self.buf.extend(self.scratch.drain(..));
+            if !more {
+                // Closing at the end keeps the number of open files at what overlaps in time.
+                let consumed = src.last_record().map_or(0, |(_, off)| off);
+                let stats = std::mem::replace(&mut src.stats, FileStats::new(String::new(), ""));
+                self.reader = Reader::Closed { stats, consumed };
+            }
         }
         Ok(self.buf.front().map(|e| e.ts))
+    }
+
+    /// Bytes read so far, for the progress bar.
+    fn consumed(&self) -> u64 {
+        match &self.reader {
+            Reader::Waiting { .. } => 0,
+            Reader::Open(src) => src.last_record().map_or(0, |(_, off)| off),
+            Reader::Closed { consumed, .. } => *consumed,
+        }
+    }
+
+    fn into_stats(self) -> FileStats {
+        match self.reader {
+            Reader::Waiting { plan, .. } => {
+                FileStats::new(plan.file.path.display().to_string(), plan.format.name())
+            }
+            Reader::Open(src) => src.stats,
+            Reader::Closed { stats, .. } => stats,
+        }
     }
 }
 
@@ -100,10 +245,7 @@ type Breaks = BTreeMap<u32, Vec<(u64, u64)>>;
 /// segmented second pass reports again: progress is for the eye, not an exact count.
 fn report_progress(opts: &HuntOptions, cursors: &[Cursor], reported: &mut u64) {
     let Some(p) = &opts.progress else { return };
-    let now: u64 = cursors
-        .iter()
-        .filter_map(|c| c.src.last_record().map(|(_, off)| off))
-        .sum();
+    let now: u64 = cursors.iter().map(Cursor::consumed).sum();
     if now > *reported {
         p.fetch_add(now - *reported, Ordering::Relaxed);
         *reported = now;
@@ -122,14 +264,6 @@ fn replay(
     let mut cursors = Vec::new();
     for p in files {
         let ctx = || ctx_for(p, cfg, clock(p), opts.host.is_some());
-        let cursor = |src| Cursor {
-            file: p.id,
-            src,
-            buf: VecDeque::new(),
-            scratch: Vec::new(),
-            done: false,
-            watch: None,
-        };
         match segments
             .and_then(|s| s.get(&p.id))
             .filter(|b| !b.is_empty())
@@ -139,18 +273,12 @@ fn replay(
                 let mut starts = vec![(1u64, 0u64)];
                 starts.extend(breaks.iter().copied());
                 for (k, &(line, offset)) in starts.iter().enumerate() {
-                    let mut r = open_file(p)?;
-                    r.seek(SeekFrom::Start(offset)).map_err(|e| {
-                        Error::io(format!("seeking in {}", p.file.path.display()), e)
-                    })?;
                     let end = starts.get(k + 1).map(|s| s.0);
-                    let src = FileSource::segment(r, p.format, ctx(), line, offset, end);
-                    cursors.push(cursor(src));
+                    cursors.push(Cursor::waiting(p, ctx(), Span { line, offset, end }));
                 }
             }
             None => {
-                let src = FileSource::new(open_file(p)?, p.format, ctx());
-                let mut c = cursor(src);
+                let mut c = Cursor::waiting(p, ctx(), WHOLE_FILE);
                 if segments.is_none() && p.format.segmentable() {
                     c.watch = Some(Timeline {
                         slack_ns,
@@ -168,16 +296,18 @@ fn replay(
     loop {
         let mut best: Option<(usize, Ts)> = None;
         for (i, c) in cursors.iter_mut().enumerate() {
-            let ts = c
-                .head_ts()
-                .map_err(|e| Error::io(format!("reading {}", c.src.stats.path), e))?;
-            if let Some(ts) = ts {
+            if let Some(ts) = c.head_ts()? {
                 if best.is_none_or(|(_, b)| ts < b) {
                     best = Some((i, ts));
                 }
             }
         }
         let Some((i, _)) = best else { break };
+        if cursors[i].is_waiting() {
+            // Its turn has come: open it and compare its real head.
+            cursors[i].open()?;
+            continue;
+        }
         if let Some(ev) = cursors[i].buf.pop_front() {
             engine.push(ev, &mut alerts);
         }
@@ -204,20 +334,22 @@ fn replay(
         ));
         stats.insert(*id, note);
     }
-    for c in cursors {
-        if let Some(tl) = c.watch {
+    for mut c in cursors {
+        if let Some(tl) = c.watch.take() {
             breaks.insert(c.file, tl.breaks);
         }
-        match stats.get_mut(&c.file) {
+        let file = c.file;
+        let cs = c.into_stats();
+        match stats.get_mut(&file) {
             // The segment-note placeholder has no path or format: take the real file's.
             Some(st) if st.path.is_empty() => {
                 let notes = std::mem::take(&mut st.notes);
-                *st = c.src.stats;
+                *st = cs;
                 st.notes.extend(notes);
             }
-            Some(st) => st.absorb(c.src.stats),
+            Some(st) => st.absorb(cs),
             None => {
-                stats.insert(c.file, c.src.stats);
+                stats.insert(file, cs);
             }
         }
     }
