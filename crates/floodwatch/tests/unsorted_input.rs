@@ -81,3 +81,58 @@ fn one_stray_future_line_does_not_throw_away_the_rest_of_its_file() {
     assert_eq!(alerts.len(), 1, "the curl loop is still found");
     assert_eq!(alerts[0]["actor"]["process"]["pid"], 12004);
 }
+
+/// A host folder of many rotated files (one eslogger line each here) under a descriptor limit far
+/// below the file count: files are opened as the merge reaches them and closed at their end, so the
+/// hunt completes and finds the same alert as the single file.
+#[cfg(unix)]
+#[test]
+fn a_host_folder_of_many_small_files_hunts_under_a_low_descriptor_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = tmp.path().join("split/build-mac-07");
+    std::fs::create_dir_all(&host).unwrap();
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/collection/build-mac-07/eslogger.jsonl");
+    let text = std::fs::read_to_string(&src).unwrap();
+    let mut n = 0;
+    for (i, line) in text.lines().enumerate() {
+        std::fs::write(host.join(format!("es-{i:05}.jsonl")), format!("{line}\n")).unwrap();
+        n += 1;
+    }
+    assert!(n > 900);
+    let bin = assert_cmd::cargo::cargo_bin("floodwatch");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"ulimit -n 128 && exec "$0" hunt --format jsonl --threads 1 "$1""#)
+        .arg(&bin)
+        .arg(tmp.path().join("split"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let split: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let one = tmp.path().join("one/build-mac-07");
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::copy(&src, one.join("eslogger.jsonl")).unwrap();
+    let whole = std::process::Command::new(&bin)
+        .args(["hunt", "--format", "jsonl", "--threads", "1"])
+        .arg(tmp.path().join("one"))
+        .output()
+        .unwrap();
+    let whole: Vec<serde_json::Value> = String::from_utf8_lossy(&whole.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(split.len(), 1, "{err}");
+    let key = |v: &serde_json::Value| {
+        (
+            v["finding_info"]["uid"].clone(),
+            v["risk_score"].clone(),
+            v["unmapped"]["floodwatch"]["metrics"]["total_spawns"].clone(),
+        )
+    };
+    assert_eq!(key(&split[0]), key(&whole[0]));
+}
