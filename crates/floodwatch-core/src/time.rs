@@ -144,8 +144,10 @@ fn date_time_nanos(b: &[u8]) -> Option<(i64, usize)> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
         return None;
     }
-    let mut n =
-        (days_from_civil(y, mo, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64) * NANOS_PER_SEC;
+    // Past year 2262 the nanosecond count no longer fits: saturate (the engine then rejects the
+    // event as out of range) instead of wrapping into a plausible-looking time.
+    let mut n = (days_from_civil(y, mo, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64)
+        .saturating_mul(NANOS_PER_SEC);
     let mut i = 19;
     if b.get(i) == Some(&b'.') {
         let start = i + 1;
@@ -153,7 +155,7 @@ fn date_time_nanos(b: &[u8]) -> Option<(i64, usize)> {
         while end < b.len() && b[end].is_ascii_digit() {
             end += 1;
         }
-        n += fraction_nanos(&b[start..end])?;
+        n = n.saturating_add(fraction_nanos(&b[start..end])?);
         i = end;
     }
     Some((n, i))
@@ -172,7 +174,7 @@ pub fn parse_rfc3339(s: &str) -> Option<Ts> {
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
             let off = (digits(&[*h1, *h2])? * 3600 + digits(&[*m1, *m2])? * 60) as i64;
             let off = if *sign == b'+' { off } else { -off };
-            Some(Ts(n - off * NANOS_PER_SEC))
+            Some(Ts(n.saturating_sub(off * NANOS_PER_SEC)))
         }
         _ => None,
     }
@@ -192,7 +194,7 @@ pub fn parse_unified_log_ts(s: &str) -> Option<(Ts, i32)> {
     }
     let off = (digits(&rest[1..3])? * 3600 + digits(&rest[3..5])? * 60) as i32;
     let off = if rest[0] == b'+' { off } else { -off };
-    Some((Ts(n - off as i64 * NANOS_PER_SEC), off))
+    Some((Ts(n.saturating_sub(off as i64 * NANOS_PER_SEC)), off))
 }
 
 /// `HH:MM:SS[.ffffff]` to nanoseconds since midnight (nettop's dateless `time` column).
@@ -235,6 +237,24 @@ pub fn parse_date(s: &str) -> Option<Ts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_past_2262_saturate_instead_of_wrapping() {
+        let y2025 = parse_rfc3339("2025-09-16T03:11:45Z").unwrap();
+        for t in [
+            "2610-01-01T00:00:00Z",
+            "2999-12-31T23:59:59.999Z",
+            "9999-01-01T00:00:00+05:00",
+        ] {
+            let ts = parse_rfc3339(t).unwrap();
+            assert!(ts > y2025, "{t} wrapped to {}", ts.to_rfc3339_millis());
+            assert!(ts.0 > i64::MAX - NANOS_PER_DAY, "{t}: {}", ts.0);
+        }
+        let (ts, _) = parse_unified_log_ts("2999-01-01 00:00:00.000000+0530").unwrap();
+        assert!(ts > y2025);
+        let early = parse_rfc3339("0001-01-01T00:00:00Z").unwrap();
+        assert!(early < parse_rfc3339("2000-01-01T00:00:00Z").unwrap());
+    }
 
     #[test]
     fn rfc3339_nanos_and_offsets() {

@@ -266,3 +266,31 @@ fn a_file_whose_every_event_is_refused_is_nothing_usable() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("nothing usable"), "{err}");
 }
+
+/// Year 2610 does not fit a nanosecond time: the line is rejected as out of range, never wrapped
+/// into a plausible 2025 time (it used to land at 2025-09-16T03:11:45).
+#[test]
+fn timestamps_past_2262_are_rejected_as_out_of_range() {
+    let d = tempfile::tempdir().unwrap();
+    let host = d.path().join("hosts/mac-01");
+    std::fs::create_dir_all(&host).unwrap();
+    let text =
+        std::fs::read_to_string(common::collection().join("build-mac-07/eslogger.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i == 10 {
+            out.push_str(&l.replace("\"2025-09-", "\"2610-09-"));
+        } else {
+            out.push_str(l);
+        }
+        out.push('\n');
+    }
+    std::fs::write(host.join("eslogger.jsonl"), out).unwrap();
+    let (code, s, err) = hunt(d.path());
+    assert_eq!(code, 0, "{err}");
+    let f = file(&s, "eslogger.jsonl");
+    assert_eq!(f["rejected"], 1, "{f}");
+    assert_eq!(f["samples"][0]["line"], 11, "{f}");
+    assert_eq!(f["samples"][0]["reason"], "timestamp out of range", "{f}");
+}
