@@ -19,7 +19,6 @@ pub mod nettop;
 pub mod osquery;
 pub mod pcap;
 pub mod sniff;
-pub mod stats;
 pub mod unifiedlog;
 pub mod zeek;
 
@@ -33,7 +32,9 @@ use std::sync::Arc;
 
 pub use discover::{discover, InputFile};
 pub use sniff::{sniff, Sniffed};
-pub use stats::{FileStats, RejectSample};
+/// Per-file accounting lives in core (the sinks print it without depending on this crate); the
+/// old `floodwatch_sources::stats` paths still resolve.
+pub use floodwatch_core::stats::{self, FileStats, RejectSample};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
