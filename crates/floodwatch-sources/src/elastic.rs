@@ -16,7 +16,7 @@
 //!
 //! Host: `host.hostname` (else `host.name`) unless `--host` forces one.
 
-use crate::json::{self, cut, host_port, HostNames, Obj};
+use crate::wire::json::{self, cut, host_port, HostNames, Obj};
 use crate::{Parsed, RecordParser, Reject, SourceCtx};
 use floodwatch_core::event::{
     Connect, Event, EventKind, Origin, ProcInfo, Proto, Signing, Traffic,

@@ -3,13 +3,14 @@
 //! Format facts: shared/docs/telemetry-formats.md §1. This is the hot path, so each line is
 //! deserialized straight into typed structs that borrow from the line (never a `serde_json::Value`),
 //! and every key we do not read (`stat` blocks, `env`, `fds`, `entitlements`, …) is skipped unparsed.
-//! Strings are `Cow` because eslogger escapes every `/` (`"\/bin\/ls"`): a plain `&str` cannot borrow
-//! an escaped string and would fail on nearly every line.
+//! Strings are `JsonStr` (borrowed or owned) because eslogger escapes every `/` (`"\/bin\/ls"`): a
+//! plain `&str` cannot borrow an escaped string and would fail on nearly every line.
 //!
 //! eslogger "is NOT API" and changes between releases, so: key order is never relied on, unknown
 //! keys are ignored, `audit_token` is accepted as an object or as an 8-int array (macOS 26), and
 //! versions newer than the known ones are parsed with the latest rules and reported in `notes()`.
 
+use crate::wire::json::{cut, json_reject, JsonStr};
 use crate::{Parsed, RecordParser, Reject, SourceCtx};
 use floodwatch_core::event::{
     Event, EventKind, Origin, ProcInfo, Session, SessionKind, Signing, Tty,
@@ -27,9 +28,6 @@ const LAST_KNOWN_VERSION: u32 = 11;
 
 /// `auid` of processes that never went through a login (launchd, xpcproxy): "unset".
 const AUID_UNSET: u32 = u32::MAX;
-
-/// Longest event name echoed into a skip reason (the name comes from the input).
-const MAX_NAME_IN_REASON: usize = 64;
 
 pub struct EsloggerParser {
     ctx: SourceCtx,
@@ -96,8 +94,8 @@ fn event_kind(event: EsEvent<'_>, process: EsProcess<'_>) -> KindResult {
             let mut target = proc_info(exec.target, "event.exec.target")?;
             target.args = exec
                 .args
-                .map(|args| args.into_iter().map(Str::into_string).collect());
-            target.cwd = exec.cwd.and_then(|c| c.path).map(Str::into_string);
+                .map(|args| args.into_iter().map(JsonStr::into_string).collect());
+            target.cwd = exec.cwd.and_then(|c| c.path).map(JsonStr::into_string);
             EventKind::Exec {
                 instigator: Some(Box::new(proc_info(process, "process")?)),
                 target: Box::new(target),
@@ -116,8 +114,11 @@ fn event_kind(event: EsEvent<'_>, process: EsProcess<'_>) -> KindResult {
             Err(skip) => return Ok(Err(skip)),
         },
         EsEvent::Other(name) => {
-            let name: String = name.as_str().chars().take(MAX_NAME_IN_REASON).collect();
-            return Ok(Err(format!("eslogger event {name} (not used)").into()));
+            return Ok(Err(format!(
+                "eslogger event {} (not used)",
+                cut(name.as_str())
+            )
+            .into()));
         }
         EsEvent::Empty => return Err(Reject::new("bad value", "event object has no event key")),
     };
@@ -126,19 +127,6 @@ fn event_kind(event: EsEvent<'_>, process: EsProcess<'_>) -> KindResult {
 
 fn timestamp(field: &str, text: &str) -> Result<Ts, Reject> {
     parse_rfc3339(text).ok_or_else(|| Reject::new("bad timestamp", format!("{field} {text:?}")))
-}
-
-/// Maps a serde_json error onto the stable reject categories; the message (with its column) is the detail.
-pub(crate) fn json_reject(e: serde_json::Error) -> Reject {
-    use serde_json::error::Category;
-    let detail = e.to_string();
-    let reason = match e.classify() {
-        Category::Syntax | Category::Eof | Category::Io => "invalid JSON",
-        Category::Data if detail.starts_with("missing field") => "missing field",
-        Category::Data if detail.starts_with("invalid type") => "wrong type",
-        Category::Data => "bad value",
-    };
-    Reject::new(reason, detail)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,7 +158,7 @@ fn proc_info(p: EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject> {
         responsible_pid: p.responsible_audit_token.and_then(|t| t.pid),
         session_id: p.session_id,
         start_time,
-        path: p.executable.and_then(|e| e.path).map(Str::into_string),
+        path: p.executable.and_then(|e| e.path).map(JsonStr::into_string),
         args: None,
         cwd: None,
         uid: token.ruid,
@@ -181,14 +169,14 @@ fn proc_info(p: EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject> {
             TtyField::Absent => Tty::Unknown,
             TtyField::Null => Tty::None,
             // A tty object without a path still says "has a terminal"; keep it visible as empty.
-            TtyField::File(f) => Tty::Some(f.path.map(Str::into_string).unwrap_or_default()),
+            TtyField::File(f) => Tty::Some(f.path.map(JsonStr::into_string).unwrap_or_default()),
         },
         signing: Signing {
-            signing_id: p.signing_id.map(Str::into_string),
+            signing_id: p.signing_id.map(JsonStr::into_string),
             team_id: p
                 .team_id
                 .filter(|t| !t.as_str().is_empty())
-                .map(Str::into_string),
+                .map(JsonStr::into_string),
             platform_binary: p.is_platform_binary,
             cs_flags: p.codesigning_flags,
         },
@@ -223,76 +211,32 @@ fn session(
         _ => s.uid.and_then(|u| u.0),
     };
     let tty = match &process.tty {
-        TtyField::File(f) => f.path.as_ref().map(Str::to_owned_string),
+        TtyField::File(f) => f.path.as_ref().map(JsonStr::to_owned_string),
         _ => None,
     };
     Ok(Session {
         kind: kind.session_kind(),
         user: user
             .filter(|u| !u.as_str().is_empty())
-            .map(Str::to_owned_string),
+            .map(JsonStr::to_owned_string),
         uid,
         tty,
         remote: s
             .source_address
             .as_ref()
             .filter(|a| !a.as_str().is_empty())
-            .map(Str::to_owned_string),
+            .map(JsonStr::to_owned_string),
     })
 }
 
 // ---------------------------------------------------------------------------------------------
 // Wire types (only the keys we read; serde skips the rest)
 
-/// A JSON string borrowed from the line when it has no escapes, owned when it has (`\/`).
-pub(crate) struct Str<'a>(pub(crate) Cow<'a, str>);
-
-impl Str<'_> {
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
-    }
-    pub(crate) fn to_owned_string(&self) -> String {
-        self.0.as_ref().to_owned()
-    }
-    /// The string, moved out when it is already owned (it had escapes), copied when borrowed.
-    pub(crate) fn into_string(self) -> String {
-        self.0.into_owned()
-    }
-}
-
-impl fmt::Debug for Str<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Str<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
 #[derive(Deserialize)]
 struct Message<'a> {
     version: Option<u32>,
     #[serde(borrow)]
-    time: Str<'a>,
+    time: JsonStr<'a>,
     #[serde(borrow)]
     process: EsProcess<'a>,
     #[serde(borrow)]
@@ -311,13 +255,13 @@ struct EsProcess<'a> {
     #[serde(borrow)]
     executable: Option<EsFile<'a>>,
     #[serde(borrow)]
-    signing_id: Option<Str<'a>>,
+    signing_id: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    team_id: Option<Str<'a>>,
+    team_id: Option<JsonStr<'a>>,
     codesigning_flags: Option<u32>,
     is_platform_binary: Option<bool>,
     #[serde(borrow)]
-    start_time: Option<Str<'a>>,
+    start_time: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     tty: TtyField<'a>,
 }
@@ -326,7 +270,7 @@ struct EsProcess<'a> {
 #[derive(Deserialize)]
 struct EsFile<'a> {
     #[serde(borrow)]
-    path: Option<Str<'a>>,
+    path: Option<JsonStr<'a>>,
 }
 
 /// `tty` absent (older/other producers: unknown), `null` (no terminal: launchd/XPC children) or a file.
@@ -430,7 +374,7 @@ struct ExecEvent<'a> {
     #[serde(borrow)]
     target: EsProcess<'a>,
     #[serde(borrow)]
-    args: Option<Vec<Str<'a>>>,
+    args: Option<Vec<JsonStr<'a>>>,
     #[serde(borrow)]
     cwd: Option<EsFile<'a>>,
 }
@@ -452,16 +396,16 @@ struct ExitEvent {
 #[derive(Deserialize)]
 struct SessionPayload<'a> {
     #[serde(borrow)]
-    username: Option<Str<'a>>,
+    username: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    source_address: Option<Str<'a>>,
+    source_address: Option<JsonStr<'a>>,
     success: Option<bool>,
     has_uid: Option<bool>,
     uid: Option<UidField>,
     #[serde(borrow)]
-    authentication_username: Option<Str<'a>>,
+    authentication_username: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    session_username: Option<Str<'a>>,
+    session_username: Option<JsonStr<'a>>,
 }
 
 /// openssh_login / login_login carry `uid` as a C union (`uid.uid`): accept `501` or `{"uid":501}`.
@@ -487,7 +431,7 @@ impl<'de> Deserialize<'de> for UidField {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UidField, A::Error> {
                 let mut uid = UidField(None);
-                while let Some(key) = map.next_key::<Str<'de>>()? {
+                while let Some(key) = map.next_key::<JsonStr<'de>>()? {
                     if key.as_str() == "uid" {
                         uid = map
                             .next_value::<Option<UidField>>()?
@@ -557,7 +501,7 @@ enum EsEvent<'a> {
     Fork(ForkEvent<'a>),
     Exit(ExitEvent),
     Session(SessionEvent, SessionPayload<'a>),
-    Other(Str<'a>),
+    Other(JsonStr<'a>),
     Empty,
 }
 
@@ -571,7 +515,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for EsEvent<'a> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EsEvent<'de>, A::Error> {
                 let mut event = EsEvent::Empty;
-                while let Some(name) = map.next_key::<Str<'de>>()? {
+                while let Some(name) = map.next_key::<JsonStr<'de>>()? {
                     // The first key decides; anything after it (not seen in practice) is skipped.
                     if !matches!(event, EsEvent::Empty) {
                         map.next_value::<IgnoredAny>()?;

@@ -28,7 +28,7 @@
 //! Signer-type codes are not mapped to "platform binary": the telemetry and alert samples number
 //! them differently (Apple is 1 in one, 0 in the other) and neither is documented.
 
-use crate::json::{self, cut, host_port, HostNames, Obj};
+use crate::wire::json::{self, cut, host_port, HostNames, Obj};
 use crate::{Parsed, RecordParser, Reject, SourceCtx};
 use floodwatch_core::event::{
     Connect, Event, EventKind, Origin, ProcInfo, Proto, Session, SessionKind, Signing, Tty,

@@ -14,12 +14,12 @@ pub mod elastic;
 pub mod eslogger;
 pub mod framing;
 pub mod jamf;
-mod json;
 pub mod nettop;
 pub mod osquery;
 pub mod pcap;
 pub mod sniff;
 pub mod unifiedlog;
+mod wire;
 pub mod zeek;
 
 use floodwatch_core::config::Input;
@@ -31,10 +31,10 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 pub use discover::{discover, InputFile};
-pub use sniff::{sniff, Sniffed};
 /// Per-file accounting lives in core (the sinks print it without depending on this crate); the
 /// old `floodwatch_sources::stats` paths still resolve.
 pub use floodwatch_core::stats::{self, FileStats, RejectSample};
+pub use sniff::{sniff, Sniffed};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

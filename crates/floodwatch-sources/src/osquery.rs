@@ -9,8 +9,7 @@
 //! the envelope and in the rows alike; both are accepted everywhere. A column that should be a number
 //! but is not is a "bad value" reject naming the column, never a panic.
 
-use crate::eslogger::{json_reject, Str};
-use crate::json::HostNames;
+use crate::wire::json::{cut, json_reject, HostNames, JsonStr};
 use crate::{Parsed, RecordParser, Reject, SkipReason, SourceCtx};
 use floodwatch_core::event::{
     Connect, Event, EventKind, Origin, ProcInfo, Proto, Session, SessionKind, Signing, Tty,
@@ -23,9 +22,6 @@ use serde::Deserialize;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-
-/// Longest query name echoed into a skip reason (the name comes from the input).
-const MAX_NAME_IN_REASON: usize = 80;
 
 /// `auid` of processes that never went through a login.
 const AUID_UNSET: u32 = u32::MAX;
@@ -49,7 +45,7 @@ impl OsqueryParser {
             .host_identifier
             .as_ref()
             .or(env.hostname.as_ref())
-            .map(Str::as_str);
+            .map(JsonStr::as_str);
         self.hosts.get(&self.ctx, own)
     }
 }
@@ -64,11 +60,14 @@ impl RecordParser for OsqueryParser {
         let Some(sample) = rows.added.first().or(rows.removed.first()) else {
             return Ok(Parsed::Skipped("osquery result without rows".into()));
         };
-        let query = env.name.as_ref().map_or("(unnamed)", Str::as_str);
+        let query = env.name.as_ref().map_or("(unnamed)", JsonStr::as_str);
         let Some(table) = Table::from_columns(sample).or_else(|| Table::from_name(query)) else {
-            let query: String = query.chars().take(MAX_NAME_IN_REASON).collect();
             return Ok(Parsed::Skipped(
-                format!("osquery query {query} is not a table floodwatch reads").into(),
+                format!(
+                    "osquery query {} is not a table floodwatch reads",
+                    cut(query)
+                )
+                .into(),
             ));
         };
         if rows.added.is_empty() {
@@ -147,7 +146,7 @@ impl<'e, 'a> RowSet<'e, 'a> {
         let mut shaped = false;
         if let Some(cols) = &env.columns {
             shaped = true;
-            match env.action.as_ref().map(Str::as_str) {
+            match env.action.as_ref().map(JsonStr::as_str) {
                 Some("removed") => rows.removed.push(cols),
                 _ => rows.added.push(cols),
             }
@@ -606,18 +605,18 @@ fn split_cmdline(s: &str, quoted: bool) -> Vec<String> {
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(borrow)]
-    name: Option<Str<'a>>,
+    name: Option<JsonStr<'a>>,
     #[serde(borrow, rename = "hostIdentifier")]
-    host_identifier: Option<Str<'a>>,
+    host_identifier: Option<JsonStr<'a>>,
     /// Legacy (and the docs' example) spelling of `hostIdentifier`.
     #[serde(borrow)]
-    hostname: Option<Str<'a>>,
+    hostname: Option<JsonStr<'a>>,
     #[serde(borrow, rename = "calendarTime")]
-    calendar_time: Option<Str<'a>>,
+    calendar_time: Option<JsonStr<'a>>,
     #[serde(borrow, rename = "unixTime")]
     unix_time: Option<Val<'a>>,
     #[serde(borrow)]
-    action: Option<Str<'a>>,
+    action: Option<JsonStr<'a>>,
     #[serde(borrow)]
     columns: Option<Row<'a>>,
     #[serde(borrow)]
@@ -638,7 +637,7 @@ struct Diff<'a> {
 
 /// One JSON value as osquery writes it: a string, or a number/bool with `--logger_numerics`.
 enum Val<'a> {
-    Str(Str<'a>),
+    Str(JsonStr<'a>),
     Int(i64),
     UInt(u64),
     Float(f64),
@@ -704,13 +703,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Val<'a> {
                 f.write_str("a column value")
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Val<'de>, E> {
-                Ok(Val::Str(Str(Cow::Borrowed(v))))
+                Ok(Val::Str(JsonStr(Cow::Borrowed(v))))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Val<'de>, E> {
-                Ok(Val::Str(Str(Cow::Owned(v.to_owned()))))
+                Ok(Val::Str(JsonStr(Cow::Owned(v.to_owned()))))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Val<'de>, E> {
-                Ok(Val::Str(Str(Cow::Owned(v))))
+                Ok(Val::Str(JsonStr(Cow::Owned(v))))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Val<'de>, E> {
                 Ok(Val::Int(v))
@@ -742,7 +741,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Val<'a> {
 
 /// One result row: columns in file order. Rows are small (a few dozen columns), so a linear
 /// lookup beats hashing.
-struct Row<'a>(Vec<(Str<'a>, Val<'a>)>);
+struct Row<'a>(Vec<(JsonStr<'a>, Val<'a>)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Row<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -754,7 +753,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Row<'a> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Row<'de>, A::Error> {
                 let mut cols = Vec::with_capacity(map.size_hint().unwrap_or(24));
-                while let Some(entry) = map.next_entry::<Str<'de>, Val<'de>>()? {
+                while let Some(entry) = map.next_entry::<JsonStr<'de>, Val<'de>>()? {
                     cols.push(entry);
                 }
                 Ok(Row(cols))

@@ -11,64 +11,36 @@
 //! (the `\/` escapes of paths force a copy there), and messages are matched with plain substring scans:
 //! the regex crate is not needed for these fixed phrases.
 
+use crate::wire::json::{json_reject, JsonStr};
 use crate::{Parsed, RecordParser, Reject, SourceCtx};
 use floodwatch_core::event::{Event, EventKind, Origin, Proto, Session, SessionKind, Traffic};
 use floodwatch_core::time::{parse_unified_log_ts, NANOS_PER_SEC};
 use floodwatch_core::Ts;
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
-use std::borrow::Cow;
-use std::fmt;
-
-/// A JSON string that borrows from the record when it can (no escapes) and copies when it must.
-/// `Option<Cow<str>>` alone always copies: serde only borrows a `Cow` that is the field's own type.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
 
 /// The keys this parser reads; the others (`machTimestamp`, `backtrace`, UUIDs...) are ignored.
 #[derive(Deserialize)]
 struct LogRecord<'a> {
     #[serde(borrow, default)]
-    timestamp: Option<Text<'a>>,
+    timestamp: Option<JsonStr<'a>>,
     #[serde(rename = "eventType", borrow, default)]
-    event_type: Option<Text<'a>>,
+    event_type: Option<JsonStr<'a>>,
     #[serde(rename = "eventMessage", borrow, default)]
-    event_message: Option<Text<'a>>,
+    event_message: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    subsystem: Option<Text<'a>>,
+    subsystem: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    category: Option<Text<'a>>,
+    category: Option<JsonStr<'a>>,
     #[serde(rename = "processImagePath", borrow, default)]
-    process_image_path: Option<Text<'a>>,
+    process_image_path: Option<JsonStr<'a>>,
     #[serde(rename = "processID", default)]
     process_id: Option<i64>,
     #[serde(rename = "userID", default)]
     user_id: Option<i64>,
 }
 
-fn text<'r>(t: &'r Option<Text<'_>>) -> Option<&'r str> {
-    t.as_ref().map(|t| t.0.as_ref())
+fn text<'r>(t: &'r Option<JsonStr<'_>>) -> Option<&'r str> {
+    t.as_ref().map(JsonStr::as_str)
 }
 
 pub struct UnifiedLogParser {
@@ -148,15 +120,6 @@ impl RecordParser for UnifiedLogParser {
 fn head(s: &str) -> String {
     let h: String = s.chars().take(40).collect();
     format!("{h:?}")
-}
-
-fn json_reject(e: serde_json::Error) -> Reject {
-    use serde_json::error::Category;
-    let reason = match e.classify() {
-        Category::Data => "wrong type",
-        Category::Syntax | Category::Eof | Category::Io => "invalid JSON",
-    };
-    Reject::new(reason, e.to_string())
 }
 
 fn basename(path: &str) -> &str {
@@ -738,7 +701,10 @@ mod tests {
         let rec: LogRecord =
             serde_json::from_str(r#"{"subsystem":"com.apple.network","processImagePath":"\/a"}"#)
                 .unwrap();
-        assert!(matches!(rec.subsystem.unwrap().0, Cow::Borrowed(_)));
+        assert!(matches!(
+            rec.subsystem.unwrap().0,
+            std::borrow::Cow::Borrowed(_)
+        ));
         assert_eq!(rec.process_image_path.unwrap().0, "/a");
     }
 }

@@ -129,7 +129,7 @@ impl ZeekParser {
     }
 
     fn json_row(&self, line: &str) -> Result<Row, Reject> {
-        let o = &crate::json::object(line)?;
+        let o = &crate::wire::json::object(line)?;
         let ts = match o.get("ts") {
             Some(Value::Number(n)) => n.as_f64().and_then(|f| epoch(&f.to_string())),
             Some(Value::String(s)) => parse_rfc3339(s).or_else(|| epoch(s)),
