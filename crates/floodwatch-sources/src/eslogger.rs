@@ -11,7 +11,7 @@
 //! versions newer than the known ones are parsed with the latest rules and reported in `notes()`.
 
 use crate::wire::json::{cut, json_reject, JsonStr};
-use crate::{Parsed, RecordParser, Reject, SourceCtx};
+use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::event::{
     Event, EventKind, Origin, ProcInfo, Session, SessionKind, Signing, Tty,
 };
@@ -120,13 +120,19 @@ fn event_kind(event: EsEvent<'_>, process: EsProcess<'_>) -> KindResult {
             )
             .into()));
         }
-        EsEvent::Empty => return Err(Reject::new("bad value", "event object has no event key")),
+        EsEvent::Empty => {
+            return Err(Reject::new(
+                RejectReason::BadValue,
+                "event object has no event key",
+            ))
+        }
     };
     Ok(Ok(kind))
 }
 
 fn timestamp(field: &str, text: &str) -> Result<Ts, Reject> {
-    parse_rfc3339(text).ok_or_else(|| Reject::new("bad timestamp", format!("{field} {text:?}")))
+    parse_rfc3339(text)
+        .ok_or_else(|| Reject::new(RejectReason::BadTimestamp, format!("{field} {text:?}")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -135,15 +141,18 @@ fn timestamp(field: &str, text: &str) -> Result<Ts, Reject> {
 fn proc_info(p: EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject> {
     let token = p
         .audit_token
-        .ok_or_else(|| Reject::new("missing field", format!("{what}.audit_token")))?;
-    let pid = token
-        .pid
-        .ok_or_else(|| Reject::new("missing field", format!("{what}.audit_token.pid")))?;
+        .ok_or_else(|| Reject::new(RejectReason::MissingField, format!("{what}.audit_token")))?;
+    let pid = token.pid.ok_or_else(|| {
+        Reject::new(
+            RejectReason::MissingField,
+            format!("{what}.audit_token.pid"),
+        )
+    })?;
     let start_time = match &p.start_time {
         // The field name is only formatted for a reject, not for every record.
         Some(s) => Some(parse_rfc3339(s.as_str()).ok_or_else(|| {
             Reject::new(
-                "bad timestamp",
+                RejectReason::BadTimestamp,
                 format!("{what}.start_time {:?}", s.as_str()),
             )
         })?),
@@ -578,9 +587,9 @@ mod tests {
         }
     }
 
-    fn reject_reason(line: &str) -> String {
+    fn reject_reason(line: &str) -> RejectReason {
         match parse_one(line) {
-            Err(r) => r.reason.into_owned(),
+            Err(r) => r.reason,
             Ok(_) => panic!("not rejected: {line:.80}"),
         }
     }
@@ -882,7 +891,10 @@ mod tests {
     #[test]
     fn truncated_line_is_rejected() {
         let exec = &mullvad_lines()[1];
-        assert_eq!(reject_reason(&exec[..exec.len() / 2]), "invalid JSON");
+        assert_eq!(
+            reject_reason(&exec[..exec.len() / 2]),
+            RejectReason::InvalidJson
+        );
         // Through the file reader, a truncated last line without newline is named as such.
         let data = format!("{}\n{}", exit_line(), &exec[..exec.len() / 2]);
         let (events, stats) = read_all(data.as_bytes(), Format::Eslogger, ctx("t.ndjson"));
@@ -894,37 +906,37 @@ mod tests {
     fn wrong_types_and_missing_fields_are_rejected() {
         let line = exit_line();
         let pid_as_string = edit(&line, r#""pid":11221"#, r#""pid":"11221""#);
-        assert_eq!(reject_reason(&pid_as_string), "wrong type");
+        assert_eq!(reject_reason(&pid_as_string), RejectReason::WrongType);
         let ppid_as_string = edit(&line, r#""ppid":532"#, r#""ppid":"532""#);
-        assert_eq!(reject_reason(&ppid_as_string), "wrong type");
+        assert_eq!(reject_reason(&ppid_as_string), RejectReason::WrongType);
         let no_time = edit(&line, r#""time":"2025-08-07T15:13:09.811587464Z","#, "");
-        assert_eq!(reject_reason(&no_time), "missing field");
+        assert_eq!(reject_reason(&no_time), RejectReason::MissingField);
         let no_event = edit(&line, r#""event":{"exit":{"stat":0}},"#, "");
-        assert_eq!(reject_reason(&no_event), "missing field");
+        assert_eq!(reject_reason(&no_event), RejectReason::MissingField);
         let no_process =
             r#"{"time":"2025-08-07T15:13:09.811587464Z","event":{"exit":{"stat":0}},"version":9}"#;
-        assert_eq!(reject_reason(no_process), "missing field");
+        assert_eq!(reject_reason(no_process), RejectReason::MissingField);
         let bad_time = edit(&line, "2025-08-07T15:13:09.811587464Z", "yesterday");
-        assert_eq!(reject_reason(&bad_time), "bad timestamp");
+        assert_eq!(reject_reason(&bad_time), RejectReason::BadTimestamp);
         let negative_pidversion = edit(&line, r#""pidversion":170692"#, r#""pidversion":-1"#);
-        assert_eq!(reject_reason(&negative_pidversion), "bad value");
+        assert_eq!(reject_reason(&negative_pidversion), RejectReason::BadValue);
         let no_token = edit(
             &line,
             r#""audit_token":{"euid":0,"rgid":0,"egid":0,"pid":11221,"asid":100017,"ruid":0,"auid":4294967295,"pidversion":170692},"#,
             "",
         );
-        assert_eq!(reject_reason(&no_token), "missing field");
+        assert_eq!(reject_reason(&no_token), RejectReason::MissingField);
         let empty_event = edit(&line, r#""event":{"exit":{"stat":0}}"#, r#""event":{}"#);
-        assert_eq!(reject_reason(&empty_event), "bad value");
-        assert_eq!(reject_reason("not json"), "invalid JSON");
-        assert_eq!(reject_reason("[1,2]"), "wrong type");
-        assert_eq!(reject_reason(""), "invalid JSON");
+        assert_eq!(reject_reason(&empty_event), RejectReason::BadValue);
+        assert_eq!(reject_reason("not json"), RejectReason::InvalidJson);
+        assert_eq!(reject_reason("[1,2]"), RejectReason::WrongType);
+        assert_eq!(reject_reason(""), RejectReason::InvalidJson);
         let short_token = edit(
             &mullvad_lines()[2],
             "[4294967295,0,0,0,0,1,100012,1029]",
             "[1,2]",
         );
-        assert_eq!(reject_reason(&short_token), "bad value");
+        assert_eq!(reject_reason(&short_token), RejectReason::BadValue);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //!   the clock runs back by more than 12 hours (midnight). Without a time column (fixed width, or `-J`
 //!   without `time`), frame k is placed at `anchor + k * input.nettop_interval`.
 
-use crate::{ClockHints, Parsed, RecordParser, Reject, SourceCtx};
+use crate::{ClockHints, Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::config::NettopMode;
 use floodwatch_core::event::{Event, EventKind, Origin, Proto, Traffic};
 use floodwatch_core::time::{civil_from_days, parse_time_of_day, NANOS_PER_DAY, NANOS_PER_SEC};
@@ -246,7 +246,10 @@ impl NettopParser {
     /// attributed to the process above it, so the current process is forgotten.
     fn raw_row(&mut self, record: &str) -> Result<RawRow, Reject> {
         let Some(columns) = &self.columns else {
-            return Err(Reject::new("bad row", "data row before any nettop header"));
+            return Err(Reject::new(
+                RejectReason::BadRow,
+                "data row before any nettop header",
+            ));
         };
         let res = match columns {
             Columns::Csv { .. } => csv_row(columns, record, &mut self.cells, &mut self.commas),
@@ -686,7 +689,12 @@ fn count_cell(what: &str, cell: &str) -> Result<u64, Reject> {
     if let Ok(v) = c.parse::<u64>() {
         return Ok(v);
     }
-    let bad = || Reject::new("bad value", format!("{what} {c:?} is not a byte count"));
+    let bad = || {
+        Reject::new(
+            RejectReason::BadValue,
+            format!("{what} {c:?} is not a byte count"),
+        )
+    };
     let split = c
         .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
         .ok_or_else(bad)?;
@@ -779,7 +787,7 @@ fn csv_row(
         uuid,
     } = *columns
     else {
-        return Err((Reject::new("bad row", "not a CSV layout"), false));
+        return Err((Reject::new(RejectReason::BadRow, "not a CSV layout"), false));
     };
     commas.clear();
     commas.extend(memchr::memchr_iter(b',', line.as_bytes()));
@@ -787,7 +795,7 @@ fn csv_row(
     if fields.len() < count {
         return Err((
             Reject::new(
-                "bad row",
+                RejectReason::BadRow,
                 format!("{} fields, the header has {count}", fields.len()),
             ),
             false,
@@ -801,7 +809,7 @@ fn csv_row(
     let what = cached_name_cell(cells, name_text).ok_or_else(|| {
         (
             Reject::new(
-                "bad row",
+                RejectReason::BadRow,
                 format!("name cell {name_text:?} is neither Name.pid nor a socket"),
             ),
             false,
@@ -813,7 +821,7 @@ fn csv_row(
             let t = cell(time).trim();
             Some(parse_time_of_day(t).ok_or_else(|| {
                 (
-                    Reject::new("bad timestamp", format!("time {t:?}")),
+                    Reject::new(RejectReason::BadTimestamp, format!("time {t:?}")),
                     is_process,
                 )
             })?)
@@ -928,7 +936,10 @@ fn fixed_row(
     cells_seen: &mut FastMap<Box<str>, What>,
 ) -> Result<RawRow, (Reject, bool)> {
     let Columns::Fixed { names, ends } = columns else {
-        return Err((Reject::new("bad row", "not a fixed-width layout"), false));
+        return Err((
+            Reject::new(RejectReason::BadRow, "not a fixed-width layout"),
+            false,
+        ));
     };
     let cells = wide_cells(line);
     // The name is the leftmost run of cells that reads as Name.pid or a socket (a name may hold a double
@@ -943,7 +954,7 @@ fn fixed_row(
     let Some((last_name_cell, what)) = found else {
         return Err((
             Reject::new(
-                "bad row",
+                RejectReason::BadRow,
                 format!("no Name.pid or socket cell in {:?}", line.trim()),
             ),
             false,

@@ -10,7 +10,7 @@
 //! but is not is a "bad value" reject naming the column, never a panic.
 
 use crate::wire::json::{cut, json_reject, HostNames, JsonStr};
-use crate::{Parsed, RecordParser, Reject, SkipReason, SourceCtx};
+use crate::{Parsed, RecordParser, Reject, RejectReason, SkipReason, SourceCtx};
 use floodwatch_core::event::{
     Connect, Event, EventKind, Origin, ProcInfo, Proto, Session, SessionKind, Signing, Tty,
     CS_ADHOC, CS_SIGNED, CS_VALID,
@@ -170,7 +170,7 @@ impl<'e, 'a> RowSet<'e, 'a> {
             )));
         }
         Err(Err(Reject::new(
-            "missing field",
+            RejectReason::MissingField,
             "none of columns, snapshot or diffResults",
         )))
     }
@@ -185,10 +185,16 @@ fn envelope_time(env: &Envelope<'_>) -> Result<Ts, Reject> {
     }
     match &env.calendar_time {
         Some(c) => parse_calendar_time(c.as_str())
-            .ok_or_else(|| Reject::new("bad timestamp", format!("calendarTime {c:?}"))),
+            .ok_or_else(|| Reject::new(RejectReason::BadTimestamp, format!("calendarTime {c:?}"))),
         None => match &env.unix_time {
-            Some(u) => Err(Reject::new("bad timestamp", format!("unixTime {u:?}"))),
-            None => Err(Reject::new("missing field", "unixTime or calendarTime")),
+            Some(u) => Err(Reject::new(
+                RejectReason::BadTimestamp,
+                format!("unixTime {u:?}"),
+            )),
+            None => Err(Reject::new(
+                RejectReason::MissingField,
+                "unixTime or calendarTime",
+            )),
         },
     }
 }
@@ -796,13 +802,19 @@ impl Row<'_> {
         match self.get(col) {
             None => Ok(None),
             Some(v) => v.int().map_err(|NotANumber| {
-                Reject::new("bad value", format!("column {col}: {v:?} is not a number"))
+                Reject::new(
+                    RejectReason::BadValue,
+                    format!("column {col}: {v:?} is not a number"),
+                )
             }),
         }
     }
 
     fn out_of_range(col: &str, v: i64) -> Reject {
-        Reject::new("bad value", format!("column {col}: {v} is out of range"))
+        Reject::new(
+            RejectReason::BadValue,
+            format!("column {col}: {v} is out of range"),
+        )
     }
 
     /// A pid column; negative means "none" (osquery writes -1).
@@ -818,7 +830,7 @@ impl Row<'_> {
 
     fn required_pid(&self, col: &str) -> Result<i32, Reject> {
         self.pid(col)?
-            .ok_or_else(|| Reject::new("missing field", format!("column {col}")))
+            .ok_or_else(|| Reject::new(RejectReason::MissingField, format!("column {col}")))
     }
 
     /// A uid/auid-like column; negative and 4294967295 mean "unset".
@@ -1026,7 +1038,10 @@ mod tests {
         assert_eq!(child.path, parent.path);
         let fork_without_child =
             ES_EXEC_STRINGS.replace(r#""event_type":"exec""#, r#""event_type":"fork""#);
-        assert_eq!(reject(&fork_without_child).reason, "missing field");
+        assert_eq!(
+            reject(&fork_without_child).reason,
+            RejectReason::MissingField
+        );
 
         let exit = ES_EXEC_STRINGS
             .replace(r#""event_type":"exec""#, r#""event_type":"exit""#)
@@ -1043,15 +1058,15 @@ mod tests {
     #[test]
     fn garbage_numbers_are_bad_values_naming_the_column() {
         let r = reject(&ES_EXEC_STRINGS.replace(r#""pid":"97391""#, r#""pid":"abc""#));
-        assert_eq!(r.reason, "bad value");
+        assert_eq!(r.reason, RejectReason::BadValue);
         assert!(r.detail.contains("column pid"), "{}", r.detail);
         let r = reject(&ES_EXEC_STRINGS.replace(r#""uid":"501""#, r#""uid":"99999999999""#));
-        assert_eq!(r.reason, "bad value");
+        assert_eq!(r.reason, RejectReason::BadValue);
         assert!(r.detail.contains("uid"), "{}", r.detail);
         let r = reject(&ES_EXEC_STRINGS.replace(r#""pid":"97391""#, r#""pid":1.5"#));
-        assert_eq!(r.reason, "bad value");
+        assert_eq!(r.reason, RejectReason::BadValue);
         let r = reject(&ES_EXEC_STRINGS.replace(r#""pid":"97391","#, ""));
-        assert_eq!(r.reason, "missing field");
+        assert_eq!(r.reason, RejectReason::MissingField);
         // A garbage row time falls back to the envelope time.
         let ev = one_event(&ES_EXEC_STRINGS.replace(r#""time":"1754572895""#, r#""time":"soon""#));
         assert_eq!(ev.ts, Ts::from_secs(1754572896));
@@ -1087,11 +1102,11 @@ mod tests {
             .iter()
             .all(|e| e.ts == Ts::from_secs(1515423115)));
         let no_time = no_unix.replace(r#""calendarTime":"Mon Jan  8 14:51:55 2018 UTC","#, "");
-        assert_eq!(reject(&no_time).reason, "missing field");
+        assert_eq!(reject(&no_time).reason, RejectReason::MissingField);
         let bad_time = line
             .replace(r#""unixTime":"1515423115""#, r#""unixTime":"x""#)
             .replace("Mon Jan  8", "Mon Jxx  8");
-        assert_eq!(reject(&bad_time).reason, "bad timestamp");
+        assert_eq!(reject(&bad_time).reason, RejectReason::BadTimestamp);
     }
 
     #[test]
@@ -1224,14 +1239,20 @@ mod tests {
 
     #[test]
     fn malformed_envelopes() {
-        assert_eq!(reject(&SOCKET_CONNECT[..100]).reason, "invalid JSON");
-        assert_eq!(reject("{\"name\":\"x\"}").reason, "missing field");
+        assert_eq!(
+            reject(&SOCKET_CONNECT[..100]).reason,
+            RejectReason::InvalidJson
+        );
+        assert_eq!(
+            reject("{\"name\":\"x\"}").reason,
+            RejectReason::MissingField
+        );
         let columns_not_object = SOCKET_CONNECT.replace(
             &SOCKET_CONNECT[SOCKET_CONNECT.find(r#""columns":"#).unwrap()
                 ..SOCKET_CONNECT.find(r#","action":"added""#).unwrap()],
             r#""columns":"oops""#,
         );
-        assert_eq!(reject(&columns_not_object).reason, "wrong type");
+        assert_eq!(reject(&columns_not_object).reason, RejectReason::WrongType);
         let status = r#"{"hostIdentifier":"mac-01","calendarTime":"Thu Aug  7 13:21:36 2025 UTC","unixTime":"1754572896","severity":"0","filename":"scheduler.cpp","line":"83","message":"Executing scheduled query","version":"5.10.2"}"#;
         assert!(skip_reason(status).contains("status log"));
     }

@@ -29,7 +29,7 @@
 //! "truncated record" reject and what was read before is kept.
 
 use crate::stats::FileStats;
-use crate::{Format, SourceCtx};
+use crate::{Format, RejectReason, SourceCtx};
 use floodwatch_core::event::{Event, EventKind, Origin, Proto, Traffic};
 use floodwatch_core::time::NANOS_PER_SEC;
 use floodwatch_core::Ts;
@@ -264,7 +264,7 @@ enum Decoded {
     /// Not IP traffic (ARP, LLDP, ...): skipped with this reason.
     NotIp(Cow<'static, str>),
     /// Should have been IP but cannot be read: rejected.
-    Bad(&'static str, String),
+    Bad(RejectReason, String),
 }
 
 /// Direction and process from a PKTAP header.
@@ -296,7 +296,10 @@ fn decode_link(linktype: i32, data: &[u8], pktap: &mut Pktap, depth: u8) -> Deco
             // order (LOOP); AF_INET is 2 everywhere, AF_INET6 is 30 on Darwin, 24/28 on other BSDs,
             // 10 on Linux.
             let (Some(le), Some(be)) = (u32_at(data, 0, false), u32_at(data, 0, true)) else {
-                return Decoded::Bad("truncated frame", "loopback header under 4 bytes".into());
+                return Decoded::Bad(
+                    RejectReason::TruncatedFrame,
+                    "loopback header under 4 bytes".into(),
+                );
             };
             let family = if le < 256 { le } else { be };
             match family {
@@ -311,7 +314,7 @@ fn decode_link(linktype: i32, data: &[u8], pktap: &mut Pktap, depth: u8) -> Deco
             Some(0x0800 | 0x86DD) => decode_ip(&data[16..]),
             Some(t) => Decoded::NotIp(format!("ethertype 0x{t:04x}").into()),
             None => Decoded::Bad(
-                "truncated frame",
+                RejectReason::TruncatedFrame,
                 "Linux cooked header under 16 bytes".into(),
             ),
         },
@@ -332,12 +335,15 @@ fn decode_pktap(data: &[u8], pktap: &mut Pktap) -> Decoded {
         u32_at(data, 36, false),
         u32_at(data, 52, false),
     ) else {
-        return Decoded::Bad("truncated frame", "PKTAP header under 56 bytes".into());
+        return Decoded::Bad(
+            RejectReason::TruncatedFrame,
+            "PKTAP header under 56 bytes".into(),
+        );
     };
     let len = len as usize;
     if len < 76 || len > data.len() {
         return Decoded::Bad(
-            "corrupt frame",
+            RejectReason::CorruptFrame,
             format!("PKTAP header length {len} (frame {} bytes)", data.len()),
         );
     }
@@ -361,7 +367,7 @@ fn decode_ethernet(data: &[u8]) -> Decoded {
     for _ in 0..3 {
         let Some(t) = be16(data, at) else {
             return Decoded::Bad(
-                "truncated frame",
+                RejectReason::TruncatedFrame,
                 format!("Ethernet header ({} bytes)", data.len()),
             );
         };
@@ -379,21 +385,24 @@ fn decode_ip(d: &[u8]) -> Decoded {
     match d.first().map(|b| b >> 4) {
         Some(4) => decode_ipv4(d),
         Some(6) => decode_ipv6(d),
-        Some(v) => Decoded::Bad("corrupt IP header", format!("IP version {v}")),
-        None => Decoded::Bad("truncated frame", "no IP header".into()),
+        Some(v) => Decoded::Bad(RejectReason::CorruptIpHeader, format!("IP version {v}")),
+        None => Decoded::Bad(RejectReason::TruncatedFrame, "no IP header".into()),
     }
 }
 
 fn decode_ipv4(d: &[u8]) -> Decoded {
     if d.len() < 20 {
         return Decoded::Bad(
-            "truncated IP header",
+            RejectReason::TruncatedIpHeader,
             format!("IPv4 header: {} of 20 bytes", d.len()),
         );
     }
     let ihl = usize::from(d[0] & 0x0F) * 4;
     if ihl < 20 {
-        return Decoded::Bad("corrupt IP header", format!("IPv4 header length {ihl}"));
+        return Decoded::Bad(
+            RejectReason::CorruptIpHeader,
+            format!("IPv4 header length {ihl}"),
+        );
     }
     let total = be16(d, 2).unwrap_or(0);
     let frag_offset = be16(d, 6).unwrap_or(0) & 0x1FFF;
@@ -420,7 +429,7 @@ fn decode_ipv4(d: &[u8]) -> Decoded {
 fn decode_ipv6(d: &[u8]) -> Decoded {
     if d.len() < 40 {
         return Decoded::Bad(
-            "truncated IP header",
+            RejectReason::TruncatedIpHeader,
             format!("IPv6 header: {} of 40 bytes", d.len()),
         );
     }
@@ -653,19 +662,22 @@ impl<R: BufRead> CaptureReader<R> {
             }
             _ => {
                 let (reason, detail) = if got < 4 {
-                    ("not a capture", format!("{got} bytes"))
+                    (RejectReason::NotACapture, format!("{got} bytes"))
                 } else if header.as_ref().is_some_and(|h| h.is_modified_format()) {
                     (
-                        "not a capture",
+                        RejectReason::NotACapture,
                         "modified (Kuznetzov) pcap is not read".to_string(),
                     )
                 } else if header.is_some() || got < 24 && pcap_magic(&self.buf) {
                     (
-                        "truncated record",
+                        RejectReason::TruncatedRecord,
                         format!("pcap file header: {got} of 24 bytes"),
                     )
                 } else {
-                    ("not a capture", "no pcap magic number".to_string())
+                    (
+                        RejectReason::NotACapture,
+                        "no pcap magic number".to_string(),
+                    )
                 };
                 stats.records += 1;
                 stats.reject(0, reason.into(), detail);
@@ -691,7 +703,7 @@ impl<R: BufRead> CaptureReader<R> {
         stats.records += 1;
         if got < n {
             let detail = format!("{what}: {got} of {n} bytes at end of file");
-            stats.reject(self.index, "truncated record".into(), detail);
+            stats.reject(self.index, RejectReason::TruncatedRecord.into(), detail);
             return Ok(None);
         }
         Ok(Some(self.index))
@@ -713,13 +725,13 @@ impl<R: BufRead> CaptureReader<R> {
             let detail = format!(
                 "captured length {caplen} over {MAX_RECORD_BYTES} bytes: the rest of the file is not read"
             );
-            stats.reject(index, "corrupt record".into(), detail);
+            stats.reject(index, RejectReason::CorruptRecord.into(), detail);
             return Ok(Step::End);
         }
         let got = self.fill(caplen)?;
         if got < caplen {
             let detail = format!("packet data: {got} of {caplen} bytes at end of file");
-            stats.reject(index, "truncated record".into(), detail);
+            stats.reject(index, RejectReason::TruncatedRecord.into(), detail);
             return Ok(Step::End);
         }
         let parsed = if be {
@@ -728,7 +740,11 @@ impl<R: BufRead> CaptureReader<R> {
             pcap_parser::pcap::parse_pcap_frame(&self.buf)
         };
         let Ok((_, frame)) = parsed else {
-            stats.reject(index, "corrupt record".into(), "packet record".into());
+            stats.reject(
+                index,
+                RejectReason::CorruptRecord.into(),
+                "packet record".into(),
+            );
             return Ok(Step::More);
         };
         let frac = if nanos {
@@ -763,7 +779,7 @@ impl<R: BufRead> CaptureReader<R> {
             if self.fill(4)? < 4 {
                 stats.reject(
                     index,
-                    "truncated record".into(),
+                    RejectReason::TruncatedRecord.into(),
                     "section header at end of file".into(),
                 );
                 return Ok(Step::End);
@@ -774,9 +790,9 @@ impl<R: BufRead> CaptureReader<R> {
                 _ => {
                     let detail = "section header without the byte-order magic".to_string();
                     let reason = if index == 1 {
-                        "not a capture"
+                        RejectReason::NotACapture
                     } else {
-                        "corrupt record"
+                        RejectReason::CorruptRecord
                     };
                     stats.reject(index, reason.into(), detail);
                     return Ok(Step::End);
@@ -787,7 +803,7 @@ impl<R: BufRead> CaptureReader<R> {
                 State::Pcapng(Some(s)) => s.be,
                 _ => {
                     let detail = "first block is not a pcapng section header".to_string();
-                    stats.reject(index, "not a capture".into(), detail);
+                    stats.reject(index, RejectReason::NotACapture.into(), detail);
                     return Ok(Step::End);
                 }
             }
@@ -799,7 +815,7 @@ impl<R: BufRead> CaptureReader<R> {
             let detail = format!(
                 "block type 0x{block_type:08x} length {len}: the rest of the file is not read"
             );
-            stats.reject(index, "corrupt record".into(), detail);
+            stats.reject(index, RejectReason::CorruptRecord.into(), detail);
             return Ok(Step::End);
         }
         let have = self.buf.len();
@@ -809,7 +825,7 @@ impl<R: BufRead> CaptureReader<R> {
                 "block type 0x{block_type:08x}: {} of {len} bytes at end of file",
                 have + got
             );
-            stats.reject(index, "truncated record".into(), detail);
+            stats.reject(index, RejectReason::TruncatedRecord.into(), detail);
             return Ok(Step::End);
         }
         let buf = std::mem::take(&mut self.buf);
@@ -830,7 +846,7 @@ impl<R: BufRead> CaptureReader<R> {
     ) {
         let corrupt = |stats: &mut FileStats, what: &str| {
             let detail = format!("{what} block does not parse");
-            stats.reject(index, "corrupt record".into(), detail);
+            stats.reject(index, RejectReason::CorruptRecord.into(), detail);
         };
         match block_type {
             BT_SHB => {
@@ -919,7 +935,7 @@ impl<R: BufRead> CaptureReader<R> {
             // Unreachable (a block before a section header ends the file), but counted anyway.
             return stats.reject(
                 index,
-                "not a capture".into(),
+                RejectReason::NotACapture.into(),
                 "packet outside a section".into(),
             );
         };
@@ -929,11 +945,11 @@ impl<R: BufRead> CaptureReader<R> {
                 epb.if_id,
                 section.interfaces.len()
             );
-            return stats.reject(index, "unknown interface".into(), detail);
+            return stats.reject(index, RejectReason::UnknownInterface.into(), detail);
         };
         let Some(ts) = ifc.ts(epb.ts_high, epb.ts_low) else {
             let detail = "timestamp does not fit the interface's resolution and offset".into();
-            return stats.reject(index, "bad timestamp".into(), detail);
+            return stats.reject(index, RejectReason::BadTimestamp.into(), detail);
         };
         let u32_opt = |code| option(&epb.options, code).and_then(|v| u32_at(v, 0, be));
         // epb_flags bits 0-1: 01 inbound, 10 outbound, 00 unknown.
@@ -954,7 +970,7 @@ impl<R: BufRead> CaptureReader<R> {
                         "packet names process block {i}, the section has {}",
                         section.processes.len()
                     );
-                    return stats.reject(index, "PIB index out of range".into(), detail);
+                    return stats.reject(index, RejectReason::PibIndexOutOfRange.into(), detail);
                 }
             },
         };
@@ -1026,7 +1042,7 @@ impl crate::RecordParser for NotText {
         _out: &mut Vec<Event>,
     ) -> Result<crate::Parsed, crate::Reject> {
         Err(crate::Reject::new(
-            "binary format",
+            RejectReason::BinaryFormat,
             "captures are read by pcap::CaptureReader, not as text records",
         ))
     }

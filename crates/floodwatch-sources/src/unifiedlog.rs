@@ -12,7 +12,7 @@
 //! the regex crate is not needed for these fixed phrases.
 
 use crate::wire::json::{json_reject, JsonStr};
-use crate::{Parsed, RecordParser, Reject, SourceCtx};
+use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::event::{Event, EventKind, Origin, Proto, Session, SessionKind, Traffic};
 use floodwatch_core::time::{parse_unified_log_ts, NANOS_PER_SEC};
 use floodwatch_core::Ts;
@@ -77,7 +77,7 @@ impl RecordParser for UnifiedLogParser {
         }
         if !trimmed.starts_with('{') {
             return Err(Reject::new(
-                "invalid JSON",
+                RejectReason::InvalidJson,
                 format!("not a JSON object: {}", head(trimmed)),
             ));
         }
@@ -86,10 +86,11 @@ impl RecordParser for UnifiedLogParser {
             // `log show`'s closing `{"count":N,"finished":1}` and similar status objects.
             return Ok(Parsed::Skipped("not a log event (status record)".into()));
         }
-        let raw_ts =
-            text(&rec.timestamp).ok_or_else(|| Reject::new("missing field", "timestamp"))?;
-        let (ts, offset) = parse_unified_log_ts(raw_ts)
-            .ok_or_else(|| Reject::new("bad timestamp", format!("timestamp {raw_ts:?}")))?;
+        let raw_ts = text(&rec.timestamp)
+            .ok_or_else(|| Reject::new(RejectReason::MissingField, "timestamp"))?;
+        let (ts, offset) = parse_unified_log_ts(raw_ts).ok_or_else(|| {
+            Reject::new(RejectReason::BadTimestamp, format!("timestamp {raw_ts:?}"))
+        })?;
         self.offset = Some(offset);
         if text(&rec.event_type).is_some_and(|t| t != "logEvent") {
             return Ok(Parsed::Skipped("unified log event type not used".into()));
@@ -140,20 +141,28 @@ fn connection_summary(rec: &LogRecord, msg: &str, ts: Ts) -> Result<Option<Event
     let Some(bytes) = after(msg, "bytes in/out: ") else {
         return Ok(None);
     };
-    let (bytes_in, bytes_out) = pair(bytes)
-        .ok_or_else(|| Reject::new("bad value", format!("bytes in/out: {}", head(bytes))))?;
+    let (bytes_in, bytes_out) = pair(bytes).ok_or_else(|| {
+        Reject::new(
+            RejectReason::BadValue,
+            format!("bytes in/out: {}", head(bytes)),
+        )
+    })?;
     let packets = match after(msg, "packets in/out: ") {
-        Some(p) => Some(
-            pair(p)
-                .ok_or_else(|| Reject::new("bad value", format!("packets in/out: {}", head(p))))?,
-        ),
+        Some(p) => Some(pair(p).ok_or_else(|| {
+            Reject::new(
+                RejectReason::BadValue,
+                format!("packets in/out: {}", head(p)),
+            )
+        })?),
         None => None,
     };
     let pid = match rec.process_id {
-        Some(p) => Some(
-            i32::try_from(p)
-                .map_err(|_| Reject::new("bad value", format!("processID {p} out of range")))?,
-        ),
+        Some(p) => Some(i32::try_from(p).map_err(|_| {
+            Reject::new(
+                RejectReason::BadValue,
+                format!("processID {p} out of range"),
+            )
+        })?),
         None => None,
     };
     // A summary covers the whole connection: spread it over its duration, not at its end.
@@ -693,7 +702,13 @@ mod tests {
             "[C9 U h:1 tcp] cancelled\n\tbytes in/out: x/20",
         );
         let r = p.parse(&bad, 2, &mut vec![]);
-        assert!(matches!(r, Err(Reject { ref reason, .. }) if reason == "bad value"));
+        assert!(matches!(
+            r,
+            Err(Reject {
+                reason: RejectReason::BadValue,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! as one object, serde errors mapped onto the reject reasons (one map for every format), the host a
 //! record names, input names cut for reasons, and `address:port` text.
 
-use crate::{Reject, SourceCtx};
+use crate::{Reject, RejectReason, SourceCtx};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -70,10 +70,10 @@ pub(crate) fn json_reject(e: serde_json::Error) -> Reject {
     use serde_json::error::Category;
     let detail = e.to_string();
     let reason = match e.classify() {
-        Category::Syntax | Category::Eof | Category::Io => "invalid JSON",
-        Category::Data if detail.starts_with("missing field") => "missing field",
-        Category::Data if detail.starts_with("invalid type") => "wrong type",
-        Category::Data => "bad value",
+        Category::Syntax | Category::Eof | Category::Io => RejectReason::InvalidJson,
+        Category::Data if detail.starts_with("missing field") => RejectReason::MissingField,
+        Category::Data if detail.starts_with("invalid type") => RejectReason::WrongType,
+        Category::Data => RejectReason::BadValue,
     };
     Reject::new(reason, detail)
 }
@@ -82,7 +82,7 @@ pub(crate) fn json_reject(e: serde_json::Error) -> Reject {
 pub(crate) fn object(record: &str) -> Result<Obj, Reject> {
     match serde_json::from_str(record).map_err(json_reject)? {
         Value::Object(o) => Ok(o),
-        _ => Err(Reject::new("wrong type", "not a JSON object")),
+        _ => Err(Reject::new(RejectReason::WrongType, "not a JSON object")),
     }
 }
 
