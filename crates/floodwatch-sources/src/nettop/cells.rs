@@ -47,7 +47,7 @@ pub(super) fn name_cell(cell: &str) -> Option<What> {
     })
 }
 
-pub(super) fn socket_proto(p: &str) -> Proto {
+fn socket_proto(p: &str) -> Proto {
     if p.starts_with("tcp") {
         Proto::Tcp
     } else if p.starts_with("udp") {
@@ -61,7 +61,7 @@ pub(super) fn socket_proto(p: &str) -> Proto {
 
 /// None for wildcards (`*:*`, `*.*`, `*.5353`); IPv6 `addr.port` becomes `[addr]:port` so every remote
 /// reads host:port like IPv4 (`17.57.146.138:5223`) and hostnames (`one.one.one.one:443`).
-pub(super) fn remote_endpoint(r: &str) -> Option<String> {
+fn remote_endpoint(r: &str) -> Option<String> {
     if r.is_empty() || r.starts_with('*') {
         return None;
     }

@@ -203,12 +203,12 @@ pub(super) fn now() -> Ts {
     Ts(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-pub(super) fn fmt_day(day: i64) -> String {
+fn fmt_day(day: i64) -> String {
     let (y, m, d) = civil_from_days(day);
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-pub(super) fn fmt_offset(secs: i32) -> String {
+fn fmt_offset(secs: i32) -> String {
     let sign = if secs < 0 { '-' } else { '+' };
     let a = secs.unsigned_abs();
     format!("{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60)

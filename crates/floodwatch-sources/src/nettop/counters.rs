@@ -18,7 +18,7 @@ const RETAIN_FRAMES: u64 = 10;
 /// interval) is emitted as unattributed-protocol traffic: sockets that opened and closed between
 /// samples, or traffic nettop lists under an idle socket. Smaller differences are sampling skew
 /// between the rows (real captures differ by about a kilobyte).
-pub(super) const RESIDUAL_MIN_BYTES: u64 = 64 * 1024;
+const RESIDUAL_MIN_BYTES: u64 = 64 * 1024;
 
 /// Auto-mode evidence: keys whose total rose or fell between frames 1 and 2.
 #[derive(Default, Clone, Copy)]
@@ -57,7 +57,7 @@ impl NettopParser {
     }
 
     /// Gives the row its key; socket rows take the pid and name of the process row above them.
-    pub(super) fn resolve(&mut self, raw: RawRow, line: u64, ts: Ts) -> Option<Row> {
+    fn resolve(&mut self, raw: RawRow, line: u64, ts: Ts) -> Option<Row> {
         let (key, pid, name, socket) = match raw.what {
             What::Process { name, pid } => {
                 self.current_proc = Some((pid, name.clone()));
@@ -93,7 +93,7 @@ impl NettopParser {
         })
     }
 
-    pub(super) fn ingest(&mut self, row: Row, out: &mut Vec<Event>) -> Parsed {
+    fn ingest(&mut self, row: Row, out: &mut Vec<Event>) -> Parsed {
         if self.frame == 0 {
             self.remember(&row);
             return Parsed::Skipped(
@@ -114,7 +114,7 @@ impl NettopParser {
         self.process(row, out)
     }
 
-    pub(super) fn remember(&mut self, row: &Row) {
+    fn remember(&mut self, row: &Row) {
         self.prev.insert(
             row.key.clone(),
             Prev {
@@ -126,7 +126,7 @@ impl NettopParser {
         );
     }
 
-    pub(super) fn vote(&mut self, row: &Row) {
+    fn vote(&mut self, row: &Row) {
         let Some(p) = self.prev.get(&row.key) else {
             return;
         };
@@ -148,7 +148,7 @@ impl NettopParser {
 
     /// Socket counters never fall in cumulative mode, so they decide when there are any; process totals
     /// can fall when sockets close and only decide for `-P` captures.
-    pub(super) fn decide_mode(&mut self) {
+    fn decide_mode(&mut self) {
         let v = if self.socket_votes.rose + self.socket_votes.fell > 0 {
             self.socket_votes
         } else {
@@ -244,7 +244,7 @@ impl NettopParser {
     }
 
     /// Emits the held process row if no socket rows followed it. True when an event was pushed.
-    pub(super) fn flush_pending(&mut self, out: &mut Vec<Event>) -> bool {
+    fn flush_pending(&mut self, out: &mut Vec<Event>) -> bool {
         let Some(p) = self.pending.take() else {
             return false;
         };

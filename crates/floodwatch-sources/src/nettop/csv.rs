@@ -29,7 +29,7 @@ pub(super) fn csv_header(line: &str) -> Option<Columns> {
 }
 
 /// A CSV row's fields, by the positions of its commas (nettop does not quote).
-pub(super) struct Fields<'a> {
+struct Fields<'a> {
     line: &'a str,
     commas: &'a [usize],
 }

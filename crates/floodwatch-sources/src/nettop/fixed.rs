@@ -61,7 +61,7 @@ pub(super) fn wide_cells(line: &str) -> Vec<(usize, usize)> {
 
 /// Maps value cells to header columns by where they end (right-aligned: a value ends at its column's
 /// right edge, or before it). Falls back to right-to-left order when positions are ambiguous.
-pub(super) fn map_fixed(ends: &[usize], cells: &[(usize, usize)]) -> Vec<Option<usize>> {
+fn map_fixed(ends: &[usize], cells: &[(usize, usize)]) -> Vec<Option<usize>> {
     let mut by_pos: Vec<Option<usize>> = Vec::with_capacity(cells.len());
     let mut used = vec![false; ends.len()];
     let mut ok = true;
