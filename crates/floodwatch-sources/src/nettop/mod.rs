@@ -14,13 +14,13 @@
 //!   a process row without socket rows (`-P`, fixed width) is emitted with [`Proto::Unknown`]. That is why a
 //!   process row is held until the next process row or the end of the frame.
 //! - Times: the `time` column is a local wall clock without date or zone. The offset is the host's (from its
-//!   unified log) or `input.nettop_utc_offset`; the date is anchored once (see [`Clock`]) and advanced when
+//!   unified log) or `input.nettop_utc_offset`; the date is anchored once (see `Clock`) and advanced when
 //!   the clock runs back by more than 12 hours (midnight). Without a time column (fixed width, or `-J`
 //!   without `time`), frame k is placed at `anchor + k * input.nettop_interval`.
 //!
-//! The module follows the pipeline: [`csv`] and [`fixed`] read a header and its rows (both layouts),
-//! [`cells`] parses their name and byte cells, [`counters`] turns rows into per-interval traffic
-//! (frames, keys, modes, held process rows) and [`clock`] dates them.
+//! The module follows the pipeline: `csv` and `fixed` read a header and its rows (both layouts),
+//! `cells` parses their name and byte cells, `counters` turns rows into per-interval traffic
+//! (frames, keys, modes, held process rows) and `clock` dates them.
 
 mod cells;
 mod clock;

@@ -8,7 +8,7 @@
 //!
 //! **Aggregated, not one event per packet.** Packets are summed per key (source address, IP
 //! protocol, destination host, pid when known) within the same [`BUCKET_NS`] of capture time, into
-//! one [`Traffic`] whose `start`/`ts` are the bucket's first and last packet, so
+//! one [`Traffic`](floodwatch_core::event::Traffic) whose `start`/`ts` are the bucket's first and last packet, so
 //! `packets_out / (ts - start)` is the real rate and the engine, which adds a sample shorter than
 //! its window whole, counts every packet once. The destination *port* is not part of the key: a SYN
 //! flood to random ports (CIC-DDoS2019) stays one event per second, whose `remote` is then the bare
@@ -28,9 +28,9 @@
 //! `records = events + skipped + rejected + carried`. A file that ends inside a record gets one
 //! "truncated record" reject and what was read before is kept.
 //!
-//! Files: [`blocks`] reads the file header, packet records and pcapng blocks (sections, interfaces,
-//! process blocks); [`link`] decodes link layers, [`pktap`] Apple's PKTAP header and [`ip`] the IP
-//! and transport headers; [`aggregate`] sums the packets into per-second Traffic events.
+//! Files: `blocks` reads the file header, packet records and pcapng blocks (sections, interfaces,
+//! process blocks); `link` decodes link layers, `pktap` Apple's PKTAP header and `ip` the IP
+//! and transport headers; `aggregate` sums the packets into per-second Traffic events.
 
 mod aggregate;
 mod blocks;
