@@ -4,6 +4,7 @@
 //! - [`alert`]: what the engine hands to sinks.
 //! - [`finding`]: network-level findings (floods and scans from pid-less traffic).
 //! - [`config`]: every tunable, with the documented default file `config/floodwatch.toml`.
+//! - [`stats`]: per-file accounting of records (events, skips, located rejects).
 //! - [`time`]: nanosecond UTC timestamps and fast fixed-format parsing for ingest.
 //! - [`error`]: the one error type, carrying context strings.
 
@@ -12,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod finding;
+pub mod stats;
 pub mod time;
 
 pub use error::{Error, Result};

@@ -4,7 +4,7 @@
 use crate::escape::terminal;
 use floodwatch_core::alert::HostVerdict;
 use floodwatch_core::finding::{fmt_count_rate, NetworkClass, NetworkFinding};
-use floodwatch_sources::FileStats;
+use floodwatch_core::stats::FileStats;
 use serde::Serialize;
 use std::io::{self, Write};
 

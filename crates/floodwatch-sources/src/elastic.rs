@@ -16,8 +16,8 @@
 //!
 //! Host: `host.hostname` (else `host.name`) unless `--host` forces one.
 
-use crate::json::{self, cut, host_port, HostNames, Obj};
-use crate::{Parsed, RecordParser, Reject, SourceCtx};
+use crate::wire::json::{self, cut, host_port, HostNames, Obj};
+use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::event::{
     Connect, Event, EventKind, Origin, ProcInfo, Proto, Signing, Traffic,
 };
@@ -138,8 +138,8 @@ impl ElasticParser {
     }
 
     fn process(&self, o: &Obj, action: &str) -> Result<Option<EventKind>, Reject> {
-        let pid_value =
-            pid(o, "process.pid").ok_or_else(|| Reject::new("missing field", "process.pid"))?;
+        let pid_value = pid(o, "process.pid")
+            .ok_or_else(|| Reject::new(RejectReason::MissingField, "process.pid"))?;
         let mut p = proc_info(o, "process", pid_value);
         p.ppid = pid(o, "process.parent.pid");
         p.username = text(o, "user.name").map(str::to_string);
@@ -153,7 +153,7 @@ impl ElasticParser {
             "fork" => {
                 let ppid = p
                     .ppid
-                    .ok_or_else(|| Reject::new("missing field", "process.parent.pid"))?;
+                    .ok_or_else(|| Reject::new(RejectReason::MissingField, "process.parent.pid"))?;
                 let mut parent = proc_info(o, "process.parent", ppid);
                 parent.uid = p.uid;
                 parent.username = p.username.clone();
@@ -231,10 +231,11 @@ impl ElasticParser {
 impl RecordParser for ElasticParser {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
         let o = &json::object(record)?;
-        let stamp =
-            text(o, "@timestamp").ok_or_else(|| Reject::new("missing field", "@timestamp"))?;
-        let ts = parse_rfc3339(stamp)
-            .ok_or_else(|| Reject::new("bad timestamp", format!("@timestamp {stamp:?}")))?;
+        let stamp = text(o, "@timestamp")
+            .ok_or_else(|| Reject::new(RejectReason::MissingField, "@timestamp"))?;
+        let ts = parse_rfc3339(stamp).ok_or_else(|| {
+            Reject::new(RejectReason::BadTimestamp, format!("@timestamp {stamp:?}"))
+        })?;
         let dataset = text(o, "event.dataset")
             .or_else(|| text(o, "data_stream.dataset"))
             .unwrap_or("");

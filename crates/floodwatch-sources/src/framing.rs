@@ -4,6 +4,7 @@
 //! Jamf Protect and Elastic documents come as concatenated JSON objects, pretty-printed or one per
 //! line, split by [`JsonStreamFramer`].
 
+use crate::RejectReason;
 use std::io::{self, BufRead};
 
 /// One framed record, or why a record could not be framed.
@@ -16,7 +17,7 @@ pub enum Frame<'a> {
     },
     Bad {
         line: u64,
-        reason: &'static str,
+        reason: RejectReason,
         detail: String,
     },
     /// A known non-record (a preamble): counted as skipped.
@@ -143,7 +144,7 @@ impl<R: BufRead> LineFramer<R> {
         if too_long {
             return Ok(Some(Frame::Bad {
                 line: self.line,
-                reason: "line too long",
+                reason: RejectReason::LineTooLong,
                 detail: format!("{total} bytes, limit {} (input.max_line_bytes)", self.max),
             }));
         }
@@ -168,7 +169,7 @@ fn record(bytes: &[u8], line: u64, unterminated: bool) -> Frame<'_> {
         },
         Err(e) => Frame::Bad {
             line,
-            reason: "invalid UTF-8",
+            reason: RejectReason::InvalidUtf8,
             detail: format!("invalid byte at column {}", e.valid_up_to() + 1),
         },
     }
@@ -192,7 +193,7 @@ fn object_frame(buf: &[u8], line: u64, too_long: bool, complete: bool, max: usiz
     if too_long {
         return Frame::Bad {
             line,
-            reason: "record too long",
+            reason: RejectReason::LineTooLong,
             detail: format!("object over {max} bytes (input.max_line_bytes)"),
         };
     }
@@ -204,7 +205,7 @@ fn object_frame(buf: &[u8], line: u64, too_long: bool, complete: bool, max: usiz
         },
         Err(e) => Frame::Bad {
             line,
-            reason: "invalid UTF-8",
+            reason: RejectReason::InvalidUtf8,
             detail: format!("invalid byte at offset {} of the record", e.valid_up_to()),
         },
     }
@@ -314,7 +315,7 @@ impl<R: BufRead> JsonArrayFramer<R> {
                     }
                     return Ok(Some(Frame::Bad {
                         line,
-                        reason: "invalid JSON",
+                        reason: RejectReason::InvalidJson,
                         detail: "text before the JSON array".into(),
                     }));
                 }
@@ -325,7 +326,7 @@ impl<R: BufRead> JsonArrayFramer<R> {
                 self.ended = true;
                 return Ok(Some(Frame::Bad {
                     line: self.line,
-                    reason: "truncated last record",
+                    reason: RejectReason::TruncatedLastLine,
                     detail: "JSON array not closed with ']'".into(),
                 }));
             }
@@ -341,7 +342,7 @@ impl<R: BufRead> JsonArrayFramer<R> {
             self.skip_line()?;
             return Ok(Some(Frame::Bad {
                 line: start_line,
-                reason: "invalid JSON",
+                reason: RejectReason::InvalidJson,
                 detail: format!("expected an object in the array, found {:?}", c as char),
             }));
         }
@@ -468,7 +469,7 @@ impl<R: BufRead> JsonStreamFramer<R> {
             let text = self.take_line()?;
             return Ok(Some(Frame::Bad {
                 line: start_line,
-                reason: "invalid JSON",
+                reason: RejectReason::InvalidJson,
                 detail: format!("expected a JSON object, found {text:?}"),
             }));
         }
@@ -537,7 +538,7 @@ impl<R: BufRead> JsonStreamFramer<R> {
         if broken && !too_long {
             return Ok(Some(Frame::Bad {
                 line: start_line,
-                reason: "invalid JSON",
+                reason: RejectReason::InvalidJson,
                 detail: format!("object not closed before line {}", self.line),
             }));
         }
@@ -647,7 +648,8 @@ mod tests {
                     let v: serde_json::Value = serde_json::from_str(text).unwrap();
                     got.push((line, v.as_object().unwrap().len()));
                 }
-                Frame::Bad { reason, .. } | Frame::Skipped { reason, .. } => panic!("{reason}"),
+                Frame::Bad { reason, .. } => panic!("{reason}"),
+                Frame::Skipped { reason, .. } => panic!("{reason}"),
             }
         }
         assert_eq!(got, vec![(1, 2), (4, 1)]);
@@ -731,6 +733,6 @@ mod tests {
                 Frame::Skipped { .. } => unreachable!(),
             });
         }
-        assert_eq!(got, vec!["1!record too long", "2:{\"ok\":1}"]);
+        assert_eq!(got, vec!["1!line too long", "2:{\"ok\":1}"]);
     }
 }

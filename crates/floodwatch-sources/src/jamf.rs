@@ -28,8 +28,8 @@
 //! Signer-type codes are not mapped to "platform binary": the telemetry and alert samples number
 //! them differently (Apple is 1 in one, 0 in the other) and neither is documented.
 
-use crate::json::{self, cut, host_port, HostNames, Obj};
-use crate::{Parsed, RecordParser, Reject, SourceCtx};
+use crate::wire::json::{self, cut, host_port, HostNames, Obj};
+use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::event::{
     Connect, Event, EventKind, Origin, ProcInfo, Proto, Session, SessionKind, Signing, Tty,
 };
@@ -96,7 +96,7 @@ fn epoch_decimal(v: &Value) -> Option<Ts> {
 }
 
 fn missing(what: &str) -> Reject {
-    Reject::new("missing field", what.to_string())
+    Reject::new(RejectReason::MissingField, what.to_string())
 }
 
 /// `identity{signer_id, team_id}`; an empty team id is no team.
@@ -211,7 +211,12 @@ impl JamfParser {
             .checked_mul(NANOS_PER_SEC)
             .and_then(|n| n.checked_add(millis.clamp(0, 999) * 1_000_000))
             .map(Ts)
-            .ok_or_else(|| Reject::new("bad timestamp", format!("time_seconds_epoch {secs}")))?;
+            .ok_or_else(|| {
+                Reject::new(
+                    RejectReason::BadTimestamp,
+                    format!("time_seconds_epoch {secs}"),
+                )
+            })?;
         let host_name = obj(rec, "host_info").and_then(|h| h.get("host_name")?.as_str());
         let host = self.host(host_name);
         let subject = obj(rec, "subject").ok_or_else(|| missing("subject"))?;
@@ -349,7 +354,7 @@ impl JamfParser {
             .and_then(|e| e.get("timestamp"))
             .ok_or_else(|| missing("match.event.timestamp"))?;
         let ts = epoch_decimal(stamp)
-            .ok_or_else(|| Reject::new("bad timestamp", format!("timestamp {stamp}")))?;
+            .ok_or_else(|| Reject::new(RejectReason::BadTimestamp, format!("timestamp {stamp}")))?;
         let host_name = obj(rec, "host").and_then(|h| h.get("hostname")?.as_str());
         let host = self.host(host_name);
         let procs = obj(rec, "related")
@@ -361,7 +366,7 @@ impl JamfParser {
         for p in procs.iter().rev() {
             let p = p
                 .as_object()
-                .ok_or_else(|| Reject::new("wrong type", "related.processes entry"))?;
+                .ok_or_else(|| Reject::new(RejectReason::WrongType, "related.processes entry"))?;
             let pid = pid(p, "pid").ok_or_else(|| missing("related.processes[].pid"))?;
             let signing = obj(p, "signingInfo").map_or_else(Signing::default, |s| Signing {
                 signing_id: text(s, "appid"),

@@ -5,22 +5,22 @@
 //! and alerts), [`elastic`] (Elastic Defend ECS documents) and [`pcap`] (pcap / pcapng captures,
 //! Apple PKTAP process blocks included). A [`FileSource`] frames the input ([`framing`]), hands each
 //! record to the format's [`RecordParser`], and counts every record as an event, a skip (a known
-//! non-event record) or a reject (with line and reason) in its [`FileStats`]. Captures are binary:
-//! their [`pcap::CaptureReader`] takes the place of framer and parser inside the same
-//! [`FileSource`], so callers read them like any other file.
+//! non-event record) or a reject (with line and [`RejectReason`]) in its [`FileStats`]. Captures are
+//! binary: their [`pcap::CaptureReader`] takes the place of framer and parser inside the same
+//! [`FileSource`], so callers read them like any other file. What the formats share in reading
+//! records (the reject reasons, the JSON layer) is written once, in the `wire` module.
 
 pub mod discover;
 pub mod elastic;
 pub mod eslogger;
 pub mod framing;
 pub mod jamf;
-mod json;
 pub mod nettop;
 pub mod osquery;
 pub mod pcap;
 pub mod sniff;
-pub mod stats;
 pub mod unifiedlog;
+mod wire;
 pub mod zeek;
 
 use floodwatch_core::config::Input;
@@ -32,8 +32,11 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 pub use discover::{discover, InputFile};
+/// Per-file accounting lives in core (the sinks print it without depending on this crate); the
+/// old `floodwatch_sources::stats` paths still resolve.
+pub use floodwatch_core::stats::{self, FileStats, RejectSample};
 pub use sniff::{sniff, Sniffed};
-pub use stats::{FileStats, RejectSample};
+pub use wire::reject::{Reject, RejectReason};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -137,24 +140,6 @@ pub struct SourceCtx {
 /// A record was read but is not an event we use (a header, an unrelated log line, an unknown event type).
 /// Counted per reason, never an error.
 pub type SkipReason = Cow<'static, str>;
-
-/// A record that should have been usable but is not: counted, located and reported.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Reject {
-    /// Short stable category ("invalid JSON", "missing field", "wrong type", ...), used for counting.
-    pub reason: Cow<'static, str>,
-    /// Specifics for the user (which field, what value).
-    pub detail: String,
-}
-
-impl Reject {
-    pub fn new(reason: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
-        Reject {
-            reason: reason.into(),
-            detail: detail.into(),
-        }
-    }
-}
 
 pub enum Parsed {
     /// Zero or more events were pushed.
@@ -351,14 +336,14 @@ impl<R: BufRead> FileSource<R> {
                             if unterminated {
                                 self.stats.reject(
                                     line,
-                                    "truncated last line".into(),
+                                    RejectReason::TruncatedLastLine.into(),
                                     format!(
                                         "no newline at end of file and {}: {}",
                                         rej.reason, rej.detail
                                     ),
                                 );
                             } else {
-                                self.stats.reject(line, rej.reason, rej.detail);
+                                self.stats.reject(line, rej.reason.into(), rej.detail);
                             }
                         }
                     }

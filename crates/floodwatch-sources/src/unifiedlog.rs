@@ -11,64 +11,36 @@
 //! (the `\/` escapes of paths force a copy there), and messages are matched with plain substring scans:
 //! the regex crate is not needed for these fixed phrases.
 
-use crate::{Parsed, RecordParser, Reject, SourceCtx};
+use crate::wire::json::{json_reject, JsonStr};
+use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::event::{Event, EventKind, Origin, Proto, Session, SessionKind, Traffic};
 use floodwatch_core::time::{parse_unified_log_ts, NANOS_PER_SEC};
 use floodwatch_core::Ts;
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
-use std::borrow::Cow;
-use std::fmt;
-
-/// A JSON string that borrows from the record when it can (no escapes) and copies when it must.
-/// `Option<Cow<str>>` alone always copies: serde only borrows a `Cow` that is the field's own type.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
 
 /// The keys this parser reads; the others (`machTimestamp`, `backtrace`, UUIDs...) are ignored.
 #[derive(Deserialize)]
 struct LogRecord<'a> {
     #[serde(borrow, default)]
-    timestamp: Option<Text<'a>>,
+    timestamp: Option<JsonStr<'a>>,
     #[serde(rename = "eventType", borrow, default)]
-    event_type: Option<Text<'a>>,
+    event_type: Option<JsonStr<'a>>,
     #[serde(rename = "eventMessage", borrow, default)]
-    event_message: Option<Text<'a>>,
+    event_message: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    subsystem: Option<Text<'a>>,
+    subsystem: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    category: Option<Text<'a>>,
+    category: Option<JsonStr<'a>>,
     #[serde(rename = "processImagePath", borrow, default)]
-    process_image_path: Option<Text<'a>>,
+    process_image_path: Option<JsonStr<'a>>,
     #[serde(rename = "processID", default)]
     process_id: Option<i64>,
     #[serde(rename = "userID", default)]
     user_id: Option<i64>,
 }
 
-fn text<'r>(t: &'r Option<Text<'_>>) -> Option<&'r str> {
-    t.as_ref().map(|t| t.0.as_ref())
+fn text<'r>(t: &'r Option<JsonStr<'_>>) -> Option<&'r str> {
+    t.as_ref().map(JsonStr::as_str)
 }
 
 pub struct UnifiedLogParser {
@@ -105,7 +77,7 @@ impl RecordParser for UnifiedLogParser {
         }
         if !trimmed.starts_with('{') {
             return Err(Reject::new(
-                "invalid JSON",
+                RejectReason::InvalidJson,
                 format!("not a JSON object: {}", head(trimmed)),
             ));
         }
@@ -114,10 +86,11 @@ impl RecordParser for UnifiedLogParser {
             // `log show`'s closing `{"count":N,"finished":1}` and similar status objects.
             return Ok(Parsed::Skipped("not a log event (status record)".into()));
         }
-        let raw_ts =
-            text(&rec.timestamp).ok_or_else(|| Reject::new("missing field", "timestamp"))?;
-        let (ts, offset) = parse_unified_log_ts(raw_ts)
-            .ok_or_else(|| Reject::new("bad timestamp", format!("timestamp {raw_ts:?}")))?;
+        let raw_ts = text(&rec.timestamp)
+            .ok_or_else(|| Reject::new(RejectReason::MissingField, "timestamp"))?;
+        let (ts, offset) = parse_unified_log_ts(raw_ts).ok_or_else(|| {
+            Reject::new(RejectReason::BadTimestamp, format!("timestamp {raw_ts:?}"))
+        })?;
         self.offset = Some(offset);
         if text(&rec.event_type).is_some_and(|t| t != "logEvent") {
             return Ok(Parsed::Skipped("unified log event type not used".into()));
@@ -150,15 +123,6 @@ fn head(s: &str) -> String {
     format!("{h:?}")
 }
 
-fn json_reject(e: serde_json::Error) -> Reject {
-    use serde_json::error::Category;
-    let reason = match e.classify() {
-        Category::Data => "wrong type",
-        Category::Syntax | Category::Eof | Category::Io => "invalid JSON",
-    };
-    Reject::new(reason, e.to_string())
-}
-
 fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
@@ -177,20 +141,28 @@ fn connection_summary(rec: &LogRecord, msg: &str, ts: Ts) -> Result<Option<Event
     let Some(bytes) = after(msg, "bytes in/out: ") else {
         return Ok(None);
     };
-    let (bytes_in, bytes_out) = pair(bytes)
-        .ok_or_else(|| Reject::new("bad value", format!("bytes in/out: {}", head(bytes))))?;
+    let (bytes_in, bytes_out) = pair(bytes).ok_or_else(|| {
+        Reject::new(
+            RejectReason::BadValue,
+            format!("bytes in/out: {}", head(bytes)),
+        )
+    })?;
     let packets = match after(msg, "packets in/out: ") {
-        Some(p) => Some(
-            pair(p)
-                .ok_or_else(|| Reject::new("bad value", format!("packets in/out: {}", head(p))))?,
-        ),
+        Some(p) => Some(pair(p).ok_or_else(|| {
+            Reject::new(
+                RejectReason::BadValue,
+                format!("packets in/out: {}", head(p)),
+            )
+        })?),
         None => None,
     };
     let pid = match rec.process_id {
-        Some(p) => Some(
-            i32::try_from(p)
-                .map_err(|_| Reject::new("bad value", format!("processID {p} out of range")))?,
-        ),
+        Some(p) => Some(i32::try_from(p).map_err(|_| {
+            Reject::new(
+                RejectReason::BadValue,
+                format!("processID {p} out of range"),
+            )
+        })?),
         None => None,
     };
     // A summary covers the whole connection: spread it over its duration, not at its end.
@@ -730,7 +702,13 @@ mod tests {
             "[C9 U h:1 tcp] cancelled\n\tbytes in/out: x/20",
         );
         let r = p.parse(&bad, 2, &mut vec![]);
-        assert!(matches!(r, Err(Reject { ref reason, .. }) if reason == "bad value"));
+        assert!(matches!(
+            r,
+            Err(Reject {
+                reason: RejectReason::BadValue,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -738,7 +716,10 @@ mod tests {
         let rec: LogRecord =
             serde_json::from_str(r#"{"subsystem":"com.apple.network","processImagePath":"\/a"}"#)
                 .unwrap();
-        assert!(matches!(rec.subsystem.unwrap().0, Cow::Borrowed(_)));
+        assert!(matches!(
+            rec.subsystem.unwrap().0,
+            std::borrow::Cow::Borrowed(_)
+        ));
         assert_eq!(rec.process_image_path.unwrap().0, "/a");
     }
 }

@@ -3,7 +3,7 @@
 //! with no process (`pid: None`), timed at the connection's end (`ts + duration`), when Zeek writes it.
 //! ICMP rows carry the ICMP type/code in the port fields, so their remote is the address alone.
 
-use crate::{Parsed, RecordParser, Reject, SourceCtx};
+use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::event::{Event, EventKind, Origin, Proto, Traffic};
 use floodwatch_core::time::{parse_rfc3339, NANOS_PER_SEC};
 use floodwatch_core::Ts;
@@ -89,11 +89,11 @@ impl ZeekParser {
         let c = self
             .columns
             .as_ref()
-            .ok_or_else(|| Reject::new("bad row", "row before the #fields header"))?;
+            .ok_or_else(|| Reject::new(RejectReason::BadRow, "row before the #fields header"))?;
         let cells: Vec<&str> = line.split(self.separator.as_str()).collect();
         if cells.len() != c.count {
             return Err(Reject::new(
-                "bad row",
+                RejectReason::BadRow,
                 format!("{} fields, #fields names {}", cells.len(), c.count),
             ));
         }
@@ -105,13 +105,13 @@ impl ZeekParser {
             get(i)
                 .map(|v| {
                     v.parse::<f64>()
-                        .map_err(|_| Reject::new("wrong type", format!("{name} {v:?}")))
+                        .map_err(|_| Reject::new(RejectReason::BadValue, format!("{name} {v:?}")))
                 })
                 .transpose()
         };
-        let ts_text = get(c.ts).ok_or_else(|| Reject::new("missing field", "ts"))?;
+        let ts_text = get(c.ts).ok_or_else(|| Reject::new(RejectReason::MissingField, "ts"))?;
         let ts = epoch(ts_text)
-            .ok_or_else(|| Reject::new("bad timestamp", format!("ts {ts_text:?}")))?;
+            .ok_or_else(|| Reject::new(RejectReason::BadTimestamp, format!("ts {ts_text:?}")))?;
         Ok(Row {
             ts,
             local_host: get(c.orig_h).map(str::to_string),
@@ -129,13 +129,13 @@ impl ZeekParser {
     }
 
     fn json_row(&self, line: &str) -> Result<Row, Reject> {
-        let o = &crate::json::object(line)?;
+        let o = &crate::wire::json::object(line)?;
         let ts = match o.get("ts") {
             Some(Value::Number(n)) => n.as_f64().and_then(|f| epoch(&f.to_string())),
             Some(Value::String(s)) => parse_rfc3339(s).or_else(|| epoch(s)),
-            _ => return Err(Reject::new("missing field", "ts")),
+            _ => return Err(Reject::new(RejectReason::MissingField, "ts")),
         }
-        .ok_or_else(|| Reject::new("bad timestamp", format!("ts {:?}", o.get("ts"))))?;
+        .ok_or_else(|| Reject::new(RejectReason::BadTimestamp, format!("ts {:?}", o.get("ts"))))?;
         let num = |k: &str| -> Result<Option<f64>, Reject> {
             match o.get(k) {
                 None | Some(Value::Null) => Ok(None),
@@ -143,8 +143,8 @@ impl ZeekParser {
                 Some(Value::String(s)) => s
                     .parse()
                     .map(Some)
-                    .map_err(|_| Reject::new("wrong type", format!("{k} {s:?}"))),
-                Some(other) => Err(Reject::new("wrong type", format!("{k} {other}"))),
+                    .map_err(|_| Reject::new(RejectReason::BadValue, format!("{k} {s:?}"))),
+                Some(other) => Err(Reject::new(RejectReason::WrongType, format!("{k} {other}"))),
             }
         };
         let text = |k: &str| match o.get(k) {
@@ -347,7 +347,7 @@ mod tests {
         assert_eq!(ev.len(), 1);
         assert_eq!(st.rejected, 2);
         assert_eq!(st.samples[0].line, 4);
-        assert_eq!(st.samples[0].reason, "wrong type");
+        assert_eq!(st.samples[0].reason, "bad value");
         assert_eq!(st.samples[1].reason, "bad row");
     }
 }

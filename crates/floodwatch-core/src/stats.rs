@@ -1,4 +1,5 @@
 //! Per-file accounting: every record is an event, a skip or a reject, and rejects are located.
+//! Filled by the sources and printed by the sinks; it lives here so that neither depends on the other.
 
 use serde::Serialize;
 use std::borrow::Cow;
@@ -24,7 +25,7 @@ pub struct FileStats {
     pub events: u64,
     pub skipped: u64,
     pub rejected: u64,
-    /// Records whose data other records' events carry (see `RecordParser::carried`).
+    /// Records whose data other records' events carry (see floodwatch-sources' `RecordParser::carried`).
     pub carried: u64,
     /// Count per reason; skip reasons are prefixed `skipped: `.
     pub reasons: BTreeMap<String, u64>,

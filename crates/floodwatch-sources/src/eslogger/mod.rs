@@ -1,0 +1,241 @@
+//! Endpoint Security via `eslogger` (JSON lines) → Exec / Fork / Exit / Session events.
+//!
+//! Format facts: shared/docs/telemetry-formats.md §1. This is the hot path, so each line is
+//! deserialized straight into typed structs that borrow from the line (never a `serde_json::Value`),
+//! and every key we do not read (`stat` blocks, `env`, `fds`, `entitlements`, …) is skipped unparsed.
+//! Strings are `JsonStr` (borrowed or owned) because eslogger escapes every `/` (`"\/bin\/ls"`): a
+//! plain `&str` cannot borrow an escaped string and would fail on nearly every line.
+//!
+//! eslogger "is NOT API" and changes between releases, so: key order is never relied on, unknown
+//! keys are ignored, `audit_token` is accepted as an object or as an 8-int array (macOS 26), and
+//! versions newer than the known ones are parsed with the latest rules and reported in `notes()`.
+//!
+//! The wire types (the serde model of a message: only the keys read) are in `model`.
+
+mod model;
+#[cfg(test)]
+mod tests;
+
+use crate::wire::json::{cut, json_reject, JsonStr};
+use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
+use floodwatch_core::event::{Event, EventKind, Origin, ProcInfo, Session, Signing, Tty};
+use floodwatch_core::time::parse_rfc3339;
+use floodwatch_core::Ts;
+use model::{EsEvent, EsProcess, Message, SessionEvent, SessionPayload, TtyField};
+use std::borrow::Cow;
+
+/// ES message versions seen in real captures: 9 (macOS 15), 10 (macOS 26), 11 (macOS 27 beta).
+const FIRST_KNOWN_VERSION: u32 = 9;
+const LAST_KNOWN_VERSION: u32 = 11;
+
+/// `auid` of processes that never went through a login (launchd, xpcproxy): "unset".
+const AUID_UNSET: u32 = u32::MAX;
+
+pub struct EsloggerParser {
+    ctx: SourceCtx,
+    /// The highest message version above the known ones, for `notes()`.
+    newest_unknown_version: Option<u32>,
+}
+
+impl EsloggerParser {
+    pub fn new(ctx: SourceCtx) -> Self {
+        EsloggerParser {
+            ctx,
+            newest_unknown_version: None,
+        }
+    }
+
+    fn note_version(&mut self, version: Option<u32>) {
+        if let Some(v) = version.filter(|&v| v > LAST_KNOWN_VERSION) {
+            self.newest_unknown_version = Some(self.newest_unknown_version.map_or(v, |n| n.max(v)));
+        }
+    }
+}
+
+impl RecordParser for EsloggerParser {
+    fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
+        let msg: Message = serde_json::from_str(record).map_err(json_reject)?;
+        self.note_version(msg.version);
+        let kind = match event_kind(msg.event, msg.process)? {
+            Ok(kind) => kind,
+            Err(skip) => return Ok(Parsed::Skipped(skip)),
+        };
+        out.push(Event {
+            ts: timestamp("time", msg.time.as_str())?,
+            host: self.ctx.host.clone(),
+            origin: Origin {
+                file: self.ctx.file_id,
+                line,
+            },
+            kind,
+        });
+        Ok(Parsed::Events)
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.newest_unknown_version
+            .map(|v| {
+                format!(
+                    "eslogger version {v} is newer than the known {FIRST_KNOWN_VERSION}-{LAST_KNOWN_VERSION}; \
+                     parsed with version {LAST_KNOWN_VERSION} rules"
+                )
+            })
+            .into_iter()
+            .collect()
+    }
+}
+
+/// The outer result is a reject (bad record), the inner one a skip (valid but not used).
+type KindResult = Result<Result<EventKind, Cow<'static, str>>, Reject>;
+
+/// Takes the message apart: strings that had to be unescaped (every eslogger path: `\/`) are moved
+/// into the event, not copied again.
+fn event_kind(event: EsEvent<'_>, process: EsProcess<'_>) -> KindResult {
+    let kind = match event {
+        EsEvent::Exec(exec) => {
+            let mut target = proc_info(exec.target, "event.exec.target")?;
+            target.args = exec
+                .args
+                .map(|args| args.into_iter().map(JsonStr::into_string).collect());
+            target.cwd = exec.cwd.and_then(|c| c.path).map(JsonStr::into_string);
+            EventKind::Exec {
+                instigator: Some(Box::new(proc_info(process, "process")?)),
+                target: Box::new(target),
+            }
+        }
+        EsEvent::Fork(fork) => EventKind::Fork {
+            parent: Box::new(proc_info(process, "process")?),
+            child: Box::new(proc_info(fork.child, "event.fork.child")?),
+        },
+        EsEvent::Exit(exit) => EventKind::Exit {
+            process: Box::new(proc_info(process, "process")?),
+            status: exit.stat,
+        },
+        EsEvent::Session(kind, payload) => match session(kind, &payload, &process) {
+            Ok(s) => EventKind::Session(Box::new(s)),
+            Err(skip) => return Ok(Err(skip)),
+        },
+        EsEvent::Other(name) => {
+            return Ok(Err(format!(
+                "eslogger event {} (not used)",
+                cut(name.as_str())
+            )
+            .into()));
+        }
+        EsEvent::Empty => {
+            return Err(Reject::new(
+                RejectReason::BadValue,
+                "event object has no event key",
+            ))
+        }
+    };
+    Ok(Ok(kind))
+}
+
+fn timestamp(field: &str, text: &str) -> Result<Ts, Reject> {
+    parse_rfc3339(text)
+        .ok_or_else(|| Reject::new(RejectReason::BadTimestamp, format!("{field} {text:?}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalization
+
+fn proc_info(p: EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject> {
+    let token = p
+        .audit_token
+        .ok_or_else(|| Reject::new(RejectReason::MissingField, format!("{what}.audit_token")))?;
+    let pid = token.pid.ok_or_else(|| {
+        Reject::new(
+            RejectReason::MissingField,
+            format!("{what}.audit_token.pid"),
+        )
+    })?;
+    let start_time = match &p.start_time {
+        // The field name is only formatted for a reject, not for every record.
+        Some(s) => Some(parse_rfc3339(s.as_str()).ok_or_else(|| {
+            Reject::new(
+                RejectReason::BadTimestamp,
+                format!("{what}.start_time {:?}", s.as_str()),
+            )
+        })?),
+        None => None,
+    };
+    Ok(ProcInfo {
+        pid,
+        pidversion: token.pidversion,
+        // `ppid` is the current parent; the parent token is the fallback if a version drops it.
+        ppid: p.ppid.or(p.parent_audit_token.and_then(|t| t.pid)),
+        original_ppid: p.original_ppid,
+        responsible_pid: p.responsible_audit_token.and_then(|t| t.pid),
+        session_id: p.session_id,
+        start_time,
+        path: p.executable.and_then(|e| e.path).map(JsonStr::into_string),
+        args: None,
+        cwd: None,
+        uid: token.ruid,
+        euid: token.euid,
+        auid: token.auid.filter(|&a| a != AUID_UNSET),
+        username: None,
+        tty: match p.tty {
+            TtyField::Absent => Tty::Unknown,
+            TtyField::Null => Tty::None,
+            // A tty object without a path still says "has a terminal"; keep it visible as empty.
+            TtyField::File(f) => Tty::Some(f.path.map(JsonStr::into_string).unwrap_or_default()),
+        },
+        signing: Signing {
+            signing_id: p.signing_id.map(JsonStr::into_string),
+            team_id: p
+                .team_id
+                .filter(|t| !t.as_str().is_empty())
+                .map(JsonStr::into_string),
+            platform_binary: p.is_platform_binary,
+            cs_flags: p.codesigning_flags,
+        },
+    })
+}
+
+fn session(
+    kind: SessionEvent,
+    s: &SessionPayload<'_>,
+    process: &EsProcess<'_>,
+) -> Result<Session, Cow<'static, str>> {
+    use SessionEvent::*;
+    // Failed attempts are not sessions: a rejected ssh password must not count as a user being present.
+    if s.success == Some(false) {
+        return Err(match kind {
+            OpensshLogin => "eslogger openssh_login failed (not a login)".into(),
+            ScreensharingAttach => "eslogger screensharing_attach failed (not a session)".into(),
+            _ => "eslogger login_login failed (not a login)".into(),
+        });
+    }
+    let user = match kind {
+        // The session's own user first: the screen being shared belongs to them.
+        ScreensharingAttach | ScreensharingDetach => s
+            .session_username
+            .as_ref()
+            .or(s.authentication_username.as_ref())
+            .or(s.username.as_ref()),
+        _ => s.username.as_ref(),
+    };
+    let uid = match s.has_uid {
+        Some(false) => None,
+        _ => s.uid.and_then(|u| u.0),
+    };
+    let tty = match &process.tty {
+        TtyField::File(f) => f.path.as_ref().map(JsonStr::to_owned_string),
+        _ => None,
+    };
+    Ok(Session {
+        kind: kind.session_kind(),
+        user: user
+            .filter(|u| !u.as_str().is_empty())
+            .map(JsonStr::to_owned_string),
+        uid,
+        tty,
+        remote: s
+            .source_address
+            .as_ref()
+            .filter(|a| !a.as_str().is_empty())
+            .map(JsonStr::to_owned_string),
+    })
+}

@@ -1,0 +1,312 @@
+//! From rows to per-interval traffic: frames (ended by a header or a repeated pid), keys, the
+//! counter mode (cumulative, delta, or decided by frame 2 in auto mode), and process rows held until
+//! their socket rows say whether the process's own total is still needed.
+
+use super::{
+    Key, Mode, NettopParser, Pending, Prev, RawRow, Row, What, SKIP_BASELINE, SKIP_FIRST_DELTA,
+    SKIP_NO_TRAFFIC, SKIP_ORPHAN,
+};
+use crate::Parsed;
+use floodwatch_core::event::{Event, Proto, Traffic};
+use floodwatch_core::Ts;
+
+/// Keys unseen for this many frames are forgotten (bounded memory on long captures). A socket that comes
+/// back after that is counted as new, which only matters for rows nettop stopped listing for a while.
+const RETAIN_FRAMES: u64 = 10;
+
+/// A process's own total that exceeds the sum of its listed socket rows by more than this (per
+/// interval) is emitted as unattributed-protocol traffic: sockets that opened and closed between
+/// samples, or traffic nettop lists under an idle socket. Smaller differences are sampling skew
+/// between the rows (real captures differ by about a kilobyte).
+const RESIDUAL_MIN_BYTES: u64 = 64 * 1024;
+
+/// Auto-mode evidence: keys whose total rose or fell between frames 1 and 2.
+#[derive(Default, Clone, Copy)]
+pub(super) struct Votes {
+    rose: u64,
+    fell: u64,
+}
+
+impl NettopParser {
+    pub(super) fn accept(&mut self, raw: RawRow, line: u64, out: &mut Vec<Event>) -> Parsed {
+        let before = out.len();
+        if let What::Process { pid, .. } = &raw.what {
+            if !self.frame_pids.insert(*pid) {
+                // Same pid twice: a new sample started without a header line.
+                self.end_frame(out);
+                self.frame_pids.insert(*pid);
+            }
+        }
+        let ts = match raw.tod {
+            Some(tod) => self.clock.at_time_of_day(tod),
+            None => self.clock.frame_time(self.frame),
+        };
+        if self.rows_in_frame == 0 {
+            self.frame_first_ts = Some(ts);
+        }
+        self.rows_in_frame += 1;
+        let result = match self.resolve(raw, line, ts) {
+            Some(row) => self.ingest(row, out),
+            None => Parsed::Skipped(SKIP_ORPHAN.into()),
+        };
+        if out.len() > before {
+            Parsed::Events
+        } else {
+            result
+        }
+    }
+
+    /// Gives the row its key; socket rows take the pid and name of the process row above them.
+    fn resolve(&mut self, raw: RawRow, line: u64, ts: Ts) -> Option<Row> {
+        let (key, pid, name, socket) = match raw.what {
+            What::Process { name, pid } => {
+                self.current_proc = Some((pid, name.clone()));
+                self.block_socks.clear();
+                (Key::Proc(pid, name.clone()), pid, name, None)
+            }
+            What::Socket {
+                proto,
+                desc,
+                remote,
+            } => {
+                let (pid, name) = self.current_proc.clone()?;
+                let key = match raw.uuid {
+                    Some(uuid) => Key::Sock(pid, uuid, 0),
+                    None => {
+                        let n = self.block_socks.entry(desc.clone()).or_insert(0);
+                        *n += 1;
+                        Key::Sock(pid, desc, *n - 1)
+                    }
+                };
+                (key, pid, name, Some((proto, remote)))
+            }
+        };
+        Some(Row {
+            line,
+            ts,
+            key,
+            pid,
+            name,
+            socket,
+            bytes_in: raw.bytes_in,
+            bytes_out: raw.bytes_out,
+        })
+    }
+
+    fn ingest(&mut self, row: Row, out: &mut Vec<Event>) -> Parsed {
+        if self.frame == 0 {
+            self.remember(&row);
+            return Parsed::Skipped(
+                if self.mode == Mode::Delta {
+                    SKIP_FIRST_DELTA
+                } else {
+                    SKIP_BASELINE
+                }
+                .into(),
+            );
+        }
+        if self.mode == Mode::Auto {
+            self.vote(&row);
+            self.held.push(row);
+            // Counted as (zero) events for now: the row is emitted when frame 2 ends.
+            return Parsed::Events;
+        }
+        self.process(row, out)
+    }
+
+    fn remember(&mut self, row: &Row) {
+        self.prev.insert(
+            row.key.clone(),
+            Prev {
+                bytes_in: row.bytes_in,
+                bytes_out: row.bytes_out,
+                ts: row.ts,
+                frame: self.frame,
+            },
+        );
+    }
+
+    fn vote(&mut self, row: &Row) {
+        let Some(p) = self.prev.get(&row.key) else {
+            return;
+        };
+        let (was, now) = (
+            p.bytes_in.saturating_add(p.bytes_out),
+            row.bytes_in.saturating_add(row.bytes_out),
+        );
+        let votes = if row.socket.is_some() {
+            &mut self.socket_votes
+        } else {
+            &mut self.process_votes
+        };
+        if now < was {
+            votes.fell += 1;
+        } else if now > was {
+            votes.rose += 1;
+        }
+    }
+
+    /// Socket counters never fall in cumulative mode, so they decide when there are any; process totals
+    /// can fall when sockets close and only decide for `-P` captures.
+    fn decide_mode(&mut self) {
+        let v = if self.socket_votes.rose + self.socket_votes.fell > 0 {
+            self.socket_votes
+        } else {
+            self.process_votes
+        };
+        let (mode, name) = if v.fell > v.rose {
+            (Mode::Delta, "delta (-d): the first frame was discarded")
+        } else {
+            (Mode::Cumulative, "cumulative")
+        };
+        self.mode = mode;
+        self.mode_note = Some(format!(
+            "nettop counters auto-detected as {name} ({} of {} changed counters fell between frames 1 and 2)",
+            v.fell,
+            v.fell + v.rose
+        ));
+    }
+
+    /// The interval volume of a row (after the first frame, mode decided).
+    pub(super) fn process(&mut self, row: Row, out: &mut Vec<Event>) -> Parsed {
+        let prev = self.prev.get(&row.key);
+        let first_seen = prev.is_none();
+        let start = prev
+            .map(|p| p.ts)
+            .or(self.prev_frame_ts)
+            .unwrap_or(row.ts)
+            .min(row.ts);
+        let (bytes_in, bytes_out) = match prev {
+            Some(p) if self.mode == Mode::Cumulative => {
+                let (i, fell_in) = clamp_sub(row.bytes_in, p.bytes_in);
+                let (o, fell_out) = clamp_sub(row.bytes_out, p.bytes_out);
+                if fell_in || fell_out {
+                    self.clamps += 1;
+                }
+                (i, o)
+            }
+            // Delta mode rows are already per interval; a key new since the baseline started within it.
+            _ => (row.bytes_in, row.bytes_out),
+        };
+        self.remember(&row);
+        match &row.socket {
+            None => {
+                self.flush_pending(out);
+                if bytes_in > 0 || bytes_out > 0 {
+                    self.pending = Some(Pending {
+                        line: row.line,
+                        ts: row.ts,
+                        start,
+                        pid: row.pid,
+                        name: row.name,
+                        bytes_in,
+                        bytes_out,
+                        had_sockets: false,
+                        sock_in: 0,
+                        sock_out: 0,
+                    });
+                    Parsed::Events
+                } else {
+                    // Any event just flushed belongs to the row before; the reader counts it.
+                    Parsed::Skipped(SKIP_NO_TRAFFIC.into())
+                }
+            }
+            Some((proto, remote)) => {
+                if let Some(p) = &mut self.pending {
+                    p.had_sockets = true;
+                    p.sock_in = p.sock_in.saturating_add(bytes_in);
+                    p.sock_out = p.sock_out.saturating_add(bytes_out);
+                }
+                // A listening or unconnected socket (wildcard remote) is not an outbound connection.
+                let new_connections = u32::from(first_seen && remote.is_some());
+                if bytes_in == 0 && bytes_out == 0 && new_connections == 0 {
+                    return Parsed::Skipped(SKIP_NO_TRAFFIC.into());
+                }
+                let traffic = Traffic {
+                    pid: Some(row.pid),
+                    process_name: Some(row.name.to_string()),
+                    process_path: None,
+                    uid: None,
+                    start,
+                    proto: *proto,
+                    remote: remote.as_deref().map(str::to_string),
+                    bytes_out,
+                    bytes_in,
+                    packets_out: None,
+                    packets_in: None,
+                    new_connections,
+                    ..Default::default()
+                };
+                out.push(self.event(row.ts, row.line, traffic));
+                Parsed::Events
+            }
+        }
+    }
+
+    /// Emits the held process row if no socket rows followed it. True when an event was pushed.
+    fn flush_pending(&mut self, out: &mut Vec<Event>) -> bool {
+        let Some(p) = self.pending.take() else {
+            return false;
+        };
+        let (bytes_in, bytes_out) = if p.had_sockets {
+            // Only what the socket rows did not account for.
+            let rest_in = p.bytes_in.saturating_sub(p.sock_in);
+            let rest_out = p.bytes_out.saturating_sub(p.sock_out);
+            if rest_out < RESIDUAL_MIN_BYTES && rest_in < RESIDUAL_MIN_BYTES {
+                self.folded += 1;
+                return false;
+            }
+            (rest_in, rest_out)
+        } else {
+            (p.bytes_in, p.bytes_out)
+        };
+        let traffic = Traffic {
+            pid: Some(p.pid),
+            process_name: Some(p.name.to_string()),
+            process_path: None,
+            uid: None,
+            start: p.start,
+            proto: Proto::Unknown,
+            remote: None,
+            bytes_out,
+            bytes_in,
+            packets_out: None,
+            packets_in: None,
+            new_connections: 0,
+            ..Default::default()
+        };
+        out.push(self.event(p.ts, p.line, traffic));
+        true
+    }
+
+    pub(super) fn end_frame(&mut self, out: &mut Vec<Event>) {
+        if self.rows_in_frame == 0 {
+            return;
+        }
+        if self.mode == Mode::Auto && self.frame == 1 {
+            self.decide_mode();
+            for row in std::mem::take(&mut self.held) {
+                if matches!(self.process(row, out), Parsed::Skipped(_)) {
+                    self.held_quiet += 1;
+                }
+            }
+        }
+        self.flush_pending(out);
+        self.prev_frame_ts = self.frame_first_ts.take();
+        self.frame += 1;
+        self.rows_in_frame = 0;
+        self.frame_pids.clear();
+        self.current_proc = None;
+        self.block_socks.clear();
+        let frame = self.frame;
+        self.prev
+            .retain(|_, p| frame.saturating_sub(p.frame) <= RETAIN_FRAMES);
+    }
+}
+
+fn clamp_sub(now: u64, was: u64) -> (u64, bool) {
+    match now.checked_sub(was) {
+        Some(d) => (d, false),
+        None => (0, true),
+    }
+}

@@ -1,0 +1,131 @@
+//! `nettop -L` CSV: the header (`time,,interface,state,bytes_in,…` or a `-J` subset) and its rows.
+
+use super::cells::{cached_name_cell, count_cell};
+use super::{Columns, FastMap, RawRow, What};
+use crate::{Reject, RejectReason};
+use floodwatch_core::time::parse_time_of_day;
+use std::sync::{Arc, LazyLock};
+
+/// `time,,interface,state,bytes_in,bytes_out,…,` or a `-J` subset (possibly without `time`).
+pub(super) fn csv_header(line: &str) -> Option<Columns> {
+    // Most records are rows: a substring search rules them out before splitting.
+    static BYTES_IN: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new("bytes_in"));
+    BYTES_IN.find(line.as_bytes())?;
+    let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+    let find = |n: &str| fields.iter().position(|f| *f == n);
+    let (bytes_in, bytes_out) = (find("bytes_in"), find("bytes_out"));
+    if bytes_in.is_none() || bytes_out.is_none() {
+        return None;
+    }
+    Some(Columns::Csv {
+        count: fields.len(),
+        name: fields.iter().position(|f| f.is_empty())?,
+        time: find("time"),
+        bytes_in,
+        bytes_out,
+        uuid: find("uuid"),
+    })
+}
+
+/// A CSV row's fields, by the positions of its commas (nettop does not quote).
+struct Fields<'a> {
+    line: &'a str,
+    commas: &'a [usize],
+}
+
+impl<'a> Fields<'a> {
+    fn len(&self) -> usize {
+        self.commas.len() + 1
+    }
+
+    /// Fields `first..=last` with the commas between them.
+    fn span(&self, first: usize, last: usize) -> &'a str {
+        let start = match first {
+            0 => 0,
+            i => self.commas[i - 1] + 1,
+        };
+        let end = self.commas.get(last).copied().unwrap_or(self.line.len());
+        &self.line[start..end]
+    }
+
+    /// Field `i` of the header, in a row whose name spilled over `extra` more fields.
+    fn at(&self, name: usize, extra: usize, i: Option<usize>) -> &'a str {
+        match i {
+            Some(i) if i > name => self.span(i + extra, i + extra),
+            Some(i) => self.span(i, i),
+            None => "",
+        }
+    }
+}
+
+/// The error says whether the row was a process row (see [`NettopParser::raw_row`]).
+pub(super) fn csv_row(
+    columns: &Columns,
+    line: &str,
+    cells: &mut FastMap<Box<str>, What>,
+    commas: &mut Vec<usize>,
+) -> Result<RawRow, (Reject, bool)> {
+    let Columns::Csv {
+        count,
+        name,
+        time,
+        bytes_in,
+        bytes_out,
+        uuid,
+    } = *columns
+    else {
+        return Err((Reject::new(RejectReason::BadRow, "not a CSV layout"), false));
+    };
+    commas.clear();
+    commas.extend(memchr::memchr_iter(b',', line.as_bytes()));
+    let fields = Fields { line, commas };
+    if fields.len() < count {
+        return Err((
+            Reject::new(
+                RejectReason::BadRow,
+                format!("{} fields, the header has {count}", fields.len()),
+            ),
+            false,
+        ));
+    }
+    // nettop does not quote: a name with commas spills into the next fields. The name column is the only
+    // free text, so the extra fields belong to it.
+    let extra = fields.len() - count;
+    let name_text = fields.span(name, name + extra);
+    let cell = |i: Option<usize>| fields.at(name, extra, i);
+    let what = cached_name_cell(cells, name_text).ok_or_else(|| {
+        (
+            Reject::new(
+                RejectReason::BadRow,
+                format!("name cell {name_text:?} is neither Name.pid nor a socket"),
+            ),
+            false,
+        )
+    })?;
+    let is_process = matches!(what, What::Process { .. });
+    let tod = match time {
+        Some(_) => {
+            let t = cell(time).trim();
+            Some(parse_time_of_day(t).ok_or_else(|| {
+                (
+                    Reject::new(RejectReason::BadTimestamp, format!("time {t:?}")),
+                    is_process,
+                )
+            })?)
+        }
+        None => None,
+    };
+    let bi = count_cell("bytes_in", cell(bytes_in)).map_err(|r| (r, is_process))?;
+    let bo = count_cell("bytes_out", cell(bytes_out)).map_err(|r| (r, is_process))?;
+    let uuid = Some(cell(uuid).trim())
+        .filter(|u| !u.is_empty())
+        .map(Arc::from);
+    Ok(RawRow {
+        what,
+        tod,
+        uuid,
+        bytes_in: bi,
+        bytes_out: bo,
+    })
+}

@@ -1,0 +1,323 @@
+//! nettop: `nettop -L` CSV and `nettop -l` fixed-width text (shared/docs/telemetry-formats.md §2).
+//!
+//! What nettop gives and how it becomes [`Traffic`]:
+//! - Frames: the header line repeats before each sample. A header (or, failing that, a process pid seen
+//!   twice) ends the current frame. Columns are mapped by name from the latest header, so `-J` subsets work.
+//! - Rows: `Name.pid` process rows, each followed (without `-P`) by its `proto local<->remote` socket rows.
+//! - Counters are cumulative by default: per key (process `(pid, name)`, socket `(pid, endpoints, n-th
+//!   duplicate)` or its `uuid`) the previous values are kept and the difference is emitted. The first frame
+//!   is only the baseline. A counter that falls (a closed socket leaves its process total) is clamped to 0
+//!   and counted in the notes. With `-d` the first frame is cumulative-since-start and is discarded; later
+//!   frames are emitted as they are. In `auto` mode frame 2 is held until it ends and the mode is decided by
+//!   whether its counters mostly fell (delta) or not (cumulative) against frame 1.
+//! - A process's socket rows are emitted (protocol and remote known) instead of its own row, never both;
+//!   a process row without socket rows (`-P`, fixed width) is emitted with [`Proto::Unknown`]. That is why a
+//!   process row is held until the next process row or the end of the frame.
+//! - Times: the `time` column is a local wall clock without date or zone. The offset is the host's (from its
+//!   unified log) or `input.nettop_utc_offset`; the date is anchored once (see `Clock`) and advanced when
+//!   the clock runs back by more than 12 hours (midnight). Without a time column (fixed width, or `-J`
+//!   without `time`), frame k is placed at `anchor + k * input.nettop_interval`.
+//!
+//! The module follows the pipeline: `csv` and `fixed` read a header and its rows (both layouts),
+//! `cells` parses their name and byte cells, `counters` turns rows into per-interval traffic
+//! (frames, keys, modes, held process rows) and `clock` dates them.
+
+mod cells;
+mod clock;
+mod counters;
+mod csv;
+mod fixed;
+#[cfg(test)]
+mod tests;
+
+use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
+use clock::Clock;
+use counters::Votes;
+use csv::{csv_header, csv_row};
+use fixed::{fixed_header, fixed_row};
+use floodwatch_core::config::NettopMode;
+use floodwatch_core::event::{Event, EventKind, Origin, Proto, Traffic};
+use floodwatch_core::Ts;
+use std::sync::Arc;
+
+type FastMap<K, V> = foldhash::HashMap<K, V>;
+type FastSet<T> = foldhash::HashSet<T>;
+
+const SKIP_HEADER: &str = "nettop header";
+const SKIP_BASELINE: &str = "first cumulative frame (delta baseline)";
+const SKIP_FIRST_DELTA: &str = "first delta frame (cumulative since start, discarded)";
+const SKIP_NO_TRAFFIC: &str = "no traffic in interval";
+const SKIP_ORPHAN: &str = "socket row without a process row above";
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Layout {
+    Csv,
+    Fixed,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Cumulative,
+    Delta,
+    /// Not decided yet: frame 2 is held until it ends.
+    Auto,
+}
+
+/// Column positions from the latest header.
+enum Columns {
+    /// Field indexes; the name column is the one with an empty header.
+    Csv {
+        count: usize,
+        name: usize,
+        time: Option<usize>,
+        bytes_in: Option<usize>,
+        bytes_out: Option<usize>,
+        uuid: Option<usize>,
+    },
+    /// Header words and the byte offset where each ends (the columns are right-aligned).
+    Fixed {
+        names: Vec<Box<str>>,
+        ends: Vec<usize>,
+    },
+}
+
+/// What the name cell holds. Shared strings: the same names come back in every frame, as keys.
+#[derive(Clone, Debug)]
+enum What {
+    Process {
+        name: Arc<str>,
+        pid: i32,
+    },
+    Socket {
+        proto: Proto,
+        /// The whole cell (`tcp4 a:1<->b:2`), part of the socket's key.
+        desc: Arc<str>,
+        remote: Option<Arc<str>>,
+    },
+}
+
+/// A validated row before frame and key bookkeeping.
+struct RawRow {
+    what: What,
+    /// Nanoseconds since local midnight, when the capture has a time column.
+    tod: Option<i64>,
+    uuid: Option<Arc<str>>,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+enum Key {
+    Proc(i32, Arc<str>),
+    /// pid, endpoints (or uuid), n-th row with the same endpoints under that process (`udp4 *:*<->*:*` repeats).
+    Sock(i32, Arc<str>, u32),
+}
+
+/// A row ready for the counter logic.
+struct Row {
+    line: u64,
+    ts: Ts,
+    key: Key,
+    pid: i32,
+    name: Arc<str>,
+    /// Protocol and remote for socket rows; None for process rows.
+    socket: Option<(Proto, Option<Arc<str>>)>,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+struct Prev {
+    bytes_in: u64,
+    bytes_out: u64,
+    ts: Ts,
+    frame: u64,
+}
+
+/// A process row's interval volume, emitted only if no socket rows follow it.
+struct Pending {
+    line: u64,
+    ts: Ts,
+    start: Ts,
+    pid: i32,
+    name: Arc<str>,
+    bytes_in: u64,
+    bytes_out: u64,
+    had_sockets: bool,
+    /// What its socket rows accounted for in this interval.
+    sock_in: u64,
+    sock_out: u64,
+}
+
+pub struct NettopParser {
+    ctx: SourceCtx,
+    layout: Layout,
+    columns: Option<Columns>,
+    clock: Clock,
+    mode: Mode,
+    mode_note: Option<String>,
+    /// 0-based index of the current frame.
+    frame: u64,
+    rows_in_frame: u64,
+    frame_first_ts: Option<Ts>,
+    prev_frame_ts: Option<Ts>,
+    /// Process pids of the current frame: a repeat means a frame began without a header.
+    frame_pids: FastSet<i32>,
+    current_proc: Option<(i32, Arc<str>)>,
+    /// Socket rows with the same endpoints so far under the current process.
+    block_socks: FastMap<Arc<str>, u32>,
+    prev: FastMap<Key, Prev>,
+    /// Name cells already parsed, by their text.
+    cells: FastMap<Box<str>, What>,
+    /// Where the commas of the current CSV row are (reused from row to row).
+    commas: Vec<usize>,
+    pending: Option<Pending>,
+    /// Frame 2's rows in auto mode, until the mode is decided.
+    held: Vec<Row>,
+    socket_votes: Votes,
+    process_votes: Votes,
+    clamps: u64,
+    /// Process rows whose traffic their socket rows carry (emitted instead, never both).
+    folded: u64,
+    /// Auto-mode frame-2 rows that, once the mode was known, had no traffic.
+    held_quiet: u64,
+}
+
+impl NettopParser {
+    pub fn new_csv(ctx: SourceCtx) -> Self {
+        Self::new(ctx, Layout::Csv)
+    }
+
+    pub fn new_fixed(ctx: SourceCtx) -> Self {
+        Self::new(ctx, Layout::Fixed)
+    }
+
+    fn new(ctx: SourceCtx, layout: Layout) -> Self {
+        let mode = match ctx.input.nettop_mode {
+            NettopMode::Cumulative => Mode::Cumulative,
+            NettopMode::Delta => Mode::Delta,
+            NettopMode::Auto => Mode::Auto,
+        };
+        let clock = Clock::new(&ctx);
+        NettopParser {
+            ctx,
+            layout,
+            columns: None,
+            clock,
+            mode,
+            mode_note: None,
+            frame: 0,
+            rows_in_frame: 0,
+            frame_first_ts: None,
+            prev_frame_ts: None,
+            frame_pids: FastSet::default(),
+            current_proc: None,
+            block_socks: FastMap::default(),
+            prev: FastMap::default(),
+            cells: FastMap::default(),
+            commas: Vec::new(),
+            pending: None,
+            held: Vec::new(),
+            socket_votes: Votes::default(),
+            process_votes: Votes::default(),
+            clamps: 0,
+            folded: 0,
+            held_quiet: 0,
+        }
+    }
+
+    fn on_header(&mut self, columns: Columns, out: &mut Vec<Event>) -> Parsed {
+        // Ending a frame may flush a held process row or auto-mode rows: the reader counts those
+        // events even though the header itself is a skip.
+        self.end_frame(out);
+        self.columns = Some(columns);
+        self.current_proc = None;
+        self.block_socks.clear();
+        Parsed::Skipped(SKIP_HEADER.into())
+    }
+
+    /// Splits and validates a data row. On a bad process row the following socket rows must not be
+    /// attributed to the process above it, so the current process is forgotten.
+    fn raw_row(&mut self, record: &str) -> Result<RawRow, Reject> {
+        let Some(columns) = &self.columns else {
+            return Err(Reject::new(
+                RejectReason::BadRow,
+                "data row before any nettop header",
+            ));
+        };
+        let res = match columns {
+            Columns::Csv { .. } => csv_row(columns, record, &mut self.cells, &mut self.commas),
+            Columns::Fixed { .. } => fixed_row(columns, record, &mut self.cells),
+        };
+        res.map_err(|(reject, was_process)| {
+            if was_process {
+                self.current_proc = None;
+                self.block_socks.clear();
+            }
+            reject
+        })
+    }
+
+    fn event(&self, ts: Ts, line: u64, traffic: Traffic) -> Event {
+        Event {
+            ts,
+            host: self.ctx.host.clone(),
+            origin: Origin {
+                file: self.ctx.file_id,
+                line,
+            },
+            kind: EventKind::Traffic(Box::new(traffic)),
+        }
+    }
+}
+
+impl RecordParser for NettopParser {
+    fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
+        let header = match self.layout {
+            Layout::Csv => csv_header(record),
+            Layout::Fixed => fixed_header(record),
+        };
+        if let Some(columns) = header {
+            return Ok(self.on_header(columns, out));
+        }
+        let raw = self.raw_row(record)?;
+        Ok(self.accept(raw, line, out))
+    }
+
+    fn finish(&mut self, out: &mut Vec<Event>) {
+        if self.frame == 0 && self.rows_in_frame > 0 {
+            self.mode_note = Some(
+                "nettop capture has a single frame: it only serves as the counters' baseline, no traffic"
+                    .into(),
+            );
+        }
+        self.end_frame(out);
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut notes: Vec<String> = self.clock.notes();
+        notes.extend(self.mode_note.clone());
+        if self.clamps > 0 {
+            notes.push(format!(
+                "{} nettop counter decreases clamped to 0 (sockets closed or process totals fell)",
+                self.clamps
+            ));
+        }
+        if self.folded > 0 {
+            notes.push(format!(
+                "{} process rows carried no event of their own: their socket rows carry the traffic (never counted twice)",
+                self.folded
+            ));
+        }
+        if self.held_quiet > 0 {
+            notes.push(format!(
+                "{} rows of the second frame (held while the counter mode was decided) had no traffic",
+                self.held_quiet
+            ));
+        }
+        notes
+    }
+
+    fn carried(&self) -> u64 {
+        self.folded + self.held_quiet
+    }
+}

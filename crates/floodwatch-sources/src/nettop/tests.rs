@@ -1,0 +1,596 @@
+//! nettop tests: the real captures of both layouts, counter modes, dates and bad cells.
+
+use super::cells::{count_cell, name_cell};
+use super::clock::now;
+use super::fixed::wide_cells;
+use super::*;
+use crate::testutil::{ctx, read_all};
+use crate::{ClockHints, FileStats, Format};
+use floodwatch_core::time::{parse_date, parse_rfc3339, NANOS_PER_DAY};
+
+const CORPUS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/data/corpus/nettop/"
+);
+
+fn corpus(name: &str) -> String {
+    std::fs::read_to_string(format!("{CORPUS}{name}")).unwrap()
+}
+
+fn ts(s: &str) -> Ts {
+    parse_rfc3339(s).unwrap()
+}
+
+/// A context anchored to 2025-08-07 by a reference, offset +00:00, in the given mode.
+fn anchored(mode: NettopMode) -> SourceCtx {
+    let mut c = ctx("nettop.csv");
+    c.clock.reference = Some(ts("2025-08-07T00:39:40Z"));
+    c.input.nettop_mode = mode;
+    c
+}
+
+fn csv(data: &str, c: SourceCtx) -> (Vec<Event>, FileStats) {
+    read_all(data.as_bytes(), Format::NettopCsv, c)
+}
+
+fn traffic(e: &Event) -> &Traffic {
+    match &e.kind {
+        EventKind::Traffic(t) => t,
+        k => panic!("not traffic: {}", k.name()),
+    }
+}
+
+/// (name, proto, remote, bytes_in, bytes_out, new_connections) of each event.
+fn summary(ev: &[Event]) -> Vec<(String, Proto, Option<String>, u64, u64, u32)> {
+    ev.iter()
+        .map(traffic)
+        .map(|t| {
+            (
+                t.process_name.clone().unwrap(),
+                t.proto,
+                t.remote.clone(),
+                t.bytes_in,
+                t.bytes_out,
+                t.new_connections,
+            )
+        })
+        .collect()
+}
+
+fn row(
+    name: &str,
+    p: Proto,
+    remote: Option<&str>,
+    i: u64,
+    o: u64,
+    n: u32,
+) -> (String, Proto, Option<String>, u64, u64, u32) {
+    (name.to_string(), p, remote.map(str::to_string), i, o, n)
+}
+
+#[test]
+fn real_csv_single_frame_is_baseline() {
+    let (ev, st) = csv(
+        &corpus("netglass_nettop_L1_J_conn_rows_macos26.csv"),
+        ctx("netglass.csv"),
+    );
+    assert_eq!((st.records, st.rejected, ev.len()), (295, 0, 0));
+    assert_eq!(st.reasons.get("skipped: nettop header"), Some(&1));
+    assert_eq!(
+        st.reasons.get(&format!("skipped: {SKIP_BASELINE}")),
+        Some(&294)
+    );
+    assert!(
+        st.notes.iter().any(|n| n.contains("single frame")),
+        "{:?}",
+        st.notes
+    );
+    assert!(
+        st.notes.iter().any(|n| n.starts_with("nettop dates")),
+        "{:?}",
+        st.notes
+    );
+}
+
+/// Three samples in the real capture's shape: apsd and mDNSResponder with their sockets.
+const CUMULATIVE: &str = "\
+time,,interface,state,bytes_in,bytes_out,
+00:39:45.364011,apsd.590,,,7046,34544,
+00:39:45.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,7046,34544,
+00:39:45.364121,mDNSResponder.690,,,49701149,34147770,
+00:39:45.359327,tcp4 198.18.0.1:64818<->1.1.1.1:443,utun8,Established,966021,381461,
+00:39:45.358693,udp6 *.5353<->*.*,en0,,23978476,17043766,
+00:39:45.358678,udp4 *:5353<->*:*,en0,,24756652,16722543,
+00:39:45.364139,rapportd.1178,,,0,0,
+00:39:45.360429,tcp6 *.51560<->*.*,,Listen,,,
+time,,interface,state,bytes_in,bytes_out,
+00:39:46.364011,apsd.590,,,7046,35544,
+00:39:46.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,7046,35544,
+00:39:46.364121,mDNSResponder.690,,,49702749,34149470,
+00:39:46.359327,tcp4 198.18.0.1:64818<->1.1.1.1:443,utun8,Established,966121,382461,
+00:39:46.358693,udp6 *.5353<->*.*,en0,,23978476,17043766,
+00:39:46.358678,udp4 *:5353<->*:*,en0,,24756652,16722543,
+00:39:46.358625,quic4 198.18.0.1:54104<->17.248.214.67:443,utun8,,1500,700,
+00:39:46.364139,rapportd.1178,,,0,0,
+00:39:46.360429,tcp6 *.51560<->*.*,,Listen,,,
+time,,interface,state,bytes_in,bytes_out,
+00:39:47.364011,apsd.590,,,7046,35544,
+00:39:47.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,7046,35544,
+00:39:47.364121,mDNSResponder.690,,,48737128,33769009,
+00:39:47.358693,udp6 *.5353<->*.*,en0,,23978476,17043766,
+00:39:47.358678,udp4 *:5353<->*:*,en0,,24756652,16722543,
+00:39:47.358625,quic4 198.18.0.1:54104<->17.248.214.67:443,utun8,,1900,1700,
+00:39:47.364139,rapportd.1178,,,0,0,
+00:39:47.360429,tcp6 *.51560<->*.*,,Listen,,,
+";
+
+#[test]
+fn cumulative_socket_deltas_without_double_counting() {
+    for mode in [NettopMode::Cumulative, NettopMode::Auto] {
+        let (ev, st) = csv(CUMULATIVE, anchored(mode));
+        assert_eq!(st.rejected, 0);
+        assert_eq!(
+            summary(&ev),
+            vec![
+                row("apsd", Proto::Tcp, Some("17.57.146.138:5223"), 0, 1000, 0),
+                row(
+                    "mDNSResponder",
+                    Proto::Tcp,
+                    Some("1.1.1.1:443"),
+                    100,
+                    1000,
+                    0
+                ),
+                row(
+                    "mDNSResponder",
+                    Proto::Quic,
+                    Some("17.248.214.67:443"),
+                    1500,
+                    700,
+                    1
+                ),
+                // Frame 3: the 1.1.1.1 socket closed, the process total fell: clamped, not emitted.
+                row(
+                    "mDNSResponder",
+                    Proto::Quic,
+                    Some("17.248.214.67:443"),
+                    400,
+                    1000,
+                    0
+                ),
+            ],
+            "{mode:?}"
+        );
+        let t = traffic(&ev[0]);
+        assert_eq!(t.pid, Some(590));
+        assert_eq!(ev[0].ts, ts("2025-08-07T00:39:46.359621Z"));
+        assert_eq!(t.start, ts("2025-08-07T00:39:45.359621Z"));
+        assert_eq!(ev[0].origin.line, 12);
+        // The new socket's interval starts at the previous frame.
+        assert_eq!(traffic(&ev[2]).start, ts("2025-08-07T00:39:45.364011Z"));
+        assert!(st
+            .notes
+            .iter()
+            .any(|n| n.starts_with("1 nettop counter decreases clamped")));
+        assert!(st
+                .notes
+                .iter()
+                .any(|n| n == "nettop dates anchored to the host's other sources: 2025-08-07, UTC offset +00:00 (input.nettop_utc_offset)"),
+                "{:?}", st.notes);
+        assert_eq!(
+            st.reasons.get(&format!("skipped: {SKIP_BASELINE}")),
+            Some(&8)
+        );
+        // Every header is a skip, also the one whose arrival releases auto mode's held frame.
+        assert_eq!(st.reasons.get("skipped: nettop header"), Some(&3));
+        assert_eq!(
+            st.records,
+            st.events + st.skipped + st.rejected + st.carried,
+            "{st:?}"
+        );
+    }
+}
+
+#[test]
+fn a_process_total_beyond_its_sockets_is_not_lost() {
+    // python3 sends 20 MB in the interval while its only listed socket is idle: the process row's
+    // excess over its sockets is emitted (protocol unknown), not folded away.
+    let data = "\
+time,,interface,state,bytes_in,bytes_out,
+00:39:45.364011,python3.6101,,,1000,5000,
+00:39:45.359621,udp4 *:5353<->*:*,en0,,1000,5000,
+time,,interface,state,bytes_in,bytes_out,
+00:39:46.364011,python3.6101,,,1000,20005000,
+00:39:46.359621,udp4 *:5353<->*:*,en0,,1000,5000,
+time,,interface,state,bytes_in,bytes_out,
+00:39:47.364011,python3.6101,,,1000,20006000,
+00:39:47.359621,udp4 *:5353<->*:*,en0,,1000,6000,
+";
+    let (ev, st) = csv(data, ctx("residual.csv"));
+    assert_eq!(
+        summary(&ev),
+        vec![
+            row("python3", Proto::Unknown, None, 0, 20_000_000, 0),
+            // Frame 3: the socket accounts for the 1,000 bytes; nothing left over to emit.
+            row("python3", Proto::Udp, None, 0, 1000, 0),
+        ]
+    );
+    assert_eq!(
+        st.records,
+        st.events + st.skipped + st.rejected + st.carried,
+        "{st:?}"
+    );
+}
+
+const PROCESS_ONLY: &str = "\
+time,,interface,state,bytes_in,bytes_out,
+00:39:45.364011,apsd.590,,,7046,34544,
+00:39:45.364121,mDNSResponder.690,,,49701149,34147770,
+time,,interface,state,bytes_in,bytes_out,
+00:39:46.364011,apsd.590,,,7046,36544,
+00:39:46.364121,mDNSResponder.690,,,49701149,34147770,
+00:39:46.364200,curl.4242,,,100,5000,
+";
+
+#[test]
+fn process_only_frames() {
+    let (ev, st) = csv(PROCESS_ONLY, anchored(NettopMode::Auto));
+    assert_eq!(
+        summary(&ev),
+        vec![
+            row("apsd", Proto::Unknown, None, 0, 2000, 0),
+            row("curl", Proto::Unknown, None, 100, 5000, 0),
+        ]
+    );
+    assert_eq!(traffic(&ev[1]).pid, Some(4242));
+    assert_eq!(traffic(&ev[1]).start, ts("2025-08-07T00:39:45.364011Z"));
+    assert_eq!(st.reasons.get(&format!("skipped: {SKIP_NO_TRAFFIC}")), None);
+    assert!(st
+        .notes
+        .iter()
+        .any(|n| n.contains("auto-detected as cumulative")));
+}
+
+/// `nettop -d -L 3`: the first frame is cumulative since start, then per-interval values.
+const DELTA: &str = "\
+time,,interface,state,bytes_in,bytes_out,
+00:39:45.364011,apsd.590,,,7046,34544,
+00:39:45.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,7046,34544,
+00:39:45.364121,mDNSResponder.690,,,49701149,34147770,
+00:39:45.359327,tcp4 198.18.0.1:64818<->1.1.1.1:443,utun8,Established,966021,381461,
+time,,interface,state,bytes_in,bytes_out,
+00:39:46.364011,apsd.590,,,0,120,
+00:39:46.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,0,120,
+00:39:46.364121,mDNSResponder.690,,,50,60,
+00:39:46.359327,tcp4 198.18.0.1:64818<->1.1.1.1:443,utun8,Established,50,60,
+time,,interface,state,bytes_in,bytes_out,
+00:39:47.364011,apsd.590,,,0,0,
+00:39:47.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,0,0,
+00:39:47.364121,mDNSResponder.690,,,70,80,
+00:39:47.359327,tcp4 198.18.0.1:64818<->1.1.1.1:443,utun8,Established,70,80,
+";
+
+#[test]
+fn delta_mode_explicit_and_auto_detected() {
+    let want = vec![
+        row("apsd", Proto::Tcp, Some("17.57.146.138:5223"), 0, 120, 0),
+        row("mDNSResponder", Proto::Tcp, Some("1.1.1.1:443"), 50, 60, 0),
+        row("mDNSResponder", Proto::Tcp, Some("1.1.1.1:443"), 70, 80, 0),
+    ];
+    let (ev, st) = csv(DELTA, anchored(NettopMode::Delta));
+    assert_eq!(summary(&ev), want);
+    assert_eq!(
+        st.reasons.get(&format!("skipped: {SKIP_FIRST_DELTA}")),
+        Some(&4)
+    );
+    assert_eq!(st.rejected, 0);
+
+    let (ev, st) = csv(DELTA, anchored(NettopMode::Auto));
+    assert_eq!(summary(&ev), want);
+    assert!(
+        st.notes
+            .iter()
+            .any(|n| n.contains("auto-detected as delta")),
+        "{:?}",
+        st.notes
+    );
+    // Read as cumulative, the same capture falls between frames: clamps.
+    let (_, st) = csv(DELTA, anchored(NettopMode::Cumulative));
+    assert!(
+        st.notes
+            .iter()
+            .any(|n| n.starts_with("6 nettop counter decreases")),
+        "{:?}",
+        st.notes
+    );
+}
+
+#[test]
+fn auto_mode_with_two_frames_flushes_at_end() {
+    let two: String = DELTA.lines().take(10).map(|l| format!("{l}\n")).collect();
+    let (ev, _) = csv(&two, anchored(NettopMode::Auto));
+    assert_eq!(ev.len(), 2);
+    assert_eq!(traffic(&ev[0]).bytes_out, 120);
+}
+
+#[test]
+fn midnight_rollover() {
+    let data = "\
+time,,interface,state,bytes_in,bytes_out,
+23:59:59.364011,apsd.590,,,7046,34544,
+23:59:59.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,7046,34544,
+time,,interface,state,bytes_in,bytes_out,
+00:00:01.364011,apsd.590,,,7046,35544,
+00:00:01.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,7046,35544,
+23:59:59.999999,tcp4 198.18.0.1:65359<->17.57.146.138:443,utun8,Established,0,10,
+";
+    let mut c = ctx("n.csv");
+    c.clock.forced_date = parse_date("2025-08-07");
+    let (ev, st) = csv(data, c);
+    assert_eq!(ev.len(), 2);
+    assert_eq!(ev[0].ts, ts("2025-08-08T00:00:01.359621Z"));
+    assert_eq!(traffic(&ev[0]).start, ts("2025-08-07T23:59:59.359621Z"));
+    // A row listed after the rollover but stamped just before midnight keeps the earlier date.
+    assert_eq!(ev[1].ts, ts("2025-08-07T23:59:59.999999Z"));
+    assert!(st
+        .notes
+        .iter()
+        .any(|n| n.contains("given by --date: 2025-08-07")));
+    assert!(st
+        .notes
+        .iter()
+        .any(|n| n.contains("crossed midnight 1 time")));
+}
+
+/// The date of the first row for given hints, and the note.
+fn first_row_ts(hints: ClockHints, offset: i32) -> (Ts, Vec<String>) {
+    let mut c = ctx("n.csv");
+    c.clock = hints;
+    c.input.nettop_utc_offset = offset;
+    let mut p = NettopParser::new_csv(c);
+    let mut out = vec![];
+    for (i, l) in CUMULATIVE.lines().enumerate() {
+        p.parse(l, i as u64 + 1, &mut out).unwrap();
+    }
+    p.finish(&mut out);
+    (out[0].ts, p.notes())
+}
+
+#[test]
+fn date_anchoring() {
+    let frame2 = "00:39:46.359621";
+    // Reference shortly before midnight UTC: the closest date is the next day.
+    let (t, notes) = first_row_ts(
+        ClockHints {
+            reference: Some(ts("2025-08-06T23:50:00Z")),
+            ..Default::default()
+        },
+        0,
+    );
+    assert_eq!(t, ts(&format!("2025-08-07T{frame2}Z")));
+    assert!(notes[0].contains("other sources: 2025-08-07"));
+    // The host's offset from its unified log wins over the configured one.
+    let (t, notes) = first_row_ts(
+        ClockHints {
+            reference: Some(ts("2025-08-06T19:00:00Z")),
+            utc_offset: Some(5 * 3600 + 1800),
+            ..Default::default()
+        },
+        -7 * 3600,
+    );
+    assert_eq!(t, ts("2025-08-06T19:09:46.359621Z"));
+    assert!(notes[0].ends_with("UTC offset +05:30 (from the host's unified log)"));
+    // Rows 14 h after the other sources' first event, inside their span: the same day, not the
+    // day before (which is closer to the first event).
+    let (t, _) = first_row_ts(
+        ClockHints {
+            reference: Some(ts("2025-08-06T10:00:00Z")),
+            reference_end: Some(ts("2025-08-07T06:00:00Z")),
+            ..Default::default()
+        },
+        0,
+    );
+    assert_eq!(t, ts(&format!("2025-08-07T{frame2}Z")));
+    // Forced date wins over the reference.
+    let (t, _) = first_row_ts(
+        ClockHints {
+            reference: Some(ts("2025-08-06T23:50:00Z")),
+            forced_date: parse_date("2025-01-02"),
+            ..Default::default()
+        },
+        0,
+    );
+    assert_eq!(t, ts(&format!("2025-01-02T{frame2}Z")));
+    // Modification time: the latest date with the first row at or before it.
+    let (t, notes) = first_row_ts(
+        ClockHints {
+            file_mtime: Some(ts("2025-08-07T00:40:10Z")),
+            ..Default::default()
+        },
+        0,
+    );
+    assert_eq!(t, ts(&format!("2025-08-07T{frame2}Z")));
+    assert!(notes[0].contains("modification time"));
+    let (t, _) = first_row_ts(
+        ClockHints {
+            file_mtime: Some(ts("2025-08-07T00:39:00Z")),
+            ..Default::default()
+        },
+        0,
+    );
+    assert_eq!(t, ts(&format!("2025-08-06T{frame2}Z")));
+    // Nothing at all: today's (or an adjacent) date.
+    let (t, notes) = first_row_ts(ClockHints::default(), 0);
+    assert!((t.0 - now().0).abs() <= NANOS_PER_DAY);
+    assert!(notes[0].contains("current date"));
+}
+
+#[test]
+fn bad_cells_are_rejected() {
+    let data = "\
+time,,interface,state,bytes_in,bytes_out,
+00:39:45.364011,apsd.590,,,7046,34544,
+00:39:45.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,7046,34544,
+time,,interface,state,bytes_in,bytes_out,
+00:39:46.364011,apsd.590,,,7046,lots,
+00:39:46.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,7046,35544,
+00:39:46.364121,mDNSResponder.690,,,-,,
+00:39:46.364122,no pid here,,,1,2,
+25:00:00.000000,syslogd.394,,,1,2,
+00:39:46.364123,syslogd.394,,,1,2";
+    let (ev, st) = csv(data, anchored(NettopMode::Cumulative));
+    assert!(ev.is_empty(), "{:?}", summary(&ev));
+    assert_eq!(st.reasons.get("bad value"), Some(&1));
+    assert_eq!(st.reasons.get("bad row"), Some(&1));
+    assert_eq!(st.reasons.get("bad timestamp"), Some(&1));
+    assert_eq!(st.reasons.get("truncated last line"), Some(&1));
+    assert_eq!(st.samples[0].line, 5);
+    // The socket row under the rejected process row is not given to another process.
+    assert_eq!(st.reasons.get(&format!("skipped: {SKIP_ORPHAN}")), Some(&1));
+    // `-` and empty cells are "no value", not errors.
+    assert_eq!(
+        st.reasons.get(&format!("skipped: {SKIP_NO_TRAFFIC}")),
+        Some(&1)
+    );
+}
+
+#[test]
+fn csv_without_time_column() {
+    let data = "\
+,bytes_in,bytes_out,
+apsd.590,7046,34544,
+Codex (Service).451,10,20,
+,bytes_in,bytes_out,
+apsd.590,7046,35544,
+Codex (Service).451,10,20,
+,bytes_in,bytes_out,
+apsd.590,7046,35544,
+Codex (Service).451,10,2020,
+";
+    let mut c = anchored(NettopMode::Auto);
+    c.input.nettop_interval = std::time::Duration::from_secs(5);
+    let (ev, st) = csv(data, c);
+    assert_eq!(st.rejected, 0);
+    assert_eq!(
+        summary(&ev),
+        vec![
+            row("apsd", Proto::Unknown, None, 0, 1000, 0),
+            row("Codex (Service)", Proto::Unknown, None, 0, 2000, 0),
+        ]
+    );
+    assert_eq!(ev[0].ts, ts("2025-08-07T00:39:45Z"));
+    assert_eq!(traffic(&ev[0]).start, ts("2025-08-07T00:39:40Z"));
+    assert_eq!(ev[1].ts, ts("2025-08-07T00:39:50Z"));
+    assert!(st.notes.iter().any(|n| n.contains("no time column")));
+}
+
+#[test]
+fn cells() {
+    assert!(matches!(
+        name_cell("com.apple.WebKi.1790"),
+        Some(What::Process { ref name, pid: 1790 }) if &**name == "com.apple.WebKi"
+    ));
+    assert!(matches!(
+        name_cell("Signal Helper (.1069"),
+        Some(What::Process { ref name, pid: 1069 }) if &**name == "Signal Helper ("
+    ));
+    assert!(name_cell("kernel_task").is_none());
+    assert!(name_cell("x.12a").is_none());
+    let Some(What::Socket { proto, remote, .. }) = name_cell(
+        "quic6 fe80::7ca2:20ff:fe4d:277%awdl0.52214<->fe80::13:faff:fe55:a839%awdl0.50386",
+    ) else {
+        panic!()
+    };
+    assert_eq!(proto, Proto::Quic);
+    assert_eq!(
+        remote.as_deref(),
+        Some("[fe80::13:faff:fe55:a839%awdl0]:50386")
+    );
+    for w in ["udp4 *:*<->*:*", "udp6 *.5353<->*.*", "tcp6 *.51560<->*.*"] {
+        assert!(
+            matches!(name_cell(w), Some(What::Socket { remote: None, .. })),
+            "{w}"
+        );
+    }
+    assert_eq!(count_cell("b", " 1.5 KiB").unwrap(), 1536);
+    assert_eq!(count_cell("b", "-").unwrap(), 0);
+    assert!(count_cell("b", "1.22 ms").is_err());
+    assert_eq!(
+        wide_cells("Signal Helper (.1069      231681     95930"),
+        vec![(0, 20), (26, 32), (37, 42)]
+    );
+}
+
+fn fixed(data: &str, c: SourceCtx) -> (Vec<Event>, FileStats) {
+    read_all(data.as_bytes(), Format::NettopFixed, c)
+}
+
+#[test]
+fn real_fixed_width() {
+    let real = corpus("whichway_nettop_P_x_l2_fixedwidth.txt");
+    let (ev, st) = fixed(&real, ctx("w.txt"));
+    assert_eq!((st.records, st.rejected, ev.len()), (40, 0, 0));
+    assert_eq!(
+        st.reasons.get(&format!("skipped: {SKIP_BASELINE}")),
+        Some(&39)
+    );
+
+    // A second sample (blank line, header again), three processes sent 1000 more bytes.
+    let second = real
+        .replace("231681           95930", "231681           96930")
+        .replace("17611507         1063785", "17611507         1064785")
+        .replace("808991          695717", "808991          696717");
+    let both = format!("\n{real}{second}");
+    let mut c = anchored(NettopMode::Auto);
+    c.input.nettop_interval = std::time::Duration::from_secs(2);
+    let (ev, st) = fixed(&both, c.clone());
+    assert_eq!(st.rejected, 0);
+    let got: Vec<(String, i32, u64)> = ev
+        .iter()
+        .map(traffic)
+        .map(|t| (t.process_name.clone().unwrap(), t.pid.unwrap(), t.bytes_out))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("Microsoft Outlo".to_string(), 793, 1000),
+            ("Signal Helper (".to_string(), 1069, 1000),
+            ("Google Chrome H".to_string(), 1132, 1000),
+        ]
+    );
+    assert_eq!(ev[0].ts, ts("2025-08-07T00:39:42Z"));
+    assert_eq!(traffic(&ev[0]).start, ts("2025-08-07T00:39:40Z"));
+    assert!(st.notes.iter().any(|n| n.contains("no time column")));
+
+    // Without the repeated header, the repeated pids start the second frame.
+    let rows_only: String = second.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    let (ev2, st2) = fixed(&format!("{real}{rows_only}"), c);
+    assert_eq!(st2.rejected, 0);
+    assert_eq!(ev2.len(), 3);
+}
+
+#[test]
+fn fixed_width_columns_by_position() {
+    // Default-like columns where a middle column is empty on some rows.
+    let line = |n: &str, i: &str, s: &str, a: &str, b: &str| {
+        format!("{n:<20}{i:>12}{s:>8}{a:>11}{b:>11}\n")
+    };
+    let data = [
+        line("", "interface", "state", "bytes_in", "bytes_out"),
+        line("launchd.1", "", "", "10", "20"),
+        line("Some  App.77", "en0", "", "1.5 KiB", "40"),
+        line("launchd.1", "", "", "10", "25"),
+        line("Some  App.77", "en0", "", "2 KiB", "40"),
+    ]
+    .concat();
+    let data = data.as_str();
+    let (ev, st) = fixed(data, anchored(NettopMode::Cumulative));
+    assert_eq!(st.rejected, 0);
+    assert_eq!(
+        summary(&ev),
+        vec![
+            row("launchd", Proto::Unknown, None, 0, 5, 0),
+            row("Some  App", Proto::Unknown, None, 512, 0, 0),
+        ]
+    );
+}
