@@ -9,6 +9,7 @@
 //! address and target, joined to the process a process source saw sending there. [`observe`] keeps
 //! what each source showed, for `floodwatch coverage`.
 
+pub mod attribute;
 pub mod baseline;
 pub mod context;
 pub mod declared;
@@ -612,69 +613,6 @@ impl HostEngine {
         self.cur_window = Some(w);
     }
 
-    fn subject_of(&self, sh: &Shared, member: ProcId) -> ProcId {
-        // A tool run by a script (or a script run by a script) belongs to the outermost script: a bash loop
-        // running curl 40 times a second is one subject, not 2,400. The climb stops below launchd and
-        // at an interactive login shell (`-zsh`) above a script: everything a user runs in one terminal
-        // is not one subject.
-        let mut cur = member;
-        for _ in 0..32 {
-            let Some(parent) = self.parent_runner(sh, cur) else {
-                break;
-            };
-            let login_shell = self
-                .procs
-                .get(parent)
-                .is_some_and(|p| is_login_shell(&p.info));
-            let cur_is_runner = self
-                .procs
-                .get(cur)
-                .and_then(|p| Scope::name_of(&p.info))
-                .is_some_and(|n| sh.scope.is_runner(n));
-            if login_shell && cur_is_runner {
-                break;
-            }
-            cur = parent;
-        }
-        cur
-    }
-
-    /// The parent of `id` if it is a script runner other than launchd.
-    fn parent_runner(&self, sh: &Shared, id: ProcId) -> Option<ProcId> {
-        let parent = self.procs.get(id)?.parent?;
-        let pp = self.procs.get(parent)?;
-        if pp.info.pid <= 1 {
-            return None;
-        }
-        Scope::name_of(&pp.info)
-            .is_some_and(|n| sh.scope.is_runner(n))
-            .then_some(parent)
-    }
-
-    /// Where a tool's spawn is counted: the group of the process that ran it, whatever that is (a
-    /// script, `xargs -P`, `timeout`, a compiled dropper), so "N curl execs/s from one parent" holds
-    /// for parents that are not script runners too. Tools started by launchd itself count alone.
-    fn spawn_group(&self, sh: &Shared, tool: ProcId) -> ProcId {
-        match self.procs.get(tool).and_then(|p| p.parent) {
-            Some(parent) if self.procs.get(parent).is_some_and(|pp| pp.info.pid > 1) => {
-                self.subject_of(sh, parent)
-            }
-            _ => self.subject_of(sh, tool),
-        }
-    }
-
-    /// In scope: the process itself (a tool, a runner, a non-platform binary), or any child of a
-    /// script runner (a platform binary a script drives is still the script's traffic).
-    fn in_scope(&self, sh: &Shared, id: ProcId) -> bool {
-        self.procs
-            .get(id)
-            .is_some_and(|p| sh.scope.in_scope(&p.info))
-            || self
-                .parent_runner(sh, id)
-                .and_then(|r| self.procs.get(r))
-                .is_some_and(|r| !is_login_shell(&r.info))
-    }
-
     fn evidence(&self, sh: &Shared, kind: &str, ev: &Event, p: Option<&Proc>) -> Evidence {
         let (proto, remote, bytes, packets) = match &ev.kind {
             EventKind::Traffic(t) => (
@@ -801,11 +739,11 @@ impl HostEngine {
                         seen.bytes.add_pid_only(name, t.bytes_out);
                     }
                 }
-                if !self.in_scope(sh, id) {
+                if !attribute::in_scope(&self.procs, &sh.scope, id) {
                     stats.traffic_out_of_scope += 1;
                     return;
                 }
-                let subject = self.subject_of(sh, id);
+                let subject = attribute::subject_of(&self.procs, &sh.scope, id);
                 // A sample covering more than a window (a 60 s connection summary) is an average
                 // rate: it adds one window's worth at that rate, not its whole volume at its end.
                 let span = (ts.0 - t.start.0).max(0);
@@ -838,11 +776,11 @@ impl HostEngine {
                     self.procs
                         .traffic_process(pid, None, c.process_path.as_deref(), c.uid, ts);
                 self.note_for_join(sh, &ev, Some(id));
-                if !self.in_scope(sh, id) {
+                if !attribute::in_scope(&self.procs, &sh.scope, id) {
                     stats.traffic_out_of_scope += 1;
                     return;
                 }
-                let subject = self.subject_of(sh, id);
+                let subject = attribute::subject_of(&self.procs, &sh.scope, id);
                 self.acc(subject)
                     .add_connection(id, c.proto, c.remote.as_deref());
                 self.add_evidence(sh, subject, "connect", &ev, id);
@@ -869,7 +807,7 @@ impl HostEngine {
         if !(is_tool || is_runner) {
             return None;
         }
-        let subject = self.subject_of(sh, id);
+        let subject = attribute::subject_of(&self.procs, &sh.scope, id);
         let t = &sh.cfg.thresholds;
         if let Some(d) =
             declared::analyze(&name, &args, t.declared_packets_per_s, t.declared_curl_urls)
@@ -886,7 +824,7 @@ impl HostEngine {
             self.add_evidence(sh, subject, "declared", ev, id);
         }
         if is_tool {
-            let group = self.spawn_group(sh, id);
+            let group = attribute::spawn_group(&self.procs, &sh.scope, id);
             self.acc(group).add_spawn(&path, id);
             self.add_evidence(sh, group, "exec", ev, id);
             return Some(group);
@@ -1477,14 +1415,6 @@ fn count_final(stats: &mut EngineStats, verdict: &mut HostVerdict, alert: &Alert
         verdict.suppressed_alerts += 1;
         *stats.suppression_hits.entry(h.id.clone()).or_default() += 1;
     }
-}
-
-/// A login shell (`-zsh`, argv[0] starting with a dash): the boundary of an interactive session.
-fn is_login_shell(info: &floodwatch_core::event::ProcInfo) -> bool {
-    info.args
-        .as_ref()
-        .and_then(|a| a.first())
-        .is_some_and(|a0| a0.starts_with('-'))
 }
 
 /// Helper for sinks and tests: the basename of a path.
