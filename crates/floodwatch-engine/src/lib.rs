@@ -25,7 +25,6 @@ pub mod window;
 
 use baseline::{BaselineKey, Baselines, Judgement, Learner, Roles};
 use context::{classify, SessionState};
-use declared::Declared;
 use floodwatch_core::alert::{
     Alert, AlertStatus, ContextView, Evidence, HostVerdict, Metrics, ProcessView, Severity,
     SubjectView,
@@ -33,7 +32,6 @@ use floodwatch_core::alert::{
 use floodwatch_core::config::Config;
 use floodwatch_core::event::{Event, EventKind, Origin};
 use floodwatch_core::finding::NetworkFinding;
-use floodwatch_core::time::NANOS_PER_SEC;
 use floodwatch_core::Ts;
 use foldhash::HashMap;
 use lifecycle::Episode;
@@ -43,7 +41,7 @@ use scope::Scope;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use suppress::{Facts, Rates, Suppressions};
-use window::{WindowAcc, WindowSignals};
+use window::{WindowSignals, Windows};
 
 /// Read-only state every host engine shares.
 pub struct Shared {
@@ -169,13 +167,6 @@ pub struct EngineStats {
     pub hosts: BTreeMap<String, HostVerdict>,
 }
 
-struct LiveDeclared {
-    subject: ProcId,
-    since: Ts,
-    until: Option<Ts>,
-    declared: Declared,
-}
-
 pub struct HostEngine {
     host: Arc<str>,
     reorder: ReorderBuffer,
@@ -183,17 +174,8 @@ pub struct HostEngine {
     slack: (std::time::Duration, &'static str),
     procs: ProcessTable,
     session: SessionState,
-    window_ns: i64,
-    /// Windows overlap by half: one is judged every `hop_ns` (= window / 2) over the last two hops, so a
-    /// burst is never cut in two by a window boundary.
-    hop_ns: i64,
-    /// The current hop's index (event time / hop).
-    cur_window: Option<i64>,
-    active: HashMap<ProcId, WindowAcc>,
-    /// The previous hop's accumulators: the first half of the window judged at the current hop's end.
-    prev_hop: HashMap<ProcId, WindowAcc>,
+    windows: Windows,
     episodes: BTreeMap<ProcId, Episode>,
-    declared: BTreeMap<ProcId, LiveDeclared>,
     windows_done: u64,
     /// The newest event time actually received (idle ticks move the engine's clock, not this).
     last_event: Option<Ts>,
@@ -237,13 +219,8 @@ impl HostEngine {
             procs: ProcessTable::new(cfg.windows.exited_retention.as_nanos() as i64)
                 .with_exit_slack(cfg.windows.traffic_exit_slack.as_nanos() as i64),
             session: SessionState::default(),
-            window_ns: cfg.window_secs() as i64 * NANOS_PER_SEC,
-            hop_ns: (cfg.window_secs() as i64 * NANOS_PER_SEC / 2).max(1),
-            cur_window: None,
-            active: HashMap::default(),
-            prev_hop: HashMap::default(),
+            windows: Windows::new(cfg),
             episodes: BTreeMap::new(),
-            declared: BTreeMap::new(),
             windows_done: 0,
             last_event: None,
             verdict: HostVerdict {
@@ -516,7 +493,7 @@ impl HostEngine {
         while let Some(ev) = self.reorder.pop_ready(true) {
             self.process(ev, sh, out, stats, updates);
         }
-        if let Some(w) = self.cur_window {
+        if let Some(w) = self.windows.current_hop() {
             self.finalize_window(w, sh, out, stats, updates);
         }
         self.network.finish();
@@ -593,27 +570,23 @@ impl HostEngine {
         stats: &mut EngineStats,
         updates: bool,
     ) {
-        let w = ts.0.div_euclid(self.hop_ns);
-        let Some(mut cur) = self.cur_window else {
-            self.cur_window = Some(w);
+        let w = self.windows.hop_of(ts);
+        let Some(mut cur) = self.windows.current_hop() else {
+            self.windows.set_current_hop(w);
             return;
         };
         while cur < w {
             self.finalize_window(cur, sh, out, stats, updates);
             cur += 1;
             // Skip idle stretches: nothing active, nothing declared alive, no open episode to close.
-            if self.active.is_empty()
-                && self.prev_hop.is_empty()
-                && self.declared.is_empty()
-                && self.episodes.is_empty()
-            {
+            if self.windows.is_idle() && self.episodes.is_empty() {
                 cur = w;
             }
         }
-        self.cur_window = Some(w);
+        self.windows.set_current_hop(w);
     }
 
-    fn evidence(&self, sh: &Shared, kind: &str, ev: &Event, p: Option<&Proc>) -> Evidence {
+    fn evidence(sh: &Shared, kind: &str, ev: &Event, p: Option<&Proc>) -> Evidence {
         let (proto, remote, bytes, packets) = match &ev.kind {
             EventKind::Traffic(t) => (
                 Some(t.proto),
@@ -644,10 +617,6 @@ impl HostEngine {
         }
     }
 
-    fn acc(&mut self, subject: ProcId) -> &mut WindowAcc {
-        self.active.entry(subject).or_default()
-    }
-
     fn add_evidence(
         &mut self,
         sh: &Shared,
@@ -657,14 +626,10 @@ impl HostEngine {
         member: ProcId,
     ) {
         let max = sh.cfg.output.max_evidences;
-        if let Some(a) = self.active.get_mut(&subject) {
-            if a.evidence.len() >= max {
-                a.evidence_dropped += 1;
-                return;
-            }
-        }
-        let e = self.evidence(sh, kind, ev, self.procs.get(member));
-        self.acc(subject).evidence.push(e);
+        let procs = &self.procs;
+        self.windows.add_evidence(subject, max, || {
+            Self::evidence(sh, kind, ev, procs.get(member))
+        });
     }
 
     fn process(
@@ -707,9 +672,7 @@ impl HostEngine {
             EventKind::Exit { process, .. } => {
                 let id = self.procs.exit(process, ts);
                 self.note_for_join(sh, &ev, None);
-                if let Some(d) = self.declared.get_mut(&id) {
-                    d.until = Some(ts);
-                }
+                self.windows.exited(id, ts);
             }
             EventKind::ProcessSeen(p) => {
                 self.procs.observe(p, ts);
@@ -747,13 +710,14 @@ impl HostEngine {
                 // A sample covering more than a window (a 60 s connection summary) is an average
                 // rate: it adds one window's worth at that rate, not its whole volume at its end.
                 let span = (ts.0 - t.start.0).max(0);
-                let frac = if span <= self.window_ns {
+                let window_ns = self.windows.window_ns();
+                let frac = if span <= window_ns {
                     1.0
                 } else {
-                    self.window_ns as f64 / span as f64
+                    window_ns as f64 / span as f64
                 };
                 let cfg = &sh.cfg;
-                self.acc(subject).add_traffic(
+                self.windows.acc(subject).add_traffic(
                     cfg,
                     id,
                     t.proto,
@@ -781,7 +745,8 @@ impl HostEngine {
                     return;
                 }
                 let subject = attribute::subject_of(&self.procs, &sh.scope, id);
-                self.acc(subject)
+                self.windows
+                    .acc(subject)
                     .add_connection(id, c.proto, c.remote.as_deref());
                 self.add_evidence(sh, subject, "connect", &ev, id);
                 if updates {
@@ -801,9 +766,7 @@ impl HostEngine {
         let is_tool = sh.scope.is_tool(&name);
         let is_runner = sh.scope.is_runner(&name);
         // exec replaces the image: a declared flood of the old image ends here.
-        if let Some(d) = self.declared.get_mut(&id) {
-            d.until.get_or_insert(ev.ts);
-        }
+        self.windows.image_replaced(id, ev.ts);
         if !(is_tool || is_runner) {
             return None;
         }
@@ -812,20 +775,12 @@ impl HostEngine {
         if let Some(d) =
             declared::analyze(&name, &args, t.declared_packets_per_s, t.declared_curl_urls)
         {
-            self.declared.insert(
-                id,
-                LiveDeclared {
-                    subject,
-                    since: ev.ts,
-                    until: None,
-                    declared: d,
-                },
-            );
+            self.windows.declare(id, subject, ev.ts, d);
             self.add_evidence(sh, subject, "declared", ev, id);
         }
         if is_tool {
             let group = attribute::spawn_group(&self.procs, &sh.scope, id);
-            self.acc(group).add_spawn(&path, id);
+            self.windows.acc(group).add_spawn(&path, id);
             self.add_evidence(sh, group, "exec", ev, id);
             return Some(group);
         }
@@ -838,15 +793,9 @@ impl HostEngine {
         if self.episodes.contains_key(&subject) {
             return;
         }
-        let Some(acc) = self.active.get(&subject) else {
+        let Some((ws, sig, busiest)) = self.windows.so_far(&sh.cfg, subject) else {
             return;
         };
-        let acc = match self.prev_hop.get(&subject) {
-            Some(prev) => prev.combined(acc),
-            None => acc.clone(),
-        };
-        let ws = Ts((self.cur_window.unwrap_or(0) + 1) * self.hop_ns - self.window_ns);
-        let sig = WindowSignals::evaluate(&sh.cfg, ws, &acc);
         if !sig
             .triggers
             .iter()
@@ -861,7 +810,7 @@ impl HostEngine {
         if judged.as_ref().is_some_and(|j| j.absorbed) {
             return;
         }
-        let member = acc.busiest_member.map(|m| m.0).unwrap_or(subject);
+        let member = busiest.unwrap_or(subject);
         let identity = self.identity(subject);
         let mut ep = Episode::new(&self.host, subject, &identity, ws, member);
         ep.session = Some(self.session.clone());
@@ -886,56 +835,15 @@ impl HostEngine {
         stats: &mut EngineStats,
         updates: bool,
     ) {
-        // Hop w ends the window [we - window, we); declared floods and the hop's own counts cover
-        // [hs, we), the previous hop's the first half.
-        let hs = Ts(w * self.hop_ns);
-        let we = Ts(hs.0 + self.hop_ns);
-        let ws = Ts(we.0 - self.window_ns);
-        // Declared floods contribute for the part of the window their process was alive.
-        let mut ended = Vec::new();
         let cfg = &sh.cfg;
-        // An exit or exec may have reached the process table without ending the entry (a later image
-        // of the same lifetime, an exit seen through another pid lookup): the table has the last word.
-        for (id, d) in self.declared.iter_mut() {
-            if d.until.is_none() {
-                d.until = self.procs.get(*id).and_then(|p| p.exited);
-            }
-        }
-        for (id, d) in &self.declared {
-            let from = d.since.max(hs);
-            let to = d.until.map_or(we, |u| u.min(we));
-            if to > from {
-                let secs = (to.0 - from.0) as f64 / 1e9;
-                self.active
-                    .entry(d.subject)
-                    .or_default()
-                    .add_declared(cfg, *id, &d.declared, secs);
-            }
-            if d.until.is_some_and(|u| u <= we) {
-                ended.push(*id);
-            }
-        }
-        for id in ended {
-            self.declared.remove(&id);
-        }
-
-        let mut halves: BTreeMap<ProcId, (Option<WindowAcc>, Option<WindowAcc>)> = BTreeMap::new();
-        for (s, a) in self.prev_hop.drain() {
-            halves.entry(s).or_default().0 = Some(a);
-        }
-        for (s, a) in self.active.drain() {
-            halves.entry(s).or_default().1 = Some(a);
-        }
-        let mut next_prev: HashMap<ProcId, WindowAcc> = HashMap::default();
+        let (bounds, windows) = self.windows.close_hop(w, cfg, &self.procs);
+        let (ws, we) = (bounds.start, bounds.end);
         let mut cool: BTreeMap<ProcId, WindowSignals> = BTreeMap::new();
-        for (subject, (prev, cur)) in halves {
-            let window = match (&prev, &cur) {
-                (Some(p), Some(c)) => p.combined(c),
-                (Some(p), None) => p.combined(&WindowAcc::default()),
-                (None, Some(c)) => WindowAcc::default().combined(c),
-                (None, None) => continue,
-            };
-            let sig = WindowSignals::evaluate(cfg, ws, &window);
+        for sw in windows {
+            let subject = sw.subject;
+            let sig = sw.sig;
+            let prev = sw.first_half;
+            let cur = sw.second_half;
             self.verdict.subjects += 1;
             let judged = self.baseline_window(sh, subject, &sig);
             let absorbed = judged.as_ref().is_some_and(|j| j.absorbed);
@@ -943,7 +851,6 @@ impl HostEngine {
                 stats.baseline_absorbed += 1;
                 self.verdict.baseline_absorbed += 1;
             }
-            let cur = cur.unwrap_or_default();
             if !sig.hot() || absorbed {
                 if !absorbed {
                     self.note_near_miss(subject, &sig);
@@ -958,13 +865,13 @@ impl HostEngine {
                         half.evidence.clear();
                         half.evidence_dropped = 0;
                     }
-                    next_prev.insert(subject, half);
+                    self.windows.keep_half(subject, half);
                 }
                 continue;
             }
             stats.hot_windows += 1;
             self.verdict.hot_windows += 1;
-            let member = window.busiest_member.map(|m| m.0).unwrap_or(subject);
+            let member = sw.busiest.unwrap_or(subject);
             let opened = !self.episodes.contains_key(&subject);
             if opened {
                 let identity = self.identity(subject);
@@ -989,7 +896,7 @@ impl HostEngine {
                 }
             }
             if !half.is_empty() {
-                next_prev.insert(subject, half);
+                self.windows.keep_half(subject, half);
             }
             if updates {
                 if let Some(ep) = self.episodes.get(&subject) {
@@ -1008,7 +915,6 @@ impl HostEngine {
                 }
             }
         }
-        self.prev_hop = next_prev;
         // Open episodes without a hot window: chart the window, close after the quiet period.
         let quiet = cfg.windows.quiet_period.as_nanos() as i64;
         let idle: Vec<ProcId> = self
@@ -1021,7 +927,7 @@ impl HostEngine {
             let close = self
                 .episodes
                 .get(&s)
-                .is_some_and(|e| we.0 - e.last_hot_end.0 >= quiet.max(self.window_ns));
+                .is_some_and(|e| we.0 - e.last_hot_end.0 >= quiet.max(self.windows.window_ns()));
             if close {
                 if let Some(ep) = self.episodes.remove(&s) {
                     let alert = self.build_alert(sh, &ep, AlertStatus::Closed);
@@ -1042,8 +948,7 @@ impl HostEngine {
                 .episodes
                 .values()
                 .flat_map(|e| [e.subject, e.member])
-                .chain(self.declared.keys().copied())
-                .chain(self.declared.values().map(|d| d.subject))
+                .chain(self.windows.declared_processes())
                 .collect();
             let mut keep_all: std::collections::HashSet<ProcId> = keep.iter().copied().collect();
             for k in &keep {
