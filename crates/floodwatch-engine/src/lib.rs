@@ -20,14 +20,14 @@ pub mod order;
 pub mod process;
 pub mod scope;
 pub mod score;
+pub mod severity;
 pub mod suppress;
 pub mod window;
 
 use baseline::{BaselineKey, Baselines, Judgement, Learner, Roles};
 use context::{classify, SessionState};
 use floodwatch_core::alert::{
-    Alert, AlertStatus, ContextView, Evidence, HostVerdict, Metrics, ProcessView, Severity,
-    SubjectView,
+    Alert, AlertStatus, ContextView, Evidence, HostVerdict, Metrics, ProcessView, SubjectView,
 };
 use floodwatch_core::config::Config;
 use floodwatch_core::event::{Event, EventKind, Origin};
@@ -1167,7 +1167,7 @@ impl HostEngine {
             first_seen: ep.first_seen,
             last_seen: ep.last_seen,
             score,
-            severity: Severity::from_score(score),
+            severity: severity::severity(score),
             reasons,
             metrics: Metrics {
                 window_secs: cfg.window_secs(),

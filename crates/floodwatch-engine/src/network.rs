@@ -29,7 +29,7 @@
 //! process that sent to the target (see [`JoinIndex`]) and emitted.
 
 use crate::process::ProcId;
-use floodwatch_core::alert::{ProcessView, Severity};
+use floodwatch_core::alert::ProcessView;
 use floodwatch_core::config::Config;
 use floodwatch_core::event::{Origin, Proto, Traffic};
 use floodwatch_core::finding::{
@@ -938,12 +938,7 @@ impl NetworkAgg {
                         self.window_ns / NANOS_PER_SEC
                     ));
                 }
-                // Two doublings past a threshold is high.
-                severity = if ratio >= 4.0 {
-                    Severity::High
-                } else {
-                    Severity::Medium
-                };
+                severity = crate::severity::severity(crate::score::network_score(ep.class, ratio));
             }
             NetworkClass::Scan => {
                 let per_probe = ep.probe_packets / ep.probes.max(1.0);
@@ -967,7 +962,7 @@ impl NetworkAgg {
                         p.span_s
                     ));
                 }
-                severity = Severity::Informational;
+                severity = crate::severity::severity(crate::score::network_score(ep.class, 0.0));
             }
         }
         let process = match (&target, ep.class) {
