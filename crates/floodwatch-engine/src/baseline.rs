@@ -11,7 +11,12 @@
 //! `tolerance` × that identity's p99 (a CI runner's usual curl storm), and otherwise the alert carries the
 //! deviation. An immature or missing baseline leaves the absolute thresholds in charge, and the alert says so.
 
+use crate::attribute;
+use crate::context::{classify, SessionState};
+use crate::process::{ProcId, ProcessTable};
+use crate::scope::Scope;
 use crate::window::WindowSignals;
+use crate::BaselineMode;
 use floodwatch_core::config::BaselineSettings;
 use floodwatch_core::event::ProcInfo;
 use floodwatch_core::time::NANOS_PER_DAY;
@@ -21,6 +26,7 @@ use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 /// The learned signals, in this order everywhere (store columns, histograms, reasons).
 pub const SIGNALS: [&str; 4] = [
@@ -524,6 +530,90 @@ impl Learner {
                 }
             }
         }
+    }
+}
+
+/// One host's use of baselines: each subject's key, kept for the subject's lifetime (identity and
+/// parent class do not change within one), and the windows the host learned.
+#[derive(Default)]
+pub struct HostBaselines {
+    keys: HashMap<ProcId, Arc<BaselineKey>>,
+    pub learner: Learner,
+}
+
+impl HostBaselines {
+    /// Learns the window (learn mode), or judges a hot one against its baseline (judge mode). Returns
+    /// the judgement of a hot window when baselines are in use. `key` describes a subject not seen
+    /// before (see [`key_of`]).
+    pub fn window(
+        &mut self,
+        mode: &BaselineMode,
+        half_life_ns: i64,
+        host: &str,
+        subject: ProcId,
+        sig: &WindowSignals,
+        key: impl FnOnce(&Roles) -> BaselineKey,
+    ) -> Option<Judgement> {
+        match mode {
+            BaselineMode::Off => None,
+            BaselineMode::Learn { roles, watermarks } => {
+                if watermarks.get(host).is_some_and(|w| sig.start < *w) {
+                    self.learner.skipped_windows += 1;
+                    return None;
+                }
+                let key = self.key(subject, roles, key);
+                self.learner
+                    .add(&key, values_of(sig), sig.start, host, half_life_ns);
+                None
+            }
+            BaselineMode::Judge { roles, baselines } => {
+                if !sig.hot() {
+                    return None;
+                }
+                let key = self.key(subject, roles, key);
+                Some(baselines.judge(&key, host, sig))
+            }
+        }
+    }
+
+    fn key(
+        &mut self,
+        subject: ProcId,
+        roles: &Roles,
+        make: impl FnOnce(&Roles) -> BaselineKey,
+    ) -> Arc<BaselineKey> {
+        if let Some(k) = self.keys.get(&subject) {
+            return k.clone();
+        }
+        let key = Arc::new(make(roles));
+        self.keys.insert(subject, key.clone());
+        key
+    }
+
+    /// Forgets the keys of subjects no longer in the process table.
+    pub fn retain(&mut self, alive: impl Fn(ProcId) -> bool) {
+        self.keys.retain(|id, _| alive(*id));
+    }
+}
+
+/// The baseline key of a subject: identity × parent class × this host's role.
+pub fn key_of(
+    procs: &ProcessTable,
+    scope: &Scope,
+    session: &SessionState,
+    host: &str,
+    subject: ProcId,
+    roles: &Roles,
+) -> BaselineKey {
+    let ctx = classify(procs, scope, subject, subject, session);
+    let identity = match procs.get(subject) {
+        Some(p) => identity_of(&p.info, attribute::is_runner(procs, scope, subject)),
+        None => "unknown".to_string(),
+    };
+    BaselineKey {
+        identity,
+        parent_class: ctx.launched_by.as_str().to_string(),
+        role: roles.role_of(host).to_string(),
     }
 }
 

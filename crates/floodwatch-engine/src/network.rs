@@ -28,10 +28,11 @@
 //! process events have caught up with it (`network.join_slack` past its end), then is joined to the
 //! process that sent to the target (see [`JoinIndex`]) and emitted.
 
-use crate::process::ProcId;
+use crate::alert::view_of;
+use crate::process::{ProcId, ProcessTable};
 use floodwatch_core::alert::ProcessView;
 use floodwatch_core::config::Config;
-use floodwatch_core::event::{Origin, Proto, Traffic};
+use floodwatch_core::event::{Event, EventKind, Origin, Proto, Traffic};
 use floodwatch_core::finding::{
     fmt_count_rate, JoinKind, NetworkClass, NetworkEvidence, NetworkFinding, ProcessJoin,
 };
@@ -402,6 +403,47 @@ impl JoinIndex {
         }
     }
 
+    /// Records what a process event shows for the join: the time process sources cover; who sent to
+    /// which destination (traffic, connections of process `id`); which command lines name one (execs).
+    pub fn note_event(&mut self, procs: &ProcessTable, ev: &Event, id: Option<ProcId>) {
+        self.cover(ev.ts);
+        let Some(id) = id else { return };
+        let Some(p) = procs.get(id) else { return };
+        let pid = p.info.pid;
+        let file = ev.origin.file;
+        match &ev.kind {
+            EventKind::Traffic(t) => {
+                if let Some(r) = t.remote.as_deref() {
+                    let (from, to) = (t.start.min(ev.ts), ev.ts);
+                    self.note(r, id, pid, from, to, t.bytes_out, false, file, || {
+                        view_of(procs, id)
+                    });
+                }
+            }
+            EventKind::Connect(c) => {
+                if let Some(r) = c.remote.as_deref() {
+                    self.note(r, id, pid, ev.ts, ev.ts, 0, false, file, || {
+                        view_of(procs, id)
+                    });
+                }
+            }
+            EventKind::Exec { .. } => {
+                let hosts = p
+                    .info
+                    .args
+                    .as_deref()
+                    .map(hosts_in_argv)
+                    .unwrap_or_default();
+                for h in hosts {
+                    self.note(&h, id, pid, ev.ts, ev.ts, 0, true, file, || {
+                        view_of(procs, id)
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Forgets entries older than `cutoff` unless `keep` (a process still running).
     pub fn evict(&mut self, cutoff: Ts, keep: impl Fn(&Seen) -> bool) {
         self.by_target.retain(|_, list| {
@@ -420,6 +462,22 @@ pub struct ProcFacts {
     pub view: ProcessView,
     pub parents: Vec<ProcessView>,
     pub exited: Option<Ts>,
+}
+
+impl ProcFacts {
+    /// The facts of process `id` while the process table still has it.
+    pub fn of(procs: &ProcessTable, id: ProcId) -> Option<ProcFacts> {
+        let p = procs.get(id)?;
+        Some(ProcFacts {
+            view: view_of(procs, id)?,
+            parents: procs
+                .ancestors(id)
+                .into_iter()
+                .filter_map(|a| view_of(procs, a))
+                .collect(),
+            exited: p.exited,
+        })
+    }
 }
 
 pub struct NetworkAgg {
