@@ -16,6 +16,7 @@ use floodwatch_core::alert::{
     Alert, AlertStatus, ContextView, Evidence, Metrics, ProcessView, SubjectView,
 };
 use floodwatch_core::event::{Event, EventKind};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What an alert is built from besides its episode: the host, its process table and session state.
 pub struct HostFacts<'a> {
@@ -261,9 +262,66 @@ pub fn evidence(kind: &str, ev: &Event, p: Option<&Proc>, file: String) -> Evide
     }
 }
 
+/// Nearest misses kept per host (each subject at its nearest window).
+const NEAR_MISSES_KEPT: usize = 16;
+
+/// The cool windows that came nearest a threshold, a few subjects' worth, and the subjects that
+/// alerted: a quiet host's verdict names its closest subject that never alerted.
+#[derive(Default)]
+pub struct NearMisses {
+    by_subject: BTreeMap<ProcId, (f64, String)>,
+    alerted: BTreeSet<ProcId>,
+}
+
+impl NearMisses {
+    /// Keeps the window if it is the subject's nearest miss yet, and among the nearest subjects.
+    pub fn note(&mut self, procs: &ProcessTable, subject: ProcId, sig: &WindowSignals) {
+        let Some(closest) = sig.closest else {
+            return;
+        };
+        let ratio = closest.1 / closest.2;
+        if self
+            .by_subject
+            .get(&subject)
+            .is_some_and(|(r, _)| *r >= ratio)
+        {
+            return;
+        }
+        if self.by_subject.len() >= NEAR_MISSES_KEPT && !self.by_subject.contains_key(&subject) {
+            let lowest = self
+                .by_subject
+                .iter()
+                .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
+                .map(|(s, (r, _))| (*s, *r));
+            match lowest {
+                Some((s, r)) if r < ratio => {
+                    self.by_subject.remove(&s);
+                }
+                _ => return,
+            }
+        }
+        let text = near_miss_text(procs, subject, sig, closest);
+        self.by_subject.insert(subject, (ratio, text));
+    }
+
+    /// The subject alerted: it is nobody's near miss.
+    pub fn alerted(&mut self, subject: ProcId) {
+        self.alerted.insert(subject);
+    }
+
+    /// The nearest miss of a subject that never alerted: its ratio to the threshold, in words.
+    pub fn closest(&self) -> Option<(f64, &str)> {
+        self.by_subject
+            .iter()
+            .filter(|(s, _)| !self.alerted.contains(s))
+            .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.cmp(a.0)))
+            .map(|(_, (ratio, text))| (*ratio, text.as_str()))
+    }
+}
+
 /// A cool window's nearest miss in words, for a quiet host's verdict: "ping (pid 812): 0.03
 /// network-tool execs/s (threshold 5/s), 1% of it, in the window starting ...".
-pub fn near_miss_text(
+fn near_miss_text(
     procs: &ProcessTable,
     subject: ProcId,
     sig: &WindowSignals,

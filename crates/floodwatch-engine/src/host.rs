@@ -5,7 +5,7 @@
 //! goes to [`crate::network`] instead. The stages hold the logic; this file holds the order and the
 //! bookkeeping (statistics, the host verdict, eviction).
 
-use crate::alert::{self, build_alert, HostFacts};
+use crate::alert::{self, build_alert, HostFacts, NearMisses};
 use crate::attribute;
 use crate::baseline::{self, HostBaselines, Judgement};
 use crate::context::SessionState;
@@ -23,11 +23,8 @@ use floodwatch_core::config::Config;
 use floodwatch_core::event::{Connect, Event, EventKind, Traffic};
 use floodwatch_core::finding::NetworkFinding;
 use floodwatch_core::Ts;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// Nearest misses kept per host (each subject at its nearest window).
-const NEAR_MISSES_KEPT: usize = 16;
 
 /// Where alert states go, and whether `watch`'s Opened/Updated states are wanted.
 struct Emit<'a> {
@@ -49,10 +46,8 @@ pub struct HostEngine {
     /// The newest event time actually received (idle ticks move the engine's clock, not this).
     last_event: Option<Ts>,
     verdict: HostVerdict,
-    /// The nearest misses by subject (a few), and the subjects that alerted: a quiet host's verdict
-    /// names its closest subject that never alerted.
-    near_misses: BTreeMap<ProcId, (f64, String)>,
-    alerted: BTreeSet<ProcId>,
+    /// A quiet host's verdict names its closest subject that never alerted.
+    near_misses: NearMisses,
     pub(crate) baselines: HostBaselines,
     /// Pid-less traffic: floods and scans per local address and target.
     network: NetworkAgg,
@@ -89,8 +84,7 @@ impl HostEngine {
                 host: host.to_string(),
                 ..HostVerdict::default()
             },
-            near_misses: BTreeMap::new(),
-            alerted: BTreeSet::new(),
+            near_misses: NearMisses::default(),
             baselines: HostBaselines::default(),
             network: NetworkAgg::new(host.clone(), cfg),
             findings: Vec::new(),
@@ -207,14 +201,9 @@ impl HostEngine {
             }
         }
         stats.peak_processes = stats.peak_processes.max(self.procs.len());
-        let closest = self
-            .near_misses
-            .iter()
-            .filter(|(s, _)| !self.alerted.contains(s))
-            .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.cmp(a.0)));
-        if let Some((_, (ratio, text))) = closest {
-            self.verdict.closest_ratio = Some(*ratio);
-            self.verdict.closest = Some(text.clone());
+        if let Some((ratio, text)) = self.near_misses.closest() {
+            self.verdict.closest_ratio = Some(ratio);
+            self.verdict.closest = Some(text.to_string());
         }
         stats
             .hosts
@@ -496,7 +485,7 @@ impl HostEngine {
         let identity = alert::identity(&self.procs, subject);
         let mut ep = Episode::new(&self.host, subject, &identity, start, member);
         ep.session = Some(self.session.clone());
-        self.alerted.insert(subject);
+        self.near_misses.alerted(subject);
         ep
     }
 
@@ -517,7 +506,7 @@ impl HostEngine {
                 self.hot_window(sw, end, judged, sh, emit);
             } else {
                 if !absorbed {
-                    self.note_near_miss(sw.subject, &sw.sig);
+                    self.near_misses.note(&self.procs, sw.subject, &sw.sig);
                 }
                 let subject = sw.subject;
                 let sig = self.cool_window(sw, sh);
@@ -679,36 +668,6 @@ impl HostEngine {
             sig,
             |roles| baseline::key_of(procs, &sh.scope, session, host, subject, roles),
         )
-    }
-
-    /// Keeps the cool window that came nearest a threshold, described for the host verdict.
-    fn note_near_miss(&mut self, subject: ProcId, sig: &WindowSignals) {
-        let Some(closest) = sig.closest else {
-            return;
-        };
-        let ratio = closest.1 / closest.2;
-        if self
-            .near_misses
-            .get(&subject)
-            .is_some_and(|(r, _)| *r >= ratio)
-        {
-            return;
-        }
-        if self.near_misses.len() >= NEAR_MISSES_KEPT && !self.near_misses.contains_key(&subject) {
-            let lowest = self
-                .near_misses
-                .iter()
-                .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
-                .map(|(s, (r, _))| (*s, *r));
-            match lowest {
-                Some((s, r)) if r < ratio => {
-                    self.near_misses.remove(&s);
-                }
-                _ => return,
-            }
-        }
-        let text = alert::near_miss_text(&self.procs, subject, sig, closest);
-        self.near_misses.insert(subject, (ratio, text));
     }
 
     fn facts(&self) -> HostFacts<'_> {
