@@ -1,7 +1,7 @@
 //! The per-host loop. [`HostEngine`] takes one host's events, puts them in event-time order and walks
 //! each through the stages: [`crate::process`] table → [`crate::context`] session → attribution
 //! ([`crate::attribute`]) → [`crate::window`] accumulation; at each hop's end, signals → baseline →
-//! [`crate::lifecycle`] episodes → [`crate::alert`] (score, severity, suppression). Pid-less traffic
+//! [`crate::lifecycle`] episodes → `alert` building (score, severity, suppression). Pid-less traffic
 //! goes to [`crate::network`] instead. The stages hold the logic; this file holds the order and the
 //! bookkeeping (statistics, the host verdict, eviction).
 
