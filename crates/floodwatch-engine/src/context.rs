@@ -297,3 +297,212 @@ fn display_chain(table: &ProcessTable, lineage: &[ProcId], from_launchd: bool) -
     parts.dedup();
     parts.join(" → ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use floodwatch_core::config::Config;
+    use floodwatch_core::event::ProcInfo;
+
+    const T: i64 = 1_757_989_800;
+
+    /// A process started at `T + pid` s, argv split on spaces, signed by Apple unless told otherwise.
+    fn info(pid: i32, ppid: i32, path: &str, argv: &str, euid: u32, tty: Tty) -> ProcInfo {
+        let mut p = ProcInfo {
+            pid,
+            ppid: Some(ppid),
+            start_time: Some(Ts::from_secs(T + pid as i64)),
+            path: Some(path.into()),
+            args: Some(argv.split(' ').map(str::to_string).collect()),
+            uid: Some(euid),
+            euid: Some(euid),
+            tty,
+            ..ProcInfo::default()
+        };
+        p.signing.platform_binary = Some(true);
+        p.signing.signing_id = Some("com.apple.x".into());
+        p
+    }
+
+    /// The rows in order (parents first); returns the table and each row's lifetime.
+    fn table(rows: &[ProcInfo]) -> (ProcessTable, Vec<ProcId>) {
+        let mut t = ProcessTable::new(i64::MAX / 4);
+        let now = Ts::from_secs(T + 10_000);
+        let ids = rows.iter().map(|r| t.observe(r, now)).collect();
+        (t, ids)
+    }
+
+    fn scope() -> Scope {
+        Scope::new(&Config::default().scope).unwrap()
+    }
+
+    fn launchd() -> ProcInfo {
+        info(1, 0, "/sbin/launchd", "/sbin/launchd", 0, Tty::None)
+    }
+
+    #[test]
+    fn a_cron_script_without_a_tty_is_unattended_and_its_chain_reads_outermost_first() {
+        let (t, ids) = table(&[
+            launchd(),
+            info(241, 1, "/usr/sbin/cron", "/usr/sbin/cron", 0, Tty::None),
+            info(300, 241, "/bin/bash", "/bin/bash /opt/x.sh", 0, Tty::None),
+            info(
+                301,
+                300,
+                "/usr/bin/curl",
+                "/usr/bin/curl -s http://203.0.113.10/",
+                0,
+                Tty::None,
+            ),
+        ]);
+        let c = classify(&t, &scope(), ids[2], ids[3], &SessionState::default());
+        assert_eq!(c.launched_by, LaunchedBy::Cron);
+        assert!(c.unattended);
+        assert!(!c.interactive);
+        assert_eq!((c.tty.as_deref(), c.tty_known), (None, true));
+        assert!(c.root);
+        assert_eq!(c.signature, SignatureClass::Platform);
+        assert_eq!(c.away, None);
+        assert_eq!(
+            c.chain,
+            "launchd → /usr/sbin/cron → /bin/bash /opt/x.sh → /usr/bin/curl -s http://203.0.113.10/"
+        );
+        assert_eq!(c.session, "unknown (no session events)");
+    }
+
+    #[test]
+    fn a_terminal_tty_is_interactive_until_the_screen_locks() {
+        let terminal = "/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal";
+        let tty = || Tty::Some("/dev/ttys001".into());
+        let mut zsh = info(410, 400, "/bin/zsh", "-zsh", 501, tty());
+        zsh.responsible_pid = Some(400);
+        let mut ping = info(411, 410, "/sbin/ping", "ping -c 5 10.0.0.1", 501, tty());
+        ping.responsible_pid = Some(400);
+        let (t, ids) = table(&[
+            launchd(),
+            info(400, 1, terminal, terminal, 501, Tty::None),
+            zsh,
+            ping,
+        ]);
+        let mut session = SessionState::default();
+        session.apply(&session_event(SessionKind::Login), Ts::from_secs(T));
+        let c = classify(&t, &scope(), ids[3], ids[3], &session);
+        assert_eq!(c.launched_by, LaunchedBy::Terminal);
+        assert!(c.interactive);
+        assert!(!c.unattended);
+        assert!(!c.root);
+        assert_eq!(c.tty.as_deref(), Some("/dev/ttys001"));
+        assert_eq!(c.responsible.as_deref(), Some(terminal));
+        assert_eq!(c.session, "console unlocked");
+
+        // Nobody at the console: unattended even with a terminal's TTY.
+        let locked_at = Ts::from_secs(T + 60);
+        session.apply(&session_event(SessionKind::Lock), locked_at);
+        let c = classify(&t, &scope(), ids[3], ids[3], &session);
+        assert!(c.interactive && c.unattended);
+        let away = format!("screen locked since {}", locked_at.hms());
+        assert_eq!(c.away.as_deref(), Some(away.as_str()));
+        assert_eq!(c.session, away);
+        session.apply(&session_event(SessionKind::Unlock), Ts::from_secs(T + 90));
+        assert!(!classify(&t, &scope(), ids[3], ids[3], &session).unattended);
+    }
+
+    #[test]
+    fn who_launched_it_from_the_top_of_the_lineage() {
+        let app = "/Applications/Tool.app/Contents/MacOS/tool";
+        for (top, want) in [
+            (
+                info(500, 1, "/usr/local/bin/agentd", "agentd", 0, Tty::None),
+                LaunchedBy::LaunchdDaemon,
+            ),
+            (
+                info(500, 1, "/usr/local/bin/agentd", "agentd", 501, Tty::None),
+                LaunchedBy::LaunchdAgent,
+            ),
+            (info(500, 1, app, app, 501, Tty::None), LaunchedBy::App),
+            (
+                info(
+                    500,
+                    1,
+                    "/usr/bin/osascript",
+                    "osascript -e x",
+                    501,
+                    Tty::None,
+                ),
+                LaunchedBy::Osascript,
+            ),
+            (
+                info(500, 1, "/usr/sbin/sshd", "sshd: admin", 0, Tty::None),
+                LaunchedBy::Ssh,
+            ),
+        ] {
+            // launchd itself not in the table (as with most telemetry): the top has ppid 1.
+            let (t, ids) = table(&[
+                top.clone(),
+                info(501, 500, "/usr/bin/curl", "curl http://x/", 501, Tty::None),
+            ]);
+            let c = classify(&t, &scope(), ids[1], ids[1], &SessionState::default());
+            assert_eq!(c.launched_by, want, "{:?}", top.path);
+            assert!(c.chain.starts_with("launchd → "), "{}", c.chain);
+            // No TTY (known): unattended whoever launched it.
+            assert!(c.unattended, "{want:?}");
+        }
+    }
+
+    #[test]
+    fn a_process_known_only_from_traffic_has_unknown_tty_and_is_not_called_unattended() {
+        let mut t = ProcessTable::new(i64::MAX / 4);
+        let id = t.traffic_process(
+            7001,
+            None,
+            Some("/private/tmp/.x/updater"),
+            Some(501),
+            Ts::from_secs(T),
+        );
+        let c = classify(&t, &scope(), id, id, &SessionState::default());
+        assert_eq!(c.launched_by, LaunchedBy::Unknown);
+        assert_eq!((c.tty.as_deref(), c.tty_known), (None, false));
+        assert!(!c.unattended, "an unreported TTY is not a missing one");
+        assert!(!c.interactive);
+        assert_eq!(c.signature, SignatureClass::Unknown);
+        assert_eq!(
+            c.suspicious_path.as_deref(),
+            Some("/private/tmp/.x/updater")
+        );
+        assert_eq!(c.chain, "/private/tmp/.x/updater");
+    }
+
+    #[test]
+    fn session_state_follows_events() {
+        let mut s = SessionState::default();
+        assert_eq!(s.describe(), "unknown (no session events)");
+        s.apply(&session_event(SessionKind::SshLogin), Ts::from_secs(T));
+        s.apply(
+            &session_event(SessionKind::ScreenShareStart),
+            Ts::from_secs(T),
+        );
+        assert_eq!(
+            s.describe(),
+            "console unlocked, 1 ssh session(s), screen sharing active"
+        );
+        s.apply(&session_event(SessionKind::Lock), Ts::from_secs(T + 1));
+        s.apply(&session_event(SessionKind::Logout), Ts::from_secs(T + 2));
+        // Logged out wins over locked.
+        assert_eq!(s.away(), Some(("logged out", Ts::from_secs(T + 2))));
+        s.apply(&session_event(SessionKind::Login), Ts::from_secs(T + 3));
+        assert_eq!(s.away(), Some(("screen locked", Ts::from_secs(T + 1))));
+        s.apply(&session_event(SessionKind::SshLogout), Ts::from_secs(T + 4));
+        s.apply(&session_event(SessionKind::SshLogout), Ts::from_secs(T + 5));
+        assert_eq!(s.ssh_sessions, 0, "never below zero");
+    }
+
+    fn session_event(kind: SessionKind) -> Session {
+        Session {
+            kind,
+            user: None,
+            uid: None,
+            tty: None,
+            remote: None,
+        }
+    }
+}
