@@ -2,7 +2,7 @@
 //! AN0971 singles out floods "with no UI context or user interaction": a process with no TTY, started by
 //! launchd, cron or osascript, or running while the screen is locked. Context ranks; it never alerts alone.
 
-use crate::process::{basename, ProcId, ProcessTable};
+use crate::process::{basename, Proc, ProcId, ProcessTable};
 use crate::scope::Scope;
 use floodwatch_core::event::{Session, SessionKind, SignatureClass, Tty};
 use floodwatch_core::Ts;
@@ -119,82 +119,18 @@ pub fn classify(
 ) -> Context {
     let root = table.get(subject);
     let mem = table.get(member).or(root);
-    let mut lineage: Vec<ProcId> = vec![member];
-    if member != subject {
-        for a in table.ancestors(member) {
-            lineage.push(a);
-            if a == subject {
-                break;
-            }
-        }
-    }
-    let ancestors = table.ancestors(subject);
-    lineage.extend(ancestors.iter().copied());
-    let names: Vec<&str> = lineage
-        .iter()
-        .filter_map(|id| table.get(*id))
-        .filter_map(|p| Scope::name_of(&p.info))
-        .collect();
-
-    // TTY: the member's, else the subject's (fork children inherit it).
-    let tty_of = |id: ProcId| {
-        table
-            .get(id)
-            .map(|p| p.info.tty.clone())
-            .unwrap_or_default()
-    };
-    let (tty, tty_known) = match (tty_of(member), tty_of(subject)) {
-        (Tty::Some(t), _) | (_, Tty::Some(t)) => (Some(t), true),
-        (Tty::None, _) | (_, Tty::None) => (None, true),
-        _ => (None, false),
-    };
-    let responsible = mem
-        .and_then(|p| p.info.responsible_pid)
-        .filter(|&rp| Some(rp) != mem.map(|p| p.info.pid))
-        .and_then(|rp| {
-            let t = mem.map(|p| p.first_seen).unwrap_or_default();
-            table.alive_at(rp, t, i64::MAX / 4)
-        })
-        .and_then(|id| table.get(id))
-        .and_then(|p| p.info.path.clone());
-
+    let lineage = lineage(table, subject, member);
+    let (tty, tty_known) = tty(table, subject, member);
+    let responsible = responsible(table, mem);
     let top = lineage.last().and_then(|id| table.get(*id));
     let top_ppid_is_launchd = top.is_some_and(|p| p.info.ppid == Some(1) || p.info.pid == 1);
-    let any = |f: &dyn Fn(&str) -> bool| names.iter().any(|n| f(n));
-    let launched_by = if any(&|n| n == "cron" || n == "crond" || n == "atrun") {
-        LaunchedBy::Cron
-    } else if any(&|n| n.starts_with("sshd")) {
-        LaunchedBy::Ssh
-    } else if responsible
-        .as_deref()
-        .is_some_and(|p| scope.is_terminal_app(basename(p)))
-        || lineage.iter().filter_map(|id| table.get(*id)).any(|p| {
-            p.info
-                .path
-                .as_deref()
-                .is_some_and(|p| scope.is_terminal_app(basename(p)))
-        })
-    {
-        LaunchedBy::Terminal
-    } else if any(&|n| n == "osascript") {
-        LaunchedBy::Osascript
-    } else if let Some(t) = top.filter(|_| top_ppid_is_launchd) {
-        let path = t.info.path.as_deref().unwrap_or("");
-        if path.contains(".app/Contents/MacOS/") {
-            LaunchedBy::App
-        } else if t.info.euid == Some(0) || t.info.uid == Some(0) {
-            LaunchedBy::LaunchdDaemon
-        } else {
-            LaunchedBy::LaunchdAgent
-        }
-    } else if responsible
-        .as_deref()
-        .is_some_and(|r| r.contains(".app/Contents/MacOS/"))
-    {
-        LaunchedBy::App
-    } else {
-        LaunchedBy::Unknown
-    };
+    let launched_by = launched_by(
+        table,
+        scope,
+        &lineage,
+        responsible.as_deref(),
+        top.filter(|_| top_ppid_is_launchd),
+    );
 
     let interactive = tty.is_some()
         && matches!(
@@ -221,26 +157,6 @@ pub fn classify(
     let signature = info
         .map(|i| i.signing.class())
         .unwrap_or(SignatureClass::Unknown);
-    let suspicious_path = lineage
-        .iter()
-        .filter_map(|id| table.get(*id))
-        .filter_map(|p| p.info.path.as_deref())
-        .chain(
-            // A script's own path is its first argument (`/bin/bash /Library/Scripts/.sync.sh`).
-            lineage
-                .iter()
-                .filter_map(|id| table.get(*id))
-                .filter_map(|p| {
-                    p.info
-                        .args
-                        .as_ref()
-                        .and_then(|a| a.get(1))
-                        .map(String::as_str)
-                })
-                .filter(|a| a.starts_with('/')),
-        )
-        .find_map(|p| scope.suspicious_path(p))
-        .map(str::to_string);
     Context {
         launched_by,
         chain,
@@ -252,9 +168,119 @@ pub fn classify(
         away,
         root: root_user,
         signature,
-        suspicious_path,
+        suspicious_path: suspicious_path(table, scope, &lineage),
         session: session.describe(),
     }
+}
+
+/// The member, its ancestors up to the subject, and the subject's ancestors: nearest first.
+fn lineage(table: &ProcessTable, subject: ProcId, member: ProcId) -> Vec<ProcId> {
+    let mut lineage: Vec<ProcId> = vec![member];
+    if member != subject {
+        for a in table.ancestors(member) {
+            lineage.push(a);
+            if a == subject {
+                break;
+            }
+        }
+    }
+    lineage.extend(table.ancestors(subject));
+    lineage
+}
+
+/// The member's TTY, else the subject's (fork children inherit it), and whether any source could
+/// tell at all.
+fn tty(table: &ProcessTable, subject: ProcId, member: ProcId) -> (Option<String>, bool) {
+    let tty_of = |id: ProcId| {
+        table
+            .get(id)
+            .map(|p| p.info.tty.clone())
+            .unwrap_or_default()
+    };
+    match (tty_of(member), tty_of(subject)) {
+        (Tty::Some(t), _) | (_, Tty::Some(t)) => (Some(t), true),
+        (Tty::None, _) | (_, Tty::None) => (None, true),
+        _ => (None, false),
+    }
+}
+
+/// The path of the member's responsible process (the app or terminal macOS holds responsible).
+fn responsible(table: &ProcessTable, mem: Option<&Proc>) -> Option<String> {
+    mem.and_then(|p| p.info.responsible_pid)
+        .filter(|&rp| Some(rp) != mem.map(|p| p.info.pid))
+        .and_then(|rp| {
+            let t = mem.map(|p| p.first_seen).unwrap_or_default();
+            table.alive_at(rp, t, i64::MAX / 4)
+        })
+        .and_then(|id| table.get(id))
+        .and_then(|p| p.info.path.clone())
+}
+
+/// How the lineage was started: cron, ssh, a terminal, osascript, else by what launchd started
+/// (`launchd_child`: the top of the lineage, when its parent is launchd), else the responsible app.
+fn launched_by(
+    table: &ProcessTable,
+    scope: &Scope,
+    lineage: &[ProcId],
+    responsible: Option<&str>,
+    launchd_child: Option<&Proc>,
+) -> LaunchedBy {
+    let names: Vec<&str> = lineage
+        .iter()
+        .filter_map(|id| table.get(*id))
+        .filter_map(|p| Scope::name_of(&p.info))
+        .collect();
+    let any = |f: &dyn Fn(&str) -> bool| names.iter().any(|n| f(n));
+    if any(&|n| n == "cron" || n == "crond" || n == "atrun") {
+        LaunchedBy::Cron
+    } else if any(&|n| n.starts_with("sshd")) {
+        LaunchedBy::Ssh
+    } else if responsible.is_some_and(|p| scope.is_terminal_app(basename(p)))
+        || lineage.iter().filter_map(|id| table.get(*id)).any(|p| {
+            p.info
+                .path
+                .as_deref()
+                .is_some_and(|p| scope.is_terminal_app(basename(p)))
+        })
+    {
+        LaunchedBy::Terminal
+    } else if any(&|n| n == "osascript") {
+        LaunchedBy::Osascript
+    } else if let Some(t) = launchd_child {
+        let path = t.info.path.as_deref().unwrap_or("");
+        if path.contains(".app/Contents/MacOS/") {
+            LaunchedBy::App
+        } else if t.info.euid == Some(0) || t.info.uid == Some(0) {
+            LaunchedBy::LaunchdDaemon
+        } else {
+            LaunchedBy::LaunchdAgent
+        }
+    } else if responsible.is_some_and(|r| r.contains(".app/Contents/MacOS/")) {
+        LaunchedBy::App
+    } else {
+        LaunchedBy::Unknown
+    }
+}
+
+/// The first executable or script path in the lineage that lives somewhere a dropped tool would.
+fn suspicious_path(table: &ProcessTable, scope: &Scope, lineage: &[ProcId]) -> Option<String> {
+    let procs = || lineage.iter().filter_map(|id| table.get(*id));
+    procs()
+        .filter_map(|p| p.info.path.as_deref())
+        .chain(
+            // A script's own path is its first argument (`/bin/bash /Library/Scripts/.sync.sh`).
+            procs()
+                .filter_map(|p| {
+                    p.info
+                        .args
+                        .as_ref()
+                        .and_then(|a| a.get(1))
+                        .map(String::as_str)
+                })
+                .filter(|a| a.starts_with('/')),
+        )
+        .find_map(|p| scope.suspicious_path(p))
+        .map(str::to_string)
 }
 
 fn short_cmd(table: &ProcessTable, id: ProcId) -> String {
