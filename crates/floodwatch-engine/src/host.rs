@@ -26,13 +26,15 @@ use floodwatch_core::Ts;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Where alert states go, and whether `watch`'s Opened/Updated states are wanted.
+/// Where alert states and counts go, and whether `watch`'s Opened/Updated states are wanted.
 struct Emit<'a> {
     out: &'a mut Vec<AlertEvent>,
     stats: &'a mut EngineStats,
     updates: bool,
 }
 
+/// One host's engine: its reorder buffer, process table, session, windows, open episodes, baselines
+/// and network stage.
 pub struct HostEngine {
     host: Arc<str>,
     reorder: ReorderBuffer,
