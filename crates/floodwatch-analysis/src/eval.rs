@@ -438,7 +438,7 @@ mod tests {
             first_seen: t(first),
             last_seen: t(first + 30),
             score: 70,
-            severity: floodwatch_core::alert::Severity::from_score(70),
+            severity: floodwatch_core::alert::Severity::High,
             reasons: vec![],
             metrics: Default::default(),
             subject: SubjectView {

@@ -52,6 +52,8 @@ pub struct Alert {
     pub suppression_notes: Vec<String>,
 }
 
+/// How urgent a finding is. Which severity a finding gets is decided in one place, the engine's
+/// `severity` module, for process alerts and network findings alike.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -63,15 +65,6 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn from_score(score: u8) -> Severity {
-        match score {
-            90..=100 => Severity::Critical,
-            70..=89 => Severity::High,
-            50..=69 => Severity::Medium,
-            30..=49 => Severity::Low,
-            _ => Severity::Informational,
-        }
-    }
     /// OCSF severity_id.
     pub fn ocsf_id(self) -> u8 {
         match self {

@@ -225,3 +225,191 @@ impl Episode {
             .map(|(k, _)| crate::process::basename(k))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::baseline::{BaselineKey, Deviation, Judgement, Standing};
+    use floodwatch_core::config::Config;
+
+    const S: i64 = 1_000_000_000;
+
+    fn spawns(n: u64, tool: &str, member: ProcId) -> WindowAcc {
+        let mut a = WindowAcc::default();
+        for _ in 0..n {
+            a.add_spawn(tool, member);
+        }
+        a
+    }
+
+    fn evidence(line: u64) -> Evidence {
+        Evidence {
+            kind: "exec".into(),
+            time: Ts(line as i64),
+            pid: Some(9),
+            process: None,
+            cmd_line: None,
+            proto: None,
+            remote: None,
+            bytes_out: None,
+            packets_out: None,
+            file: "e.jsonl".into(),
+            line,
+        }
+    }
+
+    fn judgement(ratio: f64) -> Judgement {
+        Judgement {
+            key: BaselineKey {
+                identity: "curl".into(),
+                parent_class: "cron".into(),
+                role: "default".into(),
+            },
+            standing: Standing::Mature,
+            windows: 100,
+            days: 10.0,
+            hosts: 1,
+            seen_on_host: true,
+            role_learned: true,
+            deviation: Some(Deviation {
+                signal: "spawns_per_s",
+                value: ratio,
+                p99: 1.0,
+                ratio,
+            }),
+            absorbed: false,
+        }
+    }
+
+    #[test]
+    fn ids_depend_on_host_identity_and_first_window_only() {
+        let id = |host: &str, identity: &str, start: i64, member: ProcId| {
+            Episode::new(host, 1, identity, Ts(start), member).id
+        };
+        let a = id("mac-1", "812|5|/bin/bash", 30 * S, 1);
+        assert_eq!(
+            a,
+            id("mac-1", "812|5|/bin/bash", 30 * S, 2),
+            "not the member"
+        );
+        assert_ne!(a, id("mac-2", "812|5|/bin/bash", 30 * S, 1));
+        assert_ne!(a, id("mac-1", "813|5|/bin/bash", 30 * S, 1));
+        assert_ne!(a, id("mac-1", "812|5|/bin/bash", 45 * S, 1));
+        let u = uuid::Uuid::parse_str(&a).unwrap();
+        assert_eq!(u.get_version_num(), 5);
+    }
+
+    #[test]
+    fn hot_windows_raise_peaks_and_totals_and_chart_the_timeline() {
+        let cfg = Config::default();
+        let mut ep = Episode::new("mac-1", 1, "x", Ts(0), 1);
+        let first = spawns(150, "/usr/bin/curl", 2);
+        let sig = WindowSignals::evaluate(&cfg, Ts(0), &first);
+        ep.absorb(&sig, first, Ts(30 * S), 20);
+        let second = spawns(300, "/usr/bin/curl", 3);
+        let sig2 = WindowSignals::evaluate(&cfg, Ts(15 * S), &second);
+        ep.absorb(&sig2, second, Ts(45 * S), 20);
+        assert_eq!(ep.hot_windows, 2);
+        assert_eq!((ep.last_seen, ep.last_hot_end), (Ts(45 * S), Ts(45 * S)));
+        assert_eq!(ep.peaks.spawns_per_s, 10.0);
+        assert_eq!(ep.peaks.ratios, vec![(Trigger::Spawns, 2.0)]);
+        assert_eq!(ep.total_spawns, 450);
+        assert_eq!(ep.member, 3, "the busiest member of the latest half");
+        assert_eq!(ep.top_tool(), Some("curl"));
+        let chart: Vec<(Ts, f64, bool)> = ep
+            .timeline
+            .iter()
+            .map(|p| (p.start, p.spawns_per_s, p.hot))
+            .collect();
+        assert_eq!(chart, [(Ts(0), 5.0, true), (Ts(15 * S), 10.0, true)]);
+    }
+
+    #[test]
+    fn quiet_windows_chart_without_moving_the_end_and_early_opens_count_no_window() {
+        let cfg = Config::default();
+        let mut ep = Episode::new("mac-1", 1, "x", Ts(0), 1);
+        let acc = spawns(150, "/usr/bin/curl", 2);
+        let sig = WindowSignals::evaluate(&cfg, Ts(0), &acc);
+        ep.early(&sig, Ts(4 * S));
+        assert_eq!((ep.hot_windows, ep.last_seen), (0, Ts(4 * S)));
+        assert_eq!(ep.peaks.spawns_per_s, 5.0);
+        ep.absorb(&sig, acc, Ts(30 * S), 20);
+        ep.quiet_window(None, Ts(15 * S), Ts(45 * S));
+        let cool = WindowSignals::evaluate(&cfg, Ts(30 * S), &spawns(3, "/usr/bin/curl", 2));
+        ep.quiet_window(Some(&cool), Ts(30 * S), Ts(60 * S));
+        assert_eq!(
+            ep.last_seen,
+            Ts(30 * S),
+            "quiet windows do not extend the episode"
+        );
+        assert_eq!(ep.hot_windows, 1);
+        let chart: Vec<(Ts, f64, bool)> = ep
+            .timeline
+            .iter()
+            .map(|p| (p.start, p.spawns_per_s, p.hot))
+            .collect();
+        assert_eq!(
+            chart,
+            [
+                (Ts(0), 5.0, true),
+                (Ts(15 * S), 0.0, false),
+                (Ts(30 * S), 0.1, false)
+            ]
+        );
+        for i in 0..MAX_TIMELINE as i64 {
+            ep.quiet_window(None, Ts((4 + i) * 15 * S), Ts((6 + i) * 15 * S));
+        }
+        assert_eq!(
+            ep.timeline.len(),
+            MAX_TIMELINE,
+            "the chart keeps the newest points"
+        );
+        assert_eq!(ep.timeline[0].start, Ts(60 * S), "the three oldest dropped");
+    }
+
+    #[test]
+    fn folding_halves_bounds_evidence_and_keeps_what_was_declared_and_estimated() {
+        let cfg = Config::default();
+        let mut ep = Episode::new("mac-1", 1, "x", Ts(0), 1);
+        let mut a = WindowAcc::default();
+        a.add_connection(2, Proto::Tcp, Some("10.0.0.1:80"));
+        a.add_connection(2, Proto::Tcp, Some("10.0.0.1:80"));
+        a.add_connection(2, Proto::Tcp, Some("10.0.0.2:80"));
+        a.add_connection(2, Proto::Tcp, Some("10.0.0.1:443"));
+        a.evidence = vec![evidence(1), evidence(2), evidence(3)];
+        a.evidence_dropped = 4;
+        ep.fold(a, 2);
+        assert_eq!(ep.total_connections, 4);
+        assert_eq!(ep.top_destination(), Some(("10.0.0.1", 0.75)));
+        let lines: Vec<u64> = ep.evidences.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 2]);
+        assert_eq!(ep.evidence_dropped, 5, "4 dropped before, 1 over the bound");
+        assert!(!ep.estimated_packets && ep.declared.is_none());
+
+        let args: Vec<String> = ["ping", "-f", "198.51.100.7"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let d = crate::declared::analyze("ping", &args, 50.0, 1000).unwrap();
+        let mut b = WindowAcc::default();
+        b.add_declared(&cfg, 3, &d, 15.0);
+        ep.fold(b, 2);
+        assert!(
+            ep.estimated_packets,
+            "packets only estimated from the command line"
+        );
+        assert_eq!(ep.declared.as_ref(), Some(&d));
+        assert_eq!(ep.protos, [Proto::Tcp, Proto::Icmp]);
+        assert_eq!(ep.member, 3);
+    }
+
+    #[test]
+    fn the_most_deviant_baseline_judgement_explains_the_episode() {
+        let mut ep = Episode::new("mac-1", 1, "x", Ts(0), 1);
+        for r in [2.0, 5.0, 3.0] {
+            ep.note_baseline(judgement(r));
+        }
+        let kept = ep.baseline.as_ref().and_then(|j| j.deviation.as_ref());
+        assert_eq!(kept.map(|d| d.ratio), Some(5.0));
+    }
+}

@@ -1,8 +1,10 @@
-//! Scoring: 0-100 and the ordered reasons behind it, each with its number.
+//! Scoring: 0-100 and the ordered reasons behind it, each with its number; [`crate::severity`] turns
+//! the score into a severity.
 //!
-//! base = how far the strongest measured signal exceeds its threshold (a declared flood with no measured
-//! volume gets `declared_base`); then context points from `[scoring]`. Context never makes a window hot:
-//! this function only runs for subjects that already crossed a threshold.
+//! Process alerts ([`score`]): base = how far the strongest measured signal exceeds its threshold (a
+//! declared flood with no measured volume gets `declared_base`); then context points from `[scoring]`.
+//! Context never makes a window hot: this function only runs for subjects that already crossed a
+//! threshold. Network findings ([`network_score`]): their strength alone.
 
 use crate::baseline::{Judgement, Standing};
 use crate::context::{Context, LaunchedBy};
@@ -11,6 +13,7 @@ use crate::window::Trigger;
 use floodwatch_core::alert::Reason;
 use floodwatch_core::config::Config;
 use floodwatch_core::event::{Proto, SignatureClass};
+use floodwatch_core::finding::NetworkClass;
 
 /// Episode-wide peaks (per metric, over hot windows).
 #[derive(Clone, Debug, Default)]
@@ -84,13 +87,13 @@ fn reason(
     }
 }
 
+/// The score of a process alert and its reasons: the measured signals first (strongest first, only
+/// the strongest carrying the base points), then context, most points first.
 pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
     let s = &i.cfg.scoring;
-    let t = &i.cfg.thresholds;
     // Hot windows overlap by half: n of them span one window plus n-1 half-windows.
     let w = i.cfg.window_secs();
     let secs = w + (i.hot_windows.max(1) as u64 - 1) * w / 2;
-    let mut primary = Vec::new();
     let mut ratios = i.peaks.ratios.clone();
     ratios.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let strongest = ratios.first().map(|r| r.1);
@@ -101,10 +104,45 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
         }
         None => s.declared_base,
     };
+    let mut primary = signal_reasons(i, &ratios, base, secs);
+    let mut context = Vec::new();
+    if let Some(d) = i.declared {
+        let pts = if strongest.is_none() {
+            base
+        } else {
+            s.declared_flood
+        };
+        context.push(reason(
+            "declared_flood",
+            pts,
+            format!("command line declares a flood: {}", d.what),
+            d.est_pps,
+            None,
+        ));
+    }
+    context_reasons(i, &mut context);
+    traffic_reasons(i, secs, &mut context);
+    if i.ctx.interactive {
+        context.push(interactive_reason(i));
+    }
+    if let Some(j) = i.baseline {
+        context.extend(baseline_reasons(j, i.cfg));
+    }
+    context.sort_by_key(|r| std::cmp::Reverse(r.points));
+    let total: i32 = primary.iter().chain(context.iter()).map(|r| r.points).sum();
+    let score = total.clamp(1, 100) as u8;
+    primary.extend(context);
+    (score, primary)
+}
+
+/// One reason per measured trigger that fired, strongest first; the first carries `base`.
+fn signal_reasons(i: &ScoreInput, ratios: &[(Trigger, f64)], base: i32, secs: u64) -> Vec<Reason> {
+    let t = &i.cfg.thresholds;
+    let p = i.peaks;
+    let mut out = Vec::new();
     for (k, (trig, _ratio)) in ratios.iter().enumerate() {
         let pts = if k == 0 { base } else { 0 };
-        let p = i.peaks;
-        primary.push(match trig {
+        out.push(match trig {
             Trigger::Spawns => reason(
                 "spawn_rate",
                 pts,
@@ -167,21 +205,12 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
             Trigger::Declared => continue,
         });
     }
-    let mut context: Vec<Reason> = Vec::new();
-    if let Some(d) = i.declared {
-        let pts = if strongest.is_none() {
-            base
-        } else {
-            s.declared_flood
-        };
-        context.push(reason(
-            "declared_flood",
-            pts,
-            format!("command line declares a flood: {}", d.what),
-            d.est_pps,
-            None,
-        ));
-    }
+    out
+}
+
+/// Who ran it and how: unattended, nobody at the console, root, signature, where it runs from.
+fn context_reasons(i: &ScoreInput, out: &mut Vec<Reason>) {
+    let s = &i.cfg.scoring;
     let c = i.ctx;
     if c.unattended {
         let why = match (&c.tty, c.tty_known) {
@@ -189,7 +218,7 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
             (None, false) => "TTY not reported",
             (Some(_), _) => "TTY present",
         };
-        context.push(reason(
+        out.push(reason(
             "unattended",
             s.unattended,
             format!(
@@ -202,7 +231,7 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
         ));
     }
     if let Some(away) = &c.away {
-        context.push(reason(
+        out.push(reason(
             "session_away",
             s.session_locked,
             format!("nobody at the console: {away}"),
@@ -211,7 +240,7 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
         ));
     }
     if c.root {
-        context.push(reason(
+        out.push(reason(
             "root",
             s.root,
             "runs as root (euid 0)".into(),
@@ -220,14 +249,14 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
         ));
     }
     match c.signature {
-        SignatureClass::AdHoc => context.push(reason(
+        SignatureClass::AdHoc => out.push(reason(
             "unsigned_or_adhoc",
             s.unsigned_or_adhoc,
             "ad hoc code signature (no signing identity)".into(),
             None,
             None,
         )),
-        SignatureClass::Unsigned => context.push(reason(
+        SignatureClass::Unsigned => out.push(reason(
             "unsigned_or_adhoc",
             s.unsigned_or_adhoc,
             "unsigned executable".into(),
@@ -237,7 +266,7 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
         _ => {}
     }
     if let Some(p) = &c.suspicious_path {
-        context.push(reason(
+        out.push(reason(
             "suspicious_path",
             s.suspicious_path,
             format!("runs from a hidden or user-writable path: {p}"),
@@ -245,11 +274,18 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
             None,
         ));
     }
+}
+
+/// What the traffic looks like: stateless protocols, one destination, how long it lasted.
+fn traffic_reasons(i: &ScoreInput, secs: u64, out: &mut Vec<Reason>) {
+    let s = &i.cfg.scoring;
+    let t = &i.cfg.thresholds;
+    let w = i.cfg.window_secs();
     if i.protos
         .iter()
         .any(|p| matches!(p, Proto::Udp | Proto::Icmp))
     {
-        context.push(reason(
+        out.push(reason(
             "stateless_protocol",
             s.stateless_protocol,
             format!("stateless protocol ({})", proto_list(i.protos)),
@@ -261,7 +297,7 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
         .top_destination
         .filter(|(_, sh)| *sh >= t.destination_share)
     {
-        context.push(reason(
+        out.push(reason(
             "concentrated_destination",
             s.concentrated_destination,
             format!(
@@ -276,7 +312,7 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
     let extra_windows = (secs / w.max(1)).saturating_sub(1) as i32;
     if extra_windows > 0 {
         let pts = (s.sustained_per_window * extra_windows).min(s.sustained_max);
-        context.push(reason(
+        out.push(reason(
             "sustained",
             pts,
             format!(
@@ -287,31 +323,47 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
             None,
         ));
     }
-    if c.interactive {
-        let who = c
-            .responsible
-            .as_deref()
-            .map(crate::process::basename)
-            .unwrap_or(c.launched_by.as_str());
-        context.push(reason(
-            "interactive",
-            s.interactive,
-            format!(
-                "interactive: TTY {} via {who} (ranked lower, still a flood)",
-                c.tty.as_deref().unwrap_or("?")
-            ),
-            None,
-            None,
-        ));
+}
+
+/// Interactive use was seen (a TTY via a terminal or ssh): ranked lower, still a flood.
+fn interactive_reason(i: &ScoreInput) -> Reason {
+    let c = i.ctx;
+    let who = c
+        .responsible
+        .as_deref()
+        .map(crate::process::basename)
+        .unwrap_or(c.launched_by.as_str());
+    reason(
+        "interactive",
+        i.cfg.scoring.interactive,
+        format!(
+            "interactive: TTY {} via {who} (ranked lower, still a flood)",
+            c.tty.as_deref().unwrap_or("?")
+        ),
+        None,
+        None,
+    )
+}
+
+/// A network finding's score. A network sensor sees no process, parent, TTY or user, so there is no
+/// context to add: the score is the finding's strength alone. A scan scores nothing (it is never a
+/// flood). A flood scores 50 at its threshold and 10 more per whole doubling past it (`peak_ratio`:
+/// its peak window's strongest rate over that rate's threshold), counting up to two doublings: without
+/// process context a network finding stops at high, never critical.
+pub fn network_score(class: NetworkClass, peak_ratio: f64) -> u8 {
+    match class {
+        NetworkClass::Scan => 0,
+        NetworkClass::Flood => {
+            let doublings = if peak_ratio >= 4.0 {
+                2
+            } else if peak_ratio >= 2.0 {
+                1
+            } else {
+                0
+            };
+            50 + 10 * doublings
+        }
     }
-    if let Some(j) = i.baseline {
-        context.extend(baseline_reasons(j, i.cfg));
-    }
-    context.sort_by_key(|r| std::cmp::Reverse(r.points));
-    let total: i32 = primary.iter().chain(context.iter()).map(|r| r.points).sum();
-    let score = total.clamp(1, 100) as u8;
-    primary.extend(context);
-    (score, primary)
 }
 
 /// 40312 as "40,312".

@@ -1,0 +1,109 @@
+//! Learning: the profiles one run learns (merged into the store afterwards), and one host's use of
+//! baselines as its windows close: learn each window, or judge each hot one.
+
+use super::{values_of, BaselineKey, Judgement, Profile, Roles};
+use crate::process::ProcId;
+use crate::window::WindowSignals;
+use crate::BaselineMode;
+use floodwatch_core::Ts;
+use foldhash::HashMap;
+use std::sync::Arc;
+
+/// Profiles learned by one run, before they are merged into the store.
+#[derive(Debug, Default)]
+pub struct Learner {
+    pub profiles: HashMap<BaselineKey, Profile>,
+    /// Windows learned and windows skipped because an earlier learn already covered their time.
+    pub windows: u64,
+    pub skipped_windows: u64,
+}
+
+impl Learner {
+    pub fn add(&mut self, key: &BaselineKey, values: [f64; 4], at: Ts, host: &str, half_life: i64) {
+        self.windows += 1;
+        match self.profiles.get_mut(key) {
+            Some(p) => p.add(values, at, host, half_life),
+            None => {
+                let mut p = Profile::new(at);
+                p.add(values, at, host, half_life);
+                self.profiles.insert(key.clone(), p);
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: Learner, half_life: i64) {
+        self.windows += other.windows;
+        self.skipped_windows += other.skipped_windows;
+        for (k, p) in other.profiles {
+            match self.profiles.get_mut(&k) {
+                Some(mine) => mine.merge(p, half_life),
+                None => {
+                    self.profiles.insert(k, p);
+                }
+            }
+        }
+    }
+}
+
+/// One host's use of baselines: each subject's key, kept for the subject's lifetime (identity and
+/// parent class do not change within one), and the windows the host learned.
+#[derive(Default)]
+pub struct HostBaselines {
+    keys: HashMap<ProcId, Arc<BaselineKey>>,
+    pub learner: Learner,
+}
+
+impl HostBaselines {
+    /// Learns the window (learn mode), or judges a hot one against its baseline (judge mode). Returns
+    /// the judgement of a hot window when baselines are in use. `key` describes a subject not seen
+    /// before (see [`key_of`]).
+    pub fn window(
+        &mut self,
+        mode: &BaselineMode,
+        half_life_ns: i64,
+        host: &str,
+        subject: ProcId,
+        sig: &WindowSignals,
+        key: impl FnOnce(&Roles) -> BaselineKey,
+    ) -> Option<Judgement> {
+        match mode {
+            BaselineMode::Off => None,
+            BaselineMode::Learn { roles, watermarks } => {
+                if watermarks.get(host).is_some_and(|w| sig.start < *w) {
+                    self.learner.skipped_windows += 1;
+                    return None;
+                }
+                let key = self.key(subject, roles, key);
+                self.learner
+                    .add(&key, values_of(sig), sig.start, host, half_life_ns);
+                None
+            }
+            BaselineMode::Judge { roles, baselines } => {
+                if !sig.hot() {
+                    return None;
+                }
+                let key = self.key(subject, roles, key);
+                Some(baselines.judge(&key, host, sig))
+            }
+        }
+    }
+
+    fn key(
+        &mut self,
+        subject: ProcId,
+        roles: &Roles,
+        make: impl FnOnce(&Roles) -> BaselineKey,
+    ) -> Arc<BaselineKey> {
+        if let Some(k) = self.keys.get(&subject) {
+            return k.clone();
+        }
+        let key = Arc::new(make(roles));
+        self.keys.insert(subject, key.clone());
+        key
+    }
+
+    /// Forgets the keys of subjects no longer in the process table.
+    pub fn retain(&mut self, alive: impl Fn(ProcId) -> bool) {
+        self.keys.retain(|id, _| alive(*id));
+    }
+}

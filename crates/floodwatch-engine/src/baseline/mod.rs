@@ -1,0 +1,267 @@
+//! Baselines: what normal outbound activity looks like per identity × parent class × host role.
+//!
+//! A [`Profile`] keeps, per window signal (tool spawns/s, outbound packets/s, outbound bytes/s, new
+//! connections/s), a log-scale histogram of the rates of every BurstTimeWindow in which the subject was
+//! active. Histograms merge exactly and decay by scaling, so learning is incremental (a second
+//! `baseline learn` adds to the first) and old behaviour fades with `baseline.half_life`. Median, MAD, p95
+//! and p99 are read from the histogram (bucket width 2^(1/8), about 9%).
+//!
+//! Hunting with baselines never lowers the bar below the absolute thresholds: a window must first be hot
+//! by the config's thresholds; a *mature* baseline then absorbs it when every hot signal is within
+//! `tolerance` × that identity's p99 (a CI runner's usual curl storm), and otherwise the alert carries the
+//! deviation. An immature or missing baseline leaves the absolute thresholds in charge, and the alert says so.
+//!
+//! Files: `profile` (histograms and what is learned per key), `roles` (host roles), `learn` (what a
+//! run learns, and a host's use of baselines as its windows close); judging is here.
+
+mod learn;
+mod profile;
+mod roles;
+
+pub use learn::{HostBaselines, Learner};
+pub use profile::{Histogram, Profile, SignalStats};
+pub use roles::Roles;
+
+use crate::attribute;
+use crate::context::{classify, SessionState};
+use crate::process::{ProcId, ProcessTable};
+use crate::scope::Scope;
+use crate::window::{Trigger, WindowSignals};
+use floodwatch_core::config::BaselineSettings;
+use floodwatch_core::event::ProcInfo;
+use foldhash::HashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// The learned signals, in this order everywhere (store columns, histograms, reasons).
+pub const SIGNALS: [&str; 4] = [
+    "spawns_per_s",
+    "packets_per_s",
+    "bytes_per_s",
+    "connections_per_s",
+];
+
+/// What a baseline is kept for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BaselineKey {
+    /// Code-signing id (+ team id), else the executable path, else the process name; for scripts, plus
+    /// the script (or `-c` text) they run.
+    pub identity: String,
+    /// How it was launched: `launchd_daemon`, `launchd_agent`, `cron`, `terminal`, `ssh`, `app`, ...
+    pub parent_class: String,
+    pub role: String,
+}
+
+/// The identity of a process for baselining. Scripts share their interpreter's signature, so the script
+/// they run is part of who they are: `/bin/bash /opt/ci/fetch.sh` is not `/bin/bash /tmp/x.sh`.
+pub fn identity_of(info: &ProcInfo, is_runner: bool) -> String {
+    let sig = info.signing.signing_id.as_deref().filter(|s| !s.is_empty());
+    let team = info.signing.team_id.as_deref().filter(|s| !s.is_empty());
+    let mut id = match (sig, team) {
+        (Some(s), Some(t)) => format!("{s} (team {t})"),
+        (Some(s), None) => s.to_string(),
+        (None, _) => match (&info.path, info.args.as_ref().and_then(|a| a.first())) {
+            (Some(p), _) => p.clone(),
+            (None, Some(a0)) => format!("name:{a0}"),
+            (None, None) => "unknown".to_string(),
+        },
+    };
+    if is_runner {
+        if let Some(script) = info
+            .args
+            .as_ref()
+            .and_then(|a| a.iter().skip(1).find(|s| !s.starts_with('-')))
+        {
+            id.push(' ');
+            id.extend(script.chars().take(80));
+        }
+    }
+    id
+}
+
+/// The baseline key of a subject: identity × parent class × this host's role.
+pub fn key_of(
+    procs: &ProcessTable,
+    scope: &Scope,
+    session: &SessionState,
+    host: &str,
+    subject: ProcId,
+    roles: &Roles,
+) -> BaselineKey {
+    let ctx = classify(procs, scope, subject, subject, session);
+    let identity = match procs.get(subject) {
+        Some(p) => identity_of(&p.info, attribute::is_runner(procs, scope, subject)),
+        None => "unknown".to_string(),
+    };
+    BaselineKey {
+        identity,
+        parent_class: ctx.launched_by.as_str().to_string(),
+        role: roles.role_of(host).to_string(),
+    }
+}
+
+/// Baselines in use by a hunt.
+#[derive(Debug)]
+pub struct Baselines {
+    pub profiles: HashMap<BaselineKey, Profile>,
+    pub settings: BaselineSettings,
+    /// Roles with at least one learned baseline.
+    roles_learned: BTreeSet<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// No baseline for this identity, parent class and role.
+    Missing,
+    /// Too few windows or days: absolute thresholds judge.
+    Immature,
+    Mature,
+}
+
+/// How far a window's strongest hot signal is from its baseline.
+#[derive(Clone, Debug, Serialize)]
+pub struct Deviation {
+    pub signal: &'static str,
+    pub value: f64,
+    pub p99: f64,
+    /// value / p99 (infinite when the identity never had this signal).
+    pub ratio: f64,
+}
+
+/// A baseline's verdict on one hot window.
+#[derive(Clone, Debug, Serialize)]
+pub struct Judgement {
+    pub key: BaselineKey,
+    pub standing: Standing,
+    pub windows: u64,
+    pub days: f64,
+    pub hosts: usize,
+    /// The identity was learned on this host before (in this parent class and role).
+    pub seen_on_host: bool,
+    /// Any baseline was learned for this role: "first seen" means something only then.
+    pub role_learned: bool,
+    pub deviation: Option<Deviation>,
+    /// Every hot signal is within tolerance of a mature baseline: normal for this identity.
+    pub absorbed: bool,
+}
+
+impl Judgement {
+    /// Ranks judgements of an episode's windows: the one to explain the alert with.
+    pub fn strength(&self) -> f64 {
+        self.deviation.as_ref().map_or(0.0, |d| d.ratio.min(1e12))
+    }
+}
+
+/// A window's signal values in [`SIGNALS`] order. Raw rates, not the protocol-weighted ones the absolute
+/// thresholds use: a baseline compares an identity with itself (same protocols), and suppression
+/// ceilings suggested from it are in the units people read.
+pub fn values_of(sig: &WindowSignals) -> [f64; 4] {
+    [
+        sig.spawns_per_s,
+        sig.packets_per_s,
+        sig.bytes_per_s,
+        sig.connections_per_s,
+    ]
+}
+
+impl Baselines {
+    pub fn new(profiles: HashMap<BaselineKey, Profile>, settings: BaselineSettings) -> Baselines {
+        let roles_learned = profiles.keys().map(|k| k.role.clone()).collect();
+        Baselines {
+            profiles,
+            settings,
+            roles_learned,
+        }
+    }
+
+    pub fn judge(&self, key: &BaselineKey, host: &str, sig: &WindowSignals) -> Judgement {
+        let Some(p) = self.profiles.get(key) else {
+            return Judgement {
+                key: key.clone(),
+                standing: Standing::Missing,
+                windows: 0,
+                days: 0.0,
+                hosts: 0,
+                seen_on_host: false,
+                role_learned: self.roles_learned.contains(&key.role),
+                deviation: None,
+                absorbed: false,
+            };
+        };
+        let mature = p.is_mature(&self.settings);
+        let values = values_of(sig);
+        // Hot measured signals (declared floods are intent, never "normal").
+        let hot: Vec<usize> = sig
+            .triggers
+            .iter()
+            .filter_map(|(t, _)| match t {
+                Trigger::Spawns => Some(0),
+                Trigger::Packets => Some(1),
+                Trigger::Bytes => Some(2),
+                Trigger::Connections => Some(3),
+                Trigger::Declared => None,
+            })
+            .collect();
+        let declared = sig.triggers.iter().any(|(t, _)| *t == Trigger::Declared);
+        let mut deviation: Option<Deviation> = None;
+        let mut all_normal = !hot.is_empty();
+        for i in hot {
+            let p99 = p.stats(i).p99;
+            let ratio = if p99 > 0.0 {
+                values[i] / p99
+            } else {
+                f64::INFINITY
+            };
+            if ratio > self.settings.tolerance {
+                all_normal = false;
+            }
+            if deviation.as_ref().is_none_or(|d| ratio > d.ratio) {
+                deviation = Some(Deviation {
+                    signal: SIGNALS[i],
+                    value: values[i],
+                    p99,
+                    ratio,
+                });
+            }
+        }
+        Judgement {
+            key: key.clone(),
+            standing: if mature {
+                Standing::Mature
+            } else {
+                Standing::Immature
+            },
+            windows: p.windows,
+            days: p.days(),
+            hosts: p.hosts.len(),
+            seen_on_host: p.hosts.contains(host),
+            role_learned: true,
+            deviation,
+            absorbed: mature && all_normal && !declared,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_prefers_signature_and_names_the_script() {
+        let mut p = ProcInfo {
+            path: Some("/bin/bash".into()),
+            args: Some(vec![
+                "/bin/bash".into(),
+                "-e".into(),
+                "/opt/ci/fetch.sh".into(),
+            ]),
+            ..ProcInfo::default()
+        };
+        assert_eq!(identity_of(&p, true), "/bin/bash /opt/ci/fetch.sh");
+        p.signing.signing_id = Some("com.apple.bash".into());
+        assert_eq!(identity_of(&p, true), "com.apple.bash /opt/ci/fetch.sh");
+        p.signing.team_id = Some("ABCDE12345".into());
+        assert_eq!(identity_of(&p, false), "com.apple.bash (team ABCDE12345)");
+    }
+}

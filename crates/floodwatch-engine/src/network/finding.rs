@@ -1,0 +1,206 @@
+//! Findings: a closed flood or scan episode, joined to a process, as a [`NetworkFinding`]: its id,
+//! span, totals and peak rates, the reasons in words, and its severity (through the one policy in
+//! [`crate::severity`], from [`crate::score::network_score`]).
+
+use super::aggregate::Episode;
+use super::join::ProcFacts;
+use super::judge::Judged;
+use super::{NetworkAgg, NETWORK_NAMESPACE};
+use crate::process::ProcId;
+use crate::score::network_score;
+use crate::severity::severity;
+use floodwatch_core::finding::{
+    fmt_count_rate, JoinKind, NetworkClass, NetworkEvidence, NetworkFinding, ProcessJoin,
+};
+use floodwatch_core::time::NANOS_PER_SEC;
+
+impl NetworkAgg {
+    pub(super) fn build(
+        &self,
+        ep: Episode,
+        files: &dyn Fn(u32) -> String,
+        facts: &dyn Fn(ProcId) -> Option<ProcFacts>,
+    ) -> NetworkFinding {
+        let target = match ep.class {
+            NetworkClass::Flood => ep.target.clone(),
+            // A scan of one host is a port scan of it.
+            NetworkClass::Scan if ep.hosts.len() == 1 && !ep.capped => {
+                ep.hosts.iter().next().cloned()
+            }
+            NetworkClass::Scan => None,
+        };
+        let (first, last) = ep.active_span();
+        let span_ns = (last.0 - first.0).max(self.min_span_ns);
+        let span_s = span_ns as f64 / 1e9;
+        let name = format!(
+            "{}|{}|{}|{}|{}",
+            self.host,
+            ep.local,
+            target.as_deref().unwrap_or("*"),
+            ep.class.as_str(),
+            ep.window_start.0
+        );
+        let id = uuid::Uuid::new_v5(&NETWORK_NAMESPACE, name.as_bytes()).to_string();
+        let mut protos = ep.protos.clone();
+        protos.sort();
+        let peak = ep.peak.clone();
+        let reasons = match ep.class {
+            NetworkClass::Flood => {
+                self.flood_reasons(&ep, target.as_deref().unwrap_or("?"), peak.as_ref())
+            }
+            NetworkClass::Scan => self.scan_reasons(&ep, peak.as_ref()),
+        };
+        let severity = severity(network_score(ep.class, peak_ratio(peak.as_ref())));
+        let process = match (&target, ep.class) {
+            (Some(t), NetworkClass::Flood) => self.join(t, first, last, files, facts),
+            _ => ProcessJoin {
+                kind: JoinKind::NotSeen,
+                process: None,
+                parents: Vec::new(),
+                others: 0,
+                text: "scans are not joined to a process (informational)".into(),
+            },
+        };
+        let (pk, sy, cn) = peak.as_ref().map_or((0.0, 0.0, 0.0), |p| {
+            (p.packets_per_s, p.syn_per_s, p.conns_per_s)
+        });
+        NetworkFinding {
+            id,
+            host: self.host.to_string(),
+            class: ep.class,
+            severity,
+            local: ep.local.to_string(),
+            target,
+            protocols: protos,
+            first_seen: first,
+            last_seen: last,
+            windows: ep.windows,
+            window_secs: (self.window_ns / NANOS_PER_SEC) as u64,
+            packets: ep.packets,
+            syn: ep.syn,
+            bytes: ep.bytes,
+            connections: ep.conns,
+            peak_packets_per_s: pk,
+            peak_syn_per_s: sy,
+            peak_connections_per_s: cn,
+            peak_bytes_per_s: peak.as_ref().map_or(0.0, |p| p.bytes_per_s),
+            peak_span_secs: peak.as_ref().map_or(0.0, |p| p.span_s),
+            avg_packets_per_s: ep.packets as f64 / span_s,
+            avg_syn_per_s: ep.syn as f64 / span_s,
+            avg_connections_per_s: ep.conns as f64 / span_s,
+            span_secs: span_s,
+            distinct_hosts: ep.hosts.len() as u64,
+            distinct_ports: ep.ports.len() as u64,
+            distinct_capped: ep.capped,
+            reasons,
+            evidences: ep
+                .evidence
+                .iter()
+                .map(|(t, o)| NetworkEvidence {
+                    time: *t,
+                    file: files(o.file),
+                    line: o.line,
+                })
+                .collect(),
+            evidences_omitted: ep.dropped,
+            process,
+        }
+    }
+
+    /// A flood's reasons: each rate of its peak window against its threshold, the one target and its
+    /// ports, and how long it lasted.
+    fn flood_reasons(&self, ep: &Episode, t: &str, peak: Option<&Judged>) -> Vec<String> {
+        let cfg = &self.cfg;
+        let mut reasons = Vec::new();
+        if let Some(p) = peak {
+            for (code, v, thr, n) in &p.triggers {
+                let what = match *code {
+                    "syn_rate" => "SYN/s (TCP connection openers)",
+                    "packet_rate" => "UDP/ICMP packets/s",
+                    _ => "new connections/s",
+                };
+                let min = if *code == "connection_rate" {
+                    cfg.min_connections
+                } else {
+                    cfg.min_packets
+                };
+                reasons.push(format!(
+                    "{} {what} to {t} over {:.2} s of activity ({} in the window; threshold {}/s with at least {min})",
+                    fmt_count_rate(*v),
+                    p.span_s,
+                    fmt_count_rate(*n),
+                    fmt_count_rate(*thr),
+                ));
+            }
+        }
+        if ep.ports.is_empty() {
+            reasons.push(format!(
+                "one target: {t} (this source does not report destination ports for it)"
+            ));
+        } else {
+            let ports = match ep.ports.len() {
+                1..=4 => format!(
+                    " ({})",
+                    ep.ports
+                        .iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                n if n as u64 >= cfg.scan_ports => {
+                    " (port-spraying at flood rate; a fast full-range port scan of one host would look the same)"
+                        .to_string()
+                }
+                _ => String::new(),
+            };
+            reasons.push(format!(
+                "one target: {t} on {} destination port(s){ports}",
+                ep.ports.len()
+            ));
+        }
+        if ep.windows > 1 {
+            reasons.push(format!(
+                "sustained: {} flood windows of {} s",
+                ep.windows,
+                self.window_ns / NANOS_PER_SEC
+            ));
+        }
+        reasons
+    }
+
+    /// A scan's reasons: how far it fanned out, and why its rate does not make a flood.
+    fn scan_reasons(&self, ep: &Episode, peak: Option<&Judged>) -> Vec<String> {
+        let per_probe = ep.probe_packets / ep.probes.max(1.0);
+        let mut reasons = vec![format!(
+            "scan, not a flood: {} reached {} host(s){} and {} distinct port(s), {:.1} packet(s) per probe (at most {} for a scan); widest window: {} hosts; most ports on one host: {} ({})",
+            ep.local,
+            ep.hosts.len(),
+            if ep.capped { "+" } else { "" },
+            ep.ports.len(),
+            per_probe,
+            self.cfg.scan_max_packets_per_probe,
+            ep.max_hosts,
+            ep.max_ports_one_host.0,
+            ep.max_ports_one_host.1,
+        )];
+        if let Some(p) = peak {
+            reasons.push(format!(
+                "peak {} connections/s and {} packets/s over {:.2} s of activity: a scan's rate, whatever it is, does not make its targets flood targets",
+                fmt_count_rate(p.conns_per_s),
+                fmt_count_rate(p.packets_per_s),
+                p.span_s
+            ));
+        }
+        reasons
+    }
+}
+
+/// How far the peak window's strongest flood rate is past its threshold (1 at the threshold, or when
+/// no rate is: a scan's).
+fn peak_ratio(peak: Option<&Judged>) -> f64 {
+    peak.map_or(1.0, |p| {
+        p.triggers
+            .iter()
+            .fold(1.0_f64, |ratio, (_, v, thr, _)| ratio.max(v / thr))
+    })
+}

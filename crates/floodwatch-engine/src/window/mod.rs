@@ -1,0 +1,380 @@
+//! BurstTimeWindow: a host's overlapping windows. Windows are `windows.window` long and overlap by half:
+//! one is judged every hop (half a window) over the last two hops, so a burst is never cut in two by a
+//! window boundary. [`Windows`] keeps, per subject, the current hop's accumulator ([`acc`]) and the
+//! previous hop's; at a hop's end it adds what declared floods imply for the hop, combines the two
+//! halves into each subject's window and evaluates its [`signals`].
+
+pub mod acc;
+pub mod signals;
+
+pub use acc::WindowAcc;
+pub use signals::{Trigger, WindowSignals};
+
+use crate::declared::Declared;
+use crate::process::{ProcId, ProcessTable};
+use floodwatch_core::alert::Evidence;
+use floodwatch_core::config::Config;
+use floodwatch_core::time::NANOS_PER_SEC;
+use floodwatch_core::Ts;
+use foldhash::HashMap;
+use std::collections::BTreeMap;
+
+/// A flood a command line declared, alive from `since` until its process exits or execs.
+struct LiveDeclared {
+    subject: ProcId,
+    since: Ts,
+    until: Option<Ts>,
+    declared: Declared,
+}
+
+/// The window a hop's end closes: `[start, end)`, of which the hop just ended is `[hop_start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowEnd {
+    pub start: Ts,
+    pub hop_start: Ts,
+    pub end: Ts,
+}
+
+/// One subject's window at a hop's end: its signals, and its two halves (each half is folded into an
+/// episode once, though it is judged in two windows).
+pub struct SubjectWindow {
+    pub subject: ProcId,
+    pub sig: WindowSignals,
+    /// The member that did the most over the whole window.
+    pub busiest: Option<ProcId>,
+    /// The previous hop (judged before, as the later half of the previous window).
+    pub first_half: Option<WindowAcc>,
+    /// The hop just ended (empty when the subject was only active in the previous one).
+    pub second_half: WindowAcc,
+}
+
+/// A host's windows: the current hop's accumulators, the previous hop's, and declared floods alive.
+pub struct Windows {
+    window_ns: i64,
+    hop_ns: i64,
+    /// The current hop's index (event time / hop).
+    cur_hop: Option<i64>,
+    active: HashMap<ProcId, WindowAcc>,
+    /// The previous hop's accumulators: the first half of the window judged at the current hop's end.
+    prev_hop: HashMap<ProcId, WindowAcc>,
+    declared: BTreeMap<ProcId, LiveDeclared>,
+}
+
+impl Windows {
+    pub fn new(cfg: &Config) -> Windows {
+        let window_ns = cfg.window_secs() as i64 * NANOS_PER_SEC;
+        Windows {
+            window_ns,
+            hop_ns: (window_ns / 2).max(1),
+            cur_hop: None,
+            active: HashMap::default(),
+            prev_hop: HashMap::default(),
+            declared: BTreeMap::new(),
+        }
+    }
+
+    pub fn window_ns(&self) -> i64 {
+        self.window_ns
+    }
+
+    /// The hop holding instant `ts`.
+    pub fn hop_of(&self, ts: Ts) -> i64 {
+        ts.0.div_euclid(self.hop_ns)
+    }
+
+    /// The current hop (None before the first event).
+    pub fn current_hop(&self) -> Option<i64> {
+        self.cur_hop
+    }
+
+    pub fn set_current_hop(&mut self, hop: i64) {
+        self.cur_hop = Some(hop);
+    }
+
+    /// Nothing counted in either half and no declared flood alive: hops can be skipped.
+    pub fn is_idle(&self) -> bool {
+        self.active.is_empty() && self.prev_hop.is_empty() && self.declared.is_empty()
+    }
+
+    /// The current hop's accumulator of `subject`.
+    pub fn acc(&mut self, subject: ProcId) -> &mut WindowAcc {
+        self.active.entry(subject).or_default()
+    }
+
+    /// Adds located evidence to the subject's current hop, or counts it as left out past `max`
+    /// (`make` is only called when the item is kept).
+    pub fn add_evidence(&mut self, subject: ProcId, max: usize, make: impl FnOnce() -> Evidence) {
+        if let Some(a) = self.active.get_mut(&subject) {
+            if a.evidence.len() >= max {
+                a.evidence_dropped += 1;
+                return;
+            }
+        }
+        let e = make();
+        self.acc(subject).evidence.push(e);
+    }
+
+    /// Process `id`'s command line declares a flood from `since`, counted for `subject`.
+    pub fn declare(&mut self, id: ProcId, subject: ProcId, since: Ts, declared: Declared) {
+        self.declared.insert(
+            id,
+            LiveDeclared {
+                subject,
+                since,
+                until: None,
+                declared,
+            },
+        );
+    }
+
+    /// Process `id` exec'd a new image at `ts`: a flood its old image declared ends then (if not before).
+    pub fn image_replaced(&mut self, id: ProcId, ts: Ts) {
+        if let Some(d) = self.declared.get_mut(&id) {
+            d.until.get_or_insert(ts);
+        }
+    }
+
+    /// Process `id` exited at `ts`: a flood it declared ends then.
+    pub fn exited(&mut self, id: ProcId, ts: Ts) {
+        if let Some(d) = self.declared.get_mut(&id) {
+            d.until = Some(ts);
+        }
+    }
+
+    /// Processes a live declared flood refers to (its process and its subject): the process table keeps them.
+    pub fn declared_processes(&self) -> impl Iterator<Item = ProcId> + '_ {
+        self.declared
+            .keys()
+            .copied()
+            .chain(self.declared.values().map(|d| d.subject))
+    }
+
+    /// The window ending with the current hop, so far (for `watch`, which opens an alert as soon as a
+    /// window's counts already exceed a whole window's budget): its start, signals and busiest member.
+    pub fn so_far(
+        &self,
+        cfg: &Config,
+        subject: ProcId,
+    ) -> Option<(Ts, WindowSignals, Option<ProcId>)> {
+        let cur = self.active.get(&subject)?;
+        let start = Ts((self.cur_hop.unwrap_or(0) + 1) * self.hop_ns - self.window_ns);
+        Some(match self.prev_hop.get(&subject) {
+            Some(prev) => {
+                let window = prev.combined(cur);
+                let sig = WindowSignals::evaluate(cfg, start, &window);
+                (start, sig, window.busiest_member.map(|m| m.0))
+            }
+            None => (
+                start,
+                WindowSignals::evaluate(cfg, start, cur),
+                cur.busiest_member.map(|m| m.0),
+            ),
+        })
+    }
+
+    /// Ends hop `hop`: declared floods add what they imply for the part of the hop their process was
+    /// alive, then each subject's two halves become its window, with signals. Both halves are handed
+    /// over; what the next window needs of this hop comes back through [`Windows::keep_half`].
+    pub fn close_hop(
+        &mut self,
+        hop: i64,
+        cfg: &Config,
+        procs: &ProcessTable,
+    ) -> (WindowEnd, Vec<SubjectWindow>) {
+        let hop_start = Ts(hop * self.hop_ns);
+        let end = Ts(hop_start.0 + self.hop_ns);
+        let bounds = WindowEnd {
+            start: Ts(end.0 - self.window_ns),
+            hop_start,
+            end,
+        };
+        self.add_declared(cfg, procs, hop_start, end);
+
+        let mut halves: BTreeMap<ProcId, (Option<WindowAcc>, Option<WindowAcc>)> = BTreeMap::new();
+        for (s, a) in self.prev_hop.drain() {
+            halves.entry(s).or_default().0 = Some(a);
+        }
+        for (s, a) in self.active.drain() {
+            halves.entry(s).or_default().1 = Some(a);
+        }
+        let mut out = Vec::with_capacity(halves.len());
+        for (subject, (first, second)) in halves {
+            let window = match (&first, &second) {
+                (Some(p), Some(c)) => p.combined(c),
+                (Some(p), None) => p.combined(&WindowAcc::default()),
+                (None, Some(c)) => WindowAcc::default().combined(c),
+                (None, None) => continue,
+            };
+            out.push(SubjectWindow {
+                subject,
+                sig: WindowSignals::evaluate(cfg, bounds.start, &window),
+                busiest: window.busiest_member.map(|m| m.0),
+                first_half: first,
+                second_half: second.unwrap_or_default(),
+            });
+        }
+        (bounds, out)
+    }
+
+    /// Keeps a half just judged as the first half of the next window.
+    pub fn keep_half(&mut self, subject: ProcId, half: WindowAcc) {
+        self.prev_hop.insert(subject, half);
+    }
+
+    /// Declared floods contribute to `[hop_start, end)` for the part their process was alive; those that
+    /// ended by `end` are done.
+    fn add_declared(&mut self, cfg: &Config, procs: &ProcessTable, hop_start: Ts, end: Ts) {
+        // An exit or exec may have reached the process table without ending the entry (a later image
+        // of the same lifetime, an exit seen through another pid lookup): the table has the last word.
+        for (id, d) in self.declared.iter_mut() {
+            if d.until.is_none() {
+                d.until = procs.get(*id).and_then(|p| p.exited);
+            }
+        }
+        let mut ended = Vec::new();
+        for (id, d) in &self.declared {
+            let from = d.since.max(hop_start);
+            let to = d.until.map_or(end, |u| u.min(end));
+            if to > from {
+                let secs = (to.0 - from.0) as f64 / 1e9;
+                self.active
+                    .entry(d.subject)
+                    .or_default()
+                    .add_declared(cfg, *id, &d.declared, secs);
+            }
+            if d.until.is_some_and(|u| u <= end) {
+                ended.push(*id);
+            }
+        }
+        for id in ended {
+            self.declared.remove(&id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOP: i64 = 15 * NANOS_PER_SEC;
+
+    #[test]
+    fn a_burst_across_a_hop_boundary_is_judged_whole_and_each_half_is_handed_over_once() {
+        let cfg = Config::default();
+        let procs = ProcessTable::new(0);
+        let mut w = Windows::new(&cfg);
+        assert_eq!(w.hop_of(Ts(HOP * 4 + 1)), 4);
+        // 75 execs late in hop 4, 75 early in hop 5: 2.5/s in either window alone, 5/s over both.
+        for _ in 0..75 {
+            w.acc(7).add_spawn("/usr/bin/curl", 8);
+        }
+        let (end, first) = w.close_hop(4, &cfg, &procs);
+        assert_eq!(
+            end,
+            WindowEnd {
+                start: Ts(HOP * 3),
+                hop_start: Ts(HOP * 4),
+                end: Ts(HOP * 5)
+            }
+        );
+        assert_eq!(first.len(), 1);
+        assert!(!first[0].sig.hot());
+        assert_eq!(first[0].sig.spawns_per_s, 2.5);
+        assert!(first[0].first_half.is_none());
+        assert!(w.is_idle(), "both halves are handed over");
+        let sw = first.into_iter().next().unwrap();
+        w.keep_half(sw.subject, sw.second_half);
+        assert!(!w.is_idle());
+        for _ in 0..75 {
+            w.acc(7).add_spawn("/usr/bin/curl", 9);
+        }
+        let (end, second) = w.close_hop(5, &cfg, &procs);
+        assert_eq!(end.start, Ts(HOP * 4));
+        let sw = &second[0];
+        assert_eq!(sw.subject, 7);
+        assert_eq!(sw.sig.spawns_per_s, 5.0);
+        assert_eq!(sw.sig.triggers[0].0, Trigger::Spawns);
+        assert_eq!(sw.first_half.as_ref().map(|h| h.spawns), Some(75));
+        assert_eq!(sw.second_half.spawns, 75);
+        // Nothing kept back: the next hop starts empty.
+        assert!(w.is_idle());
+        let (_, none) = w.close_hop(6, &cfg, &procs);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn a_declared_flood_counts_for_the_part_of_the_hop_its_process_was_alive() {
+        let cfg = Config::default();
+        let procs = ProcessTable::new(0);
+        let mut w = Windows::new(&cfg);
+        let args: Vec<String> = ["ping", "-f", "198.51.100.7"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let t = &cfg.thresholds;
+        let d = crate::declared::analyze(
+            "ping",
+            &args,
+            t.declared_packets_per_s,
+            t.declared_curl_urls,
+        )
+        .expect("ping -f declares a flood");
+        let pps = d.est_pps.expect("an estimated rate");
+        // Declared 5 s into hop 0, exits 5 s into hop 1.
+        w.declare(3, 2, Ts(5 * NANOS_PER_SEC), d);
+        let (_, hop0) = w.close_hop(0, &cfg, &procs);
+        let est0 = hop0[0].second_half.packets_estimated;
+        assert!((est0 - pps * 10.0).abs() < 1e-6, "{est0}");
+        assert!(hop0[0].sig.hot(), "a declared flood makes its window hot");
+        w.exited(3, Ts(HOP + 5 * NANOS_PER_SEC));
+        let (_, hop1) = w.close_hop(1, &cfg, &procs);
+        let est1 = hop1[0].second_half.packets_estimated;
+        assert!((est1 - pps * 5.0).abs() < 1e-6, "{est1}");
+        // Ended inside hop 1: nothing declared is left alive.
+        assert_eq!(w.declared_processes().count(), 0);
+        assert!(w.is_idle());
+    }
+
+    #[test]
+    fn so_far_adds_the_previous_half_and_evidence_is_bounded() {
+        let cfg = Config::default();
+        let mut w = Windows::new(&cfg);
+        w.set_current_hop(10);
+        w.keep_half(1, {
+            let mut a = WindowAcc::default();
+            a.add_connection(4, floodwatch_core::event::Proto::Tcp, Some("10.0.0.1:80"));
+            a
+        });
+        assert!(
+            w.so_far(&cfg, 1).is_none(),
+            "nothing in the current hop yet"
+        );
+        w.acc(1)
+            .add_connection(5, floodwatch_core::event::Proto::Tcp, Some("10.0.0.1:80"));
+        let (start, sig, _) = w.so_far(&cfg, 1).unwrap();
+        assert_eq!(start, Ts(HOP * 11 - 2 * HOP));
+        assert_eq!(sig.connections_per_s, 2.0 / 30.0);
+        let mut made = 0;
+        for _ in 0..3 {
+            w.add_evidence(1, 2, || {
+                made += 1;
+                Evidence {
+                    kind: "connect".into(),
+                    time: Ts(0),
+                    pid: None,
+                    process: None,
+                    cmd_line: None,
+                    proto: None,
+                    remote: None,
+                    bytes_out: None,
+                    packets_out: None,
+                    file: "f".into(),
+                    line: 1,
+                }
+            });
+        }
+        assert_eq!(made, 2, "an item past the bound is not even built");
+        assert_eq!(w.acc(1).evidence.len(), 2);
+        assert_eq!(w.acc(1).evidence_dropped, 1);
+    }
+}
