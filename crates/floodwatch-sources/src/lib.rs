@@ -14,6 +14,8 @@ pub mod discover;
 pub mod elastic;
 pub mod eslogger;
 pub mod framing;
+#[cfg(test)]
+mod hostile_tests;
 pub mod jamf;
 pub mod nettop;
 pub mod osquery;
@@ -102,6 +104,20 @@ impl Format {
         )
     }
 
+    /// Formats whose records are JSON (their strings may carry `\u` escapes).
+    pub fn is_json(self) -> bool {
+        matches!(
+            self,
+            Format::Eslogger
+                | Format::UnifiedLogNdjson
+                | Format::UnifiedLogJson
+                | Format::Osquery
+                | Format::ZeekJson
+                | Format::JamfProtect
+                | Format::ElasticDefend
+        )
+    }
+
     /// Binary captures, read by [`pcap::CaptureReader`] instead of a framer and a record parser.
     pub fn is_capture(self) -> bool {
         matches!(self, Format::Pcap | Format::Pcapng)
@@ -153,6 +169,22 @@ pub enum Parsed {
 /// counters, osquery's host names) and pushes normalized events carrying `Origin { file, line }`.
 pub trait RecordParser: Send {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject>;
+    /// Parses a record some of whose strings were not valid UTF-8 (replaced by U+FFFD): its events
+    /// are marked `invalid_utf8`. A parser that pushes events of earlier records while reading this
+    /// one (nettop's held process rows) overrides this to mark only the events of this record.
+    fn parse_lossy(
+        &mut self,
+        record: &str,
+        line: u64,
+        out: &mut Vec<Event>,
+    ) -> Result<Parsed, Reject> {
+        let before = out.len();
+        let parsed = self.parse(record, line, out)?;
+        for e in &mut out[before..] {
+            e.kind.mark_invalid_utf8();
+        }
+        Ok(parsed)
+    }
     /// End of input: flush anything held back (nettop's last frame).
     fn finish(&mut self, _out: &mut Vec<Event>) {}
     /// The UTC offset the records revealed, if any (unified log timestamps carry one).
@@ -204,6 +236,9 @@ pub struct FileSource<R> {
     done: bool,
     /// A segment of a file ends before this line (see [`FileSource::segment`]).
     end_line: Option<u64>,
+    /// The records are JSON: a lone UTF-16 surrogate escape (`"\udcff"`, how a collector may write
+    /// a byte that is not UTF-8) is read as U+FFFD instead of losing the record.
+    json: bool,
 }
 
 impl<R: BufRead> FileSource<R> {
@@ -255,6 +290,7 @@ impl<R: BufRead> FileSource<R> {
             stats,
             done: false,
             end_line: None,
+            json: format.is_json(),
         }
     }
 
@@ -317,13 +353,27 @@ impl<R: BufRead> FileSource<R> {
                     text,
                     line,
                     unterminated,
+                    invalid_utf8,
                 } => {
                     if text.trim().is_empty() {
                         continue;
                     }
                     self.stats.records += 1;
                     let before = out.len();
-                    match self.parser.parse(text, line, out) {
+                    let mut parsed = if invalid_utf8 {
+                        self.parser.parse_lossy(&text, line, out)
+                    } else {
+                        self.parser.parse(&text, line, out)
+                    };
+                    if self.json
+                        && matches!(&parsed, Err(r) if r.reason == RejectReason::InvalidJson)
+                    {
+                        if let Some(fixed) = wire::json::replace_lone_surrogates(&text) {
+                            out.truncate(before);
+                            parsed = self.parser.parse_lossy(&fixed, line, out);
+                        }
+                    }
+                    match parsed {
                         Ok(Parsed::Events) => self.stats.events += (out.len() - before) as u64,
                         // A skipped record may still flush events held from earlier records
                         // (nettop's pending process row): those are kept and counted.

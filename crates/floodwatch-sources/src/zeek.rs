@@ -254,6 +254,7 @@ impl RecordParser for ZeekParser {
             local: row.local_host,
             syn_out: (proto == Proto::Tcp)
                 .then(|| u64::from(row.history.as_deref().is_some_and(|h| h.contains('S')))),
+            invalid_utf8: false,
         };
         out.push(Event {
             ts: row.ts.add_nanos(dur),

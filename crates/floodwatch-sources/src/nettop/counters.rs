@@ -28,7 +28,13 @@ pub(super) struct Votes {
 }
 
 impl NettopParser {
-    pub(super) fn accept(&mut self, raw: RawRow, line: u64, out: &mut Vec<Event>) -> Parsed {
+    pub(super) fn accept(
+        &mut self,
+        raw: RawRow,
+        line: u64,
+        invalid_utf8: bool,
+        out: &mut Vec<Event>,
+    ) -> Parsed {
         let before = out.len();
         if let What::Process { pid, .. } = &raw.what {
             if !self.frame_pids.insert(*pid) {
@@ -45,7 +51,7 @@ impl NettopParser {
             self.frame_first_ts = Some(ts);
         }
         self.rows_in_frame += 1;
-        let result = match self.resolve(raw, line, ts) {
+        let result = match self.resolve(raw, line, ts, invalid_utf8) {
             Some(row) => self.ingest(row, out),
             None => Parsed::Skipped(SKIP_ORPHAN.into()),
         };
@@ -57,19 +63,20 @@ impl NettopParser {
     }
 
     /// Gives the row its key; socket rows take the pid and name of the process row above them.
-    fn resolve(&mut self, raw: RawRow, line: u64, ts: Ts) -> Option<Row> {
-        let (key, pid, name, socket) = match raw.what {
+    fn resolve(&mut self, raw: RawRow, line: u64, ts: Ts, invalid_utf8: bool) -> Option<Row> {
+        let (key, pid, name, socket, invalid_utf8) = match raw.what {
             What::Process { name, pid } => {
-                self.current_proc = Some((pid, name.clone()));
+                self.current_proc = Some((pid, name.clone(), invalid_utf8));
                 self.block_socks.clear();
-                (Key::Proc(pid, name.clone()), pid, name, None)
+                (Key::Proc(pid, name.clone()), pid, name, None, invalid_utf8)
             }
             What::Socket {
                 proto,
                 desc,
                 remote,
             } => {
-                let (pid, name) = self.current_proc.clone()?;
+                // A socket row carries its process's name: its flag too.
+                let (pid, name, proc_invalid) = self.current_proc.clone()?;
                 let key = match raw.uuid {
                     Some(uuid) => Key::Sock(pid, uuid, 0),
                     None => {
@@ -78,7 +85,13 @@ impl NettopParser {
                         Key::Sock(pid, desc, *n - 1)
                     }
                 };
-                (key, pid, name, Some((proto, remote)))
+                (
+                    key,
+                    pid,
+                    name,
+                    Some((proto, remote)),
+                    invalid_utf8 || proc_invalid,
+                )
             }
         };
         Some(Row {
@@ -90,6 +103,7 @@ impl NettopParser {
             socket,
             bytes_in: raw.bytes_in,
             bytes_out: raw.bytes_out,
+            invalid_utf8,
         })
     }
 
@@ -204,6 +218,7 @@ impl NettopParser {
                         had_sockets: false,
                         sock_in: 0,
                         sock_out: 0,
+                        invalid_utf8: row.invalid_utf8,
                     });
                     Parsed::Events
                 } else {
@@ -235,6 +250,7 @@ impl NettopParser {
                     packets_out: None,
                     packets_in: None,
                     new_connections,
+                    invalid_utf8: row.invalid_utf8,
                     ..Default::default()
                 };
                 out.push(self.event(row.ts, row.line, traffic));
@@ -273,6 +289,7 @@ impl NettopParser {
             packets_out: None,
             packets_in: None,
             new_connections: 0,
+            invalid_utf8: p.invalid_utf8,
             ..Default::default()
         };
         out.push(self.event(p.ts, p.line, traffic));

@@ -124,6 +124,9 @@ struct Row {
     socket: Option<(Proto, Option<Arc<str>>)>,
     bytes_in: u64,
     bytes_out: u64,
+    /// The row, or the process row above a socket row, was not valid UTF-8 (a name cut mid-character
+    /// or an attacker's bytes).
+    invalid_utf8: bool,
 }
 
 struct Prev {
@@ -146,6 +149,7 @@ struct Pending {
     /// What its socket rows accounted for in this interval.
     sock_in: u64,
     sock_out: u64,
+    invalid_utf8: bool,
 }
 
 pub struct NettopParser {
@@ -162,7 +166,8 @@ pub struct NettopParser {
     prev_frame_ts: Option<Ts>,
     /// Process pids of the current frame: a repeat means a frame began without a header.
     frame_pids: FastSet<i32>,
-    current_proc: Option<(i32, Arc<str>)>,
+    /// The process row above the socket rows: pid, name, and whether it was valid UTF-8.
+    current_proc: Option<(i32, Arc<str>, bool)>,
     /// Socket rows with the same endpoints so far under the current process.
     block_socks: FastMap<Arc<str>, u32>,
     prev: FastMap<Key, Prev>,
@@ -257,6 +262,24 @@ impl NettopParser {
         })
     }
 
+    fn record(
+        &mut self,
+        record: &str,
+        line: u64,
+        invalid_utf8: bool,
+        out: &mut Vec<Event>,
+    ) -> Result<Parsed, Reject> {
+        let header = match self.layout {
+            Layout::Csv => csv_header(record),
+            Layout::Fixed => fixed_header(record),
+        };
+        if let Some(columns) = header {
+            return Ok(self.on_header(columns, out));
+        }
+        let raw = self.raw_row(record)?;
+        Ok(self.accept(raw, line, invalid_utf8, out))
+    }
+
     fn event(&self, ts: Ts, line: u64, traffic: Traffic) -> Event {
         Event {
             ts,
@@ -272,15 +295,18 @@ impl NettopParser {
 
 impl RecordParser for NettopParser {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
-        let header = match self.layout {
-            Layout::Csv => csv_header(record),
-            Layout::Fixed => fixed_header(record),
-        };
-        if let Some(columns) = header {
-            return Ok(self.on_header(columns, out));
-        }
-        let raw = self.raw_row(record)?;
-        Ok(self.accept(raw, line, out))
+        self.record(record, line, false, out)
+    }
+
+    /// The row's events (and those of socket rows under a process row) carry the flag; events of
+    /// earlier rows flushed while reading this one do not.
+    fn parse_lossy(
+        &mut self,
+        record: &str,
+        line: u64,
+        out: &mut Vec<Event>,
+    ) -> Result<Parsed, Reject> {
+        self.record(record, line, true, out)
     }
 
     fn finish(&mut self, out: &mut Vec<Event>) {

@@ -13,6 +13,8 @@ pub enum RejectReason {
     // Framing: any text format.
     /// A record over `input.max_line_bytes`: a line, or a multi-line JSON object.
     LineTooLong,
+    /// No longer given by the text framers, which decode lossily (U+FFFD) and flag the events
+    /// `invalid_utf8`; kept so the vocabulary stays stable.
     InvalidUtf8,
     /// The input ends inside its last record: a last line without newline that does not parse, or
     /// a JSON array never closed.

@@ -1,0 +1,246 @@
+//! Hostile input across the text formats, each on data in its real format: bytes that are not
+//! UTF-8, NUL bytes and garbage lines, blank lines.
+
+use crate::testutil::{corpus, ctx, read_all};
+use crate::{sniff, Format, Sniffed};
+use floodwatch_core::event::{Event, EventKind, ProcInfo};
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/collection");
+
+fn example(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{EXAMPLES}/{path}")).unwrap()
+}
+
+/// The first `lines` lines of a file.
+fn head_lines(data: &[u8], lines: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in data.split_inclusive(|&b| b == b'\n').take(lines) {
+        out.extend_from_slice(l);
+    }
+    out
+}
+
+/// `data` with `with` in place of the first `count` occurrences of `what`.
+fn replace(data: &[u8], what: &[u8], with: &[u8], count: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 16);
+    let mut rest = data;
+    let mut n = 0;
+    while n < count {
+        let Some(i) = rest.windows(what.len()).position(|w| w == what) else {
+            break;
+        };
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(with);
+        rest = &rest[i + what.len()..];
+        n += 1;
+    }
+    assert!(
+        n > 0,
+        "{:?} not in the sample",
+        String::from_utf8_lossy(what)
+    );
+    out.extend_from_slice(rest);
+    out
+}
+
+/// The real macOS `socket_events` line of telemetry-formats.md §4.
+const OSQUERY_SOCKET: &str = r#"{"name":"pack/tls@eventing-pack/socket_events","hostIdentifier":"564D1C61-…","calendarTime":"Sun Jan 17 14:43:22 2021 UTC","unixTime":1610894602,"epoch":0,"counter":0,"numerics":false,"decorations":{"host_uuid":"564D1C61-…"},"columns":{"action":"connect","auid":"501","family":"2","fd":"1f","local_address":"0","local_port":"0","path":"/usr/local/bin/osqueryd","pid":"26075","remote_address":"54.194.163.85","remote_port":"443","success":"0","time":"1610821751","uptime":"103726"},"action":"added"}"#;
+
+/// One sample per text format, and a string of it that a hostile byte goes into.
+fn samples() -> Vec<(Format, Vec<u8>, &'static [u8])> {
+    let unified = corpus("unifiedlog/elastic_macos_network_activity.ndjson");
+    let mut array = b"[\n".to_vec();
+    let objects: Vec<&[u8]> = unified
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    array.extend(objects.join(&b",\n"[..]));
+    array.extend(b"\n]\n");
+    // Two samples of the real fixed-width capture, three processes sending 1000 more bytes in the
+    // second (as the nettop tests do).
+    let fixed = String::from_utf8(corpus("nettop/whichway_nettop_P_x_l2_fixedwidth.txt")).unwrap();
+    let second = fixed
+        .replace("231681           95930", "231681           96930")
+        .replace("17611507         1063785", "17611507         1064785")
+        .replace("808991          695717", "808991          696717");
+    let fixed = format!("{fixed}{second}").into_bytes();
+    let mut osquery = OSQUERY_SOCKET.as_bytes().to_vec();
+    osquery.push(b'\n');
+    vec![
+        (
+            Format::Eslogger,
+            head_lines(&example("build-mac-07/eslogger.jsonl"), 400),
+            b"\\/ping\"",
+        ),
+        (
+            Format::NettopCsv,
+            head_lines(&example("build-mac-07/nettop.csv"), 27),
+            b"apsd.665",
+        ),
+        (Format::NettopFixed, fixed, b"Microsoft Outlo"),
+        (Format::UnifiedLogNdjson, unified, b"nsurlsessiond"),
+        (Format::UnifiedLogJson, array, b"nsurlsessiond"),
+        (Format::Osquery, osquery, b"osqueryd"),
+        (
+            Format::ZeekTsv,
+            corpus("zeek/zeekdocs_conn_tsv_real_ts.log"),
+            b"192.168.20.12",
+        ),
+        (
+            Format::ZeekJson,
+            corpus("zeek/zeekdocs_conn_json.ndjson"),
+            b"192.168.4.76",
+        ),
+        (
+            Format::JamfProtect,
+            corpus("jamf_protect/telemetry/AUE_EXECVE.json"),
+            b".Trashes",
+        ),
+        (
+            Format::ElasticDefend,
+            corpus("elastic_defend/endpointpkg_process_sample_event.json"),
+            b"WerSvcGroup",
+        ),
+    ]
+}
+
+/// `what` with a 0xFF byte after its first character.
+fn with_ff(what: &[u8]) -> Vec<u8> {
+    let mut v = what[..2].to_vec();
+    v.push(0xFF);
+    v.extend_from_slice(&what[2..]);
+    v
+}
+
+/// A byte that is not UTF-8 in a string (attacker-controlled argv, a truncated name) loses nothing:
+/// every format gives the same events as without it, and the events say so.
+#[test]
+fn invalid_utf8_in_a_string_keeps_the_event_in_every_text_format() {
+    for (format, clean, what) in samples() {
+        // Every occurrence: nettop names come back in every frame.
+        let dirty = replace(&clean, what, &with_ff(what), usize::MAX);
+        assert_eq!(sniff(&dirty), Sniffed::Telemetry(format), "{format:?}");
+        let (want, want_st) = read_all(&clean, format, ctx("clean"));
+        let (got, st) = read_all(&dirty, format, ctx("dirty"));
+        assert!(
+            !want.is_empty(),
+            "{format:?}: the clean sample gives events"
+        );
+        assert_eq!(
+            (got.len(), st.rejected),
+            (want.len(), want_st.rejected),
+            "{format:?}: {:?}",
+            st.samples
+        );
+        let flagged = |ev: &[Event]| ev.iter().filter(|e| e.kind.invalid_utf8()).count();
+        assert_eq!(flagged(&want), 0, "{format:?}");
+        assert!(flagged(&got) > 0, "{format:?}: the events say so");
+        assert!(
+            got.iter().any(|e| text_of(e).contains('\u{fffd}')),
+            "{format:?}: the byte became U+FFFD"
+        );
+    }
+}
+
+/// The strings of an event, joined (to find a U+FFFD in them).
+fn text_of(e: &Event) -> String {
+    let p = |p: &ProcInfo| {
+        format!(
+            "{:?} {:?} {:?} {:?}",
+            p.path, p.args, p.cwd, p.signing.signing_id
+        )
+    };
+    match &e.kind {
+        EventKind::Exec { instigator, target } => {
+            format!(
+                "{} {}",
+                p(target),
+                instigator.as_deref().map(p).unwrap_or_default()
+            )
+        }
+        EventKind::Fork { parent, child } => format!("{} {}", p(parent), p(child)),
+        EventKind::Exit { process, .. } | EventKind::ProcessSeen(process) => p(process),
+        EventKind::Traffic(t) => format!(
+            "{:?} {:?} {:?} {:?}",
+            t.process_name, t.process_path, t.remote, t.local
+        ),
+        EventKind::Connect(c) => format!("{:?} {:?}", c.process_path, c.remote),
+        EventKind::Session(s) => format!("{:?} {:?}", s.user, s.tty),
+    }
+}
+
+/// The bundled curl loop's exec lines with a byte that is not UTF-8 in the URL: each stays a curl
+/// exec of the same argv (the byte as U+FFFD), and says it was not valid UTF-8.
+#[test]
+fn eslogger_curl_exec_with_an_invalid_byte_in_argv_is_kept_and_flagged() {
+    let clean = example("build-mac-07/eslogger.jsonl");
+    let dirty = replace(
+        &clean,
+        b"203.0.113.10\\/ping\"",
+        b"203.0.113.10\\/p\xffing\"",
+        usize::MAX,
+    );
+    let (want, _) = read_all(&clean, Format::Eslogger, ctx("es.jsonl"));
+    let (got, st) = read_all(&dirty, Format::Eslogger, ctx("es.jsonl"));
+    assert_eq!(
+        (got.len(), st.rejected),
+        (want.len(), 0),
+        "{:?}",
+        st.samples
+    );
+    let curl_execs: Vec<&Event> = got
+        .iter()
+        .filter(|e| {
+            matches!(&e.kind, EventKind::Exec { target, .. }
+                if target.path.as_deref() == Some("/usr/bin/curl"))
+        })
+        .collect();
+    assert_eq!(curl_execs.len(), 200);
+    for e in curl_execs {
+        let EventKind::Exec { instigator, target } = &e.kind else {
+            unreachable!()
+        };
+        assert!(target.invalid_utf8 && instigator.as_ref().unwrap().invalid_utf8);
+        assert_eq!(
+            target.args.as_ref().unwrap().last().unwrap(),
+            "http://203.0.113.10/p\u{fffd}ing"
+        );
+    }
+    // Lines without the byte are not flagged.
+    assert!(got
+        .iter()
+        .filter(|e| !matches!(&e.kind, EventKind::Exec { target, .. }
+            if target.path.as_deref() == Some("/usr/bin/curl")))
+        .all(|e| !e.kind.invalid_utf8()));
+}
+
+/// A collector may write a byte that is not UTF-8 as a lone UTF-16 surrogate escape, which serde
+/// refuses: the record is read with U+FFFD in its place, flagged, not rejected.
+#[test]
+fn a_lone_surrogate_escape_is_read_as_replacement_character() {
+    let clean = example("build-mac-07/eslogger.jsonl");
+    let dirty = replace(&clean, b"\\/ping\"", b"\\/p\\udcffing\"", 1);
+    let (got, st) = read_all(&dirty, Format::Eslogger, ctx("es.jsonl"));
+    assert_eq!(st.rejected, 0, "{:?}", st.samples);
+    let flagged: Vec<&Event> = got.iter().filter(|e| e.kind.invalid_utf8()).collect();
+    assert_eq!(flagged.len(), 1);
+    let EventKind::Exec { target, .. } = &flagged[0].kind else {
+        panic!("not an exec")
+    };
+    assert_eq!(
+        target.args.as_ref().unwrap().last().unwrap(),
+        "http://203.0.113.10/p\u{fffd}ing"
+    );
+
+    use crate::wire::json::replace_lone_surrogates as fix;
+    assert_eq!(fix(r#"{"a":"\ud83d\ude00 ok"}"#), None, "a pair is valid");
+    assert_eq!(fix(r#"{"a":"\\udcff"}"#), None, "an escaped backslash");
+    assert_eq!(
+        fix(r#"{"a":"\ud800x\udc00\ud800"}"#).as_deref(),
+        Some(r#"{"a":"\ufffdx\ufffd\ufffd"}"#)
+    );
+    assert_eq!(
+        fix(r#"{"a":"é\ud800\ud800\udc00"}"#).as_deref(),
+        Some(r#"{"a":"é\ufffd\ud800\udc00"}"#)
+    );
+}

@@ -1,0 +1,101 @@
+//! Hostile input through the binary, on the bundled collection in its real formats: bytes an
+//! attacker controls (argv) or a broken collector writes must not make a flood disappear, nor
+//! invent one.
+
+mod common;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+
+/// A hunt of `dir` with `--format jsonl`: exit code, alert lines, summary JSON, stderr.
+fn hunt(dir: &Path) -> (i32, Vec<Value>, Value, String) {
+    let summary = dir.join("summary.json");
+    let out = Command::cargo_bin("floodwatch")
+        .unwrap()
+        .args([
+            "hunt",
+            "--format",
+            "jsonl",
+            "--threads",
+            "1",
+            "--summary-json",
+        ])
+        .arg(&summary)
+        .arg(dir.join("hosts"))
+        .output()
+        .unwrap();
+    let alerts = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let s = std::fs::read_to_string(&summary)
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or(Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        alerts,
+        s,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn file<'a>(s: &'a Value, name: &str) -> &'a Value {
+    s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with(name))
+        .unwrap_or_else(|| panic!("{name} not read: {s:#}"))
+}
+
+/// build-mac-07's three files in `dir/hosts/build-mac-07`, eslogger's lines passed through `edit`.
+fn build_mac_07(dir: &Path, edit: impl Fn(&[u8]) -> Vec<u8>) {
+    let host = dir.join("hosts/build-mac-07");
+    std::fs::create_dir_all(&host).unwrap();
+    let src = common::collection().join("build-mac-07");
+    for name in ["nettop.csv", "unifiedlog.ndjson"] {
+        std::fs::copy(src.join(name), host.join(name)).unwrap();
+    }
+    let es = std::fs::read(src.join("eslogger.jsonl")).unwrap();
+    let mut out = Vec::with_capacity(es.len() + 1024);
+    for line in es.split_inclusive(|&b| b == b'\n') {
+        out.extend(edit(line));
+    }
+    std::fs::write(host.join("eslogger.jsonl"), out).unwrap();
+}
+
+fn the_curl_loop_alert(alerts: &[Value]) -> &Value {
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = &alerts[0];
+    assert_eq!(a["device"]["hostname"], "build-mac-07");
+    assert_eq!(a["actor"]["process"]["pid"], 12004);
+    a
+}
+
+/// `\xff` in the URL of two curl execs out of three (the attacker controls argv): the lines are
+/// decoded with U+FFFD, never rejected, and the loop still alerts.
+#[test]
+fn invalid_utf8_in_curl_argv_does_not_hide_the_curl_loop() {
+    let d = tempfile::tempdir().unwrap();
+    // The URL's last path component, `ping"`, gets a 0xFF after its `p`.
+    let needle: &[u8] = b"203.0.113.10\\/ping\"";
+    let seen = std::cell::Cell::new(0usize);
+    build_mac_07(d.path(), |line| {
+        let Some(at) = line.windows(needle.len()).position(|w| w == needle) else {
+            return line.to_vec();
+        };
+        seen.set(seen.get() + 1);
+        if seen.get().is_multiple_of(3) {
+            return line.to_vec();
+        }
+        let cut = at + needle.len() - 4;
+        [&line[..cut], &[0xFF], &line[cut..]].concat()
+    });
+    assert_eq!(seen.get(), 200, "every curl exec line");
+    let (code, alerts, s, err) = hunt(d.path());
+    assert_eq!(code, 0, "{err}");
+    the_curl_loop_alert(&alerts);
+    let f = file(&s, "eslogger.jsonl");
+    assert_eq!(f["rejected"], 0, "{f:#}");
+}
