@@ -95,6 +95,14 @@ pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
                 )?;
             }
         }
+        if f.blank > 0 {
+            writeln!(
+                w,
+                "  note {}: {} blank line(s), not records",
+                terminal(&f.path),
+                f.blank
+            )?;
+        }
         for n in &f.notes {
             writeln!(w, "  note {}: {}", terminal(&f.path), terminal(n))?;
         }

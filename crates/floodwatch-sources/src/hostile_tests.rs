@@ -244,3 +244,35 @@ fn a_lone_surrogate_escape_is_read_as_replacement_character() {
         Some(r#"{"a":"é\ufffd\ud800\udc00"}"#)
     );
 }
+
+/// Blank lines (empty, whitespace, CRLF) in the line formats are counted: records + blank = lines.
+#[test]
+fn blank_lines_are_counted_in_line_formats() {
+    for (format, clean, _) in samples() {
+        if !matches!(
+            format,
+            Format::Eslogger
+                | Format::NettopCsv
+                | Format::NettopFixed
+                | Format::UnifiedLogNdjson
+                | Format::Osquery
+                | Format::ZeekTsv
+                | Format::ZeekJson
+        ) {
+            continue;
+        }
+        let mut data = Vec::new();
+        let mut lines = 0;
+        for (i, l) in clean.split_inclusive(|&b| b == b'\n').enumerate() {
+            data.extend_from_slice(l);
+            data.extend_from_slice([&b"\n"[..], b"  \t\n", b"\r\n"][i % 3]);
+            lines += 2;
+        }
+        let (want, want_st) = read_all(&clean, format, ctx("clean"));
+        let (got, st) = read_all(&data, format, ctx("blank"));
+        assert_eq!(got.len(), want.len(), "{format:?}");
+        assert_eq!(st.records, want_st.records, "{format:?}");
+        assert_eq!(st.records + st.blank, lines, "{format:?}");
+        assert!(st.blank > 0, "{format:?}");
+    }
+}

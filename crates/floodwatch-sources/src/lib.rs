@@ -356,6 +356,7 @@ impl<R: BufRead> FileSource<R> {
                     invalid_utf8,
                 } => {
                     if text.trim().is_empty() {
+                        self.stats.blank += 1;
                         continue;
                     }
                     self.stats.records += 1;

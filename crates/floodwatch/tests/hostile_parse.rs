@@ -99,3 +99,31 @@ fn invalid_utf8_in_curl_argv_does_not_hide_the_curl_loop() {
     let f = file(&s, "eslogger.jsonl");
     assert_eq!(f["rejected"], 0, "{f:#}");
 }
+
+/// Blank lines (empty, spaces, CRLF) between records are counted, so records and blank lines
+/// account for every line of the file.
+#[test]
+fn blank_lines_are_counted() {
+    let d = tempfile::tempdir().unwrap();
+    let blanks: [&[u8]; 3] = [b"\n", b"   \t\n", b"\r\n"];
+    let n = std::cell::Cell::new(0usize);
+    build_mac_07(d.path(), |line| {
+        let i = n.get();
+        n.set(i + 1);
+        if i % 100 == 50 {
+            [blanks[i % 3], line].concat()
+        } else {
+            line.to_vec()
+        }
+    });
+    let (code, alerts, s, err) = hunt(d.path());
+    assert_eq!(code, 0, "{err}");
+    the_curl_loop_alert(&alerts);
+    let f = file(&s, "eslogger.jsonl");
+    let lines = n.get() as u64 + 9;
+    assert_eq!(f["blank"], 9, "{f:#}");
+    assert_eq!(f["records"].as_u64().unwrap() + 9, lines, "{f:#}");
+    assert!(err.contains("9 blank line"), "{err}");
+    // Files without blank lines do not show the counter.
+    assert!(file(&s, "nettop.csv").get("blank").is_none());
+}
