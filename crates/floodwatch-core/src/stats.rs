@@ -5,6 +5,10 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+/// How a "not telemetry" reason begins when the file looked like telemetry but was not read anyway
+/// (most of its lines are something else): the summary turns such a reason into a warning.
+pub const LOOKS_LIKE_TELEMETRY: &str = "looks like telemetry";
+
 /// How many located reject samples a file keeps (all are counted).
 pub const MAX_SAMPLES: usize = 20;
 

@@ -276,3 +276,129 @@ fn blank_lines_are_counted_in_line_formats() {
         assert!(st.blank > 0, "{format:?}");
     }
 }
+
+/// `data` with `line` inserted after its first `after` lines.
+fn insert_line(data: &[u8], after: usize, line: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut n = 0;
+    for l in data.split_inclusive(|&b| b == b'\n') {
+        if n == after {
+            out.extend_from_slice(line);
+        }
+        out.extend_from_slice(l);
+        n += 1;
+    }
+    if n <= after {
+        if !out.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+/// Where a line can go between two records of each sample.
+fn between_records(format: Format) -> usize {
+    match format {
+        Format::NettopCsv | Format::NettopFixed => 2,
+        // After the header block, before the row.
+        Format::ZeekTsv => 8,
+        // After the last object (the samples hold one).
+        Format::Osquery | Format::JamfProtect | Format::ElasticDefend => usize::MAX,
+        _ => 1,
+    }
+}
+
+/// One line that is not telemetry (a first line, or a line with NUL bytes) does not make the file
+/// "not telemetry": it is read, and that line is rejected with its reason.
+#[test]
+fn one_bad_line_or_a_nul_byte_does_not_drop_the_file() {
+    for (format, clean, _) in samples() {
+        let (want, want_st) = read_all(&clean, format, ctx("clean"));
+        let bad_first = [&b"operator note: collected on 2025-09-16\n"[..], &clean].concat();
+        let nul = insert_line(&clean, between_records(format), b"\0\0\x01\x02garbage\0\n");
+        for (what, data) in [("bad first line", bad_first), ("NUL line", nul)] {
+            assert_eq!(
+                sniff(&data),
+                Sniffed::Telemetry(format),
+                "{format:?} with a {what}"
+            );
+            let (got, st) = read_all(&data, format, ctx("dirty"));
+            assert_eq!(got.len(), want.len(), "{format:?} with a {what}");
+            assert_eq!(
+                st.rejected,
+                want_st.rejected + 1,
+                "{format:?} with a {what}: {:?}",
+                st.samples
+            );
+        }
+    }
+}
+
+/// A NUL byte inside a record (not a line of its own) costs that record only, as binary data.
+#[test]
+fn a_nul_byte_inside_a_record_rejects_that_record_as_binary_data() {
+    let clean = head_lines(&example("build-mac-07/nettop.csv"), 27);
+    let dirty = replace(&clean, b"apsd.665", b"apsd\0.665", 2);
+    assert_eq!(sniff(&dirty), Sniffed::Telemetry(Format::NettopCsv));
+    let (_, st) = read_all(&dirty, Format::NettopCsv, ctx("nul"));
+    assert_eq!(st.rejected, 2, "{:?}", st.samples);
+    assert!(st.samples.iter().all(|s| s.reason == "binary data"));
+    let es = head_lines(&example("build-mac-07/eslogger.jsonl"), 20);
+    let dirty = replace(&es, b"\\/sbin\\/launchd", b"\\/sbin\\/laun\0chd", 1);
+    assert_eq!(sniff(&dirty), Sniffed::Telemetry(Format::Eslogger));
+    let (want, _) = read_all(&es, Format::Eslogger, ctx("clean"));
+    let (ev, st) = read_all(&dirty, Format::Eslogger, ctx("nul"));
+    assert_eq!((ev.len(), st.rejected), (want.len() - 1, 1));
+    assert_eq!(st.samples[0].reason, "binary data");
+}
+
+/// Binary files stay what they are: a capture is a capture, other binaries are not telemetry,
+/// whatever text they hold.
+#[test]
+fn real_binaries_are_still_not_telemetry() {
+    let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+    let head = &exe[..exe.len().min(crate::sniff::HEAD_BYTES)];
+    assert!(matches!(sniff(head), Sniffed::NotTelemetry(_)), "this ELF");
+    // A PNG: signature, IHDR, then compressed (random-looking) data.
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x01\0\0\0\x01\0\x08\x06\0\0\0\x5c\x72\xa8\x66\0\0\x20\0IDAT".to_vec();
+    let mut x: u32 = 0x1234_5678;
+    png.extend((0..8192).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as u8
+    }));
+    assert!(matches!(sniff(&png), Sniffed::NotTelemetry(_)), "PNG");
+    // A Mach-O: header, load commands padded with NULs, a cstring section with paths.
+    let mut macho = b"\xcf\xfa\xed\xfe\x07\0\0\x01\x03\0\0\0\x02\0\0\0".to_vec();
+    macho.extend(std::iter::repeat_n(0u8, 4000));
+    macho.extend(b"/usr/lib/libSystem.B.dylib\0{\"schema_version\":1}\0curl\n\0");
+    macho.extend(std::iter::repeat_n(0u8, 4000));
+    assert!(matches!(sniff(&macho), Sniffed::NotTelemetry(_)), "Mach-O");
+    let pcap = corpus("pcap/CIC-DDoS-2019-SynFlood.pcap");
+    assert_eq!(
+        sniff(&pcap[..crate::sniff::HEAD_BYTES]),
+        Sniffed::Telemetry(Format::Pcap)
+    );
+}
+
+/// A file that looks like telemetry but whose lines are mostly something else is not read, and
+/// its reason says it looked like telemetry (the summary makes that a warning).
+#[test]
+fn a_file_mostly_not_telemetry_says_it_looked_like_telemetry() {
+    let es = head_lines(&example("build-mac-07/eslogger.jsonl"), 2);
+    let mut data = b"Incident notes\n".to_vec();
+    for i in 0..10 {
+        data.extend(format!("step {i}: checked the host\n").as_bytes());
+    }
+    data.extend(&es);
+    match sniff(&data) {
+        Sniffed::NotTelemetry(why) => assert!(
+            why.starts_with(floodwatch_core::stats::LOOKS_LIKE_TELEMETRY)
+                && why.contains("eslogger"),
+            "{why}"
+        ),
+        s => panic!("{s:?}"),
+    }
+}

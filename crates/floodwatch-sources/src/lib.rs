@@ -360,6 +360,16 @@ impl<R: BufRead> FileSource<R> {
                         continue;
                     }
                     self.stats.records += 1;
+                    // A NUL byte is never text (the sniffer let the file in on its other lines):
+                    // the record is rejected before any parser can take it for a name.
+                    if let Some(at) = memchr::memchr(0, text.as_bytes()) {
+                        self.stats.reject(
+                            line,
+                            RejectReason::BinaryData.into(),
+                            format!("NUL byte at byte {} of the record", at + 1),
+                        );
+                        continue;
+                    }
                     let before = out.len();
                     let mut parsed = if invalid_utf8 {
                         self.parser.parse_lossy(&text, line, out)

@@ -127,3 +127,65 @@ fn blank_lines_are_counted() {
     // Files without blank lines do not show the counter.
     assert!(file(&s, "nettop.csv").get("blank").is_none());
 }
+
+/// A first line that is not telemetry and a NUL byte in the head no longer make the bundled
+/// capture "not telemetry": it is read, the two lines are rejected with their reasons, and the
+/// curl loop alerts.
+#[test]
+fn a_bad_first_line_and_a_nul_byte_do_not_drop_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let n = std::cell::Cell::new(0usize);
+    build_mac_07(d.path(), |line| {
+        let i = n.get();
+        n.set(i + 1);
+        match i {
+            0 => [
+                &b"eslogger exec fork exit (started by collect.sh)\n"[..],
+                line,
+            ]
+            .concat(),
+            5 => [line, &b"\0\0\0\0\x07\x01\0\0\n"[..]].concat(),
+            _ => line.to_vec(),
+        }
+    });
+    let (code, alerts, s, err) = hunt(d.path());
+    assert_eq!(code, 0, "{err}");
+    let f = file(&s, "eslogger.jsonl");
+    assert_eq!(f["format"], "eslogger");
+    assert_eq!(f["rejected"], 2, "{f:#}");
+    assert_eq!(f["samples"][0]["line"], 1);
+    assert_eq!(f["samples"][1]["line"], 8);
+    assert_eq!(f["samples"][1]["reason"], "binary data");
+    the_curl_loop_alert(&alerts);
+}
+
+/// A file that looks like telemetry but is mostly not (notes around two eslogger lines) is not
+/// read, and the summary says so loudly: a warning, not only a "not telemetry" row.
+#[test]
+fn a_file_that_looks_like_telemetry_but_is_dropped_is_a_warning() {
+    let d = tempfile::tempdir().unwrap();
+    build_mac_07(d.path(), |line| line.to_vec());
+    let es = std::fs::read(common::collection().join("build-mac-07/eslogger.jsonl")).unwrap();
+    let mut notes = b"Incident notes for build-mac-07\n".to_vec();
+    for i in 0..8 {
+        notes.extend(format!("{i}. looked at the launchd jobs\n").as_bytes());
+    }
+    notes.extend(es.split_inclusive(|&b| b == b'\n').take(2).flatten());
+    std::fs::write(d.path().join("hosts/build-mac-07/notes.txt"), notes).unwrap();
+    let (code, alerts, s, err) = hunt(d.path());
+    assert_eq!(code, 0, "{err}");
+    the_curl_loop_alert(&alerts);
+    let warnings = s["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| {
+            let w = w.as_str().unwrap();
+            w.contains("notes.txt") && w.contains("looks like telemetry") && w.contains("eslogger")
+        }),
+        "{warnings:?}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.contains("warning:") && l.contains("notes.txt")),
+        "{err}"
+    );
+}

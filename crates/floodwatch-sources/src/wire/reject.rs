@@ -19,6 +19,9 @@ pub enum RejectReason {
     /// The input ends inside its last record: a last line without newline that does not parse, or
     /// a JSON array never closed.
     TruncatedLastLine,
+    /// A text record holding a NUL byte: binary garbage inside a text file (no text format has a
+    /// raw NUL; Zeek escapes it as `\x00`).
+    BinaryData,
 
     // Record content: any format.
     /// Not JSON at all, or broken JSON (including text where a JSON record was expected).
@@ -64,6 +67,7 @@ impl RejectReason {
             LineTooLong => "line too long",
             InvalidUtf8 => "invalid UTF-8",
             TruncatedLastLine => "truncated last line",
+            BinaryData => "binary data",
             InvalidJson => "invalid JSON",
             WrongType => "wrong type",
             MissingField => "missing field",
