@@ -163,6 +163,9 @@ pub enum Parsed {
     /// The record itself is skipped; events pushed while handling it (flushes of records held from
     /// before) are kept.
     Skipped(SkipReason),
+    /// The record itself is rejected; as with a skip, events pushed while handling it (flushes of
+    /// records held from before) are kept, where an `Err` drops them.
+    Rejected(Reject),
 }
 
 /// One format's record parser. It owns whatever per-file state the format needs (nettop's previous
@@ -391,6 +394,10 @@ impl<R: BufRead> FileSource<R> {
                         Ok(Parsed::Skipped(why)) => {
                             self.stats.events += (out.len() - before) as u64;
                             self.stats.skip(why)
+                        }
+                        Ok(Parsed::Rejected(rej)) => {
+                            self.stats.events += (out.len() - before) as u64;
+                            self.stats.reject(line, rej.reason.into(), rej.detail);
                         }
                         Err(rej) => {
                             out.truncate(before);

@@ -189,3 +189,67 @@ fn a_file_that_looks_like_telemetry_but_is_dropped_is_a_warning() {
         "{err}"
     );
 }
+
+/// Rewrites build-mac-07's nettop.csv: after the header of frame `k` (0-based), the rows `rows(k,
+/// time)` give (in the capture's own format), `time` being that frame's first row time.
+fn edit_nettop(dir: &Path, rows: impl Fn(usize, &str) -> String) {
+    let path = dir.join("hosts/build-mac-07/nettop.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = String::with_capacity(text.len() + 4096);
+    let mut frame = None::<usize>;
+    let mut lines = text.lines().peekable();
+    while let Some(l) = lines.next() {
+        out.push_str(l);
+        out.push('\n');
+        if l.starts_with("time,") {
+            let k = frame.map_or(0, |f| f + 1);
+            frame = Some(k);
+            let time = lines.peek().and_then(|n| n.split(',').next()).unwrap_or("");
+            out.push_str(&rows(k, time));
+        }
+    }
+    std::fs::write(&path, out).unwrap();
+}
+
+/// A third-party uploader whose nettop counter reads 2^64-1 for one frame (a counter glitch), and a
+/// sync client first listed mid-capture with its 3.3 GB lifetime total: neither is a flood (they
+/// gave "614891469102.3 MB/s" and "1666.7 MB/s" alerts), the curl loop still alerts alone.
+#[test]
+fn nettop_counter_glitches_and_late_rows_are_not_floods() {
+    let d = tempfile::tempdir().unwrap();
+    build_mac_07(d.path(), |line| line.to_vec());
+    edit_nettop(d.path(), |k, time| {
+        let mut rows = String::new();
+        if (100..=110).contains(&k) {
+            let out: u64 = if k == 105 {
+                u64::MAX
+            } else {
+                1_000_000 + 2_000 * k as u64
+            };
+            rows.push_str(&format!("{time},uploader.4711,,,5000,{out},\n"));
+            rows.push_str(&format!(
+                "{time},tcp4 192.168.1.56:56500<->198.51.100.77:443,en0,Established,5000,{out},\n"
+            ));
+        }
+        if (200..=205).contains(&k) {
+            let out = 3_333_400_000 + 1_000 * (k as u64 - 200);
+            rows.push_str(&format!("{time},syncclient.4712,,,70000,{out},\n"));
+            rows.push_str(&format!(
+                "{time},tcp4 192.168.1.56:56501<->198.51.100.78:443,en0,Established,70000,{out},\n"
+            ));
+        }
+        rows
+    });
+    let (code, alerts, s, err) = hunt(d.path());
+    assert_eq!(code, 0, "{err}");
+    the_curl_loop_alert(&alerts);
+    let f = file(&s, "nettop.csv");
+    assert_eq!(f["reasons"]["counter glitch"], 2, "{f:#}");
+    assert!(
+        f["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .starts_with("2 nettop rows first listed mid-capture")),
+        "{f:#}"
+    );
+}

@@ -37,6 +37,9 @@ pub enum RejectReason {
     /// A table row (Zeek TSV, nettop) that fits no header: before any header, a wrong number of
     /// fields, no name cell.
     BadRow,
+    /// A counter beyond what its interval could carry (`input.nettop_max_bytes_per_s`): a nettop
+    /// counter reading 2^64-1 for a frame, a Zeek conn.log count near 2^64.
+    CounterGlitch,
 
     // Captures: the record is a pcap packet record or a pcapng block.
     /// No pcap or pcapng file header (or one this reader does not read).
@@ -74,6 +77,7 @@ impl RejectReason {
             BadValue => "bad value",
             BadTimestamp => "bad timestamp",
             BadRow => "bad row",
+            CounterGlitch => "counter glitch",
             NotACapture => "not a capture",
             TruncatedRecord => "truncated record",
             CorruptRecord => "corrupt record",
