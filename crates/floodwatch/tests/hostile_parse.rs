@@ -253,3 +253,42 @@ fn nettop_counter_glitches_and_late_rows_are_not_floods() {
         "{f:#}"
     );
 }
+
+/// A real Zeek conn.log (Stratosphere) with one row's orig_pkts at 2^64-1: the row is rejected as
+/// a counter glitch, and nothing downstream sees the count (it gave an 18,446,744,073,709,551,615
+/// packets/s finding, and totals that overflow).
+#[test]
+fn a_zeek_count_near_2_64_is_rejected() {
+    let d = tempfile::tempdir().unwrap();
+    let host = d.path().join("hosts/sensor");
+    std::fs::create_dir_all(&host).unwrap();
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/corpus/datasets/stratosphere-zeek-conn/008-zeek-mixed.conn.log.labeled"
+    ))
+    .unwrap();
+    let mut rows = 0;
+    let text: Vec<String> = src
+        .lines()
+        .map(|l| {
+            if l.starts_with('#') {
+                return l.to_string();
+            }
+            rows += 1;
+            let mut f: Vec<&str> = l.split('\t').collect();
+            if rows == 10 {
+                f[16] = "18446744073709551615"; // orig_pkts
+            }
+            f.join("\t")
+        })
+        .collect();
+    std::fs::write(host.join("conn.log"), text.join("\n") + "\n").unwrap();
+    let (code, _, s, err) = hunt(d.path());
+    assert!(code == 0 || code == 2, "{err}");
+    let f = file(&s, "conn.log");
+    assert_eq!(f["reasons"]["counter glitch"], 1, "{f:#}");
+    assert_eq!(f["samples"][0]["line"], 18, "{f:#}");
+    for n in s["network"].as_array().unwrap() {
+        assert!(n["packets"].as_u64().unwrap() < 1 << 53, "{n:#}");
+    }
+}

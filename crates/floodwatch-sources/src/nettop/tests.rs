@@ -654,7 +654,10 @@ fn a_counter_glitch_is_rejected_and_kept_out_of_every_rate() {
          00:39:46.359400,udp4 198.18.0.1:5000<->203.0.113.9:9,utun8,,0,18446744073709551615,\n",
     );
     let (ev, st) = csv(&delta, anchored(NettopMode::Auto));
-    assert!(st.notes.iter().any(|n| n.contains("auto-detected as delta")));
+    assert!(st
+        .notes
+        .iter()
+        .any(|n| n.contains("auto-detected as delta")));
     assert_eq!(summary(&ev).len(), 3, "{:?}", summary(&ev));
     assert!(ev.iter().all(|e| traffic(e).bytes_out < 1000));
     assert!(
