@@ -341,9 +341,25 @@ fn a_nul_byte_inside_a_record_rejects_that_record_as_binary_data() {
     let clean = head_lines(&example("build-mac-07/nettop.csv"), 27);
     let dirty = replace(&clean, b"apsd.665", b"apsd\0.665", 2);
     assert_eq!(sniff(&dirty), Sniffed::Telemetry(Format::NettopCsv));
-    let (_, st) = read_all(&dirty, Format::NettopCsv, ctx("nul"));
+    let (ev, st) = read_all(&dirty, Format::NettopCsv, ctx("nul"));
     assert_eq!(st.rejected, 2, "{:?}", st.samples);
     assert!(st.samples.iter().all(|s| s.reason == "binary data"));
+    // apsd's socket rows under the rejected rows are not given to the process row above apsd's
+    // (mDNSResponder): they have no process.
+    for e in &ev {
+        let EventKind::Traffic(t) = &e.kind else {
+            panic!("not traffic")
+        };
+        if t.remote.as_deref() == Some("17.57.146.138:5223") {
+            assert_eq!(t.process_name.as_deref(), Some("apsd"));
+        }
+    }
+    assert_eq!(
+        st.reasons
+            .get("skipped: socket row without a process row above")
+            .copied(),
+        Some(2)
+    );
     let es = head_lines(&example("build-mac-07/eslogger.jsonl"), 20);
     let dirty = replace(&es, b"\\/sbin\\/launchd", b"\\/sbin\\/laun\0chd", 1);
     assert_eq!(sniff(&dirty), Sniffed::Telemetry(Format::Eslogger));

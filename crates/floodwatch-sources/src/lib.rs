@@ -188,6 +188,10 @@ pub trait RecordParser: Send {
         }
         Ok(parsed)
     }
+    /// A record was rejected before the parser saw it (too long, binary data): a parser that
+    /// relates records to the ones above them (nettop's socket rows to their process row) must not
+    /// relate the next ones across it.
+    fn unseen_record(&mut self) {}
     /// End of input: flush anything held back (nettop's last frame).
     fn finish(&mut self, _out: &mut Vec<Event>) {}
     /// The UTC offset the records revealed, if any (unified log timestamps carry one).
@@ -351,6 +355,7 @@ impl<R: BufRead> FileSource<R> {
                 } => {
                     self.stats.records += 1;
                     self.stats.reject(line, reason.into(), detail);
+                    self.parser.unseen_record();
                 }
                 Frame::Record {
                     text,
@@ -371,6 +376,7 @@ impl<R: BufRead> FileSource<R> {
                             RejectReason::BinaryData.into(),
                             format!("NUL byte at byte {} of the record", at + 1),
                         );
+                        self.parser.unseen_record();
                         continue;
                     }
                     let before = out.len();

@@ -324,6 +324,13 @@ impl RecordParser for NettopParser {
         self.record(record, line, true, out)
     }
 
+    /// The rejected row may have been a process row: the socket rows under it are not the
+    /// process's above.
+    fn unseen_record(&mut self) {
+        self.current_proc = None;
+        self.block_socks.clear();
+    }
+
     fn finish(&mut self, out: &mut Vec<Event>) {
         if self.frame == 0 && self.rows_in_frame > 0 {
             self.mode_note = Some(
