@@ -66,6 +66,9 @@ pub struct Input {
     #[serde(deserialize_with = "de_duration")]
     pub nettop_interval: Duration,
     pub nettop_mode: NettopMode,
+    /// The fastest a nettop counter can rise (bytes per second, per row): a jump beyond it is a
+    /// counter glitch, rejected and kept out of every rate. Zeek conn.log rows are held to it too.
+    pub nettop_max_bytes_per_s: f64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -360,6 +363,10 @@ impl Config {
         }
         if self.input.nettop_interval.is_zero() {
             return bad("input.nettop_interval must be more than 0s");
+        }
+        let ceiling = self.input.nettop_max_bytes_per_s;
+        if !(ceiling.is_finite() && ceiling > 0.0) {
+            return bad("input.nettop_max_bytes_per_s must be a positive number");
         }
         if self.input.max_line_bytes < 1024 {
             return bad("input.max_line_bytes must be at least 1024");

@@ -47,6 +47,47 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Marks every part of the event (each process image, the traffic, the connection, the session)
+    /// as coming from a record that was not valid UTF-8.
+    pub fn mark_invalid_utf8(&mut self) {
+        match self {
+            EventKind::Exec { instigator, target } => {
+                if let Some(i) = instigator {
+                    i.invalid_utf8 = true;
+                }
+                target.invalid_utf8 = true;
+            }
+            EventKind::Fork { parent, child } => {
+                parent.invalid_utf8 = true;
+                child.invalid_utf8 = true;
+            }
+            EventKind::Exit { process, .. } | EventKind::ProcessSeen(process) => {
+                process.invalid_utf8 = true
+            }
+            EventKind::Traffic(t) => t.invalid_utf8 = true,
+            EventKind::Connect(c) => c.invalid_utf8 = true,
+            // Sessions carry no process (and other crates build them literally): user names and
+            // ttys stay decoded with U+FFFD, without a flag.
+            EventKind::Session(_) => {}
+        }
+    }
+
+    /// Whether any part of the event came from a record that was not valid UTF-8.
+    pub fn invalid_utf8(&self) -> bool {
+        match self {
+            EventKind::Exec { instigator, target } => {
+                target.invalid_utf8 || instigator.as_ref().is_some_and(|i| i.invalid_utf8)
+            }
+            EventKind::Fork { parent, child } => parent.invalid_utf8 || child.invalid_utf8,
+            EventKind::Exit { process, .. } | EventKind::ProcessSeen(process) => {
+                process.invalid_utf8
+            }
+            EventKind::Traffic(t) => t.invalid_utf8,
+            EventKind::Connect(c) => c.invalid_utf8,
+            EventKind::Session(_) => false,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::Exec { .. } => "exec",
@@ -93,6 +134,10 @@ pub struct ProcInfo {
     pub username: Option<String>,
     pub tty: Tty,
     pub signing: Signing,
+    /// Some string of the record this came from was not valid UTF-8 (attacker-controlled argv can
+    /// carry any bytes): the bytes were replaced by U+FFFD rather than the event being lost, and this
+    /// keeps the fact for scoring. False by default.
+    pub invalid_utf8: bool,
 }
 
 impl ProcInfo {
@@ -208,6 +253,9 @@ pub struct Traffic {
     pub local: Option<String>,
     /// Outbound TCP packets with SYN set and ACK clear (connection openers), when the source sees flags.
     pub syn_out: Option<u64>,
+    /// A string of the record (process name, remote) was not valid UTF-8 and was decoded with
+    /// U+FFFD; see [`ProcInfo::invalid_utf8`].
+    pub invalid_utf8: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -218,6 +266,8 @@ pub struct Connect {
     pub proto: Proto,
     pub remote: Option<String>,
     pub success: Option<bool>,
+    /// See [`ProcInfo::invalid_utf8`].
+    pub invalid_utf8: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

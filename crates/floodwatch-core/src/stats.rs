@@ -5,6 +5,10 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+/// How a "not telemetry" reason begins when the file looked like telemetry but was not read anyway
+/// (most of its lines are something else): the summary turns such a reason into a warning.
+pub const LOOKS_LIKE_TELEMETRY: &str = "looks like telemetry";
+
 /// How many located reject samples a file keeps (all are counted).
 pub const MAX_SAMPLES: usize = 20;
 
@@ -21,6 +25,11 @@ pub struct FileStats {
     pub format: String,
     /// Non-blank records read (lines, or objects of a JSON array).
     pub records: u64,
+    /// Blank (empty or whitespace-only) lines of a line format, which are not records: records +
+    /// blank account for every line. Written only when there are some, so summaries of files
+    /// without blank lines stay as they were.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub blank: u64,
     /// Normalized events produced.
     pub events: u64,
     pub skipped: u64,
@@ -35,12 +44,17 @@ pub struct FileStats {
     pub notes: Vec<String>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl FileStats {
     pub fn new(path: String, format: &str) -> Self {
         FileStats {
             path,
             format: format.to_string(),
             records: 0,
+            blank: 0,
             events: 0,
             skipped: 0,
             rejected: 0,
@@ -55,6 +69,7 @@ impl FileStats {
     /// time runs backwards).
     pub fn absorb(&mut self, other: FileStats) {
         self.records += other.records;
+        self.blank += other.blank;
         self.events += other.events;
         self.skipped += other.skipped;
         self.rejected += other.rejected;

@@ -6,8 +6,7 @@ use std::fmt::Write;
 
 /// Replaces control characters (C0, DEL, C1 and bidi overrides) with visible `\xNN` / `\u{NNNN}` escapes.
 pub fn terminal(s: &str) -> Cow<'_, str> {
-    let bad =
-        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let bad = |c: char| c.is_control() || is_bidi_control(c);
     if !s.chars().any(bad) {
         return Cow::Borrowed(s);
     }
@@ -57,20 +56,81 @@ pub fn html(s: &str) -> String {
     out
 }
 
-/// A Markdown table cell: pipes and backslashes escaped, newlines and control characters flattened,
-/// `<` defused so no HTML passes through a Markdown renderer.
+/// Attacker text for Markdown outside code spans (a table cell, a reason, a heading, a paragraph):
+/// one line (newlines and control characters become spaces or go, bidi controls go), and every
+/// character that could start Markdown syntax backslash-escaped (CommonMark escapes any ASCII
+/// punctuation), so it renders as the literal text: no image, link, autolink, HTML, entity,
+/// emphasis, code span or new table cell. `<` becomes `&lt;` (it renders as `<` too, and the text
+/// then holds no `<` at all, as it always did). `(` is escaped after `]` only: with every bracket
+/// escaped it cannot open a link anywhere else, and plain "(pid 12)" stays as it was.
 pub fn markdown_cell(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
-        .replace('<', "&lt;")
+    let chars: Vec<char> = s
         .chars()
-        .filter(|c| !c.is_control() && !is_bidi_control(*c))
-        .collect()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if c.is_control() || is_bidi_control(c) => None,
+            c => Some(c),
+        })
+        .collect();
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut prev = ' ';
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '<' {
+            out.push_str("&lt;");
+            prev = c;
+            continue;
+        }
+        let special = matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '>' | '!' | '#' | '|' | '~' | '&'
+        ) || (c == '(' && prev == ']');
+        // Text that begins a paragraph like a list item (`- x`, `+ x`, `12. x`) would be one:
+        // its marker is escaped (harmless where the text does not begin a line).
+        let bullet = i == 0 && matches!(c, '-' | '+');
+        let number = matches!(c, '.' | ')')
+            && i > 0
+            && chars[..i].iter().all(char::is_ascii_digit)
+            && chars.get(i + 1).is_none_or(|n| *n == ' ');
+        if special || bullet || number {
+            out.push('\\');
+        }
+        out.push(c);
+        prev = c;
+    }
+    out
 }
 
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+/// Attacker text as one Markdown code span, shown verbatim: newlines and control characters as
+/// spaces (or gone), bidi controls gone, no HTML entity (a code span shows `&lt;` as those four
+/// characters), and a fence one backtick longer than the longest backtick run inside, padded with
+/// a space when the text starts or ends with a backtick or a space (CommonMark strips one).
+pub fn markdown_code(s: &str) -> String {
+    let text: String = s
+        .chars()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if c.is_control() || is_bidi_control(c) => None,
+            c => Some(c),
+        })
+        .collect();
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = text.is_empty() || text.starts_with(['`', ' ']) || text.ends_with(['`', ' ']);
+    let pad = if pad { " " } else { "" };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// Bidirectional controls: they make text read differently than it is (a command line reversed).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 #[cfg(test)]

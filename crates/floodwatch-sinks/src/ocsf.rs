@@ -2,12 +2,17 @@
 //! Fields follow OCSF 1.3: finding_info (analytic, attacks), actor.process with the parent_process chain,
 //! device, evidences (each with its source file and line), risk_score, severity_id, and floodwatch's
 //! metrics, reasons, context and timeline under `unmapped.floodwatch`. Network floods (no pid) are
-//! Detection Findings too, with endpoints instead of an actor ([`network_finding`]).
+//! Detection Findings too, with endpoints instead of an actor ([`network_finding`]). Lines are
+//! written by [`write_json_line`], which escapes bidirectional controls (serde_json leaves them raw).
 
+use crate::escape::is_bidi_control;
 use floodwatch_core::alert::{Alert, Evidence, ProcessView, Severity};
 use floodwatch_core::finding::NetworkFinding;
 use floodwatch_core::Ts;
+use serde::Serialize;
+use serde_json::ser::{CompactFormatter, Formatter};
 use serde_json::{json, Map, Value};
+use std::io;
 
 pub const ANALYTIC_UID: &str = "AN0971";
 pub const TECHNIQUE_UID: &str = "T1498.001";
@@ -338,6 +343,37 @@ pub fn network_finding(f: &NetworkFinding, activity: Activity, product_version: 
     )
 }
 
+/// Compact JSON that also writes bidirectional controls (U+061C, U+200E, U+200F, U+202A-U+202E,
+/// U+2066-U+2069) as `\uXXXX` escapes: serde_json writes them raw, and an attacker's U+202E in a
+/// command line would reorder what an analyst reads in a terminal or an editor. The value is the
+/// same once parsed.
+struct BidiEscaping;
+
+impl Formatter for BidiEscaping {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if is_bidi_control(c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                start = i + c.len_utf8();
+            }
+        }
+        CompactFormatter.write_string_fragment(writer, &fragment[start..])
+    }
+}
+
+/// One value as one JSON line (compact, newline-terminated), bidirectional controls escaped.
+pub fn write_json_line(w: &mut dyn io::Write, value: &impl Serialize) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(&mut *w, BidiEscaping);
+    value.serialize(&mut ser)?;
+    w.write_all(b"\n")
+}
+
 /// Network floods as JSON lines (one Create each, as a hunt reports alerts); scans are skipped.
 pub fn write_network_jsonl(
     w: &mut dyn std::io::Write,
@@ -348,11 +384,7 @@ pub fn write_network_jsonl(
         .iter()
         .filter(|f| f.class == floodwatch_core::finding::NetworkClass::Flood)
     {
-        serde_json::to_writer(
-            &mut *w,
-            &network_finding(f, Activity::Create, product_version),
-        )?;
-        w.write_all(b"\n")?;
+        write_json_line(w, &network_finding(f, Activity::Create, product_version))?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! external resource) with, per alert, who did it, why it scored, and a chart of its outbound rate per
 //! window against the threshold it crossed.
 
-use crate::escape::{html, markdown_cell};
+use crate::escape::{html, markdown_cell, markdown_code};
 use crate::ocsf::title;
 use crate::summary::RunSummary;
 use floodwatch_core::alert::{fmt_bytes_rate, Alert, WindowPoint};
@@ -215,17 +215,17 @@ pub fn markdown_report(
     for a in sorted {
         let p = &a.subject.process;
         s.push_str(&format!(
-            "### {:?} {} — {}\n\n- host {}, {} → {}, id `{}`\n- subject: pid {} `{}`\n- chain: `{}`\n",
+            "### {:?} {} — {}\n\n- host {}, {} → {}, id {}\n- subject: pid {} {}\n- chain: {}\n",
             a.severity,
             a.score,
             markdown_cell(&title(a)),
             markdown_cell(&a.host),
             a.first_seen.to_rfc3339_millis(),
             a.last_seen.to_rfc3339_millis(),
-            a.id,
+            markdown_code(&a.id),
             p.pid,
-            markdown_cell(p.cmd_line.as_deref().or(p.path.as_deref()).unwrap_or("?")).replace('`', "'"),
-            markdown_cell(&a.context.launch_chain).replace('`', "'")
+            markdown_code(p.cmd_line.as_deref().or(p.path.as_deref()).unwrap_or("?")),
+            markdown_code(&a.context.launch_chain)
         ));
         for r in &a.reasons {
             s.push_str(&format!("  - {:+} {}\n", r.points, markdown_cell(&r.text)));

@@ -4,7 +4,7 @@
 use crate::escape::terminal;
 use floodwatch_core::alert::HostVerdict;
 use floodwatch_core::finding::{fmt_count_rate, NetworkClass, NetworkFinding};
-use floodwatch_core::stats::FileStats;
+use floodwatch_core::stats::{FileStats, LOOKS_LIKE_TELEMETRY};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -34,8 +34,23 @@ impl RunSummary {
         self.files.iter().map(|f| f.events).sum()
     }
 
+    /// The run's warnings, and one for each file that looked like telemetry but was not read: a
+    /// file dropped that way must not pass as a quiet "not telemetry" row.
+    pub fn all_warnings(&self) -> Vec<String> {
+        let dropped = self
+            .not_telemetry
+            .iter()
+            .filter(|f| f.reason.starts_with(LOOKS_LIKE_TELEMETRY))
+            .map(|f| format!("{} was not read: it {}", f.path, f.reason));
+        self.warnings.iter().cloned().chain(dropped).collect()
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(w) = v.get_mut("warnings") {
+            *w = self.all_warnings().into();
+        }
+        v
     }
 }
 
@@ -95,11 +110,19 @@ pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
                 )?;
             }
         }
+        if f.blank > 0 {
+            writeln!(
+                w,
+                "  note {}: {} blank line(s), not records",
+                terminal(&f.path),
+                f.blank
+            )?;
+        }
         for n in &f.notes {
             writeln!(w, "  note {}: {}", terminal(&f.path), terminal(n))?;
         }
     }
-    for warn in &s.warnings {
+    for warn in &s.all_warnings() {
         writeln!(w, "  warning: {}", terminal(warn))?;
     }
     if !s.hosts.is_empty() {

@@ -194,11 +194,20 @@ fn reports_escape_hostile_strings_and_need_no_script() {
     assert_eq!(html.matches("<rect").count(), 2);
     assert!(html.contains("fill=\"#c0392b\"") && html.contains("threshold 5.0"));
     let md = markdown_report("r", &[a], &RunSummary::default(), &extra);
-    assert!(!md.contains("<script") && !md.contains('\x1b') && !md.contains('\u{202e}'));
+    assert!(!md.contains('\x1b') && !md.contains('\u{202e}'));
+    // Outside code spans `<` is escaped; the command line and chain are code spans, where a
+    // `<script>` is shown as those characters (an entity there would show `&lt;`).
+    for l in md.lines() {
+        let code = l.starts_with("- subject:") || l.starts_with("- chain:");
+        assert!(code || !l.contains("<script"), "{l}");
+    }
+    assert!(md
+        .lines()
+        .any(|l| l.starts_with("- subject: pid 4000 ``/bin/bash <script>alert(1)</script>")));
     // A pipe inside a cell cannot open a new column.
     assert!(
         md.lines()
-            .any(|l| l.starts_with("| &lt;script>") && l.contains("\\|")),
+            .any(|l| l.starts_with("| &lt;script\\>") && l.contains("\\|")),
         "{md}"
     );
 }

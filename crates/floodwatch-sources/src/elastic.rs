@@ -207,6 +207,7 @@ impl ElasticParser {
                 proto,
                 remote: endpoint(o, them),
                 success,
+                invalid_utf8: false,
             }))));
         }
         Ok(Some(EventKind::Traffic(Box::new(Traffic {
@@ -224,6 +225,7 @@ impl ElasticParser {
             new_connections: u32::from(action == "connection_attempted"),
             local: text(o, &format!("{us}.ip")).map(str::to_string),
             syn_out: None,
+            invalid_utf8: false,
         }))))
     }
 }

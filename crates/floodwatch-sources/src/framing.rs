@@ -5,15 +5,20 @@
 //! line, split by [`JsonStreamFramer`].
 
 use crate::RejectReason;
+use std::borrow::Cow;
 use std::io::{self, BufRead};
 
 /// One framed record, or why a record could not be framed.
 pub enum Frame<'a> {
     Record {
-        text: &'a str,
+        /// Borrowed from the input, or owned when bytes that are not UTF-8 were replaced by U+FFFD.
+        text: Cow<'a, str>,
         line: u64,
         /// The record ended at end of file without a newline (or closing bracket): a truncation suspect.
         unterminated: bool,
+        /// Some bytes were not UTF-8 (attacker-controlled argv can hold any): decoded lossily so the
+        /// record is not lost, and flagged so its events can say so.
+        invalid_utf8: bool,
     },
     Bad {
         line: u64,
@@ -159,19 +164,14 @@ impl<R: BufRead> LineFramer<R> {
     }
 }
 
-/// A framed line as a record, or a bad frame when it is not UTF-8.
+/// A framed line as a record, decoded lossily when it is not UTF-8.
 fn record(bytes: &[u8], line: u64, unterminated: bool) -> Frame<'_> {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Frame::Record {
-            text,
-            line,
-            unterminated,
-        },
-        Err(e) => Frame::Bad {
-            line,
-            reason: RejectReason::InvalidUtf8,
-            detail: format!("invalid byte at column {}", e.valid_up_to() + 1),
-        },
+    let text = String::from_utf8_lossy(bytes);
+    Frame::Record {
+        invalid_utf8: matches!(text, Cow::Owned(_)),
+        text,
+        line,
+        unterminated,
     }
 }
 
@@ -187,8 +187,8 @@ fn still_in_string(c: u8, esc: &mut bool) -> bool {
     true
 }
 
-/// The frame of one JSON object gathered in `buf` from `line`: too long for `max`, not UTF-8, or
-/// the record (`complete`: its closing brace was read).
+/// The frame of one JSON object gathered in `buf` from `line`: too long for `max`, or the record
+/// (`complete`: its closing brace was read), decoded lossily when it is not UTF-8.
 fn object_frame(buf: &[u8], line: u64, too_long: bool, complete: bool, max: usize) -> Frame<'_> {
     if too_long {
         return Frame::Bad {
@@ -197,17 +197,12 @@ fn object_frame(buf: &[u8], line: u64, too_long: bool, complete: bool, max: usiz
             detail: format!("object over {max} bytes (input.max_line_bytes)"),
         };
     }
-    match std::str::from_utf8(buf) {
-        Ok(text) => Frame::Record {
-            text,
-            line,
-            unterminated: !complete,
-        },
-        Err(e) => Frame::Bad {
-            line,
-            reason: RejectReason::InvalidUtf8,
-            detail: format!("invalid byte at offset {} of the record", e.valid_up_to()),
-        },
+    let text = String::from_utf8_lossy(buf);
+    Frame::Record {
+        invalid_utf8: matches!(text, Cow::Owned(_)),
+        text,
+        line,
+        unterminated: !complete,
     }
 }
 
@@ -559,7 +554,9 @@ mod tests {
                 text,
                 line,
                 unterminated,
+                invalid_utf8: false,
             } => format!("{line}:{text}:{unterminated}"),
+            Frame::Record { text, line, .. } => format!("{line}:{text}:lossy"),
             Frame::Bad { line, reason, .. } => format!("{line}!{reason}"),
             Frame::Skipped { line, reason } => format!("{line}~{reason}"),
         }
@@ -587,7 +584,7 @@ mod tests {
         assert_eq!(lines(b"\n\n", 1024), vec!["1::false", "2::false"]);
         assert_eq!(
             lines(b"ok\n\xff\xfe\n", 1024),
-            vec!["1:ok:false", "2!invalid UTF-8"]
+            vec!["1:ok:false", "2:\u{fffd}\u{fffd}:lossy"]
         );
     }
 
@@ -645,7 +642,7 @@ mod tests {
         while let Some(fr) = f.next_frame().unwrap() {
             match fr {
                 Frame::Record { text, line, .. } => {
-                    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+                    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
                     got.push((line, v.as_object().unwrap().len()));
                 }
                 Frame::Bad { reason, .. } => panic!("{reason}"),
@@ -684,6 +681,7 @@ mod tests {
                     text,
                     line,
                     unterminated,
+                    ..
                 } => format!("{line}:{}:{unterminated}", text.len()),
                 Frame::Bad { line, reason, .. } => format!("{line}!{reason}"),
                 Frame::Skipped { line, reason } => format!("{line}~{reason}"),

@@ -301,6 +301,7 @@ impl JamfParser {
                         Some(BSM_EINPROGRESS) | None => None,
                         Some(_) => Some(false),
                     },
+                    invalid_utf8: false,
                 }))
             }
             "AUE_lw_login" | "AUE_logout" | "AUE_SESSION_START" | "AUE_SESSION_UPDATE" => {

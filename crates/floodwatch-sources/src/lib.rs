@@ -14,6 +14,8 @@ pub mod discover;
 pub mod elastic;
 pub mod eslogger;
 pub mod framing;
+#[cfg(test)]
+mod hostile_tests;
 pub mod jamf;
 pub mod nettop;
 pub mod osquery;
@@ -102,6 +104,20 @@ impl Format {
         )
     }
 
+    /// Formats whose records are JSON (their strings may carry `\u` escapes).
+    pub fn is_json(self) -> bool {
+        matches!(
+            self,
+            Format::Eslogger
+                | Format::UnifiedLogNdjson
+                | Format::UnifiedLogJson
+                | Format::Osquery
+                | Format::ZeekJson
+                | Format::JamfProtect
+                | Format::ElasticDefend
+        )
+    }
+
     /// Binary captures, read by [`pcap::CaptureReader`] instead of a framer and a record parser.
     pub fn is_capture(self) -> bool {
         matches!(self, Format::Pcap | Format::Pcapng)
@@ -147,12 +163,35 @@ pub enum Parsed {
     /// The record itself is skipped; events pushed while handling it (flushes of records held from
     /// before) are kept.
     Skipped(SkipReason),
+    /// The record itself is rejected; as with a skip, events pushed while handling it (flushes of
+    /// records held from before) are kept, where an `Err` drops them.
+    Rejected(Reject),
 }
 
 /// One format's record parser. It owns whatever per-file state the format needs (nettop's previous
 /// counters, osquery's host names) and pushes normalized events carrying `Origin { file, line }`.
 pub trait RecordParser: Send {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject>;
+    /// Parses a record some of whose strings were not valid UTF-8 (replaced by U+FFFD): its events
+    /// are marked `invalid_utf8`. A parser that pushes events of earlier records while reading this
+    /// one (nettop's held process rows) overrides this to mark only the events of this record.
+    fn parse_lossy(
+        &mut self,
+        record: &str,
+        line: u64,
+        out: &mut Vec<Event>,
+    ) -> Result<Parsed, Reject> {
+        let before = out.len();
+        let parsed = self.parse(record, line, out)?;
+        for e in &mut out[before..] {
+            e.kind.mark_invalid_utf8();
+        }
+        Ok(parsed)
+    }
+    /// A record was rejected before the parser saw it (too long, binary data): a parser that
+    /// relates records to the ones above them (nettop's socket rows to their process row) must not
+    /// relate the next ones across it.
+    fn unseen_record(&mut self) {}
     /// End of input: flush anything held back (nettop's last frame).
     fn finish(&mut self, _out: &mut Vec<Event>) {}
     /// The UTC offset the records revealed, if any (unified log timestamps carry one).
@@ -204,6 +243,9 @@ pub struct FileSource<R> {
     done: bool,
     /// A segment of a file ends before this line (see [`FileSource::segment`]).
     end_line: Option<u64>,
+    /// The records are JSON: a lone UTF-16 surrogate escape (`"\udcff"`, how a collector may write
+    /// a byte that is not UTF-8) is read as U+FFFD instead of losing the record.
+    json: bool,
 }
 
 impl<R: BufRead> FileSource<R> {
@@ -255,6 +297,7 @@ impl<R: BufRead> FileSource<R> {
             stats,
             done: false,
             end_line: None,
+            json: format.is_json(),
         }
     }
 
@@ -312,24 +355,55 @@ impl<R: BufRead> FileSource<R> {
                 } => {
                     self.stats.records += 1;
                     self.stats.reject(line, reason.into(), detail);
+                    self.parser.unseen_record();
                 }
                 Frame::Record {
                     text,
                     line,
                     unterminated,
+                    invalid_utf8,
                 } => {
                     if text.trim().is_empty() {
+                        self.stats.blank += 1;
                         continue;
                     }
                     self.stats.records += 1;
+                    // A NUL byte is never text (the sniffer let the file in on its other lines):
+                    // the record is rejected before any parser can take it for a name.
+                    if let Some(at) = memchr::memchr(0, text.as_bytes()) {
+                        self.stats.reject(
+                            line,
+                            RejectReason::BinaryData.into(),
+                            format!("NUL byte at byte {} of the record", at + 1),
+                        );
+                        self.parser.unseen_record();
+                        continue;
+                    }
                     let before = out.len();
-                    match self.parser.parse(text, line, out) {
+                    let mut parsed = if invalid_utf8 {
+                        self.parser.parse_lossy(&text, line, out)
+                    } else {
+                        self.parser.parse(&text, line, out)
+                    };
+                    if self.json
+                        && matches!(&parsed, Err(r) if r.reason == RejectReason::InvalidJson)
+                    {
+                        if let Some(fixed) = wire::json::replace_lone_surrogates(&text) {
+                            out.truncate(before);
+                            parsed = self.parser.parse_lossy(&fixed, line, out);
+                        }
+                    }
+                    match parsed {
                         Ok(Parsed::Events) => self.stats.events += (out.len() - before) as u64,
                         // A skipped record may still flush events held from earlier records
                         // (nettop's pending process row): those are kept and counted.
                         Ok(Parsed::Skipped(why)) => {
                             self.stats.events += (out.len() - before) as u64;
                             self.stats.skip(why)
+                        }
+                        Ok(Parsed::Rejected(rej)) => {
+                            self.stats.events += (out.len() - before) as u64;
+                            self.stats.reject(line, rej.reason.into(), rej.detail);
                         }
                         Err(rej) => {
                             out.truncate(before);

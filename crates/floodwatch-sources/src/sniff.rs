@@ -1,12 +1,18 @@
 //! Format detection from content (shared/docs/telemetry-formats.md §8), never from the file name.
+//!
+//! Captures are told by their magic number. A text file is the format most lines of its head fit
+//! (at least half of them): one bad first line, a NUL byte or a few garbage lines do not hide a
+//! capture, the reader rejects those lines with their reasons. A file where telemetry lines are a
+//! minority is not read, and its reason starts with [`LOOKS_LIKE_TELEMETRY`] so the summary warns.
 
 use crate::Format;
+use floodwatch_core::stats::LOOKS_LIKE_TELEMETRY;
 use serde_json::{Map, Value};
 
 /// How many bytes of a file's head are looked at.
 pub const HEAD_BYTES: usize = 256 * 1024;
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Sniffed {
     Telemetry(Format),
     /// Recognized but not read by this version, or not telemetry at all: listed as skipped, not fatal.
@@ -33,60 +39,263 @@ pub fn sniff(head: &[u8]) -> Sniffed {
         }
         _ => {}
     }
-    // A bad line inside good telemetry must not make the whole file unrecognizable: decode lossily and
-    // call it binary only when it has NUL bytes or is mostly not text.
-    if head.contains(&0) {
-        return NotTelemetry("binary (NUL bytes)".into());
-    }
+    // A bad line inside good telemetry (a NUL byte, bytes that are not UTF-8) must not make the
+    // whole file unrecognizable: the file is binary only when much of its head is not text, and
+    // otherwise the format is the one most of its lines are (the reader rejects the others).
     let lossy = String::from_utf8_lossy(head);
-    let replaced = lossy
-        .chars()
-        .filter(|c| *c == char::REPLACEMENT_CHARACTER)
-        .count();
-    if replaced * 10 > lossy.chars().count().max(1) {
-        return NotTelemetry("binary or not UTF-8 text".into());
+    let (mut chars, mut binary) = (0usize, 0usize);
+    for c in lossy.chars() {
+        chars += 1;
+        let text = !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0c');
+        if !text || c == char::REPLACEMENT_CHARACTER {
+            binary += 1;
+        }
+    }
+    if binary * 10 > chars {
+        return NotTelemetry(if head.contains(&0) {
+            "binary (NUL bytes)".into()
+        } else {
+            "binary or not UTF-8 text".into()
+        });
     }
     let text: &str = &lossy;
-    let trimmed = text.trim_start();
-    // Zeek TSV: `#separator` first (btest baselines put a `###` comment before it); conn logs only.
-    let zeek_head = trimmed.starts_with("#separator")
-        || (trimmed.starts_with("###") && trimmed.contains("\n#separator"));
-    if zeek_head {
-        return if text.contains("#path\tconn") {
-            Telemetry(Format::ZeekTsv)
-        } else {
-            NotTelemetry("Zeek TSV log other than conn.log (not read by this version)".into())
-        };
-    }
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let Some(mut first) = lines.next() else {
+    let lines = Lines::of(text);
+    if lines.all.is_empty() {
         return NotTelemetry("blank file".into());
+    }
+    let Some(first) = lines.records().next() else {
+        return NotTelemetry("unified log preamble without records".into());
     };
-    // `log stream` prints a preamble before its output.
-    if first.starts_with("Filtering the log data") {
-        match lines.next() {
-            Some(l) => first = l,
-            None => return NotTelemetry("unified log preamble without records".into()),
+    // A first JSON record larger than the head: decide on key names.
+    if first.text.trim_start().starts_with('{') {
+        let mut values =
+            serde_json::Deserializer::from_str(&text[first.start..]).into_iter::<Value>();
+        if matches!(values.next(), Some(Err(e)) if e.is_eof()) {
+            return json_by_key_names(first.text, text);
         }
     }
-    let first_trim = first.trim_start();
-    if first_trim.starts_with('[') {
-        let after = &text[text.find('[').unwrap_or(0)..];
-        if after.contains("\"eventMessage\"") || after.contains("\"eventType\"") {
-            return Telemetry(Format::UnifiedLogJson);
+    let candidates = [
+        zeek_tsv(&lines),
+        json_array(&lines, text),
+        nettop(&lines),
+        json_values(&lines, text),
+    ];
+    let best = most_lines(candidates.iter().flatten());
+    if let Some(best) = best {
+        // Half is enough: a file of one bad line and one good line is read (and the bad line
+        // rejected with its reason), which is what a stream sniffed line by line sees first.
+        if best.lines * 2 >= lines.counted {
+            return best.verdict.clone();
         }
-        return NotTelemetry("JSON array without unified log keys".into());
     }
-    if let Some(f) = sniff_nettop_header(first) {
-        return Telemetry(f);
+    let telemetry = most_lines(
+        candidates
+            .iter()
+            .flatten()
+            .filter(|c| matches!(c.verdict, Telemetry(_))),
+    );
+    if let Some(Candidate {
+        verdict: Telemetry(f),
+        lines: n,
+    }) = telemetry
+    {
+        return NotTelemetry(format!(
+            "{LOOKS_LIKE_TELEMETRY} ({}: {n} of {} lines of the head), but most lines are not: not read",
+            f.name(),
+            lines.counted
+        ));
     }
-    if first_trim.starts_with('{') {
-        return sniff_json_line(first, text);
+    if let Some(best) = best {
+        return best.verdict.clone();
     }
     NotTelemetry(format!(
         "unrecognized text (first line starts {:?})",
-        first.chars().take(40).collect::<String>()
+        first.text.chars().take(40).collect::<String>()
     ))
+}
+
+/// The non-blank lines of the head, without its last line when the head ends inside it (it may be
+/// cut), and how many of them count (a `log stream` preamble does not).
+struct Lines<'a> {
+    all: Vec<Line<'a>>,
+    counted: usize,
+    /// The preamble is line 0 of `all`.
+    preamble: bool,
+}
+
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    text: &'a str,
+    /// Byte offset in the head.
+    start: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn of(text: &'a str) -> Self {
+        let mut all: Vec<Line<'a>> = Vec::new();
+        let mut start = 0;
+        for l in text.split_inclusive('\n') {
+            if !l.trim().is_empty() {
+                all.push(Line {
+                    text: l.trim_end_matches(['\n', '\r']),
+                    start,
+                });
+            }
+            start += l.len();
+        }
+        if all.len() > 1 && !text.ends_with('\n') {
+            all.pop();
+        }
+        // `log stream` prints a preamble before its output.
+        let preamble = all
+            .first()
+            .is_some_and(|l| l.text.starts_with("Filtering the log data"));
+        Lines {
+            counted: all.len() - usize::from(preamble),
+            all,
+            preamble,
+        }
+    }
+
+    /// The lines that count, with their index in `all`.
+    fn records(&self) -> impl Iterator<Item = &Line<'a>> {
+        self.all.iter().skip(usize::from(self.preamble))
+    }
+
+    /// Index of the line holding byte `offset`.
+    fn line_at(&self, offset: usize) -> usize {
+        self.all
+            .partition_point(|l| l.start <= offset)
+            .saturating_sub(1)
+    }
+}
+
+/// The candidate with the most lines (the first of equals).
+fn most_lines<'c>(candidates: impl Iterator<Item = &'c Candidate>) -> Option<&'c Candidate> {
+    candidates.fold(None, |best, c| match best {
+        Some(b) if b.lines >= c.lines => Some(b),
+        _ => Some(c),
+    })
+}
+
+/// What a format (or a known kind that is not read) makes of the head, and how many lines fit it.
+#[derive(Clone)]
+struct Candidate {
+    verdict: Sniffed,
+    lines: usize,
+}
+
+/// Zeek TSV: a `#separator` line (btest baselines put a `###` comment before it), then `#` header
+/// lines and tab-separated rows; conn logs only.
+fn zeek_tsv(lines: &Lines<'_>) -> Option<Candidate> {
+    let recs: Vec<&Line<'_>> = lines.records().collect();
+    let at = recs.iter().position(|l| l.text.starts_with("#separator"))?;
+    let conn = recs[at..].iter().any(|l| l.text.starts_with("#path\tconn"));
+    let fits = recs[..at]
+        .iter()
+        .filter(|l| l.text.starts_with('#'))
+        .count()
+        + recs[at..]
+            .iter()
+            .filter(|l| l.text.starts_with('#') || l.text.contains('\t'))
+            .count();
+    Some(Candidate {
+        verdict: if conn {
+            Sniffed::Telemetry(Format::ZeekTsv)
+        } else {
+            Sniffed::NotTelemetry(
+                "Zeek TSV log other than conn.log (not read by this version)".into(),
+            )
+        },
+        lines: fits,
+    })
+}
+
+/// `log show --style json`: a `[` line, the array of unified log objects after it.
+fn json_array(lines: &Lines<'_>, text: &str) -> Option<Candidate> {
+    let recs: Vec<&Line<'_>> = lines.records().collect();
+    // `[` alone or before the first object; not a TOML `[table]`.
+    let opens = |l: &&Line<'_>| {
+        l.text
+            .trim_start()
+            .strip_prefix('[')
+            .is_some_and(|rest| rest.trim().is_empty() || rest.trim_start().starts_with('{'))
+    };
+    let at = recs.iter().position(opens)?;
+    let after = &text[recs[at].start..];
+    let verdict = if after.contains("\"eventMessage\"") || after.contains("\"eventType\"") {
+        Sniffed::Telemetry(Format::UnifiedLogJson)
+    } else {
+        Sniffed::NotTelemetry("JSON array without unified log keys".into())
+    };
+    Some(Candidate {
+        verdict,
+        lines: recs.len() - at,
+    })
+}
+
+/// nettop: a header (CSV or fixed width), then rows of its shape.
+fn nettop(lines: &Lines<'_>) -> Option<Candidate> {
+    let (format, header) = lines
+        .records()
+        .find_map(|l| sniff_nettop_header(l.text).map(|f| (f, l.text)))?;
+    let fields = header.split(',').count();
+    let fits = lines
+        .records()
+        .filter(|l| match format {
+            // nettop does not quote: a name with commas only adds fields.
+            Format::NettopCsv => l.text.split(',').count() >= fields,
+            _ => {
+                l.text.contains("  ")
+                    && (sniff_nettop_header(l.text).is_some()
+                        || l.text.trim_end().ends_with(|c: char| c.is_ascii_digit()))
+            }
+        })
+        .count();
+    Some(Candidate {
+        verdict: Sniffed::Telemetry(format),
+        lines: fits,
+    })
+}
+
+/// JSON objects, one per line or pretty-printed over many (Jamf, Elastic), concatenated: read as a
+/// stream from each line that starts with `{` and is not inside an object already read. The kind
+/// most lines belong to wins.
+fn json_values(lines: &Lines<'_>, text: &str) -> Option<Candidate> {
+    let mut by_kind: Vec<Candidate> = Vec::new();
+    let mut count =
+        |verdict: Sniffed, n: usize| match by_kind.iter_mut().find(|c| c.verdict == verdict) {
+            Some(c) => c.lines += n,
+            None => by_kind.push(Candidate { verdict, lines: n }),
+        };
+    let mut i = 0;
+    while i < lines.all.len() {
+        let l = lines.all[i];
+        if !l.text.trim_start().starts_with('{') {
+            i += 1;
+            continue;
+        }
+        let mut stream = serde_json::Deserializer::from_str(&text[l.start..]).into_iter::<Value>();
+        let mut first = i;
+        let mut read_any = false;
+        while let Some(Ok(v)) = stream.next() {
+            let end = l.start + stream.byte_offset();
+            let last = lines.line_at(end.saturating_sub(1));
+            let verdict = match &v {
+                Value::Object(m) => match classify(m) {
+                    Some(f) => Sniffed::Telemetry(f),
+                    None => classify_other(m),
+                },
+                _ => Sniffed::NotTelemetry("JSON values that are not objects".into()),
+            };
+            count(verdict, (last + 1).saturating_sub(first));
+            first = last + 1;
+            read_any = true;
+        }
+        // Past what was read, or past the line that did not parse.
+        i = if read_any { first.max(i + 1) } else { i + 1 };
+    }
+    most_lines(by_kind.iter()).cloned()
 }
 
 /// nettop headers: CSV `time,,interface,...` / `,bytes_in,bytes_out,`; fixed width `... bytes_in   bytes_out`.
@@ -178,39 +387,9 @@ fn classify_other(m: &Map<String, Value>) -> Sniffed {
     }
 }
 
-fn sniff_json_line(first: &str, head: &str) -> Sniffed {
-    // Try the first few complete lines: the first one may be truncated or garbage.
-    let complete: Vec<&str> = if head.ends_with('\n') {
-        head.lines().collect()
-    } else {
-        let mut v: Vec<&str> = head.lines().collect();
-        v.pop();
-        v
-    };
-    for line in complete.iter().filter(|l| !l.trim().is_empty()).take(20) {
-        if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(line) {
-            return match classify(&m) {
-                Some(f) => Sniffed::Telemetry(f),
-                None => classify_other(&m),
-            };
-        }
-    }
-    // Pretty-printed objects (Jamf samples, Elastic's sample events) span lines: read the first
-    // JSON value of the head as a stream.
-    if let Some(Ok(Value::Object(m))) = serde_json::Deserializer::from_str(head)
-        .into_iter::<Value>()
-        .next()
-    {
-        if let Some(f) = classify(&m) {
-            return Sniffed::Telemetry(f);
-        }
-        if let s @ Sniffed::Telemetry(_) = classify_other(&m) {
-            return s;
-        }
-    }
-    // No complete parsable line within the head (a very long first record): decide on key names.
-    let probe = first;
-    let k = |s: &str| probe.contains(&format!("\"{s}\""));
+/// No complete JSON value within the head (a first record larger than the head): decide on key names.
+fn json_by_key_names(first: &str, head: &str) -> Sniffed {
+    let k = |s: &str| first.contains(&format!("\"{s}\""));
     if k("schema_version") && k("event_type") && k("event") {
         return Sniffed::Telemetry(Format::Eslogger);
     }
@@ -220,7 +399,6 @@ fn sniff_json_line(first: &str, head: &str) -> Sniffed {
     if k("hostIdentifier") && k("calendarTime") {
         return Sniffed::Telemetry(Format::Osquery);
     }
-    // A first object larger than the head: decide on the head's key names.
     let h = |s: &str| head.contains(s);
     if h("\"event_name\"") && h("\"AUE_") {
         return Sniffed::Telemetry(Format::JamfProtect);

@@ -11,6 +11,13 @@ use serde_json::Value;
 
 const SKIP_HEADER: &str = "Zeek header line";
 
+/// No conn.log count comes near 2^53: beyond it a double is not even exact, and near 2^64 (a
+/// corrupt or hostile row) it would be billions of billions of packets per second.
+const MAX_COUNT: f64 = 9_007_199_254_740_992.0;
+
+/// The smallest IP packet (an IPv4 header): the most packets a link's bytes per second can be.
+const MIN_PACKET_BYTES: f64 = 20.0;
+
 /// The columns a row needs, by position in `#fields`.
 #[derive(Clone, Debug, Default)]
 struct Columns {
@@ -188,6 +195,40 @@ struct Row {
 
 /// `1646150638.631834` (seconds since the epoch) as an instant; Zeek test baselines mask it as
 /// `XXXXXXXXXX.XXXXXX`, which is no time at all.
+impl Row {
+    /// Why the row's counters cannot be real, if they cannot: a count beyond 2^53 (or not a
+    /// number), or more bytes (packets) than the fastest link, `input.nettop_max_bytes_per_s`,
+    /// carries over the row's duration (at least one second: a row of one packet has none).
+    fn glitch(&self, max_bytes_per_s: f64) -> Option<String> {
+        let secs = if self.duration.is_finite() {
+            self.duration.max(1.0)
+        } else {
+            1.0
+        };
+        let max_bytes = max_bytes_per_s * secs;
+        let max_packets = max_bytes / MIN_PACKET_BYTES;
+        [
+            ("orig_bytes", self.orig_bytes, max_bytes),
+            ("orig_ip_bytes", self.orig_ip_bytes, max_bytes),
+            ("orig_pkts", self.orig_pkts, max_packets),
+            ("resp_pkts", self.resp_pkts, max_packets),
+        ]
+        .into_iter()
+        .find_map(|(name, v, max)| {
+            let v = v?;
+            if !v.is_finite() || v > MAX_COUNT {
+                Some(format!("{name} {v} is beyond 2^53: no connection counts that much"))
+            } else if v > max {
+                Some(format!(
+                    "{name} {v} in {secs:.3} s is beyond what input.nettop_max_bytes_per_s ({max_bytes_per_s}) carries"
+                ))
+            } else {
+                None
+            }
+        })
+    }
+}
+
 fn epoch(s: &str) -> Option<Ts> {
     // Exact decimal arithmetic: a float would lose the last microseconds of a 2020s timestamp.
     let s = s.trim();
@@ -230,6 +271,9 @@ impl RecordParser for ZeekParser {
         } else {
             self.tsv_row(record)?
         };
+        if let Some(why) = row.glitch(self.ctx.input.nettop_max_bytes_per_s) {
+            return Err(Reject::new(RejectReason::CounterGlitch, why));
+        }
         let proto = proto_of(&row.proto, row.ip_proto);
         let remote = row.remote_host.map(|h| match (&row.remote_port, proto) {
             (Some(p), Proto::Tcp | Proto::Udp) if h.contains(':') => format!("[{h}]:{p}"),
@@ -254,6 +298,7 @@ impl RecordParser for ZeekParser {
             local: row.local_host,
             syn_out: (proto == Proto::Tcp)
                 .then(|| u64::from(row.history.as_deref().is_some_and(|h| h.contains('S')))),
+            invalid_utf8: false,
         };
         out.push(Event {
             ts: row.ts.add_nanos(dur),
@@ -349,5 +394,55 @@ mod tests {
         assert_eq!(st.samples[0].line, 4);
         assert_eq!(st.samples[0].reason, "bad value");
         assert_eq!(st.samples[1].reason, "bad row");
+    }
+
+    /// Counters near 2^64 (a corrupt or hostile conn.log) would be "18,446,744,073,709,551,615
+    /// packets/s": such a row is rejected as a counter glitch, and so is one whose bytes its own
+    /// duration could not carry. Real rows, in both layouts, are untouched.
+    #[test]
+    fn counters_near_2_64_or_beyond_the_duration_are_rejected() {
+        let tsv = String::from_utf8(corpus("zeekdocs_conn_tsv_real_ts.log")).unwrap();
+        let real_row = "7.246461\t10853\t151695\tSF\t-\t-\t0\tShADadFf\t98\t15961\t139";
+        assert!(tsv.contains(real_row));
+        let max = "18446744073709551615";
+        for (what, row) in [
+            (
+                "orig_pkts",
+                format!("7.246461\t10853\t151695\tSF\t-\t-\t0\tShADadFf\t{max}\t15961\t139"),
+            ),
+            (
+                "orig_ip_bytes",
+                format!("7.246461\t10853\t151695\tSF\t-\t-\t0\tShADadFf\t98\t{max}\t139"),
+            ),
+            (
+                "orig_bytes",
+                format!("7.246461\t{max}\t151695\tSF\t-\t-\t0\tShADadFf\t98\t15961\t139"),
+            ),
+            // 2^53 + 2 is exact in a double but no conn.log count is near it.
+            (
+                "resp_pkts",
+                "7.246461\t10853\t151695\tSF\t-\t-\t0\tShADadFf\t98\t15961\t9007199254740994"
+                    .to_string(),
+            ),
+            // 1 TB in 7 s is more than 100 Gbit/s (input.nettop_max_bytes_per_s).
+            (
+                "orig_ip_bytes",
+                "7.246461\t10853\t151695\tSF\t-\t-\t0\tShADadFf\t98\t1000000000000\t139"
+                    .to_string(),
+            ),
+        ] {
+            let data = tsv.replace(real_row, &row);
+            let (ev, st) = read_all(data.as_bytes(), Format::ZeekTsv, ctx("conn.log"));
+            assert!(ev.is_empty(), "{what}: {}", traffic(&ev[0]).bytes_out);
+            assert_eq!(st.reasons.get("counter glitch"), Some(&1), "{what}");
+            assert!(st.samples[0].detail.starts_with(what), "{:?}", st.samples);
+        }
+        let json = String::from_utf8(corpus("zeekdocs_conn_json.ndjson"))
+            .unwrap()
+            .replacen("\"orig_pkts\":6", &format!("\"orig_pkts\":{max}"), 1);
+        let (ev, st) = read_all(json.as_bytes(), Format::ZeekJson, ctx("conn.json"));
+        assert_eq!((ev.len(), st.rejected), (1, 1));
+        assert_eq!(st.samples[0].reason, "counter glitch");
+        assert_eq!(st.samples[0].line, 2);
     }
 }

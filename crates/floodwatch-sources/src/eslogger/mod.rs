@@ -191,6 +191,7 @@ fn proc_info(p: EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject> {
             platform_binary: p.is_platform_binary,
             cs_flags: p.codesigning_flags,
         },
+        invalid_utf8: false,
     })
 }
 

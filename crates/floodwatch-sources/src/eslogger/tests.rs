@@ -32,7 +32,7 @@ fn one_event(line: &str) -> Event {
         Ok((Parsed::Events, mut out)) if out.len() == 1 => out.pop().unwrap(),
         Ok((Parsed::Skipped(why), _)) => panic!("skipped: {why}"),
         Ok((Parsed::Events, out)) => panic!("{} events", out.len()),
-        Err(r) => panic!("rejected: {} {}", r.reason, r.detail),
+        Err(r) | Ok((Parsed::Rejected(r), _)) => panic!("rejected: {} {}", r.reason, r.detail),
     }
 }
 

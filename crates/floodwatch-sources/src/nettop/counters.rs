@@ -4,10 +4,11 @@
 
 use super::{
     Key, Mode, NettopParser, Pending, Prev, RawRow, Row, What, SKIP_BASELINE, SKIP_FIRST_DELTA,
-    SKIP_NO_TRAFFIC, SKIP_ORPHAN,
+    SKIP_LATE_BASELINE, SKIP_NO_TRAFFIC, SKIP_ORPHAN,
 };
-use crate::Parsed;
+use crate::{Parsed, Reject, RejectReason};
 use floodwatch_core::event::{Event, Proto, Traffic};
+use floodwatch_core::time::NANOS_PER_SEC;
 use floodwatch_core::Ts;
 
 /// Keys unseen for this many frames are forgotten (bounded memory on long captures). A socket that comes
@@ -20,6 +21,56 @@ const RETAIN_FRAMES: u64 = 10;
 /// between the rows (real captures differ by about a kilobyte).
 const RESIDUAL_MIN_BYTES: u64 = 64 * 1024;
 
+/// A counter that falls from this close below 2^32 to below this is a 32-bit counter that wrapped
+/// (1/16 of its range: a process total that falls because a socket closed rarely lands there).
+const WRAP_WINDOW: u64 = 1 << 28;
+
+/// A row first listed after the first frame accrued its total since it started, which may be long
+/// before: when that total is more than a new flow could send in the interval at this rate (1 Gbit/s,
+/// a Mac's usual link), it is a lifetime total (a process nettop starts listing, a key forgotten
+/// after `RETAIN_FRAMES`) and only a baseline. Below it, a new row's total is the interval's traffic
+/// (a new socket, a short-lived curl).
+const NEW_ROW_MAX_BYTES_PER_S: f64 = 125_000_000.0;
+
+/// How a cumulative counter moved between two samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Change {
+    Rose(u64),
+    /// Passed 2^32 and started again: the bytes of the interval.
+    Wrapped(u64),
+    /// Fell (sockets of the process closed): clamped to 0.
+    Fell,
+}
+
+impl Change {
+    fn of(now: u64, was: u64) -> Change {
+        match now.checked_sub(was) {
+            Some(d) => Change::Rose(d),
+            None if was <= u64::from(u32::MAX)
+                && was >= (1 << 32) - WRAP_WINDOW
+                && now < WRAP_WINDOW =>
+            {
+                // was < 2^32: no overflow.
+                Change::Wrapped((1u64 << 32) - was + now)
+            }
+            None => Change::Fell,
+        }
+    }
+
+    fn bytes(self) -> u64 {
+        match self {
+            Change::Rose(d) | Change::Wrapped(d) => d,
+            Change::Fell => 0,
+        }
+    }
+}
+
+/// Seconds from `start` to `end`, at least one (rows of a frame are sampled microseconds apart; a
+/// ceiling over a near-zero interval would judge noise).
+fn interval_secs(start: Ts, end: Ts) -> f64 {
+    (end.0.saturating_sub(start.0) as f64 / NANOS_PER_SEC as f64).max(1.0)
+}
+
 /// Auto-mode evidence: keys whose total rose or fell between frames 1 and 2.
 #[derive(Default, Clone, Copy)]
 pub(super) struct Votes {
@@ -28,7 +79,13 @@ pub(super) struct Votes {
 }
 
 impl NettopParser {
-    pub(super) fn accept(&mut self, raw: RawRow, line: u64, out: &mut Vec<Event>) -> Parsed {
+    pub(super) fn accept(
+        &mut self,
+        raw: RawRow,
+        line: u64,
+        invalid_utf8: bool,
+        out: &mut Vec<Event>,
+    ) -> Parsed {
         let before = out.len();
         if let What::Process { pid, .. } = &raw.what {
             if !self.frame_pids.insert(*pid) {
@@ -45,31 +102,33 @@ impl NettopParser {
             self.frame_first_ts = Some(ts);
         }
         self.rows_in_frame += 1;
-        let result = match self.resolve(raw, line, ts) {
+        let result = match self.resolve(raw, line, ts, invalid_utf8) {
             Some(row) => self.ingest(row, out),
             None => Parsed::Skipped(SKIP_ORPHAN.into()),
         };
-        if out.len() > before {
-            Parsed::Events
-        } else {
-            result
+        match result {
+            // Rejected with the events flushed before it (they are earlier rows').
+            Parsed::Rejected(_) => result,
+            _ if out.len() > before => Parsed::Events,
+            _ => result,
         }
     }
 
     /// Gives the row its key; socket rows take the pid and name of the process row above them.
-    fn resolve(&mut self, raw: RawRow, line: u64, ts: Ts) -> Option<Row> {
-        let (key, pid, name, socket) = match raw.what {
+    fn resolve(&mut self, raw: RawRow, line: u64, ts: Ts, invalid_utf8: bool) -> Option<Row> {
+        let (key, pid, name, socket, invalid_utf8) = match raw.what {
             What::Process { name, pid } => {
-                self.current_proc = Some((pid, name.clone()));
+                self.current_proc = Some((pid, name.clone(), invalid_utf8));
                 self.block_socks.clear();
-                (Key::Proc(pid, name.clone()), pid, name, None)
+                (Key::Proc(pid, name.clone()), pid, name, None, invalid_utf8)
             }
             What::Socket {
                 proto,
                 desc,
                 remote,
             } => {
-                let (pid, name) = self.current_proc.clone()?;
+                // A socket row carries its process's name: its flag too.
+                let (pid, name, proc_invalid) = self.current_proc.clone()?;
                 let key = match raw.uuid {
                     Some(uuid) => Key::Sock(pid, uuid, 0),
                     None => {
@@ -78,7 +137,13 @@ impl NettopParser {
                         Key::Sock(pid, desc, *n - 1)
                     }
                 };
-                (key, pid, name, Some((proto, remote)))
+                (
+                    key,
+                    pid,
+                    name,
+                    Some((proto, remote)),
+                    invalid_utf8 || proc_invalid,
+                )
             }
         };
         Some(Row {
@@ -90,6 +155,7 @@ impl NettopParser {
             socket,
             bytes_in: raw.bytes_in,
             bytes_out: raw.bytes_out,
+            invalid_utf8,
         })
     }
 
@@ -104,6 +170,10 @@ impl NettopParser {
                 }
                 .into(),
             );
+        }
+        if let Some(detail) = self.glitch(&row, self.mode) {
+            // Not remembered: the next good frame measures from the last good value.
+            return Parsed::Rejected(Reject::new(RejectReason::CounterGlitch, detail));
         }
         if self.mode == Mode::Auto {
             self.vote(&row);
@@ -130,20 +200,52 @@ impl NettopParser {
         let Some(p) = self.prev.get(&row.key) else {
             return;
         };
-        let (was, now) = (
-            p.bytes_in.saturating_add(p.bytes_out),
-            row.bytes_in.saturating_add(row.bytes_out),
-        );
+        let changes = [
+            Change::of(row.bytes_in, p.bytes_in),
+            Change::of(row.bytes_out, p.bytes_out),
+        ];
         let votes = if row.socket.is_some() {
             &mut self.socket_votes
         } else {
             &mut self.process_votes
         };
-        if now < was {
+        // A 32-bit wrap is a counter that rose.
+        if changes.contains(&Change::Fell) {
             votes.fell += 1;
-        } else if now > was {
+        } else if changes.iter().any(|c| c.bytes() > 0) {
             votes.rose += 1;
         }
+    }
+
+    /// Why the row is a counter glitch, if it is: its interval volume (in `mode`; in auto mode, the
+    /// smaller of the cumulative and delta readings) is more than `input.nettop_max_bytes_per_s`
+    /// could carry over the interval. A row first seen in cumulative mode has no interval volume yet.
+    fn glitch(&self, row: &Row, mode: Mode) -> Option<String> {
+        let prev = self.prev.get(&row.key);
+        let start = prev.map(|p| p.ts).or(self.prev_frame_ts)?;
+        let secs = interval_secs(start, row.ts);
+        let ceiling = self.ctx.input.nettop_max_bytes_per_s * secs;
+        let volume = |now: u64, was: Option<u64>| match (mode, was) {
+            (Mode::Delta, _) => Some(now),
+            (Mode::Cumulative, Some(was)) => Some(Change::of(now, was).bytes()),
+            (Mode::Auto, Some(was)) => Some(Change::of(now, was).bytes().min(now)),
+            (_, None) => None,
+        };
+        [
+            ("bytes_in", row.bytes_in, prev.map(|p| p.bytes_in)),
+            ("bytes_out", row.bytes_out, prev.map(|p| p.bytes_out)),
+        ]
+        .into_iter()
+        .find_map(|(name, now, was)| {
+            let v = volume(now, was)?;
+            (v as f64 > ceiling).then(|| {
+                format!(
+                    "{name} {now} (was {}): {v} bytes in {secs:.1} s is beyond input.nettop_max_bytes_per_s ({})",
+                    was.map_or("-".to_string(), |w| w.to_string()),
+                    self.ctx.input.nettop_max_bytes_per_s
+                )
+            })
+        })
     }
 
     /// Socket counters never fall in cumulative mode, so they decide when there are any; process totals
@@ -178,16 +280,34 @@ impl NettopParser {
             .min(row.ts);
         let (bytes_in, bytes_out) = match prev {
             Some(p) if self.mode == Mode::Cumulative => {
-                let (i, fell_in) = clamp_sub(row.bytes_in, p.bytes_in);
-                let (o, fell_out) = clamp_sub(row.bytes_out, p.bytes_out);
-                if fell_in || fell_out {
+                let changes = [
+                    Change::of(row.bytes_in, p.bytes_in),
+                    Change::of(row.bytes_out, p.bytes_out),
+                ];
+                if changes.contains(&Change::Fell) {
                     self.clamps += 1;
                 }
-                (i, o)
+                if changes.iter().any(|c| matches!(c, Change::Wrapped(_))) {
+                    self.wraps += 1;
+                }
+                (changes[0].bytes(), changes[1].bytes())
             }
             // Delta mode rows are already per interval; a key new since the baseline started within it.
             _ => (row.bytes_in, row.bytes_out),
         };
+        let total = row.bytes_in.saturating_add(row.bytes_out);
+        if first_seen
+            && self.mode == Mode::Cumulative
+            && total as f64 > NEW_ROW_MAX_BYTES_PER_S * interval_secs(start, row.ts)
+        {
+            self.remember(&row);
+            if row.socket.is_none() {
+                // The process row before it is complete.
+                self.flush_pending(out);
+            }
+            self.late_baselines += 1;
+            return Parsed::Skipped(SKIP_LATE_BASELINE.into());
+        }
         self.remember(&row);
         match &row.socket {
             None => {
@@ -204,6 +324,7 @@ impl NettopParser {
                         had_sockets: false,
                         sock_in: 0,
                         sock_out: 0,
+                        invalid_utf8: row.invalid_utf8,
                     });
                     Parsed::Events
                 } else {
@@ -212,7 +333,9 @@ impl NettopParser {
                 }
             }
             Some((proto, remote)) => {
-                if let Some(p) = &mut self.pending {
+                // Only the pending row of this socket's own process: a process row rejected as
+                // a glitch left the one before pending.
+                if let Some(p) = self.pending.as_mut().filter(|p| p.pid == row.pid) {
                     p.had_sockets = true;
                     p.sock_in = p.sock_in.saturating_add(bytes_in);
                     p.sock_out = p.sock_out.saturating_add(bytes_out);
@@ -235,6 +358,7 @@ impl NettopParser {
                     packets_out: None,
                     packets_in: None,
                     new_connections,
+                    invalid_utf8: row.invalid_utf8,
                     ..Default::default()
                 };
                 out.push(self.event(row.ts, row.line, traffic));
@@ -273,6 +397,7 @@ impl NettopParser {
             packets_out: None,
             packets_in: None,
             new_connections: 0,
+            invalid_utf8: p.invalid_utf8,
             ..Default::default()
         };
         out.push(self.event(p.ts, p.line, traffic));
@@ -286,6 +411,11 @@ impl NettopParser {
         if self.mode == Mode::Auto && self.frame == 1 {
             self.decide_mode();
             for row in std::mem::take(&mut self.held) {
+                // Judged before the mode was known: judged again, now in the decided mode.
+                if self.glitch(&row, self.mode).is_some() {
+                    self.held_glitches += 1;
+                    continue;
+                }
                 if matches!(self.process(row, out), Parsed::Skipped(_)) {
                     self.held_quiet += 1;
                 }
@@ -304,9 +434,19 @@ impl NettopParser {
     }
 }
 
-fn clamp_sub(now: u64, was: u64) -> (u64, bool) {
-    match now.checked_sub(was) {
-        Some(d) => (d, false),
-        None => (0, true),
+#[cfg(test)]
+mod tests {
+    use super::{Change, WRAP_WINDOW};
+
+    #[test]
+    fn counter_changes() {
+        assert_eq!(Change::of(10, 4), Change::Rose(6));
+        assert_eq!(Change::of(5000, 4_294_960_000), Change::Wrapped(12_296));
+        assert_eq!(Change::of(0, u64::from(u32::MAX)), Change::Wrapped(1));
+        // A fall that is not from near 2^32 to near 0 is a fall.
+        assert_eq!(Change::of(100, 3_000_000_000), Change::Fell);
+        assert_eq!(Change::of(WRAP_WINDOW, u64::from(u32::MAX)), Change::Fell);
+        assert_eq!(Change::of(5, 1 << 40), Change::Fell);
+        assert_eq!(Change::of(0, u64::MAX), Change::Fell);
     }
 }

@@ -7,7 +7,11 @@
 //! - Counters are cumulative by default: per key (process `(pid, name)`, socket `(pid, endpoints, n-th
 //!   duplicate)` or its `uuid`) the previous values are kept and the difference is emitted. The first frame
 //!   is only the baseline. A counter that falls (a closed socket leaves its process total) is clamped to 0
-//!   and counted in the notes. With `-d` the first frame is cumulative-since-start and is discarded; later
+//!   and counted in the notes; one that falls from near 2^32 to near 0 wrapped (2^32 - old + new). A rise
+//!   no interface could carry (`input.nettop_max_bytes_per_s` over the interval, e.g. a counter reading
+//!   2^64-1 for a frame) is a counter glitch: the row is rejected and not remembered, so the next frame
+//!   measures from the last good value. A key first listed after the first frame with a total beyond one
+//!   interval's plausible traffic is a lifetime total, taken as its baseline, not as a burst. With `-d` the first frame is cumulative-since-start and is discarded; later
 //!   frames are emitted as they are. In `auto` mode frame 2 is held until it ends and the mode is decided by
 //!   whether its counters mostly fell (delta) or not (cumulative) against frame 1.
 //! - A process's socket rows are emitted (protocol and remote known) instead of its own row, never both;
@@ -48,6 +52,8 @@ const SKIP_BASELINE: &str = "first cumulative frame (delta baseline)";
 const SKIP_FIRST_DELTA: &str = "first delta frame (cumulative since start, discarded)";
 const SKIP_NO_TRAFFIC: &str = "no traffic in interval";
 const SKIP_ORPHAN: &str = "socket row without a process row above";
+const SKIP_LATE_BASELINE: &str =
+    "first listed mid-capture with a lifetime total beyond one interval's traffic (baseline)";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Layout {
@@ -124,6 +130,9 @@ struct Row {
     socket: Option<(Proto, Option<Arc<str>>)>,
     bytes_in: u64,
     bytes_out: u64,
+    /// The row, or the process row above a socket row, was not valid UTF-8 (a name cut mid-character
+    /// or an attacker's bytes).
+    invalid_utf8: bool,
 }
 
 struct Prev {
@@ -146,6 +155,7 @@ struct Pending {
     /// What its socket rows accounted for in this interval.
     sock_in: u64,
     sock_out: u64,
+    invalid_utf8: bool,
 }
 
 pub struct NettopParser {
@@ -162,7 +172,8 @@ pub struct NettopParser {
     prev_frame_ts: Option<Ts>,
     /// Process pids of the current frame: a repeat means a frame began without a header.
     frame_pids: FastSet<i32>,
-    current_proc: Option<(i32, Arc<str>)>,
+    /// The process row above the socket rows: pid, name, and whether it was valid UTF-8.
+    current_proc: Option<(i32, Arc<str>, bool)>,
     /// Socket rows with the same endpoints so far under the current process.
     block_socks: FastMap<Arc<str>, u32>,
     prev: FastMap<Key, Prev>,
@@ -176,6 +187,12 @@ pub struct NettopParser {
     socket_votes: Votes,
     process_votes: Votes,
     clamps: u64,
+    /// Rows whose counter wrapped at 2^32.
+    wraps: u64,
+    /// Rows first listed mid-capture with a lifetime total: baselines, not bursts.
+    late_baselines: u64,
+    /// Held (auto-mode frame 2) rows found to be counter glitches once the mode was known.
+    held_glitches: u64,
     /// Process rows whose traffic their socket rows carry (emitted instead, never both).
     folded: u64,
     /// Auto-mode frame-2 rows that, once the mode was known, had no traffic.
@@ -220,6 +237,9 @@ impl NettopParser {
             socket_votes: Votes::default(),
             process_votes: Votes::default(),
             clamps: 0,
+            wraps: 0,
+            late_baselines: 0,
+            held_glitches: 0,
             folded: 0,
             held_quiet: 0,
         }
@@ -257,6 +277,24 @@ impl NettopParser {
         })
     }
 
+    fn record(
+        &mut self,
+        record: &str,
+        line: u64,
+        invalid_utf8: bool,
+        out: &mut Vec<Event>,
+    ) -> Result<Parsed, Reject> {
+        let header = match self.layout {
+            Layout::Csv => csv_header(record),
+            Layout::Fixed => fixed_header(record),
+        };
+        if let Some(columns) = header {
+            return Ok(self.on_header(columns, out));
+        }
+        let raw = self.raw_row(record)?;
+        Ok(self.accept(raw, line, invalid_utf8, out))
+    }
+
     fn event(&self, ts: Ts, line: u64, traffic: Traffic) -> Event {
         Event {
             ts,
@@ -272,15 +310,25 @@ impl NettopParser {
 
 impl RecordParser for NettopParser {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
-        let header = match self.layout {
-            Layout::Csv => csv_header(record),
-            Layout::Fixed => fixed_header(record),
-        };
-        if let Some(columns) = header {
-            return Ok(self.on_header(columns, out));
-        }
-        let raw = self.raw_row(record)?;
-        Ok(self.accept(raw, line, out))
+        self.record(record, line, false, out)
+    }
+
+    /// The row's events (and those of socket rows under a process row) carry the flag; events of
+    /// earlier rows flushed while reading this one do not.
+    fn parse_lossy(
+        &mut self,
+        record: &str,
+        line: u64,
+        out: &mut Vec<Event>,
+    ) -> Result<Parsed, Reject> {
+        self.record(record, line, true, out)
+    }
+
+    /// The rejected row may have been a process row: the socket rows under it are not the
+    /// process's above.
+    fn unseen_record(&mut self) {
+        self.current_proc = None;
+        self.block_socks.clear();
     }
 
     fn finish(&mut self, out: &mut Vec<Event>) {
@@ -302,6 +350,24 @@ impl RecordParser for NettopParser {
                 self.clamps
             ));
         }
+        if self.wraps > 0 {
+            notes.push(format!(
+                "{} nettop counters wrapped at 2^32 (counted as 2^32 - old + new)",
+                self.wraps
+            ));
+        }
+        if self.late_baselines > 0 {
+            notes.push(format!(
+                "{} nettop rows first listed mid-capture with a lifetime total beyond one interval's traffic: taken as baselines, not bursts",
+                self.late_baselines
+            ));
+        }
+        if self.held_glitches > 0 {
+            notes.push(format!(
+                "{} rows of the second frame (held while the counter mode was decided) were counter glitches beyond input.nettop_max_bytes_per_s: in no rate",
+                self.held_glitches
+            ));
+        }
         if self.folded > 0 {
             notes.push(format!(
                 "{} process rows carried no event of their own: their socket rows carry the traffic (never counted twice)",
@@ -318,6 +384,6 @@ impl RecordParser for NettopParser {
     }
 
     fn carried(&self) -> u64 {
-        self.folded + self.held_quiet
+        self.folded + self.held_quiet + self.held_glitches
     }
 }

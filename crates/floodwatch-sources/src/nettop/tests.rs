@@ -594,3 +594,196 @@ fn fixed_width_columns_by_position() {
         ]
     );
 }
+
+/// One frame where python3's cumulative bytes_out reads 2^64-1 (a counter glitch): a jump no
+/// interface could carry. The rows are rejected, never in a rate, and the next good frame measures
+/// from the last good value (2000 bytes over two intervals), not from the glitch.
+const GLITCH: &str = "\
+time,,interface,state,bytes_in,bytes_out,
+00:39:45.364011,python3.6101,,,1000,5000,
+00:39:45.359621,udp4 192.168.1.56:50000<->203.0.113.9:9999,en0,,1000,5000,
+time,,interface,state,bytes_in,bytes_out,
+00:39:46.364011,python3.6101,,,1000,18446744073709551615,
+00:39:46.359621,udp4 192.168.1.56:50000<->203.0.113.9:9999,en0,,1000,18446744073709551615,
+time,,interface,state,bytes_in,bytes_out,
+00:39:47.364011,python3.6101,,,1000,7000,
+00:39:47.359621,udp4 192.168.1.56:50000<->203.0.113.9:9999,en0,,1000,7000,
+time,,interface,state,bytes_in,bytes_out,
+00:39:48.364011,python3.6101,,,1000,8000,
+00:39:48.359621,udp4 192.168.1.56:50000<->203.0.113.9:9999,en0,,1000,8000,
+";
+
+#[test]
+fn a_counter_glitch_is_rejected_and_kept_out_of_every_rate() {
+    for mode in [NettopMode::Cumulative, NettopMode::Auto] {
+        let (ev, st) = csv(GLITCH, anchored(mode));
+        assert_eq!(
+            summary(&ev),
+            vec![
+                row("python3", Proto::Udp, Some("203.0.113.9:9999"), 0, 2000, 0),
+                row("python3", Proto::Udp, Some("203.0.113.9:9999"), 0, 1000, 0),
+            ],
+            "{mode:?}"
+        );
+        // Frame 3 measures from frame 1: two intervals.
+        assert_eq!(traffic(&ev[0]).start, ts("2025-08-07T00:39:45.359621Z"));
+        assert_eq!(st.rejected, 2, "{mode:?}");
+        assert_eq!(st.reasons.get("counter glitch"), Some(&2));
+        assert_eq!(st.samples[0].line, 5);
+        assert!(
+            st.samples[0].detail.contains("bytes_out"),
+            "{:?}",
+            st.samples
+        );
+        assert!(
+            !st.notes.iter().any(|n| n.contains("clamped")),
+            "{:?}",
+            st.notes
+        );
+        assert_eq!(
+            st.records,
+            st.events + st.skipped + st.rejected + st.carried,
+            "{st:?}"
+        );
+    }
+    // A socket new in the second frame of an auto-mode capture is held until the mode is known
+    // (delta here): judged then, it is a glitch too, and in no rate.
+    let delta = DELTA.replace(
+        "00:39:46.359327,tcp4 198.18.0.1:64818<->1.1.1.1:443,utun8,Established,50,60,\n",
+        "00:39:46.359327,tcp4 198.18.0.1:64818<->1.1.1.1:443,utun8,Established,50,60,\n\
+         00:39:46.359400,udp4 198.18.0.1:5000<->203.0.113.9:9,utun8,,0,18446744073709551615,\n",
+    );
+    let (ev, st) = csv(&delta, anchored(NettopMode::Auto));
+    assert!(st
+        .notes
+        .iter()
+        .any(|n| n.contains("auto-detected as delta")));
+    assert_eq!(summary(&ev).len(), 3, "{:?}", summary(&ev));
+    assert!(ev.iter().all(|e| traffic(e).bytes_out < 1000));
+    assert!(
+        st.notes.iter().any(|n| n.contains("were counter glitches")),
+        "{:?}",
+        st.notes
+    );
+    assert_eq!(
+        st.records,
+        st.events + st.skipped + st.rejected + st.carried,
+        "{st:?}"
+    );
+    // The ceiling is input.nettop_max_bytes_per_s: below it, a jump is traffic.
+    let mut c = anchored(NettopMode::Cumulative);
+    c.input.nettop_max_bytes_per_s = f64::MAX;
+    let (ev, st) = csv(GLITCH, c);
+    assert_eq!(st.rejected, 0);
+    assert!(ev.iter().any(|e| traffic(e).bytes_out > 1 << 60));
+}
+
+/// A 32-bit counter that passes 2^32 starts again near 0: that is 2^32 - old + new bytes, not a
+/// fall clamped to 0.
+#[test]
+fn a_32_bit_counter_wrap_is_a_wrap() {
+    let data = "\
+time,,interface,state,bytes_in,bytes_out,
+00:39:45.364011,python3.6101,,,1000,4294960000,
+00:39:45.359621,udp4 192.168.1.56:50000<->203.0.113.9:9999,en0,,1000,4294960000,
+time,,interface,state,bytes_in,bytes_out,
+00:39:46.364011,python3.6101,,,1000,5000,
+00:39:46.359621,udp4 192.168.1.56:50000<->203.0.113.9:9999,en0,,1000,5000,
+time,,interface,state,bytes_in,bytes_out,
+00:39:47.364011,python3.6101,,,1000,6000,
+00:39:47.359621,udp4 192.168.1.56:50000<->203.0.113.9:9999,en0,,1000,6000,
+";
+    for mode in [NettopMode::Cumulative, NettopMode::Auto] {
+        let (ev, st) = csv(data, anchored(mode));
+        assert_eq!(
+            summary(&ev),
+            vec![
+                row(
+                    "python3",
+                    Proto::Udp,
+                    Some("203.0.113.9:9999"),
+                    0,
+                    12_296,
+                    0
+                ),
+                row("python3", Proto::Udp, Some("203.0.113.9:9999"), 0, 1000, 0),
+            ],
+            "{mode:?}"
+        );
+        assert!(
+            st.notes.iter().any(|n| n.contains("wrapped at 2^32")),
+            "{:?}",
+            st.notes
+        );
+        assert!(
+            !st.notes.iter().any(|n| n.contains("clamped")),
+            "{:?}",
+            st.notes
+        );
+        if mode == NettopMode::Auto {
+            assert!(st
+                .notes
+                .iter()
+                .any(|n| n.contains("auto-detected as cumulative")));
+        }
+    }
+}
+
+/// Dropbox is first listed in the third frame with its lifetime total (3.3 GB): a baseline, not
+/// 3.3 GB sent in one interval; its next frame is its first traffic. A row first listed with a
+/// total one interval can plausibly carry (curl's 5000 bytes) is still new traffic.
+#[test]
+fn a_row_first_listed_mid_capture_with_a_large_total_is_a_baseline() {
+    let data = "\
+time,,interface,state,bytes_in,bytes_out,
+00:39:45.364011,apsd.590,,,7046,34544,
+00:39:45.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,7046,34544,
+time,,interface,state,bytes_in,bytes_out,
+00:39:47.364011,apsd.590,,,7046,35544,
+00:39:47.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,7046,35544,
+time,,interface,state,bytes_in,bytes_out,
+00:39:49.364011,apsd.590,,,7046,35544,
+00:39:49.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,7046,35544,
+00:39:49.364100,Dropbox.777,,,120000,3333400000,
+00:39:49.359700,tcp4 198.18.0.1:65400<->162.125.19.131:443,utun8,Established,120000,3333400000,
+00:39:49.364200,curl.4242,,,100,5000,
+00:39:49.359800,tcp4 198.18.0.1:65401<->203.0.113.10:80,utun8,Established,100,5000,
+time,,interface,state,bytes_in,bytes_out,
+00:39:51.364011,apsd.590,,,7046,35544,
+00:39:51.359621,tcp4 198.18.0.1:65358<->17.57.146.138:5223,utun8,Established,7046,35544,
+00:39:51.364100,Dropbox.777,,,120000,3333500000,
+00:39:51.359700,tcp4 198.18.0.1:65400<->162.125.19.131:443,utun8,Established,120000,3333500000,
+";
+    for mode in [NettopMode::Cumulative, NettopMode::Auto] {
+        let (ev, st) = csv(data, anchored(mode));
+        assert_eq!(
+            summary(&ev),
+            vec![
+                row("apsd", Proto::Tcp, Some("17.57.146.138:5223"), 0, 1000, 0),
+                row("curl", Proto::Tcp, Some("203.0.113.10:80"), 100, 5000, 1),
+                row(
+                    "Dropbox",
+                    Proto::Tcp,
+                    Some("162.125.19.131:443"),
+                    0,
+                    100_000,
+                    0
+                ),
+            ],
+            "{mode:?}"
+        );
+        assert_eq!(st.rejected, 0);
+        assert!(
+            st.notes
+                .iter()
+                .any(|n| n.starts_with("2 nettop rows first listed")),
+            "{:?}",
+            st.notes
+        );
+        assert_eq!(
+            st.records,
+            st.events + st.skipped + st.rejected + st.carried,
+            "{st:?}"
+        );
+    }
+}

@@ -476,6 +476,7 @@ fn socket_event(row: &Row<'_>) -> Result<RowOut, Reject> {
         // returns EINPROGRESS (the real sample shows osqueryd's own working TLS connection as "0"):
         // only "1" is trustworthy.
         success: row.flag("success")?.filter(|&ok| ok),
+        invalid_utf8: false,
     }))))
 }
 
@@ -493,6 +494,7 @@ fn open_socket(row: &Row<'_>) -> Result<RowOut, Reject> {
         proto: proto(row)?,
         remote: Some(remote),
         success: None,
+        invalid_utf8: false,
     }))))
 }
 

@@ -23,7 +23,7 @@ fn events(line: &str) -> Vec<Event> {
     match parse_one(line) {
         Ok((Parsed::Events, out)) => out,
         Ok((Parsed::Skipped(why), _)) => panic!("skipped: {why}"),
-        Err(r) => panic!("rejected: {} {}", r.reason, r.detail),
+        Err(r) | Ok((Parsed::Rejected(r), _)) => panic!("rejected: {} {}", r.reason, r.detail),
     }
 }
 
@@ -40,7 +40,7 @@ fn skip_reason(line: &str) -> String {
             why.into_owned()
         }
         Ok((Parsed::Events, _)) => panic!("not skipped"),
-        Err(r) => panic!("rejected: {} {}", r.reason, r.detail),
+        Err(r) | Ok((Parsed::Rejected(r), _)) => panic!("rejected: {} {}", r.reason, r.detail),
     }
 }
 

@@ -164,6 +164,7 @@ impl Aggregator {
                     },
                     local: Some(k.src.to_string()),
                     syn_out: tcp.then_some(b.syn),
+                    invalid_utf8: false,
                 })),
             });
         }

@@ -86,6 +86,56 @@ pub(crate) fn object(record: &str) -> Result<Obj, Reject> {
     }
 }
 
+/// The record with every lone UTF-16 surrogate escape (`\ud800`-`\udfff` not in a high-low
+/// pair) replaced by `\ufffd`; None when it has none. serde_json refuses lone surrogates, but they
+/// are how a collector may write bytes that are not UTF-8 (an attacker's argv): the record is read
+/// lossily instead of being lost.
+pub(crate) fn replace_lone_surrogates(record: &str) -> Option<String> {
+    let b = record.as_bytes();
+    let hex4 = |at: usize| -> Option<u32> {
+        let digits = b.get(at..at + 4)?;
+        if !digits.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+    };
+    let is_escape = |at: usize| b.get(at) == Some(&b'\\') && b.get(at + 1) == Some(&b'u');
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        // Any other escape (`\\` included) is two bytes: its second byte is not a backslash
+        // that starts an escape.
+        let Some(n) = is_escape(i).then(|| hex4(i + 2)).flatten() else {
+            i += 2;
+            continue;
+        };
+        let low = |m: u32| (0xDC00..=0xDFFF).contains(&m);
+        if (0xD800..=0xDBFF).contains(&n) && is_escape(i + 6) && hex4(i + 8).is_some_and(low) {
+            i += 12;
+            continue;
+        }
+        if !(0xD800..=0xDFFF).contains(&n) {
+            i += 6;
+            continue;
+        }
+        // `i` is at a backslash, an ASCII byte: a character boundary.
+        out.push_str(&record[copied..i]);
+        out.push_str("\\ufffd");
+        i += 6;
+        copied = i;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&record[copied..]);
+    Some(out)
+}
+
 /// An input name, cut to what a skip reason may echo.
 pub(crate) fn cut(s: &str) -> String {
     s.chars().take(MAX_NAME_IN_REASON).collect()

@@ -13,10 +13,15 @@ pub enum RejectReason {
     // Framing: any text format.
     /// A record over `input.max_line_bytes`: a line, or a multi-line JSON object.
     LineTooLong,
+    /// No longer given by the text framers, which decode lossily (U+FFFD) and flag the events
+    /// `invalid_utf8`; kept so the vocabulary stays stable.
     InvalidUtf8,
     /// The input ends inside its last record: a last line without newline that does not parse, or
     /// a JSON array never closed.
     TruncatedLastLine,
+    /// A text record holding a NUL byte: binary garbage inside a text file (no text format has a
+    /// raw NUL; Zeek escapes it as `\x00`).
+    BinaryData,
 
     // Record content: any format.
     /// Not JSON at all, or broken JSON (including text where a JSON record was expected).
@@ -32,6 +37,9 @@ pub enum RejectReason {
     /// A table row (Zeek TSV, nettop) that fits no header: before any header, a wrong number of
     /// fields, no name cell.
     BadRow,
+    /// A counter beyond what its interval could carry (`input.nettop_max_bytes_per_s`): a nettop
+    /// counter reading 2^64-1 for a frame, a Zeek conn.log count near 2^64.
+    CounterGlitch,
 
     // Captures: the record is a pcap packet record or a pcapng block.
     /// No pcap or pcapng file header (or one this reader does not read).
@@ -62,12 +70,14 @@ impl RejectReason {
             LineTooLong => "line too long",
             InvalidUtf8 => "invalid UTF-8",
             TruncatedLastLine => "truncated last line",
+            BinaryData => "binary data",
             InvalidJson => "invalid JSON",
             WrongType => "wrong type",
             MissingField => "missing field",
             BadValue => "bad value",
             BadTimestamp => "bad timestamp",
             BadRow => "bad row",
+            CounterGlitch => "counter glitch",
             NotACapture => "not a capture",
             TruncatedRecord => "truncated record",
             CorruptRecord => "corrupt record",
