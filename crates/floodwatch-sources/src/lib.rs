@@ -31,7 +31,7 @@ use std::borrow::Cow;
 use std::io::BufRead;
 use std::sync::Arc;
 
-pub use discover::{discover, InputFile};
+pub use discover::{discover, discover_inputs, Discovery, InputFile, SkippedInput};
 /// Per-file accounting lives in core (the sinks print it without depending on this crate); the
 /// old `floodwatch_sources::stats` paths still resolve.
 pub use floodwatch_core::stats::{self, FileStats, RejectSample};
