@@ -14,6 +14,7 @@ pub mod discover;
 pub mod elastic;
 pub mod eslogger;
 pub mod framing;
+pub mod input;
 pub mod jamf;
 pub mod nettop;
 pub mod osquery;
