@@ -2,7 +2,7 @@
 //! per host, merge the host's files in time order into an engine → collect alerts and per-file stats.
 //! Hosts are independent, so they run on a small worker pool; output is sorted, so it is deterministic.
 
-use crate::plan::{anchor, ctx_for, open_file, plan, Planned};
+use crate::plan::{anchor, ctx_for, open_at, plan, Planned};
 use crate::replay::{merge_stats, run_host, HostOutput};
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
@@ -203,7 +203,7 @@ pub fn visit_events(
         let clock = anchor(files, cfg, opts);
         for p in files {
             let ctx = ctx_for(p, cfg, clock(p), opts.host.is_some());
-            let mut src = FileSource::new(open_file(p)?, p.format, ctx);
+            let mut src = FileSource::new(open_at(p, 0)?.reader, p.format, ctx);
             let mut out = Vec::new();
             loop {
                 out.clear();

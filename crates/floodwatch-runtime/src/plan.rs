@@ -7,14 +7,15 @@ use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
 use floodwatch_core::{Error, Result, Ts};
 use floodwatch_sinks::summary::SkippedFile;
+use floodwatch_sources::input::{self, Damage, Decoded, Encoding, OpenError};
 use floodwatch_sources::sniff::HEAD_BYTES;
 use floodwatch_sources::{
-    discover, sniff, ClockHints, FileSource, Format, InputFile, Sniffed, SourceCtx,
+    discover_inputs, sniff, ClockHints, FileSource, Format, InputFile, Sniffed, SourceCtx,
 };
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// One file ready to read.
 #[derive(Clone, Debug)]
@@ -23,13 +24,56 @@ pub(crate) struct Planned {
     pub(crate) file: InputFile,
     pub(crate) format: Format,
     pub(crate) mtime: Option<Ts>,
+    pub(crate) encoding: Encoding,
+    /// A stream (FIFO, `/dev/fd/N`) is opened once, here: its head and the open rest wait for replay.
+    pub(crate) stream: Option<Arc<Stream>>,
 }
 
-fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut f = File::open(path)?;
-    let mut head = Vec::with_capacity(HEAD_BYTES.min(64 * 1024));
-    f.by_ref().take(HEAD_BYTES as u64).read_to_end(&mut head)?;
-    Ok(head)
+impl Planned {
+    /// Can be reopened at an offset (segments) and read from its end (the tail probe): a plain
+    /// regular file, not compressed data or a stream.
+    pub(crate) fn seekable(&self) -> bool {
+        self.stream.is_none() && self.encoding.seekable()
+    }
+}
+
+/// A non-regular input, read once: the head that was sniffed, then the rest, never reopened.
+pub(crate) struct Stream {
+    head: Vec<u8>,
+    rest: Mutex<Option<Box<dyn BufRead + Send>>>,
+    damage: Damage,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Stream {{ head: {} bytes }}", self.head.len())
+    }
+}
+
+/// A file's (decoded) head, its encoding, and for a stream the stream itself.
+fn open_head(f: &InputFile) -> std::result::Result<(Vec<u8>, Encoding, Option<Stream>), OpenError> {
+    if !f.stream {
+        let (head, enc) = input::read_head(&f.path, HEAD_BYTES)?;
+        return Ok((head, enc, None));
+    }
+    let mut d = input::open(&f.path)?;
+    let head = d.read_head(HEAD_BYTES)?;
+    let stream = Stream {
+        head: head.clone(),
+        rest: Mutex::new(Some(d.reader)),
+        damage: d.damage,
+    };
+    Ok((head, d.encoding, Some(stream)))
+}
+
+/// A file's head as sniffing saw it: a stream's kept head, or the file's read again.
+fn read_head(p: &Planned) -> Option<Vec<u8>> {
+    match &p.stream {
+        Some(s) => Some(s.head.clone()),
+        None => input::read_head(&p.file.path, HEAD_BYTES)
+            .ok()
+            .map(|(h, _)| h),
+    }
 }
 
 fn mtime(path: &Path) -> Option<Ts> {
@@ -56,7 +100,7 @@ pub(crate) fn ctx_for(
 
 /// Reads the first events of a dated file's head: its earliest time and (unified log) its UTC offset.
 fn probe(p: &Planned, cfg: &Config) -> (Option<Ts>, Option<i32>) {
-    let Ok(head) = read_head(&p.file.path) else {
+    let Some(head) = read_head(p) else {
         return (None, None);
     };
     let mut src = FileSource::new(
@@ -74,18 +118,25 @@ fn probe(p: &Planned, cfg: &Config) -> (Option<Ts>, Option<i32>) {
     (out.iter().map(|e| e.ts).min(), src.utc_offset())
 }
 
-/// The latest event time in a dated line-format file's last 64 KiB (None for JSON arrays).
+/// The latest event time in a dated line-format file's last 64 KiB (None for JSON arrays, and for
+/// compressed data and streams, whose end cannot be reached without reading all of them).
 fn probe_tail(p: &Planned, cfg: &Config) -> Option<Ts> {
-    if p.format == Format::UnifiedLogJson {
+    if p.format == Format::UnifiedLogJson || !p.seekable() {
         return None;
     }
     const TAIL: u64 = 64 * 1024;
     let mut f = File::open(&p.file.path).ok()?;
     let len = f.metadata().ok()?.len();
     let start = len.saturating_sub(TAIL);
-    f.seek(SeekFrom::Start(start)).ok()?;
-    let mut tail = Vec::new();
-    f.take(TAIL).read_to_end(&mut tail).ok()?;
+    let tail = if start == 0 {
+        // The whole file: read through the input layer, which drops a byte order mark.
+        input::read_head(&p.file.path, TAIL as usize).ok()?.0
+    } else {
+        f.seek(SeekFrom::Start(start)).ok()?;
+        let mut tail = Vec::new();
+        f.take(TAIL).read_to_end(&mut tail).ok()?;
+        tail
+    };
     // Start at a line boundary unless the tail is the whole file.
     let from = if start == 0 {
         0
@@ -109,27 +160,41 @@ fn probe_tail(p: &Planned, cfg: &Config) -> Option<Ts> {
     latest
 }
 
-/// Discovers and sniffs inputs; returns the plan, the files that are not telemetry, and the file-name table.
+/// Discovers and sniffs inputs; returns the plan, and the files that are not read (not telemetry,
+/// unreadable, refused, or skipped by discovery) with the reason.
 pub(crate) fn plan(opts: &HuntOptions) -> Result<(Vec<Planned>, Vec<SkippedFile>)> {
-    let files = discover(&opts.paths, opts.host.as_deref())?;
+    let found = discover_inputs(&opts.paths, opts.host.as_deref())?;
     let mut planned = Vec::new();
-    let mut skipped = Vec::new();
-    for f in files {
-        match read_head(&f.path) {
+    let mut skipped: Vec<SkippedFile> = found
+        .skipped
+        .into_iter()
+        .map(|s| SkippedFile {
+            path: s.path.display().to_string(),
+            reason: s.reason,
+        })
+        .collect();
+    for f in found.files {
+        match open_head(&f) {
             Err(e) => skipped.push(SkippedFile {
                 path: f.path.display().to_string(),
-                reason: format!("cannot read: {e}"),
+                reason: e.to_string(),
             }),
-            Ok(head) => match sniff(&head) {
+            Ok((head, encoding, stream)) => match sniff(&head) {
                 Sniffed::Telemetry(format) => planned.push(Planned {
                     id: planned.len() as u32,
-                    mtime: mtime(&f.path),
+                    // A pipe's time says nothing about the data it carries.
+                    mtime: if f.stream { None } else { mtime(&f.path) },
                     file: f,
                     format,
+                    encoding,
+                    stream: stream.map(Arc::new),
                 }),
                 Sniffed::NotTelemetry(reason) => skipped.push(SkippedFile {
                     path: f.path.display().to_string(),
-                    reason,
+                    reason: match encoding {
+                        Encoding::Plain => reason,
+                        e => format!("{reason} ({}-compressed)", e.name()),
+                    },
                 }),
             },
         }
@@ -163,8 +228,29 @@ pub(crate) fn anchor<'a>(
     }
 }
 
-pub(crate) fn open_file(p: &Planned) -> Result<BufReader<File>> {
-    let f = File::open(&p.file.path)
-        .map_err(|e| Error::io(format!("opening {}", p.file.path.display()), e))?;
-    Ok(BufReader::with_capacity(256 * 1024, f))
+/// Opens a planned file at `offset` of its decoded text: a stream hands over what it holds (once;
+/// it cannot be seeked), a file is reopened through the input layer.
+pub(crate) fn open_at(p: &Planned, offset: u64) -> Result<Decoded> {
+    let path = || p.file.path.display();
+    if let Some(s) = &p.stream {
+        let rest = match s.rest.lock() {
+            Ok(mut g) if offset == 0 => g.take(),
+            _ => None,
+        };
+        let rest = rest.ok_or_else(|| {
+            Error::Input(format!(
+                "{} is a stream: it is read once, from its start",
+                path()
+            ))
+        })?;
+        return Ok(Decoded {
+            reader: Box::new(Cursor::new(s.head.clone()).chain(rest)),
+            encoding: p.encoding,
+            damage: s.damage.clone(),
+        });
+    }
+    input::open_at(&p.file.path, offset).map_err(|e| match e {
+        OpenError::Io(e) => Error::io(format!("opening {}", path()), e),
+        OpenError::Refused(why) => Error::Input(format!("{}: {why}", path())),
+    })
 }

@@ -3,17 +3,17 @@
 //! a first pass and read again as separately ordered segments.
 
 use crate::hunt::HuntOptions;
-use crate::plan::{anchor, ctx_for, open_file, Planned};
+use crate::plan::{anchor, ctx_for, open_at, Planned};
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
 use floodwatch_core::finding::NetworkFinding;
 use floodwatch_core::{Error, Result, Ts};
 use floodwatch_engine::baseline::Learner;
 use floodwatch_engine::{AlertEvent, Engine, EngineStats, Shared};
+use floodwatch_sources::input::{self, Damage};
 use floodwatch_sources::{ClockHints, FileSource, FileStats, SourceCtx};
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::BufRead;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -49,7 +49,7 @@ enum Reader {
         span: Span,
         first: Option<Ts>,
     },
-    Open(Box<FileSource<BufReader<File>>>),
+    Open(Box<FileSource<Input>>, Damage),
     /// Read to its end: only its counts are kept.
     Closed {
         stats: FileStats,
@@ -73,15 +73,21 @@ const WHOLE_FILE: Span = Span {
 };
 
 /// How much of a waiting file's head is read to learn its first event time.
-const PROBE_BYTES: u64 = 64 * 1024;
+const PROBE_BYTES: usize = 64 * 1024;
 
-fn open_span(p: &Planned, ctx: SourceCtx, span: Span) -> Result<FileSource<BufReader<File>>> {
-    let mut r = open_file(p)?;
-    if span.offset > 0 {
-        r.seek(SeekFrom::Start(span.offset))
-            .map_err(|e| Error::io(format!("seeking in {}", p.file.path.display()), e))?;
-    }
-    Ok(source_for(r, p, ctx, span))
+/// What a cursor reads: decoded text from the input layer (a file, compressed or not, or a stream).
+type Input = Box<dyn BufRead + Send>;
+
+fn open_span(p: &Planned, ctx: SourceCtx, span: Span) -> Result<(FileSource<Input>, Damage)> {
+    let d = open_at(p, span.offset)?;
+    Ok((source_for(d.reader, p, ctx, span), d.damage))
+}
+
+/// The file's counts, with a note when its compressed data broke off early.
+fn closed_stats(stats: FileStats, damage: &Damage) -> FileStats {
+    let mut stats = stats;
+    stats.notes.extend(damage.note());
+    stats
 }
 
 /// A whole file, or one segment of a line-framed one.
@@ -94,10 +100,7 @@ fn source_for<R: std::io::BufRead>(r: R, p: &Planned, ctx: SourceCtx, span: Span
 
 /// The first event time in the head of a file (or segment), parsed exactly as the full read will.
 fn first_event(p: &Planned, ctx: &SourceCtx, span: Span) -> Option<Ts> {
-    let mut f = File::open(&p.file.path).ok()?;
-    f.seek(SeekFrom::Start(span.offset)).ok()?;
-    let mut head = Vec::new();
-    f.take(PROBE_BYTES).read_to_end(&mut head).ok()?;
+    let (head, _) = input::read_at(&p.file.path, span.offset, PROBE_BYTES).ok()?;
     let mut src = FileSource::segment(
         &head[..],
         p.format,
@@ -117,7 +120,8 @@ fn first_event(p: &Planned, ctx: &SourceCtx, span: Span) -> Option<Ts> {
 
 impl Cursor {
     fn waiting(p: &Planned, ctx: SourceCtx, span: Span) -> Cursor {
-        let first = if p.format.is_capture() {
+        // A stream is read once, when its turn comes: it is opened at once.
+        let first = if p.format.is_capture() || p.stream.is_some() {
             None
         } else {
             first_event(p, &ctx, span)
@@ -145,8 +149,8 @@ impl Cursor {
             plan, ctx, span, ..
         } = &self.reader
         {
-            let src = open_span(plan, (**ctx).clone(), *span)?;
-            self.reader = Reader::Open(Box::new(src));
+            let (src, damage) = open_span(plan, (**ctx).clone(), *span)?;
+            self.reader = Reader::Open(Box::new(src), damage);
         }
         Ok(())
     }
@@ -159,7 +163,7 @@ impl Cursor {
             _ => {}
         }
         while self.buf.is_empty() {
-            let Reader::Open(src) = &mut self.reader else {
+            let Reader::Open(src, damage) = &mut self.reader else {
                 break;
             };
             self.scratch.clear();
@@ -186,6 +190,7 @@ impl Cursor {
                 // Closing at the end keeps the number of open files at what overlaps in time.
                 let consumed = src.last_record().map_or(0, |(_, off)| off);
                 let stats = std::mem::replace(&mut src.stats, FileStats::new(String::new(), ""));
+                let stats = closed_stats(stats, damage);
                 self.reader = Reader::Closed { stats, consumed };
             }
         }
@@ -196,7 +201,7 @@ impl Cursor {
     fn consumed(&self) -> u64 {
         match &self.reader {
             Reader::Waiting { .. } => 0,
-            Reader::Open(src) => src.last_record().map_or(0, |(_, off)| off),
+            Reader::Open(src, _) => src.last_record().map_or(0, |(_, off)| off),
             Reader::Closed { consumed, .. } => *consumed,
         }
     }
@@ -206,7 +211,7 @@ impl Cursor {
             Reader::Waiting { plan, .. } => {
                 FileStats::new(plan.file.path.display().to_string(), plan.format.name())
             }
-            Reader::Open(src) => src.stats,
+            Reader::Open(src, damage) => closed_stats(src.stats, &damage),
             Reader::Closed { stats, .. } => stats,
         }
     }
@@ -261,6 +266,9 @@ fn replay(
     segments: Option<&Breaks>,
 ) -> Result<(HostOutput, Breaks)> {
     let slack_ns = cfg.windows.reorder_slack.as_nanos() as i64;
+    // A second, segmented pass would read the host's streams again, which cannot be: with a stream
+    // in the host, backward steps are rejected as late, as in `watch`.
+    let host_has_stream = files.iter().any(|p| p.stream.is_some());
     let mut cursors = Vec::new();
     for p in files {
         let ctx = || ctx_for(p, cfg, clock(p), opts.host.is_some());
@@ -279,7 +287,8 @@ fn replay(
             }
             None => {
                 let mut c = Cursor::waiting(p, ctx(), WHOLE_FILE);
-                if segments.is_none() && p.format.segmentable() {
+                if segments.is_none() && p.format.segmentable() && p.seekable() && !host_has_stream
+                {
                     c.watch = Some(Timeline {
                         slack_ns,
                         max: None,

@@ -9,8 +9,10 @@ use floodwatch_core::{Error, Result};
 use floodwatch_engine::suppress::Suppressions;
 use floodwatch_engine::{AlertEvent, BaselineMode, Engine, Shared};
 use floodwatch_sinks::summary::RunSummary;
+use floodwatch_sources::input::{Damage, OpenError};
+use floodwatch_sources::sniff::HEAD_BYTES;
 use floodwatch_sources::{sniff, ClockHints, FileSource, FileStats, Sniffed, SourceCtx};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Arc;
@@ -41,34 +43,99 @@ impl Default for WatchOptions {
     }
 }
 
+/// Lines of a stream's head read at most before deciding it is not telemetry (the head's byte cap,
+/// [`HEAD_BYTES`], applies too).
+const MAX_HEAD_LINES: usize = 256;
+
 /// Reads whole lines until the format is certain (a JSON array needs a few), then hands back the
-/// lines read so far together with the rest of the stream.
-fn sniff_stream<R: Read + Send>(
+/// lines read so far together with the rest of the stream. The stream goes through the input layer
+/// first: a gzip or zstd stream is decompressed and a byte order mark dropped. The head is capped,
+/// so a stream without newlines cannot fill memory.
+fn sniff_stream<R: Read + Send + 'static>(
     input: R,
-) -> Result<(floodwatch_sources::Format, impl BufRead + Send)> {
-    let mut reader = BufReader::with_capacity(1 << 20, input);
+) -> Result<(floodwatch_sources::Format, impl BufRead + Send, Damage)> {
+    let decoded = floodwatch_sources::input::decode(input).map_err(|e| match e {
+        OpenError::Io(e) => Error::io("reading stdin", e),
+        OpenError::Refused(why) => Error::Input(format!("stdin is not read: {why}")),
+    })?;
+    let mut reader = decoded.reader;
     let mut head: Vec<u8> = Vec::new();
+    let mut lines = LineSniffs::default();
     let format = loop {
-        let n = reader
+        let room = HEAD_BYTES.saturating_sub(head.len()) as u64;
+        let n = (&mut reader)
+            .take(room)
             .read_until(b'\n', &mut head)
             .map_err(|e| Error::io("reading stdin", e))?;
-        let lines = head.iter().filter(|b| **b == b'\n').count();
-        match sniff(&head) {
+        let ended = n == 0 || head.len() >= HEAD_BYTES;
+        let why = match sniff(&head) {
             Sniffed::Telemetry(f) => break f,
-            Sniffed::NotTelemetry(why)
-                if n == 0 || lines >= 64 || head.len() >= floodwatch_sources::sniff::HEAD_BYTES =>
-            {
-                if head.is_empty() {
-                    return Err(Error::Input("stdin is empty: nothing to watch".into()));
-                }
-                return Err(Error::Input(format!(
-                    "stdin is not telemetry floodwatch reads: {why}"
-                )));
+            Sniffed::NotTelemetry(why) => why,
+        };
+        if let Some(f) = lines.after_leading_noise(&head) {
+            break f;
+        }
+        if ended || lines.count() >= MAX_HEAD_LINES {
+            if head.is_empty() {
+                return Err(Error::Input("stdin is empty: nothing to watch".into()));
             }
-            Sniffed::NotTelemetry(_) => continue,
+            return Err(Error::Input(format!(
+                "stdin is not telemetry floodwatch reads: {why}"
+            )));
         }
     };
-    Ok((format, std::io::Cursor::new(head).chain(reader)))
+    Ok((
+        format,
+        std::io::Cursor::new(head).chain(reader),
+        decoded.damage,
+    ))
+}
+
+/// The head's lines as they come, each sniffed alone once, to find telemetry behind leading lines
+/// that are not (a banner, a line with a NUL): a file's head is judged on most of its lines, and a
+/// stream's must not be refused for its first one.
+#[derive(Default)]
+struct LineSniffs {
+    /// Start offset of each complete line, and the format the line alone sniffs as.
+    seen: Vec<(usize, Option<floodwatch_sources::Format>)>,
+    /// Where the next line starts.
+    next: usize,
+}
+
+impl LineSniffs {
+    fn count(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// The format of the head from its first telemetry line on, once the lines from there are more
+    /// than the lines before it (the rest of the head, sniffed as a whole, must agree).
+    fn after_leading_noise(&mut self, head: &[u8]) -> Option<floodwatch_sources::Format> {
+        while let Some(len) = memchr_newline(&head[self.next..]) {
+            let line = &head[self.next..self.next + len + 1];
+            let alone = match sniff(line) {
+                Sniffed::Telemetry(f) => Some(f),
+                Sniffed::NotTelemetry(_) => None,
+            };
+            let blank = line.iter().all(u8::is_ascii_whitespace);
+            if !blank {
+                self.seen.push((self.next, alone));
+            }
+            self.next += len + 1;
+        }
+        let first = self.seen.iter().position(|(_, f)| f.is_some())?;
+        if first == 0 || self.seen.len() - first <= first {
+            return None;
+        }
+        let (start, f) = self.seen[first];
+        match sniff(&head[start..]) {
+            Sniffed::Telemetry(g) if Some(g) == f => Some(g),
+            _ => None,
+        }
+    }
+}
+
+fn memchr_newline(b: &[u8]) -> Option<usize> {
+    b.iter().position(|c| *c == b'\n')
 }
 
 /// Runs the engine over `input` until it ends, calling `emit` for every alert state as it happens.
@@ -91,7 +158,7 @@ pub fn watch_with<R: Read + Send + 'static>(
     opts: &WatchOptions,
     mut emit: impl FnMut(&AlertEvent) -> Result<()>,
 ) -> Result<RunSummary> {
-    let (format, reader) = sniff_stream(input)?;
+    let (format, reader, damage) = sniff_stream(input)?;
     let host = opts.host.clone().unwrap_or_else(|| "stdin".to_string());
     let ctx = SourceCtx {
         file_id: 0,
@@ -130,7 +197,11 @@ pub fn watch_with<R: Read + Send + 'static>(
                 }
             }
         };
-        let _ = done_tx.send(r.map(|()| src.stats));
+        let _ = done_tx.send(r.map(|()| {
+            let mut stats = src.stats;
+            stats.notes.extend(damage.note());
+            stats
+        }));
     });
     let stopped = || {
         opts.stop

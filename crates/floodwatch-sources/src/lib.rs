@@ -16,6 +16,7 @@ pub mod eslogger;
 pub mod framing;
 #[cfg(test)]
 mod hostile_tests;
+pub mod input;
 pub mod jamf;
 pub mod nettop;
 pub mod osquery;
@@ -33,7 +34,7 @@ use std::borrow::Cow;
 use std::io::BufRead;
 use std::sync::Arc;
 
-pub use discover::{discover, InputFile};
+pub use discover::{discover, discover_inputs, Discovery, InputFile, SkippedInput};
 /// Per-file accounting lives in core (the sinks print it without depending on this crate); the
 /// old `floodwatch_sources::stats` paths still resolve.
 pub use floodwatch_core::stats::{self, FileStats, RejectSample};
