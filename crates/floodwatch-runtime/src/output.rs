@@ -5,7 +5,7 @@
 use crate::hunt::HuntResult;
 use floodwatch_core::{Error, Result};
 use floodwatch_engine::{AlertEvent, AlertEventKind};
-use floodwatch_sinks::ocsf::{detection_finding, write_network_jsonl, Activity};
+use floodwatch_sinks::ocsf::{detection_finding, write_json_line, write_network_jsonl, Activity};
 use floodwatch_sinks::report::{html_report, markdown_report, network_sections};
 use floodwatch_sinks::summary::{write_summary, RunSummary};
 use floodwatch_sinks::table::{write_alert, write_network_table, write_table, Style};
@@ -49,8 +49,7 @@ pub fn write_live_alert(
 
 fn write_jsonl(w: &mut dyn Write, ev: &AlertEvent, live: bool) -> std::io::Result<()> {
     let v = detection_finding(&ev.alert, activity(ev.kind, live), VERSION);
-    serde_json::to_writer(&mut *w, &v)?;
-    w.write_all(b"\n")
+    write_json_line(w, &v)
 }
 
 /// A hunt's alerts, then its network findings.

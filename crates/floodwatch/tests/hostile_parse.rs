@@ -292,3 +292,31 @@ fn a_zeek_count_near_2_64_is_rejected() {
         assert!(n["packets"].as_u64().unwrap() < 1 << 53, "{n:#}");
     }
 }
+
+/// A right-to-left override (U+202E) in the script path the alert names: every OCSF line escapes it
+/// as `\u202e` (a viewer would otherwise show the text reversed), and it parses back to the same text.
+#[test]
+fn bidi_controls_in_argv_are_escaped_in_every_ocsf_line() {
+    let d = tempfile::tempdir().unwrap();
+    build_mac_07(d.path(), |l| {
+        String::from_utf8_lossy(l)
+            .replace(".sync.sh", ".sync\u{202e}hs.txt")
+            .into_bytes()
+    });
+    let out = Command::cargo_bin("floodwatch")
+        .unwrap()
+        .args(["hunt", "--format", "jsonl", "--threads", "1"])
+        .arg(d.path().join("hosts"))
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.is_empty());
+    assert!(!text.contains('\u{202e}'), "raw U+202E in the OCSF output");
+    assert!(text.contains("\\u202e"), "{text}");
+    let v: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert!(v["actor"]["process"]["cmd_line"]
+        .as_str()
+        .unwrap()
+        .contains(".sync\u{202e}hs.txt"));
+}
