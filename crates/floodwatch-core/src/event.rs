@@ -140,12 +140,15 @@ pub struct ProcInfo {
     pub invalid_utf8: bool,
 }
 
+/// The last component of a path (`/usr/bin/curl` → `curl`); the whole text when it has no `/`.
+pub fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
 impl ProcInfo {
     /// Last path component of the executable, if any.
     pub fn basename(&self) -> Option<&str> {
-        self.path
-            .as_deref()
-            .map(|p| p.rsplit('/').next().unwrap_or(p))
+        self.path.as_deref().map(basename)
     }
 
     /// Command line for display: argv joined by spaces (callers escape it for their output).

@@ -19,6 +19,14 @@ impl Ts {
     pub const MIN: Ts = Ts(i64::MIN);
     pub const MAX: Ts = Ts(i64::MAX);
 
+    /// This machine's wall clock: when a run started, expiry checks, "ahead of the clock" bounds.
+    /// Never used as an event's time.
+    pub fn now() -> Ts {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Ts(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    }
     pub fn from_secs_f64(s: f64) -> Ts {
         Ts((s * NANOS_PER_SEC as f64).round() as i64)
     }

@@ -251,8 +251,3 @@ impl Engine {
         &self.shared
     }
 }
-
-/// Helper for sinks and tests: the basename of a path.
-pub fn short_name(path: &str) -> &str {
-    process::basename(path)
-}

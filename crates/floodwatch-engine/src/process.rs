@@ -357,9 +357,7 @@ impl ProcessTable {
     }
 }
 
-pub fn basename(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
+pub use floodwatch_core::event::basename;
 
 /// Whether a traffic source's name for a process can be the known image. nettop truncates names to
 /// 15 characters (`Microsoft Outlo`) and shows bundle names (`Python` for `python3.12`), so this

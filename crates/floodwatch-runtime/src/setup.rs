@@ -27,10 +27,7 @@ pub fn load_setup(
 
 /// Wall-clock now: when a run started, for expiry checks and the store's records (never event time).
 pub fn now() -> Ts {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Ts(d.as_nanos() as i64)
+    Ts::now()
 }
 
 /// Worker threads by default: one per core.

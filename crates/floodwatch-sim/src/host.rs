@@ -10,6 +10,7 @@ use crate::eslogger::{EsWriter, Proc, Signer};
 use crate::nettop::{Columns, NettopCsv};
 use crate::osquery::OsqueryWriter;
 use crate::unifiedlog::{Record, UnifiedLog};
+use floodwatch_core::event::basename;
 use floodwatch_core::time::NANOS_PER_SEC;
 use floodwatch_core::Ts;
 use rand::{Rng, SeedableRng};
@@ -990,8 +991,4 @@ impl HostFiles {
             format!("_{uid}")
         }
     }
-}
-
-fn basename(p: &str) -> &str {
-    p.rsplit('/').next().unwrap_or(p)
 }

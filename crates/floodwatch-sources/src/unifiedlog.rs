@@ -13,6 +13,7 @@
 
 use crate::wire::json::{json_reject, JsonStr};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
+use floodwatch_core::event::basename;
 use floodwatch_core::event::{Event, EventKind, Origin, Proto, Session, SessionKind, Traffic};
 use floodwatch_core::time::{parse_unified_log_ts, NANOS_PER_SEC};
 use floodwatch_core::Ts;
@@ -121,10 +122,6 @@ impl RecordParser for UnifiedLogParser {
 fn head(s: &str) -> String {
     let h: String = s.chars().take(40).collect();
     format!("{h:?}")
-}
-
-fn basename(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
 }
 
 // ---------------------------------------------------------------------------------------------------------

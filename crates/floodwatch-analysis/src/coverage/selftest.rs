@@ -8,7 +8,7 @@
 
 use super::channels::Cap;
 use floodwatch_core::config::Config;
-use floodwatch_core::event::{EventKind, Proto, Tty};
+use floodwatch_core::event::{basename, EventKind, Proto, Tty};
 use floodwatch_core::{Result, Ts};
 use floodwatch_engine::network::split_endpoint;
 use floodwatch_runtime::{self as pipeline, HuntOptions, HuntResult};
@@ -295,10 +295,6 @@ struct Found {
 
 type PidDest = (String, i32, String, Option<u16>);
 type FlowDest = (String, String, Proto, Option<u16>);
-
-fn basename(p: &str) -> &str {
-    p.rsplit('/').next().unwrap_or(p)
-}
 
 fn gather(opts: &HuntOptions, cfg: &Config) -> Result<Found> {
     let mut f = Found::default();

@@ -127,7 +127,7 @@ impl Clock {
             )
         } else {
             (
-                closest(self, now()),
+                closest(self, Ts::now()),
                 "anchored to the current date (no dated source, no file time)",
             )
         };
@@ -168,7 +168,7 @@ impl Clock {
             }
             (Some(f), None) => self.instant(f.0.div_euclid(NANOS_PER_DAY), 0),
             (None, Some(b)) => b,
-            (None, None) => now(),
+            (None, None) => Ts::now(),
         };
         let why = if self.hints.forced_date.is_some() {
             format!("--date, time of day from {why}")
@@ -194,13 +194,6 @@ impl Clock {
         }
         n
     }
-}
-
-pub(super) fn now() -> Ts {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Ts(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 fn fmt_day(day: i64) -> String {

@@ -1,7 +1,6 @@
 //! nettop tests: the real captures of both layouts, counter modes, dates and bad cells.
 
 use super::cells::{count_cell, name_cell};
-use super::clock::now;
 use super::fixed::wide_cells;
 use super::*;
 use crate::testutil::{ctx, read_all};
@@ -421,7 +420,7 @@ fn date_anchoring() {
     assert_eq!(t, ts(&format!("2025-08-06T{frame2}Z")));
     // Nothing at all: today's (or an adjacent) date.
     let (t, notes) = first_row_ts(ClockHints::default(), 0);
-    assert!((t.0 - now().0).abs() <= NANOS_PER_DAY);
+    assert!((t.0 - Ts::now().0).abs() <= NANOS_PER_DAY);
     assert!(notes[0].contains("current date"));
 }
 
