@@ -132,6 +132,8 @@ pub struct Scoring {
     pub declared_flood: i32,
     pub unsigned_or_adhoc: i32,
     pub suspicious_path: i32,
+    /// Strings of a counted event were not valid UTF-8.
+    pub invalid_utf8: i32,
     pub stateless_protocol: i32,
     pub concentrated_destination: i32,
     pub sustained_per_window: i32,

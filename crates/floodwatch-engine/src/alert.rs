@@ -24,6 +24,8 @@ pub struct HostFacts<'a> {
     pub procs: &'a ProcessTable,
     /// The host's session state now (an episode keeps the one it opened in, which wins).
     pub session: &'a SessionState,
+    /// Subjects that counted an event with invalid UTF-8 in its strings.
+    pub garbled: &'a BTreeSet<ProcId>,
 }
 
 /// The alert for an episode in its current state.
@@ -43,6 +45,7 @@ pub fn build_alert(h: &HostFacts, sh: &Shared, ep: &Episode, status: AlertStatus
         top_tool: ep.top_tool(),
         estimated_packets: ep.estimated_packets,
         baseline: ep.baseline.as_ref(),
+        invalid_utf8: h.garbled.contains(&ep.subject) || h.garbled.contains(&ep.member),
     });
     let (hit, notes) = sh.suppressions.judge(
         &suppression_facts(h, ep),

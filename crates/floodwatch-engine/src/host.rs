@@ -23,7 +23,7 @@ use floodwatch_core::config::Config;
 use floodwatch_core::event::{Connect, Event, EventKind, Traffic};
 use floodwatch_core::finding::NetworkFinding;
 use floodwatch_core::Ts;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Where alert states and counts go, and whether `watch`'s Opened/Updated states are wanted.
@@ -58,6 +58,9 @@ pub struct HostEngine {
     /// The newest event time released from the reorder buffer (what process sources have shown).
     processed: Option<Ts>,
     seen: Option<HostSeen>,
+    /// Subjects that counted an event whose strings were not valid UTF-8 (attacker-controlled argv
+    /// that was decoded lossily): itself a reason, kept until the process table forgets them.
+    garbled: BTreeSet<ProcId>,
 }
 
 impl HostEngine {
@@ -92,6 +95,7 @@ impl HostEngine {
             findings: Vec::new(),
             processed: None,
             seen: None,
+            garbled: BTreeSet::new(),
         }
     }
 
@@ -332,6 +336,11 @@ impl HostEngine {
             return None;
         }
         let subject = attribute::subject_of(&self.procs, &sh.scope, id);
+        if p.info.invalid_utf8 || ev.kind.invalid_utf8() {
+            self.garbled.insert(subject);
+            self.garbled
+                .insert(attribute::spawn_group(&self.procs, &sh.scope, id));
+        }
         let t = &sh.cfg.thresholds;
         if let Some(d) =
             declared::analyze(&name, &args, t.declared_packets_per_s, t.declared_curl_urls)
@@ -385,6 +394,9 @@ impl HostEngine {
             return None;
         }
         let subject = attribute::subject_of(&self.procs, &sh.scope, id);
+        if t.invalid_utf8 {
+            self.garbled.insert(subject);
+        }
         // A sample covering more than a window (a 60 s connection summary) is an average
         // rate: it adds one window's worth at that rate, not its whole volume at its end.
         let span = (ts.0 - t.start.0).max(0);
@@ -642,6 +654,7 @@ impl HostEngine {
         self.procs.evict(now, |id| keep_all.contains(&id));
         let procs = &self.procs;
         self.baselines.retain(|id| procs.get(id).is_some());
+        self.garbled.retain(|id| procs.get(*id).is_some());
         // The join index keeps what pending network findings may need, and running processes
         // whose command line names a destination.
         let retention = sh.cfg.windows.exited_retention.as_nanos() as i64;
@@ -677,6 +690,7 @@ impl HostEngine {
             host: &self.host,
             procs: &self.procs,
             session: &self.session,
+            garbled: &self.garbled,
         }
     }
 

@@ -50,6 +50,8 @@ pub struct ScoreInput<'a> {
     pub estimated_packets: bool,
     /// The baseline's verdict (hunts with baselines only).
     pub baseline: Option<&'a Judgement>,
+    /// Some counted event's strings (argv, paths) were not valid UTF-8 and were decoded lossily.
+    pub invalid_utf8: bool,
 }
 
 /// A rate for people: "27,331", "812", "3.4" (one formatter for alerts and network findings).
@@ -264,6 +266,17 @@ fn context_reasons(i: &ScoreInput, out: &mut Vec<Reason>) {
             None,
         )),
         _ => {}
+    }
+    if i.invalid_utf8 {
+        // Real tools do not put raw non-UTF-8 bytes in their command lines; an attacker hiding a
+        // flood from a strict parser would.
+        out.push(reason(
+            "invalid_utf8",
+            s.invalid_utf8,
+            "its command line or path holds bytes that are not UTF-8 (shown as \u{fffd})".into(),
+            None,
+            None,
+        ));
     }
     if let Some(p) = &c.suspicious_path {
         out.push(reason(

@@ -250,6 +250,7 @@ fn score_reasons_and_severity_per_row() {
             top_tool: Some("curl"),
             estimated_packets: false,
             baseline: row.baseline.as_ref(),
+            invalid_utf8: false,
         });
         let codes: Vec<(&str, i32)> = reasons
             .iter()
@@ -278,6 +279,7 @@ fn reasons_carry_their_numbers() {
         top_tool: Some("curl"),
         estimated_packets: false,
         baseline: None,
+        invalid_utf8: false,
     });
     let texts: Vec<&str> = reasons.iter().map(|r| r.text.as_str()).collect();
     assert_eq!(
@@ -291,6 +293,37 @@ fn reasons_carry_their_numbers() {
     );
     assert_eq!(reasons[0].value, Some(10.0));
     assert_eq!(reasons[0].threshold, Some(5.0));
+}
+
+/// Bytes that are not UTF-8 in a counted command line add their reason and points.
+#[test]
+fn invalid_utf8_is_a_reason() {
+    let cfg = Config::default();
+    let rows = rows();
+    let row = &rows[0];
+    let p = peaks(&row.ratios);
+    let input = |invalid_utf8| ScoreInput {
+        cfg: &cfg,
+        peaks: &p,
+        ctx: &row.ctx,
+        declared: None,
+        hot_windows: 1,
+        top_destination: row.top_destination,
+        protos: &row.protos,
+        top_tool: Some("curl"),
+        estimated_packets: false,
+        baseline: None,
+        invalid_utf8,
+    };
+    let (clean, _) = score(&input(false));
+    let (garbled, reasons) = score(&input(true));
+    let r = reasons.iter().find(|r| r.code == "invalid_utf8").unwrap();
+    assert_eq!(r.points, cfg.scoring.invalid_utf8);
+    assert!(r.text.contains("not UTF-8"), "{}", r.text);
+    assert_eq!(
+        i32::from(garbled),
+        i32::from(clean) + cfg.scoring.invalid_utf8
+    );
 }
 
 #[test]

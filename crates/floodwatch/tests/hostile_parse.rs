@@ -95,7 +95,15 @@ fn invalid_utf8_in_curl_argv_does_not_hide_the_curl_loop() {
     assert_eq!(seen.get(), 200, "every curl exec line");
     let (code, alerts, s, err) = hunt(d.path());
     assert_eq!(code, 0, "{err}");
-    the_curl_loop_alert(&alerts);
+    let a = the_curl_loop_alert(&alerts);
+    // The garbled bytes are themselves a reason ("argv holds invalid UTF-8" is suspicious).
+    let codes: Vec<&str> = a["unmapped"]["floodwatch"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"invalid_utf8"), "{codes:?}");
     let f = file(&s, "eslogger.jsonl");
     assert_eq!(f["rejected"], 0, "{f:#}");
 }
