@@ -301,3 +301,29 @@ fn a_quiet_host_names_its_nearest_miss() {
         "{text}"
     );
 }
+
+/// Counts near 2^64 from a corrupt record (a Zeek `orig_pkts` of 2^64-1 once did this) saturate in
+/// the network stage: debug builds used to panic on the overflow, release builds wrapped.
+#[test]
+fn pid_less_counts_near_2_64_saturate_instead_of_overflowing() {
+    let mut h = Host::new(false);
+    for i in 0..4 {
+        h.push(
+            ts(1_000 + i * 1_000),
+            EventKind::Traffic(Box::new(Traffic {
+                start: ts(i * 1_000),
+                proto: Proto::Udp,
+                local: Some("10.0.0.5".into()),
+                remote: Some("198.51.100.7:53".into()),
+                bytes_out: u64::MAX - 1,
+                packets_out: Some(u64::MAX - 1),
+                syn_out: Some(u64::MAX - 1),
+                ..Traffic::default()
+            })),
+        );
+    }
+    h.push(ts(200_000), seen(11));
+    h.finish();
+    assert_eq!(h.stats.traffic_unattributed, 4);
+    assert!(h.rejects.is_empty(), "{:?}", h.rejects);
+}

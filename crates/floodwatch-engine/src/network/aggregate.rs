@@ -56,10 +56,10 @@ impl Hop {
         h.syn += other.syn;
         h.conns += other.conns;
         h.bytes += other.bytes;
-        h.raw_packets += other.raw_packets;
-        h.raw_syn += other.raw_syn;
-        h.raw_conns += other.raw_conns;
-        h.raw_bytes += other.raw_bytes;
+        h.raw_packets = h.raw_packets.saturating_add(other.raw_packets);
+        h.raw_syn = h.raw_syn.saturating_add(other.raw_syn);
+        h.raw_conns = h.raw_conns.saturating_add(other.raw_conns);
+        h.raw_bytes = h.raw_bytes.saturating_add(other.raw_bytes);
         h.active_from = min_opt(h.active_from, other.active_from);
         h.active_to = h.active_to.max(other.active_to);
         for p in &other.ports {
@@ -96,10 +96,11 @@ impl Hop {
         self.syn += syn as f64 * frac;
         self.conns += f64::from(t.new_connections) * frac;
         self.bytes += t.bytes_out as f64 * frac;
-        self.raw_packets += packets;
-        self.raw_syn += syn;
-        self.raw_conns += u64::from(t.new_connections);
-        self.raw_bytes += t.bytes_out;
+        // Counts come from the input: a corrupt one must saturate, never wrap or panic.
+        self.raw_packets = self.raw_packets.saturating_add(packets);
+        self.raw_syn = self.raw_syn.saturating_add(syn);
+        self.raw_conns = self.raw_conns.saturating_add(u64::from(t.new_connections));
+        self.raw_bytes = self.raw_bytes.saturating_add(t.bytes_out);
         self.active_from = min_opt(self.active_from, Some(from));
         self.active_to = self.active_to.max(Some(end));
         if let Some(p) = port {
@@ -229,10 +230,10 @@ impl Episode {
 
     /// Adds one hop's exact counts (each hop once, however many windows it is part of).
     pub(super) fn count_hop(&mut self, target: &str, hop: &Hop, max_ev: usize) {
-        self.packets += hop.raw_packets;
-        self.syn += hop.raw_syn;
-        self.conns += hop.raw_conns;
-        self.bytes += hop.raw_bytes;
+        self.packets = self.packets.saturating_add(hop.raw_packets);
+        self.syn = self.syn.saturating_add(hop.raw_syn);
+        self.conns = self.conns.saturating_add(hop.raw_conns);
+        self.bytes = self.bytes.saturating_add(hop.raw_bytes);
         if let Some(f) = hop.active_from {
             self.first_seen = self.first_seen.min(f);
         }
@@ -250,7 +251,7 @@ impl Episode {
         for e in &hop.evidence {
             push_capped(&mut self.evidence, &mut self.dropped, *e, max_ev);
         }
-        self.dropped += hop.dropped;
+        self.dropped = self.dropped.saturating_add(hop.dropped);
     }
 
     /// First and last activity; the window's bounds when no record said (an episode of empty records).

@@ -75,7 +75,7 @@ impl JoinIndex {
         if let Some(s) = list.iter_mut().find(|s| s.id == id && s.by_argv == by_argv) {
             s.first = s.first.min(from);
             s.last = s.last.max(to);
-            s.bytes += bytes;
+            s.bytes = s.bytes.saturating_add(bytes);
             s.events += 1;
             return;
         }
