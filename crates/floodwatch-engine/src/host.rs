@@ -22,6 +22,7 @@ use floodwatch_core::alert::{Alert, AlertStatus, HostVerdict};
 use floodwatch_core::config::Config;
 use floodwatch_core::event::{Connect, Event, EventKind, Traffic};
 use floodwatch_core::finding::NetworkFinding;
+use floodwatch_core::time::NANOS_PER_DAY;
 use floodwatch_core::Ts;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -114,11 +115,19 @@ impl HostEngine {
             rejects.push(EngineReject {
                 origin: ev.origin,
                 reason: "timestamp out of range",
-                detail: format!(
-                    "{} event at {} is before 2000 or more than a day ahead of this machine's clock",
-                    ev.kind.name(),
-                    ev.ts
-                ),
+                detail: if ev.ts.0 >= i64::MAX - NANOS_PER_DAY || ev.ts.0 <= i64::MIN + NANOS_PER_DAY {
+                    // Saturated by the parser: the written time is beyond what a nanosecond time holds.
+                    format!(
+                        "{} event is dated beyond year 2262 or before 1678 (outside what a nanosecond time holds)",
+                        ev.kind.name()
+                    )
+                } else {
+                    format!(
+                        "{} event at {} is before 2000 or more than a day ahead of this machine's clock",
+                        ev.kind.name(),
+                        ev.ts
+                    )
+                },
             });
             return;
         }

@@ -294,4 +294,6 @@ fn timestamps_past_2262_are_rejected_as_out_of_range() {
     assert_eq!(f["rejected"], 1, "{f}");
     assert_eq!(f["samples"][0]["line"], 11, "{f}");
     assert_eq!(f["samples"][0]["reason"], "timestamp out of range", "{f}");
+    let detail = f["samples"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("beyond year 2262"), "{detail}");
 }
