@@ -495,7 +495,13 @@ impl HostEngine {
             ep.note_baseline(j);
         }
         ep.early(&sig, now);
-        let alert = build_alert(&self.facts(), sh, &ep, AlertStatus::Open);
+        // The alert shows the window so far (counts, tools, evidence); the episode itself takes the
+        // window when it closes, as a hunt's does, so nothing is counted twice.
+        let mut shown = ep.clone();
+        for half in self.windows.halves_so_far(subject) {
+            shown.fold(half, sh.cfg.output.max_evidences);
+        }
+        let alert = build_alert(&self.facts(), sh, &shown, AlertStatus::Open);
         self.episodes.insert(subject, ep);
         out.push(AlertEvent {
             kind: AlertEventKind::Opened,
@@ -575,13 +581,18 @@ impl HostEngine {
         let max_evidences = sh.cfg.output.max_evidences;
         let opened = !self.episodes.contains_key(&subject);
         if opened {
-            let mut ep = self.open_episode(subject, end.start, sw.busiest.unwrap_or(subject));
-            // The first half of the opening window was judged cool before: its counts and
-            // evidence belong to the episode too.
-            if let Some(p) = sw.first_half {
-                ep.fold(p, max_evidences);
-            }
+            let ep = self.open_episode(subject, end.start, sw.busiest.unwrap_or(subject));
             self.episodes.insert(subject, ep);
+        }
+        if let Some(ep) = self.episodes.get_mut(&subject) {
+            // The first half of the episode's first hot window was judged cool before: its counts
+            // and evidence belong to the episode too, whether the episode opens now or opened
+            // early in `watch` (which used to lose them: curl x81 where the hunt said x200).
+            if ep.hot_windows == 0 {
+                if let Some(p) = sw.first_half {
+                    ep.fold(p, max_evidences);
+                }
+            }
         }
         // Kept (without evidence, already taken) as the next window's first half.
         let cur = sw.second_half;

@@ -20,6 +20,7 @@ pub const ALERT_NAMESPACE: uuid::Uuid =
 /// Timeline points kept per episode (a day of 30 s windows); older ones are dropped from the chart only.
 const MAX_TIMELINE: usize = 2880;
 
+#[derive(Clone)]
 pub struct Episode {
     pub id: String,
     pub subject: ProcId,

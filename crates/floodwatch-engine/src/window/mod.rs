@@ -151,6 +151,17 @@ impl Windows {
 
     /// The window ending with the current hop, so far (for `watch`, which opens an alert as soon as a
     /// window's counts already exceed a whole window's budget): its start, signals and busiest member.
+    /// The halves of `subject`'s current window so far (earlier first), with their evidence: what an
+    /// alert opened early (`watch`) shows, so it says what a hunt's alert of the same window says.
+    pub fn halves_so_far(&self, subject: ProcId) -> Vec<WindowAcc> {
+        self.prev_hop
+            .get(&subject)
+            .into_iter()
+            .chain(self.active.get(&subject))
+            .cloned()
+            .collect()
+    }
+
     pub fn so_far(
         &self,
         cfg: &Config,
