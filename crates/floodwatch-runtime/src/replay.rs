@@ -5,7 +5,7 @@
 use crate::hunt::HuntOptions;
 use crate::plan::{anchor, ctx_for, open_at, Planned};
 use floodwatch_core::config::Config;
-use floodwatch_core::event::Event;
+use floodwatch_core::event::{Event, EventKind};
 use floodwatch_core::finding::NetworkFinding;
 use floodwatch_core::{Error, Result, Ts};
 use floodwatch_engine::baseline::Learner;
@@ -28,14 +28,82 @@ struct Cursor {
     scratch: Vec<Event>,
     /// Watching the file's own timeline for backward steps (first pass over a segmentable file).
     watch: Option<Timeline>,
+    /// Added to every event time of this cursor: a segment that follows a wall-clock step.
+    shift_ns: i64,
 }
 
-/// Where a file's time steps back by more than the reorder slack: (line, byte offset) of each record
-/// that starts a new ordered run.
+/// Where a file's time steps back by more than the reorder slack.
 struct Timeline {
     slack_ns: i64,
     max: Option<Ts>,
-    breaks: Vec<(u64, u64)>,
+    breaks: Vec<Break>,
+    /// Records after the latest break still examined for signs of a clock step.
+    check_left: usize,
+    /// The latest break's backward step.
+    step: i64,
+}
+
+/// A record that starts a new ordered run of a file.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Break {
+    line: u64,
+    offset: u64,
+    /// The file's own order says this is a wall-clock step, not a separate capture: processes seen
+    /// before the step act after it at times before their own start. The run after the step is then
+    /// judged in continuation of the one before, its times moved forward by this much.
+    clock_step_ns: Option<i64>,
+}
+
+/// How many records after a backward step are looked at for processes acting before their start.
+const STEP_EVIDENCE_RECORDS: usize = 64;
+
+/// When the process acting in an event started, if the source says.
+fn acting_start(ev: &Event) -> Option<Ts> {
+    match &ev.kind {
+        EventKind::Fork { parent, .. } => parent.start_time,
+        EventKind::Exec { target, .. } => target.start_time,
+        EventKind::Exit { process, .. } => process.start_time,
+        EventKind::ProcessSeen(p) => p.start_time,
+        _ => None,
+    }
+}
+
+impl Timeline {
+    /// Looks at one record's events (the file's first pass).
+    fn note(&mut self, batch: &[Event], last_record: Option<(u64, u64)>) {
+        let Some(first) = batch.first() else { return };
+        let ts = first.ts;
+        match self.max {
+            Some(m) if ts.0 < m.0.saturating_sub(self.slack_ns) => {
+                if let Some((_, offset)) = last_record {
+                    if self.breaks.len() + 1 < MAX_SEGMENTS {
+                        self.breaks.push(Break {
+                            line: first.origin.line,
+                            offset,
+                            clock_step_ns: None,
+                        });
+                        self.check_left = STEP_EVIDENCE_RECORDS;
+                        // The step's size: how far the new clock must move to continue the old one.
+                        self.step = m.0.saturating_sub(ts.0);
+                        self.max = Some(ts);
+                    }
+                }
+            }
+            _ => self.max = Some(self.max.map_or(ts, |m| m.max(ts))),
+        }
+        if self.check_left > 0 {
+            self.check_left -= 1;
+            let acts_before_start = batch.iter().any(|e| {
+                acting_start(e).is_some_and(|st| st.0 > e.ts.0.saturating_add(self.slack_ns))
+            });
+            if acts_before_start {
+                if let Some(b) = self.breaks.last_mut() {
+                    b.clock_step_ns = Some(self.step);
+                }
+                self.check_left = 0;
+            }
+        }
+    }
 }
 
 /// A cursor's file is opened only when the merge reaches its first event and closed at its end, so
@@ -137,6 +205,7 @@ impl Cursor {
             buf: VecDeque::new(),
             scratch: Vec::new(),
             watch: None,
+            shift_ns: 0,
         }
     }
 
@@ -170,19 +239,13 @@ impl Cursor {
             let more = src
                 .next_events(&mut self.scratch)
                 .map_err(|e| Error::io(format!("reading {}", src.stats.path), e))?;
-            if let (Some(tl), Some(first)) = (&mut self.watch, self.scratch.first()) {
+            if let Some(tl) = &mut self.watch {
                 // A line format's batch is one record's events: its time is the record's.
-                let ts = first.ts;
-                match tl.max {
-                    Some(m) if ts.0 < m.0.saturating_sub(tl.slack_ns) => {
-                        if let Some((_, offset)) = src.last_record() {
-                            if tl.breaks.len() + 1 < MAX_SEGMENTS {
-                                tl.breaks.push((first.origin.line, offset));
-                                tl.max = Some(ts);
-                            }
-                        }
-                    }
-                    _ => tl.max = Some(tl.max.map_or(ts, |m| m.max(ts))),
+                tl.note(&self.scratch, src.last_record());
+            }
+            if self.shift_ns != 0 {
+                for ev in &mut self.scratch {
+                    shift(ev, self.shift_ns);
                 }
             }
             self.buf.extend(self.scratch.drain(..));
@@ -195,6 +258,15 @@ impl Cursor {
             }
         }
         Ok(self.buf.front().map(|e| e.ts))
+    }
+
+    /// A segment after a clock step: its times (probed and read) move forward by `ns`.
+    fn shifted(mut self, ns: i64) -> Cursor {
+        self.shift_ns = ns;
+        if let Reader::Waiting { first: Some(t), .. } = &mut self.reader {
+            *t = t.add_nanos(ns);
+        }
+        self
     }
 
     /// Bytes read so far, for the progress bar.
@@ -244,7 +316,15 @@ pub(crate) fn run_host(
     Ok(replay(files, &clock, cfg, shared, opts, Some(&breaks))?.0)
 }
 
-type Breaks = BTreeMap<u32, Vec<(u64, u64)>>;
+type Breaks = BTreeMap<u32, Vec<Break>>;
+
+/// Moves an event's times (its instant, and an interval's start) by `ns`.
+fn shift(ev: &mut Event, ns: i64) {
+    ev.ts = ev.ts.add_nanos(ns);
+    if let EventKind::Traffic(t) = &mut ev.kind {
+        t.start = t.start.add_nanos(ns);
+    }
+}
 
 /// Adds the bytes the cursors consumed since the last report to the shared progress counter. A
 /// segmented second pass reports again: progress is for the eye, not an exact count.
@@ -277,12 +357,18 @@ fn replay(
             .filter(|b| !b.is_empty())
         {
             Some(breaks) => {
-                // Segment k runs from its start to the next one's first line.
-                let mut starts = vec![(1u64, 0u64)];
-                starts.extend(breaks.iter().copied());
-                for (k, &(line, offset)) in starts.iter().enumerate() {
+                // Segment k runs from its start to the next one's first line; after a clock step
+                // its times continue the previous segment's.
+                let mut starts = vec![(1u64, 0u64, 0i64)];
+                let mut shift_ns = 0i64;
+                for b in breaks {
+                    shift_ns = shift_ns.saturating_add(b.clock_step_ns.unwrap_or(0));
+                    starts.push((b.line, b.offset, shift_ns));
+                }
+                for (k, &(line, offset, shift_ns)) in starts.iter().enumerate() {
                     let end = starts.get(k + 1).map(|s| s.0);
-                    cursors.push(Cursor::waiting(p, ctx(), Span { line, offset, end }));
+                    let c = Cursor::waiting(p, ctx(), Span { line, offset, end });
+                    cursors.push(c.shifted(shift_ns));
                 }
             }
             None => {
@@ -293,6 +379,8 @@ fn replay(
                         slack_ns,
                         max: None,
                         breaks: Vec::new(),
+                        check_left: 0,
+                        step: 0,
                     });
                 }
                 cursors.push(c);
@@ -334,13 +422,24 @@ fn replay(
         .flatten()
         .filter(|(_, b)| !b.is_empty())
     {
-        let lines: Vec<String> = b.iter().map(|(l, _)| l.to_string()).collect();
         let mut note = FileStats::new(String::new(), "");
-        note.notes.push(format!(
-            "time runs backwards by more than windows.reorder_slack at line(s) {}: read as {} separately ordered segments",
-            lines.join(", "),
-            b.len() + 1
-        ));
+        let (steps, apart): (Vec<&Break>, Vec<&Break>) =
+            b.iter().partition(|b| b.clock_step_ns.is_some());
+        for s in &steps {
+            note.notes.push(format!(
+                "the wall clock stepped back by {:.1} s at line {} (processes seen before the step act after it at times before their own start): judged across the step, the times after it moved forward by as much",
+                s.clock_step_ns.unwrap_or(0) as f64 / 1e9,
+                s.line
+            ));
+        }
+        if !apart.is_empty() {
+            let lines: Vec<String> = apart.iter().map(|b| b.line.to_string()).collect();
+            note.notes.push(format!(
+                "time runs backwards by more than windows.reorder_slack at line(s) {}: read as {} separately ordered segments",
+                lines.join(", "),
+                apart.len() + 1
+            ));
+        }
         stats.insert(*id, note);
     }
     for mut c in cursors {

@@ -136,3 +136,77 @@ fn a_host_folder_of_many_small_files_hunts_under_a_low_descriptor_limit() {
     };
     assert_eq!(key(&split[0]), key(&whole[0]));
 }
+
+/// The wall clock steps back an hour in the middle of the curl loop (NTP, a manual change): the
+/// loop's bash forks curls "before" its own start, which only a clock step explains. The hunt judges
+/// across the step, finds the loop as it finds it without the step, and says what it did. (Read as
+/// two separately ordered halves, each half stayed below the threshold: no alert.)
+#[test]
+fn a_clock_step_back_in_the_middle_of_a_flood_does_not_split_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/collection/build-mac-07/eslogger.jsonl");
+    let text = std::fs::read_to_string(&src).unwrap();
+    // From 03:12:15 on, the clock reads an hour less: event times, and the start times of processes
+    // that start after the step (those started before keep theirs, as the kernel recorded them).
+    let step = "2025-09-16T03:12:15";
+    let re = regex::Regex::new(r#""(time|start_time)":"2025-09-16T(\d\d):(\d\d:\d\d[.0-9]*Z)""#)
+        .unwrap();
+    let mut stepped = String::new();
+    let mut after = false;
+    for line in text.lines() {
+        let time = re
+            .captures_iter(line)
+            .find(|c| &c[1] == "time")
+            .map(|c| format!("2025-09-16T{}:{}", &c[2], &c[3]));
+        if time.as_deref().is_some_and(|t| t >= step) {
+            after = true;
+        }
+        if !after {
+            stepped.push_str(line);
+        } else {
+            let shifted = re.replace_all(line, |c: &regex::Captures| {
+                let t = format!("2025-09-16T{}:{}", &c[2], &c[3]);
+                if &c[1] == "start_time" && t.as_str() < step {
+                    return c[0].to_string();
+                }
+                let h: u32 = c[2].parse().unwrap();
+                format!("\"{}\":\"2025-09-16T{:02}:{}\"", &c[1], h - 1, &c[3])
+            });
+            stepped.push_str(&shifted);
+        }
+        stepped.push('\n');
+    }
+    assert!(after);
+    let hunt = |name: &str, body: &str| {
+        let host = tmp.path().join(name).join("build-mac-07");
+        std::fs::create_dir_all(&host).unwrap();
+        std::fs::write(host.join("eslogger.jsonl"), body).unwrap();
+        let out = Command::cargo_bin("floodwatch")
+            .unwrap()
+            .args(["hunt", "--format", "jsonl", "--threads", "1"])
+            .arg(tmp.path().join(name))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let alerts: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (alerts, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (plain, _) = hunt("plain", &text);
+    let (alerts, err) = hunt("stepped", &stepped);
+    assert_eq!(plain.len(), 1);
+    assert_eq!(alerts.len(), 1, "the flood is split by the step: {err}");
+    let spawns = |a: &Value| a["unmapped"]["floodwatch"]["metrics"]["total_spawns"].clone();
+    assert_eq!(spawns(&alerts[0]), spawns(&plain[0]));
+    assert_eq!(
+        alerts[0]["finding_info"]["uid"],
+        plain[0]["finding_info"]["uid"]
+    );
+    assert!(
+        err.contains("the wall clock stepped back by 3600.0 s"),
+        "{err}"
+    );
+}
