@@ -148,3 +148,23 @@ fn simulate_refuses_a_span_hunt_would_reject() {
         assert!(!dir.path().join("f").exists(), "nothing written");
     }
 }
+
+/// The demo without its bundled collection (an installed binary far from the repository) says so
+/// instead of silently showing fewer hosts.
+#[test]
+fn demo_says_when_the_bundled_collection_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fw()
+        .current_dir(dir.path())
+        .env("FLOODWATCH_EXAMPLES", dir.path().join("nowhere"))
+        .args(["demo", "--hosts", "2", "--keep", "fleet", "--report", "r"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("without the bundled example collection"),
+        "{err}"
+    );
+    assert!(!dir.path().join("fleet/bundled").exists());
+}

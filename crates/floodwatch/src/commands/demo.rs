@@ -76,8 +76,11 @@ pub fn run(o: DemoArgs) -> Result<ExitCode> {
         );
     } else {
         eprintln!(
-            "  without the bundled example collection: neither ./examples/collection nor {} holds it (run from the repository to include it)",
-            BUILT_COLLECTION
+            "  without the bundled example collection: {} (run from the repository, or set FLOODWATCH_EXAMPLES to the collection's folder, to include it)",
+            match std::env::var_os("FLOODWATCH_EXAMPLES") {
+                Some(p) => format!("FLOODWATCH_EXAMPLES={} holds no labels.jsonl", PathBuf::from(p).display()),
+                None => format!("neither ./examples/collection nor {BUILT_COLLECTION} holds it"),
+            }
         );
     }
     let total = dir_bytes(&dir);
@@ -166,12 +169,17 @@ pub fn run(o: DemoArgs) -> Result<ExitCode> {
 
 const BUILT_COLLECTION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/collection");
 
-/// `examples/collection` under the current folder (a `cargo run` from the repo), else where this
-/// binary was built from.
+/// `FLOODWATCH_EXAMPLES` when set (an installed binary), else `examples/collection` under the
+/// current folder (a `cargo run` from the repo), else where this binary was built from.
 fn bundled_collection() -> Option<PathBuf> {
-    let here = PathBuf::from("examples/collection");
-    let built = PathBuf::from(BUILT_COLLECTION);
-    [here, built]
+    let candidates = match std::env::var_os("FLOODWATCH_EXAMPLES") {
+        Some(p) => vec![PathBuf::from(p)],
+        None => vec![
+            PathBuf::from("examples/collection"),
+            PathBuf::from(BUILT_COLLECTION),
+        ],
+    };
+    candidates
         .into_iter()
         .find(|p| p.join("labels.jsonl").is_file())
 }
