@@ -164,9 +164,18 @@ impl<R: BufRead> LineFramer<R> {
     }
 }
 
+/// Text as UTF-8 when it is (the common case, through the vectorised check), else lossily. Going
+/// straight to `from_utf8_lossy` cost about 8% of a hunt: it walks the bytes chunk by chunk.
+fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// A framed line as a record, decoded lossily when it is not UTF-8.
 fn record(bytes: &[u8], line: u64, unterminated: bool) -> Frame<'_> {
-    let text = String::from_utf8_lossy(bytes);
+    let text = decode(bytes);
     Frame::Record {
         invalid_utf8: matches!(text, Cow::Owned(_)),
         text,
@@ -197,7 +206,7 @@ fn object_frame(buf: &[u8], line: u64, too_long: bool, complete: bool, max: usiz
             detail: format!("object over {max} bytes (input.max_line_bytes)"),
         };
     }
-    let text = String::from_utf8_lossy(buf);
+    let text = decode(buf);
     Frame::Record {
         invalid_utf8: matches!(text, Cow::Owned(_)),
         text,
