@@ -1,0 +1,5 @@
+#![no_main]
+//! `Format::ElasticDefend` through `FileSource` (framing + parser), drained to the end.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    floodwatch_fuzz::drain(data, floodwatch_sources::Format::ElasticDefend);
+});
