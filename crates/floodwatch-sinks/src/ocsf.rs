@@ -15,7 +15,9 @@ use serde_json::{json, Map, Value};
 use std::io;
 
 pub const ANALYTIC_UID: &str = "AN0971";
-pub const TECHNIQUE_UID: &str = "T1498.001";
+/// ATT&CK: the technique (Network Denial of Service) and the sub-technique this analytic detects.
+pub const TECHNIQUE_UID: &str = "T1498";
+pub const SUB_TECHNIQUE_UID: &str = "T1498.001";
 
 /// What happened to the finding: a new one, an update while it lasts, or its close.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,7 +230,8 @@ fn finding(head: Head<'_>, activity: Activity, product_version: &str, own: Value
         "severity": capitalize(head.severity.as_str()),
         "status_id": status_id,
         "status": status_name,
-        "risk_level_id": head.severity.ocsf_id().min(4),
+        // OCSF risk levels run 0 (Info) to 4 (Critical), one below the severity ids (1 to 5).
+        "risk_level_id": head.severity.ocsf_id().saturating_sub(1),
         "risk_details": head.risk_details,
         "message": head.title,
         "metadata": {
@@ -246,8 +249,8 @@ fn finding(head: Head<'_>, activity: Activity, product_version: &str, own: Value
             "analytic": {"uid": ANALYTIC_UID, "name": "Analytic 0971", "type_id": 1, "type": "Rule",
                           "desc": "Excessive outbound traffic via ping, curl, or custom scripts indicating flooding behavior, especially with no UI context or user interaction."},
             "attacks": [{
-                "technique": {"uid": TECHNIQUE_UID, "name": "Direct Network Flood"},
-                "sub_technique": {"uid": TECHNIQUE_UID, "name": "Direct Network Flood"},
+                "technique": {"uid": TECHNIQUE_UID, "name": "Network Denial of Service"},
+                "sub_technique": {"uid": SUB_TECHNIQUE_UID, "name": "Direct Network Flood"},
                 "tactic": {"uid": "TA0040", "name": "Impact"},
             }],
         },

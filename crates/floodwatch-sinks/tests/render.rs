@@ -88,9 +88,15 @@ fn ocsf_detection_finding_has_the_required_fields() {
     let v = detection_finding(&alert(), Activity::Close, "0.1.0");
     assert_eq!(v["class_uid"], 2004);
     assert_eq!(v["finding_info"]["analytic"]["uid"], "AN0971");
+    let attack = &v["finding_info"]["attacks"][0];
+    assert_eq!(attack["technique"]["uid"], "T1498");
+    assert_eq!(attack["technique"]["name"], "Network Denial of Service");
+    assert_eq!(attack["sub_technique"]["uid"], "T1498.001");
+    assert_eq!(attack["sub_technique"]["name"], "Direct Network Flood");
+    // Risk levels are one below severity ids: High severity (4) is High risk (3), not Critical.
     assert_eq!(
-        v["finding_info"]["attacks"][0]["technique"]["uid"],
-        "T1498.001"
+        v["risk_level_id"].as_u64().unwrap() + 1,
+        v["severity_id"].as_u64().unwrap()
     );
     assert_eq!(v["device"]["hostname"], "mac-01");
     assert_eq!(v["actor"]["process"]["pid"], 4000);

@@ -46,9 +46,15 @@ fn jsonl_names_the_curl_loop_and_nothing_else_and_reruns_are_identical() {
     let f = &lines[0];
     assert_eq!(f["class_uid"], 2004);
     assert_eq!(f["finding_info"]["analytic"]["uid"], "AN0971");
+    let attack = &f["finding_info"]["attacks"][0];
+    assert_eq!(attack["technique"]["uid"], "T1498");
+    assert_eq!(attack["technique"]["name"], "Network Denial of Service");
+    assert_eq!(attack["sub_technique"]["uid"], "T1498.001");
+    assert_eq!(attack["sub_technique"]["name"], "Direct Network Flood");
+    // Risk levels are one below severity ids: High severity (4) is High risk (3), not Critical.
     assert_eq!(
-        f["finding_info"]["attacks"][0]["technique"]["uid"],
-        "T1498.001"
+        f["risk_level_id"].as_u64().unwrap() + 1,
+        f["severity_id"].as_u64().unwrap()
     );
     assert_eq!(f["device"]["hostname"], "build-mac-07");
     let p = &f["actor"]["process"];
