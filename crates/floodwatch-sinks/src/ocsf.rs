@@ -70,10 +70,15 @@ fn process(p: &ProcessView) -> Map<String, Value> {
     }
     let uid = p.euid.or(p.uid);
     if uid.is_some() || p.user.is_some() {
-        m.insert(
-            "user".into(),
-            json!({"uid": uid.map(|u| u.to_string()), "name": p.user}),
-        );
+        // OCSF: an unknown attribute is omitted, never null.
+        let mut user = Map::new();
+        if let Some(u) = uid {
+            user.insert("uid".into(), json!(u.to_string()));
+        }
+        if let Some(n) = &p.user {
+            user.insert("name".into(), json!(n));
+        }
+        m.insert("user".into(), Value::Object(user));
     }
     if let floodwatch_core::event::Tty::Some(t) = &p.tty {
         m.insert("terminal".into(), json!(t));
