@@ -103,4 +103,12 @@ impl FileStats {
         }
         *self.reasons.entry(reason.into_owned()).or_default() += 1;
     }
+
+    /// An event the parser produced and a later stage refused (a timestamp out of range, too late to
+    /// order): it moves from the events to the rejects, so records = events + skipped + rejected +
+    /// carried still holds and a file whose every event was refused reads as nothing usable.
+    pub fn reject_event(&mut self, line: u64, reason: Cow<'static, str>, detail: String) {
+        self.events = self.events.saturating_sub(1);
+        self.reject(line, reason, detail);
+    }
 }

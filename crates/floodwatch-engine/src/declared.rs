@@ -4,7 +4,7 @@
 //! lifetime are the evidence: `-f` sends at least 100 packets/s, `-i 0.002` 500/s, `-l N` a preload burst.
 //! Rates follow Apple's network_cmds ping.c and the tools' documentation (shared/docs/flood-tools.md).
 
-use floodwatch_core::event::Proto;
+use floodwatch_core::event::{basename, Proto};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Declared {
@@ -428,7 +428,7 @@ fn shell_loop(args: &[String]) -> Option<Declared> {
         .filter(|w| !w.is_empty())
         .collect();
     let tool = words.iter().find_map(|w| {
-        let base = w.rsplit('/').next().unwrap_or(w);
+        let base = basename(w);
         ["curl", "ping", "wget", "nc", "hping3", "nping"]
             .into_iter()
             .find(|t| *t == base)

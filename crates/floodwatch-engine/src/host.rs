@@ -345,10 +345,11 @@ impl HostEngine {
             return None;
         }
         let subject = attribute::subject_of(&self.procs, &sh.scope, id);
-        if p.info.invalid_utf8 || ev.kind.invalid_utf8() {
+        // The exec's own record carries the flag (target and instigator): marked for whatever
+        // subject it is counted for.
+        let garbled = ev.kind.invalid_utf8();
+        if garbled {
             self.garbled.insert(subject);
-            self.garbled
-                .insert(attribute::spawn_group(&self.procs, &sh.scope, id));
         }
         let t = &sh.cfg.thresholds;
         if let Some(d) =
@@ -359,6 +360,9 @@ impl HostEngine {
         }
         if is_tool {
             let group = attribute::spawn_group(&self.procs, &sh.scope, id);
+            if garbled {
+                self.garbled.insert(group);
+            }
             self.windows.acc(group).add_spawn(&path, id);
             self.add_evidence(sh, group, "exec", ev, id);
             return Some(group);

@@ -179,6 +179,58 @@ pub struct EngineStats {
     pub hosts: BTreeMap<String, HostVerdict>,
 }
 
+impl EngineStats {
+    /// Adds another host group's counts (hosts run on separate engines). Every field is named, so a
+    /// new one cannot be left out of the merge without the compiler saying so.
+    pub fn absorb(&mut self, other: EngineStats) {
+        let EngineStats {
+            events,
+            by_kind,
+            traffic_unattributed,
+            traffic_out_of_scope,
+            late_events,
+            hot_windows,
+            alerts,
+            suppressed_alerts,
+            suppression_hits,
+            baseline_absorbed,
+            peak_processes,
+            network_floods,
+            network_scans,
+            network_late,
+            observed,
+            hosts,
+        } = other;
+        self.events += events;
+        for (k, v) in by_kind {
+            *self.by_kind.entry(k).or_default() += v;
+        }
+        self.traffic_unattributed += traffic_unattributed;
+        self.traffic_out_of_scope += traffic_out_of_scope;
+        self.late_events += late_events;
+        self.hot_windows += hot_windows;
+        self.alerts += alerts;
+        self.suppressed_alerts += suppressed_alerts;
+        self.baseline_absorbed += baseline_absorbed;
+        for (k, v) in suppression_hits {
+            *self.suppression_hits.entry(k).or_default() += v;
+        }
+        self.peak_processes = self.peak_processes.max(peak_processes);
+        self.network_floods += network_floods;
+        self.network_scans += network_scans;
+        self.network_late += network_late;
+        for (host, seen) in observed {
+            match self.observed.get_mut(&host) {
+                Some(o) => o.absorb(seen),
+                None => {
+                    self.observed.insert(host, seen);
+                }
+            }
+        }
+        self.hosts.extend(hosts);
+    }
+}
+
 /// Routes events to per-host engines. Used as-is by `hunt` (one per worker) and `watch`.
 pub struct Engine {
     shared: Arc<Shared>,

@@ -3,7 +3,7 @@
 //! cloudd) are never subjects: high volume from them is not a flood by itself.
 
 use floodwatch_core::config::Scope as ScopeConfig;
-use floodwatch_core::event::{ProcInfo, SignatureClass};
+use floodwatch_core::event::{basename, ProcInfo, SignatureClass};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 pub struct Scope {
@@ -70,7 +70,7 @@ impl Scope {
             info.args
                 .as_ref()
                 .and_then(|a| a.first())
-                .map(|s| s.rsplit('/').next().unwrap_or(s))
+                .map(|s| basename(s))
         })
     }
 

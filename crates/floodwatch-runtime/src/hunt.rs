@@ -3,7 +3,7 @@
 //! Hosts are independent, so they run on a small worker pool; output is sorted, so it is deterministic.
 
 use crate::plan::{anchor, ctx_for, open_at, plan, Planned};
-use crate::replay::{merge_stats, run_host, HostOutput};
+use crate::replay::{run_host, HostOutput};
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
 use floodwatch_core::finding::NetworkFinding;
@@ -93,14 +93,7 @@ fn run(
         .iter()
         .map(|p| Arc::from(p.file.path.display().to_string()))
         .collect();
-    let inputs: Vec<InputInfo> = planned
-        .iter()
-        .map(|p| InputInfo {
-            path: p.file.path.display().to_string(),
-            host: p.file.host.clone(),
-            format: p.format,
-        })
-        .collect();
+    let inputs = inputs_of(&planned);
     let warnings = suppressions.warnings.clone();
     let half_life = cfg.baseline.half_life.as_nanos() as i64;
     let mut shared = Shared::new(cfg.clone(), suppressions, names)
@@ -109,11 +102,7 @@ fn run(
     shared.observe = observe;
     shared.network_join = planned.iter().any(|p| p.format.network_only_capable());
     let shared = Arc::new(shared);
-    let mut groups: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
-    for p in planned {
-        groups.entry(p.file.host.clone()).or_default().push(p);
-    }
-    let groups: Vec<Vec<Planned>> = groups.into_values().collect();
+    let groups = by_host(planned);
     let threads = opts.threads.max(1).min(groups.len().max(1));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Result<HostOutput>>> = Mutex::new(Vec::new());
@@ -145,10 +134,10 @@ fn run(
         for (id, st) in r.stats {
             files.insert(id, st);
         }
-        merge_stats(&mut engine, r.engine);
+        engine.absorb(r.engine);
         for rej in r.rejects {
             if let Some(st) = files.get_mut(&rej.origin.file) {
-                engine_rejected(st, rej);
+                st.reject_event(rej.origin.line, rej.reason.into(), rej.detail);
             }
         }
     }
@@ -192,14 +181,8 @@ pub fn visit_events(
     visit: &mut dyn FnMut(u32, &Event),
 ) -> Result<Vec<InputInfo>> {
     let (planned, _) = plan(opts)?;
-    let mut groups: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
-    for p in &planned {
-        groups
-            .entry(p.file.host.clone())
-            .or_default()
-            .push(p.clone());
-    }
-    for files in groups.values() {
+    let inputs = inputs_of(&planned);
+    for files in &by_host(planned) {
         let clock = anchor(files, cfg, opts);
         for p in files {
             let ctx = ctx_for(p, cfg, clock(p), opts.host.is_some());
@@ -219,20 +202,26 @@ pub fn visit_events(
             }
         }
     }
-    Ok(planned
+    Ok(inputs)
+}
+
+/// The run's telemetry files by id: path, host, detected format.
+fn inputs_of(planned: &[Planned]) -> Vec<InputInfo> {
+    planned
         .iter()
         .map(|p| InputInfo {
             path: p.file.path.display().to_string(),
             host: p.file.host.clone(),
             format: p.format,
         })
-        .collect())
+        .collect()
 }
 
-/// An event the parser produced and the engine refused (a timestamp out of range, too late to
-/// order): it moves from the file's events to its rejects, so records = events + skipped + rejected
-/// + carried still holds and a file whose every event was refused reads as nothing usable.
-pub(crate) fn engine_rejected(st: &mut FileStats, r: floodwatch_engine::EngineReject) {
-    st.events = st.events.saturating_sub(1);
-    st.reject(r.origin.line, r.reason.into(), r.detail);
+/// The plan split per host, hosts in name order (each host is one replay).
+fn by_host(planned: Vec<Planned>) -> Vec<Vec<Planned>> {
+    let mut groups: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
+    for p in planned {
+        groups.entry(p.file.host.clone()).or_default().push(p);
+    }
+    groups.into_values().collect()
 }

@@ -21,5 +21,5 @@ pub mod store;
 pub mod watch;
 
 pub use hunt::{hunt, hunt_observed, hunt_with, visit_events, HuntOptions, HuntResult, InputInfo};
-pub use setup::{default_threads, load_setup, now};
+pub use setup::{default_threads, load_config, load_setup};
 pub use watch::{watch, watch_with, WatchOptions};

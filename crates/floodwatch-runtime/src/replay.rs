@@ -471,33 +471,3 @@ fn replay(
     };
     Ok((out, breaks))
 }
-
-pub(crate) fn merge_stats(into: &mut EngineStats, s: EngineStats) {
-    into.events += s.events;
-    for (k, v) in s.by_kind {
-        *into.by_kind.entry(k).or_default() += v;
-    }
-    into.traffic_unattributed += s.traffic_unattributed;
-    into.traffic_out_of_scope += s.traffic_out_of_scope;
-    into.late_events += s.late_events;
-    into.hot_windows += s.hot_windows;
-    into.alerts += s.alerts;
-    into.suppressed_alerts += s.suppressed_alerts;
-    into.baseline_absorbed += s.baseline_absorbed;
-    for (k, v) in s.suppression_hits {
-        *into.suppression_hits.entry(k).or_default() += v;
-    }
-    into.peak_processes = into.peak_processes.max(s.peak_processes);
-    into.network_floods += s.network_floods;
-    into.network_scans += s.network_scans;
-    into.network_late += s.network_late;
-    for (host, seen) in s.observed {
-        match into.observed.get_mut(&host) {
-            Some(o) => o.absorb(seen),
-            None => {
-                into.observed.insert(host, seen);
-            }
-        }
-    }
-    into.hosts.extend(s.hosts);
-}

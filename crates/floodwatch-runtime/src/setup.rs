@@ -5,16 +5,21 @@ use floodwatch_core::{Result, Ts};
 use floodwatch_engine::suppress::Suppressions;
 use std::path::Path;
 
+/// The config file named, laid over the built-in defaults; the defaults alone without one.
+pub fn load_config(config: Option<&Path>) -> Result<Config> {
+    match config {
+        Some(p) => Config::load(p),
+        None => Ok(Config::default()),
+    }
+}
+
 /// Loads config (built-in default when `path` is None) and suppressions (flag, else config's path).
 pub fn load_setup(
     config: Option<&Path>,
     suppressions: Option<&Path>,
     now: Ts,
 ) -> Result<(Config, Suppressions)> {
-    let cfg = match config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
+    let cfg = load_config(config)?;
     let sup_path = suppressions
         .map(Path::to_path_buf)
         .or_else(|| cfg.suppressions.clone());
@@ -23,11 +28,6 @@ pub fn load_setup(
         None => Suppressions::default(),
     };
     Ok((cfg, sup))
-}
-
-/// Wall-clock now: when a run started, for expiry checks and the store's records (never event time).
-pub fn now() -> Ts {
-    Ts::now()
 }
 
 /// Worker threads by default: one per core.

@@ -2,7 +2,6 @@
 //! suppressions a `hunt --db` uses, and recording what a run read and found.
 
 use crate::hunt::HuntResult;
-use crate::setup::now;
 use floodwatch_core::config::Config;
 use floodwatch_core::{Error, Result, Ts};
 use floodwatch_engine::baseline::{Baselines, Roles};
@@ -71,25 +70,23 @@ pub fn detection_setup(
 pub fn run_record(
     kind: &'static str,
     paths: &[PathBuf],
-    host: Option<&str>,
     started: Ts,
     res: &HuntResult,
 ) -> RunRecord {
-    // The pipeline's discovery again, for each file's host (cheap: directory walk only).
-    let hosts: BTreeMap<String, String> = floodwatch_sources::discover(paths, host)
-        .map(|files| {
-            files
-                .into_iter()
-                .map(|f| (f.path.display().to_string(), f.host))
-                .collect()
-        })
-        .unwrap_or_default();
+    // Each file's host, as the run's own discovery placed it.
+    let hosts: BTreeMap<&str, &str> = res
+        .inputs
+        .iter()
+        .map(|i| (i.path.as_str(), i.host.as_str()))
+        .collect();
     let inputs = res
         .summary
         .files
         .iter()
         .map(|f| InputRecord {
-            host: hosts.get(&f.path).cloned().unwrap_or_default(),
+            host: hosts
+                .get(f.path.as_str())
+                .map_or_else(String::new, |h| h.to_string()),
             bytes: std::fs::metadata(&f.path).map_or(0, |m| m.len()),
             path: f.path.clone(),
             format: f.format.clone(),
@@ -100,7 +97,7 @@ pub fn run_record(
     RunRecord {
         kind,
         started,
-        finished: now(),
+        finished: Ts::now(),
         args: paths
             .iter()
             .map(|p| p.display().to_string())

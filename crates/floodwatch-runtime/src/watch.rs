@@ -261,7 +261,7 @@ pub fn watch_with<R: Read + Send + 'static>(
         ..RunSummary::default()
     };
     for r in engine.rejects.drain(..) {
-        crate::hunt::engine_rejected(&mut s.files[0], r);
+        s.files[0].reject_event(r.origin.line, r.reason.into(), r.detail);
     }
     s.engine = serde_json::to_value(&engine.stats).unwrap_or_default();
     s.hosts = engine.stats.hosts.values().cloned().collect();

@@ -56,6 +56,16 @@ pub fn html(s: &str) -> String {
     out
 }
 
+/// Attacker text on one line: newlines and tabs as spaces, other control characters and bidi
+/// controls gone.
+fn one_line(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.chars().filter_map(|c| match c {
+        '\n' | '\r' | '\t' => Some(' '),
+        c if c.is_control() || is_bidi_control(c) => None,
+        c => Some(c),
+    })
+}
+
 /// Attacker text for Markdown outside code spans (a table cell, a reason, a heading, a paragraph):
 /// one line (newlines and control characters become spaces or go, bidi controls go), and every
 /// character that could start Markdown syntax backslash-escaped (CommonMark escapes any ASCII
@@ -64,14 +74,7 @@ pub fn html(s: &str) -> String {
 /// then holds no `<` at all, as it always did). `(` is escaped after `]` only: with every bracket
 /// escaped it cannot open a link anywhere else, and plain "(pid 12)" stays as it was.
 pub fn markdown_cell(s: &str) -> String {
-    let chars: Vec<char> = s
-        .chars()
-        .filter_map(|c| match c {
-            '\n' | '\r' | '\t' => Some(' '),
-            c if c.is_control() || is_bidi_control(c) => None,
-            c => Some(c),
-        })
-        .collect();
+    let chars: Vec<char> = one_line(s).collect();
     let mut out = String::with_capacity(s.len() + 8);
     let mut prev = ' ';
     for (i, &c) in chars.iter().enumerate() {
@@ -105,14 +108,7 @@ pub fn markdown_cell(s: &str) -> String {
 /// characters), and a fence one backtick longer than the longest backtick run inside, padded with
 /// a space when the text starts or ends with a backtick or a space (CommonMark strips one).
 pub fn markdown_code(s: &str) -> String {
-    let text: String = s
-        .chars()
-        .filter_map(|c| match c {
-            '\n' | '\r' | '\t' => Some(' '),
-            c if c.is_control() || is_bidi_control(c) => None,
-            c => Some(c),
-        })
-        .collect();
+    let text: String = one_line(s).collect();
     let mut longest = 0;
     let mut run = 0;
     for c in text.chars() {

@@ -7,6 +7,7 @@
 
 use crate::escape::is_bidi_control;
 use floodwatch_core::alert::{Alert, Evidence, ProcessView, Severity};
+use floodwatch_core::event::basename;
 use floodwatch_core::finding::NetworkFinding;
 use floodwatch_core::Ts;
 use serde::Serialize;
@@ -51,7 +52,7 @@ fn process(p: &ProcessView) -> Map<String, Value> {
         m.insert("cmd_line".into(), json!(c));
     }
     if let Some(path) = &p.path {
-        let name = path.rsplit('/').next().unwrap_or(path);
+        let name = basename(path);
         let mut file = json!({"path": path, "name": name, "type_id": 1});
         if p.signing_id.is_some() || p.team_id.is_some() {
             // OCSF has a slot for the team id (developer_uid) but none for Apple's signing
@@ -142,7 +143,7 @@ pub fn title(a: &Alert) -> String {
         .process
         .path
         .as_deref()
-        .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
+        .map(|p| basename(p).to_string())
         .unwrap_or_else(|| format!("pid {}", a.subject.process.pid));
     format!(
         "Outbound flood from {what} (pid {}) on {}{}",

@@ -3,6 +3,7 @@
 use crate::escape::{clip, terminal};
 use crate::ocsf::title;
 use floodwatch_core::alert::{Alert, Severity};
+use floodwatch_core::event::basename;
 use floodwatch_core::finding::{fmt_count_rate, NetworkClass, NetworkFinding};
 use std::io::{self, Write};
 
@@ -67,7 +68,7 @@ pub fn write_alert(w: &mut dyn Write, a: &Alert, st: &Style) -> io::Result<()> {
             .children
             .iter()
             .take(3)
-            .map(|(path, n)| format!("{} ×{n}", clip(path.rsplit('/').next().unwrap_or(path), 30)))
+            .map(|(path, n)| format!("{} ×{n}", clip(basename(path), 30)))
             .collect();
         subject.push_str(&format!(
             "  [{}: {}]",

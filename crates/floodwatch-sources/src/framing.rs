@@ -173,8 +173,17 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// A framed line as a record, decoded lossily when it is not UTF-8.
+/// A framed line (or JSON object) as a record, decoded lossily when it is not UTF-8. A NUL byte is
+/// never text (the sniffer let the file in on its other lines): such a record is rejected here,
+/// before any parser can take it for a name.
 fn record(bytes: &[u8], line: u64, unterminated: bool) -> Frame<'_> {
+    if let Some(at) = memchr::memchr(0, bytes) {
+        return Frame::Bad {
+            line,
+            reason: RejectReason::BinaryData,
+            detail: format!("NUL byte at byte {} of the record", at + 1),
+        };
+    }
     let text = decode(bytes);
     Frame::Record {
         invalid_utf8: matches!(text, Cow::Owned(_)),
@@ -206,13 +215,7 @@ fn object_frame(buf: &[u8], line: u64, too_long: bool, complete: bool, max: usiz
             detail: format!("object over {max} bytes (input.max_line_bytes)"),
         };
     }
-    let text = decode(buf);
-    Frame::Record {
-        invalid_utf8: matches!(text, Cow::Owned(_)),
-        text,
-        line,
-        unterminated: !complete,
-    }
+    record(buf, line, !complete)
 }
 
 /// Splits a top-level JSON array (`[ {..}, {..} ]`) into its object texts, tracking line numbers.

@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 
 /// The UTF-8 byte order mark some Windows-side tools write first.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -99,18 +99,17 @@ pub fn encoding(magic: &[u8]) -> Result<Encoding, String> {
 /// A decode error met after the start, kept for the file's summary (the bytes decoded before it are
 /// read; the rest is lost). Shared with the reader that meets it.
 #[derive(Clone, Debug, Default)]
-pub struct Damage(Arc<Mutex<Option<String>>>);
+pub struct Damage(Arc<OnceLock<String>>);
 
 impl Damage {
     /// The note for the summary, if decoding ended early.
     pub fn note(&self) -> Option<String> {
-        self.0.lock().ok().and_then(|g| g.clone())
+        self.0.get().cloned()
     }
 
+    /// The first damage met is the one reported.
     fn set(&self, note: String) {
-        if let Ok(mut g) = self.0.lock() {
-            g.get_or_insert(note);
-        }
+        let _ = self.0.set(note);
     }
 }
 
@@ -159,17 +158,13 @@ pub struct Decoded {
 impl Decoded {
     /// Reads up to `limit` bytes of text (the head to sniff), leaving the reader after them.
     pub fn read_head(&mut self, limit: usize) -> io::Result<Vec<u8>> {
-        let mut head = Vec::with_capacity(limit.min(64 * 1024));
-        (&mut self.reader)
-            .take(limit as u64)
-            .read_to_end(&mut head)?;
-        Ok(head)
+        read_up_to(&mut self.reader, limit)
     }
 }
 
 /// Reads until `n` bytes or the end of input (a pipe may hand them out a few at a time).
 fn read_up_to(r: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
-    let mut v = Vec::with_capacity(n);
+    let mut v = Vec::with_capacity(n.min(64 * 1024));
     r.take(n as u64).read_to_end(&mut v)?;
     Ok(v)
 }

@@ -369,17 +369,6 @@ impl<R: BufRead> FileSource<R> {
                         continue;
                     }
                     self.stats.records += 1;
-                    // A NUL byte is never text (the sniffer let the file in on its other lines):
-                    // the record is rejected before any parser can take it for a name.
-                    if let Some(at) = memchr::memchr(0, text.as_bytes()) {
-                        self.stats.reject(
-                            line,
-                            RejectReason::BinaryData.into(),
-                            format!("NUL byte at byte {} of the record", at + 1),
-                        );
-                        self.parser.unseen_record();
-                        continue;
-                    }
                     let before = out.len();
                     let mut parsed = if invalid_utf8 {
                         self.parser.parse_lossy(&text, line, out)
@@ -394,16 +383,15 @@ impl<R: BufRead> FileSource<R> {
                             parsed = self.parser.parse_lossy(&fixed, line, out);
                         }
                     }
+                    // A skipped or rejected record may still flush events held from earlier
+                    // records (nettop's pending process row): those are kept and counted.
+                    if parsed.is_ok() {
+                        self.stats.events += (out.len() - before) as u64;
+                    }
                     match parsed {
-                        Ok(Parsed::Events) => self.stats.events += (out.len() - before) as u64,
-                        // A skipped record may still flush events held from earlier records
-                        // (nettop's pending process row): those are kept and counted.
-                        Ok(Parsed::Skipped(why)) => {
-                            self.stats.events += (out.len() - before) as u64;
-                            self.stats.skip(why)
-                        }
+                        Ok(Parsed::Events) => {}
+                        Ok(Parsed::Skipped(why)) => self.stats.skip(why),
                         Ok(Parsed::Rejected(rej)) => {
-                            self.stats.events += (out.len() - before) as u64;
                             self.stats.reject(line, rej.reason.into(), rej.detail);
                         }
                         Err(rej) => {

@@ -193,8 +193,6 @@ struct Row {
     resp_pkts: Option<f64>,
 }
 
-/// `1646150638.631834` (seconds since the epoch) as an instant; Zeek test baselines mask it as
-/// `XXXXXXXXXX.XXXXXX`, which is no time at all.
 impl Row {
     /// Why the row's counters cannot be real, if they cannot: a count beyond 2^53 (or not a
     /// number), or more bytes (packets) than the fastest link, `input.nettop_max_bytes_per_s`,
@@ -229,6 +227,8 @@ impl Row {
     }
 }
 
+/// `1646150638.631834` (seconds since the epoch) as an instant; Zeek test baselines mask it as
+/// `XXXXXXXXXX.XXXXXX`, which is no time at all.
 fn epoch(s: &str) -> Option<Ts> {
     // Exact decimal arithmetic: a float would lose the last microseconds of a 2020s timestamp.
     let s = s.trim();

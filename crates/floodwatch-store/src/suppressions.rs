@@ -33,7 +33,8 @@ pub struct SuppressionRow {
     /// Set by `suppress remove`: the suppression no longer applies and is no longer reported.
     pub removed_at: Option<String>,
     pub removed_by: Option<String>,
-    /// Every change, oldest first (added, expired, renewed, removed).
+    /// Every change, oldest first (added, expired, renewed, removed); filled by
+    /// [`Store::suppression_history`] where it is shown, empty from `list_suppressions`.
     pub history: Vec<SuppressionChange>,
     pub hits: u64,
     pub last_hit: Option<String>,
@@ -215,11 +216,7 @@ impl Store {
             })?;
             rows.collect()
         };
-        let mut rows = q().map_err(|e| self.sql(e))?;
-        for r in rows.iter_mut().filter(|r| r.source == "store") {
-            r.history = self.suppression_history(&r.id)?;
-        }
-        Ok(rows)
+        q().map_err(|e| self.sql(e))
     }
 
     /// What a suppression hid, for the expiry report.

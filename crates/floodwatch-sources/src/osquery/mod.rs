@@ -15,7 +15,7 @@ mod model;
 #[cfg(test)]
 mod tests;
 
-use crate::wire::json::{cut, json_reject, HostNames, JsonStr};
+use crate::wire::json::{cut, host_port, json_reject, HostNames, JsonStr};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SkipReason, SourceCtx};
 use floodwatch_core::event::{
     Connect, Event, EventKind, Origin, ProcInfo, Proto, Session, SessionKind, Signing, Tty,
@@ -517,11 +517,8 @@ fn remote(row: &Row<'_>) -> Result<Option<String>, Reject> {
     if matches!(addr.as_ref(), "0" | "0.0.0.0" | "::" | "*") {
         return Ok(None);
     }
-    Ok(Some(match row.int("remote_port")? {
-        Some(port) if port > 0 && addr.contains(':') => format!("[{addr}]:{port}"),
-        Some(port) if port > 0 => format!("{addr}:{port}"),
-        _ => addr.into_owned(),
-    }))
+    let port = row.int("remote_port")?.filter(|p| *p > 0);
+    Ok(Some(host_port(&addr, port)))
 }
 
 /// `processes`: a process alive when the query ran.

@@ -13,9 +13,6 @@ pub enum RejectReason {
     // Framing: any text format.
     /// A record over `input.max_line_bytes`: a line, or a multi-line JSON object.
     LineTooLong,
-    /// No longer given by the text framers, which decode lossily (U+FFFD) and flag the events
-    /// `invalid_utf8`; kept so the vocabulary stays stable.
-    InvalidUtf8,
     /// The input ends inside its last record: a last line without newline that does not parse, or
     /// a JSON array never closed.
     TruncatedLastLine,
@@ -68,7 +65,6 @@ impl RejectReason {
         use RejectReason::*;
         match self {
             LineTooLong => "line too long",
-            InvalidUtf8 => "invalid UTF-8",
             TruncatedLastLine => "truncated last line",
             BinaryData => "binary data",
             InvalidJson => "invalid JSON",

@@ -3,8 +3,8 @@
 
 use crate::cli::{AlertsCmd, MarkArgs};
 use crate::commands::print_json;
+use floodwatch_core::Ts;
 use floodwatch_core::{Error, Result};
-use floodwatch_runtime::now;
 use floodwatch_sinks::escape::{clip, terminal};
 use floodwatch_store::alerts::{AlertFilter, Mark};
 use std::io::Write;
@@ -175,7 +175,7 @@ pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
 
 fn mark(m: MarkArgs, mark: Mark) -> Result<ExitCode> {
     let (_, mut st) = m.store.existing()?;
-    match st.mark_alert(&m.id, mark, &m.by, &m.reason, now())? {
+    match st.mark_alert(&m.id, mark, &m.by, &m.reason, Ts::now())? {
         Some(full) => {
             println!("alert {full}: {} by {}", mark.as_str(), terminal(&m.by));
             Ok(ExitCode::SUCCESS)

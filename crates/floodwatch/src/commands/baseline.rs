@@ -4,12 +4,13 @@
 use crate::cli::{BaselineCmd, StoreArgs};
 use crate::commands::print_json;
 use floodwatch_analysis::tune::fmt_signal;
+use floodwatch_core::Ts;
 use floodwatch_core::{Error, Result};
 use floodwatch_engine::baseline::SIGNALS;
 use floodwatch_engine::suppress::Suppressions;
 use floodwatch_engine::BaselineMode;
 use floodwatch_runtime::output::finish_summary;
-use floodwatch_runtime::{hunt_with, now, store, HuntOptions};
+use floodwatch_runtime::{hunt_with, store, HuntOptions};
 use floodwatch_sinks::escape::{clip, terminal};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -40,7 +41,7 @@ fn learn(
     host: Option<String>,
     threads: usize,
 ) -> Result<ExitCode> {
-    let started = now();
+    let started = Ts::now();
     let clock = std::time::Instant::now();
     // The store first: a locked or damaged store fails before minutes of reading.
     let (cfg, mut store) = args.open()?;
@@ -70,7 +71,7 @@ fn learn(
         .iter()
         .filter_map(|h| h.last_event.map(|t| (h.host.clone(), t)))
         .collect();
-    let run = store::run_record("learn", &paths, host.as_deref(), started, &res);
+    let run = store::run_record("learn", &paths, started, &res);
     let bytes: u64 = run.inputs.iter().map(|i| i.bytes).sum();
     let events: u64 = run.inputs.iter().map(|i| i.events).sum();
     let hot = res.engine.hot_windows;

@@ -1,7 +1,6 @@
 //! `floodwatch coverage`: the report, the lab self-test plan, or the check of its telemetry.
 
 use crate::cli::{CoverageArgs, CoverageFormat};
-use crate::commands::load_config;
 use floodwatch_analysis::coverage::{analyze, render, selftest};
 use floodwatch_core::{Error, Result};
 use floodwatch_engine::suppress::Suppressions;
@@ -11,7 +10,7 @@ use std::process::ExitCode;
 
 /// Runs `floodwatch coverage` (report, self-test plan or self-test check) and writes the result.
 pub fn run(a: CoverageArgs) -> Result<ExitCode> {
-    let cfg = load_config(&a.config.config)?;
+    let cfg = floodwatch_runtime::load_config(a.config.config.as_deref())?;
     if a.selftest_plan {
         let plan = selftest::plan(a.target.as_deref(), &cfg);
         write_out(&a.output, &plan.text)?;

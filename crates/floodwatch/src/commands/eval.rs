@@ -2,9 +2,10 @@
 
 use crate::cli::EvalArgs;
 use floodwatch_analysis::eval::{evaluate, read_labels};
+use floodwatch_core::Ts;
 use floodwatch_core::{Error, Result};
 use floodwatch_runtime::output::write_json;
-use floodwatch_runtime::{hunt, load_setup, now, HuntOptions};
+use floodwatch_runtime::{hunt, load_setup, HuntOptions};
 use std::process::ExitCode;
 
 pub fn run(a: EvalArgs) -> Result<ExitCode> {
@@ -26,7 +27,7 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
     let (cfg, sup) = load_setup(
         common.config.config.as_deref(),
         common.suppressions.as_deref(),
-        now(),
+        Ts::now(),
     )?;
     let window = cfg.window_secs();
     let opts = HuntOptions {

@@ -3,9 +3,10 @@
 
 use crate::cli::HuntArgs;
 use crate::commands::{alert_format, Detection};
+use floodwatch_core::Ts;
 use floodwatch_core::{Error, Result};
 use floodwatch_runtime::output::{finish_summary, write_hunt, write_report};
-use floodwatch_runtime::{hunt_with, now, store, HuntOptions};
+use floodwatch_runtime::{hunt_with, store, HuntOptions};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -48,14 +49,8 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
     finish_summary(&res.summary, a.summary_json.as_deref())?;
     // After the alerts are out: a store that fails now loses nothing already written.
     if let Some(s) = st.as_mut() {
-        let run = store::run_record(
-            "hunt",
-            &a.paths,
-            common.input.host.as_deref(),
-            started,
-            &res,
-        );
-        store::record_hunt(s, &run, &res, now(), &mut std::io::stderr().lock())?;
+        let run = store::run_record("hunt", &a.paths, started, &res);
+        store::record_hunt(s, &run, &res, Ts::now(), &mut std::io::stderr().lock())?;
     }
     if res.usable_events() == 0 {
         eprintln!(

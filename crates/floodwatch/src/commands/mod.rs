@@ -19,7 +19,7 @@ use floodwatch_core::{Error, Result, Ts};
 use floodwatch_engine::suppress::Suppressions;
 use floodwatch_engine::BaselineMode;
 use floodwatch_runtime::output::AlertFormat;
-use floodwatch_runtime::{load_setup, now, store};
+use floodwatch_runtime::{load_setup, store};
 use floodwatch_store::Store;
 use std::io::Write;
 use std::path::PathBuf;
@@ -54,7 +54,7 @@ pub struct Detection {
 
 impl Detection {
     pub fn set_up(common: &Common, db: &DbFlags) -> Result<Detection> {
-        let started = now();
+        let started = Ts::now();
         let (cfg, sup) = load_setup(
             common.config.config.as_deref(),
             common.suppressions.as_deref(),
@@ -98,17 +98,9 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     writeln!(out).map_err(|x| Error::io("writing JSON", x))
 }
 
-/// The config named by `--config`, else the built-in defaults.
-pub fn load_config(flag: &Option<PathBuf>) -> Result<Config> {
-    match flag {
-        Some(p) => Config::load(p),
-        None => Ok(Config::default()),
-    }
-}
-
 impl StoreArgs {
     pub fn load_config(&self) -> Result<Config> {
-        load_config(&self.config.config)
+        floodwatch_runtime::load_config(self.config.config.as_deref())
     }
 
     pub fn db_path(&self, cfg: &Config) -> PathBuf {

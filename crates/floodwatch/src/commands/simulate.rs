@@ -3,7 +3,6 @@
 use crate::cli::SimulateArgs;
 use floodwatch_core::time::NANOS_PER_DAY;
 use floodwatch_core::{Error, Result, Ts};
-use floodwatch_runtime::now;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -47,7 +46,7 @@ fn refuse_unhuntable_span(start: Ts, duration_s: i64) -> Result<()> {
     let end = Ts(start
         .0
         .saturating_add(duration_s.saturating_mul(1_000_000_000)));
-    let latest = Ts(now().0.saturating_add(NANOS_PER_DAY));
+    let latest = Ts(Ts::now().0.saturating_add(NANOS_PER_DAY));
     if end > latest {
         return Err(Error::Usage(format!(
             "the simulated span ends at {}, more than a day ahead of this machine's clock: hunt would reject those events (choose a shorter --duration or an earlier --date)",

@@ -4,9 +4,10 @@
 
 use crate::cli::{AddArgs, StoreArgs, SuppressCmd};
 use crate::commands::print_json;
+use floodwatch_core::Ts;
 use floodwatch_core::{Error, Result};
 use floodwatch_engine::suppress::{check_entries, parse_expiry, renewed, revoked, CheckedEntry};
-use floodwatch_runtime::{now, store};
+use floodwatch_runtime::store;
 use floodwatch_sinks::escape::{clip, terminal};
 use floodwatch_store::suppressions::NewSuppression;
 use std::io::Write;
@@ -98,7 +99,7 @@ fn add(a: AddArgs) -> Result<ExitCode> {
             origin.display()
         )));
     }
-    let now = now();
+    let now = Ts::now();
     refuse_placeholders(&entries, &origin, now)?;
     let (_, mut store) = a.store.open()?;
     let mut out = std::io::stdout().lock();
@@ -155,14 +156,17 @@ fn refuse_placeholders(
 
 fn list(args: &StoreArgs, json: bool) -> Result<ExitCode> {
     let (_, store) = args.existing()?;
-    let rows = store.list_suppressions()?;
+    let mut rows = store.list_suppressions()?;
     let mut out = std::io::stdout().lock();
     let io = |x| Error::io("writing suppressions", x);
     if json {
+        for r in rows.iter_mut().filter(|r| r.source == "store") {
+            r.history = store.suppression_history(&r.id)?;
+        }
         print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let now = now();
+    let now = Ts::now();
     writeln!(
         out,
         "{:<24} {:<6} {:<8} {:<18} {:<24} {:>5} {:<24} reason",
@@ -208,7 +212,7 @@ fn expire(id: &str, args: &StoreArgs, by: &str) -> Result<ExitCode> {
             store.path().display()
         )));
     };
-    let now = now();
+    let now = Ts::now();
     let when = now.to_rfc3339_millis();
     let entry = revoked(&entry, &when).map_err(Error::Input)?;
     let report = store.expire_suppression(id, &entry, by, now)?;
@@ -227,7 +231,7 @@ fn no_such(id: &str, store: &floodwatch_store::Store) -> Error {
 }
 
 fn renew(id: &str, args: &StoreArgs, expires: &str, by: &str) -> Result<ExitCode> {
-    let now = now();
+    let now = Ts::now();
     match parse_expiry(expires) {
         None => {
             return Err(Error::Usage(format!(
@@ -257,7 +261,7 @@ fn renew(id: &str, args: &StoreArgs, expires: &str, by: &str) -> Result<ExitCode
 
 fn remove(id: &str, args: &StoreArgs, by: &str, reason: &str) -> Result<ExitCode> {
     let (_, mut store) = args.existing()?;
-    if !store.remove_suppression(id, by, reason, now())? {
+    if !store.remove_suppression(id, by, reason, Ts::now())? {
         return Err(no_such(id, &store));
     }
     println!(

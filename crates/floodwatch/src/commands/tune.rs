@@ -5,7 +5,6 @@ use crate::commands::print_json;
 use floodwatch_analysis::tune::suggest;
 use floodwatch_core::time::NANOS_PER_DAY;
 use floodwatch_core::{Error, Result, Ts};
-use floodwatch_runtime::now;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -19,7 +18,7 @@ pub fn run(cmd: TuneCmd) -> Result<ExitCode> {
     } = cmd;
     let (cfg, st) = store.existing()?;
     let rows = st.list_baselines(None)?;
-    let now = now();
+    let now = Ts::now();
     let expires = Ts(now.0 + i64::from(expires_in_days) * NANOS_PER_DAY).to_rfc3339_millis();
     let expires = expires.get(..10).unwrap_or(&expires).to_string();
     let today = now.to_rfc3339_millis();

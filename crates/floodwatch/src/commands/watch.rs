@@ -2,9 +2,10 @@
 
 use crate::cli::WatchArgs;
 use crate::commands::{alert_format, Detection};
+use floodwatch_core::Ts;
 use floodwatch_core::{Error, Result};
 use floodwatch_runtime::output::{finish_summary, write_live_alert};
-use floodwatch_runtime::{now, watch_with, WatchOptions};
+use floodwatch_runtime::{watch_with, WatchOptions};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -52,7 +53,7 @@ pub fn run(a: WatchArgs) -> Result<ExitCode> {
         out.flush().map_err(io)?;
         // Printed first: a store error stops the watch but loses no alert.
         if let (Some(s), Some(run)) = (st.as_mut(), run_id) {
-            s.record_alerts(run, std::slice::from_ref(&a.alert), now())?;
+            s.record_alerts(run, std::slice::from_ref(&a.alert), Ts::now())?;
         }
         Ok(())
     })?;
