@@ -345,12 +345,6 @@ impl HostEngine {
             return None;
         }
         let subject = attribute::subject_of(&self.procs, &sh.scope, id);
-        // The exec's own record carries the flag (target and instigator): marked for whatever
-        // subject it is counted for.
-        let garbled = ev.kind.invalid_utf8();
-        if garbled {
-            self.garbled.insert(subject);
-        }
         let t = &sh.cfg.thresholds;
         if let Some(d) =
             declared::analyze(&name, &args, t.declared_packets_per_s, t.declared_curl_urls)
@@ -360,12 +354,13 @@ impl HostEngine {
         }
         if is_tool {
             let group = attribute::spawn_group(&self.procs, &sh.scope, id);
-            if garbled {
-                self.garbled.insert(group);
-            }
             self.windows.acc(group).add_spawn(&path, id);
             self.add_evidence(sh, group, "exec", ev, id);
             return Some(group);
+        }
+        // A script runner's own exec is counted for nothing, but its garbled name still marks it.
+        if ev.kind.invalid_utf8() {
+            self.garbled.insert(subject);
         }
         Some(subject)
     }
@@ -407,9 +402,6 @@ impl HostEngine {
             return None;
         }
         let subject = attribute::subject_of(&self.procs, &sh.scope, id);
-        if t.invalid_utf8 {
-            self.garbled.insert(subject);
-        }
         // A sample covering more than a window (a 60 s connection summary) is an average
         // rate: it adds one window's worth at that rate, not its whole volume at its end.
         let span = (ts.0 - t.start.0).max(0);
@@ -468,6 +460,11 @@ impl HostEngine {
         ev: &Event,
         member: ProcId,
     ) {
+        // Every event counted for a subject passes here: one place marks the subject when the
+        // event's strings were not valid UTF-8 (exec, traffic and connect alike).
+        if ev.kind.invalid_utf8() {
+            self.garbled.insert(subject);
+        }
         let procs = &self.procs;
         self.windows
             .add_evidence(subject, sh.cfg.output.max_evidences, || {

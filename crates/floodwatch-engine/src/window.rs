@@ -423,8 +423,6 @@ impl Windows {
             .chain(self.declared.values().map(|d| d.subject))
     }
 
-    /// The window ending with the current hop, so far (for `watch`, which opens an alert as soon as a
-    /// window's counts already exceed a whole window's budget): its start, signals and busiest member.
     /// The halves of `subject`'s current window so far (earlier first), with their evidence: what an
     /// alert opened early (`watch`) shows, so it says what a hunt's alert of the same window says.
     pub fn halves_so_far(&self, subject: ProcId) -> Vec<WindowAcc> {
@@ -436,6 +434,8 @@ impl Windows {
             .collect()
     }
 
+    /// The window ending with the current hop, so far (for `watch`, which opens an alert as soon as a
+    /// window's counts already exceed a whole window's budget): its start, signals and busiest member.
     pub fn so_far(
         &self,
         cfg: &Config,
