@@ -239,7 +239,7 @@ pub fn parse_date(s: &str) -> Option<Ts> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
         return None;
     }
-    Some(Ts(days_from_civil(y, mo, d) * NANOS_PER_DAY))
+    Some(Ts(days_from_civil(y, mo, d).saturating_mul(NANOS_PER_DAY)))
 }
 
 #[cfg(test)]
@@ -260,6 +260,8 @@ mod tests {
         }
         let (ts, _) = parse_unified_log_ts("2999-01-01 00:00:00.000000+0530").unwrap();
         assert!(ts > y2025);
+        // `--date` and date-only fields saturate too (debug builds overflowed).
+        assert!(parse_date("9999-12-31").unwrap().0 > i64::MAX - NANOS_PER_DAY);
         let early = parse_rfc3339("0001-01-01T00:00:00Z").unwrap();
         assert!(early < parse_rfc3339("2000-01-01T00:00:00Z").unwrap());
     }

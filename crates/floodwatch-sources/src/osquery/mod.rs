@@ -217,9 +217,11 @@ fn parse_calendar_time(s: &str) -> Option<Ts> {
     if !(1..=31).contains(&day) || !(1..=9999).contains(&year) {
         return None;
     }
-    Some(Ts(
-        days_from_civil(year, month, day) * NANOS_PER_DAY + time_of_day
-    ))
+    // Past year 2262 the nanosecond count no longer fits: saturate (the engine then rejects the
+    // event as out of range) instead of overflowing.
+    Some(Ts(days_from_civil(year, month, day)
+        .saturating_mul(NANOS_PER_DAY)
+        .saturating_add(time_of_day)))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -398,3 +398,19 @@ fn cmdline_splitting() {
     );
     assert_eq!(split_cmdline("", true), Vec::<String>::new());
 }
+
+#[test]
+fn calendar_years_past_2262_saturate_instead_of_overflowing() {
+    // Found by the osquery fuzz target (debug-assertion multiply overflow at year 2418).
+    let far = parse_calendar_time("Mon Jan  8 14:51:55 2418 UTC").expect("parsed");
+    assert!(far > Ts::from_secs(1515423115));
+    assert!(parse_calendar_time("Fri Dec 31 23:59:59 9999 UTC").is_some());
+    // The fuzzer's whole input, read through the source: no panic, every line accounted for.
+    let data = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/fuzz-regressions/osquery-calendar-year-2418.bin"
+    ))
+    .expect("regression input");
+    let (_, stats) = read_all(&data, Format::Osquery, ctx("crash.ndjson"));
+    assert!(stats.records >= 3, "{stats:?}");
+}
