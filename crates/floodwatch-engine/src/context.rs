@@ -100,7 +100,12 @@ pub struct Context {
     /// Whether the source could tell the TTY at all (eslogger can, nettop cannot).
     pub tty_known: bool,
     pub responsible: Option<String>,
+    /// Someone at this Mac's keyboard: a TTY from a local terminal (or a TTY whose launcher is
+    /// unknown). A TTY that comes through sshd is not this: see `remote_session`.
     pub interactive: bool,
+    /// A TTY that comes through sshd: "remote session via sshd-session (tty ttys003)". Someone typed
+    /// it, but in a remote login, not at the console.
+    pub remote_session: Option<String>,
     pub unattended: bool,
     pub away: Option<String>,
     pub root: bool,
@@ -132,11 +137,20 @@ pub fn classify(
         top.filter(|_| top_ppid_is_launchd),
     );
 
-    let interactive = tty.is_some()
-        && matches!(
-            launched_by,
-            LaunchedBy::Terminal | LaunchedBy::Ssh | LaunchedBy::Unknown
-        );
+    // A TTY through sshd is a remote login: attended (someone typed it) but not at the keyboard, so
+    // neither the local console's interactive discount nor "unattended"; a locked console says
+    // nothing about whether the ssh user is there. sshd without a TTY (`ssh host cmd`) stays
+    // unattended by the no-TTY rule.
+    let remote_session = match (&tty, launched_by) {
+        (Some(t), LaunchedBy::Ssh) => Some(format!(
+            "remote session via {} (tty {})",
+            sshd_name(table, &lineage),
+            t.strip_prefix("/dev/").unwrap_or(t)
+        )),
+        _ => None,
+    };
+    let interactive =
+        tty.is_some() && matches!(launched_by, LaunchedBy::Terminal | LaunchedBy::Unknown);
     let away = session
         .away()
         .map(|(w, t)| format!("{w} since {}", t.hms()));
@@ -147,8 +161,8 @@ pub fn classify(
             | LaunchedBy::Cron
             | LaunchedBy::Osascript
     );
-    let unattended =
-        (!interactive && (scheduled || (tty_known && tty.is_none()))) || away.is_some();
+    let unattended = remote_session.is_none()
+        && ((!interactive && (scheduled || (tty_known && tty.is_none()))) || away.is_some());
 
     let chain = display_chain(table, &lineage, top_ppid_is_launchd);
     let info = mem.map(|p| &p.info);
@@ -164,6 +178,7 @@ pub fn classify(
         tty_known,
         responsible,
         interactive,
+        remote_session,
         unattended,
         away,
         root: root_user,
@@ -171,6 +186,17 @@ pub fn classify(
         suspicious_path: suspicious_path(table, scope, &lineage),
         session: session.describe(),
     }
+}
+
+/// The sshd in the lineage, by name (`sshd`, `sshd-session` on macOS 15 and later).
+fn sshd_name(table: &ProcessTable, lineage: &[ProcId]) -> String {
+    lineage
+        .iter()
+        .filter_map(|id| table.get(*id))
+        .filter_map(|p| Scope::name_of(&p.info))
+        .find(|n| n.starts_with("sshd"))
+        .unwrap_or("sshd")
+        .to_string()
 }
 
 /// The member, its ancestors up to the subject, and the subject's ancestors: nearest first.
