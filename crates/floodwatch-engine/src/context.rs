@@ -460,6 +460,66 @@ mod tests {
     }
 
     #[test]
+    fn a_tty_through_sshd_is_a_remote_session_not_the_console() {
+        // launchd → sshd-session (root) → -zsh on ttys003 → sudo → hping3, as eslogger shows an ssh login.
+        let tty = || Tty::Some("/dev/ttys003".into());
+        let (t, ids) = table(&[
+            launchd(),
+            info(
+                600,
+                1,
+                "/usr/libexec/sshd-session",
+                "sshd-session: admin [priv]",
+                0,
+                Tty::None,
+            ),
+            info(601, 600, "/bin/zsh", "-zsh", 501, tty()),
+            info(
+                602,
+                601,
+                "/usr/bin/sudo",
+                "sudo hping3 --flood 10.0.0.1",
+                0,
+                tty(),
+            ),
+            info(
+                603,
+                602,
+                "/opt/homebrew/sbin/hping3",
+                "hping3 --flood 10.0.0.1",
+                0,
+                tty(),
+            ),
+        ]);
+        let mut session = SessionState::default();
+        session.apply(&session_event(SessionKind::SshLogin), Ts::from_secs(T));
+        let c = classify(&t, &scope(), ids[4], ids[4], &session);
+        assert_eq!(c.launched_by, LaunchedBy::Ssh);
+        assert_eq!(
+            c.remote_session.as_deref(),
+            Some("remote session via sshd-session (tty ttys003)")
+        );
+        assert!(!c.interactive, "not someone at this Mac's keyboard");
+        assert!(!c.unattended, "someone typed it");
+        // A locked console says nothing about the ssh user: still a remote session, not unattended.
+        session.apply(&session_event(SessionKind::Lock), Ts::from_secs(T + 5));
+        let c = classify(&t, &scope(), ids[4], ids[4], &session);
+        assert!(!c.unattended && c.remote_session.is_some());
+        assert!(c.away.is_some(), "the console's state is still reported");
+        // `ssh host cmd` without a TTY: no remote session, unattended like any TTY-less process.
+        let (t, ids) = table(&[
+            launchd(),
+            info(610, 1, "/usr/sbin/sshd", "sshd: admin", 0, Tty::None),
+            info(611, 610, "/bin/zsh", "zsh -c x", 501, Tty::None),
+            info(612, 611, "/sbin/ping", "ping -f 10.0.0.1", 0, Tty::None),
+        ]);
+        let c = classify(&t, &scope(), ids[3], ids[3], &SessionState::default());
+        assert_eq!(c.launched_by, LaunchedBy::Ssh);
+        assert_eq!(c.remote_session, None);
+        assert!(c.unattended && !c.interactive);
+    }
+
+    #[test]
     fn who_launched_it_from_the_top_of_the_lineage() {
         let app = "/Applications/Tool.app/Contents/MacOS/tool";
         for (top, want) in [
