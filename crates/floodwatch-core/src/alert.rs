@@ -178,8 +178,12 @@ pub struct ContextView {
     /// Whether the telemetry could tell the TTY at all (eslogger can; nettop and the unified log
     /// cannot): when false, `tty: null` means unknown, not "no terminal".
     pub tty_known: bool,
-    /// Whether interactive use was positively seen (a TTY with a terminal or ssh responsible).
+    /// Whether someone was seen at this Mac's keyboard (a TTY from a local terminal).
     pub interactive: bool,
+    /// A TTY that came through sshd: "remote session via sshd-session (tty ttys003)" (a remote
+    /// login is not the local console). Omitted when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_session: Option<String>,
     pub responsible: Option<String>,
     pub session_state: String,
     pub root: bool,

@@ -139,6 +139,8 @@ pub struct Scoring {
     pub sustained_per_window: i32,
     pub sustained_max: i32,
     pub interactive: i32,
+    /// A TTY that comes through sshd (a remote login, not the local console).
+    pub remote_session: i32,
     pub baseline_deviation: i32,
     pub first_seen: i32,
 }

@@ -100,7 +100,12 @@ pub struct Context {
     /// Whether the source could tell the TTY at all (eslogger can, nettop cannot).
     pub tty_known: bool,
     pub responsible: Option<String>,
+    /// Someone at this Mac's keyboard: a TTY from a local terminal (or a TTY whose launcher is
+    /// unknown). A TTY that comes through sshd is not this: see `remote_session`.
     pub interactive: bool,
+    /// A TTY that comes through sshd: "remote session via sshd-session (tty ttys003)". Someone typed
+    /// it, but in a remote login, not at the console.
+    pub remote_session: Option<String>,
     pub unattended: bool,
     pub away: Option<String>,
     pub root: bool,
@@ -132,11 +137,20 @@ pub fn classify(
         top.filter(|_| top_ppid_is_launchd),
     );
 
-    let interactive = tty.is_some()
-        && matches!(
-            launched_by,
-            LaunchedBy::Terminal | LaunchedBy::Ssh | LaunchedBy::Unknown
-        );
+    // A TTY through sshd is a remote login: attended (someone typed it) but not at the keyboard, so
+    // neither the local console's interactive discount nor "unattended"; a locked console says
+    // nothing about whether the ssh user is there. sshd without a TTY (`ssh host cmd`) stays
+    // unattended by the no-TTY rule.
+    let remote_session = match (&tty, launched_by) {
+        (Some(t), LaunchedBy::Ssh) => Some(format!(
+            "remote session via {} (tty {})",
+            sshd_name(table, &lineage),
+            t.strip_prefix("/dev/").unwrap_or(t)
+        )),
+        _ => None,
+    };
+    let interactive =
+        tty.is_some() && matches!(launched_by, LaunchedBy::Terminal | LaunchedBy::Unknown);
     let away = session
         .away()
         .map(|(w, t)| format!("{w} since {}", t.hms()));
@@ -147,8 +161,8 @@ pub fn classify(
             | LaunchedBy::Cron
             | LaunchedBy::Osascript
     );
-    let unattended =
-        (!interactive && (scheduled || (tty_known && tty.is_none()))) || away.is_some();
+    let unattended = remote_session.is_none()
+        && ((!interactive && (scheduled || (tty_known && tty.is_none()))) || away.is_some());
 
     let chain = display_chain(table, &lineage, top_ppid_is_launchd);
     let info = mem.map(|p| &p.info);
@@ -164,6 +178,7 @@ pub fn classify(
         tty_known,
         responsible,
         interactive,
+        remote_session,
         unattended,
         away,
         root: root_user,
@@ -171,6 +186,17 @@ pub fn classify(
         suspicious_path: suspicious_path(table, scope, &lineage),
         session: session.describe(),
     }
+}
+
+/// The sshd in the lineage, by name (`sshd`, `sshd-session` on macOS 15 and later).
+fn sshd_name(table: &ProcessTable, lineage: &[ProcId]) -> String {
+    lineage
+        .iter()
+        .filter_map(|id| table.get(*id))
+        .filter_map(|p| Scope::name_of(&p.info))
+        .find(|n| n.starts_with("sshd"))
+        .unwrap_or("sshd")
+        .to_string()
 }
 
 /// The member, its ancestors up to the subject, and the subject's ancestors: nearest first.
@@ -431,6 +457,66 @@ mod tests {
         assert_eq!(c.session, away);
         session.apply(&session_event(SessionKind::Unlock), Ts::from_secs(T + 90));
         assert!(!classify(&t, &scope(), ids[3], ids[3], &session).unattended);
+    }
+
+    #[test]
+    fn a_tty_through_sshd_is_a_remote_session_not_the_console() {
+        // launchd → sshd-session (root) → -zsh on ttys003 → sudo → hping3, as eslogger shows an ssh login.
+        let tty = || Tty::Some("/dev/ttys003".into());
+        let (t, ids) = table(&[
+            launchd(),
+            info(
+                600,
+                1,
+                "/usr/libexec/sshd-session",
+                "sshd-session: admin [priv]",
+                0,
+                Tty::None,
+            ),
+            info(601, 600, "/bin/zsh", "-zsh", 501, tty()),
+            info(
+                602,
+                601,
+                "/usr/bin/sudo",
+                "sudo hping3 --flood 10.0.0.1",
+                0,
+                tty(),
+            ),
+            info(
+                603,
+                602,
+                "/opt/homebrew/sbin/hping3",
+                "hping3 --flood 10.0.0.1",
+                0,
+                tty(),
+            ),
+        ]);
+        let mut session = SessionState::default();
+        session.apply(&session_event(SessionKind::SshLogin), Ts::from_secs(T));
+        let c = classify(&t, &scope(), ids[4], ids[4], &session);
+        assert_eq!(c.launched_by, LaunchedBy::Ssh);
+        assert_eq!(
+            c.remote_session.as_deref(),
+            Some("remote session via sshd-session (tty ttys003)")
+        );
+        assert!(!c.interactive, "not someone at this Mac's keyboard");
+        assert!(!c.unattended, "someone typed it");
+        // A locked console says nothing about the ssh user: still a remote session, not unattended.
+        session.apply(&session_event(SessionKind::Lock), Ts::from_secs(T + 5));
+        let c = classify(&t, &scope(), ids[4], ids[4], &session);
+        assert!(!c.unattended && c.remote_session.is_some());
+        assert!(c.away.is_some(), "the console's state is still reported");
+        // `ssh host cmd` without a TTY: no remote session, unattended like any TTY-less process.
+        let (t, ids) = table(&[
+            launchd(),
+            info(610, 1, "/usr/sbin/sshd", "sshd: admin", 0, Tty::None),
+            info(611, 610, "/bin/zsh", "zsh -c x", 501, Tty::None),
+            info(612, 611, "/sbin/ping", "ping -f 10.0.0.1", 0, Tty::None),
+        ]);
+        let c = classify(&t, &scope(), ids[3], ids[3], &SessionState::default());
+        assert_eq!(c.launched_by, LaunchedBy::Ssh);
+        assert_eq!(c.remote_session, None);
+        assert!(c.unattended && !c.interactive);
     }
 
     #[test]

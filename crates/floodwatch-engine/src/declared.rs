@@ -36,6 +36,246 @@ pub fn analyze(basename: &str, args: &[String], min_pps: f64, min_urls: u64) -> 
     hot.then_some(d)
 }
 
+/// The protocol a command line says its traffic uses, and how it says so (for the explanation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeclaredProto {
+    pub proto: Proto,
+    /// e.g. "python -c program opens socket(AF_INET, SOCK_DGRAM)", "ping sends ICMP echo requests".
+    pub how: String,
+}
+
+/// What protocol the command line declares, for traffic whose source reports none (nettop `-P`
+/// process rows, unified-log summaries without one): ping is ICMP, `hping3 --udp` UDP, a python or
+/// perl program opening `socket(AF_INET, SOCK_DGRAM)` UDP. None when the command line does not say,
+/// or says more than one thing (a program opening both a UDP and a TCP socket). Independent of
+/// whether the command line also declares a flood: a UDP sender is UDP at any rate.
+pub fn protocol(basename: &str, args: &[String]) -> Option<DeclaredProto> {
+    let name = basename.trim_start_matches('-');
+    let (proto, how) = match name {
+        "ping" | "ping6" | "fping" => (Proto::Icmp, format!("{name} sends ICMP echo requests")),
+        "hping" | "hping2" | "hping3" => {
+            let (p, mode) = hping_proto(args);
+            (p, format!("{name} {mode}"))
+        }
+        "nping" => {
+            let (p, mode) = nping_proto(args);
+            (p, format!("nping {mode}"))
+        }
+        "nc" | "ncat" | "netcat" => {
+            // nc's options that take a value, so `-w 5` is not read as flags; `-U` is a Unix socket.
+            let opts = getopt(args, "IiMmOPpqsTVwXx");
+            if opts.iter().any(|(c, _)| *c == 'U') {
+                return None;
+            }
+            if opts.iter().any(|(c, _)| *c == 'u') || args.iter().any(|a| a == "--udp") {
+                (Proto::Udp, format!("{name} -u (UDP)"))
+            } else {
+                (Proto::Tcp, format!("{name} without -u (TCP)"))
+            }
+        }
+        "iperf" | "iperf3" => {
+            if args.iter().skip(1).any(|a| a == "-u" || a == "--udp") {
+                (Proto::Udp, format!("{name} -u (UDP)"))
+            } else {
+                (Proto::Tcp, format!("{name} without -u (TCP)"))
+            }
+        }
+        n if is_interpreter(n) => {
+            let code = inline_code(args)?;
+            let (p, what) = script_proto(&code)?;
+            (p, format!("{} program opens {what}", interpreter_lang(n)))
+        }
+        _ => return None,
+    };
+    Some(DeclaredProto { proto, how })
+}
+
+/// hping's mode: `-1`/`--icmp`, `-2`/`--udp`, `-0`/`--rawip`, else TCP (`-S`, `-A`, ... or no flag).
+fn hping_proto(args: &[String]) -> (Proto, &'static str) {
+    for a in args.iter().skip(1) {
+        match a.as_str() {
+            "-1" | "--icmp" => return (Proto::Icmp, "--icmp (ICMP mode)"),
+            "-2" | "--udp" => return (Proto::Udp, "--udp (UDP mode)"),
+            "-0" | "--rawip" => return (Proto::Other, "--rawip (raw IP mode)"),
+            _ => {}
+        }
+    }
+    (Proto::Tcp, "in TCP mode (the default)")
+}
+
+/// nping's probe mode: `--udp`, `--icmp`, `--arp`, `--tcp`/`--tcp-connect`; TCP when none is given.
+fn nping_proto(args: &[String]) -> (Proto, &'static str) {
+    for a in args.iter().skip(1) {
+        match a.as_str() {
+            "--udp" => return (Proto::Udp, "--udp (UDP probes)"),
+            "--icmp" => return (Proto::Icmp, "--icmp (ICMP probes)"),
+            "--arp" => return (Proto::Other, "--arp (ARP probes)"),
+            "--tcp" | "--tcp-connect" => return (Proto::Tcp, "--tcp (TCP probes)"),
+            _ => {}
+        }
+    }
+    (Proto::Tcp, "in TCP probe mode (the default)")
+}
+
+fn interpreter_lang(n: &str) -> &'static str {
+    if n.starts_with("python") {
+        "python -c"
+    } else if n.starts_with("perl") {
+        "perl -e"
+    } else if n.starts_with("ruby") {
+        "ruby -e"
+    } else if n == "node" {
+        "node -e"
+    } else {
+        "php -r"
+    }
+}
+
+/// The one protocol an inline program's sockets use, with a canonical description (never the
+/// program's own text: it is attacker-controlled). None when it names none, or more than one.
+fn script_proto(code: &str) -> Option<(Proto, String)> {
+    let mut found: Vec<(Proto, String)> = socket_calls(code);
+    // Constructors and constants that say the protocol without a socket(...) call.
+    let perl_proto = |want: &str| {
+        code.match_indices("Proto").any(|(i, _)| {
+            let rest = code[i + 5..].trim_start();
+            let rest = rest
+                .strip_prefix("=>")
+                .or_else(|| rest.strip_prefix(','))
+                .unwrap_or("")
+                .trim_start()
+                .trim_start_matches(['\'', '"']);
+            rest.get(..want.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(want))
+        })
+    };
+    if perl_proto("udp") {
+        found.push((Proto::Udp, "an IO::Socket with Proto => 'udp'".to_string()));
+    }
+    if perl_proto("tcp") {
+        found.push((Proto::Tcp, "an IO::Socket with Proto => 'tcp'".to_string()));
+    }
+    if code.contains("UDPSocket") {
+        found.push((Proto::Udp, "a UDPSocket".to_string()));
+    }
+    if code.contains("TCPSocket") {
+        found.push((Proto::Tcp, "a TCPSocket".to_string()));
+    }
+    if code.contains("dgram.createSocket") || code.contains("require('dgram')") {
+        found.push((Proto::Udp, "a dgram (UDP) socket".to_string()));
+    }
+    if code.contains("create_connection(") {
+        found.push((Proto::Tcp, "socket.create_connection (TCP)".to_string()));
+    }
+    if code.contains("IPPROTO_UDP") {
+        found.push((Proto::Udp, "a socket with IPPROTO_UDP".to_string()));
+    }
+    if code.contains("scapy") || code.contains("sendp(") || code.contains("sendpfast") {
+        for (layer, p) in [
+            ("UDP(", Proto::Udp),
+            ("ICMP(", Proto::Icmp),
+            ("TCP(", Proto::Tcp),
+        ] {
+            if code.contains(layer) {
+                found.push((p, format!("scapy {layer}) packets")));
+            }
+        }
+    }
+    // A type named outside a socket(...) call (perl `Type => SOCK_DGRAM`, python `type=...` on
+    // another line) still says it.
+    if found.is_empty() {
+        if code.contains("SOCK_DGRAM") {
+            found.push((Proto::Udp, "a SOCK_DGRAM (UDP) socket".to_string()));
+        } else if code.contains("SOCK_STREAM") {
+            found.push((Proto::Tcp, "a SOCK_STREAM (TCP) socket".to_string()));
+        }
+    }
+    let first = found.first()?.0;
+    if found.iter().any(|(p, _)| *p != first) {
+        return None;
+    }
+    found.into_iter().next()
+}
+
+/// `socket(...)` calls: python `socket.socket(socket.AF_INET, socket.SOCK_DGRAM)` or `socket(2, 2)`,
+/// perl `socket(S, PF_INET, SOCK_DGRAM, 17)` or `socket(my $s, 2, 2, 0)`. The type decides: by name
+/// with any family, by number only with a known family number (2 AF_INET; 30 AF_INET6 on macOS, 10 on
+/// Linux), so an unrelated `socket(a, 2)` is not read as one.
+fn socket_calls(code: &str) -> Vec<(Proto, String)> {
+    let mut out = Vec::new();
+    for (i, _) in code.match_indices("socket") {
+        let rest = code[i + 6..].trim_start();
+        let Some(inner) = rest.strip_prefix('(') else {
+            continue;
+        };
+        let Some(end) = inner.find(')') else {
+            continue;
+        };
+        let mut args: Vec<&str> = inner[..end]
+            .split(',')
+            .map(|a| {
+                let a = a.trim();
+                // keyword arguments (python family=..., type=...) and module prefixes
+                let a = a.rsplit_once('=').map_or(a, |(_, v)| v.trim());
+                a.rsplit(['.', ':']).next().unwrap_or(a)
+            })
+            .filter(|a| !a.is_empty())
+            .collect();
+        let is_family = |a: &str| {
+            matches!(
+                a,
+                "AF_INET" | "AF_INET6" | "PF_INET" | "PF_INET6" | "2" | "10" | "30"
+            )
+        };
+        // perl's first argument is the handle
+        if args.len() >= 3 && !is_family(args[0]) {
+            args.remove(0);
+        }
+        if args.is_empty() {
+            // python socket.socket(): AF_INET, SOCK_STREAM
+            if code[..i].ends_with("socket.") && inner[..end].trim().is_empty() {
+                out.push((
+                    Proto::Tcp,
+                    "socket.socket() (SOCK_STREAM by default)".to_string(),
+                ));
+            }
+            continue;
+        }
+        let family = args.first().copied().unwrap_or("");
+        let ty = args.get(1).copied().unwrap_or(family);
+        let fam_name = match family {
+            "AF_INET6" | "PF_INET6" | "10" | "30" => "AF_INET6",
+            _ => "AF_INET",
+        };
+        let numeric_ok = is_family(family);
+        let proto_arg = args.get(2).copied().unwrap_or("");
+        let (p, ty_name) = match ty {
+            "SOCK_DGRAM" => (Proto::Udp, "SOCK_DGRAM"),
+            "2" if numeric_ok => (Proto::Udp, "SOCK_DGRAM"),
+            "SOCK_STREAM" => (Proto::Tcp, "SOCK_STREAM"),
+            "1" if numeric_ok => (Proto::Tcp, "SOCK_STREAM"),
+            "SOCK_RAW" => (raw_proto(proto_arg), "SOCK_RAW"),
+            "3" if numeric_ok => (raw_proto(proto_arg), "SOCK_RAW"),
+            _ => continue,
+        };
+        let numbers = if family.chars().all(|c| c.is_ascii_digit()) && ty.len() == 1 {
+            format!("socket({family}, {ty}) = ")
+        } else {
+            String::new()
+        };
+        out.push((p, format!("{numbers}socket({fam_name}, {ty_name})")));
+    }
+    out
+}
+
+/// A raw socket's protocol argument: ICMP (1, or 58 for ICMPv6) or something else.
+fn raw_proto(a: &str) -> Proto {
+    match a {
+        "IPPROTO_ICMP" | "IPPROTO_ICMPV6" | "1" | "58" => Proto::Icmp,
+        _ => Proto::Other,
+    }
+}
+
 fn is_interpreter(n: &str) -> bool {
     n.starts_with("python")
         || n.starts_with("perl")
@@ -142,7 +382,7 @@ fn size_note(size: f64) -> String {
 }
 
 fn hping(args: &[String]) -> Option<Declared> {
-    let mut proto = Proto::Tcp;
+    let proto = hping_proto(args).0;
     let mut pps: Option<f64> = Some(1.0);
     let mut unbounded = false;
     let mut what = String::from("hping3");
@@ -156,8 +396,6 @@ fn hping(args: &[String]) -> Option<Declared> {
             }
             "--fast" => pps = Some(10.0),
             "--faster" => pps = Some(100.0),
-            "-1" | "--icmp" => proto = Proto::Icmp,
-            "-2" | "--udp" => proto = Proto::Udp,
             "-i" | "--interval" => {
                 i += 1;
                 pps = args.get(i).and_then(|v| hping_interval(v));
@@ -194,7 +432,7 @@ fn hping_interval(v: &str) -> Option<f64> {
 fn nping(args: &[String]) -> Option<Declared> {
     let mut pps = Some(1.0);
     let mut endless = false;
-    let mut proto = Proto::Tcp;
+    let proto = nping_proto(args).0;
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
@@ -216,8 +454,6 @@ fn nping(args: &[String]) -> Option<Declared> {
                 i += 1;
                 endless = args.get(i).map(String::as_str) == Some("0");
             }
-            "--icmp" => proto = Proto::Icmp,
-            "--udp" => proto = Proto::Udp,
             _ => {}
         }
         i += 1;
@@ -395,7 +631,6 @@ fn script(name: &str, args: &[String]) -> Option<Declared> {
         || code.contains(".send(")
         || code.contains("send(")
         || code.contains("socket");
-    let udp = code.contains("SOCK_DGRAM") || code.contains("UDP") || code.contains("udp");
     if looping && sends && !has_pause(&code) {
         let lang = if name.starts_with("python") {
             "python"
@@ -411,7 +646,7 @@ fn script(name: &str, args: &[String]) -> Option<Declared> {
             est_pps: None,
             bytes_per_packet: None,
             unbounded: true,
-            proto: if udp { Proto::Udp } else { Proto::Unknown },
+            proto: script_proto(&code).map_or(Proto::Unknown, |(p, _)| p),
             what,
         });
     }
@@ -524,6 +759,114 @@ mod tests {
         assert_eq!(glob_count("http://x/[a-z]"), 26);
         assert!(d("curl -s -o /dev/null http://203.0.113.10/ping").is_none());
         assert!(d("curl -Z -K urls.txt").is_some());
+    }
+
+    /// The protocol rule on argv as eslogger gives it (argv[0] as typed, the program one element).
+    fn proto(argv: &[&str]) -> Option<(Proto, String)> {
+        let v: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        let base = v[0].rsplit('/').next().unwrap_or("").to_string();
+        protocol(&base, &v).map(|d| (d.proto, d.how))
+    }
+
+    #[test]
+    fn protocol_from_the_command_line() {
+        let py = |code: &str| proto(&["/usr/bin/python3", "-c", code]);
+        let pl = |code: &str| proto(&["/usr/bin/perl", "-e", code]);
+        for (code, want) in [
+            (
+                "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nwhile True: s.sendto(b'x'*1400,('198.51.100.9',53))",
+                "python -c program opens socket(AF_INET, SOCK_DGRAM)",
+            ),
+            (
+                "import socket as k;s=k.socket(2,2)\nfor _ in range(10**9): s.sendto(b'A'*1400,('198.51.100.9',9))",
+                "python -c program opens socket(2, 2) = socket(AF_INET, SOCK_DGRAM)",
+            ),
+            (
+                "from socket import *; s=socket(AF_INET6, SOCK_DGRAM); [s.sendto(b'x',('2001:db8::1',9)) for _ in iter(int,1)]",
+                "python -c program opens socket(AF_INET6, SOCK_DGRAM)",
+            ),
+            (
+                "import socket; s=socket.socket(family=socket.AF_INET, type=socket.SOCK_DGRAM)",
+                "python -c program opens socket(AF_INET, SOCK_DGRAM)",
+            ),
+        ] {
+            assert_eq!(py(code), Some((Proto::Udp, want.to_string())), "{code}");
+        }
+        assert_eq!(
+            pl(
+                r#"use IO::Socket::INET; my $s = IO::Socket::INET->new(PeerAddr => "198.51.100.30:9999", Proto => "udp") or die; while (1) { $s->send("A" x 1400) }"#
+            ),
+            Some((
+                Proto::Udp,
+                "perl -e program opens an IO::Socket with Proto => 'udp'".into()
+            ))
+        );
+        assert_eq!(
+            pl("use Socket; socket(S, PF_INET, SOCK_DGRAM, getprotobyname('udp')); send(S, 'x', 0, $a) while 1").map(|p| p.0),
+            Some(Proto::Udp)
+        );
+        assert_eq!(pl("socket(my $s, 2, 2, 17)").map(|p| p.0), Some(Proto::Udp));
+        assert_eq!(
+            py("import socket; s=socket.socket(); s.connect(('10.0.0.1',80))").map(|p| p.0),
+            Some(Proto::Tcp)
+        );
+        assert_eq!(
+            py("import socket; s=socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)").map(|p| p.0),
+            Some(Proto::Icmp)
+        );
+        // Says nothing, or two different things: no protocol.
+        assert_eq!(py("print('hello')"), None);
+        assert_eq!(
+            py("import urllib.request as u; u.urlopen('http://x/')"),
+            None
+        );
+        assert_eq!(
+            py("import socket; a=socket.socket(2,2); b=socket.socket(2,1)"),
+            None
+        );
+        assert_eq!(pl("my $n = socket_count(2, 2);"), None);
+        assert_eq!(proto(&["/usr/bin/python3", "/opt/x/send.py"]), None);
+        // Tools.
+        assert_eq!(proto(&["ping", "-f", "10.0.0.1"]).unwrap().0, Proto::Icmp);
+        assert_eq!(proto(&["/sbin/ping6", "fe80::1"]).unwrap().0, Proto::Icmp);
+        for (argv, want) in [
+            (&["hping3", "--udp", "-p", "53", "10.0.0.1"][..], Proto::Udp),
+            (&["hping3", "-2", "10.0.0.1"][..], Proto::Udp),
+            (&["hping3", "--icmp", "10.0.0.1"][..], Proto::Icmp),
+            (&["hping3", "-1", "10.0.0.1"][..], Proto::Icmp),
+            (&["hping3", "-S", "-p", "80", "10.0.0.1"][..], Proto::Tcp),
+            (&["hping3", "10.0.0.1"][..], Proto::Tcp),
+            (&["nping", "--udp", "-p", "53", "10.0.0.1"][..], Proto::Udp),
+            (&["nping", "--icmp", "10.0.0.1"][..], Proto::Icmp),
+            (&["nping", "--tcp", "-p", "80", "10.0.0.1"][..], Proto::Tcp),
+            (&["nc", "-uv", "10.0.0.1", "53"][..], Proto::Udp),
+            (&["nc", "-w", "5", "10.0.0.1", "80"][..], Proto::Tcp),
+            (
+                &["iperf3", "-c", "10.0.0.1", "-u", "-b", "1G"][..],
+                Proto::Udp,
+            ),
+        ] {
+            assert_eq!(proto(argv).map(|p| p.0), Some(want), "{argv:?}");
+        }
+        assert_eq!(
+            proto(&["hping3", "--udp", "10.0.0.1"]).unwrap().1,
+            "hping3 --udp (UDP mode)"
+        );
+        assert_eq!(proto(&["nc", "-U", "/tmp/s"]), None);
+        assert_eq!(proto(&["/usr/bin/curl", "http://x/"]), None);
+        // A declared flood carries the same rule's protocol.
+        let v: Vec<String> = [
+            "python3",
+            "-c",
+            "import socket as k;s=k.socket(2,2)\nwhile 1: s.sendto(b'A',('198.51.100.9',9))",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            analyze("python3", &v, 50.0, 1000).unwrap().proto,
+            Proto::Udp
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::window::{SubjectWindow, Trigger, WindowEnd, WindowSignals, Windows};
 use crate::{AlertEvent, AlertEventKind, BaselineMode, EngineReject, EngineStats, Shared};
 use floodwatch_core::alert::{Alert, AlertStatus, HostVerdict};
 use floodwatch_core::config::Config;
-use floodwatch_core::event::{Connect, Event, EventKind, Traffic};
+use floodwatch_core::event::{Connect, Event, EventKind, Proto, Traffic};
 use floodwatch_core::finding::NetworkFinding;
 use floodwatch_core::time::NANOS_PER_DAY;
 use floodwatch_core::Ts;
@@ -411,15 +411,20 @@ impl HostEngine {
         } else {
             window_ns as f64 / span as f64
         };
-        self.windows.acc(subject).add_traffic(
+        let (proto, from_cmdline) = self.proto_of(id, t.proto);
+        let acc = self.windows.acc(subject);
+        acc.add_traffic(
             &sh.cfg,
             id,
-            t.proto,
+            proto,
             t.remote.as_deref(),
             t.bytes_out as f64 * frac,
             t.packets_out.map(|p| p as f64 * frac),
             t.new_connections as u64,
         );
+        if let Some(how) = from_cmdline {
+            acc.note_proto_from_cmdline(how);
+        }
         self.add_evidence(sh, subject, "traffic", ev, id);
         Some(subject)
     }
@@ -445,11 +450,30 @@ impl HostEngine {
             return None;
         }
         let subject = attribute::subject_of(&self.procs, &sh.scope, id);
-        self.windows
-            .acc(subject)
-            .add_connection(id, c.proto, c.remote.as_deref());
+        let (proto, from_cmdline) = self.proto_of(id, c.proto);
+        let acc = self.windows.acc(subject);
+        acc.add_connection(id, proto, c.remote.as_deref());
+        if let Some(how) = from_cmdline {
+            acc.note_proto_from_cmdline(how);
+        }
         self.add_evidence(sh, subject, "connect", ev, id);
         Some(subject)
+    }
+
+    /// The protocol of process `id`'s traffic: as reported, else (nettop `-P` process rows,
+    /// unified-log summaries without one) what its command line declares, with how it says so.
+    fn proto_of(&self, id: ProcId, reported: Proto) -> (Proto, Option<String>) {
+        if reported != Proto::Unknown {
+            return (reported, None);
+        }
+        let declared = self.procs.get(id).and_then(|p| {
+            let name = Scope::name_of(&p.info)?;
+            declared::protocol(name, p.info.args.as_deref()?)
+        });
+        match declared {
+            Some(d) => (d.proto, Some(d.how)),
+            None => (Proto::Unknown, None),
+        }
     }
 
     fn add_evidence(

@@ -36,6 +36,8 @@ pub struct Episode {
     pub spawned: BTreeMap<String, u64>,
     pub destinations: BTreeMap<String, f64>,
     pub protos: Vec<Proto>,
+    /// How the command line declared the protocol the source did not report (see [`WindowAcc`]).
+    pub proto_from_cmdline: Option<String>,
     pub declared: Option<Declared>,
     pub estimated_packets: bool,
     pub member: ProcId,
@@ -74,6 +76,7 @@ impl Episode {
             spawned: BTreeMap::new(),
             destinations: BTreeMap::new(),
             protos: Vec::new(),
+            proto_from_cmdline: None,
             declared: None,
             estimated_packets: false,
             member,
@@ -150,6 +153,9 @@ impl Episode {
             if !self.protos.contains(&pr) {
                 self.protos.push(pr);
             }
+        }
+        if self.proto_from_cmdline.is_none() {
+            self.proto_from_cmdline = acc.proto_from_cmdline;
         }
         if self.declared.is_none() {
             self.declared = acc.declared;

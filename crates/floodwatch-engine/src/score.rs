@@ -9,6 +9,7 @@
 use crate::baseline::{Judgement, Standing};
 use crate::context::{Context, LaunchedBy};
 use crate::declared::Declared;
+use crate::severity;
 use crate::window::Trigger;
 use floodwatch_core::alert::Reason;
 use floodwatch_core::config::Config;
@@ -45,6 +46,8 @@ pub struct ScoreInput<'a> {
     pub hot_windows: u32,
     pub top_destination: Option<(&'a str, f64)>,
     pub protos: &'a [Proto],
+    /// The source reported no protocol and the command line declared it: how it says so.
+    pub proto_from_cmdline: Option<&'a str>,
     /// The most-spawned tool and the subject kind ("parent", "process").
     pub top_tool: Option<&'a str>,
     pub estimated_packets: bool,
@@ -70,6 +73,18 @@ fn proto_list(p: &[Proto]) -> String {
         "protocol not reported".into()
     } else {
         v.join("/").to_uppercase()
+    }
+}
+
+/// The protocols for a rate's explanation, saying when they come from the command line, with the
+/// separator to what follows ("UDP," or "UDP taken from the command line: ...;").
+fn proto_text(i: &ScoreInput) -> String {
+    match i.proto_from_cmdline {
+        Some(how) => format!(
+            "{} taken from the command line: {how};",
+            proto_list(i.protos)
+        ),
+        None => format!("{},", proto_list(i.protos)),
     }
 }
 
@@ -127,11 +142,36 @@ pub fn score(i: &ScoreInput) -> (u8, Vec<Reason>) {
     if i.ctx.interactive {
         context.push(interactive_reason(i));
     }
+    if let Some(r) = &i.ctx.remote_session {
+        context.push(reason(
+            "remote_session",
+            s.remote_session,
+            format!("{r}: typed in a remote login, not at this Mac's keyboard (no interactive discount)"),
+            None,
+            None,
+        ));
+    }
     if let Some(j) = i.baseline {
         context.extend(baseline_reasons(j, i.cfg));
     }
     context.sort_by_key(|r| std::cmp::Reverse(r.points));
-    let total: i32 = primary.iter().chain(context.iter()).map(|r| r.points).sum();
+    let mut total: i32 = primary.iter().chain(context.iter()).map(|r| r.points).sum();
+    // The severity policy's floor for declared floods, as a reason of its own so the points add up.
+    let floor = severity::band_floor(severity::DECLARED_FLOOD_MIN) as i32;
+    if i.declared.is_some() && total < floor {
+        context.push(reason(
+            "declared_floor",
+            floor - total,
+            format!(
+                "raised to {floor} ({}): a command line that declares a flood is at least {} however it was started",
+                severity::DECLARED_FLOOD_MIN.as_str(),
+                severity::DECLARED_FLOOD_MIN.as_str()
+            ),
+            None,
+            Some(floor as f64),
+        ));
+        total = floor;
+    }
     let score = total.clamp(1, 100) as u8;
     primary.extend(context);
     (score, primary)
@@ -166,14 +206,14 @@ fn signal_reasons(i: &ScoreInput, ratios: &[(Trigger, f64)], base: i32, secs: u6
                 "packet_rate",
                 pts,
                 format!(
-                    "{} outbound packets/s{} ({}, weighted {}; threshold {}/s)",
+                    "{} outbound packets/s{} ({} weighted {}; threshold {}/s)",
                     fmt_rate(p.packets_per_s),
                     if i.estimated_packets {
                         " (estimated from the command line)"
                     } else {
                         ""
                     },
-                    proto_list(i.protos),
+                    proto_text(i),
                     fmt_rate(p.weighted_packets_per_s),
                     fmt_rate(t.packets_per_s)
                 ),
@@ -184,9 +224,9 @@ fn signal_reasons(i: &ScoreInput, ratios: &[(Trigger, f64)], base: i32, secs: u6
                 "byte_rate",
                 pts,
                 format!(
-                    "{} outbound ({}, weighted {}; threshold {})",
+                    "{} outbound ({} weighted {}; threshold {})",
                     fmt_bytes_rate(p.bytes_per_s),
-                    proto_list(i.protos),
+                    proto_text(i),
                     fmt_bytes_rate(p.weighted_bytes_per_s),
                     fmt_bytes_rate(t.bytes_per_s)
                 ),
@@ -301,7 +341,15 @@ fn traffic_reasons(i: &ScoreInput, secs: u64, out: &mut Vec<Reason>) {
         out.push(reason(
             "stateless_protocol",
             s.stateless_protocol,
-            format!("stateless protocol ({})", proto_list(i.protos)),
+            format!(
+                "stateless protocol ({}{})",
+                proto_list(i.protos),
+                if i.proto_from_cmdline.is_some() {
+                    ", from the command line"
+                } else {
+                    ""
+                }
+            ),
             None,
             None,
         ));
@@ -338,7 +386,9 @@ fn traffic_reasons(i: &ScoreInput, secs: u64, out: &mut Vec<Reason>) {
     }
 }
 
-/// Interactive use was seen (a TTY via a terminal or ssh): ranked lower, still a flood.
+/// Someone at this Mac's keyboard (a TTY via a local terminal): ranked lower, still a flood. The
+/// discount is for ambiguous volume (a load test, a speed test): a command line that declares a flood
+/// gets none.
 fn interactive_reason(i: &ScoreInput) -> Reason {
     let c = i.ctx;
     let who = c
@@ -346,11 +396,16 @@ fn interactive_reason(i: &ScoreInput) -> Reason {
         .as_deref()
         .map(crate::process::basename)
         .unwrap_or(c.launched_by.as_str());
+    let (points, note) = if i.declared.is_some() {
+        (0, "no discount: its command line declares a flood")
+    } else {
+        (i.cfg.scoring.interactive, "ranked lower, still a flood")
+    };
     reason(
         "interactive",
-        i.cfg.scoring.interactive,
+        points,
         format!(
-            "interactive: TTY {} via {who} (ranked lower, still a flood)",
+            "interactive: TTY {} via {who} ({note})",
             c.tty.as_deref().unwrap_or("?")
         ),
         None,

@@ -40,6 +40,8 @@ pub struct WindowAcc {
     pub connections: u64,
     pub destinations: BTreeMap<String, f64>,
     pub protos: Vec<Proto>,
+    /// The source reported no protocol and the command line declared it: how (for the explanation).
+    pub proto_from_cmdline: Option<String>,
     pub declared: Option<Declared>,
     /// The member process that did the most (for context and the alert's actor).
     pub busiest_member: Option<(u64, f64)>,
@@ -69,6 +71,10 @@ impl WindowAcc {
             connections: self.connections + later.connections,
             destinations: self.destinations.clone(),
             protos: self.protos.clone(),
+            proto_from_cmdline: self
+                .proto_from_cmdline
+                .clone()
+                .or_else(|| later.proto_from_cmdline.clone()),
             declared: self.declared.clone().or_else(|| later.declared.clone()),
             busiest_member: self.busiest_member,
             evidence: Vec::new(),
@@ -122,6 +128,11 @@ impl WindowAcc {
         if !self.protos.contains(&p) {
             self.protos.push(p);
         }
+    }
+
+    /// Traffic just added took its protocol from the command line (`how` says what declares it).
+    pub fn note_proto_from_cmdline(&mut self, how: String) {
+        self.proto_from_cmdline.get_or_insert(how);
     }
 
     fn note_destination(&mut self, remote: &str, weight: f64) {

@@ -266,7 +266,7 @@ fn declared_ping_flood_without_traffic_rows_alerts() {
 }
 
 #[test]
-fn interactive_flood_alerts_but_ranks_below_unattended() {
+fn an_interactive_declared_flood_gets_no_discount_stays_medium_and_ranks_below_unattended() {
     let run = |tty: Tty, parent_path: &str| {
         let mut r = Run::new("");
         let parent = proc_info(800, 1, 0, parent_path, parent_path, 501, tty.clone());
@@ -302,10 +302,28 @@ fn interactive_flood_alerts_but_ranks_below_unattended() {
     );
     let unattended = run(Tty::None, "/usr/sbin/cron");
     assert!(!interactive.context.unattended);
-    assert!(interactive
+    assert!(interactive.context.interactive);
+    // ping -f says it floods: the keyboard's discount is not for it (issue 11), and it stays at least
+    // medium; it still ranks below the unattended one.
+    let discount = interactive
         .reasons
         .iter()
-        .any(|r| r.code == "interactive" && r.points < 0));
+        .find(|r| r.code == "interactive")
+        .expect("the interactive context is named");
+    assert_eq!(discount.points, 0, "{}", discount.text);
+    assert!(
+        discount
+            .text
+            .contains("no discount: its command line declares a flood"),
+        "{}",
+        discount.text
+    );
+    assert!(
+        interactive.severity >= floodwatch_core::alert::Severity::Medium,
+        "{} {:?}",
+        interactive.score,
+        interactive.severity
+    );
     assert!(
         interactive.score < unattended.score,
         "{} vs {}",

@@ -21,6 +21,7 @@ fn ctx(launched_by: LaunchedBy) -> Context {
         tty_known: true,
         responsible: None,
         interactive: false,
+        remote_session: None,
         unattended: false,
         away: None,
         root: false,
@@ -49,6 +50,16 @@ fn ping_flood() -> Declared {
         unbounded: false,
         proto: Proto::Icmp,
         what: "ping -f (flood: at least 100 packets/s)".into(),
+    }
+}
+
+fn nping_rate() -> Declared {
+    Declared {
+        est_pps: Some(5000.0),
+        bytes_per_packet: None,
+        unbounded: false,
+        proto: Proto::Tcp,
+        what: "nping at 5000 probes/s".into(),
     }
 }
 
@@ -83,6 +94,7 @@ struct Row {
     hot_windows: u32,
     top_destination: Option<(&'static str, f64)>,
     protos: Vec<Proto>,
+    proto_from_cmdline: Option<&'static str>,
     baseline: Option<Judgement>,
     score: u8,
     reasons: Vec<(&'static str, i32)>,
@@ -103,6 +115,7 @@ fn rows() -> Vec<Row> {
             hot_windows: 1,
             top_destination: Some(("203.0.113.10", 1.0)),
             protos: vec![Proto::Tcp],
+            proto_from_cmdline: None,
             baseline: None,
             // base 35 + 10 × log2(2) = 45
             score: 70,
@@ -125,6 +138,7 @@ fn rows() -> Vec<Row> {
             hot_windows: 1,
             top_destination: None,
             protos: vec![Proto::Icmp],
+            proto_from_cmdline: None,
             baseline: None,
             // The declared flood carries the declared base (40) instead of the base.
             score: 60,
@@ -150,6 +164,7 @@ fn rows() -> Vec<Row> {
             hot_windows: 1,
             top_destination: Some(("198.51.100.9", 0.5)),
             protos: vec![Proto::Udp],
+            proto_from_cmdline: None,
             baseline: None,
             score: 25,
             reasons: vec![
@@ -158,6 +173,97 @@ fn rows() -> Vec<Row> {
                 ("interactive", -15),
             ],
             severity: Severity::Informational,
+        },
+        Row {
+            name: "a declared flood typed at this Mac's keyboard: no interactive discount, raised to medium",
+            ratios: vec![],
+            ctx: Context {
+                tty: Some("/dev/ttys001".into()),
+                interactive: true,
+                responsible: Some(
+                    "/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal".into(),
+                ),
+                ..ctx(LaunchedBy::Terminal)
+            },
+            declared: Some(nping_rate()),
+            hot_windows: 1,
+            top_destination: None,
+            protos: vec![Proto::Tcp],
+            proto_from_cmdline: None,
+            baseline: None,
+            // 40 declared + 0 (the discount is not for a declared flood) = 40, below the medium
+            // floor: raised by 10 to 50, as a reason of its own.
+            score: 50,
+            reasons: vec![
+                ("declared_flood", 40),
+                ("interactive", 0),
+                ("declared_floor", 10),
+            ],
+            severity: Severity::Medium,
+        },
+        Row {
+            name: "a declared flood from an unknown launcher, TTY not reported: still medium",
+            ratios: vec![],
+            ctx: Context {
+                tty_known: false,
+                ..ctx(LaunchedBy::Unknown)
+            },
+            declared: Some(nping_rate()),
+            hot_windows: 1,
+            top_destination: None,
+            protos: vec![Proto::Tcp],
+            proto_from_cmdline: None,
+            baseline: None,
+            score: 50,
+            reasons: vec![("declared_flood", 40), ("declared_floor", 10)],
+            severity: Severity::Medium,
+        },
+        Row {
+            name: "UDP over a TTY that came through sshd: a remote login, neither discounted nor unattended",
+            ratios: vec![(Trigger::Packets, 2.0)],
+            ctx: Context {
+                tty: Some("/dev/ttys003".into()),
+                remote_session: Some("remote session via sshd-session (tty ttys003)".into()),
+                ..ctx(LaunchedBy::Ssh)
+            },
+            declared: None,
+            hot_windows: 1,
+            top_destination: None,
+            protos: vec![Proto::Udp],
+            proto_from_cmdline: None,
+            baseline: None,
+            score: 50,
+            reasons: vec![
+                ("packet_rate", 45),
+                ("stateless_protocol", 5),
+                ("remote_session", 0),
+            ],
+            severity: Severity::Medium,
+        },
+        Row {
+            name: "25 MB/s of UDP (protocol from the command line) from an unattended python one-liner",
+            // 25 MB/s × 1.25 (UDP) = 31.25 MB/s weighted, 3.125× the 10 MB/s threshold.
+            ratios: vec![(Trigger::Bytes, 3.125)],
+            ctx: Context {
+                unattended: true,
+                ..ctx(LaunchedBy::LaunchdDaemon)
+            },
+            declared: None,
+            hot_windows: 1,
+            top_destination: None,
+            protos: vec![Proto::Udp],
+            proto_from_cmdline: Some(
+                "python -c program opens socket(2, 2) = socket(AF_INET, SOCK_DGRAM)",
+            ),
+            baseline: None,
+            // 35 + 10 × log2(3.125) = 51.4
+            score: 71,
+            reasons: vec![
+                ("byte_rate", 51),
+                ("unattended", 15),
+                ("stateless_protocol", 5),
+            ],
+            severity: Severity::High,
         },
         Row {
             name: "connections at 1.5× from an unknown launcher, TTY not reported",
@@ -170,6 +276,7 @@ fn rows() -> Vec<Row> {
             hot_windows: 1,
             top_destination: None,
             protos: vec![Proto::Tcp],
+            proto_from_cmdline: None,
             baseline: None,
             // 35 + 10 × log2(1.5) = 40.8, rounded
             score: 41,
@@ -191,6 +298,7 @@ fn rows() -> Vec<Row> {
             hot_windows: 5,
             top_destination: Some(("198.51.100.9", 0.9)),
             protos: vec![Proto::Udp, Proto::Icmp],
+            proto_from_cmdline: None,
             baseline: None,
             score: 100,
             // Measured signals strongest first (only the first carries the base), then context by
@@ -221,6 +329,7 @@ fn rows() -> Vec<Row> {
             hot_windows: 1,
             top_destination: None,
             protos: vec![],
+            proto_from_cmdline: None,
             baseline: Some(mature_deviation(3.0)),
             score: 65,
             reasons: vec![
@@ -247,6 +356,7 @@ fn score_reasons_and_severity_per_row() {
             hot_windows: row.hot_windows,
             top_destination: row.top_destination,
             protos: &row.protos,
+            proto_from_cmdline: row.proto_from_cmdline,
             top_tool: Some("curl"),
             estimated_packets: false,
             baseline: row.baseline.as_ref(),
@@ -276,6 +386,7 @@ fn reasons_carry_their_numbers() {
         hot_windows: 1,
         top_destination: row.top_destination,
         protos: &row.protos,
+        proto_from_cmdline: None,
         top_tool: Some("curl"),
         estimated_packets: false,
         baseline: None,
@@ -310,6 +421,7 @@ fn invalid_utf8_is_a_reason() {
         hot_windows: 1,
         top_destination: row.top_destination,
         protos: &row.protos,
+        proto_from_cmdline: None,
         top_tool: Some("curl"),
         estimated_packets: false,
         baseline: None,
@@ -397,5 +509,44 @@ fn network_flood_severity_is_what_the_network_rule_gave() {
     assert_eq!(
         severity(network_score(NetworkClass::Flood, below_four)),
         Severity::Medium
+    );
+}
+
+/// The explanation says where the protocol came from when the source reported none.
+#[test]
+fn a_protocol_from_the_command_line_is_said_so() {
+    let cfg = Config::default();
+    let rows = rows();
+    let row = rows
+        .iter()
+        .find(|r| r.proto_from_cmdline.is_some())
+        .expect("a row with the protocol from the command line");
+    let p = Peaks {
+        bytes_per_s: 25e6,
+        weighted_bytes_per_s: 31.25e6,
+        ..peaks(&row.ratios)
+    };
+    let (_, reasons) = score(&ScoreInput {
+        cfg: &cfg,
+        peaks: &p,
+        ctx: &row.ctx,
+        declared: None,
+        hot_windows: 1,
+        top_destination: None,
+        protos: &row.protos,
+        proto_from_cmdline: row.proto_from_cmdline,
+        top_tool: None,
+        estimated_packets: false,
+        baseline: None,
+        invalid_utf8: false,
+    });
+    let texts: Vec<&str> = reasons.iter().map(|r| r.text.as_str()).collect();
+    assert_eq!(
+        texts[0],
+        "25.0 MB/s outbound (UDP taken from the command line: python -c program opens socket(2, 2) = socket(AF_INET, SOCK_DGRAM); weighted 31.2 MB/s; threshold 10.0 MB/s)"
+    );
+    assert!(
+        texts.contains(&"stateless protocol (UDP, from the command line)"),
+        "{texts:?}"
     );
 }

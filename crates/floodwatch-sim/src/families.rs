@@ -404,6 +404,44 @@ pub fn perl_udp_flood(hf: &mut HostFiles, start: Ts, secs: f64, bytes_per_s: u64
     act(&perl, start, end)
 }
 
+/// A LaunchDaemon (root) whose program is a python one-liner sending 1,400-byte datagrams from
+/// `socket(2, 2)` (AF_INET, SOCK_DGRAM) to 198.51.100.9:9 in a `for` loop of a billion sends (not an
+/// endless `while`: no declared flood, only the socket says UDP), `bytes_per_s` for `secs` seconds.
+/// Seen through `nettop -P` (call [`HostFiles::nettop_process_only`] first): `python3.<pid>` process
+/// rows with no protocol. Subject: the python.
+pub fn python_udp_flood_process_rows(
+    hf: &mut HostFiles,
+    start: Ts,
+    secs: f64,
+    bytes_per_s: u64,
+) -> Act {
+    let end = start.add_nanos(secs_f(secs));
+    hf.around(start, end, 10);
+    let code = "import socket as k\ns=k.socket(2,2)\nfor _ in range(10**9): s.sendto(b'A'*1400,('198.51.100.9',9))";
+    let py = hf.spawn_job(
+        start.add_nanos(-40_000_000),
+        None,
+        "/usr/bin/python3",
+        &["/usr/bin/python3", "-c", code],
+        Signer::platform("com.apple.python3"),
+        0,
+        0,
+        None,
+    );
+    let sock = format!("udp4 {}<->198.51.100.9:9", hf.local_endpoint());
+    let mut t = hf.frame_at_or_after(start).add_nanos(-NANOS_PER_SEC / 2);
+    while t < end {
+        let out = hf
+            .rng
+            .random_range(bytes_per_s * 95 / 100..=bytes_per_s * 105 / 100);
+        hf.net_add(t, py.pid, "python3", &sock, "en0", "", 0, out);
+        t = t.add_secs(1);
+    }
+    hf.net_remove(end.add_nanos(100_000_000), py.pid);
+    hf.exit(end.add_nanos(100_000_000), &py, 9);
+    act(&py, start, end)
+}
+
 /// An admin logged in over ssh runs `sudo hping3 --flood -S -p 80 198.51.100.40` (Homebrew, ad hoc
 /// signed, root, tty ttys003) for `secs` seconds. hping3 sends through BPF: no nettop rows. Subject: the
 /// hping3 (an interactive flood: it alerts, ranked lower).

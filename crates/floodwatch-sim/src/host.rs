@@ -522,6 +522,14 @@ impl HostFiles {
         }
     }
 
+    /// The nettop file is written as `nettop -P -L 0` captures it: process rows only, so every row's
+    /// protocol is unknown to the reader.
+    pub fn nettop_process_only(&mut self) {
+        if let Some(n) = self.nettop.as_mut() {
+            n.set_process_only(true);
+        }
+    }
+
     /// The first frame instant at or after `ts` (frames share one sub-second phase per host).
     pub fn frame_at_or_after(&self, ts: Ts) -> Ts {
         let base = ts.0 - ts.0.rem_euclid(NANOS_PER_SEC) + self.frame_phase;

@@ -48,6 +48,8 @@ pub struct NettopCsv<W: Write> {
     procs: BTreeMap<i32, NProc>,
     frames: u64,
     line: String,
+    /// `nettop -P`: process rows only (their totals), no socket rows, so no protocol.
+    process_only: bool,
 }
 
 /// nettop's 15-character process name.
@@ -72,7 +74,13 @@ impl<W: Write> NettopCsv<W> {
             procs: BTreeMap::new(),
             frames: 0,
             line: String::with_capacity(256),
+            process_only: false,
         }
+    }
+
+    /// Writes as `nettop -P` does: one row per process (the sum of its sockets), no socket rows.
+    pub fn set_process_only(&mut self, on: bool) {
+        self.process_only = on;
     }
 
     /// Adds `bytes_in`/`bytes_out` to the cumulative counters of `socket` (e.g.
@@ -186,6 +194,9 @@ impl<W: Write> NettopCsv<W> {
             }
             buf.push_str(&self.line);
             buf.push('\n');
+            if self.process_only {
+                continue;
+            }
             for (j, s) in p.sockets.iter().enumerate() {
                 let h = mix(frame.wrapping_mul(31) ^ (pid as u64) << 16 ^ j as u64);
                 let sock_ts = Ts(ts.0 - 4_600_000 - (h % 900_000) as i64);

@@ -151,6 +151,8 @@ pub fn title(a: &Alert) -> String {
         a.host,
         if a.context.unattended {
             ", unattended"
+        } else if a.context.remote_session.is_some() {
+            ", remote session (ssh)"
         } else {
             ""
         }
@@ -169,6 +171,18 @@ pub fn detection_finding(a: &Alert, activity: Activity, product_version: &str) -
         severity: a.severity,
         status: status(a),
     };
+    let mut actor = json!({
+        "process": process_with_parents(&a.subject.process, &a.subject.parents),
+    });
+    if a.context.remote_session.is_some() {
+        // A TTY through sshd: OCSF's session says it is remote (floodwatch's wording is in
+        // unmapped.floodwatch.context.remote_session).
+        let mut session = json!({"is_remote": true});
+        if let Some(t) = &a.context.tty {
+            session["terminal"] = json!(t);
+        }
+        actor["session"] = session;
+    }
     finding(
         head,
         activity,
@@ -176,9 +190,7 @@ pub fn detection_finding(a: &Alert, activity: Activity, product_version: &str) -
         json!({
             "risk_score": a.score,
             "device": {"hostname": a.host, "type_id": 0, "os": {"name": "macOS", "type_id": 300}},
-            "actor": {
-                "process": process_with_parents(&a.subject.process, &a.subject.parents),
-            },
+            "actor": actor,
             "evidences": a.evidences.iter().map(evidence).collect::<Vec<_>>(),
             "unmapped": {
                 "floodwatch": {

@@ -82,6 +82,9 @@ pub fn write_alert(w: &mut dyn Write, a: &Alert, st: &Style) -> io::Result<()> {
         // Only what the telemetry showed: a source without process context says "unknown".
         if c.unattended {
             "UNATTENDED".to_string()
+        } else if let Some(r) = &c.remote_session {
+            // A TTY through sshd: attended, but not at this Mac's keyboard.
+            terminal(r).into_owned()
         } else if c.interactive {
             "interactive".to_string()
         } else {

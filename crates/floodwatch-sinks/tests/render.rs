@@ -217,3 +217,38 @@ fn reports_escape_hostile_strings_and_need_no_script() {
         "{md}"
     );
 }
+
+/// A TTY that came through sshd: the table's context says "remote session", the title says ssh, OCSF
+/// marks the actor's session remote with its terminal; without one, neither appears (issue 11).
+#[test]
+fn a_remote_session_is_shown_in_the_table_and_ocsf() {
+    let mut a = alert();
+    a.context = ContextView {
+        launched_by: "ssh".into(),
+        launch_chain: "launchd → /usr/libexec/sshd-session → -zsh → hping3 --flood 10.0.0.1".into(),
+        tty: Some("/dev/ttys003".into()),
+        tty_known: true,
+        remote_session: Some("remote session via sshd-session (tty ttys003)".into()),
+        ..ContextView::default()
+    };
+    let mut buf = Vec::new();
+    write_table(&mut buf, std::slice::from_ref(&a), &Style { color: false }).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    assert!(
+        text.contains("context remote session via sshd-session (tty ttys003) · launched by ssh · tty /dev/ttys003"),
+        "{text}"
+    );
+    assert!(text.contains("on mac-01, remote session (ssh)"), "{text}");
+    let v = detection_finding(&a, Activity::Create, "0.1.0");
+    assert_eq!(v["actor"]["session"]["is_remote"], true);
+    assert_eq!(v["actor"]["session"]["terminal"], "/dev/ttys003");
+    assert_eq!(
+        v["unmapped"]["floodwatch"]["context"]["remote_session"],
+        "remote session via sshd-session (tty ttys003)"
+    );
+    let local = detection_finding(&alert(), Activity::Create, "0.1.0");
+    assert!(local["actor"].get("session").is_none());
+    assert!(local["unmapped"]["floodwatch"]["context"]
+        .get("remote_session")
+        .is_none());
+}

@@ -2,13 +2,16 @@
 //! unified-log ndjson) by `floodwatch-sim`, read back through the same sniffing and parsers as real
 //! telemetry. Each scenario lives alone in its own host folder, so any alert on that host is about it.
 
+use floodwatch_core::alert::Severity;
 use floodwatch_core::config::Config;
+use floodwatch_core::event::Proto;
 use floodwatch_core::time::days_from_civil;
 use floodwatch_core::Ts;
 use floodwatch_engine::suppress::Suppressions;
 use floodwatch_engine::AlertEvent;
 use floodwatch_runtime::{hunt, HuntOptions};
-use floodwatch_sim::{write_scenario, Scenario, Truth};
+use floodwatch_sim::families::{self, Act};
+use floodwatch_sim::{write_scenario, Files, HostFiles, HostOpts, Scenario, Truth};
 use std::path::Path;
 
 fn start() -> Ts {
@@ -206,6 +209,22 @@ fn interactive_flood_alerts_but_ranks_below_the_unattended_one() {
     let interactive = one_alert_on_subject(Scenario::InteractivePingFlood, 7);
     let cron = one_alert_on_subject(Scenario::CronRootPingFlood, 2);
     assert!(!interactive.alert.context.unattended);
+    assert!(interactive.alert.context.interactive);
+    // `sudo ping -f` typed in Terminal declares a flood: no keyboard discount, at least medium.
+    let r = interactive
+        .alert
+        .reasons
+        .iter()
+        .find(|r| r.code == "interactive")
+        .expect("the interactive context is a reason");
+    assert_eq!(r.points, 0, "{}", r.text);
+    assert!(
+        interactive.alert.severity >= Severity::Medium,
+        "{} {:?} {:?}",
+        interactive.alert.score,
+        interactive.alert.severity,
+        codes(&interactive)
+    );
     assert!(
         interactive.alert.score < cron.alert.score,
         "interactive {} vs cron {}",
@@ -305,4 +324,144 @@ fn near_threshold_bursts_are_judged_the_same_wherever_they_fall_on_the_window_gr
             );
         }
     }
+}
+
+/// One host folder written by a simulator family with `files` (the real formats), hunted alone.
+fn family(
+    host: &str,
+    files: Files,
+    seed: u64,
+    setup: impl FnOnce(&mut HostFiles) -> Act,
+) -> (tempfile::TempDir, Act, Vec<AlertEvent>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = HostOpts {
+        seed,
+        ..HostOpts::default()
+    };
+    let mut hf = HostFiles::create(&tmp.path().join(host), files, opts).unwrap();
+    let act = setup(&mut hf);
+    hf.finish().unwrap();
+    let r = run(tmp.path());
+    for f in &r.summary.files {
+        assert_eq!(f.rejected, 0, "{host}: {}: {:?}", f.path, f.reasons);
+    }
+    (tmp, act, r.alerts)
+}
+
+fn only_alert(host: &str, alerts: Vec<AlertEvent>, act: &Act) -> AlertEvent {
+    assert_eq!(
+        alerts.len(),
+        1,
+        "{host}: {:#?}",
+        alerts
+            .iter()
+            .map(|a| (&a.alert.subject.process.path, a.alert.score, codes(a)))
+            .collect::<Vec<_>>()
+    );
+    let a = alerts.into_iter().next().unwrap();
+    assert_eq!(Some(a.alert.subject.process.pid), act.subject_pid, "{host}");
+    a
+}
+
+/// Issue 11: a 25 MB/s UDP flood from an unattended python one-liner, seen only as `nettop -P`
+/// process rows (no protocol), takes UDP from its command line (`socket(2,2)`) and is high, not
+/// "protocol unknown" at half its rate; the explanation says where the protocol came from.
+#[test]
+fn a_python_udp_flood_in_nettop_process_rows_takes_udp_from_its_command_line() {
+    let es_and_nettop = Files {
+        eslogger: true,
+        nettop: true,
+        unifiedlog: false,
+    };
+    let flood = |hf: &mut HostFiles| {
+        hf.nettop_process_only();
+        families::python_udp_flood_process_rows(hf, start(), 90.0, 25_000_000)
+    };
+    let (tmp, act, alerts) = family("mac-py", es_and_nettop, 11, flood);
+    let nettop = std::fs::read_to_string(tmp.path().join("mac-py/nettop.csv")).unwrap();
+    assert!(
+        nettop.contains(",python3.") && !nettop.contains("udp4") && !nettop.contains("tcp4"),
+        "nettop -P: process rows only"
+    );
+    let a = only_alert("mac-py", alerts, &act);
+    let rate = &a.alert.reasons[0];
+    assert_eq!(rate.code, "byte_rate", "{:?}", codes(&a));
+    assert!(
+        rate.text.contains(
+            "UDP taken from the command line: python -c program opens socket(2, 2) = socket(AF_INET, SOCK_DGRAM)"
+        ),
+        "{}",
+        rate.text
+    );
+    assert!(a.alert.metrics.protocols.contains(&Proto::Udp));
+    assert!(a.alert.context.unattended);
+    assert_eq!(
+        a.alert.severity,
+        Severity::High,
+        "{} {:?}",
+        a.alert.score,
+        codes(&a)
+    );
+
+    // Without the process source nothing declares the protocol: the same rows stay "not
+    // reported", weighted as unknown (half), and rank lower.
+    let nettop_only = Files {
+        eslogger: false,
+        nettop: true,
+        unifiedlog: false,
+    };
+    let (_tmp, act, alerts) = family("mac-py", nettop_only, 11, flood);
+    let b = only_alert("mac-py", alerts, &act);
+    assert!(
+        b.alert.reasons[0].text.contains("protocol not reported"),
+        "{}",
+        b.alert.reasons[0].text
+    );
+    assert!(b.alert.score < a.alert.score);
+}
+
+/// Issue 11: `sudo hping3 --flood` typed in an ssh login is a remote session, not someone at the
+/// keyboard: the context says so, there is no interactive discount, the alert is not "unattended",
+/// and a declared flood stays at least medium.
+#[test]
+fn a_flood_typed_in_an_ssh_session_is_a_remote_session_and_at_least_medium() {
+    let es_and_nettop = Files {
+        eslogger: true,
+        nettop: true,
+        unifiedlog: false,
+    };
+    let (_tmp, act, alerts) = family("mac-ssh", es_and_nettop, 12, |hf| {
+        families::hping3_flood(hf, start(), 60.0)
+    });
+    let a = only_alert("mac-ssh", alerts, &act);
+    let c = &a.alert.context;
+    assert_eq!(c.launched_by, "ssh");
+    assert_eq!(
+        c.remote_session.as_deref(),
+        Some("remote session via sshd-session (tty ttys003)")
+    );
+    assert!(!c.interactive && !c.unattended, "{c:?}");
+    let r = a
+        .alert
+        .reasons
+        .iter()
+        .find(|r| r.code == "remote_session")
+        .expect("the remote session is a reason");
+    assert!(
+        r.text
+            .starts_with("remote session via sshd-session (tty ttys003)"),
+        "{}",
+        r.text
+    );
+    assert!(
+        a.alert.reasons.iter().all(|r| r.points >= 0),
+        "no discount: {:?}",
+        codes(&a)
+    );
+    assert!(
+        a.alert.severity >= Severity::Medium,
+        "{} {:?}",
+        a.alert.score,
+        codes(&a)
+    );
 }
