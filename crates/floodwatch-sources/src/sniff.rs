@@ -320,6 +320,9 @@ fn has(m: &Map<String, Value>, k: &str) -> bool {
 }
 
 fn classify(m: &Map<String, Value>) -> Option<Format> {
+    if is_jamf_telemetry(m) {
+        return Some(Format::JamfTelemetry);
+    }
     if has(m, "schema_version")
         && has(m, "event_type")
         && has(m, "event")
@@ -341,6 +344,19 @@ fn classify(m: &Map<String, Value>) -> Option<Format> {
         return Some(Format::Osquery);
     }
     None
+}
+
+/// Jamf Protect's current telemetry stream: Jamf's `metadata` envelope (product "Device Telemetry
+/// Stream", vendor "Jamf") around an Endpoint Security `event`. Checked before eslogger, whose
+/// messages it resembles.
+fn is_jamf_telemetry(m: &Map<String, Value>) -> bool {
+    let meta = |k: &str| {
+        m.get("metadata")
+            .and_then(|md| md.get(k))
+            .and_then(Value::as_str)
+    };
+    has(m, "event")
+        && (meta("product") == Some("Device Telemetry Stream") || meta("vendor") == Some("Jamf"))
 }
 
 /// Jamf Protect: telemetry `header.event_name` `AUE_*`; alerts `eventType` `GP*` with `match`,
@@ -390,6 +406,9 @@ fn classify_other(m: &Map<String, Value>) -> Sniffed {
 /// No complete JSON value within the head (a first record larger than the head): decide on key names.
 fn json_by_key_names(first: &str, head: &str) -> Sniffed {
     let k = |s: &str| first.contains(&format!("\"{s}\""));
+    if k("metadata") && first.contains("\"Device Telemetry Stream\"") {
+        return Sniffed::Telemetry(Format::JamfTelemetry);
+    }
     if k("schema_version") && k("event_type") && k("event") {
         return Sniffed::Telemetry(Format::Eslogger);
     }
