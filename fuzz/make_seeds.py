@@ -142,6 +142,12 @@ def main():
     for f in sorted(os.listdir(os.path.join(CORPUS, "jamf_protect/telemetry"))):
         corpus("jamf_protect", "jamf_protect/telemetry/" + f)
     corpus("jamf_protect", "jamf_protect/alerts/GPProcessEvent.json")
+    jt = corpus("jamf_telemetry", "jamf_protect_telemetry/elastic_jamf_protect_telemetry_sample_lines.ndjson")
+    import json
+    jt_exec = jt.splitlines()[4]
+    hostile("jamf_telemetry", "hostile_pretty_exec.json", json.dumps(json.loads(jt_exec), indent=2).encode() + b"\n", "the real ping exec record pretty-printed")
+    hostile("jamf_telemetry", "hostile_year_2610.ndjson", jt_exec.replace(b'"time":"2024-', b'"time":"2610-') + b"\n", "time in year 2610")
+    hostile("jamf_telemetry", "hostile_nul_line.ndjson", jt.splitlines(keepends=True)[0] + b"\0\0\n" + jt_exec + b"\n", "a NUL byte line between two real records")
     for f in ("endpointpkg_network_sample_event.json", "endpointpkg_process_sample_event.json"):
         corpus("elastic_defend", "elastic_defend/" + f)
     ed = rd(os.path.join(CORPUS, "elastic_defend/endpointpkg_network_sample_event.json"))
