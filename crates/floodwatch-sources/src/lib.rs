@@ -201,6 +201,11 @@ pub trait RecordParser: Send {
     fn unseen_record(&mut self) {}
     /// End of input: flush anything held back (nettop's last frame).
     fn finish(&mut self, _out: &mut Vec<Event>) {}
+    /// Counts the skips and rejects of records whose outcome was decided after their own `parse`
+    /// returned (nettop rows held until a header below them): such a record returned
+    /// [`Parsed::Events`] without an event, and is counted here, once, when its outcome is known.
+    /// Called after every record and after `finish`.
+    fn settle_held(&mut self, _stats: &mut FileStats) {}
     /// The UTC offset the records revealed, if any (unified log timestamps carry one).
     fn utc_offset(&self) -> Option<i32> {
         None
@@ -345,6 +350,7 @@ impl<R: BufRead> FileSource<R> {
             let frame = if past_end { None } else { frame };
             let Some(frame) = frame else {
                 self.parser.finish(out);
+                self.parser.settle_held(&mut self.stats);
                 self.stats.events += (out.len() - start) as u64;
                 self.stats.notes.extend(self.parser.notes());
                 self.stats.carried = self.parser.carried();
@@ -395,6 +401,7 @@ impl<R: BufRead> FileSource<R> {
                     if parsed.is_ok() {
                         self.stats.events += (out.len() - before) as u64;
                     }
+                    self.parser.settle_held(&mut self.stats);
                     match parsed {
                         Ok(Parsed::Events) => {}
                         Ok(Parsed::Skipped(why)) => self.stats.skip(why),

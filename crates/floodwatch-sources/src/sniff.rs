@@ -234,11 +234,20 @@ fn json_array(lines: &Lines<'_>, text: &str) -> Option<Candidate> {
     })
 }
 
-/// nettop: a header (CSV or fixed width), then rows of its shape.
+/// nettop: a header (CSV or fixed width) and rows of its shape, in any order (a capture copied
+/// from a terminal may have its header below the rows). A fixed-width head with no header at all
+/// (the header further down than the head) is told by its rows' shape alone.
 fn nettop(lines: &Lines<'_>) -> Option<Candidate> {
-    let (format, header) = lines
+    let Some((format, header)) = lines
         .records()
-        .find_map(|l| sniff_nettop_header(l.text).map(|f| (f, l.text)))?;
+        .find_map(|l| sniff_nettop_header(l.text).map(|f| (f, l.text)))
+    else {
+        let fits = lines.records().filter(|l| fixed_row_shape(l.text)).count();
+        return (fits > 0).then_some(Candidate {
+            verdict: Sniffed::Telemetry(Format::NettopFixed),
+            lines: fits,
+        });
+    };
     let fields = header.split(',').count();
     let fits = lines
         .records()
@@ -296,6 +305,32 @@ fn json_values(lines: &Lines<'_>, text: &str) -> Option<Candidate> {
         i = if read_any { first.max(i + 1) } else { i + 1 };
     }
     most_lines(by_kind.iter()).cloned()
+}
+
+/// A fixed-width nettop process row: `Name.pid`, a run of blanks, then counters, the last two
+/// numbers (`launchd.1      0      0`).
+fn fixed_row_shape(line: &str) -> bool {
+    let line = line.trim_end();
+    let Some(gap) = line.find("  ") else {
+        return false;
+    };
+    let (name, rest) = line.split_at(gap);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let named = name
+        .rsplit_once('.')
+        .is_some_and(|(n, pid)| !n.trim().is_empty() && digits(pid));
+    // The other cells are counters (`-x`: digits; else `1.5 KiB`) or an interface (`en0`).
+    let cell = |c: &str| {
+        digits(&c.replace('.', ""))
+            || matches!(c, "B" | "KiB" | "MiB" | "GiB" | "TiB")
+            || c.trim_end_matches(|ch: char| ch.is_ascii_digit()).len() < c.len()
+                && c.bytes().all(|b| b.is_ascii_alphanumeric())
+    };
+    let mut values = rest.split_whitespace().rev();
+    named
+        && values.next().is_some_and(digits)
+        && values.next().is_some_and(digits)
+        && values.all(cell)
 }
 
 /// nettop headers: CSV `time,,interface,...` / `,bytes_in,bytes_out,`; fixed width `... bytes_in   bytes_out`.
