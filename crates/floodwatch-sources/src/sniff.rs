@@ -291,7 +291,12 @@ fn json_values(lines: &Lines<'_>, text: &str) -> Option<Candidate> {
             let end = l.start + stream.byte_offset();
             let last = lines.line_at(end.saturating_sub(1));
             let verdict = match &v {
+                // A unified log object over several lines is `log show --style json` output
+                // without its array (cut to one record): read as that style, not as lines.
                 Value::Object(m) => match classify(m) {
+                    Some(Format::UnifiedLogNdjson) if last > first => {
+                        Sniffed::Telemetry(Format::UnifiedLogJson)
+                    }
                     Some(f) => Sniffed::Telemetry(f),
                     None => classify_other(m),
                 },
@@ -449,6 +454,10 @@ fn json_by_key_names(first: &str, head: &str) -> Sniffed {
     }
     if k("eventMessage") && k("timestamp") {
         return Sniffed::Telemetry(Format::UnifiedLogNdjson);
+    }
+    // A pretty-printed unified log object (`{` alone on its line) larger than the head.
+    if first.trim() == "{" && head.contains("\"eventMessage\"") && head.contains("\"timestamp\"") {
+        return Sniffed::Telemetry(Format::UnifiedLogJson);
     }
     if k("hostIdentifier") && k("calendarTime") {
         return Sniffed::Telemetry(Format::Osquery);
