@@ -42,6 +42,11 @@ fn sniffed_from_content_not_as_eslogger_nor_unknown_json() {
         sniff(pretty.as_bytes()),
         Sniffed::Telemetry(Format::JamfTelemetry)
     );
+    // Pretty-printed records (two back to back) are read like lines, each at its `{` line.
+    let two = format!("{pretty}\n{pretty}\n");
+    let (ev, st) = read_all(two.as_bytes(), Format::JamfTelemetry, ctx("p.json"));
+    assert_eq!((st.records, st.events, st.rejected), (2, 2, 0), "{st:?}");
+    assert_eq!(ev[1].origin.line, pretty.lines().count() as u64 + 1);
     // A first record larger than the sniffer's head is decided on its key names.
     let mut big = v.clone();
     big["event"]["exec"]["env"] = serde_json::json!(["X=".repeat(40_000)]);
