@@ -411,7 +411,8 @@ impl RecordParser for NettopParser {
     /// The rejected row may have been a process row: the socket rows under it are not the
     /// process's above.
     fn unseen_record(&mut self) {
-        if !self.seen_header && !self.before_header.is_empty() {
+        // One gap stands for a run of them: the hold stays bounded by its rows.
+        if !self.seen_header && matches!(self.before_header.last(), Some(Held::Row { .. })) {
             self.before_header.push(Held::Gap);
         }
         self.current_proc = None;

@@ -669,6 +669,17 @@ fn rows_before_the_header_are_bounded_and_never_silently_dropped() {
         st.samples[0]
     );
 
+    // A line the framer rejects (NUL bytes) among the held rows is a gap, located like any reject.
+    let mut lines: Vec<String> = real.lines().map(str::to_string).collect();
+    lines.insert(2, "\0\0\0".into());
+    let with_nul: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let (ev, st) = fixed(&with_nul, anchored(NettopMode::Cumulative));
+    assert_eq!((st.records, st.rejected, ev.len()), (37, 1, 2), "{st:?}");
+    assert_eq!(
+        (st.samples[0].line, st.samples[0].reason.as_str()),
+        (3, "binary data")
+    );
+
     let no_header: String = real.lines().take(35).map(|l| format!("{l}\n")).collect();
     let (ev, st) = fixed(&no_header, anchored(NettopMode::Cumulative));
     assert!(ev.is_empty());
