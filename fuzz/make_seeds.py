@@ -108,6 +108,9 @@ def main():
     k = row.rstrip().rfind(b" ")
     hostile("nettop_fixed", "hostile_u64_max_counter.txt", b"".join(fl[:2]) + row[:k + 1] + b"18446744073709551615\n" + b"".join(fl[3:]) , "a counter of 18446744073709551615")
     hostile("nettop_fixed", "hostile_nul_line.txt", b"".join(fl[:4]) + b"\0\0\0\n" + b"".join(fl[4:10]), "a NUL byte line")
+    corpus("nettop_fixed", "nettop/agentmon_nettop_fixedwidth_header_after_rows.txt")
+    put("nettop_fixed", "whichway_header_below_rows.txt", b"".join(fl[1:]) + fl[0],
+        "tests/data/corpus/nettop/whichway_nettop_P_x_l2_fixedwidth.txt", "rows first, then the header line (a terminal copy)")
 
     # unified log
     ul = corpus("unifiedlog_ndjson", "unifiedlog/elastic_macos_network_activity.ndjson")
@@ -118,6 +121,10 @@ def main():
     objs = [l for l in ul.splitlines() if l.strip()]
     put("unifiedlog_json", "elastic_macos_network_activity.as_array.json", b"[\n" + b",\n".join(objs) + b"\n]\n",
         "tests/data/corpus/unifiedlog/elastic_macos_network_activity.ndjson", "records wrapped in one JSON array (`log show --style json`)")
+    import json as _json
+    pretty = _json.dumps(_json.loads(objs[0]), indent=2).replace('": ', '" : ').encode()
+    put("unifiedlog_json", "elastic_macos_network_activity.one_object.json", pretty + b"\n",
+        "tests/data/corpus/unifiedlog/elastic_macos_network_activity.ndjson", "first record pretty-printed alone, no array (`log show --style json` cut to one record)")
     exo = [l for l in ex_ul.splitlines() if l.strip()][:50]
     put("unifiedlog_json", "admin-mbp-02_unifiedlog.as_array.json", b"[" + b",".join(exo) + b"]",
         "examples/collection/admin-mbp-02/unifiedlog.ndjson", "first 50 records wrapped in one JSON array")
@@ -142,7 +149,13 @@ def main():
     for f in sorted(os.listdir(os.path.join(CORPUS, "jamf_protect/telemetry"))):
         corpus("jamf_protect", "jamf_protect/telemetry/" + f)
     corpus("jamf_protect", "jamf_protect/alerts/GPProcessEvent.json")
-    for f in ("endpointpkg_network_sample_event.json", "endpointpkg_process_sample_event.json"):
+    jt = corpus("jamf_telemetry", "jamf_protect_telemetry/elastic_jamf_protect_telemetry_sample_lines.ndjson")
+    import json
+    jt_exec = jt.splitlines()[4]
+    hostile("jamf_telemetry", "hostile_pretty_exec.json", json.dumps(json.loads(jt_exec), indent=2).encode() + b"\n", "the real ping exec record pretty-printed")
+    hostile("jamf_telemetry", "hostile_year_2610.ndjson", jt_exec.replace(b'"time":"2024-', b'"time":"2610-') + b"\n", "time in year 2610")
+    hostile("jamf_telemetry", "hostile_nul_line.ndjson", jt.splitlines(keepends=True)[0] + b"\0\0\n" + jt_exec + b"\n", "a NUL byte line between two real records")
+    for f in ("endpointpkg_network_sample_event.json", "endpointpkg_process_sample_event.json", "ecs_rfc0030_linux_exec_event.json"):
         corpus("elastic_defend", "elastic_defend/" + f)
     ed = rd(os.path.join(CORPUS, "elastic_defend/endpointpkg_network_sample_event.json"))
     hostile("elastic_defend", "hostile_year_2610.json", re.sub(rb'("@timestamp":\s*")\d{4}', rb'\g<1>2610', ed, count=1), "@timestamp in year 2610")

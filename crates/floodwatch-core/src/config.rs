@@ -69,6 +69,9 @@ pub struct Input {
     /// The fastest a nettop counter can rise (bytes per second, per row): a jump beyond it is a
     /// counter glitch, rejected and kept out of every rate. Zeek conn.log rows are held to it too.
     pub nettop_max_bytes_per_s: f64,
+    /// nettop rows read before the file's first header (a capture copied from a terminal
+    /// mid-frame) are held, at most this many, until the header says what their columns are.
+    pub nettop_rows_before_header: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]

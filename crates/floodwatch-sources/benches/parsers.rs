@@ -228,14 +228,20 @@ fn jamf_objects(min: usize) -> Vec<u8> {
     repeat_to(&one, min)
 }
 
-/// The Elastic package's process and network sample events, one compact line each.
+/// The Elastic package's process and network sample events, one compact line each, their host
+/// relabelled macOS.
 fn elastic_ndjson(min: usize) -> Vec<u8> {
     let mut one = Vec::new();
     for f in [
         "elastic_defend/endpointpkg_process_sample_event.json",
         "elastic_defend/endpointpkg_network_sample_event.json",
     ] {
-        let v: serde_json::Value = serde_json::from_slice(&corpus(f)).expect("JSON");
+        // Relabelled macOS hosts: a Windows host's documents are skipped as out of scope, and
+        // the bench measures the parser reading them.
+        let text = String::from_utf8(corpus(f))
+            .expect("UTF-8")
+            .replace("\"windows\"", "\"macos\"");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
         one.extend(v.to_string().into_bytes());
         one.push(b'\n');
     }

@@ -15,6 +15,12 @@
 //! - Anything else (file, library, DNS lookups, ...) is skipped by dataset/action.
 //!
 //! Host: `host.hostname` (else `host.name`) unless `--host` forces one.
+//!
+//! Out of scope: a document from a Windows or Linux host (`host.os.type`, else `.platform`, else
+//! `.family`, naming an OS other than macOS) is skipped as "non-macOS host (<os>)" and counted per
+//! OS in the file's notes: AN0971 is a macOS analytic, and a Windows process must not be judged as
+//! a Mac one (no tty, SIDs for users, other launch chains). A document naming no OS is taken as a
+//! Mac's (the macOS package documents `host.os` but older exports may drop it).
 
 use crate::wire::json::{self, cut, host_port, HostNames, Obj};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
@@ -124,9 +130,27 @@ fn endpoint(o: &Obj, side: &str) -> Option<String> {
     Some(host_port(host, int(o, &format!("{side}.port"))))
 }
 
+/// The host's OS as the document names it, when that is not macOS.
+fn foreign_os(o: &Obj) -> Option<String> {
+    let os = text(o, "host.os.type")
+        .or_else(|| text(o, "host.os.platform"))
+        .or_else(|| text(o, "host.os.family"))?
+        .to_ascii_lowercase();
+    let mac = matches!(
+        os.as_str(),
+        "macos" | "darwin" | "macosx" | "mac os x" | "osx"
+    );
+    (!mac).then(|| cut(&os))
+}
+
+/// Distinct foreign OS names counted for the notes; others are added to the last one's count.
+const MAX_FOREIGN_OS: usize = 8;
+
 pub struct ElasticParser {
     ctx: SourceCtx,
     hosts: HostNames,
+    /// Documents skipped as from a non-macOS host, per OS name.
+    foreign: Vec<(String, u64)>,
 }
 
 impl ElasticParser {
@@ -134,6 +158,7 @@ impl ElasticParser {
         ElasticParser {
             ctx,
             hosts: HostNames::default(),
+            foreign: Vec::new(),
         }
     }
 
@@ -233,6 +258,20 @@ impl ElasticParser {
 impl RecordParser for ElasticParser {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
         let o = &json::object(record)?;
+        if let Some(os) = foreign_os(o) {
+            let why = format!("non-macOS host ({os})");
+            let full = self.foreign.len() >= MAX_FOREIGN_OS;
+            match self.foreign.iter().position(|(n, _)| *n == os) {
+                Some(i) => self.foreign[i].1 += 1,
+                None if !full => self.foreign.push((os, 1)),
+                None => {
+                    if let Some((_, n)) = self.foreign.last_mut() {
+                        *n += 1;
+                    }
+                }
+            }
+            return Ok(Parsed::Skipped(why.into()));
+        }
         let stamp = text(o, "@timestamp")
             .ok_or_else(|| Reject::new(RejectReason::MissingField, "@timestamp"))?;
         let ts = parse_rfc3339(stamp).ok_or_else(|| {
@@ -272,6 +311,24 @@ impl RecordParser for ElasticParser {
         });
         Ok(Parsed::Events)
     }
+
+    fn notes(&self) -> Vec<String> {
+        if self.foreign.is_empty() {
+            return Vec::new();
+        }
+        let total: u64 = self.foreign.iter().map(|(_, n)| n).sum();
+        let per: Vec<String> = self
+            .foreign
+            .iter()
+            .map(|(os, n)| format!("{os} {n}"))
+            .collect();
+        vec![format!(
+            "{total} Elastic Defend document{} from non-macOS hosts ({}): out of scope for \
+             AN0971, a macOS analytic, so not judged as Mac processes",
+            if total == 1 { "" } else { "s" },
+            per.join(", ")
+        )]
+    }
 }
 
 #[cfg(test)]
@@ -285,9 +342,57 @@ mod tests {
         testutil::corpus(&format!("elastic_defend/{name}"))
     }
 
+    /// The document with its `host.os` relabelled macOS (a derived document): the package's only
+    /// real samples are from a Windows host, and they still show how nested fields are read.
+    fn as_mac(data: &[u8]) -> Vec<u8> {
+        String::from_utf8(data.to_vec())
+            .unwrap()
+            .replace("\"family\": \"windows\"", "\"family\": \"macos\"")
+            .replace("\"type\": \"windows\"", "\"type\": \"macos\"")
+            .replace("\"platform\": \"windows\"", "\"platform\": \"macos\"")
+            .into_bytes()
+    }
+
+    /// Real documents from Windows (the package's samples) and Linux (ECS RFC 0030's real exec
+    /// event) hosts are out of scope: skipped per file with the OS named, and noted, never events.
+    #[test]
+    fn real_windows_and_linux_documents_are_out_of_scope() {
+        let mut all = Vec::new();
+        for f in [
+            "endpointpkg_process_sample_event.json",
+            "endpointpkg_network_sample_event.json",
+            "ecs_rfc0030_linux_exec_event.json",
+        ] {
+            let data = corpus(f);
+            assert_eq!(
+                sniff(&data),
+                Sniffed::Telemetry(Format::ElasticDefend),
+                "{f}"
+            );
+            all.extend(data);
+            all.push(b'\n');
+        }
+        let (ev, st) = read_all(&all, Format::ElasticDefend, ctx("w.json"));
+        assert!(ev.is_empty());
+        assert_eq!((st.records, st.skipped, st.rejected), (3, 3, 0));
+        assert_eq!(
+            st.reasons.get("skipped: non-macOS host (windows)"),
+            Some(&2)
+        );
+        assert_eq!(st.reasons.get("skipped: non-macOS host (linux)"), Some(&1));
+        assert_eq!(
+            st.notes,
+            ["3 Elastic Defend documents from non-macOS hosts (windows 2, linux 1): out of scope \
+              for AN0971, a macOS analytic, so not judged as Mac processes"]
+        );
+        // A macOS host (and one naming no OS) is read.
+        let (ev, _) = read_all(MACOS.as_bytes(), Format::ElasticDefend, ctx("m"));
+        assert!(!ev.is_empty());
+    }
+
     #[test]
     fn real_package_samples_nested_and_pretty_printed() {
-        let data = corpus("endpointpkg_process_sample_event.json");
+        let data = as_mac(&corpus("endpointpkg_process_sample_event.json"));
         assert_eq!(sniff(&data), Sniffed::Telemetry(Format::ElasticDefend));
         let (ev, st) = read_all(&data, Format::ElasticDefend, ctx("p.json"));
         assert_eq!((st.records, st.events, st.rejected), (1, 1, 0));
@@ -308,7 +413,7 @@ mod tests {
         assert_eq!(&*ev[0].host, "data-viz-win-1");
         assert_eq!(ev[0].ts.0, 1_649_098_388_657_898_600);
 
-        let data = corpus("endpointpkg_network_sample_event.json");
+        let data = as_mac(&corpus("endpointpkg_network_sample_event.json"));
         assert_eq!(sniff(&data), Sniffed::Telemetry(Format::ElasticDefend));
         let (ev, st) = read_all(&data, Format::ElasticDefend, ctx("n.json"));
         assert_eq!((st.records, st.events, st.rejected), (1, 1, 0));

@@ -219,6 +219,8 @@ fn object_frame(buf: &[u8], line: u64, too_long: bool, complete: bool, max: usiz
 }
 
 /// Splits a top-level JSON array (`[ {..}, {..} ]`) into its object texts, tracking line numbers.
+/// The array's brackets may be missing (`log show --style json` output cut to one record, or a few
+/// `{..},{..}`): objects at the top level are read the same way, and the end of input ends them.
 /// Anything else at the top level (a preamble line, a stray token) is reported as a bad frame.
 pub struct JsonArrayFramer<R> {
     reader: R,
@@ -227,6 +229,8 @@ pub struct JsonArrayFramer<R> {
     max: usize,
     started: bool,
     ended: bool,
+    /// The objects are not inside `[ ]`.
+    bare: bool,
 }
 
 impl<R: BufRead> JsonArrayFramer<R> {
@@ -238,6 +242,7 @@ impl<R: BufRead> JsonArrayFramer<R> {
             max: max_record_bytes,
             started: false,
             ended: false,
+            bare: false,
         }
     }
 
@@ -310,6 +315,11 @@ impl<R: BufRead> JsonArrayFramer<R> {
                     self.bump();
                     self.started = true;
                 }
+                // An object without the array around it: read as the array's objects are.
+                Some(b'{') => {
+                    self.started = true;
+                    self.bare = true;
+                }
                 Some(_) => {
                     // `log stream` prints `Filtering the log data using ...` before its output.
                     let line = self.line;
@@ -329,6 +339,11 @@ impl<R: BufRead> JsonArrayFramer<R> {
             }
         }
         let c = match self.skip_ws_and_commas(true)? {
+            // Bare objects have no `]` to wait for.
+            None if self.bare => {
+                self.ended = true;
+                return Ok(None);
+            }
             None => {
                 self.ended = true;
                 return Ok(Some(Frame::Bad {

@@ -98,7 +98,13 @@ fn samples() -> Vec<(Format, Vec<u8>, &'static [u8])> {
         ),
         (
             Format::ElasticDefend,
-            corpus("elastic_defend/endpointpkg_process_sample_event.json"),
+            // Relabelled a macOS host: a Windows host's documents are skipped as out of scope.
+            String::from_utf8(corpus(
+                "elastic_defend/endpointpkg_process_sample_event.json",
+            ))
+            .unwrap()
+            .replace("\"windows\"", "\"macos\"")
+            .into_bytes(),
             b"WerSvcGroup",
         ),
     ]

@@ -1,8 +1,8 @@
 //! floodwatch-sources: read telemetry files (or stdin) into normalized [`Event`]s.
 //!
 //! One module per real format, each detected from content, never from the file name:
-//! [`eslogger`], [`nettop`], [`unifiedlog`], [`osquery`], [`zeek`], [`jamf`] (Jamf Protect telemetry
-//! and alerts), [`elastic`] (Elastic Defend ECS documents) and [`pcap`] (pcap / pcapng captures,
+//! [`eslogger`], [`nettop`], [`unifiedlog`], [`osquery`], [`zeek`], [`jamf`] (Jamf Protect BSM
+//! telemetry and alerts), [`jamf_telemetry`] (Jamf Protect's current telemetry stream), [`elastic`] (Elastic Defend ECS documents) and [`pcap`] (pcap / pcapng captures,
 //! Apple PKTAP process blocks included). A [`FileSource`] frames the input ([`framing`]), hands each
 //! record to the format's [`RecordParser`], and counts every record as an event, a skip (a known
 //! non-event record) or a reject (with line and [`RejectReason`]) in its [`FileStats`]. Captures are
@@ -18,6 +18,7 @@ pub mod framing;
 mod hostile_tests;
 pub mod input;
 pub mod jamf;
+pub mod jamf_telemetry;
 pub mod nettop;
 pub mod osquery;
 pub mod pcap;
@@ -58,6 +59,9 @@ pub enum Format {
     JamfProtect,
     /// Elastic Defend (Endpoint) ECS documents, `endpoint.events.*` datasets.
     ElasticDefend,
+    /// Jamf Protect's current telemetry stream ("Device Telemetry Stream", schema 1.0): Endpoint
+    /// Security messages in Jamf's envelope, one object per line or pretty-printed.
+    JamfTelemetry,
     /// Legacy pcap capture (binary), network-only unless its link type is PKTAP.
     Pcap,
     /// pcapng capture (binary), with Apple's process information blocks when `tcpdump -k` wrote it.
@@ -77,6 +81,7 @@ impl Format {
             Format::ZeekJson => "zeek-conn-json",
             Format::JamfProtect => "jamf-protect",
             Format::ElasticDefend => "elastic-defend",
+            Format::JamfTelemetry => "jamf-protect-telemetry",
             Format::Pcap => "pcap",
             Format::Pcapng => "pcapng",
         }
@@ -115,6 +120,7 @@ impl Format {
                 | Format::Osquery
                 | Format::ZeekJson
                 | Format::JamfProtect
+                | Format::JamfTelemetry
                 | Format::ElasticDefend
         )
     }
@@ -195,6 +201,11 @@ pub trait RecordParser: Send {
     fn unseen_record(&mut self) {}
     /// End of input: flush anything held back (nettop's last frame).
     fn finish(&mut self, _out: &mut Vec<Event>) {}
+    /// Counts the skips and rejects of records whose outcome was decided after their own `parse`
+    /// returned (nettop rows held until a header below them): such a record returned
+    /// [`Parsed::Events`] without an event, and is counted here, once, when its outcome is known.
+    /// Called after every record and after `finish`.
+    fn settle_held(&mut self, _stats: &mut FileStats) {}
     /// The UTC offset the records revealed, if any (unified log timestamps carry one).
     fn utc_offset(&self) -> Option<i32> {
         None
@@ -224,6 +235,7 @@ pub fn new_parser(format: Format, ctx: SourceCtx) -> Box<dyn RecordParser> {
         Format::ZeekJson => Box::new(zeek::ZeekParser::new_json(ctx)),
         Format::JamfProtect => Box::new(jamf::JamfParser::new(ctx)),
         Format::ElasticDefend => Box::new(elastic::ElasticParser::new(ctx)),
+        Format::JamfTelemetry => Box::new(jamf_telemetry::JamfTelemetryParser::new(ctx)),
         Format::Pcap | Format::Pcapng => Box::new(pcap::NotText),
     }
 }
@@ -255,7 +267,7 @@ impl<R: BufRead> FileSource<R> {
         let framer =
             match format {
                 Format::UnifiedLogJson => Framer::Array(JsonArrayFramer::new(reader, max)),
-                Format::JamfProtect | Format::ElasticDefend => {
+                Format::JamfProtect | Format::JamfTelemetry | Format::ElasticDefend => {
                     Framer::Objects(JsonStreamFramer::new(reader, max))
                 }
                 Format::Pcap | Format::Pcapng => Framer::Capture(Box::new(
@@ -338,6 +350,7 @@ impl<R: BufRead> FileSource<R> {
             let frame = if past_end { None } else { frame };
             let Some(frame) = frame else {
                 self.parser.finish(out);
+                self.parser.settle_held(&mut self.stats);
                 self.stats.events += (out.len() - start) as u64;
                 self.stats.notes.extend(self.parser.notes());
                 self.stats.carried = self.parser.carried();
@@ -388,6 +401,7 @@ impl<R: BufRead> FileSource<R> {
                     if parsed.is_ok() {
                         self.stats.events += (out.len() - before) as u64;
                     }
+                    self.parser.settle_held(&mut self.stats);
                     match parsed {
                         Ok(Parsed::Events) => {}
                         Ok(Parsed::Skipped(why)) => self.stats.skip(why),

@@ -234,11 +234,20 @@ fn json_array(lines: &Lines<'_>, text: &str) -> Option<Candidate> {
     })
 }
 
-/// nettop: a header (CSV or fixed width), then rows of its shape.
+/// nettop: a header (CSV or fixed width) and rows of its shape, in any order (a capture copied
+/// from a terminal may have its header below the rows). A fixed-width head with no header at all
+/// (the header further down than the head) is told by its rows' shape alone.
 fn nettop(lines: &Lines<'_>) -> Option<Candidate> {
-    let (format, header) = lines
+    let Some((format, header)) = lines
         .records()
-        .find_map(|l| sniff_nettop_header(l.text).map(|f| (f, l.text)))?;
+        .find_map(|l| sniff_nettop_header(l.text).map(|f| (f, l.text)))
+    else {
+        let fits = lines.records().filter(|l| fixed_row_shape(l.text)).count();
+        return (fits > 0).then_some(Candidate {
+            verdict: Sniffed::Telemetry(Format::NettopFixed),
+            lines: fits,
+        });
+    };
     let fields = header.split(',').count();
     let fits = lines
         .records()
@@ -282,7 +291,12 @@ fn json_values(lines: &Lines<'_>, text: &str) -> Option<Candidate> {
             let end = l.start + stream.byte_offset();
             let last = lines.line_at(end.saturating_sub(1));
             let verdict = match &v {
+                // A unified log object over several lines is `log show --style json` output
+                // without its array (cut to one record): read as that style, not as lines.
                 Value::Object(m) => match classify(m) {
+                    Some(Format::UnifiedLogNdjson) if last > first => {
+                        Sniffed::Telemetry(Format::UnifiedLogJson)
+                    }
                     Some(f) => Sniffed::Telemetry(f),
                     None => classify_other(m),
                 },
@@ -296,6 +310,32 @@ fn json_values(lines: &Lines<'_>, text: &str) -> Option<Candidate> {
         i = if read_any { first.max(i + 1) } else { i + 1 };
     }
     most_lines(by_kind.iter()).cloned()
+}
+
+/// A fixed-width nettop process row: `Name.pid`, a run of blanks, then counters, the last two
+/// numbers (`launchd.1      0      0`).
+fn fixed_row_shape(line: &str) -> bool {
+    let line = line.trim_end();
+    let Some(gap) = line.find("  ") else {
+        return false;
+    };
+    let (name, rest) = line.split_at(gap);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let named = name
+        .rsplit_once('.')
+        .is_some_and(|(n, pid)| !n.trim().is_empty() && digits(pid));
+    // The other cells are counters (`-x`: digits; else `1.5 KiB`) or an interface (`en0`).
+    let cell = |c: &str| {
+        digits(&c.replace('.', ""))
+            || matches!(c, "B" | "KiB" | "MiB" | "GiB" | "TiB")
+            || c.trim_end_matches(|ch: char| ch.is_ascii_digit()).len() < c.len()
+                && c.bytes().all(|b| b.is_ascii_alphanumeric())
+    };
+    let mut values = rest.split_whitespace().rev();
+    named
+        && values.next().is_some_and(digits)
+        && values.next().is_some_and(digits)
+        && values.all(cell)
 }
 
 /// nettop headers: CSV `time,,interface,...` / `,bytes_in,bytes_out,`; fixed width `... bytes_in   bytes_out`.
@@ -320,6 +360,9 @@ fn has(m: &Map<String, Value>, k: &str) -> bool {
 }
 
 fn classify(m: &Map<String, Value>) -> Option<Format> {
+    if is_jamf_telemetry(m) {
+        return Some(Format::JamfTelemetry);
+    }
     if has(m, "schema_version")
         && has(m, "event_type")
         && has(m, "event")
@@ -341,6 +384,19 @@ fn classify(m: &Map<String, Value>) -> Option<Format> {
         return Some(Format::Osquery);
     }
     None
+}
+
+/// Jamf Protect's current telemetry stream: Jamf's `metadata` envelope (product "Device Telemetry
+/// Stream", vendor "Jamf") around an Endpoint Security `event`. Checked before eslogger, whose
+/// messages it resembles.
+fn is_jamf_telemetry(m: &Map<String, Value>) -> bool {
+    let meta = |k: &str| {
+        m.get("metadata")
+            .and_then(|md| md.get(k))
+            .and_then(Value::as_str)
+    };
+    has(m, "event")
+        && (meta("product") == Some("Device Telemetry Stream") || meta("vendor") == Some("Jamf"))
 }
 
 /// Jamf Protect: telemetry `header.event_name` `AUE_*`; alerts `eventType` `GP*` with `match`,
@@ -390,11 +446,18 @@ fn classify_other(m: &Map<String, Value>) -> Sniffed {
 /// No complete JSON value within the head (a first record larger than the head): decide on key names.
 fn json_by_key_names(first: &str, head: &str) -> Sniffed {
     let k = |s: &str| first.contains(&format!("\"{s}\""));
+    if k("metadata") && first.contains("\"Device Telemetry Stream\"") {
+        return Sniffed::Telemetry(Format::JamfTelemetry);
+    }
     if k("schema_version") && k("event_type") && k("event") {
         return Sniffed::Telemetry(Format::Eslogger);
     }
     if k("eventMessage") && k("timestamp") {
         return Sniffed::Telemetry(Format::UnifiedLogNdjson);
+    }
+    // A pretty-printed unified log object (`{` alone on its line) larger than the head.
+    if first.trim() == "{" && head.contains("\"eventMessage\"") && head.contains("\"timestamp\"") {
+        return Sniffed::Telemetry(Format::UnifiedLogJson);
     }
     if k("hostIdentifier") && k("calendarTime") {
         return Sniffed::Telemetry(Format::Osquery);

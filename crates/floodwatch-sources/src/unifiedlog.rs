@@ -546,6 +546,68 @@ mod tests {
         assert!(ev[1].origin.line > ev[0].origin.line);
     }
 
+    /// `log show --style json` output cut to one record, without `[ ]`: the real network record
+    /// (`elastic_macos_network_activity.ndjson` line 1) as that style prints it, one object over
+    /// 32 lines. Read as one record, with the same event as the ndjson line; and two cut records
+    /// (`{..},{..}`) as two.
+    #[test]
+    fn one_pretty_object_without_the_array_is_one_record() {
+        let nd = String::from_utf8(corpus("elastic_macos_network_activity.ndjson")).unwrap();
+        let json = as_style_json(&nd);
+        // The first record exactly as it stands in the array: from its `{` to its `}`.
+        let one = &json[1..json.find("\n},").unwrap() + 2];
+        let one = format!("{one}\n");
+        assert_eq!(one.lines().count(), 32, "{one}");
+        assert_eq!(
+            crate::sniff(one.as_bytes()),
+            crate::Sniffed::Telemetry(Format::UnifiedLogJson)
+        );
+        let (ev, st) = read_all(one.as_bytes(), Format::UnifiedLogJson, ctx("one.json"));
+        assert_eq!((st.records, st.rejected, ev.len()), (1, 0, 1), "{st:?}");
+        let (want, _) = ndjson(nd.lines().next().unwrap().as_bytes());
+        let (t, w) = (traffic(&ev[0]), traffic(&want[0]));
+        assert_eq!(
+            (t.pid, t.bytes_out, t.packets_out),
+            (w.pid, w.bytes_out, w.packets_out)
+        );
+        assert_eq!(ev[0].ts, want[0].ts);
+        assert_eq!(ev[0].origin.line, 1);
+
+        // Two records cut from the middle of the array, the comma between them kept.
+        let two_end = json.match_indices("\n},").nth(1).unwrap().0 + 2;
+        let two = format!("{}\n", &json[1..two_end]);
+        assert_eq!(
+            crate::sniff(two.as_bytes()),
+            crate::Sniffed::Telemetry(Format::UnifiedLogJson)
+        );
+        let (ev, st) = read_all(two.as_bytes(), Format::UnifiedLogJson, ctx("two.json"));
+        assert_eq!((st.records, st.rejected, ev.len()), (2, 0, 2), "{st:?}");
+        // `},{`: the second record starts on the line the first ends on.
+        assert_eq!(ev[1].origin.line, 32);
+    }
+
+    /// Such an object is bounded like any record: past `input.max_line_bytes` it is rejected (and
+    /// not held); one cut short is a truncated record.
+    #[test]
+    fn one_pretty_object_is_bounded() {
+        let nd = String::from_utf8(corpus("elastic_macos_network_activity.ndjson")).unwrap();
+        let json = as_style_json(&nd);
+        let one = format!("{}\n", &json[1..json.find("\n},").unwrap() + 2]);
+        let mut c = ctx("one.json");
+        c.input.max_line_bytes = 1024;
+        assert!(one.len() > 1024);
+        let (ev, st) = read_all(one.as_bytes(), Format::UnifiedLogJson, c);
+        assert!(ev.is_empty());
+        assert_eq!((st.records, st.rejected), (1, 1), "{st:?}");
+        assert_eq!(st.samples[0].reason, "line too long");
+        assert_eq!(st.samples[0].line, 1);
+
+        let cut = &one[..one.len() / 2];
+        let (ev, st) = read_all(cut.as_bytes(), Format::UnifiedLogJson, ctx("cut.json"));
+        assert!(ev.is_empty());
+        assert_eq!(st.samples[0].reason, "truncated last line", "{st:?}");
+    }
+
     #[test]
     fn preamble_footer_truncation_and_bad_lines() {
         let nd = String::from_utf8(corpus("elastic_macos_network_activity.ndjson")).unwrap();

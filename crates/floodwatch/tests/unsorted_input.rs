@@ -44,7 +44,7 @@ fn every_real_sample_hunted_alone_has_no_rejected_line() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, 9);
     // The mullvad sample jumps back weeks twice: read as three ordered segments, all four events used.
     let (_, _, s) = hunt(
         &PathBuf::from(format!(

@@ -156,6 +156,23 @@ fn capabilities(format: Format) -> &'static [(Cap, Proof, &'static str)] {
                 "connect() per pid, no volume",
             ),
         ],
+        Format::JamfTelemetry => &[
+            (
+                ExecArgv,
+                Proof::ExecArgv,
+                "exec with argv, parent, user, signing (Endpoint Security)",
+            ),
+            (
+                Tty,
+                Proof::ExecTtyKnown,
+                "controlling terminal of every exec",
+            ),
+            (
+                SessionEvents,
+                Proof::Session,
+                "login, lock, ssh, screen sharing events",
+            ),
+        ],
         Format::ElasticDefend => &[
             (
                 ExecArgv,

@@ -12,7 +12,7 @@
 //!
 //! The wire types (the serde model of a message: only the keys read) are in `model`.
 
-mod model;
+pub(crate) mod model;
 #[cfg(test)]
 mod tests;
 
@@ -56,7 +56,7 @@ impl RecordParser for EsloggerParser {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
         let msg: Message = serde_json::from_str(record).map_err(json_reject)?;
         self.note_version(msg.version);
-        let kind = match event_kind(msg.event, msg.process)? {
+        let kind = match event_kind(msg.event, msg.process, SOURCE)? {
             Ok(kind) => kind,
             Err(skip) => return Ok(Parsed::Skipped(skip)),
         };
@@ -86,11 +86,15 @@ impl RecordParser for EsloggerParser {
 }
 
 /// The outer result is a reject (bad record), the inner one a skip (valid but not used).
-type KindResult = Result<Result<EventKind, Cow<'static, str>>, Reject>;
+pub(crate) type KindResult = Result<Result<EventKind, Cow<'static, str>>, Reject>;
+
+/// How skip reasons name this source.
+const SOURCE: &str = "eslogger";
 
 /// Takes the message apart: strings that had to be unescaped (every eslogger path: `\/`) are moved
-/// into the event, not copied again.
-fn event_kind(event: EsEvent<'_>, process: EsProcess<'_>) -> KindResult {
+/// into the event, not copied again. `source` names the producer in skip reasons (Jamf Protect's
+/// telemetry stream carries the same Endpoint Security messages).
+pub(crate) fn event_kind(event: EsEvent<'_>, process: EsProcess<'_>, source: &str) -> KindResult {
     let kind = match event {
         EsEvent::Exec(exec) => {
             let mut target = proc_info(exec.target, "event.exec.target")?;
@@ -111,16 +115,19 @@ fn event_kind(event: EsEvent<'_>, process: EsProcess<'_>) -> KindResult {
             process: Box::new(proc_info(process, "process")?),
             status: exit.stat,
         },
-        EsEvent::Session(kind, payload) => match session(kind, &payload, &process) {
+        EsEvent::Session(kind, payload) => match session(kind, &payload, &process, source) {
             Ok(s) => EventKind::Session(Box::new(s)),
             Err(skip) => return Ok(Err(skip)),
         },
         EsEvent::Other(name) => {
             return Ok(Err(format!(
-                "eslogger event {} (not used)",
+                "{source} event {} (not used)",
                 cut(name.as_str())
             )
             .into()));
+        }
+        EsEvent::Privilege(name, _) => {
+            return Ok(Err(format!("{source} event {name} (not used)").into()));
         }
         EsEvent::Empty => {
             return Err(Reject::new(
@@ -132,7 +139,7 @@ fn event_kind(event: EsEvent<'_>, process: EsProcess<'_>) -> KindResult {
     Ok(Ok(kind))
 }
 
-fn timestamp(field: &str, text: &str) -> Result<Ts, Reject> {
+pub(crate) fn timestamp(field: &str, text: &str) -> Result<Ts, Reject> {
     parse_rfc3339(text)
         .ok_or_else(|| Reject::new(RejectReason::BadTimestamp, format!("{field} {text:?}")))
 }
@@ -140,7 +147,7 @@ fn timestamp(field: &str, text: &str) -> Result<Ts, Reject> {
 // ---------------------------------------------------------------------------------------------
 // Normalization
 
-fn proc_info(p: EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject> {
+pub(crate) fn proc_info(p: EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject> {
     let token = p
         .audit_token
         .ok_or_else(|| Reject::new(RejectReason::MissingField, format!("{what}.audit_token")))?;
@@ -199,14 +206,17 @@ fn session(
     kind: SessionEvent,
     s: &SessionPayload<'_>,
     process: &EsProcess<'_>,
+    source: &str,
 ) -> Result<Session, Cow<'static, str>> {
     use SessionEvent::*;
     // Failed attempts are not sessions: a rejected ssh password must not count as a user being present.
     if s.success == Some(false) {
         return Err(match kind {
-            OpensshLogin => "eslogger openssh_login failed (not a login)".into(),
-            ScreensharingAttach => "eslogger screensharing_attach failed (not a session)".into(),
-            _ => "eslogger login_login failed (not a login)".into(),
+            OpensshLogin => format!("{source} openssh_login failed (not a login)").into(),
+            ScreensharingAttach => {
+                format!("{source} screensharing_attach failed (not a session)").into()
+            }
+            _ => format!("{source} login_login failed (not a login)").into(),
         });
     }
     let user = match kind {

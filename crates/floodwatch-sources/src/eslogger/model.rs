@@ -9,49 +9,49 @@ use serde::Deserialize;
 use std::fmt;
 
 #[derive(Deserialize)]
-pub(super) struct Message<'a> {
-    pub(super) version: Option<u32>,
+pub(crate) struct Message<'a> {
+    pub(crate) version: Option<u32>,
     #[serde(borrow)]
-    pub(super) time: JsonStr<'a>,
+    pub(crate) time: JsonStr<'a>,
     #[serde(borrow)]
-    pub(super) process: EsProcess<'a>,
+    pub(crate) process: EsProcess<'a>,
     #[serde(borrow)]
-    pub(super) event: EsEvent<'a>,
+    pub(crate) event: EsEvent<'a>,
 }
 
 /// es_process_t.
 #[derive(Deserialize)]
-pub(super) struct EsProcess<'a> {
-    pub(super) audit_token: Option<AuditToken>,
-    pub(super) parent_audit_token: Option<AuditToken>,
-    pub(super) responsible_audit_token: Option<AuditToken>,
-    pub(super) ppid: Option<i32>,
-    pub(super) original_ppid: Option<i32>,
-    pub(super) session_id: Option<i32>,
+pub(crate) struct EsProcess<'a> {
+    pub(crate) audit_token: Option<AuditToken>,
+    pub(crate) parent_audit_token: Option<AuditToken>,
+    pub(crate) responsible_audit_token: Option<AuditToken>,
+    pub(crate) ppid: Option<i32>,
+    pub(crate) original_ppid: Option<i32>,
+    pub(crate) session_id: Option<i32>,
     #[serde(borrow)]
-    pub(super) executable: Option<EsFile<'a>>,
+    pub(crate) executable: Option<EsFile<'a>>,
     #[serde(borrow)]
-    pub(super) signing_id: Option<JsonStr<'a>>,
+    pub(crate) signing_id: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    pub(super) team_id: Option<JsonStr<'a>>,
-    pub(super) codesigning_flags: Option<u32>,
-    pub(super) is_platform_binary: Option<bool>,
+    pub(crate) team_id: Option<JsonStr<'a>>,
+    pub(crate) codesigning_flags: Option<u32>,
+    pub(crate) is_platform_binary: Option<bool>,
     #[serde(borrow)]
-    pub(super) start_time: Option<JsonStr<'a>>,
+    pub(crate) start_time: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    pub(super) tty: TtyField<'a>,
+    pub(crate) tty: TtyField<'a>,
 }
 
 /// es_file_t: only the path (its `stat` block is skipped).
 #[derive(Deserialize)]
-pub(super) struct EsFile<'a> {
+pub(crate) struct EsFile<'a> {
     #[serde(borrow)]
-    pub(super) path: Option<JsonStr<'a>>,
+    pub(crate) path: Option<JsonStr<'a>>,
 }
 
 /// `tty` absent (older/other producers: unknown), `null` (no terminal: launchd/XPC children) or a file.
 #[derive(Default)]
-pub(super) enum TtyField<'a> {
+pub(crate) enum TtyField<'a> {
     #[default]
     Absent,
     Null,
@@ -70,12 +70,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for TtyField<'a> {
 /// audit_token_t as eslogger prints it: an object (v9, v11) or an array of 8 ints (v10 on macOS 26)
 /// in the order `[auid, euid, egid, ruid, rgid, pid, asid, pidversion]`.
 #[derive(Clone, Copy, Default, Debug)]
-pub(super) struct AuditToken {
-    pub(super) auid: Option<u32>,
-    pub(super) euid: Option<u32>,
-    pub(super) ruid: Option<u32>,
-    pub(super) pid: Option<i32>,
-    pub(super) pidversion: Option<u32>,
+pub(crate) struct AuditToken {
+    pub(crate) auid: Option<u32>,
+    pub(crate) euid: Option<u32>,
+    pub(crate) ruid: Option<u32>,
+    pub(crate) pid: Option<i32>,
+    pub(crate) pidversion: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -146,47 +146,47 @@ impl<'de> Deserialize<'de> for AuditToken {
 }
 
 #[derive(Deserialize)]
-pub(super) struct ExecEvent<'a> {
+pub(crate) struct ExecEvent<'a> {
     #[serde(borrow)]
-    pub(super) target: EsProcess<'a>,
+    pub(crate) target: EsProcess<'a>,
     #[serde(borrow)]
-    pub(super) args: Option<Vec<JsonStr<'a>>>,
+    pub(crate) args: Option<Vec<JsonStr<'a>>>,
     #[serde(borrow)]
-    pub(super) cwd: Option<EsFile<'a>>,
+    pub(crate) cwd: Option<EsFile<'a>>,
 }
 
 #[derive(Deserialize)]
-pub(super) struct ForkEvent<'a> {
+pub(crate) struct ForkEvent<'a> {
     #[serde(borrow)]
-    pub(super) child: EsProcess<'a>,
+    pub(crate) child: EsProcess<'a>,
 }
 
 #[derive(Deserialize)]
-pub(super) struct ExitEvent {
-    pub(super) stat: Option<i32>,
+pub(crate) struct ExitEvent {
+    pub(crate) stat: Option<i32>,
 }
 
 /// The session-context events (ESMessage.h es_event_lw_session_*_t, es_event_openssh_*_t,
 /// es_event_screensharing_*_t, es_event_login_*_t). No real eslogger line of these was seen, so every
 /// field is optional and one payload type serves them all.
 #[derive(Deserialize)]
-pub(super) struct SessionPayload<'a> {
+pub(crate) struct SessionPayload<'a> {
     #[serde(borrow)]
-    pub(super) username: Option<JsonStr<'a>>,
+    pub(crate) username: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    pub(super) source_address: Option<JsonStr<'a>>,
-    pub(super) success: Option<bool>,
-    pub(super) has_uid: Option<bool>,
-    pub(super) uid: Option<UidField>,
+    pub(crate) source_address: Option<JsonStr<'a>>,
+    pub(crate) success: Option<bool>,
+    pub(crate) has_uid: Option<bool>,
+    pub(crate) uid: Option<UidField>,
     #[serde(borrow)]
-    pub(super) authentication_username: Option<JsonStr<'a>>,
+    pub(crate) authentication_username: Option<JsonStr<'a>>,
     #[serde(borrow)]
-    pub(super) session_username: Option<JsonStr<'a>>,
+    pub(crate) session_username: Option<JsonStr<'a>>,
 }
 
 /// openssh_login / login_login carry `uid` as a C union (`uid.uid`): accept `501` or `{"uid":501}`.
 #[derive(Clone, Copy)]
-pub(super) struct UidField(pub(super) Option<u32>);
+pub(crate) struct UidField(pub(crate) Option<u32>);
 
 impl<'de> Deserialize<'de> for UidField {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -224,7 +224,7 @@ impl<'de> Deserialize<'de> for UidField {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum SessionEvent {
+pub(crate) enum SessionEvent {
     LwSessionLogin,
     LwSessionLogout,
     LwSessionLock,
@@ -255,7 +255,7 @@ impl SessionEvent {
         })
     }
 
-    pub(super) fn session_kind(self) -> SessionKind {
+    pub(crate) fn session_kind(self) -> SessionKind {
         use SessionEvent::*;
         match self {
             LwSessionLogin | LoginLogin => SessionKind::Login,
@@ -270,13 +270,21 @@ impl SessionEvent {
     }
 }
 
+/// sudo / su (es_event_sudo_t, es_event_su_t): only whether it succeeded.
+#[derive(Deserialize)]
+pub(crate) struct PrivilegePayload {
+    pub(crate) success: Option<bool>,
+}
+
 /// `event` is an object with one key, the short event name. We dispatch on that key rather than on
 /// `event_type` (whose numbering shifts between SDKs) and skip the payload of events we do not use.
-pub(super) enum EsEvent<'a> {
+pub(crate) enum EsEvent<'a> {
     Exec(ExecEvent<'a>),
     Fork(ForkEvent<'a>),
     Exit(ExitEvent),
     Session(SessionEvent, SessionPayload<'a>),
+    /// `sudo` or `su`, with its outcome.
+    Privilege(&'static str, PrivilegePayload),
     Other(JsonStr<'a>),
     Empty,
 }
@@ -301,6 +309,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for EsEvent<'a> {
                         "exec" => EsEvent::Exec(map.next_value()?),
                         "fork" => EsEvent::Fork(map.next_value()?),
                         "exit" => EsEvent::Exit(map.next_value()?),
+                        "sudo" => EsEvent::Privilege("sudo", map.next_value()?),
+                        "su" => EsEvent::Privilege("su", map.next_value()?),
                         other => match SessionEvent::from_name(other) {
                             Some(kind) => EsEvent::Session(kind, map.next_value()?),
                             None => {

@@ -86,7 +86,6 @@ impl NettopParser {
         invalid_utf8: bool,
         out: &mut Vec<Event>,
     ) -> Parsed {
-        let before = out.len();
         if let What::Process { pid, .. } = &raw.what {
             if !self.frame_pids.insert(*pid) {
                 // Same pid twice: a new sample started without a header line.
@@ -106,12 +105,10 @@ impl NettopParser {
             Some(row) => self.ingest(row, out),
             None => Parsed::Skipped(SKIP_ORPHAN.into()),
         };
-        match result {
-            // Rejected with the events flushed before it (they are earlier rows').
-            Parsed::Rejected(_) => result,
-            _ if out.len() > before => Parsed::Events,
-            _ => result,
-        }
+        // The row's own outcome, even when it flushed an earlier row's event (the reader counts
+        // that event apart): a quiet process row after a busy one is still a skip, so records =
+        // events + skipped + rejected + carried holds for process-only (`-P`) captures too.
+        result
     }
 
     /// Gives the row its key; socket rows take the pid and name of the process row above them.

@@ -34,7 +34,7 @@ mod fixed;
 #[cfg(test)]
 mod tests;
 
-use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
+use crate::{FileStats, Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use clock::Clock;
 use counters::Votes;
 use csv::{csv_header, csv_row};
@@ -142,6 +142,22 @@ struct Prev {
     frame: u64,
 }
 
+/// A record read before the file's first header, held until the header says what its columns are.
+enum Held {
+    Row {
+        line: u64,
+        text: Box<str>,
+        invalid_utf8: bool,
+    },
+    /// A record rejected by the framer (too long, binary) between held rows: the socket rows after
+    /// it are not the process's above it.
+    Gap,
+}
+
+/// At most this many bytes of held rows, whatever `input.nettop_rows_before_header` says: the hold
+/// is a lookahead, never a way to load a whole file.
+const MAX_HELD_BYTES: usize = 16 << 20;
+
 /// A process row's interval volume, emitted only if no socket rows follow it.
 struct Pending {
     line: u64,
@@ -197,6 +213,14 @@ pub struct NettopParser {
     folded: u64,
     /// Auto-mode frame-2 rows that, once the mode was known, had no traffic.
     held_quiet: u64,
+    /// Rows read before the file's first header (see [`Held`]), and their bytes.
+    before_header: Vec<Held>,
+    before_header_bytes: usize,
+    /// A header was seen: rows are no longer held.
+    seen_header: bool,
+    /// Outcomes of held rows, decided when the header came (or the file ended without one), for
+    /// [`RecordParser::settle_held`].
+    settled: Vec<(u64, Result<std::borrow::Cow<'static, str>, Reject>)>,
 }
 
 impl NettopParser {
@@ -242,6 +266,10 @@ impl NettopParser {
             held_glitches: 0,
             folded: 0,
             held_quiet: 0,
+            before_header: Vec::new(),
+            before_header_bytes: 0,
+            seen_header: false,
+            settled: Vec::new(),
         }
     }
 
@@ -252,7 +280,60 @@ impl NettopParser {
         self.columns = Some(columns);
         self.current_proc = None;
         self.block_socks.clear();
+        if !self.seen_header {
+            self.seen_header = true;
+            // The rows above the first header are its frame(s): read them now, in their order,
+            // with its columns, and end their frame where the header stands.
+            for held in std::mem::take(&mut self.before_header) {
+                match held {
+                    Held::Gap => self.unseen_record(),
+                    Held::Row {
+                        line,
+                        text,
+                        invalid_utf8,
+                    } => {
+                        let outcome = match self.raw_row(&text) {
+                            Ok(raw) => match self.accept(raw, line, invalid_utf8, out) {
+                                Parsed::Events => None,
+                                Parsed::Skipped(why) => Some(Ok(why)),
+                                Parsed::Rejected(r) => Some(Err(r)),
+                            },
+                            Err(r) => Some(Err(r)),
+                        };
+                        self.settled.extend(outcome.map(|o| (line, o)));
+                    }
+                }
+            }
+            self.before_header_bytes = 0;
+            self.end_frame(out);
+            self.current_proc = None;
+            self.block_socks.clear();
+        }
         Parsed::Skipped(SKIP_HEADER.into())
+    }
+
+    /// A row before the file's first header: held (counted later, by `settle_held`) while the
+    /// lookahead allows, rejected otherwise.
+    fn hold(&mut self, record: &str, line: u64, invalid_utf8: bool) -> Result<Parsed, Reject> {
+        let limit = self.ctx.input.nettop_rows_before_header;
+        let rows = self.before_header.len();
+        if rows >= limit || self.before_header_bytes + record.len() > MAX_HELD_BYTES {
+            return Err(Reject::new(
+                RejectReason::BadRow,
+                format!(
+                    "data row before any nettop header, past the {} rows held waiting for one \
+                     (input.nettop_rows_before_header)",
+                    rows
+                ),
+            ));
+        }
+        self.before_header_bytes += record.len();
+        self.before_header.push(Held::Row {
+            line,
+            text: record.into(),
+            invalid_utf8,
+        });
+        Ok(Parsed::Events)
     }
 
     /// Splits and validates a data row. On a bad process row the following socket rows must not be
@@ -291,6 +372,9 @@ impl NettopParser {
         if let Some(columns) = header {
             return Ok(self.on_header(columns, out));
         }
+        if !self.seen_header {
+            return self.hold(record, line, invalid_utf8);
+        }
         let raw = self.raw_row(record)?;
         Ok(self.accept(raw, line, invalid_utf8, out))
     }
@@ -327,11 +411,36 @@ impl RecordParser for NettopParser {
     /// The rejected row may have been a process row: the socket rows under it are not the
     /// process's above.
     fn unseen_record(&mut self) {
+        // One gap stands for a run of them: the hold stays bounded by its rows.
+        if !self.seen_header && matches!(self.before_header.last(), Some(Held::Row { .. })) {
+            self.before_header.push(Held::Gap);
+        }
         self.current_proc = None;
         self.block_socks.clear();
     }
 
+    fn settle_held(&mut self, stats: &mut FileStats) {
+        for (line, outcome) in self.settled.drain(..) {
+            match outcome {
+                Ok(why) => stats.skip(why),
+                Err(r) => stats.reject(line, r.reason.into(), r.detail),
+            }
+        }
+    }
+
     fn finish(&mut self, out: &mut Vec<Event>) {
+        // No header ever came: the held rows cannot be placed in columns.
+        for held in std::mem::take(&mut self.before_header) {
+            if let Held::Row { line, .. } = held {
+                self.settled.push((
+                    line,
+                    Err(Reject::new(
+                        RejectReason::BadRow,
+                        "data row and no nettop header in the file",
+                    )),
+                ));
+            }
+        }
         if self.frame == 0 && self.rows_in_frame > 0 {
             self.mode_note = Some(
                 "nettop capture has a single frame: it only serves as the counters' baseline, no traffic"

@@ -568,6 +568,146 @@ fn real_fixed_width() {
     assert_eq!(ev2.len(), 3);
 }
 
+/// A real capture whose only header line comes after its rows (agentmon's fixture, copied from a
+/// terminal): the rows are held until the header, then read in their order with its columns.
+#[test]
+fn real_fixed_width_header_after_the_rows() {
+    let real = corpus("agentmon_nettop_fixedwidth_header_after_rows.txt");
+    assert_eq!(
+        crate::sniff(real.as_bytes()),
+        crate::Sniffed::Telemetry(Format::NettopFixed)
+    );
+    let mut c = anchored(NettopMode::Cumulative);
+    c.input.nettop_interval = std::time::Duration::from_secs(1);
+    let (ev, st) = fixed(&real, c.clone());
+    assert_eq!((st.records, st.rejected), (36, 0), "{st:?}");
+    // Counted exactly as the same capture with its header on top.
+    let top: String = std::iter::once(real.lines().last().unwrap())
+        .chain(real.lines().take(35))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (ev_top, st_top) = fixed(&top, c);
+    assert_eq!(
+        (st.events, st.skipped, st.carried, &st.reasons),
+        (
+            st_top.events,
+            st_top.skipped,
+            st_top.carried,
+            &st_top.reasons
+        )
+    );
+    assert_eq!(ev.len(), ev_top.len());
+    assert_eq!(
+        st.records,
+        st.events + st.skipped + st.rejected + st.carried
+    );
+    // Frame 1 (29 rows) is the baseline; the repeated pids start frames 2 and 3, where only
+    // mDNSResponder's counters moved (1704 in / 1389 out, then 676 / 270).
+    let got: Vec<(String, u64, u64, u64)> = ev
+        .iter()
+        .map(|e| (e, traffic(e)))
+        .map(|(e, t)| {
+            (
+                t.process_name.clone().unwrap(),
+                e.origin.line,
+                t.bytes_in,
+                t.bytes_out,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("mDNSResponder".to_string(), 30, 1704, 1389),
+            ("mDNSResponder".to_string(), 33, 676, 270),
+        ]
+    );
+    assert_eq!(ev[0].ts, ts("2025-08-07T00:39:41Z"));
+}
+
+/// The real whichway capture cut as a terminal copy would be: its rows, then the header line that
+/// stood above them. Read exactly as the original (same traffic), one line later.
+#[test]
+fn header_below_rows_reads_like_header_above() {
+    let real = corpus("whichway_nettop_P_x_l2_fixedwidth.txt");
+    let second = real.replace("231681           95930", "231681           96930");
+    let rows: String = real.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    let header = real.lines().next().unwrap();
+    let mut c = anchored(NettopMode::Cumulative);
+    c.input.nettop_interval = std::time::Duration::from_secs(2);
+    let (want, _) = fixed(&format!("{real}{second}"), c.clone());
+    let moved = format!("{rows}{header}\n{second}");
+    assert_eq!(
+        crate::sniff(moved.as_bytes()),
+        crate::Sniffed::Telemetry(Format::NettopFixed)
+    );
+    let (got, st) = fixed(&moved, c);
+    assert_eq!(st.rejected, 0, "{st:?}");
+    let key = |ev: &[Event]| -> Vec<(i32, u64, Ts)> {
+        ev.iter()
+            .map(|e| (traffic(e).pid.unwrap(), traffic(e).bytes_out, e.ts))
+            .collect()
+    };
+    assert_eq!(key(&got), key(&want));
+    assert_eq!(key(&got), vec![(1069, 1000, ts("2025-08-07T00:39:42Z"))]);
+}
+
+/// The hold is bounded: rows past `input.nettop_rows_before_header` are rejected at once with
+/// their line and reason; with no header at all, every held row is rejected at the end.
+#[test]
+fn rows_before_the_header_are_bounded_and_never_silently_dropped() {
+    let real = corpus("agentmon_nettop_fixedwidth_header_after_rows.txt");
+    let mut c = anchored(NettopMode::Cumulative);
+    c.input.nettop_rows_before_header = 5;
+    let (_, st) = fixed(&real, c.clone());
+    assert_eq!((st.records, st.rejected), (36, 30), "{st:?}");
+    assert_eq!(st.samples[0].line, 6);
+    assert_eq!(st.samples[0].reason, "bad row");
+    assert!(
+        st.samples[0].detail.contains("past the 5 rows held"),
+        "{:?}",
+        st.samples[0]
+    );
+
+    // A line the framer rejects (NUL bytes) among the held rows is a gap, located like any reject.
+    let mut lines: Vec<String> = real.lines().map(str::to_string).collect();
+    lines.insert(2, "\0\0\0".into());
+    let with_nul: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let (ev, st) = fixed(&with_nul, anchored(NettopMode::Cumulative));
+    assert_eq!((st.records, st.rejected, ev.len()), (37, 1, 2), "{st:?}");
+    assert_eq!(
+        (st.samples[0].line, st.samples[0].reason.as_str()),
+        (3, "binary data")
+    );
+
+    let no_header: String = real.lines().take(35).map(|l| format!("{l}\n")).collect();
+    let (ev, st) = fixed(&no_header, anchored(NettopMode::Cumulative));
+    assert!(ev.is_empty());
+    assert_eq!((st.records, st.rejected), (35, 35), "{st:?}");
+    assert_eq!(st.samples[0].line, 1);
+    assert_eq!(
+        st.samples[0].detail,
+        "data row and no nettop header in the file"
+    );
+}
+
+/// A header further down than the sniffer's head: the rows' shape alone tells fixed-width nettop.
+#[test]
+fn sniffed_without_a_header_in_the_head() {
+    let real = corpus("agentmon_nettop_fixedwidth_header_after_rows.txt");
+    let rows: String = real.lines().take(35).map(|l| format!("{l}\n")).collect();
+    let long = rows.repeat(crate::sniff::HEAD_BYTES / rows.len() + 2);
+    assert_eq!(
+        crate::sniff(&long.as_bytes()[..crate::sniff::HEAD_BYTES]),
+        crate::Sniffed::Telemetry(Format::NettopFixed)
+    );
+    // Prose with a dotted word and numbers is not nettop.
+    assert!(matches!(
+        crate::sniff(b"see section 3.2  of the manual, pages 10 12\n"),
+        crate::Sniffed::NotTelemetry(_)
+    ));
+}
+
 #[test]
 fn fixed_width_columns_by_position() {
     // Default-like columns where a middle column is empty on some rows.
