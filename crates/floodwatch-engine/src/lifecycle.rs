@@ -248,6 +248,7 @@ mod tests {
             kind: "exec".into(),
             time: Ts(line as i64),
             pid: Some(9),
+            process_start: None,
             process: None,
             cmd_line: None,
             proto: None,
@@ -256,6 +257,7 @@ mod tests {
             packets_out: None,
             file: "e.jsonl".into(),
             line,
+            format: None,
         }
     }
 
