@@ -120,7 +120,8 @@ fn endpoint(addr: &str) -> Value {
     Value::Object(m)
 }
 
-/// An executable as `process.file` (and the process `name`), when `image` is a path.
+/// Sets the process `name` from its image, and returns the image as a `process.file` when it is a
+/// path (a traffic source may know only the name).
 fn insert_image(m: &mut Map<String, Value>, image: &str) -> Option<Map<String, Value>> {
     let name = basename(image);
     m.insert("name".into(), json!(name));
@@ -144,9 +145,11 @@ fn process(p: &ProcessView, host: &str) -> Map<String, Value> {
     if let Some(c) = &p.cmd_line {
         m.insert("cmd_line".into(), json!(c));
     }
-    if let Some(path) = &p.path {
-        let name = basename(path);
-        let mut file = json!({"path": path, "name": name, "type_id": REGULAR_FILE});
+    if let Some(mut file) = p
+        .path
+        .as_deref()
+        .and_then(|path| insert_image(&mut m, path))
+    {
         if p.signing_id.is_some() || p.team_id.is_some() {
             // OCSF has a slot for the team id (developer_uid) but none for Apple's signing
             // identifier; that goes with the signature class under unmapped.floodwatch.subject_signing.
@@ -154,10 +157,9 @@ fn process(p: &ProcessView, host: &str) -> Map<String, Value> {
             if let Some(team) = &p.team_id {
                 sig["developer_uid"] = json!(team);
             }
-            file["signature"] = sig;
+            file.insert("signature".into(), sig);
         }
-        m.insert("file".into(), file);
-        m.insert("name".into(), json!(name));
+        m.insert("file".into(), Value::Object(file));
     }
     if let Some(t) = p.start_time {
         m.insert("created_time".into(), json!(t.as_millis()));
@@ -616,6 +618,21 @@ mod tests {
         // Stable: the same host gives the same uid in every run.
         assert_eq!(device("mac-01")["uid"], device("mac-01")["uid"]);
         assert_ne!(device("mac-01")["uid"], device("mac-02")["uid"]);
+    }
+
+    #[test]
+    fn an_image_is_a_file_only_when_it_is_a_path() {
+        let mut m = Map::new();
+        let file = insert_image(&mut m, "/usr/bin/curl").unwrap();
+        assert_eq!(
+            Value::Object(file),
+            json!({"path": "/usr/bin/curl", "name": "curl", "type_id": 1})
+        );
+        assert_eq!(m["name"], "curl");
+        // A traffic source that knows only the name: a process name, no file.
+        let mut m = Map::new();
+        assert!(insert_image(&mut m, "curl").is_none());
+        assert_eq!(m["name"], "curl");
     }
 
     #[test]
