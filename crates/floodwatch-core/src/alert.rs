@@ -197,6 +197,8 @@ pub struct Evidence {
     pub kind: String,
     pub time: Ts,
     pub pid: Option<i32>,
+    /// The process's start time, when its source gave one (with the pid it names the lifetime).
+    pub process_start: Option<Ts>,
     pub process: Option<String>,
     pub cmd_line: Option<String>,
     pub proto: Option<Proto>,
@@ -206,6 +208,10 @@ pub struct Evidence {
     /// Source file path and 1-based line.
     pub file: String,
     pub line: u64,
+    /// The source format the file was read as (`eslogger`, `nettop-csv`...), when the run knows it.
+    /// For the OCSF `metadata.log_provider`; not in the summary JSON.
+    #[serde(skip)]
+    pub format: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -145,6 +145,33 @@ pub fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// `1.2.3.4:443` → (`1.2.3.4`, 443); `[fe80::1]:53` → (`fe80::1`, 53); nettop's `fe80::1%en0.5353`
+/// → (`fe80::1%en0`, 5353); `fc00::1` and `IPv4#1a2b3c4d` → whole, no port.
+pub fn split_endpoint(remote: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = remote.strip_prefix('[') {
+        if let Some((h, tail)) = rest.split_once(']') {
+            return (h, tail.strip_prefix(':').and_then(|p| p.parse().ok()));
+        }
+    }
+    let colons = remote.bytes().filter(|b| *b == b':').count();
+    if colons == 1 {
+        if let Some((h, p)) = remote.split_once(':') {
+            if let Ok(port) = p.parse() {
+                return (h, Some(port));
+            }
+        }
+        return (remote, None);
+    }
+    if colons >= 2 {
+        if let Some((h, p)) = remote.rsplit_once('.') {
+            if !h.contains('.') && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+                return (h, p.parse().ok());
+            }
+        }
+    }
+    (remote, None)
+}
+
 impl ProcInfo {
     /// Last path component of the executable, if any.
     pub fn basename(&self) -> Option<&str> {

@@ -62,6 +62,10 @@ pub struct NetworkEvidence {
     pub time: Ts,
     pub file: String,
     pub line: u64,
+    /// The source format the file was read as (`pcap`, `zeek-tsv`...), when the run knows it.
+    /// For the OCSF `metadata.log_provider`; not in the summary JSON.
+    #[serde(skip)]
+    pub format: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -235,8 +235,14 @@ pub fn identity(procs: &ProcessTable, subject: ProcId) -> String {
 }
 
 /// One located item of evidence: the event (`kind`: exec, traffic, connect, declared), the process
-/// behind it, and where it was read (`file`, the event's line).
-pub fn evidence(kind: &str, ev: &Event, p: Option<&Proc>, file: String) -> Evidence {
+/// behind it, and where it was read (`file`, the event's line, the file's `format`).
+pub fn evidence(
+    kind: &str,
+    ev: &Event,
+    p: Option<&Proc>,
+    file: String,
+    format: Option<&'static str>,
+) -> Evidence {
     let (proto, remote, bytes, packets) = match &ev.kind {
         EventKind::Traffic(t) => (
             Some(t.proto),
@@ -251,6 +257,7 @@ pub fn evidence(kind: &str, ev: &Event, p: Option<&Proc>, file: String) -> Evide
         kind: kind.to_string(),
         time: ev.ts,
         pid: p.map(|p| p.info.pid),
+        process_start: p.and_then(|p| p.info.start_time),
         process: p.and_then(|p| {
             p.info
                 .path
@@ -264,6 +271,7 @@ pub fn evidence(kind: &str, ev: &Event, p: Option<&Proc>, file: String) -> Evide
         packets_out: packets,
         file,
         line: ev.origin.line,
+        format,
     }
 }
 

@@ -492,7 +492,13 @@ impl HostEngine {
         let procs = &self.procs;
         self.windows
             .add_evidence(subject, sh.cfg.output.max_evidences, || {
-                alert::evidence(kind, ev, procs.get(member), sh.file(ev.origin.file))
+                alert::evidence(
+                    kind,
+                    ev,
+                    procs.get(member),
+                    sh.file(ev.origin.file),
+                    sh.format(ev.origin.file),
+                )
             });
     }
 
@@ -786,7 +792,10 @@ impl HostEngine {
         let procs = &self.procs;
         let facts = |id: ProcId| network::ProcFacts::of(procs, id);
         let files = |id: u32| sh.file(id);
-        let ready = self.network.take_ready(self.processed, all, &files, &facts);
+        let formats = |id: u32| sh.format(id);
+        let ready = self
+            .network
+            .take_ready(self.processed, all, &files, &formats, &facts);
         self.findings.extend(ready);
     }
 

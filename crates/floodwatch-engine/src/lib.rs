@@ -61,6 +61,9 @@ pub struct Shared {
     pub suppressions: Suppressions,
     /// File paths by file id, for evidence locations.
     pub files: Vec<Arc<str>>,
+    /// Each file's source format name by file id (`eslogger`, `pcap`...), when the runtime sets it:
+    /// findings say which log providers their evidence came from.
+    pub formats: Vec<&'static str>,
     /// Events outside [not_before, not_after] are rejected: one corrupt far-future timestamp would
     /// otherwise move a host's clock ahead and make every later event "late".
     pub not_before: Ts,
@@ -103,6 +106,7 @@ impl Shared {
             cfg,
             suppressions,
             files,
+            formats: Vec::new(),
             // 2000-01-01: before any macOS that has these tools' telemetry; one day of clock slack ahead.
             not_before: Ts::from_secs(946_684_800),
             not_after: Ts::from_secs(now + 86_400),
@@ -115,6 +119,11 @@ impl Shared {
     pub fn with_baseline(mut self, mode: BaselineMode) -> Shared {
         self.baseline = mode;
         self
+    }
+
+    /// The source format of input file `id`, when the runtime named it.
+    pub(crate) fn format(&self, id: u32) -> Option<&'static str> {
+        self.formats.get(id as usize).copied()
     }
 
     /// The path of input file `id`, for evidence locations.

@@ -254,6 +254,7 @@ mod tests {
             kind: "exec".into(),
             time: Ts(line as i64),
             pid: Some(9),
+            process_start: None,
             process: None,
             cmd_line: None,
             proto: None,
@@ -262,6 +263,7 @@ mod tests {
             packets_out: None,
             file: "e.jsonl".into(),
             line,
+            format: None,
         }
     }
 

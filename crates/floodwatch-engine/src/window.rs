@@ -658,6 +658,7 @@ mod tests {
                     kind: "connect".into(),
                     time: Ts(0),
                     pid: None,
+                    process_start: None,
                     process: None,
                     cmd_line: None,
                     proto: None,
@@ -666,6 +667,7 @@ mod tests {
                     packets_out: None,
                     file: "f".into(),
                     line: 1,
+                    format: None,
                 }
             });
         }

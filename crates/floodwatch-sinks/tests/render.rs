@@ -67,6 +67,7 @@ fn alert() -> Alert {
             kind: "exec".into(),
             time: Ts::from_secs(1_790_000_001),
             pid: Some(4001),
+            process_start: Some(Ts::from_secs(1_790_000_001)),
             process: Some("/usr/bin/curl".into()),
             cmd_line: Some(EVIL.into()),
             proto: None,
@@ -75,6 +76,7 @@ fn alert() -> Alert {
             packets_out: None,
             file: "hosts/mac-01/eslogger.jsonl".into(),
             line: 17,
+            format: Some("eslogger"),
         }],
         timeline: vec![],
         baseline: "absolute thresholds".into(),
@@ -115,6 +117,20 @@ fn ocsf_detection_finding_has_the_required_fields() {
         "hosts/mac-01/eslogger.jsonl"
     );
     assert_eq!(v["evidences"][0]["data"]["source_line"], 17);
+    // The evidence process: its image as a file (name and type required by OCSF), its start, and a
+    // uid naming the lifetime; unknown counters are omitted, not null.
+    let ep = &v["evidences"][0]["process"];
+    assert_eq!(ep["name"], "curl");
+    assert_eq!(ep["file"]["name"], "curl");
+    assert_eq!(ep["file"]["type_id"], 1);
+    assert_eq!(ep["created_time"], 1_790_000_001_000i64);
+    assert!(ep["uid"].is_string());
+    assert!(v["evidences"][0]["data"].get("bytes_out").is_none());
+    assert_eq!(v["metadata"]["profiles"], serde_json::json!(["host"]));
+    assert_eq!(v["metadata"]["log_provider"], "eslogger");
+    assert_eq!(v["metadata"]["original_time"], "2026-09-21T14:13:21.000Z");
+    assert_eq!(v["confidence_id"], 3);
+    assert!(v["device"]["uid"].is_string());
     assert_eq!(v["severity_id"], 4);
     assert_eq!(v["risk_score"], 82);
     assert_eq!(v["start_time"], 1_790_000_000_000i64);

@@ -4,40 +4,19 @@
 //!
 //! Two inputs: the bundled example collection, and the demo's simulated fleet (12 hosts, seed 1, plus
 //! the bundled hosts). Outputs: the alert table, the OCSF lines, the summary (text and JSON), the
-//! Markdown and HTML reports, and the demo's own stdout.
+//! Markdown and HTML reports, and the demo's own stdout. Every OCSF line of both is also validated
+//! against the official OCSF 1.3.0 schema (`common::ocsf`).
 //!
 //! To re-record after an intended change, run
 //! `FLOODWATCH_BLESS=1 cargo test -p floodwatch --test golden` and review the diff in git.
 
 mod common;
 
-use assert_cmd::Command;
+use common::{repo_root, run_cli as run};
 use std::path::{Path, PathBuf};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
 
 fn golden_dir(case: &str) -> PathBuf {
     repo_root().join("tests/data/golden").join(case)
-}
-
-/// Runs floodwatch in `cwd` (so paths in the output are the relative ones given) and returns stdout
-/// and stderr; fails on a non-zero exit.
-fn run(cwd: &Path, args: &[&str]) -> (String, String) {
-    let out = Command::cargo_bin("floodwatch")
-        .unwrap()
-        .current_dir(cwd)
-        .args(args)
-        .env_remove("FLOODWATCH_CONFIG")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    common::assert_success(&out);
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
 }
 
 fn read(p: &Path) -> String {
@@ -130,6 +109,8 @@ fn bundled_collection_outputs_match_the_golden_files() {
     let (jsonl, _) = run(&root, &["hunt", "examples/collection", "--format", "jsonl"]);
     check("collection", "findings.jsonl", &jsonl, &mut failures);
     assert!(!jsonl.is_empty(), "the collection has an alert");
+    // Every finding is valid OCSF 1.3.0 (the official Detection Finding schema, host profile).
+    common::ocsf::assert_valid_jsonl("bundled collection", &jsonl);
     assert_no_failures(failures);
 }
 
@@ -198,6 +179,7 @@ fn demo_fleet_outputs_match_the_golden_files() {
             assert!(!holds_null(&v[key]), "{key} holds a null: {}", v[key]);
         }
     }
+    common::ocsf::assert_valid_jsonl("demo fleet", &jsonl);
     check("demo-fleet", "findings.jsonl", &jsonl, &mut failures);
     check("demo-fleet", "summary.txt", &summary_text, &mut failures);
     check(

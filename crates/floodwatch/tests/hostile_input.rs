@@ -26,6 +26,9 @@ fn alerts_of(stdout: &[u8]) -> Vec<Alert> {
         .lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap();
+            // Whatever the input's shape (compressed, BOM, links), the finding is valid OCSF 1.3.0.
+            let bad = common::ocsf::violations(&v);
+            assert!(bad.is_empty(), "{bad:#?}");
             (
                 v["finding_info"]["uid"].as_str().unwrap().to_string(),
                 v["risk_score"].as_i64().unwrap(),
@@ -375,6 +378,9 @@ fn watch(stdin: Vec<u8>) -> (i32, Vec<(String, String)>, String) {
         .lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap();
+            // Whatever the input's shape (compressed, BOM, links), the finding is valid OCSF 1.3.0.
+            let bad = common::ocsf::violations(&v);
+            assert!(bad.is_empty(), "{bad:#?}");
             (
                 v["activity_name"].as_str().unwrap().to_string(),
                 v["finding_info"]["uid"].as_str().unwrap().to_string(),

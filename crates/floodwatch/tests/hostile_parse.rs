@@ -70,6 +70,9 @@ fn the_curl_loop_alert(alerts: &[Value]) -> &Value {
     let a = &alerts[0];
     assert_eq!(a["device"]["hostname"], "build-mac-07");
     assert_eq!(a["actor"]["process"]["pid"], 12004);
+    // Hostile argv (invalid UTF-8, controls) still makes valid OCSF 1.3.0.
+    let bad = common::ocsf::violations(a);
+    assert!(bad.is_empty(), "{bad:#?}");
     a
 }
 

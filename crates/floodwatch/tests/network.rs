@@ -7,12 +7,15 @@ use floodwatch_core::finding::{JoinKind, NetworkClass, NetworkFinding};
 use floodwatch_core::time::days_from_civil;
 use floodwatch_core::Ts;
 use floodwatch_engine::suppress::Suppressions;
+use floodwatch_runtime::output::{write_hunt, AlertFormat};
 use floodwatch_runtime::{hunt, HuntOptions, HuntResult};
 use floodwatch_sim::host::{Files, HostFiles, HostOpts};
 use floodwatch_sim::{lab, zeek};
 use floodwatch_sinks::ocsf::{network_finding, Activity};
 use floodwatch_sinks::summary::write_summary;
 use std::path::{Path, PathBuf};
+
+mod common;
 
 fn dataset(name: &str) -> PathBuf {
     PathBuf::from(concat!(
@@ -170,8 +173,11 @@ fn syn_flood_in_zeek_tsv_is_a_network_only_flood_at_its_real_rate() {
     let v = network_finding(f, Activity::Create, "test");
     assert_eq!(v["class_uid"], 2004);
     assert_eq!(v["unmapped"]["floodwatch"]["kind"], "network");
-    assert_eq!(v["src_endpoint"]["ip"], local);
-    assert_eq!(v["dst_endpoint"]["ip"], "192.168.50.4");
+    // Detection Finding has no endpoints of its own: each evidence record carries them.
+    assert!(v.get("src_endpoint").is_none() && v.get("dst_endpoint").is_none());
+    assert_eq!(v["evidences"][0]["src_endpoint"]["ip"], local);
+    assert_eq!(v["evidences"][0]["dst_endpoint"]["ip"], "192.168.50.4");
+    assert_eq!(v["metadata"]["log_provider"], "zeek-conn-tsv");
     assert!(
         v.get("actor").is_none(),
         "no process object: the traffic has no pid"
@@ -281,6 +287,34 @@ fn flood_joins_the_process_seen_sending_to_the_target() {
         "{text}"
     );
     assert!(text.contains("hping3 -S --flood 192.168.50.4"), "{text}");
+    // The OCSF lines (the interactive process alert and the joined network finding) are valid OCSF
+    // 1.3.0; the joined process is an evidence of the network finding, with its lineage.
+    let mut out = Vec::new();
+    write_hunt(&mut out, &r, AlertFormat::Jsonl).unwrap();
+    let jsonl = String::from_utf8(out).unwrap();
+    assert!(common::ocsf::assert_valid_jsonl("joined lab-mac", &jsonl) >= 2);
+    let net: serde_json::Value = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["unmapped"]["floodwatch"]["kind"] == "network")
+        .unwrap();
+    let joined = net["evidences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["data"]["kind"] == "joined_process")
+        .unwrap();
+    assert_eq!(joined["process"]["pid"], p.pid);
+    assert_eq!(joined["process"]["parent_process"]["name"], "sudo");
+    assert_eq!(net["confidence_id"], 3, "joined by destination: High");
+    // The process alert of the same flood: started from Terminal, its TTY is the session's terminal
+    // (OCSF's process has no terminal of its own).
+    let alert: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert!(
+        alert["actor"]["process"]["session"]["terminal"].is_string(),
+        "{}",
+        alert["actor"]
+    );
 }
 
 #[test]

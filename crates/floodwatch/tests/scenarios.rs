@@ -9,10 +9,13 @@ use floodwatch_core::time::days_from_civil;
 use floodwatch_core::Ts;
 use floodwatch_engine::suppress::Suppressions;
 use floodwatch_engine::AlertEvent;
+use floodwatch_runtime::output::{write_hunt, AlertFormat};
 use floodwatch_runtime::{hunt, HuntOptions};
 use floodwatch_sim::families::{self, Act};
 use floodwatch_sim::{write_scenario, Files, HostFiles, HostOpts, Scenario, Truth};
 use std::path::Path;
+
+mod common;
 
 fn start() -> Ts {
     // 2025-09-16 02:30:00 UTC: a night on the victim's clock.
@@ -270,22 +273,30 @@ fn every_scenario_is_judged_right_across_seeds_and_thread_counts_give_the_same_i
     for s in Scenario::ALL {
         write_scenario(s, &tmp.path().join(s.name()), start(), 21).unwrap();
     }
-    let ids = |threads| {
+    let hunted = |threads| {
         let opts = HuntOptions {
             paths: vec![tmp.path().to_path_buf()],
             threads,
             ..Default::default()
         };
-        hunt(&opts, Config::default(), Suppressions::default())
-            .unwrap()
-            .alerts
+        hunt(&opts, Config::default(), Suppressions::default()).unwrap()
+    };
+    let ids = |r: &floodwatch_runtime::HuntResult| {
+        r.alerts
             .iter()
             .map(|a| (a.alert.host.clone(), a.alert.id.clone(), a.alert.score))
             .collect::<Vec<_>>()
     };
-    let one = ids(1);
+    let r = hunted(1);
+    let one = ids(&r);
     assert_eq!(one.len(), 7, "{one:?}");
-    assert_eq!(one, ids(2));
+    assert_eq!(one, ids(&hunted(2)));
+    // Every scenario's alert is valid OCSF 1.3.0 (declared floods with estimated packets, nettop-only
+    // and unified-log-only subjects, interactive ones with a TTY).
+    let mut out = Vec::new();
+    write_hunt(&mut out, &r, AlertFormat::Jsonl).unwrap();
+    let n = common::ocsf::assert_valid_jsonl("scenarios", &String::from_utf8(out).unwrap());
+    assert_eq!(n, 7);
 }
 
 /// A short loop just above the spawn threshold, started at several offsets from the 30 s window grid

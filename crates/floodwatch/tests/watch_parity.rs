@@ -64,6 +64,13 @@ fn watch_and_hunt_give_the_same_alert_for_the_same_events() {
     common::assert_success(&watch);
     let states = lines(&watch.stdout);
     assert!(states.len() >= 2, "{states:#?}");
+    // Every state (Create, Update…, Close) is valid OCSF 1.3.0, as the hunt's finding is.
+    common::ocsf::assert_valid_jsonl("watch", &String::from_utf8_lossy(&watch.stdout));
+    common::ocsf::assert_valid_jsonl("hunt", &String::from_utf8_lossy(&hunt.stdout));
+    assert_eq!(
+        states[0]["metadata"]["log_provider"], hunted[0]["metadata"]["log_provider"],
+        "the stream's sniffed format names the provider as the hunt's file does"
+    );
     let first = &states[0]["unmapped"]["floodwatch"];
     // Opened early, the alert already shows the window so far: spawns and evidence, not zeros.
     assert!(

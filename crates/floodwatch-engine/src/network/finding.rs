@@ -19,6 +19,7 @@ impl NetworkAgg {
         &self,
         ep: Episode,
         files: &dyn Fn(u32) -> String,
+        formats: &dyn Fn(u32) -> Option<&'static str>,
         facts: &dyn Fn(ProcId) -> Option<ProcFacts>,
     ) -> NetworkFinding {
         let target = match ep.class {
@@ -100,6 +101,7 @@ impl NetworkAgg {
                     time: *t,
                     file: files(o.file),
                     line: o.line,
+                    format: formats(o.file),
                 })
                 .collect(),
             evidences_omitted: ep.dropped,

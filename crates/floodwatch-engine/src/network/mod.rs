@@ -268,6 +268,7 @@ impl NetworkAgg {
         processed: Option<Ts>,
         all: bool,
         files: &dyn Fn(u32) -> String,
+        formats: &dyn Fn(u32) -> Option<&'static str>,
         facts: &dyn Fn(ProcId) -> Option<ProcFacts>,
     ) -> Vec<NetworkFinding> {
         let slack = self.join_slack_ns;
@@ -279,7 +280,7 @@ impl NetworkAgg {
         self.pending = keep;
         let mut out: Vec<NetworkFinding> = ready
             .into_iter()
-            .map(|p| self.build(p.ep, files, facts))
+            .map(|p| self.build(p.ep, files, formats, facts))
             .collect();
         out.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then(a.id.cmp(&b.id)));
         out
@@ -327,7 +328,7 @@ mod tests {
         };
         assert!(n.push(t0, &late, Origin::default()).is_err());
         n.finish();
-        let out = n.take_ready(None, true, &|_| "f".into(), &|_| None);
+        let out = n.take_ready(None, true, &|_| "f".into(), &|_| None, &|_| None);
         let floods: Vec<_> = out
             .iter()
             .filter(|f| f.class == NetworkClass::Flood)

@@ -30,6 +30,30 @@ pub fn observed(path: &Path) -> (HuntOptions, Config, HuntResult) {
     (opts, cfg, res)
 }
 
+/// The repository's root (test data and the example collection are relative to it).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// Runs the floodwatch CLI in `cwd` (so paths in the output are the relative ones given), without a
+/// config from the environment and without colour, and returns stdout and stderr; fails on a
+/// non-zero exit.
+pub fn run_cli(cwd: &Path, args: &[&str]) -> (String, String) {
+    let out = assert_cmd::Command::cargo_bin("floodwatch")
+        .unwrap()
+        .current_dir(cwd)
+        .args(args)
+        .env_remove("FLOODWATCH_CONFIG")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_success(&out);
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
 /// The command exited 0; its stderr is the failure message otherwise.
 pub fn assert_success(out: &Output) {
     assert_eq!(
@@ -39,3 +63,5 @@ pub fn assert_success(out: &Output) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+pub mod ocsf;
