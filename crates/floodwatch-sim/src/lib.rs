@@ -21,6 +21,7 @@ pub mod bulk;
 pub mod eslogger;
 pub mod families;
 pub mod fleet;
+pub mod fortnight;
 pub mod host;
 pub mod lab;
 pub mod nettop;
@@ -33,8 +34,8 @@ pub mod zeek;
 
 pub use bulk::write_bulk;
 pub use fleet::{
-    read_labels, write_fleet, write_labels, FleetSpec, Label, ATTACK_FAMILIES, BENIGN_FAMILIES,
-    ROBUSTNESS_FAMILIES,
+    read_labels, write_fleet, write_labels, FleetSpec, Label, Layout, ATTACK_FAMILIES,
+    BENIGN_FAMILIES, ROBUSTNESS_FAMILIES,
 };
 pub use host::{Files, HostFiles, HostOpts};
 pub use scenario::{write_example_collection, write_scenario, Scenario, Truth};

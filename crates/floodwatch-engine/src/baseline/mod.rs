@@ -18,7 +18,7 @@ mod learn;
 mod profile;
 mod roles;
 
-pub use learn::{HostBaselines, Learner};
+pub use learn::{Accepted, HeldWindow, HostBaselines, Learner};
 pub use profile::{Histogram, Profile, SignalStats};
 pub use roles::Roles;
 
@@ -142,7 +142,10 @@ pub struct Judgement {
     /// Any baseline was learned for this role: "first seen" means something only then.
     pub role_learned: bool,
     pub deviation: Option<Deviation>,
-    /// Every hot signal is within tolerance of a mature baseline: normal for this identity.
+    /// A measured signal is above `baseline.max_raise` × its absolute threshold: no baseline absorbs it.
+    pub over_ceiling: bool,
+    /// Every hot signal is within tolerance of a mature baseline (and under the ceiling): normal for
+    /// this identity.
     pub absorbed: bool,
 }
 
@@ -186,6 +189,7 @@ impl Baselines {
                 seen_on_host: false,
                 role_learned: self.roles_learned.contains(&key.role),
                 deviation: None,
+                over_ceiling: false,
                 absorbed: false,
             };
         };
@@ -204,6 +208,11 @@ impl Baselines {
             })
             .collect();
         let declared = sig.triggers.iter().any(|(t, _)| *t == Trigger::Declared);
+        // The ceiling: whatever was learned, a signal beyond max_raise x its threshold alerts.
+        let over_ceiling = sig
+            .triggers
+            .iter()
+            .any(|(t, ratio)| *t != Trigger::Declared && *ratio > self.settings.max_raise);
         let mut deviation: Option<Deviation> = None;
         let mut all_normal = !hot.is_empty();
         for i in hot {
@@ -238,7 +247,8 @@ impl Baselines {
             seen_on_host: p.hosts.contains(host),
             role_learned: true,
             deviation,
-            absorbed: mature && all_normal && !declared,
+            over_ceiling,
+            absorbed: mature && all_normal && !declared && !over_ceiling,
         }
     }
 }
