@@ -275,10 +275,10 @@ fn write_learn_report(
     r: &LearnReport,
     s: &floodwatch_core::config::BaselineSettings,
 ) -> std::io::Result<()> {
-    writeln!(e, "floodwatch: learned")?;
+    writeln!(e, "floodwatch: baselines")?;
     writeln!(
         e,
-        "  {} window(s) of {} baseline key(s) on {} host(s) into {} (run {}): {} new, {} updated; {} window(s) skipped as already learned",
+        "  learned {} window(s) of {} baseline key(s) on {} host(s) into {} (run {}): {} new, {} updated; {} window(s) skipped as already learned",
         r.windows,
         r.learned.len(),
         r.hosts,
