@@ -20,8 +20,12 @@ pub const UPLOADER: &str = "mac-up";
 pub const SIBLING: &str = "mac-sib";
 /// The upload's (and the flood's) volume, bytes per second.
 pub const UPLOAD_BYTES_PER_S: u64 = 20_000_000;
+/// Both hosts' zone (seconds east of UTC): their days, and day folders, are local days.
+pub const UTC_OFFSET_S: i32 = -4 * 3_600;
 
-/// Writes `days` days from `first_day` (midnight UTC) under `dir` in `layout`, and `dir/labels.jsonl`.
+/// Writes `days` days from `first_day` (its date) under `dir` in `layout`, and `dir/labels.jsonl`. Each
+/// day runs from local midnight to local midnight (UTC−4) and its folder is named by that local date, as
+/// a collector that rotates at midnight names it.
 pub fn write_uploads(
     dir: &Path,
     layout: Layout,
@@ -31,14 +35,14 @@ pub fn write_uploads(
 ) -> io::Result<Vec<Label>> {
     let mut labels = Vec::new();
     for day in 0..days {
-        let day0 = first_day.add_secs(i64::from(day) * 86_400);
+        let day0 = first_day.add_secs(i64::from(day) * 86_400 - i64::from(UTC_OFFSET_S));
         let last = day + 1 == days;
         for (h, host) in [UPLOADER, SIBLING].into_iter().enumerate() {
             let seed = mix(0xF0_27 ^ ((h as u64) << 32) ^ u64::from(day));
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let opts = HostOpts {
                 es_version: 10,
-                utc_offset_secs: -4 * 3_600,
+                utc_offset_secs: UTC_OFFSET_S,
                 seed,
                 nettop_columns: Columns::Selected,
                 user: (501, if h == 0 { "maria" } else { "kim" }.to_string()),

@@ -274,4 +274,54 @@ mod tests {
         p.signing.team_id = Some("ABCDE12345".into());
         assert_eq!(identity_of(&p, false), "com.apple.bash (team ABCDE12345)");
     }
+
+    /// A mature baseline that learned a 20 MB/s upload absorbs it (2.5x the byte threshold), but the
+    /// same identity far above the ceiling (max_raise x the threshold) alerts whatever was learned.
+    #[test]
+    fn a_baseline_raises_the_bar_only_up_to_the_ceiling() {
+        use floodwatch_core::config::Config;
+        use floodwatch_core::time::NANOS_PER_DAY;
+        use floodwatch_core::Ts;
+        let cfg = Config::default();
+        let key = BaselineKey {
+            identity: "com.ibm.aspera.ascp".into(),
+            parent_class: "launchd_agent".into(),
+            role: "default".into(),
+        };
+        let hl = 30 * NANOS_PER_DAY;
+        let mut p = Profile::new(Ts(0));
+        for d in 0..14 {
+            for w in 0..20 {
+                // An upload at 20 MB/s and, once a day, a record burst of 200 MB/s.
+                let bytes = if w == 0 { 200e6 } else { 20e6 };
+                p.add(
+                    [0.0, 0.0, bytes, 0.0],
+                    Ts(d * NANOS_PER_DAY + w * 30_000_000_000),
+                    "mac-up",
+                    hl,
+                );
+            }
+        }
+        let mut profiles = HashMap::default();
+        profiles.insert(key.clone(), p);
+        let b = Baselines::new(profiles, cfg.baseline.clone());
+        let sig = |bytes: f64| WindowSignals {
+            start: Ts(20 * NANOS_PER_DAY),
+            spawns_per_s: 0.0,
+            packets_per_s: 0.0,
+            weighted_packets_per_s: 0.0,
+            bytes_per_s: bytes,
+            weighted_bytes_per_s: bytes * 1.25,
+            connections_per_s: 0.0,
+            triggers: vec![(Trigger::Bytes, bytes * 1.25 / cfg.thresholds.bytes_per_s)],
+            top_destination: None,
+            closest: None,
+        };
+        let usual = b.judge(&key, "mac-up", &sig(20e6));
+        assert_eq!(usual.standing, Standing::Mature);
+        assert!(usual.absorbed && !usual.over_ceiling, "{usual:?}");
+        // 150 MB/s is within 1.5x the learned p99 (the record bursts) but 18.75x the threshold.
+        let big = b.judge(&key, "mac-up", &sig(150e6));
+        assert!(big.over_ceiling && !big.absorbed, "{big:?}");
+    }
 }
