@@ -473,3 +473,114 @@ fn run_store(cfg: &Path, db: &Path, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// The first note of each nettop file in a hunt's summary JSON, by path suffix.
+fn anchor_notes(summary: &Path) -> Vec<(String, String)> {
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["format"] == "nettop-csv")
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["notes"][0].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Each anchor rule, nearest evidence first, on copies of one real-format nettop capture of the
+/// fortnight: a date in its folder's name (although the host has dated sources in another folder), a
+/// date in its file name, its modification time, and --date for a stream. Three files of one host from
+/// three days stay on three days.
+#[test]
+fn each_nettop_file_is_dated_by_the_evidence_nearest_to_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    write_uploads(&src, Layout::HostDate, first_day(), 2, false).unwrap();
+    let capture = std::fs::read(src.join(UPLOADER).join(date(1)).join("nettop.csv")).unwrap();
+    let x = tmp.path().join("x").join(UPLOADER);
+    let put = |rel: &str, data: &[u8]| {
+        let p = x.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+        p
+    };
+    put("2026-10-03/nettop.csv", &capture);
+    // The host's dated source of another day, in another folder: not the nearest evidence.
+    put(
+        "2026-10-09/eslogger.jsonl",
+        &std::fs::read(src.join(UPLOADER).join(date(0)).join("eslogger.jsonl")).unwrap(),
+    );
+    put("nettop/nettop-20261004.csv", &capture);
+    let by_mtime = put("logs/nettop.csv", &capture);
+    let mtime = std::time::UNIX_EPOCH
+        + std::time::Duration::from_secs(
+            (days_from_civil(2026, 10, 5) * 86_400 + 23 * 3_600) as u64,
+        );
+    std::fs::File::options()
+        .write(true)
+        .open(&by_mtime)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let summary = tmp.path().join("s.json");
+    ok(fw(
+        &[
+            "hunt",
+            "--date",
+            "2026-10-20",
+            "--summary-json",
+            &summary.display().to_string(),
+        ],
+        &[tmp.path().join("x")],
+    ));
+    let notes = anchor_notes(&summary);
+    assert_eq!(notes.len(), 3, "{notes:#?}");
+    let note = |suffix: &str| {
+        notes
+            .iter()
+            .find(|(p, _)| p.ends_with(suffix))
+            .map(|(_, n)| n.clone())
+            .unwrap()
+    };
+    let n = note("2026-10-03/nettop.csv");
+    assert!(
+        n.contains("taken from the date in its path (folder 2026-10-03; no dated source in its folder): 2026-10-03"),
+        "{n}"
+    );
+    let n = note("nettop-20261004.csv");
+    assert!(
+        n.contains("(file name nettop-20261004.csv; no dated source in its folder): 2026-10-04"),
+        "{n}"
+    );
+    let n = note("logs/nettop.csv");
+    assert!(n.contains("the file's modification time"), "{n}");
+    assert!(n.contains(": 2026-10-05,"), "{n}");
+
+    // A stream has no folder, no name with a date, no file time: --date dates it.
+    let out = Command::cargo_bin("floodwatch")
+        .unwrap()
+        .env_remove("FLOODWATCH_CONFIG")
+        .args([
+            "hunt",
+            "--host",
+            UPLOADER,
+            "--date",
+            "2026-10-06",
+            "--summary-json",
+            &summary.display().to_string(),
+            "/dev/stdin",
+        ])
+        .write_stdin(capture.clone())
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let notes = anchor_notes(&summary);
+    assert!(
+        notes[0].1.contains("given by --date") && notes[0].1.contains(": 2026-10-06,"),
+        "{notes:?}"
+    );
+}
