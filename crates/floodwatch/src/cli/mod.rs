@@ -72,7 +72,9 @@ pub struct InputFlags {
     /// Host name for every input, instead of the holding directory or the records' own.
     #[arg(long, value_parser = parse_host)]
     pub host: Option<String>,
-    /// Date (YYYY-MM-DD) for dateless sources such as nettop, instead of anchoring on other sources.
+    /// Date (YYYY-MM-DD) for nettop files that nothing nearer dates: the last resort after dated
+    /// sources in the same folder, a date in the folder or file name, and the file's modification time
+    /// (so: streams, mostly).
     #[arg(long, value_parser = parse_date)]
     pub date: Option<Ts>,
 }
