@@ -249,6 +249,24 @@ impl Store {
         now: Ts,
         half_life_ns: i64,
     ) -> Result<Option<AcceptOutcome>> {
+        let state: Option<Option<i64>> = self
+            .conn
+            .query_row(
+                "SELECT accepted_by FROM baseline_held WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        match state {
+            None => return Ok(None),
+            Some(Some(by)) => {
+                return Err(floodwatch_core::Error::Usage(format!(
+                    "held window {id} was accepted already (acceptance {by})"
+                )))
+            }
+            Some(None) => {}
+        }
         let r = (|| {
             let tx = self.conn.transaction()?;
             let Some(first) = tx

@@ -47,9 +47,10 @@ fn ok(out: std::process::Output) -> (String, String) {
     )
 }
 
-/// `baseline learn --json` of `paths` into `db`: the report.
+/// `baseline learn --json` of `paths` into `db`: the report. The text report (stderr) says what was
+/// learned and held, never a hunt's verdicts.
 fn learn(db: &Path, paths: &[PathBuf]) -> Value {
-    let (out, _) = ok(fw(
+    let (out, err) = ok(fw(
         &[
             "baseline",
             "learn",
@@ -59,6 +60,15 @@ fn learn(db: &Path, paths: &[PathBuf]) -> Value {
         ],
         paths,
     ));
+    assert!(err.contains("floodwatch: baselines\n  learned "), "{err}");
+    assert!(
+        err.contains("key(s) mature (at 200 windows over 7 days)"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("alert(s)") && !err.contains("floodwatch: hosts"),
+        "{err}"
+    );
     serde_json::from_str(&out).unwrap()
 }
 
@@ -189,7 +199,7 @@ fn fortnight(layout: Layout) {
     write_uploads(&root, layout, first_day(), DAYS, true).unwrap();
     let (one, daily) = (tmp.path().join("one.db"), tmp.path().join("daily.db"));
 
-    let report = learn(&one, &[root.clone()]);
+    let report = learn(&one, std::slice::from_ref(&root));
     for day in 0..DAYS {
         learn(&daily, &day_paths(&root, layout, day));
     }
@@ -308,7 +318,7 @@ fn fortnight(layout: Layout) {
             "--summary-json",
             &summary.display().to_string(),
         ],
-        &[root.clone()],
+        std::slice::from_ref(&root),
     ));
     let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     let mut seen = 0;
@@ -362,7 +372,7 @@ fn a_fleet_with_floods_does_not_train_its_baselines() {
             "--date",
             "2026-10-01",
         ],
-        &[fleet.clone()],
+        std::slice::from_ref(&fleet),
     ));
     let cfg = tmp.path().join("floodwatch.toml");
     std::fs::write(&cfg, "[baseline]\nmin_windows = 1\nmin_days = 0\n").unwrap();
