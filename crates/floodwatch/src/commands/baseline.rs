@@ -336,7 +336,16 @@ fn write_learn_report(
         r.held.len(),
         r.held_windows
     )?;
-    write_groups(e, &r.held)?;
+    // The most recent groups; all of them are in `baseline held` (and in --json).
+    const SHOWN: usize = 40;
+    let skip = r.held.len().saturating_sub(SHOWN);
+    if skip > 0 {
+        writeln!(
+            e,
+            "  ... {skip} older group(s) not shown: `floodwatch baseline held` lists them all"
+        )?;
+    }
+    write_groups(e, &r.held[skip..])?;
     writeln!(
         e,
         "  what is routine: `floodwatch baseline accept ID --owner NAME --reason TEXT` learns it; the rest is what `floodwatch hunt` of the same files alerts on"
