@@ -22,7 +22,7 @@ for pass in first second; do
   /usr/bin/time -f "%e %M" -o bench/out/time.txt ./target/release/floodwatch baseline learn "$OUT" --db "$DB" \
     2> bench/out/learn-$pass.txt
   read -r secs rss_kb < bench/out/time.txt
-  echo "$pass learn: $(head -1 bench/out/learn-$pass.txt)"
+  echo "$pass learn: $(grep -m1 "^  learned " bench/out/learn-$pass.txt | sed "s/^  //")"
   python3 - "$secs" "$BYTES" "$rss_kb" bench/out/learn-$pass.txt <<'PY'
 import re, sys
 secs, b, rss, log = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), open(sys.argv[4]).read()

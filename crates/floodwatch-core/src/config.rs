@@ -166,6 +166,9 @@ pub struct BaselineSettings {
     #[serde(deserialize_with = "de_duration")]
     pub half_life: Duration,
     pub tolerance: f64,
+    /// The most a baseline can raise an identity's bar: a hot window is absorbed only while every
+    /// measured signal is at most `max_raise` × its absolute threshold.
+    pub max_raise: f64,
 }
 
 /// `[store]`: the SQLite file for baselines, alerts and suppressions.
@@ -338,6 +341,11 @@ impl Config {
         if !(self.baseline.tolerance.is_finite() && self.baseline.tolerance >= 1.0) {
             return bad(
                 "baseline.tolerance must be a number of at least 1 (a multiple of the p99)",
+            );
+        }
+        if !(self.baseline.max_raise.is_finite() && self.baseline.max_raise >= 1.0) {
+            return bad(
+                "baseline.max_raise must be a number of at least 1 (a multiple of the absolute thresholds)",
             );
         }
         if self.baseline.default_role.trim().is_empty() {

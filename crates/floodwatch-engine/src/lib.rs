@@ -84,6 +84,8 @@ pub enum BaselineMode {
     Learn {
         roles: Roles,
         watermarks: HashMap<String, Ts>,
+        /// Keys a reviewer accepted per host: their hot windows are learned, not held for review.
+        accepted: baseline::Accepted,
     },
     /// `hunt --db`: hot windows are judged against learned baselines.
     Judge {

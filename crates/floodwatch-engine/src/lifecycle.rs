@@ -286,6 +286,7 @@ mod tests {
                 p99: 1.0,
                 ratio,
             }),
+            over_ceiling: false,
             absorbed: false,
         }
     }

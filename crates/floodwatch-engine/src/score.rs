@@ -487,6 +487,19 @@ fn baseline_reasons(j: &Judgement, cfg: &Config) -> Vec<Reason> {
     let s = &cfg.scoring;
     let k = &j.key;
     let mut out = Vec::new();
+    if j.over_ceiling && j.standing == Standing::Mature {
+        out.push(reason(
+            "baseline_ceiling",
+            0,
+            format!(
+                "above the ceiling a baseline can raise the bar to ({}× the absolute threshold, baseline.max_raise): not absorbed by the baseline of {}",
+                fmt_rate(cfg.baseline.max_raise),
+                k.identity
+            ),
+            None,
+            Some(cfg.baseline.max_raise),
+        ));
+    }
     match (j.standing, &j.deviation) {
         (Standing::Mature, Some(d)) => {
             let times = if d.ratio.is_finite() {

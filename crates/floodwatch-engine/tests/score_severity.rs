@@ -82,6 +82,7 @@ fn mature_deviation(ratio: f64) -> Judgement {
             p99: 10.0 / ratio,
             ratio,
         }),
+        over_ceiling: false,
         absorbed: false,
     }
 }

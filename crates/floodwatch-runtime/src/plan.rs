@@ -1,5 +1,5 @@
 //! The first stages of a run: discover files, sniff each from its head, and anchor dateless sources
-//! (nettop) on the same host's dated ones. What comes out is a plan: every telemetry file with its id,
+//! (nettop) on the evidence nearest each file. What comes out is a plan: every telemetry file with its id,
 //! host and format, ready to be replayed.
 
 use crate::hunt::HuntOptions;
@@ -10,11 +10,13 @@ use floodwatch_sinks::summary::SkippedFile;
 use floodwatch_sources::input::{self, Damage, Decoded, Encoding, OpenError};
 use floodwatch_sources::sniff::HEAD_BYTES;
 use floodwatch_sources::{
-    discover_inputs, sniff, ClockHints, FileSource, Format, InputFile, Sniffed, SourceCtx,
+    date_in_path, discover_inputs, sniff, ClockHints, FileSource, Format, InputFile, Sniffed,
+    SourceCtx,
 };
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, Cursor, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// One file ready to read.
@@ -202,29 +204,68 @@ pub(crate) fn plan(opts: &HuntOptions) -> Result<(Vec<Planned>, Vec<SkippedFile>
     Ok((planned, skipped))
 }
 
-/// Clock hints for a host's files: dateless sources (nettop) are anchored on the host's dated ones.
+/// What the dated files of one folder say about time: their earliest and latest events, the UTC
+/// offset a unified log among them tells, and their names (for the summary).
+#[derive(Default)]
+struct FolderTimes {
+    first: Option<Ts>,
+    last: Option<Ts>,
+    offset: Option<i32>,
+    names: Vec<String>,
+}
+
+/// Clock hints for a host's files. Each dateless file (nettop) is anchored on the evidence nearest to
+/// it: the dated files in its own folder, else a date in its name or a folder above it, else its
+/// modification time, else `--date` (see `ClockHints`). Never on the host's other folders: in a
+/// collection kept one folder per day, a host's nettop files of different days would otherwise all
+/// land on the earliest day. The UTC offset is the same folder's unified log's, else the host's.
 pub(crate) fn anchor<'a>(
     files: &[Planned],
     cfg: &Config,
     opts: &'a HuntOptions,
 ) -> impl Fn(&Planned) -> ClockHints + 'a {
-    let mut reference: Option<Ts> = None;
-    let mut reference_end: Option<Ts> = None;
-    let mut offset: Option<i32> = None;
+    let mut folders: HashMap<PathBuf, FolderTimes> = HashMap::new();
+    let mut host_offset: Option<i32> = None;
     for p in files.iter().filter(|p| p.format.is_dated()) {
         let (t, o) = probe(p, cfg);
-        if let Some(t) = t {
-            reference = Some(reference.map_or(t, |r: Ts| r.min(t)));
+        let end = probe_tail(p, cfg).max(t);
+        let dir = p
+            .file
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let f = folders.entry(dir).or_default();
+        f.first = match (f.first, t) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        f.last = f.last.max(end);
+        f.offset = f.offset.or(o);
+        host_offset = host_offset.or(o);
+        if t.is_some() {
+            f.names.push(
+                p.file
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
         }
-        reference_end = reference_end.max(probe_tail(p, cfg));
-        offset = offset.or(o);
     }
-    move |p: &Planned| ClockHints {
-        reference,
-        reference_end,
-        utc_offset: offset,
-        file_mtime: p.mtime,
-        forced_date: opts.date,
+    move |p: &Planned| {
+        let dir = p.file.path.parent().unwrap_or(Path::new(""));
+        let near = folders.get(dir).filter(|f| f.first.is_some());
+        ClockHints {
+            reference: near.and_then(|f| f.first),
+            reference_end: near.and_then(|f| f.last),
+            reference_from: near
+                .map(|f| format!("dated sources in the same folder ({})", f.names.join(", "))),
+            path_date: date_in_path(&p.file.path),
+            utc_offset: folders.get(dir).and_then(|f| f.offset).or(host_offset),
+            file_mtime: p.mtime,
+            forced_date: opts.date,
+        }
     }
 }
 

@@ -968,3 +968,43 @@ pub fn mdm_checkin(hf: &mut HostFiles, start: Ts, span_s: i64, every_s: i64) -> 
         },
     }
 }
+
+/// A daily upload: a LaunchAgent runs IBM Aspera's `ascp` (Developer ID), which sends `bytes_per_s`
+/// (about 20 MB/s) over its UDP transport (FASP, port 33001) for `secs` seconds; nettop shows the `udp4`
+/// socket. Hot by the absolute byte threshold every time it runs: routine for the host that does it
+/// every day, which only a learned (and reviewed) baseline can tell. Subject: the ascp.
+pub fn aspera_upload(hf: &mut HostFiles, start: Ts, secs: f64, bytes_per_s: u64) -> Act {
+    let end = start.add_nanos(secs_f(secs));
+    hf.background(start.add_secs(-60), end.add_secs(20));
+    hf.nettop_capture(start.add_secs(-20), end.add_secs(10), 1);
+    let path = "/Applications/IBM Aspera Connect.app/Contents/Resources/ascp";
+    let (_, user) = hf.user();
+    let file = format!("/Users/{user}/Exports/daily-export.tar");
+    let ascp = hf.user_job(
+        start.add_nanos(-400_000_000),
+        path,
+        &[
+            "ascp",
+            "-QT",
+            "-l",
+            "200m",
+            "-P",
+            "33001",
+            &file,
+            "xfer@upload.example.com:/incoming",
+        ],
+        Signer::developer("com.ibm.aspera.ascp", "ASPERA0001"),
+    );
+    let sock = format!("udp4 {}<->203.0.113.50:33001", hf.local_endpoint());
+    let mut t = hf.frame_at_or_after(start).add_nanos(-NANOS_PER_SEC / 2);
+    while t < end {
+        let out = hf
+            .rng
+            .random_range(bytes_per_s * 97 / 100..=bytes_per_s * 103 / 100);
+        hf.net_add(t, ascp.pid, "ascp", &sock, "en0", "", out / 200, out);
+        t = t.add_secs(1);
+    }
+    hf.net_remove(end.add_nanos(300_000_000), ascp.pid);
+    hf.exit(end.add_nanos(300_000_000), &ascp, 0);
+    act(&ascp, start, end)
+}

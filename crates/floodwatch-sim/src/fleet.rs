@@ -76,6 +76,43 @@ pub struct FleetSpec {
     pub attack_hosts: usize,
     /// No attacks at all (and no decoy): a false-alert yardstick.
     pub benign_only: bool,
+    /// Days written, each `duration_s` long from the same time of day: every host repeats its routine
+    /// each day (drawn afresh), and its attack (if any) runs on the last day only.
+    pub days: u32,
+    /// Where a host's day goes: `dir/HOST/`, `dir/HOST/YYYY-MM-DD/` or `dir/YYYY-MM-DD/HOST/`.
+    pub layout: Layout,
+}
+
+/// Folder layouts of a collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// `dir/HOST/` (one day).
+    Host,
+    /// `dir/HOST/YYYY-MM-DD/` (the layout the README documents for several days).
+    HostDate,
+    /// `dir/YYYY-MM-DD/HOST/`.
+    DateHost,
+}
+
+impl Layout {
+    pub fn parse(s: &str) -> Option<Layout> {
+        match s {
+            "host" => Some(Layout::Host),
+            "host-date" => Some(Layout::HostDate),
+            "date-host" => Some(Layout::DateHost),
+            _ => None,
+        }
+    }
+
+    /// The folder of `host`'s files of the day starting at `day` (UTC).
+    pub fn dir(self, root: &Path, host: &str, day: Ts) -> std::path::PathBuf {
+        let date = rfc3339_nanos(day)[..10].to_string();
+        match self {
+            Layout::Host => root.join(host),
+            Layout::HostDate => root.join(host).join(date),
+            Layout::DateHost => root.join(date).join(host),
+        }
+    }
 }
 
 impl Default for FleetSpec {
@@ -88,6 +125,8 @@ impl Default for FleetSpec {
             duration_s: 86_400,
             attack_hosts: hosts / 3,
             benign_only: false,
+            days: 1,
+            layout: Layout::Host,
         }
     }
 }
@@ -437,6 +476,8 @@ struct HostPlan {
     name: String,
     role: Role,
     seed: u64,
+    /// The seed of what stays the host's from day to day (zone, eslogger version, user, nettop columns).
+    host_seed: u64,
     activities: Vec<Activity>,
     skew_s: Option<f64>,
     truncate: bool,
@@ -497,6 +538,7 @@ fn plan(spec: &FleetSpec) -> Vec<HostPlan> {
             name: format!("{}-{:03}", role.prefix(), h + 1),
             role,
             seed: mix(spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (h as u64 + 1)),
+            host_seed: mix(spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (h as u64 + 1)),
             activities,
             skew_s,
             truncate: false,
@@ -517,12 +559,51 @@ fn plan(spec: &FleetSpec) -> Vec<HostPlan> {
     plans
 }
 
-/// Writes the fleet: `dir/<host>/` with the host's files (eslogger.jsonl, nettop.csv,
-/// unifiedlog.ndjson, osquery.log, as its role dictates) and `dir/labels.jsonl`. Returns the labels
-/// (host order, then time).
+/// The plan of day `day` (0-based) of `days`: the host's name, role and routine families stay; the
+/// routine's parameters and times are drawn afresh; an attack runs on the last day only; a truncated
+/// last line ends only the last day's file.
+fn plan_of_day(p: &HostPlan, day: u32, days: u32) -> HostPlan {
+    let last = day + 1 == days.max(1);
+    if day == 0 && last {
+        return p.clone();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(mix(p.seed ^ (u64::from(day) << 40)));
+    let mut q = p.clone();
+    q.seed = mix(p.seed.wrapping_add(u64::from(day)));
+    q.activities = p
+        .activities
+        .iter()
+        .filter(|a| last || !a.attack())
+        .map(|a| Activity::draw(a.family, &mut rng))
+        .collect();
+    q.activities.shuffle(&mut rng);
+    q.truncate = p.truncate && last;
+    q
+}
+
+/// Writes the fleet: each host's files (eslogger.jsonl, nettop.csv, unifiedlog.ndjson, osquery.log,
+/// as its role dictates) in the spec's layout, one folder per host and day, and `dir/labels.jsonl`.
+/// Returns the labels (day, host order, then time).
 pub fn write_fleet(dir: &Path, spec: &FleetSpec) -> io::Result<Vec<Label>> {
     std::fs::create_dir_all(dir)?;
-    let plans = plan(spec);
+    let mut labels = Vec::new();
+    for day in 0..spec.days.max(1) {
+        let start = spec.start.add_secs(i64::from(day) * 86_400);
+        let day_spec = FleetSpec {
+            start,
+            ..spec.clone()
+        };
+        let plans: Vec<HostPlan> = plan(spec)
+            .iter()
+            .map(|p| plan_of_day(p, day, spec.days))
+            .collect();
+        labels.extend(write_day(dir, &day_spec, &plans)?);
+    }
+    write_labels(&dir.join("labels.jsonl"), &labels)?;
+    Ok(labels)
+}
+
+fn write_day(dir: &Path, spec: &FleetSpec, plans: &[HostPlan]) -> io::Result<Vec<Label>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, plans.len().max(1));
@@ -556,12 +637,11 @@ pub fn write_fleet(dir: &Path, spec: &FleetSpec) -> io::Result<Vec<Label>> {
     for (_, r) in results {
         labels.extend(r?);
     }
-    write_labels(&dir.join("labels.jsonl"), &labels)?;
     Ok(labels)
 }
 
 fn write_host(dir: &Path, spec: &FleetSpec, p: &HostPlan) -> io::Result<Vec<Label>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(p.host_seed);
     let offsets = [
         0,
         2 * 3_600,
@@ -593,7 +673,12 @@ fn write_host(dir: &Path, spec: &FleetSpec, p: &HostPlan) -> io::Result<Vec<Labe
         },
         nettop_interval_s: 1,
     };
-    let mut hf = HostFiles::create(&dir.join(&p.name), p.role.files(), opts)?;
+    if p.seed != p.host_seed {
+        // A later day: the same host, another day's draws.
+        rng = ChaCha8Rng::seed_from_u64(p.seed);
+    }
+    let host_dir = spec.layout.dir(dir, &p.name, spec.start);
+    let mut hf = HostFiles::create_named(&host_dir, &p.name, p.role.files(), opts)?;
     if p.role == Role::Desktop {
         hf.add_osquery()?;
     }
@@ -693,7 +778,7 @@ fn write_host(dir: &Path, spec: &FleetSpec, p: &HostPlan) -> io::Result<Vec<Labe
         });
     }
     if p.truncate {
-        let cut = truncate_last_line(&dir.join(&p.name).join(ESLOGGER_FILE))?;
+        let cut = truncate_last_line(&host_dir.join(ESLOGGER_FILE))?;
         labels.push(Label {
             host: p.name.clone(),
             family: "truncated-last-line".into(),

@@ -195,11 +195,23 @@ pub struct HostFiles {
 impl HostFiles {
     /// Creates `dir` (the host is its last component) and the files named by `files`.
     pub fn create(dir: &Path, files: Files, opts: HostOpts) -> io::Result<HostFiles> {
-        std::fs::create_dir_all(dir)?;
         let host = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "host".into());
+        Self::create_named(dir, &host, files, opts)
+    }
+
+    /// [`HostFiles::create`] for a folder that is not named after the host (a day's folder,
+    /// `HOST/2026-10-01/`): `host` is what the records name (osquery `hostIdentifier`).
+    pub fn create_named(
+        dir: &Path,
+        host: &str,
+        files: Files,
+        opts: HostOpts,
+    ) -> io::Result<HostFiles> {
+        std::fs::create_dir_all(dir)?;
+        let host = host.to_string();
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x4057_F11E);
         let open = |name: &str| -> io::Result<BufWriter<File>> {
             Ok(BufWriter::with_capacity(

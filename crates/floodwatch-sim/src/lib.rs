@@ -10,7 +10,10 @@
 //!   collection.
 //! - [`bulk`]: many hosts of mostly benign activity for benchmarks, streamed.
 //! - [`families`]: more flood tools, launch contexts and routine activity, for the fleet.
-//! - [`fleet`]: a labelled fleet (one folder per host, a day each, `labels.jsonl`).
+//! - [`fleet`]: a labelled fleet (one folder per host, a day each, `labels.jsonl`); several days in
+//!   `HOST/DATE/` or `DATE/HOST/` folders ([`Layout`]), attacks on the last day.
+//! - [`fortnight`]: two hosts over many days for baselines: a daily upload hot by the absolute
+//!   thresholds on one, a UDP flood of the same volume on the other on the last day.
 //! - [`zeek`]: Zeek `conn.log` TSV (network-only flows), e.g. a SYN flood's `S0` rows.
 //! - [`lab`]: an hping3 SYN flood from a Terminal, and the coverage self-test's bounded runs.
 //!
@@ -21,6 +24,7 @@ pub mod bulk;
 pub mod eslogger;
 pub mod families;
 pub mod fleet;
+pub mod fortnight;
 pub mod host;
 pub mod lab;
 pub mod nettop;
@@ -33,8 +37,8 @@ pub mod zeek;
 
 pub use bulk::write_bulk;
 pub use fleet::{
-    read_labels, write_fleet, write_labels, FleetSpec, Label, ATTACK_FAMILIES, BENIGN_FAMILIES,
-    ROBUSTNESS_FAMILIES,
+    read_labels, write_fleet, write_labels, FleetSpec, Label, Layout, ATTACK_FAMILIES,
+    BENIGN_FAMILIES, ROBUSTNESS_FAMILIES,
 };
 pub use host::{Files, HostFiles, HostOpts};
 pub use scenario::{write_example_collection, write_scenario, Scenario, Truth};

@@ -389,3 +389,69 @@ fn default_spec_is_a_day_of_fifty_hosts() {
         Ts::from_secs(days_from_civil(2025, 9, 16) * 86_400)
     );
 }
+
+/// Several days: one folder per host and day in either layout, the same bytes in both; every host on
+/// every day (the same hosts, named the same); attacks on the last day only, routine on every day.
+#[test]
+fn several_days_in_both_layouts() {
+    use floodwatch_sim::Layout;
+    let tmp = tempfile::tempdir().unwrap();
+    let base = FleetSpec {
+        hosts: 4,
+        seed: 9,
+        attack_hosts: 2,
+        duration_s: 4 * 3_600,
+        start: Ts::from_secs(days_from_civil(2026, 10, 1) * 86_400),
+        days: 3,
+        ..FleetSpec::default()
+    };
+    let dates = ["2026-10-01", "2026-10-02", "2026-10-03"];
+    let hd = tmp.path().join("hd");
+    let dh = tmp.path().join("dh");
+    let labels = write_fleet(
+        &hd,
+        &FleetSpec {
+            layout: Layout::HostDate,
+            ..base.clone()
+        },
+    )
+    .unwrap();
+    let labels_dh = write_fleet(
+        &dh,
+        &FleetSpec {
+            layout: Layout::DateHost,
+            ..base.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(labels, labels_dh);
+    let hosts: Vec<String> = host_dirs(&hd)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(hosts.len(), 4);
+    for h in &hosts {
+        for d in dates {
+            let a = hd.join(h).join(d);
+            assert!(a.join("nettop.csv").is_file(), "{}", a.display());
+            let same = dir_bytes(&a) == dir_bytes(&dh.join(d).join(h));
+            assert!(same, "{h} {d}: the layouts differ in content");
+        }
+    }
+    let last_day = Ts::from_secs(days_from_civil(2026, 10, 3) * 86_400);
+    let attacks: Vec<&Label> = labels.iter().filter(|l| l.attack).collect();
+    assert_eq!(attacks.len(), 2, "{attacks:#?}");
+    assert!(attacks.iter().all(|l| l.start >= last_day));
+    for h in &hosts {
+        for d in 0..3 {
+            let from = last_day.add_secs((d - 2) * 86_400);
+            assert!(
+                labels.iter().any(|l| &l.host == h
+                    && !l.attack
+                    && l.start >= from
+                    && l.start < from.add_secs(86_400)),
+                "{h}: no routine on day {d}"
+            );
+        }
+    }
+}

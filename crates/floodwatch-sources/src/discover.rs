@@ -315,6 +315,62 @@ pub fn host_of(path: &Path) -> String {
         .unwrap_or_else(|| "unknown-host".to_string())
 }
 
+/// A calendar date written in the file's name or in one of the (up to three) folders above it, nearest
+/// first: `nettop-20261001.csv`, `2026-10-01/`, `2026_10_01`, `2026.10.01`. Returns midnight UTC of that
+/// day and where it was found ("file name nettop-20261001.csv", "folder 2026-10-01"). A dateless
+/// source (nettop) collected one folder per day takes its day from here.
+pub fn date_in_path(path: &Path) -> Option<(floodwatch_core::Ts, String)> {
+    let name = path.file_name().and_then(|n| n.to_str());
+    if let Some(d) = name.and_then(date_in_name) {
+        return Some((d, format!("file name {}", name.unwrap_or_default())));
+    }
+    path.ancestors()
+        .skip(1)
+        .take(3)
+        .filter_map(|a| a.file_name().and_then(|n| n.to_str()))
+        .find_map(|n| date_in_name(n).map(|d| (d, format!("folder {n}"))))
+}
+
+/// The first `YYYY-MM-DD` (or `YYYYMMDD`, `_` or `.` separated) in a name that is a real date between
+/// 2000 and 2099, not part of a longer run of digits.
+fn date_in_name(name: &str) -> Option<floodwatch_core::Ts> {
+    use floodwatch_core::time::{civil_from_days, days_from_civil, NANOS_PER_DAY};
+    let b = name.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let num = |from: usize, n: usize| -> Option<u32> {
+        let s = b.get(from..from + n)?;
+        s.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| s.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0')))
+    };
+    for start in 0..b.len() {
+        if start > 0 && digit(start - 1) {
+            continue;
+        }
+        for sep in [b'-', b'_', b'.', 0] {
+            let w = usize::from(sep != 0);
+            let (y, m, d) = (start, start + 4 + w, start + 6 + 2 * w);
+            let end = d + 2;
+            if sep != 0 && (b.get(start + 4) != Some(&sep) || b.get(start + 6 + w) != Some(&sep)) {
+                continue;
+            }
+            let (Some(y), Some(mo), Some(day)) = (num(y, 4), num(m, 2), num(d, 2)) else {
+                continue;
+            };
+            if digit(end) || !(2000..2100).contains(&y) || !(1..=12).contains(&mo) {
+                continue;
+            }
+            let days = days_from_civil(i64::from(y), mo, day);
+            // 2026-02-31 is not a date: the round trip says so.
+            if day == 0 || civil_from_days(days) != (i64::from(y), mo, day) {
+                continue;
+            }
+            return Some(floodwatch_core::Ts(days * NANOS_PER_DAY));
+        }
+    }
+    None
+}
+
 /// Folder names that organize a host's files rather than name the host.
 fn is_not_a_host(name: &str) -> bool {
     const GENERIC: &[&str] = &[
@@ -341,6 +397,35 @@ fn is_not_a_host(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_in_paths_nearest_first() {
+        let d = |p: &str| date_in_path(Path::new(p)).map(|(t, w)| (t.to_rfc3339_millis(), w));
+        assert_eq!(
+            d("c/mac-01/2026-10-01/nettop.csv"),
+            Some((
+                "2026-10-01T00:00:00.000Z".into(),
+                "folder 2026-10-01".into()
+            ))
+        );
+        assert_eq!(
+            d("c/2026_10_02/mac-01/nettop.csv"),
+            Some((
+                "2026-10-02T00:00:00.000Z".into(),
+                "folder 2026_10_02".into()
+            ))
+        );
+        // The file's own name is nearer than its folder.
+        assert_eq!(
+            d("c/2026-10-01/mac-01/nettop-20261003.csv").map(|x| x.1),
+            Some("file name nettop-20261003.csv".into())
+        );
+        // Not dates: a longer digit run, an impossible day, a version number, nothing.
+        assert_eq!(d("c/mac-01/run-1202610011/nettop.csv"), None);
+        assert_eq!(d("c/mac-01/2026-02-31/nettop.csv"), None);
+        assert_eq!(d("c/mac-01/v1.2.3/nettop.csv"), None);
+        assert_eq!(d("nettop.csv"), None);
+    }
 
     #[test]
     fn host_is_the_holding_directory_unless_overridden() {

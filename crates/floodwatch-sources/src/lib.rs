@@ -35,7 +35,7 @@ use std::borrow::Cow;
 use std::io::BufRead;
 use std::sync::Arc;
 
-pub use discover::{discover, discover_inputs, Discovery, InputFile, SkippedInput};
+pub use discover::{date_in_path, discover, discover_inputs, Discovery, InputFile, SkippedInput};
 /// Per-file accounting lives in core (the sinks print it without depending on this crate); the
 /// old `floodwatch_sources::stats` paths still resolve.
 pub use floodwatch_core::stats::{self, FileStats, RejectSample};
@@ -131,19 +131,27 @@ impl Format {
     }
 }
 
-/// Hints for sources whose timestamps lack a date or zone (nettop).
+/// Hints for sources whose timestamps lack a date or zone (nettop). The date comes from the evidence
+/// nearest the file, in this order: dated sources in the same folder (`reference`), a date in the
+/// folder or file name (`path_date`), the file's modification time, then `--date`.
 #[derive(Clone, Debug, Default)]
 pub struct ClockHints {
-    /// An instant from the same host's dated sources (their earliest event), to pick nettop's date.
+    /// An instant from dated sources near the file (their earliest event), to pick nettop's date.
     pub reference: Option<Ts>,
     /// The latest event of those sources, when known: nettop rows are dated into [reference,
     /// reference_end], so a capture that starts hours after the others is not put on the day before.
     pub reference_end: Option<Ts>,
+    /// What `reference` was taken from, for the summary ("dated sources in the same folder (...)");
+    /// None: "the host's other sources".
+    pub reference_from: Option<String>,
+    /// A date (midnight UTC of that day) written in the file's name or a folder above it, and where
+    /// it was found ("folder 2026-10-01").
+    pub path_date: Option<(Ts, String)>,
     /// The host's UTC offset in seconds east, when a unified log of the host tells it.
     pub utc_offset: Option<i32>,
     /// The file's modification time (the end of a capture).
     pub file_mtime: Option<Ts>,
-    /// `--date YYYY-MM-DD`, given by the user: wins over everything.
+    /// `--date YYYY-MM-DD`, given by the user: the last resort, when nothing nearer the file dates it.
     pub forced_date: Option<Ts>,
 }
 

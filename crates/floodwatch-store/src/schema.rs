@@ -166,6 +166,41 @@ INSERT INTO suppression_history (suppression_id, at, event, actor, note)
     SELECT id, expired_at, 'expired', coalesce(expired_by, ''), NULL FROM suppressions
     WHERE expired_at IS NOT NULL ORDER BY expired_at, id;
 "#,
+    // v4: `baseline learn` keeps hot windows (absolute thresholds, declared floods) out of the baselines
+    // and holds them here for review; a reviewer's acceptance (who and why) lets them be learned.
+    r#"
+CREATE TABLE baseline_acceptances (
+    id           INTEGER PRIMARY KEY,
+    identity     TEXT NOT NULL,
+    parent_class TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    host         TEXT NOT NULL,           -- accepted on this host (what the reviewer saw)
+    owner        TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    created_at   TEXT NOT NULL,           -- wall clock
+    created_by   TEXT NOT NULL,
+    windows      INTEGER NOT NULL         -- held windows learned when it was accepted
+);
+CREATE INDEX baseline_acceptances_by_key ON baseline_acceptances (identity, parent_class, role, host);
+CREATE TABLE baseline_held (
+    id            INTEGER PRIMARY KEY,
+    run_id        INTEGER NOT NULL REFERENCES runs(id),
+    identity      TEXT NOT NULL,
+    parent_class  TEXT NOT NULL,
+    role          TEXT NOT NULL,
+    host          TEXT NOT NULL,
+    window_start  TEXT NOT NULL,
+    window_start_ns INTEGER NOT NULL,
+    spawns_per_s  REAL NOT NULL,
+    packets_per_s REAL NOT NULL,
+    bytes_per_s   REAL NOT NULL,
+    connections_per_s REAL NOT NULL,
+    why           TEXT NOT NULL,          -- the triggers, with their multiple of the threshold
+    accepted_by   INTEGER REFERENCES baseline_acceptances(id), -- NULL: pending review
+    UNIQUE (host, identity, parent_class, role, window_start_ns)
+);
+CREATE INDEX baseline_held_pending ON baseline_held (accepted_by, identity, parent_class, role, host);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

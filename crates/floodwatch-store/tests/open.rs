@@ -30,7 +30,7 @@ fn a_new_store_is_marked_and_reopens_without_migrating_again() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(tables, 12);
+    assert_eq!(tables, 14);
 }
 
 #[test]
@@ -76,10 +76,11 @@ fn a_version_1_store_is_migrated_forward_keeping_its_rows() {
     drop(Store::open(&p, WAIT).unwrap());
     {
         // What a version-1 store looked like: no network_findings table, no suppression history or
-        // removal columns, user_version 1, one run and one expired suppression.
+        // removal columns, no held windows, user_version 1, one run and one expired suppression.
         let c = rusqlite::Connection::open(&p).unwrap();
         c.execute_batch(
             "DROP TABLE network_findings; DROP TABLE suppression_history;
+             DROP TABLE baseline_held; DROP TABLE baseline_acceptances;
              ALTER TABLE suppressions DROP COLUMN removed_at; ALTER TABLE suppressions DROP COLUMN removed_by;
              PRAGMA user_version = 1;
              INSERT INTO runs (kind, started_at, version, args) VALUES ('hunt', 'then', '0.1.0', 'x');
@@ -107,6 +108,57 @@ fn a_version_1_store_is_migrated_forward_keeping_its_rows() {
         .map(|c| format!("{} {} {}", c.at, c.event, c.actor))
         .collect();
     assert_eq!(events, ["t0 added alice", "t1 expired bob"]);
+}
+
+/// A version-3 store (before held windows and acceptances) opened by several runs at once: each
+/// migration step is one locked transaction, so all succeed, the v4 tables appear once, and the rows
+/// already there (a baseline, a run) stay; a held window can then be stored and accepted.
+#[test]
+fn a_version_3_store_is_migrated_to_4_by_racing_openers_keeping_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v3.db");
+    drop(Store::open(&p, WAIT).unwrap());
+    {
+        let c = rusqlite::Connection::open(&p).unwrap();
+        c.execute_batch(
+            "DROP TABLE baseline_held; DROP TABLE baseline_acceptances;
+             PRAGMA user_version = 3;
+             INSERT INTO runs (kind, started_at, version, args) VALUES ('learn', 'then', '0.1.0', 'x');
+             INSERT INTO baselines (identity, parent_class, role, windows, first_seen, last_seen, days, hosts,
+                 profile, updated_run) VALUES ('curl', 'cron', 'default', 3, 'a', 'b', 0.5, 1, '{}', 1);",
+        )
+        .unwrap();
+    }
+    let start = std::sync::Barrier::new(4);
+    let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    Store::open(&p, Duration::from_secs(10))
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let s = Store::open_existing(&p, WAIT).unwrap();
+    let (ver, baselines, tables): (i64, i64, i64) = s
+        .connection()
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM baselines),
+                    (SELECT count(*) FROM sqlite_schema WHERE name IN ('baseline_held', 'baseline_acceptances'))",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((ver, baselines, tables), (4, 1, 2));
+    assert!(s.held_windows(true).unwrap().is_empty());
+    assert!(s.accepted_keys().unwrap().is_empty());
 }
 
 /// Two hunts creating the same new store at once: schema creation is one locked step per version,

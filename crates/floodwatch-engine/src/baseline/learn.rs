@@ -3,10 +3,11 @@
 
 use super::{values_of, BaselineKey, Judgement, Profile, Roles};
 use crate::process::ProcId;
-use crate::window::WindowSignals;
+use crate::window::{Trigger, WindowSignals};
 use crate::BaselineMode;
 use floodwatch_core::Ts;
-use foldhash::HashMap;
+use foldhash::{HashMap, HashSet};
+use serde::Serialize;
 use std::sync::Arc;
 
 /// Profiles learned by one run, before they are merged into the store.
@@ -16,6 +17,40 @@ pub struct Learner {
     /// Windows learned and windows skipped because an earlier learn already covered their time.
     pub windows: u64,
     pub skipped_windows: u64,
+    /// Windows kept out of the baseline for review: hot by the absolute thresholds, or a declared
+    /// flood, for a key no reviewer has accepted on that host.
+    pub held: Vec<HeldWindow>,
+}
+
+/// A window `baseline learn` did not learn: what it was and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HeldWindow {
+    pub key: BaselineKey,
+    pub host: String,
+    pub start: Ts,
+    /// Raw rates in [`super::SIGNALS`] order, as a learned window would be.
+    pub values: [f64; 4],
+    /// Why it was held: each trigger with its multiple of the threshold ("bytes_per_s 2.6x the
+    /// threshold", "declared flood").
+    pub why: String,
+}
+
+/// Keys a reviewer accepted on a host: their hot windows are learned like any other.
+pub type Accepted = HashSet<(BaselineKey, String)>;
+
+/// Why a hot window is hot, in words.
+fn why_hot(sig: &WindowSignals) -> String {
+    sig.triggers
+        .iter()
+        .map(|(t, ratio)| match t {
+            Trigger::Declared => "declared flood".to_string(),
+            Trigger::Spawns => format!("spawns_per_s {ratio:.1}x the threshold"),
+            Trigger::Packets => format!("packets_per_s {ratio:.1}x the threshold"),
+            Trigger::Bytes => format!("bytes_per_s {ratio:.1}x the threshold"),
+            Trigger::Connections => format!("connections_per_s {ratio:.1}x the threshold"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Learner {
@@ -34,6 +69,7 @@ impl Learner {
     pub fn merge(&mut self, other: Learner, half_life: i64) {
         self.windows += other.windows;
         self.skipped_windows += other.skipped_windows;
+        self.held.extend(other.held);
         for (k, p) in other.profiles {
             match self.profiles.get_mut(&k) {
                 Some(mine) => mine.merge(p, half_life),
@@ -68,12 +104,28 @@ impl HostBaselines {
     ) -> Option<Judgement> {
         match mode {
             BaselineMode::Off => None,
-            BaselineMode::Learn { roles, watermarks } => {
+            BaselineMode::Learn {
+                roles,
+                watermarks,
+                accepted,
+            } => {
                 if watermarks.get(host).is_some_and(|w| sig.start < *w) {
                     self.learner.skipped_windows += 1;
                     return None;
                 }
                 let key = self.key(subject, roles, key);
+                // A window that would alert is not "normal" until a reviewer says so: learning it
+                // would let an attacker who persists through the learning period train the detector.
+                if sig.hot() && !accepted.contains(&((*key).clone(), host.to_string())) {
+                    self.learner.held.push(HeldWindow {
+                        key: (*key).clone(),
+                        host: host.to_string(),
+                        start: sig.start,
+                        values: values_of(sig),
+                        why: why_hot(sig),
+                    });
+                    return None;
+                }
                 self.learner
                     .add(&key, values_of(sig), sig.start, host, half_life_ns);
                 None

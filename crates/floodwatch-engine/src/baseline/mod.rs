@@ -18,7 +18,7 @@ mod learn;
 mod profile;
 mod roles;
 
-pub use learn::{HostBaselines, Learner};
+pub use learn::{Accepted, HeldWindow, HostBaselines, Learner};
 pub use profile::{Histogram, Profile, SignalStats};
 pub use roles::Roles;
 
@@ -142,7 +142,10 @@ pub struct Judgement {
     /// Any baseline was learned for this role: "first seen" means something only then.
     pub role_learned: bool,
     pub deviation: Option<Deviation>,
-    /// Every hot signal is within tolerance of a mature baseline: normal for this identity.
+    /// A measured signal is above `baseline.max_raise` × its absolute threshold: no baseline absorbs it.
+    pub over_ceiling: bool,
+    /// Every hot signal is within tolerance of a mature baseline (and under the ceiling): normal for
+    /// this identity.
     pub absorbed: bool,
 }
 
@@ -186,6 +189,7 @@ impl Baselines {
                 seen_on_host: false,
                 role_learned: self.roles_learned.contains(&key.role),
                 deviation: None,
+                over_ceiling: false,
                 absorbed: false,
             };
         };
@@ -204,6 +208,11 @@ impl Baselines {
             })
             .collect();
         let declared = sig.triggers.iter().any(|(t, _)| *t == Trigger::Declared);
+        // The ceiling: whatever was learned, a signal beyond max_raise x its threshold alerts.
+        let over_ceiling = sig
+            .triggers
+            .iter()
+            .any(|(t, ratio)| *t != Trigger::Declared && *ratio > self.settings.max_raise);
         let mut deviation: Option<Deviation> = None;
         let mut all_normal = !hot.is_empty();
         for i in hot {
@@ -238,7 +247,8 @@ impl Baselines {
             seen_on_host: p.hosts.contains(host),
             role_learned: true,
             deviation,
-            absorbed: mature && all_normal && !declared,
+            over_ceiling,
+            absorbed: mature && all_normal && !declared && !over_ceiling,
         }
     }
 }
@@ -263,5 +273,55 @@ mod tests {
         assert_eq!(identity_of(&p, true), "com.apple.bash /opt/ci/fetch.sh");
         p.signing.team_id = Some("ABCDE12345".into());
         assert_eq!(identity_of(&p, false), "com.apple.bash (team ABCDE12345)");
+    }
+
+    /// A mature baseline that learned a 20 MB/s upload absorbs it (2.5x the byte threshold), but the
+    /// same identity far above the ceiling (max_raise x the threshold) alerts whatever was learned.
+    #[test]
+    fn a_baseline_raises_the_bar_only_up_to_the_ceiling() {
+        use floodwatch_core::config::Config;
+        use floodwatch_core::time::NANOS_PER_DAY;
+        use floodwatch_core::Ts;
+        let cfg = Config::default();
+        let key = BaselineKey {
+            identity: "com.ibm.aspera.ascp".into(),
+            parent_class: "launchd_agent".into(),
+            role: "default".into(),
+        };
+        let hl = 30 * NANOS_PER_DAY;
+        let mut p = Profile::new(Ts(0));
+        for d in 0..14 {
+            for w in 0..20 {
+                // An upload at 20 MB/s and, once a day, a record burst of 200 MB/s.
+                let bytes = if w == 0 { 200e6 } else { 20e6 };
+                p.add(
+                    [0.0, 0.0, bytes, 0.0],
+                    Ts(d * NANOS_PER_DAY + w * 30_000_000_000),
+                    "mac-up",
+                    hl,
+                );
+            }
+        }
+        let mut profiles = HashMap::default();
+        profiles.insert(key.clone(), p);
+        let b = Baselines::new(profiles, cfg.baseline.clone());
+        let sig = |bytes: f64| WindowSignals {
+            start: Ts(20 * NANOS_PER_DAY),
+            spawns_per_s: 0.0,
+            packets_per_s: 0.0,
+            weighted_packets_per_s: 0.0,
+            bytes_per_s: bytes,
+            weighted_bytes_per_s: bytes * 1.25,
+            connections_per_s: 0.0,
+            triggers: vec![(Trigger::Bytes, bytes * 1.25 / cfg.thresholds.bytes_per_s)],
+            top_destination: None,
+            closest: None,
+        };
+        let usual = b.judge(&key, "mac-up", &sig(20e6));
+        assert_eq!(usual.standing, Standing::Mature);
+        assert!(usual.absorbed && !usual.over_ceiling, "{usual:?}");
+        // 150 MB/s is within 1.5x the learned p99 (the record bursts) but 18.75x the threshold.
+        let big = b.judge(&key, "mac-up", &sig(150e6));
+        assert!(big.over_ceiling && !big.absorbed, "{big:?}");
     }
 }

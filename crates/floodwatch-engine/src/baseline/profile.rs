@@ -139,6 +139,11 @@ pub struct Profile {
     pub hosts: BTreeSet<String>,
 }
 
+/// Midnight UTC of `t`'s day.
+fn day_start(t: Ts) -> Ts {
+    Ts(t.0.div_euclid(NANOS_PER_DAY) * NANOS_PER_DAY)
+}
+
 impl Profile {
     pub fn new(at: Ts) -> Profile {
         Profile {
@@ -147,14 +152,17 @@ impl Profile {
             max: [0.0; 4],
             first_seen: at,
             last_seen: at,
-            decay_ref: at,
+            decay_ref: day_start(at),
             hosts: BTreeSet::new(),
         }
     }
 
-    /// Brings the weights forward to `to`, halving them every `half_life`. Applied at most once a day
-    /// per profile: decay is a drift over weeks, not a per-window cost.
+    /// Brings the weights forward to the start of `to`'s UTC day, halving them every `half_life`.
+    /// Whole days only (decay is a drift over weeks, not a per-window cost), and on a fixed grid: a
+    /// fortnight learned in one run and learned a day per run decay by the same steps, so they give
+    /// the same baseline.
     fn decay_to(&mut self, to: Ts, half_life_ns: i64) {
+        let to = day_start(to);
         let dt = to.0 - self.decay_ref.0;
         if dt < NANOS_PER_DAY || half_life_ns <= 0 {
             return;

@@ -9,15 +9,16 @@ const HALF_DAY: i64 = NANOS_PER_DAY / 2;
 /// Turns nettop's dateless local times into UTC instants.
 ///
 /// The UTC offset is the host's (learned from its unified log) or `input.nettop_utc_offset`. The date is
-/// chosen once, at the first row: `--date` if given; else the day (the reference's local date −1, 0 or +1)
-/// that puts the first row closest to the earliest event of the host's dated sources; else the latest day
-/// that puts it at or before the file's modification time (the capture's end); else the day closest to now
-/// (live stdin).
+/// chosen once, at the first row, from the evidence nearest the file: the day (the reference's local date
+/// −1, 0 or +1) that puts the first row inside the span of the dated sources in the same folder; else a
+/// date written in the file's name or a folder above it; else the latest day that puts the row at or before
+/// the file's modification time (the capture's end); else `--date`; else the day closest to now (live
+/// stdin). The note says which, and why.
 ///
-/// Captures without a time column place frame 0 at the reference instant, else at the file's
-/// modification time (times then trail the real ones by the capture's length), else now; `--date` replaces
-/// the date of that instant (or means local midnight when there is nothing else), and frame k is
-/// `nettop_interval` later per frame.
+/// Captures without a time column place frame 0 at the reference instant, else on the path's date (at
+/// the file's time of day), else at the file's modification time (times then trail the real ones by the
+/// capture's length), else at local midnight of `--date`, else now; frame k is `nettop_interval` later per
+/// frame.
 pub(super) struct Clock {
     hints: ClockHints,
     offset: i32,
@@ -97,9 +98,9 @@ impl Clock {
                 .min_by_key(|&d| (this.instant(d, tod).0 - t.0).unsigned_abs())
                 .unwrap_or(base)
         };
-        let (day, why) = if let Some(f) = self.hints.forced_date {
-            (f.0.div_euclid(NANOS_PER_DAY), "given by --date")
-        } else if let Some(r) = self.hints.reference {
+        // The nearest evidence first: dated sources beside the file, a date in its path, its
+        // modification time, then the user's --date.
+        let (day, why) = if let Some(r) = self.hints.reference {
             // The first day that puts the row inside the other sources' span, widened by 6 h before
             // (nettop is often started before the other collectors) and 1 h after; else the day
             // closest to their start.
@@ -112,7 +113,18 @@ impl Clock {
             });
             (
                 inside.unwrap_or_else(|| closest(self, r)),
-                "anchored to the host's other sources",
+                format!(
+                    "anchored to {}",
+                    self.hints
+                        .reference_from
+                        .as_deref()
+                        .unwrap_or("the host's other sources")
+                ),
+            )
+        } else if let Some((d, from)) = &self.hints.path_date {
+            (
+                d.0.div_euclid(NANOS_PER_DAY),
+                format!("taken from the date in its path ({from}; no dated source in its folder)"),
             )
         } else if let Some(m) = self.hints.file_mtime {
             let base = self.local_day(m);
@@ -123,12 +135,17 @@ impl Clock {
             };
             (
                 day,
-                "anchored to the file's modification time (capture end)",
+                "anchored to the file's modification time (capture end; no dated source in its folder, no date in its path)".to_string(),
+            )
+        } else if let Some(f) = self.hints.forced_date {
+            (
+                f.0.div_euclid(NANOS_PER_DAY),
+                "given by --date (no dated source in its folder, no date in its path, no file time)".to_string(),
             )
         } else {
             (
                 closest(self, Ts::now()),
-                "anchored to the current date (no dated source, no file time)",
+                "anchored to the current date (no dated source, no file time)".to_string(),
             )
         };
         self.note = Some(format!(
@@ -154,26 +171,39 @@ impl Clock {
     }
 
     fn pick_anchor(&mut self) -> Ts {
-        let (base, why) = if let Some(r) = self.hints.reference {
-            (Some(r), "the host's other sources' earliest event")
-        } else if let Some(m) = self.hints.file_mtime {
-            (Some(m), "the file's modification time")
-        } else {
-            (None, "the current time")
-        };
-        let anchor = match (self.hints.forced_date, base) {
-            (Some(f), Some(b)) => {
-                let tod = (b.0 + self.offset_nanos()).rem_euclid(NANOS_PER_DAY);
-                self.instant(f.0.div_euclid(NANOS_PER_DAY), tod)
+        let midnight = |this: &Self, day: Ts| this.instant(day.0.div_euclid(NANOS_PER_DAY), 0);
+        let (anchor, why) = if let Some(r) = self.hints.reference {
+            (
+                r,
+                format!(
+                    "the earliest event of {}",
+                    self.hints
+                        .reference_from
+                        .as_deref()
+                        .unwrap_or("the host's other sources")
+                ),
+            )
+        } else if let Some((d, from)) = self.hints.path_date.clone() {
+            // The path says the day; the file's time (if any) says the time of day.
+            match self.hints.file_mtime {
+                Some(m) => {
+                    let tod = (m.0 + self.offset_nanos()).rem_euclid(NANOS_PER_DAY);
+                    (
+                        self.instant(d.0.div_euclid(NANOS_PER_DAY), tod),
+                        format!("the date in its path ({from}), time of day from the file's modification time"),
+                    )
+                }
+                None => (
+                    midnight(self, d),
+                    format!("the date in its path ({from}), at midnight"),
+                ),
             }
-            (Some(f), None) => self.instant(f.0.div_euclid(NANOS_PER_DAY), 0),
-            (None, Some(b)) => b,
-            (None, None) => Ts::now(),
-        };
-        let why = if self.hints.forced_date.is_some() {
-            format!("--date, time of day from {why}")
+        } else if let Some(m) = self.hints.file_mtime {
+            (m, "the file's modification time".to_string())
+        } else if let Some(f) = self.hints.forced_date {
+            (midnight(self, f), "--date, at midnight".to_string())
         } else {
-            why.to_string()
+            (Ts::now(), "the current time".to_string())
         };
         self.note = Some(format!(
             "nettop capture has no time column: frame 0 placed at {anchor} ({why}), frames {} s apart, {}",

@@ -334,7 +334,7 @@ time,,interface,state,bytes_in,bytes_out,
     assert!(st
         .notes
         .iter()
-        .any(|n| n.contains("given by --date: 2025-08-07")));
+        .any(|n| n.contains("given by --date") && n.contains(": 2025-08-07")));
     assert!(st
         .notes
         .iter()
@@ -390,16 +390,21 @@ fn date_anchoring() {
         0,
     );
     assert_eq!(t, ts(&format!("2025-08-07T{frame2}Z")));
-    // Forced date wins over the reference.
-    let (t, _) = first_row_ts(
+    // Dated sources beside the file win over --date (the last resort), and the note names them.
+    let (t, notes) = first_row_ts(
         ClockHints {
             reference: Some(ts("2025-08-06T23:50:00Z")),
+            reference_from: Some("dated sources in the same folder (es.jsonl)".into()),
             forced_date: parse_date("2025-01-02"),
             ..Default::default()
         },
         0,
     );
-    assert_eq!(t, ts(&format!("2025-01-02T{frame2}Z")));
+    assert_eq!(t, ts(&format!("2025-08-07T{frame2}Z")));
+    assert!(
+        notes[0].contains("anchored to dated sources in the same folder (es.jsonl): 2025-08-07"),
+        "{notes:?}"
+    );
     // Modification time: the latest date with the first row at or before it.
     let (t, notes) = first_row_ts(
         ClockHints {
@@ -418,6 +423,44 @@ fn date_anchoring() {
         0,
     );
     assert_eq!(t, ts(&format!("2025-08-06T{frame2}Z")));
+    // A date in the path wins over the file's time and --date.
+    let (t, notes) = first_row_ts(
+        ClockHints {
+            path_date: Some((
+                parse_date("2025-03-04").unwrap(),
+                "folder 2025-03-04".into(),
+            )),
+            file_mtime: Some(ts("2025-08-07T00:40:10Z")),
+            forced_date: parse_date("2025-01-02"),
+            ..Default::default()
+        },
+        0,
+    );
+    assert_eq!(t, ts(&format!("2025-03-04T{frame2}Z")));
+    assert!(
+        notes[0].contains("taken from the date in its path (folder 2025-03-04"),
+        "{notes:?}"
+    );
+    // The file's time wins over --date.
+    let (t, _) = first_row_ts(
+        ClockHints {
+            file_mtime: Some(ts("2025-08-07T00:40:10Z")),
+            forced_date: parse_date("2025-01-02"),
+            ..Default::default()
+        },
+        0,
+    );
+    assert_eq!(t, ts(&format!("2025-08-07T{frame2}Z")));
+    // --date when nothing nearer dates the file (a stream).
+    let (t, notes) = first_row_ts(
+        ClockHints {
+            forced_date: parse_date("2025-01-02"),
+            ..Default::default()
+        },
+        0,
+    );
+    assert_eq!(t, ts(&format!("2025-01-02T{frame2}Z")));
+    assert!(notes[0].contains("given by --date"), "{notes:?}");
     // Nothing at all: today's (or an adjacent) date.
     let (t, notes) = first_row_ts(ClockHints::default(), 0);
     assert!((t.0 - Ts::now().0).abs() <= NANOS_PER_DAY);

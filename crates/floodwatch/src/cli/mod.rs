@@ -72,7 +72,9 @@ pub struct InputFlags {
     /// Host name for every input, instead of the holding directory or the records' own.
     #[arg(long, value_parser = parse_host)]
     pub host: Option<String>,
-    /// Date (YYYY-MM-DD) for dateless sources such as nettop, instead of anchoring on other sources.
+    /// Date (YYYY-MM-DD) for nettop files that nothing nearer dates: the last resort after dated
+    /// sources in the same folder, a date in the folder or file name, and the file's modification time
+    /// (so: streams, mostly).
     #[arg(long, value_parser = parse_date)]
     pub date: Option<Ts>,
 }
@@ -200,6 +202,14 @@ pub struct SimulateArgs {
     /// First day (YYYY-MM-DD, UTC).
     #[arg(long, value_parser = parse_date)]
     pub date: Option<Ts>,
+    /// Days to write, one after another: each host repeats its routine every day; attacks run on the
+    /// last day only.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub days: u32,
+    /// Folders: host (DIR/HOST/), host-date (DIR/HOST/YYYY-MM-DD/) or date-host
+    /// (DIR/YYYY-MM-DD/HOST/). Default: host for one day, host-date for more.
+    #[arg(long, value_parser = ["host", "host-date", "date-host"])]
+    pub layout: Option<String>,
 }
 
 #[derive(Args)]
@@ -275,7 +285,7 @@ pub(crate) fn parse_host(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-fn parse_date(s: &str) -> Result<Ts, String> {
+pub(crate) fn parse_date(s: &str) -> Result<Ts, String> {
     floodwatch_core::time::parse_date(s).ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
 }
 

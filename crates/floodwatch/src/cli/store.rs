@@ -177,8 +177,45 @@ pub enum BaselineCmd {
         /// Host name for every input, instead of the holding directory.
         #[arg(long, value_parser = super::parse_host)]
         host: Option<String>,
+        /// Date (YYYY-MM-DD) for nettop files nothing nearer dates (no dated source in their folder,
+        /// no date in their path, no file time).
+        #[arg(long, value_parser = super::parse_date)]
+        date: Option<floodwatch_core::Ts>,
+        /// The learn report as JSON on stdout (what was learned, and what was held for review).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         threads: ThreadsFlag,
+    },
+    /// Windows `learn` held for review (hot by the absolute thresholds, or a declared flood), grouped
+    /// by identity, parent class, role and host; the id accepts them.
+    Held {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Accepted ones too.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept held windows as normal: the key (identity × parent class × role) of held window ID on its
+    /// host is learned, with every window held for it, and later learns take its hot windows too.
+    /// A baseline still absorbs at most baseline.max_raise × the absolute thresholds.
+    Accept {
+        /// Held window id(s), as `learn` and `held` list them.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Who is answerable for it.
+        #[arg(long)]
+        owner: String,
+        /// Why this is routine.
+        #[arg(long)]
+        reason: String,
+        /// Who accepts it (kept with the acceptance).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
     },
     /// Show the stored baselines (most windows first).
     Show {

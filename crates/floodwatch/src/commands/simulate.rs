@@ -14,6 +14,13 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         seed: a.seed,
         duration_s: a.duration.as_secs() as i64,
         benign_only: a.benign_only,
+        days: a.days,
+        layout: match a.layout.as_deref() {
+            Some(l) => floodwatch_sim::Layout::parse(l)
+                .ok_or_else(|| Error::Usage(format!("unknown layout {l:?}")))?,
+            None if a.days > 1 => floodwatch_sim::Layout::HostDate,
+            None => floodwatch_sim::Layout::Host,
+        },
         ..floodwatch_sim::FleetSpec::default()
     };
     spec.attack_hosts = a.attack_hosts.unwrap_or(hosts / 3);
@@ -27,12 +34,16 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
     if let Some(d) = a.date {
         spec.start = d;
     }
-    refuse_unhuntable_span(spec.start, spec.duration_s)?;
+    refuse_unhuntable_span(
+        spec.start,
+        (i64::from(spec.days) - 1) * 86_400 + spec.duration_s,
+    )?;
     let labels = floodwatch_sim::write_fleet(&a.dir, &spec)
         .map_err(|e| Error::io(format!("writing {}", a.dir.display()), e))?;
     eprintln!(
-        "floodwatch: wrote {} hosts and {} labels to {} ({})",
+        "floodwatch: wrote {} hosts ({} day(s)) and {} labels to {} ({})",
         hosts,
+        spec.days,
         labels.len(),
         a.dir.display(),
         a.dir.join("labels.jsonl").display()
