@@ -158,6 +158,8 @@ pub(super) fn push_capped(
     max: usize,
 ) {
     if evidence.len() < max {
+        // Exact growth: a spoofed sender's flow holds one record, not a doubling's spare room.
+        evidence.reserve_exact(1);
         evidence.push(ev);
     } else {
         *dropped += 1;
@@ -220,7 +222,8 @@ impl Hops {
 #[derive(Default)]
 pub(super) struct Flow {
     pub(super) hops: Hops,
-    pub(super) flood: Option<Episode>,
+    /// Boxed: most flows never flood, and an episode is many times a flow's size.
+    pub(super) flood: Option<Box<Episode>>,
 }
 
 impl Flow {

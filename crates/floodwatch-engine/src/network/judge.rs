@@ -116,7 +116,12 @@ impl NetworkAgg {
                 }
             }
             let j = judge(&self.cfg, &window, self.min_span_ns, self.window_ns);
-            fan.entry(key.0.clone()).or_default().add(&key.1, &window);
+            // Only an address reaching scan_hosts targets, or port-scanning one, can be a scan: a
+            // forged sender's one flow needs no fan-out entry (memory per sender stays small).
+            let flows_of_local = self.targets_per_local.get(&key.0).copied().unwrap_or(0);
+            if j.port_scan || flows_of_local as u64 >= self.cfg.scan_hosts {
+                fan.entry(key.0.clone()).or_default().add(&key.1, &window);
+            }
             if !window.answers_only() && window.stateless + window.syn > 0.0 {
                 let to = toward.entry(key.1.clone()).or_default();
                 to.senders += 1;
@@ -265,7 +270,12 @@ impl NetworkAgg {
             };
             if hot && flow.flood.is_none() {
                 self.floods += 1;
-                flow.flood = Some(Episode::new(NetworkClass::Flood, &key.0, Some(&key.1), ws));
+                flow.flood = Some(Box::new(Episode::new(
+                    NetworkClass::Flood,
+                    &key.0,
+                    Some(&key.1),
+                    ws,
+                )));
             }
             let Some(ep) = flow.flood.as_mut() else {
                 continue;
@@ -324,7 +334,7 @@ impl NetworkAgg {
                 .is_some_and(|e| e.last_hot_end < we && we.0 - e.last_hot_end.0 >= quiet)
             {
                 if let Some(ep) = flow.flood.take() {
-                    self.pending.push(Pending { ep });
+                    self.pending.push(Pending { ep: *ep });
                 }
             }
         }

@@ -284,7 +284,7 @@ impl NetworkAgg {
         self.min_hop = None;
         for flow in self.flows.values_mut() {
             if let Some(ep) = flow.flood.take() {
-                self.pending.push(Pending { ep });
+                self.pending.push(Pending { ep: *ep });
             }
         }
         self.flows.clear();
