@@ -307,3 +307,53 @@ fn network_only_floods_are_listed_with_their_severity_next_to_process_alerts() {
         "{md}"
     );
 }
+
+/// Zeek conn.log, as Zeek keys ICMP (btest core.icmp.icmp-events): the echo requester is the
+/// originator (`id.orig_p` 8, the replies in `resp_pkts`); a host sending port-unreachables is the
+/// originator of its own rows (`id.orig_p` 3). A flood of pings is a flood of the requester's; the
+/// victim's 2,000 unreachables/s to one address are answers, never a flood of the victim's.
+#[test]
+fn zeek_icmp_answers_are_not_a_flood_source() {
+    use floodwatch_sim::zeek::{by_end, write_conn_log, Conn};
+    let t0 = Ts::from_secs(days_from_civil(2025, 9, 16) * 86_400 + 2 * 3_600 + 30 * 60);
+    let row = |i: i64, orig: &str, op: u16, resp: &str, rp: u16, pkts: u64, back: u64| Conn {
+        ts: t0.add_nanos(i * 100_000_000),
+        uid: format!("C{i}{op}"),
+        orig_h: orig.into(),
+        orig_p: op,
+        resp_h: resp.into(),
+        resp_p: rp,
+        proto: "icmp",
+        service: None,
+        duration: Some(0.099),
+        orig_bytes: Some(pkts * 56),
+        resp_bytes: Some(back * 56),
+        conn_state: "OTH",
+        history: None,
+        orig_pkts: pkts,
+        orig_ip_bytes: pkts * 84,
+        resp_pkts: back,
+        resp_ip_bytes: back * 84,
+    };
+    let mut rows = Vec::new();
+    for i in 0..100 {
+        // 10 s of 5,000 echo requests/s from 10.4.0.9, half answered by 10.4.0.77.
+        rows.push(row(i, "10.4.0.9", 8, "10.4.0.77", 0, 500, 250));
+        // 10.4.0.77 answers a UDP stream from 10.4.0.12 with 2,000 port-unreachables/s.
+        rows.push(row(i, "10.4.0.77", 3, "10.4.0.12", 3, 200, 0));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let host = tmp.path().join("zeek-sensor");
+    std::fs::create_dir_all(&host).unwrap();
+    write_conn_log(&host.join("conn.log"), &by_end(rows)).unwrap();
+    let r = run(tmp.path());
+    assert_eq!(r.summary.files[0].rejected, 0);
+    let floods = of(&r, NetworkClass::Flood);
+    assert_eq!(floods.len(), 1, "{:#?}", r.findings);
+    assert_eq!(floods[0].local, "10.4.0.9");
+    assert!(
+        r.findings.iter().all(|f| f.local != "10.4.0.77"),
+        "{:#?}",
+        r.findings
+    );
+}
