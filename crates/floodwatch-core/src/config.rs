@@ -200,6 +200,11 @@ pub struct Network {
     pub reorder_slack: Duration,
     #[serde(deserialize_with = "de_duration")]
     pub join_slack: Duration,
+    /// Flows (local address × target host) tracked per host at once; past it the quietest are evicted
+    /// (counted in the summary) so a spoofed-source flood keeps memory bounded.
+    pub max_flows: usize,
+    /// An inbound flood note: at least this many distinct senders to one target in a window.
+    pub inbound_min_senders: u64,
 }
 
 impl Default for Network {
@@ -219,6 +224,8 @@ impl Default for Network {
             two_way_ratio: 0.5,
             reorder_slack: Duration::from_secs(300),
             join_slack: Duration::from_secs(30),
+            max_flows: 262_144,
+            inbound_min_senders: 100,
         }
     }
 }

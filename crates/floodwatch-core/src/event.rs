@@ -283,6 +283,10 @@ pub struct Traffic {
     pub local: Option<String>,
     /// Outbound TCP packets with SYN set and ACK clear (connection openers), when the source sees flags.
     pub syn_out: Option<u64>,
+    /// Of `packets_out`, the packets that answer someone else's (ICMP echo replies and errors such as
+    /// port-unreachable, TCP RST and SYN/ACK), when the source can tell. An answer never makes its
+    /// sender a flood or scan source: it only shows that the other side's traffic reached it.
+    pub answers_out: u64,
     /// A string of the record (process name, remote) was not valid UTF-8 and was decoded with
     /// U+FFFD; see [`ProcInfo::invalid_utf8`].
     pub invalid_utf8: bool,

@@ -17,6 +17,10 @@ pub enum NetworkClass {
     Flood,
     /// Fan-out over many hosts or ports with few packets each: reported, never a flood.
     Scan,
+    /// Many senders reaching one target at flood rate in total (a spoofed-source flood seen from the
+    /// victim's side): informational, in the summary and report, never a T1498.001 finding (the
+    /// analytic is about floods *from* this host).
+    Inbound,
 }
 
 impl NetworkClass {
@@ -24,6 +28,7 @@ impl NetworkClass {
         match self {
             NetworkClass::Flood => "flood",
             NetworkClass::Scan => "scan",
+            NetworkClass::Inbound => "inbound",
         }
     }
 }
@@ -75,7 +80,7 @@ pub struct NetworkFinding {
     pub host: String,
     pub class: NetworkClass,
     pub severity: Severity,
-    /// The sending address (the source's `local`, else the host).
+    /// The sending address (the source's `local`, else the host); for an inbound flood, "N senders".
     pub local: String,
     /// The target host; None for a scan over many hosts.
     pub target: Option<String>,
@@ -91,6 +96,9 @@ pub struct NetworkFinding {
     pub syn: u64,
     pub bytes: u64,
     pub connections: u64,
+    /// Answers from the target back to the sender during a flood (RST/ACK, echo replies, ICMP errors):
+    /// evidence the flood reached it.
+    pub answers_from_target: u64,
     /// Peak rates: a window's count over the traffic's own active span in it (first packet to last,
     /// at least `network.min_span`), the highest of the episode.
     pub peak_packets_per_s: f64,
@@ -105,6 +113,7 @@ pub struct NetworkFinding {
     pub avg_connections_per_s: f64,
     pub span_secs: f64,
     /// Distinct destination hosts and ports (fan-out); `distinct_capped` when tracking stopped counting.
+    /// For an inbound flood, `distinct_hosts` is the most senders seen in one window.
     pub distinct_hosts: u64,
     pub distinct_ports: u64,
     pub distinct_capped: bool,
@@ -132,6 +141,11 @@ impl NetworkFinding {
                     ),
                     None => " (network-only)".into(),
                 }
+            ),
+            NetworkClass::Inbound => format!(
+                "inbound flood toward {} from {}",
+                self.target.as_deref().unwrap_or("?"),
+                self.local
             ),
             NetworkClass::Scan => format!(
                 "scan (not a flood) from {}: {} host(s){}, {} port(s){}",

@@ -196,6 +196,8 @@ impl HostEngine {
         self.drain_network(sh, true);
         stats.network_floods += self.network.floods;
         stats.network_scans += self.network.scans_found;
+        stats.network_flows_evicted += self.network.flows_evicted;
+        stats.network_packets_evicted += self.network.packets_evicted;
         if let Some(seen) = self.seen.take() {
             match stats.observed.get_mut(&*self.host) {
                 Some(s) => s.absorb(seen),

@@ -181,6 +181,11 @@ pub struct EngineStats {
     pub network_floods: u64,
     pub network_scans: u64,
     pub network_late: u64,
+    /// Flows evicted past `network.max_flows` and the packets they held (a spoofed-source flood).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub network_flows_evicted: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub network_packets_evicted: u64,
     /// Per host: what each source showed (only when [`Shared::observe`]).
     #[serde(skip)]
     pub observed: BTreeMap<String, observe::HostSeen>,
@@ -188,6 +193,10 @@ pub struct EngineStats {
     /// the run summary's `hosts`, not inside `engine`).
     #[serde(skip)]
     pub hosts: BTreeMap<String, HostVerdict>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl EngineStats {
@@ -209,6 +218,8 @@ impl EngineStats {
             network_floods,
             network_scans,
             network_late,
+            network_flows_evicted,
+            network_packets_evicted,
             observed,
             hosts,
         } = other;
@@ -230,6 +241,8 @@ impl EngineStats {
         self.network_floods += network_floods;
         self.network_scans += network_scans;
         self.network_late += network_late;
+        self.network_flows_evicted += network_flows_evicted;
+        self.network_packets_evicted += network_packets_evicted;
         for (host, seen) in observed {
             match self.observed.get_mut(&host) {
                 Some(o) => o.absorb(seen),

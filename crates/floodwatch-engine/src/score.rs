@@ -420,7 +420,7 @@ fn interactive_reason(i: &ScoreInput) -> Reason {
 /// process context a network finding stops at high, never critical.
 pub fn network_score(class: NetworkClass, peak_ratio: f64) -> u8 {
     match class {
-        NetworkClass::Scan => 0,
+        NetworkClass::Scan | NetworkClass::Inbound => 0,
         NetworkClass::Flood => {
             let doublings = if peak_ratio >= 4.0 {
                 2

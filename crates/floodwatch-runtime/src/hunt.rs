@@ -94,7 +94,7 @@ fn run(
         .map(|p| Arc::from(p.file.path.display().to_string()))
         .collect();
     let inputs = inputs_of(&planned);
-    let warnings = suppressions.warnings.clone();
+    let mut warnings = suppressions.warnings.clone();
     let half_life = cfg.baseline.half_life.as_nanos() as i64;
     let mut shared = Shared::new(cfg.clone(), suppressions, names)
         .map_err(Error::Usage)?
@@ -155,6 +155,12 @@ fn run(
             .then(a.host.cmp(&b.host))
             .then(a.id.cmp(&b.id))
     });
+    if engine.network_flows_evicted > 0 {
+        warnings.push(format!(
+            "network: {} flows ({} packets) evicted past network.max_flows ({}), quietest first; findings still open were kept",
+            engine.network_flows_evicted, engine.network_packets_evicted, cfg.network.max_flows
+        ));
+    }
     let summary = RunSummary {
         files: files.into_values().collect(),
         not_telemetry,

@@ -8,7 +8,7 @@ use floodwatch_engine::{AlertEvent, AlertEventKind};
 use floodwatch_sinks::ocsf::{detection_finding, write_json_line, write_network_jsonl, Activity};
 use floodwatch_sinks::report::{html_report, markdown_report, network_sections};
 use floodwatch_sinks::summary::{write_summary, RunSummary};
-use floodwatch_sinks::table::{write_alert, write_network_table, write_table, Style};
+use floodwatch_sinks::table::{write_alert, write_findings, Style};
 use std::io::Write;
 use std::path::Path;
 
@@ -64,8 +64,7 @@ pub fn write_hunt(w: &mut dyn Write, res: &HuntResult, format: AlertFormat) -> s
         AlertFormat::Table { color } => {
             let style = Style { color };
             let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
-            write_table(w, &alerts, &style)?;
-            write_network_table(w, &res.findings, &style)
+            write_findings(w, &alerts, &res.findings, &style)
         }
     }
 }

@@ -119,17 +119,24 @@ pub fn html_report(
         html(heading)
     );
     s.push_str(&format!("<h1>{}</h1>", html(heading)));
+    let floods = network_floods(summary);
     s.push_str(&format!(
-        "<p>{} alert(s) from {} file(s), {} event(s). MITRE ATT&amp;CK AN0971 / T1498.001 (Direct Network Flood).</p>",
-        alerts.len(),
+        "<p>{} from {} file(s), {} event(s). MITRE ATT&amp;CK AN0971 / T1498.001 (Direct Network Flood).</p>",
+        alert_count(alerts.len(), floods.len()),
         summary.files.len(),
         summary.events()
     ));
     let mut sorted: Vec<&Alert> = alerts.iter().collect();
     sorted.sort_by(|a, b| b.score.cmp(&a.score).then(a.first_seen.cmp(&b.first_seen)));
     s.push_str("<h2>Alerts</h2>");
-    if sorted.is_empty() {
+    if sorted.is_empty() && floods.is_empty() {
         s.push_str("<p>No alert.</p>");
+    }
+    for f in &floods {
+        s.push_str(&format!(
+            "<div class=\"alert\"><p class=\"sev\">{}</p></div>",
+            html(&network_alert_line(f))
+        ));
     }
     for a in sorted {
         let p = &a.subject.process;
@@ -193,6 +200,46 @@ pub fn html_report(
     s
 }
 
+/// Network floods of the run (outbound, T1498.001 findings), highest severity first: they are
+/// alerts too, listed with the process alerts.
+fn network_floods(summary: &RunSummary) -> Vec<&NetworkFinding> {
+    let mut v: Vec<&NetworkFinding> = summary
+        .network
+        .iter()
+        .filter(|f| f.class == NetworkClass::Flood)
+        .collect();
+    v.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.first_seen.cmp(&b.first_seen))
+    });
+    v
+}
+
+/// "3 alert(s)", or "0 process alert(s) and 1 network flood finding(s)" when there are network floods.
+fn alert_count(alerts: usize, floods: usize) -> String {
+    if floods == 0 {
+        format!("{alerts} alert(s)")
+    } else {
+        format!("{alerts} process alert(s) and {floods} network flood finding(s)")
+    }
+}
+
+/// A network flood in one line for the alert list: its severity, what, and its burst.
+fn network_alert_line(f: &NetworkFinding) -> String {
+    format!(
+        "{:?} {} [network]: {} packets, {} SYN in {:.2} s (peak {} packets/s, {} SYN/s); {}",
+        f.severity,
+        f.title(),
+        f.packets,
+        f.syn,
+        f.span_secs,
+        fmt_count_rate(f.peak_packets_per_s),
+        fmt_count_rate(f.peak_syn_per_s),
+        f.process.text
+    )
+}
+
 /// The same report as Markdown.
 pub fn markdown_report(
     heading: &str,
@@ -201,16 +248,23 @@ pub fn markdown_report(
     extra: &[Section],
 ) -> String {
     let mut s = format!("# {}\n\n", markdown_cell(heading));
+    let floods = network_floods(summary);
     s.push_str(&format!(
-        "{} alert(s) from {} file(s), {} event(s). MITRE ATT&CK AN0971 / T1498.001.\n\n## Alerts\n\n",
-        alerts.len(),
+        "{} from {} file(s), {} event(s). MITRE ATT&CK AN0971 / T1498.001.\n\n## Alerts\n\n",
+        alert_count(alerts.len(), floods.len()),
         summary.files.len(),
         summary.events()
     ));
     let mut sorted: Vec<&Alert> = alerts.iter().collect();
     sorted.sort_by(|a, b| b.score.cmp(&a.score).then(a.first_seen.cmp(&b.first_seen)));
-    if sorted.is_empty() {
+    if sorted.is_empty() && floods.is_empty() {
         s.push_str("No alert.\n");
+    }
+    for f in &floods {
+        s.push_str(&format!("- {}\n", markdown_cell(&network_alert_line(f))));
+    }
+    if !floods.is_empty() {
+        s.push('\n');
     }
     for a in sorted {
         let p = &a.subject.process;
@@ -317,9 +371,18 @@ pub fn network_sections(findings: &[NetworkFinding]) -> Vec<Section> {
     }
     vec![Section {
         title: "Network findings (pid-less traffic)".into(),
-        headers: ["class", "host", "from → to", "peak", "totals", "process"]
-            .map(String::from)
-            .to_vec(),
+        headers: [
+            "class",
+            "severity",
+            "host",
+            "from → to",
+            "burst",
+            "peak",
+            "totals",
+            "process",
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: findings
             .iter()
             .map(|f| {
@@ -327,12 +390,22 @@ pub fn network_sections(findings: &[NetworkFinding]) -> Vec<Section> {
                     match f.class {
                         NetworkClass::Flood => "flood".to_string(),
                         NetworkClass::Scan => "scan (not a flood)".to_string(),
+                        NetworkClass::Inbound => {
+                            "inbound flood (seen from the victim's side)".to_string()
+                        }
                     },
+                    format!("{:?}", f.severity),
                     f.host.clone(),
                     format!(
                         "{} → {}",
                         f.local,
                         f.target.as_deref().unwrap_or("many hosts")
+                    ),
+                    format!(
+                        "{:.2} s, {} packets: {} packets/s on average",
+                        f.span_secs,
+                        f.packets,
+                        fmt_count_rate(f.avg_packets_per_s)
                     ),
                     format!(
                         "{} packets/s, {} SYN/s, {} conn/s over {:.2} s",

@@ -129,13 +129,30 @@ pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
         writeln!(w, "floodwatch: hosts")?;
     }
     for h in &s.hosts {
-        let verdict = match h.alerts {
+        let mut verdict = match h.alerts {
             0 => "no alert".to_string(),
             n if h.suppressed_alerts > 0 => {
                 format!("{n} alert(s), {} suppressed", h.suppressed_alerts)
             }
             n => format!("{n} alert(s)"),
         };
+        // Network floods are alerts too: a host with only those is not "no alert".
+        let floods: Vec<&NetworkFinding> = s
+            .network
+            .iter()
+            .filter(|f| f.host == h.host && f.class == NetworkClass::Flood)
+            .collect();
+        if let Some(top) = floods.iter().map(|f| f.severity).max() {
+            let process = match h.alerts {
+                0 => "no process alert".to_string(),
+                _ => verdict.replace("alert(s)", "process alert(s)"),
+            };
+            verdict = format!(
+                "{process}, {} network flood finding(s) (highest {})",
+                floods.len(),
+                top.as_str().to_uppercase()
+            );
+        }
         writeln!(
             w,
             "  {}: {verdict}; {} events, {} subject-windows judged, {} hot",
@@ -172,17 +189,30 @@ pub fn network_line(f: &NetworkFinding) -> String {
             .into_iter()
             .fold((0.0, "packets/s"), |a, b| if b.0 > a.0 { b } else { a });
             format!(
-                "network flood {} → {}: {} {what} over {:.2} s ({} packets, {} SYN, {} connections), {when}; {}",
+                "{} network flood {} → {}: {} packets, {} SYN, {} connections in {:.2} s ({} packets/s on average); peak {} {what} over {:.2} s, {when}; {}",
+                f.severity.as_str().to_uppercase(),
                 f.local,
                 f.target.as_deref().unwrap_or("?"),
-                fmt_count_rate(rate),
-                f.peak_span_secs,
                 f.packets,
                 f.syn,
                 f.connections,
+                f.span_secs,
+                fmt_count_rate(f.avg_packets_per_s),
+                fmt_count_rate(rate),
+                f.peak_span_secs,
                 f.process.text
             )
         }
+        NetworkClass::Inbound => format!(
+            "{} (informational, not an outbound flood): {} packets ({} SYN) in {:.2} s, {} packets/s on average, peak {} packets/s over {:.2} s, {when}",
+            f.title(),
+            f.packets,
+            f.syn,
+            f.span_secs,
+            fmt_count_rate(f.avg_packets_per_s),
+            fmt_count_rate(f.peak_packets_per_s),
+            f.peak_span_secs
+        ),
         NetworkClass::Scan => format!(
             "{} over {:.0} s ({} packets, {} connections; peak {} connections/s over {:.2} s), {when}",
             f.title(),

@@ -159,6 +159,28 @@ pub fn write_alert(w: &mut dyn Write, a: &Alert, st: &Style) -> io::Result<()> {
 
 /// All alerts: active ones first (highest score first), then the suppressed ones, still shown.
 pub fn write_table(w: &mut dyn Write, alerts: &[Alert], st: &Style) -> io::Result<()> {
+    write_findings(w, alerts, &[], st)
+}
+
+/// Process alerts and network floods together: the count names both, so a run whose only finding is
+/// a network flood never reads "No alerts."; the floods follow the process alerts, highest severity
+/// first, each with its severity (see [`write_network_finding`]).
+pub fn write_findings(
+    w: &mut dyn Write,
+    alerts: &[Alert],
+    network: &[NetworkFinding],
+    st: &Style,
+) -> io::Result<()> {
+    let mut floods: Vec<&NetworkFinding> = network
+        .iter()
+        .filter(|f| f.class == NetworkClass::Flood)
+        .collect();
+    floods.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.first_seen.cmp(&b.first_seen))
+            .then(a.id.cmp(&b.id))
+    });
     let (mut active, mut suppressed): (Vec<&Alert>, Vec<&Alert>) =
         alerts.iter().partition(|a| a.suppressed_by.is_none());
     let order = |a: &&Alert, b: &&Alert| {
@@ -169,13 +191,23 @@ pub fn write_table(w: &mut dyn Write, alerts: &[Alert], st: &Style) -> io::Resul
     };
     active.sort_by(order);
     suppressed.sort_by(order);
-    if active.is_empty() {
-        writeln!(w, "No alerts.")?;
-    } else {
-        writeln!(w, "{} alert(s), highest score first:\n", active.len())?;
+    match (active.len(), floods.len()) {
+        (0, 0) => writeln!(w, "No alerts.")?,
+        (n, 0) => writeln!(w, "{n} alert(s), highest score first:\n")?,
+        (0, k) => writeln!(
+            w,
+            "No process alert; {k} network flood finding(s), highest severity first:\n"
+        )?,
+        (n, k) => writeln!(
+            w,
+            "{n} process alert(s), highest score first, then {k} network flood finding(s):\n"
+        )?,
     }
     for a in active {
         write_alert(w, a, st)?;
+    }
+    for f in floods {
+        write_network_finding(w, f, st)?;
     }
     if !suppressed.is_empty() {
         writeln!(
@@ -195,14 +227,13 @@ pub fn write_table(w: &mut dyn Write, alerts: &[Alert], st: &Style) -> io::Resul
 pub fn write_network_finding(w: &mut dyn Write, f: &NetworkFinding, st: &Style) -> io::Result<()> {
     writeln!(
         w,
-        "{}      {}  {} → {}  ({} flood window{} of {} s)  [network]",
+        "{}      {}  {} → {}  ({:.2} s, {} packets)  [network]",
         st.sev(f.severity),
         terminal(&f.host),
         f.first_seen.to_rfc3339_millis(),
         f.last_seen.hms(),
-        f.windows,
-        if f.windows == 1 { "" } else { "s" },
-        f.window_secs
+        f.span_secs,
+        f.packets
     )?;
     writeln!(w, "   {}    {}", st.dim("what"), terminal(&f.title()))?;
     writeln!(
@@ -269,7 +300,8 @@ pub fn write_network_finding(w: &mut dyn Write, f: &NetworkFinding, st: &Style) 
     writeln!(w)
 }
 
-/// Network floods after the alerts (scans are in the run summary, as "scan (not a flood)").
+/// Network floods alone (scans and inbound notes are in the run summary); [`write_findings`] lists
+/// them with the process alerts.
 pub fn write_network_table(
     w: &mut dyn Write,
     findings: &[NetworkFinding],

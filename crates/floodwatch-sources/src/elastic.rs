@@ -250,6 +250,7 @@ impl ElasticParser {
             new_connections: u32::from(action == "connection_attempted"),
             local: text(o, &format!("{us}.ip")).map(str::to_string),
             syn_out: None,
+            answers_out: 0,
             invalid_utf8: false,
         }))))
     }

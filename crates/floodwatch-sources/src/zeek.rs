@@ -1,8 +1,12 @@
 //! Zeek `conn.log`, TSV (columns named by the `#fields` header, so the newer `ip_proto` column and any
 //! order work) and JSON lines. Network-only: a row is the originator's outbound side of one connection,
 //! with no process (`pid: None`), timed at the connection's end (`ts + duration`), when Zeek writes it.
-//! ICMP rows carry the ICMP type/code in the port fields, so their remote is the address alone.
+//! ICMP rows carry the ICMP type/code in the port fields, so their remote is the address alone. Zeek
+//! makes the requester the originator of an echo exchange (`id.orig_p` 8, or 128 for ICMPv6), and the
+//! sender of an error the originator of its row (`id.orig_p` 3 unreachable, 11 time exceeded, ...): such
+//! a row's packets are answers (`answers_out`), never a flood of their own.
 
+use crate::pcap::{icmp4_answer, icmp6_answer};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::event::{Event, EventKind, Origin, Proto, Traffic};
 use floodwatch_core::time::{parse_rfc3339, NANOS_PER_SEC};
@@ -24,6 +28,7 @@ struct Columns {
     count: usize,
     ts: Option<usize>,
     orig_h: Option<usize>,
+    orig_p: Option<usize>,
     history: Option<usize>,
     resp_h: Option<usize>,
     resp_p: Option<usize>,
@@ -76,6 +81,7 @@ impl ZeekParser {
                     count: names.len(),
                     ts: at("ts"),
                     orig_h: at("id.orig_h"),
+                    orig_p: at("id.orig_p"),
                     resp_h: at("id.resp_h"),
                     resp_p: at("id.resp_p"),
                     proto: at("proto"),
@@ -122,6 +128,7 @@ impl ZeekParser {
         Ok(Row {
             ts,
             local_host: get(c.orig_h).map(str::to_string),
+            local_port: get(c.orig_p).map(str::to_string),
             history: get(c.history).map(str::to_string),
             remote_host: get(c.resp_h).map(str::to_string),
             remote_port: get(c.resp_p).map(str::to_string),
@@ -162,6 +169,7 @@ impl ZeekParser {
         Ok(Row {
             ts,
             local_host: text("id.orig_h"),
+            local_port: text("id.orig_p"),
             history: text("history"),
             remote_host: text("id.resp_h"),
             remote_port: text("id.resp_p"),
@@ -179,6 +187,8 @@ impl ZeekParser {
 struct Row {
     ts: Ts,
     local_host: Option<String>,
+    /// For ICMP rows, the ICMP type of the originator's packets.
+    local_port: Option<String>,
     /// Zeek's connection history letters; `S` is a SYN from the originator.
     history: Option<String>,
     remote_host: Option<String>,
@@ -280,6 +290,16 @@ impl RecordParser for ZeekParser {
             (Some(p), Proto::Tcp | Proto::Udp) => format!("{h}:{p}"),
             _ => h,
         });
+        // An ICMP row whose originator sent answers (echo replies, errors): see the module doc.
+        let v6 =
+            row.ip_proto == Some(58) || row.local_host.as_deref().is_some_and(|h| h.contains(':'));
+        let answering = proto == Proto::Icmp
+            && row
+                .local_port
+                .as_deref()
+                .and_then(|p| p.parse::<u8>().ok())
+                .is_some_and(|t| if v6 { icmp6_answer(t) } else { icmp4_answer(t) });
+        let packets_out = row.orig_pkts.map(|p| p.max(0.0) as u64);
         let dur = (row.duration.max(0.0) * NANOS_PER_SEC as f64) as i64;
         let traffic = Traffic {
             pid: None,
@@ -292,12 +312,17 @@ impl RecordParser for ZeekParser {
             // IP-level bytes when Zeek has them (payload bytes miss headers: a SYN flood has none).
             bytes_out: row.orig_ip_bytes.or(row.orig_bytes).unwrap_or(0.0).max(0.0) as u64,
             bytes_in: 0,
-            packets_out: row.orig_pkts.map(|p| p.max(0.0) as u64),
+            packets_out,
             packets_in: row.resp_pkts.map(|p| p.max(0.0) as u64),
             new_connections: 1,
             local: row.local_host,
             syn_out: (proto == Proto::Tcp)
                 .then(|| u64::from(row.history.as_deref().is_some_and(|h| h.contains('S')))),
+            answers_out: if answering {
+                packets_out.unwrap_or(0)
+            } else {
+                0
+            },
             invalid_utf8: false,
         };
         out.push(Event {
@@ -381,6 +406,42 @@ mod tests {
         assert_eq!(
             traffic(&ev[2]).remote.as_deref(),
             Some("[fe80::ce05:eff:fe88:0]:546")
+        );
+    }
+
+    #[test]
+    fn icmp_answer_rows_are_answers() {
+        // The btest baseline's ICMPv6 echo row (orig_p 128: the originator asked), with real times;
+        // and an unreachable row as Zeek keys it (btest core.icmp.icmp-events: orig 192.168.1.102,
+        // orig_p 3, resp 192.168.1.1, resp_p 3): its originator answered.
+        let data = String::from_utf8(corpus("zeek_btest_core.pppoe_conn_canonified.log"))
+            .unwrap()
+            .replace("XXXXXXXXXX.XXXXXX", "1646150638.500000");
+        let header: String = data
+            .lines()
+            .filter(|l| l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let rows = [
+            data.lines().find(|l| l.contains("\t128\t")).unwrap().to_string(),
+            "1646150639.000000\tCx1\t192.168.1.102\t3\t192.168.1.1\t3\ticmp\t-\t0.5\t120\t0\tOTH\tT\tT\t0\t-\t4\t592\t0\t0\t-\t1".into(),
+            "1646150639.000000\tCx2\t10.0.0.1\t8\t74.125.225.99\t0\ticmp\t-\t1.0\t112\t112\tOTH\tT\tF\t0\t-\t2\t112\t2\t112\t-\t1".into(),
+        ];
+        let text = format!("{header}{}\n", rows.join("\n"));
+        let (ev, st) = read_all(text.as_bytes(), Format::ZeekTsv, ctx("icmp.log"));
+        assert_eq!((st.events, st.rejected), (3, 0), "{:?}", st.samples);
+        assert_eq!(
+            (traffic(&ev[0]).packets_out, traffic(&ev[0]).answers_out),
+            (Some(5), 0)
+        );
+        assert_eq!(
+            (traffic(&ev[1]).packets_out, traffic(&ev[1]).answers_out),
+            (Some(4), 4)
+        );
+        assert_eq!(traffic(&ev[1]).local.as_deref(), Some("192.168.1.102"));
+        assert_eq!(
+            (traffic(&ev[2]).packets_out, traffic(&ev[2]).answers_out),
+            (Some(2), 0)
         );
     }
 

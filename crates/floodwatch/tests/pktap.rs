@@ -58,6 +58,13 @@ fn a_pktap_capture_attributes_a_ping_flood_to_the_ping_process() {
     let r = hunt(&opts, Config::default(), Suppressions::default()).unwrap();
     let f = &r.summary.files[0];
     assert_eq!((f.format.as_str(), f.rejected), ("pcapng", 0), "{f:?}");
+    // Labelled pcapng, not pcap, in the summary JSON and the files table (issue 11).
+    assert_eq!(r.summary.to_json()["files"][0]["format"], "pcapng");
+    let mut table = Vec::new();
+    floodwatch_sinks::summary::write_summary(&mut table, &r.summary).unwrap();
+    let table = String::from_utf8(table).unwrap();
+    let row = table.lines().find(|l| l.contains("k.pcapng")).unwrap();
+    assert!(row.trim_start().starts_with("pcapng "), "{row}");
     // One alert, on the ping process the capture names: ICMP packets measured, not estimated.
     assert_eq!(r.alerts.len(), 1, "{:#?}", r.alerts);
     let a = &r.alerts[0].alert;

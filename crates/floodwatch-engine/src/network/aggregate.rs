@@ -6,7 +6,7 @@ use super::judge::Judged;
 use floodwatch_core::event::{Origin, Proto, Traffic};
 use floodwatch_core::finding::NetworkClass;
 use floodwatch_core::Ts;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// Distinct destination ports tracked per flow and hop, and per scan episode.
@@ -32,7 +32,11 @@ pub(super) struct Hop {
     pub(super) syn: f64,
     pub(super) conns: f64,
     pub(super) bytes: f64,
+    /// Packets that answer the other side's (echo replies, ICMP errors, RST, SYN/ACK): never a flood
+    /// or a probe of their own.
+    pub(super) answers: f64,
     pub(super) raw_packets: u64,
+    pub(super) raw_answers: u64,
     pub(super) raw_syn: u64,
     pub(super) raw_conns: u64,
     pub(super) raw_bytes: u64,
@@ -46,6 +50,12 @@ pub(super) struct Hop {
 }
 
 impl Hop {
+    /// Whether the flow only answered in it (RST/ACK, echo replies, port-unreachables): an answering
+    /// host is no flood source and no scanner, however many addresses it answers.
+    pub(super) fn answers_only(&self) -> bool {
+        self.answers > 0.0 && self.answers >= self.packets && self.syn == 0.0 && self.conns == 0.0
+    }
+
     /// Two adjacent hops of a flow as one window.
     pub(super) fn add(&self, other: &Hop) -> Hop {
         let mut h = self.clone();
@@ -56,6 +66,8 @@ impl Hop {
         h.syn += other.syn;
         h.conns += other.conns;
         h.bytes += other.bytes;
+        h.answers += other.answers;
+        h.raw_answers = h.raw_answers.saturating_add(other.raw_answers);
         h.raw_packets = h.raw_packets.saturating_add(other.raw_packets);
         h.raw_syn = h.raw_syn.saturating_add(other.raw_syn);
         h.raw_conns = h.raw_conns.saturating_add(other.raw_conns);
@@ -84,17 +96,23 @@ impl Hop {
         max_ev: usize,
     ) {
         let packets = t.packets_out.unwrap_or(0);
+        let answers = t.answers_out.min(packets);
         let syn = t.syn_out.unwrap_or(0);
         self.packets += packets as f64 * frac;
+        self.answers += answers as f64 * frac;
         if is_stateless(t.proto) {
-            self.stateless += packets as f64 * frac;
+            self.stateless += (packets - answers) as f64 * frac;
         }
         if t.proto == Proto::Udp {
-            self.udp_out += packets as f64 * frac;
+            self.udp_out += (packets - answers) as f64 * frac;
             self.udp_in += t.packets_in.unwrap_or(0) as f64 * frac;
         }
         self.syn += syn as f64 * frac;
-        self.conns += f64::from(t.new_connections) * frac;
+        // A record of answers only (a Zeek row of echo replies or errors) opens no connection.
+        if packets == 0 || answers < packets {
+            self.conns += f64::from(t.new_connections) * frac;
+        }
+        self.raw_answers = self.raw_answers.saturating_add(answers);
         self.bytes += t.bytes_out as f64 * frac;
         // Counts come from the input: a corrupt one must saturate, never wrap or panic.
         self.raw_packets = self.raw_packets.saturating_add(packets);
@@ -140,6 +158,8 @@ pub(super) fn push_capped(
     max: usize,
 ) {
     if evidence.len() < max {
+        // Exact growth: a spoofed sender's flow holds one record, not a doubling's spare room.
+        evidence.reserve_exact(1);
         evidence.push(ev);
     } else {
         *dropped += 1;
@@ -157,10 +177,60 @@ pub(super) fn min_opt(a: Option<Ts>, b: Option<Ts>) -> Option<Ts> {
 /// (local address, target host).
 pub(super) type FlowKey = (Arc<str>, Arc<str>);
 
+/// A flow's hops, oldest first. A flow holds at most the two or three hops its windows still need,
+/// so a small exact-size vector, not a map: a spoofed-source flood holds hundreds of thousands of
+/// one-hop flows, and a map's first node would be ten times the hop it holds.
+#[derive(Default)]
+pub(super) struct Hops(Vec<(i64, Hop)>);
+
+impl Hops {
+    pub(super) fn get(&self, h: &i64) -> Option<&Hop> {
+        self.0.iter().find(|(k, _)| k == h).map(|(_, v)| v)
+    }
+
+    pub(super) fn entry_or_default(&mut self, h: i64) -> &mut Hop {
+        let at = match self.0.iter().position(|(k, _)| *k >= h) {
+            Some(i) if self.0[i].0 == h => i,
+            pos => {
+                let i = pos.unwrap_or(self.0.len());
+                self.0.reserve_exact(1);
+                self.0.insert(i, (h, Hop::default()));
+                i
+            }
+        };
+        &mut self.0[at].1
+    }
+
+    pub(super) fn keys(&self) -> impl DoubleEndedIterator<Item = &i64> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub(super) fn values(&self) -> impl Iterator<Item = &Hop> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&i64, &Hop) -> bool) {
+        self.0.retain(|(k, v)| keep(k, v));
+        self.0.shrink_to_fit();
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 #[derive(Default)]
 pub(super) struct Flow {
-    pub(super) hops: BTreeMap<i64, Hop>,
-    pub(super) flood: Option<Episode>,
+    pub(super) hops: Hops,
+    /// Boxed: most flows never flood, and an episode is many times a flow's size.
+    pub(super) flood: Option<Box<Episode>>,
+}
+
+impl Flow {
+    /// Packets in the hops still held: how busy the flow is, for choosing what to evict.
+    pub(super) fn weight(&self) -> f64 {
+        self.hops.values().map(|h| h.packets.max(h.conns)).sum()
+    }
 }
 
 /// An open flood (per flow) or scan (per local address) episode.
@@ -179,6 +249,8 @@ pub(super) struct Episode {
     pub(super) syn: u64,
     pub(super) conns: u64,
     pub(super) bytes: u64,
+    /// Answers from the target back to the sender during the episode: the flood reached it.
+    pub(super) answers_back: u64,
     pub(super) peak: Option<Judged>,
     pub(super) protos: Vec<Proto>,
     pub(super) hosts: BTreeSet<String>,
@@ -214,6 +286,7 @@ impl Episode {
             syn: 0,
             conns: 0,
             bytes: 0,
+            answers_back: 0,
             peak: None,
             protos: Vec::new(),
             hosts: BTreeSet::new(),

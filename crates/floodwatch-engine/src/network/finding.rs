@@ -23,7 +23,7 @@ impl NetworkAgg {
         facts: &dyn Fn(ProcId) -> Option<ProcFacts>,
     ) -> NetworkFinding {
         let target = match ep.class {
-            NetworkClass::Flood => ep.target.clone(),
+            NetworkClass::Flood | NetworkClass::Inbound => ep.target.clone(),
             // A scan of one host is a port scan of it.
             NetworkClass::Scan if ep.hosts.len() == 1 && !ep.capped => {
                 ep.hosts.iter().next().cloned()
@@ -50,6 +50,11 @@ impl NetworkAgg {
                 self.flood_reasons(&ep, target.as_deref().unwrap_or("?"), peak.as_ref())
             }
             NetworkClass::Scan => self.scan_reasons(&ep, peak.as_ref()),
+            NetworkClass::Inbound => self.inbound_reasons(&ep, span_s, peak.as_ref()),
+        };
+        let local = match ep.class {
+            NetworkClass::Inbound => format!("{} senders", ep.max_hosts),
+            _ => ep.local.to_string(),
         };
         let severity = severity(network_score(ep.class, peak_ratio(peak.as_ref())));
         let process = match (&target, ep.class) {
@@ -59,7 +64,13 @@ impl NetworkAgg {
                 process: None,
                 parents: Vec::new(),
                 others: 0,
-                text: "scans are not joined to a process (informational)".into(),
+                text: match ep.class {
+                    NetworkClass::Inbound => {
+                        "inbound: traffic toward this address, not sent by a process here (informational)"
+                    }
+                    _ => "scans are not joined to a process (informational)",
+                }
+                .into(),
             },
         };
         let (pk, sy, cn) = peak.as_ref().map_or((0.0, 0.0, 0.0), |p| {
@@ -70,7 +81,7 @@ impl NetworkAgg {
             host: self.host.to_string(),
             class: ep.class,
             severity,
-            local: ep.local.to_string(),
+            local,
             target,
             protocols: protos,
             first_seen: first,
@@ -81,6 +92,7 @@ impl NetworkAgg {
             syn: ep.syn,
             bytes: ep.bytes,
             connections: ep.conns,
+            answers_from_target: ep.answers_back,
             peak_packets_per_s: pk,
             peak_syn_per_s: sy,
             peak_connections_per_s: cn,
@@ -90,7 +102,10 @@ impl NetworkAgg {
             avg_syn_per_s: ep.syn as f64 / span_s,
             avg_connections_per_s: ep.conns as f64 / span_s,
             span_secs: span_s,
-            distinct_hosts: ep.hosts.len() as u64,
+            distinct_hosts: match ep.class {
+                NetworkClass::Inbound => ep.max_hosts,
+                _ => ep.hosts.len() as u64,
+            },
             distinct_ports: ep.ports.len() as u64,
             distinct_capped: ep.capped,
             reasons,
@@ -109,28 +124,37 @@ impl NetworkAgg {
         }
     }
 
-    /// A flood's reasons: each rate of its peak window against its threshold, the one target and its
-    /// ports, and how long it lasted.
+    /// A flood's reasons: the burst as it was (its duration, packets, average and peak rates against
+    /// the threshold), the one target and its ports, whether the target answered, and how long it
+    /// lasted when that is longer than a window.
     fn flood_reasons(&self, ep: &Episode, t: &str, peak: Option<&Judged>) -> Vec<String> {
         let cfg = &self.cfg;
         let mut reasons = Vec::new();
+        let (first, last) = ep.active_span();
+        let span_s = (last.0 - first.0).max(self.min_span_ns) as f64 / 1e9;
         if let Some(p) = peak {
-            for (code, v, thr, n) in &p.triggers {
-                let what = match *code {
-                    "syn_rate" => "SYN/s (TCP connection openers)",
-                    "packet_rate" => "UDP/ICMP packets/s",
-                    _ => "new connections/s",
-                };
-                let min = if *code == "connection_rate" {
-                    cfg.min_connections
-                } else {
-                    cfg.min_packets
+            for (code, v, thr, _) in &p.triggers {
+                let (what, unit, total, min) = match *code {
+                    "syn_rate" => (
+                        "SYN (TCP connection openers)",
+                        "SYN/s",
+                        ep.syn,
+                        cfg.min_packets,
+                    ),
+                    "packet_rate" => ("UDP/ICMP packets", "packets/s", ep.packets, cfg.min_packets),
+                    _ => (
+                        "new connections",
+                        "connections/s",
+                        ep.conns,
+                        cfg.min_connections,
+                    ),
                 };
                 reasons.push(format!(
-                    "{} {what} to {t} over {:.2} s of activity ({} in the window; threshold {}/s with at least {min})",
+                    "{total} {what} to {t} in {:.2} s: {} {unit} on average, peak {} {unit} over {:.2} s (threshold {}/s with at least {min})",
+                    span_s,
+                    fmt_count_rate(total as f64 / span_s),
                     fmt_count_rate(*v),
                     p.span_s,
-                    fmt_count_rate(*n),
                     fmt_count_rate(*thr),
                 ));
             }
@@ -160,11 +184,51 @@ impl NetworkAgg {
                 ep.ports.len()
             ));
         }
-        if ep.windows > 1 {
+        if ep.answers_back > 0 {
             reasons.push(format!(
-                "sustained: {} flood windows of {} s",
+                "{t} answered {} packet(s) back (RST/ACK, echo replies or ICMP errors): the flood reached it; answers are never counted as a flood of their own",
+                ep.answers_back
+            ));
+        }
+        // Windows overlap by half: only a flood outlasting one window is "sustained".
+        if span_s > (self.window_ns / NANOS_PER_SEC) as f64 {
+            reasons.push(format!(
+                "sustained: {:.0} s of flood ({} overlapping windows of {} s judged flood)",
+                span_s,
                 ep.windows,
                 self.window_ns / NANOS_PER_SEC
+            ));
+        }
+        reasons
+    }
+
+    /// An inbound flood's reasons: how many senders, at what rate, and why it is only a note.
+    fn inbound_reasons(&self, ep: &Episode, span_s: f64, peak: Option<&Judged>) -> Vec<String> {
+        let t = ep.target.as_deref().unwrap_or("?");
+        let mut reasons = vec![format!(
+            "{} packets ({} SYN) toward {t} from up to {} distinct senders in one window, over {:.2} s: {}/s on average",
+            ep.packets,
+            ep.syn,
+            ep.max_hosts,
+            span_s,
+            fmt_count_rate(ep.packets as f64 / span_s),
+        )];
+        if let Some(p) = peak {
+            reasons.push(format!(
+                "peak {} packets/s ({} SYN/s) over {:.2} s; no single sender reaches a flood rate (spoofed or distributed sources)",
+                fmt_count_rate(p.packets_per_s),
+                fmt_count_rate(p.syn_per_s),
+                p.span_s
+            ));
+        }
+        reasons.push(
+            "seen from the victim's side: informational, not an outbound flood from this host (AN0971), so not in the T1498.001 finding stream"
+                .into(),
+        );
+        if self.flows_evicted > 0 {
+            reasons.push(format!(
+                "{} flows were evicted past network.max_flows: senders and packets are at least these",
+                self.flows_evicted
             ));
         }
         reasons

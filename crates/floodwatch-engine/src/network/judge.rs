@@ -25,9 +25,26 @@ struct Fan {
 /// Per local address: its window's fan-out.
 type FanOut = BTreeMap<Arc<str>, Fan>;
 
+/// One target's window seen from its side: how many senders reached it, with what (answers left out).
+#[derive(Default)]
+struct Toward {
+    senders: u64,
+    window: Hop,
+    /// Exact packets (answers left out) in the window's first and second hop.
+    raw: [u64; 2],
+    raw_syn: [u64; 2],
+    first_last: (Option<Ts>, Option<Ts>),
+}
+
+/// Per target host.
+type Inbound = BTreeMap<Arc<str>, Toward>;
+
 impl Fan {
-    /// Adds one flow's window (to `target`).
+    /// Adds one flow's window (to `target`); a flow that only answered is no probe.
     fn add(&mut self, target: &str, window: &Hop) {
+        if window.answers_only() {
+            return;
+        }
         self.hosts += 1;
         self.probes += window.ports.len().max(1) as f64;
         self.packets += window.packets.max(window.conns);
@@ -64,16 +81,19 @@ impl NetworkAgg {
     pub(super) fn judge_hop(&mut self, h: i64) {
         let we = Ts((h + 1) * self.hop_ns);
         let ws = Ts(we.0 - self.window_ns);
-        let (fan, judged) = self.judge_flows(h);
+        let (fan, judged, toward) = self.judge_flows(h);
         let scanning = self.extend_scans(h, (ws, we), &fan, &judged);
         self.extend_floods(h, (ws, we), judged);
-        self.close_quiet(we, &scanning);
+        let inbound = self.extend_inbound((ws, we), toward);
+        self.close_quiet(we, &scanning, &inbound);
         self.drop_hop(h - 1);
     }
 
-    /// Each flow's window ending with hop `h`, judged; and per local address, the window's fan-out.
-    fn judge_flows(&self, h: i64) -> (FanOut, Vec<(FlowKey, Judged)>) {
+    /// Each flow's window ending with hop `h`, judged; per local address, the window's fan-out; per
+    /// target, what reached it.
+    fn judge_flows(&self, h: i64) -> (FanOut, Vec<(FlowKey, Judged)>, Inbound) {
         let mut fan = FanOut::new();
+        let mut toward = Inbound::new();
         let mut judged: Vec<(FlowKey, Judged)> = Vec::new();
         let window_of = |flow: &Flow| match (flow.hops.get(&(h - 1)), flow.hops.get(&h)) {
             (Some(a), Some(b)) => Some(a.add(b)),
@@ -96,10 +116,72 @@ impl NetworkAgg {
                 }
             }
             let j = judge(&self.cfg, &window, self.min_span_ns, self.window_ns);
-            fan.entry(key.0.clone()).or_default().add(&key.1, &window);
+            // Only an address reaching scan_hosts targets, or port-scanning one, can be a scan: a
+            // forged sender's one flow needs no fan-out entry (memory per sender stays small).
+            let flows_of_local = self.targets_per_local.get(&key.0).copied().unwrap_or(0);
+            if j.port_scan || flows_of_local as u64 >= self.cfg.scan_hosts {
+                fan.entry(key.0.clone()).or_default().add(&key.1, &window);
+            }
+            if !window.answers_only() && window.stateless + window.syn > 0.0 {
+                let to = toward.entry(key.1.clone()).or_default();
+                to.senders += 1;
+                let w = &mut to.window;
+                w.packets += window.stateless + window.syn;
+                w.stateless += window.stateless;
+                w.syn += window.syn;
+                w.active_from = min_opt(w.active_from, window.active_from);
+                w.active_to = w.active_to.max(window.active_to);
+                for (i, hh) in [h - 1, h].into_iter().enumerate() {
+                    if let Some(hop) = flow.hops.get(&hh) {
+                        to.raw[i] += hop.raw_packets.saturating_sub(hop.raw_answers);
+                        to.raw_syn[i] += hop.raw_syn;
+                    }
+                }
+                to.first_last = (w.active_from, w.active_to);
+            }
             judged.push((key.clone(), j));
         }
-        (fan, judged)
+        (fan, judged, toward)
+    }
+
+    /// Inbound floods: a target that many senders reach at flood rate in total (a spoofed-source
+    /// flood seen from the victim's side). Informational: not an outbound flood of this host.
+    /// Returns the targets flooded in this window.
+    fn extend_inbound(&mut self, (ws, we): (Ts, Ts), toward: Inbound) -> BTreeSet<Arc<str>> {
+        let mut hot = BTreeSet::new();
+        for (target, to) in toward {
+            if to.senders < self.cfg.inbound_min_senders {
+                continue;
+            }
+            let j = judge(&self.cfg, &to.window, self.min_span_ns, self.window_ns);
+            if j.triggers.is_empty() {
+                continue;
+            }
+            let ep = self
+                .inbound
+                .entry(target.clone())
+                .or_insert_with(|| Episode::new(NetworkClass::Inbound, &target, Some(&target), ws));
+            // Each hop once: at opening, the window's first half too.
+            let from = if ep.windows == 0 { 0 } else { 1 };
+            for i in from..2 {
+                ep.packets = ep.packets.saturating_add(to.raw[i]);
+                ep.syn = ep.syn.saturating_add(to.raw_syn[i]);
+            }
+            ep.windows += 1;
+            ep.last_hot_end = we;
+            ep.max_hosts = ep.max_hosts.max(to.senders);
+            if let Some(f) = to.first_last.0 {
+                ep.first_seen = ep.first_seen.min(f);
+            }
+            if let Some(t) = to.first_last.1 {
+                ep.last_seen = ep.last_seen.max(t);
+            }
+            if ep.peak.as_ref().is_none_or(|p| strength(&j) > strength(p)) {
+                ep.peak = Some(j);
+            }
+            hot.insert(target);
+        }
+        hot
     }
 
     /// Scan windows per local address: opens or extends each scanning address's episode. Returns the
@@ -172,12 +254,28 @@ impl NetworkAgg {
     fn extend_floods(&mut self, h: i64, (ws, we): (Ts, Ts), judged: Vec<(FlowKey, Judged)>) {
         for (key, j) in judged {
             let hot = !j.port_scan && !j.triggers.is_empty();
+            // The target's answers back (RST/ACK, echo replies, unreachables): the flood reached it.
+            let open = self.flows.get(&key).is_some_and(|f| f.flood.is_some());
+            let back = if hot || open {
+                let rev = self.flows.get(&(key.1.clone(), key.0.clone()));
+                [h - 1, h].map(|hh| {
+                    rev.and_then(|f| f.hops.get(&hh))
+                        .map_or(0, |x| x.raw_answers)
+                })
+            } else {
+                [0, 0]
+            };
             let Some(flow) = self.flows.get_mut(&key) else {
                 continue;
             };
             if hot && flow.flood.is_none() {
                 self.floods += 1;
-                flow.flood = Some(Episode::new(NetworkClass::Flood, &key.0, Some(&key.1), ws));
+                flow.flood = Some(Box::new(Episode::new(
+                    NetworkClass::Flood,
+                    &key.0,
+                    Some(&key.1),
+                    ws,
+                )));
             }
             let Some(ep) = flow.flood.as_mut() else {
                 continue;
@@ -197,14 +295,27 @@ impl NetworkAgg {
                 if let Some(hop) = flow.hops.get(&hh) {
                     ep.count_hop(&key.1, hop, self.max_ev);
                 }
+                let i = usize::from(hh == h);
+                ep.answers_back = ep.answers_back.saturating_add(back[i]);
                 ep.counted_through = hh;
             }
         }
     }
 
     /// Episodes quiet for the quiet period by the window ending at `we` close, and wait to be joined.
-    fn close_quiet(&mut self, we: Ts, scanning: &BTreeSet<Arc<str>>) {
+    fn close_quiet(&mut self, we: Ts, scanning: &BTreeSet<Arc<str>>, inbound: &BTreeSet<Arc<str>>) {
         let quiet = self.quiet_ns;
+        let done_inbound: Vec<Arc<str>> = self
+            .inbound
+            .iter()
+            .filter(|(t, e)| !inbound.contains(*t) && we.0 - e.last_hot_end.0 >= quiet)
+            .map(|(t, _)| t.clone())
+            .collect();
+        for t in done_inbound {
+            if let Some(ep) = self.inbound.remove(&t) {
+                self.pending.push(Pending { ep });
+            }
+        }
         let done_scans: Vec<Arc<str>> = self
             .scans
             .iter()
@@ -223,7 +334,7 @@ impl NetworkAgg {
                 .is_some_and(|e| e.last_hot_end < we && we.0 - e.last_hot_end.0 >= quiet)
             {
                 if let Some(ep) = flow.flood.take() {
-                    self.pending.push(Pending { ep });
+                    self.pending.push(Pending { ep: *ep });
                 }
             }
         }
@@ -240,13 +351,14 @@ impl NetworkAgg {
         }
         for key in gone {
             self.flows.remove(&key);
-            if let Some(n) = self.targets_per_local.get_mut(&key.0) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    self.targets_per_local.remove(&key.0);
-                }
-            }
+            self.forget_target(&key.0);
         }
+        self.min_hop = self
+            .flows
+            .values()
+            .filter_map(|f| f.hops.keys().next())
+            .min()
+            .copied();
     }
 }
 

@@ -74,6 +74,14 @@ pub struct NetworkAgg {
     /// Targets per local address (for the flow cap).
     targets_per_local: BTreeMap<Arc<str>, usize>,
     scans: BTreeMap<Arc<str>, Episode>,
+    /// Inbound floods seen from the victim's side, per target.
+    inbound: BTreeMap<Arc<str>, Episode>,
+    /// The earliest hop any flow holds (a bound: it may be lower after evictions): found without a
+    /// pass over every flow, so a record costs the same however many senders there are.
+    min_hop: Option<i64>,
+    /// Flows evicted past `network.max_flows`, and the packets they held.
+    pub flows_evicted: u64,
+    pub packets_evicted: u64,
     /// The latest record start seen: the module's clock.
     clock: Option<Ts>,
     /// Hops up to here have been judged.
@@ -102,6 +110,10 @@ impl NetworkAgg {
             flows: BTreeMap::new(),
             targets_per_local: BTreeMap::new(),
             scans: BTreeMap::new(),
+            inbound: BTreeMap::new(),
+            min_hop: None,
+            flows_evicted: 0,
+            packets_evicted: 0,
             clock: None,
             judged_through: None,
             pending: Vec::new(),
@@ -141,12 +153,12 @@ impl NetworkAgg {
             )
         };
         let max_ev = self.max_ev;
+        self.min_hop = Some(self.min_hop.map_or(h, |m| m.min(h)));
         self.flows
             .entry(key)
             .or_default()
             .hops
-            .entry(h)
-            .or_default()
+            .entry_or_default(h)
             .add_record(t, frac, (from, end), port, origin, max_ev);
         self.clock = Some(self.clock.map_or(t.start, |c| c.max(t.start.min(end))));
         Ok(())
@@ -161,6 +173,9 @@ impl NetworkAgg {
         };
         let mut target: Arc<str> = Arc::from(host);
         if !self.flows.contains_key(&(local.clone(), target.clone())) {
+            if self.flows.len() >= self.cfg.max_flows.max(1) {
+                self.evict_flows();
+            }
             let n = self.targets_per_local.entry(local.clone()).or_default();
             if *n >= MAX_FLOWS_PER_LOCAL {
                 target = Arc::from("(other)");
@@ -169,6 +184,43 @@ impl NetworkAgg {
             }
         }
         (local, target)
+    }
+
+    /// At the flow cap: evicts the quietest eighth of the flows that hold no open flood (a spoofed
+    /// sender's one or two packets), in one pass. Each pass frees an eighth of the cap, so eviction
+    /// costs a constant per record however long the flood runs.
+    fn evict_flows(&mut self) {
+        let mut quiet: Vec<(f64, FlowKey)> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.flood.is_none())
+            .map(|(k, f)| (f.weight(), k.clone()))
+            .collect();
+        let n = (self.cfg.max_flows / 8).max(1).min(quiet.len());
+        if n == 0 {
+            return;
+        }
+        if n < quiet.len() {
+            quiet.select_nth_unstable_by(n - 1, |a, b| a.0.total_cmp(&b.0));
+        }
+        for (_, key) in quiet.into_iter().take(n) {
+            if let Some(flow) = self.flows.remove(&key) {
+                self.flows_evicted += 1;
+                let packets: u64 = flow.hops.values().map(|h| h.raw_packets).sum();
+                self.packets_evicted = self.packets_evicted.saturating_add(packets);
+            }
+            self.forget_target(&key.0);
+        }
+    }
+
+    /// One flow of `local` is gone (idle or evicted).
+    fn forget_target(&mut self, local: &Arc<str>) {
+        if let Some(n) = self.targets_per_local.get_mut(local) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.targets_per_local.remove(local);
+            }
+        }
     }
 
     /// Judges every hop the clock has left `reorder_slack` behind. `to`: a later clock (idle time in
@@ -183,15 +235,11 @@ impl NetworkAgg {
 
     fn judge_until(&mut self, ready: i64) {
         loop {
+            // Called for every record: nothing here may walk the flows before a hop is due.
             let next = match self.judged_through {
                 Some(j) => j + 1,
-                None => match self
-                    .flows
-                    .values()
-                    .filter_map(|f| f.hops.keys().next())
-                    .min()
-                {
-                    Some(&m) => m,
+                None => match self.min_hop {
+                    Some(m) => m,
                     None => return,
                 },
             };
@@ -199,13 +247,9 @@ impl NetworkAgg {
                 return;
             }
             // Idle stretch: nothing recorded before `next` and no episode to close: jump ahead.
-            let earliest = self
-                .flows
-                .values()
-                .filter_map(|f| f.hops.keys().next())
-                .min()
-                .copied();
-            let open = self.scans.values().next().is_some()
+            let earliest = self.min_hop;
+            let open = !self.scans.is_empty()
+                || !self.inbound.is_empty()
                 || self.flows.values().any(|f| f.flood.is_some());
             let h = match earliest {
                 Some(e) if !open && e > next => e.min(ready),
@@ -234,9 +278,13 @@ impl NetworkAgg {
         for (_, ep) in std::mem::take(&mut self.scans) {
             self.pending.push(Pending { ep });
         }
+        for (_, ep) in std::mem::take(&mut self.inbound) {
+            self.pending.push(Pending { ep });
+        }
+        self.min_hop = None;
         for flow in self.flows.values_mut() {
             if let Some(ep) = flow.flood.take() {
-                self.pending.push(Pending { ep });
+                self.pending.push(Pending { ep: *ep });
             }
         }
         self.flows.clear();
@@ -252,7 +300,8 @@ impl NetworkAgg {
             .flows
             .values()
             .filter_map(|f| f.flood.as_ref().map(|e| e.window_start))
-            .chain(self.scans.values().map(|e| e.window_start));
+            .chain(self.scans.values().map(|e| e.window_start))
+            .chain(self.inbound.values().map(|e| e.window_start));
         self.pending
             .iter()
             .map(|p| p.ep.window_start)
@@ -341,5 +390,50 @@ mod tests {
             floods[0].peak_packets_per_s
         );
         assert_eq!(floods[0].process.kind, JoinKind::NetworkOnly);
+    }
+
+    /// A spoofed-source flood: one flow per forged sender. Past `network.max_flows` the state stays
+    /// at the cap (never above it), the quietest flows go, every eviction is counted, and no forged
+    /// sender is taken for a flood source.
+    #[test]
+    fn spoofed_senders_keep_the_flows_bounded_and_evictions_counted() {
+        let mut cfg = Config::default();
+        cfg.network.max_flows = 1024;
+        let mut n = NetworkAgg::new(Arc::from("gw"), &cfg);
+        let t0 = Ts::from_secs(1_757_989_800);
+        let senders = 50_000u32;
+        let mut most = 0;
+        for i in 0..senders {
+            // 50,000 SYNs in 1 s, each from its own address.
+            let ts = t0.add_nanos(i64::from(i) * 20_000);
+            let t = Traffic {
+                start: ts,
+                proto: Proto::Tcp,
+                local: Some(std::net::Ipv4Addr::from(0x6440_0000 + i).to_string()),
+                remote: Some("192.168.50.4".into()),
+                bytes_out: 40,
+                packets_out: Some(1),
+                syn_out: Some(1),
+                new_connections: 1,
+                ..Traffic::default()
+            };
+            let origin = Origin {
+                file: 0,
+                line: u64::from(i) + 1,
+            };
+            assert!(n.push(ts, &t, origin).is_ok());
+            n.advance(None);
+            most = most.max(n.flows.len());
+        }
+        assert!(most <= 1024, "{most} flows held");
+        // Evicted an eighth at a time: every sender past the cap was either evicted or is held.
+        assert_eq!(n.flows_evicted + n.flows.len() as u64, u64::from(senders));
+        assert_eq!(n.packets_evicted, n.flows_evicted);
+        n.finish();
+        let out = n.take_ready(None, true, &|_| "f".into(), &|_| None);
+        assert!(
+            out.iter().all(|f| f.class == NetworkClass::Inbound),
+            "{out:#?}"
+        );
     }
 }

@@ -38,6 +38,7 @@ struct Bucket {
     packets: u64,
     bytes: u64,
     syn: u64,
+    answers: u64,
     port: Ports,
     name: Option<String>,
     path: Option<String>,
@@ -100,6 +101,7 @@ impl Aggregator {
             packets: 0,
             bytes: 0,
             syn: 0,
+            answers: 0,
             port: pkt.dst_port.map_or(Ports::None, Ports::One),
             name: proc.and_then(|p| p.name.clone()),
             path: proc.and_then(|p| p.path.clone()),
@@ -109,6 +111,7 @@ impl Aggregator {
         b.packets += 1;
         b.bytes += u64::from(pkt.ip_len);
         b.syn += syn;
+        b.answers += u64::from(pkt.answer);
         b.port = match (b.port, pkt.dst_port) {
             (Ports::One(p), Some(q)) if p == q => Ports::One(p),
             (Ports::None, None) => Ports::None,
@@ -164,6 +167,7 @@ impl Aggregator {
                     },
                     local: Some(k.src.to_string()),
                     syn_out: tcp.then_some(b.syn),
+                    answers_out: b.answers,
                     invalid_utf8: false,
                 })),
             });

@@ -15,6 +15,8 @@ pub(super) struct Packet {
     /// Destination port (TCP/UDP whose header was captured).
     pub(super) dst_port: Option<u16>,
     pub(super) tcp_flags: Option<u8>,
+    /// The packet answers another's: an ICMP echo reply or error, a TCP RST or SYN/ACK.
+    pub(super) answer: bool,
     /// The IP length (header + payload) as sent, even when the capture cut the packet short.
     pub(super) ip_len: u32,
 }
@@ -128,12 +130,32 @@ fn transport(src: IpAddr, dst: IpAddr, ip_proto: u8, l4: Option<&[u8]>, ip_len: 
         17 => (be16(l4, 2), None),
         _ => (None, None),
     };
+    let answer = match (ip_proto, l4.first()) {
+        (6, _) => tcp_flags.is_some_and(|f| f & 0x04 != 0 || f & 0x12 == 0x12),
+        (1, Some(&t)) => icmp4_answer(t),
+        (58, Some(&t)) => icmp6_answer(t),
+        _ => false,
+    };
     Packet {
         src,
         dst,
         ip_proto,
         dst_port,
         tcp_flags,
+        answer,
         ip_len,
     }
+}
+
+/// ICMPv4 types sent in answer to another packet (RFC 792, 950): echo reply, destination unreachable,
+/// source quench, redirect, time exceeded, parameter problem, timestamp, information and mask replies.
+pub(crate) fn icmp4_answer(t: u8) -> bool {
+    matches!(t, 0 | 3 | 4 | 5 | 11 | 12 | 14 | 16 | 18)
+}
+
+/// ICMPv6 types sent in answer (RFC 4443): the errors (destination unreachable, packet too big, time
+/// exceeded, parameter problem) and echo reply. Neighbour/router advertisements are left out: they are
+/// also sent unsolicited, and flooded.
+pub(crate) fn icmp6_answer(t: u8) -> bool {
+    matches!(t, 1..=4 | 129)
 }

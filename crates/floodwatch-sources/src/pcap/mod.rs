@@ -41,6 +41,7 @@ mod pktap;
 mod tests;
 
 pub use blocks::PCAPNG_BT_PIB;
+pub(crate) use ip::{icmp4_answer, icmp6_answer};
 
 use crate::stats::FileStats;
 use crate::{Format, RejectReason, SourceCtx};

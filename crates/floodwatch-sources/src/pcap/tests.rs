@@ -67,6 +67,9 @@ fn real_synflood_is_two_events_with_the_flood_rate() {
     let back = by_local(&ev, "192.168.50.4");
     assert_eq!(back[0].packets_out, Some(7_538));
     assert_eq!(back[0].syn_out, Some(0));
+    // Every one of them answers (RST/ACK); no SYN of the flood does.
+    assert_eq!(back[0].answers_out, 7_538);
+    assert_eq!(flood[0].answers_out, 0);
     assert_eq!(back[0].remote.as_deref(), Some("172.16.0.5"));
     // Time-ordered by last packet.
     assert!(ev[0].ts <= ev[1].ts);
@@ -448,4 +451,57 @@ fn pcapng_truncated_final_block_is_one_reject() {
         assert_eq!((last.line, last.reason.as_str()), (28, "truncated record"));
         assert_eq!(ev.len(), full.len());
     }
+}
+
+/// ICMP requests and answers, v4 and v6, and TCP answers: only answers are counted as such, so the
+/// engine never takes a host that replies (echo reply, port unreachable, RST) for a flood source.
+#[test]
+fn answers_are_told_from_requests() {
+    let mut w = PcapWriter::new(Endian::Little, false, u32::from(LINKTYPE_RAW));
+    let (me6, t6) = (
+        [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5],
+        [0xfd; 16],
+    );
+    let with_type = |t: u8, v6: bool| {
+        let mut m = icmp_echo(v6, 7, 1, 8);
+        m[0] = t;
+        m
+    };
+    for i in 0..4i64 {
+        let t = T0 + i * 1000;
+        w.packet(t, &ipv4(ME, TARGET, 1, &icmp_echo(false, 7, 1, 8))); // echo request
+        w.packet(t + 1, &ipv4(TARGET, ME, 1, &with_type(0, false))); // echo reply
+        w.packet(t + 2, &ipv4(TARGET, ME, 1, &with_type(3, false))); // port unreachable
+        w.packet(t + 3, &ipv6(me6, t6, 58, &icmp_echo(true, 7, 1, 8))); // echo request (v6)
+        w.packet(t + 4, &ipv6(t6, me6, 58, &with_type(129, true))); // echo reply (v6)
+        w.packet(t + 5, &ipv6(t6, me6, 58, &with_type(1, true))); // unreachable (v6)
+        w.packet(t + 6, &ipv4(ME, TARGET, 6, &tcp(4000, 80, TCP_SYN, 0)));
+        w.packet(
+            t + 7,
+            &ipv4(TARGET, ME, 6, &tcp(80, 4000, TCP_SYN | TCP_ACK, 0)),
+        );
+        w.packet(t + 8, &ipv4(TARGET, ME, 6, &tcp(80, 4001, 0x14, 0))); // RST/ACK
+        w.packet(t + 9, &ipv4(ME, TARGET, 6, &tcp(4000, 80, TCP_ACK, 10))); // data: no answer
+    }
+    let (ev, st) = read_all(&w.into_bytes(), Format::Pcap, ctx("a.pcap"));
+    assert_eq!((st.records, st.rejected), (40, 0));
+    let answers = |local: &str, proto: Proto| -> (u64, u64) {
+        let t: Vec<&Traffic> = by_local(&ev, local)
+            .into_iter()
+            .filter(|t| t.proto == proto)
+            .collect();
+        (
+            t.iter().map(|t| t.packets_out.unwrap_or(0)).sum(),
+            t.iter().map(|t| t.answers_out).sum(),
+        )
+    };
+    assert_eq!(answers("10.0.0.5", Proto::Icmp), (4, 0));
+    assert_eq!(answers("198.51.100.7", Proto::Icmp), (8, 8));
+    assert_eq!(answers("fd00::5", Proto::Icmp), (4, 0));
+    assert_eq!(
+        answers(&std::net::Ipv6Addr::from(t6).to_string(), Proto::Icmp),
+        (8, 8)
+    );
+    assert_eq!(answers("10.0.0.5", Proto::Tcp), (8, 0));
+    assert_eq!(answers("198.51.100.7", Proto::Tcp), (8, 8));
 }
