@@ -5,7 +5,7 @@
 //!
 //! The traffic is a nettop capture written for this test (nettop's real `-L` CSV layout): a UDP
 //! flood from pid 91306 right after the sample's real exec of `/bin/zsh -c .../eicar` by JamfCheck
-//! (MacBookPro, 2024-05-31T09:47:12.436Z). nettop is dateless: `--date` places it on that day.
+//! (MacBookPro, 2024-05-31T09:47:12.436Z). nettop is dateless: a day folder places it on that day.
 //! The sample's lines are the test log's order, not a stream's: they are put in time order here, as
 //! a forwarded stream has them (a hunt rejects records far out of order).
 
@@ -53,11 +53,15 @@ fn hunt_reads_the_stream_and_names_the_flooders_lineage_and_context() {
     lines.sort();
     let sorted: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
     std::fs::write(host.join("jamf_telemetry.ndjson"), sorted).unwrap();
-    std::fs::write(host.join("nettop.csv"), nettop_flood()).unwrap();
+    // The sample's lines span six weeks, so the same folder would date nettop by their earliest day
+    // (nettop is dated by the sources nearest to it); a day folder dates it instead.
+    let day = host.join("2024-05-31");
+    std::fs::create_dir(&day).unwrap();
+    std::fs::write(day.join("nettop.csv"), nettop_flood()).unwrap();
     let summary = dir.path().join("summary.json");
     let out = Command::cargo_bin("floodwatch")
         .unwrap()
-        .args(["hunt", "--format", "jsonl", "--date", "2024-05-31"])
+        .args(["hunt", "--format", "jsonl"])
         .arg("--summary-json")
         .arg(&summary)
         .arg(dir.path())

@@ -430,7 +430,7 @@ mod tests {
         assert_eq!(n.flows_evicted + n.flows.len() as u64, u64::from(senders));
         assert_eq!(n.packets_evicted, n.flows_evicted);
         n.finish();
-        let out = n.take_ready(None, true, &|_| "f".into(), &|_| None);
+        let out = n.take_ready(None, true, &|_| "f".into(), &|_| None, &|_| None);
         assert!(
             out.iter().all(|f| f.class == NetworkClass::Inbound),
             "{out:#?}"
