@@ -166,8 +166,13 @@ impl HostEngine {
             stats,
             updates,
         };
-        while let Some(ev) = self.reorder.pop_ready(false) {
-            self.process(ev, sh, &mut emit);
+        self.drain_reorder(false, sh, &mut emit);
+    }
+
+    /// Processes the events the reorder buffer releases (`all`: every buffered one).
+    fn drain_reorder(&mut self, all: bool, sh: &Shared, emit: &mut Emit) {
+        while let Some(ev) = self.reorder.pop_ready(all) {
+            self.process(ev, sh, emit);
         }
     }
 
@@ -185,9 +190,7 @@ impl HostEngine {
             stats,
             updates,
         };
-        while let Some(ev) = self.reorder.pop_ready(true) {
-            self.process(ev, sh, &mut emit);
-        }
+        self.drain_reorder(true, sh, &mut emit);
         if let Some(w) = self.windows.current_hop() {
             self.close_hop(w, sh, &mut emit);
         }
@@ -250,9 +253,7 @@ impl HostEngine {
             stats,
             updates,
         };
-        while let Some(ev) = self.reorder.pop_ready(true) {
-            self.process(ev, sh, &mut emit);
-        }
+        self.drain_reorder(true, sh, &mut emit);
         self.reorder.advance(to);
         self.advance_to(to, sh, &mut emit);
         self.processed = self.processed.max(Some(to));
