@@ -456,6 +456,9 @@ mod tests {
             baseline: String::new(),
             suppressed_by: None,
             suppression_notes: vec![],
+            campaign: None,
+            playbook: None,
+            facts: Default::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! report) and never reach back into engine state.
 
 use crate::event::{Proto, SignatureClass, Tty};
+use crate::respond::{CampaignRef, Playbook};
 use crate::time::Ts;
 use serde::Serialize;
 
@@ -50,6 +51,57 @@ pub struct Alert {
     pub suppressed_by: Option<SuppressionHit>,
     /// Suppressions that matched but did not apply (expired, or rate above their ceiling).
     pub suppression_notes: Vec<String>,
+    /// The campaign this alert is part of (several hosts, one destination, the same minutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignRef>,
+    /// What to do next: set by the respond stage (`floodwatch-respond`) before the sinks see it.
+    pub playbook: Option<Playbook>,
+    /// Facts the playbook is decided from that the rest of the alert does not show.
+    #[serde(skip)]
+    pub facts: AlertFacts,
+}
+
+/// What the engine knew when it wrote the alert, beyond what the alert shows: the respond stage
+/// answers the playbook's decision points from these and the alert itself.
+#[derive(Clone, Debug, Default)]
+pub struct AlertFacts {
+    /// When the subject exited, if an exit was seen (by the end of the data, in a hunt).
+    pub exited: Option<Ts>,
+    /// Some source on the host reports process exits (eslogger, osquery, Jamf): when false, "no exit
+    /// seen" says nothing.
+    pub exits_visible: bool,
+    /// The host's last event time when the alert was written (end of data, in a hunt).
+    pub host_last_event: Option<Ts>,
+    /// The host's role from the roles file, when a baseline store or roles file is in use.
+    pub role: Option<String>,
+    /// The baseline's verdict, in numbers, when baselines were consulted.
+    pub baseline: Option<BaselineFacts>,
+    /// Inbound bytes from the episode's measured traffic samples, and how many samples there were.
+    pub bytes_in: u64,
+    pub traffic_samples: u64,
+    /// The script (or `-c` text) the subject interpreter runs, when it is a script runner.
+    pub script: Option<String>,
+    /// The subject's effective uid, for `launchctl` domains.
+    pub uid: Option<u32>,
+    /// The tools the subject ran, by basename (`curl`), or the subject's own name: for role checks.
+    pub tool: Option<String>,
+    /// Who the subject is, as baselines key it: signing id (+ team), else path; scripts add their
+    /// script. For "similar alerts" in the store.
+    pub identity: String,
+}
+
+/// A baseline verdict in numbers (see the engine's `baseline::Judgement`).
+#[derive(Clone, Debug, Default)]
+pub struct BaselineFacts {
+    /// `missing`, `immature` or `mature`.
+    pub standing: String,
+    pub identity: String,
+    pub windows: u64,
+    pub days: f64,
+    /// The strongest signal's value over the baseline's p99, when there is a deviation.
+    pub signal: Option<String>,
+    pub ratio: Option<f64>,
+    pub absorbed: bool,
 }
 
 /// How urgent a finding is. Which severity a finding gets is decided in one place, the engine's

@@ -30,6 +30,13 @@ pub struct Config {
     /// `floodwatch coverage`: gaps and clock skew between sources.
     #[serde(default)]
     pub coverage: Coverage,
+    /// Playbooks: which destinations the organization owns, whose code counts as known, which tools
+    /// each host role runs at volume.
+    #[serde(default)]
+    pub respond: Respond,
+    /// Fleet-wide campaigns: several hosts flooding one destination at the same time.
+    #[serde(default)]
+    pub campaign: CampaignSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -252,6 +259,97 @@ impl Default for Coverage {
     }
 }
 
+/// `[respond]`: what the playbook needs to know about the organization.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Respond {
+    /// Address ranges the organization owns, each with the service name the playbook shows.
+    pub owned_ranges: Vec<OwnedRange>,
+    /// Domain suffixes of owned services (`corp.example.com` matches `api.corp.example.com`).
+    pub owned_domains: Vec<OwnedDomain>,
+    /// Team ids whose signed code counts as known (Apple's platform binaries always do).
+    pub known_teams: Vec<String>,
+    /// Per host role, the tools (executable or script basenames) expected to send at volume there.
+    pub expected_tools: std::collections::BTreeMap<String, Vec<String>>,
+    /// How the playbook names the tool that isolates a host (an MDM or EDR console).
+    pub isolation_tool: String,
+}
+
+impl Default for Respond {
+    /// The documented defaults (config/floodwatch.toml); a test keeps the two equal.
+    fn default() -> Self {
+        let tools = [
+            "curl",
+            "git",
+            "python3",
+            "xcodebuild",
+            "swift",
+            "ruby",
+            "java",
+        ];
+        Respond {
+            owned_ranges: Vec::new(),
+            owned_domains: Vec::new(),
+            known_teams: Vec::new(),
+            expected_tools: [
+                (
+                    "build-agent".to_string(),
+                    tools.iter().map(|t| t.to_string()).collect(),
+                ),
+                ("workstation".to_string(), Vec::new()),
+            ]
+            .into_iter()
+            .collect(),
+            isolation_tool: "your MDM/EDR console".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OwnedRange {
+    /// `10.0.0.0/8`, `2001:db8::/32`, or one address.
+    pub cidr: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OwnedDomain {
+    pub suffix: String,
+    pub name: String,
+}
+
+/// `[campaign]`: when several hosts' floods are one campaign.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignSettings {
+    /// Distinct hosts needed for a campaign.
+    pub min_hosts: usize,
+    /// IPv4 destinations are grouped by this prefix (32: the address alone).
+    pub ipv4_prefix: u8,
+    /// IPv6 destinations are grouped by this prefix (128: the address alone).
+    pub ipv6_prefix: u8,
+    /// Members' episodes overlap when they are at most this far apart.
+    #[serde(deserialize_with = "de_duration")]
+    pub overlap: Duration,
+    /// Points a campaign adds to each member's score.
+    pub score_bonus: u8,
+}
+
+impl Default for CampaignSettings {
+    /// The documented defaults (config/floodwatch.toml); a test keeps the two equal.
+    fn default() -> Self {
+        CampaignSettings {
+            min_hosts: 3,
+            ipv4_prefix: 24,
+            ipv6_prefix: 64,
+            overlap: Duration::from_secs(60),
+            score_bonus: 10,
+        }
+    }
+}
+
 /// Lays `over` onto `base`, table by table; any other value replaces the default whole. Keys that
 /// are not among the defaults are collected (dotted) for the error message.
 fn overlay(base: &mut toml::Table, over: toml::Table, prefix: &str, new_keys: &mut Vec<String>) {
@@ -393,6 +491,23 @@ impl Config {
         if self.input.max_line_bytes < 1024 {
             return bad("input.max_line_bytes must be at least 1024");
         }
+        for r in &self.respond.owned_ranges {
+            if crate::net::parse_cidr(&r.cidr).is_none() {
+                return bad(&format!(
+                    "respond.owned_ranges: {:?} is not an address range (10.0.0.0/8, 2001:db8::/32, or one address)",
+                    r.cidr
+                ));
+            }
+        }
+        let c = &self.campaign;
+        if c.min_hosts < 2 {
+            return bad("campaign.min_hosts must be at least 2");
+        }
+        if c.ipv4_prefix > 32 || c.ipv6_prefix > 128 {
+            return bad(
+                "campaign.ipv4_prefix must be at most 32 and campaign.ipv6_prefix at most 128",
+            );
+        }
         Ok(())
     }
 
@@ -467,6 +582,8 @@ mod tests {
         // The Rust defaults for tables an older file may lack are the documented ones.
         assert_eq!(c.network, Network::default());
         assert_eq!(c.coverage, Coverage::default());
+        assert_eq!(c.campaign, CampaignSettings::default());
+        assert_eq!(c.respond, Respond::default());
     }
 
     #[test]

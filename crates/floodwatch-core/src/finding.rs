@@ -7,6 +7,7 @@
 
 use crate::alert::{ProcessView, Severity};
 use crate::event::Proto;
+use crate::respond::{CampaignRef, Playbook};
 use crate::time::Ts;
 use serde::Serialize;
 
@@ -123,6 +124,12 @@ pub struct NetworkFinding {
     /// Contributing records beyond `output.max_evidences` (counted, not listed).
     pub evidences_omitted: u64,
     pub process: ProcessJoin,
+    /// The campaign this finding is part of (several hosts, one destination, the same minutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignRef>,
+    /// What to do next (floods only): set by the respond stage before the sinks see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playbook: Option<Playbook>,
 }
 
 impl NetworkFinding {

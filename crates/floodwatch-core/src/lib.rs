@@ -3,6 +3,8 @@
 //! - [`event`]: the one normalized event model that every source produces and the engine consumes.
 //! - [`alert`]: what the engine hands to sinks.
 //! - [`finding`]: network-level findings (floods and scans from pid-less traffic).
+//! - [`net`]: destinations as addresses: host of `ip:port`, ranges, campaign prefixes.
+//! - [`respond`]: playbooks and fleet-wide campaigns (what to do next).
 //! - [`config`]: every tunable, with the documented default file `config/floodwatch.toml`.
 //! - [`stats`]: per-file accounting of records (events, skips, located rejects).
 //! - [`time`]: nanosecond UTC timestamps and fast fixed-format parsing for ingest.
@@ -13,6 +15,8 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod finding;
+pub mod net;
+pub mod respond;
 pub mod stats;
 pub mod time;
 

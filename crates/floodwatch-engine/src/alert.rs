@@ -4,6 +4,7 @@
 //! network findings (views, identities, located evidence, near misses).
 
 use crate::attribute;
+use crate::baseline::Standing;
 use crate::context::{classify, Context, SessionState};
 use crate::lifecycle::Episode;
 use crate::process::{Proc, ProcId, ProcessTable};
@@ -13,9 +14,12 @@ use crate::suppress::{Facts, Rates};
 use crate::window::{Trigger, WindowSignals};
 use crate::Shared;
 use floodwatch_core::alert::{
-    Alert, AlertStatus, ContextView, Evidence, Metrics, ProcessView, SubjectView,
+    Alert, AlertFacts, AlertStatus, BaselineFacts, ContextView, Evidence, Metrics, ProcessView,
+    SubjectView,
 };
+use floodwatch_core::event::basename;
 use floodwatch_core::event::{Event, EventKind};
+use floodwatch_core::Ts;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What an alert is built from besides its episode: the host, its process table and session state.
@@ -26,6 +30,11 @@ pub struct HostFacts<'a> {
     pub session: &'a SessionState,
     /// Subjects that counted an event with invalid UTF-8 in its strings.
     pub garbled: &'a BTreeSet<ProcId>,
+    /// A source on the host has reported a process exit.
+    pub exits_visible: bool,
+    pub last_event: Option<Ts>,
+    /// The host's role, when a roles file is in use (baseline learn or judge).
+    pub role: Option<&'a str>,
 }
 
 /// The alert for an episode in its current state.
@@ -103,6 +112,54 @@ pub fn build_alert(h: &HostFacts, sh: &Shared, ep: &Episode, status: AlertStatus
         },
         suppressed_by: hit.map(|s| s.hit()),
         suppression_notes: notes,
+        campaign: None,
+        playbook: None,
+        facts: alert_facts(h, sh, ep),
+    }
+}
+
+/// The facts a playbook is decided from that the alert does not otherwise carry.
+fn alert_facts(h: &HostFacts, sh: &Shared, ep: &Episode) -> AlertFacts {
+    let subject = h.procs.get(ep.subject);
+    let runner = attribute::is_runner(h.procs, &sh.scope, ep.subject);
+    let script = subject.filter(|_| runner).and_then(|p| {
+        p.info
+            .args
+            .as_ref()
+            .and_then(|a| a.iter().skip(1).find(|s| !s.starts_with('-')).cloned())
+    });
+    let tool = ep
+        .top_tool()
+        .or_else(|| subject.map(|p| p.path_or_name()))
+        .map(|t| basename(t).to_string());
+    AlertFacts {
+        exited: subject.and_then(|p| p.exited),
+        exits_visible: h.exits_visible,
+        host_last_event: h.last_event,
+        role: h.role.map(str::to_string),
+        baseline: ep.baseline.as_ref().map(|j| BaselineFacts {
+            standing: match j.standing {
+                Standing::Missing => "missing",
+                Standing::Immature => "immature",
+                Standing::Mature => "mature",
+            }
+            .into(),
+            identity: j.key.identity.clone(),
+            windows: j.windows,
+            days: j.days,
+            signal: j.deviation.as_ref().map(|d| d.signal.to_string()),
+            ratio: j.deviation.as_ref().map(|d| d.ratio),
+            absorbed: j.absorbed,
+        }),
+        bytes_in: ep.total_bytes_in.round() as u64,
+        traffic_samples: ep.traffic_samples,
+        script,
+        uid: subject.and_then(|p| p.info.euid.or(p.info.uid)),
+        tool,
+        identity: subject.map_or_else(
+            || "unknown".to_string(),
+            |p| crate::baseline::identity_of(&p.info, runner),
+        ),
     }
 }
 

@@ -62,6 +62,13 @@ pub struct HostEngine {
     /// Subjects that counted an event whose strings were not valid UTF-8 (attacker-controlled argv
     /// that was decoded lossily): itself a reason, kept until the process table forgets them.
     garbled: BTreeSet<ProcId>,
+    /// Some source on this host reported a process exit: "no exit seen" then means still running.
+    saw_exit: bool,
+    /// Subjects of alerts closed while the subject still ran: their exit, when it comes, is a fact
+    /// the playbook needs ("still running at the end of the data?").
+    awaiting_exit: BTreeMap<ProcId, Vec<String>>,
+    /// (alert id, exit time) of those subjects, for [`crate::Engine::settle`].
+    pub(crate) late_exits: Vec<(String, Ts)>,
 }
 
 impl HostEngine {
@@ -97,7 +104,15 @@ impl HostEngine {
             processed: None,
             seen: None,
             garbled: BTreeSet::new(),
+            saw_exit: false,
+            awaiting_exit: BTreeMap::new(),
+            late_exits: Vec::new(),
         }
+    }
+
+    /// What the host's end of data says about alerts written earlier (see [`crate::Engine::settle`]).
+    pub(crate) fn end_facts(&self) -> (bool, Option<Ts>) {
+        (self.saw_exit, self.last_event)
     }
 
     /// One event in: rejected (out of range, too late), handed to the network stage (pid-less
@@ -212,7 +227,7 @@ impl HostEngine {
         let open: Vec<ProcId> = self.episodes.keys().copied().collect();
         for s in open {
             if let Some(ep) = self.episodes.remove(&s) {
-                let alert = build_alert(&self.facts(), sh, &ep, AlertStatus::Open);
+                let alert = build_alert(&self.facts(sh), sh, &ep, AlertStatus::Open);
                 count_final(stats, &mut self.verdict, &alert);
                 emit.out.push(AlertEvent {
                     kind: AlertEventKind::Final,
@@ -310,6 +325,10 @@ impl HostEngine {
             }
             EventKind::Exit { process, .. } => {
                 let id = self.procs.exit(process, ts);
+                self.saw_exit = true;
+                if let Some(alerts) = self.awaiting_exit.remove(&id) {
+                    self.late_exits.extend(alerts.into_iter().map(|a| (a, ts)));
+                }
                 self.note_for_join(sh, &ev, None);
                 self.windows.exited(id, ts);
                 None
@@ -425,6 +444,7 @@ impl HostEngine {
             t.packets_out.map(|p| p as f64 * frac),
             t.new_connections as u64,
         );
+        acc.bytes_in += t.bytes_in as f64 * frac;
         if let Some(how) = from_cmdline {
             acc.note_proto_from_cmdline(how);
         }
@@ -535,7 +555,7 @@ impl HostEngine {
         for half in self.windows.halves_so_far(subject) {
             shown.fold(half, sh.cfg.output.max_evidences);
         }
-        let alert = build_alert(&self.facts(), sh, &shown, AlertStatus::Open);
+        let alert = build_alert(&self.facts(sh), sh, &shown, AlertStatus::Open);
         self.episodes.insert(subject, ep);
         out.push(AlertEvent {
             kind: AlertEventKind::Opened,
@@ -649,7 +669,7 @@ impl HostEngine {
                 } else {
                     (AlertStatus::Updated, AlertEventKind::Updated)
                 };
-                let alert = build_alert(&self.facts(), sh, ep, status);
+                let alert = build_alert(&self.facts(sh), sh, ep, status);
                 emit.out.push(AlertEvent { kind, alert });
             }
         }
@@ -678,8 +698,14 @@ impl HostEngine {
                 .is_some_and(|e| end.end.0 - e.last_hot_end.0 >= quiet);
             if close {
                 if let Some(ep) = self.episodes.remove(&s) {
-                    let alert = build_alert(&self.facts(), sh, &ep, AlertStatus::Closed);
+                    let alert = build_alert(&self.facts(sh), sh, &ep, AlertStatus::Closed);
                     count_final(emit.stats, &mut self.verdict, &alert);
+                    if alert.facts.exited.is_none() {
+                        self.awaiting_exit
+                            .entry(ep.subject)
+                            .or_default()
+                            .push(alert.id.clone());
+                    }
                     emit.out.push(AlertEvent {
                         kind: AlertEventKind::Closed,
                         alert,
@@ -739,12 +765,20 @@ impl HostEngine {
         )
     }
 
-    fn facts(&self) -> HostFacts<'_> {
+    fn facts<'a>(&'a self, sh: &'a Shared) -> HostFacts<'a> {
         HostFacts {
             host: &self.host,
             procs: &self.procs,
             session: &self.session,
             garbled: &self.garbled,
+            exits_visible: self.saw_exit,
+            last_event: self.last_event,
+            role: match &sh.baseline {
+                BaselineMode::Learn { roles, .. } | BaselineMode::Judge { roles, .. } => {
+                    Some(roles.role_of(&self.host))
+                }
+                BaselineMode::Off => None,
+            },
         }
     }
 

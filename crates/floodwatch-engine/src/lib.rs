@@ -267,6 +267,17 @@ pub struct Engine {
     pub learned: Learner,
     /// Network-level findings (floods and scans from pid-less traffic), as hosts emit them.
     pub findings: Vec<NetworkFinding>,
+    /// Per finished host: what its end of data says about alerts written earlier.
+    ends: BTreeMap<String, HostEnd>,
+}
+
+/// A finished host's end of data: whether exits were visible, its last event, and the exits of
+/// subjects whose alerts closed while they still ran.
+#[derive(Default)]
+struct HostEnd {
+    exits_visible: bool,
+    last_event: Option<Ts>,
+    exits: HashMap<String, Ts>,
 }
 
 impl Engine {
@@ -279,6 +290,7 @@ impl Engine {
             rejects: Vec::new(),
             learned: Learner::default(),
             findings: Vec::new(),
+            ends: BTreeMap::new(),
         }
     }
 
@@ -315,11 +327,33 @@ impl Engine {
     pub fn finish(&mut self, out: &mut Vec<AlertEvent>) {
         let sh = &self.shared;
         let half_life = sh.cfg.baseline.half_life.as_nanos() as i64;
-        for h in self.hosts.values_mut() {
+        for (host, h) in self.hosts.iter_mut() {
             h.finish(sh, out, &mut self.stats, self.updates);
             self.learned
                 .merge(std::mem::take(&mut h.baselines.learner), half_life);
             self.findings.append(&mut h.findings);
+            let (exits_visible, last_event) = h.end_facts();
+            let end = self.ends.entry(host.to_string()).or_default();
+            end.exits_visible |= exits_visible;
+            end.last_event = end.last_event.max(last_event);
+            end.exits.extend(h.late_exits.drain(..));
+        }
+    }
+
+    /// After [`Engine::finish`]: brings each alert's facts to the end of the data (an alert that
+    /// closed while its subject ran learns when the subject exited, and whether exits were visible
+    /// on its host at all), so "still running at the end of the data?" is answered at the end.
+    pub fn settle(&self, alerts: &mut [AlertEvent]) {
+        for ev in alerts {
+            let a = &mut ev.alert;
+            let Some(end) = self.ends.get(&a.host) else {
+                continue;
+            };
+            a.facts.exits_visible |= end.exits_visible;
+            a.facts.host_last_event = a.facts.host_last_event.max(end.last_event);
+            if a.facts.exited.is_none() {
+                a.facts.exited = end.exits.get(&a.id).copied();
+            }
         }
     }
 

@@ -33,6 +33,9 @@ pub struct Episode {
     pub total_packets_out: f64,
     pub total_spawns: u64,
     pub total_connections: u64,
+    /// Inbound bytes of the measured traffic samples, and the sample count (did the target answer?).
+    pub total_bytes_in: f64,
+    pub traffic_samples: u64,
     pub spawned: BTreeMap<String, u64>,
     pub destinations: BTreeMap<String, f64>,
     pub protos: Vec<Proto>,
@@ -73,6 +76,8 @@ impl Episode {
             total_packets_out: 0.0,
             total_spawns: 0,
             total_connections: 0,
+            total_bytes_in: 0.0,
+            traffic_samples: 0,
             spawned: BTreeMap::new(),
             destinations: BTreeMap::new(),
             protos: Vec::new(),
@@ -141,6 +146,8 @@ impl Episode {
         self.estimated_packets |= acc.packets_estimated > acc.packets_measured;
         self.total_spawns += acc.spawns;
         self.total_connections += acc.connections;
+        self.total_bytes_in += acc.bytes_in;
+        self.traffic_samples += acc.traffic_samples;
         for (k, v) in acc.spawned {
             *self.spawned.entry(k).or_default() += v;
         }

@@ -54,6 +54,10 @@ pub struct WindowAcc {
     pub weighted_packets_estimated: f64,
     pub bytes_estimated: f64,
     pub weighted_bytes_estimated: f64,
+    /// Inbound bytes of the measured traffic samples, and how many samples there were: whether the
+    /// target answered (a conversation) or the traffic was one-way.
+    pub bytes_in: f64,
+    pub traffic_samples: u64,
 }
 
 impl WindowAcc {
@@ -84,6 +88,8 @@ impl WindowAcc {
             bytes_estimated: self.bytes_estimated + later.bytes_estimated,
             weighted_bytes_estimated: self.weighted_bytes_estimated
                 + later.weighted_bytes_estimated,
+            bytes_in: self.bytes_in + later.bytes_in,
+            traffic_samples: self.traffic_samples + later.traffic_samples,
         };
         for (k, v) in &later.spawned {
             *c.spawned.entry(k.clone()).or_default() += v;
@@ -170,6 +176,7 @@ impl WindowAcc {
         new_connections: u64,
     ) {
         self.bytes_out += bytes_out;
+        self.traffic_samples += 1;
         self.weighted_bytes += bytes_out * cfg.byte_weights.weight(proto);
         if let Some(p) = packets_out {
             self.packets_measured += p;

@@ -7,6 +7,7 @@ use crate::replay::{run_host, HostOutput};
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
 use floodwatch_core::finding::NetworkFinding;
+use floodwatch_core::respond::Campaign;
 use floodwatch_core::{Error, Result, Ts};
 use floodwatch_engine::baseline::Learner;
 use floodwatch_engine::suppress::Suppressions;
@@ -33,6 +34,8 @@ pub struct HuntResult {
     pub alerts: Vec<AlertEvent>,
     /// Network-level findings (floods and scans from pid-less traffic), sorted by time, host, id.
     pub findings: Vec<NetworkFinding>,
+    /// Several hosts flooding one destination at the same time, first alert first.
+    pub campaigns: Vec<Campaign>,
     pub summary: RunSummary,
     pub engine: EngineStats,
     /// Baselines learned (learn mode only).
@@ -155,6 +158,12 @@ fn run(
             .then(a.host.cmp(&b.host))
             .then(a.id.cmp(&b.id))
     });
+    // The response stage sees every host at once: campaigns across hosts, then a playbook for each.
+    let campaigns = floodwatch_respond::respond(
+        alerts.iter_mut().map(|e| &mut e.alert).collect(),
+        &mut findings,
+        &cfg,
+    );
     if engine.network_flows_evicted > 0 {
         warnings.push(format!(
             "network: {} flows ({} packets) evicted past network.max_flows ({}), quietest first; findings still open were kept",
@@ -168,10 +177,12 @@ fn run(
         engine: serde_json::to_value(&engine).unwrap_or_default(),
         hosts: engine.hosts.values().cloned().collect(),
         network: findings.clone(),
+        campaigns: campaigns.clone(),
     };
     Ok(HuntResult {
         alerts,
         findings,
+        campaigns,
         summary,
         engine,
         learned,

@@ -5,7 +5,9 @@
 use crate::hunt::HuntResult;
 use floodwatch_core::{Error, Result};
 use floodwatch_engine::{AlertEvent, AlertEventKind};
-use floodwatch_sinks::ocsf::{detection_finding, write_json_line, write_network_jsonl, Activity};
+use floodwatch_sinks::ocsf::{
+    campaign_finding, detection_finding, write_json_line, write_network_jsonl, Activity,
+};
 use floodwatch_sinks::report::{html_report, markdown_report, network_sections};
 use floodwatch_sinks::summary::{write_summary, RunSummary};
 use floodwatch_sinks::table::{write_alert, write_findings, Style};
@@ -56,6 +58,9 @@ fn write_jsonl(w: &mut dyn Write, ev: &AlertEvent, live: bool) -> std::io::Resul
 pub fn write_hunt(w: &mut dyn Write, res: &HuntResult, format: AlertFormat) -> std::io::Result<()> {
     match format {
         AlertFormat::Jsonl => {
+            for c in &res.campaigns {
+                write_json_line(w, &campaign_finding(c, VERSION))?;
+            }
             for a in &res.alerts {
                 write_jsonl(w, a, false)?;
             }
@@ -64,7 +69,7 @@ pub fn write_hunt(w: &mut dyn Write, res: &HuntResult, format: AlertFormat) -> s
         AlertFormat::Table { color } => {
             let style = Style { color };
             let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
-            write_findings(w, &alerts, &res.findings, &style)
+            write_findings(w, &alerts, &res.findings, &res.campaigns, &style)
         }
     }
 }

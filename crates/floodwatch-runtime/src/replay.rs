@@ -415,6 +415,7 @@ fn replay(
     }
     report_progress(opts, &cursors, &mut reported);
     engine.finish(&mut alerts);
+    engine.settle(&mut alerts);
     let mut breaks = Breaks::new();
     let mut stats: BTreeMap<u32, FileStats> = BTreeMap::new();
     for (id, b) in segments

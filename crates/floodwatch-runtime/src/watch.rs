@@ -228,7 +228,8 @@ pub fn watch_with<R: Read + Send + 'static>(
             }
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        for a in alerts.drain(..) {
+        for mut a in alerts.drain(..) {
+            with_playbook(&mut a, &engine.shared().cfg);
             emit(&a)?;
         }
         if stopped() {
@@ -236,7 +237,9 @@ pub fn watch_with<R: Read + Send + 'static>(
         }
     }
     engine.finish(&mut alerts);
-    for a in alerts.drain(..) {
+    engine.settle(&mut alerts);
+    for mut a in alerts.drain(..) {
+        with_playbook(&mut a, &engine.shared().cfg);
         emit(&a)?;
     }
     let stats = if stopped() {
@@ -267,5 +270,12 @@ pub fn watch_with<R: Read + Send + 'static>(
     s.engine = serde_json::to_value(&engine.stats).unwrap_or_default();
     s.hosts = engine.stats.hosts.values().cloned().collect();
     s.network = std::mem::take(&mut engine.findings);
+    // Alerts went out one at a time (no fleet view, so no campaigns); the findings get playbooks here.
+    floodwatch_respond::respond(Vec::new(), &mut s.network, &engine.shared().cfg);
     Ok(s)
+}
+
+/// A live alert's playbook, from what is known when it is emitted (no fleet view in `watch`).
+fn with_playbook(a: &mut AlertEvent, cfg: &Config) {
+    a.alert.playbook = Some(floodwatch_respond::playbook_alone(&a.alert, cfg));
 }

@@ -166,6 +166,18 @@ fn ssh_shell(hf: &mut HostFiles, ts: Ts, tty: &str) -> Proc {
 /// Support/.cache/sync.sh`, which runs `curl -s -m 2 -o /dev/null https://198.51.100.61/api/v1/beat`
 /// `per_s` times a second for `secs` seconds. Subject: the zsh.
 pub fn launchagent_curl_loop(hf: &mut HostFiles, start: Ts, secs: f64, per_s: f64) -> Act {
+    launchagent_curl_loop_to(hf, start, secs, per_s, "198.51.100.61")
+}
+
+/// [`launchagent_curl_loop`] against `target` (an IPv4 address): the campaign scenario runs the same
+/// script on several hosts.
+pub fn launchagent_curl_loop_to(
+    hf: &mut HostFiles,
+    start: Ts,
+    secs: f64,
+    per_s: f64,
+    target: &str,
+) -> Act {
     let end = start.add_nanos(secs_f(secs));
     let (_, user) = hf.user();
     hf.around(start, end, 20);
@@ -191,10 +203,10 @@ pub fn launchagent_curl_loop(hf: &mut HostFiles, start: Ts, secs: f64, per_s: f6
             "2",
             "-o",
             "/dev/null",
-            "https://198.51.100.61/api/v1/beat",
+            &format!("https://{target}/api/v1/beat"),
         ],
         Signer::platform("com.apple.curl"),
-        "198.51.100.61:443",
+        &format!("{target}:443"),
     );
     hf.exit(end.add_nanos(300_000_000), &zsh, 0);
     act(&zsh, start, end)

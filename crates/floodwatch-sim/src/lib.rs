@@ -21,6 +21,7 @@
 //! shared/docs/telemetry-formats.md; output is deterministic for a seed.
 
 pub mod bulk;
+pub mod campaign;
 pub mod eslogger;
 pub mod families;
 pub mod fleet;
@@ -36,6 +37,7 @@ mod util;
 pub mod zeek;
 
 pub use bulk::write_bulk;
+pub use campaign::write_campaign;
 pub use fleet::{
     read_labels, write_fleet, write_labels, FleetSpec, Label, Layout, ATTACK_FAMILIES,
     BENIGN_FAMILIES, ROBUSTNESS_FAMILIES,

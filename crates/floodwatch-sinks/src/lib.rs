@@ -4,5 +4,6 @@
 pub mod escape;
 pub mod ocsf;
 pub mod report;
+pub mod respond;
 pub mod summary;
 pub mod table;

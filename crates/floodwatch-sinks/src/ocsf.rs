@@ -12,6 +12,7 @@ use crate::escape::is_bidi_control;
 use floodwatch_core::alert::{Alert, Evidence, ProcessView, Severity};
 use floodwatch_core::event::{basename, split_endpoint};
 use floodwatch_core::finding::{JoinKind, NetworkFinding};
+use floodwatch_core::respond::{Campaign, CampaignRef, Playbook};
 use floodwatch_core::Ts;
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter};
@@ -331,7 +332,7 @@ pub fn detection_finding(a: &Alert, activity: Activity, product_version: &str) -
         }
         actor["session"] = session;
     }
-    finding(
+    let mut v = finding(
         head,
         activity,
         product_version,
@@ -361,7 +362,83 @@ pub fn detection_finding(a: &Alert, activity: Activity, product_version: &str) -
                 }
             }
         }),
-    )
+    );
+    respond_fields(&mut v, a.playbook.as_ref(), a.campaign.as_ref());
+    v
+}
+
+/// The playbook as the finding's `remediation` (its summary; the steps, checks and commands under
+/// `unmapped.floodwatch.playbook`), and the campaign the finding is part of.
+fn respond_fields(v: &mut Value, playbook: Option<&Playbook>, campaign: Option<&CampaignRef>) {
+    if let Some(p) = playbook {
+        v["remediation"] = json!({
+            "desc": p.summary,
+            "references": ["https://attack.mitre.org/techniques/T1498/001/"],
+        });
+        v["unmapped"]["floodwatch"]["playbook"] = json!(p);
+    }
+    if let Some(c) = campaign {
+        v["unmapped"]["floodwatch"]["campaign"] = json!(c);
+    }
+}
+
+/// A campaign as an OCSF Detection Finding: `unmapped.floodwatch.kind = "campaign"`, each member
+/// finding's uid in `finding_info.related_events`, the destination as the evidence's `dst_endpoint`.
+pub fn campaign_finding(c: &Campaign, product_version: &str) -> Value {
+    let reasons: Vec<&str> = c.reasons.iter().map(|r| r.text.as_str()).collect();
+    let head = Head {
+        uid: &c.id,
+        title: c.title(),
+        desc: reasons.join("\n"),
+        risk_details: reasons.join("; "),
+        first_seen: c.first_seen,
+        last_seen: c.last_seen,
+        severity: c.severity,
+        status: (1, "New"),
+        confidence: (3, "High"),
+        log_provider: None,
+        original_time: Some(c.first_seen),
+    };
+    let mut v = finding(
+        head,
+        Activity::Create,
+        product_version,
+        json!({
+            "risk_score": c.score,
+            "evidences": c.members.iter().map(|m| json!({
+                "data": {"kind": "campaign_member", "member_kind": m.kind, "uid": m.id, "host": m.host,
+                          "subject": m.subject, "first_seen": m.first_seen.as_millis(),
+                          "last_seen": m.last_seen.as_millis()},
+                "dst_endpoint": endpoint(&m.destination),
+            })).collect::<Vec<_>>(),
+            "unmapped": {
+                "floodwatch": {
+                    "kind": "campaign",
+                    "score": c.score,
+                    "destination": c.destination,
+                    "hosts": c.hosts,
+                    "summed_bytes_per_s": c.summed_bytes_per_s,
+                    "summed_packets_per_s": c.summed_packets_per_s,
+                    "summed_connections_per_s": c.summed_connections_per_s,
+                    "summed_spawns_per_s": c.summed_spawns_per_s,
+                    "shared_traits": c.shared_traits,
+                    "reasons": c.reasons,
+                    "members": c.members,
+                    "owned_service": c.owned_service,
+                }
+            }
+        }),
+    );
+    v["finding_info"]["related_events"] = json!(c
+        .members
+        .iter()
+        .map(|m| json!({"uid": m.id, "type_name": "Detection Finding", "type_uid": 200401}))
+        .collect::<Vec<_>>());
+    v["finding_info"]["types"] = json!(["Network Flood", "Campaign"]);
+    // Many hosts, so no one device: not the host profile (the members carry theirs).
+    v["metadata"]["profiles"] = json!([]);
+    respond_fields(&mut v, Some(&c.playbook), None);
+    v
 }
 
 /// A process alert's device is a Mac (every process source floodwatch reads is macOS telemetry).
@@ -521,7 +598,7 @@ pub fn network_finding(f: &NetworkFinding, activity: Activity, product_version: 
         // The first packet or flow, as the capture or log dated it (the evidence list is bounded).
         original_time: Some(f.first_seen),
     };
-    finding(
+    let mut v = finding(
         head,
         activity,
         product_version,
@@ -539,7 +616,9 @@ pub fn network_finding(f: &NetworkFinding, activity: Activity, product_version: 
                 }
             }
         }),
-    )
+    );
+    respond_fields(&mut v, f.playbook.as_ref(), f.campaign.as_ref());
+    v
 }
 
 /// Compact JSON that also writes bidirectional controls (U+061C, U+200E, U+200F, U+202A-U+202E,

@@ -4,6 +4,7 @@
 
 use crate::escape::{html, markdown_cell, markdown_code};
 use crate::ocsf::title;
+use crate::respond::{campaigns_html, campaigns_markdown, playbook_html, playbook_markdown};
 use crate::summary::RunSummary;
 use floodwatch_core::alert::{fmt_bytes_rate, Alert, WindowPoint};
 use floodwatch_core::finding::{fmt_count_rate, NetworkClass, NetworkFinding};
@@ -128,14 +129,16 @@ pub fn html_report(
     ));
     let mut sorted: Vec<&Alert> = alerts.iter().collect();
     sorted.sort_by(|a, b| b.score.cmp(&a.score).then(a.first_seen.cmp(&b.first_seen)));
+    s.push_str(&campaigns_html(&summary.campaigns));
     s.push_str("<h2>Alerts</h2>");
     if sorted.is_empty() && floods.is_empty() {
         s.push_str("<p>No alert.</p>");
     }
     for f in &floods {
         s.push_str(&format!(
-            "<div class=\"alert\"><p class=\"sev\">{}</p></div>",
-            html(&network_alert_line(f))
+            "<div class=\"alert\"><p class=\"sev\">{}</p>{}</div>",
+            html(&network_alert_line(f)),
+            f.playbook.as_ref().map(playbook_html).unwrap_or_default()
         ));
     }
     for a in sorted {
@@ -178,6 +181,9 @@ pub fn html_report(
                 html(&sup.expires),
                 html(&sup.reason)
             ));
+        }
+        if let Some(p) = &a.playbook {
+            s.push_str(&playbook_html(p));
         }
         s.push_str("</div>");
     }
@@ -250,10 +256,11 @@ pub fn markdown_report(
     let mut s = format!("# {}\n\n", markdown_cell(heading));
     let floods = network_floods(summary);
     s.push_str(&format!(
-        "{} from {} file(s), {} event(s). MITRE ATT&CK AN0971 / T1498.001.\n\n## Alerts\n\n",
+        "{} from {} file(s), {} event(s). MITRE ATT&CK AN0971 / T1498.001.\n\n{}## Alerts\n\n",
         alert_count(alerts.len(), floods.len()),
         summary.files.len(),
-        summary.events()
+        summary.events(),
+        campaigns_markdown(&summary.campaigns)
     ));
     let mut sorted: Vec<&Alert> = alerts.iter().collect();
     sorted.sort_by(|a, b| b.score.cmp(&a.score).then(a.first_seen.cmp(&b.first_seen)));
@@ -262,6 +269,10 @@ pub fn markdown_report(
     }
     for f in &floods {
         s.push_str(&format!("- {}\n", markdown_cell(&network_alert_line(f))));
+        if let Some(p) = &f.playbook {
+            s.push('\n');
+            s.push_str(&playbook_markdown(p));
+        }
     }
     if !floods.is_empty() {
         s.push('\n');
@@ -285,6 +296,9 @@ pub fn markdown_report(
             s.push_str(&format!("  - {:+} {}\n", r.points, markdown_cell(&r.text)));
         }
         s.push('\n');
+        if let Some(p) = &a.playbook {
+            s.push_str(&playbook_markdown(p));
+        }
     }
     for sec in extra {
         s.push_str(&section_markdown(sec));

@@ -4,6 +4,7 @@
 use crate::escape::terminal;
 use floodwatch_core::alert::HostVerdict;
 use floodwatch_core::finding::{fmt_count_rate, NetworkClass, NetworkFinding};
+use floodwatch_core::respond::Campaign;
 use floodwatch_core::stats::{FileStats, LOOKS_LIKE_TELEMETRY};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -27,6 +28,9 @@ pub struct RunSummary {
     pub hosts: Vec<HostVerdict>,
     /// Network-level findings: floods (also in the alert output) and scans (only here).
     pub network: Vec<NetworkFinding>,
+    /// Fleet-wide campaigns (several hosts, one destination, the same minutes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub campaigns: Vec<Campaign>,
 }
 
 impl RunSummary {

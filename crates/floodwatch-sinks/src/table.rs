@@ -5,6 +5,7 @@ use crate::ocsf::title;
 use floodwatch_core::alert::{Alert, Severity};
 use floodwatch_core::event::basename;
 use floodwatch_core::finding::{fmt_count_rate, NetworkClass, NetworkFinding};
+use floodwatch_core::respond::{Campaign, CampaignRef, Playbook};
 use std::io::{self, Write};
 
 pub struct Style {
@@ -153,24 +154,112 @@ pub fn write_alert(w: &mut dyn Write, a: &Alert, st: &Style) -> io::Result<()> {
     for n in &a.suppression_notes {
         writeln!(w, "   {}    {}", st.dim("note"), terminal(n))?;
     }
+    write_respond(w, a.playbook.as_ref(), a.campaign.as_ref(), st)?;
     writeln!(w, "   {}      {}", st.dim("id"), a.id)?;
+    writeln!(w)
+}
+
+/// The playbook's first step, and the campaign the finding is part of.
+fn write_respond(
+    w: &mut dyn Write,
+    playbook: Option<&Playbook>,
+    campaign: Option<&CampaignRef>,
+    st: &Style,
+) -> io::Result<()> {
+    if let Some(c) = campaign {
+        writeln!(
+            w,
+            "   {} {} hosts → {} (campaign {})",
+            st.paint("1;31", "CAMPAIGN"),
+            c.hosts,
+            terminal(&c.destination),
+            &c.id[..c.id.len().min(8)]
+        )?;
+    }
+    if let Some(p) = playbook {
+        writeln!(w, "   {}    {}", st.dim("next"), clip(&p.next, 200))?;
+    }
+    Ok(())
+}
+
+/// A campaign for terminals: the destination, the hosts, why, each member, and the first step.
+pub fn write_campaign(w: &mut dyn Write, c: &Campaign, st: &Style) -> io::Result<()> {
+    writeln!(
+        w,
+        "{} {} {:>3}  {} hosts → {}  {} → {}",
+        st.paint("1;31", "CAMPAIGN"),
+        st.sev(c.severity),
+        c.score,
+        c.hosts.len(),
+        terminal(&c.destination),
+        c.first_seen.to_rfc3339_millis(),
+        c.last_seen.hms()
+    )?;
+    writeln!(w, "   {}    {}", st.dim("what"), terminal(&c.title()))?;
+    let hosts: Vec<String> = c.hosts.iter().map(|h| clip(h, 40)).collect();
+    writeln!(w, "   {}   {}", st.dim("hosts"), hosts.join(", "))?;
+    for (i, r) in c.reasons.iter().enumerate() {
+        let label = if i == 0 {
+            st.dim("why")
+        } else {
+            "   ".to_string()
+        };
+        writeln!(w, "   {}     {:>+4} {}", label, r.points, terminal(&r.text))?;
+    }
+    for (i, m) in c.members.iter().enumerate() {
+        let label = if i == 0 {
+            st.dim("members")
+        } else {
+            "       ".to_string()
+        };
+        writeln!(
+            w,
+            "   {} {:<7} {}  {:<16} {}  {} → {}",
+            label,
+            m.kind,
+            &m.id[..m.id.len().min(8)],
+            clip(&m.host, 16),
+            clip(&m.subject, 80),
+            m.first_seen.hms(),
+            m.last_seen.hms()
+        )?;
+    }
+    writeln!(
+        w,
+        "   {}    {}",
+        st.dim("next"),
+        clip(&c.playbook.next, 200)
+    )?;
+    writeln!(w, "   {}      {}", st.dim("id"), c.id)?;
     writeln!(w)
 }
 
 /// All alerts: active ones first (highest score first), then the suppressed ones, still shown.
 pub fn write_table(w: &mut dyn Write, alerts: &[Alert], st: &Style) -> io::Result<()> {
-    write_findings(w, alerts, &[], st)
+    write_findings(w, alerts, &[], &[], st)
 }
 
 /// Process alerts and network floods together: the count names both, so a run whose only finding is
 /// a network flood never reads "No alerts."; the floods follow the process alerts, highest severity
-/// first, each with its severity (see [`write_network_finding`]).
+/// first, each with its severity (see [`write_network_finding`]). Campaigns come first of all: several
+/// hosts flooding one destination together outrank any one of them.
 pub fn write_findings(
     w: &mut dyn Write,
     alerts: &[Alert],
     network: &[NetworkFinding],
+    campaigns: &[Campaign],
     st: &Style,
 ) -> io::Result<()> {
+    if !campaigns.is_empty() {
+        writeln!(
+            w,
+            "{} campaign(s): several hosts flooding one destination at the same time\n",
+            campaigns.len()
+        )?;
+        for c in campaigns {
+            write_campaign(w, c, st)?;
+        }
+    }
     let mut floods: Vec<&NetworkFinding> = network
         .iter()
         .filter(|f| f.class == NetworkClass::Flood)
@@ -296,6 +385,7 @@ pub fn write_network_finding(w: &mut dyn Write, f: &NetworkFinding, st: &Style) 
             e.line
         )?;
     }
+    write_respond(w, f.playbook.as_ref(), f.campaign.as_ref(), st)?;
     writeln!(w, "   {}      {}", st.dim("id"), f.id)?;
     writeln!(w)
 }

@@ -66,6 +66,9 @@ fn alert(cmd: &str) -> Alert {
         baseline: "absolute thresholds".into(),
         suppressed_by: None,
         suppression_notes: vec![],
+        campaign: None,
+        playbook: None,
+        facts: Default::default(),
     }
 }
 

@@ -82,6 +82,9 @@ fn alert() -> Alert {
         baseline: "absolute thresholds".into(),
         suppressed_by: None,
         suppression_notes: vec![],
+        campaign: None,
+        playbook: None,
+        facts: Default::default(),
     }
 }
 

@@ -44,6 +44,24 @@ pub struct AlertRow {
     pub reopens: Option<String>,
 }
 
+/// An earlier alert like another one (`alerts similar`), with what it shares and its disposition.
+#[derive(Clone, Debug, Serialize)]
+pub struct SimilarRow {
+    pub id: String,
+    pub host: String,
+    pub first_seen: String,
+    pub state: String,
+    pub score: u8,
+    pub subject: String,
+    pub mark: Option<String>,
+    pub mark_by: Option<String>,
+    pub mark_reason: Option<String>,
+    pub marked_at: Option<String>,
+    pub suppressed_by: Option<String>,
+    /// `identity`, `script`, `destination`: what it has in common with the alert asked about.
+    pub shares: Vec<String>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct HistoryRow {
     pub at: String,
@@ -116,6 +134,19 @@ fn subject_key(a: &Alert) -> String {
     )
 }
 
+/// The engine's identity when it wrote one, else the subject's path (an alert read back from JSON).
+fn identity_of(a: &Alert) -> String {
+    if a.facts.identity.is_empty() {
+        a.subject
+            .process
+            .path
+            .clone()
+            .unwrap_or_else(|| format!("pid {}", a.subject.process.pid))
+    } else {
+        a.facts.identity.clone()
+    }
+}
+
 fn upsert(tx: &Transaction, a: &Alert, run: i64, insert: bool) -> rusqlite::Result<()> {
     let json = serde_json::to_string(a).unwrap_or_default();
     let subject = a
@@ -133,8 +164,9 @@ fn upsert(tx: &Transaction, a: &Alert, run: i64, insert: bool) -> rusqlite::Resu
     if insert {
         tx.execute(
             "INSERT INTO alerts (id, host, state, score, severity, first_seen, last_seen, last_seen_ns, subject,
-                 cmd_line, headline, suppressed_by, baseline, alert_json, first_run, last_run, subject_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16)",
+                 cmd_line, headline, suppressed_by, baseline, alert_json, first_run, last_run, subject_key,
+                 identity, script, destination)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16, ?17, ?18, ?19)",
             params![
                 a.id,
                 a.host,
@@ -151,7 +183,10 @@ fn upsert(tx: &Transaction, a: &Alert, run: i64, insert: bool) -> rusqlite::Resu
                 a.baseline,
                 json,
                 run,
-                subject_key(a)
+                subject_key(a),
+                identity_of(a),
+                a.facts.script,
+                a.metrics.top_destination
             ],
         )?;
     } else {
@@ -436,6 +471,84 @@ impl Store {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(Some((r, json, hist)))
+    }
+
+    /// Earlier alerts like `id`: the same identity, script path or destination, newest first, each
+    /// with what it shares and its disposition (mark with who and why, suppression). None when no
+    /// single alert matches `id`.
+    pub fn similar_alerts(
+        &self,
+        id: &str,
+        limit: u32,
+    ) -> Result<Option<(String, Vec<SimilarRow>)>> {
+        self.similar_q(id, limit).map_err(|e| self.sql(e))
+    }
+
+    fn similar_q(
+        &self,
+        id: &str,
+        limit: u32,
+    ) -> rusqlite::Result<Option<(String, Vec<SimilarRow>)>> {
+        let ids = self.resolve_id(id)?;
+        let full = match ids.iter().find(|i| *i == id) {
+            Some(f) => f.clone(),
+            None if ids.len() == 1 => ids[0].clone(),
+            None => return Ok(None),
+        };
+        let (identity, script, destination, first_seen): (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+        ) = self.conn.query_row(
+            "SELECT identity, script, destination, first_seen FROM alerts WHERE id = ?1",
+            [&full],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let mut st = self.conn.prepare(
+            "SELECT id, host, first_seen, state, score, subject, mark, mark_by, mark_reason, marked_at,
+                    suppressed_by,
+                    identity IS NOT NULL AND identity = ?2,
+                    script IS NOT NULL AND script = ?3,
+                    destination IS NOT NULL AND destination = ?4
+             FROM alerts
+             WHERE id != ?1 AND first_seen <= ?5
+               AND ((identity IS NOT NULL AND identity = ?2) OR (script IS NOT NULL AND script = ?3)
+                    OR (destination IS NOT NULL AND destination = ?4))
+             ORDER BY first_seen DESC, id LIMIT ?6",
+        )?;
+        let rows = st
+            .query_map(
+                params![full, identity, script, destination, first_seen, limit],
+                |r| {
+                    let mut shares = Vec::new();
+                    if r.get::<_, bool>(11)? {
+                        shares.push("identity");
+                    }
+                    if r.get::<_, bool>(12)? {
+                        shares.push("script");
+                    }
+                    if r.get::<_, bool>(13)? {
+                        shares.push("destination");
+                    }
+                    Ok(SimilarRow {
+                        id: r.get(0)?,
+                        host: r.get(1)?,
+                        first_seen: r.get(2)?,
+                        state: r.get(3)?,
+                        score: r.get(4)?,
+                        subject: r.get(5)?,
+                        mark: r.get(6)?,
+                        mark_by: r.get(7)?,
+                        mark_reason: r.get(8)?,
+                        marked_at: r.get(9)?,
+                        suppressed_by: r.get(10)?,
+                        shares: shares.into_iter().map(String::from).collect(),
+                    })
+                },
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Some((full, rows)))
     }
 
     /// Marks an alert (acknowledged / false positive / unmarked) with who and why. Returns the full id,

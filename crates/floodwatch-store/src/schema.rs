@@ -201,6 +201,18 @@ CREATE TABLE baseline_held (
 );
 CREATE INDEX baseline_held_pending ON baseline_held (accepted_by, identity, parent_class, role, host);
 "#,
+    // v5: what `alerts similar` matches on: the subject's identity (signing id or path, plus its script),
+    // the script, the top destination. Older rows get their destination from their JSON; their
+    // identity falls back to the subject path.
+    r#"
+ALTER TABLE alerts ADD COLUMN identity TEXT;
+ALTER TABLE alerts ADD COLUMN script TEXT;
+ALTER TABLE alerts ADD COLUMN destination TEXT;
+UPDATE alerts SET destination = json_extract(alert_json, '$.metrics.top_destination'), identity = subject;
+CREATE INDEX alerts_by_identity ON alerts (identity);
+CREATE INDEX alerts_by_script ON alerts (script);
+CREATE INDEX alerts_by_destination ON alerts (destination);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

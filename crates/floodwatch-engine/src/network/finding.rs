@@ -121,6 +121,8 @@ impl NetworkAgg {
                 .collect(),
             evidences_omitted: ep.dropped,
             process,
+            campaign: None,
+            playbook: None,
         }
     }
 

@@ -210,6 +210,13 @@ pub struct SimulateArgs {
     /// (DIR/YYYY-MM-DD/HOST/). Default: host for one day, host-date for more.
     #[arg(long, value_parser = ["host", "host-date", "date-host"])]
     pub layout: Option<String>,
+    /// Instead of a fleet: a campaign of this many hosts (mac-01..), each running the same LaunchAgent
+    /// curl loop against one address within a minute (eslogger and nettop per host).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(2..=99), conflicts_with_all = ["days", "layout", "benign_only", "attack_hosts"])]
+    pub campaign: Option<u16>,
+    /// With --campaign: the address they flood (one per host, comma-separated, for unrelated floods).
+    #[arg(long, default_value = "203.0.113.77", requires = "campaign")]
+    pub campaign_target: String,
 }
 
 #[derive(Args)]

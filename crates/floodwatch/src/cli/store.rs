@@ -32,12 +32,26 @@ pub enum AlertsCmd {
         #[arg(long)]
         json: bool,
     },
-    /// One alert (id or unique id prefix): reasons, baseline, marks and lifecycle history.
+    /// One alert (id or unique id prefix): reasons, baseline, marks, lifecycle history and its
+    /// playbook (decision points, containment with commands, impact checks, what to collect).
     Show {
         id: String,
         #[command(flatten)]
         store: StoreArgs,
         /// The stored alert JSON and history.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Earlier alerts with the same identity, script path or destination, with their dispositions
+    /// (acknowledged, false positive, suppressed: by whom and why).
+    Similar {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// At most this many (newest first).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// JSON instead of a table.
         #[arg(long)]
         json: bool,
     },

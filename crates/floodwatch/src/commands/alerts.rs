@@ -1,12 +1,15 @@
-//! `floodwatch alerts list | show | ack | fp | unmark`: the alerts in the store, their lifecycle, and the
+//! `floodwatch alerts list | show | similar | ack | fp | unmark`: the alerts in the store, their lifecycle, and the
 //! analyst's marks (with who and why).
 
 use crate::cli::{AlertsCmd, MarkArgs};
 use crate::commands::print_json;
+use floodwatch_core::respond::Playbook;
 use floodwatch_core::Ts;
 use floodwatch_core::{Error, Result};
 use floodwatch_sinks::escape::{clip, terminal};
-use floodwatch_store::alerts::{AlertFilter, Mark};
+use floodwatch_sinks::respond::playbook_text;
+use floodwatch_store::alerts::{AlertFilter, Mark, SimilarRow};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -135,7 +138,10 @@ pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
                 writeln!(out, "  suppressed by {}", terminal(s)).map_err(io)?;
             }
             writeln!(out, "  baseline: {}", terminal(&r.baseline)).map_err(io)?;
-            if let Ok(a) = serde_json::from_str::<serde_json::Value>(&alert_json) {
+            let alert: serde_json::Value =
+                serde_json::from_str(&alert_json).unwrap_or(serde_json::Value::Null);
+            {
+                let a = &alert;
                 if let Some(reasons) = a.get("reasons").and_then(|x| x.as_array()) {
                     writeln!(out, "  reasons:").map_err(io)?;
                     for x in reasons {
@@ -148,6 +154,31 @@ pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
                         .map_err(io)?;
                     }
                 }
+            }
+            if let Some(c) = alert.get("campaign").filter(|c| !c.is_null()) {
+                writeln!(
+                    out,
+                    "  campaign {}: {} hosts flooding {}",
+                    terminal(c.get("id").and_then(|x| x.as_str()).unwrap_or("?")),
+                    c.get("hosts").and_then(|x| x.as_u64()).unwrap_or(0),
+                    terminal(c.get("destination").and_then(|x| x.as_str()).unwrap_or("?"))
+                )
+                .map_err(io)?;
+            }
+            match alert
+                .get("playbook")
+                .cloned()
+                .and_then(|p| serde_json::from_value::<Playbook>(p).ok())
+            {
+                Some(p) => {
+                    writeln!(out, "  playbook:").map_err(io)?;
+                    write!(out, "{}", playbook_text(&p)).map_err(io)?;
+                }
+                None => writeln!(
+                    out,
+                    "  playbook: none stored (recorded by a floodwatch before playbooks; hunt again with --db)"
+                )
+                .map_err(io)?,
             }
             writeln!(out, "  history:").map_err(io)?;
             for h in &hist {
@@ -167,10 +198,111 @@ pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        AlertsCmd::Similar {
+            id,
+            store,
+            limit,
+            json,
+        } => {
+            let (_, st) = store.existing()?;
+            let Some((full, rows)) = st.similar_alerts(&id, limit)? else {
+                return Err(Error::Usage(format!(
+                    "no single alert matches {id:?} in {} (`floodwatch alerts list`)",
+                    st.path().display()
+                )));
+            };
+            if json {
+                print_json(&serde_json::json!({ "alert": full, "similar": rows }))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "{} earlier alert(s) like {full} (same identity, script or destination):",
+                rows.len()
+            )
+            .map_err(io)?;
+            for line in dispositions(&rows) {
+                writeln!(out, "  {}", terminal(&line)).map_err(io)?;
+            }
+            if !rows.is_empty() {
+                writeln!(
+                    out,
+                    "\n{:<8} {:<24} {:<16} {:<6} {:>5} {:<22} {:<30} disposition",
+                    "id", "first seen", "host", "state", "score", "shares", "subject"
+                )
+                .map_err(io)?;
+            }
+            for r in &rows {
+                let disposition = match (&r.mark, &r.suppressed_by) {
+                    (Some(m), _) => format!(
+                        "{m} by {}: {}",
+                        r.mark_by.as_deref().unwrap_or("?"),
+                        r.mark_reason.as_deref().unwrap_or("")
+                    ),
+                    (None, Some(s)) => format!("suppressed by {s}"),
+                    (None, None) => "-".into(),
+                };
+                writeln!(
+                    out,
+                    "{:<8} {:<24} {:<16} {:<6} {:>5} {:<22} {:<30} {}",
+                    &r.id[..r.id.len().min(8)],
+                    r.first_seen,
+                    terminal(&clip(&r.host, 16)),
+                    r.state,
+                    r.score,
+                    r.shares.join("+"),
+                    terminal(&clip(&r.subject, 30)),
+                    terminal(&clip(&disposition, 120))
+                )
+                .map_err(io)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         AlertsCmd::Ack(m) => mark(m, Mark::Acknowledged),
         AlertsCmd::Fp(m) => mark(m, Mark::FalsePositive),
         AlertsCmd::Unmark(m) => mark(m, Mark::Unmarked),
     }
+}
+
+/// What analysts decided about similar alerts, one line per disposition: "marked false_positive 2
+/// time(s): by alice (2026-11-03): backup agent; ...".
+fn dispositions(rows: &[SimilarRow]) -> Vec<String> {
+    let mut by_mark: BTreeMap<&str, Vec<&SimilarRow>> = BTreeMap::new();
+    let mut suppressed: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in rows {
+        if let Some(m) = r.mark.as_deref() {
+            by_mark.entry(m).or_default().push(r);
+        } else if let Some(s) = r.suppressed_by.as_deref() {
+            *suppressed.entry(s).or_default() += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for (m, rs) in by_mark {
+        let who: Vec<String> = rs
+            .iter()
+            .map(|r| {
+                format!(
+                    "by {} ({}): {}",
+                    r.mark_by.as_deref().unwrap_or("?"),
+                    r.marked_at.as_deref().unwrap_or("?"),
+                    r.mark_reason.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        out.push(format!(
+            "marked {m} {} time(s): {}",
+            rs.len(),
+            who.join("; ")
+        ));
+    }
+    for (s, n) in suppressed {
+        out.push(format!("suppressed {n} time(s) by {s}"));
+    }
+    if out.is_empty() && !rows.is_empty() {
+        out.push("none of them was marked or suppressed".into());
+    }
+    out
 }
 
 fn mark(m: MarkArgs, mark: Mark) -> Result<ExitCode> {

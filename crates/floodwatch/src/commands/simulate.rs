@@ -8,6 +8,9 @@ use std::process::ExitCode;
 
 pub fn run(a: SimulateArgs) -> Result<ExitCode> {
     refuse_non_empty(&a.dir)?;
+    if let Some(n) = a.campaign {
+        return campaign(&a, usize::from(n));
+    }
     let hosts = usize::from(a.hosts);
     let mut spec = floodwatch_sim::FleetSpec {
         hosts,
@@ -47,6 +50,40 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         labels.len(),
         a.dir.display(),
         a.dir.join("labels.jsonl").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `simulate --campaign N`: N hosts, the same script, one address (or one each), within a minute.
+fn campaign(a: &SimulateArgs, n: usize) -> Result<ExitCode> {
+    let names: Vec<String> = (1..=n).map(|i| format!("mac-{i:02}")).collect();
+    let hosts: Vec<&str> = names.iter().map(String::as_str).collect();
+    let targets: Vec<&str> = a.campaign_target.split(',').map(str::trim).collect();
+    if let Some(bad) = targets
+        .iter()
+        .find(|t| t.parse::<std::net::Ipv4Addr>().is_err())
+    {
+        return Err(Error::Usage(format!(
+            "--campaign-target {bad:?} is not an IPv4 address"
+        )));
+    }
+    // 2025-09-16T10:00:00Z unless --date: a working-day morning.
+    let start = a
+        .date
+        .map_or(Ts::from_secs(1_758_016_800), |d| d.add_secs(10 * 3600));
+    refuse_unhuntable_span(start, 9 * n as i64 + 60)?;
+    let written = floodwatch_sim::write_campaign(&a.dir, &hosts, &targets, start, a.seed)
+        .map_err(|e| Error::io(format!("writing {}", a.dir.display()), e))?;
+    for (host, target, at) in &written {
+        eprintln!(
+            "floodwatch: {host}: curl loop against {target} from {}",
+            at.to_rfc3339_millis()
+        );
+    }
+    eprintln!(
+        "floodwatch: wrote a campaign of {} hosts to {}",
+        written.len(),
+        a.dir.display()
     );
     Ok(ExitCode::SUCCESS)
 }
