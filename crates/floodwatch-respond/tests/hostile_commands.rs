@@ -92,7 +92,12 @@ fn hostile_alert(i: usize, path: &str) -> Alert {
         },
         context: ContextView {
             unattended: true,
-            launched_by: if i.is_multiple_of(2) { "launchd_agent" } else { "cron" }.into(),
+            launched_by: if i.is_multiple_of(2) {
+                "launchd_agent"
+            } else {
+                "cron"
+            }
+            .into(),
             launch_chain: format!("launchd → {path}"),
             tty_known: true,
             suspicious_path: Some(path.into()),

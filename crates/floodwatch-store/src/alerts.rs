@@ -147,6 +147,17 @@ fn identity_of(a: &Alert) -> String {
     }
 }
 
+/// Where the alert's traffic went, as its playbook names it (the measured top destination, else the
+/// address its command lines name), without a port: what `alerts similar` matches on.
+fn destination_of(a: &Alert) -> Option<String> {
+    a.playbook
+        .as_ref()
+        .and_then(|p| p.impact.first())
+        .map(|i| i.destination.as_str())
+        .or(a.metrics.top_destination.as_deref())
+        .map(|d| floodwatch_core::net::host_of(d).to_string())
+}
+
 fn upsert(tx: &Transaction, a: &Alert, run: i64, insert: bool) -> rusqlite::Result<()> {
     let json = serde_json::to_string(a).unwrap_or_default();
     let subject = a
@@ -186,7 +197,7 @@ fn upsert(tx: &Transaction, a: &Alert, run: i64, insert: bool) -> rusqlite::Resu
                 subject_key(a),
                 identity_of(a),
                 a.facts.script,
-                a.metrics.top_destination
+                destination_of(a)
             ],
         )?;
     } else {
