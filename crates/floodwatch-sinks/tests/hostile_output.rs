@@ -238,3 +238,70 @@ fn ocsf_lines_escape_bidi_controls() {
         format!("{}\n", serde_json::to_string(&plain).unwrap())
     );
 }
+
+/// A playbook whose every string carries attacker text (a script path in a command, a fact quoting
+/// a command line): the HTML shows it as text, the terminal shows control characters, the
+/// Markdown keeps it in code spans or escaped.
+fn hostile_playbook() -> floodwatch_core::respond::Playbook {
+    use floodwatch_core::respond::*;
+    let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>\x1b[2J\r\n'\"&";
+    Playbook {
+        next: format!("Stop the process ({evil})"),
+        summary: evil.into(),
+        decisions: vec![Decision {
+            id: "trusted_code".into(),
+            question: "Is the code signed?".into(),
+            answer: Answer::No,
+            fact: format!("runs from a hidden or user-writable path: {evil}"),
+        }],
+        recommended: "stop_process".into(),
+        why: evil.into(),
+        containment: vec![Containment {
+            id: "stop_process".into(),
+            title: format!("Stop {evil}"),
+            disruption: 2,
+            when: evil.into(),
+            commands: vec![format!(
+                "sudo grep -lF -- '{evil}' /Library/LaunchDaemons/*.plist"
+            )],
+            applicable: true,
+            note: Some(evil.into()),
+        }],
+        impact: vec![ImpactCheck {
+            destination: evil.into(),
+            rate: evil.into(),
+            duration_secs: 1.0,
+            hosts_same_destination: 1,
+            owned_service: Some(evil.into()),
+            checks: vec![evil.into()],
+        }],
+        collect: vec![CollectItem {
+            what: evil.into(),
+            detail: evil.into(),
+            command: Some(format!("shasum -a 256 -- '{evil}'")),
+        }],
+    }
+}
+
+#[test]
+fn playbooks_show_hostile_paths_as_text_in_html_markdown_and_terminal() {
+    use floodwatch_sinks::respond::{playbook_html, playbook_markdown, playbook_text};
+    let p = hostile_playbook();
+    let h = playbook_html(&p);
+    for raw in ["<script", "<img", "\x1b", "onerror=alert(2)>"] {
+        assert!(!h.contains(raw), "raw {raw:?} in HTML: {h}");
+    }
+    assert!(h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{h}");
+    assert!(h.contains("&#39;"), "quotes in commands are entities: {h}");
+    let t = playbook_text(&p);
+    assert!(!t.contains('\x1b') && !t.contains('\r'), "{t:?}");
+    assert!(t.contains("\\x1b[2J"), "{t}");
+    let m = playbook_markdown(&p);
+    assert!(!m.contains('\x1b'), "{m:?}");
+    // Outside code spans no raw HTML is left.
+    for line in m.lines() {
+        let (outside, _) = split_code_spans(line);
+        assert!(!outside.contains("<script"), "{line}");
+        assert!(!outside.contains("<img"), "{line}");
+    }
+}

@@ -2,8 +2,8 @@
 //! under `tests/data/golden/`, so a refactor that changes any alert, reason, summary line or report
 //! byte fails here.
 //!
-//! Two inputs: the bundled example collection, and the demo's simulated fleet (12 hosts, seed 1, plus
-//! the bundled hosts). Outputs: the alert table, the OCSF lines, the summary (text and JSON), the
+//! Three inputs: the bundled example collection, the bundled campaign (five hosts, one script, one
+//! address), and the demo's simulated fleet (12 hosts, seed 1, plus the bundled hosts). Outputs: the alert table, the OCSF lines, the summary (text and JSON), the
 //! Markdown and HTML reports, and the demo's own stdout. Every OCSF line of both is also validated
 //! against the official OCSF 1.3.0 schema (`common::ocsf`).
 //!
@@ -111,7 +111,79 @@ fn bundled_collection_outputs_match_the_golden_files() {
     assert!(!jsonl.is_empty(), "the collection has an alert");
     // Every finding is valid OCSF 1.3.0 (the official Detection Finding schema, host profile).
     common::ocsf::assert_valid_jsonl("bundled collection", &jsonl);
+    assert_every_finding_has_a_playbook(&jsonl);
     assert_no_failures(failures);
+}
+
+#[test]
+fn bundled_campaign_outputs_match_the_golden_files() {
+    let root = repo_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let summary = tmp.path().join("summary.json");
+    let report = tmp.path().join("report");
+    let mut failures = Vec::new();
+    let (table, _) = run(
+        &root,
+        &[
+            "hunt",
+            "examples/campaign",
+            "--format",
+            "table",
+            "--threads",
+            "3",
+            "--summary-json",
+            summary.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    check("campaign", "table.txt", &table, &mut failures);
+    check("campaign", "summary.json", &read(&summary), &mut failures);
+    check(
+        "campaign",
+        "report.md",
+        &read(&report.with_extension("md")),
+        &mut failures,
+    );
+    let (jsonl, _) = run(&root, &["hunt", "examples/campaign", "--format", "jsonl"]);
+    check("campaign", "findings.jsonl", &jsonl, &mut failures);
+    common::ocsf::assert_valid_jsonl("bundled campaign", &jsonl);
+    assert_every_finding_has_a_playbook(&jsonl);
+    assert_no_failures(failures);
+}
+
+/// Every alert and network finding carries a playbook whose decision points are all answered with a
+/// fact, and whose recommended step is one of its options.
+fn assert_every_finding_has_a_playbook(jsonl: &str) {
+    let mut n = 0;
+    for line in jsonl.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let p = &v["unmapped"]["floodwatch"]["playbook"];
+        let decisions = p["decisions"].as_array().expect("decision points");
+        assert!(decisions.len() >= 4, "{line}");
+        for d in decisions {
+            assert!(
+                ["yes", "no", "unknown"].contains(&d["answer"].as_str().unwrap()),
+                "{d}"
+            );
+            assert!(!d["fact"].as_str().unwrap().is_empty(), "{d}");
+        }
+        let rec = p["recommended"].as_str().unwrap();
+        assert!(
+            p["containment"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["id"] == rec),
+            "{rec}"
+        );
+        assert!(v["remediation"]["desc"]
+            .as_str()
+            .unwrap()
+            .starts_with("Recommended first: "));
+        n += 1;
+    }
+    assert!(n > 0);
 }
 
 fn holds_null(v: &serde_json::Value) -> bool {
@@ -180,6 +252,7 @@ fn demo_fleet_outputs_match_the_golden_files() {
         }
     }
     common::ocsf::assert_valid_jsonl("demo fleet", &jsonl);
+    assert_every_finding_has_a_playbook(&jsonl);
     check("demo-fleet", "findings.jsonl", &jsonl, &mut failures);
     check("demo-fleet", "summary.txt", &summary_text, &mut failures);
     check(

@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 mod common;
 
+use floodwatch_core::respond::Answer;
+
 fn dataset(name: &str) -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -183,6 +185,36 @@ fn syn_flood_in_zeek_tsv_is_a_network_only_flood_at_its_real_rate() {
         "no process object: the traffic has no pid"
     );
     assert_eq!(v["finding_info"]["analytic"]["uid"], "AN0971");
+    // Its playbook: no process behind it, so the first step is the destination (a private
+    // address with no owned ranges configured: "unknown", not "owned"), and the answers say why.
+    let p = f
+        .playbook
+        .as_ref()
+        .expect("a network flood carries a playbook");
+    let answer = |id: &str| p.decision(id).unwrap().answer;
+    assert_eq!(answer("destination_owned"), Answer::Unknown);
+    assert_eq!(answer("target_answered"), Answer::No);
+    assert!(p
+        .decision("still_running")
+        .unwrap()
+        .fact
+        .contains("network-only"));
+    assert_eq!(p.recommended, "block_destination");
+    assert!(p
+        .recommended_option()
+        .unwrap()
+        .commands
+        .iter()
+        .any(|c| c.contains("block drop out quick to 192.168.50.4")));
+    assert_eq!(
+        v["remediation"]["desc"].as_str(),
+        Some(p.summary.as_str()),
+        "OCSF remediation carries the playbook"
+    );
+    assert_eq!(
+        v["unmapped"]["floodwatch"]["playbook"]["recommended"],
+        "block_destination"
+    );
     // Same input, same id.
     assert_eq!(run(&[&host]).findings[0].id, f.id);
 }
@@ -306,6 +338,14 @@ fn flood_joins_the_process_seen_sending_to_the_target() {
         .unwrap();
     assert_eq!(joined["process"]["pid"], p.pid);
     assert_eq!(joined["process"]["parent_process"]["name"], "sudo");
+    // Joined to a process: the playbook's first step stops it, by pid.
+    let book = fl[0].playbook.as_ref().unwrap();
+    assert_eq!(book.recommended, "stop_process", "{}", book.why);
+    assert!(book
+        .recommended_option()
+        .unwrap()
+        .title
+        .contains(&p.pid.to_string()));
     assert_eq!(net["confidence_id"], 3, "joined by destination: High");
     // The process alert of the same flood: started from Terminal, its TTY is the session's terminal
     // (OCSF's process has no terminal of its own).

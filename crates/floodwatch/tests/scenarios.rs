@@ -290,13 +290,23 @@ fn every_scenario_is_judged_right_across_seeds_and_thread_counts_give_the_same_i
     let r = hunted(1);
     let one = ids(&r);
     assert_eq!(one.len(), 7, "{one:?}");
-    assert_eq!(one, ids(&hunted(2)));
+    let two = hunted(2);
+    assert_eq!(one, ids(&two));
+    // Scenarios started together against neighbouring documentation addresses (one /24) are a
+    // campaign: the same one whatever the threads.
+    let campaigns = |r: &floodwatch_runtime::HuntResult| {
+        r.campaigns
+            .iter()
+            .map(|c| (c.id.clone(), c.hosts.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(campaigns(&r), campaigns(&two));
     // Every scenario's alert is valid OCSF 1.3.0 (declared floods with estimated packets, nettop-only
     // and unified-log-only subjects, interactive ones with a TTY).
     let mut out = Vec::new();
     write_hunt(&mut out, &r, AlertFormat::Jsonl).unwrap();
     let n = common::ocsf::assert_valid_jsonl("scenarios", &String::from_utf8(out).unwrap());
-    assert_eq!(n, 7);
+    assert_eq!(n, 7 + r.campaigns.len());
 }
 
 /// A short loop just above the spawn threshold, started at several offsets from the 30 s window grid
