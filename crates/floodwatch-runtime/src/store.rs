@@ -120,10 +120,11 @@ pub fn record_hunt(
     let alerts: Vec<_> = res.alerts.iter().map(|a| a.alert.clone()).collect();
     let o = store.record_hunt(run, &alerts, now)?;
     let network = store.record_network(o.run_id, &res.findings)?;
+    let campaigns = store.record_campaigns(o.run_id, &res.campaigns)?;
     let io = |e| Error::io("writing the store summary", e);
     writeln!(
         err,
-        "store {}: run {}: {} alert(s) opened, {} updated, {} reopened, {} closed, {} unchanged; {} new network flood finding(s); {} new suppression hit(s); {} hot window(s) found normal by a mature baseline",
+        "store {}: run {}: {} alert(s) opened, {} updated, {} reopened, {} closed, {} unchanged; {} new network flood finding(s); {} new campaign(s); {} new suppression hit(s); {} hot window(s) found normal by a mature baseline",
         store.path().display(),
         o.run_id,
         o.opened,
@@ -132,6 +133,7 @@ pub fn record_hunt(
         o.closed,
         o.unchanged,
         network,
+        campaigns,
         o.new_suppression_hits,
         res.engine.baseline_absorbed
     )

@@ -172,6 +172,23 @@ pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
             writeln!(w, "    {}", terminal(&network_line(f)))?;
         }
     }
+    if !s.campaigns.is_empty() {
+        writeln!(w, "floodwatch: campaigns")?;
+    }
+    for c in &s.campaigns {
+        writeln!(
+            w,
+            "  {} {}: {} hosts ({}) flooding {}, {} → {}; {}",
+            c.severity.as_str().to_uppercase(),
+            c.id,
+            c.hosts.len(),
+            terminal(&c.hosts.join(", ")),
+            terminal(&c.destination),
+            c.first_seen.to_rfc3339_millis(),
+            c.last_seen.hms(),
+            terminal(&c.playbook.next)
+        )?;
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 use crate::runs::{insert_run, RunRecord};
 use crate::{ts_text, Store};
 use floodwatch_core::alert::{Alert, AlertStatus};
+use floodwatch_core::respond::Campaign;
 use floodwatch_core::{Result, Ts};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
@@ -617,6 +618,20 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<AlertRow> {
     })
 }
 
+/// A stored campaign.
+#[derive(Clone, Debug, Serialize)]
+pub struct CampaignRow {
+    pub id: String,
+    pub destination: String,
+    pub hosts: i64,
+    pub host_list: String,
+    pub severity: String,
+    pub score: u8,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub members: i64,
+}
+
 /// A stored network-level flood finding.
 #[derive(Clone, Debug, Serialize)]
 pub struct NetworkRow {
@@ -680,6 +695,81 @@ impl Store {
             }
             tx.commit()?;
             Ok(new)
+        })();
+        r.map_err(|e| self.sql(e))
+    }
+
+    /// Records a run's campaigns (new ones inserted, known ones brought up to date with their
+    /// members). Returns how many were new.
+    pub fn record_campaigns(&mut self, run_id: i64, campaigns: &[Campaign]) -> Result<u64> {
+        let r = (|| -> rusqlite::Result<u64> {
+            let tx = self.conn.transaction()?;
+            let mut new = 0;
+            for c in campaigns {
+                let existed = tx
+                    .query_row("SELECT 1 FROM campaigns WHERE id = ?1", [&c.id], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                tx.execute(
+                    "INSERT INTO campaigns (id, destination, hosts, host_list, severity, score, first_seen,
+                         last_seen, campaign_json, first_run, last_run)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+                     ON CONFLICT (id) DO UPDATE SET severity = excluded.severity, score = excluded.score,
+                         last_seen = excluded.last_seen, campaign_json = excluded.campaign_json,
+                         last_run = excluded.last_run",
+                    params![
+                        c.id,
+                        c.destination,
+                        c.hosts.len() as i64,
+                        c.hosts.join(","),
+                        c.severity.as_str(),
+                        c.score,
+                        ts_text(c.first_seen),
+                        ts_text(c.last_seen),
+                        serde_json::to_string(c).unwrap_or_default(),
+                        run_id
+                    ],
+                )?;
+                for m in &c.members {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO campaign_members (campaign_id, member_id, kind, host)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![c.id, m.id, m.kind, m.host],
+                    )?;
+                }
+                new += u64::from(!existed);
+            }
+            tx.commit()?;
+            Ok(new)
+        })();
+        r.map_err(|e| self.sql(e))
+    }
+
+    /// Stored campaigns, newest first (with a host: only those it is part of).
+    pub fn list_campaigns(&self, host: Option<&str>) -> Result<Vec<CampaignRow>> {
+        let r = (|| -> rusqlite::Result<Vec<CampaignRow>> {
+            let mut st = self.conn.prepare(
+                "SELECT id, destination, hosts, host_list, severity, score, first_seen, last_seen,
+                        (SELECT count(*) FROM campaign_members m WHERE m.campaign_id = c.id)
+                 FROM campaigns c
+                 WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM campaign_members m
+                                             WHERE m.campaign_id = c.id AND m.host = ?1)
+                 ORDER BY first_seen DESC, id",
+            )?;
+            let rows = st.query_map([host], |r| {
+                Ok(CampaignRow {
+                    id: r.get(0)?,
+                    destination: r.get(1)?,
+                    hosts: r.get(2)?,
+                    host_list: r.get(3)?,
+                    severity: r.get(4)?,
+                    score: r.get(5)?,
+                    first_seen: r.get(6)?,
+                    last_seen: r.get(7)?,
+                    members: r.get(8)?,
+                })
+            })?;
+            rows.collect()
         })();
         r.map_err(|e| self.sql(e))
     }

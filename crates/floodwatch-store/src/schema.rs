@@ -212,6 +212,30 @@ UPDATE alerts SET destination = json_extract(alert_json, '$.metrics.top_destinat
 CREATE INDEX alerts_by_identity ON alerts (identity);
 CREATE INDEX alerts_by_script ON alerts (script);
 CREATE INDEX alerts_by_destination ON alerts (destination);
+-- Fleet-wide campaigns: several hosts flooding one destination at the same time; members are alert or
+-- network finding ids.
+CREATE TABLE campaigns (
+    id            TEXT PRIMARY KEY,       -- deterministic: the destination group and its member ids
+    destination   TEXT NOT NULL,          -- the address, or the prefix (203.0.113.0/24)
+    hosts         INTEGER NOT NULL,
+    host_list     TEXT NOT NULL,          -- comma-separated
+    severity      TEXT NOT NULL,
+    score         INTEGER NOT NULL,
+    first_seen    TEXT NOT NULL,
+    last_seen     TEXT NOT NULL,
+    campaign_json TEXT NOT NULL,          -- the whole campaign, playbook included
+    first_run     INTEGER NOT NULL REFERENCES runs(id),
+    last_run      INTEGER NOT NULL REFERENCES runs(id)
+);
+CREATE INDEX campaigns_by_time ON campaigns (first_seen);
+CREATE TABLE campaign_members (
+    campaign_id TEXT NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+    member_id   TEXT NOT NULL,            -- an alert's or a network finding's id
+    kind        TEXT NOT NULL,            -- alert | network
+    host        TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, member_id)
+);
+CREATE INDEX campaign_members_by_member ON campaign_members (member_id);
 "#,
 ];
 

@@ -30,7 +30,7 @@ fn a_new_store_is_marked_and_reopens_without_migrating_again() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(tables, 14);
+    assert_eq!(tables, 16);
 }
 
 #[test]
@@ -79,13 +79,13 @@ fn a_version_1_store_is_migrated_forward_keeping_its_rows() {
         // removal columns, no held windows, user_version 1, one run and one expired suppression.
         let c = rusqlite::Connection::open(&p).unwrap();
         c.execute_batch(
-            "DROP TABLE network_findings; DROP TABLE suppression_history;
+            &(UNDO_V5.to_string() + "DROP TABLE network_findings; DROP TABLE suppression_history;
              DROP TABLE baseline_held; DROP TABLE baseline_acceptances;
              ALTER TABLE suppressions DROP COLUMN removed_at; ALTER TABLE suppressions DROP COLUMN removed_by;
              PRAGMA user_version = 1;
              INSERT INTO runs (kind, started_at, version, args) VALUES ('hunt', 'then', '0.1.0', 'x');
              INSERT INTO suppressions (id, owner, reason, expires, entry, created_at, created_by, expired_at, expired_by)
-                 VALUES ('s1', 'o', 'r', '2099-01-01', '', 't0', 'alice', 't1', 'bob');",
+                 VALUES ('s1', 'o', 'r', '2099-01-01', '', 't0', 'alice', 't1', 'bob');"),
         )
         .unwrap();
     }
@@ -121,11 +121,11 @@ fn a_version_3_store_is_migrated_to_4_by_racing_openers_keeping_its_rows() {
     {
         let c = rusqlite::Connection::open(&p).unwrap();
         c.execute_batch(
-            "DROP TABLE baseline_held; DROP TABLE baseline_acceptances;
+            &(UNDO_V5.to_string() + "DROP TABLE baseline_held; DROP TABLE baseline_acceptances;
              PRAGMA user_version = 3;
              INSERT INTO runs (kind, started_at, version, args) VALUES ('learn', 'then', '0.1.0', 'x');
              INSERT INTO baselines (identity, parent_class, role, windows, first_seen, last_seen, days, hosts,
-                 profile, updated_run) VALUES ('curl', 'cron', 'default', 3, 'a', 'b', 0.5, 1, '{}', 1);",
+                 profile, updated_run) VALUES ('curl', 'cron', 'default', 3, 'a', 'b', 0.5, 1, '{}', 1);"),
         )
         .unwrap();
     }
@@ -156,7 +156,7 @@ fn a_version_3_store_is_migrated_to_4_by_racing_openers_keeping_its_rows() {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .unwrap();
-    assert_eq!((ver, baselines, tables), (4, 1, 2));
+    assert_eq!((ver, baselines, tables), (schema::VERSION, 1, 2));
     assert!(s.held_windows(true).unwrap().is_empty());
     assert!(s.accepted_keys().unwrap().is_empty());
 }
@@ -193,4 +193,47 @@ fn many_runs_creating_one_new_store_at_once_all_succeed() {
             .unwrap();
         assert_eq!(ver, schema::VERSION);
     }
+}
+
+/// What version 5 added, taken out again: a fresh store made to look like version 4.
+const UNDO_V5: &str = "DROP TABLE campaign_members; DROP TABLE campaigns;
+     DROP INDEX alerts_by_identity; DROP INDEX alerts_by_script; DROP INDEX alerts_by_destination;
+     ALTER TABLE alerts DROP COLUMN identity; ALTER TABLE alerts DROP COLUMN script;
+     ALTER TABLE alerts DROP COLUMN destination;
+     PRAGMA user_version = 4;
+";
+
+/// A version-4 store's alerts gain what `alerts similar` matches on: their destination from their
+/// JSON, their subject as identity; the campaign tables appear.
+#[test]
+fn a_version_4_store_is_migrated_to_5_keeping_its_alerts_and_backfilling_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v4.db");
+    drop(Store::open(&p, WAIT).unwrap());
+    {
+        let c = rusqlite::Connection::open(&p).unwrap();
+        c.execute_batch(&(UNDO_V5.to_string()
+            + "INSERT INTO runs (kind, started_at, version, args) VALUES ('hunt', 'then', '0.1.0', 'x');
+               INSERT INTO alerts (id, host, state, score, severity, first_seen, last_seen, last_seen_ns,
+                   subject, subject_key, headline, baseline, alert_json, first_run, last_run)
+               VALUES ('a1', 'mac-01', 'closed', 74, 'high', 't0', 't1', 1, '/bin/bash', 'k', 'h', 'b',
+                   '{\"metrics\": {\"top_destination\": \"203.0.113.10\"}}', 1, 1);"))
+            .unwrap();
+    }
+    let s = Store::open(&p, WAIT).unwrap();
+    let (ver, identity, destination, tables): (i64, String, String, i64) = s
+        .connection()
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), identity, destination,
+                    (SELECT count(*) FROM sqlite_schema WHERE name IN ('campaigns', 'campaign_members'))
+             FROM alerts WHERE id = 'a1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (ver, identity.as_str(), destination.as_str(), tables),
+        (schema::VERSION, "/bin/bash", "203.0.113.10", 2)
+    );
+    assert!(s.list_campaigns(None).unwrap().is_empty());
 }

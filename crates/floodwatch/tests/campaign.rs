@@ -256,6 +256,13 @@ fn alerts_similar_lists_earlier_alerts_with_their_dispositions() {
             .collect();
         assert!(shares.contains(&"destination"), "{shares:?}");
     }
+    // The campaign is stored with its members, and listed first.
+    let (listed, _) = run_cli(&root, &["alerts", "list", "--db", db]);
+    assert!(listed.starts_with("1 campaign(s):"), "{listed}");
+    assert!(
+        listed.contains("5 hosts → 203.0.113.77 (5 member(s)"),
+        "{listed}"
+    );
     // `alerts show` prints the stored playbook.
     let (show, _) = run_cli(&root, &["alerts", "show", last, "--db", db]);
     assert!(show.contains("  playbook:"), "{show}");

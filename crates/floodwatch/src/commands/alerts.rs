@@ -37,6 +37,27 @@ pub fn run(cmd: AlertsCmd) -> Result<ExitCode> {
                 print_json(&rows)?;
                 return Ok(ExitCode::SUCCESS);
             }
+            // Campaigns first: several hosts flooding one destination outrank any one alert.
+            let campaigns = st.list_campaigns(host_filter.as_deref())?;
+            if !campaigns.is_empty() && state_filter.is_none() {
+                writeln!(out, "{} campaign(s):", campaigns.len()).map_err(io)?;
+                for c in &campaigns {
+                    writeln!(
+                        out,
+                        "{:<8} {:<24} {:<8} {:>3}  {} hosts → {} ({} member(s): {})",
+                        &c.id[..c.id.len().min(8)],
+                        c.first_seen,
+                        c.severity,
+                        c.score,
+                        c.hosts,
+                        terminal(&c.destination),
+                        c.members,
+                        terminal(&clip(&c.host_list, 100))
+                    )
+                    .map_err(io)?;
+                }
+                writeln!(out).map_err(io)?;
+            }
             writeln!(
                 out,
                 "{:<8} {:<24} {:<16} {:<6} {:>5} {:<14} {:<28} headline",
