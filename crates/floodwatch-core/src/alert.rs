@@ -6,10 +6,11 @@ use crate::respond::{CampaignRef, Playbook};
 use crate::time::Ts;
 use serde::Serialize;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     /// Still hot when the input ended (or, in `watch`, just opened).
+    #[default]
     Open,
     /// An update while the episode lasts (`watch` only).
     Updated,
@@ -27,7 +28,8 @@ impl AlertStatus {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+/// `Default` is for tests and builders: an empty alert to fill with `..Alert::default()`.
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Alert {
     /// Deterministic: a UUIDv5 of host, subject identity and episode start.
     pub id: String,
@@ -106,9 +108,10 @@ pub struct BaselineFacts {
 
 /// How urgent a finding is. Which severity a finding gets is decided in one place, the engine's
 /// `severity` module, for process alerts and network findings alike.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    #[default]
     Informational,
     Low,
     Medium,
@@ -188,6 +191,12 @@ pub struct ProcessView {
     pub signature: SignatureClass,
 }
 
+impl Default for ProcessView {
+    fn default() -> Self {
+        ProcessView::unknown(0)
+    }
+}
+
 impl ProcessView {
     /// A process known by pid only (every other fact unknown).
     pub fn unknown(pid: i32) -> ProcessView {
@@ -207,7 +216,7 @@ impl ProcessView {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct SubjectView {
     /// `process` or `lineage_group` (a script or loop and the tools it spawned).
     pub kind: String,

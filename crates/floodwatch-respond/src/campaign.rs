@@ -57,7 +57,7 @@ impl Cluster {
 /// Every cluster of the run (campaign-sized or not): the impact checks count hosts from them too.
 pub fn clusters(alerts: &[&mut Alert], findings: &[NetworkFinding], cfg: &Config) -> Vec<Cluster> {
     let c = &cfg.campaign;
-    let mut by_key: BTreeMap<String, Vec<(Ref, CampaignMember)>> = BTreeMap::new();
+    let mut members: Vec<(Ref, CampaignMember)> = Vec::new();
     for (i, a) in alerts.iter().enumerate() {
         // A suppressed alert is documented automation: not a campaign member.
         if a.suppressed_by.is_some() {
@@ -66,72 +66,63 @@ pub fn clusters(alerts: &[&mut Alert], findings: &[NetworkFinding], cfg: &Config
         let Some(dest) = crate::decide::destination_of(a) else {
             continue;
         };
-        let dest = dest.as_str();
         let p = &a.subject.process;
-        let subject = format!(
-            "{}{} (pid {})",
-            basename(p.path.as_deref().unwrap_or("?")),
-            a.facts
-                .script
-                .as_deref()
-                .map(|s| format!(" {s}"))
-                .unwrap_or_default(),
-            p.pid
-        );
-        by_key
-            .entry(group_key(dest, c.ipv4_prefix, c.ipv6_prefix))
-            .or_default()
-            .push((
-                Ref::Alert(i),
-                CampaignMember {
-                    kind: "alert".into(),
-                    id: a.id.clone(),
-                    host: a.host.clone(),
-                    first_seen: a.first_seen,
-                    last_seen: a.last_seen,
-                    destination: dest.to_string(),
-                    peak_bytes_per_s: a.metrics.peak_bytes_per_s,
-                    peak_packets_per_s: a.metrics.peak_packets_per_s,
-                    peak_connections_per_s: a.metrics.peak_connections_per_s,
-                    peak_spawns_per_s: a.metrics.peak_spawns_per_s,
-                    subject,
-                },
-            ));
+        let script = a.facts.script.as_deref().map(|s| format!(" {s}"));
+        let m = &a.metrics;
+        members.push((
+            Ref::Alert(i),
+            CampaignMember {
+                kind: "alert".into(),
+                id: a.id.clone(),
+                host: a.host.clone(),
+                first_seen: a.first_seen,
+                last_seen: a.last_seen,
+                destination: dest,
+                peak_bytes_per_s: m.peak_bytes_per_s,
+                peak_packets_per_s: m.peak_packets_per_s,
+                peak_connections_per_s: m.peak_connections_per_s,
+                peak_spawns_per_s: m.peak_spawns_per_s,
+                subject: format!(
+                    "{}{} (pid {})",
+                    basename(p.path.as_deref().unwrap_or("?")),
+                    script.unwrap_or_default(),
+                    p.pid
+                ),
+            },
+        ));
     }
     for (i, n) in findings.iter().enumerate() {
-        if n.class != NetworkClass::Flood {
-            continue;
-        }
-        let Some(dest) = n.target.as_deref() else {
+        let Some(dest) = n.target.clone().filter(|_| n.class == NetworkClass::Flood) else {
             continue;
         };
-        let subject = match &n.process.process {
-            Some(p) => format!(
-                "{} (pid {})",
-                basename(p.path.as_deref().unwrap_or("?")),
-                p.pid
-            ),
-            None => format!("network-only from {}", n.local),
-        };
-        by_key
-            .entry(group_key(dest, c.ipv4_prefix, c.ipv6_prefix))
-            .or_default()
-            .push((
-                Ref::Finding(i),
-                CampaignMember {
-                    kind: "network".into(),
-                    id: n.id.clone(),
-                    host: n.host.clone(),
-                    first_seen: n.first_seen,
-                    last_seen: n.last_seen,
-                    destination: dest.to_string(),
-                    peak_bytes_per_s: n.peak_bytes_per_s,
-                    peak_packets_per_s: n.peak_packets_per_s,
-                    peak_connections_per_s: n.peak_connections_per_s,
-                    peak_spawns_per_s: 0.0,
-                    subject,
+        members.push((
+            Ref::Finding(i),
+            CampaignMember {
+                kind: "network".into(),
+                id: n.id.clone(),
+                host: n.host.clone(),
+                first_seen: n.first_seen,
+                last_seen: n.last_seen,
+                destination: dest,
+                peak_bytes_per_s: n.peak_bytes_per_s,
+                peak_packets_per_s: n.peak_packets_per_s,
+                peak_connections_per_s: n.peak_connections_per_s,
+                peak_spawns_per_s: 0.0,
+                subject: match &n.process.process {
+                    Some(p) => format!(
+                        "{} (pid {})",
+                        basename(p.path.as_deref().unwrap_or("?")),
+                        p.pid
+                    ),
+                    None => format!("network-only from {}", n.local),
                 },
-            ));
+            },
+        ));
+    }
+    let mut by_key: BTreeMap<String, Vec<(Ref, CampaignMember)>> = BTreeMap::new();
+    for (r, m) in members {
+        let key = group_key(&m.destination, c.ipv4_prefix, c.ipv6_prefix);
+        by_key.entry(key).or_default().push((r, m));
     }
     let slack = c.overlap.as_nanos() as i64;
     let mut out = Vec::new();

@@ -1,7 +1,7 @@
 //! Decision points, each answered from the evidence: yes, no or unknown, with the fact behind it.
 
 use crate::owned::{ownership, Ownership};
-use floodwatch_core::alert::Alert;
+use floodwatch_core::alert::{Alert, ProcessView};
 use floodwatch_core::config::Config;
 use floodwatch_core::event::{basename, SignatureClass};
 use floodwatch_core::finding::{JoinKind, NetworkFinding};
@@ -118,50 +118,16 @@ pub fn decide_alert(a: &Alert, cfg: &Config) -> Decided {
     };
     out.push(decision("still_running", Q_RUNNING, running, fact));
 
-    let signer = match (&p.signing_id, &p.team_id) {
-        (Some(s), Some(t)) => format!("{s} (team {t})"),
-        (Some(s), None) => s.clone(),
-        _ => "no signing id".into(),
-    };
     let (trusted, fact) = if let Some(path) = &c.suspicious_path {
         (
             Answer::No,
-            format!("runs from a hidden or user-writable path: {path} (signer: {signer})"),
+            format!(
+                "runs from a hidden or user-writable path: {path} (signer: {})",
+                signer(p)
+            ),
         )
     } else {
-        match p.signature {
-            SignatureClass::Platform => match &f.script {
-                Some(script) => (
-                    Answer::Unknown,
-                    format!(
-                        "Apple-signed interpreter running script {script}: a script carries no signature"
-                    ),
-                ),
-                None => (Answer::Yes, format!("Apple platform binary ({signer})")),
-            },
-            SignatureClass::Developer => {
-                let team = p.team_id.as_deref().unwrap_or("");
-                if cfg.respond.known_teams.iter().any(|t| t == team) {
-                    (
-                        Answer::Yes,
-                        format!("signed by known team {team} ({signer})"),
-                    )
-                } else {
-                    (
-                        Answer::Unknown,
-                        format!(
-                            "Developer ID signed ({signer}); team {team} is not in [respond] known_teams"
-                        ),
-                    )
-                }
-            }
-            SignatureClass::AdHoc => (Answer::No, format!("ad hoc signature ({signer})")),
-            SignatureClass::Unsigned => (Answer::No, "unsigned".into()),
-            SignatureClass::Unknown => (
-                Answer::Unknown,
-                "the telemetry carries no signing information for it".into(),
-            ),
-        }
+        signature_answer(p, f.script.as_deref(), cfg)
     };
     out.push(decision("trusted_code", Q_TRUSTED, trusted, fact));
 
@@ -318,24 +284,11 @@ pub fn decide_finding(n: &NetworkFinding, cfg: &Config) -> Decided {
         Answer::Unknown,
         running_fact,
     ));
-    let (trusted, fact) = match proc.map(|p| p.signature) {
-        Some(SignatureClass::Platform) => (Answer::Yes, "Apple platform binary".to_string()),
-        Some(SignatureClass::AdHoc) => (Answer::No, "ad hoc signature".to_string()),
-        Some(SignatureClass::Unsigned) => (Answer::No, "unsigned".to_string()),
-        Some(SignatureClass::Developer) => {
-            let team = proc.and_then(|p| p.team_id.as_deref()).unwrap_or("");
-            if cfg.respond.known_teams.iter().any(|t| t == team) {
-                (Answer::Yes, format!("signed by known team {team}"))
-            } else {
-                (
-                    Answer::Unknown,
-                    format!("Developer ID team {team}, not in [respond] known_teams"),
-                )
-            }
-        }
-        _ => (
+    let (trusted, fact) = match proc {
+        Some(p) => signature_answer(p, None, cfg),
+        None => (
             Answer::Unknown,
-            "no signing information (network telemetry)".to_string(),
+            "no process is known behind it (network telemetry)".to_string(),
         ),
     };
     out.push(decision("trusted_code", Q_TRUSTED, trusted, fact));
@@ -414,6 +367,54 @@ fn target_of(word: &str) -> Option<String> {
     word.parse::<std::net::IpAddr>()
         .ok()
         .map(|ip| ip.to_string())
+}
+
+/// Trusted code? Apple's platform binaries (unless they only interpret a script, which carries no
+/// signature) and `[respond] known_teams`; ad hoc and unsigned code is not; the rest is unknown.
+fn signature_answer(p: &ProcessView, script: Option<&str>, cfg: &Config) -> (Answer, String) {
+    let signer = signer(p);
+    match p.signature {
+        SignatureClass::Platform => match script {
+            Some(script) => (
+                Answer::Unknown,
+                format!(
+                    "Apple-signed interpreter running script {script}: a script carries no signature"
+                ),
+            ),
+            None => (Answer::Yes, format!("Apple platform binary ({signer})")),
+        },
+        SignatureClass::Developer => {
+            let team = p.team_id.as_deref().unwrap_or("");
+            if cfg.respond.known_teams.iter().any(|t| t == team) {
+                (
+                    Answer::Yes,
+                    format!("signed by known team {team} ({signer})"),
+                )
+            } else {
+                (
+                    Answer::Unknown,
+                    format!(
+                        "Developer ID signed ({signer}); team {team} is not in [respond] known_teams"
+                    ),
+                )
+            }
+        }
+        SignatureClass::AdHoc => (Answer::No, format!("ad hoc signature ({signer})")),
+        SignatureClass::Unsigned => (Answer::No, "unsigned".into()),
+        SignatureClass::Unknown => (
+            Answer::Unknown,
+            "the telemetry carries no signing information for it".into(),
+        ),
+    }
+}
+
+/// "com.apple.curl", "com.acme.agent (team ACME7Q2X9Z)", or "no signing id".
+fn signer(p: &ProcessView) -> String {
+    match (&p.signing_id, &p.team_id) {
+        (Some(s), Some(t)) => format!("{s} (team {t})"),
+        (Some(s), None) => s.clone(),
+        _ => "no signing id".into(),
+    }
 }
 
 fn owned_decision(dest: Option<&str>, cfg: &Config, out: &mut Vec<Decision>) -> Ownership {

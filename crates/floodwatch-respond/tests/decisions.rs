@@ -29,12 +29,10 @@ fn trusted() -> Alert {
     Alert {
         id: "a1".into(),
         host: "mac-01".into(),
-        status: AlertStatus::Open,
         first_seen: Ts::from_secs(1_757_992_320),
         last_seen: Ts::from_secs(1_757_992_410),
         score: 71,
         severity: Severity::High,
-        reasons: vec![],
         metrics: Metrics {
             window_secs: 30,
             hot_windows: 4,
@@ -52,8 +50,7 @@ fn trusted() -> Alert {
                 "/sbin/ping -i 0.002 -s 1200 203.0.113.50",
                 SignatureClass::Platform,
             ),
-            parents: vec![],
-            children: vec![],
+            ..SubjectView::default()
         },
         context: ContextView {
             unattended: true,
@@ -64,22 +61,15 @@ fn trusted() -> Alert {
             signature: Some(SignatureClass::Platform),
             ..ContextView::default()
         },
-        evidences: vec![],
-        timeline: vec![],
-        baseline: "absolute thresholds".into(),
-        suppressed_by: None,
-        suppression_notes: vec![],
-        campaign: None,
-        playbook: None,
         facts: AlertFacts {
             exits_visible: true,
             host_last_event: Some(Ts::from_secs(1_757_992_500)),
-            traffic_samples: 0,
             uid: Some(501),
             tool: Some("ping".into()),
             identity: "com.apple.ping".into(),
             ..AlertFacts::default()
         },
+        ..Alert::default()
     }
 }
 

@@ -72,12 +72,10 @@ fn hostile_alert(i: usize, path: &str) -> Alert {
     Alert {
         id: format!("hostile-{i}"),
         host: format!("mac-{i:02}"),
-        status: AlertStatus::Open,
         first_seen: Ts::from_secs(1_790_000_000),
         last_seen: Ts::from_secs(1_790_000_060),
         score: 80,
         severity: Severity::High,
-        reasons: vec![],
         metrics: Metrics {
             peak_spawns_per_s: 20.0,
             top_destination: Some("203.0.113.9:443".into()),
@@ -118,12 +116,6 @@ fn hostile_alert(i: usize, path: &str) -> Alert {
             line: 7,
             format: Some("eslogger"),
         }],
-        timeline: vec![],
-        baseline: String::new(),
-        suppressed_by: None,
-        suppression_notes: vec![],
-        campaign: None,
-        playbook: None,
         facts: AlertFacts {
             exits_visible: true,
             script: Some(path.into()),
@@ -131,6 +123,7 @@ fn hostile_alert(i: usize, path: &str) -> Alert {
             identity: path.into(),
             ..AlertFacts::default()
         },
+        ..Alert::default()
     }
 }
 

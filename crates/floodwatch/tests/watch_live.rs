@@ -93,9 +93,8 @@ fn sigterm_flushes_the_open_alert_and_prints_the_summary() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(&es).unwrap();
-    stdin.flush().unwrap();
+    // Read stdout before writing stdin: the alerts fill the stdout pipe while the input is written,
+    // and a watch blocked on its output stops reading its input.
     let stdout = child.stdout.take().unwrap();
     let (line_tx, line_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -105,6 +104,9 @@ fn sigterm_flushes_the_open_alert_and_prints_the_summary() {
             }
         }
     });
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&es).unwrap();
+    stdin.flush().unwrap();
     // The alert opens while the stream stays open (stdin is kept).
     let first = line_rx
         .recv_timeout(Duration::from_secs(60))
