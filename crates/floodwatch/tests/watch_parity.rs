@@ -32,6 +32,16 @@ fn comparable(v: &Value) -> Value {
     for e in v["evidences"].as_array_mut().unwrap() {
         e["data"].as_object_mut().unwrap().remove("source_file");
     }
+    // The playbook cites the evidence's files too (a path in the hunt, <stdin> in watch).
+    for c in v["unmapped"]["floodwatch"]["playbook"]["collect"]
+        .as_array_mut()
+        .unwrap()
+    {
+        if c["what"] == "the telemetry cited as evidence" {
+            c.as_object_mut().unwrap().remove("detail");
+            c.as_object_mut().unwrap().remove("command");
+        }
+    }
     v
 }
 
