@@ -659,6 +659,30 @@ mod tests {
     }
 
     #[test]
+    fn owned_ranges_and_campaign_settings_are_checked() {
+        let c = Config::from_toml_str(
+            "[respond]\nowned_ranges = [{ cidr = \"10.20.0.0/16\", name = \"payments API\" }, { cidr = \"192.0.2.10\", name = \"status\" }]\n[respond.expected_tools]\nci = [\"curl\"]\n",
+            Path::new("owned"),
+        )
+        .unwrap();
+        assert_eq!(c.respond.owned_ranges.len(), 2);
+        // A table overlays the defaults key by key: the built-in roles stay.
+        assert!(c.respond.expected_tools.contains_key("build-agent"));
+        assert_eq!(c.respond.expected_tools["ci"], ["curl"]);
+        let e = Config::from_toml_str(
+            "[respond]\nowned_ranges = [{ cidr = \"10.0.0.0/33\", name = \"x\" }]\n",
+            Path::new("bad"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("\"10.0.0.0/33\" is not an address range"), "{e}");
+        let e = Config::from_toml_str("[campaign]\nmin_hosts = 1\n", Path::new("bad"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("campaign.min_hosts must be at least 2"), "{e}");
+    }
+
+    #[test]
     fn durations_and_offsets() {
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
