@@ -144,6 +144,9 @@ pub struct Campaign {
     pub hosts: Vec<String>,
     pub first_seen: Ts,
     pub last_seen: Ts,
+    /// The member that started first and the one that ended last (ids).
+    pub first_member: String,
+    pub last_member: String,
     pub score: u8,
     pub severity: Severity,
     /// Sums of the members' peak rates.

@@ -313,6 +313,19 @@ fn build_campaign(
         hosts,
         first_seen: cl.first,
         last_seen: cl.last,
+        // Members are in start order; the last to end is the latest last_seen (first such in order).
+        first_member: cl
+            .members
+            .first()
+            .map(|(_, m)| m.id.clone())
+            .unwrap_or_default(),
+        last_member: cl
+            .members
+            .iter()
+            .rev()
+            .max_by_key(|(_, m)| m.last_seen)
+            .map(|(_, m)| m.id.clone())
+            .unwrap_or_default(),
         score,
         severity: severity(score),
         summed_bytes_per_s: bytes,

@@ -212,14 +212,16 @@ pub fn campaigns_markdown(campaigns: &[Campaign]) -> String {
     for c in campaigns {
         let _ = writeln!(
             s,
-            "### {:?} {} — {}\n\n- {} → {}, id {}\n- hosts: {}",
+            "### {:?} {} — {}\n\n- {} → {}, id {}\n- hosts: {}\n- first member {}, last member {}",
             c.severity,
             c.score,
             markdown_cell(&c.title()),
             c.first_seen.to_rfc3339_millis(),
             c.last_seen.to_rfc3339_millis(),
             markdown_code(&c.id),
-            markdown_cell(&c.hosts.join(", "))
+            markdown_cell(&c.hosts.join(", ")),
+            markdown_code(&c.first_member),
+            markdown_code(&c.last_member)
         );
         for r in &c.reasons {
             let _ = writeln!(s, "  - {:+} {}", r.points, markdown_cell(&r.text));

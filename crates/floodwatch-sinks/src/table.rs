@@ -198,6 +198,20 @@ pub fn write_campaign(w: &mut dyn Write, c: &Campaign, st: &Style) -> io::Result
     writeln!(w, "   {}    {}", st.dim("what"), terminal(&c.title()))?;
     let hosts: Vec<String> = c.hosts.iter().map(|h| clip(h, 40)).collect();
     writeln!(w, "   {}   {}", st.dim("hosts"), hosts.join(", "))?;
+    let who = |id: &str| {
+        c.members
+            .iter()
+            .find(|m| m.id == id)
+            .map(|m| format!("{} on {}", &m.id[..m.id.len().min(8)], clip(&m.host, 40)))
+            .unwrap_or_default()
+    };
+    writeln!(
+        w,
+        "   {}   first {}, last {}",
+        st.dim("span "),
+        who(&c.first_member),
+        who(&c.last_member)
+    )?;
     for (i, r) in c.reasons.iter().enumerate() {
         let label = if i == 0 {
             st.dim("why")
