@@ -735,6 +735,8 @@ impl HostEngine {
         let procs = &self.procs;
         self.baselines.retain(|id| procs.get(id).is_some());
         self.garbled.retain(|id| procs.get(*id).is_some());
+        // A subject forgotten by the table can no longer report its exit to a closed alert.
+        self.awaiting_exit.retain(|id, _| procs.get(*id).is_some());
         // The join index keeps what pending network findings may need, and running processes
         // whose command line names a destination.
         let retention = sh.cfg.windows.exited_retention.as_nanos() as i64;
