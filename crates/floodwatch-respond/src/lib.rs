@@ -149,7 +149,21 @@ fn finding_playbook(n: &NetworkFinding, cfg: &Config, hosts: u64) -> Playbook {
         uid: n.process.process.as_ref().and_then(|p| p.euid.or(p.uid)),
         owner: None,
     };
-    let (containment, mut first, mut why) = contain::containment(&d, &subject, cfg);
+    let (mut containment, mut first, mut why) = contain::containment(&d, &subject, cfg);
+    // A capture or conn.log may come from a sensor, not the sender: say where the block goes.
+    if let Some(b) = containment
+        .iter_mut()
+        .find(|c| c.id == "block_destination" && c.applicable)
+    {
+        b.title = format!("{} from {}", b.title.replace(" on this Mac", ""), n.local);
+        b.note = Some(format!(
+            "run the pf commands on the sending Mac ({}); where the telemetry came from a sensor ({}), block {} → {} at the network edge instead",
+            n.local,
+            n.host,
+            n.local,
+            n.target.as_deref().unwrap_or("?")
+        ));
+    }
     match n.class {
         NetworkClass::Flood => {}
         NetworkClass::Scan => {
