@@ -154,6 +154,18 @@ fn finding_playbook(n: &NetworkFinding, cfg: &Config, hosts: u64) -> Playbook {
     if let Some(b) = containment
         .iter_mut()
         .find(|c| c.id == "block_destination" && c.applicable)
+        .filter(|_| n.class != NetworkClass::Flood)
+    {
+        // A scan is not a flood to block; an inbound flood's target is this side.
+        b.applicable = false;
+        b.commands.clear();
+        b.note = Some(format!(
+            "not for a {}: nothing outbound to block",
+            n.class.as_str()
+        ));
+    } else if let Some(b) = containment
+        .iter_mut()
+        .find(|c| c.id == "block_destination" && c.applicable)
     {
         b.title = format!("{} from {}", b.title.replace(" on this Mac", ""), n.local);
         b.note = Some(format!(

@@ -91,6 +91,17 @@ fn nmap_scan_log_is_a_scan_not_a_flood() {
         text.contains("scan (not a flood) from 172.16.1.11: 130 host(s), 100 port(s)"),
         "{text}"
     );
+    // A scan's playbook asks whether it was sanctioned; there is no flood to block.
+    for s in &scans {
+        let p = s.playbook.as_ref().unwrap();
+        assert_eq!(p.recommended, "confirm_owner", "{}", p.why);
+        let block = p
+            .containment
+            .iter()
+            .find(|c| c.id == "block_destination")
+            .unwrap();
+        assert!(!block.applicable && block.commands.is_empty(), "{block:?}");
+    }
     // Scans never reach the OCSF stream.
     let mut jsonl = Vec::new();
     floodwatch_sinks::ocsf::write_network_jsonl(&mut jsonl, &r.findings, "test").unwrap();
