@@ -3,13 +3,20 @@
 //! findings, after every host has finished, so threads cannot change it: ids and order are
 //! deterministic.
 
-use floodwatch_core::alert::{Alert, Reason};
+use crate::decide::Decided;
+use crate::playbook::assemble;
+use crate::{contain, owned, shell};
+use floodwatch_core::alert::{fmt_bytes_rate, Alert, Reason};
 use floodwatch_core::config::Config;
 use floodwatch_core::event::basename;
-use floodwatch_core::finding::{NetworkClass, NetworkFinding};
+use floodwatch_core::finding::{fmt_count_rate, NetworkClass, NetworkFinding};
 use floodwatch_core::net::{group_key, host_of};
-use floodwatch_core::respond::CampaignMember;
+use floodwatch_core::respond::{
+    Answer, Campaign, CampaignMember, CampaignRef, CollectItem, Containment, Decision, ImpactCheck,
+    Playbook,
+};
 use floodwatch_core::Ts;
+use floodwatch_engine::severity::severity;
 use std::collections::{BTreeMap, BTreeSet};
 
 const CAMPAIGN_NAMESPACE: uuid::Uuid =
@@ -239,6 +246,294 @@ pub fn member_reason(cl: &Cluster, id: &str, bonus: u8) -> Reason {
         value: Some(cl.hosts.len() as f64),
         threshold: None,
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The campaign finding and its playbook.
+
+pub(crate) fn build_campaign(
+    cl: &Cluster,
+    cref: CampaignRef,
+    alerts: &[&mut Alert],
+    findings: &[NetworkFinding],
+    cfg: &Config,
+) -> Campaign {
+    let members: Vec<&Alert> = cl
+        .members
+        .iter()
+        .filter_map(|(r, _)| match r {
+            Ref::Alert(i) => alerts.get(*i).map(|a| &**a),
+            Ref::Finding(_) => None,
+        })
+        .collect();
+    let nets: Vec<&NetworkFinding> = cl
+        .members
+        .iter()
+        .filter_map(|(r, _)| match r {
+            Ref::Finding(i) => findings.get(*i),
+            Ref::Alert(_) => None,
+        })
+        .collect();
+    let traits = shared_traits(&members);
+    let sum = |f: fn(&floodwatch_core::respond::CampaignMember) -> f64| -> f64 {
+        cl.members.iter().map(|(_, m)| f(m)).sum()
+    };
+    let (bytes, packets, conns, spawns) = (
+        sum(|m| m.peak_bytes_per_s),
+        sum(|m| m.peak_packets_per_s),
+        sum(|m| m.peak_connections_per_s),
+        sum(|m| m.peak_spawns_per_s),
+    );
+    let score = members.iter().map(|a| a.score).max().unwrap_or(70).max(
+        nets.iter()
+            .map(|n| floodwatch_engine::severity::band_floor(n.severity))
+            .max()
+            .unwrap_or(0),
+    );
+    let destination = cref.destination.clone();
+    let owned = owned::ownership(&destination, &cfg.respond);
+    let mut rate = Vec::new();
+    if spawns > 0.0 {
+        rate.push(format!("{} tool execs/s", fmt_count_rate(spawns)));
+    }
+    if packets > 0.0 {
+        rate.push(format!("{} packets/s", fmt_count_rate(packets)));
+    }
+    rate.push(fmt_bytes_rate(bytes));
+    if conns > 0.0 {
+        rate.push(format!("{} connections/s", fmt_count_rate(conns)));
+    }
+    let rate = format!("summed peak {}", rate.join(", "));
+    let hosts: Vec<String> = cl.hosts.iter().cloned().collect();
+    let mut reasons = vec![Reason {
+        code: "campaign_hosts".into(),
+        points: i32::from(cfg.campaign.score_bonus),
+        text: format!(
+            "{} hosts flooded {} in overlapping windows between {} and {} ({} finding(s): {})",
+            hosts.len(),
+            destination,
+            cl.first.to_rfc3339_millis(),
+            cl.last.hms(),
+            cl.members.len(),
+            hosts.join(", ")
+        ),
+        value: Some(hosts.len() as f64),
+        threshold: Some(cfg.campaign.min_hosts as f64),
+    }];
+    reasons.push(Reason {
+        code: "campaign_rate".into(),
+        points: 0,
+        text: rate.clone(),
+        value: Some(bytes),
+        threshold: None,
+    });
+    if !traits.is_empty() {
+        reasons.push(Reason {
+            code: "campaign_traits".into(),
+            points: 0,
+            text: format!("every member shares: {}", traits.join("; ")),
+            value: None,
+            threshold: None,
+        });
+    }
+    let playbook = campaign_playbook(cl, &destination, &owned, &traits, &members, &rate, cfg);
+    Campaign {
+        id: cref.id,
+        destination,
+        hosts,
+        first_seen: cl.first,
+        last_seen: cl.last,
+        // Members are in start order; the last to end is the latest last_seen (first such in order).
+        first_member: cl
+            .members
+            .first()
+            .map(|(_, m)| m.id.clone())
+            .unwrap_or_default(),
+        last_member: cl
+            .members
+            .iter()
+            .rev()
+            .max_by_key(|(_, m)| m.last_seen)
+            .map(|(_, m)| m.id.clone())
+            .unwrap_or_default(),
+        score,
+        severity: severity(score),
+        summed_bytes_per_s: bytes,
+        summed_packets_per_s: packets,
+        summed_connections_per_s: conns,
+        summed_spawns_per_s: spawns,
+        shared_traits: traits,
+        reasons,
+        members: cl.members.iter().map(|(_, m)| m.clone()).collect(),
+        owned_service: owned.service.clone(),
+        playbook,
+    }
+}
+
+fn campaign_playbook(
+    cl: &Cluster,
+    destination: &str,
+    owned: &owned::Ownership,
+    traits: &[String],
+    members: &[&Alert],
+    rate: &str,
+    cfg: &Config,
+) -> Playbook {
+    let answer_of = |a: &Alert, id: &str| {
+        a.playbook
+            .as_ref()
+            .and_then(|p| p.decision(id))
+            .map(|d| d.answer)
+    };
+    let running = members
+        .iter()
+        .filter(|a| answer_of(a, "still_running") != Some(Answer::No))
+        .count();
+    let isolate = members
+        .iter()
+        .filter(|a| {
+            a.playbook
+                .as_ref()
+                .is_some_and(|p| p.recommended == "isolate_host")
+        })
+        .count();
+    let decisions = vec![
+        Decision {
+            id: "destination_owned".into(),
+            question: "Is the destination inside the organization?".into(),
+            answer: owned.answer,
+            fact: owned.fact.clone(),
+        },
+        Decision {
+            id: "shared_code".into(),
+            question: "Do the members run the same thing (one distribution: an MDM push, a shared login item, one intruder)?".into(),
+            answer: if traits.is_empty() { Answer::No } else { Answer::Yes },
+            fact: if traits.is_empty() {
+                "the member alerts share no script, signing id, parent class or command line shape".into()
+            } else {
+                traits.join("; ")
+            },
+        },
+        Decision {
+            id: "members_running".into(),
+            question: "Are members still running at the end of the data?".into(),
+            answer: if members.is_empty() {
+                Answer::Unknown
+            } else if running > 0 {
+                Answer::Yes
+            } else {
+                Answer::No
+            },
+            fact: format!(
+                "{running} of {} process alert(s) not seen to exit",
+                members.len()
+            ),
+        },
+        Decision {
+            id: "members_compromised".into(),
+            question: "Do member playbooks treat their Macs as compromised?".into(),
+            answer: if isolate > 0 { Answer::Yes } else { Answer::No },
+            fact: format!(
+                "{isolate} of {} member playbook(s) recommend isolating the host first",
+                members.len()
+            ),
+        },
+    ];
+    let per_member: Vec<String> = members
+        .iter()
+        .filter_map(|a| {
+            a.playbook
+                .as_ref()
+                .map(|p| format!("{}: {}", a.host, p.next))
+        })
+        .collect();
+    let mut block = contain::block_destination(Some(destination), owned);
+    block.title = format!("Block {destination} at the egress firewall (and on each member)");
+    block.when = "the destination is outside the organization: one rule stops every member at once while each host is contained".into();
+    let containment = vec![
+        Containment {
+            id: "contain_members".into(),
+            title: "Contain each member as its own playbook says".into(),
+            disruption: 2,
+            when: "always: the campaign links them, each host still needs its own step".into(),
+            commands: Vec::new(),
+            applicable: true,
+            note: Some(per_member.join(" | ")),
+        },
+        block,
+        Containment {
+            id: "isolate_host".into(),
+            title: format!("Isolate the {} member hosts", cl.hosts.len()),
+            disruption: 5,
+            when: "members run untrusted code with nobody at the keyboard".into(),
+            commands: Vec::new(),
+            applicable: true,
+            note: Some(format!("through {}", cfg.respond.isolation_tool)),
+        },
+    ];
+    let (first, why) = if owned.answer == Answer::No {
+        (
+            "block_destination",
+            format!(
+                "{} hosts are flooding an outside address at once: one egress rule stops all of them while each member is contained",
+                cl.hosts.len()
+            ),
+        )
+    } else {
+        (
+            "contain_members",
+            "the destination may be the organization's own: blocking it fleet-wide could cut users off; contain each member instead".to_string(),
+        )
+    };
+    let impact = vec![ImpactCheck {
+        destination: destination.to_string(),
+        rate: rate.to_string(),
+        duration_secs: (cl.last.0 - cl.first.0).max(0) as f64 / 1e9,
+        hosts_same_destination: cl.hosts.len() as u64,
+        owned_service: owned.service.clone(),
+        checks: vec![match &owned.service {
+            Some(s) => format!("Check {s}'s error rate and saturation for the campaign's span, before and after containment: the load is the members' sum"),
+            None => format!("Record the summed rate and times for {destination}'s owner or an abuse contact: the organization is the source of a distributed flood"),
+        }],
+    }];
+    let mut collect = Vec::new();
+    if let Some(first_member) = members.first() {
+        if let Some(script) = &first_member.facts.script {
+            collect.push(CollectItem {
+                what: "the shared script".into(),
+                detail: format!(
+                    "{script} from {} first (it tells how it spread)",
+                    first_member.host
+                ),
+                command: Some(format!("shasum -a 256 -- {}", shell::quote(script))),
+            });
+        }
+    }
+    collect.push(CollectItem {
+        what: "each member's evidence".into(),
+        detail: "as each member's playbook lists".into(),
+        command: None,
+    });
+    assemble(
+        Decided {
+            decisions,
+            documented: Answer::Unknown,
+            running: Answer::Unknown,
+            trusted: Answer::Unknown,
+            present: Answer::Unknown,
+            owned: owned::Ownership {
+                answer: owned.answer,
+                service: owned.service.clone(),
+                fact: owned.fact.clone(),
+            },
+            destination: Some(destination.to_string()),
+        },
+        containment,
+        first,
+        why,
+        impact,
+        collect,
+    )
 }
 
 #[cfg(test)]
