@@ -145,6 +145,17 @@ fn bundled_campaign_outputs_match_the_golden_files() {
         &read(&report.with_extension("md")),
         &mut failures,
     );
+    let html = read(&report.with_extension("html"));
+    check("campaign", "report.html", &html, &mut failures);
+    // The campaign comes first in the page, before the alerts.
+    let (campaigns, alerts) = (
+        html.find("<h2>Campaigns</h2>"),
+        html.find("<h2>Alerts</h2>"),
+    );
+    assert!(
+        campaigns.is_some() && campaigns < alerts,
+        "{campaigns:?} {alerts:?}"
+    );
     let (jsonl, _) = run(&root, &["hunt", "examples/campaign", "--format", "jsonl"]);
     check("campaign", "findings.jsonl", &jsonl, &mut failures);
     common::ocsf::assert_valid_jsonl("bundled campaign", &jsonl);
