@@ -443,12 +443,7 @@ impl Store {
         let mut st = self.conn.prepare(
             "SELECT id FROM alerts WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' ORDER BY id LIMIT 3",
         )?;
-        let like = format!(
-            "{}%",
-            id.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let like = like_prefix(id);
         let ids = st.query_map(params![id, like], |r| r.get(0))?;
         ids.collect()
     }
@@ -563,6 +558,58 @@ impl Store {
         Ok(Some((full, rows)))
     }
 
+    /// Marks every member alert of a campaign (id or unique id prefix) with who and why, each with a
+    /// history entry naming the campaign. Returns the campaign's full id and the member alert ids, or
+    /// None when no single campaign matches.
+    pub fn mark_campaign(
+        &mut self,
+        id: &str,
+        mark: Mark,
+        by: &str,
+        why: &str,
+        now: Ts,
+    ) -> Result<Option<(String, Vec<String>)>> {
+        let r = (|| -> rusqlite::Result<Option<(String, Vec<String>)>> {
+            let like = like_prefix(id);
+            let ids: Vec<String> = {
+                let mut st = self.conn.prepare(
+                    "SELECT id FROM campaigns WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' ORDER BY id LIMIT 3",
+                )?;
+                let rows = st.query_map(params![id, like], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let full = match ids.iter().find(|i| *i == id) {
+                Some(f) => f.clone(),
+                None if ids.len() == 1 => ids[0].clone(),
+                None => return Ok(None),
+            };
+            let tx = self.conn.transaction()?;
+            let members: Vec<String> = {
+                let mut st = tx.prepare(
+                    "SELECT m.member_id FROM campaign_members m JOIN alerts a ON a.id = m.member_id
+                     WHERE m.campaign_id = ?1 ORDER BY m.member_id",
+                )?;
+                let rows = st.query_map([&full], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let (m, b, w) = match mark {
+                Mark::Unmarked => (None, None, None),
+                _ => (Some(mark.as_str()), Some(by), Some(why)),
+            };
+            let note = format!("{why} (campaign {full})");
+            for a in &members {
+                tx.execute(
+                    "UPDATE alerts SET mark = ?2, mark_by = ?3, mark_reason = ?4, marked_at = ?5 WHERE id = ?1",
+                    params![a, m, b, w, ts_text(now)],
+                )?;
+                history(&tx, a, None, now, mark.as_str(), Some(by), Some(&note))?;
+            }
+            tx.commit()?;
+            Ok(Some((full, members)))
+        })();
+        r.map_err(|e| self.sql(e))
+    }
+
     /// Marks an alert (acknowledged / false positive / unmarked) with who and why. Returns the full id,
     /// or None when no single alert matches.
     pub fn mark_alert(
@@ -595,6 +642,16 @@ impl Store {
         })();
         r.map_err(|e| self.sql(e))
     }
+}
+
+/// `id` as a `LIKE … ESCAPE '\\'` prefix pattern: its own `%`, `_` and `\\` match only themselves.
+fn like_prefix(id: &str) -> String {
+    format!(
+        "{}%",
+        id.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
 }
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<AlertRow> {

@@ -263,10 +263,44 @@ fn alerts_similar_lists_earlier_alerts_with_their_dispositions() {
         listed.contains("5 hosts → 203.0.113.77 (5 member(s)"),
         "{listed}"
     );
+    // Acknowledging the campaign (by an id prefix) acknowledges every member, each with the campaign
+    // in its history.
+    let campaign_id = listed
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let (acked, _) = run_cli(
+        &root,
+        &[
+            "alerts",
+            "ack",
+            &campaign_id,
+            "--db",
+            db,
+            "--by",
+            "carol",
+            "--reason",
+            "blocked at the edge",
+        ],
+    );
+    assert!(
+        acked.contains("5 member alert(s) acknowledged by carol"),
+        "{acked}"
+    );
+    let (after, _) = run_cli(&root, &["alerts", "list", "--db", db, "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&after).unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r["mark"] == "acknowledged" && r["mark_by"] == "carol"),
+        "{after}"
+    );
     // `alerts show` prints the stored playbook.
     let (show, _) = run_cli(&root, &["alerts", "show", last, "--db", db]);
     assert!(show.contains("  playbook:"), "{show}");
     assert!(show.contains("decision points:"), "{show}");
     assert!(show.contains("<- recommended first"), "{show}");
     assert!(show.contains("campaign "), "{show}");
+    assert!(show.contains("blocked at the edge (campaign "), "{show}");
 }

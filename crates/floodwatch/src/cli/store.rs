@@ -65,6 +65,7 @@ pub enum AlertsCmd {
 
 #[derive(clap::Args)]
 pub struct MarkArgs {
+    /// An alert's id, or a campaign's (marks every member alert), or a unique prefix of either.
     pub id: String,
     #[command(flatten)]
     pub store: StoreArgs,

@@ -328,13 +328,23 @@ fn dispositions(rows: &[SimilarRow]) -> Vec<String> {
 
 fn mark(m: MarkArgs, mark: Mark) -> Result<ExitCode> {
     let (_, mut st) = m.store.existing()?;
-    match st.mark_alert(&m.id, mark, &m.by, &m.reason, Ts::now())? {
-        Some(full) => {
-            println!("alert {full}: {} by {}", mark.as_str(), terminal(&m.by));
+    if let Some(full) = st.mark_alert(&m.id, mark, &m.by, &m.reason, Ts::now())? {
+        println!("alert {full}: {} by {}", mark.as_str(), terminal(&m.by));
+        return Ok(ExitCode::SUCCESS);
+    }
+    // A campaign's id marks every member alert at once.
+    match st.mark_campaign(&m.id, mark, &m.by, &m.reason, Ts::now())? {
+        Some((full, members)) => {
+            println!(
+                "campaign {full}: {} member alert(s) {} by {}",
+                members.len(),
+                mark.as_str(),
+                terminal(&m.by)
+            );
             Ok(ExitCode::SUCCESS)
         }
         None => Err(Error::Usage(format!(
-            "no single alert matches {:?} in {}",
+            "no single alert or campaign matches {:?} in {}",
             m.id,
             st.path().display()
         ))),
