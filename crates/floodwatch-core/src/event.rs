@@ -182,6 +182,17 @@ impl ProcInfo {
     pub fn cmdline(&self) -> Option<String> {
         self.args.as_ref().map(|a| a.join(" "))
     }
+
+    /// The first argument after argv[0] that is not an option: the script an interpreter runs
+    /// (`/bin/bash /opt/ci/fetch.sh`), or its `-c` text.
+    pub fn script_arg(&self) -> Option<&str> {
+        self.args
+            .as_ref()?
+            .iter()
+            .skip(1)
+            .find(|s| !s.starts_with('-'))
+            .map(String::as_str)
+    }
 }
 
 /// Code-signing facts. `cs_flags` are the kernel's CS_* bits when the source reports them.

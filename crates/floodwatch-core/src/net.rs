@@ -1,6 +1,7 @@
-//! Destinations as addresses: the host part of `ip:port` / `[v6]:port`, address ranges (owned
-//! services), and the prefix a campaign groups destinations by.
+//! Destinations as addresses (the host part from [`split_endpoint`]), address ranges (owned services),
+//! which addresses are inside some organization, and the prefix a campaign groups destinations by.
 
+use crate::event::split_endpoint;
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -13,25 +14,9 @@ pub fn parse_cidr(s: &str) -> Option<IpNet> {
     s.parse::<IpAddr>().ok().map(IpNet::from)
 }
 
-/// The host of a destination as sources write it: `203.0.113.5:443` → `203.0.113.5`,
-/// `[2001:db8::1]:443` → `2001:db8::1`, `example.com:80` → `example.com`; a bare IPv6 address stays whole.
-pub fn host_of(dest: &str) -> &str {
-    let d = dest.trim();
-    if let Some(rest) = d.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    if d.parse::<IpAddr>().is_ok() {
-        return d;
-    }
-    match d.rsplit_once(':') {
-        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => d,
-    }
-}
-
 /// The destination's address, when it is one.
 pub fn addr_of(dest: &str) -> Option<IpAddr> {
-    host_of(dest).parse().ok()
+    split_endpoint(dest).0.parse().ok()
 }
 
 /// The group a campaign puts a destination in: its IPv4 /`v4` or IPv6 /`v6` network
@@ -46,7 +31,7 @@ pub fn group_key(dest: &str, v4: u8, v6: u8) -> String {
                 .map(|n| n.trunc().to_string())
                 .unwrap_or_else(|_| ip.to_string())
         }
-        None => host_of(dest).to_ascii_lowercase(),
+        None => split_endpoint(dest).0.to_ascii_lowercase(),
     }
 }
 
@@ -68,12 +53,13 @@ mod tests {
 
     #[test]
     fn hosts_of_destinations() {
-        assert_eq!(host_of("203.0.113.5:443"), "203.0.113.5");
-        assert_eq!(host_of("203.0.113.5"), "203.0.113.5");
-        assert_eq!(host_of("[2001:db8::1]:443"), "2001:db8::1");
-        assert_eq!(host_of("2001:db8::1"), "2001:db8::1");
-        assert_eq!(host_of("example.com:80"), "example.com");
-        assert_eq!(host_of("IPv4#14ad2c93:443"), "IPv4#14ad2c93");
+        let host = |d| split_endpoint(d).0;
+        assert_eq!(host("203.0.113.5:443"), "203.0.113.5");
+        assert_eq!(host("203.0.113.5"), "203.0.113.5");
+        assert_eq!(host("[2001:db8::1]:443"), "2001:db8::1");
+        assert_eq!(host("2001:db8::1"), "2001:db8::1");
+        assert_eq!(host("example.com:80"), "example.com");
+        assert_eq!(host("IPv4#14ad2c93:443"), "IPv4#14ad2c93");
     }
 
     #[test]

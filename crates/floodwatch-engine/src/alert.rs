@@ -122,12 +122,10 @@ pub fn build_alert(h: &HostFacts, sh: &Shared, ep: &Episode, status: AlertStatus
 fn alert_facts(h: &HostFacts, sh: &Shared, ep: &Episode) -> AlertFacts {
     let subject = h.procs.get(ep.subject);
     let runner = attribute::is_runner(h.procs, &sh.scope, ep.subject);
-    let script = subject.filter(|_| runner).and_then(|p| {
-        p.info
-            .args
-            .as_ref()
-            .and_then(|a| a.iter().skip(1).find(|s| !s.starts_with('-')).cloned())
-    });
+    let script = subject
+        .filter(|_| runner)
+        .and_then(|p| p.info.script_arg())
+        .map(str::to_string);
     let tool = ep
         .top_tool()
         .or_else(|| subject.map(|p| p.path_or_name()))

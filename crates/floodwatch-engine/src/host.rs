@@ -433,7 +433,7 @@ impl HostEngine {
         } else {
             window_ns as f64 / span as f64
         };
-        let (proto, from_cmdline) = self.proto_of(id, t.proto);
+        let (proto, from_cmdline) = proto_of(&self.procs, id, t.proto);
         let acc = self.windows.acc(subject);
         acc.add_traffic(
             &sh.cfg,
@@ -473,7 +473,7 @@ impl HostEngine {
             return None;
         }
         let subject = attribute::subject_of(&self.procs, &sh.scope, id);
-        let (proto, from_cmdline) = self.proto_of(id, c.proto);
+        let (proto, from_cmdline) = proto_of(&self.procs, id, c.proto);
         let acc = self.windows.acc(subject);
         acc.add_connection(id, proto, c.remote.as_deref());
         if let Some(how) = from_cmdline {
@@ -481,22 +481,6 @@ impl HostEngine {
         }
         self.add_evidence(sh, subject, "connect", ev, id);
         Some(subject)
-    }
-
-    /// The protocol of process `id`'s traffic: as reported, else (nettop `-P` process rows,
-    /// unified-log summaries without one) what its command line declares, with how it says so.
-    fn proto_of(&self, id: ProcId, reported: Proto) -> (Proto, Option<String>) {
-        if reported != Proto::Unknown {
-            return (reported, None);
-        }
-        let declared = self.procs.get(id).and_then(|p| {
-            let name = Scope::name_of(&p.info)?;
-            declared::protocol(name, p.info.args.as_deref()?)
-        });
-        match declared {
-            Some(d) => (d.proto, Some(d.how)),
-            None => (Proto::Unknown, None),
-        }
     }
 
     fn add_evidence(
@@ -856,5 +840,26 @@ fn count_final(stats: &mut EngineStats, verdict: &mut HostVerdict, alert: &Alert
         stats.suppressed_alerts += 1;
         verdict.suppressed_alerts += 1;
         *stats.suppression_hits.entry(h.id.clone()).or_default() += 1;
+    }
+}
+
+/// The protocol of process `id`'s traffic: as reported, else (nettop `-P` process rows, unified-log
+/// summaries without one) what its command line declares, with how it says so. Worked out once per
+/// image ([`crate::process::Proc::declared_proto`]), not per sample.
+fn proto_of(procs: &ProcessTable, id: ProcId, reported: Proto) -> (Proto, Option<&str>) {
+    if reported != Proto::Unknown {
+        return (reported, None);
+    }
+    let declared = procs.get(id).and_then(|p| {
+        p.declared_proto
+            .get_or_init(|| {
+                let name = Scope::name_of(&p.info)?;
+                declared::protocol(name, p.info.args.as_deref()?)
+            })
+            .as_ref()
+    });
+    match declared {
+        Some(d) => (d.proto, Some(d.how.as_str())),
+        None => (Proto::Unknown, None),
     }
 }

@@ -5,10 +5,12 @@
 //! lifetime alive at the event's time. Exited processes are kept for `exited_retention` so late traffic
 //! summaries can still be attributed, then evicted: memory follows the live process count, not the input.
 
+use crate::declared::DeclaredProto;
 use floodwatch_core::event::{ProcInfo, Tty};
 use floodwatch_core::time::NANOS_PER_SEC;
 use floodwatch_core::Ts;
 use foldhash::HashMap;
+use std::cell::OnceCell;
 
 pub type ProcId = u64;
 
@@ -25,6 +27,10 @@ pub struct Proc {
     pub prior_images: Vec<String>,
     /// Only seen through a traffic source (name or path, no exec context).
     pub traffic_only: bool,
+    /// The protocol its command line declares ([`crate::declared::protocol`]), worked out on first
+    /// need and forgotten whenever the image facts change: traffic without a reported protocol asks
+    /// for it on every sample.
+    pub declared_proto: OnceCell<Option<DeclaredProto>>,
 }
 
 impl Proc {
@@ -160,6 +166,7 @@ impl ProcessTable {
                 exited: None,
                 prior_images: Vec::new(),
                 traffic_only: false,
+                declared_proto: OnceCell::new(),
             },
         );
         self.by_pid.entry(pid).or_default().push(id);
@@ -172,6 +179,7 @@ impl ProcessTable {
             let p = self.procs.get_mut(&id).expect("id from index");
             p.last_seen = p.last_seen.max(ts);
             merge_missing(&mut p.info, info);
+            p.declared_proto = OnceCell::new();
             if p.parent.is_none() {
                 if let Some(pp) = info.ppid {
                     let parent = self.alive_at(pp, ts, 0).filter(|&x| x != id);
@@ -216,6 +224,7 @@ impl ProcessTable {
         merge_lineage(&mut new, &p.info);
         p.info = new;
         p.traffic_only = false;
+        p.declared_proto = OnceCell::new();
         id
     }
 
@@ -283,6 +292,7 @@ impl ProcessTable {
                 _ => false,
             };
             if !mismatch {
+                let knew = (p.info.path.is_some(), p.info.args.is_some());
                 if p.info.path.is_none() {
                     p.info.path = path.map(str::to_string).or(p.info.path.take());
                 }
@@ -290,6 +300,9 @@ impl ProcessTable {
                     if let Some(n) = name {
                         p.info.args = Some(vec![n.to_string()]);
                     }
+                }
+                if knew != (p.info.path.is_some(), p.info.args.is_some()) {
+                    p.declared_proto = OnceCell::new();
                 }
                 return id;
             }

@@ -137,8 +137,10 @@ impl WindowAcc {
     }
 
     /// Traffic just added took its protocol from the command line (`how` says what declares it).
-    pub fn note_proto_from_cmdline(&mut self, how: String) {
-        self.proto_from_cmdline.get_or_insert(how);
+    pub fn note_proto_from_cmdline(&mut self, how: &str) {
+        if self.proto_from_cmdline.is_none() {
+            self.proto_from_cmdline = Some(how.to_string());
+        }
     }
 
     fn note_destination(&mut self, remote: &str, weight: f64) {

@@ -9,8 +9,9 @@ use crate::{contain, owned, shell};
 use floodwatch_core::alert::{fmt_bytes_rate, Alert, Reason};
 use floodwatch_core::config::Config;
 use floodwatch_core::event::basename;
+use floodwatch_core::event::split_endpoint;
 use floodwatch_core::finding::{fmt_count_rate, NetworkClass, NetworkFinding};
-use floodwatch_core::net::{group_key, host_of};
+use floodwatch_core::net::group_key;
 use floodwatch_core::respond::{
     Answer, Campaign, CampaignMember, CampaignRef, CollectItem, Containment, Decision, ImpactCheck,
     Playbook,
@@ -52,7 +53,7 @@ impl Cluster {
         let dests: BTreeSet<&str> = self
             .members
             .iter()
-            .map(|(_, m)| host_of(&m.destination))
+            .map(|(_, m)| split_endpoint(&m.destination).0)
             .collect();
         match dests.len() {
             1 => dests.into_iter().next().unwrap_or(&self.key).to_string(),

@@ -6,7 +6,8 @@ use crate::owned::Ownership;
 use crate::shell::quote;
 use floodwatch_core::alert::ProcessView;
 use floodwatch_core::config::Config;
-use floodwatch_core::net::{addr_of, host_of, parse_cidr};
+use floodwatch_core::event::split_endpoint;
+use floodwatch_core::net::{addr_of, parse_cidr};
 use floodwatch_core::respond::{Answer, Containment};
 use floodwatch_core::time::civil_parts;
 use floodwatch_core::Ts;
@@ -274,7 +275,7 @@ pub(crate) fn block_destination(dest: Option<&str>, owned: &Ownership) -> Contai
     } else if parse_cidr(dest).is_some() && dest.contains('/') {
         Some(dest.to_string())
     } else {
-        let h = host_of(dest);
+        let (h, _) = split_endpoint(dest);
         (!h.is_empty()
             && h.len() <= 253
             && h.bytes()

@@ -7,6 +7,7 @@ use floodwatch_core::event::{basename, SignatureClass};
 use floodwatch_core::finding::{JoinKind, NetworkFinding};
 use floodwatch_core::respond::{Answer, Decision};
 use floodwatch_core::Ts;
+use floodwatch_engine::network::endpoint::host_in_word;
 
 /// The decision points of one finding, and what containment needs from them.
 pub struct Decided {
@@ -358,10 +359,8 @@ pub fn destination_of(a: &Alert) -> Option<String> {
 /// A command-line word naming a destination: a URL's host, or an IP address.
 fn target_of(word: &str) -> Option<String> {
     let word = word.trim_matches(|c| c == '\'' || c == '"');
-    if let Some((_, rest)) = word.split_once("://") {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let host = authority.rsplit('@').next().unwrap_or(authority);
-        let host = floodwatch_core::net::host_of(host);
+    if word.contains("://") {
+        let host = host_in_word(word);
         return (!host.is_empty()).then(|| host.to_ascii_lowercase());
     }
     word.parse::<std::net::IpAddr>()

@@ -1,7 +1,8 @@
 //! Is a destination inside the organization? From `[respond] owned_ranges` and `owned_domains`.
 
 use floodwatch_core::config::Respond;
-use floodwatch_core::net::{addr_of, host_of, is_internal, parse_cidr};
+use floodwatch_core::event::split_endpoint;
+use floodwatch_core::net::{addr_of, is_internal, parse_cidr};
 use floodwatch_core::respond::Answer;
 
 /// The answer for one destination, with the owned service's name when it is one.
@@ -12,7 +13,7 @@ pub struct Ownership {
 }
 
 pub fn ownership(dest: &str, cfg: &Respond) -> Ownership {
-    let host = host_of(dest);
+    let (host, _) = split_endpoint(dest);
     let configured = !cfg.owned_ranges.is_empty() || !cfg.owned_domains.is_empty();
     if let Some(ip) = addr_of(dest) {
         for r in &cfg.owned_ranges {

@@ -2,7 +2,7 @@
 
 use crate::escape::{clip, terminal};
 use crate::ocsf::title;
-use floodwatch_core::alert::{Alert, Severity};
+use floodwatch_core::alert::{Alert, Reason, Severity};
 use floodwatch_core::event::basename;
 use floodwatch_core::finding::{fmt_count_rate, NetworkClass, NetworkFinding};
 use floodwatch_core::respond::{Campaign, CampaignRef, Playbook};
@@ -104,14 +104,7 @@ pub fn write_alert(w: &mut dyn Write, a: &Alert, st: &Style) -> io::Result<()> {
     ctx.push(format!("session: {}", terminal(&c.session_state)));
     writeln!(w, "   {} {}", st.dim("context"), ctx.join(" · "))?;
     writeln!(w, "   {}   {}", st.dim("chain"), clip(&c.launch_chain, 160))?;
-    for (i, r) in a.reasons.iter().enumerate() {
-        let label = if i == 0 {
-            st.dim("why")
-        } else {
-            "   ".to_string()
-        };
-        writeln!(w, "   {}     {:>+4} {}", label, r.points, terminal(&r.text))?;
-    }
+    write_reasons(w, &a.reasons, st)?;
     let m = &a.metrics;
     let mut traffic = format!(
         "peak {} spawns/s · {} packets/s · {} · {} conn/s",
@@ -157,6 +150,19 @@ pub fn write_alert(w: &mut dyn Write, a: &Alert, st: &Style) -> io::Result<()> {
     write_respond(w, a.playbook.as_ref(), a.campaign.as_ref(), st)?;
     writeln!(w, "   {}      {}", st.dim("id"), a.id)?;
     writeln!(w)
+}
+
+/// Reasons, strongest first, each with its points; the first line is labelled "why".
+fn write_reasons(w: &mut dyn Write, reasons: &[Reason], st: &Style) -> io::Result<()> {
+    for (i, r) in reasons.iter().enumerate() {
+        let label = if i == 0 {
+            st.dim("why")
+        } else {
+            "   ".to_string()
+        };
+        writeln!(w, "   {}     {:>+4} {}", label, r.points, terminal(&r.text))?;
+    }
+    Ok(())
 }
 
 /// The playbook's first step, and the campaign the finding is part of.
@@ -212,14 +218,7 @@ pub fn write_campaign(w: &mut dyn Write, c: &Campaign, st: &Style) -> io::Result
         who(&c.first_member),
         who(&c.last_member)
     )?;
-    for (i, r) in c.reasons.iter().enumerate() {
-        let label = if i == 0 {
-            st.dim("why")
-        } else {
-            "   ".to_string()
-        };
-        writeln!(w, "   {}     {:>+4} {}", label, r.points, terminal(&r.text))?;
-    }
+    write_reasons(w, &c.reasons, st)?;
     for (i, m) in c.members.iter().enumerate() {
         let label = if i == 0 {
             st.dim("members")

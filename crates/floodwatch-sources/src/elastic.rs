@@ -24,9 +24,7 @@
 
 use crate::wire::json::{self, cut, host_port, HostNames, Obj};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
-use floodwatch_core::event::{
-    Connect, Event, EventKind, Origin, ProcInfo, Proto, Signing, Traffic,
-};
+use floodwatch_core::event::{Connect, Event, EventKind, ProcInfo, Proto, Signing, Traffic};
 use floodwatch_core::time::parse_rfc3339;
 use floodwatch_core::Ts;
 use serde_json::Value;
@@ -301,15 +299,7 @@ impl RecordParser for ElasticParser {
         };
         let own = text(o, "host.hostname").or_else(|| text(o, "host.name"));
         let host = self.hosts.get(&self.ctx, own);
-        out.push(Event {
-            ts,
-            host,
-            origin: Origin {
-                file: self.ctx.file_id,
-                line,
-            },
-            kind,
-        });
+        out.push(self.ctx.event_on(host, ts, line, kind));
         Ok(Parsed::Events)
     }
 

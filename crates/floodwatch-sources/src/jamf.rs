@@ -31,7 +31,7 @@
 use crate::wire::json::{self, cut, host_port, HostNames, Obj};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::event::{
-    Connect, Event, EventKind, Origin, ProcInfo, Proto, Session, SessionKind, Signing, Tty,
+    Connect, Event, EventKind, ProcInfo, Proto, Session, SessionKind, Signing, Tty,
 };
 use floodwatch_core::time::NANOS_PER_SEC;
 use floodwatch_core::Ts;
@@ -182,15 +182,7 @@ impl JamfParser {
     }
 
     fn push(&self, out: &mut Vec<Event>, ts: Ts, host: &Arc<str>, line: u64, kind: EventKind) {
-        out.push(Event {
-            ts,
-            host: host.clone(),
-            origin: Origin {
-                file: self.ctx.file_id,
-                line,
-            },
-            kind,
-        });
+        out.push(self.ctx.event_on(host.clone(), ts, line, kind));
     }
 
     fn telemetry(

@@ -28,7 +28,7 @@ mod wire;
 pub mod zeek;
 
 use floodwatch_core::config::Input;
-use floodwatch_core::event::Event;
+use floodwatch_core::event::{Event, EventKind, Origin};
 use floodwatch_core::Ts;
 use framing::{Frame, JsonArrayFramer, JsonStreamFramer, LineFramer};
 use std::borrow::Cow;
@@ -166,6 +166,31 @@ pub struct SourceCtx {
     pub host_forced: bool,
     pub clock: ClockHints,
     pub input: Input,
+}
+
+impl SourceCtx {
+    /// Where a record of this file is: its line (or a capture's first record number).
+    pub fn origin(&self, line: u64) -> Origin {
+        Origin {
+            file: self.file_id,
+            line,
+        }
+    }
+
+    /// An event of this file's host, located at `line`.
+    pub fn event(&self, ts: Ts, line: u64, kind: EventKind) -> Event {
+        self.event_on(self.host.clone(), ts, line, kind)
+    }
+
+    /// An event of `host` (a record that names its own host), located at `line` of this file.
+    pub fn event_on(&self, host: Arc<str>, ts: Ts, line: u64, kind: EventKind) -> Event {
+        Event {
+            ts,
+            host,
+            origin: self.origin(line),
+            kind,
+        }
+    }
 }
 
 /// A record was read but is not an event we use (a header, an unrelated log line, an unknown event type).

@@ -14,7 +14,7 @@
 use crate::wire::json::{json_reject, JsonStr};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::event::basename;
-use floodwatch_core::event::{Event, EventKind, Origin, Proto, Session, SessionKind, Traffic};
+use floodwatch_core::event::{Event, EventKind, Proto, Session, SessionKind, Traffic};
 use floodwatch_core::time::{parse_unified_log_ts, NANOS_PER_SEC};
 use floodwatch_core::Ts;
 use serde::Deserialize;
@@ -56,15 +56,7 @@ impl UnifiedLogParser {
     }
 
     fn event(&self, ts: Ts, line: u64, kind: EventKind) -> Event {
-        Event {
-            ts,
-            host: self.ctx.host.clone(),
-            origin: Origin {
-                file: self.ctx.file_id,
-                line,
-            },
-            kind,
-        }
+        self.ctx.event(ts, line, kind)
     }
 }
 
@@ -443,7 +435,10 @@ mod tests {
         assert_eq!(t[0].new_connections, 1);
         assert_eq!(ev[0].ts.0 - t[0].start.0, 2_893_000_000);
         assert_eq!(ev[0].ts.to_rfc3339_millis(), "2025-10-15T10:51:27.886Z");
-        assert_eq!(ev[0].origin, Origin { file: 0, line: 1 });
+        assert_eq!(
+            ev[0].origin,
+            floodwatch_core::event::Origin { file: 0, line: 1 }
+        );
 
         assert_eq!(t[1].pid, Some(200));
         assert_eq!(t[1].proto, Proto::Tcp);

@@ -8,7 +8,7 @@
 
 use crate::pcap::{icmp4_answer, icmp6_answer};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
-use floodwatch_core::event::{Event, EventKind, Origin, Proto, Traffic};
+use floodwatch_core::event::{Event, EventKind, Proto, Traffic};
 use floodwatch_core::time::{parse_rfc3339, NANOS_PER_SEC};
 use floodwatch_core::Ts;
 use serde_json::Value;
@@ -325,15 +325,11 @@ impl RecordParser for ZeekParser {
             },
             invalid_utf8: false,
         };
-        out.push(Event {
-            ts: row.ts.add_nanos(dur),
-            host: self.ctx.host.clone(),
-            origin: Origin {
-                file: self.ctx.file_id,
-                line,
-            },
-            kind: EventKind::Traffic(Box::new(traffic)),
-        });
+        out.push(self.ctx.event(
+            row.ts.add_nanos(dur),
+            line,
+            EventKind::Traffic(Box::new(traffic)),
+        ));
         Ok(Parsed::Events)
     }
 }

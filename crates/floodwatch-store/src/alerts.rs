@@ -156,7 +156,7 @@ fn destination_of(a: &Alert) -> Option<String> {
         .and_then(|p| p.impact.first())
         .map(|i| i.destination.as_str())
         .or(a.metrics.top_destination.as_deref())
-        .map(|d| floodwatch_core::net::host_of(d).to_string())
+        .map(|d| floodwatch_core::event::split_endpoint(d).0.to_string())
 }
 
 fn upsert(tx: &Transaction, a: &Alert, run: i64, insert: bool) -> rusqlite::Result<()> {
@@ -439,23 +439,26 @@ impl Store {
         self.alert_q(id).map_err(|e| self.sql(e))
     }
 
-    fn resolve_id(&self, id: &str) -> rusqlite::Result<Vec<String>> {
-        let mut st = self.conn.prepare(
-            "SELECT id FROM alerts WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' ORDER BY id LIMIT 3",
-        )?;
-        let like = like_prefix(id);
-        let ids = st.query_map(params![id, like], |r| r.get(0))?;
-        ids.collect()
+    /// The full id in `table` (`alerts` or `campaigns`) that `id` names: itself when it is one, else
+    /// the one id it is a prefix of; None when none or several match.
+    fn resolve_id(&self, table: &'static str, id: &str) -> rusqlite::Result<Option<String>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT id FROM {table} WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' ORDER BY id LIMIT 3"
+        ))?;
+        let ids: Vec<String> = st
+            .query_map(params![id, like_prefix(id)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(match ids.iter().find(|i| *i == id) {
+            Some(f) => Some(f.clone()),
+            None if ids.len() == 1 => Some(ids[0].clone()),
+            None => None,
+        })
     }
 
     fn alert_q(&self, id: &str) -> rusqlite::Result<Option<(AlertRow, String, Vec<HistoryRow>)>> {
-        let ids = self.resolve_id(id)?;
-        let Some(full) = ids.iter().find(|i| *i == id).or(ids.first()).cloned() else {
+        let Some(full) = self.resolve_id("alerts", id)? else {
             return Ok(None);
         };
-        if ids.len() > 1 && !ids.iter().any(|i| i == id) {
-            return Ok(None);
-        }
         let (r, json) = self.conn.query_row(
             "SELECT id, host, state, mark, mark_by, mark_reason, score, severity, first_seen, last_seen, subject,
                     cmd_line, headline, suppressed_by, baseline, reopens, alert_json
@@ -496,11 +499,8 @@ impl Store {
         id: &str,
         limit: u32,
     ) -> rusqlite::Result<Option<(String, Vec<SimilarRow>)>> {
-        let ids = self.resolve_id(id)?;
-        let full = match ids.iter().find(|i| *i == id) {
-            Some(f) => f.clone(),
-            None if ids.len() == 1 => ids[0].clone(),
-            None => return Ok(None),
+        let Some(full) = self.resolve_id("alerts", id)? else {
+            return Ok(None);
         };
         let (identity, script, destination, first_seen): (
             Option<String>,
@@ -570,18 +570,8 @@ impl Store {
         now: Ts,
     ) -> Result<Option<(String, Vec<String>)>> {
         let r = (|| -> rusqlite::Result<Option<(String, Vec<String>)>> {
-            let like = like_prefix(id);
-            let ids: Vec<String> = {
-                let mut st = self.conn.prepare(
-                    "SELECT id FROM campaigns WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' ORDER BY id LIMIT 3",
-                )?;
-                let rows = st.query_map(params![id, like], |r| r.get(0))?;
-                rows.collect::<rusqlite::Result<_>>()?
-            };
-            let full = match ids.iter().find(|i| *i == id) {
-                Some(f) => f.clone(),
-                None if ids.len() == 1 => ids[0].clone(),
-                None => return Ok(None),
+            let Some(full) = self.resolve_id("campaigns", id)? else {
+                return Ok(None);
             };
             let tx = self.conn.transaction()?;
             let members: Vec<String> = {
@@ -621,11 +611,8 @@ impl Store {
         now: Ts,
     ) -> Result<Option<String>> {
         let r = (|| -> rusqlite::Result<Option<String>> {
-            let ids = self.resolve_id(id)?;
-            let full = match ids.iter().find(|i| *i == id) {
-                Some(f) => f.clone(),
-                None if ids.len() == 1 => ids[0].clone(),
-                None => return Ok(None),
+            let Some(full) = self.resolve_id("alerts", id)? else {
+                return Ok(None);
             };
             let tx = self.conn.transaction()?;
             let (m, b, w) = match mark {

@@ -129,14 +129,7 @@ pub fn lab_target(t: Option<&str>) -> std::result::Result<IpAddr, String> {
     let ip: IpAddr = t.parse().map_err(|_| {
         format!("{t:?} is not an IP address: give the lab host's address, not a name")
     })?;
-    let ok = match ip {
-        IpAddr::V4(v) => v.is_private() || v.is_loopback() || v.is_link_local(),
-        IpAddr::V6(v) => {
-            let s = v.segments()[0];
-            v.is_loopback() || (s & 0xfe00) == 0xfc00 || (s & 0xffc0) == 0xfe80
-        }
-    };
-    if ok {
+    if floodwatch_core::net::is_internal(ip) {
         Ok(ip)
     } else {
         Err(format!(

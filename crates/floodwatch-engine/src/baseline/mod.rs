@@ -67,11 +67,7 @@ pub fn identity_of(info: &ProcInfo, is_runner: bool) -> String {
         },
     };
     if is_runner {
-        if let Some(script) = info
-            .args
-            .as_ref()
-            .and_then(|a| a.iter().skip(1).find(|s| !s.starts_with('-')))
-        {
+        if let Some(script) = info.script_arg() {
             id.push(' ');
             id.extend(script.chars().take(80));
         }

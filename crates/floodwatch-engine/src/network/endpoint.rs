@@ -3,16 +3,21 @@
 // Splitting a `host:port` moved to core: the OCSF sink splits evidence endpoints the same way.
 pub use floodwatch_core::event::split_endpoint;
 
+/// The host a command-line word names, without scheme, user, port or path:
+/// `http://u@[::1]:8080/x` → `::1`, `203.0.113.10:80` → `203.0.113.10`, `ping` → `ping`.
+pub fn host_in_word(word: &str) -> &str {
+    let s = word.split_once("://").map_or(word, |(_, r)| r);
+    let s = s.split(['/', '?', '#']).next().unwrap_or(s);
+    let s = s.rsplit_once('@').map_or(s, |(_, h)| h);
+    split_endpoint(s).0
+}
+
 /// Destination hosts a command line names: IP literals, alone or as a URL's host (`curl
 /// http://203.0.113.10/ping`, `hping3 -S --flood 192.168.50.4`).
 pub fn hosts_in_argv(args: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for a in args.iter().skip(1) {
-        // Strip a scheme and a path: `http://[::1]:8080/x` → `[::1]:8080`.
-        let s = a.split_once("://").map_or(a.as_str(), |(_, r)| r);
-        let s = s.split(['/', '?', '#']).next().unwrap_or(s);
-        let s = s.rsplit_once('@').map_or(s, |(_, h)| h);
-        let (h, _) = split_endpoint(s);
+        let h = host_in_word(a);
         if h.parse::<std::net::IpAddr>().is_ok() && !out.iter().any(|o| o == h) {
             out.push(h.to_string());
         }

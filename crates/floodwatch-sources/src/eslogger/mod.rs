@@ -18,7 +18,7 @@ mod tests;
 
 use crate::wire::json::{cut, json_reject, JsonStr};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
-use floodwatch_core::event::{Event, EventKind, Origin, ProcInfo, Session, Signing, Tty};
+use floodwatch_core::event::{Event, EventKind, ProcInfo, Session, Signing, Tty};
 use floodwatch_core::time::parse_rfc3339;
 use floodwatch_core::Ts;
 use model::{EsEvent, EsProcess, Message, SessionEvent, SessionPayload, TtyField};
@@ -60,15 +60,8 @@ impl RecordParser for EsloggerParser {
             Ok(kind) => kind,
             Err(skip) => return Ok(Parsed::Skipped(skip)),
         };
-        out.push(Event {
-            ts: timestamp("time", msg.time.as_str())?,
-            host: self.ctx.host.clone(),
-            origin: Origin {
-                file: self.ctx.file_id,
-                line,
-            },
-            kind,
-        });
+        let ts = timestamp("time", msg.time.as_str())?;
+        out.push(self.ctx.event(ts, line, kind));
         Ok(Parsed::Events)
     }
 

@@ -24,7 +24,7 @@ use crate::eslogger::model::{EsEvent, EsProcess};
 use crate::eslogger::{event_kind, proc_info, timestamp};
 use crate::wire::json::{cut, json_reject, HostNames, JsonStr};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
-use floodwatch_core::event::{Event, EventKind, Origin, ProcInfo, Tty};
+use floodwatch_core::event::{Event, EventKind, ProcInfo, Tty};
 use serde::Deserialize;
 
 /// How skip reasons name this source.
@@ -121,15 +121,7 @@ impl RecordParser for JamfTelemetryParser {
         let ts = timestamp("time", msg.time.as_str())?;
         let own = msg.host.as_ref().and_then(|h| h.hostname.as_ref());
         let host = self.hosts.get(&self.ctx, own.map(JsonStr::as_str));
-        out.push(Event {
-            ts,
-            host,
-            origin: Origin {
-                file: self.ctx.file_id,
-                line,
-            },
-            kind,
-        });
+        out.push(self.ctx.event_on(host, ts, line, kind));
         Ok(Parsed::Events)
     }
 }

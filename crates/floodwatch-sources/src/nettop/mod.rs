@@ -40,7 +40,7 @@ use counters::Votes;
 use csv::{csv_header, csv_row};
 use fixed::{fixed_header, fixed_row};
 use floodwatch_core::config::NettopMode;
-use floodwatch_core::event::{Event, EventKind, Origin, Proto, Traffic};
+use floodwatch_core::event::{Event, EventKind, Proto, Traffic};
 use floodwatch_core::Ts;
 use std::sync::Arc;
 
@@ -380,15 +380,8 @@ impl NettopParser {
     }
 
     fn event(&self, ts: Ts, line: u64, traffic: Traffic) -> Event {
-        Event {
-            ts,
-            host: self.ctx.host.clone(),
-            origin: Origin {
-                file: self.ctx.file_id,
-                line,
-            },
-            kind: EventKind::Traffic(Box::new(traffic)),
-        }
+        self.ctx
+            .event(ts, line, EventKind::Traffic(Box::new(traffic)))
     }
 }
 

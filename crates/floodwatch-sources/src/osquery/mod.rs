@@ -79,10 +79,7 @@ impl RecordParser for OsqueryParser {
         }
         let env_ts = envelope_time(&env);
         let host = self.host(&env);
-        let origin = Origin {
-            file: self.ctx.file_id,
-            line,
-        };
+        let origin = self.ctx.origin(line);
         let start = out.len();
         match push_rows(table, &rows.added, &env_ts, &host, origin, out) {
             Ok(_) if out.len() > start => Ok(Parsed::Events),

@@ -7,7 +7,7 @@ use super::pktap::Pktap;
 use super::{ProcessTag, BUCKET_NS};
 use crate::stats::FileStats;
 use crate::SourceCtx;
-use floodwatch_core::event::{Event, EventKind, Origin, Proto, Traffic};
+use floodwatch_core::event::{Event, EventKind, Proto, Traffic};
 use floodwatch_core::Ts;
 use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
@@ -144,10 +144,7 @@ impl Aggregator {
             out.push(Event {
                 ts: b.end,
                 host: ctx.host.clone(),
-                origin: Origin {
-                    file: ctx.file_id,
-                    line: b.first,
-                },
+                origin: ctx.origin(b.first),
                 kind: EventKind::Traffic(Box::new(Traffic {
                     pid: k.pid,
                     process_name: b.name,
