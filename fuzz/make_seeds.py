@@ -92,6 +92,9 @@ def main():
     first = es.splitlines()[0]
     j = first.index(b'"time":"') + len(b'"time":"')
     hostile("eslogger", "hostile_year_2610.jsonl", first[:j] + b"2610" + first[j + 4:] + b"\n", "an event dated in year 2610")
+    # eslogger_fast (the fast path against serde, line by line): the real lines, one seed each
+    for n, line in enumerate(es.splitlines()):
+        put("eslogger_fast", f"mullvad_line{n + 1}.json", line, "tests/data/corpus/eslogger/mullvad_eslogger_v9_v10_v11.ndjson", f"line {n + 1}")
 
     # nettop
     csv = corpus("nettop_csv", "nettop/netglass_nettop_L1_J_conn_rows_macos26.csv")

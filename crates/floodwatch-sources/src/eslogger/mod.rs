@@ -12,6 +12,7 @@
 //!
 //! The wire types (the serde model of a message: only the keys read) are in `model`.
 
+mod fast;
 pub(crate) mod model;
 #[cfg(test)]
 mod tests;
@@ -54,7 +55,7 @@ impl EsloggerParser {
 
 impl RecordParser for EsloggerParser {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
-        let msg: Message = serde_json::from_str(record).map_err(json_reject)?;
+        let msg = read_message(record)?;
         self.note_version(msg.version);
         let kind = match event_kind(msg.event, msg.process, SOURCE)? {
             Ok(kind) => kind,
@@ -75,6 +76,39 @@ impl RecordParser for EsloggerParser {
             })
             .into_iter()
             .collect()
+    }
+}
+
+/// The message, read by the fast path when it can, else by serde (which words the reject).
+fn read_message(record: &str) -> Result<Message<'_>, Reject> {
+    match fast::message(record) {
+        Ok(msg) => Ok(msg),
+        Err(_) => serde_json::from_str(record).map_err(json_reject),
+    }
+}
+
+/// Checks the fast path against serde on one record: whatever the fast path reads, serde must read
+/// too, to the same events. For the differential tests and the `eslogger_fast` fuzz target.
+#[doc(hidden)]
+pub fn fast_path_check(record: &str) -> Result<(), String> {
+    let Ok(fast) = fast::message(record) else {
+        return Ok(());
+    };
+    let slow: Message = serde_json::from_str(record)
+        .map_err(|e| format!("the fast path read a record serde refuses ({e}): {record:?}"))?;
+    let render = |m: Message| {
+        let version = m.version;
+        let time = m.time.to_owned_string();
+        let kind = event_kind(m.event, m.process, SOURCE).map(|k| format!("{k:?}"));
+        format!("{version:?} {time} {kind:?}")
+    };
+    let (fast, slow) = (render(fast), render(slow));
+    if fast == slow {
+        Ok(())
+    } else {
+        Err(format!(
+            "fast path and serde differ on {record:?}:\n fast {fast}\n serde {slow}"
+        ))
     }
 }
 

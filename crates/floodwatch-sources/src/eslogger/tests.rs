@@ -477,3 +477,95 @@ fn bench_exec_line_throughput() {
         n as f64 / secs / 1e3
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fast path against serde
+
+/// Every real exec/fork/exit line (v9 object tokens, v10 array tokens, v11) takes the fast path,
+/// and reads to exactly what serde reads.
+#[test]
+fn fast_path_reads_every_real_line_as_serde_does() {
+    let mut lines = mullvad_lines();
+    lines.extend(
+        corpus("macmonitor_fixture_eslogger-exit_v10_sanitized.jsonl")
+            .lines()
+            .map(str::to_string),
+    );
+    let mut fast = 0;
+    for line in &lines {
+        if fast::message(line).is_ok() {
+            fast += 1;
+        }
+        fast_path_check(line).unwrap();
+    }
+    assert_eq!(
+        fast,
+        lines.len(),
+        "every real line is an exec, fork or exit"
+    );
+}
+
+/// The bundled collection's lines (written by the simulator, like the benchmarks' bulk) take the
+/// fast path too, except session events.
+#[test]
+fn fast_path_reads_the_bundled_collection_as_serde_does() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/collection/admin-mbp-02/eslogger.jsonl"
+    ))
+    .unwrap();
+    let (mut fast, mut session) = (0, 0);
+    for line in text.lines() {
+        fast_path_check(line).unwrap();
+        if fast::message(line).is_ok() {
+            fast += 1;
+        } else {
+            assert!(
+                line.contains("\"lw_session_") || line.contains("ssh"),
+                "{line:.200}"
+            );
+            session += 1;
+        }
+    }
+    assert!(fast > 40 && session > 0, "{fast} fast, {session} session");
+}
+
+/// Broken copies of the real lines (a byte dropped, doubled or replaced by JSON punctuation at
+/// every few positions): whatever the fast path still reads, serde reads the same; the rest falls
+/// back to serde and is rejected (or read) exactly as before.
+#[test]
+fn fast_path_never_reads_a_broken_line_differently() {
+    let lines = mullvad_lines();
+    let swaps: &[&str] = &[
+        "\"", "{", "}", "[", "]", ",", ":", "\\", "0", "-", ".", "e", " ", "\u{1}", "é",
+    ];
+    let mut tried = 0;
+    let mut still_fast = 0;
+    for line in &lines {
+        let chars: Vec<(usize, char)> = line.char_indices().collect();
+        for &(i, c) in chars.iter().step_by(5) {
+            let next = i + c.len_utf8();
+            let mut variants = vec![
+                format!("{}{}", &line[..i], &line[next..]),
+                format!("{}{c}{}", &line[..next], &line[next..]),
+            ];
+            for s in swaps {
+                variants.push(format!("{}{s}{}", &line[..i], &line[next..]));
+            }
+            for v in variants {
+                tried += 1;
+                if fast::message(&v).is_ok() {
+                    still_fast += 1;
+                }
+                if let Err(e) = fast_path_check(&v) {
+                    panic!("{e}");
+                }
+            }
+        }
+    }
+    // Some edits keep the line valid (a changed digit, a letter inside a string): both paths read them.
+    assert!(
+        still_fast > 0 && still_fast < tried,
+        "{still_fast} of {tried}"
+    );
+}

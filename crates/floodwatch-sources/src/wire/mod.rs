@@ -5,3 +5,4 @@
 
 pub(crate) mod json;
 pub(crate) mod reject;
+pub(crate) mod scan;

@@ -1,0 +1,583 @@
+//! A strict JSON pull scanner for hot paths (eslogger), reading only the values its caller asks for
+//! and skipping the rest without building anything.
+//!
+//! It has no error messages: whatever it is not sure of (malformed JSON, an escape inside a key,
+//! a number that is not a plain integer in range, nesting deeper than [`MAX_DEPTH`], a lone UTF-16
+//! surrogate) is a [`Miss`], and the caller reads the record again with serde_json, which gives the
+//! exact reject. So everything it accepts, serde_json accepts too, with the same values: it is at
+//! least as strict as serde_json on every rule (whitespace, string escapes, control characters,
+//! number grammar, trailing bytes). Differential tests and a fuzz target hold it to that.
+
+use std::borrow::Cow;
+
+/// Not read by the fast path: read the record with serde instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Miss;
+
+pub(crate) type Scanned<T> = Result<T, Miss>;
+
+/// Deeper nesting is a miss; serde_json's own limit (128) is above it, so a miss is never a
+/// record serde_json would read.
+const MAX_DEPTH: u32 = 64;
+
+/// Bytes that end the plain run of a string: `"`, `\` and the control characters JSON forbids.
+static STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+pub(crate) struct Scan<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    pos: usize,
+    depth: u32,
+}
+
+impl<'a> Scan<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Scan {
+            text,
+            b: text.as_bytes(),
+            pos: 0,
+            depth: 0,
+        }
+    }
+
+    /// JSON whitespace, as serde_json reads it (space, tab, newline, carriage return).
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.pos) {
+            if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                break;
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// The next byte after whitespace, not consumed.
+    #[inline]
+    pub(crate) fn peek(&mut self) -> Scanned<u8> {
+        self.ws();
+        self.b.get(self.pos).copied().ok_or(Miss)
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> Scanned<()> {
+        if self.peek()? == c {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(Miss)
+        }
+    }
+
+    /// Only whitespace is left (serde_json's `from_str` refuses trailing characters).
+    pub(crate) fn end(&mut self) -> Scanned<()> {
+        self.ws();
+        if self.pos == self.b.len() {
+            Ok(())
+        } else {
+            Err(Miss)
+        }
+    }
+
+    fn enter(&mut self) -> Scanned<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Miss);
+        }
+        Ok(())
+    }
+
+    /// Consumes `null` if it is next (after whitespace).
+    #[inline]
+    pub(crate) fn null(&mut self) -> Scanned<bool> {
+        if self.peek()? == b'n' {
+            self.literal(b"null")?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Scanned<()> {
+        if self.b.get(self.pos..self.pos + word.len()) == Some(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(Miss)
+        }
+    }
+
+    /// An object: `each(scan, key)` is called once per key and must consume its value (with
+    /// [`Scan::skip`] when the key is not wanted). Keys with escapes are a miss.
+    #[inline]
+    pub(crate) fn object(
+        &mut self,
+        mut each: impl FnMut(&mut Self, &'a [u8]) -> Scanned<()>,
+    ) -> Scanned<()> {
+        self.eat(b'{')?;
+        self.enter()?;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.eat(b'"')?;
+            let key = self.plain_key()?;
+            self.eat(b':')?;
+            each(self, key)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(Miss),
+            }
+        }
+    }
+
+    /// An array: `each(scan)` is called once per element and must consume it.
+    #[inline]
+    pub(crate) fn array(&mut self, mut each: impl FnMut(&mut Self) -> Scanned<()>) -> Scanned<()> {
+        self.eat(b'[')?;
+        self.enter()?;
+        if self.peek()? == b']' {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            each(self)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(Miss),
+            }
+        }
+    }
+
+    /// After an opening quote: the run of bytes up to the first stop byte. Eight bytes at a time
+    /// (SWAR): most strings here are keys and paths of 4 to 40 bytes.
+    #[inline]
+    fn plain_run(&mut self) -> usize {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let start = self.pos;
+        let mut i = start;
+        while let Some(chunk) = self.b.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let v = u64::from_le_bytes(word);
+            // The lowest flagged byte is exact (borrows only run upward), which is all we use.
+            let quote = v ^ (ONES * u64::from(b'"'));
+            let backslash = v ^ (ONES * u64::from(b'\\'));
+            let stops = (quote.wrapping_sub(ONES) & !quote)
+                | (backslash.wrapping_sub(ONES) & !backslash)
+                | (v.wrapping_sub(ONES * 0x20) & !v);
+            let stops = stops & HIGH;
+            if stops != 0 {
+                i += (stops.trailing_zeros() / 8) as usize;
+                self.pos = i;
+                return i - start;
+            }
+            i += 8;
+        }
+        while let Some(&c) = self.b.get(i) {
+            if STRING_STOP[c as usize] {
+                break;
+            }
+            i += 1;
+        }
+        self.pos = i;
+        i - start
+    }
+
+    /// A key without escapes, after its opening quote; consumes the closing quote.
+    #[inline]
+    fn plain_key(&mut self) -> Scanned<&'a [u8]> {
+        let start = self.pos;
+        self.plain_run();
+        if self.b.get(self.pos) != Some(&b'"') {
+            return Err(Miss);
+        }
+        let key = &self.b[start..self.pos];
+        self.pos += 1;
+        Ok(key)
+    }
+
+    /// A string value, borrowed when it has no escapes.
+    pub(crate) fn string(&mut self) -> Scanned<Cow<'a, str>> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        self.plain_run();
+        match self.b.get(self.pos) {
+            Some(b'"') => {
+                // Quotes are ASCII, so both ends are character boundaries.
+                let s = self.text.get(start..self.pos).ok_or(Miss)?;
+                self.pos += 1;
+                Ok(Cow::Borrowed(s))
+            }
+            Some(b'\\') => self.escaped_string(start).map(Cow::Owned),
+            _ => Err(Miss),
+        }
+    }
+
+    /// The rest of a string that has escapes, from its first byte at `start`.
+    fn escaped_string(&mut self, start: usize) -> Scanned<String> {
+        let mut out = String::with_capacity(self.pos - start + 16);
+        let mut run = start;
+        loop {
+            out.push_str(self.text.get(run..self.pos).ok_or(Miss)?);
+            match self.b.get(self.pos) {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let c = self.escape()?;
+                    out.push(c);
+                }
+                _ => return Err(Miss),
+            }
+            run = self.pos;
+            self.plain_run();
+        }
+    }
+
+    /// One escape, after its backslash.
+    fn escape(&mut self) -> Scanned<char> {
+        let c = *self.b.get(self.pos).ok_or(Miss)?;
+        self.pos += 1;
+        Ok(match c {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let n = self.hex4()?;
+                match n {
+                    0xD800..=0xDBFF => {
+                        // A high surrogate must be followed by a low one; a lone one is a miss
+                        // (serde_json refuses it, and the caller's lossy re-read handles it).
+                        if self.b.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                            return Err(Miss);
+                        }
+                        self.pos += 2;
+                        let low = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return Err(Miss);
+                        }
+                        let code = 0x10000 + ((n - 0xD800) << 10) + (low - 0xDC00);
+                        char::from_u32(code).ok_or(Miss)?
+                    }
+                    0xDC00..=0xDFFF => return Err(Miss),
+                    _ => char::from_u32(n).ok_or(Miss)?,
+                }
+            }
+            _ => return Err(Miss),
+        })
+    }
+
+    fn hex4(&mut self) -> Scanned<u32> {
+        let digits = self.b.get(self.pos..self.pos + 4).ok_or(Miss)?;
+        let mut n = 0u32;
+        for &d in digits {
+            n = n * 16 + (d as char).to_digit(16).ok_or(Miss)?;
+        }
+        self.pos += 4;
+        Ok(n)
+    }
+
+    /// The digits of a plain integer (`-?(0|[1-9][0-9]*)`, no fraction or exponent), as
+    /// (negative, magnitude). Anything else, including a magnitude beyond u64, is a miss.
+    #[inline]
+    fn integer(&mut self) -> Scanned<(bool, u64)> {
+        let negative = self.peek()? == b'-';
+        if negative {
+            self.pos += 1;
+        }
+        let start = self.pos;
+        let mut n: u64 = 0;
+        while let Some(&c) = self.b.get(self.pos) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            n = n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(c - b'0')))
+                .ok_or(Miss)?;
+            self.pos += 1;
+        }
+        let digits = self.pos - start;
+        if digits == 0 || (digits > 1 && self.b[start] == b'0') {
+            return Err(Miss);
+        }
+        if matches!(self.b.get(self.pos), Some(b'.' | b'e' | b'E')) {
+            return Err(Miss);
+        }
+        Ok((negative, n))
+    }
+
+    #[inline]
+    pub(crate) fn u32(&mut self) -> Scanned<u32> {
+        match self.integer()? {
+            (false, n) => u32::try_from(n).map_err(|_| Miss),
+            (true, _) => Err(Miss),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn i32(&mut self) -> Scanned<i32> {
+        let (negative, n) = self.integer()?;
+        let n = i64::try_from(n).map_err(|_| Miss)?;
+        match negative {
+            false => i32::try_from(n).map_err(|_| Miss),
+            // serde_json reads "-0" as a float, which an integer field refuses.
+            true if n == 0 => Err(Miss),
+            true => i32::try_from(-n).map_err(|_| Miss),
+        }
+    }
+
+    pub(crate) fn bool(&mut self) -> Scanned<bool> {
+        match self.peek()? {
+            b't' => self.literal(b"true").map(|_| true),
+            b'f' => self.literal(b"false").map(|_| false),
+            _ => Err(Miss),
+        }
+    }
+
+    /// `null` or a value read by `read`.
+    #[inline]
+    pub(crate) fn opt<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Scanned<T>,
+    ) -> Scanned<Option<T>> {
+        if self.null()? {
+            Ok(None)
+        } else {
+            read(self).map(Some)
+        }
+    }
+
+    /// Skips one value, checking it as strictly as serde_json does.
+    pub(crate) fn skip(&mut self) -> Scanned<()> {
+        match self.peek()? {
+            b'"' => {
+                self.pos += 1;
+                self.skip_string_body()
+            }
+            b'{' => self.skip_object(),
+            b'[' => self.array(Self::skip),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.skip_number(),
+            _ => Err(Miss),
+        }
+    }
+
+    /// An object whose keys and values are only checked, not read.
+    fn skip_object(&mut self) -> Scanned<()> {
+        self.pos += 1;
+        self.enter()?;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.eat(b'"')?;
+            self.skip_string_body()?;
+            self.eat(b':')?;
+            // The common flat values inline; containers recurse.
+            match self.peek()? {
+                b'"' => {
+                    self.pos += 1;
+                    self.skip_string_body()?;
+                }
+                b'-' | b'0'..=b'9' => self.skip_number()?,
+                _ => self.skip()?,
+            }
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(Miss),
+            }
+        }
+    }
+
+    #[inline]
+    fn skip_string_body(&mut self) -> Scanned<()> {
+        loop {
+            self.plain_run();
+            match self.b.get(self.pos) {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    self.escape()?;
+                }
+                _ => return Err(Miss),
+            }
+        }
+    }
+
+    /// JSON's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    fn skip_number(&mut self) -> Scanned<()> {
+        if self.b.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        let digits = |s: &mut Self| {
+            let start = s.pos;
+            while s.b.get(s.pos).is_some_and(u8::is_ascii_digit) {
+                s.pos += 1;
+            }
+            s.pos - start
+        };
+        let start = self.pos;
+        let n = digits(self);
+        if n == 0 || (n > 1 && self.b[start] == b'0') {
+            return Err(Miss);
+        }
+        if self.b.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            if digits(self) == 0 {
+                return Err(Miss);
+            }
+        }
+        if matches!(self.b.get(self.pos), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.b.get(self.pos), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if digits(self) == 0 {
+                return Err(Miss);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Skips the whole text as one value; None on a miss.
+    fn skip_all(text: &str) -> Option<()> {
+        let mut s = Scan::new(text);
+        s.skip().ok()?;
+        s.end().ok()
+    }
+
+    #[test]
+    fn accepts_only_what_serde_json_accepts() {
+        let cases = [
+            r#"{"a":[1,-2,3.5e-3,true,false,null,"x\"\\\/\b\f\n\r\tz\u00e9\ud83d\ude00"]}"#,
+            r#" { "a" : { } , "b" : [ ] } "#,
+            r#"{"a":1,}"#,
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":.5}"#,
+            r#"{"a":1e}"#,
+            r#"{"a":-}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":"\x"}"#,
+            r#"{"a":"\u12"}"#,
+            "{\"a\":\"tab\there\"}",
+            r#"{"a" 1}"#,
+            r#"{"a":1 "b":2}"#,
+            r#"[1,2"#,
+            r#"{"a":1}x"#,
+            r#"{"a":NaN}"#,
+            r#"{'a':1}"#,
+            "{\"a\":1}\u{c}",
+        ];
+        for text in cases {
+            let serde_ok = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+            let ours = skip_all(text).is_some();
+            assert!(
+                !ours || serde_ok,
+                "accepted what serde_json refuses: {text}"
+            );
+            // On these plain cases the scanner is exactly as lenient as serde_json, too.
+            assert_eq!(ours, serde_ok, "{text}");
+        }
+    }
+
+    #[test]
+    fn strings_borrow_when_plain_and_unescape_like_serde() {
+        for text in [
+            r#""\/bin\/ls""#,
+            r#""plain""#,
+            r#""\u00e9\ud83d\ude00 \"q\"""#,
+        ] {
+            let ours = Scan::new(text).string().unwrap();
+            let theirs: String = serde_json::from_str(text).unwrap();
+            assert_eq!(ours, theirs);
+        }
+        assert!(matches!(
+            Scan::new(r#""plain""#).string(),
+            Ok(Cow::Borrowed("plain"))
+        ));
+        // A lone surrogate is left to serde (which refuses it; the caller reads the record lossily).
+        assert_eq!(Scan::new(r#""\udcff""#).string(), Err(Miss));
+    }
+
+    #[test]
+    fn integers_in_range_only_as_serde_reads_them() {
+        for text in [
+            "0",
+            "7",
+            "4294967295",
+            "4294967296",
+            "-1",
+            "-0",
+            "-2147483648",
+            "-2147483649",
+            "2147483647",
+            "2147483648",
+            "1.0",
+            "1e3",
+            "01",
+            "99999999999999999999999",
+        ] {
+            let ours = Scan::new(text).u32().ok();
+            assert_eq!(ours, serde_json::from_str::<u32>(text).ok(), "u32 {text}");
+            let ours = Scan::new(text).i32().ok();
+            assert_eq!(ours, serde_json::from_str::<i32>(text).ok(), "i32 {text}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_a_miss() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(skip_all(&deep).is_none());
+        let ok = format!("{}{}", "[".repeat(20), "]".repeat(20));
+        assert!(skip_all(&ok).is_some());
+    }
+}
