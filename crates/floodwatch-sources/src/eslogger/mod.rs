@@ -12,7 +12,7 @@
 //!
 //! The wire types (the serde model of a message: only the keys read) are in `model`.
 
-mod fast;
+pub(crate) mod fast;
 pub(crate) mod model;
 #[cfg(test)]
 mod tests;

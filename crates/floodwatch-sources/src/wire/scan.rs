@@ -61,14 +61,23 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// The next byte after whitespace, not consumed.
-    #[inline]
+    /// The next byte after whitespace, not consumed. eslogger writes no whitespace between
+    /// tokens, so the first byte nearly always answers.
+    #[inline(always)]
     pub(crate) fn peek(&mut self) -> Scanned<u8> {
+        match self.b.get(self.pos) {
+            Some(&c) if c > b' ' => Ok(c),
+            _ => self.peek_after_ws(),
+        }
+    }
+
+    #[cold]
+    fn peek_after_ws(&mut self) -> Scanned<u8> {
         self.ws();
         self.b.get(self.pos).copied().ok_or(Miss)
     }
 
-    #[inline]
+    #[inline(always)]
     fn eat(&mut self, c: u8) -> Scanned<()> {
         if self.peek()? == c {
             self.pos += 1;
@@ -312,12 +321,11 @@ impl<'a> Scan<'a> {
     #[inline]
     fn integer(&mut self) -> Scanned<(bool, u64)> {
         let negative = self.peek()? == b'-';
-        if negative {
-            self.pos += 1;
-        }
-        let start = self.pos;
+        let b = self.b;
+        let mut i = self.pos + usize::from(negative);
+        let start = i;
         let mut n: u64 = 0;
-        while let Some(&c) = self.b.get(self.pos) {
+        while let Some(&c) = b.get(i) {
             if !c.is_ascii_digit() {
                 break;
             }
@@ -325,15 +333,16 @@ impl<'a> Scan<'a> {
                 .checked_mul(10)
                 .and_then(|n| n.checked_add(u64::from(c - b'0')))
                 .ok_or(Miss)?;
-            self.pos += 1;
+            i += 1;
         }
-        let digits = self.pos - start;
-        if digits == 0 || (digits > 1 && self.b[start] == b'0') {
+        let digits = i - start;
+        if digits == 0 || (digits > 1 && b[start] == b'0') {
             return Err(Miss);
         }
-        if matches!(self.b.get(self.pos), Some(b'.' | b'e' | b'E')) {
+        if matches!(b.get(i), Some(b'.' | b'e' | b'E')) {
             return Err(Miss);
         }
+        self.pos = i;
         Ok((negative, n))
     }
 
@@ -447,40 +456,51 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// JSON's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    /// JSON's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. The index is a
+    /// local (not `self.pos`) so the digit loops stay in registers.
+    #[inline]
     fn skip_number(&mut self) -> Scanned<()> {
-        if self.b.get(self.pos) == Some(&b'-') {
-            self.pos += 1;
+        let b = self.b;
+        let mut i = self.pos;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
         }
-        let digits = |s: &mut Self| {
-            let start = s.pos;
-            while s.b.get(s.pos).is_some_and(u8::is_ascii_digit) {
-                s.pos += 1;
-            }
-            s.pos - start
-        };
-        let start = self.pos;
-        let n = digits(self);
-        if n == 0 || (n > 1 && self.b[start] == b'0') {
+        let start = i;
+        i = digits_from(b, i);
+        let n = i - start;
+        if n == 0 || (n > 1 && b[start] == b'0') {
             return Err(Miss);
         }
-        if self.b.get(self.pos) == Some(&b'.') {
-            self.pos += 1;
-            if digits(self) == 0 {
+        if b.get(i) == Some(&b'.') {
+            let from = i + 1;
+            i = digits_from(b, from);
+            if i == from {
                 return Err(Miss);
             }
         }
-        if matches!(self.b.get(self.pos), Some(b'e' | b'E')) {
-            self.pos += 1;
-            if matches!(self.b.get(self.pos), Some(b'+' | b'-')) {
-                self.pos += 1;
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
             }
-            if digits(self) == 0 {
+            let from = i;
+            i = digits_from(b, from);
+            if i == from {
                 return Err(Miss);
             }
         }
+        self.pos = i;
         Ok(())
     }
+}
+
+/// The index of the first byte at or after `i` that is not an ASCII digit.
+#[inline(always)]
+fn digits_from(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
 }
 
 #[cfg(test)]
@@ -579,5 +599,57 @@ mod tests {
         assert!(skip_all(&deep).is_none());
         let ok = format!("{}{}", "[".repeat(20), "]".repeat(20));
         assert!(skip_all(&ok).is_some());
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    /// Throughput probe (not a test): FW_SPEED_FILE=path cargo test --release -p floodwatch-sources
+    /// --lib scan::speed -- --ignored --nocapture
+    #[test]
+    #[ignore]
+    fn probe() {
+        let Ok(path) = std::env::var("FW_SPEED_FILE") else {
+            return;
+        };
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mb = text.len() as f64 / 1e6;
+        for round in 0..3 {
+            let t = std::time::Instant::now();
+            let mut ok = 0;
+            for l in &lines {
+                let mut s = super::Scan::new(l);
+                if s.skip().is_ok() {
+                    ok += 1;
+                }
+            }
+            let skip = t.elapsed().as_secs_f64();
+            let t = std::time::Instant::now();
+            let mut fast = 0;
+            for l in &lines {
+                if crate::eslogger::fast::message(l).is_ok() {
+                    fast += 1;
+                }
+            }
+            let read = t.elapsed().as_secs_f64();
+            let t = std::time::Instant::now();
+            let mut out = Vec::new();
+            let mut p = crate::eslogger::EsloggerParser::new(crate::testutil::ctx("x"));
+            for (i, l) in lines.iter().enumerate() {
+                let _ = crate::RecordParser::parse(&mut p, l, i as u64, &mut out);
+                out.clear();
+            }
+            let parse = t.elapsed().as_secs_f64();
+            let t = std::time::Instant::now();
+            for l in &lines {
+                let _ = serde_json::from_str::<serde::de::IgnoredAny>(l);
+            }
+            let serde_skip = t.elapsed().as_secs_f64();
+            println!(
+                "round {round}: skip {:.0} MB/s ({ok}), fast {:.0} MB/s ({fast}), parser {:.0} MB/s, serde IgnoredAny {:.0} MB/s",
+                mb / skip, mb / read, mb / parse, mb / serde_skip
+            );
+        }
     }
 }
