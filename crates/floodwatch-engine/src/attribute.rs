@@ -53,7 +53,9 @@ pub fn spawn_group(procs: &ProcessTable, scope: &Scope, tool: ProcId) -> ProcId 
 /// In scope: the process itself (a tool, a runner, a non-platform binary), or any child of a
 /// script runner (a platform binary a script drives is still the script's traffic).
 pub fn in_scope(procs: &ProcessTable, scope: &Scope, id: ProcId) -> bool {
-    procs.get(id).is_some_and(|p| scope.in_scope(&p.info))
+    procs
+        .get(id)
+        .is_some_and(|p| *p.derived.in_scope.get_or_init(|| scope.in_scope(&p.info)))
         || parent_runner(procs, scope, id)
             .and_then(|r| procs.get(r))
             .is_some_and(|r| !is_login_shell(&r.info))

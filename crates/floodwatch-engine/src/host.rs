@@ -845,13 +845,14 @@ fn count_final(stats: &mut EngineStats, verdict: &mut HostVerdict, alert: &Alert
 
 /// The protocol of process `id`'s traffic: as reported, else (nettop `-P` process rows, unified-log
 /// summaries without one) what its command line declares, with how it says so. Worked out once per
-/// image ([`crate::process::Proc::declared_proto`]), not per sample.
+/// image ([`crate::process::Derived`]), not per sample.
 fn proto_of(procs: &ProcessTable, id: ProcId, reported: Proto) -> (Proto, Option<&str>) {
     if reported != Proto::Unknown {
         return (reported, None);
     }
     let declared = procs.get(id).and_then(|p| {
-        p.declared_proto
+        p.derived
+            .declared_proto
             .get_or_init(|| {
                 let name = Scope::name_of(&p.info)?;
                 declared::protocol(name, p.info.args.as_deref()?)

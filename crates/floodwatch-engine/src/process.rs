@@ -27,10 +27,19 @@ pub struct Proc {
     pub prior_images: Vec<String>,
     /// Only seen through a traffic source (name or path, no exec context).
     pub traffic_only: bool,
-    /// The protocol its command line declares ([`crate::declared::protocol`]), worked out on first
-    /// need and forgotten whenever the image facts change: traffic without a reported protocol asks
-    /// for it on every sample.
+    /// Facts worked out from the image on first need, forgotten whenever the image facts change.
+    pub derived: Derived,
+}
+
+/// What traffic asks of a process on every sample, worked out once per image.
+#[derive(Clone, Debug, Default)]
+pub struct Derived {
+    /// The protocol its command line declares ([`crate::declared::protocol`]), for traffic
+    /// without a reported protocol.
     pub declared_proto: OnceCell<Option<DeclaredProto>>,
+    /// Whether the scope lets it be (part of) a flood subject by its own image
+    /// ([`crate::scope::Scope::in_scope`]: name patterns and signing).
+    pub in_scope: OnceCell<bool>,
 }
 
 impl Proc {
@@ -166,7 +175,7 @@ impl ProcessTable {
                 exited: None,
                 prior_images: Vec::new(),
                 traffic_only: false,
-                declared_proto: OnceCell::new(),
+                derived: Derived::default(),
             },
         );
         self.by_pid.entry(pid).or_default().push(id);
@@ -179,7 +188,7 @@ impl ProcessTable {
             let p = self.procs.get_mut(&id).expect("id from index");
             p.last_seen = p.last_seen.max(ts);
             merge_missing(&mut p.info, info);
-            p.declared_proto = OnceCell::new();
+            p.derived = Derived::default();
             if p.parent.is_none() {
                 if let Some(pp) = info.ppid {
                     let parent = self.alive_at(pp, ts, 0).filter(|&x| x != id);
@@ -224,7 +233,7 @@ impl ProcessTable {
         merge_lineage(&mut new, &p.info);
         p.info = new;
         p.traffic_only = false;
-        p.declared_proto = OnceCell::new();
+        p.derived = Derived::default();
         id
     }
 
@@ -302,7 +311,7 @@ impl ProcessTable {
                     }
                 }
                 if knew != (p.info.path.is_some(), p.info.args.is_some()) {
-                    p.declared_proto = OnceCell::new();
+                    p.derived = Derived::default();
                 }
                 return id;
             }
