@@ -78,7 +78,13 @@ pub(super) fn csv_row(
         return Err((Reject::new(RejectReason::BadRow, "not a CSV layout"), false));
     };
     commas.clear();
-    commas.extend(memchr::memchr_iter(b',', line.as_bytes()));
+    // A plain loop: rows are short (about 60 bytes, 6 to 12 commas), where restarting a vectorized
+    // search at every comma costs more than looking at each byte once.
+    commas.extend(
+        line.bytes()
+            .enumerate()
+            .filter_map(|(i, b)| (b == b',').then_some(i)),
+    );
     let fields = Fields { line, commas };
     if fields.len() < count {
         return Err((
