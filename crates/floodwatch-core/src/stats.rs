@@ -42,6 +42,10 @@ pub struct FileStats {
     pub samples: Vec<RejectSample>,
     /// Remarks that are not rejects (anchoring decisions, newer versions seen).
     pub notes: Vec<String>,
+    /// Where a skip's key is written before it is looked up: a capture skips most of its rows
+    /// (baselines, quiet intervals), and the key must not be allocated for each.
+    #[serde(skip)]
+    key: String,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -62,6 +66,7 @@ impl FileStats {
             reasons: BTreeMap::new(),
             samples: Vec::new(),
             notes: Vec::new(),
+            key: String::new(),
         }
     }
 
@@ -89,7 +94,15 @@ impl FileStats {
 
     pub fn skip(&mut self, why: Cow<'static, str>) {
         self.skipped += 1;
-        *self.reasons.entry(format!("skipped: {why}")).or_default() += 1;
+        self.key.clear();
+        self.key.push_str("skipped: ");
+        self.key.push_str(&why);
+        match self.reasons.get_mut(self.key.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                self.reasons.insert(self.key.clone(), 1);
+            }
+        }
     }
 
     pub fn reject(&mut self, line: u64, reason: Cow<'static, str>, detail: String) {
