@@ -494,9 +494,25 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// The index of the first byte at or after `i` that is not an ASCII digit.
+/// The index of the first byte at or after `i` that is not an ASCII digit. Eight bytes at a time
+/// (SWAR): `stat` blocks are full of 8- to 19-digit numbers.
 #[inline(always)]
 fn digits_from(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        // Digits become 0..=9; every other byte becomes 10 or more.
+        let x = u64::from_le_bytes(word) ^ (ONES * 0x30);
+        // High bit set where a byte is 10 or more: below 0x80 by adding 0x76 (no carry out of a
+        // byte: at most 0x7f + 0x76), at or above 0x80 already.
+        let not_digit = (((x & !HIGH) + ONES * 0x76) | x) & HIGH;
+        if not_digit != 0 {
+            return i + (not_digit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
     while b.get(i).is_some_and(u8::is_ascii_digit) {
         i += 1;
     }
@@ -590,6 +606,39 @@ mod tests {
             assert_eq!(ours, serde_json::from_str::<u32>(text).ok(), "u32 {text}");
             let ours = Scan::new(text).i32().ok();
             assert_eq!(ours, serde_json::from_str::<i32>(text).ok(), "i32 {text}");
+        }
+    }
+
+    #[test]
+    fn digit_runs_end_at_the_first_other_byte() {
+        for text in [
+            "",
+            "7",
+            "1234567",
+            "12345678",
+            "123456789",
+            "1152921500312006598,",
+            "12345678x",
+            "1234\u{0}5678",
+            "12/34",
+            "12:34",
+            "0123456789abc",
+            "99999999999999999999\u{e9}",
+        ] {
+            let b = text.as_bytes();
+            let want = b
+                .iter()
+                .position(|c| !c.is_ascii_digit())
+                .unwrap_or(b.len());
+            assert_eq!(digits_from(b, 0), want, "{text:?}");
+        }
+        // Every byte value right after seven digits.
+        for c in 0..=255u8 {
+            let mut b = b"1234567".to_vec();
+            b.push(c);
+            b.extend_from_slice(b"89");
+            let want = if c.is_ascii_digit() { 10 } else { 7 };
+            assert_eq!(digits_from(&b, 0), want, "byte {c}");
         }
     }
 
