@@ -308,6 +308,11 @@ impl HostEngine {
         if self.network.has_pending() {
             self.drain_network(sh, false);
         }
+        let mut ev = ev;
+        if let EventKind::Fork { parent, child } = &mut ev.kind {
+            // The child's facts move into the table: nothing reads them from the event after.
+            self.procs.fork(parent, std::mem::take(&mut **child), ts);
+        }
         let changed = match &ev.kind {
             EventKind::Exec { instigator, target } => {
                 let id = self.procs.exec(instigator.as_deref(), target, ts);
@@ -318,8 +323,7 @@ impl HostEngine {
                 self.note_for_join(sh, &ev, Some(id));
                 self.on_exec(sh, id, &ev)
             }
-            EventKind::Fork { parent, child } => {
-                self.procs.fork(parent, child, ts);
+            EventKind::Fork { .. } => {
                 self.note_for_join(sh, &ev, None);
                 None
             }
@@ -356,16 +360,18 @@ impl HostEngine {
     /// a tool's exec counts for its spawn group. Returns the subject whose window changed, if any.
     fn on_exec(&mut self, sh: &Shared, id: ProcId, ev: &Event) -> Option<ProcId> {
         let p = self.procs.get(id)?;
-        let name = Scope::name_of(&p.info).map(str::to_string)?;
-        let path = p.info.path.clone().unwrap_or_else(|| name.clone());
-        let args = p.info.args.clone().unwrap_or_default();
-        let is_tool = sh.scope.is_tool(&name);
-        let is_runner = sh.scope.is_runner(&name);
+        let name = Scope::name_of(&p.info)?;
+        let is_tool = sh.scope.is_tool(name);
+        let is_runner = sh.scope.is_runner(name);
         // exec replaces the image: a declared flood of the old image ends here.
         self.windows.image_replaced(id, ev.ts);
         if !(is_tool || is_runner) {
             return None;
         }
+        // Copied only for the execs that count (most are neither tools nor runners).
+        let name = name.to_string();
+        let path = p.info.path.clone().unwrap_or_else(|| name.clone());
+        let args = p.info.args.clone().unwrap_or_default();
         let subject = attribute::subject_of(&self.procs, &sh.scope, id);
         let t = &sh.cfg.thresholds;
         if let Some(d) =

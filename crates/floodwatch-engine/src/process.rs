@@ -238,9 +238,9 @@ impl ProcessTable {
     }
 
     /// fork: a new lifetime whose parent is the forking one.
-    pub fn fork(&mut self, parent: &ProcInfo, child: &ProcInfo, ts: Ts) -> ProcId {
+    pub fn fork(&mut self, parent: &ProcInfo, child: ProcInfo, ts: Ts) -> ProcId {
         let pid_parent = self.observe(parent, ts);
-        let mut info = child.clone();
+        let mut info = child;
         if info.ppid.is_none() {
             info.ppid = Some(parent.pid);
         }
@@ -413,7 +413,7 @@ mod tests {
         let bash = t.observe(&info(100, 10, "/bin/bash", 1), Ts::from_secs(10));
         let child = t.fork(
             &info(100, 10, "/bin/bash", 1),
-            &info(200, 11, "/bin/bash", 100),
+            info(200, 11, "/bin/bash", 100),
             Ts::from_secs(11),
         );
         let after = t.exec(

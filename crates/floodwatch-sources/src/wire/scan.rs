@@ -322,27 +322,20 @@ impl<'a> Scan<'a> {
     fn integer(&mut self) -> Scanned<(bool, u64)> {
         let negative = self.peek()? == b'-';
         let b = self.b;
-        let mut i = self.pos + usize::from(negative);
-        let start = i;
-        let mut n: u64 = 0;
-        while let Some(&c) = b.get(i) {
-            if !c.is_ascii_digit() {
-                break;
-            }
-            n = n
-                .checked_mul(10)
-                .and_then(|n| n.checked_add(u64::from(c - b'0')))
-                .ok_or(Miss)?;
-            i += 1;
-        }
-        let digits = i - start;
-        if digits == 0 || (digits > 1 && b[start] == b'0') {
+        let start = self.pos + usize::from(negative);
+        let end = digits_from(b, start);
+        let digits = b.get(start..end).ok_or(Miss)?;
+        // 19 digits always fit a u64; longer runs are beyond every field read here anyway.
+        if digits.is_empty() || digits.len() > 19 || (digits.len() > 1 && digits[0] == b'0') {
             return Err(Miss);
         }
-        if matches!(b.get(i), Some(b'.' | b'e' | b'E')) {
+        if matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
             return Err(Miss);
         }
-        self.pos = i;
+        let n = digits
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        self.pos = end;
         Ok((negative, n))
     }
 
