@@ -3,7 +3,7 @@
 //! their socket rows say whether the process's own total is still needed.
 
 use super::{
-    Key, Mode, NettopParser, Pending, Prev, RawRow, Row, What, SKIP_BASELINE, SKIP_FIRST_DELTA,
+    Key, Mode, Name, NettopParser, Pending, Prev, RawRow, Row, What, SKIP_BASELINE, SKIP_FIRST_DELTA,
     SKIP_LATE_BASELINE, SKIP_NO_TRAFFIC, SKIP_ORPHAN,
 };
 use crate::{Parsed, Reject, RejectReason};
@@ -127,7 +127,7 @@ impl NettopParser {
                 // A socket row carries its process's name: its flag too.
                 let (pid, name, proc_invalid) = self.current_proc.clone()?;
                 let key = match raw.uuid {
-                    Some(uuid) => Key::Sock(pid, uuid, 0),
+                    Some(uuid) => Key::Sock(pid, Name::new(uuid), 0),
                     None => {
                         let n = self.block_socks.entry(desc.clone()).or_insert(0);
                         *n += 1;
@@ -344,7 +344,7 @@ impl NettopParser {
                 }
                 let traffic = Traffic {
                     pid: Some(row.pid),
-                    process_name: Some(row.name.to_string()),
+                    process_name: Some(row.name.text.to_string()),
                     process_path: None,
                     uid: None,
                     start,
@@ -383,7 +383,7 @@ impl NettopParser {
         };
         let traffic = Traffic {
             pid: Some(p.pid),
-            process_name: Some(p.name.to_string()),
+            process_name: Some(p.name.text.to_string()),
             process_path: None,
             uid: None,
             start: p.start,

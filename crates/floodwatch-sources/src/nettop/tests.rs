@@ -530,11 +530,11 @@ Codex (Service).451,10,2020,
 fn cells() {
     assert!(matches!(
         name_cell("com.apple.WebKi.1790"),
-        Some(What::Process { ref name, pid: 1790 }) if &**name == "com.apple.WebKi"
+        Some(What::Process { ref name, pid: 1790 }) if &*name.text == "com.apple.WebKi"
     ));
     assert!(matches!(
         name_cell("Signal Helper (.1069"),
-        Some(What::Process { ref name, pid: 1069 }) if &**name == "Signal Helper ("
+        Some(What::Process { ref name, pid: 1069 }) if &*name.text == "Signal Helper ("
     ));
     assert!(name_cell("kernel_task").is_none());
     assert!(name_cell("x.12a").is_none());
