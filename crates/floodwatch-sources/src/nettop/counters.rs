@@ -182,15 +182,19 @@ impl NettopParser {
     }
 
     fn remember(&mut self, row: &Row) {
-        self.prev.insert(
-            row.key.clone(),
-            Prev {
-                bytes_in: row.bytes_in,
-                bytes_out: row.bytes_out,
-                ts: row.ts,
-                frame: self.frame,
-            },
-        );
+        let now = Prev {
+            bytes_in: row.bytes_in,
+            bytes_out: row.bytes_out,
+            ts: row.ts,
+            frame: self.frame,
+        };
+        // Most keys were seen in the frame before: update in place, without a new key.
+        match self.prev.get_mut(&row.key) {
+            Some(p) => *p = now,
+            None => {
+                self.prev.insert(row.key.clone(), now);
+            }
+        }
     }
 
     fn vote(&mut self, row: &Row) {
