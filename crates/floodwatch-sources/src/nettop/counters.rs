@@ -3,8 +3,8 @@
 //! their socket rows say whether the process's own total is still needed.
 
 use super::{
-    Key, Mode, Name, NettopParser, Pending, Prev, RawRow, Row, What, SKIP_BASELINE, SKIP_FIRST_DELTA,
-    SKIP_LATE_BASELINE, SKIP_NO_TRAFFIC, SKIP_ORPHAN,
+    Key, Mode, Name, NettopParser, Pending, Prev, RawRow, Row, What, SKIP_BASELINE,
+    SKIP_FIRST_DELTA, SKIP_LATE_BASELINE, SKIP_NO_TRAFFIC, SKIP_ORPHAN,
 };
 use crate::{Parsed, Reject, RejectReason};
 use floodwatch_core::event::{Event, Proto, Traffic};
@@ -348,12 +348,12 @@ impl NettopParser {
                 }
                 let traffic = Traffic {
                     pid: Some(row.pid),
-                    process_name: Some(row.name.text.to_string()),
+                    process_name: Some(row.name.text.clone()),
                     process_path: None,
                     uid: None,
                     start,
                     proto: *proto,
-                    remote: remote.as_deref().map(str::to_string),
+                    remote: remote.clone(),
                     bytes_out,
                     bytes_in,
                     packets_out: None,
@@ -387,7 +387,7 @@ impl NettopParser {
         };
         let traffic = Traffic {
             pid: Some(p.pid),
-            process_name: Some(p.name.text.to_string()),
+            process_name: Some(p.name.text),
             process_path: None,
             uid: None,
             start: p.start,

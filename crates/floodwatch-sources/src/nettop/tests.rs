@@ -45,9 +45,9 @@ fn summary(ev: &[Event]) -> Vec<(String, Proto, Option<String>, u64, u64, u32)> 
         .map(traffic)
         .map(|t| {
             (
-                t.process_name.clone().unwrap(),
+                t.process_name.as_deref().unwrap().to_string(),
                 t.proto,
-                t.remote.clone(),
+                t.remote.as_deref().map(str::to_string),
                 t.bytes_in,
                 t.bytes_out,
                 t.new_connections,
@@ -590,7 +590,13 @@ fn real_fixed_width() {
     let got: Vec<(String, i32, u64)> = ev
         .iter()
         .map(traffic)
-        .map(|t| (t.process_name.clone().unwrap(), t.pid.unwrap(), t.bytes_out))
+        .map(|t| {
+            (
+                t.process_name.as_deref().unwrap().to_string(),
+                t.pid.unwrap(),
+                t.bytes_out,
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -651,7 +657,7 @@ fn real_fixed_width_header_after_the_rows() {
         .map(|e| (e, traffic(e)))
         .map(|(e, t)| {
             (
-                t.process_name.clone().unwrap(),
+                t.process_name.as_deref().unwrap().to_string(),
                 e.origin.line,
                 t.bytes_in,
                 t.bytes_out,
