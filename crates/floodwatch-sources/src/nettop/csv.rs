@@ -8,7 +8,12 @@ use std::sync::{Arc, LazyLock};
 
 /// `time,,interface,state,bytes_in,bytes_out,…,` or a `-J` subset (possibly without `time`).
 pub(super) fn csv_header(line: &str) -> Option<Columns> {
-    // Most records are rows: a substring search rules them out before splitting.
+    // Most records are rows. Column names never start with a digit, and rows of a capture with a
+    // time column always do: that rules most rows out at once; a substring search rules out the
+    // rest before splitting.
+    if line.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
     static BYTES_IN: LazyLock<memchr::memmem::Finder<'static>> =
         LazyLock::new(|| memchr::memmem::Finder::new("bytes_in"));
     BYTES_IN.find(line.as_bytes())?;
