@@ -47,7 +47,6 @@ fn rule_and_threat(v: &mut Map<String, Value>, product_version: &str) {
     v.insert(
         "threat".into(),
         json!({
-            "framework": "MITRE ATT&CK",
             "tactic": {
                 "id": ["TA0040"],
                 "name": ["Impact"],
@@ -109,7 +108,7 @@ fn host(name: &str) -> Value {
     h
 }
 
-/// `process.*` fields of one process (no parent).
+/// `process.*` fields of one process (no parent, no user: `user.*` carries the subject's user).
 fn process_fields(p: &ProcessView, host: &str) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("pid".into(), json!(p.pid));
@@ -125,9 +124,6 @@ fn process_fields(p: &ProcessView, host: &str) -> Map<String, Value> {
     if let Some(c) = &p.cmd_line {
         m.insert("command_line".into(), json!(c));
     }
-    if let Some(t) = p.start_time {
-        m.insert("start".into(), json!(ts(t)));
-    }
     let mut sig = Map::new();
     if let Some(s) = &p.signing_id {
         sig.insert("signing_id".into(), json!(s));
@@ -137,9 +133,6 @@ fn process_fields(p: &ProcessView, host: &str) -> Map<String, Value> {
     }
     if !sig.is_empty() {
         m.insert("code_signature".into(), Value::Object(sig));
-    }
-    if let Some(u) = user(p) {
-        m.insert("user".into(), u);
     }
     m
 }
@@ -163,8 +156,9 @@ fn process(p: &ProcessView, parents: &[ProcessView], host: &str) -> Value {
     let mut m = process_fields(p, host);
     if let Some(parent) = parents.first() {
         let mut pm = process_fields(parent, host);
-        // ECS nests no user under process.parent in the fields this output validates against.
-        pm.remove("user");
+        if let Some(t) = parent.start_time {
+            pm.insert("start".into(), json!(ts(t)));
+        }
         m.insert("parent".into(), Value::Object(pm));
     }
     Value::Object(m)
