@@ -57,33 +57,43 @@ fn any(parts: Vec<String>) -> String {
 
 fn cond(c: &Cond) -> String {
     let f = field(c.field);
+    let name_field = match c.field {
+        Field::Image => Some("process.name"),
+        Field::ParentImage => Some("process.parent.name"),
+        _ => None,
+    };
     match &c.m {
-        Match::EndsWith(v) => any(
-            v.iter()
-                .map(|x| format!("{f} LIKE {}", lit(&format!("*{}", like_pattern(x, true)))))
-                .collect(),
-        ),
-        Match::Contains(v) => any(
-            v.iter()
-                .map(|x| {
-                    format!(
-                        "TO_LOWER({f}) LIKE {}",
-                        lit(&format!("*{}*", like_pattern(&x.to_lowercase(), false)))
-                    )
-                })
-                .collect(),
-        ),
-        Match::Equals(v) => any(
-            v.iter()
-                .map(|x| {
-                    if x.contains('*') || x.contains('?') {
-                        format!("{f} LIKE {}", lit(&like_pattern(x, true)))
-                    } else {
-                        format!("{f} == {}", lit(x))
-                    }
-                })
-                .collect(),
-        ),
+        Match::EndsWith(v) if name_field.is_some() && plain_basenames(v).is_some() => {
+            let names: Vec<String> = plain_basenames(v)
+                .unwrap_or_default()
+                .iter()
+                .map(|n| lit(n))
+                .collect();
+            format!("{} IN ({})", name_field.unwrap_or(f), names.join(", "))
+        }
+        Match::EndsWith(v) => any(v
+            .iter()
+            .map(|x| format!("{f} LIKE {}", lit(&format!("*{}", like_pattern(x, true)))))
+            .collect()),
+        Match::Contains(v) => any(v
+            .iter()
+            .map(|x| {
+                format!(
+                    "TO_LOWER({f}) LIKE {}",
+                    lit(&format!("*{}*", like_pattern(&x.to_lowercase(), false)))
+                )
+            })
+            .collect()),
+        Match::Equals(v) => any(v
+            .iter()
+            .map(|x| {
+                if x.contains('*') || x.contains('?') {
+                    format!("{f} LIKE {}", lit(&like_pattern(x, true)))
+                } else {
+                    format!("{f} == {}", lit(x))
+                }
+            })
+            .collect()),
         Match::GreaterThan(n) => format!("{f} > {n}"),
         Match::Regex(r) => format!("{f} RLIKE {}", lit(&to_lucene(r))),
     }
@@ -158,7 +168,13 @@ pub fn render(rules: &RuleSet) -> Vec<OutFile> {
             continue; // no per-process bytes in Elastic Defend's macOS events (the header says so)
         };
         if let Some(base) = rules.event_rule(&w.base) {
-            push(&w.slug, &w.title, &w.description, w.level, count_query(w, base, min));
+            push(
+                &w.slug,
+                &w.title,
+                &w.description,
+                w.level,
+                count_query(w, base, min),
+            );
         }
     }
     out

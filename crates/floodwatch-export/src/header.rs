@@ -48,7 +48,10 @@ pub fn coverage(target: Target) -> Coverage {
         }
         Target::Kql => {
             keeps.push("Microsoft Defender for Endpoint on macOS: DeviceProcessEvents for execs, DeviceNetworkEvents for new connections per process and window (connections_per_s)".into());
-            loses.push("outbound bytes and packets: DeviceNetworkEvents has no byte or packet counts".into());
+            loses.push(
+                "outbound bytes and packets: DeviceNetworkEvents has no byte or packet counts"
+                    .into(),
+            );
         }
         Target::Osquery => {
             keeps.push("es_process_events (EndpointSecurity) on each Mac, scheduled every BurstTimeWindow, the count computed on the endpoint".into());

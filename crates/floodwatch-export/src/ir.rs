@@ -202,11 +202,7 @@ pub struct Bool {
 
 /// Renders a rule's condition (its expression, then `not` each filter) in a target language, given
 /// how one condition is written. A selection is the AND of its conditions.
-pub fn render_condition(
-    rule: &EventRule,
-    b: &Bool,
-    cond: &dyn Fn(&Cond) -> String,
-) -> String {
+pub fn render_condition(rule: &EventRule, b: &Bool, cond: &dyn Fn(&Cond) -> String) -> String {
     let sel = |s: &Selection| -> String {
         let parts: Vec<String> = s.conds.iter().map(cond).collect();
         if parts.len() == 1 {
@@ -215,12 +211,7 @@ pub fn render_condition(
             format!("({})", parts.join(&format!(" {} ", b.and)))
         }
     };
-    fn walk(
-        e: &Expr,
-        rule: &EventRule,
-        b: &Bool,
-        sel: &dyn Fn(&Selection) -> String,
-    ) -> String {
+    fn walk(e: &Expr, rule: &EventRule, b: &Bool, sel: &dyn Fn(&Selection) -> String) -> String {
         match e {
             Expr::Sel(name) => rule
                 .selections
@@ -276,4 +267,16 @@ pub fn regex_escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// When every suffix is `/name` (no wildcard, no further folder), the names: a target with a
+/// basename field (`process.name`, `FileName`) matches them exactly instead of by suffix.
+pub fn plain_basenames(values: &[String]) -> Option<Vec<&str>> {
+    values
+        .iter()
+        .map(|v| {
+            v.strip_prefix('/')
+                .filter(|n| !n.is_empty() && !n.contains(['/', '*', '?']))
+        })
+        .collect()
 }

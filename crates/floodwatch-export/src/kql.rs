@@ -39,35 +39,45 @@ fn any(parts: Vec<String>) -> String {
 
 fn cond(c: &Cond) -> String {
     let f = field(c.field);
+    let name_field = match c.field {
+        Field::Image => Some("FileName"),
+        Field::ParentImage => Some("InitiatingProcessFileName"),
+        _ => None,
+    };
     match &c.m {
-        Match::EndsWith(v) => any(
-            v.iter()
-                .map(|x| {
-                    if x.contains('*') || x.contains('?') {
-                        let r = glob_to_regex(x);
-                        format!("{f} matches regex {}", lit(&format!("(?i){}", &r[1..])))
-                    } else {
-                        format!("{f} endswith {}", lit(x))
-                    }
-                })
-                .collect(),
-        ),
-        Match::Contains(v) => any(
-            v.iter()
-                .map(|x| format!("{f} contains {}", lit(x)))
-                .collect(),
-        ),
-        Match::Equals(v) => any(
-            v.iter()
-                .map(|x| {
-                    if x.contains('*') || x.contains('?') {
-                        format!("{f} matches regex {}", lit(&glob_to_regex(x)))
-                    } else {
-                        format!("{f} =~ {}", lit(x))
-                    }
-                })
-                .collect(),
-        ),
+        Match::EndsWith(v) if name_field.is_some() && plain_basenames(v).is_some() => {
+            let names: Vec<String> = plain_basenames(v)
+                .unwrap_or_default()
+                .iter()
+                .map(|n| lit(n))
+                .collect();
+            format!("{} in~ ({})", name_field.unwrap_or(f), names.join(", "))
+        }
+        Match::EndsWith(v) => any(v
+            .iter()
+            .map(|x| {
+                if x.contains('*') || x.contains('?') {
+                    let r = glob_to_regex(x);
+                    format!("{f} matches regex {}", lit(&format!("(?i){}", &r[1..])))
+                } else {
+                    format!("{f} endswith {}", lit(x))
+                }
+            })
+            .collect()),
+        Match::Contains(v) => any(v
+            .iter()
+            .map(|x| format!("{f} contains {}", lit(x)))
+            .collect()),
+        Match::Equals(v) => any(v
+            .iter()
+            .map(|x| {
+                if x.contains('*') || x.contains('?') {
+                    format!("{f} matches regex {}", lit(&glob_to_regex(x)))
+                } else {
+                    format!("{f} =~ {}", lit(x))
+                }
+            })
+            .collect()),
         Match::GreaterThan(n) => format!("{f} > {n}"),
         Match::Regex(r) => format!("{f} matches regex {}", lit(r)),
     }

@@ -58,21 +58,39 @@ fn any(parts: Vec<String>) -> String {
 fn cond(c: &Cond) -> String {
     let f = field(c.field);
     match &c.m {
-        Match::EndsWith(v) => any(
-            v.iter()
-                .map(|x| format!("{f} LIKE {} ESCAPE '\\'", lit(&format!("%{}", like(x, true)))))
-                .collect(),
-        ),
-        Match::Contains(v) => any(
-            v.iter()
-                .map(|x| format!("{f} LIKE {} ESCAPE '\\'", lit(&format!("%{}%", like(x, false)))))
-                .collect(),
-        ),
-        Match::Equals(v) => any(
-            v.iter()
-                .map(|x| format!("{f} LIKE {} ESCAPE '\\'", lit(&like(x, true))))
-                .collect(),
-        ),
+        Match::EndsWith(v) if plain_basenames(v).is_some() => {
+            let names: Vec<String> = plain_basenames(v)
+                .unwrap_or_default()
+                .iter()
+                .map(|n| regex_escape(n))
+                .collect();
+            format!(
+                "regex_match({f}, {}, 0) IS NOT NULL",
+                lit(&format!("/({})$", names.join("|")))
+            )
+        }
+        Match::EndsWith(v) => any(v
+            .iter()
+            .map(|x| {
+                format!(
+                    "{f} LIKE {} ESCAPE '\\'",
+                    lit(&format!("%{}", like(x, true)))
+                )
+            })
+            .collect()),
+        Match::Contains(v) => any(v
+            .iter()
+            .map(|x| {
+                format!(
+                    "{f} LIKE {} ESCAPE '\\'",
+                    lit(&format!("%{}%", like(x, false)))
+                )
+            })
+            .collect()),
+        Match::Equals(v) => any(v
+            .iter()
+            .map(|x| format!("{f} LIKE {} ESCAPE '\\'", lit(&like(x, true))))
+            .collect()),
         Match::GreaterThan(n) => format!("{f} > {n}"),
         Match::Regex(r) => format!("regex_match({f}, {}, 0) IS NOT NULL", lit(r)),
     }
@@ -112,8 +130,7 @@ pub fn render(rules: &RuleSet) -> Vec<OutFile> {
         ));
     }
     for w in &rules.window_rules {
-        if let (Aggregate::Count { min }, Some(base)) = (&w.aggregate, rules.event_rule(&w.base))
-        {
+        if let (Aggregate::Count { min }, Some(base)) = (&w.aggregate, rules.event_rule(&w.base)) {
             queries.push((
                 format!("floodwatch_{}", w.slug),
                 w.title.clone(),

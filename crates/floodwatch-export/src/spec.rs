@@ -47,14 +47,20 @@ impl RuleSet {
         let spawn_min = (t.tool_spawns_per_s * window_secs as f64).ceil().max(1.0) as u64;
         let bytes_min = (t.bytes_per_s * window_secs as f64).ceil().max(1.0) as u64;
         let facts = vec![
-            ("windows.burst_time_window".into(), format!("{window_secs}s")),
+            (
+                "windows.burst_time_window".into(),
+                format!("{window_secs}s"),
+            ),
             (
                 "thresholds.tool_spawns_per_s".into(),
                 format!("{} (= {spawn_min} execs per window)", t.tool_spawns_per_s),
             ),
             (
                 "thresholds.bytes_per_s".into(),
-                format!("{} (= {bytes_min} bytes per window, unweighted)", t.bytes_per_s),
+                format!(
+                    "{} (= {bytes_min} bytes per window, unweighted)",
+                    t.bytes_per_s
+                ),
             ),
             (
                 "thresholds.declared_packets_per_s".into(),
@@ -94,8 +100,11 @@ impl RuleSet {
             osascript_rule(),
         ];
         for r in &mut event_rules {
-            r.filters
-                .extend(suppression_filters(&usable, declared_subject, &mut kept_out));
+            r.filters.extend(suppression_filters(
+                &usable,
+                declared_subject,
+                &mut kept_out,
+            ));
         }
         let mut exec = tool_exec_rule(&cfg.scope.network_tools);
         exec.filters
@@ -273,7 +282,10 @@ fn sel(name: &str, conds: Vec<Cond>) -> Selection {
 }
 
 fn ends(field: Field, v: &[&str]) -> Cond {
-    Cond::new(field, Match::EndsWith(v.iter().map(|s| s.to_string()).collect()))
+    Cond::new(
+        field,
+        Match::EndsWith(v.iter().map(|s| s.to_string()).collect()),
+    )
 }
 
 fn contains(v: &[&str]) -> Cond {

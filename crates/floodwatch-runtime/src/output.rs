@@ -5,10 +5,10 @@
 use crate::hunt::HuntResult;
 use floodwatch_core::{Error, Result};
 use floodwatch_engine::{AlertEvent, AlertEventKind};
+use floodwatch_sinks::ecs::{alert_document, campaign_document, write_network_ecs};
 use floodwatch_sinks::ocsf::{
     campaign_finding, detection_finding, write_json_line, write_network_jsonl, Activity,
 };
-use floodwatch_sinks::ecs::{alert_document, campaign_document, write_network_ecs};
 use floodwatch_sinks::report::{html_report, markdown_report, network_sections};
 use floodwatch_sinks::summary::{write_summary, RunSummary};
 use floodwatch_sinks::table::{write_alert, write_findings, Style};

@@ -232,7 +232,10 @@ pub fn alert_document(a: &Alert, product_version: &str) -> Value {
         v.insert("source".into(), Value::Object(source));
     }
     if let Some(t) = transport(&a.metrics.protocols) {
-        v.insert("network".into(), json!({"transport": t, "direction": "egress"}));
+        v.insert(
+            "network".into(),
+            json!({"transport": t, "direction": "egress"}),
+        );
     }
     Value::Object(v)
 }
@@ -252,7 +255,14 @@ pub fn network_document(f: &NetworkFinding, product_version: &str) -> Value {
     };
     v.insert(
         "event".into(),
-        event(&f.id, cats, f.severity, f.first_seen, f.last_seen, reasons.join("; ")),
+        event(
+            &f.id,
+            cats,
+            f.severity,
+            f.first_seen,
+            f.last_seen,
+            reasons.join("; "),
+        ),
     );
     rule_and_threat(&mut v, product_version);
     v.insert("host".into(), host(&f.host));
@@ -265,7 +275,12 @@ pub fn network_document(f: &NetworkFinding, product_version: &str) -> Value {
     let (local, _) = split_endpoint(&f.local);
     let mut source = Map::new();
     source.insert("address".into(), json!(local));
-    if let Ok(ip) = local.split('%').next().unwrap_or(local).parse::<std::net::IpAddr>() {
+    if let Ok(ip) = local
+        .split('%')
+        .next()
+        .unwrap_or(local)
+        .parse::<std::net::IpAddr>()
+    {
         source.insert("ip".into(), json!(ip.to_string()));
     }
     if f.bytes > 0 {
@@ -279,7 +294,10 @@ pub fn network_document(f: &NetworkFinding, product_version: &str) -> Value {
         v.insert("destination".into(), destination(t));
     }
     if let Some(t) = transport(&f.protocols) {
-        v.insert("network".into(), json!({"transport": t, "direction": "egress"}));
+        v.insert(
+            "network".into(),
+            json!({"transport": t, "direction": "egress"}),
+        );
     }
     Value::Object(v)
 }

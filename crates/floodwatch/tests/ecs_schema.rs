@@ -162,14 +162,19 @@ fn ecs_documents_use_ecs_fields_with_their_types() {
     // What an Elastic user filters on is there.
     let a = &collection[0];
     assert_eq!(a["event"]["kind"], "alert");
-    assert_eq!(a["threat"]["technique"]["subtechnique"]["id"][0], "T1498.001");
+    assert_eq!(
+        a["threat"]["technique"]["subtechnique"]["id"][0],
+        "T1498.001"
+    );
     assert_eq!(a["threat"]["tactic"]["id"][0], "TA0040");
     assert_eq!(a["rule"]["id"], "AN0971");
     assert_eq!(a["host"]["os"]["type"], "macos");
     assert!(a["process"]["command_line"].is_string());
     assert!(a["process"]["parent"]["executable"].is_string());
     assert!(collection.iter().any(|d| d["source"]["bytes"].is_u64()));
-    assert!(collection.iter().any(|d| d["destination"]["ip"].is_string()));
+    assert!(collection
+        .iter()
+        .any(|d| d["destination"]["ip"].is_string()));
     assert!(campaign.iter().any(|d| d["related"]["hosts"].is_array()));
     assert!(network.iter().all(|d| d["source"]["ip"].is_string()));
 }
@@ -186,7 +191,12 @@ fn the_validator_rejects_what_ecs_does_not_define() {
     });
     let p = check(&bad, &defs);
     assert!(p.iter().any(|x| x.starts_with("event.severity")), "{p:?}");
-    assert!(p.iter().any(|x| x.starts_with("event.id: an array")), "{p:?}");
-    assert!(p.iter().any(|x| x.starts_with("process.floodwatch_score: not an ECS field")));
+    assert!(
+        p.iter().any(|x| x.starts_with("event.id: an array")),
+        "{p:?}"
+    );
+    assert!(p
+        .iter()
+        .any(|x| x.starts_with("process.floodwatch_score: not an ECS field")));
     assert!(p.iter().any(|x| x.starts_with("destination.ip")));
 }

@@ -126,24 +126,47 @@ fn every_target_follows_the_config() {
         }
         for (name, text) in &changed {
             if !name.ends_with(".yaml") {
-                assert!(text.contains("windows.burst_time_window = 20s"), "{target}/{name}");
+                assert!(
+                    text.contains("windows.burst_time_window = 20s"),
+                    "{target}/{name}"
+                );
             }
         }
         // The window and the count (4/s x 20 s = 80) reach the rules themselves, and the tool list.
         let (window_default, window_changed, count_changed) = match target {
             "sigma" => ("timespan: 30s", "timespan: 20s", "gte: 80"),
-            "esql" => ("BUCKET(@timestamp, 30 seconds)", "BUCKET(@timestamp, 20 seconds)", "execs >= 80"),
+            "esql" => (
+                "BUCKET(@timestamp, 30 seconds)",
+                "BUCKET(@timestamp, 20 seconds)",
+                "execs >= 80",
+            ),
             "spl" => ("span=30s", "span=20s", "execs >= 80"),
             "kql" => ("bin(Timestamp, 30s)", "bin(Timestamp, 20s)", "execs >= 80"),
-            _ => ("unix_time FROM time) - 30", "unix_time FROM time) - 20", "execs >= 80"),
+            _ => (
+                "unix_time FROM time) - 30",
+                "unix_time FROM time) - 20",
+                "execs >= 80",
+            ),
         };
         assert!(d.contains(window_default), "{target}: {window_default}");
         assert!(c.contains(window_changed), "{target}: {window_changed}");
-        assert!(!c.contains(window_default), "{target}: the old window is gone");
+        assert!(
+            !c.contains(window_default),
+            "{target}: the old window is gone"
+        );
         assert!(c.contains(count_changed), "{target}: {count_changed}");
-        assert!(d.contains("execs >= 150") || d.contains("gte: 150"), "{target}");
-        assert!(c.contains("fwtesttool") && !d.contains("fwtesttool"), "{target}: tool list");
-        assert!(d.contains("nping") && d.contains("hping3"), "{target}: declared floods");
+        assert!(
+            d.contains("execs >= 150") || d.contains("gte: 150"),
+            "{target}"
+        );
+        assert!(
+            c.contains("fwtesttool") && !d.contains("fwtesttool"),
+            "{target}: tool list"
+        );
+        assert!(
+            d.contains("nping") && d.contains("hping3"),
+            "{target}: declared floods"
+        );
     }
 }
 
@@ -167,9 +190,18 @@ fn sigma_rules_pass_sigma_check_and_convert_with_each_backend() {
     );
     let n_rules = std::fs::read_dir(&rules)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "yml"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "yml")
+        })
         .count();
-    assert_eq!(n_rules, 11, "7 declared-flood rules, 2 base rules, 2 correlations");
+    assert_eq!(
+        n_rules, 11,
+        "7 declared-flood rules, 2 base rules, 2 correlations"
+    );
     let (ok, text) = harness(&py, &["check", rules.to_str().unwrap()]);
     assert!(ok, "sigma check failed:\n{text}");
     assert!(text.contains("No validation issues found."), "{text}");
@@ -221,7 +253,11 @@ fn sigma_rules_pass_sigma_check_and_convert_with_each_backend() {
 fn floodwatch_triples(
     jsonl: &str,
     hosts: &BTreeSet<String>,
-) -> (BTreeSet<(String, i64, i64)>, BTreeSet<(String, i64, i64)>, usize) {
+) -> (
+    BTreeSet<(String, i64, i64)>,
+    BTreeSet<(String, i64, i64)>,
+    usize,
+) {
     let (mut declared, mut burst) = (BTreeSet::new(), BTreeSet::new());
     let mut elsewhere = 0;
     for line in jsonl.lines() {
@@ -347,7 +383,10 @@ fn duckdb_flags_the_same_triples_as_floodwatch_on_the_demo_fleet() {
         fw_burst.intersection(&siem_burst).count(),
         aligned.len(),
     );
-    assert!(fw_declared.len() >= 2 && fw_burst.len() >= 10, "the demo fleet has floods");
+    assert!(
+        fw_declared.len() >= 2 && fw_burst.len() >= 10,
+        "the demo fleet has floods"
+    );
     assert_eq!(fw_declared, siem_declared, "declared floods differ");
     assert_eq!(fw_burst, siem_burst, "exec bursts differ");
     // Aligned buckets (a SIEM's `bin`/`BUCKET`) see fewer windows but every burst episode.
