@@ -246,18 +246,14 @@ fn sigma_rules_pass_sigma_check_and_convert_with_each_backend() {
     assert_eq!(unsupported, expected, "{text}");
 }
 
+/// (host, parent pid, window start in seconds).
+type Triples = BTreeSet<(String, i64, i64)>;
+
 /// floodwatch's (host, parent, window) triples of one channel from its OCSF lines: the declared
 /// floods (reason `declared_flood`: the parent of the declaring process, or the script of a lineage
 /// group, and the first hot window) and the exec bursts (reason `spawn_rate`: the spawn group's
 /// process and every hot window), on the given hosts.
-fn floodwatch_triples(
-    jsonl: &str,
-    hosts: &BTreeSet<String>,
-) -> (
-    BTreeSet<(String, i64, i64)>,
-    BTreeSet<(String, i64, i64)>,
-    usize,
-) {
+fn floodwatch_triples(jsonl: &str, hosts: &BTreeSet<String>) -> (Triples, Triples, usize) {
     let (mut declared, mut burst) = (BTreeSet::new(), BTreeSet::new());
     let mut elsewhere = 0;
     for line in jsonl.lines() {
@@ -335,7 +331,7 @@ fn compare_with_duckdb(py: &Path, d: &Path, fleet: &str) -> String {
     let (fw_declared, fw_burst, elsewhere) = floodwatch_triples(&jsonl, &hosts);
     const WINDOW: i64 = 30;
     const HOP: i64 = 15;
-    let siem_declared: BTreeSet<(String, i64, i64)> = duck["declared"]
+    let siem_declared: Triples = duck["declared"]
         .as_array()
         .unwrap()
         .iter()
@@ -349,7 +345,7 @@ fn compare_with_duckdb(py: &Path, d: &Path, fleet: &str) -> String {
             )
         })
         .collect();
-    let burst = |key: &str| -> BTreeSet<(String, i64, i64)> {
+    let burst = |key: &str| -> Triples {
         duck[key]
             .as_array()
             .unwrap()
@@ -365,7 +361,7 @@ fn compare_with_duckdb(py: &Path, d: &Path, fleet: &str) -> String {
     };
     let siem_burst = burst("exec_burst");
     let aligned = burst("exec_burst_aligned");
-    let episodes = |s: &BTreeSet<(String, i64, i64)>| -> BTreeSet<(String, i64)> {
+    let episodes = |s: &Triples| -> BTreeSet<(String, i64)> {
         s.iter().map(|(h, p, _)| (h.clone(), *p)).collect()
     };
     let summary = format!(
