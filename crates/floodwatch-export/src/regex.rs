@@ -103,28 +103,38 @@ fn repeat_digit(n: usize) -> String {
     }
 }
 
-/// The portable subset in Lucene's regular-expression dialect (ES|QL `RLIKE`): `\s` and `\d`
-/// spelled as classes, the whole wrapped in `.*` since Lucene matches the entire value, a final
-/// `(\s|$)` (whitespace or the end of the value) as an optional whitespace-led tail, and Lucene's
-/// reserved characters escaped.
+/// The portable subset in Lucene's regular-expression dialect (ES|QL `RLIKE`): `\d` spelled as a
+/// class and `\s` as a space (a command line's words are joined with spaces; Lucene has neither
+/// escape, and its `\t` is a literal `t`), inside or outside a character class; the whole wrapped
+/// in `.*` since Lucene matches the entire value; a final `(\s|$)` (whitespace or the end of the
+/// value) as an optional space-led tail; Lucene's reserved characters escaped.
 pub fn to_lucene(re: &str) -> String {
     let (body, tail) = match re.strip_suffix(r"(\s|$)") {
-        Some(body) => (body, "([ \\t].*)?"),
+        Some(body) => (body, "( .*)?"),
         None => (re, ".*"),
     };
     let mut out = String::from(".*");
+    let mut in_class = false;
     let mut chars = body.chars();
     while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next() {
-                Some('s') => out.push_str("[ \\t]"),
-                Some('d') => out.push_str("[0-9]"),
+                Some('s') => out.push_str(if in_class { " " } else { "[ ]" }),
+                Some('d') => out.push_str(if in_class { "0-9" } else { "[0-9]" }),
                 Some(other) => {
                     out.push('\\');
                     out.push(other);
                 }
                 None => out.push_str("\\\\"),
             },
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
             '"' | '<' | '>' | '@' | '&' | '~' | '#' => {
                 out.push('\\');
                 out.push(c);
@@ -186,10 +196,9 @@ mod tests {
 
     #[test]
     fn lucene_spelling() {
-        assert_eq!(
-            to_lucene(r"\s-[A-Za-z]*f(\s|$)"),
-            ".*[ \\t]-[A-Za-z]*f([ \\t].*)?"
-        );
+        assert_eq!(to_lucene(r"\s-[A-Za-z]*f(\s|$)"), ".*[ ]-[A-Za-z]*f( .*)?");
+        assert_eq!(to_lucene(r"[\s;|(/]curl"), ".*[ ;|(/]curl.*");
+        assert_eq!(to_lucene(r"\[\d+-"), ".*\\[[0-9]+-.*");
         assert_eq!(to_lucene("a\"b"), ".*a\\\"b.*");
     }
 }

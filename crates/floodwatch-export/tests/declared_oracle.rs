@@ -232,3 +232,35 @@ fn a_changed_cut_off_moves_the_rules() {
         "100/s < 200/s"
     );
 }
+
+/// ES|QL's `RLIKE` (Lucene: the whole value, no `\s`/`\d`) reads the translated expressions as the
+/// searched originals on every command line here. Lucene's syntax for this subset (classes,
+/// groups, alternation, `?`, `*`, `+`, `{n,}`) is the same as Rust's, so an anchored Rust regex
+/// stands in for it.
+#[test]
+fn lucene_translations_match_where_the_originals_do() {
+    let rules = RuleSet::from_config(&Config::default(), &[]);
+    let mut compared = 0;
+    for r in &rules.event_rules {
+        for s in r.selections.iter().chain(&r.filters) {
+            for c in &s.conds {
+                let Match::Regex(re) = &c.m else {
+                    continue;
+                };
+                let original = regex::Regex::new(re).unwrap();
+                let lucene = floodwatch_export::regex::to_lucene(re);
+                let whole = regex::Regex::new(&format!("^(?s:{lucene})$")).unwrap();
+                for (line, _) in CASES {
+                    let cmd = argv(line).join(" ");
+                    assert_eq!(
+                        whole.is_match(&cmd),
+                        original.is_match(&cmd),
+                        "{re} vs {lucene} on {cmd}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 300, "{compared}");
+}
