@@ -200,3 +200,33 @@ fn the_validator_rejects_what_ecs_does_not_define() {
         .any(|x| x.starts_with("process.floodwatch_score: not an ECS field")));
     assert!(p.iter().any(|x| x.starts_with("destination.ip")));
 }
+
+#[test]
+fn watch_writes_each_alert_state_as_a_valid_ecs_document() {
+    let root = repo_root();
+    let stream =
+        std::fs::read(root.join("examples/collection/build-mac-07/eslogger.jsonl")).unwrap();
+    let out = assert_cmd::Command::cargo_bin("floodwatch")
+        .unwrap()
+        .args(["watch", "--format", "ecs", "--host", "build-mac-07"])
+        .env_remove("FLOODWATCH_CONFIG")
+        .write_stdin(stream)
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let defs = definitions();
+    let docs: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(docs.len() >= 2, "opened, then updated or closed");
+    for d in &docs {
+        assert_eq!(check(d, &defs), Vec::<String>::new());
+        assert_eq!(d["event"]["kind"], "alert");
+    }
+    // Every state is the same finding.
+    assert!(docs
+        .iter()
+        .all(|d| d["event"]["id"] == docs[0]["event"]["id"]));
+}
