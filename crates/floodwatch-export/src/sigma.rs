@@ -120,9 +120,31 @@ fn values(m: &Match) -> Vec<String> {
     }
 }
 
+/// A glob with `*` only at its ends as Sigma's modifier (SigmaHQ's convention: `startswith`, not a
+/// trailing wildcard); other globs keep their wildcards.
+fn glob_modifier(v: &str) -> Option<(&'static str, &str)> {
+    let inner = |x: &str| !x.is_empty() && !x.contains(['*', '?']);
+    match (v.strip_prefix('*'), v.strip_suffix('*')) {
+        (Some(_), Some(_)) if v.len() > 2 && inner(&v[1..v.len() - 1]) => {
+            Some(("|contains", &v[1..v.len() - 1]))
+        }
+        (None, Some(p)) if inner(p) => Some(("|startswith", p)),
+        (Some(x), None) if inner(x) => Some(("|endswith", x)),
+        _ => None,
+    }
+}
+
 fn selection(s: &Selection) -> String {
     let mut out = format!("    {}:\n", s.name);
     for c in &s.conds {
+        if let Match::Equals(v) = &c.m {
+            if let [one] = v.as_slice() {
+                if let Some((m, value)) = glob_modifier(one) {
+                    out.push_str(&format!("        {}{m}: {}\n", c.field.sigma(), q(value)));
+                    continue;
+                }
+            }
+        }
         let vals = values(&c.m);
         let key = format!("{}{}", c.field.sigma(), modifier(&c.m));
         if vals.len() == 1 {

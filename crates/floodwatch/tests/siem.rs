@@ -171,6 +171,118 @@ fn every_target_follows_the_config() {
 }
 
 #[test]
+fn the_toml_wrapper_and_the_osquery_pack_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let esql = export(dir.path(), "esql", None);
+    let tomls: Vec<&(String, String)> = esql.iter().filter(|f| f.0.ends_with(".toml")).collect();
+    assert_eq!(tomls.len(), 8, "7 declared floods and the exec burst");
+    for (name, text) in tomls {
+        let v: toml::Table = toml::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let rule = v["rule"].as_table().unwrap();
+        assert_eq!(rule["type"].as_str(), Some("esql"), "{name}");
+        assert!(rule["query"]
+            .as_str()
+            .unwrap()
+            .starts_with("FROM logs-endpoint"));
+        let threat = &rule["threat"].as_array().unwrap()[0];
+        assert_eq!(threat["tactic"]["id"].as_str(), Some("TA0040"));
+        let technique = &threat["technique"].as_array().unwrap()[0];
+        assert_eq!(technique["id"].as_str(), Some("T1498"));
+        assert_eq!(
+            technique["subtechnique"].as_array().unwrap()[0]["id"].as_str(),
+            Some("T1498.001")
+        );
+    }
+    let osq = export(dir.path(), "osquery", None);
+    let conf = &osq.iter().find(|f| f.0.ends_with(".conf")).unwrap().1;
+    // osquery drops whole-line `//` comments from its config files before parsing the JSON.
+    let json: String = conf
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let pack: Value = serde_json::from_str(&json).unwrap();
+    let queries = pack["queries"].as_object().unwrap();
+    assert_eq!(queries.len(), 8);
+    assert!(queries.values().all(|q| q["interval"] == 30));
+    assert!(queries["floodwatch_exec_burst"]["query"]
+        .as_str()
+        .unwrap()
+        .contains("HAVING execs >= 150"));
+}
+
+#[test]
+fn suppressions_become_filters_unless_they_have_a_ceiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = dir.path().join("sup.toml");
+    std::fs::write(
+        &sup,
+        "[[suppression]]\nid = \"SUP-0002\"\nowner = \"it@example.com\"\nreason = \"Acme uptime probe\"\nexpires = \"2027-06-30\"\nmatch = { parent = \"/Library/Application Support/Acme/*\", user = \"root\" }\n\n[[suppression]]\nid = \"SUP-0001\"\nowner = \"netops@example.com\"\nreason = \"monitor-agent pings\"\nexpires = \"2027-06-30\"\nmatch = { path = \"/Library/Application Support/Acme/*\", user = \"root\" }\nceiling = { spawns_per_s = 1.0 }\n",
+    )
+    .unwrap();
+    let out = dir.path().join("sigma");
+    run_cli(
+        dir.path(),
+        &[
+            "export",
+            "--to",
+            "sigma",
+            "--suppressions",
+            sup.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    let ping =
+        std::fs::read_to_string(out.join("proc_creation_macos_floodwatch_ping_flood.yml")).unwrap();
+    assert!(ping.contains("    filter_main_sup_0002:\n        ParentImage|startswith: '/Library/Application Support/Acme/'\n        User: 'root'\n"), "{ping}");
+    assert!(ping.contains("and not filter_main_sup_0002"));
+    assert!(ping.contains("# Suppressions as filters: SUP-0002"));
+    assert!(ping.contains("# Suppression kept out: SUP-0001: a ceiling (spawns_per_s = 1.0)"));
+    assert!(!ping.contains("filter_main_sup_0001"));
+    // The exec burst's subject is the parent: `parent` (its parent) is not in the exec event.
+    let exec =
+        std::fs::read_to_string(out.join("proc_creation_macos_floodwatch_network_tool_exec.yml"))
+            .unwrap();
+    assert!(exec.contains("# Suppression kept out: SUP-0002: not a filter of the exec-burst rule"));
+    for target in ["esql", "spl", "kql", "osquery"] {
+        let o = dir.path().join(target);
+        run_cli(
+            dir.path(),
+            &[
+                "export",
+                "--to",
+                target,
+                "--suppressions",
+                sup.to_str().unwrap(),
+                "-o",
+                o.to_str().unwrap(),
+            ],
+        );
+        let all: String = std::fs::read_dir(&o)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        assert!(
+            all.contains("Acme"),
+            "{target}: the filter is in the queries"
+        );
+        assert!(all.contains("kept out: SUP-0001"), "{target}");
+    }
+    // The filtered rules pass sigma check too.
+    if let Some(py) = venv_python("sigma check with filters") {
+        let (ok, text) = harness(&py, &["check", out.to_str().unwrap()]);
+        assert!(ok && text.contains("No validation issues found."), "{text}");
+        let report = dir.path().join("convert.json");
+        let (ok, text) = harness(
+            &py,
+            &["convert", out.to_str().unwrap(), report.to_str().unwrap()],
+        );
+        assert!(ok, "the filtered rules convert:\n{text}");
+    }
+}
+
+#[test]
 fn export_to_stdout_names_each_file() {
     let (out, _) = run_cli(&repo_root(), &["export", "--to", "osquery"]);
     assert!(out.starts_with("==> floodwatch-an0971.sql <==\n"), "{out}");
