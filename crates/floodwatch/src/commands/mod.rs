@@ -7,6 +7,7 @@ pub mod config;
 pub mod coverage;
 pub mod demo;
 pub mod eval;
+pub mod export;
 pub mod hunt;
 pub mod simulate;
 pub mod suppress;
@@ -39,6 +40,7 @@ pub fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Simulate(a) => simulate::run(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Config(a) => config::run(a),
+        Cmd::Export(a) => export::run(a),
     }
 }
 
@@ -88,6 +90,7 @@ pub fn alert_format(asked: Option<OutFormat>, tty: bool) -> AlertFormat {
         OutFormat::Table => AlertFormat::Table {
             color: color_ok(tty),
         },
+        OutFormat::Ecs => AlertFormat::Ecs,
     }
 }
 
