@@ -13,7 +13,15 @@ if [ -x "$VENV/bin/python" ] && cmp -s "$REQ" "$STAMP"; then
     exit 0
 fi
 rm -rf "$VENV"
-python3 -m venv "$VENV"
+# Debian splits venv support out of python3: install it when a fresh machine lacks it.
+if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+    rm -rf "$VENV"
+    echo "siem venv: python3 venv support missing, installing python3-venv" >&2
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-venv python3-pip >/dev/null
+    python3 -m venv "$VENV"
+fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQ"
 cp "$REQ" "$STAMP"
 echo "siem venv: built in $VENV ($("$VENV/bin/python" -m pip --disable-pip-version-check list 2>/dev/null | grep -ci sigma) sigma packages)"
