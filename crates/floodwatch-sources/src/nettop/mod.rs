@@ -114,8 +114,14 @@ struct Name {
 impl Name {
     fn new(text: Arc<str>) -> Name {
         use std::hash::BuildHasher;
-        let hash = foldhash::fast::FixedState::with_seed(0x6e65_7474_6f70).hash_one(&*text);
-        Name { hash, text }
+        // A random seed per run, as the maps' own: process names are the attacker's to choose,
+        // and a fixed seed would let them pick names that all collide.
+        static SEED: std::sync::LazyLock<foldhash::fast::RandomState> =
+            std::sync::LazyLock::new(Default::default);
+        Name {
+            hash: SEED.hash_one(&*text),
+            text,
+        }
     }
 }
 
