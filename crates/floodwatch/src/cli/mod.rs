@@ -58,6 +58,9 @@ pub enum Cmd {
     /// a detection-rules TOML, SPL, KQL, an osquery pack), each file with a header saying which of
     /// the engine's signals it keeps and which it loses.
     Export(ExportArgs),
+    /// The triage web UI and JSON API over the store: the queue, each alert with its reasons and
+    /// history, and acknowledge / false positive / un-mark with who and why.
+    Serve(ServeArgs),
 }
 
 // ---- flags shared by several commands ----
@@ -287,6 +290,19 @@ pub struct WatchArgs {
     pub common: Common,
     #[command(flatten)]
     pub db: DbFlags,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Where to listen. Any address but loopback needs --token-file.
+    #[arg(long, default_value = "127.0.0.1:8480")]
+    pub listen: std::net::SocketAddr,
+    /// A file holding the token requests must present (Authorization: Bearer, or the cookie
+    /// `/?token=` sets).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Args)]

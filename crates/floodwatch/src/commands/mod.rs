@@ -9,6 +9,7 @@ pub mod demo;
 pub mod eval;
 pub mod export;
 pub mod hunt;
+pub mod serve;
 pub mod simulate;
 pub mod suppress;
 pub mod tune;
@@ -41,6 +42,7 @@ pub fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Demo(a) => demo::run(a),
         Cmd::Config(a) => config::run(a),
         Cmd::Export(a) => export::run(a),
+        Cmd::Serve(a) => serve::run(a),
     }
 }
 

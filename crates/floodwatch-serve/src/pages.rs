@@ -1,0 +1,287 @@
+//! The HTML pages: the queue and an alert, rendered by askama (contextual auto-escaping) from
+//! strings whose control and bidi characters were first made visible (`\x1b`, `\u{202e}`), so a
+//! command line can neither inject markup nor reorder or hide what the analyst reads.
+
+use crate::guard::same;
+use crate::{with_store, AppState, Failure};
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use floodwatch_core::Ts;
+use floodwatch_sinks::escape::terminal;
+use floodwatch_store::alerts::{AlertFilter, AlertRow, HistoryRow, Mark};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Attacker-written text, with its control and bidi characters shown as escapes.
+fn shown(s: &str) -> String {
+    terminal(s).into_owned()
+}
+
+/// Alerts per page of the queue.
+pub const PAGE: usize = 100;
+
+#[derive(Deserialize, Default)]
+pub struct QueueQuery {
+    pub host: Option<String>,
+    pub state: Option<String>,
+    pub severity: Option<String>,
+    /// Free text over subject, command line and headline.
+    pub q: Option<String>,
+    pub page: Option<usize>,
+}
+
+/// One queue row, ready to show.
+pub struct Row {
+    pub id: String,
+    pub host: String,
+    pub severity: String,
+    pub score: u8,
+    pub state: String,
+    pub mark: String,
+    pub first_seen: String,
+    pub subject: String,
+    pub cmd_line: String,
+    pub headline: String,
+}
+
+impl Row {
+    fn of(a: &AlertRow) -> Row {
+        Row {
+            id: a.id.clone(),
+            host: shown(&a.host),
+            severity: a.severity.clone(),
+            score: a.score,
+            state: if a.suppressed_by.is_some() {
+                "suppressed".into()
+            } else {
+                a.state.clone()
+            },
+            mark: a.mark.clone().unwrap_or_default(),
+            first_seen: a.first_seen.clone(),
+            subject: shown(&a.subject),
+            cmd_line: shown(a.cmd_line.as_deref().unwrap_or("")),
+            headline: shown(&a.headline),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+pub struct QueuePage {
+    pub rows: Vec<Row>,
+    pub counts: Vec<(String, usize)>,
+    pub host: String,
+    pub state: String,
+    pub severity: String,
+    pub q: String,
+    pub page: usize,
+    pub pages: usize,
+}
+
+/// The queue's alerts after the filters, highest priority first (score, then newest).
+pub(crate) fn filtered(rows: Vec<AlertRow>, f: &QueueQuery) -> Vec<AlertRow> {
+    let q =
+        f.q.as_deref()
+            .map(str::to_lowercase)
+            .filter(|q| !q.is_empty());
+    let mut rows: Vec<AlertRow> = rows
+        .into_iter()
+        .filter(|a| {
+            f.severity
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .is_none_or(|s| a.severity == s)
+        })
+        .filter(|a| match f.state.as_deref().filter(|s| !s.is_empty()) {
+            None => true,
+            Some("suppressed") => a.suppressed_by.is_some(),
+            Some("acknowledged") | Some("false_positive") => {
+                a.mark.as_deref() == f.state.as_deref()
+            }
+            Some(s) => a.state == s && a.suppressed_by.is_none(),
+        })
+        .filter(|a| {
+            q.as_deref().is_none_or(|q| {
+                [&a.subject, &a.headline, a.cmd_line.as_deref().unwrap_or("")]
+                    .iter()
+                    .any(|t| t.to_lowercase().contains(q))
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| b.score.cmp(&a.score).then(b.first_seen.cmp(&a.first_seen)));
+    rows
+}
+
+pub async fn queue(
+    State(state): State<Arc<AppState>>,
+    Query(f): Query<QueueQuery>,
+) -> Result<Response, Failure> {
+    let host = f.host.clone().filter(|h| !h.is_empty());
+    let all = with_store(&state, move |st| {
+        st.list_alerts(&AlertFilter {
+            host,
+            state: None,
+            suppressed: true,
+            limit: None,
+        })
+    })
+    .await?;
+    let mut counts: Vec<(String, usize)> = [
+        "open",
+        "closed",
+        "acknowledged",
+        "false_positive",
+        "suppressed",
+    ]
+    .iter()
+    .map(|s| (s.to_string(), 0))
+    .collect();
+    for a in &all {
+        let key = if a.suppressed_by.is_some() {
+            "suppressed"
+        } else {
+            a.mark.as_deref().unwrap_or(a.state.as_str())
+        };
+        if let Some(c) = counts.iter_mut().find(|(k, _)| k == key) {
+            c.1 += 1;
+        }
+    }
+    let rows = filtered(all, &f);
+    let pages = rows.len().div_ceil(PAGE).max(1);
+    let page = f.page.unwrap_or(1).clamp(1, pages);
+    let shown_rows = rows
+        .iter()
+        .skip((page - 1) * PAGE)
+        .take(PAGE)
+        .map(Row::of)
+        .collect();
+    let page_html = QueuePage {
+        rows: shown_rows,
+        counts,
+        host: f.host.unwrap_or_default(),
+        state: f.state.unwrap_or_default(),
+        severity: f.severity.unwrap_or_default(),
+        q: f.q.unwrap_or_default(),
+        page,
+        pages,
+    }
+    .render()
+    .map_err(|e| Failure::BadRequest(format!("rendering the queue: {e}")))?;
+    Ok(Html(page_html).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "alert.html")]
+pub struct AlertPage {
+    pub row: Row,
+    pub reasons: Vec<(i64, String)>,
+    pub history: Vec<(String, String, String, String)>,
+    pub mark_by: String,
+    pub mark_reason: String,
+    pub csrf: String,
+}
+
+pub async fn alert(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let key = id.clone();
+    let found = with_store(&state, move |st| st.alert(&key)).await?;
+    let Some((row, json, history)) = found else {
+        return Err(Failure::NotFound(format!("no alert {}", shown(&id))));
+    };
+    let reasons = reasons_of(&json);
+    let page = AlertPage {
+        reasons,
+        history: history.iter().map(history_row).collect(),
+        mark_by: shown(row.mark_by.as_deref().unwrap_or("")),
+        mark_reason: shown(row.mark_reason.as_deref().unwrap_or("")),
+        row: Row::of(&row),
+        csrf: state.csrf.clone(),
+    }
+    .render()
+    .map_err(|e| Failure::BadRequest(format!("rendering the alert: {e}")))?;
+    Ok(Html(page).into_response())
+}
+
+/// (points, sentence) of every reason in the stored alert.
+pub(crate) fn reasons_of(json: &str) -> Vec<(i64, String)> {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    v.get("reasons")
+        .and_then(|r| r.as_array())
+        .map(|rs| {
+            rs.iter()
+                .map(|r| {
+                    (
+                        r.get("points").and_then(|p| p.as_i64()).unwrap_or(0),
+                        shown(r.get("text").and_then(|t| t.as_str()).unwrap_or("")),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn history_row(h: &HistoryRow) -> (String, String, String, String) {
+    (
+        h.at.clone(),
+        h.event.clone(),
+        shown(h.actor.as_deref().unwrap_or("")),
+        shown(h.note.as_deref().unwrap_or("")),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct MarkForm {
+    pub csrf: Option<String>,
+    pub action: String,
+    pub by: String,
+    pub reason: String,
+}
+
+/// What an action name does, or None.
+pub(crate) fn mark_of(action: &str) -> Option<Mark> {
+    match action {
+        "ack" => Some(Mark::Acknowledged),
+        "fp" => Some(Mark::FalsePositive),
+        "unmark" => Some(Mark::Unmarked),
+        _ => None,
+    }
+}
+
+pub async fn mark(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Form(f): Form<MarkForm>,
+) -> Result<Response, Failure> {
+    if !f.csrf.as_deref().is_some_and(|t| same(t, &state.csrf)) {
+        return Ok((StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response());
+    }
+    let Some(m) = mark_of(&f.action) else {
+        return Err(Failure::BadRequest(format!(
+            "unknown action {}",
+            shown(&f.action)
+        )));
+    };
+    if f.by.trim().is_empty() || f.reason.trim().is_empty() {
+        return Err(Failure::BadRequest("who and why are required".into()));
+    }
+    let key = id.clone();
+    let done = with_store(&state, move |st| {
+        st.mark_alert(&key, m, f.by.trim(), f.reason.trim(), Ts::now())
+    })
+    .await?;
+    match done {
+        Some(full) => Ok(Redirect::to(&format!("/alerts/{full}")).into_response()),
+        None => Err(Failure::NotFound(format!("no alert {}", shown(&id)))),
+    }
+}
+
+pub async fn style() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../static/style.css"),
+    )
+}
