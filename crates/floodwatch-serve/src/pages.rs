@@ -8,9 +8,11 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use floodwatch_core::respond::Playbook;
 use floodwatch_core::Ts;
 use floodwatch_sinks::escape::terminal;
-use floodwatch_store::alerts::{AlertFilter, AlertRow, HistoryRow, Mark};
+use floodwatch_sinks::respond::playbook_html;
+use floodwatch_store::alerts::{AlertFilter, AlertRow, HistoryRow, Mark, SimilarRow};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -177,10 +179,35 @@ pub async fn queue(
 pub struct AlertPage {
     pub row: Row,
     pub reasons: Vec<(i64, String)>,
+    pub evidence: Vec<EvidenceRow>,
+    /// The playbook, rendered by the report's own escaping renderer (`floodwatch-sinks`).
+    pub playbook_html: String,
+    pub similar: Vec<SimilarShown>,
     pub history: Vec<(String, String, String, String)>,
     pub mark_by: String,
     pub mark_reason: String,
     pub csrf: String,
+}
+
+/// One item of evidence, located (file:line).
+pub struct EvidenceRow {
+    pub time: String,
+    pub kind: String,
+    pub pid: String,
+    pub what: String,
+    pub remote: String,
+    pub bytes: String,
+    pub at: String,
+}
+
+/// An earlier alert like this one, and what analysts decided about it.
+pub struct SimilarShown {
+    pub id: String,
+    pub host: String,
+    pub first_seen: String,
+    pub subject: String,
+    pub shares: String,
+    pub disposition: String,
 }
 
 pub async fn alert(
@@ -188,13 +215,28 @@ pub async fn alert(
     Path(id): Path<String>,
 ) -> Result<Response, Failure> {
     let key = id.clone();
-    let found = with_store(&state, move |st| st.alert(&key)).await?;
-    let Some((row, json, history)) = found else {
+    let found = with_store(&state, move |st| {
+        let Some(found) = st.alert(&key)? else {
+            return Ok(None);
+        };
+        let similar = st.similar_alerts(&found.0.id, 20)?.map(|(_, rows)| rows);
+        Ok(Some((found, similar.unwrap_or_default())))
+    })
+    .await?;
+    let Some(((row, json, history), similar)) = found else {
         return Err(Failure::NotFound(format!("no alert {}", shown(&id))));
     };
-    let reasons = reasons_of(&json);
+    let detail: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
     let page = AlertPage {
-        reasons,
+        reasons: reasons_of(&json),
+        evidence: evidence_of(&detail),
+        playbook_html: detail
+            .get("playbook")
+            .cloned()
+            .and_then(|p| serde_json::from_value::<Playbook>(p).ok())
+            .map(|p| playbook_html(&p))
+            .unwrap_or_default(),
+        similar: similar.iter().map(similar_shown).collect(),
         history: history.iter().map(history_row).collect(),
         mark_by: shown(row.mark_by.as_deref().unwrap_or("")),
         mark_reason: shown(row.mark_reason.as_deref().unwrap_or("")),
@@ -222,6 +264,62 @@ pub(crate) fn reasons_of(json: &str) -> Vec<(i64, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The alert's located evidence, as stored.
+fn evidence_of(detail: &serde_json::Value) -> Vec<EvidenceRow> {
+    let text = |e: &serde_json::Value, k: &str| -> String {
+        match e.get(k) {
+            Some(serde_json::Value::String(s)) => shown(s),
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        }
+    };
+    detail
+        .get("evidences")
+        .and_then(|e| e.as_array())
+        .map(|items| {
+            items
+                .iter()
+                .map(|e| EvidenceRow {
+                    time: e
+                        .get("time")
+                        .and_then(|t| t.as_i64())
+                        .map(|t| Ts(t).to_rfc3339_millis())
+                        .unwrap_or_default(),
+                    kind: text(e, "kind"),
+                    pid: text(e, "pid"),
+                    what: match text(e, "cmd_line") {
+                        c if c.is_empty() => text(e, "process"),
+                        c => c,
+                    },
+                    remote: text(e, "remote"),
+                    bytes: text(e, "bytes_out"),
+                    at: format!("{}:{}", text(e, "file"), text(e, "line")),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn similar_shown(r: &SimilarRow) -> SimilarShown {
+    let disposition = match (&r.mark, &r.suppressed_by) {
+        (Some(m), _) => format!(
+            "{m} by {}: {}",
+            shown(r.mark_by.as_deref().unwrap_or("?")),
+            shown(r.mark_reason.as_deref().unwrap_or(""))
+        ),
+        (None, Some(s)) => format!("suppressed by {}", shown(s)),
+        (None, None) => r.state.clone(),
+    };
+    SimilarShown {
+        id: r.id.clone(),
+        host: shown(&r.host),
+        first_seen: r.first_seen.clone(),
+        subject: shown(&r.subject),
+        shares: r.shares.join(", "),
+        disposition,
+    }
 }
 
 fn history_row(h: &HistoryRow) -> (String, String, String, String) {

@@ -245,6 +245,12 @@ fn queue_alert_page_and_marks_over_the_stored_hunt() {
         "{page}"
     );
     assert!(!page.contains('\u{202e}') && !page.contains('\u{1b}'));
+    // The evidence is located, and the playbook (rendered by the report's escaping renderer) is there.
+    assert!(page.contains("build-mac-07/eslogger.jsonl:"), "{page}");
+    assert!(
+        page.contains("Containment, least disruptive first"),
+        "{page}"
+    );
 
     // Marking from the page: refused without the CSRF token, done with it, and the CLI sees it.
     let csrf = page
