@@ -3,6 +3,7 @@
 //! - `GET /api/session`: `{"csrf": …}`, the token every POST must send as `X-CSRF-Token`.
 //! - `GET /api/alerts?host=&state=&severity=&q=&page=`: the queue's rows (highest priority first).
 //! - `GET /api/alerts/{id}`: the row, the whole stored alert, and its history.
+//! - `GET /api/suppressions`: every suppression with its hits and history fields.
 //! - `POST /api/alerts/{id}/ack|fp|unmark` with `{"by": …, "reason": …}`: the same marks the CLI
 //!   writes (`floodwatch alerts ack …`), with who and why.
 
@@ -97,4 +98,12 @@ pub async fn mark(
         Some(full) => Ok(Json(json!({ "id": full, "mark": action })).into_response()),
         None => Err(Failure::NotFound(format!("no alert {id:?}"))),
     }
+}
+
+/// Every suppression the store knows, with its hits and last hit (`suppress list --json`).
+pub async fn suppressions(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<serde_json::Value>, Failure> {
+    let rows = with_store(&state, |st| st.list_suppressions()).await?;
+    Ok(Json(json!({ "suppressions": rows })))
 }

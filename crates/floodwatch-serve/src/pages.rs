@@ -10,9 +10,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use floodwatch_core::respond::Playbook;
 use floodwatch_core::Ts;
+use floodwatch_engine::suppress::{check_entries, entry_toml, refuse_unowned, EntryFields};
 use floodwatch_sinks::escape::terminal;
 use floodwatch_sinks::respond::playbook_html;
 use floodwatch_store::alerts::{AlertFilter, AlertRow, HistoryRow, Mark, SimilarRow};
+use floodwatch_store::suppressions::{NewSuppression, SuppressionRow};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -178,6 +180,9 @@ pub async fn queue(
 #[template(path = "alert.html")]
 pub struct AlertPage {
     pub row: Row,
+    /// Prefilled match of a suppression made from this alert (raw values: the template escapes).
+    pub suppress_path: String,
+    pub suppress_host: String,
     pub reasons: Vec<(i64, String)>,
     pub evidence: Vec<EvidenceRow>,
     /// The playbook, rendered by the report's own escaping renderer (`floodwatch-sinks`).
@@ -228,6 +233,13 @@ pub async fn alert(
     };
     let detail: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
     let page = AlertPage {
+        // Prefilled only when nothing in it would be invisible in an input box.
+        suppress_path: Some(row.subject.clone())
+            .filter(|p| shown(p) == *p)
+            .unwrap_or_default(),
+        suppress_host: Some(row.host.clone())
+            .filter(|h| shown(h) == *h)
+            .unwrap_or_default(),
         reasons: reasons_of(&json),
         evidence: evidence_of(&detail),
         playbook_html: detail
@@ -375,6 +387,160 @@ pub async fn mark(
         Some(full) => Ok(Redirect::to(&format!("/alerts/{full}")).into_response()),
         None => Err(Failure::NotFound(format!("no alert {}", shown(&id)))),
     }
+}
+
+#[derive(Deserialize)]
+pub struct SuppressForm {
+    pub csrf: Option<String>,
+    pub by: String,
+    pub id: String,
+    pub owner: String,
+    pub reason: String,
+    pub expires: String,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub argv: String,
+    #[serde(default)]
+    pub parent: String,
+    #[serde(default)]
+    pub host: String,
+    #[serde(default)]
+    pub max_spawns_per_s: String,
+    #[serde(default)]
+    pub max_bytes_per_s: String,
+}
+
+/// A suppression from an alert's page: owner, reason and expiry required, a rate ceiling offered.
+/// Validated as `suppress add` validates it, stored with who added it; the next hunt applies it.
+pub async fn suppress(
+    State(state): State<Arc<AppState>>,
+    Path(alert_id): Path<String>,
+    Form(f): Form<SuppressForm>,
+) -> Result<Response, Failure> {
+    if !f.csrf.as_deref().is_some_and(|t| same(t, &state.csrf)) {
+        return Ok((StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response());
+    }
+    let given = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let mut ceilings = Vec::new();
+    for (key, text) in [
+        ("spawns_per_s", &f.max_spawns_per_s),
+        ("bytes_per_s", &f.max_bytes_per_s),
+    ] {
+        if let Some(t) = given(text) {
+            let v: f64 = t
+                .parse()
+                .map_err(|_| Failure::BadRequest(format!("{key} {} is not a number", shown(&t))))?;
+            ceilings.push((key, v));
+        }
+    }
+    let fields = EntryFields {
+        id: given(&f.id),
+        owner: given(&f.owner),
+        reason: given(&f.reason),
+        expires: given(&f.expires),
+        matches: [
+            ("path", &f.path),
+            ("argv", &f.argv),
+            ("parent", &f.parent),
+            ("host", &f.host),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| given(v).map(|v| (k, v)))
+        .collect(),
+        ceilings,
+    };
+    if given(&f.by).is_none() {
+        return Err(Failure::BadRequest("who adds it is required".into()));
+    }
+    let text = entry_toml(&fields).map_err(Failure::BadRequest)?;
+    let entries = check_entries(&text, std::path::Path::new("the form"))
+        .map_err(|e| Failure::BadRequest(shown(&e.to_string())))?;
+    let now = Ts::now();
+    refuse_unowned(&entries, now).map_err(|e| Failure::BadRequest(shown(&e)))?;
+    let by = f.by.trim().to_string();
+    with_store(&state, move |st| {
+        for e in &entries {
+            st.add_suppression(
+                &NewSuppression {
+                    id: e.id.clone(),
+                    owner: e.owner.clone(),
+                    reason: e.reason.clone(),
+                    expires: e.expires.clone(),
+                    entry: e.entry.clone(),
+                    created_by: by.clone(),
+                },
+                now,
+            )?;
+        }
+        Ok(())
+    })
+    .await?;
+    let _ = alert_id;
+    Ok(Redirect::to("/suppressions").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "suppressions.html")]
+pub struct SuppressionsPage {
+    pub rows: Vec<SuppressionShown>,
+}
+
+pub struct SuppressionShown {
+    pub id: String,
+    pub state: String,
+    pub owner: String,
+    pub reason: String,
+    pub expires: String,
+    pub created: String,
+    pub hits: u64,
+    pub last_hit: String,
+    pub entry: String,
+}
+
+/// Active, expiring within a week, expired, or removed: what each has hidden stays counted.
+pub(crate) fn suppression_state(r: &SuppressionRow, now: &str, week: &str) -> &'static str {
+    if r.removed_at.is_some() {
+        "removed"
+    } else if r.expired_at.is_some() || r.expires.as_deref().is_some_and(|e| e < now) {
+        "expired"
+    } else if r.expires.as_deref().is_some_and(|e| e < week) {
+        "expiring soon"
+    } else {
+        "active"
+    }
+}
+
+pub async fn suppressions(State(state): State<Arc<AppState>>) -> Result<Response, Failure> {
+    let rows = with_store(&state, |st| st.list_suppressions()).await?;
+    let now = Ts::now();
+    let (now_s, week_s) = (
+        now.to_rfc3339_millis(),
+        now.add_secs(7 * 86_400).to_rfc3339_millis(),
+    );
+    let page = SuppressionsPage {
+        rows: rows
+            .iter()
+            .map(|r| SuppressionShown {
+                id: shown(&r.id),
+                state: suppression_state(r, &now_s, &week_s).into(),
+                owner: shown(r.owner.as_deref().unwrap_or("")),
+                reason: shown(r.reason.as_deref().unwrap_or("")),
+                expires: r.expires.clone().unwrap_or_default(),
+                created: format!(
+                    "{} by {}",
+                    r.created_at.as_deref().unwrap_or(""),
+                    shown(r.created_by.as_deref().unwrap_or(""))
+                ),
+                hits: r.hits,
+                last_hit: r.last_hit.clone().unwrap_or_default(),
+                entry: shown(r.entry.as_deref().unwrap_or("")),
+            })
+            .collect(),
+    }
+    .render()
+    .map_err(|e| Failure::BadRequest(format!("rendering suppressions: {e}")))?;
+    Ok(Html(page).into_response())
 }
 
 pub async fn style() -> impl IntoResponse {
