@@ -1,21 +1,21 @@
 //! The JSON API: what the pages show and every action, for SOAR tools and scripts.
 //!
 //! - `GET /api/session`: `{"csrf": …}`, the token every POST must send as `X-CSRF-Token`.
-//! - `GET /api/alerts?host=&state=&severity=&q=&page=`: the queue's rows (highest priority first).
+//! - `GET /api/alerts?host=&state=&severity=&q=&from=&to=&page=`: a page of the queue (highest score
+//!   first), the total the filters keep and the count per state.
 //! - `GET /api/alerts/{id}`: the row, the whole stored alert, and its history.
 //! - `GET /api/suppressions`: every suppression with its hits and history fields.
 //! - `POST /api/alerts/{id}/ack|fp|unmark` with `{"by": …, "reason": …}`: the same marks the CLI
 //!   writes (`floodwatch alerts ack …`), with who and why.
 
 use crate::guard::csrf_header_ok;
-use crate::pages::{filtered, mark_of, QueueQuery, PAGE};
+use crate::pages::{mark_of, queue_filter, QueueQuery, PAGE};
 use crate::{with_store, AppState, Failure};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use floodwatch_core::Ts;
-use floodwatch_store::alerts::AlertFilter;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -28,27 +28,16 @@ pub async fn alerts(
     State(state): State<Arc<AppState>>,
     Query(f): Query<QueueQuery>,
 ) -> Result<Json<serde_json::Value>, Failure> {
-    let host = f.host.clone().filter(|h| !h.is_empty());
-    let all = with_store(&state, move |st| {
-        st.list_alerts(&AlertFilter {
-            host,
-            state: None,
-            suppressed: true,
-            limit: None,
-        })
-    })
-    .await?;
-    let rows = filtered(all, &f);
-    let total = rows.len();
     let page = f.page.unwrap_or(1).max(1);
-    let rows: Vec<_> = rows
-        .into_iter()
-        .skip((page - 1) * PAGE)
-        .take(PAGE)
-        .collect();
-    Ok(Json(
-        json!({ "total": total, "page": page, "per_page": PAGE, "alerts": rows }),
-    ))
+    let filter = queue_filter(&f, page);
+    let q = with_store(&state, move |st| st.queue(&filter)).await?;
+    Ok(Json(json!({
+        "total": q.total,
+        "page": page,
+        "per_page": PAGE,
+        "counts": q.counts,
+        "alerts": q.rows,
+    })))
 }
 
 pub async fn alert(

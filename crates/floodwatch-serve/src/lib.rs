@@ -7,8 +7,9 @@
 //!   visible first) for the queue and an alert.
 //! - [`api`]: the same data and actions as JSON under `/api/`.
 //!
-//! The store is opened per request (WAL, busy timeout), so a running hunt and the server work on it
-//! at the same time; a store that stays locked is a 503 with a message, not a 500.
+//! The store is opened once (its integrity checked) and kept (WAL, busy timeout), so a running hunt
+//! and the server work on it at the same time; a store that stays locked is a 503 with a message,
+//! not a 500.
 
 pub mod api;
 pub mod guard;
@@ -38,6 +39,10 @@ pub struct ServeConfig {
 /// What every handler shares.
 pub struct AppState {
     pub db: PathBuf,
+    /// One connection for the server's life: opening checks every page of the file (quick_check),
+    /// which is right once at start and far too slow per request on a large store. WAL lets a hunt
+    /// write meanwhile; requests take turns on it.
+    pub store: std::sync::Mutex<Store>,
     pub token: Option<String>,
     /// Random per server start; pages embed it in their forms, `/api/session` hands it out.
     pub csrf: String,
@@ -79,10 +84,11 @@ pub fn check_listen(cfg: &ServeConfig) -> Result<(), String> {
 /// Binds and serves until Ctrl-C / SIGTERM.
 pub fn serve(cfg: ServeConfig) -> Result<(), String> {
     check_listen(&cfg)?;
-    // Opening once up front turns a wrong path into a message before the server starts.
-    Store::open_existing(&cfg.db, BUSY_TIMEOUT).map_err(|e| e.to_string())?;
+    // Opened once, up front: a wrong path is a message before the server starts.
+    let store = Store::open_existing(&cfg.db, BUSY_TIMEOUT).map_err(|e| e.to_string())?;
     let state = Arc::new(AppState {
         db: cfg.db.clone(),
+        store: std::sync::Mutex::new(store),
         token: cfg.token.clone(),
         csrf: guard::random_token()
             .map_err(|e| format!("no randomness for the CSRF token: {e}"))?,
@@ -130,13 +136,14 @@ impl IntoResponse for Failure {
 
 /// Runs `f` on the store, off the async thread.
 pub(crate) async fn with_store<T: Send + 'static>(
-    state: &AppState,
+    state: &Arc<AppState>,
     f: impl FnOnce(&mut Store) -> floodwatch_core::Result<T> + Send + 'static,
 ) -> Result<T, Failure> {
-    let db = state.db.clone();
+    let state = state.clone();
     tokio::task::spawn_blocking(move || {
-        let mut store = Store::open_existing(&db, BUSY_TIMEOUT)
-            .map_err(|e| Failure::Store(format!("the store cannot be opened: {e}")))?;
+        let mut store = state.store.lock().map_err(|_| {
+            Failure::Store("the store connection was poisoned by a failed request".into())
+        })?;
         f(&mut store).map_err(|e| Failure::Store(format!("the store answered: {e}")))
     })
     .await

@@ -13,7 +13,7 @@ use floodwatch_core::Ts;
 use floodwatch_engine::suppress::{check_entries, entry_toml, refuse_unowned, EntryFields};
 use floodwatch_sinks::escape::terminal;
 use floodwatch_sinks::respond::playbook_html;
-use floodwatch_store::alerts::{AlertFilter, AlertRow, HistoryRow, Mark, SimilarRow};
+use floodwatch_store::alerts::{AlertRow, HistoryRow, Mark, QueueFilter, SimilarRow};
 use floodwatch_store::suppressions::{NewSuppression, SuppressionRow};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -33,6 +33,9 @@ pub struct QueueQuery {
     pub severity: Option<String>,
     /// Free text over subject, command line and headline.
     pub q: Option<String>,
+    /// RFC 3339 (or a prefix of it: `2025-09-15`) bounds on when the alerts were seen.
+    pub from: Option<String>,
+    pub to: Option<String>,
     pub page: Option<usize>,
 }
 
@@ -76,62 +79,40 @@ impl Row {
 pub struct QueuePage {
     pub rows: Vec<Row>,
     pub counts: Vec<(String, usize)>,
+    pub total: u64,
     pub host: String,
     pub state: String,
     pub severity: String,
     pub q: String,
+    pub from: String,
+    pub to: String,
     pub page: usize,
     pub pages: usize,
 }
 
-/// The queue's alerts after the filters, highest priority first (score, then newest).
-pub(crate) fn filtered(rows: Vec<AlertRow>, f: &QueueQuery) -> Vec<AlertRow> {
-    let q =
-        f.q.as_deref()
-            .map(str::to_lowercase)
-            .filter(|q| !q.is_empty());
-    let mut rows: Vec<AlertRow> = rows
-        .into_iter()
-        .filter(|a| {
-            f.severity
-                .as_deref()
-                .filter(|s| !s.is_empty())
-                .is_none_or(|s| a.severity == s)
-        })
-        .filter(|a| match f.state.as_deref().filter(|s| !s.is_empty()) {
-            None => true,
-            Some("suppressed") => a.suppressed_by.is_some(),
-            Some("acknowledged") | Some("false_positive") => {
-                a.mark.as_deref() == f.state.as_deref()
-            }
-            Some(s) => a.state == s && a.suppressed_by.is_none(),
-        })
-        .filter(|a| {
-            q.as_deref().is_none_or(|q| {
-                [&a.subject, &a.headline, a.cmd_line.as_deref().unwrap_or("")]
-                    .iter()
-                    .any(|t| t.to_lowercase().contains(q))
-            })
-        })
-        .collect();
-    rows.sort_by(|a, b| b.score.cmp(&a.score).then(b.first_seen.cmp(&a.first_seen)));
-    rows
+/// The store's filter for a queue request, page `page` (1-based).
+pub(crate) fn queue_filter(f: &QueueQuery, page: usize) -> QueueFilter {
+    let given = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
+    QueueFilter {
+        host: given(&f.host),
+        state: given(&f.state),
+        severity: given(&f.severity),
+        text: given(&f.q),
+        from: given(&f.from),
+        to: given(&f.to),
+        offset: ((page.max(1) - 1) * PAGE) as u64,
+        limit: PAGE as u32,
+    }
 }
 
 pub async fn queue(
     State(state): State<Arc<AppState>>,
     Query(f): Query<QueueQuery>,
 ) -> Result<Response, Failure> {
-    let host = f.host.clone().filter(|h| !h.is_empty());
-    let all = with_store(&state, move |st| {
-        st.list_alerts(&AlertFilter {
-            host,
-            state: None,
-            suppressed: true,
-            limit: None,
-        })
-    })
-    .await?;
+    let page = f.page.unwrap_or(1).max(1);
+    let filter = queue_filter(&f, page);
+    let q = with_store(&state, move |st| st.queue(&filter)).await?;
+    let pages = (q.total as usize).div_ceil(PAGE).max(1);
     let mut counts: Vec<(String, usize)> = [
         "open",
         "closed",
@@ -142,32 +123,21 @@ pub async fn queue(
     .iter()
     .map(|s| (s.to_string(), 0))
     .collect();
-    for a in &all {
-        let key = if a.suppressed_by.is_some() {
-            "suppressed"
-        } else {
-            a.mark.as_deref().unwrap_or(a.state.as_str())
-        };
-        if let Some(c) = counts.iter_mut().find(|(k, _)| k == key) {
-            c.1 += 1;
+    for (k, n) in &q.counts {
+        if let Some(c) = counts.iter_mut().find(|(name, _)| name == k) {
+            c.1 = *n as usize;
         }
     }
-    let rows = filtered(all, &f);
-    let pages = rows.len().div_ceil(PAGE).max(1);
-    let page = f.page.unwrap_or(1).clamp(1, pages);
-    let shown_rows = rows
-        .iter()
-        .skip((page - 1) * PAGE)
-        .take(PAGE)
-        .map(Row::of)
-        .collect();
     let page_html = QueuePage {
-        rows: shown_rows,
+        rows: q.rows.iter().map(Row::of).collect(),
         counts,
+        total: q.total,
         host: f.host.unwrap_or_default(),
         state: f.state.unwrap_or_default(),
         severity: f.severity.unwrap_or_default(),
         q: f.q.unwrap_or_default(),
+        from: f.from.unwrap_or_default(),
+        to: f.to.unwrap_or_default(),
         page,
         pages,
     }

@@ -82,6 +82,32 @@ pub struct AlertFilter {
     pub limit: Option<u32>,
 }
 
+/// The triage queue's filters (`serve`): every one optional.
+#[derive(Clone, Debug, Default)]
+pub struct QueueFilter {
+    pub host: Option<String>,
+    /// `open`, `closed`, `acknowledged`, `false_positive` or `suppressed`.
+    pub state: Option<String>,
+    pub severity: Option<String>,
+    /// Free text over subject, command line and headline (case-insensitive for ASCII).
+    pub text: Option<String>,
+    /// RFC 3339 bounds: alerts seen at or after `from` and first seen at or before `to`.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// One page of the queue.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueuePage {
+    pub rows: Vec<AlertRow>,
+    /// Alerts the filters keep, over all pages.
+    pub total: u64,
+    /// (state, alerts) under the host filter.
+    pub counts: Vec<(String, u64)>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mark {
     Acknowledged,
@@ -434,6 +460,101 @@ impl Store {
         rows.collect()
     }
 
+    /// A page of the triage queue, highest score first (then newest), with the number of alerts the
+    /// filters keep and the count per state (under the host filter only). Filtering, counting and
+    /// paging happen in SQLite, so a store of 100k alerts answers without loading them.
+    pub fn queue(&self, f: &QueueFilter) -> Result<QueuePage> {
+        self.queue_q(f).map_err(|e| self.sql(e))
+    }
+
+    fn queue_q(&self, f: &QueueFilter) -> rusqlite::Result<QueuePage> {
+        use rusqlite::types::Value;
+        const STATE: &str =
+            "CASE WHEN suppressed_by IS NOT NULL THEN 'suppressed' ELSE COALESCE(mark, state) END";
+        // Only the filters given appear in the SQL: then counting and paging read nothing but the
+        // `alerts_queue` index (the free-text filter alone has to read rows).
+        let mut host_only: Vec<String> = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(h) = &f.host {
+            args.push(Value::Text(h.clone()));
+            host_only.push(format!("host = ?{}", args.len()));
+        }
+        let mut conds = host_only.clone();
+        if let Some(st) = &f.state {
+            args.push(Value::Text(st.clone()));
+            let n = args.len();
+            conds.push(match st.as_str() {
+                "open" | "closed" => {
+                    format!("state = ?{n} AND suppressed_by IS NULL AND mark IS NULL")
+                }
+                _ => format!("{STATE} = ?{n}"),
+            });
+        }
+        if let Some(sev) = &f.severity {
+            args.push(Value::Text(sev.clone()));
+            conds.push(format!("severity = ?{}", args.len()));
+        }
+        if let Some(t) = f.text.as_deref().filter(|t| !t.is_empty()) {
+            args.push(Value::Text(format!("%{}%", like_escape(t))));
+            let n = args.len();
+            conds.push(format!(
+                "(subject LIKE ?{n} ESCAPE '\\' OR cmd_line LIKE ?{n} ESCAPE '\\' OR headline LIKE ?{n} ESCAPE '\\')"
+            ));
+        }
+        if let Some(from) = &f.from {
+            args.push(Value::Text(from.clone()));
+            conds.push(format!("last_seen >= ?{}", args.len()));
+        }
+        if let Some(to) = &f.to {
+            args.push(Value::Text(to.clone()));
+            conds.push(format!("first_seen <= ?{}", args.len()));
+        }
+        let clause = |c: &[String]| {
+            if c.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", c.join(" AND "))
+            }
+        };
+        let filters = clause(&conds);
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM alerts INDEXED BY alerts_queue {filters}"),
+            rusqlite::params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
+        // Ids of the page from the index, then their rows.
+        let mut page_args = args.clone();
+        page_args.push(Value::Integer(i64::from(f.limit)));
+        page_args.push(Value::Integer(f.offset as i64));
+        let (nl, no) = (page_args.len() - 1, page_args.len());
+        let mut st = self.conn.prepare(&format!(
+            "SELECT id, host, state, mark, mark_by, mark_reason, score, severity, first_seen, last_seen, subject,
+                    cmd_line, headline, suppressed_by, baseline, reopens
+             FROM alerts WHERE rowid IN (
+                 SELECT rowid FROM alerts INDEXED BY alerts_queue {filters}
+                 ORDER BY score DESC, first_seen DESC, id LIMIT ?{nl} OFFSET ?{no})
+             ORDER BY score DESC, first_seen DESC, id"
+        ))?;
+        let rows = st
+            .query_map(rusqlite::params_from_iter(page_args.iter()), row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let host_args: Vec<Value> = args.into_iter().take(host_only.len()).collect();
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {STATE} AS k, count(*) FROM alerts INDEXED BY alerts_queue {} GROUP BY k ORDER BY k",
+            clause(&host_only)
+        ))?;
+        let counts = st
+            .query_map(rusqlite::params_from_iter(host_args.iter()), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(QueuePage {
+            rows,
+            total: total as u64,
+            counts,
+        })
+    }
+
     /// One alert by id or unique id prefix, with its stored JSON and history.
     pub fn alert(&self, id: &str) -> Result<Option<(AlertRow, String, Vec<HistoryRow>)>> {
         self.alert_q(id).map_err(|e| self.sql(e))
@@ -633,12 +754,14 @@ impl Store {
 
 /// `id` as a `LIKE … ESCAPE '\\'` prefix pattern: its own `%`, `_` and `\\` match only themselves.
 fn like_prefix(id: &str) -> String {
-    format!(
-        "{}%",
-        id.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    )
+    format!("{}%", like_escape(id))
+}
+
+/// Text for a `LIKE … ESCAPE '\\'` pattern: its own `%`, `_` and `\\` match only themselves.
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<AlertRow> {

@@ -237,6 +237,11 @@ CREATE TABLE campaign_members (
 );
 CREATE INDEX campaign_members_by_member ON campaign_members (member_id);
 "#,
+    // v6: the triage queue (`serve`) pages by score and counts per state without reading the rows,
+    // whose alert_json makes every row a page of its own: an index holding what those need.
+    r#"
+CREATE INDEX alerts_queue ON alerts (score DESC, first_seen DESC, id, host, state, mark, severity, suppressed_by, last_seen);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

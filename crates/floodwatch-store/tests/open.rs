@@ -195,8 +195,9 @@ fn many_runs_creating_one_new_store_at_once_all_succeed() {
     }
 }
 
-/// What version 5 added, taken out again: a fresh store made to look like version 4.
-const UNDO_V5: &str = "DROP TABLE campaign_members; DROP TABLE campaigns;
+/// What versions 5 and 6 added, taken out again: a fresh store made to look like version 4.
+const UNDO_V5: &str = "DROP INDEX alerts_queue;
+     DROP TABLE campaign_members; DROP TABLE campaigns;
      DROP INDEX alerts_by_identity; DROP INDEX alerts_by_script; DROP INDEX alerts_by_destination;
      ALTER TABLE alerts DROP COLUMN identity; ALTER TABLE alerts DROP COLUMN script;
      ALTER TABLE alerts DROP COLUMN destination;
