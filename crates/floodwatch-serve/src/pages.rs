@@ -77,6 +77,10 @@ impl Row {
 #[derive(Template)]
 #[template(path = "queue.html")]
 pub struct QueuePage {
+    /// Fleet-wide campaigns (severity, score, destination, hosts, when, members, id).
+    pub campaigns: Vec<[String; 7]>,
+    /// Network-level findings (severity, host, local, target, when, headline, joined process).
+    pub network: Vec<[String; 7]>,
     pub rows: Vec<Row>,
     pub counts: Vec<(String, usize)>,
     pub total: u64,
@@ -111,7 +115,14 @@ pub async fn queue(
 ) -> Result<Response, Failure> {
     let page = f.page.unwrap_or(1).max(1);
     let filter = queue_filter(&f, page);
-    let q = with_store(&state, move |st| st.queue(&filter)).await?;
+    let host = filter.host.clone();
+    let (q, campaigns, network) = with_store(&state, move |st| {
+        let q = st.queue(&filter)?;
+        let campaigns = st.list_campaigns(host.as_deref())?;
+        let network = st.list_network(host.as_deref())?;
+        Ok((q, campaigns, network))
+    })
+    .await?;
     let pages = (q.total as usize).div_ceil(PAGE).max(1);
     let mut counts: Vec<(String, usize)> = [
         "open",
@@ -129,6 +140,34 @@ pub async fn queue(
         }
     }
     let page_html = QueuePage {
+        campaigns: campaigns
+            .iter()
+            .map(|c| {
+                [
+                    c.severity.clone(),
+                    c.score.to_string(),
+                    shown(&c.destination),
+                    format!("{} host(s): {}", c.hosts, shown(&c.host_list)),
+                    format!("{} to {}", c.first_seen, c.last_seen),
+                    format!("{} member(s)", c.members),
+                    c.id.clone(),
+                ]
+            })
+            .collect(),
+        network: network
+            .iter()
+            .map(|n| {
+                [
+                    n.severity.clone(),
+                    shown(&n.host),
+                    shown(&n.local),
+                    shown(n.target.as_deref().unwrap_or("")),
+                    format!("{} to {}", n.first_seen, n.last_seen),
+                    shown(&n.headline),
+                    shown(&n.joined),
+                ]
+            })
+            .collect(),
         rows: q.rows.iter().map(Row::of).collect(),
         counts,
         total: q.total,

@@ -211,6 +211,8 @@ fn queue_alert_page_and_marks_over_the_stored_hunt() {
         .filter_map(|t| t.split('"').next())
         .collect();
     assert!(ids.len() >= 2, "{queue}");
+    // The bundled campaign's fleet-wide finding is listed too.
+    assert!(queue.contains("<table id=\"campaigns\">"), "{queue}");
     // Filtering by host keeps only that host's alerts.
     let (_, only, _) = get(&format!("{}/?host=build-mac-07", s.base), &[]);
     assert!(
