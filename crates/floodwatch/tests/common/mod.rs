@@ -3,6 +3,8 @@
 // Every test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use floodwatch_core::config::Config;
 use floodwatch_engine::suppress::Suppressions;
 use floodwatch_runtime::{hunt_observed, HuntOptions, HuntResult};

@@ -1,0 +1,123 @@
+//! `floodwatch serve` test helpers: a store holding a hostile command line, the real binary serving
+//! it on loopback, and a small HTTP client.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What replaces the script path in the collection's eslogger lines (JSON-escaped there).
+pub const HOSTILE_JSON: &str = r#"\/Library\/Scripts\/.sync.sh\"><script>alert(1)<\/script><img src=x onerror=alert(2)> javascript:alert(3) \u202egnp.exe \u001b[31mRED <script>document.title='PWNED'<\/script>"#;
+
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("floodwatch")
+}
+
+/// The collection, its eslogger lines carrying the hostile command line, hunted into a store.
+pub fn hostile_store(dir: &Path) -> PathBuf {
+    let src = super::collection();
+    let copy = dir.join("collection");
+    for host in std::fs::read_dir(&src).unwrap() {
+        let host = host.unwrap().path();
+        if !host.is_dir() {
+            continue;
+        }
+        let to = copy.join(host.file_name().unwrap());
+        std::fs::create_dir_all(&to).unwrap();
+        for f in std::fs::read_dir(&host).unwrap() {
+            let f = f.unwrap().path();
+            let mut data = std::fs::read(&f).unwrap();
+            if f.file_name().unwrap() == "eslogger.jsonl" {
+                let text = String::from_utf8(data).unwrap();
+                data = text
+                    .replace(r"\/Library\/Scripts\/.sync.sh", HOSTILE_JSON)
+                    .into_bytes();
+            }
+            std::fs::write(to.join(f.file_name().unwrap()), data).unwrap();
+        }
+    }
+    let db = dir.join("store.db");
+    // The bundled campaign (five Macs) too, so the queue spans hosts.
+    let campaign = super::repo_root().join("examples/campaign");
+    for path in [copy.as_path(), campaign.as_path()] {
+        let out = Command::new(bin())
+            .args(["hunt", path.to_str().unwrap(), "--db", db.to_str().unwrap()])
+            .env_remove("FLOODWATCH_CONFIG")
+            .output()
+            .unwrap();
+        super::assert_success(&out);
+    }
+    db
+}
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start(db: &Path, extra: &[&str]) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(bin())
+        .args(["serve", "--db", db.to_str().unwrap(), "--listen", &listen])
+        .args(extra)
+        .env_remove("FLOODWATCH_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(20), "serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server {
+        child,
+        base: format!("http://{listen}"),
+    }
+}
+
+pub fn client() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into()
+}
+
+/// (status, body, content-security-policy) of a GET.
+pub fn get(url: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let mut req = client().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = req.call().unwrap();
+    let csp = resp
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_to_string().unwrap(), csp)
+}
+
+pub fn post_form(url: &str, form: &[(&str, &str)]) -> u16 {
+    client()
+        .post(url)
+        .send_form(form.iter().copied())
+        .unwrap()
+        .status()
+        .as_u16()
+}
