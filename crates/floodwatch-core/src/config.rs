@@ -475,7 +475,9 @@ impl Agent {
             );
         }
         if matches!(&self.host, Some(h) if h.trim().is_empty()) {
-            return Err("agent.host must not be empty (leave it out for this machine's name)".into());
+            return Err(
+                "agent.host must not be empty (leave it out for this machine's name)".into(),
+            );
         }
         for (i, s) in self.sources.iter().enumerate() {
             let n = i + 1;
@@ -748,7 +750,9 @@ fn de_duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration,
     })
 }
 
-fn de_opt_date<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<crate::Ts>, D::Error> {
+fn de_opt_date<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<crate::Ts>, D::Error> {
     let s = String::deserialize(d)?;
     crate::time::parse_date(&s)
         .map(Some)

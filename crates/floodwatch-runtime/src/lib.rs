@@ -17,8 +17,8 @@
 pub mod agent;
 pub mod hunt;
 pub mod output;
-pub mod playback;
 pub mod plan;
+pub mod playback;
 pub mod replay;
 pub mod setup;
 pub mod store;

@@ -173,7 +173,10 @@ impl LineTimes {
 mod tests {
     use super::*;
 
-    const ES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/collection/build-mac-07/eslogger.jsonl");
+    const ES: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/collection/build-mac-07/eslogger.jsonl"
+    );
 
     #[test]
     fn a_replay_writes_every_line_as_it_is() {
@@ -190,7 +193,11 @@ mod tests {
         let t = Instant::now();
         let p = play(Path::new(ES), Pacing::Rate(2000.0), &mut out).unwrap();
         // 919 lines at 2,000 a second: the last one is due at 0.459 s.
-        assert!(t.elapsed() >= Duration::from_millis(450), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(450),
+            "{:?}",
+            t.elapsed()
+        );
         assert_eq!(p.lines, 919);
         assert_eq!(out, std::fs::read(ES).unwrap());
     }
@@ -218,7 +225,11 @@ mod tests {
         let t = Instant::now();
         let mut out = Vec::new();
         play(&p, Pacing::Original(2.0), &mut out).unwrap();
-        assert!(t.elapsed() >= Duration::from_millis(290), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(290),
+            "{:?}",
+            t.elapsed()
+        );
         assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 2);
     }
 

@@ -130,13 +130,36 @@ pub fn run_agent(
         });
     }
     drop(bell_tx);
-    let result = drive(&cfg, sup, opts, &stop, &mut feeds, &labels, &bell, sinks);
-    sources_stop.store(true, Ordering::Relaxed);
-    for f in &feeds {
-        f.shared.kill_child();
-    }
+    let stopping = Stopping {
+        asked: stop,
+        sources: sources_stop.clone(),
+    };
+    let result = drive(
+        &cfg, sup, opts, &stopping, &mut feeds, &labels, &bell, sinks,
+    );
+    stopping.sources_now(&feeds);
     result
 }
+
+/// The agent's stop (a signal), and the sources' own.
+struct Stopping {
+    asked: Arc<AtomicBool>,
+    sources: Arc<AtomicBool>,
+}
+
+impl Stopping {
+    /// Tells the sources to end: followed files stop at their end, children are ended (their pipes
+    /// then end too).
+    fn sources_now(&self, feeds: &[Feed]) {
+        self.sources.store(true, Ordering::Relaxed);
+        for f in feeds {
+            f.shared.kill_child();
+        }
+    }
+}
+
+/// After a stop, how long what the sources still hold is waited for (and fed to the engine).
+const STOP_DRAIN: Duration = Duration::from_secs(2);
 
 /// The engine thread's loop.
 #[allow(clippy::too_many_arguments)]
@@ -144,7 +167,7 @@ fn drive(
     cfg: &Config,
     sup: Suppressions,
     opts: &AgentOptions,
-    stop: &AtomicBool,
+    stop: &Stopping,
     feeds: &mut [Feed],
     labels: &[Arc<str>],
     bell: &Receiver<()>,
@@ -159,6 +182,7 @@ fn drive(
     let mut findings: Vec<NetworkFinding> = Vec::new();
     let mut last_push = Instant::now();
     let mut line = Vec::new();
+    let mut draining: Option<Instant> = None;
     loop {
         for f in feeds.iter_mut() {
             f.refill();
@@ -211,8 +235,19 @@ fn drive(
                 emit_live(e, &mut alerts, &mut findings, sinks, &mut line)?;
             }
         }
-        if all_ended || stop.load(Ordering::Relaxed) {
+        if all_ended {
             break;
+        }
+        match draining {
+            Some(until) if Instant::now() >= until => break,
+            Some(_) => {}
+            None if stop.asked.load(Ordering::Relaxed) => {
+                // Stopped: the sources end what they were reading (a child is ended, a followed
+                // file read to its end), and what they held still reaches the engine.
+                stop.sources_now(feeds);
+                draining = Some(Instant::now() + STOP_DRAIN);
+            }
+            None => {}
         }
         if pushed == 0 {
             match bell.recv_timeout(wait) {
@@ -310,8 +345,10 @@ fn summarize(engine: &mut Engine, feeds: &[Feed]) -> RunSummary {
                 .unwrap_or_else(|_| FileStats::new(String::new(), "unknown"));
             let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
             if n(&sh.restarts) > 0 {
-                st.notes
-                    .push(format!("the command was restarted {} time(s)", n(&sh.restarts)));
+                st.notes.push(format!(
+                    "the command was restarted {} time(s)",
+                    n(&sh.restarts)
+                ));
             }
             if n(&sh.rotations) + n(&sh.truncations) > 0 {
                 st.notes.push(format!(

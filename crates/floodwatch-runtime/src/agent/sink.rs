@@ -89,9 +89,7 @@ impl FileSink {
             for n in (1..self.keep).rev() {
                 let from = self.rotated(n);
                 match std::fs::rename(&from, self.rotated(n + 1)) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(io(&from, e))
-                    }
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&from, e)),
                     _ => {}
                 }
             }

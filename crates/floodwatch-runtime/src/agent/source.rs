@@ -228,10 +228,9 @@ fn run(
         if started.elapsed() > spec.restart_delay_max {
             delay = spec.restart_delay;
         }
-        let n = shared.restarts.fetch_add(1, Ordering::Relaxed) + 1;
         log(
             &spec.label,
-            &format!("restart #{n} in {:.1} s", delay.as_secs_f64()),
+            &format!("starting it again in {:.1} s", delay.as_secs_f64()),
         );
         let until = Instant::now() + delay;
         while Instant::now() < until {
@@ -240,6 +239,7 @@ fn run(
             }
             std::thread::sleep(Duration::from_millis(50).min(delay));
         }
+        shared.restarts.fetch_add(1, Ordering::Relaxed);
         delay = (delay * 2).min(spec.restart_delay_max);
     }
 }
@@ -527,10 +527,7 @@ impl Follower {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    log(
-                        &self.path.display().to_string(),
-                        &format!("reading: {e}"),
-                    );
+                    log(&self.path.display().to_string(), &format!("reading: {e}"));
                     return true;
                 }
             }
@@ -639,7 +636,11 @@ mod tests {
     fn wait_lines(rx: &Receiver<Vec<u8>>, got: &mut Vec<u8>, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while got.iter().filter(|b| **b == b'\n').count() < n {
-            assert!(Instant::now() < deadline, "only {:?}", String::from_utf8_lossy(got));
+            assert!(
+                Instant::now() < deadline,
+                "only {:?}",
+                String::from_utf8_lossy(got)
+            );
             if let Ok(c) = rx.recv_timeout(Duration::from_millis(50)) {
                 got.extend(c);
             }

@@ -1,6 +1,7 @@
 //! One file per command: each reads its flags (`cli`), calls library code (the runtime, the
 //! analyses, the store) and prints. What they share is here.
 
+pub mod agent;
 pub mod alerts;
 pub mod baseline;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod coverage;
 pub mod demo;
 pub mod eval;
 pub mod hunt;
+pub mod replay;
 pub mod simulate;
 pub mod suppress;
 pub mod tune;
@@ -39,6 +41,8 @@ pub fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Simulate(a) => simulate::run(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Config(a) => config::run(a),
+        Cmd::Agent(a) => agent::run(a),
+        Cmd::Replay(a) => replay::run(a),
     }
 }
 
