@@ -320,7 +320,7 @@ fn a_followed_file_is_read_once_across_rotation_and_truncation() {
     )
     .unwrap();
     let summary = dir.path().join("summary.json");
-    let mut child = Command::new(bin())
+    let child = Command::new(bin())
         .args(["agent", "--config", cfg.to_str().unwrap()])
         .args(["--summary-json", summary.to_str().unwrap()])
         .env_remove("FLOODWATCH_CONFIG")

@@ -600,15 +600,13 @@ impl Follower {
                 .and_then(|f| f.metadata().ok())
                 .map(|m| m.len());
             if let (Some(len), Some(f)) = (len, self.file.as_mut()) {
-                if len < self.offset {
-                    if f.seek(SeekFrom::Start(0)).is_ok() {
-                        self.offset = 0;
-                        self.shared.truncations.fetch_add(1, Ordering::Relaxed);
-                        if !self.cut(chunks) {
-                            return;
-                        }
-                        continue;
+                if len < self.offset && f.seek(SeekFrom::Start(0)).is_ok() {
+                    self.offset = 0;
+                    self.shared.truncations.fetch_add(1, Ordering::Relaxed);
+                    if !self.cut(chunks) {
+                        return;
                     }
+                    continue;
                 }
             }
             std::thread::sleep(FOLLOW_POLL);
