@@ -30,6 +30,12 @@ pub fn run(a: AgentArgs) -> Result<ExitCode> {
     if let Some(p) = &a.summary_json {
         write_json(p, &s.to_json())?;
     }
+    if a.once && s.files.iter().map(|f| f.events).sum::<u64>() == 0 {
+        eprintln!(
+            "floodwatch: error: nothing usable was read (no telemetry event from any source; see the summary for what was skipped or rejected)"
+        );
+        return Ok(ExitCode::from(2));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
