@@ -18,7 +18,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         (None, Some(x)) => Pacing::Original(x),
         (None, None) => Pacing::Fastest,
     };
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
     play(&a.file, pacing, &mut out)?;
     Ok(ExitCode::SUCCESS)
 }
