@@ -158,7 +158,14 @@ pub(crate) fn agent_sources(cfg: &Config, once: bool) -> Result<Vec<Spec>> {
                 file_mtime: if *follow { None } else { mtime(path) },
                 ..ClockHints::default()
             },
-            (None, Origin::Command(_)) => ClockHints::default(),
+            // A live nettop prints this machine's local times: its zone's offset dates them,
+            // unless `[input] nettop_utc_offset` names another one.
+            (None, Origin::Command(_)) => ClockHints {
+                utc_offset: (cfg.input.nettop_utc_offset == 0)
+                    .then(local_utc_offset)
+                    .flatten(),
+                ..ClockHints::default()
+            },
         };
         specs.push(Spec {
             ctx: SourceCtx {
@@ -179,6 +186,27 @@ pub(crate) fn agent_sources(cfg: &Config, once: bool) -> Result<Vec<Spec>> {
         });
     }
     Ok(specs)
+}
+
+/// This machine's UTC offset now, in seconds east (the system's time zone).
+fn local_utc_offset() -> Option<i32> {
+    #[cfg(unix)]
+    {
+        // SAFETY: `time` with a null pointer only returns the time; `localtime_r` writes into the
+        // `tm` given (all-zero is a valid `tm`), and its result is checked before use.
+        unsafe {
+            let now = libc::time(std::ptr::null_mut());
+            let mut tm: libc::tm = std::mem::zeroed();
+            if libc::localtime_r(&now, &mut tm).is_null() {
+                return None;
+            }
+            i32::try_from(tm.tm_gmtoff).ok()
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 fn mtime(path: &std::path::Path) -> Option<floodwatch_core::Ts> {
@@ -209,6 +237,9 @@ mod tests {
         );
         assert_eq!(cfg.agent.sinks.len(), 2);
         assert!(!specs[0].ctx.host.is_empty(), "the machine's name");
+        // A live nettop's times are this machine's local times.
+        assert_eq!(specs[1].ctx.clock.utc_offset, local_utc_offset());
+        assert!(local_utc_offset().is_some());
     }
 
     #[test]

@@ -158,6 +158,9 @@ impl Stopping {
     }
 }
 
+/// Events pushed before the loop looks at its stop flag and the clock again.
+const MAX_PUSH_PER_TURN: u64 = 65_536;
+
 /// After a stop, how long what the sources still hold is waited for (and fed to the engine).
 const STOP_DRAIN: Duration = Duration::from_secs(2);
 
@@ -220,6 +223,10 @@ fn drive(
             }
             if pushed % 4096 == 0 && !once {
                 emit_live(e, &mut alerts, &mut findings, sinks, &mut line)?;
+            }
+            if pushed >= MAX_PUSH_PER_TURN {
+                // A flood never starves the stop check.
+                break;
             }
         }
         if pushed > 0 {
