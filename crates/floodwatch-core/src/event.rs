@@ -276,14 +276,16 @@ impl Proto {
 pub struct Traffic {
     /// None for network-only sources (no process attribution).
     pub pid: Option<i32>,
-    /// Short name as the source gives it (nettop truncates to 15 characters).
-    pub process_name: Option<String>,
+    /// Short name as the source gives it (nettop truncates to 15 characters). Shared: a capture
+    /// names the same process in every sample.
+    pub process_name: Option<Arc<str>>,
     pub process_path: Option<String>,
     pub uid: Option<u32>,
     pub start: Ts,
     pub proto: Proto,
-    /// Remote endpoint as text: `17.57.146.138:5223`, or a redacted `IPv4#14ad2c93:443`.
-    pub remote: Option<String>,
+    /// Remote endpoint as text: `17.57.146.138:5223`, or a redacted `IPv4#14ad2c93:443`. Shared,
+    /// like the name.
+    pub remote: Option<Arc<str>>,
     pub bytes_out: u64,
     pub bytes_in: u64,
     pub packets_out: Option<u64>,

@@ -301,7 +301,7 @@ pub fn evidence(
     let (proto, remote, bytes, packets) = match &ev.kind {
         EventKind::Traffic(t) => (
             Some(t.proto),
-            t.remote.clone(),
+            t.remote.as_deref().map(str::to_string),
             Some(t.bytes_out),
             t.packets_out,
         ),

@@ -314,6 +314,72 @@ pub fn check_entries(text: &str, path: &Path) -> Result<Vec<CheckedEntry>> {
     Ok(out)
 }
 
+/// One suppression as a person gives it (the CLI's flags, the web form): the documentation, what
+/// it matches (`signing_id`, `team_id`, `path`, `argv`, `parent`, `user`, `host`, `destination`) and
+/// its optional ceilings (`spawns_per_s`, `packets_per_s`, `bytes_per_s`, `connections_per_s`).
+#[derive(Clone, Debug, Default)]
+pub struct EntryFields {
+    pub id: Option<String>,
+    pub owner: Option<String>,
+    pub reason: Option<String>,
+    pub expires: Option<String>,
+    pub matches: Vec<(&'static str, String)>,
+    pub ceilings: Vec<(&'static str, f64)>,
+}
+
+/// The `[[suppression]]` text of `f`, for [`check_entries`] to validate.
+pub fn entry_toml(f: &EntryFields) -> std::result::Result<String, String> {
+    use toml::Value;
+    let mut e = toml::Table::new();
+    for (k, v) in [
+        ("id", &f.id),
+        ("owner", &f.owner),
+        ("reason", &f.reason),
+        ("expires", &f.expires),
+    ] {
+        if let Some(v) = v {
+            e.insert(k.into(), Value::String(v.clone()));
+        }
+    }
+    let m: toml::Table = f
+        .matches
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
+        .collect();
+    e.insert("match".into(), Value::Table(m));
+    let c: toml::Table = f
+        .ceilings
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::Float(*v)))
+        .collect();
+    if !c.is_empty() {
+        e.insert("ceiling".into(), Value::Table(c));
+    }
+    let mut t = toml::Table::new();
+    t.insert("suppression".into(), Value::Array(vec![Value::Table(e)]));
+    toml::to_string(&t).map_err(|x| x.to_string())
+}
+
+/// A suggestion is not a decision until someone owns it (`tune suggest` writes CHANGE-ME), and an
+/// entry that has already expired would never apply: both are refused before they are stored.
+pub fn refuse_unowned(entries: &[CheckedEntry], now: Ts) -> std::result::Result<(), String> {
+    for e in entries {
+        if e.owner.contains("CHANGE-ME") || e.reason.contains("CHANGE-ME") {
+            return Err(format!(
+                "suppression {} still has a CHANGE-ME owner or reason; a reviewer must own it",
+                e.id
+            ));
+        }
+        if e.expires_at < now {
+            return Err(format!(
+                "suppression {} expires {}, which is already past",
+                e.id, e.expires
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The same entry, ended at `when` (for `suppress expire`): it stops applying to any event.
 pub fn revoked(entry: &str, when: &str) -> std::result::Result<String, String> {
     let mut t: toml::Table = toml::from_str(entry).map_err(|e| e.to_string())?;

@@ -5,6 +5,7 @@
 use crate::hunt::HuntResult;
 use floodwatch_core::{Error, Result};
 use floodwatch_engine::{AlertEvent, AlertEventKind};
+use floodwatch_sinks::ecs::{alert_document, campaign_document, write_network_ecs};
 use floodwatch_sinks::ocsf::{
     campaign_finding, detection_finding, write_json_line, write_network_jsonl, Activity,
 };
@@ -24,6 +25,8 @@ pub enum AlertFormat {
     Jsonl,
     /// The readable table.
     Table { color: bool },
+    /// One Elastic Common Schema alert document per line.
+    Ecs,
 }
 
 /// A hunt reports each episode once, complete: a Create. `watch` reports its life: Create, Update…,
@@ -46,6 +49,8 @@ pub fn write_live_alert(
     match format {
         AlertFormat::Jsonl => write_jsonl(w, ev, true),
         AlertFormat::Table { color } => write_alert(w, &ev.alert, &Style { color }),
+        // ECS has no lifecycle activity: each state is the alert document as it stands.
+        AlertFormat::Ecs => write_json_line(w, &alert_document(&ev.alert, VERSION)),
     }
 }
 
@@ -65,6 +70,15 @@ pub fn write_hunt(w: &mut dyn Write, res: &HuntResult, format: AlertFormat) -> s
                 write_jsonl(w, a, false)?;
             }
             write_network_jsonl(w, &res.findings, VERSION)
+        }
+        AlertFormat::Ecs => {
+            for c in &res.campaigns {
+                write_json_line(w, &campaign_document(c, VERSION))?;
+            }
+            for a in &res.alerts {
+                write_json_line(w, &alert_document(&a.alert, VERSION))?;
+            }
+            write_network_ecs(w, &res.findings, VERSION)
         }
         AlertFormat::Table { color } => {
             let style = Style { color };

@@ -66,20 +66,25 @@ impl Activity {
 
 /// `process.uid`: the lifetime (host, pid, start time) as a UUIDv5; none without a start time, as a
 /// pid alone is reused.
-fn process_uid(host: &str, pid: i32, start: Option<Ts>) -> Option<String> {
+pub(crate) fn process_uid(host: &str, pid: i32, start: Option<Ts>) -> Option<String> {
     let start = start?;
     let name = format!("{host}|{pid}|{}", start.0);
     Some(uuid::Uuid::new_v5(&PROCESS_NAMESPACE, name.as_bytes()).to_string())
 }
 
 /// OCSF `hostname_t`: dot-separated labels of letters, digits and inner hyphens.
-fn is_hostname(s: &str) -> bool {
+pub(crate) fn is_hostname(s: &str) -> bool {
     s.split('.').all(|l| {
         !l.is_empty()
             && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !l.starts_with('-')
             && !l.ends_with('-')
     })
+}
+
+/// The host's stable uid: a UUIDv5 of its name (`device.uid` here, `host.id` in ECS).
+pub(crate) fn device_uid(host: &str) -> String {
+    uuid::Uuid::new_v5(&DEVICE_NAMESPACE, host.as_bytes()).to_string()
 }
 
 /// `device`: the host by name (`hostname` when it is one, else `name`) and its stable `uid`.
@@ -91,10 +96,7 @@ fn device(host: &str) -> Map<String, Value> {
         "name"
     };
     m.insert(key.into(), json!(host));
-    m.insert(
-        "uid".into(),
-        json!(uuid::Uuid::new_v5(&DEVICE_NAMESPACE, host.as_bytes()).to_string()),
-    );
+    m.insert("uid".into(), json!(device_uid(host)));
     m.insert("type_id".into(), json!(0));
     m
 }

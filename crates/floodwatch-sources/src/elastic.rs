@@ -28,6 +28,7 @@ use floodwatch_core::event::{Connect, Event, EventKind, ProcInfo, Proto, Signing
 use floodwatch_core::time::parse_rfc3339;
 use floodwatch_core::Ts;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// `path` ("process.parent.pid") in `o`, whether stored nested, flat-dotted, or partly each.
 pub fn field<'a>(o: &'a Obj, path: &str) -> Option<&'a Value> {
@@ -235,12 +236,12 @@ impl ElasticParser {
         }
         Ok(Some(EventKind::Traffic(Box::new(Traffic {
             pid,
-            process_name: text(o, "process.name").map(str::to_string),
+            process_name: text(o, "process.name").map(Arc::from),
             process_path: path,
             uid,
             start: ts,
             proto,
-            remote: endpoint(o, them),
+            remote: endpoint(o, them).map(Arc::from),
             bytes_out: bytes_out.unwrap_or(0),
             bytes_in: bytes_in.unwrap_or(0),
             packets_out: count(o, &format!("{us}.packets")),

@@ -18,6 +18,7 @@ use floodwatch_core::event::{Event, EventKind, Proto, Session, SessionKind, Traf
 use floodwatch_core::time::{parse_unified_log_ts, NANOS_PER_SEC};
 use floodwatch_core::Ts;
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// The keys this parser reads; the others (`machTimestamp`, `backtrace`, UUIDs...) are ignored.
 #[derive(Deserialize)]
@@ -165,7 +166,7 @@ fn connection_summary(rec: &LogRecord, msg: &str, ts: Ts) -> Result<Option<Event
         uid: rec.user_id.and_then(|u| u32::try_from(u).ok()),
         start,
         proto: summary_proto(msg),
-        remote: summary_remote(msg).map(str::to_string),
+        remote: summary_remote(msg).map(Arc::from),
         bytes_out,
         bytes_in,
         packets_out: packets.map(|p| p.1),

@@ -12,6 +12,7 @@ use floodwatch_core::event::{Event, EventKind, Proto, Traffic};
 use floodwatch_core::time::{parse_rfc3339, NANOS_PER_SEC};
 use floodwatch_core::Ts;
 use serde_json::Value;
+use std::sync::Arc;
 
 const SKIP_HEADER: &str = "Zeek header line";
 
@@ -308,7 +309,7 @@ impl RecordParser for ZeekParser {
             uid: None,
             start: row.ts,
             proto,
-            remote,
+            remote: remote.map(Arc::from),
             // IP-level bytes when Zeek has them (payload bytes miss headers: a SYN flood has none).
             bytes_out: row.orig_ip_bytes.or(row.orig_bytes).unwrap_or(0.0).max(0.0) as u64,
             bytes_in: 0,

@@ -1,7 +1,7 @@
 //! The cells of a row, whatever the layout: the name cell (`Name.pid` process or `proto
 //! local<->remote` socket) and byte counts.
 
-use super::{FastMap, What};
+use super::{FastMap, Name, What};
 use crate::{Reject, RejectReason};
 use floodwatch_core::event::Proto;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub(super) fn name_cell(cell: &str) -> Option<What> {
             if proto.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Some(What::Socket {
                     proto: socket_proto(proto),
-                    desc: cell.into(),
+                    desc: Name::new(cell.into()),
                     remote: remote_endpoint(remote.trim()).map(Arc::from),
                 });
             }
@@ -42,7 +42,7 @@ pub(super) fn name_cell(cell: &str) -> Option<What> {
         return None;
     }
     Some(What::Process {
-        name: name.into(),
+        name: Name::new(name.into()),
         pid: pid.parse().ok()?,
     })
 }

@@ -3,8 +3,8 @@
 //! their socket rows say whether the process's own total is still needed.
 
 use super::{
-    Key, Mode, NettopParser, Pending, Prev, RawRow, Row, What, SKIP_BASELINE, SKIP_FIRST_DELTA,
-    SKIP_LATE_BASELINE, SKIP_NO_TRAFFIC, SKIP_ORPHAN,
+    Key, Mode, Name, NettopParser, Pending, Prev, RawRow, Row, What, SKIP_BASELINE,
+    SKIP_FIRST_DELTA, SKIP_LATE_BASELINE, SKIP_NO_TRAFFIC, SKIP_ORPHAN,
 };
 use crate::{Parsed, Reject, RejectReason};
 use floodwatch_core::event::{Event, Proto, Traffic};
@@ -127,7 +127,7 @@ impl NettopParser {
                 // A socket row carries its process's name: its flag too.
                 let (pid, name, proc_invalid) = self.current_proc.clone()?;
                 let key = match raw.uuid {
-                    Some(uuid) => Key::Sock(pid, uuid, 0),
+                    Some(uuid) => Key::Sock(pid, Name::new(uuid), 0),
                     None => {
                         let n = self.block_socks.entry(desc.clone()).or_insert(0);
                         *n += 1;
@@ -182,15 +182,19 @@ impl NettopParser {
     }
 
     fn remember(&mut self, row: &Row) {
-        self.prev.insert(
-            row.key.clone(),
-            Prev {
-                bytes_in: row.bytes_in,
-                bytes_out: row.bytes_out,
-                ts: row.ts,
-                frame: self.frame,
-            },
-        );
+        let now = Prev {
+            bytes_in: row.bytes_in,
+            bytes_out: row.bytes_out,
+            ts: row.ts,
+            frame: self.frame,
+        };
+        // Most keys were seen in the frame before: update in place, without a new key.
+        match self.prev.get_mut(&row.key) {
+            Some(p) => *p = now,
+            None => {
+                self.prev.insert(row.key.clone(), now);
+            }
+        }
     }
 
     fn vote(&mut self, row: &Row) {
@@ -344,12 +348,12 @@ impl NettopParser {
                 }
                 let traffic = Traffic {
                     pid: Some(row.pid),
-                    process_name: Some(row.name.to_string()),
+                    process_name: Some(row.name.text.clone()),
                     process_path: None,
                     uid: None,
                     start,
                     proto: *proto,
-                    remote: remote.as_deref().map(str::to_string),
+                    remote: remote.clone(),
                     bytes_out,
                     bytes_in,
                     packets_out: None,
@@ -383,7 +387,7 @@ impl NettopParser {
         };
         let traffic = Traffic {
             pid: Some(p.pid),
-            process_name: Some(p.name.to_string()),
+            process_name: Some(p.name.text),
             process_path: None,
             uid: None,
             start: p.start,

@@ -91,15 +91,52 @@ enum Columns {
 #[derive(Clone, Debug)]
 enum What {
     Process {
-        name: Arc<str>,
+        name: Name,
         pid: i32,
     },
     Socket {
         proto: Proto,
         /// The whole cell (`tcp4 a:1<->b:2`), part of the socket's key.
-        desc: Arc<str>,
+        desc: Name,
         remote: Option<Arc<str>>,
     },
+}
+
+/// A name or socket description with its hash worked out once: the counter maps look a row's key
+/// up several times, and the name cell cache hands out the same `Name` for every row of a cell, so
+/// equal keys are usually the same allocation and compare without reading the text.
+#[derive(Clone, Debug)]
+struct Name {
+    hash: u64,
+    text: Arc<str>,
+}
+
+impl Name {
+    fn new(text: Arc<str>) -> Name {
+        use std::hash::BuildHasher;
+        // A random seed per run, as the maps' own: process names are the attacker's to choose,
+        // and a fixed seed would let them pick names that all collide.
+        static SEED: std::sync::LazyLock<foldhash::fast::RandomState> =
+            std::sync::LazyLock::new(Default::default);
+        Name {
+            hash: SEED.hash_one(&*text),
+            text,
+        }
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        Arc::ptr_eq(&self.text, &other.text) || (self.hash == other.hash && self.text == other.text)
+    }
+}
+
+impl Eq for Name {}
+
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
 }
 
 /// A validated row before frame and key bookkeeping.
@@ -114,9 +151,9 @@ struct RawRow {
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 enum Key {
-    Proc(i32, Arc<str>),
+    Proc(i32, Name),
     /// pid, endpoints (or uuid), n-th row with the same endpoints under that process (`udp4 *:*<->*:*` repeats).
-    Sock(i32, Arc<str>, u32),
+    Sock(i32, Name, u32),
 }
 
 /// A row ready for the counter logic.
@@ -125,7 +162,7 @@ struct Row {
     ts: Ts,
     key: Key,
     pid: i32,
-    name: Arc<str>,
+    name: Name,
     /// Protocol and remote for socket rows; None for process rows.
     socket: Option<(Proto, Option<Arc<str>>)>,
     bytes_in: u64,
@@ -164,7 +201,7 @@ struct Pending {
     ts: Ts,
     start: Ts,
     pid: i32,
-    name: Arc<str>,
+    name: Name,
     bytes_in: u64,
     bytes_out: u64,
     had_sockets: bool,
@@ -189,9 +226,9 @@ pub struct NettopParser {
     /// Process pids of the current frame: a repeat means a frame began without a header.
     frame_pids: FastSet<i32>,
     /// The process row above the socket rows: pid, name, and whether it was valid UTF-8.
-    current_proc: Option<(i32, Arc<str>, bool)>,
+    current_proc: Option<(i32, Name, bool)>,
     /// Socket rows with the same endpoints so far under the current process.
-    block_socks: FastMap<Arc<str>, u32>,
+    block_socks: FastMap<Name, u32>,
     prev: FastMap<Key, Prev>,
     /// Name cells already parsed, by their text.
     cells: FastMap<Box<str>, What>,

@@ -45,9 +45,9 @@ fn summary(ev: &[Event]) -> Vec<(String, Proto, Option<String>, u64, u64, u32)> 
         .map(traffic)
         .map(|t| {
             (
-                t.process_name.clone().unwrap(),
+                t.process_name.as_deref().unwrap().to_string(),
                 t.proto,
-                t.remote.clone(),
+                t.remote.as_deref().map(str::to_string),
                 t.bytes_in,
                 t.bytes_out,
                 t.new_connections,
@@ -530,11 +530,11 @@ Codex (Service).451,10,2020,
 fn cells() {
     assert!(matches!(
         name_cell("com.apple.WebKi.1790"),
-        Some(What::Process { ref name, pid: 1790 }) if &**name == "com.apple.WebKi"
+        Some(What::Process { ref name, pid: 1790 }) if &*name.text == "com.apple.WebKi"
     ));
     assert!(matches!(
         name_cell("Signal Helper (.1069"),
-        Some(What::Process { ref name, pid: 1069 }) if &**name == "Signal Helper ("
+        Some(What::Process { ref name, pid: 1069 }) if &*name.text == "Signal Helper ("
     ));
     assert!(name_cell("kernel_task").is_none());
     assert!(name_cell("x.12a").is_none());
@@ -590,7 +590,13 @@ fn real_fixed_width() {
     let got: Vec<(String, i32, u64)> = ev
         .iter()
         .map(traffic)
-        .map(|t| (t.process_name.clone().unwrap(), t.pid.unwrap(), t.bytes_out))
+        .map(|t| {
+            (
+                t.process_name.as_deref().unwrap().to_string(),
+                t.pid.unwrap(),
+                t.bytes_out,
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -651,7 +657,7 @@ fn real_fixed_width_header_after_the_rows() {
         .map(|e| (e, traffic(e)))
         .map(|(e, t)| {
             (
-                t.process_name.clone().unwrap(),
+                t.process_name.as_deref().unwrap().to_string(),
                 e.origin.line,
                 t.bytes_in,
                 t.bytes_out,

@@ -11,6 +11,7 @@ use floodwatch_core::event::{Event, EventKind, Proto, Traffic};
 use floodwatch_core::Ts;
 use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Open buckets before they are flushed early (a spoofed-source flood makes one key per packet):
 /// keeps memory bounded whatever the capture holds.
@@ -147,12 +148,12 @@ impl Aggregator {
                 origin: ctx.origin(b.first),
                 kind: EventKind::Traffic(Box::new(Traffic {
                     pid: k.pid,
-                    process_name: b.name,
+                    process_name: b.name.map(Arc::from),
                     process_path: b.path,
                     uid: None,
                     start: b.start,
                     proto,
-                    remote: Some(remote),
+                    remote: Some(Arc::from(remote)),
                     bytes_out: b.bytes,
                     bytes_in: 0,
                     packets_out: Some(b.packets),

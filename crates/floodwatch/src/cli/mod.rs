@@ -54,6 +54,13 @@ pub enum Cmd {
     Watch(WatchArgs),
     /// Print or check configuration.
     Config(ConfigArgs),
+    /// Generate detection content for a SIEM from the config (Sigma with correlations, ES|QL with
+    /// a detection-rules TOML, SPL, KQL, an osquery pack), each file with a header saying which of
+    /// the engine's signals it keeps and which it loses.
+    Export(ExportArgs),
+    /// The triage web UI and JSON API over the store: the queue, each alert with its reasons and
+    /// history, and acknowledge / false positive / un-mark with who and why.
+    Serve(ServeArgs),
     /// Run on a Mac: every configured source (commands it supervises, files it follows) into one
     /// engine, findings to the configured sinks as they happen.
     Agent(AgentArgs),
@@ -135,6 +142,23 @@ pub enum OutFormat {
     Jsonl,
     /// Readable table (default on a terminal).
     Table,
+    /// One Elastic Common Schema alert document per line (event.kind alert, rule, threat, host,
+    /// process with parent, destination, source.bytes, user).
+    Ecs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ExportTarget {
+    /// Sigma rules (macOS process_creation) and Sigma correlation rules.
+    Sigma,
+    /// ES|QL queries, each also as an Elastic detection-rules TOML file.
+    Esql,
+    /// Splunk SPL over raw eslogger JSON, the CIM Endpoint data model and nettop CSV.
+    Spl,
+    /// KQL for Microsoft Sentinel / Defender (DeviceProcessEvents, DeviceNetworkEvents).
+    Kql,
+    /// osquery SQL over es_process_events, and a query pack.
+    Osquery,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -272,6 +296,36 @@ pub struct WatchArgs {
     pub common: Common,
     #[command(flatten)]
     pub db: DbFlags,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Where to listen. Any address but loopback needs --token-file.
+    #[arg(long, default_value = "127.0.0.1:8480")]
+    pub listen: std::net::SocketAddr,
+    /// A file holding the token requests must present (Authorization: Bearer, or the cookie
+    /// `/?token=` sets).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// What to generate.
+    #[arg(long, value_enum)]
+    pub to: ExportTarget,
+    #[command(flatten)]
+    pub config: ConfigFlag,
+    /// Suppressions file (TOML), overriding the config's `suppressions`: entries without a rate
+    /// ceiling become filters, the others are listed in the header as kept out.
+    #[arg(long)]
+    pub suppressions: Option<PathBuf>,
+    /// Folder to write the files to (created); without it every file goes to stdout, each after a
+    /// `==> NAME <==` line.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args)]

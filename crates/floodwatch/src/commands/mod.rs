@@ -8,7 +8,9 @@ pub mod config;
 pub mod coverage;
 pub mod demo;
 pub mod eval;
+pub mod export;
 pub mod hunt;
+pub mod serve;
 pub mod replay;
 pub mod simulate;
 pub mod suppress;
@@ -41,6 +43,8 @@ pub fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Simulate(a) => simulate::run(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Config(a) => config::run(a),
+        Cmd::Export(a) => export::run(a),
+        Cmd::Serve(a) => serve::run(a),
         Cmd::Agent(a) => agent::run(a),
         Cmd::Replay(a) => replay::run(a),
     }
@@ -92,6 +96,7 @@ pub fn alert_format(asked: Option<OutFormat>, tty: bool) -> AlertFormat {
         OutFormat::Table => AlertFormat::Table {
             color: color_ok(tty),
         },
+        OutFormat::Ecs => AlertFormat::Ecs,
     }
 }
 

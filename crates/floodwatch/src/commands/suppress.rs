@@ -6,7 +6,10 @@ use crate::cli::{AddArgs, StoreArgs, SuppressCmd};
 use crate::commands::print_json;
 use floodwatch_core::Ts;
 use floodwatch_core::{Error, Result};
-use floodwatch_engine::suppress::{check_entries, parse_expiry, renewed, revoked, CheckedEntry};
+use floodwatch_engine::suppress::{
+    check_entries, entry_toml, parse_expiry, refuse_unowned, renewed, revoked, CheckedEntry,
+    EntryFields,
+};
 use floodwatch_runtime::store;
 use floodwatch_sinks::escape::{clip, terminal};
 use floodwatch_store::suppressions::NewSuppression;
@@ -36,20 +39,7 @@ pub fn run(cmd: SuppressCmd) -> Result<ExitCode> {
 
 /// The flags as one `[[suppression]]` entry, validated by the same code as suppressions files.
 fn entry_from_flags(a: &AddArgs) -> Result<String> {
-    use toml::Value;
-    let mut e = toml::Table::new();
-    for (k, v) in [
-        ("id", &a.id),
-        ("owner", &a.owner),
-        ("reason", &a.reason),
-        ("expires", &a.expires),
-    ] {
-        if let Some(v) = v {
-            e.insert(k.into(), Value::String(v.clone()));
-        }
-    }
-    let mut m = toml::Table::new();
-    for (k, v) in [
+    let matches = [
         ("signing_id", &a.signing_id),
         ("team_id", &a.team_id),
         ("path", &a.path),
@@ -58,29 +48,28 @@ fn entry_from_flags(a: &AddArgs) -> Result<String> {
         ("user", &a.user),
         ("host", &a.host),
         ("destination", &a.destination),
-    ] {
-        if let Some(v) = v {
-            m.insert(k.into(), Value::String(v.clone()));
-        }
-    }
-    e.insert("match".into(), Value::Table(m));
-    let mut c = toml::Table::new();
-    for (k, v) in [
+    ];
+    let ceilings = [
         ("spawns_per_s", a.max_spawns_per_s),
         ("packets_per_s", a.max_packets_per_s),
         ("bytes_per_s", a.max_bytes_per_s),
         ("connections_per_s", a.max_connections_per_s),
-    ] {
-        if let Some(v) = v {
-            c.insert(k.into(), Value::Float(v));
-        }
-    }
-    if !c.is_empty() {
-        e.insert("ceiling".into(), Value::Table(c));
-    }
-    let mut t = toml::Table::new();
-    t.insert("suppression".into(), Value::Array(vec![Value::Table(e)]));
-    toml::to_string(&t).map_err(|x| Error::Input(x.to_string()))
+    ];
+    entry_toml(&EntryFields {
+        id: a.id.clone(),
+        owner: a.owner.clone(),
+        reason: a.reason.clone(),
+        expires: a.expires.clone(),
+        matches: matches
+            .into_iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+            .collect(),
+        ceilings: ceilings
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect(),
+    })
+    .map_err(Error::Input)
 }
 
 fn add(a: AddArgs) -> Result<ExitCode> {
@@ -128,30 +117,12 @@ fn add(a: AddArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `tune suggest` writes owner = "CHANGE-ME": a suggestion is not a decision until someone owns it.
 fn refuse_placeholders(
     entries: &[CheckedEntry],
     origin: &Path,
     now: floodwatch_core::Ts,
 ) -> Result<()> {
-    for e in entries {
-        if e.owner.contains("CHANGE-ME") || e.reason.contains("CHANGE-ME") {
-            return Err(Error::Usage(format!(
-                "{}: suppression {} still has a CHANGE-ME owner or reason; a reviewer must own it",
-                origin.display(),
-                e.id
-            )));
-        }
-        if e.expires_at < now {
-            return Err(Error::Usage(format!(
-                "{}: suppression {} expires {}, which is already past",
-                origin.display(),
-                e.id,
-                e.expires
-            )));
-        }
-    }
-    Ok(())
+    refuse_unowned(entries, now).map_err(|why| Error::Usage(format!("{}: {why}", origin.display())))
 }
 
 fn list(args: &StoreArgs, json: bool) -> Result<ExitCode> {

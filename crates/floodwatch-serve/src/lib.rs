@@ -1,0 +1,144 @@
+//! floodwatch-serve: the triage web UI and its JSON API, over the store that `hunt --db` writes.
+//!
+//! - [`guard`]: who may ask (loopback by default; any other address needs a token), what every
+//!   answer carries (a strict Content-Security-Policy, no sniffing, no framing), and the CSRF token
+//!   every state-changing request must carry.
+//! - [`pages`]: server-rendered HTML (askama, auto-escaped; hostile control and bidi characters made
+//!   visible first) for the queue and an alert.
+//! - [`api`]: the same data and actions as JSON under `/api/`.
+//!
+//! The store is opened per request (WAL, busy timeout), so a running hunt and the server work on it
+//! at the same time; a store that stays locked is a 503 with a message, not a 500.
+
+pub mod api;
+pub mod guard;
+pub mod pages;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use floodwatch_store::Store;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a request waits for a store another process is writing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub db: PathBuf,
+    pub listen: SocketAddr,
+    /// Required on any address but loopback.
+    pub token: Option<String>,
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub db: PathBuf,
+    pub token: Option<String>,
+    /// Random per server start; pages embed it in their forms, `/api/session` hands it out.
+    pub csrf: String,
+}
+
+/// The server's routes, for `serve` and for tests.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(pages::queue))
+        .route("/alerts/{id}", get(pages::alert))
+        .route("/alerts/{id}/mark", post(pages::mark))
+        .route("/alerts/{id}/suppress", post(pages::suppress))
+        .route("/suppressions", get(pages::suppressions))
+        .route("/api/suppressions", get(api::suppressions))
+        .route("/static/style.css", get(pages::style))
+        .route("/api/session", get(api::session))
+        .route("/api/alerts", get(api::alerts))
+        .route("/api/alerts/{id}", get(api::alert))
+        .route("/api/alerts/{id}/{action}", post(api::mark))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::check,
+        ))
+        .with_state(state)
+}
+
+/// Refuses to listen beyond loopback without a token: telemetry and the alert lifecycle are not for
+/// whoever reaches the port.
+pub fn check_listen(cfg: &ServeConfig) -> Result<(), String> {
+    if !cfg.listen.ip().is_loopback() && cfg.token.as_deref().is_none_or(str::is_empty) {
+        return Err(format!(
+            "refusing to listen on {} without a token: give --token-file, or listen on 127.0.0.1",
+            cfg.listen
+        ));
+    }
+    Ok(())
+}
+
+/// Binds and serves until Ctrl-C / SIGTERM.
+pub fn serve(cfg: ServeConfig) -> Result<(), String> {
+    check_listen(&cfg)?;
+    // Opening once up front turns a wrong path into a message before the server starts.
+    Store::open_existing(&cfg.db, BUSY_TIMEOUT).map_err(|e| e.to_string())?;
+    let state = Arc::new(AppState {
+        db: cfg.db.clone(),
+        token: cfg.token.clone(),
+        csrf: guard::random_token()
+            .map_err(|e| format!("no randomness for the CSRF token: {e}"))?,
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the server runtime: {e}"))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|e| format!("listening on {}: {e}", cfg.listen))?;
+        eprintln!(
+            "floodwatch serve: http://{} (store {})",
+            listener.local_addr().map_err(|e| e.to_string())?,
+            cfg.db.display()
+        );
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// A request's failure, as the page or API shows it.
+pub enum Failure {
+    NotFound(String),
+    BadRequest(String),
+    /// The store is locked by a writer beyond the busy timeout, or cannot be read.
+    Store(String),
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let (code, text) = match self {
+            Failure::NotFound(t) => (StatusCode::NOT_FOUND, t),
+            Failure::BadRequest(t) => (StatusCode::BAD_REQUEST, t),
+            Failure::Store(t) => (StatusCode::SERVICE_UNAVAILABLE, t),
+        };
+        (code, text).into_response()
+    }
+}
+
+/// Runs `f` on the store, off the async thread.
+pub(crate) async fn with_store<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&mut Store) -> floodwatch_core::Result<T> + Send + 'static,
+) -> Result<T, Failure> {
+    let db = state.db.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut store = Store::open_existing(&db, BUSY_TIMEOUT)
+            .map_err(|e| Failure::Store(format!("the store cannot be opened: {e}")))?;
+        f(&mut store).map_err(|e| Failure::Store(format!("the store answered: {e}")))
+    })
+    .await
+    .map_err(|e| Failure::Store(format!("store task failed: {e}")))?
+}

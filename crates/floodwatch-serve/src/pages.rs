@@ -1,0 +1,551 @@
+//! The HTML pages: the queue and an alert, rendered by askama (contextual auto-escaping) from
+//! strings whose control and bidi characters were first made visible (`\x1b`, `\u{202e}`), so a
+//! command line can neither inject markup nor reorder or hide what the analyst reads.
+
+use crate::guard::same;
+use crate::{with_store, AppState, Failure};
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use floodwatch_core::respond::Playbook;
+use floodwatch_core::Ts;
+use floodwatch_engine::suppress::{check_entries, entry_toml, refuse_unowned, EntryFields};
+use floodwatch_sinks::escape::terminal;
+use floodwatch_sinks::respond::playbook_html;
+use floodwatch_store::alerts::{AlertFilter, AlertRow, HistoryRow, Mark, SimilarRow};
+use floodwatch_store::suppressions::{NewSuppression, SuppressionRow};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Attacker-written text, with its control and bidi characters shown as escapes.
+fn shown(s: &str) -> String {
+    terminal(s).into_owned()
+}
+
+/// Alerts per page of the queue.
+pub const PAGE: usize = 100;
+
+#[derive(Deserialize, Default)]
+pub struct QueueQuery {
+    pub host: Option<String>,
+    pub state: Option<String>,
+    pub severity: Option<String>,
+    /// Free text over subject, command line and headline.
+    pub q: Option<String>,
+    pub page: Option<usize>,
+}
+
+/// One queue row, ready to show.
+pub struct Row {
+    pub id: String,
+    pub host: String,
+    pub severity: String,
+    pub score: u8,
+    pub state: String,
+    pub mark: String,
+    pub first_seen: String,
+    pub subject: String,
+    pub cmd_line: String,
+    pub headline: String,
+}
+
+impl Row {
+    fn of(a: &AlertRow) -> Row {
+        Row {
+            id: a.id.clone(),
+            host: shown(&a.host),
+            severity: a.severity.clone(),
+            score: a.score,
+            state: if a.suppressed_by.is_some() {
+                "suppressed".into()
+            } else {
+                a.state.clone()
+            },
+            mark: a.mark.clone().unwrap_or_default(),
+            first_seen: a.first_seen.clone(),
+            subject: shown(&a.subject),
+            cmd_line: shown(a.cmd_line.as_deref().unwrap_or("")),
+            headline: shown(&a.headline),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+pub struct QueuePage {
+    pub rows: Vec<Row>,
+    pub counts: Vec<(String, usize)>,
+    pub host: String,
+    pub state: String,
+    pub severity: String,
+    pub q: String,
+    pub page: usize,
+    pub pages: usize,
+}
+
+/// The queue's alerts after the filters, highest priority first (score, then newest).
+pub(crate) fn filtered(rows: Vec<AlertRow>, f: &QueueQuery) -> Vec<AlertRow> {
+    let q =
+        f.q.as_deref()
+            .map(str::to_lowercase)
+            .filter(|q| !q.is_empty());
+    let mut rows: Vec<AlertRow> = rows
+        .into_iter()
+        .filter(|a| {
+            f.severity
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .is_none_or(|s| a.severity == s)
+        })
+        .filter(|a| match f.state.as_deref().filter(|s| !s.is_empty()) {
+            None => true,
+            Some("suppressed") => a.suppressed_by.is_some(),
+            Some("acknowledged") | Some("false_positive") => {
+                a.mark.as_deref() == f.state.as_deref()
+            }
+            Some(s) => a.state == s && a.suppressed_by.is_none(),
+        })
+        .filter(|a| {
+            q.as_deref().is_none_or(|q| {
+                [&a.subject, &a.headline, a.cmd_line.as_deref().unwrap_or("")]
+                    .iter()
+                    .any(|t| t.to_lowercase().contains(q))
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| b.score.cmp(&a.score).then(b.first_seen.cmp(&a.first_seen)));
+    rows
+}
+
+pub async fn queue(
+    State(state): State<Arc<AppState>>,
+    Query(f): Query<QueueQuery>,
+) -> Result<Response, Failure> {
+    let host = f.host.clone().filter(|h| !h.is_empty());
+    let all = with_store(&state, move |st| {
+        st.list_alerts(&AlertFilter {
+            host,
+            state: None,
+            suppressed: true,
+            limit: None,
+        })
+    })
+    .await?;
+    let mut counts: Vec<(String, usize)> = [
+        "open",
+        "closed",
+        "acknowledged",
+        "false_positive",
+        "suppressed",
+    ]
+    .iter()
+    .map(|s| (s.to_string(), 0))
+    .collect();
+    for a in &all {
+        let key = if a.suppressed_by.is_some() {
+            "suppressed"
+        } else {
+            a.mark.as_deref().unwrap_or(a.state.as_str())
+        };
+        if let Some(c) = counts.iter_mut().find(|(k, _)| k == key) {
+            c.1 += 1;
+        }
+    }
+    let rows = filtered(all, &f);
+    let pages = rows.len().div_ceil(PAGE).max(1);
+    let page = f.page.unwrap_or(1).clamp(1, pages);
+    let shown_rows = rows
+        .iter()
+        .skip((page - 1) * PAGE)
+        .take(PAGE)
+        .map(Row::of)
+        .collect();
+    let page_html = QueuePage {
+        rows: shown_rows,
+        counts,
+        host: f.host.unwrap_or_default(),
+        state: f.state.unwrap_or_default(),
+        severity: f.severity.unwrap_or_default(),
+        q: f.q.unwrap_or_default(),
+        page,
+        pages,
+    }
+    .render()
+    .map_err(|e| Failure::BadRequest(format!("rendering the queue: {e}")))?;
+    Ok(Html(page_html).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "alert.html")]
+pub struct AlertPage {
+    pub row: Row,
+    /// Prefilled match of a suppression made from this alert (raw values: the template escapes).
+    pub suppress_path: String,
+    pub suppress_host: String,
+    pub reasons: Vec<(i64, String)>,
+    pub evidence: Vec<EvidenceRow>,
+    /// The playbook, rendered by the report's own escaping renderer (`floodwatch-sinks`).
+    pub playbook_html: String,
+    pub similar: Vec<SimilarShown>,
+    pub history: Vec<(String, String, String, String)>,
+    pub mark_by: String,
+    pub mark_reason: String,
+    pub csrf: String,
+}
+
+/// One item of evidence, located (file:line).
+pub struct EvidenceRow {
+    pub time: String,
+    pub kind: String,
+    pub pid: String,
+    pub what: String,
+    pub remote: String,
+    pub bytes: String,
+    pub at: String,
+}
+
+/// An earlier alert like this one, and what analysts decided about it.
+pub struct SimilarShown {
+    pub id: String,
+    pub host: String,
+    pub first_seen: String,
+    pub subject: String,
+    pub shares: String,
+    pub disposition: String,
+}
+
+pub async fn alert(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let key = id.clone();
+    let found = with_store(&state, move |st| {
+        let Some(found) = st.alert(&key)? else {
+            return Ok(None);
+        };
+        let similar = st.similar_alerts(&found.0.id, 20)?.map(|(_, rows)| rows);
+        Ok(Some((found, similar.unwrap_or_default())))
+    })
+    .await?;
+    let Some(((row, json, history), similar)) = found else {
+        return Err(Failure::NotFound(format!("no alert {}", shown(&id))));
+    };
+    let detail: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    let page = AlertPage {
+        // Prefilled only when nothing in it would be invisible in an input box.
+        suppress_path: Some(row.subject.clone())
+            .filter(|p| shown(p) == *p)
+            .unwrap_or_default(),
+        suppress_host: Some(row.host.clone())
+            .filter(|h| shown(h) == *h)
+            .unwrap_or_default(),
+        reasons: reasons_of(&json),
+        evidence: evidence_of(&detail),
+        playbook_html: detail
+            .get("playbook")
+            .cloned()
+            .and_then(|p| serde_json::from_value::<Playbook>(p).ok())
+            .map(|p| playbook_html(&p))
+            .unwrap_or_default(),
+        similar: similar.iter().map(similar_shown).collect(),
+        history: history.iter().map(history_row).collect(),
+        mark_by: shown(row.mark_by.as_deref().unwrap_or("")),
+        mark_reason: shown(row.mark_reason.as_deref().unwrap_or("")),
+        row: Row::of(&row),
+        csrf: state.csrf.clone(),
+    }
+    .render()
+    .map_err(|e| Failure::BadRequest(format!("rendering the alert: {e}")))?;
+    Ok(Html(page).into_response())
+}
+
+/// (points, sentence) of every reason in the stored alert.
+pub(crate) fn reasons_of(json: &str) -> Vec<(i64, String)> {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    v.get("reasons")
+        .and_then(|r| r.as_array())
+        .map(|rs| {
+            rs.iter()
+                .map(|r| {
+                    (
+                        r.get("points").and_then(|p| p.as_i64()).unwrap_or(0),
+                        shown(r.get("text").and_then(|t| t.as_str()).unwrap_or("")),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The alert's located evidence, as stored.
+fn evidence_of(detail: &serde_json::Value) -> Vec<EvidenceRow> {
+    let text = |e: &serde_json::Value, k: &str| -> String {
+        match e.get(k) {
+            Some(serde_json::Value::String(s)) => shown(s),
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        }
+    };
+    detail
+        .get("evidences")
+        .and_then(|e| e.as_array())
+        .map(|items| {
+            items
+                .iter()
+                .map(|e| EvidenceRow {
+                    time: e
+                        .get("time")
+                        .and_then(|t| t.as_i64())
+                        .map(|t| Ts(t).to_rfc3339_millis())
+                        .unwrap_or_default(),
+                    kind: text(e, "kind"),
+                    pid: text(e, "pid"),
+                    what: match text(e, "cmd_line") {
+                        c if c.is_empty() => text(e, "process"),
+                        c => c,
+                    },
+                    remote: text(e, "remote"),
+                    bytes: text(e, "bytes_out"),
+                    at: format!("{}:{}", text(e, "file"), text(e, "line")),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn similar_shown(r: &SimilarRow) -> SimilarShown {
+    let disposition = match (&r.mark, &r.suppressed_by) {
+        (Some(m), _) => format!(
+            "{m} by {}: {}",
+            shown(r.mark_by.as_deref().unwrap_or("?")),
+            shown(r.mark_reason.as_deref().unwrap_or(""))
+        ),
+        (None, Some(s)) => format!("suppressed by {}", shown(s)),
+        (None, None) => r.state.clone(),
+    };
+    SimilarShown {
+        id: r.id.clone(),
+        host: shown(&r.host),
+        first_seen: r.first_seen.clone(),
+        subject: shown(&r.subject),
+        shares: r.shares.join(", "),
+        disposition,
+    }
+}
+
+fn history_row(h: &HistoryRow) -> (String, String, String, String) {
+    (
+        h.at.clone(),
+        h.event.clone(),
+        shown(h.actor.as_deref().unwrap_or("")),
+        shown(h.note.as_deref().unwrap_or("")),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct MarkForm {
+    pub csrf: Option<String>,
+    pub action: String,
+    pub by: String,
+    pub reason: String,
+}
+
+/// What an action name does, or None.
+pub(crate) fn mark_of(action: &str) -> Option<Mark> {
+    match action {
+        "ack" => Some(Mark::Acknowledged),
+        "fp" => Some(Mark::FalsePositive),
+        "unmark" => Some(Mark::Unmarked),
+        _ => None,
+    }
+}
+
+pub async fn mark(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Form(f): Form<MarkForm>,
+) -> Result<Response, Failure> {
+    if !f.csrf.as_deref().is_some_and(|t| same(t, &state.csrf)) {
+        return Ok((StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response());
+    }
+    let Some(m) = mark_of(&f.action) else {
+        return Err(Failure::BadRequest(format!(
+            "unknown action {}",
+            shown(&f.action)
+        )));
+    };
+    if f.by.trim().is_empty() || f.reason.trim().is_empty() {
+        return Err(Failure::BadRequest("who and why are required".into()));
+    }
+    let key = id.clone();
+    let done = with_store(&state, move |st| {
+        st.mark_alert(&key, m, f.by.trim(), f.reason.trim(), Ts::now())
+    })
+    .await?;
+    match done {
+        Some(full) => Ok(Redirect::to(&format!("/alerts/{full}")).into_response()),
+        None => Err(Failure::NotFound(format!("no alert {}", shown(&id)))),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SuppressForm {
+    pub csrf: Option<String>,
+    pub by: String,
+    pub id: String,
+    pub owner: String,
+    pub reason: String,
+    pub expires: String,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub argv: String,
+    #[serde(default)]
+    pub parent: String,
+    #[serde(default)]
+    pub host: String,
+    #[serde(default)]
+    pub max_spawns_per_s: String,
+    #[serde(default)]
+    pub max_bytes_per_s: String,
+}
+
+/// A suppression from an alert's page: owner, reason and expiry required, a rate ceiling offered.
+/// Validated as `suppress add` validates it, stored with who added it; the next hunt applies it.
+pub async fn suppress(
+    State(state): State<Arc<AppState>>,
+    Path(alert_id): Path<String>,
+    Form(f): Form<SuppressForm>,
+) -> Result<Response, Failure> {
+    if !f.csrf.as_deref().is_some_and(|t| same(t, &state.csrf)) {
+        return Ok((StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response());
+    }
+    let given = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let mut ceilings = Vec::new();
+    for (key, text) in [
+        ("spawns_per_s", &f.max_spawns_per_s),
+        ("bytes_per_s", &f.max_bytes_per_s),
+    ] {
+        if let Some(t) = given(text) {
+            let v: f64 = t
+                .parse()
+                .map_err(|_| Failure::BadRequest(format!("{key} {} is not a number", shown(&t))))?;
+            ceilings.push((key, v));
+        }
+    }
+    let fields = EntryFields {
+        id: given(&f.id),
+        owner: given(&f.owner),
+        reason: given(&f.reason),
+        expires: given(&f.expires),
+        matches: [
+            ("path", &f.path),
+            ("argv", &f.argv),
+            ("parent", &f.parent),
+            ("host", &f.host),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| given(v).map(|v| (k, v)))
+        .collect(),
+        ceilings,
+    };
+    if given(&f.by).is_none() {
+        return Err(Failure::BadRequest("who adds it is required".into()));
+    }
+    let text = entry_toml(&fields).map_err(Failure::BadRequest)?;
+    let entries = check_entries(&text, std::path::Path::new("the form"))
+        .map_err(|e| Failure::BadRequest(shown(&e.to_string())))?;
+    let now = Ts::now();
+    refuse_unowned(&entries, now).map_err(|e| Failure::BadRequest(shown(&e)))?;
+    let by = f.by.trim().to_string();
+    with_store(&state, move |st| {
+        for e in &entries {
+            st.add_suppression(
+                &NewSuppression {
+                    id: e.id.clone(),
+                    owner: e.owner.clone(),
+                    reason: e.reason.clone(),
+                    expires: e.expires.clone(),
+                    entry: e.entry.clone(),
+                    created_by: by.clone(),
+                },
+                now,
+            )?;
+        }
+        Ok(())
+    })
+    .await?;
+    let _ = alert_id;
+    Ok(Redirect::to("/suppressions").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "suppressions.html")]
+pub struct SuppressionsPage {
+    pub rows: Vec<SuppressionShown>,
+}
+
+pub struct SuppressionShown {
+    pub id: String,
+    pub state: String,
+    pub owner: String,
+    pub reason: String,
+    pub expires: String,
+    pub created: String,
+    pub hits: u64,
+    pub last_hit: String,
+    pub entry: String,
+}
+
+/// Active, expiring within a week, expired, or removed: what each has hidden stays counted.
+pub(crate) fn suppression_state(r: &SuppressionRow, now: &str, week: &str) -> &'static str {
+    if r.removed_at.is_some() {
+        "removed"
+    } else if r.expired_at.is_some() || r.expires.as_deref().is_some_and(|e| e < now) {
+        "expired"
+    } else if r.expires.as_deref().is_some_and(|e| e < week) {
+        "expiring soon"
+    } else {
+        "active"
+    }
+}
+
+pub async fn suppressions(State(state): State<Arc<AppState>>) -> Result<Response, Failure> {
+    let rows = with_store(&state, |st| st.list_suppressions()).await?;
+    let now = Ts::now();
+    let (now_s, week_s) = (
+        now.to_rfc3339_millis(),
+        now.add_secs(7 * 86_400).to_rfc3339_millis(),
+    );
+    let page = SuppressionsPage {
+        rows: rows
+            .iter()
+            .map(|r| SuppressionShown {
+                id: shown(&r.id),
+                state: suppression_state(r, &now_s, &week_s).into(),
+                owner: shown(r.owner.as_deref().unwrap_or("")),
+                reason: shown(r.reason.as_deref().unwrap_or("")),
+                expires: r.expires.clone().unwrap_or_default(),
+                created: format!(
+                    "{} by {}",
+                    r.created_at.as_deref().unwrap_or(""),
+                    shown(r.created_by.as_deref().unwrap_or(""))
+                ),
+                hits: r.hits,
+                last_hit: r.last_hit.clone().unwrap_or_default(),
+                entry: shown(r.entry.as_deref().unwrap_or("")),
+            })
+            .collect(),
+    }
+    .render()
+    .map_err(|e| Failure::BadRequest(format!("rendering suppressions: {e}")))?;
+    Ok(Html(page).into_response())
+}
+
+pub async fn style() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../static/style.css"),
+    )
+}
