@@ -37,6 +37,9 @@ pub struct Config {
     /// Fleet-wide campaigns: several hosts flooding one destination at the same time.
     #[serde(default)]
     pub campaign: CampaignSettings,
+    /// `floodwatch agent`: the sources it reads and supervises, the sinks it writes to.
+    #[serde(default)]
+    pub agent: Agent,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -350,6 +353,191 @@ impl Default for CampaignSettings {
     }
 }
 
+/// `[agent]`: `floodwatch agent --config FILE` reads these sources into one engine and writes its
+/// findings to these sinks. Sources and sinks are arrays of tables (`[[agent.source]]`,
+/// `[[agent.sink]]`); `floodwatch agent --print-config` prints a documented one for a Mac.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    /// The host every source's events belong to (default: this machine's name).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// A live source silent this long no longer holds back the merge of the others, and the event
+    /// clock then moves with wall time (as `watch` does).
+    #[serde(deserialize_with = "de_duration")]
+    pub tick: Duration,
+    /// A command that exits is started again after this long, doubled after each quick exit...
+    #[serde(deserialize_with = "de_duration")]
+    pub restart_delay: Duration,
+    /// ...up to this long. A command that ran longer than this before exiting starts again after
+    /// `restart_delay`.
+    #[serde(deserialize_with = "de_duration")]
+    pub restart_delay_max: Duration,
+    #[serde(default, rename = "source")]
+    pub sources: Vec<AgentSource>,
+    /// Where findings go; none: `stdout`.
+    #[serde(default, rename = "sink")]
+    pub sinks: Vec<AgentSink>,
+}
+
+impl Default for Agent {
+    /// The documented defaults (config/floodwatch.toml); a test keeps the two equal.
+    fn default() -> Self {
+        Agent {
+            host: None,
+            tick: Duration::from_secs(2),
+            restart_delay: Duration::from_secs(1),
+            restart_delay_max: Duration::from_secs(60),
+            sources: Vec::new(),
+            sinks: Vec::new(),
+        }
+    }
+}
+
+/// One `[[agent.source]]`: a command the agent starts and supervises (its stdout is the telemetry),
+/// or a file it reads (and with `follow`, keeps reading as it grows, across rotation and truncation).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSource {
+    /// How the summary and every finding's evidence name this source (default: the command line or
+    /// the path).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Program and arguments (no shell): `["eslogger", "exec", "fork", "exit"]`.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// With `path`: keep reading what is appended, across rotation (a new file at the path) and
+    /// truncation.
+    #[serde(default)]
+    pub follow: bool,
+    /// The format (`eslogger`, `nettop-csv`, ... as the summary names them); default: sniffed from
+    /// the first lines, as `hunt` and `watch` do.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// For dateless sources (nettop): the date (YYYY-MM-DD) its times of day are on. Default: a
+    /// path source's date in its path or its modification time, else the current date (live).
+    #[serde(default, deserialize_with = "de_opt_date")]
+    pub date: Option<crate::Ts>,
+}
+
+/// One `[[agent.sink]]`, by `type`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum AgentSink {
+    /// OCSF JSON lines on stdout.
+    Stdout {},
+    /// OCSF JSON lines appended to `path`; past `max_bytes` it is renamed `path.1` (`path.1` to
+    /// `path.2`, ...) and a new one started; `keep` renamed files are kept.
+    File {
+        path: PathBuf,
+        #[serde(default = "default_sink_max_bytes")]
+        max_bytes: u64,
+        #[serde(default = "default_sink_keep")]
+        keep: usize,
+    },
+}
+
+fn default_sink_max_bytes() -> u64 {
+    100 * 1024 * 1024
+}
+
+fn default_sink_keep() -> usize {
+    5
+}
+
+impl AgentSource {
+    /// What the summary and evidence call it: its name, else its command line or path.
+    pub fn label(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        match (&self.command, &self.path) {
+            (Some(c), _) => c.join(" "),
+            (None, Some(p)) => p.display().to_string(),
+            (None, None) => String::from("<no source>"),
+        }
+    }
+}
+
+impl Agent {
+    /// The shape of each source and sink (that there are any is the agent's to check: a config for
+    /// `hunt` has none).
+    fn check(&self) -> std::result::Result<(), String> {
+        if self.tick.is_zero() {
+            return Err("agent.tick must be more than 0s".into());
+        }
+        if self.restart_delay.is_zero() || self.restart_delay_max < self.restart_delay {
+            return Err(
+                "agent.restart_delay must be more than 0s and at most agent.restart_delay_max"
+                    .into(),
+            );
+        }
+        if matches!(&self.host, Some(h) if h.trim().is_empty()) {
+            return Err(
+                "agent.host must not be empty (leave it out for this machine's name)".into(),
+            );
+        }
+        for (i, s) in self.sources.iter().enumerate() {
+            let n = i + 1;
+            match (&s.command, &s.path) {
+                (Some(_), Some(_)) => {
+                    return Err(format!(
+                        "agent.source #{n}: give either command or path, not both"
+                    ))
+                }
+                (None, None) => {
+                    return Err(format!(
+                        "agent.source #{n}: give command = [\"program\", \"arg\", ...] or path = \"FILE\""
+                    ))
+                }
+                (Some(c), None) => {
+                    if c.first().is_none_or(|p| p.trim().is_empty()) {
+                        return Err(format!(
+                            "agent.source #{n}: command is empty: name the program to run"
+                        ));
+                    }
+                    if s.follow {
+                        return Err(format!(
+                            "agent.source #{n} ({}): follow is for path sources (a command is read as long as it runs)",
+                            s.label()
+                        ));
+                    }
+                }
+                (None, Some(p)) => {
+                    if p.as_os_str().is_empty() {
+                        return Err(format!("agent.source #{n}: path is empty"));
+                    }
+                }
+            }
+            if matches!(&s.name, Some(x) if x.trim().is_empty()) {
+                return Err(format!("agent.source #{n}: name must not be empty"));
+            }
+        }
+        for (i, k) in self.sinks.iter().enumerate() {
+            if let AgentSink::File {
+                path,
+                max_bytes,
+                keep: _,
+            } = k
+            {
+                if path.as_os_str().is_empty() {
+                    return Err(format!("agent.sink #{}: path is empty", i + 1));
+                }
+                if *max_bytes < 4096 {
+                    return Err(format!(
+                        "agent.sink #{} ({}): max_bytes must be at least 4096",
+                        i + 1,
+                        path.display()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Lays `over` onto `base`, table by table; any other value replaces the default whole. Keys that
 /// are not among the defaults are collected (dotted) for the error message.
 fn overlay(base: &mut toml::Table, over: toml::Table, prefix: &str, new_keys: &mut Vec<String>) {
@@ -508,7 +696,7 @@ impl Config {
                 "campaign.ipv4_prefix must be at most 32 and campaign.ipv6_prefix at most 128",
             );
         }
-        Ok(())
+        self.agent.check().or_else(|m| bad(&m))
     }
 
     pub fn window_secs(&self) -> u64 {
@@ -562,6 +750,15 @@ fn de_duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration,
     })
 }
 
+fn de_opt_date<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<crate::Ts>, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::time::parse_date(&s)
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("invalid date {s:?} (write YYYY-MM-DD)")))
+}
+
 fn de_utc_offset<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<i32, D::Error> {
     let s = String::deserialize(d)?;
     parse_utc_offset(&s).ok_or_else(|| {
@@ -584,6 +781,56 @@ mod tests {
         assert_eq!(c.coverage, Coverage::default());
         assert_eq!(c.campaign, CampaignSettings::default());
         assert_eq!(c.respond, Respond::default());
+        assert_eq!(c.agent, Agent::default());
+    }
+
+    #[test]
+    fn agent_sources_and_sinks_parse_and_are_checked() {
+        let c = Config::from_toml_str(
+            "[agent]\nhost = \"mac-01\"\n[[agent.source]]\ncommand = [\"eslogger\", \"exec\"]\n\
+             [[agent.source]]\npath = \"/var/log/x.log\"\nfollow = true\ndate = \"2025-09-16\"\n\
+             [[agent.sink]]\ntype = \"stdout\"\n[[agent.sink]]\ntype = \"file\"\npath = \"/tmp/f.jsonl\"\nkeep = 2\n",
+            Path::new("agent"),
+        )
+        .unwrap();
+        let a = &c.agent;
+        assert_eq!(a.host.as_deref(), Some("mac-01"));
+        assert_eq!(a.tick, Duration::from_secs(2), "defaults kept");
+        assert_eq!(a.sources.len(), 2);
+        assert_eq!(a.sources[0].label(), "eslogger exec");
+        assert!(a.sources[1].follow);
+        assert_eq!(a.sources[1].date, crate::time::parse_date("2025-09-16"));
+        assert_eq!(
+            a.sinks[1],
+            AgentSink::File {
+                path: "/tmp/f.jsonl".into(),
+                max_bytes: 100 * 1024 * 1024,
+                keep: 2
+            }
+        );
+        let err = |t: &str| {
+            Config::from_toml_str(t, Path::new("bad"))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("[[agent.source]]\ncommand = []\n");
+        assert!(e.contains("command is empty"), "{e}");
+        let e = err("[[agent.source]]\ncommand = [\"a\"]\npath = \"b\"\n");
+        assert!(e.contains("not both"), "{e}");
+        let e = err("[[agent.source]]\nfollow = true\n");
+        assert!(e.contains("give command"), "{e}");
+        let e = err("[[agent.source]]\ncommand = [\"a\"]\nfolow = true\n");
+        assert!(e.contains("unknown field `folow`"), "{e}");
+        let e = err("[[agent.sink]]\ntype = \"syslg\"\n");
+        assert!(e.contains("syslg"), "{e}");
+        let e = err("[[agent.sink]]\ntype = \"stdout\"\npath = \"x\"\n");
+        assert!(e.contains("unknown field `path`"), "{e}");
+        let e = err("[[agent.sink]]\ntype = \"file\"\n");
+        assert!(e.contains("path"), "{e}");
+        let e = err("[[agent.source]]\npath = \"x\"\ndate = \"16/09/2025\"\n");
+        assert!(e.contains("invalid date"), "{e}");
+        let e = err("[agent]\ntick = \"0s\"\n");
+        assert!(e.contains("agent.tick"), "{e}");
     }
 
     #[test]

@@ -9,12 +9,16 @@
 //! | per-host merge in event time into the engine | [`replay`] |
 //! | a whole batch hunt over a worker pool | [`hunt`] |
 //! | a live stream from stdin | [`watch`] |
+//! | every source of a Mac into one engine, findings to sinks | [`agent`] |
+//! | a file's lines written out at a rate (rehearsing the agent) | [`playback`] |
 //! | the store around a run (`--db`) | [`store`] |
 //! | alerts, reports and the summary out | [`output`] |
 
+pub mod agent;
 pub mod hunt;
 pub mod output;
 pub mod plan;
+pub mod playback;
 pub mod replay;
 pub mod setup;
 pub mod store;

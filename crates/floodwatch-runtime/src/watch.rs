@@ -54,9 +54,17 @@ const MAX_HEAD_LINES: usize = 256;
 fn sniff_stream<R: Read + Send + 'static>(
     input: R,
 ) -> Result<(floodwatch_sources::Format, impl BufRead + Send, Damage)> {
+    sniff_named(input, "stdin")
+}
+
+/// [`sniff_stream`] for any stream, named `what` in its errors (the agent's sources).
+pub(crate) fn sniff_named<R: Read + Send + 'static>(
+    input: R,
+    what: &str,
+) -> Result<(floodwatch_sources::Format, impl BufRead + Send, Damage)> {
     let decoded = floodwatch_sources::input::decode(input).map_err(|e| match e {
-        OpenError::Io(e) => Error::io("reading stdin", e),
-        OpenError::Refused(why) => Error::Input(format!("stdin is not read: {why}")),
+        OpenError::Io(e) => Error::io(format!("reading {what}"), e),
+        OpenError::Refused(why) => Error::Input(format!("{what} is not read: {why}")),
     })?;
     let mut reader = decoded.reader;
     let mut head: Vec<u8> = Vec::new();
@@ -66,7 +74,7 @@ fn sniff_stream<R: Read + Send + 'static>(
         let n = (&mut reader)
             .take(room)
             .read_until(b'\n', &mut head)
-            .map_err(|e| Error::io("reading stdin", e))?;
+            .map_err(|e| Error::io(format!("reading {what}"), e))?;
         let ended = n == 0 || head.len() >= HEAD_BYTES;
         let why = match sniff(&head) {
             Sniffed::Telemetry(f) => break f,
@@ -77,10 +85,10 @@ fn sniff_stream<R: Read + Send + 'static>(
         }
         if ended || lines.count() >= MAX_HEAD_LINES {
             if head.is_empty() {
-                return Err(Error::Input("stdin is empty: nothing to watch".into()));
+                return Err(Error::Input(format!("{what} is empty: nothing to watch")));
             }
             return Err(Error::Input(format!(
-                "stdin is not telemetry floodwatch reads: {why}"
+                "{what} is not telemetry floodwatch reads: {why}"
             )));
         }
     };
@@ -276,6 +284,6 @@ pub fn watch_with<R: Read + Send + 'static>(
 }
 
 /// A live alert's playbook, from what is known when it is emitted (no fleet view in `watch`).
-fn with_playbook(a: &mut AlertEvent, cfg: &Config) {
+pub(crate) fn with_playbook(a: &mut AlertEvent, cfg: &Config) {
     a.alert.playbook = Some(floodwatch_respond::playbook_alone(&a.alert, cfg));
 }

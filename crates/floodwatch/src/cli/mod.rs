@@ -61,6 +61,12 @@ pub enum Cmd {
     /// The triage web UI and JSON API over the store: the queue, each alert with its reasons and
     /// history, and acknowledge / false positive / un-mark with who and why.
     Serve(ServeArgs),
+    /// Run on a Mac: every configured source (commands it supervises, files it follows) into one
+    /// engine, findings to the configured sinks as they happen.
+    Agent(AgentArgs),
+    /// Write a telemetry file's lines to stdout, at a fixed rate or with their original pacing (a
+    /// stand-in for eslogger or nettop when rehearsing the agent).
+    Replay(ReplayArgs),
 }
 
 // ---- flags shared by several commands ----
@@ -330,6 +336,52 @@ pub struct ConfigArgs {
     /// Check a config file and report the first error.
     #[arg(long)]
     pub check: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct AgentArgs {
+    /// The agent's config: any floodwatch config plus an [agent] section with its sources and sinks
+    /// (`--print-config` prints one for a Mac).
+    #[arg(
+        long,
+        env = "FLOODWATCH_CONFIG",
+        required_unless_present = "print_config"
+    )]
+    pub config: Option<PathBuf>,
+    /// Run until every source has ended (commands are not restarted; followed files are read to
+    /// their current end), then write the findings exactly as `hunt` does, and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Print a documented agent config for a Mac (eslogger, nettop, log stream; stdout and file
+    /// sinks) and exit.
+    #[arg(long, conflicts_with_all = ["config", "once"])]
+    pub print_config: bool,
+    /// Suppressions file (TOML), overriding the config's `suppressions`.
+    #[arg(long)]
+    pub suppressions: Option<PathBuf>,
+    /// Write the run summary (per source) as JSON here when the agent ends.
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("pacing").args(["rate", "pace"])))]
+pub struct ReplayArgs {
+    /// The file to replay (gzip and zstd are decompressed).
+    pub file: PathBuf,
+    /// Lines per second (default: as fast as the reader takes them).
+    #[arg(long, value_parser = parse_positive)]
+    pub rate: Option<f64>,
+    /// Keep the records' own pacing, this many times faster (1: real time).
+    #[arg(long, value_parser = parse_positive)]
+    pub pace: Option<f64>,
+}
+
+fn parse_positive(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .ok_or_else(|| format!("{s:?} is not a positive number"))
 }
 
 fn parse_span(s: &str) -> Result<std::time::Duration, String> {

@@ -1,6 +1,7 @@
 //! One file per command: each reads its flags (`cli`), calls library code (the runtime, the
 //! analyses, the store) and prints. What they share is here.
 
+pub mod agent;
 pub mod alerts;
 pub mod baseline;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod demo;
 pub mod eval;
 pub mod export;
 pub mod hunt;
+pub mod replay;
 pub mod serve;
 pub mod simulate;
 pub mod suppress;
@@ -43,6 +45,8 @@ pub fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Config(a) => config::run(a),
         Cmd::Export(a) => export::run(a),
         Cmd::Serve(a) => serve::run(a),
+        Cmd::Agent(a) => agent::run(a),
+        Cmd::Replay(a) => replay::run(a),
     }
 }
 

@@ -1,0 +1,212 @@
+//! Where the agent's findings go: each sink takes the OCSF JSON lines one at a time, exactly the lines
+//! `hunt --format jsonl` (with `--once`) or `watch` (live) writes.
+
+use floodwatch_core::config::AgentSink;
+use floodwatch_core::{Error, Result};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One destination of finding lines.
+pub trait Sink {
+    /// Writes one complete line (without its newline) and makes it visible to readers.
+    fn write_line(&mut self, line: &[u8]) -> Result<()>;
+    /// What the summary and errors call it.
+    fn name(&self) -> String;
+}
+
+/// OCSF JSON lines on stdout, flushed line by line.
+pub struct StdoutSink;
+
+impl Sink for StdoutSink {
+    fn write_line(&mut self, line: &[u8]) -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        let io = |e| Error::io("writing findings to stdout", e);
+        out.write_all(line).map_err(io)?;
+        out.write_all(b"\n").map_err(io)?;
+        out.flush().map_err(io)
+    }
+
+    fn name(&self) -> String {
+        "stdout".into()
+    }
+}
+
+/// JSON lines appended to a file. Before a line would take the file past `max_bytes`, the file is
+/// renamed `PATH.1` (an older `PATH.1` becoming `PATH.2`, and so on) and a new one started; only
+/// `keep` renamed files are kept. A line longer than `max_bytes` gets a file of its own. Every line
+/// is written whole with its newline in one write (the file is opened for appending).
+pub struct FileSink {
+    path: PathBuf,
+    max_bytes: u64,
+    keep: usize,
+    file: File,
+    size: u64,
+    /// Files renamed so far.
+    pub rotations: u64,
+}
+
+impl FileSink {
+    pub fn open(path: &Path, max_bytes: u64, keep: usize) -> Result<FileSink> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        }
+        let file = open_append(path)?;
+        let size = file
+            .metadata()
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
+            .len();
+        Ok(FileSink {
+            path: path.to_path_buf(),
+            max_bytes,
+            keep,
+            file,
+            size,
+            rotations: 0,
+        })
+    }
+
+    /// `PATH.n`.
+    fn rotated(&self, n: usize) -> PathBuf {
+        let mut s = self.path.clone().into_os_string();
+        s.push(format!(".{n}"));
+        PathBuf::from(s)
+    }
+
+    fn rotate(&mut self) -> Result<()> {
+        let io = |what: &Path, e| Error::io(format!("rotating {}", what.display()), e);
+        if self.keep == 0 {
+            // Nothing is kept: the file starts again empty.
+            self.file.set_len(0).map_err(|e| io(&self.path, e))?;
+        } else {
+            // The oldest kept file goes; the others move up one.
+            let oldest = self.rotated(self.keep);
+            match std::fs::remove_file(&oldest) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&oldest, e)),
+                _ => {}
+            }
+            for n in (1..self.keep).rev() {
+                let from = self.rotated(n);
+                match std::fs::rename(&from, self.rotated(n + 1)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&from, e)),
+                    _ => {}
+                }
+            }
+            std::fs::rename(&self.path, self.rotated(1)).map_err(|e| io(&self.path, e))?;
+            self.file = open_append(&self.path)?;
+        }
+        self.size = 0;
+        self.rotations += 1;
+        Ok(())
+    }
+}
+
+fn open_append(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))
+}
+
+impl Sink for FileSink {
+    fn write_line(&mut self, line: &[u8]) -> Result<()> {
+        let len = line.len() as u64 + 1;
+        if self.size > 0 && self.size.saturating_add(len) > self.max_bytes {
+            self.rotate()?;
+        }
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line);
+        buf.push(b'\n');
+        self.file
+            .write_all(&buf)
+            .map_err(|e| Error::io(format!("writing {}", self.path.display()), e))?;
+        self.size += len;
+        Ok(())
+    }
+
+    fn name(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+}
+
+/// Every sink of the agent; a line goes to each in turn.
+#[derive(Default)]
+pub struct Sinks {
+    pub sinks: Vec<Box<dyn Sink + Send>>,
+    /// Lines written (to every sink).
+    pub lines: u64,
+}
+
+impl Sinks {
+    /// The configured sinks (none: stdout), opened now so a bad path is an error before any source
+    /// starts.
+    pub fn from_config(cfg: &[AgentSink]) -> Result<Sinks> {
+        let mut sinks: Vec<Box<dyn Sink + Send>> = Vec::new();
+        for s in cfg {
+            sinks.push(match s {
+                AgentSink::Stdout {} => Box::new(StdoutSink),
+                AgentSink::File {
+                    path,
+                    max_bytes,
+                    keep,
+                } => Box::new(FileSink::open(path, *max_bytes, *keep)?),
+            });
+        }
+        if sinks.is_empty() {
+            sinks.push(Box::new(StdoutSink));
+        }
+        Ok(Sinks { sinks, lines: 0 })
+    }
+
+    /// Writes every line of `text` (JSON lines, as the OCSF writers produce them) to every sink.
+    pub fn write_lines(&mut self, text: &[u8]) -> Result<()> {
+        for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            for s in &mut self.sinks {
+                s.write_line(line)?;
+            }
+            self.lines += 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_sink_rotates_at_max_bytes_and_keeps_keep_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out/findings.jsonl");
+        let mut s = FileSink::open(&path, 4096, 2).unwrap();
+        // 100 lines of 1,000 bytes (with the newline): four fit in a file, so 25 files are written.
+        for i in 0..100u32 {
+            let line = format!("{i:04}{}", "x".repeat(995));
+            s.write_line(line.as_bytes()).unwrap();
+        }
+        assert_eq!(s.rotations, 24);
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+        let first = |p: &Path| read(p)[..4].to_string();
+        for (p, lines, starts) in [
+            (path.clone(), 4, "0096"),
+            (dir.path().join("out/findings.jsonl.1"), 4, "0092"),
+            (dir.path().join("out/findings.jsonl.2"), 4, "0088"),
+        ] {
+            let text = read(&p);
+            assert_eq!(text.lines().count(), lines, "{}", p.display());
+            assert!(text.len() as u64 <= 4096);
+            assert_eq!(first(&p), starts, "{}", p.display());
+        }
+        assert!(!dir.path().join("out/findings.jsonl.3").exists());
+        // A line longer than max_bytes gets a file of its own; appending goes on after a reopen.
+        drop(s);
+        let mut s = FileSink::open(&path, 4096, 2).unwrap();
+        s.write_line("y".repeat(5000).as_bytes()).unwrap();
+        s.write_line(b"z").unwrap();
+        assert_eq!(read(&path), "z\n");
+        assert_eq!(read(&dir.path().join("out/findings.jsonl.1")).len(), 5001);
+        assert_eq!(first(&dir.path().join("out/findings.jsonl.2")), "0096");
+    }
+}

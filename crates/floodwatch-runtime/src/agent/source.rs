@@ -1,0 +1,695 @@
+//! The agent's sources, each on its own threads: a producer moves raw bytes (a command's stdout, a
+//! file read or followed) into chunks; the source thread decodes, sniffs and parses them and hands
+//! the events to the engine thread in batches. Before it would wait for more bytes, the source
+//! thread sends what it holds, so a quiet source never sits on events.
+
+use crate::watch::sniff_named;
+use floodwatch_core::event::Event;
+use floodwatch_core::{Error, Result};
+use floodwatch_sources::input::Damage;
+use floodwatch_sources::{FileSource, FileStats, Format, SourceCtx};
+use std::fs::File;
+use std::io::{BufRead, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Events per batch handed to the engine thread.
+pub(crate) const BATCH: usize = 1024;
+/// Batches a source may have waiting for the engine before it waits itself (its memory bound).
+pub(crate) const QUEUE: usize = 8;
+/// Raw bytes per chunk, and chunks in flight per source.
+const CHUNK: usize = 64 * 1024;
+const CHUNKS: usize = 4;
+/// How often a followed file is looked at when nothing new was read.
+const FOLLOW_POLL: Duration = Duration::from_millis(100);
+
+/// What feeds a source.
+#[derive(Clone, Debug)]
+pub(crate) enum Origin {
+    Command(Vec<String>),
+    File { path: PathBuf, follow: bool },
+}
+
+/// A source as the agent runs it.
+#[derive(Clone, Debug)]
+pub(crate) struct Spec {
+    pub(crate) label: String,
+    pub(crate) origin: Origin,
+    pub(crate) format: Option<Format>,
+    pub(crate) ctx: SourceCtx,
+    /// Run until the input ends once (no restarts; a followed file is read to its current end).
+    pub(crate) once: bool,
+    pub(crate) restart_delay: Duration,
+    pub(crate) restart_delay_max: Duration,
+}
+
+/// What a source's threads and the engine thread share.
+pub(crate) struct Shared {
+    /// Counts of every run so far, for the summary.
+    pub(crate) stats: Mutex<FileStats>,
+    /// The format of the latest run (sniffed or given).
+    pub(crate) format: Mutex<Option<Format>>,
+    pub(crate) restarts: AtomicU64,
+    pub(crate) rotations: AtomicU64,
+    pub(crate) truncations: AtomicU64,
+    /// The running child of a command source (so the agent can end it when it stops).
+    pub(crate) child: Mutex<Option<Child>>,
+    /// Problems met (a command that cannot start, input that is not telemetry), for the summary.
+    pub(crate) problems: Mutex<Vec<String>>,
+}
+
+impl Shared {
+    pub(crate) fn new(label: &str) -> Shared {
+        Shared {
+            stats: Mutex::new(FileStats::new(label.to_string(), "unknown")),
+            format: Mutex::new(None),
+            restarts: AtomicU64::new(0),
+            rotations: AtomicU64::new(0),
+            truncations: AtomicU64::new(0),
+            child: Mutex::new(None),
+            problems: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Ends the running child, if any (the agent is stopping).
+    pub(crate) fn kill_child(&self) {
+        if let Ok(mut c) = self.child.lock() {
+            if let Some(child) = c.as_mut() {
+                let _ = child.kill();
+            }
+        }
+    }
+
+    fn problem(&self, label: &str, what: String) {
+        log(label, &what);
+        if let Ok(mut p) = self.problems.lock() {
+            if p.len() < 20 {
+                p.push(what);
+            }
+        }
+    }
+}
+
+/// A line on stderr about a source (its own stderr lines come through here too); control characters
+/// are escaped, so a child cannot write to the terminal through the agent.
+pub(crate) fn log(label: &str, what: &str) {
+    eprintln!(
+        "floodwatch: agent: {}: {}",
+        label.escape_debug(),
+        what.escape_debug()
+    );
+}
+
+/// Events parsed but not yet handed to the engine thread, shared with the chunk reader, which sends
+/// them before it waits for input.
+struct Pending {
+    events: Vec<Event>,
+    tx: SyncSender<Vec<Event>>,
+    bell: SyncSender<()>,
+    /// The engine thread is gone (the agent is stopping).
+    gone: bool,
+}
+
+impl Pending {
+    fn flush(&mut self) {
+        if self.events.is_empty() || self.gone {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.events, Vec::with_capacity(BATCH));
+        if self.tx.send(batch).is_err() {
+            self.gone = true;
+        }
+        let _ = self.bell.try_send(());
+    }
+}
+
+/// Raw chunks as a `Read`. When no chunk is waiting, the pending events are sent first: whatever
+/// comes next may be a long time coming.
+struct ChunkReader {
+    rx: Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+    pending: Arc<Mutex<Pending>>,
+}
+
+impl ChunkReader {
+    fn flush(&self) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.flush();
+        }
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.cur.len() {
+            let next = match self.rx.try_recv() {
+                Ok(c) => Some(c),
+                Err(TryRecvError::Empty) => {
+                    self.flush();
+                    self.rx.recv().ok()
+                }
+                Err(TryRecvError::Disconnected) => None,
+            };
+            match next {
+                Some(c) => {
+                    self.cur = c;
+                    self.pos = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Starts a source's thread. It ends when its input ends for good (`once`, a file not followed, a
+/// stop), dropping `tx` (which tells the engine thread) and ringing `bell`.
+pub(crate) fn spawn(
+    spec: Spec,
+    shared: Arc<Shared>,
+    tx: SyncSender<Vec<Event>>,
+    bell: SyncSender<()>,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("source {}", spec.label))
+        .spawn(move || {
+            run(&spec, &shared, tx.clone(), bell.clone(), &stop);
+            drop(tx);
+            let _ = bell.try_send(());
+        })
+        .map_err(|e| Error::io("starting a source thread", e))
+}
+
+fn run(
+    spec: &Spec,
+    shared: &Arc<Shared>,
+    tx: SyncSender<Vec<Event>>,
+    bell: SyncSender<()>,
+    stop: &Arc<AtomicBool>,
+) {
+    let mut delay = spec.restart_delay;
+    loop {
+        let started = Instant::now();
+        let (chunks_tx, chunks_rx) = sync_channel::<Vec<u8>>(CHUNKS);
+        let running = match &spec.origin {
+            Origin::Command(argv) => start_command(argv, &spec.label, shared, chunks_tx),
+            Origin::File { path, follow } => {
+                start_file(path, *follow && !spec.once, shared, chunks_tx, stop)
+            }
+        };
+        let gone = match running {
+            Err(e) => {
+                shared.problem(&spec.label, e);
+                false
+            }
+            Ok(()) => {
+                let gone = read_run(spec, shared, chunks_rx, tx.clone(), bell.clone());
+                if let Origin::Command(_) = spec.origin {
+                    reap(&spec.label, shared, stop);
+                }
+                gone
+            }
+        };
+        let command = matches!(spec.origin, Origin::Command(_));
+        if gone || spec.once || !command || stop.load(Ordering::Relaxed) {
+            return;
+        }
+        // A command that ran long was fine for a while: start again soon. One that keeps dying
+        // waits longer each time.
+        if started.elapsed() > spec.restart_delay_max {
+            delay = spec.restart_delay;
+        }
+        log(
+            &spec.label,
+            &format!("starting it again in {:.1} s", delay.as_secs_f64()),
+        );
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50).min(delay));
+        }
+        shared.restarts.fetch_add(1, Ordering::Relaxed);
+        delay = (delay * 2).min(spec.restart_delay_max);
+    }
+}
+
+/// Reads one run of a source (a command's life, a file) to its end. True when the engine thread is
+/// gone.
+fn read_run(
+    spec: &Spec,
+    shared: &Shared,
+    chunks: Receiver<Vec<u8>>,
+    tx: SyncSender<Vec<Event>>,
+    bell: SyncSender<()>,
+) -> bool {
+    let pending = Arc::new(Mutex::new(Pending {
+        events: Vec::with_capacity(BATCH),
+        tx,
+        bell,
+        gone: false,
+    }));
+    let reader = ChunkReader {
+        rx: chunks,
+        cur: Vec::new(),
+        pos: 0,
+        pending: pending.clone(),
+    };
+    let opened: Result<(Format, Box<dyn BufRead + Send>, Damage)> = match spec.format {
+        Some(f) => floodwatch_sources::input::decode(reader)
+            .map(|d| (f, d.reader, d.damage))
+            .map_err(|e| Error::Input(format!("{} is not read: {e}", spec.label))),
+        None => sniff_named(reader, &spec.label)
+            .map(|(f, r, d)| (f, Box::new(r) as Box<dyn BufRead + Send>, d)),
+    };
+    let (format, reader, damage) = match opened {
+        Ok(x) => x,
+        Err(e) => {
+            shared.problem(&spec.label, e.to_string());
+            return is_gone(&pending);
+        }
+    };
+    if let Ok(mut f) = shared.format.lock() {
+        *f = Some(format);
+    }
+    let mut src = FileSource::new(reader, format, spec.ctx.clone());
+    let mut scratch = Vec::new();
+    loop {
+        scratch.clear();
+        let more = match src.next_events(&mut scratch) {
+            Ok(m) => m,
+            Err(e) => {
+                shared.problem(&spec.label, format!("reading: {e}"));
+                false
+            }
+        };
+        if !scratch.is_empty() {
+            let Ok(mut p) = pending.lock() else { break };
+            p.events.append(&mut scratch);
+            if p.events.len() >= BATCH {
+                p.flush();
+            }
+            if p.gone {
+                break;
+            }
+        }
+        if !more {
+            break;
+        }
+    }
+    if let Ok(mut p) = pending.lock() {
+        p.flush();
+    }
+    let mut stats = std::mem::replace(&mut src.stats, FileStats::new(String::new(), ""));
+    stats.notes.extend(damage.note());
+    stats.path = spec.label.clone();
+    if let Ok(mut st) = shared.stats.lock() {
+        if st.format == "unknown" {
+            *st = stats;
+        } else {
+            st.absorb(stats);
+        }
+    }
+    is_gone(&pending)
+}
+
+fn is_gone(p: &Mutex<Pending>) -> bool {
+    p.lock().map_or(true, |p| p.gone)
+}
+
+/// Starts the command with its stdout piped into `chunks` and its stderr logged line by line.
+fn start_command(
+    argv: &[String],
+    label: &str,
+    shared: &Shared,
+    chunks: SyncSender<Vec<u8>>,
+) -> std::result::Result<(), String> {
+    let Some((prog, args)) = argv.split_first() else {
+        return Err("the command is empty".into());
+    };
+    let mut child = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {prog:?}: {e}"))?;
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    if let Ok(mut c) = shared.child.lock() {
+        *c = Some(child);
+    }
+    if let Some(mut err) = stderr {
+        let label = label.to_string();
+        let _ = std::thread::Builder::new()
+            .name(format!("stderr {label}"))
+            .spawn(move || {
+                let mut r = std::io::BufReader::new(&mut err);
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    // A line without a newline is cut at 4 KiB: a child cannot fill memory.
+                    match (&mut r).take(4096).read_until(b'\n', &mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            let text = String::from_utf8_lossy(&line);
+                            log(&label, text.trim_end());
+                        }
+                    }
+                }
+            });
+    }
+    if let Some(mut out) = stdout {
+        std::thread::Builder::new()
+            .name(format!("stdout {label}"))
+            .spawn(move || pump(&mut out, &chunks))
+            .map_err(|e| format!("starting a reader thread: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Raw bytes into chunks until the end of input, or until nobody reads them.
+fn pump(r: &mut dyn Read, chunks: &SyncSender<Vec<u8>>) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if chunks.send(buf[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Waits for a command whose stdout ended, and says how it ended.
+fn reap(label: &str, shared: &Shared, stop: &AtomicBool) {
+    let started = Instant::now();
+    loop {
+        let status = match shared.child.lock() {
+            Ok(mut c) => match c.as_mut().map(Child::try_wait) {
+                None => return,
+                Some(Ok(Some(st))) => {
+                    *c = None;
+                    Some(Ok(st))
+                }
+                Some(Ok(None)) => {
+                    // Its stdout is closed: it has nothing more to say. Ended when the agent stops.
+                    if stop.load(Ordering::Relaxed) || started.elapsed() > Duration::from_secs(5) {
+                        if let Some(ch) = c.as_mut() {
+                            let _ = ch.kill();
+                        }
+                    }
+                    None
+                }
+                Some(Err(e)) => {
+                    *c = None;
+                    Some(Err(e))
+                }
+            },
+            Err(_) => return,
+        };
+        match status {
+            Some(Ok(st)) => {
+                if !stop.load(Ordering::Relaxed) {
+                    log(label, &format!("exited ({st})"));
+                }
+                return;
+            }
+            Some(Err(e)) => {
+                log(label, &format!("cannot wait for it: {e}"));
+                return;
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// Starts reading a file into `chunks`: to its end, or followed.
+fn start_file(
+    path: &Path,
+    follow: bool,
+    shared: &Arc<Shared>,
+    chunks: SyncSender<Vec<u8>>,
+    stop: &Arc<AtomicBool>,
+) -> std::result::Result<(), String> {
+    // A file not followed must be there now; a followed one may appear later.
+    let first = match File::open(path) {
+        Ok(f) => Some(f),
+        Err(e) if !follow => return Err(format!("cannot open {}: {e}", path.display())),
+        Err(_) => None,
+    };
+    let follower = Follower::new(path.to_path_buf(), shared.clone(), stop.clone());
+    std::thread::Builder::new()
+        .name(format!("file {}", path.display()))
+        .spawn(move || match (follow, first) {
+            (true, first) => follower.run(first, &chunks),
+            (false, Some(mut f)) => pump(&mut f, &chunks),
+            (false, None) => {}
+        })
+        .map_err(|e| format!("starting a reader thread: {e}"))?;
+    Ok(())
+}
+
+/// Which file a path names now (device and inode): a different one after a rotation.
+#[cfg(unix)]
+fn file_id(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+#[cfg(not(unix))]
+fn file_id(_: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+/// Follows the file at a path, as `tail -F` does: what is appended is read as it comes; when another
+/// file appears at the path (rotation by rename or by delete and create), the old one is read to its
+/// end and the new one from its start; when the file gets shorter than what was read (truncation,
+/// copytruncate), it is read again from its start. A line cut by a rotation or truncation is ended
+/// there, so it cannot run into the next file's first line. (A truncation followed by more writes than
+/// were read, between two looks, cannot be told from appends: as in `tail`.)
+pub(crate) struct Follower {
+    path: PathBuf,
+    file: Option<File>,
+    id: Option<(u64, u64)>,
+    /// Bytes read from the current file.
+    offset: u64,
+    last_newline: bool,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Follower {
+    pub(crate) fn new(path: PathBuf, shared: Arc<Shared>, stop: Arc<AtomicBool>) -> Follower {
+        Follower {
+            path,
+            file: None,
+            id: None,
+            offset: 0,
+            last_newline: true,
+            shared,
+            stop,
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Reads what the current file holds now into `chunks`. False when nobody reads them.
+    fn drain(&mut self, chunks: &SyncSender<Vec<u8>>, buf: &mut [u8]) -> bool {
+        let Some(f) = self.file.as_mut() else {
+            return true;
+        };
+        loop {
+            match f.read(buf) {
+                Ok(0) => return true,
+                Ok(n) => {
+                    self.offset += n as u64;
+                    self.last_newline = buf[n - 1] == b'\n';
+                    if chunks.send(buf[..n].to_vec()).is_err() {
+                        return false;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log(&self.path.display().to_string(), &format!("reading: {e}"));
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Ends a line a rotation or truncation cut.
+    fn cut(&mut self, chunks: &SyncSender<Vec<u8>>) -> bool {
+        if self.last_newline {
+            return true;
+        }
+        self.last_newline = true;
+        chunks.send(b"\n".to_vec()).is_ok()
+    }
+
+    fn take(&mut self, f: File) {
+        self.id = f.metadata().ok().map(|m| file_id(&m));
+        self.file = Some(f);
+        self.offset = 0;
+    }
+
+    pub(crate) fn run(mut self, first: Option<File>, chunks: &SyncSender<Vec<u8>>) {
+        let mut buf = vec![0u8; CHUNK];
+        if let Some(f) = first {
+            self.take(f);
+        }
+        let mut told_missing = false;
+        loop {
+            if !self.drain(chunks, &mut buf) {
+                return;
+            }
+            if self.stopped() {
+                return;
+            }
+            let now = std::fs::metadata(&self.path);
+            match (&now, self.id) {
+                (Ok(m), Some(id)) if file_id(m) != id => {
+                    // Rotated: what was written to the old file before the rename is read first.
+                    if !self.drain(chunks, &mut buf) || !self.cut(chunks) {
+                        return;
+                    }
+                    match File::open(&self.path) {
+                        Ok(f) => {
+                            self.take(f);
+                            self.shared.rotations.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => std::thread::sleep(FOLLOW_POLL),
+                    }
+                    continue;
+                }
+                (Ok(_), None) => {
+                    // The file has appeared.
+                    if let Ok(f) = File::open(&self.path) {
+                        self.take(f);
+                        continue;
+                    }
+                }
+                (Err(_), None) if !told_missing => {
+                    told_missing = true;
+                    log(
+                        &self.path.display().to_string(),
+                        "not there yet: waiting for it",
+                    );
+                }
+                _ => {}
+            }
+            let len = self
+                .file
+                .as_ref()
+                .and_then(|f| f.metadata().ok())
+                .map(|m| m.len());
+            if let (Some(len), Some(f)) = (len, self.file.as_mut()) {
+                if len < self.offset && f.seek(SeekFrom::Start(0)).is_ok() {
+                    self.offset = 0;
+                    self.shared.truncations.fetch_add(1, Ordering::Relaxed);
+                    if !self.cut(chunks) {
+                        return;
+                    }
+                    continue;
+                }
+            }
+            std::thread::sleep(FOLLOW_POLL);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn append(p: &Path, lines: std::ops::Range<u32>) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap();
+        for i in lines {
+            writeln!(f, "line {i:05}").unwrap();
+        }
+    }
+
+    /// Waits until the collected text holds `n` lines (the follower polls).
+    fn wait_lines(rx: &Receiver<Vec<u8>>, got: &mut Vec<u8>, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while got.iter().filter(|b| **b == b'\n').count() < n {
+            assert!(
+                Instant::now() < deadline,
+                "only {:?}",
+                String::from_utf8_lossy(got)
+            );
+            if let Ok(c) = rx.recv_timeout(Duration::from_millis(50)) {
+                got.extend(c);
+            }
+        }
+    }
+
+    #[test]
+    fn a_followed_file_is_read_once_across_rotation_and_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("telemetry.log");
+        append(&p, 0..100);
+        let shared = Arc::new(Shared::new("t"));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = sync_channel(4);
+        let f = Follower::new(p.clone(), shared.clone(), stop.clone());
+        let first = File::open(&p).ok();
+        let t = std::thread::spawn(move || f.run(first, &tx));
+        let mut got = Vec::new();
+        wait_lines(&rx, &mut got, 100);
+        // Appended lines; then lines written to the old file just before it is renamed away, and
+        // a new file at the path.
+        append(&p, 100..150);
+        wait_lines(&rx, &mut got, 150);
+        append(&p, 150..160);
+        std::fs::rename(&p, dir.path().join("telemetry.log.1")).unwrap();
+        append(&p, 160..200);
+        wait_lines(&rx, &mut got, 200);
+        // copytruncate: the file emptied, then written again.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        std::thread::sleep(FOLLOW_POLL * 4);
+        append(&p, 200..230);
+        wait_lines(&rx, &mut got, 230);
+        // Rotation by delete and create.
+        std::fs::remove_file(&p).unwrap();
+        append(&p, 230..250);
+        wait_lines(&rx, &mut got, 250);
+        stop.store(true, Ordering::Relaxed);
+        t.join().unwrap();
+        while let Ok(c) = rx.try_recv() {
+            got.extend(c);
+        }
+        let text = String::from_utf8(got).unwrap();
+        let want: Vec<String> = (0..250).map(|i| format!("line {i:05}")).collect();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines, want, "every line once, in order");
+        assert_eq!(shared.rotations.load(Ordering::Relaxed), 2);
+        assert_eq!(shared.truncations.load(Ordering::Relaxed), 1);
+    }
+}
