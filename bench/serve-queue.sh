@@ -12,7 +12,7 @@ OUT=bench/out
 DB=$OUT/serve-${N}.db
 mkdir -p "$OUT"
 cargo build --release -q -p floodwatch
-if [ ! -f "$DB" ]; then
+if [ ! -s "$DB" ]; then
   ./target/release/floodwatch hunt examples/collection --db "$DB" >/dev/null 2>&1
   python3 - "$DB" "$N" <<'PY'
 import sqlite3, sys

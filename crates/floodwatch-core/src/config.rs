@@ -437,6 +437,33 @@ pub enum AgentSink {
         #[serde(default = "default_sink_keep")]
         keep: usize,
     },
+    /// RFC 5424 syslog: `transport` udp (`host:port`), tcp (`host:port`, octet counting) or unix
+    /// (a socket path) at `address`; `facility` 0-23 (16, local0, by default).
+    Syslog {
+        transport: String,
+        address: String,
+        #[serde(default = "default_syslog_facility")]
+        facility: u8,
+    },
+    /// An HTTP(S) POST per finding, signed with HMAC-SHA256 when `secret_file` is given, kept in the
+    /// `spool` folder until the receiver answers 2xx (at most `spool_max_bytes`; more is dropped and
+    /// counted).
+    Webhook {
+        url: String,
+        #[serde(default)]
+        secret_file: Option<PathBuf>,
+        spool: PathBuf,
+        #[serde(default = "default_spool_max_bytes")]
+        spool_max_bytes: u64,
+    },
+}
+
+fn default_syslog_facility() -> u8 {
+    16
+}
+
+fn default_spool_max_bytes() -> u64 {
+    64 * 1024 * 1024
 }
 
 fn default_sink_max_bytes() -> u64 {

@@ -427,8 +427,8 @@ fn bad_agent_configs_are_named_errors() {
             "cannot open /nonexistent/x",
         ),
         (
-            "[[agent.source]]\ncommand = [\"x\"]\n[[agent.sink]]\ntype = \"syslog\"\n",
-            "unknown variant `syslog`",
+            "[[agent.source]]\ncommand = [\"x\"]\n[[agent.sink]]\ntype = \"kafka\"\n",
+            "unknown variant `kafka`",
         ),
     ] {
         let p = dir.path().join("bad.toml");
@@ -474,4 +474,88 @@ fn replay_ends_quietly_when_its_reader_goes_away() {
     );
     let all = floodwatch(&["replay", es.to_str().unwrap()]);
     assert_eq!(all.stdout, std::fs::read(&es).unwrap());
+}
+
+/// The agent's network sinks: with `--once`, hunt's alert reaches a UDP syslog receiver as an RFC
+/// 5424 message carrying its id, and a webhook receiver as the same OCSF line, signed.
+#[test]
+fn once_alerts_reach_syslog_and_a_signed_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    let es = "examples/collection/build-mac-07/eslogger.jsonl";
+    let nt = "examples/collection/build-mac-07/nettop.csv";
+    let syslog = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    syslog
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let http_port = http.local_addr().unwrap().port();
+    // One request: its signature header and body, then a 200.
+    let webhook = std::thread::spawn(move || {
+        let (conn, _) = http.accept().unwrap();
+        let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+        let (mut sig, mut len) = (String::new(), 0usize);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap() == 0 || line.trim_end().is_empty() {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("x-floodwatch-signature:") {
+                sig = v.trim().to_string();
+            }
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0u8; len];
+        reader.read_exact(&mut body).unwrap();
+        let mut conn = conn;
+        conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        (sig, String::from_utf8(body).unwrap())
+    });
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\nhost = \"build-mac-07\"\n{}{}\
+             [[agent.sink]]\ntype = \"syslog\"\ntransport = \"udp\"\naddress = {}\n\
+             [[agent.sink]]\ntype = \"webhook\"\nurl = {}\nsecret_file = {}\nspool = {}\n",
+            replay_source(es, &[], None),
+            replay_source(nt, &["--rate", "20000"], Some("2025-09-16")),
+            q(&syslog.local_addr().unwrap().to_string()),
+            q(&format!("http://127.0.0.1:{http_port}/hook")),
+            q(secret.to_str().unwrap()),
+            q(dir.path().join("spool").to_str().unwrap()),
+        ),
+    )
+    .unwrap();
+    let (_, err) = ok(&floodwatch(&[
+        "agent",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--once",
+    ]));
+    let (hunt, _) = ok(&floodwatch(&["hunt", es, nt, "--format", "jsonl"]));
+    let id = "a02bb472-5545-5bcb-9c65-888cabdc6691";
+    assert_eq!(uids(&hunt), [id]);
+    let mut buf = vec![0u8; 65536];
+    let n = syslog.recv(&mut buf).unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // local0 * 8 + warning (a medium finding) = 132; version 1; the id in the structured data.
+    assert!(
+        msg.starts_with("<132>1 2025-09-16T03:12:30.000Z build-mac-07 floodwatch "),
+        "{msg:.200}"
+    );
+    assert!(
+        msg.contains(&format!("[floodwatch@32473 id=\"{id}\"")),
+        "{msg}"
+    );
+    assert!(msg.ends_with(hunt.trim_end()), "{msg}\n{err}");
+    let (sig, body) = webhook.join().unwrap();
+    assert_eq!(body, hunt.trim_end());
+    assert_eq!(sig, floodwatch_deliver::webhook::signature("s3cret", &body));
 }

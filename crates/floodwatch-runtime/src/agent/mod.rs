@@ -242,6 +242,7 @@ fn drive(
                 emit_live(e, &mut alerts, &mut findings, sinks, &mut line)?;
             }
         }
+        sinks.tick()?;
         if all_ended {
             break;
         }

@@ -1,8 +1,12 @@
 //! Where the agent's findings go: each sink takes the OCSF JSON lines one at a time, exactly the lines
 //! `hunt --format jsonl` (with `--once`) or `watch` (live) writes.
 
+use floodwatch_core::alert::Severity;
 use floodwatch_core::config::AgentSink;
-use floodwatch_core::{Error, Result};
+use floodwatch_core::{Error, Result, Ts};
+use floodwatch_deliver::syslog::{SyslogConfig, SyslogSink, Transport};
+use floodwatch_deliver::webhook::{WebhookConfig, WebhookSink};
+use floodwatch_deliver::{Deliver, Finding};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,6 +17,105 @@ pub trait Sink {
     fn write_line(&mut self, line: &[u8]) -> Result<()>;
     /// What the summary and errors call it.
     fn name(&self) -> String;
+    /// Called on every turn of the agent's loop: a sink with findings waiting (a webhook whose
+    /// receiver is down) retries them here.
+    fn tick(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A `floodwatch-deliver` transport (syslog, webhook) as a sink. A receiver that fails never stops
+/// the agent: the transport counts it (and the webhook keeps the finding in its spool), and the
+/// first failure of a run is said on stderr.
+pub struct DeliverSink {
+    inner: Box<dyn Deliver>,
+    label: String,
+    warned: bool,
+}
+
+impl DeliverSink {
+    pub fn new(inner: Box<dyn Deliver>, label: String) -> Self {
+        DeliverSink {
+            inner,
+            label,
+            warned: false,
+        }
+    }
+
+    fn warn(&mut self, e: &floodwatch_deliver::DeliverError) {
+        if !self.warned {
+            self.warned = true;
+            eprintln!(
+                "floodwatch agent: sink {}: {} (counted; further failures are not repeated here)",
+                self.label,
+                floodwatch_sinks::escape::terminal(&e.to_string())
+            );
+        }
+    }
+}
+
+/// The facts a transport needs, read from an OCSF finding line.
+fn finding_facts(v: &serde_json::Value) -> (String, Ts, String, Severity, String) {
+    let s = |p: &str| {
+        v.pointer(p)
+            .and_then(|x| x.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let severity = match v.get("severity_id").and_then(|x| x.as_u64()) {
+        Some(5) => Severity::Critical,
+        Some(4) => Severity::High,
+        Some(3) => Severity::Medium,
+        Some(2) => Severity::Low,
+        _ => Severity::Informational,
+    };
+    let kind = match s("/unmapped/floodwatch/kind") {
+        k if k.is_empty() => "alert".to_string(),
+        k => k,
+    };
+    let time = Ts(v
+        .get("time")
+        .and_then(|x| x.as_i64())
+        .unwrap_or(0)
+        .saturating_mul(1_000_000));
+    (
+        s("/finding_info/uid"),
+        time,
+        s("/device/hostname"),
+        severity,
+        kind,
+    )
+}
+
+impl Sink for DeliverSink {
+    fn write_line(&mut self, line: &[u8]) -> Result<()> {
+        let text = String::from_utf8_lossy(line);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let (id, time, host, severity, kind) = finding_facts(&v);
+        let f = Finding {
+            id: &id,
+            time,
+            host: &host,
+            severity,
+            kind: &kind,
+            body: &text,
+        };
+        if let Err(e) = self.inner.deliver(&f) {
+            self.warn(&e);
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> String {
+        self.label.clone()
+    }
+
+    fn tick(&mut self) -> Result<()> {
+        if let Err(e) = self.inner.pump() {
+            self.warn(&e);
+        }
+        Ok(())
+    }
 }
 
 /// OCSF JSON lines on stdout, flushed line by line.
@@ -152,12 +255,62 @@ impl Sinks {
                     max_bytes,
                     keep,
                 } => Box::new(FileSink::open(path, *max_bytes, *keep)?),
+                AgentSink::Syslog {
+                    transport,
+                    address,
+                    facility,
+                } => {
+                    let t = match transport.as_str() {
+                        "udp" => Transport::Udp(address.clone()),
+                        "tcp" => Transport::Tcp(address.clone()),
+                        "unix" => Transport::Unix(address.clone()),
+                        other => {
+                            return Err(Error::Usage(format!(
+                                "agent sink syslog: transport {other:?} is not udp, tcp or unix"
+                            )))
+                        }
+                    };
+                    let mut c = SyslogConfig::new(t);
+                    c.facility = *facility;
+                    let sink = SyslogSink::new(c)
+                        .map_err(|e| Error::Usage(format!("agent sink syslog: {e}")))?;
+                    Box::new(DeliverSink::new(
+                        Box::new(sink),
+                        format!("syslog {transport} {address}"),
+                    ))
+                }
+                AgentSink::Webhook {
+                    url,
+                    secret_file,
+                    spool,
+                    spool_max_bytes,
+                } => {
+                    let mut c = WebhookConfig::new(url.clone(), spool.clone());
+                    c.spool_max_bytes = *spool_max_bytes;
+                    if let Some(p) = secret_file {
+                        let secret = std::fs::read_to_string(p).map_err(|e| {
+                            Error::io(format!("reading the webhook secret {}", p.display()), e)
+                        })?;
+                        c.secret = Some(secret.trim().to_string());
+                    }
+                    let sink = WebhookSink::new(c)
+                        .map_err(|e| Error::Usage(format!("agent sink webhook: {e}")))?;
+                    Box::new(DeliverSink::new(Box::new(sink), format!("webhook {url}")))
+                }
             });
         }
         if sinks.is_empty() {
             sinks.push(Box::new(StdoutSink));
         }
         Ok(Sinks { sinks, lines: 0 })
+    }
+
+    /// Lets every sink retry what waits (a webhook's spool).
+    pub fn tick(&mut self) -> Result<()> {
+        for s in &mut self.sinks {
+            s.tick()?;
+        }
+        Ok(())
     }
 
     /// Writes every line of `text` (JSON lines, as the OCSF writers produce them) to every sink.
