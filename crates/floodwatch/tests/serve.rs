@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::serve::{bin, client, get, hostile_store, post_form, start};
+use common::serve::{
+    bin, client, get, hostile_store, post_form, query_value, start, HOSTILE_BASH, HOSTILE_HOST,
+};
 use std::io::Write;
 use std::process::Command;
 
@@ -96,7 +98,11 @@ fn queue_alert_page_and_marks_over_the_stored_hunt() {
     // The bundled campaign's fleet-wide finding is listed too.
     assert!(queue.contains("<table id=\"campaigns\">"), "{queue}");
     // Filtering by host keeps only that host's alerts.
-    let (_, only, _) = get(&format!("{}/?host=build-mac-07", s.base), &[]);
+    let (_, only, _) = get(
+        &format!("{}/?host={}", s.base, query_value(HOSTILE_HOST)),
+        &[],
+    );
+    assert!(only.contains("<tr class=\"alert\">"), "{only}");
     assert!(
         only.matches("<tr class=\"alert\">").count()
             < queue.matches("<tr class=\"alert\">").count()
@@ -130,7 +136,13 @@ fn queue_alert_page_and_marks_over_the_stored_hunt() {
     );
     assert!(!page.contains('\u{202e}') && !page.contains('\u{1b}'));
     // The evidence is located, and the playbook (rendered by the report's escaping renderer) is there.
-    assert!(page.contains("build-mac-07/eslogger.jsonl:"), "{page}");
+    assert!(page.contains("/eslogger.jsonl:61"), "{page}");
+    // The host name and the executable path are text too.
+    assert!(!lower.contains("<svg") && !lower.contains("<b "), "{page}");
+    assert!(
+        page.contains("&#60;svg onload=document.title=&#39;PWNED3&#39;&#62;"),
+        "{page}"
+    );
     assert!(
         page.contains("Containment, least disruptive first"),
         "{page}"

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::serve::{bin, hostile_store, start};
+use common::serve::{bin, hostile_store, start, HOSTILE_BASH, HOSTILE_HOST};
 use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -171,7 +171,7 @@ fn triage_in_headless_chromium() {
         .as_u64()
         .unwrap();
     assert!(all >= 2, "{all} rows");
-    driver.type_into("input[name=host]", "build-mac-07");
+    driver.type_into("input[name=host]", HOSTILE_HOST);
     driver.click("form button[type=submit]");
     let hosts = driver.wait_for(
         "return Array.from(document.querySelectorAll('tr.alert td:nth-child(4)')).map(t => t.textContent)",
@@ -184,7 +184,7 @@ fn triage_in_headless_chromium() {
         .filter_map(|h| h.as_str())
         .collect();
     assert!(!hosts.is_empty() && hosts.len() < all as usize, "{hosts:?}");
-    assert!(hosts.iter().all(|h| *h == "build-mac-07"), "{hosts:?}");
+    assert!(hosts.iter().all(|h| *h == HOSTILE_HOST), "{hosts:?}");
 
     // The hostile command line in the live DOM: text, no injected element, no script ran, and the
     // bidi override and ESC shown as escapes.
@@ -194,7 +194,10 @@ fn triage_in_headless_chromium() {
     });
     let dom = driver.js(
         "return {title: document.title, scripts: document.scripts.length, images: document.images.length,
-                 cmd: document.getElementById('cmdline').textContent, url: location.pathname}",
+                 svgs: document.querySelectorAll('svg').length, bolds: document.querySelectorAll('b').length,
+                 cmd: document.getElementById('cmdline').textContent,
+                 host: document.getElementById('host').textContent,
+                 subject: document.getElementById('subject').textContent, url: location.pathname}",
     );
     assert!(
         dom["title"]
@@ -205,6 +208,14 @@ fn triage_in_headless_chromium() {
     );
     assert_eq!(dom["scripts"], 0, "{dom}");
     assert_eq!(dom["images"], 0, "{dom}");
+    assert_eq!(dom["svgs"], 0, "{dom}");
+    // The playbook's own <b> labels are the page's; none comes from the hostile path.
+    assert_eq!(dom["host"], HOSTILE_HOST, "{dom}");
+    assert_eq!(dom["subject"], HOSTILE_BASH, "{dom}");
+    let bolds = driver.js(
+        "return Array.from(document.querySelectorAll('b')).filter(b => b.hasAttribute('onmouseover')).length",
+    );
+    assert_eq!(bolds, 0, "{dom}");
     let cmd = dom["cmd"].as_str().unwrap();
     assert!(
         cmd.contains("<script>document.title='PWNED'</script>"),

@@ -1,5 +1,5 @@
-//! `floodwatch serve` test helpers: a store holding a hostile command line, the real binary serving
-//! it on loopback, and a small HTTP client.
+//! `floodwatch serve` test helpers: a store holding a hostile command line, executable path and host
+//! name, the real binary serving it on loopback, and a small HTTP client.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -8,6 +8,27 @@ use std::time::{Duration, Instant};
 
 /// What replaces the script path in the collection's eslogger lines (JSON-escaped there).
 pub const HOSTILE_JSON: &str = r#"\/Library\/Scripts\/.sync.sh\"><script>alert(1)<\/script><img src=x onerror=alert(2)> javascript:alert(3) \u202egnp.exe \u001b[31mRED <script>document.title='PWNED'<\/script>"#;
+
+/// The alerting host's folder name, and so its host name: markup an attacker could give a Mac.
+pub const HOSTILE_HOST: &str = r#"build-mac-07"><svg onload=document.title='PWNED3'>"#;
+
+/// What replaces `/bin/bash` (the alert's subject) on that host (JSON-escaped there).
+pub const HOSTILE_BASH_JSON: &str = r#"\/tmp\/<b onmouseover=alert(4)>x<\/b>\/bash"#;
+/// The same path, as the alert shows it.
+pub const HOSTILE_BASH: &str = "/tmp/<b onmouseover=alert(4)>x</b>/bash";
+
+/// Percent-encodes `s` for a query string.
+pub fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
 
 pub fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("floodwatch")
@@ -22,16 +43,20 @@ pub fn hostile_store(dir: &Path) -> PathBuf {
         if !host.is_dir() {
             continue;
         }
-        let to = copy.join(host.file_name().unwrap());
+        let name = host.file_name().unwrap().to_string_lossy().into_owned();
+        let hostile = name == "build-mac-07";
+        let to = copy.join(if hostile { HOSTILE_HOST } else { &name });
         std::fs::create_dir_all(&to).unwrap();
         for f in std::fs::read_dir(&host).unwrap() {
             let f = f.unwrap().path();
             let mut data = std::fs::read(&f).unwrap();
             if f.file_name().unwrap() == "eslogger.jsonl" {
                 let text = String::from_utf8(data).unwrap();
-                data = text
-                    .replace(r"\/Library\/Scripts\/.sync.sh", HOSTILE_JSON)
-                    .into_bytes();
+                let mut text = text.replace(r"\/Library\/Scripts\/.sync.sh", HOSTILE_JSON);
+                if hostile {
+                    text = text.replace(r"\/bin\/bash", HOSTILE_BASH_JSON);
+                }
+                data = text.into_bytes();
             }
             std::fs::write(to.join(f.file_name().unwrap()), data).unwrap();
         }
