@@ -5,6 +5,7 @@
 //!   first), the total the filters keep and the count per state.
 //! - `GET /api/alerts/{id}`: the row, the whole stored alert, and its history.
 //! - `GET /api/suppressions`: every suppression with its hits and history fields.
+//! - `GET /api/baselines`: every learned baseline, with whether it is mature.
 //! - `POST /api/alerts/{id}/ack|fp|unmark` with `{"by": …, "reason": …}`: the same marks the CLI
 //!   writes (`floodwatch alerts ack …`), with who and why.
 
@@ -95,4 +96,19 @@ pub async fn suppressions(
 ) -> Result<Json<serde_json::Value>, Failure> {
     let rows = with_store(&state, |st| st.list_suppressions()).await?;
     Ok(Json(json!({ "suppressions": rows })))
+}
+
+/// Every learned baseline (identity × parent class × role), with its maturity and statistics.
+pub async fn baselines(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<serde_json::Value>, Failure> {
+    let rows = with_store(&state, |st| st.list_baselines(None)).await?;
+    let (w, d) = (state.baseline_min_windows, state.baseline_min_days);
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| json!({ "mature": r.windows >= w && r.days >= d, "baseline": r }))
+        .collect();
+    Ok(Json(
+        json!({ "min_windows": w, "min_days": d, "baselines": rows }),
+    ))
 }

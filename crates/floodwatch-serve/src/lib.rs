@@ -34,6 +34,9 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Required on any address but loopback.
     pub token: Option<String>,
+    /// When a baseline is mature (the config's `[baseline] min_windows` and `min_days`).
+    pub baseline_min_windows: u64,
+    pub baseline_min_days: f64,
 }
 
 /// What every handler shares.
@@ -46,6 +49,8 @@ pub struct AppState {
     pub token: Option<String>,
     /// Random per server start; pages embed it in their forms, `/api/session` hands it out.
     pub csrf: String,
+    pub baseline_min_windows: u64,
+    pub baseline_min_days: f64,
 }
 
 /// The server's routes, for `serve` and for tests.
@@ -57,6 +62,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/alerts/{id}/suppress", post(pages::suppress))
         .route("/suppressions", get(pages::suppressions))
         .route("/api/suppressions", get(api::suppressions))
+        .route("/baselines", get(pages::baselines))
+        .route("/api/baselines", get(api::baselines))
         .route("/static/style.css", get(pages::style))
         .route("/api/session", get(api::session))
         .route("/api/alerts", get(api::alerts))
@@ -89,6 +96,8 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
     let state = Arc::new(AppState {
         db: cfg.db.clone(),
         store: std::sync::Mutex::new(store),
+        baseline_min_windows: cfg.baseline_min_windows,
+        baseline_min_days: cfg.baseline_min_days,
         token: cfg.token.clone(),
         csrf: guard::random_token()
             .map_err(|e| format!("no randomness for the CSRF token: {e}"))?,

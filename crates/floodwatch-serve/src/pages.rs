@@ -8,6 +8,7 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use floodwatch_analysis::tune::fmt_signal;
 use floodwatch_core::respond::Playbook;
 use floodwatch_core::Ts;
 use floodwatch_engine::suppress::{check_entries, entry_toml, refuse_unowned, EntryFields};
@@ -549,6 +550,60 @@ pub async fn suppressions(State(state): State<Arc<AppState>>) -> Result<Response
     }
     .render()
     .map_err(|e| Failure::BadRequest(format!("rendering suppressions: {e}")))?;
+    Ok(Html(page).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "baselines.html")]
+pub struct BaselinesPage {
+    pub rows: Vec<[String; 8]>,
+    pub min_windows: u64,
+    pub min_days: f64,
+}
+
+/// Per identity × parent class × role: windows, days, hosts, maturity, median / p99 per signal.
+pub async fn baselines(State(state): State<Arc<AppState>>) -> Result<Response, Failure> {
+    let rows = with_store(&state, |st| st.list_baselines(None)).await?;
+    let (w, d) = (state.baseline_min_windows, state.baseline_min_days);
+    let page = BaselinesPage {
+        rows: rows
+            .iter()
+            .map(|r| {
+                let signals: Vec<String> = r
+                    .signals
+                    .iter()
+                    .filter(|(_, s)| s.max > 0.0)
+                    .map(|(n, s)| {
+                        format!(
+                            "{} {} / {}",
+                            n.trim_end_matches("_per_s"),
+                            fmt_signal(n, s.median),
+                            fmt_signal(n, s.p99)
+                        )
+                    })
+                    .collect();
+                [
+                    shown(&r.key.identity),
+                    shown(&r.key.parent_class),
+                    shown(&r.key.role),
+                    r.windows.to_string(),
+                    format!("{:.1}", r.days),
+                    r.hosts.len().to_string(),
+                    if r.windows >= w && r.days >= d {
+                        "mature"
+                    } else {
+                        "immature"
+                    }
+                    .into(),
+                    signals.join(", "),
+                ]
+            })
+            .collect(),
+        min_windows: w,
+        min_days: d,
+    }
+    .render()
+    .map_err(|e| Failure::BadRequest(format!("rendering baselines: {e}")))?;
     Ok(Html(page).into_response())
 }
 

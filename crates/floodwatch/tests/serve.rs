@@ -218,4 +218,79 @@ fn queue_alert_page_and_marks_over_the_stored_hunt() {
         events.contains(&"acknowledged") && events.contains(&"false_positive"),
         "{events:?}"
     );
+
+    // A suppression from the alert's page (path and host prefilled, escaped): without the CSRF token
+    // 403; with it, stored with who added it; the next hunt counts what it hides.
+    let (_, page, _) = get(&format!("{}/alerts/{hostile}", s.base), &[]);
+    assert!(
+        page.contains(
+            "name=\"path\" value=\"/tmp/&#60;b onmouseover=alert(4)&#62;x&#60;/b&#62;/bash\""
+        ),
+        "{page}"
+    );
+    let url = format!("{}/alerts/{hostile}/suppress", s.base);
+    let form = [
+        ("id", "build-sync"),
+        ("owner", "it-ops"),
+        ("reason", "CHG-1234 nightly sync"),
+        ("expires", "2099-01-01"),
+        ("path", HOSTILE_BASH),
+        ("host", HOSTILE_HOST),
+        ("by", "ana"),
+    ];
+    assert_eq!(post_form(&url, &form), 403);
+    let mut with = form.to_vec();
+    with.push(("csrf", &csrf));
+    assert_eq!(post_form(&url, &with), 303);
+    let copy = db.parent().unwrap().join("collection");
+    let out = Command::new(bin())
+        .args(["hunt", copy.to_str().unwrap(), "--db", db.to_str().unwrap()])
+        .env_remove("FLOODWATCH_CONFIG")
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("build-sync"), "{said}");
+    let (_, sup, _) = get(&format!("{}/api/suppressions", s.base), &[]);
+    let sup: serde_json::Value = serde_json::from_str(&sup).unwrap();
+    let entry = sup["suppressions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "build-sync")
+        .unwrap();
+    assert!(entry["hits"].as_u64().unwrap() >= 1, "{entry}");
+    assert_eq!(entry["created_by"], "ana");
+    let (_, page, _) = get(&format!("{}/suppressions", s.base), &[]);
+    assert!(
+        page.contains("build-sync") && page.contains("CHG-1234 nightly sync"),
+        "{page}"
+    );
+
+    // Baselines learned into the same store are listed, with their maturity, on the page and in the API.
+    let out = Command::new(bin())
+        .args([
+            "baseline",
+            "learn",
+            copy.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .env_remove("FLOODWATCH_CONFIG")
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let (_, api, _) = get(&format!("{}/api/baselines", s.base), &[]);
+    let api: serde_json::Value = serde_json::from_str(&api).unwrap();
+    let rows = api["baselines"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{api}");
+    assert!(
+        rows.iter().all(|r| r["mature"] == false),
+        "one day of data: {api}"
+    );
+    let (_, page, _) = get(&format!("{}/baselines", s.base), &[]);
+    assert!(
+        page.contains("<table id=\"baselines\">") && page.contains("immature"),
+        "{page}"
+    );
 }
