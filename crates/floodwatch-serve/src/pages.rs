@@ -9,10 +9,12 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use floodwatch_analysis::tune::fmt_signal;
+use floodwatch_core::alert::{Alert, Metrics, Reason, WindowPoint};
 use floodwatch_core::respond::Playbook;
 use floodwatch_core::Ts;
 use floodwatch_engine::suppress::{check_entries, entry_toml, refuse_unowned, EntryFields};
 use floodwatch_sinks::escape::terminal;
+use floodwatch_sinks::report::chart_svg;
 use floodwatch_sinks::respond::playbook_html;
 use floodwatch_store::alerts::{AlertRow, HistoryRow, Mark, QueueFilter, SimilarRow};
 use floodwatch_store::suppressions::{NewSuppression, SuppressionRow};
@@ -197,6 +199,8 @@ pub struct AlertPage {
     pub evidence: Vec<EvidenceRow>,
     /// The playbook, rendered by the report's own escaping renderer (`floodwatch-sinks`).
     pub playbook_html: String,
+    /// The rate per window against the threshold: the report's SVG chart (escaping, no script).
+    pub chart_svg: String,
     pub similar: Vec<SimilarShown>,
     pub history: Vec<(String, String, String, String)>,
     pub mark_by: String,
@@ -252,6 +256,7 @@ pub async fn alert(
             .unwrap_or_default(),
         reasons: reasons_of(&json),
         evidence: evidence_of(&detail),
+        chart_svg: chart_of(&detail),
         playbook_html: detail
             .get("playbook")
             .cloned()
@@ -286,6 +291,59 @@ pub(crate) fn reasons_of(json: &str) -> Vec<(i64, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The stored alert's windows drawn as the incident report draws them: the reasons (the first one
+/// picks the signal and its threshold), the timeline and the window length are read back from its JSON.
+fn chart_of(detail: &serde_json::Value) -> String {
+    let f = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_f64());
+    let reasons: Vec<Reason> = detail
+        .get("reasons")
+        .and_then(|r| r.as_array())
+        .map(|rs| {
+            rs.iter()
+                .map(|r| Reason {
+                    code: r.get("code").and_then(|c| c.as_str()).unwrap_or("").into(),
+                    points: r.get("points").and_then(|p| p.as_i64()).unwrap_or(0) as i32,
+                    text: String::new(),
+                    value: f(r, "value"),
+                    threshold: f(r, "threshold"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let timeline: Vec<WindowPoint> = detail
+        .get("timeline")
+        .and_then(|t| t.as_array())
+        .map(|ps| {
+            ps.iter()
+                .map(|p| WindowPoint {
+                    start: Ts(p.get("start").and_then(|s| s.as_i64()).unwrap_or(0)),
+                    packets_per_s: f(p, "packets_per_s").unwrap_or(0.0),
+                    bytes_per_s: f(p, "bytes_per_s").unwrap_or(0.0),
+                    connections_per_s: f(p, "connections_per_s").unwrap_or(0.0),
+                    spawns_per_s: f(p, "spawns_per_s").unwrap_or(0.0),
+                    hot: p.get("hot").and_then(|h| h.as_bool()).unwrap_or(false),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if timeline.is_empty() {
+        return String::new();
+    }
+    let window_secs = detail
+        .pointer("/metrics/window_secs")
+        .and_then(|w| w.as_u64())
+        .unwrap_or(0);
+    chart_svg(&Alert {
+        reasons,
+        timeline,
+        metrics: Metrics {
+            window_secs,
+            ..Metrics::default()
+        },
+        ..Alert::default()
+    })
 }
 
 /// The alert's located evidence, as stored.

@@ -137,8 +137,16 @@ fn queue_alert_page_and_marks_over_the_stored_hunt() {
     assert!(!page.contains('\u{202e}') && !page.contains('\u{1b}'));
     // The evidence is located, and the playbook (rendered by the report's escaping renderer) is there.
     assert!(page.contains("/eslogger.jsonl:61"), "{page}");
+    // The rate per window, against the threshold, as the report draws it.
+    assert!(
+        page.contains("<div id=\"chart\"><svg") && page.contains("threshold 5.0"),
+        "{page}"
+    );
     // The host name and the executable path are text too.
-    assert!(!lower.contains("<svg") && !lower.contains("<b "), "{page}");
+    assert!(
+        !lower.contains("<svg onload") && !lower.contains("<b "),
+        "{page}"
+    );
     assert!(
         page.contains("&#60;svg onload=document.title=&#39;PWNED3&#39;&#62;"),
         "{page}"

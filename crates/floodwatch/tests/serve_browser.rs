@@ -194,7 +194,9 @@ fn triage_in_headless_chromium() {
     });
     let dom = driver.js(
         "return {title: document.title, scripts: document.scripts.length, images: document.images.length,
-                 svgs: document.querySelectorAll('svg').length, bolds: document.querySelectorAll('b').length,
+                 svgs: document.querySelectorAll('svg:not(#chart svg)').length,
+                 chart: document.querySelectorAll('#chart svg rect').length,
+                 handlers: document.querySelectorAll('[onload],[onerror],[onmouseover],[onclick]').length,
                  cmd: document.getElementById('cmdline').textContent,
                  host: document.getElementById('host').textContent,
                  subject: document.getElementById('subject').textContent, url: location.pathname}",
@@ -208,7 +210,10 @@ fn triage_in_headless_chromium() {
     );
     assert_eq!(dom["scripts"], 0, "{dom}");
     assert_eq!(dom["images"], 0, "{dom}");
+    // The only SVG is the server's rate chart (one bar per window); no element carries a handler.
     assert_eq!(dom["svgs"], 0, "{dom}");
+    assert!(dom["chart"].as_u64().unwrap() >= 1, "{dom}");
+    assert_eq!(dom["handlers"], 0, "{dom}");
     // The playbook's own <b> labels are the page's; none comes from the hostile path.
     assert_eq!(dom["host"], HOSTILE_HOST, "{dom}");
     assert_eq!(dom["subject"], HOSTILE_BASH, "{dom}");
