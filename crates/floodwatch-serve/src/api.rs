@@ -6,6 +6,8 @@
 //! - `GET /api/alerts/{id}`: the row, the whole stored alert, and its history.
 //! - `GET /api/suppressions`: every suppression with its hits and history fields.
 //! - `GET /api/baselines`: every learned baseline, with whether it is mature.
+//! - `POST /api/suppressions` with `{id, owner, reason, expires, by, match: {...}, ceiling: {...}}`: a
+//!   suppression, validated as `suppress add` validates it.
 //! - `POST /api/alerts/{id}/ack|fp|unmark` with `{"by": …, "reason": …}`: the same marks the CLI
 //!   writes (`floodwatch alerts ack …`), with who and why.
 
@@ -17,6 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use floodwatch_core::Ts;
+use floodwatch_engine::suppress::EntryFields;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -111,4 +114,70 @@ pub async fn baselines(
     Ok(Json(
         json!({ "min_windows": w, "min_days": d, "baselines": rows }),
     ))
+}
+
+/// `POST /api/suppressions`: one suppression, as `suppress add` takes it.
+#[derive(Deserialize)]
+pub struct NewSuppressionBody {
+    pub id: String,
+    pub owner: String,
+    pub reason: String,
+    pub expires: String,
+    pub by: String,
+    /// Any of `signing_id`, `team_id`, `path`, `argv`, `parent`, `user`, `host`, `destination`.
+    #[serde(default, rename = "match")]
+    pub matches: std::collections::BTreeMap<String, String>,
+    /// Any of `spawns_per_s`, `packets_per_s`, `bytes_per_s`, `connections_per_s`.
+    #[serde(default)]
+    pub ceiling: std::collections::BTreeMap<String, f64>,
+}
+
+const MATCH_KEYS: [&str; 8] = [
+    "signing_id",
+    "team_id",
+    "path",
+    "argv",
+    "parent",
+    "user",
+    "host",
+    "destination",
+];
+const CEILING_KEYS: [&str; 4] = [
+    "spawns_per_s",
+    "packets_per_s",
+    "bytes_per_s",
+    "connections_per_s",
+];
+
+pub async fn add_suppression(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Json(body): Json<NewSuppressionBody>,
+) -> Result<Response, Failure> {
+    if !csrf_header_ok(&state, &headers) {
+        return Ok((StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token").into_response());
+    }
+    let known = |keys: &[&'static str], k: &str| keys.iter().find(|x| **x == k).copied();
+    let mut matches = Vec::new();
+    for (k, v) in &body.matches {
+        let key = known(&MATCH_KEYS, k)
+            .ok_or_else(|| Failure::BadRequest(format!("unknown match key {k:?}")))?;
+        matches.push((key, v.clone()));
+    }
+    let mut ceilings = Vec::new();
+    for (k, v) in &body.ceiling {
+        let key = known(&CEILING_KEYS, k)
+            .ok_or_else(|| Failure::BadRequest(format!("unknown ceiling key {k:?}")))?;
+        ceilings.push((key, *v));
+    }
+    let fields = EntryFields {
+        id: Some(body.id.clone()),
+        owner: Some(body.owner.clone()),
+        reason: Some(body.reason.clone()),
+        expires: Some(body.expires.clone()),
+        matches,
+        ceilings,
+    };
+    crate::pages::add_suppression(&state, &fields, &body.by, "the request").await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": body.id }))).into_response())
 }

@@ -61,7 +61,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/alerts/{id}/mark", post(pages::mark))
         .route("/alerts/{id}/suppress", post(pages::suppress))
         .route("/suppressions", get(pages::suppressions))
-        .route("/api/suppressions", get(api::suppressions))
+        .route(
+            "/api/suppressions",
+            get(api::suppressions).post(api::add_suppression),
+        )
         .route("/baselines", get(pages::baselines))
         .route("/api/baselines", get(api::baselines))
         .route("/static/style.css", get(pages::style))

@@ -518,16 +518,29 @@ pub async fn suppress(
         .collect(),
         ceilings,
     };
-    if given(&f.by).is_none() {
+    add_suppression(&state, &fields, &f.by, "the form").await?;
+    let _ = alert_id;
+    Ok(Redirect::to("/suppressions").into_response())
+}
+
+/// Validates a suppression as `suppress add` does (the same code), refuses an unowned or expired
+/// one, and stores it with who added it. For the page's form and the API alike.
+pub(crate) async fn add_suppression(
+    state: &Arc<AppState>,
+    fields: &EntryFields,
+    by: &str,
+    origin: &str,
+) -> Result<(), Failure> {
+    let by = by.trim().to_string();
+    if by.is_empty() {
         return Err(Failure::BadRequest("who adds it is required".into()));
     }
-    let text = entry_toml(&fields).map_err(Failure::BadRequest)?;
-    let entries = check_entries(&text, std::path::Path::new("the form"))
+    let text = entry_toml(fields).map_err(Failure::BadRequest)?;
+    let entries = check_entries(&text, std::path::Path::new(origin))
         .map_err(|e| Failure::BadRequest(shown(&e.to_string())))?;
     let now = Ts::now();
     refuse_unowned(&entries, now).map_err(|e| Failure::BadRequest(shown(&e)))?;
-    let by = f.by.trim().to_string();
-    with_store(&state, move |st| {
+    with_store(state, move |st| {
         for e in &entries {
             st.add_suppression(
                 &NewSuppression {
@@ -543,9 +556,7 @@ pub async fn suppress(
         }
         Ok(())
     })
-    .await?;
-    let _ = alert_id;
-    Ok(Redirect::to("/suppressions").into_response())
+    .await
 }
 
 #[derive(Template)]

@@ -275,6 +275,42 @@ fn queue_alert_page_and_marks_over_the_stored_hunt() {
         "{page}"
     );
 
+    // The API adds one the same way: CSRF required, unknown keys and an unowned entry refused.
+    let post_sup = |body: &str, csrf: Option<&str>| {
+        let mut req = client().post(format!("{}/api/suppressions", s.base));
+        if let Some(c) = csrf {
+            req = req.header("X-CSRF-Token", c);
+        }
+        req.header("Content-Type", "application/json")
+            .send(body)
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let good = r#"{"id": "mon-pings", "owner": "noc", "reason": "CHG-7 monitoring", "expires": "2099-06-30",
+                   "by": "bob", "match": {"path": "/sbin/ping", "host": "admin-*"}, "ceiling": {"packets_per_s": 20}}"#;
+    assert_eq!(post_sup(good, None), 403);
+    assert_eq!(post_sup(good, Some(&csrf)), 201);
+    assert_eq!(
+        post_sup(&good.replace("\"path\"", "\"paht\""), Some(&csrf)),
+        400
+    );
+    assert_eq!(
+        post_sup(&good.replace("\"noc\"", "\"CHANGE-ME\""), Some(&csrf)),
+        400
+    );
+    let listed = Command::new(bin())
+        .args(["suppress", "list", "--json", "--db", db.to_str().unwrap()])
+        .env_remove("FLOODWATCH_CONFIG")
+        .output()
+        .unwrap();
+    common::assert_success(&listed);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("mon-pings") && listed.contains("CHG-7 monitoring"),
+        "{listed}"
+    );
+
     // Baselines learned into the same store are listed, with their maturity, on the page and in the API.
     let out = Command::new(bin())
         .args([
