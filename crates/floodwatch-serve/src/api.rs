@@ -6,6 +6,7 @@
 //! - `GET /api/alerts/{id}`: the row, the whole stored alert, and its history.
 //! - `GET /api/suppressions`: every suppression with its hits and history fields.
 //! - `GET /api/baselines`: every learned baseline, with whether it is mature.
+//! - `GET /api/coverage`: the newest coverage report stored by `coverage --db`, or null.
 //! - `POST /api/suppressions` with `{id, owner, reason, expires, by, match: {...}, ceiling: {...}}`: a
 //!   suppression, validated as `suppress add` validates it.
 //! - `POST /api/alerts/{id}/ack|fp|unmark` with `{"by": …, "reason": …}`: the same marks the CLI
@@ -180,4 +181,19 @@ pub async fn add_suppression(
     };
     crate::pages::add_suppression(&state, &fields, &body.by, "the request").await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": body.id }))).into_response())
+}
+
+/// The newest stored coverage report (`coverage --db`), or `null`.
+pub async fn coverage(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<serde_json::Value>, Failure> {
+    let latest = with_store(&state, |st| st.latest_coverage()).await?;
+    Ok(Json(match latest {
+        Some((at, paths, report)) => json!({
+            "recorded_at": at,
+            "paths": paths,
+            "report": serde_json::from_str::<serde_json::Value>(&report).unwrap_or_default(),
+        }),
+        None => serde_json::Value::Null,
+    }))
 }

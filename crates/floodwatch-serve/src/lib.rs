@@ -66,6 +66,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(api::suppressions).post(api::add_suppression),
         )
         .route("/baselines", get(pages::baselines))
+        .route("/coverage", get(pages::coverage))
+        .route("/api/coverage", get(api::coverage))
         .route("/api/baselines", get(api::baselines))
         .route("/static/style.css", get(pages::style))
         .route("/api/session", get(api::session))

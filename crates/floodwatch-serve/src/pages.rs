@@ -676,6 +676,63 @@ pub async fn baselines(State(state): State<Arc<AppState>>) -> Result<Response, F
     Ok(Html(page).into_response())
 }
 
+#[derive(Template)]
+#[template(path = "coverage.html")]
+pub struct CoveragePage {
+    /// (recorded at, paths read) of the report shown.
+    pub recorded: Option<(String, String)>,
+    /// Per attack path: title, hosts detectable, degraded, blind.
+    pub fleet: Vec<[String; 4]>,
+    /// Per host and attack path: host, path, verdict, why, fix.
+    pub hosts: Vec<[String; 5]>,
+}
+
+/// What the telemetry lets AN0971 see, per host and attack path: the newest `coverage --db` report.
+pub async fn coverage(State(state): State<Arc<AppState>>) -> Result<Response, Failure> {
+    let latest = with_store(&state, |st| st.latest_coverage()).await?;
+    let mut page = CoveragePage {
+        recorded: None,
+        fleet: Vec::new(),
+        hosts: Vec::new(),
+    };
+    if let Some((at, paths, json)) = latest {
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        let text = |x: &serde_json::Value, k: &str| match x.get(k) {
+            Some(serde_json::Value::String(s)) => shown(s),
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        let list = |x: &serde_json::Value| x.as_array().cloned().unwrap_or_default();
+        page.recorded = Some((at, shown(&paths)));
+        page.fleet = list(&v["fleet"]["verdicts"])
+            .iter()
+            .map(|p| {
+                [
+                    text(p, "title"),
+                    text(p, "detectable"),
+                    text(p, "degraded"),
+                    text(p, "blind"),
+                ]
+            })
+            .collect();
+        for h in list(&v["hosts"]) {
+            for p in list(&h["verdicts"]) {
+                page.hosts.push([
+                    text(&h, "host"),
+                    text(&p, "title"),
+                    text(&p, "verdict"),
+                    text(&p, "reason"),
+                    text(&p, "fix"),
+                ]);
+            }
+        }
+    }
+    let html = page
+        .render()
+        .map_err(|e| Failure::BadRequest(format!("rendering coverage: {e}")))?;
+    Ok(Html(html).into_response())
+}
+
 pub async fn style() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],

@@ -66,3 +66,34 @@ pub(crate) fn insert_run(
     }
     Ok(run)
 }
+
+impl crate::Store {
+    /// Keeps a coverage report (`coverage --db`): the newest is what `serve` shows.
+    pub fn record_coverage(
+        &mut self,
+        paths: &str,
+        report_json: &str,
+        now: Ts,
+    ) -> floodwatch_core::Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO coverage_runs (recorded_at, paths, report_json) VALUES (?1, ?2, ?3)",
+                rusqlite::params![now.to_rfc3339_millis(), paths, report_json],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The newest coverage report: (recorded at, paths read, report JSON).
+    pub fn latest_coverage(&self) -> floodwatch_core::Result<Option<(String, String, String)>> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row(
+                "SELECT recorded_at, paths, report_json FROM coverage_runs ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))
+    }
+}

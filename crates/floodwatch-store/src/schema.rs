@@ -242,6 +242,15 @@ CREATE INDEX campaign_members_by_member ON campaign_members (member_id);
     r#"
 CREATE INDEX alerts_queue ON alerts (score DESC, first_seen DESC, id, host, state, mark, severity, suppressed_by, last_seen);
 "#,
+    // v7: `coverage --db` keeps its report, so `serve` can show what the telemetry lets AN0971 see.
+    r#"
+CREATE TABLE coverage_runs (
+    id          INTEGER PRIMARY KEY,
+    recorded_at TEXT NOT NULL,
+    paths       TEXT NOT NULL,            -- what was read, as given
+    report_json TEXT NOT NULL             -- the report, as `coverage --format json` writes it
+);
+"#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

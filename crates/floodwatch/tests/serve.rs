@@ -337,4 +337,33 @@ fn queue_alert_page_and_marks_over_the_stored_hunt() {
         page.contains("<table id=\"baselines\">") && page.contains("immature"),
         "{page}"
     );
+
+    // A coverage run kept with --db: its verdicts per host and attack path, hostile host name as text.
+    let (_, none, _) = get(&format!("{}/coverage", s.base), &[]);
+    assert!(none.contains("No coverage run is stored yet"), "{none}");
+    let out = Command::new(bin())
+        .args([
+            "coverage",
+            copy.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .env_remove("FLOODWATCH_CONFIG")
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let (_, page, _) = get(&format!("{}/coverage", s.base), &[]);
+    assert!(
+        page.contains("<table id=\"hosts\">") && page.contains("detectable"),
+        "{page}"
+    );
+    assert!(
+        page.contains("curl loop") && !page.to_lowercase().contains("<svg onload"),
+        "{page}"
+    );
+    let (_, api, _) = get(&format!("{}/api/coverage", s.base), &[]);
+    let api: serde_json::Value = serde_json::from_str(&api).unwrap();
+    assert_eq!(api["report"]["hosts"].as_array().unwrap().len(), 2, "{api}");
 }

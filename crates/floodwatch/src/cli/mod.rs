@@ -273,6 +273,9 @@ pub struct CoverageArgs {
     /// Write the report here instead of stdout.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Also keep the report in this store, where `serve` shows the newest one.
+    #[arg(long)]
+    pub db: Option<PathBuf>,
     /// Print the self-test commands for a lab target, with the evidence each must leave.
     #[arg(long, conflicts_with = "selftest_check")]
     pub selftest_plan: bool,

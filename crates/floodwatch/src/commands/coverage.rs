@@ -54,6 +54,12 @@ pub fn run(a: CoverageArgs) -> Result<ExitCode> {
         });
     }
     let report = analyze(&res, &cfg);
+    if let Some(db) = &a.db {
+        let json = serde_json::to_string(&report).map_err(|e| Error::Input(e.to_string()))?;
+        let paths: Vec<String> = a.paths.iter().map(|p| p.display().to_string()).collect();
+        let mut store = floodwatch_store::Store::open(db, cfg.store.busy_timeout)?;
+        store.record_coverage(&paths.join(" "), &json, floodwatch_core::Ts::now())?;
+    }
     let text = match a.format {
         CoverageFormat::Json => {
             serde_json::to_string_pretty(&report).map_err(|e| Error::Input(e.to_string()))? + "\n"
