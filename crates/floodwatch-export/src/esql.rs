@@ -47,14 +47,6 @@ fn like_pattern(s: &str, keep_wildcards: bool) -> String {
     out
 }
 
-fn any(parts: Vec<String>) -> String {
-    if parts.len() == 1 {
-        parts.into_iter().next().unwrap_or_default()
-    } else {
-        format!("({})", parts.join(" OR "))
-    }
-}
-
 fn cond(c: &Cond) -> String {
     let f = field(c.field);
     let name_field = match c.field {
@@ -71,29 +63,35 @@ fn cond(c: &Cond) -> String {
                 .collect();
             format!("{} IN ({})", name_field.unwrap_or(f), names.join(", "))
         }
-        Match::EndsWith(v) => any(v
-            .iter()
-            .map(|x| format!("{f} LIKE {}", lit(&format!("*{}", like_pattern(x, true)))))
-            .collect()),
-        Match::Contains(v) => any(v
-            .iter()
-            .map(|x| {
-                format!(
-                    "TO_LOWER({f}) LIKE {}",
-                    lit(&format!("*{}*", like_pattern(&x.to_lowercase(), false)))
-                )
-            })
-            .collect()),
-        Match::Equals(v) => any(v
-            .iter()
-            .map(|x| {
-                if x.contains('*') || x.contains('?') {
-                    format!("{f} LIKE {}", lit(&like_pattern(x, true)))
-                } else {
-                    format!("{f} == {}", lit(x))
-                }
-            })
-            .collect()),
+        Match::EndsWith(v) => any_of(
+            " OR ",
+            v.iter()
+                .map(|x| format!("{f} LIKE {}", lit(&format!("*{}", like_pattern(x, true)))))
+                .collect(),
+        ),
+        Match::Contains(v) => any_of(
+            " OR ",
+            v.iter()
+                .map(|x| {
+                    format!(
+                        "TO_LOWER({f}) LIKE {}",
+                        lit(&format!("*{}*", like_pattern(&x.to_lowercase(), false)))
+                    )
+                })
+                .collect(),
+        ),
+        Match::Equals(v) => any_of(
+            " OR ",
+            v.iter()
+                .map(|x| {
+                    if x.contains('*') || x.contains('?') {
+                        format!("{f} LIKE {}", lit(&like_pattern(x, true)))
+                    } else {
+                        format!("{f} == {}", lit(x))
+                    }
+                })
+                .collect(),
+        ),
         Match::GreaterThan(n) => format!("{f} > {n}"),
         Match::Regex(r) => format!("{f} RLIKE {}", lit(&to_lucene(r))),
     }

@@ -244,6 +244,15 @@ pub fn render_condition(rule: &EventRule, b: &Bool, cond: &dyn Fn(&Cond) -> Stri
 }
 
 /// A glob (`*`, `?`) as a regular expression matching the whole value.
+/// One condition, or several joined with `or` (the target's spelling) in parentheses.
+pub fn any_of(or: &str, parts: Vec<String>) -> String {
+    if parts.len() == 1 {
+        parts.into_iter().next().unwrap_or_default()
+    } else {
+        format!("({})", parts.join(or))
+    }
+}
+
 pub fn glob_to_regex(g: &str) -> String {
     let mut out = String::from("^");
     for c in g.chars() {

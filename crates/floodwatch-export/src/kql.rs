@@ -29,14 +29,6 @@ pub fn lit(s: &str) -> String {
     format!("@\"{}\"", s.replace('"', "\"\""))
 }
 
-fn any(parts: Vec<String>) -> String {
-    if parts.len() == 1 {
-        parts.into_iter().next().unwrap_or_default()
-    } else {
-        format!("({})", parts.join(" or "))
-    }
-}
-
 fn cond(c: &Cond) -> String {
     let f = field(c.field);
     let name_field = match c.field {
@@ -53,31 +45,37 @@ fn cond(c: &Cond) -> String {
                 .collect();
             format!("{} in~ ({})", name_field.unwrap_or(f), names.join(", "))
         }
-        Match::EndsWith(v) => any(v
-            .iter()
-            .map(|x| {
-                if x.contains('*') || x.contains('?') {
-                    let r = glob_to_regex(x);
-                    format!("{f} matches regex {}", lit(&format!("(?i){}", &r[1..])))
-                } else {
-                    format!("{f} endswith {}", lit(x))
-                }
-            })
-            .collect()),
-        Match::Contains(v) => any(v
-            .iter()
-            .map(|x| format!("{f} contains {}", lit(x)))
-            .collect()),
-        Match::Equals(v) => any(v
-            .iter()
-            .map(|x| {
-                if x.contains('*') || x.contains('?') {
-                    format!("{f} matches regex {}", lit(&glob_to_regex(x)))
-                } else {
-                    format!("{f} =~ {}", lit(x))
-                }
-            })
-            .collect()),
+        Match::EndsWith(v) => any_of(
+            " or ",
+            v.iter()
+                .map(|x| {
+                    if x.contains('*') || x.contains('?') {
+                        let r = glob_to_regex(x);
+                        format!("{f} matches regex {}", lit(&format!("(?i){}", &r[1..])))
+                    } else {
+                        format!("{f} endswith {}", lit(x))
+                    }
+                })
+                .collect(),
+        ),
+        Match::Contains(v) => any_of(
+            " or ",
+            v.iter()
+                .map(|x| format!("{f} contains {}", lit(x)))
+                .collect(),
+        ),
+        Match::Equals(v) => any_of(
+            " or ",
+            v.iter()
+                .map(|x| {
+                    if x.contains('*') || x.contains('?') {
+                        format!("{f} matches regex {}", lit(&glob_to_regex(x)))
+                    } else {
+                        format!("{f} =~ {}", lit(x))
+                    }
+                })
+                .collect(),
+        ),
         Match::GreaterThan(n) => format!("{f} > {n}"),
         Match::Regex(r) => format!("{f} matches regex {}", lit(r)),
     }

@@ -47,14 +47,6 @@ fn like(s: &str, glob: bool) -> String {
     out
 }
 
-fn any(parts: Vec<String>) -> String {
-    if parts.len() == 1 {
-        parts.into_iter().next().unwrap_or_default()
-    } else {
-        format!("({})", parts.join(" OR "))
-    }
-}
-
 fn cond(c: &Cond) -> String {
     let f = field(c.field);
     match &c.m {
@@ -69,28 +61,34 @@ fn cond(c: &Cond) -> String {
                 lit(&format!("/({})$", names.join("|")))
             )
         }
-        Match::EndsWith(v) => any(v
-            .iter()
-            .map(|x| {
-                format!(
-                    "{f} LIKE {} ESCAPE '\\'",
-                    lit(&format!("%{}", like(x, true)))
-                )
-            })
-            .collect()),
-        Match::Contains(v) => any(v
-            .iter()
-            .map(|x| {
-                format!(
-                    "{f} LIKE {} ESCAPE '\\'",
-                    lit(&format!("%{}%", like(x, false)))
-                )
-            })
-            .collect()),
-        Match::Equals(v) => any(v
-            .iter()
-            .map(|x| format!("{f} LIKE {} ESCAPE '\\'", lit(&like(x, true))))
-            .collect()),
+        Match::EndsWith(v) => any_of(
+            " OR ",
+            v.iter()
+                .map(|x| {
+                    format!(
+                        "{f} LIKE {} ESCAPE '\\'",
+                        lit(&format!("%{}", like(x, true)))
+                    )
+                })
+                .collect(),
+        ),
+        Match::Contains(v) => any_of(
+            " OR ",
+            v.iter()
+                .map(|x| {
+                    format!(
+                        "{f} LIKE {} ESCAPE '\\'",
+                        lit(&format!("%{}%", like(x, false)))
+                    )
+                })
+                .collect(),
+        ),
+        Match::Equals(v) => any_of(
+            " OR ",
+            v.iter()
+                .map(|x| format!("{f} LIKE {} ESCAPE '\\'", lit(&like(x, true))))
+                .collect(),
+        ),
         Match::GreaterThan(n) => format!("{f} > {n}"),
         Match::Regex(r) => format!("regex_match({f}, {}, 0) IS NOT NULL", lit(r)),
     }

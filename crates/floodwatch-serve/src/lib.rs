@@ -41,7 +41,6 @@ pub struct ServeConfig {
 
 /// What every handler shares.
 pub struct AppState {
-    pub db: PathBuf,
     /// One connection for the server's life: opening checks every page of the file (quick_check),
     /// which is right once at start and far too slow per request on a large store. WAL lets a hunt
     /// write meanwhile; requests take turns on it.
@@ -99,7 +98,6 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
     // Opened once, up front: a wrong path is a message before the server starts.
     let store = Store::open_existing(&cfg.db, BUSY_TIMEOUT).map_err(|e| e.to_string())?;
     let state = Arc::new(AppState {
-        db: cfg.db.clone(),
         store: std::sync::Mutex::new(store),
         baseline_min_windows: cfg.baseline_min_windows,
         baseline_min_days: cfg.baseline_min_days,

@@ -2,6 +2,7 @@
 
 use super::cells::{cached_name_cell, count_cell};
 use super::{Columns, FastMap, RawRow, What};
+use crate::wire::swar;
 use crate::{Reject, RejectReason};
 use floodwatch_core::time::parse_time_of_day;
 use std::sync::{Arc, LazyLock};
@@ -67,19 +68,12 @@ impl<'a> Fields<'a> {
 /// The positions of every comma of a row, eight bytes at a time (SWAR): rows are short (about 60
 /// bytes, 6 to 12 commas), where restarting a vectorized search at every comma costs more.
 fn find_commas(line: &[u8], out: &mut Vec<usize>) {
-    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     out.clear();
     let mut i = 0;
-    while let Some(chunk) = line.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word) ^ (0x0101_0101_0101_0101 * u64::from(b','));
-        // Exactly the bytes that were commas (now zero) get their high bit: no carry crosses a
-        // byte, since (x & 0x7f) + 0x7f is at most 0xfe.
-        let mut hits = !(((x & LOW) + LOW) | x) & HIGH;
+    while let Some(x) = swar::word(line, i) {
+        let mut hits = swar::equal(x, b',');
         while hits != 0 {
-            out.push(i + (hits.trailing_zeros() / 8) as usize);
+            out.push(i + swar::first(hits));
             hits &= hits - 1;
         }
         i += 8;

@@ -6,3 +6,4 @@
 pub(crate) mod json;
 pub(crate) mod reject;
 pub(crate) mod scan;
+pub(crate) mod swar;

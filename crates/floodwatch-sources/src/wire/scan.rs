@@ -8,6 +8,7 @@
 //! least as strict as serde_json on every rule (whitespace, string escapes, control characters,
 //! number grammar, trailing bytes). Differential tests and a fuzz target hold it to that.
 
+use super::swar;
 use std::borrow::Cow;
 
 /// Not read by the fast path: read the record with serde instead.
@@ -183,23 +184,12 @@ impl<'a> Scan<'a> {
     /// (SWAR): most strings here are keys and paths of 4 to 40 bytes.
     #[inline]
     fn plain_run(&mut self) -> usize {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH: u64 = 0x8080_8080_8080_8080;
         let start = self.pos;
         let mut i = start;
-        while let Some(chunk) = self.b.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let v = u64::from_le_bytes(word);
-            // The lowest flagged byte is exact (borrows only run upward), which is all we use.
-            let quote = v ^ (ONES * u64::from(b'"'));
-            let backslash = v ^ (ONES * u64::from(b'\\'));
-            let stops = (quote.wrapping_sub(ONES) & !quote)
-                | (backslash.wrapping_sub(ONES) & !backslash)
-                | (v.wrapping_sub(ONES * 0x20) & !v);
-            let stops = stops & HIGH;
+        while let Some(v) = swar::word(self.b, i) {
+            let stops = swar::equal(v, b'"') | swar::equal(v, b'\\') | swar::below(v, 0x20);
             if stops != 0 {
-                i += (stops.trailing_zeros() / 8) as usize;
+                i += swar::first(stops);
                 self.pos = i;
                 return i - start;
             }
@@ -491,18 +481,10 @@ impl<'a> Scan<'a> {
 /// (SWAR): `stat` blocks are full of 8- to 19-digit numbers.
 #[inline(always)]
 fn digits_from(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        // Digits become 0..=9; every other byte becomes 10 or more.
-        let x = u64::from_le_bytes(word) ^ (ONES * 0x30);
-        // High bit set where a byte is 10 or more: below 0x80 by adding 0x76 (no carry out of a
-        // byte: at most 0x7f + 0x76), at or above 0x80 already.
-        let not_digit = (((x & !HIGH) + ONES * 0x76) | x) & HIGH;
-        if not_digit != 0 {
-            return i + (not_digit.trailing_zeros() / 8) as usize;
+    while let Some(x) = swar::word(b, i) {
+        let stop = swar::not_digit(x);
+        if stop != 0 {
+            return i + swar::first(stop);
         }
         i += 8;
     }

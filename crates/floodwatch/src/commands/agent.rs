@@ -2,14 +2,13 @@
 //! sinks (the work is `floodwatch_runtime::agent`); `--print-config` prints a config for a Mac.
 
 use crate::cli::AgentArgs;
-use floodwatch_core::{Error, Result, Ts};
+use crate::commands::stop_on_signal;
+use floodwatch_core::{Result, Ts};
 use floodwatch_runtime::agent::sink::Sinks;
 use floodwatch_runtime::agent::{run_agent, AgentOptions, PRINT_CONFIG};
 use floodwatch_runtime::load_setup;
 use floodwatch_runtime::output::{finish_summary, write_json};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 pub fn run(a: AgentArgs) -> Result<ExitCode> {
     if a.print_config {
@@ -37,21 +36,4 @@ pub fn run(a: AgentArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// SIGINT or SIGTERM stops the agent as the end of its sources would: the engine ends, open alerts
-/// get their last state in every sink, the summary is printed, exit 0. A second one ends it at once.
-fn stop_on_signal() -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    #[cfg(unix)]
-    {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        use signal_hook::flag;
-        let io = |e| Error::io("installing signal handlers", e);
-        for sig in [SIGINT, SIGTERM] {
-            flag::register_conditional_shutdown(sig, 130, stop.clone()).map_err(io)?;
-            flag::register(sig, stop.clone()).map_err(io)?;
-        }
-    }
-    Ok(stop)
 }

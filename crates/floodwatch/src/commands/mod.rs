@@ -50,6 +50,23 @@ pub fn run(cmd: Cmd) -> Result<ExitCode> {
     }
 }
 
+/// SIGINT or SIGTERM ends a live run (`watch`, `agent`) as the end of its input would: open alerts
+/// get their last state, the summary is printed, exit 0. A second one ends it at once (exit 130).
+pub fn stop_on_signal() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        let io = |e| Error::io("installing signal handlers", e);
+        for sig in [SIGINT, SIGTERM] {
+            flag::register_conditional_shutdown(sig, 130, stop.clone()).map_err(io)?;
+            flag::register(sig, stop.clone()).map_err(io)?;
+        }
+    }
+    Ok(stop)
+}
+
 /// What a detection run (`hunt`, `watch`) starts from: when it started, the config, and what it
 /// judges with (with `--db`: the store, its baselines and its suppressions added to the file's).
 pub struct Detection {

@@ -1,15 +1,13 @@
 //! `floodwatch watch`: the same engine, fed from stdin, printing alerts as they open, update and close.
 
 use crate::cli::WatchArgs;
-use crate::commands::{alert_format, Detection};
+use crate::commands::{alert_format, stop_on_signal, Detection};
 use floodwatch_core::Ts;
 use floodwatch_core::{Error, Result};
 use floodwatch_runtime::output::{finish_summary, write_live_alert};
 use floodwatch_runtime::{watch_with, WatchOptions};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 pub fn run(a: WatchArgs) -> Result<ExitCode> {
     let common = &a.common;
@@ -59,21 +57,4 @@ pub fn run(a: WatchArgs) -> Result<ExitCode> {
     })?;
     finish_summary(&s, None)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Ctrl-C or SIGTERM ends the watch as the end of the stream would: open alerts get their last
-/// update and the summary is printed. A second Ctrl-C ends it at once.
-fn stop_on_signal() -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    #[cfg(unix)]
-    {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        use signal_hook::flag;
-        let io = |e| Error::io("installing signal handlers", e);
-        for sig in [SIGINT, SIGTERM] {
-            flag::register_conditional_shutdown(sig, 130, stop.clone()).map_err(io)?;
-            flag::register(sig, stop.clone()).map_err(io)?;
-        }
-    }
-    Ok(stop)
 }
