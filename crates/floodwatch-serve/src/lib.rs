@@ -25,15 +25,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long a request waits for a store another process is writing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
-
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
     pub db: PathBuf,
     pub listen: SocketAddr,
     /// Required on any address but loopback.
     pub token: Option<String>,
+    /// How long the store waits for another writer (the config's `[store] busy_timeout`).
+    pub busy_timeout: Duration,
     /// When a baseline is mature (the config's `[baseline] min_windows` and `min_days`).
     pub baseline_min_windows: u64,
     pub baseline_min_days: f64,
@@ -96,7 +95,7 @@ pub fn check_listen(cfg: &ServeConfig) -> Result<(), String> {
 pub fn serve(cfg: ServeConfig) -> Result<(), String> {
     check_listen(&cfg)?;
     // Opened once, up front: a wrong path is a message before the server starts.
-    let store = Store::open_existing(&cfg.db, BUSY_TIMEOUT).map_err(|e| e.to_string())?;
+    let store = Store::open_existing(&cfg.db, cfg.busy_timeout).map_err(|e| e.to_string())?;
     let state = Arc::new(AppState {
         store: std::sync::Mutex::new(store),
         baseline_min_windows: cfg.baseline_min_windows,

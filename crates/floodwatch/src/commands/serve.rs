@@ -26,6 +26,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         db: a.store.db_path(&cfg),
         listen: a.listen,
         token,
+        busy_timeout: cfg.store.busy_timeout,
         baseline_min_windows: cfg.baseline.min_windows,
         baseline_min_days: cfg.baseline.min_days as f64,
     })
