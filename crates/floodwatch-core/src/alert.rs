@@ -8,6 +8,7 @@ use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub enum AlertStatus {
     /// Still hot when the input ended (or, in `watch`, just opened).
     #[default]
@@ -29,7 +30,7 @@ impl AlertStatus {
 }
 
 /// `Default` is for tests and builders: an empty alert to fill with `..Alert::default()`.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct Alert {
     /// Deterministic: a UUIDv5 of host, subject identity and episode start.
     pub id: String,
@@ -65,7 +66,7 @@ pub struct Alert {
 
 /// What the engine knew when it wrote the alert, beyond what the alert shows: the respond stage
 /// answers the playbook's decision points from these and the alert itself.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, bitcode::Encode, bitcode::Decode)]
 pub struct AlertFacts {
     /// When the subject exited, if an exit was seen (by the end of the data, in a hunt).
     pub exited: Option<Ts>,
@@ -93,7 +94,7 @@ pub struct AlertFacts {
 }
 
 /// A baseline verdict in numbers (see the engine's `baseline::Judgement`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, bitcode::Encode, bitcode::Decode)]
 pub struct BaselineFacts {
     /// `missing`, `immature` or `mature`.
     pub standing: String,
@@ -110,6 +111,7 @@ pub struct BaselineFacts {
 /// `severity` module, for process alerts and network findings alike.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub enum Severity {
     #[default]
     Informational,
@@ -141,7 +143,7 @@ impl Severity {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct Reason {
     /// Stable machine code, e.g. `spawn_rate`, `unattended`.
     pub code: String,
@@ -154,7 +156,7 @@ pub struct Reason {
 }
 
 /// Peak and total figures over the episode.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct Metrics {
     pub window_secs: u64,
     pub hot_windows: u32,
@@ -176,7 +178,7 @@ pub struct Metrics {
     pub evidences_omitted: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct ProcessView {
     pub pid: i32,
     pub start_time: Option<Ts>,
@@ -216,7 +218,7 @@ impl ProcessView {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct SubjectView {
     /// `process` or `lineage_group` (a script or loop and the tools it spawned).
     pub kind: String,
@@ -227,7 +229,7 @@ pub struct SubjectView {
     pub children: Vec<(String, u64)>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct ContextView {
     /// No TTY, no interactive responsible app, launched by launchd/cron/osascript or with the session locked.
     pub unattended: bool,
@@ -252,7 +254,7 @@ pub struct ContextView {
     pub suspicious_path: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct Evidence {
     /// `exec`, `traffic`, `connect`, `declared`.
     pub kind: String,
@@ -272,10 +274,10 @@ pub struct Evidence {
     /// The source format the file was read as (`eslogger`, `nettop-csv`...), when the run knows it.
     /// For the OCSF `metadata.log_provider`; not in the summary JSON.
     #[serde(skip)]
-    pub format: Option<&'static str>,
+    pub format: Option<std::sync::Arc<str>>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct WindowPoint {
     pub start: Ts,
     pub packets_per_s: f64,
@@ -285,7 +287,7 @@ pub struct WindowPoint {
     pub hot: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct SuppressionHit {
     pub id: String,
     pub owner: String,
@@ -295,7 +297,7 @@ pub struct SuppressionHit {
 
 /// What a hunt concluded about one host, alerted or not: an analyst sees that a quiet host was looked
 /// at, and how close its busiest subject came to a threshold.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct HostVerdict {
     pub host: String,
     pub events: u64,

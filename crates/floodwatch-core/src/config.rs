@@ -44,6 +44,7 @@ pub struct Config {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct Windows {
     #[serde(deserialize_with = "de_duration")]
     pub burst_time_window: Duration,
@@ -61,6 +62,7 @@ pub struct Windows {
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub enum NettopMode {
     Auto,
     Cumulative,
@@ -86,6 +88,7 @@ pub struct Input {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct Thresholds {
     pub tool_spawns_per_s: f64,
     pub packets_per_s: f64,
@@ -98,6 +101,7 @@ pub struct Thresholds {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct ProtocolWeights {
     pub icmp: f64,
     pub udp: f64,
@@ -123,6 +127,7 @@ impl ProtocolWeights {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct Scope {
     pub network_tools: Vec<String>,
     pub script_runners: Vec<String>,
@@ -134,6 +139,7 @@ pub struct Scope {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct Scoring {
     pub base_at_threshold: i32,
     pub base_per_doubling: i32,
@@ -193,6 +199,7 @@ pub struct Store {
 /// `[network]`: floods and scans judged from pid-less traffic per local address and target host.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct Network {
     pub packets_per_s: f64,
     pub syn_per_s: f64,
@@ -310,6 +317,7 @@ impl Default for Respond {
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct OwnedRange {
     /// `10.0.0.0/8`, `2001:db8::/32`, or one address.
     pub cidr: String,
@@ -318,6 +326,7 @@ pub struct OwnedRange {
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct OwnedDomain {
     pub suffix: String,
     pub name: String,
@@ -326,6 +335,7 @@ pub struct OwnedDomain {
 /// `[campaign]`: when several hosts' floods are one campaign.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct CampaignSettings {
     /// Distinct hosts needed for a campaign.
     pub min_hosts: usize,

@@ -6,13 +6,26 @@ use serde::Serialize;
 use std::sync::Arc;
 
 /// Where an event came from: a file registered with the run, and a 1-based line (or record start line).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Default,
+    bitcode::Encode,
+    bitcode::Decode,
+)]
 pub struct Origin {
     pub file: u32,
     pub line: u64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, bitcode::Encode, bitcode::Decode)]
 pub struct Event {
     /// When it happened (UTC). For interval samples (traffic) this is the end of the interval.
     pub ts: Ts,
@@ -21,7 +34,7 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, bitcode::Encode, bitcode::Decode)]
 pub enum EventKind {
     /// A process image replaced by a new one. `instigator` is the pre-exec image when the source has it.
     Exec {
@@ -105,6 +118,7 @@ impl EventKind {
 /// eslogger writes `"tty": null` for launchd children (None), osquery's es_process_events has no tty (Unknown).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state", content = "path")]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub enum Tty {
     #[default]
     Unknown,
@@ -113,7 +127,7 @@ pub enum Tty {
 }
 
 /// A process image as one source saw it. Every field is optional except the pid: sources differ.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, bitcode::Encode, bitcode::Decode)]
 pub struct ProcInfo {
     pub pid: i32,
     /// eslogger's audit_token pidversion: changes on exec, so it names an image, not a lifetime.
@@ -196,7 +210,7 @@ impl ProcInfo {
 }
 
 /// Code-signing facts. `cs_flags` are the kernel's CS_* bits when the source reports them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct Signing {
     pub signing_id: Option<String>,
     pub team_id: Option<String>,
@@ -210,6 +224,7 @@ pub const CS_SIGNED: u32 = 0x2000_0000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub enum SignatureClass {
     /// Apple platform binary.
     Platform,
@@ -248,6 +263,7 @@ impl Signing {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub enum Proto {
     Icmp,
     Udp,
@@ -272,7 +288,7 @@ impl Proto {
 }
 
 /// Volume over the interval `[start, event.ts]`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, bitcode::Encode, bitcode::Decode)]
 pub struct Traffic {
     /// None for network-only sources (no process attribution).
     pub pid: Option<i32>,
@@ -305,7 +321,7 @@ pub struct Traffic {
     pub invalid_utf8: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, bitcode::Encode, bitcode::Decode)]
 pub struct Connect {
     pub pid: Option<i32>,
     pub process_path: Option<String>,
@@ -319,6 +335,7 @@ pub struct Connect {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub enum SessionKind {
     Login,
     Logout,
@@ -334,7 +351,7 @@ pub enum SessionKind {
     UserPresent,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, bitcode::Encode, bitcode::Decode)]
 pub struct Session {
     pub kind: SessionKind,
     pub user: Option<String>,

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub enum NetworkClass {
     /// One target, a rate above a `[network]` threshold.
     Flood,
@@ -37,6 +38,7 @@ impl NetworkClass {
 /// How the finding was tied to a process (or why it was not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub enum JoinKind {
     /// A process source on the host saw this process send to the target at the same time.
     Destination,
@@ -49,7 +51,7 @@ pub enum JoinKind {
     NetworkOnly,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct ProcessJoin {
     pub kind: JoinKind,
     /// The joined process (pid, path, argv, user when known).
@@ -63,7 +65,7 @@ pub struct ProcessJoin {
 }
 
 /// Where a contributing pid-less record is.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct NetworkEvidence {
     pub time: Ts,
     pub file: String,
@@ -71,10 +73,10 @@ pub struct NetworkEvidence {
     /// The source format the file was read as (`pcap`, `zeek-tsv`...), when the run knows it.
     /// For the OCSF `metadata.log_provider`; not in the summary JSON.
     #[serde(skip)]
-    pub format: Option<&'static str>,
+    pub format: Option<std::sync::Arc<str>>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct NetworkFinding {
     /// Deterministic: a UUIDv5 of host, local address, target, class and the first window's start.
     pub id: String,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// An answer to a decision point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub enum Answer {
     Yes,
     No,
@@ -27,7 +28,7 @@ impl Answer {
 }
 
 /// One decision point: a question, its answer, and the fact from the data behind the answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, bitcode::Encode, bitcode::Decode)]
 pub struct Decision {
     /// Stable code: `documented_automation`, `still_running`, `trusted_code`, `someone_present`,
     /// `role_expected`, `target_answered`, `destination_owned`.
@@ -38,7 +39,7 @@ pub struct Decision {
 }
 
 /// A containment option. Options are listed least disruptive first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, bitcode::Encode, bitcode::Decode)]
 pub struct Containment {
     /// Stable code: `confirm_owner`, `stop_process`, `unload_job`, `block_destination`, `isolate_host`.
     pub id: String,
@@ -57,7 +58,7 @@ pub struct Containment {
 }
 
 /// A business-service impact check for one destination.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, bitcode::Encode, bitcode::Decode)]
 pub struct ImpactCheck {
     pub destination: String,
     /// Peak rate toward it, in words ("6.7 curl execs/s, 117 B/s").
@@ -72,7 +73,7 @@ pub struct ImpactCheck {
 }
 
 /// Something to collect before containment, with the command that collects it when there is one.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, bitcode::Encode, bitcode::Decode)]
 pub struct CollectItem {
     pub what: String,
     pub detail: String,
@@ -81,7 +82,7 @@ pub struct CollectItem {
 }
 
 /// What to do next about one alert or network finding.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, bitcode::Encode, bitcode::Decode)]
 pub struct Playbook {
     /// One line for tables: "next: stop the process (pid 812) — ...".
     pub next: String,
@@ -107,7 +108,7 @@ impl Playbook {
 }
 
 /// A member's link to its campaign.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, bitcode::Encode, bitcode::Decode)]
 pub struct CampaignRef {
     pub id: String,
     pub destination: String,
@@ -115,7 +116,7 @@ pub struct CampaignRef {
 }
 
 /// A finding that belongs to a campaign.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct CampaignMember {
     /// `alert` or `network`.
     pub kind: String,
@@ -135,7 +136,7 @@ pub struct CampaignMember {
 
 /// Several hosts flooding one destination (an address, or its IPv4 /24, configurable) in
 /// overlapping windows: one finding that links them.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct Campaign {
     /// Deterministic: a UUIDv5 of the destination and the sorted member ids.
     pub id: String,

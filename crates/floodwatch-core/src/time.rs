@@ -13,6 +13,7 @@ pub const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SEC;
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
 #[serde(transparent)]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct Ts(pub i64);
 
 impl Ts {

@@ -21,6 +21,7 @@ use floodwatch_core::event::basename;
 use floodwatch_core::event::{Event, EventKind};
 use floodwatch_core::Ts;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// What an alert is built from besides its episode: the host, its process table and session state.
 pub struct HostFacts<'a> {
@@ -296,7 +297,7 @@ pub fn evidence(
     ev: &Event,
     p: Option<&Proc>,
     file: String,
-    format: Option<&'static str>,
+    format: Option<Arc<str>>,
 ) -> Evidence {
     let (proto, remote, bytes, packets) = match &ev.kind {
         EventKind::Traffic(t) => (
@@ -335,7 +336,7 @@ const NEAR_MISSES_KEPT: usize = 16;
 
 /// The cool windows that came nearest a threshold, a few subjects' worth, and the subjects that
 /// alerted: a quiet host's verdict names its closest subject that never alerted.
-#[derive(Default)]
+#[derive(Default, bitcode::Encode, bitcode::Decode)]
 pub struct NearMisses {
     by_subject: BTreeMap<ProcId, (f64, String)>,
     alerted: BTreeSet<ProcId>,

@@ -7,7 +7,7 @@ use crate::scope::Scope;
 use floodwatch_core::event::{Session, SessionKind, SignatureClass, Tty};
 use floodwatch_core::Ts;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bitcode::Encode, bitcode::Decode)]
 pub enum LaunchedBy {
     LaunchdDaemon,
     LaunchdAgent,
@@ -35,7 +35,7 @@ impl LaunchedBy {
 }
 
 /// Per-host session and UI state, fed by session events in time order.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, bitcode::Encode, bitcode::Decode)]
 pub struct SessionState {
     pub locked_since: Option<Ts>,
     pub logged_out_since: Option<Ts>,
@@ -91,7 +91,7 @@ impl SessionState {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, bitcode::Encode, bitcode::Decode)]
 pub struct Context {
     pub launched_by: LaunchedBy,
     /// launchd → ... → subject, as display text.

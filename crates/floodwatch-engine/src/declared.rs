@@ -6,7 +6,7 @@
 
 use floodwatch_core::event::{basename, Proto};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, bitcode::Encode, bitcode::Decode)]
 pub struct Declared {
     /// Estimated packets per second while the process lives (None: unbounded or unknown rate).
     pub est_pps: Option<f64>,
@@ -37,7 +37,7 @@ pub fn analyze(basename: &str, args: &[String], min_pps: f64, min_urls: u64) -> 
 }
 
 /// The protocol a command line says its traffic uses, and how it says so (for the explanation).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, bitcode::Encode, bitcode::Decode)]
 pub struct DeclaredProto {
     pub proto: Proto,
     /// e.g. "python -c program opens socket(AF_INET, SOCK_DGRAM)", "ping sends ICMP echo requests".

@@ -27,6 +27,19 @@ use floodwatch_core::Ts;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+/// The reorder slack in use, and the setting it comes from (for reject messages). `live`: a stream
+/// read as it happens, which uses the smaller watch slack.
+fn slack_for(cfg: &Config, live: bool) -> (std::time::Duration, &'static str) {
+    if live {
+        (
+            cfg.windows.watch_reorder_slack,
+            "windows.watch_reorder_slack",
+        )
+    } else {
+        (cfg.windows.reorder_slack, "windows.reorder_slack")
+    }
+}
+
 /// Where alert states and counts go, and whether `watch`'s Opened/Updated states are wanted.
 struct Emit<'a> {
     out: &'a mut Vec<AlertEvent>,
@@ -36,11 +49,12 @@ struct Emit<'a> {
 
 /// One host's engine: its reorder buffer, process table, session, windows, open episodes, baselines
 /// and network stage.
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct HostEngine {
     host: Arc<str>,
     reorder: ReorderBuffer,
-    /// The reorder slack in use, and the setting it comes from (for reject messages).
-    slack: (std::time::Duration, &'static str),
+    /// A live stream's engine (watch's reorder slack, see [`slack_for`]), or a batch hunt's.
+    live: bool,
     procs: ProcessTable,
     session: SessionState,
     windows: Windows,
@@ -58,6 +72,8 @@ pub struct HostEngine {
     pub(crate) findings: Vec<NetworkFinding>,
     /// The newest event time released from the reorder buffer (what process sources have shown).
     processed: Option<Ts>,
+    /// Coverage runs only (never in an agent's snapshot).
+    #[bitcode(skip)]
     seen: Option<HostSeen>,
     /// Subjects that counted an event whose strings were not valid UTF-8 (attacker-controlled argv
     /// that was decoded lossily): itself a reason, kept until the process table forgets them.
@@ -74,18 +90,11 @@ pub struct HostEngine {
 impl HostEngine {
     /// `live`: a stream read as it happens (`watch`), which uses the smaller watch reorder slack.
     pub fn new(host: Arc<str>, cfg: &Config, live: bool) -> HostEngine {
-        let slack = if live {
-            (
-                cfg.windows.watch_reorder_slack,
-                "windows.watch_reorder_slack",
-            )
-        } else {
-            (cfg.windows.reorder_slack, "windows.reorder_slack")
-        };
+        let slack = slack_for(cfg, live);
         HostEngine {
+            live,
             host: host.clone(),
             reorder: ReorderBuffer::new(slack.0.as_nanos() as i64),
-            slack,
             procs: ProcessTable::new(cfg.windows.exited_retention.as_nanos() as i64)
                 .with_exit_slack(cfg.windows.traffic_exit_slack.as_nanos() as i64),
             session: SessionState::default(),
@@ -169,8 +178,8 @@ impl HostEngine {
                         ev.ts,
                         ns as f64 / 1e9,
                         self.host,
-                        self.slack.1,
-                        self.slack.0
+                        slack_for(&sh.cfg, self.live).1,
+                        slack_for(&sh.cfg, self.live).0
                     ),
                 });
                 return;

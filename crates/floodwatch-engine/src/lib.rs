@@ -39,6 +39,7 @@ mod alert;
 pub mod host;
 pub mod network;
 pub mod observe;
+pub mod snapshot;
 
 pub use host::HostEngine;
 
@@ -63,7 +64,7 @@ pub struct Shared {
     pub files: Vec<Arc<str>>,
     /// Each file's source format name by file id (`eslogger`, `pcap`...), when the runtime sets it:
     /// findings say which log providers their evidence came from.
-    pub formats: Vec<&'static str>,
+    pub formats: Vec<Arc<str>>,
     /// Events outside [not_before, not_after] are rejected: one corrupt far-future timestamp would
     /// otherwise move a host's clock ahead and make every later event "late".
     pub not_before: Ts,
@@ -74,6 +75,9 @@ pub struct Shared {
     /// network join index (off, it is work on every event that no finding would ever read).
     pub network_join: bool,
     pub baseline: BaselineMode,
+    /// Names the config and suppressions this engine judges by (the caller's hash of them): a
+    /// snapshot taken under one fingerprint is restored only under the same one.
+    pub fingerprint: u64,
 }
 
 /// What the engine does with per-identity baselines.
@@ -115,6 +119,7 @@ impl Shared {
             baseline: BaselineMode::Off,
             observe: false,
             network_join: true,
+            fingerprint: 0,
         })
     }
 
@@ -124,8 +129,8 @@ impl Shared {
     }
 
     /// The source format of input file `id`, when the runtime named it.
-    pub(crate) fn format(&self, id: u32) -> Option<&'static str> {
-        self.formats.get(id as usize).copied()
+    pub(crate) fn format(&self, id: u32) -> Option<Arc<str>> {
+        self.formats.get(id as usize).cloned()
     }
 
     /// The path of input file `id`, for evidence locations.
@@ -137,7 +142,7 @@ impl Shared {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bitcode::Encode, bitcode::Decode)]
 pub enum AlertEventKind {
     Opened,
     Updated,
@@ -146,7 +151,7 @@ pub enum AlertEventKind {
     Final,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, bitcode::Encode, bitcode::Decode)]
 pub struct AlertEvent {
     pub kind: AlertEventKind,
     pub alert: Alert,
@@ -273,7 +278,7 @@ pub struct Engine {
 
 /// A finished host's end of data: whether exits were visible, its last event, and the exits of
 /// subjects whose alerts closed while they still ran.
-#[derive(Default)]
+#[derive(Default, bitcode::Encode, bitcode::Decode)]
 struct HostEnd {
     exits_visible: bool,
     last_event: Option<Ts>,

@@ -20,7 +20,7 @@ pub const ALERT_NAMESPACE: uuid::Uuid =
 /// Timeline points kept per episode (a day of 30 s windows); older ones are dropped from the chart only.
 const MAX_TIMELINE: usize = 2880;
 
-#[derive(Clone)]
+#[derive(Clone, bitcode::Encode, bitcode::Decode)]
 pub struct Episode {
     pub id: String,
     pub subject: ProcId,
@@ -288,7 +288,7 @@ mod tests {
             seen_on_host: true,
             role_learned: true,
             deviation: Some(Deviation {
-                signal: "spawns_per_s",
+                signal: "spawns_per_s".into(),
                 value: ratio,
                 p99: 1.0,
                 ratio,

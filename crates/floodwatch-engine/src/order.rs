@@ -7,6 +7,7 @@ use floodwatch_core::Ts;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 
+#[derive(bitcode::Encode, bitcode::Decode)]
 struct Item {
     ts: Ts,
     seq: u64,
@@ -34,6 +35,7 @@ impl Ord for Item {
 /// How far from the queue's end an early event is still put in the queue (beyond it: the heap).
 const NEAR_END: usize = 64;
 
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct ReorderBuffer {
     /// Events in (time, arrival) order: those that arrived in time order (the common case, since a
     /// hunt's merge already yields it) and those a little early, put in their place near the end.
@@ -48,6 +50,7 @@ pub struct ReorderBuffer {
     seq: u64,
 }
 
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub enum Push {
     Accepted,
     /// Too late: this many nanoseconds older than what was already released.

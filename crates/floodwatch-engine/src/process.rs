@@ -14,7 +14,7 @@ use std::cell::OnceCell;
 
 pub type ProcId = u64;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, bitcode::Encode, bitcode::Decode)]
 pub struct Proc {
     pub id: ProcId,
     pub info: ProcInfo,
@@ -27,7 +27,9 @@ pub struct Proc {
     pub prior_images: Vec<String>,
     /// Only seen through a traffic source (name or path, no exec context).
     pub traffic_only: bool,
-    /// Facts worked out from the image on first need, forgotten whenever the image facts change.
+    /// Facts worked out from the image on first need, forgotten whenever the image facts change
+    /// (and not in snapshots: worked out again after a restore).
+    #[bitcode(skip)]
     pub derived: Derived,
 }
 
@@ -48,6 +50,7 @@ impl Proc {
     }
 }
 
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct ProcessTable {
     procs: HashMap<ProcId, Proc>,
     /// Lifetimes per pid, oldest first (a short list: pids are reused rarely within the retention).

@@ -17,7 +17,7 @@ use floodwatch_core::event::{Proto, SignatureClass};
 use floodwatch_core::finding::NetworkClass;
 
 /// Episode-wide peaks (per metric, over hot windows).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, bitcode::Encode, bitcode::Decode)]
 pub struct Peaks {
     pub spawns_per_s: f64,
     pub packets_per_s: f64,
@@ -515,9 +515,9 @@ fn baseline_reasons(j: &Judgement, cfg: &Config) -> Vec<Reason> {
                     k.identity,
                     k.parent_class.replace('_', " "),
                     k.role,
-                    signal_value(d.signal, d.value),
-                    signal_label(d.signal),
-                    signal_value(d.signal, d.p99),
+                    signal_value(&d.signal, d.value),
+                    signal_label(&d.signal),
+                    signal_value(&d.signal, d.p99),
                     j.days,
                     fmt_count(j.windows),
                     j.hosts

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 /// How many distinct destinations a window tracks per subject (the rest are pooled as "other").
 const MAX_DESTINATIONS: usize = 64;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, bitcode::Encode, bitcode::Decode)]
 pub struct WindowAcc {
     pub spawns: u64,
     /// Tool image → exec count, for "41 curl execs/s".
@@ -232,7 +232,7 @@ fn strip_port(remote: &str) -> &str {
 
 // ---- signals: a window's counts as rates, judged against the thresholds ----
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, bitcode::Encode, bitcode::Decode)]
 pub enum Trigger {
     Spawns,
     Packets,
@@ -241,7 +241,7 @@ pub enum Trigger {
     Declared,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, bitcode::Encode, bitcode::Decode)]
 pub struct WindowSignals {
     pub start: Ts,
     pub spawns_per_s: f64,
@@ -314,6 +314,7 @@ impl WindowSignals {
 // ---- the hop clock: halves combined into windows ----
 
 /// A flood a command line declared, alive from `since` until its process exits or execs.
+#[derive(bitcode::Encode, bitcode::Decode)]
 struct LiveDeclared {
     subject: ProcId,
     since: Ts,
@@ -322,7 +323,7 @@ struct LiveDeclared {
 }
 
 /// The window a hop's end closes: `[start, end)`, of which the hop just ended is `[hop_start, end)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bitcode::Encode, bitcode::Decode)]
 pub struct WindowEnd {
     pub start: Ts,
     pub hop_start: Ts,
@@ -331,6 +332,7 @@ pub struct WindowEnd {
 
 /// One subject's window at a hop's end: its signals, and its two halves (each half is folded into an
 /// episode once, though it is judged in two windows).
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct SubjectWindow {
     pub subject: ProcId,
     pub sig: WindowSignals,
@@ -343,6 +345,7 @@ pub struct SubjectWindow {
 }
 
 /// A host's windows: the current hop's accumulators, the previous hop's, and declared floods alive.
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct Windows {
     window_ns: i64,
     hop_ns: i64,

@@ -77,7 +77,7 @@ fn mature_deviation(ratio: f64) -> Judgement {
         seen_on_host: false,
         role_learned: true,
         deviation: Some(Deviation {
-            signal: "spawns_per_s",
+            signal: "spawns_per_s".into(),
             value: 10.0,
             p99: 10.0 / ratio,
             ratio,

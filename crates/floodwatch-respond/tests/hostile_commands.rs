@@ -114,7 +114,7 @@ fn hostile_alert(i: usize, path: &str) -> Alert {
             packets_out: None,
             file: format!("telemetry/{path}/eslogger.jsonl"),
             line: 7,
-            format: Some("eslogger"),
+            format: Some("eslogger".into()),
         }],
         facts: AlertFacts {
             exits_visible: true,

@@ -104,7 +104,7 @@ fn run(
         .with_baseline(baseline);
     shared.observe = observe;
     shared.network_join = planned.iter().any(|p| p.format.network_only_capable());
-    shared.formats = planned.iter().map(|p| p.format.name()).collect();
+    shared.formats = planned.iter().map(|p| Arc::from(p.format.name())).collect();
     let shared = Arc::new(shared);
     let groups = by_host(planned);
     let threads = opts.threads.max(1).min(groups.len().max(1));

@@ -183,7 +183,7 @@ pub fn watch_with<R: Read + Send + 'static>(
         .map_err(Error::Usage)?
         .with_baseline(baseline);
     shared.network_join = format.network_only_capable();
-    shared.formats = vec![format.name()];
+    shared.formats = vec![Arc::from(format.name())];
     let shared = Arc::new(shared);
     let mut engine = Engine::new(shared, true);
 

@@ -319,7 +319,7 @@ pub fn detection_finding(a: &Alert, activity: Activity, product_version: &str) -
         severity: a.severity,
         status: status(a),
         confidence: alert_confidence(a),
-        log_provider: log_provider(a.evidences.iter().map(|e| e.format)),
+        log_provider: log_provider(a.evidences.iter().map(|e| e.format.as_deref())),
         original_time: a.evidences.iter().map(|e| e.time).min(),
     };
     let mut actor = json!({
@@ -596,7 +596,7 @@ pub fn network_finding(f: &NetworkFinding, activity: Activity, product_version: 
         // No workflow state for network floods: always New.
         status: (1, "New"),
         confidence: network_confidence(f),
-        log_provider: log_provider(f.evidences.iter().map(|e| e.format)),
+        log_provider: log_provider(f.evidences.iter().map(|e| e.format.as_deref())),
         // The first packet or flow, as the capture or log dated it (the evidence list is bounded).
         original_time: Some(f.first_seen),
     };

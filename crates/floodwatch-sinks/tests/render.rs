@@ -76,7 +76,7 @@ fn alert() -> Alert {
             packets_out: None,
             file: "hosts/mac-01/eslogger.jsonl".into(),
             line: 17,
-            format: Some("eslogger"),
+            format: Some("eslogger".into()),
         }],
         timeline: vec![],
         baseline: "absolute thresholds".into(),

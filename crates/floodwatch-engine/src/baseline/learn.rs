@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 /// Profiles learned by one run, before they are merged into the store.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, bitcode::Encode, bitcode::Decode)]
 pub struct Learner {
     pub profiles: HashMap<BaselineKey, Profile>,
     /// Windows learned and windows skipped because an earlier learn already covered their time.
@@ -23,7 +23,7 @@ pub struct Learner {
 }
 
 /// A window `baseline learn` did not learn: what it was and why.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct HeldWindow {
     pub key: BaselineKey,
     pub host: String,
@@ -83,7 +83,7 @@ impl Learner {
 
 /// One host's use of baselines: each subject's key, kept for the subject's lifetime (identity and
 /// parent class do not change within one), and the windows the host learned.
-#[derive(Default)]
+#[derive(Default, bitcode::Encode, bitcode::Decode)]
 pub struct HostBaselines {
     keys: HashMap<ProcId, Arc<BaselineKey>>,
     pub learner: Learner,

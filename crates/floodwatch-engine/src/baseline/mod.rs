@@ -42,7 +42,19 @@ pub const SIGNALS: [&str; 4] = [
 ];
 
 /// What a baseline is kept for.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    bitcode::Encode,
+    bitcode::Decode,
+)]
 pub struct BaselineKey {
     /// Code-signing id (+ team id), else the executable path, else the process name; for scripts, plus
     /// the script (or `-c` text) they run.
@@ -107,6 +119,7 @@ pub struct Baselines {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub enum Standing {
     /// No baseline for this identity, parent class and role.
     Missing,
@@ -116,9 +129,9 @@ pub enum Standing {
 }
 
 /// How far a window's strongest hot signal is from its baseline.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct Deviation {
-    pub signal: &'static str,
+    pub signal: String,
     pub value: f64,
     pub p99: f64,
     /// value / p99 (infinite when the identity never had this signal).
@@ -126,7 +139,7 @@ pub struct Deviation {
 }
 
 /// A baseline's verdict on one hot window.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct Judgement {
     pub key: BaselineKey,
     pub standing: Standing,
@@ -223,7 +236,7 @@ impl Baselines {
             }
             if deviation.as_ref().is_none_or(|d| ratio > d.ratio) {
                 deviation = Some(Deviation {
-                    signal: SIGNALS[i],
+                    signal: SIGNALS[i].to_string(),
                     value: values[i],
                     p99,
                     ratio,

@@ -12,7 +12,9 @@ const H_PER_OCTAVE: f64 = 8.0;
 
 /// A log-scale histogram of non-negative rates; zeros are counted apart. Weights are f64 so decay can
 /// scale them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Serialize, Deserialize, bitcode::Encode, bitcode::Decode,
+)]
 pub struct Histogram {
     pub zero: f64,
     pub buckets: BTreeMap<u16, f64>,
@@ -113,7 +115,7 @@ impl Histogram {
 }
 
 /// Robust statistics of one signal.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct SignalStats {
     pub median: f64,
     pub mad: f64,
@@ -123,7 +125,7 @@ pub struct SignalStats {
 }
 
 /// Everything learned about one [`BaselineKey`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, bitcode::Encode, bitcode::Decode)]
 pub struct Profile {
     /// Windows ever learned (not decayed).
     pub windows: u64,

@@ -21,7 +21,7 @@ fn is_stateless(p: Proto) -> bool {
 
 /// One flow's counts in one hop. Counts are f64: a record longer than a window adds one window's
 /// worth at its average rate (as process traffic does); `raw_*` keep the exact totals.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, bitcode::Encode, bitcode::Decode)]
 pub(super) struct Hop {
     pub(super) packets: f64,
     pub(super) stateless: f64,
@@ -180,7 +180,7 @@ pub(super) type FlowKey = (Arc<str>, Arc<str>);
 /// A flow's hops, oldest first. A flow holds at most the two or three hops its windows still need,
 /// so a small exact-size vector, not a map: a spoofed-source flood holds hundreds of thousands of
 /// one-hop flows, and a map's first node would be ten times the hop it holds.
-#[derive(Default)]
+#[derive(Default, bitcode::Encode, bitcode::Decode)]
 pub(super) struct Hops(Vec<(i64, Hop)>);
 
 impl Hops {
@@ -219,7 +219,7 @@ impl Hops {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, bitcode::Encode, bitcode::Decode)]
 pub(super) struct Flow {
     pub(super) hops: Hops,
     /// Boxed: most flows never flood, and an episode is many times a flow's size.
@@ -234,7 +234,7 @@ impl Flow {
 }
 
 /// An open flood (per flow) or scan (per local address) episode.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, bitcode::Encode, bitcode::Decode)]
 pub(super) struct Episode {
     pub(super) class: NetworkClass,
     pub(super) local: Arc<str>,
@@ -344,6 +344,7 @@ impl Episode {
 }
 
 /// A closed episode waiting for the host's process events to catch up before it is joined.
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub(super) struct Pending {
     pub(super) ep: Episode,
 }

@@ -19,7 +19,7 @@ impl NetworkAgg {
         &self,
         ep: Episode,
         files: &dyn Fn(u32) -> String,
-        formats: &dyn Fn(u32) -> Option<&'static str>,
+        formats: &dyn Fn(u32) -> Option<std::sync::Arc<str>>,
         facts: &dyn Fn(ProcId) -> Option<ProcFacts>,
     ) -> NetworkFinding {
         let target = match ep.class {
@@ -136,7 +136,7 @@ impl NetworkAgg {
         let span_s = (last.0 - first.0).max(self.min_span_ns) as f64 / 1e9;
         if let Some(p) = peak {
             for (code, v, thr, _) in &p.triggers {
-                let (what, unit, total, min) = match *code {
+                let (what, unit, total, min) = match code.as_str() {
                     "syn_rate" => (
                         "SYN (TCP connection openers)",
                         "SYN/s",

@@ -17,7 +17,7 @@ const MAX_SEEN_PER_TARGET: usize = 8;
 
 /// What process sources saw per destination host: who sent there, when, how much; and which running
 /// command lines name it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, bitcode::Encode, bitcode::Decode)]
 pub struct Seen {
     pub id: ProcId,
     pub pid: i32,
@@ -33,7 +33,7 @@ pub struct Seen {
     pub file: u32,
 }
 
-#[derive(Default)]
+#[derive(Default, bitcode::Encode, bitcode::Decode)]
 pub struct JoinIndex {
     /// Hash order never reaches output: candidates are sorted where they are used.
     by_target: foldhash::HashMap<Box<str>, Vec<Seen>>,
@@ -155,6 +155,7 @@ impl JoinIndex {
 }
 
 /// How the host engine describes a process for a join: its view, parent chain, exit time.
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct ProcFacts {
     pub view: ProcessView,
     pub parents: Vec<ProcessView>,

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// One local address's flows in one window: how far it fans out, and its total traffic.
-#[derive(Default)]
+#[derive(Default, bitcode::Encode, bitcode::Decode)]
 struct Fan {
     hosts: u64,
     /// Distinct (host, port) pairs (a host without ports counts once).
@@ -26,7 +26,7 @@ struct Fan {
 type FanOut = BTreeMap<Arc<str>, Fan>;
 
 /// One target's window seen from its side: how many senders reached it, with what (answers left out).
-#[derive(Default)]
+#[derive(Default, bitcode::Encode, bitcode::Decode)]
 struct Toward {
     senders: u64,
     window: Hop,
@@ -62,7 +62,7 @@ impl Fan {
 }
 
 /// A window's rates, judged.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, bitcode::Encode, bitcode::Decode)]
 pub(super) struct Judged {
     /// The traffic's active span in the window, in seconds: the rates are over it.
     pub(super) span_s: f64,
@@ -71,7 +71,7 @@ pub(super) struct Judged {
     pub(super) packets_per_s: f64,
     pub(super) bytes_per_s: f64,
     /// Flood triggers: (code, value, threshold, count).
-    pub(super) triggers: Vec<(&'static str, f64, f64, f64)>,
+    pub(super) triggers: Vec<(String, f64, f64, f64)>,
     pub(super) port_scan: bool,
 }
 
@@ -412,7 +412,10 @@ fn judge(cfg: &Network, w: &Hop, min_span_ns: i64, window_ns: i64) -> Judged {
         conns_per_s: rate(w.conns),
         packets_per_s: rate(w.packets),
         bytes_per_s: rate(w.bytes),
-        triggers,
+        triggers: triggers
+            .into_iter()
+            .map(|(code, v, thr, n)| (code.to_string(), v, thr, n))
+            .collect(),
         port_scan: ports >= cfg.scan_ports
             && per_port <= cfg.scan_max_packets_per_probe
             && !spraying,

@@ -60,6 +60,7 @@ pub const NETWORK_NAMESPACE: uuid::Uuid =
 const MAX_FLOWS_PER_LOCAL: usize = 16_384;
 
 /// One host's pid-less traffic: flows, open episodes, closed ones waiting for the join, the join index.
+#[derive(bitcode::Encode, bitcode::Decode)]
 pub struct NetworkAgg {
     host: Arc<str>,
     window_ns: i64,
@@ -317,7 +318,7 @@ impl NetworkAgg {
         processed: Option<Ts>,
         all: bool,
         files: &dyn Fn(u32) -> String,
-        formats: &dyn Fn(u32) -> Option<&'static str>,
+        formats: &dyn Fn(u32) -> Option<std::sync::Arc<str>>,
         facts: &dyn Fn(ProcId) -> Option<ProcFacts>,
     ) -> Vec<NetworkFinding> {
         let slack = self.join_slack_ns;

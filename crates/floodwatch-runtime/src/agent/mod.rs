@@ -307,7 +307,7 @@ fn new_engine(
         .any(|f| f.is_none_or(|f| f.network_only_capable()));
     shared.formats = formats
         .iter()
-        .map(|f| f.map_or("unknown", |f| f.name()))
+        .map(|f| Arc::from(f.map_or("unknown", |f| f.name())))
         .collect();
     // `--once` is a replay: a hunt's reorder slack and final states only. Live: watch's.
     Ok(Engine::new(Arc::new(shared), !once))
