@@ -383,6 +383,28 @@ pub struct Agent {
     /// `restart_delay`.
     #[serde(deserialize_with = "de_duration")]
     pub restart_delay_max: Duration,
+    /// The agent's state file (SQLite): checkpoints (engine state, where each followed file was
+    /// read to), what each sink has delivered, and the health `floodwatch agent status` reads. None:
+    /// no checkpoints (a restart starts over) and no status.
+    #[serde(default)]
+    pub state: Option<PathBuf>,
+    /// How often a checkpoint is written (and at a clean stop): what a crash can cost a command
+    /// source, whose output cannot be read again.
+    #[serde(deserialize_with = "de_duration")]
+    pub checkpoint_interval: Duration,
+    /// A live source that delivered nothing for this long is reported silent (a health finding), once
+    /// per silence; 0s: never. A source's own `silence` overrides it.
+    #[serde(deserialize_with = "de_duration")]
+    pub silence: Duration,
+    /// A command that had to be started again this many times within `crash_loop_window` is
+    /// reported crash-looping (a health finding, at most once per window).
+    pub crash_loop_restarts: u64,
+    #[serde(deserialize_with = "de_duration")]
+    pub crash_loop_window: Duration,
+    /// Optional metrics endpoint (Prometheus text format) on a loopback address, e.g.
+    /// "127.0.0.1:9184"; another address is refused.
+    #[serde(default)]
+    pub metrics: Option<String>,
     #[serde(default, rename = "source")]
     pub sources: Vec<AgentSource>,
     /// Where findings go; none: `stdout`.
@@ -398,6 +420,12 @@ impl Default for Agent {
             tick: Duration::from_secs(2),
             restart_delay: Duration::from_secs(1),
             restart_delay_max: Duration::from_secs(60),
+            state: None,
+            checkpoint_interval: Duration::from_secs(5),
+            silence: Duration::from_secs(300),
+            crash_loop_restarts: 5,
+            crash_loop_window: Duration::from_secs(600),
+            metrics: None,
             sources: Vec::new(),
             sinks: Vec::new(),
         }
@@ -430,6 +458,10 @@ pub struct AgentSource {
     /// path source's date in its path or its modification time, else the current date (live).
     #[serde(default, deserialize_with = "de_opt_date")]
     pub date: Option<crate::Ts>,
+    /// This source's silence limit (see `agent.silence`): a source that is quiet by nature (an
+    /// osquery schedule every 10 minutes) gets a longer one.
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub silence: Option<Duration>,
 }
 
 /// One `[[agent.sink]]`, by `type`.
@@ -438,6 +470,11 @@ pub struct AgentSource {
 pub enum AgentSink {
     /// OCSF JSON lines on stdout.
     Stdout {},
+    /// The SQLite store (default: `store.db`): alert states with their lifecycle, network floods.
+    Store {
+        #[serde(default)]
+        path: Option<PathBuf>,
+    },
     /// OCSF JSON lines appended to `path`; past `max_bytes` it is renamed `path.1` (`path.1` to
     /// `path.2`, ...) and a new one started; `keep` renamed files are kept.
     File {
@@ -504,6 +541,19 @@ impl Agent {
     fn check(&self) -> std::result::Result<(), String> {
         if self.tick.is_zero() {
             return Err("agent.tick must be more than 0s".into());
+        }
+        if self.checkpoint_interval.is_zero() {
+            return Err("agent.checkpoint_interval must be more than 0s".into());
+        }
+        if let Some(m) = &self.metrics {
+            match m.parse::<std::net::SocketAddr>() {
+                Ok(a) if a.ip().is_loopback() => {}
+                _ => {
+                    return Err(format!(
+                        "agent.metrics {m:?} must be a loopback address and port, e.g. \"127.0.0.1:9184\""
+                    ))
+                }
+            }
         }
         if self.restart_delay.is_zero() || self.restart_delay_max < self.restart_delay {
             return Err(
@@ -785,6 +835,12 @@ fn de_duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration,
     parse_duration(&s).ok_or_else(|| {
         serde::de::Error::custom(format!("invalid duration {s:?} (write e.g. \"30s\")"))
     })
+}
+
+fn de_opt_duration<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Duration>, D::Error> {
+    de_duration(d).map(Some)
 }
 
 fn de_opt_date<'de, D: Deserializer<'de>>(

@@ -7,7 +7,8 @@ use floodwatch_core::{Error, Result};
 use floodwatch_engine::{AlertEvent, AlertEventKind};
 use floodwatch_sinks::ecs::{alert_document, campaign_document, write_network_ecs};
 use floodwatch_sinks::ocsf::{
-    campaign_finding, detection_finding, write_json_line, write_network_jsonl, Activity,
+    campaign_finding, detection_finding, network_finding, write_json_line, write_network_jsonl,
+    Activity,
 };
 use floodwatch_sinks::report::{html_report, markdown_report, network_sections};
 use floodwatch_sinks::summary::{write_summary, RunSummary};
@@ -57,6 +58,95 @@ pub fn write_live_alert(
 fn write_jsonl(w: &mut dyn Write, ev: &AlertEvent, live: bool) -> std::io::Result<()> {
     let v = detection_finding(&ev.alert, activity(ev.kind, live), VERSION);
     write_json_line(w, &v)
+}
+
+/// What the agent hands its sinks: one finding line, the key that names this state of the finding
+/// (the same input always gives the same keys; a sink that delivered a key skips it), and the
+/// finding itself for sinks that store it.
+pub struct Delivery {
+    pub key: String,
+    pub line: Vec<u8>,
+    pub item: Item,
+}
+
+/// The finding behind a [`Delivery`].
+pub enum Item {
+    Alert(Box<floodwatch_core::alert::Alert>),
+    Network(Box<floodwatch_core::finding::NetworkFinding>),
+    Campaign(Box<floodwatch_core::respond::Campaign>),
+}
+
+fn line_of(v: &serde_json::Value) -> Vec<u8> {
+    let mut line = Vec::new();
+    // Writing to memory cannot fail.
+    let _ = write_json_line(&mut line, v);
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    line
+}
+
+/// A live alert state (`agent`): `watch`'s line with the state's key as `metadata.uid` (OCSF's id
+/// of one event instance), so a receiver can tell a repeat, and the agent can find what a file sink
+/// holds after a crash.
+pub fn live_delivery(ev: &AlertEvent) -> Delivery {
+    let a = &ev.alert;
+    let key = format!(
+        "{}/{:?}/{}/{}",
+        a.id, ev.kind, a.metrics.hot_windows, a.last_seen.0
+    );
+    let mut v = detection_finding(a, activity(ev.kind, true), VERSION);
+    v["metadata"]["uid"] = serde_json::Value::String(key.clone());
+    Delivery {
+        key,
+        line: line_of(&v),
+        item: Item::Alert(Box::new(a.clone())),
+    }
+}
+
+/// A network flood as it is written (`agent`, live): keyed by its id, `metadata.uid` as for alerts.
+/// Scans are not written (as in a hunt).
+pub fn network_delivery(f: &floodwatch_core::finding::NetworkFinding) -> Option<Delivery> {
+    if f.class != floodwatch_core::finding::NetworkClass::Flood {
+        return None;
+    }
+    let key = format!("{}/network", f.id);
+    let mut v = network_finding(f, Activity::Create, VERSION);
+    v["metadata"]["uid"] = serde_json::Value::String(key.clone());
+    Some(Delivery {
+        key,
+        line: line_of(&v),
+        item: Item::Network(Box::new(f.clone())),
+    })
+}
+
+/// A hunt's findings one by one, each line exactly as [`write_hunt`] writes it (`agent --once`).
+pub fn hunt_deliveries(res: &HuntResult) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    for c in &res.campaigns {
+        out.push(Delivery {
+            key: format!("{}/campaign", c.id),
+            line: line_of(&campaign_finding(c, VERSION)),
+            item: Item::Campaign(Box::new(c.clone())),
+        });
+    }
+    for a in &res.alerts {
+        out.push(Delivery {
+            key: a.alert.id.clone(),
+            line: line_of(&detection_finding(&a.alert, Activity::Create, VERSION)),
+            item: Item::Alert(Box::new(a.alert.clone())),
+        });
+    }
+    for f in &res.findings {
+        if f.class == floodwatch_core::finding::NetworkClass::Flood {
+            out.push(Delivery {
+                key: format!("{}/network", f.id),
+                line: line_of(&network_finding(f, Activity::Create, VERSION)),
+                item: Item::Network(Box::new(f.clone())),
+            });
+        }
+    }
+    out
 }
 
 /// A hunt's alerts, then its network findings.

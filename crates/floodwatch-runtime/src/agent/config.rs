@@ -183,6 +183,7 @@ pub(crate) fn agent_sources(cfg: &Config, once: bool) -> Result<Vec<Spec>> {
             once,
             restart_delay: a.restart_delay,
             restart_delay_max: a.restart_delay_max,
+            resume: None,
         });
     }
     Ok(specs)

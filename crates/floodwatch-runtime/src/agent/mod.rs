@@ -8,15 +8,18 @@
 //! engine, so the same alerts). Live, a source silent for longer than `agent.tick` stops holding the
 //! others back, and when every source is quiet the event clock moves with wall time, as in `watch`.
 //!
-//! What is not built yet: checkpoints (a restart reads followed files from their start and loses
-//! what command sources wrote while it was down), the syslog, webhook and store sinks, health
-//! findings and `agent status`, the launchd plist.
+//! With a state file (`agent.state`), the agent checkpoints (see [`state`]): a restart after a crash
+//! restores the engine, reads each followed file from just after the checkpointed line, and each
+//! sink skips what it already delivered, so no finding is lost or delivered twice. A command source
+//! cannot be read again: a crash loses what it wrote after the last checkpoint and while the agent
+//! was down.
 
 pub mod config;
 pub mod sink;
 pub(crate) mod source;
+pub mod state;
 
-use crate::output::{write_hunt, write_live_alert, AlertFormat, VERSION};
+use crate::output::{hunt_deliveries, live_delivery, network_delivery};
 use crate::watch::with_playbook;
 use crate::HuntResult;
 use floodwatch_core::config::Config;
@@ -25,10 +28,10 @@ use floodwatch_core::finding::NetworkFinding;
 use floodwatch_core::{Error, Result, Ts};
 use floodwatch_engine::suppress::Suppressions;
 use floodwatch_engine::{AlertEvent, Engine, Shared};
-use floodwatch_sinks::ocsf::write_network_jsonl;
 use floodwatch_sinks::summary::RunSummary;
 use floodwatch_sources::FileStats;
 use sink::Sinks;
+use state::{AgentState, Checkpoint, SourceMark};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, TryRecvError};
@@ -57,6 +60,8 @@ struct Feed {
     last_heard: Instant,
     /// The time of the latest event taken from this source.
     last_ts: Option<Ts>,
+    /// The highest line number received from this source (its place, for a checkpoint).
+    max_line: u64,
     shared: Arc<source::Shared>,
 }
 
@@ -68,6 +73,9 @@ impl Feed {
         }
         match self.rx.try_recv() {
             Ok(b) => {
+                if let Some(l) = b.iter().map(|e| e.origin.line).max() {
+                    self.max_line = self.max_line.max(l);
+                }
                 self.buf.extend(b);
                 self.last_heard = Instant::now();
                 true
@@ -100,7 +108,37 @@ pub fn run_agent(
     opts: &AgentOptions,
     sinks: &mut Sinks,
 ) -> Result<RunSummary> {
-    let specs = agent_sources(&cfg, opts.once)?;
+    let mut specs = agent_sources(&cfg, opts.once)?;
+    let fingerprint = fingerprint(&cfg, &sup);
+    // A replay (`--once`) keeps no state: it is a hunt of its sources.
+    let mut ledger = match (&cfg.agent.state, opts.once) {
+        (Some(p), false) => Some(AgentState::open(p)?),
+        _ => None,
+    };
+    let checkpoint = match ledger.as_mut() {
+        Some(l) => usable_checkpoint(l, fingerprint)?,
+        None => None,
+    };
+    if let Some(ck) = &checkpoint {
+        for spec in specs.iter_mut() {
+            let mark = ck.sources.iter().find(|m| m.label == spec.label);
+            if let (Some(m), source::Origin::File { follow: true, .. }) = (mark, &spec.origin) {
+                spec.resume = m.file.map(|file| source::Resume {
+                    file,
+                    lines: m.lines,
+                });
+            }
+        }
+    }
+    if let Some(l) = ledger.as_mut() {
+        let found = sinks.recover(l)?;
+        if found > 0 {
+            source::log(
+                "state",
+                &format!("{found} finding state(s) the sinks delivered just before the last stop are not delivered again"),
+            );
+        }
+    }
     let stop = opts
         .stop
         .clone()
@@ -111,6 +149,7 @@ pub fn run_agent(
     let mut feeds = Vec::new();
     let labels: Vec<Arc<str>> = specs.iter().map(|s| Arc::from(s.label.as_str())).collect();
     for spec in specs {
+        let spec_label = spec.label.clone();
         let (tx, rx) = sync_channel::<Vec<Event>>(source::QUEUE);
         let shared = Arc::new(source::Shared::new(&spec.label));
         source::spawn(
@@ -120,12 +159,18 @@ pub fn run_agent(
             bell_tx.clone(),
             sources_stop.clone(),
         )?;
+        let mark = checkpoint
+            .as_ref()
+            .and_then(|ck| ck.sources.iter().find(|m| m.label == spec_label));
         feeds.push(Feed {
             rx,
-            buf: VecDeque::new(),
+            buf: mark
+                .map(|m| m.pending.iter().cloned().collect())
+                .unwrap_or_default(),
             ended: false,
             last_heard: Instant::now(),
-            last_ts: None,
+            last_ts: mark.and_then(|m| m.last_ts).map(Ts),
+            max_line: 0,
             shared,
         });
     }
@@ -134,9 +179,18 @@ pub fn run_agent(
         asked: stop,
         sources: sources_stop.clone(),
     };
-    let result = drive(
-        &cfg, sup, opts, &stopping, &mut feeds, &labels, &bell, sinks,
-    );
+    let mut run = Run {
+        cfg: &cfg,
+        opts,
+        stop: &stopping,
+        labels: &labels,
+        bell: &bell,
+        sinks,
+        ledger,
+        checkpoint,
+        fingerprint,
+    };
+    let result = run.drive(sup, &mut feeds);
     stopping.sources_now(&feeds);
     result
 }
@@ -164,180 +218,287 @@ const MAX_PUSH_PER_TURN: u64 = 65_536;
 /// After a stop, how long what the sources still hold is waited for (and fed to the engine).
 const STOP_DRAIN: Duration = Duration::from_secs(2);
 
-/// The engine thread's loop.
-#[allow(clippy::too_many_arguments)]
-fn drive(
-    cfg: &Config,
-    sup: Suppressions,
-    opts: &AgentOptions,
-    stop: &Stopping,
-    feeds: &mut [Feed],
-    labels: &[Arc<str>],
-    bell: &Receiver<()>,
-    sinks: &mut Sinks,
-) -> Result<RunSummary> {
-    let once = opts.once;
-    let tick = cfg.agent.tick;
-    let wait = (tick / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
-    let mut sup = Some(sup);
-    let mut engine: Option<Engine> = None;
-    let mut alerts: Vec<AlertEvent> = Vec::new();
-    let mut findings: Vec<NetworkFinding> = Vec::new();
-    let mut last_push = Instant::now();
-    let mut line = Vec::new();
-    let mut draining: Option<Instant> = None;
-    loop {
-        for f in feeds.iter_mut() {
-            f.refill();
-        }
-        let mut pushed = 0u64;
+/// What the engine thread works with.
+struct Run<'a> {
+    cfg: &'a Config,
+    opts: &'a AgentOptions,
+    stop: &'a Stopping,
+    labels: &'a [Arc<str>],
+    bell: &'a Receiver<()>,
+    sinks: &'a mut Sinks,
+    /// The state file (checkpoints, delivery ledger), when `agent.state` is set (never with `--once`).
+    ledger: Option<AgentState>,
+    /// The checkpoint to start from (its engine is restored when the merge first moves).
+    checkpoint: Option<Checkpoint>,
+    fingerprint: u64,
+}
+
+impl Run<'_> {
+    /// The engine thread's loop.
+    fn drive(&mut self, sup: Suppressions, feeds: &mut [Feed]) -> Result<RunSummary> {
+        let cfg = self.cfg;
+        let once = self.opts.once;
+        let tick = cfg.agent.tick;
+        let wait = (tick / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
+        let mut sup = Some(sup);
+        let mut engine: Option<Engine> = None;
+        let mut alerts: Vec<AlertEvent> = Vec::new();
+        let mut findings: Vec<NetworkFinding> = Vec::new();
+        let mut last_push = Instant::now();
+        let mut last_checkpoint = Instant::now();
+        let mut draining: Option<Instant> = None;
         loop {
-            // The earliest head; on a tie the source listed first, as a hunt's merge does.
-            let mut best: Option<(usize, Ts)> = None;
-            for (i, f) in feeds.iter().enumerate() {
-                if let Some(ev) = f.buf.front() {
-                    if best.is_none_or(|(_, t)| ev.ts < t) {
-                        best = Some((i, ev.ts));
+            for f in feeds.iter_mut() {
+                f.refill();
+            }
+            let mut pushed = 0u64;
+            loop {
+                // The earliest head; on a tie the source listed first, as a hunt's merge does.
+                let mut best: Option<(usize, Ts)> = None;
+                for (i, f) in feeds.iter().enumerate() {
+                    if let Some(ev) = f.buf.front() {
+                        if best.is_none_or(|(_, t)| ev.ts < t) {
+                            best = Some((i, ev.ts));
+                        }
+                    }
+                }
+                let Some((i, ts)) = best else { break };
+                if feeds.iter().any(|f| f.holds_back(ts, once, tick)) {
+                    break;
+                }
+                let Some(ev) = feeds[i].buf.pop_front() else {
+                    break;
+                };
+                feeds[i].last_ts = Some(ts);
+                let e = match engine.as_mut() {
+                    Some(e) => e,
+                    None => engine.insert(self.new_engine(sup.take().unwrap_or_default(), feeds)?),
+                };
+                e.push(ev, &mut alerts);
+                pushed += 1;
+                if feeds[i].buf.is_empty() {
+                    feeds[i].refill();
+                }
+                if pushed % 4096 == 0 && !once {
+                    self.emit_live(e, &mut alerts, &mut findings)?;
+                }
+                if pushed >= MAX_PUSH_PER_TURN {
+                    // A flood never starves the stop check.
+                    break;
+                }
+            }
+            if pushed > 0 {
+                last_push = Instant::now();
+            }
+            let all_ended = feeds.iter().all(|f| f.ended && f.buf.is_empty());
+            if let Some(e) = engine.as_mut() {
+                if !once {
+                    let quiet = last_push.elapsed();
+                    if pushed == 0 && quiet >= tick {
+                        e.idle(quiet, &mut alerts);
+                    }
+                    self.emit_live(e, &mut alerts, &mut findings)?;
+                    if last_checkpoint.elapsed() >= cfg.agent.checkpoint_interval {
+                        self.save_checkpoint(e, feeds)?;
+                        last_checkpoint = Instant::now();
                     }
                 }
             }
-            let Some((i, ts)) = best else { break };
-            if feeds.iter().any(|f| f.holds_back(ts, once, tick)) {
+            self.sinks.tick()?;
+            self.commit()?;
+            if all_ended {
                 break;
             }
-            let Some(ev) = feeds[i].buf.pop_front() else {
-                break;
-            };
-            feeds[i].last_ts = Some(ts);
-            let e = match engine.as_mut() {
-                Some(e) => e,
-                None => {
-                    let sup = sup.take().unwrap_or_default();
-                    engine.insert(new_engine(cfg, sup, feeds, labels, once)?)
+            match draining {
+                Some(until) if Instant::now() >= until => break,
+                Some(_) => {}
+                None if self.stop.asked.load(Ordering::Relaxed) => {
+                    // Stopped: the sources end what they were reading (a child is ended, a followed
+                    // file read to its end), and what they held still reaches the engine.
+                    self.stop.sources_now(feeds);
+                    draining = Some(Instant::now() + STOP_DRAIN);
                 }
-            };
-            e.push(ev, &mut alerts);
-            pushed += 1;
-            if feeds[i].buf.is_empty() {
-                feeds[i].refill();
+                None => {}
             }
-            if pushed % 4096 == 0 && !once {
-                emit_live(e, &mut alerts, &mut findings, sinks, &mut line)?;
-            }
-            if pushed >= MAX_PUSH_PER_TURN {
-                // A flood never starves the stop check.
-                break;
-            }
-        }
-        if pushed > 0 {
-            last_push = Instant::now();
-        }
-        let all_ended = feeds.iter().all(|f| f.ended && f.buf.is_empty());
-        if let Some(e) = engine.as_mut() {
-            if !once {
-                let quiet = last_push.elapsed();
-                if pushed == 0 && quiet >= tick {
-                    e.idle(quiet, &mut alerts);
+            if pushed == 0 {
+                match self.bell.recv_timeout(wait) {
+                    Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                    // Every source thread is gone: their channels say so at the next refill.
+                    Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
                 }
-                emit_live(e, &mut alerts, &mut findings, sinks, &mut line)?;
             }
         }
-        sinks.tick()?;
-        if all_ended {
-            break;
+        let mut engine = match engine {
+            Some(e) => e,
+            None => self.new_engine(sup.take().unwrap_or_default(), feeds)?,
+        };
+        if !once {
+            // The restart continues from here: open alerts stay open in the checkpoint, though this
+            // run reports their last state below.
+            self.save_checkpoint(&engine, feeds)?;
         }
-        match draining {
-            Some(until) if Instant::now() >= until => break,
-            Some(_) => {}
-            None if stop.asked.load(Ordering::Relaxed) => {
-                // Stopped: the sources end what they were reading (a child is ended, a followed
-                // file read to its end), and what they held still reaches the engine.
-                stop.sources_now(feeds);
-                draining = Some(Instant::now() + STOP_DRAIN);
+        engine.finish(&mut alerts);
+        engine.settle(&mut alerts);
+        let mut summary = summarize(&mut engine, feeds);
+        if once {
+            // Exactly what a hunt of the same events writes: campaigns, alerts, network findings.
+            findings.append(&mut engine.findings);
+            let mut res = hunt_like(&mut engine, alerts, findings, summary, cfg);
+            for d in hunt_deliveries(&res) {
+                self.sinks.deliver(&d, None)?;
             }
-            None => {}
+            summary = std::mem::take(&mut res.summary);
+        } else {
+            self.emit_live(&mut engine, &mut alerts, &mut findings)?;
+            summary.network = findings;
         }
-        if pushed == 0 {
-            match bell.recv_timeout(wait) {
-                Ok(()) | Err(RecvTimeoutError::Timeout) => {}
-                // Every source thread is gone: their channels say so at the next refill.
-                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
-            }
-        }
+        self.commit()?;
+        Ok(summary)
     }
-    let mut engine = match engine {
-        Some(e) => e,
-        None => new_engine(cfg, sup.take().unwrap_or_default(), feeds, labels, once)?,
+
+    /// The engine, made when the merge first moves: by then (with `--once`, always) every source's
+    /// format is known, so evidence names its provider as a hunt's does. With a checkpoint, the
+    /// engine is the checkpoint's.
+    fn new_engine(&mut self, sup: Suppressions, feeds: &[Feed]) -> Result<Engine> {
+        let formats: Vec<Option<floodwatch_sources::Format>> = feeds
+            .iter()
+            .map(|f| f.shared.format.lock().ok().and_then(|g| *g))
+            .collect();
+        let mut shared =
+            Shared::new(self.cfg.clone(), sup, self.labels.to_vec()).map_err(Error::Usage)?;
+        // A source whose format is not known yet (silent so far) may carry pid-less traffic.
+        shared.network_join = formats
+            .iter()
+            .any(|f| f.is_none_or(|f| f.network_only_capable()));
+        shared.formats = formats
+            .iter()
+            .map(|f| Arc::from(f.map_or("unknown", |f| f.name())))
+            .collect();
+        shared.fingerprint = self.fingerprint;
+        let shared = Arc::new(shared);
+        if let Some(ck) = self.checkpoint.take() {
+            match Engine::restore(shared.clone(), &ck.engine) {
+                Ok(e) => {
+                    let at = Ts(ck.taken_at);
+                    let places: Vec<String> = ck
+                        .sources
+                        .iter()
+                        .map(|m| format!("{} after line {}", m.label, m.lines))
+                        .collect();
+                    source::log(
+                        "state",
+                        &format!(
+                            "resumed from the checkpoint of {at} (generation {}): {}",
+                            ck.generation,
+                            places.join(", ")
+                        ),
+                    );
+                    return Ok(e);
+                }
+                Err(e) => source::log(
+                    "state",
+                    &format!(
+                        "the checkpoint's engine is not restored ({e}): starting with an empty one"
+                    ),
+                ),
+            }
+        }
+        // `--once` is a replay: a hunt's reorder slack and final states only. Live: watch's.
+        Ok(Engine::new(shared, !self.opts.once))
+    }
+
+    /// Live: every alert state and network finding so far, out to the sinks.
+    fn emit_live(
+        &mut self,
+        engine: &mut Engine,
+        alerts: &mut Vec<AlertEvent>,
+        findings: &mut Vec<NetworkFinding>,
+    ) -> Result<()> {
+        for mut a in alerts.drain(..) {
+            with_playbook(&mut a, &engine.shared().cfg);
+            self.sinks
+                .deliver(&live_delivery(&a), self.ledger.as_mut())?;
+        }
+        if !engine.findings.is_empty() {
+            let mut new = std::mem::take(&mut engine.findings);
+            floodwatch_respond::respond(Vec::new(), &mut new, &engine.shared().cfg);
+            for f in &new {
+                if let Some(d) = network_delivery(f) {
+                    self.sinks.deliver(&d, self.ledger.as_mut())?;
+                }
+            }
+            findings.extend(new);
+        }
+        Ok(())
+    }
+
+    /// The ledger's deliveries and the sinks' marks, committed.
+    fn commit(&mut self) -> Result<()> {
+        if let Some(l) = self.ledger.as_mut() {
+            l.commit(&self.sinks.marks())?;
+        }
+        Ok(())
+    }
+
+    /// A checkpoint: the engine (every state it produced is already with the sinks), and where each
+    /// source is.
+    fn save_checkpoint(&mut self, engine: &Engine, feeds: &[Feed]) -> Result<()> {
+        let Some(l) = self.ledger.as_mut() else {
+            return Ok(());
+        };
+        let sources: Vec<SourceMark> = feeds
+            .iter()
+            .zip(self.labels)
+            .map(|(f, label)| {
+                let place = f.shared.place(f.max_line);
+                SourceMark {
+                    label: label.to_string(),
+                    file: place.map(|(id, _)| id),
+                    lines: place.map_or(0, |(_, n)| n),
+                    last_ts: f.last_ts.map(|t| t.0),
+                    pending: f.buf.iter().cloned().collect(),
+                }
+            })
+            .collect();
+        l.save_checkpoint(
+            &engine.snapshot(),
+            &sources,
+            &self.sinks.marks(),
+            Ts::now().0,
+        )
+    }
+}
+
+/// The checkpoint to start from: none when there is none, or when it was taken under another config
+/// or suppressions (then it is dropped, and said so).
+fn usable_checkpoint(l: &mut AgentState, fingerprint: u64) -> Result<Option<Checkpoint>> {
+    let Some(ck) = l.checkpoint()? else {
+        return Ok(None);
     };
-    engine.finish(&mut alerts);
-    engine.settle(&mut alerts);
-    let mut summary = summarize(&mut engine, feeds);
-    if once {
-        // Exactly what a hunt of the same events writes: campaigns, alerts, network findings.
-        findings.append(&mut engine.findings);
-        let mut res = hunt_like(&mut engine, alerts, findings, summary, cfg);
-        write_hunt(&mut line, &res, AlertFormat::Jsonl)
-            .map_err(|e| Error::io("writing findings", e))?;
-        sinks.write_lines(&line)?;
-        summary = std::mem::take(&mut res.summary);
-    } else {
-        emit_live(&mut engine, &mut alerts, &mut findings, sinks, &mut line)?;
-        summary.network = findings;
+    let theirs = ck
+        .engine
+        .get(4..12)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes);
+    if theirs != Some(fingerprint) {
+        source::log(
+            "state",
+            "the checkpoint was taken under another config or other suppressions: starting over (followed files from their start)",
+        );
+        l.discard_checkpoint()?;
+        return Ok(None);
     }
-    Ok(summary)
+    Ok(Some(ck))
 }
 
-/// The engine, made when the merge first moves: by then (with `--once`, always) every source's
-/// format is known, so evidence names its provider as a hunt's does.
-fn new_engine(
-    cfg: &Config,
-    sup: Suppressions,
-    feeds: &[Feed],
-    labels: &[Arc<str>],
-    once: bool,
-) -> Result<Engine> {
-    let formats: Vec<Option<floodwatch_sources::Format>> = feeds
-        .iter()
-        .map(|f| f.shared.format.lock().ok().and_then(|g| *g))
-        .collect();
-    let mut shared = Shared::new(cfg.clone(), sup, labels.to_vec()).map_err(Error::Usage)?;
-    // A source whose format is not known yet (silent so far) may carry pid-less traffic.
-    shared.network_join = formats
-        .iter()
-        .any(|f| f.is_none_or(|f| f.network_only_capable()));
-    shared.formats = formats
-        .iter()
-        .map(|f| Arc::from(f.map_or("unknown", |f| f.name())))
-        .collect();
-    // `--once` is a replay: a hunt's reorder slack and final states only. Live: watch's.
-    Ok(Engine::new(Arc::new(shared), !once))
-}
-
-/// Live: every alert state and network finding so far, out to the sinks.
-fn emit_live(
-    engine: &mut Engine,
-    alerts: &mut Vec<AlertEvent>,
-    findings: &mut Vec<NetworkFinding>,
-    sinks: &mut Sinks,
-    line: &mut Vec<u8>,
-) -> Result<()> {
-    let io = |e| Error::io("writing findings", e);
-    for mut a in alerts.drain(..) {
-        with_playbook(&mut a, &engine.shared().cfg);
-        line.clear();
-        write_live_alert(line, &a, AlertFormat::Jsonl).map_err(io)?;
-        sinks.write_lines(line)?;
-    }
-    if !engine.findings.is_empty() {
-        let mut new = std::mem::take(&mut engine.findings);
-        floodwatch_respond::respond(Vec::new(), &mut new, &engine.shared().cfg);
-        line.clear();
-        write_network_jsonl(line, &new, VERSION).map_err(io)?;
-        sinks.write_lines(line)?;
-        findings.extend(new);
-    }
-    line.clear();
-    Ok(())
+/// Names the config (less its `[agent]` section: sources and sinks may change across a restart)
+/// and the suppressions, for checkpoints.
+fn fingerprint(cfg: &Config, sup: &Suppressions) -> u64 {
+    let mut c = cfg.clone();
+    c.agent = Default::default();
+    let text = format!("{c:?}\n{:?}", sup.list);
+    let ns = uuid::Uuid::from_u128(0x6a1f_3c2e_9b84_4d07_a5e2_71c0_5f3d_e819);
+    uuid::Uuid::new_v5(&ns, text.as_bytes()).as_u64_pair().0
 }
 
 /// The run summary: every source's counts (with its restarts, rotations and problems) and the engine's.

@@ -1,12 +1,17 @@
 //! Where the agent's findings go: each sink takes the OCSF JSON lines one at a time, exactly the lines
-//! `hunt --format jsonl` (with `--once`) or `watch` (live) writes.
+//! `hunt --format jsonl` (with `--once`) or `watch` (live, with each state's key as `metadata.uid`)
+//! writes. Every line comes with its key; with a state file, a sink never gets a key it has delivered
+//! (see [`super::state`]).
 
+use super::state::AgentState;
+use crate::output::{Delivery, Item};
 use floodwatch_core::alert::Severity;
 use floodwatch_core::config::AgentSink;
 use floodwatch_core::{Error, Result, Ts};
 use floodwatch_deliver::syslog::{SyslogConfig, SyslogSink, Transport};
 use floodwatch_deliver::webhook::{WebhookConfig, WebhookSink};
 use floodwatch_deliver::{Deliver, Finding};
+use floodwatch_store::Store;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,6 +26,25 @@ pub trait Sink {
     /// receiver is down) retries them here.
     fn tick(&mut self) -> Result<()> {
         Ok(())
+    }
+    /// Takes one finding state. Most sinks write its line; the store records the finding itself.
+    fn write(&mut self, d: &Delivery) -> Result<()> {
+        self.write_line(&d.line)
+    }
+    /// Where the sink stands, stored with the delivery ledger at each commit (see
+    /// [`Sink::recover`]).
+    fn mark(&self) -> Option<String> {
+        None
+    }
+    /// After a crash: the keys of what the sink delivered after `mark` although the ledger was not
+    /// told (the agent died between the two). A sink that cannot say returns none: a crash can then
+    /// repeat what it delivered since the last commit (at most one turn of the loop).
+    fn recover(&mut self, _mark: Option<&str>) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    /// Counts worth reporting as health (a spool's overflow).
+    fn overflowed(&self) -> u64 {
+        0
     }
 }
 
@@ -115,6 +139,10 @@ impl Sink for DeliverSink {
             self.warn(&e);
         }
         Ok(())
+    }
+
+    fn overflowed(&self) -> u64 {
+        self.inner.stats().overflowed
     }
 }
 
@@ -232,24 +260,175 @@ impl Sink for FileSink {
     fn name(&self) -> String {
         format!("file {}", self.path.display())
     }
+
+    /// `DEV:INODE:SIZE` of the file being written.
+    fn mark(&self) -> Option<String> {
+        let m = self.file.metadata().ok()?;
+        let (dev, ino) = file_id(&m);
+        Some(format!("{dev}:{ino}:{}", self.size))
+    }
+
+    /// Reads what was written after the mark (in `PATH.1` too when the file was rotated since) and
+    /// returns the keys (`metadata.uid`) of those lines. A last line cut short by the crash is
+    /// removed: it was never delivered whole.
+    fn recover(&mut self, mark: Option<&str>) -> Result<Vec<String>> {
+        self.trim_partial_line()?;
+        let parsed = mark.and_then(|m| {
+            let mut it = m.split(':').map(|x| x.parse::<u64>().ok());
+            Some(((it.next()??, it.next()??), it.next()??))
+        });
+        let id_of = |p: &Path| std::fs::metadata(p).ok().map(|m| file_id(&m));
+        let mut keys = Vec::new();
+        match parsed {
+            Some((id, size)) if id_of(&self.path) == Some(id) => {
+                keys_after(&self.path, size, &mut keys)?;
+            }
+            Some((id, size)) if id_of(&self.rotated(1)) == Some(id) => {
+                keys_after(&self.rotated(1), size, &mut keys)?;
+                keys_after(&self.path, 0, &mut keys)?;
+            }
+            // No mark yet (or files rotated past it): everything that is kept.
+            _ => {
+                for n in (1..=self.keep).rev() {
+                    keys_after(&self.rotated(n), 0, &mut keys)?;
+                }
+                keys_after(&self.path, 0, &mut keys)?;
+            }
+        }
+        Ok(keys)
+    }
+}
+
+impl FileSink {
+    /// A line the crash cut (no newline at the end of the file) is cut off.
+    fn trim_partial_line(&mut self) -> Result<()> {
+        let text = match std::fs::read(&self.path) {
+            Ok(t) => t,
+            Err(_) => return Ok(()),
+        };
+        if text.is_empty() || text.ends_with(b"\n") {
+            return Ok(());
+        }
+        let keep = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        self.file
+            .set_len(keep as u64)
+            .map_err(|e| Error::io(format!("repairing {}", self.path.display()), e))?;
+        self.size = keep as u64;
+        Ok(())
+    }
+}
+
+/// Which file a path names (device and inode).
+#[cfg(unix)]
+fn file_id(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+#[cfg(not(unix))]
+fn file_id(_: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+/// The `metadata.uid` of every line of `path` from byte `from` on (a missing file has none).
+fn keys_after(path: &Path, from: u64, keys: &mut Vec<String>) -> Result<()> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+    };
+    let from = usize::try_from(from).unwrap_or(usize::MAX).min(text.len());
+    for line in text[from..].split(|b| *b == b'\n') {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
+            if let Some(k) = v.pointer("/metadata/uid").and_then(|k| k.as_str()) {
+                keys.push(k.to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The store (`type = "store"`, or `agent --db`): every alert state and network flood recorded as
+/// `watch --db` records them (the alert lifecycle, with history), so `serve`, `alerts` and `tune`
+/// see the agent's findings. Recording is idempotent: a state the store already holds changes
+/// nothing.
+pub struct StoreSink {
+    store: Store,
+    run_id: i64,
+}
+
+impl StoreSink {
+    pub fn open(path: &Path, busy_timeout: std::time::Duration) -> Result<StoreSink> {
+        let mut store = Store::open(path, busy_timeout)?;
+        let now = Ts::now();
+        let run_id = store.begin_run(&floodwatch_store::runs::RunRecord {
+            kind: "agent",
+            started: now,
+            finished: now,
+            args: "agent".into(),
+            inputs: Vec::new(),
+        })?;
+        Ok(StoreSink { store, run_id })
+    }
+}
+
+impl Sink for StoreSink {
+    fn write_line(&mut self, _line: &[u8]) -> Result<()> {
+        // Lines carry nothing the store keeps: it records the findings themselves (`write`).
+        Ok(())
+    }
+
+    fn write(&mut self, d: &Delivery) -> Result<()> {
+        match &d.item {
+            Item::Alert(a) => {
+                self.store.record_alerts(
+                    self.run_id,
+                    std::slice::from_ref(a.as_ref()),
+                    Ts::now(),
+                )?;
+            }
+            Item::Network(f) => {
+                self.store
+                    .record_network(self.run_id, std::slice::from_ref(f.as_ref()))?;
+            }
+            Item::Campaign(c) => {
+                self.store
+                    .record_campaigns(self.run_id, std::slice::from_ref(c.as_ref()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> String {
+        format!("store {}", self.store.path().display())
+    }
 }
 
 /// Every sink of the agent; a line goes to each in turn.
 #[derive(Default)]
 pub struct Sinks {
     pub sinks: Vec<Box<dyn Sink + Send>>,
-    /// Lines written (to every sink).
+    /// Finding states handed out (to every sink).
     pub lines: u64,
+    /// Deliveries skipped because the ledger had them (a stretch replayed after a restart).
+    pub repeats_skipped: u64,
 }
 
 impl Sinks {
     /// The configured sinks (none: stdout), opened now so a bad path is an error before any source
     /// starts.
-    pub fn from_config(cfg: &[AgentSink]) -> Result<Sinks> {
+    pub fn from_config(
+        cfg: &[AgentSink],
+        store_cfg: &floodwatch_core::config::Store,
+    ) -> Result<Sinks> {
         let mut sinks: Vec<Box<dyn Sink + Send>> = Vec::new();
         for s in cfg {
             sinks.push(match s {
                 AgentSink::Stdout {} => Box::new(StdoutSink),
+                AgentSink::Store { path } => Box::new(StoreSink::open(
+                    path.as_deref().unwrap_or(&store_cfg.db),
+                    store_cfg.busy_timeout,
+                )?),
                 AgentSink::File {
                     path,
                     max_bytes,
@@ -302,7 +481,11 @@ impl Sinks {
         if sinks.is_empty() {
             sinks.push(Box::new(StdoutSink));
         }
-        Ok(Sinks { sinks, lines: 0 })
+        Ok(Sinks {
+            sinks,
+            lines: 0,
+            repeats_skipped: 0,
+        })
     }
 
     /// Lets every sink retry what waits (a webhook's spool).
@@ -313,15 +496,48 @@ impl Sinks {
         Ok(())
     }
 
-    /// Writes every line of `text` (JSON lines, as the OCSF writers produce them) to every sink.
-    pub fn write_lines(&mut self, text: &[u8]) -> Result<()> {
-        for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            for s in &mut self.sinks {
-                s.write_line(line)?;
+    /// Hands one finding state to every sink that has not delivered its key (with a state file;
+    /// without one, to every sink), and notes the deliveries in the ledger.
+    pub fn deliver(&mut self, d: &Delivery, mut ledger: Option<&mut AgentState>) -> Result<()> {
+        for (i, s) in self.sinks.iter_mut().enumerate() {
+            if ledger.as_ref().is_some_and(|l| l.was_delivered(i, &d.key)) {
+                self.repeats_skipped += 1;
+                continue;
             }
-            self.lines += 1;
+            s.write(d)?;
+            if let Some(l) = ledger.as_mut() {
+                l.record(i, &d.key);
+            }
         }
+        self.lines += 1;
         Ok(())
+    }
+
+    /// Every sink's mark (for the ledger's commit).
+    pub fn marks(&self) -> Vec<(usize, String)> {
+        self.sinks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.mark().map(|m| (i, m)))
+            .collect()
+    }
+
+    /// After a restart: what each sink delivered after its last committed mark goes into the ledger.
+    pub fn recover(&mut self, ledger: &mut AgentState) -> Result<u64> {
+        let mut n = 0;
+        for (i, s) in self.sinks.iter_mut().enumerate() {
+            let mark = ledger.mark(i)?;
+            for k in s.recover(mark.as_deref())? {
+                ledger.record(i, &k);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Findings dropped by a full spool, over every sink.
+    pub fn overflowed(&self) -> u64 {
+        self.sinks.iter().map(|s| s.overflowed()).sum()
     }
 }
 

@@ -45,6 +45,16 @@ pub(crate) struct Spec {
     pub(crate) once: bool,
     pub(crate) restart_delay: Duration,
     pub(crate) restart_delay_max: Duration,
+    /// A followed file's place in the last checkpoint: when the same file (device, inode) is at the
+    /// path, its first `lines` lines were judged already and are skipped.
+    pub(crate) resume: Option<Resume>,
+}
+
+/// See [`Spec::resume`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Resume {
+    pub(crate) file: (u64, u64),
+    pub(crate) lines: u64,
 }
 
 /// What a source's threads and the engine thread share.
@@ -60,6 +70,13 @@ pub(crate) struct Shared {
     pub(crate) child: Mutex<Option<Child>>,
     /// Problems met (a command that cannot start, input that is not telemetry), for the summary.
     pub(crate) problems: Mutex<Vec<String>>,
+    /// A followed file: each file read so far (device, inode) with the stream lines sent before it,
+    /// oldest first (what a checkpoint's line count is counted in).
+    pub(crate) files: Mutex<Vec<(u64, (u64, u64))>>,
+    /// Lines skipped on a resume (they were judged before the restart).
+    pub(crate) resumed_lines: AtomicU64,
+    /// Restart times (for crash-loop findings), most recent last, a bounded number.
+    pub(crate) restart_times: Mutex<std::collections::VecDeque<Instant>>,
 }
 
 impl Shared {
@@ -72,6 +89,9 @@ impl Shared {
             truncations: AtomicU64::new(0),
             child: Mutex::new(None),
             problems: Mutex::new(Vec::new()),
+            files: Mutex::new(Vec::new()),
+            resumed_lines: AtomicU64::new(0),
+            restart_times: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -82,6 +102,17 @@ impl Shared {
                 let _ = child.kill();
             }
         }
+    }
+
+    /// Where stream line `line` is: the file it was read from and its line in that file.
+    pub(crate) fn place(&self, line: u64) -> Option<((u64, u64), u64)> {
+        let files = self.files.lock().ok()?;
+        files
+            .iter()
+            .rev()
+            .find(|(before, _)| *before < line)
+            .or(files.first())
+            .map(|(before, id)| (*id, line.saturating_sub(*before)))
     }
 
     fn problem(&self, label: &str, what: String) {
@@ -212,7 +243,8 @@ fn run(
                 false
             }
             Ok(()) => {
-                let gone = read_run(spec, shared, chunks_rx, tx.clone(), bell.clone());
+                let skip = resume_skip(spec, shared);
+                let gone = read_run(spec, shared, chunks_rx, tx.clone(), bell.clone(), skip);
                 if let Origin::Command(_) = spec.origin {
                     reap(&spec.label, shared, stop);
                 }
@@ -240,6 +272,12 @@ fn run(
             std::thread::sleep(Duration::from_millis(50).min(delay));
         }
         shared.restarts.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut t) = shared.restart_times.lock() {
+            t.push_back(Instant::now());
+            if t.len() > 64 {
+                t.pop_front();
+            }
+        }
         delay = (delay * 2).min(spec.restart_delay_max);
     }
 }
@@ -252,6 +290,7 @@ fn read_run(
     chunks: Receiver<Vec<u8>>,
     tx: SyncSender<Vec<Event>>,
     bell: SyncSender<()>,
+    skip: u64,
 ) -> bool {
     let pending = Arc::new(Mutex::new(Pending {
         events: Vec::with_capacity(BATCH),
@@ -293,6 +332,9 @@ fn read_run(
                 false
             }
         };
+        if skip > 0 {
+            scratch.retain(|e| e.origin.line > skip);
+        }
         if !scratch.is_empty() {
             let Ok(mut p) = pending.lock() else { break };
             p.events.append(&mut scratch);
@@ -325,6 +367,27 @@ fn read_run(
 
 fn is_gone(p: &Mutex<Pending>) -> bool {
     p.lock().map_or(true, |p| p.gone)
+}
+
+/// Lines of the file now at a followed path to skip: those of the checkpoint, when the file is the
+/// checkpoint's and was read from its start (the first run after a restart).
+fn resume_skip(spec: &Spec, shared: &Shared) -> u64 {
+    let Some(r) = spec.resume else { return 0 };
+    let first = shared.files.lock().ok().and_then(|f| f.first().copied());
+    match first {
+        Some((0, id)) if id == r.file && shared.restarts.load(Ordering::Relaxed) == 0 => {
+            shared.resumed_lines.store(r.lines, Ordering::Relaxed);
+            r.lines
+        }
+        Some(_) => {
+            shared.problem(
+                &spec.label,
+                "the file read before the restart is no longer at the path (rotated while the agent was down): the new file is read from its start".into(),
+            );
+            0
+        }
+        None => 0,
+    }
 }
 
 /// Starts the command with its stdout piped into `chunks` and its stderr logged line by line.
@@ -452,7 +515,15 @@ fn start_file(
         Err(e) if !follow => return Err(format!("cannot open {}: {e}", path.display())),
         Err(_) => None,
     };
-    let follower = Follower::new(path.to_path_buf(), shared.clone(), stop.clone());
+    let mut follower = Follower::new(path.to_path_buf(), shared.clone(), stop.clone());
+    let first = match (follow, first) {
+        // Taken now, so the file is known (for a resume) before any line of it is parsed.
+        (true, Some(f)) => {
+            follower.take(f);
+            None
+        }
+        (_, first) => first,
+    };
     std::thread::Builder::new()
         .name(format!("file {}", path.display()))
         .spawn(move || match (follow, first) {
@@ -489,6 +560,8 @@ pub(crate) struct Follower {
     /// Bytes read from the current file.
     offset: u64,
     last_newline: bool,
+    /// Lines (newlines) sent so far, across files.
+    lines: u64,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
 }
@@ -501,6 +574,7 @@ impl Follower {
             id: None,
             offset: 0,
             last_newline: true,
+            lines: 0,
             shared,
             stop,
         }
@@ -521,6 +595,7 @@ impl Follower {
                 Ok(n) => {
                     self.offset += n as u64;
                     self.last_newline = buf[n - 1] == b'\n';
+                    self.lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
                     if chunks.send(buf[..n].to_vec()).is_err() {
                         return false;
                     }
@@ -540,11 +615,15 @@ impl Follower {
             return true;
         }
         self.last_newline = true;
+        self.lines += 1;
         chunks.send(b"\n".to_vec()).is_ok()
     }
 
     fn take(&mut self, f: File) {
         self.id = f.metadata().ok().map(|m| file_id(&m));
+        if let (Some(id), Ok(mut files)) = (self.id, self.shared.files.lock()) {
+            files.push((self.lines, id));
+        }
         self.file = Some(f);
         self.offset = 0;
     }

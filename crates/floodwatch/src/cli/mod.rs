@@ -342,7 +342,10 @@ pub struct ConfigArgs {
 }
 
 #[derive(Args)]
+#[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct AgentArgs {
+    #[command(subcommand)]
+    pub action: Option<AgentAction>,
     /// The agent's config: any floodwatch config plus an [agent] section with its sources and sinks
     /// (`--print-config` prints one for a Mac).
     #[arg(
@@ -365,6 +368,30 @@ pub struct AgentArgs {
     /// Write the run summary (per source) as JSON here when the agent ends.
     #[arg(long)]
     pub summary_json: Option<PathBuf>,
+    /// Also record every finding in this store (as a `type = "store"` sink would), for `serve`,
+    /// `alerts` and `tune`.
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum AgentAction {
+    /// Print the health a running (or the last) agent wrote to its state file: per source lines,
+    /// events, rejects, lag, restarts, silence, and the open health findings.
+    Status(AgentStatusArgs),
+}
+
+#[derive(Args)]
+pub struct AgentStatusArgs {
+    /// The agent's config (its `agent.state` names the state file).
+    #[arg(long, env = "FLOODWATCH_CONFIG", required_unless_present = "state")]
+    pub config: Option<PathBuf>,
+    /// The state file itself.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Print the health as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

@@ -19,7 +19,13 @@ pub fn run(a: AgentArgs) -> Result<ExitCode> {
     for w in &sup.warnings {
         eprintln!("floodwatch: warning: {w}");
     }
-    let mut sinks = Sinks::from_config(&cfg.agent.sinks)?;
+    let mut sink_cfg = cfg.agent.sinks.clone();
+    if let Some(db) = &a.db {
+        sink_cfg.push(floodwatch_core::config::AgentSink::Store {
+            path: Some(db.clone()),
+        });
+    }
+    let mut sinks = Sinks::from_config(&sink_cfg, &cfg.store)?;
     let opts = AgentOptions {
         once: a.once,
         stop: Some(stop_on_signal()?),
