@@ -74,6 +74,8 @@ pub enum Item {
     Alert(Box<floodwatch_core::alert::Alert>),
     Network(Box<floodwatch_core::finding::NetworkFinding>),
     Campaign(Box<floodwatch_core::respond::Campaign>),
+    /// The agent's own health finding (a source silent, a command crash-looping, a spool full).
+    Health(Box<serde_json::Value>),
 }
 
 fn line_of(v: &serde_json::Value) -> Vec<u8> {

@@ -195,3 +195,93 @@ fn sigkill_five_times_loses_and_repeats_no_finding() {
         .unwrap();
     assert_eq!(opened as usize, want.len(), "each alert opened once");
 }
+
+/// Health (issue 15): a followed file that never gets a line goes silent past its limit, and a command
+/// that dies at once keeps being restarted: each is a health finding of its own kind in the sink,
+/// `agent status` prints both sources and both findings, and the loopback metrics endpoint serves the
+/// same numbers as Prometheus text.
+#[test]
+fn a_silent_source_and_a_crash_looping_command_are_health_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("agent.sqlite");
+    let quiet = dir.path().join("quiet.jsonl");
+    std::fs::write(&quiet, "").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\nhost = \"mac-health\"\nstate = {state:?}\nrestart_delay = \"50ms\"\nrestart_delay_max = \"100ms\"\n\
+             crash_loop_restarts = 3\ncrash_loop_window = \"1m\"\nmetrics = \"127.0.0.1:{port}\"\n\
+             [[agent.source]]\nname = \"dies\"\ncommand = [\"sh\", \"-c\", \"exit 3\"]\n\
+             [[agent.source]]\nname = \"quiet\"\npath = {quiet:?}\nfollow = true\nformat = \"eslogger\"\nsilence = \"1s\"\n"
+        ),
+    )
+    .unwrap();
+    let agent = Command::new(bin())
+        .args(["agent", "--config", cfg.to_str().unwrap()])
+        .env_remove("FLOODWATCH_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let metrics = {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut t = String::new();
+        c.read_to_string(&mut t).unwrap();
+        t
+    };
+    let status = Command::new(bin())
+        .args(["agent", "status", "--state", state.to_str().unwrap()])
+        .output()
+        .unwrap();
+    signal(&agent, libc::SIGTERM);
+    let out = agent.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let kinds: Vec<(String, String)> = stdout
+        .lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let f = &v["unmapped"]["floodwatch"];
+            (f["kind"] == "health").then(|| {
+                (
+                    f["health"].as_str().unwrap().to_string(),
+                    f["source"].as_str().unwrap().to_string(),
+                )
+            })
+        })
+        .collect();
+    assert!(
+        kinds.contains(&("source_silent".into(), "quiet".into())),
+        "{kinds:?}\n{stdout}"
+    );
+    assert!(
+        kinds.contains(&("source_crash_loop".into(), "dies".into())),
+        "{kinds:?}"
+    );
+    // Once per episode: the quiet file stays silent, and is reported once.
+    assert_eq!(
+        kinds.iter().filter(|k| k.0 == "source_silent").count(),
+        1,
+        "{kinds:?}"
+    );
+    let status_text = String::from_utf8(status.stdout).unwrap();
+    assert_eq!(status.status.code(), Some(0), "{status_text}");
+    for want in ["dies", "quiet", "source_silent", "source_crash_loop"] {
+        assert!(status_text.contains(want), "{want}: {status_text}");
+    }
+    assert!(metrics.starts_with("HTTP/1.1 200 OK"), "{metrics}");
+    let restarts = metrics
+        .lines()
+        .find(|l| l.starts_with("floodwatch_source_restarts_total{source=\"dies\"}"))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let n: f64 = restarts.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(n >= 3.0, "{restarts}");
+}

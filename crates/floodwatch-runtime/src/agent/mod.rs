@@ -15,9 +15,12 @@
 //! was down.
 
 pub mod config;
+mod health;
 pub mod sink;
 pub(crate) mod source;
 pub mod state;
+
+pub use health::status_text;
 
 use crate::output::{hunt_deliveries, live_delivery, network_delivery};
 use crate::watch::with_playbook;
@@ -62,6 +65,8 @@ struct Feed {
     last_ts: Option<Ts>,
     /// The highest line number received from this source (its place, for a checkpoint).
     max_line: u64,
+    /// Events received from this source.
+    events: u64,
     shared: Arc<source::Shared>,
 }
 
@@ -76,6 +81,7 @@ impl Feed {
                 if let Some(l) = b.iter().map(|e| e.origin.line).max() {
                     self.max_line = self.max_line.max(l);
                 }
+                self.events += b.len() as u64;
                 self.buf.extend(b);
                 self.last_heard = Instant::now();
                 true
@@ -171,6 +177,7 @@ pub fn run_agent(
             last_heard: Instant::now(),
             last_ts: mark.and_then(|m| m.last_ts).map(Ts),
             max_line: 0,
+            events: 0,
             shared,
         });
     }
@@ -179,7 +186,12 @@ pub fn run_agent(
         asked: stop,
         sources: sources_stop.clone(),
     };
+    let health = health::Health::new(&cfg, feeds.len());
+    if let (Some(addr), false) = (&cfg.agent.metrics, opts.once) {
+        health::serve_metrics(addr, health.metrics.clone())?;
+    }
     let mut run = Run {
+        health,
         cfg: &cfg,
         opts,
         stop: &stopping,
@@ -220,6 +232,7 @@ const STOP_DRAIN: Duration = Duration::from_secs(2);
 
 /// What the engine thread works with.
 struct Run<'a> {
+    health: health::Health,
     cfg: &'a Config,
     opts: &'a AgentOptions,
     stop: &'a Stopping,
@@ -305,6 +318,9 @@ impl Run<'_> {
                 }
             }
             self.sinks.tick()?;
+            if !once {
+                self.check_health(engine.as_ref(), feeds, false)?;
+            }
             self.commit()?;
             if all_ended {
                 break;
@@ -351,6 +367,7 @@ impl Run<'_> {
         } else {
             self.emit_live(&mut engine, &mut alerts, &mut findings)?;
             summary.network = findings;
+            self.check_health(Some(&engine), feeds, true)?;
         }
         self.commit()?;
         Ok(summary)
@@ -428,6 +445,26 @@ impl Run<'_> {
                 }
             }
             findings.extend(new);
+        }
+        Ok(())
+    }
+
+    /// The agent's health: new health findings to the sinks, the picture to the state file.
+    fn check_health(&mut self, engine: Option<&Engine>, feeds: &[Feed], force: bool) -> Result<()> {
+        let evicted = engine.map_or(0, |e| e.stats.network_flows_evicted);
+        let overflowed = self.sinks.overflowed();
+        let Some((new, picture)) =
+            self.health
+                .check(self.cfg, feeds, self.labels, overflowed, evicted, force)
+        else {
+            return Ok(());
+        };
+        for d in &new {
+            source::log("health", &String::from_utf8_lossy(&d.line));
+            self.sinks.deliver(d, self.ledger.as_mut())?;
+        }
+        if let Some(l) = self.ledger.as_mut() {
+            l.write_health(&picture.to_string(), Ts::now().0)?;
         }
         Ok(())
     }

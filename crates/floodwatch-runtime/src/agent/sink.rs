@@ -395,6 +395,8 @@ impl Sink for StoreSink {
                 self.store
                     .record_campaigns(self.run_id, std::slice::from_ref(c.as_ref()))?;
             }
+            // The agent's health is in its state file (`agent status`), not the alert store.
+            Item::Health(_) => {}
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! `floodwatch agent --config FILE [--once]`: the sources of a Mac into one engine, findings to the
 //! sinks (the work is `floodwatch_runtime::agent`); `--print-config` prints a config for a Mac.
 
-use crate::cli::AgentArgs;
+use crate::cli::{AgentAction, AgentArgs, AgentStatusArgs};
 use crate::commands::stop_on_signal;
 use floodwatch_core::{Result, Ts};
 use floodwatch_runtime::agent::sink::Sinks;
@@ -11,6 +11,9 @@ use floodwatch_runtime::output::{finish_summary, write_json};
 use std::process::ExitCode;
 
 pub fn run(a: AgentArgs) -> Result<ExitCode> {
+    if let Some(AgentAction::Status(st)) = &a.action {
+        return status(st);
+    }
     if a.print_config {
         print!("{PRINT_CONFIG}");
         return Ok(ExitCode::SUCCESS);
@@ -40,6 +43,37 @@ pub fn run(a: AgentArgs) -> Result<ExitCode> {
             "floodwatch: error: nothing usable was read (no telemetry event from any source; see the summary for what was skipped or rejected)"
         );
         return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `agent status`: the health the agent last wrote to its state file.
+fn status(a: &AgentStatusArgs) -> Result<ExitCode> {
+    let path = match (&a.state, &a.config) {
+        (Some(p), _) => p.clone(),
+        (None, c) => {
+            let (cfg, _) = load_setup(c.as_deref(), None, Ts::now())?;
+            cfg.agent.state.ok_or_else(|| {
+                floodwatch_core::Error::Usage(
+                    "the config sets no agent.state: the agent keeps no status without one".into(),
+                )
+            })?
+        }
+    };
+    let Some((updated, _pid, json)) = floodwatch_runtime::agent::state::read_health(&path)? else {
+        eprintln!(
+            "floodwatch: agent status: {} holds no health yet (the agent writes it every second once running)",
+            path.display()
+        );
+        return Ok(ExitCode::from(1));
+    };
+    let v: serde_json::Value = serde_json::from_str(&json)
+        .map_err(|e| floodwatch_core::Error::Input(format!("agent status: {e}")))?;
+    if a.json {
+        println!("{v}");
+    } else {
+        let age = (Ts::now().0 - updated) as f64 / 1e9;
+        print!("{}", floodwatch_runtime::agent::status_text(&v, age));
     }
     Ok(ExitCode::SUCCESS)
 }
