@@ -197,3 +197,13 @@ pub async fn coverage(
         None => serde_json::Value::Null,
     }))
 }
+
+/// The agent's health as it last wrote it (null without a state file or before it wrote any).
+pub async fn health(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<serde_json::Value>, Failure> {
+    Ok(Json(crate::pages::agent_health(&state)?.map_or(
+        serde_json::Value::Null,
+        |(age, v)| json!({"age_s": age, "health": v}),
+    )))
+}

@@ -36,6 +36,8 @@ pub struct ServeConfig {
     /// When a baseline is mature (the config's `[baseline] min_windows` and `min_days`).
     pub baseline_min_windows: u64,
     pub baseline_min_days: f64,
+    /// The agent's state file (`agent.state`), for the health page.
+    pub agent_state: Option<PathBuf>,
 }
 
 /// What every handler shares.
@@ -49,6 +51,7 @@ pub struct AppState {
     pub csrf: String,
     pub baseline_min_windows: u64,
     pub baseline_min_days: f64,
+    pub agent_state: Option<PathBuf>,
 }
 
 /// The server's routes, for `serve` and for tests.
@@ -65,6 +68,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/baselines", get(pages::baselines))
         .route("/coverage", get(pages::coverage))
+        .route("/health", get(pages::health))
+        .route("/api/health", get(api::health))
         .route("/api/coverage", get(api::coverage))
         .route("/api/baselines", get(api::baselines))
         .route("/static/style.css", get(pages::style))
@@ -100,6 +105,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
         store: std::sync::Mutex::new(store),
         baseline_min_windows: cfg.baseline_min_windows,
         baseline_min_days: cfg.baseline_min_days,
+        agent_state: cfg.agent_state.clone(),
         token: cfg.token.clone(),
         csrf: guard::random_token()
             .map_err(|e| format!("no randomness for the CSRF token: {e}"))?,

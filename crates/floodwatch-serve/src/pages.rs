@@ -733,6 +733,76 @@ pub async fn coverage(State(state): State<Arc<AppState>>) -> Result<Response, Fa
     Ok(Html(html).into_response())
 }
 
+/// The agent's health (seconds since it was written, the JSON), when a state file is known and holds
+/// some.
+pub(crate) fn agent_health(state: &AppState) -> Result<Option<(f64, serde_json::Value)>, Failure> {
+    let Some(p) = &state.agent_state else {
+        return Ok(None);
+    };
+    let got = floodwatch_store::agent_health(p).map_err(|e| Failure::BadRequest(e.to_string()))?;
+    Ok(got.map(|(at, _, json)| {
+        let age = (floodwatch_core::Ts::now().0 - at) as f64 / 1e9;
+        (age, serde_json::from_str(&json).unwrap_or_default())
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "health.html")]
+pub struct HealthPage {
+    /// (host, seconds since written) of the picture shown.
+    pub written: Option<(String, String)>,
+    /// Per source: source, events, events/s, lag s, restarts, silent s, state.
+    pub sources: Vec<[String; 7]>,
+    /// Health findings: what, message.
+    pub findings: Vec<[String; 2]>,
+    pub counts: String,
+}
+
+pub async fn health(State(state): State<Arc<AppState>>) -> Result<Response, Failure> {
+    let got = agent_health(&state)?;
+    let mut page = HealthPage {
+        written: None,
+        sources: Vec::new(),
+        findings: Vec::new(),
+        counts: String::new(),
+    };
+    if let Some((age, v)) = got {
+        let text = |x: &serde_json::Value| match x {
+            serde_json::Value::String(s) => shown(s),
+            serde_json::Value::Null => "-".into(),
+            other => other.to_string(),
+        };
+        page.written = Some((text(&v["host"]), format!("{age:.0}")));
+        for s in v["sources"].as_array().cloned().unwrap_or_default() {
+            let st = if s["ended"] == true { "ended" } else { "live" };
+            page.sources.push([
+                text(&s["source"]),
+                text(&s["events"]),
+                text(&s["events_per_s"]),
+                text(&s["lag_s"]),
+                text(&s["restarts"]),
+                text(&s["silent_s"]),
+                st.into(),
+            ]);
+        }
+        for f in v["health_findings"].as_array().cloned().unwrap_or_default() {
+            page.findings.push([
+                text(&f["unmapped"]["floodwatch"]["health"]),
+                text(&f["message"]),
+            ]);
+        }
+        page.counts = format!(
+            "spool overflowed: {}, engine evicted: {}",
+            text(&v["spool_overflowed"]),
+            text(&v["engine_evicted"])
+        );
+    }
+    let html = page
+        .render()
+        .map_err(|e| Failure::BadRequest(format!("rendering health: {e}")))?;
+    Ok(Html(html).into_response())
+}
+
 pub async fn style() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],

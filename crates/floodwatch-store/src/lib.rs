@@ -166,3 +166,28 @@ pub fn describe(e: &rusqlite::Error) -> String {
 pub(crate) fn ts_text(t: Ts) -> String {
     t.to_rfc3339_millis()
 }
+
+/// The health an agent last wrote to its state file (`agent.state`): (written at, ns; pid; JSON).
+/// Read-only, beside a running agent (the state file is in WAL mode). None: nothing written yet.
+pub fn agent_health(path: &Path) -> Result<Option<(i64, u32, String)>> {
+    use rusqlite::OptionalExtension;
+    let err = |e: rusqlite::Error| Error::Input(format!("agent state {}: {e}", path.display()));
+    if !path.exists() {
+        return Err(Error::Input(format!(
+            "agent state {}: no such file (is agent.state set, and has the agent run?)",
+            path.display()
+        )));
+    }
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err)?;
+    conn.query_row(
+        "SELECT updated_at, pid, json FROM health WHERE id = 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()
+    .map_err(err)
+}

@@ -217,13 +217,15 @@ fn a_silent_source_and_a_crash_looping_command_are_health_findings() {
         format!(
             "[agent]\nhost = \"mac-health\"\nstate = {state:?}\nrestart_delay = \"50ms\"\nrestart_delay_max = \"100ms\"\n\
              crash_loop_restarts = 3\ncrash_loop_window = \"1m\"\nmetrics = \"127.0.0.1:{port}\"\n\
-             [[agent.source]]\nname = \"dies\"\ncommand = [\"sh\", \"-c\", \"exit 3\"]\n\
+             [[agent.source]]\nname = \"<b>dies</b>\"\ncommand = [\"sh\", \"-c\", \"exit 3\"]\n\
              [[agent.source]]\nname = \"quiet\"\npath = {quiet:?}\nfollow = true\nformat = \"eslogger\"\nsilence = \"1s\"\n"
         ),
     )
     .unwrap();
+    let db = dir.path().join("store.sqlite");
     let agent = Command::new(bin())
         .args(["agent", "--config", cfg.to_str().unwrap()])
+        .args(["--db", db.to_str().unwrap()])
         .env_remove("FLOODWATCH_CONFIG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -263,7 +265,7 @@ fn a_silent_source_and_a_crash_looping_command_are_health_findings() {
         "{kinds:?}\n{stdout}"
     );
     assert!(
-        kinds.contains(&("source_crash_loop".into(), "dies".into())),
+        kinds.contains(&("source_crash_loop".into(), "<b>dies</b>".into())),
         "{kinds:?}"
     );
     // Once per episode: the quiet file stays silent, and is reported once.
@@ -278,10 +280,54 @@ fn a_silent_source_and_a_crash_looping_command_are_health_findings() {
         assert!(status_text.contains(want), "{want}: {status_text}");
     }
     assert!(metrics.starts_with("HTTP/1.1 200 OK"), "{metrics}");
+    // The web UI's health page shows the same, its names escaped.
+    let page = serve_health(&db, &state);
+    assert!(
+        page.contains("source_crash_loop") && page.contains("source_silent"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&#60;b&#62;dies&#60;/b&#62;") && !page.contains("<b>dies"),
+        "{page}"
+    );
     let restarts = metrics
         .lines()
-        .find(|l| l.starts_with("floodwatch_source_restarts_total{source=\"dies\"}"))
+        .find(|l| l.starts_with("floodwatch_source_restarts_total{source=\"<b>dies</b>\"}"))
         .unwrap_or_else(|| panic!("{metrics}"));
     let n: f64 = restarts.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(n >= 3.0, "{restarts}");
+}
+
+/// `floodwatch serve` on the store with the agent's state file: its /health page.
+fn serve_health(db: &Path, state: &Path) -> String {
+    use std::io::{Read, Write};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(bin())
+        .args(["serve", "--db", db.to_str().unwrap()])
+        .args(["--agent-state", state.to_str().unwrap()])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("FLOODWATCH_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let page = loop {
+        if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            c.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                .unwrap();
+            let mut t = String::new();
+            c.read_to_string(&mut t).unwrap();
+            break t;
+        }
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    page
 }

@@ -255,21 +255,5 @@ impl AgentState {
 
 /// What `floodwatch agent status` reads: the health the agent last wrote, when and by which process.
 pub fn read_health(path: &Path) -> Result<Option<(i64, u32, String)>> {
-    if !path.exists() {
-        return Err(Error::Input(format!(
-            "agent state {}: no such file (is agent.state set, and has the agent run?)",
-            path.display()
-        )));
-    }
-    let err = sql(path);
-    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(&err)?;
-    conn.busy_timeout(Duration::from_secs(5)).map_err(&err)?;
-    conn.query_row(
-        "SELECT updated_at, pid, json FROM health WHERE id = 1",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )
-    .optional()
-    .map_err(&err)
+    floodwatch_store::agent_health(path)
 }

@@ -312,6 +312,9 @@ pub struct ServeArgs {
     /// `/?token=` sets).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// The agent's state file, for the health page (default: the config's `agent.state`).
+    #[arg(long)]
+    pub agent_state: Option<PathBuf>,
 }
 
 #[derive(Args)]

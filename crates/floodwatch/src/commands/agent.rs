@@ -24,6 +24,10 @@ pub fn run(a: AgentArgs) -> Result<ExitCode> {
     }
     let mut sink_cfg = cfg.agent.sinks.clone();
     if let Some(db) = &a.db {
+        // --db adds the store; without configured sinks, stdout stays the default.
+        if sink_cfg.is_empty() {
+            sink_cfg.push(floodwatch_core::config::AgentSink::Stdout {});
+        }
         sink_cfg.push(floodwatch_core::config::AgentSink::Store {
             path: Some(db.clone()),
         });

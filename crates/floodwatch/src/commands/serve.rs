@@ -29,6 +29,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         busy_timeout: cfg.store.busy_timeout,
         baseline_min_windows: cfg.baseline.min_windows,
         baseline_min_days: cfg.baseline.min_days as f64,
+        agent_state: a.agent_state.clone().or(cfg.agent.state.clone()),
     })
     .map_err(Error::Usage)?;
     Ok(ExitCode::SUCCESS)
