@@ -10,9 +10,10 @@
 //!
 //! What is not built yet: checkpoints (a restart reads followed files from their start and loses
 //! what command sources wrote while it was down), the syslog, webhook and store sinks, health
-//! findings and `agent status`, the launchd plist.
+//! findings and `agent status`. [`launchd`] writes the LaunchDaemon plist that runs the agent.
 
 pub mod config;
+pub mod launchd;
 pub mod sink;
 pub(crate) mod source;
 
