@@ -1,9 +1,9 @@
 //! Elastic Common Schema alert documents, one JSON object per line (`hunt --format ecs`,
 //! `watch --format ecs`), so Elastic users can index floodwatch's findings next to their endpoint
 //! data. Every field is an ECS field of the release named by [`ECS_VERSION`], with its type; the
-//! set is validated against that release's `ecs_flat.yml` (`tests/data/ecs-8.12/`). floodwatch's
-//! own detail (reasons with their points, metrics, playbook) stays in the OCSF output: ECS has no
-//! place for it, and custom fields would not validate.
+//! set is validated against that release's whole `ecs_flat.yml` (`tests/data/ecs-9.4.0/`).
+//! floodwatch's own detail (reasons with their points, metrics, playbook) stays in the OCSF output:
+//! ECS has no place for it, and custom fields would not validate.
 //!
 //! Mapping: `event.kind: alert`, `event.category: [network, process]` (`[network]` for pid-less
 //! network floods), `rule.*` for the analytic (AN0971), `threat.*` for T1498 / T1498.001 / TA0040,
@@ -20,8 +20,9 @@ use floodwatch_core::Ts;
 use serde_json::{json, Map, Value};
 use std::io;
 
-/// The ECS release the documents follow (field definitions: `tests/data/ecs-8.12/ecs_flat.yml`).
-pub const ECS_VERSION: &str = "8.12.0";
+/// The ECS release the documents follow (its field definitions, the release's `ecs_flat.yml`:
+/// `tests/data/ecs-9.4.0/ecs_flat.json`).
+pub const ECS_VERSION: &str = "9.4.0";
 
 const ANALYTIC_DESC: &str = "Excessive outbound traffic via ping, curl, or custom scripts indicating flooding behavior, especially with no UI context or user interaction.";
 

@@ -12,10 +12,11 @@
 //! restores the engine, reads each followed file from just after the checkpointed line, and each
 //! sink skips what it already delivered, so no finding is lost or delivered twice. A command source
 //! cannot be read again: a crash loses what it wrote after the last checkpoint and while the agent
-//! was down.
+//! was down. [`launchd`] writes the LaunchDaemon plist that runs the agent on a Mac.
 
 pub mod config;
 mod health;
+pub mod launchd;
 pub mod sink;
 pub(crate) mod source;
 pub mod state;

@@ -354,11 +354,12 @@ pub struct AgentArgs {
     #[command(subcommand)]
     pub action: Option<AgentAction>,
     /// The agent's config: any floodwatch config plus an [agent] section with its sources and sinks
-    /// (`--print-config` prints one for a Mac).
+    /// (`--print-config` prints one for a Mac). With `--print-launchd-plist`: the path the plist
+    /// gives the agent (default /etc/floodwatch/agent.toml; a relative path is made absolute).
     #[arg(
         long,
         env = "FLOODWATCH_CONFIG",
-        required_unless_present = "print_config"
+        required_unless_present_any = ["print_config", "print_launchd_plist"]
     )]
     pub config: Option<PathBuf>,
     /// Run until every source has ended (commands are not restarted; followed files are read to
@@ -369,6 +370,15 @@ pub struct AgentArgs {
     /// sinks) and exit.
     #[arg(long, conflicts_with_all = ["config", "once"])]
     pub print_config: bool,
+    /// Print a LaunchDaemon plist (label com.floodwatch.agent, for /Library/LaunchDaemons/) that
+    /// runs `BINARY agent --config PATH` as root at boot and again whenever it exits, with its
+    /// stdout and stderr in /var/log/floodwatch/, and exit.
+    #[arg(long, conflicts_with_all = ["once", "print_config", "suppressions", "summary_json"])]
+    pub print_launchd_plist: bool,
+    /// With `--print-launchd-plist`: the floodwatch binary the plist starts (default
+    /// /usr/local/bin/floodwatch; a relative path is made absolute).
+    #[arg(long, value_name = "PATH", requires = "print_launchd_plist")]
+    pub binary: Option<PathBuf>,
     /// Suppressions file (TOML), overriding the config's `suppressions`.
     #[arg(long)]
     pub suppressions: Option<PathBuf>,

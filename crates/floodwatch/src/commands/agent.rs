@@ -1,13 +1,16 @@
 //! `floodwatch agent --config FILE [--once]`: the sources of a Mac into one engine, findings to the
-//! sinks (the work is `floodwatch_runtime::agent`); `--print-config` prints a config for a Mac.
+//! sinks (the work is `floodwatch_runtime::agent`); `--print-config` prints a config for a Mac,
+//! `--print-launchd-plist` the LaunchDaemon plist that runs the agent.
 
 use crate::cli::{AgentAction, AgentArgs, AgentStatusArgs};
 use crate::commands::stop_on_signal;
 use floodwatch_core::{Result, Ts};
+use floodwatch_runtime::agent::launchd::{launchd_plist, DEFAULT_BINARY, DEFAULT_CONFIG};
 use floodwatch_runtime::agent::sink::Sinks;
 use floodwatch_runtime::agent::{run_agent, AgentOptions, PRINT_CONFIG};
 use floodwatch_runtime::load_setup;
 use floodwatch_runtime::output::{finish_summary, write_json};
+use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(a: AgentArgs) -> Result<ExitCode> {
@@ -16,6 +19,16 @@ pub fn run(a: AgentArgs) -> Result<ExitCode> {
     }
     if a.print_config {
         print!("{PRINT_CONFIG}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.print_launchd_plist {
+        let absolute = |p: &Path| {
+            std::path::absolute(p)
+                .map_err(|e| floodwatch_core::Error::io(format!("resolving {}", p.display()), e))
+        };
+        let binary = absolute(a.binary.as_deref().unwrap_or(Path::new(DEFAULT_BINARY)))?;
+        let config = absolute(a.config.as_deref().unwrap_or(Path::new(DEFAULT_CONFIG)))?;
+        print!("{}", launchd_plist(&binary, &config)?);
         return Ok(ExitCode::SUCCESS);
     }
     let (cfg, sup) = load_setup(a.config.as_deref(), a.suppressions.as_deref(), Ts::now())?;
