@@ -203,15 +203,11 @@ pub fn run_collect(o: &CollectOptions, cfg: &Config) -> Result<CollectReport> {
 async fn collect(o: &CollectOptions, cfg: &Config) -> Result<CollectReport> {
     let mut store = Store::open(&o.db, cfg.store.busy_timeout)?;
     let fleet = connect(&o.url, "floodwatch fleet collect").await?;
-    let stream = fleet
-        .js
-        .get_stream(FINDINGS_STREAM)
-        .await
-        .map_err(|e| {
-            floodwatch_core::Error::Usage(format!(
-                "the fleet is not set up on this server (run floodwatch fleet setup): {e}"
-            ))
-        })?;
+    let stream = fleet.js.get_stream(FINDINGS_STREAM).await.map_err(|e| {
+        floodwatch_core::Error::Usage(format!(
+            "the fleet is not set up on this server (run floodwatch fleet setup): {e}"
+        ))
+    })?;
     let now = Ts::now();
     let run_id = store.begin_run(&RunRecord {
         kind: "fleet collect",

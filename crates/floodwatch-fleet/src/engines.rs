@@ -53,10 +53,15 @@ impl Judge {
         sh.formats = files.iter().map(|f| Arc::from(f.format.as_str())).collect();
         // As a hunt: the network join index only when some source can carry pid-less traffic (an
         // unknown format might).
-        let network_only: Vec<&str> = [Format::ZeekTsv, Format::ZeekJson, Format::Pcap, Format::Pcapng]
-            .iter()
-            .map(|f| f.name())
-            .collect();
+        let network_only: Vec<&str> = [
+            Format::ZeekTsv,
+            Format::ZeekJson,
+            Format::Pcap,
+            Format::Pcapng,
+        ]
+        .iter()
+        .map(|f| f.name())
+        .collect();
         let known: Vec<&str> = [
             Format::Eslogger,
             Format::NettopCsv,
@@ -178,7 +183,11 @@ impl Partition {
             *self.rejects.entry(r.reason).or_default() += 1;
         }
         if live {
-            out.extend(alerts.into_iter().map(|a| FindingMsg::Alert(Box::new(a.alert))));
+            out.extend(
+                alerts
+                    .into_iter()
+                    .map(|a| FindingMsg::Alert(Box::new(a.alert))),
+            );
             out.extend(
                 host.engine
                     .findings
@@ -193,7 +202,11 @@ impl Partition {
                 let mut alerts = std::mem::take(&mut h.held);
                 h.engine.finish(&mut alerts);
                 h.engine.settle(&mut alerts);
-                out.extend(alerts.into_iter().map(|a| FindingMsg::Alert(Box::new(a.alert))));
+                out.extend(
+                    alerts
+                        .into_iter()
+                        .map(|a| FindingMsg::Alert(Box::new(a.alert))),
+                );
                 out.extend(
                     h.engine
                         .findings
@@ -223,7 +236,11 @@ impl Partition {
             h.last_frame = Instant::now();
             h.snapshot = None;
             moved = true;
-            out.extend(alerts.into_iter().map(|a| FindingMsg::Alert(Box::new(a.alert))));
+            out.extend(
+                alerts
+                    .into_iter()
+                    .map(|a| FindingMsg::Alert(Box::new(a.alert))),
+            );
             out.extend(
                 h.engine
                     .findings
@@ -261,7 +278,8 @@ impl Partition {
 
     /// A partition as its checkpoint left it, and the stream sequence the checkpoint is as of.
     pub fn restore(judge: Arc<Judge>, bytes: &[u8]) -> Result<(Partition, u64)> {
-        let bad = |why: String| Error::Input(format!("the partition checkpoint is not usable: {why}"));
+        let bad =
+            |why: String| Error::Input(format!("the partition checkpoint is not usable: {why}"));
         let version = bytes
             .get(..4)
             .and_then(|b| b.try_into().ok())

@@ -158,7 +158,9 @@ pub struct Layout {
 /// their checkpoints.
 pub async fn setup(f: &Fleet, o: &SetupOptions) -> Result<Layout> {
     if o.partitions == 0 {
-        return Err(Error::Usage("fleet setup: --partitions must be at least 1".into()));
+        return Err(Error::Usage(
+            "fleet setup: --partitions must be at least 1".into(),
+        ));
     }
     let js = &f.js;
     js.create_or_update_stream(stream::Config {
@@ -271,11 +273,10 @@ async fn bucket(
 /// Publishes a few probes to `floodwatch.events.*`, reads where the server stored them and removes
 /// them: each must land in `floodwatch.part.<p>.<token>` with `p` below the partition count.
 async fn check_mapping(f: &Fleet, partitions: u32) -> Result<()> {
-    let stream = f
-        .js
-        .get_stream(EVENTS_STREAM)
-        .await
-        .map_err(nats_err(format!("opening the stream {EVENTS_STREAM}")))?;
+    let stream =
+        f.js.get_stream(EVENTS_STREAM)
+            .await
+            .map_err(nats_err(format!("opening the stream {EVENTS_STREAM}")))?;
     let hint = || {
         format!(
             "the server must map {EVENTS_IN}.* into {partitions} partitions; add to its config:\n{}",
@@ -286,13 +287,12 @@ async fn check_mapping(f: &Fleet, partitions: u32) -> Result<()> {
         let token = format!("floodwatch-setup-probe-{i}");
         let mut h = async_nats::HeaderMap::new();
         h.insert(SOURCE_HEADER, "setup-probe");
-        let ack = f
-            .js
-            .publish_with_headers(format!("{EVENTS_IN}.{token}"), h, bytes::Bytes::new())
-            .await
-            .map_err(|e| Error::Usage(format!("fleet setup: {e}: {}", hint())))?
-            .await
-            .map_err(|e| Error::Usage(format!("fleet setup: {e}: {}", hint())))?;
+        let ack =
+            f.js.publish_with_headers(format!("{EVENTS_IN}.{token}"), h, bytes::Bytes::new())
+                .await
+                .map_err(|e| Error::Usage(format!("fleet setup: {e}: {}", hint())))?
+                .await
+                .map_err(|e| Error::Usage(format!("fleet setup: {e}: {}", hint())))?;
         let msg = stream
             .get_raw_message(ack.sequence)
             .await
@@ -321,11 +321,10 @@ pub async fn layout(f: &Fleet) -> Result<Layout> {
             "the fleet is not set up on this server (run floodwatch fleet setup): {e}"
         ))
     };
-    let fleet = f
-        .js
-        .get_key_value(FLEET_KV)
-        .await
-        .map_err(|e| missing(e.to_string()))?;
+    let fleet =
+        f.js.get_key_value(FLEET_KV)
+            .await
+            .map_err(|e| missing(e.to_string()))?;
     let n = fleet
         .get("partitions")
         .await
@@ -333,11 +332,10 @@ pub async fn layout(f: &Fleet) -> Result<Layout> {
         .and_then(|v| std::str::from_utf8(&v).ok()?.parse::<u32>().ok())
         .filter(|n| *n > 0)
         .ok_or_else(|| missing("no partition count".into()))?;
-    let leases = f
-        .js
-        .get_key_value(LEASES_KV)
-        .await
-        .map_err(|e| missing(e.to_string()))?;
+    let leases =
+        f.js.get_key_value(LEASES_KV)
+            .await
+            .map_err(|e| missing(e.to_string()))?;
     let ttl = leases
         .status()
         .await

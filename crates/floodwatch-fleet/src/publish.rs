@@ -166,7 +166,12 @@ pub fn publish(o: &PublishOptions, cfg: &Config) -> Result<PublishReport> {
     let t0 = Instant::now();
     let fleet = rt.block_on(connect(&o.url, "floodwatch fleet publish"))?;
     rt.block_on(layout(&fleet))?;
-    let max_payload = fleet.client.server_info().max_payload.saturating_sub(4096).max(4096);
+    let max_payload = fleet
+        .client
+        .server_info()
+        .max_payload
+        .saturating_sub(4096)
+        .max(4096);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Outgoing>(o.inflight.max(16));
     let run = run_id();
     let hunt = o.hunt.clone();
@@ -256,5 +261,8 @@ fn run_id() -> String {
         std::thread::current().id()
     );
     let ns = uuid::Uuid::from_u128(0x3d1e_8f4a_27c9_4b60_9e15_c0a7_5b2d_6f83);
-    uuid::Uuid::new_v5(&ns, seed.as_bytes()).simple().to_string()[..12].to_string()
+    uuid::Uuid::new_v5(&ns, seed.as_bytes())
+        .simple()
+        .to_string()[..12]
+        .to_string()
 }

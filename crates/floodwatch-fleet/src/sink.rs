@@ -12,7 +12,9 @@
 //! frames re-sent that way are new messages to the server.
 
 use crate::nats::{fleet_of, Fleet, ENCODING_HEADER, HOST_HEADER, SOURCE_HEADER};
-use crate::wire::{encode_finding, encode_frame, host_header, host_token, FileRef, FindingMsg, Frame};
+use crate::wire::{
+    encode_finding, encode_frame, host_header, host_token, FileRef, FindingMsg, Frame,
+};
 use async_nats::jetstream::message::PublishMessage;
 use floodwatch_core::event::Event;
 use floodwatch_core::{Error, Result};
@@ -83,14 +85,15 @@ impl NatsSink {
             .map_err(|e| Error::Usage(format!("agent sink nats: {url}: {e}")))?;
         let spool = Spool::open(spool, spool_max_bytes)
             .map_err(|e| Error::Usage(format!("agent sink nats: {e}")))?;
-        let instance = format!(
-            "{:x}{:x}",
-            floodwatch_core::Ts::now().0,
-            std::process::id()
-        );
+        let instance = format!("{:x}{:x}", floodwatch_core::Ts::now().0, std::process::id());
+        // The JetStream context spawns its acker task: it must be made inside the runtime.
+        let fleet = {
+            let _in_runtime = rt.enter();
+            fleet_of(client)
+        };
         Ok(NatsSink {
             rt,
-            fleet: fleet_of(client),
+            fleet,
             url: url.to_string(),
             spool,
             events,
@@ -171,7 +174,8 @@ impl NatsSink {
             let Some(front) = self.spool.front_bytes() else {
                 break;
             };
-            let (head, payload) = front.map_err(|e| Error::Input(format!("agent sink nats: {e}")))?;
+            let (head, payload) =
+                front.map_err(|e| Error::Input(format!("agent sink nats: {e}")))?;
             let mut parts = head.splitn(3, ' ');
             let (subject, id, host) = (
                 parts.next().unwrap_or_default().to_string(),
@@ -302,6 +306,13 @@ impl Sink for NatsSink {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+        eprintln!(
+            "floodwatch agent: sink nats {}: {} message(s) acknowledged by the server; {} waited in the spool; {} dropped (spool full)",
+            floodwatch_sinks::escape::terminal(&self.url),
+            self.published,
+            self.spooled,
+            self.spool.overflowed()
+        );
         if !self.spool.is_empty() {
             eprintln!(
                 "floodwatch agent: sink nats {}: {} message(s) still wait in the spool; they are sent when the agent runs again",

@@ -2,8 +2,8 @@
 //! checkpoint, what waits for it; live workers; the streams.
 
 use crate::nats::{
-    connect, layout, nats_err, partition_of, EVENTS_PART, EVENTS_STREAM, FINDINGS_STREAM,
-    FLEET_KV, LEASES_KV,
+    connect, layout, nats_err, partition_of, EVENTS_PART, EVENTS_STREAM, FINDINGS_STREAM, FLEET_KV,
+    LEASES_KV,
 };
 use floodwatch_core::Result;
 use futures_util::StreamExt;
@@ -55,16 +55,14 @@ async fn status(url: &str) -> Result<Status> {
         lease_ttl_secs: l.lease_ttl.as_secs_f64(),
         ..Status::default()
     };
-    let leases = f
-        .js
-        .get_key_value(LEASES_KV)
-        .await
-        .map_err(nats_err("opening the lease bucket"))?;
-    let fleet_kv = f
-        .js
-        .get_key_value(FLEET_KV)
-        .await
-        .map_err(nats_err("opening the fleet bucket"))?;
+    let leases =
+        f.js.get_key_value(LEASES_KV)
+            .await
+            .map_err(nats_err("opening the lease bucket"))?;
+    let fleet_kv =
+        f.js.get_key_value(FLEET_KV)
+            .await
+            .map_err(nats_err("opening the fleet bucket"))?;
     let mut owners: BTreeMap<u32, String> = BTreeMap::new();
     if let Ok(mut keys) = leases.keys().await {
         while let Some(Ok(k)) = keys.next().await {
@@ -77,11 +75,10 @@ async fn status(url: &str) -> Result<Status> {
             }
         }
     }
-    let mut events = f
-        .js
-        .get_stream(EVENTS_STREAM)
-        .await
-        .map_err(nats_err("opening the event stream"))?;
+    let mut events =
+        f.js.get_stream(EVENTS_STREAM)
+            .await
+            .map_err(nats_err("opening the event stream"))?;
     let info = events
         .info()
         .await
@@ -102,11 +99,10 @@ async fn status(url: &str) -> Result<Status> {
             }
         }
     }
-    let mut findings = f
-        .js
-        .get_stream(FINDINGS_STREAM)
-        .await
-        .map_err(nats_err("opening the findings stream"))?;
+    let mut findings =
+        f.js.get_stream(FINDINGS_STREAM)
+            .await
+            .map_err(nats_err("opening the findings stream"))?;
     let fi = findings
         .info()
         .await
@@ -140,8 +136,7 @@ async fn status(url: &str) -> Result<Status> {
             {
                 if let Ok(i) = c.info().await {
                     ps.pending = Some(ps.pending.unwrap_or(0) + i.num_pending);
-                    ps.ack_pending =
-                        Some(ps.ack_pending.unwrap_or(0) + i.num_ack_pending as u64);
+                    ps.ack_pending = Some(ps.ack_pending.unwrap_or(0) + i.num_ack_pending as u64);
                 }
             }
         }

@@ -437,7 +437,11 @@ async fn balance(ctx: &Rc<Ctx>) -> Result<()> {
                 if owned.contains_key(&p) || lease_of(p).is_some() {
                     continue;
                 }
-                if let Ok(rev) = ctx.leases.create(lease_key(p), ctx.name.clone().into()).await {
+                if let Ok(rev) = ctx
+                    .leases
+                    .create(lease_key(p), ctx.name.clone().into())
+                    .await
+                {
                     set_lease(p, Some(Lease::Held(rev)));
                     let (tx, rx) = watch::channel(Ctl::Run);
                     let c = ctx.clone();
@@ -576,7 +580,11 @@ async fn send(fleet: &Fleet, m: &Outgoing, source: &str) -> Result<PublishAckFut
 
 /// Waits for every publish ack; one that fails is published again (same id: a copy the server
 /// already has is dropped), a few times.
-async fn settle(fleet: &Fleet, pending: &mut Vec<(Outgoing, PublishAckFuture)>, source: &str) -> Result<()> {
+async fn settle(
+    fleet: &Fleet,
+    pending: &mut Vec<(Outgoing, PublishAckFuture)>,
+    source: &str,
+) -> Result<()> {
     for (m, fut) in pending.drain(..) {
         if fut.await.is_ok() {
             continue;
@@ -625,8 +633,16 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
     pointer.owner = ctx.name.clone();
     let bytes: bytes::Bytes = bitcode::encode(&pointer).into();
     let claimed = match rev {
-        Some(r) => ctx.fleet_kv.update(&key, bytes, r).await.map_err(|e| e.to_string()),
-        None => ctx.fleet_kv.create(&key, bytes).await.map_err(|e| e.to_string()),
+        Some(r) => ctx
+            .fleet_kv
+            .update(&key, bytes, r)
+            .await
+            .map_err(|e| e.to_string()),
+        None => ctx
+            .fleet_kv
+            .create(&key, bytes)
+            .await
+            .map_err(|e| e.to_string()),
     };
     let mut rev = claimed.map_err(|e| {
         Error::Input(format!(
@@ -825,7 +841,9 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
             }
             dbg_log(p, "checkpoint: ack");
             if let Some(m) = last_msg.take() {
-                m.ack().await.map_err(nats_err("acking the checkpointed frames"))?;
+                m.ack()
+                    .await
+                    .map_err(nats_err("acking the checkpointed frames"))?;
             }
             if let Some(o) = old.filter(|o| *o != object) {
                 let _ = ctx.snapshots.delete(&o).await;
@@ -838,7 +856,9 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
         if state == Ctl::Release && since == 0 {
             settle(&ctx.fleet, &mut pending, &source).await?;
             fold(&ctx, &part);
-            log(&format!("partition {p}: given back at stream sequence {last_seq}"));
+            log(&format!(
+                "partition {p}: given back at stream sequence {last_seq}"
+            ));
             return Ok(End::Released);
         }
     }
@@ -887,6 +907,9 @@ async fn clean_objects(ctx: &Ctx, p: u32, keep: Option<&str>) {
 
 fn dbg_log(p: u32, what: &str) {
     if std::env::var_os("FLOODWATCH_FLEET_DEBUG").is_some() {
-        eprintln!("debug {:?} partition {p}: {what}", std::time::SystemTime::now());
+        eprintln!(
+            "debug {:?} partition {p}: {what}",
+            std::time::SystemTime::now()
+        );
     }
 }

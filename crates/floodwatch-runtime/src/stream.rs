@@ -94,10 +94,7 @@ fn stream_host(
 ) -> Result<BTreeMap<u32, FileStats>> {
     let clock = anchor(group, cfg, opts);
     let host_has_stream = group.iter().any(|p| p.stream.is_some());
-    let watched = !host_has_stream
-        && group
-            .iter()
-            .any(|p| p.format.segmentable() && p.seekable());
+    let watched = !host_has_stream && group.iter().any(|p| p.format.segmentable() && p.seekable());
     let direct = |sink: &mut dyn HostSink, segments: Option<&Breaks>| {
         sink.begin(stream)?;
         let (stats, _) = merge(group, &clock, cfg, opts, segments, &mut |ev| {

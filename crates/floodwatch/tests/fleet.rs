@@ -90,7 +90,11 @@ fn hunt(paths: &[&Path]) -> Hunt {
     let mut args = vec!["hunt", "--format", "jsonl"];
     args.extend(paths.iter().map(|p| p.to_str().unwrap()));
     let out = fw(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut h = Hunt {
         alerts: BTreeSet::new(),
         network: BTreeSet::new(),
@@ -123,8 +127,24 @@ fn hunt(paths: &[&Path]) -> Hunt {
 /// hunt's, each alert's history the one `hunt --db` records (opened once, closed if its episode
 /// ended; nothing reopened or updated twice).
 fn assert_same_as_hunt(db: &Path, h: &Hunt) {
+    assert_same_as_hunt_in(
+        db,
+        h,
+        &[
+            "score", "reasons", "metrics", "playbook", "timeline", "context",
+        ],
+    );
+}
+
+/// [`assert_same_as_hunt`] comparing these parts of each alert (an agent names its evidence by its
+/// source's name, not the file's path, so its playbook and timeline cite other names).
+fn assert_same_as_hunt_in(db: &Path, h: &Hunt, parts: &[&str]) {
     assert_eq!(ids(db, "alerts"), h.alerts, "alert ids");
-    assert_eq!(ids(db, "network_findings"), h.network, "network finding ids");
+    assert_eq!(
+        ids(db, "network_findings"),
+        h.network,
+        "network finding ids"
+    );
     assert_eq!(ids(db, "campaigns"), h.campaigns, "campaign ids");
     let c = rusqlite::Connection::open(db).unwrap();
     let mut st = c.prepare("SELECT id, alert_json FROM alerts").unwrap();
@@ -137,8 +157,8 @@ fn assert_same_as_hunt(db: &Path, h: &Hunt) {
     for (id, json) in rows {
         let a: Value = serde_json::from_str(&json).unwrap();
         let want = &h.content[&id];
-        for k in ["score", "reasons", "metrics", "playbook", "timeline", "context"] {
-            assert_eq!(a[k], want[k], "alert {id}: {k}");
+        for k in parts {
+            assert_eq!(a[*k], want[*k], "alert {id}: {k}");
         }
         let steps: Vec<String> = c
             .prepare("SELECT event FROM alert_history WHERE alert_id = ?1 ORDER BY rowid")
@@ -197,9 +217,19 @@ fn publish_two_workers_and_collect_give_hunts_findings() {
     let dir = tempfile::tempdir().unwrap();
     let fleet = demo_fleet();
     let h = hunt(&[fleet]);
-    assert!(h.alerts.len() >= 20, "the attacks alert: {}", h.alerts.len());
+    assert!(
+        h.alerts.len() >= 20,
+        "the attacks alert: {}",
+        h.alerts.len()
+    );
     n.setup(8, "2s");
-    let err = fw_ok(&["fleet", "publish", "--nats", &n.url, fleet.to_str().unwrap()]);
+    let err = fw_ok(&[
+        "fleet",
+        "publish",
+        "--nats",
+        &n.url,
+        fleet.to_str().unwrap(),
+    ]);
     let published: u64 = err
         .lines()
         .find_map(|l| l.strip_prefix("published "))
@@ -208,9 +238,19 @@ fn publish_two_workers_and_collect_give_hunts_findings() {
         .unwrap_or_else(|| panic!("{err}"));
     let log = dir.path().join("workers.log");
     let reports = [dir.path().join("a.json"), dir.path().join("b.json")];
-    let mut a = worker(&n, "a", &log, &["--report-json", reports[0].to_str().unwrap()]);
+    let mut a = worker(
+        &n,
+        "a",
+        &log,
+        &["--report-json", reports[0].to_str().unwrap()],
+    );
     std::thread::sleep(Duration::from_millis(300));
-    let mut b = worker(&n, "b", &log, &["--report-json", reports[1].to_str().unwrap()]);
+    let mut b = worker(
+        &n,
+        "b",
+        &log,
+        &["--report-json", reports[1].to_str().unwrap()],
+    );
     n.wait_caught_up(Duration::from_secs(180));
     // The partitions end up shared.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -245,7 +285,14 @@ fn publish_two_workers_and_collect_give_hunts_findings() {
     assert_eq!(events, published, "every event judged once: {log}");
     // Given back on SIGTERM: no partition has an owner, each is checkpointed.
     let s = n.status();
-    assert!(s["parts"].as_array().unwrap().iter().all(|p| p["owner"].is_null()), "{s:#}");
+    assert!(
+        s["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["owner"].is_null()),
+        "{s:#}"
+    );
     assert_eq!(s["workers"].as_array().unwrap().len(), 0, "{s:#}");
     let db = dir.path().join("fleet.db");
     collect(&n, &db);
@@ -265,7 +312,10 @@ fn publish_two_workers_and_collect_give_hunts_findings() {
     assert!(findings as usize >= h.alerts.len() + h.network.len());
     // Collecting again (a restarted collector reads the stream from its start) changes nothing.
     let again = collect(&n, &db);
-    assert!(again.contains("store: 0 alert(s) opened, 0 updated, 0 closed, 0 refreshed"), "{again}");
+    assert!(
+        again.contains("store: 0 alert(s) opened, 0 updated, 0 closed, 0 refreshed"),
+        "{again}"
+    );
     assert_same_as_hunt(&db, &h);
 }
 
@@ -374,4 +424,232 @@ fn the_collector_finds_hunts_campaign_across_hosts() {
     let db = dir.path().join("fleet.db");
     collect(&n, &db);
     assert_same_as_hunt(&db, &h);
+}
+
+/// Alert and network finding ids in an agent's file sink (finding lines, not health ones).
+fn sink_ids(path: &Path) -> (BTreeSet<String>, Vec<String>) {
+    let mut set = BTreeSet::new();
+    let mut health = Vec::new();
+    for l in std::fs::read_to_string(path).unwrap().lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        match v["unmapped"]["floodwatch"]["kind"].as_str() {
+            Some("health") => health.push(
+                v["unmapped"]["floodwatch"]["health"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            ),
+            _ => {
+                set.insert(v["finding_info"]["uid"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    (set, health)
+}
+
+/// The simulated attack host of the agent tests (one host, 2 h, seed 5): its eslogger file, its
+/// name, hunt's findings on that file and the events hunt read from it.
+fn attack_host(dir: &Path) -> (PathBuf, String, Hunt, u64) {
+    let fleet = dir.join("one");
+    fw_ok(&[
+        "simulate",
+        fleet.to_str().unwrap(),
+        "--hosts",
+        "1",
+        "--attack-hosts",
+        "1",
+        "--duration",
+        "2h",
+        "--seed",
+        "5",
+    ]);
+    let host = std::fs::read_dir(&fleet)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let source = host.join("eslogger.jsonl");
+    let h = hunt(&[&source]);
+    let err = fw_ok(&["hunt", source.to_str().unwrap()]);
+    let events: u64 = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("eslogger") && l.contains("eslogger.jsonl"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no event count in hunt's summary: {err}"));
+    let name = host.file_name().unwrap().to_str().unwrap().to_string();
+    (source, name, h, events)
+}
+
+/// Done when, third line: the NATS server stopped for 10 s while an agent publishes its findings
+/// and events: they wait in the agent's spool and go out when the server is back, so the collector
+/// gets exactly hunt's findings, each opened once, and a worker judges every event exactly once.
+/// And with a spool too small for an outage, what does not fit is counted and reported as a
+/// `spool_overflow` health finding.
+#[test]
+fn agent_publishes_through_a_10s_server_outage_losing_nothing() {
+    let _turn = one_at_a_time();
+    let Some(mut n) = Nats::start(
+        4,
+        "agent_publishes_through_a_10s_server_outage_losing_nothing",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (source, host, h, events) = attack_host(dir.path());
+    assert!(
+        !h.alerts.is_empty(),
+        "the simulated attack alerts in a hunt"
+    );
+    n.setup(4, "2s");
+    let sink = dir.path().join("findings.jsonl");
+    let spool = dir.path().join("spool");
+    let cfg = dir.path().join("agent.toml");
+    let bin = common::nats::bin();
+    // A long tick: the event clock never moves with wall time, so the windows are the hunt's. The
+    // replay takes about 13 s (2,570 lines at 200/s), so the outage falls in the middle of it.
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\nhost = {host:?}\ntick = \"10m\"\n\
+             [[agent.source]]\nname = \"eslogger\"\nformat = \"eslogger\"\n\
+             command = [{bin:?}, \"replay\", {source:?}, \"--rate\", \"200\"]\n\
+             [[agent.sink]]\ntype = \"file\"\npath = {sink:?}\n\
+             [[agent.sink]]\ntype = \"nats\"\nurl = {url:?}\nspool = {spool:?}\nevents = true\n",
+            url = n.url,
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("agent.log");
+    let mut agent = Proc::spawn(
+        &["agent", "--config", cfg.to_str().unwrap(), "--once"],
+        &log,
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    n.stop();
+    let down = Instant::now();
+    std::thread::sleep(Duration::from_secs(10));
+    n.run();
+    let outage = down.elapsed();
+    assert_eq!(
+        agent.wait(Duration::from_secs(120)),
+        Some(0),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(outage >= Duration::from_secs(10));
+    // Some of them waited in the spool through the outage.
+    let waited: u64 = log
+        .lines()
+        .find_map(|l| {
+            l.split(" waited in the spool")
+                .next()?
+                .rsplit(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no spool count: {log}"));
+    assert!(
+        waited > 0,
+        "the outage sent messages through the spool: {log}"
+    );
+    eprintln!(
+        "outage of {outage:?}: {}",
+        log.lines()
+            .filter(|l| l.contains("sink nats"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(log.contains("; 0 dropped"), "{log}");
+    assert!(
+        !log.contains("still wait in the spool"),
+        "the spool emptied once the server was back: {log}"
+    );
+    // What the agent found, as its file sink has it, is hunt's (the --once agent test's claim).
+    let (delivered, health) = sink_ids(&sink);
+    let mut want: BTreeSet<String> = h.alerts.clone();
+    want.extend(h.network.iter().cloned());
+    assert_eq!(delivered, want, "the agent's findings are hunt's");
+    assert!(health.is_empty(), "no health finding: {health:?}");
+    // Findings sent before, during and after the outage all reach the store, each alert once.
+    let db = dir.path().join("fleet.db");
+    collect(&n, &db);
+    assert_same_as_hunt_in(&db, &h, &["score", "reasons", "metrics", "context"]);
+    // The events, through the spool too: a live worker judges each exactly once.
+    let report = dir.path().join("worker.json");
+    let wlog = dir.path().join("worker.log");
+    let mut w = worker(
+        &n,
+        "live",
+        &wlog,
+        &["--live", "--report-json", report.to_str().unwrap()],
+    );
+    n.wait_caught_up(Duration::from_secs(120));
+    w.signal(libc::SIGTERM);
+    assert_eq!(w.wait(Duration::from_secs(60)), Some(0));
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        r["events"].as_u64(),
+        Some(events),
+        "every event the agent read reached a worker once: {r}\n{}",
+        std::fs::read_to_string(&wlog).unwrap()
+    );
+    assert_eq!(r["undecodable"], 0, "{r}");
+
+    // A live agent following the file, with a spool of 4 KiB and no server: what does not fit is
+    // dropped, counted and reported in its other sinks as a health finding, and they are not held
+    // up.
+    n.stop();
+    let small = dir.path().join("small.toml");
+    let sink2 = dir.path().join("findings2.jsonl");
+    std::fs::write(
+        &small,
+        format!(
+            "[agent]\nhost = {host:?}\ntick = \"10m\"\nstate = {state:?}\n\
+             [[agent.source]]\nname = \"eslogger\"\nformat = \"eslogger\"\npath = {source:?}\nfollow = true\n\
+             [[agent.sink]]\ntype = \"file\"\npath = {sink2:?}\n\
+             [[agent.sink]]\ntype = \"nats\"\nurl = {url:?}\nspool = {spool2:?}\nspool_max_bytes = 4096\nevents = true\n",
+            url = n.url,
+            state = dir.path().join("small.state"),
+            spool2 = dir.path().join("spool2"),
+        ),
+    )
+    .unwrap();
+    let log2 = dir.path().join("agent2.log");
+    let mut agent = Proc::spawn(&["agent", "--config", small.to_str().unwrap()], &log2);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let overflow = loop {
+        let health = if sink2.exists() {
+            sink_ids(&sink2).1
+        } else {
+            Vec::new()
+        };
+        if health.iter().any(|f| f == "spool_overflow") {
+            break health;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no spool_overflow finding: {health:?}\n{}",
+            std::fs::read_to_string(&log2).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(overflow, ["spool_overflow"], "reported once");
+    agent.signal(libc::SIGTERM);
+    assert_eq!(agent.wait(Duration::from_secs(60)), Some(0));
+    let text = std::fs::read_to_string(&sink2).unwrap();
+    let line = text.lines().find(|l| l.contains("spool_overflow")).unwrap();
+    let v: Value = serde_json::from_str(line).unwrap();
+    assert!(
+        v["message"].as_str().unwrap().contains("did not fit"),
+        "{line}"
+    );
+    let (delivered, _) = sink_ids(&sink2);
+    assert!(
+        want.iter()
+            .all(|id| h.network.contains(id) || delivered.contains(id)),
+        "the file sink still has every alert: {delivered:?}"
+    );
 }

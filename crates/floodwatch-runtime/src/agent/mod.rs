@@ -330,7 +330,8 @@ impl Run<'_> {
                 last_push = Instant::now();
             }
             if let (false, Some(e)) = (tapped.is_empty(), engine.as_ref()) {
-                self.sinks.write_events(&source_names(e.shared()), &tapped)?;
+                self.sinks
+                    .write_events(&source_names(e.shared()), &tapped)?;
                 tapped.clear();
             }
             let all_ended = feeds.iter().all(|f| f.ended && f.buf.is_empty());
@@ -394,6 +395,17 @@ impl Run<'_> {
                 self.sinks.deliver(&d, None)?;
             }
             summary = std::mem::take(&mut res.summary);
+            // A replay makes no health findings (its output is a hunt's), but a spool that
+            // overflowed is still said.
+            let overflowed = self.sinks.overflowed();
+            if overflowed > 0 {
+                source::log(
+                    "sinks",
+                    &format!(
+                        "{overflowed} message(s) did not fit in a sink's spool and were dropped"
+                    ),
+                );
+            }
         } else {
             self.emit_live(&mut engine, &mut alerts, &mut findings)?;
             summary.network = findings;

@@ -530,7 +530,11 @@ mod tests {
 #[derive(Args, Clone, Debug)]
 pub struct NatsFlag {
     /// NATS server URL (several comma-separated).
-    #[arg(long = "nats", env = "FLOODWATCH_NATS", default_value = "nats://127.0.0.1:4222")]
+    #[arg(
+        long = "nats",
+        env = "FLOODWATCH_NATS",
+        default_value = "nats://127.0.0.1:4222"
+    )]
     pub url: String,
 }
 
@@ -681,7 +685,8 @@ fn parse_partitions(s: &str) -> Result<Vec<u32>, String> {
         let bad = || format!("{part:?} is not a partition or a range (like 0,2,5-7)");
         match part.split_once('-') {
             Some((a, b)) => {
-                let (a, b): (u32, u32) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                let (a, b): (u32, u32) =
+                    (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
                 if a > b || b - a > 4096 {
                     return Err(bad());
                 }

@@ -1,14 +1,11 @@
 //! `floodwatch fleet ...`: the fleet on NATS JetStream (the work is `floodwatch_fleet`).
 
 use crate::cli::{
-    FleetCmd, FleetCollectArgs, FleetPublishArgs, FleetSetupArgs, FleetStatusArgs,
-    FleetWorkerArgs,
+    FleetCmd, FleetCollectArgs, FleetPublishArgs, FleetSetupArgs, FleetStatusArgs, FleetWorkerArgs,
 };
 use crate::commands::{print_json, stop_on_signal};
 use floodwatch_core::{Result, Ts};
-use floodwatch_fleet::{
-    CollectOptions, PublishOptions, SetupOptions, WorkerOptions,
-};
+use floodwatch_fleet::{CollectOptions, PublishOptions, SetupOptions, WorkerOptions};
 use floodwatch_runtime::output::{finish_summary, write_json};
 use floodwatch_runtime::{load_config, load_setup, HuntOptions};
 use floodwatch_sinks::escape::terminal;
@@ -100,7 +97,11 @@ fn publish(a: FleetPublishArgs) -> Result<ExitCode> {
 }
 
 fn worker(a: FleetWorkerArgs) -> Result<ExitCode> {
-    let (cfg, sup) = load_setup(a.config.config.as_deref(), a.suppressions.as_deref(), Ts::now())?;
+    let (cfg, sup) = load_setup(
+        a.config.config.as_deref(),
+        a.suppressions.as_deref(),
+        Ts::now(),
+    )?;
     for w in &sup.warnings {
         eprintln!("floodwatch: warning: {}", terminal(w));
     }
