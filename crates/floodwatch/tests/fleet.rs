@@ -417,7 +417,8 @@ fn the_collector_finds_hunts_campaign_across_hosts() {
     n.setup(4, "2s");
     fw_ok(&["fleet", "publish", "--nats", &n.url, coll.to_str().unwrap()]);
     let log = dir.path().join("worker.log");
-    let mut w = worker(&n, "solo", &log, &[]);
+    // Static assignment: this worker is given every partition.
+    let mut w = worker(&n, "solo", &log, &["--partitions", "0-3"]);
     n.wait_caught_up(Duration::from_secs(120));
     w.signal(libc::SIGTERM);
     assert_eq!(w.wait(Duration::from_secs(60)), Some(0));

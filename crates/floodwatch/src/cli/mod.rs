@@ -460,6 +460,21 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// `fleet worker --partitions` is one value (a list, ranges expanded), read back as its type.
+    #[test]
+    fn worker_partitions_parse_as_one_list() {
+        let cli =
+            Cli::try_parse_from(["floodwatch", "fleet", "worker", "--partitions", "5-7,0,2,6"])
+                .unwrap();
+        let Cmd::Fleet(FleetCmd::Worker(w)) = cli.cmd else {
+            panic!("not a fleet worker");
+        };
+        assert_eq!(w.partitions.unwrap().0, [0, 2, 5, 6, 7]);
+        assert!(
+            Cli::try_parse_from(["floodwatch", "fleet", "worker", "--partitions", "3-1"]).is_err()
+        );
+    }
+
     #[test]
     fn shared_flags_parse_the_same_in_every_command() {
         let hunt = Cli::try_parse_from([
@@ -630,7 +645,7 @@ pub struct FleetWorkerArgs {
     /// Exactly these partitions (`0,2,5-7`), held until stopped; default: a share of all of them,
     /// by lease, rebalanced as workers come and go.
     #[arg(long, value_parser = parse_partitions)]
-    pub partitions: Option<Vec<u32>>,
+    pub partitions: Option<PartitionList>,
     /// How leases name this worker (letters, digits, - and _; default: machine name and pid).
     #[arg(long)]
     pub name: Option<String>,
@@ -679,7 +694,11 @@ pub struct FleetStatusArgs {
 }
 
 /// `0,2,5-7` → [0, 2, 5, 6, 7].
-fn parse_partitions(s: &str) -> Result<Vec<u32>, String> {
+/// `--partitions 0,2,5-7`: one value to clap (a bare `Vec` would make it many).
+#[derive(Clone, Debug)]
+pub struct PartitionList(pub Vec<u32>);
+
+fn parse_partitions(s: &str) -> Result<PartitionList, String> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let bad = || format!("{part:?} is not a partition or a range (like 0,2,5-7)");
@@ -700,5 +719,5 @@ fn parse_partitions(s: &str) -> Result<Vec<u32>, String> {
     if out.is_empty() {
         return Err("no partition given".into());
     }
-    Ok(out)
+    Ok(PartitionList(out))
 }

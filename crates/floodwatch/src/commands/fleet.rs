@@ -109,7 +109,7 @@ fn worker(a: FleetWorkerArgs) -> Result<ExitCode> {
         &WorkerOptions {
             url: a.nats.url.clone(),
             name: a.name.clone(),
-            partitions: a.partitions.clone(),
+            partitions: a.partitions.as_ref().map(|p| p.0.clone()),
             checkpoint_interval: a.checkpoint_interval,
             checkpoint_frames: a.checkpoint_frames,
             live: a.live,
