@@ -1,7 +1,9 @@
 //! What travels on the fleet's subjects, versioned.
 //!
-//! Every message body starts with `FW`, the wire version, and its kind (`E` an event frame, `F` a
-//! finding), then the bitcode encoding of the normalized types themselves ([`Frame`] of
+//! Every message body starts with `FW`, the wire version, and its kind (`Z` an event frame, `E` one
+//! not compressed, `F` a finding), then the bitcode encoding of the normalized types themselves
+//! (zstd-compressed for `Z`: a frame shrinks several times, which the server stores and every link
+//! carries, and the server's cost follows bytes, not events) ([`Frame`] of
 //! [`Event`]s, [`FindingMsg`] of an [`Alert`] or [`NetworkFinding`]): compact, and no second model
 //! of an event to keep in step. Bitcode has no schema of its own, so [`WIRE_VERSION`] is bumped
 //! whenever one of these types changes shape; a message of another version is refused (counted,
@@ -23,7 +25,15 @@ pub const WIRE_VERSION: u8 = 1;
 
 const MAGIC: &[u8; 2] = b"FW";
 const KIND_FRAME: u8 = b'E';
+const KIND_FRAME_ZSTD: u8 = b'Z';
 const KIND_FINDING: u8 = b'F';
+
+/// zstd's fastest level: the publisher (a Mac's agent, or `fleet publish`) pays it on every frame.
+const ZSTD_LEVEL: i32 = 1;
+
+/// The most a compressed frame may expand to: far above any frame a publisher makes (the server
+/// takes 1 MB messages by default), and a bound on what a hostile message can cost a worker.
+const MAX_FRAME_BYTES: u64 = 256 << 20;
 
 /// A run of one host's events, in the engine's order.
 #[derive(Clone, Debug, Default, bitcode::Encode, bitcode::Decode)]
@@ -103,14 +113,42 @@ pub fn encode_frame(mut frame: Frame) -> Vec<u8> {
     for ev in &mut frame.events {
         ev.host = empty.clone();
     }
-    let mut out = header(KIND_FRAME);
-    out.extend_from_slice(&bitcode::encode(&frame));
-    out
+    let plain = bitcode::encode(&frame);
+    match zstd::bulk::compress(&plain, ZSTD_LEVEL) {
+        Ok(z) => {
+            let mut out = header(KIND_FRAME_ZSTD);
+            out.extend_from_slice(&z);
+            out
+        }
+        Err(_) => {
+            let mut out = header(KIND_FRAME);
+            out.extend_from_slice(&plain);
+            out
+        }
+    }
 }
 
 pub fn decode_frame(bytes: &[u8]) -> Result<Frame, WireError> {
-    let mut frame: Frame =
-        bitcode::decode(body(bytes, KIND_FRAME)?).map_err(|e| WireError::Body(e.to_string()))?;
+    let plain;
+    let raw = match body(bytes, KIND_FRAME_ZSTD) {
+        Ok(z) => {
+            use std::io::Read;
+            let mut out = Vec::new();
+            zstd::stream::read::Decoder::new(z)
+                .and_then(|d| d.take(MAX_FRAME_BYTES + 1).read_to_end(&mut out))
+                .map_err(|e| WireError::Body(format!("zstd: {e}")))?;
+            if out.len() as u64 > MAX_FRAME_BYTES {
+                return Err(WireError::Body(format!(
+                    "it expands past {MAX_FRAME_BYTES} bytes"
+                )));
+            }
+            plain = out;
+            &plain[..]
+        }
+        Err(WireError::Kind { .. }) => body(bytes, KIND_FRAME)?,
+        Err(e) => return Err(e),
+    };
+    let mut frame: Frame = bitcode::decode(raw).map_err(|e| WireError::Body(e.to_string()))?;
     let host: Arc<str> = Arc::from(frame.host.as_str());
     for ev in &mut frame.events {
         ev.host = host.clone();
@@ -237,6 +275,45 @@ mod tests {
             decode_frame(&bytes[..bytes.len() - 3]).unwrap_err(),
             WireError::Body(_)
         ));
+    }
+
+    #[test]
+    fn frames_are_compressed_and_an_uncompressed_one_still_reads() {
+        let host = "mac-01";
+        let f = Frame {
+            host: host.into(),
+            events: (0..512).map(|n| ev(host, n)).collect(),
+            ..Frame::default()
+        };
+        let z = encode_frame(f.clone());
+        assert_eq!(z[3], KIND_FRAME_ZSTD);
+        let mut plain = header(KIND_FRAME);
+        let mut bare = f.clone();
+        for e in &mut bare.events {
+            e.host = Arc::from("");
+        }
+        plain.extend_from_slice(&bitcode::encode(&bare));
+        assert!(z.len() * 3 < plain.len(), "{} vs {}", z.len(), plain.len());
+        let (a, b) = (decode_frame(&z).unwrap(), decode_frame(&plain).unwrap());
+        assert_eq!(format!("{:?}", a.events), format!("{:?}", b.events));
+        assert_eq!(a.events.len(), 512);
+    }
+
+    #[test]
+    fn a_frame_that_expands_without_bound_is_refused() {
+        // 300 MiB of zeros compress to a few KiB: a worker stops at its bound.
+        let zeros = vec![0u8; 300 << 20];
+        let mut bomb = header(KIND_FRAME_ZSTD);
+        bomb.extend_from_slice(&zstd::bulk::compress(&zeros, 1).unwrap());
+        assert!(bomb.len() < 1 << 20);
+        let e = decode_frame(&bomb).unwrap_err();
+        assert!(
+            matches!(&e, WireError::Body(m) if m.contains("expands past")),
+            "{e}"
+        );
+        let mut garbage = header(KIND_FRAME_ZSTD);
+        garbage.extend_from_slice(b"not zstd at all");
+        assert!(matches!(decode_frame(&garbage), Err(WireError::Body(_))));
     }
 
     #[test]

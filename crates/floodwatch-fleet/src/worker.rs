@@ -98,6 +98,10 @@ pub struct WorkerReport {
     pub undecodable: u64,
     /// Events the engines could not use, by reason.
     pub rejects: BTreeMap<String, u64>,
+    /// When it judged its first and its last frame (Unix ms; 0 if none): the span it was busy,
+    /// for throughput without its start-up and its last checkpoint.
+    pub first_frame_ms: i64,
+    pub last_frame_ms: i64,
 }
 
 /// What a partition's task is told.
@@ -752,6 +756,14 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
                     continue;
                 }
                 dbg_log(p, &format!("frame {seq}"));
+                {
+                    let now = floodwatch_core::Ts::now().as_millis();
+                    let mut r = ctx.report.borrow_mut();
+                    if r.first_frame_ms == 0 {
+                        r.first_frame_ms = now;
+                    }
+                    r.last_frame_ms = now;
+                }
                 match decode_frame(&msg.payload) {
                     Ok(frame) => {
                         if let Err(e) = part.take(frame, &mut out) {

@@ -623,7 +623,7 @@ pub struct FleetPublishArgs {
     #[command(flatten)]
     pub input: InputFlags,
     /// Events per message, at most.
-    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub frame_events: u32,
     /// Messages waiting for the server's ack, at most.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
