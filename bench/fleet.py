@@ -116,7 +116,9 @@ def run_workers(coll, n_workers, want, tmp):
     try:
         pub_wall, pub_cpu, err = timed([BIN, "fleet", "publish", "--nats", srv.url, "--frame-events", FRAME, coll])
         # "published N event(s) of H host(s) in M message(s), ..."
-        events = next(int(l.split()[1]) for l in err.splitlines() if l.startswith("published "))
+        line = next(l for l in err.splitlines() if l.startswith("published "))
+        events = int(line.split()[1])
+        wire = line.split(" message(s), ")[1].split(",")[0]
         parts = list(range(PARTITIONS))
         share = [parts[i::n_workers] for i in range(n_workers)]
         t0 = time.perf_counter()
@@ -151,7 +153,7 @@ def run_workers(coll, n_workers, want, tmp):
         if got != want:
             sys.exit(f"{n_workers} worker(s): the collected findings are not hunt's "
                      f"({len(got)} vs {len(want)}): see {tmp}")
-        return {"events": events, "publish_s": pub_wall, "publish_cpu_s": pub_cpu,
+        return {"events": events, "wire": wire, "publish_s": pub_wall, "publish_cpu_s": pub_cpu,
                 "wall_s": wall, "busy_s": busy, "worker_cpu_s": worker_cpu, "server_cpu_s": server_cpu}
     finally:
         srv.stop()
@@ -229,7 +231,7 @@ def main():
     ev = one["events"]
     print(f"hunt --threads 1 (one process, reference): {hunt_wall:.2f} s, {ev / hunt_wall:,.0f} events/s")
     print(f"publisher (fleet publish, its own cost): {one['publish_s']:.2f} s wall, {one['publish_cpu_s']:.2f} s CPU, "
-          f"{ev / one['publish_s']:,.0f} events/s; {ev:,} events")
+          f"{ev / one['publish_s']:,.0f} events/s; {ev:,} events, {one['wire']} on the wire")
     print("wall: workers started -> every partition checkpointed to its end (start-up, leases, the last")
     print("checkpoint after 300 ms of quiet included); busy: first frame judged -> last frame judged")
     print(f"{'workers':>7} {'wall_s':>7} {'events/s':>10} {'busy_s':>7} {'events/s':>10} {'worker_cpu_s':>12} {'server_cpu_s':>12}")

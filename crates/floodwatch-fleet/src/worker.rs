@@ -737,7 +737,7 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
                         // go on (the consumer deleted by a worker that took the partition over)
                         // end the partition here.
                         errors += 1;
-                        if errors == 1 || errors % 50 == 0 {
+                        if errors == 1 || errors.is_multiple_of(50) {
                             log(&format!("partition {p}: {e}"));
                         }
                         if errors >= 25 && e.to_string().contains("deleted") {
