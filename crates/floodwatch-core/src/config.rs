@@ -503,6 +503,19 @@ pub enum AgentSink {
         #[serde(default = "default_spool_max_bytes")]
         spool_max_bytes: u64,
     },
+    /// NATS JetStream (the fleet): every finding state to `floodwatch.findings.<host>`, and with
+    /// `events` the normalized events to `floodwatch.events.<host>`, each publish acknowledged by
+    /// the server; while it is unreachable they wait in the `spool` folder (at most
+    /// `spool_max_bytes`; more is dropped and counted). `url` may list several servers,
+    /// comma-separated.
+    Nats {
+        url: String,
+        spool: PathBuf,
+        #[serde(default = "default_spool_max_bytes")]
+        spool_max_bytes: u64,
+        #[serde(default)]
+        events: bool,
+    },
 }
 
 fn default_syslog_facility() -> u8 {
@@ -603,6 +616,17 @@ impl Agent {
             }
         }
         for (i, k) in self.sinks.iter().enumerate() {
+            if let AgentSink::Nats { url, spool, .. } = k {
+                if url.trim().is_empty() {
+                    return Err(format!(
+                        "agent.sink #{} (nats): url is empty: name the server (nats://host:4222)",
+                        i + 1
+                    ));
+                }
+                if spool.as_os_str().is_empty() {
+                    return Err(format!("agent.sink #{} (nats): spool is empty", i + 1));
+                }
+            }
             if let AgentSink::File {
                 path,
                 max_bytes,

@@ -1,5 +1,6 @@
 //! A bounded on-disk FIFO of findings waiting for their receiver: one file per finding
-//! (`<seq>.json`: the id on the first line, the body after it), written to a temporary name, synced,
+//! (`<seq>.json`: the id on the first line, the body after it; the fleet's NATS sink keeps encoded
+//! messages the same way, [`Spool::push_bytes`]), written to a temporary name, synced,
 //! then renamed, so a crash leaves either the whole finding or nothing. A spool opened again (after
 //! a restart) resumes with what is in it, oldest first. A finding that would take the spool past
 //! its byte limit is not stored and is counted: the spool never grows without bound and never
@@ -64,6 +65,11 @@ impl Spool {
 
     /// Stores a finding at the back; false (and counted) when it does not fit.
     pub fn push(&mut self, id: &str, body: &str) -> Result<bool, DeliverError> {
+        self.push_bytes(id, body.as_bytes())
+    }
+
+    /// [`Spool::push`] of any bytes (an encoded message): `id` is one line (no newline in it).
+    pub fn push_bytes(&mut self, id: &str, body: &[u8]) -> Result<bool, DeliverError> {
         let len = (id.len() + 1 + body.len()) as u64;
         if self.bytes + len > self.max_bytes {
             self.overflowed += 1;
@@ -76,7 +82,7 @@ impl Spool {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(id.as_bytes())?;
             f.write_all(b"\n")?;
-            f.write_all(body.as_bytes())?;
+            f.write_all(body)?;
             f.sync_all()?;
             fs::rename(&tmp, &path)
         };
@@ -89,14 +95,31 @@ impl Spool {
 
     /// The oldest finding: (id, body).
     pub fn front(&self) -> Option<Result<(String, String), DeliverError>> {
+        self.front_bytes().map(|r| {
+            r.and_then(|(id, body)| {
+                String::from_utf8(body).map(|b| (id, b)).map_err(|e| {
+                    DeliverError::io(
+                        format!("spool {}", self.dir.display()),
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                    )
+                })
+            })
+        })
+    }
+
+    /// The oldest entry as it was pushed: (id, body bytes).
+    pub fn front_bytes(&self) -> Option<Result<(String, Vec<u8>), DeliverError>> {
         let &(seq, _) = self.items.front()?;
         let path = self.path(seq);
         Some(
-            fs::read_to_string(&path)
+            fs::read(&path)
                 .map_err(|e| DeliverError::io(format!("spool {}", path.display()), e))
-                .map(|text| match text.split_once('\n') {
-                    Some((id, body)) => (id.to_string(), body.to_string()),
-                    None => (String::new(), text),
+                .map(|raw| match raw.iter().position(|b| *b == b'\n') {
+                    Some(i) => (
+                        String::from_utf8_lossy(&raw[..i]).into_owned(),
+                        raw[i + 1..].to_vec(),
+                    ),
+                    None => (String::new(), raw),
                 }),
         )
     }

@@ -57,7 +57,7 @@ pub struct Ceiling {
     pub connections_per_s: Option<f64>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Suppression {
     pub id: String,
     pub reason: String,
@@ -200,7 +200,8 @@ fn build(raw: RawSuppression, index: usize) -> std::result::Result<Suppression, 
     Ok(s)
 }
 
-#[derive(Debug, Default)]
+/// Clone: the fleet worker gives each host's engine its own copy.
+#[derive(Clone, Debug, Default)]
 pub struct Suppressions {
     pub list: Vec<Suppression>,
     /// Malformed entries (skipped) and entries already expired at load time.

@@ -8,6 +8,7 @@
 //! | discover files, sniff formats, anchor dateless sources | [`plan`] |
 //! | per-host merge in event time into the engine | [`replay`] |
 //! | a whole batch hunt over a worker pool | [`hunt`] |
+//! | a collection as per-host event streams, in a hunt's order (`fleet publish`) | [`stream`] |
 //! | a live stream from stdin | [`watch`] |
 //! | every source of a Mac into one engine, findings to sinks | [`agent`] |
 //! | a file's lines written out at a rate (rehearsing the agent) | [`playback`] |
@@ -22,6 +23,7 @@ pub mod playback;
 pub mod replay;
 pub mod setup;
 pub mod store;
+pub mod stream;
 pub mod watch;
 
 pub use hunt::{hunt, hunt_observed, hunt_with, visit_events, HuntOptions, HuntResult, InputInfo};

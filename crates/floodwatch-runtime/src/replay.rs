@@ -316,7 +316,7 @@ pub(crate) fn run_host(
     Ok(replay(files, &clock, cfg, shared, opts, Some(&breaks))?.0)
 }
 
-type Breaks = BTreeMap<u32, Vec<Break>>;
+pub(crate) type Breaks = BTreeMap<u32, Vec<Break>>;
 
 /// Moves an event's times (its instant, and an interval's start) by `ns`.
 fn shift(ev: &mut Event, ns: i64) {
@@ -337,14 +337,17 @@ fn report_progress(opts: &HuntOptions, cursors: &[Cursor], reported: &mut u64) {
     }
 }
 
-fn replay(
+/// Merges a host's files (or their segments) by event time and hands every event to `feed`, in
+/// the order a hunt's engine takes them. Returns each file's counts (with notes on its segments) and,
+/// on a first pass (`segments` None), where each watched file's time runs backwards.
+pub(crate) fn merge(
     files: &[Planned],
     clock: &dyn Fn(&Planned) -> ClockHints,
     cfg: &Config,
-    shared: &Arc<Shared>,
     opts: &HuntOptions,
     segments: Option<&Breaks>,
-) -> Result<(HostOutput, Breaks)> {
+    feed: &mut dyn FnMut(Event) -> Result<()>,
+) -> Result<(BTreeMap<u32, FileStats>, Breaks)> {
     let slack_ns = cfg.windows.reorder_slack.as_nanos() as i64;
     // A second, segmented pass would read the host's streams again, which cannot be: with a stream
     // in the host, backward steps are rejected as late, as in `watch`.
@@ -387,8 +390,6 @@ fn replay(
             }
         }
     }
-    let mut engine = Engine::new(shared.clone(), false);
-    let mut alerts = Vec::new();
     let (mut pushed, mut reported) = (0u64, 0u64);
     loop {
         let mut best: Option<(usize, Ts)> = None;
@@ -406,7 +407,7 @@ fn replay(
             continue;
         }
         if let Some(ev) = cursors[i].buf.pop_front() {
-            engine.push(ev, &mut alerts);
+            feed(ev)?;
         }
         pushed += 1;
         if pushed % 4096 == 0 {
@@ -414,8 +415,6 @@ fn replay(
         }
     }
     report_progress(opts, &cursors, &mut reported);
-    engine.finish(&mut alerts);
-    engine.settle(&mut alerts);
     let mut breaks = Breaks::new();
     let mut stats: BTreeMap<u32, FileStats> = BTreeMap::new();
     for (id, b) in segments
@@ -462,6 +461,25 @@ fn replay(
             }
         }
     }
+    Ok((stats, breaks))
+}
+
+fn replay(
+    files: &[Planned],
+    clock: &dyn Fn(&Planned) -> ClockHints,
+    cfg: &Config,
+    shared: &Arc<Shared>,
+    opts: &HuntOptions,
+    segments: Option<&Breaks>,
+) -> Result<(HostOutput, Breaks)> {
+    let mut engine = Engine::new(shared.clone(), false);
+    let mut alerts = Vec::new();
+    let (stats, breaks) = merge(files, clock, cfg, opts, segments, &mut |ev| {
+        engine.push(ev, &mut alerts);
+        Ok(())
+    })?;
+    engine.finish(&mut alerts);
+    engine.settle(&mut alerts);
     let out = HostOutput {
         alerts,
         findings: std::mem::take(&mut engine.findings),

@@ -422,6 +422,71 @@ fn apply(
 }
 
 impl Store {
+    /// Brings alerts already stored up to date with what the response stage added since (a
+    /// campaign joined as other hosts' findings arrived, its score bonus, the playbook): only
+    /// where the store holds the same view of the episode (same last sight, same state) and its
+    /// JSON differs. Not a lifecycle step: no history row. Returns how many changed.
+    pub fn refresh_alerts(&mut self, alerts: &[Alert]) -> Result<u64> {
+        let r = (|| -> rusqlite::Result<u64> {
+            let tx = self.conn.transaction()?;
+            let mut n = 0;
+            for a in alerts {
+                let json = serde_json::to_string(a).unwrap_or_default();
+                let headline = a
+                    .reasons
+                    .first()
+                    .map(|r| r.text.clone())
+                    .unwrap_or_default();
+                n += tx.execute(
+                    "UPDATE alerts SET score = ?2, severity = ?3, headline = ?4, alert_json = ?5,
+                         destination = ?6
+                     WHERE id = ?1 AND last_seen_ns = ?7 AND state = ?8 AND alert_json != ?5",
+                    params![
+                        a.id,
+                        a.score,
+                        a.severity.as_str(),
+                        headline,
+                        json,
+                        destination_of(a),
+                        a.last_seen.0,
+                        state_of(a)
+                    ],
+                )? as u64;
+            }
+            tx.commit()?;
+            Ok(n)
+        })();
+        r.map_err(|e| self.sql(e))
+    }
+
+    /// [`Store::refresh_alerts`] for network flood findings (a campaign raises their severity).
+    pub fn refresh_network(
+        &mut self,
+        findings: &[floodwatch_core::finding::NetworkFinding],
+    ) -> Result<u64> {
+        let r = (|| -> rusqlite::Result<u64> {
+            let tx = self.conn.transaction()?;
+            let mut n = 0;
+            for f in findings {
+                let json = serde_json::to_string(f).unwrap_or_default();
+                n += tx.execute(
+                    "UPDATE network_findings SET severity = ?2, headline = ?3, finding_json = ?4
+                     WHERE id = ?1 AND last_seen_ns = ?5 AND finding_json != ?4",
+                    params![
+                        f.id,
+                        f.severity.as_str(),
+                        f.reasons.first().cloned().unwrap_or_default(),
+                        json,
+                        f.last_seen.0
+                    ],
+                )? as u64;
+            }
+            tx.commit()?;
+            Ok(n)
+        })();
+        r.map_err(|e| self.sql(e))
+    }
+
     /// True when the store already holds this view of the alert or a later one (a stream replayed
     /// into `watch --db`): recording it would change nothing, and printing it would repeat history.
     pub fn alert_is_known(&self, a: &Alert) -> Result<bool> {

@@ -198,14 +198,33 @@ pub fn run_agent(
         stop: &stopping,
         labels: &labels,
         bell: &bell,
-        sinks,
+        sinks: &mut *sinks,
         ledger,
         checkpoint,
         fingerprint,
     };
     let result = run.drive(sup, &mut feeds);
     stopping.sources_now(&feeds);
-    result
+    let summary = result?;
+    sinks.flush()?;
+    Ok(summary)
+}
+
+/// The engine's sources as events name them (label and format), for sinks that ship events.
+fn source_names(shared: &Shared) -> Vec<sink::SourceName> {
+    shared
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, label)| sink::SourceName {
+            label: label.clone(),
+            format: shared
+                .formats
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| Arc::from("unknown")),
+        })
+        .collect()
 }
 
 /// The agent's stop (a signal), and the sources' own.
@@ -261,6 +280,9 @@ impl Run<'_> {
         let mut last_push = Instant::now();
         let mut last_checkpoint = Instant::now();
         let mut draining: Option<Instant> = None;
+        // Sinks that ship the events themselves get each turn's, in the engine's order.
+        let tap = self.sinks.wants_events();
+        let mut tapped: Vec<Event> = Vec::new();
         loop {
             for f in feeds.iter_mut() {
                 f.refill();
@@ -288,6 +310,9 @@ impl Run<'_> {
                     Some(e) => e,
                     None => engine.insert(self.new_engine(sup.take().unwrap_or_default(), feeds)?),
                 };
+                if tap {
+                    tapped.push(ev.clone());
+                }
                 e.push(ev, &mut alerts);
                 pushed += 1;
                 if feeds[i].buf.is_empty() {
@@ -303,6 +328,11 @@ impl Run<'_> {
             }
             if pushed > 0 {
                 last_push = Instant::now();
+            }
+            if let (false, Some(e)) = (tapped.is_empty(), engine.as_ref()) {
+                self.sinks
+                    .write_events(&source_names(e.shared()), &tapped)?;
+                tapped.clear();
             }
             let all_ended = feeds.iter().all(|f| f.ended && f.buf.is_empty());
             if let Some(e) = engine.as_mut() {
@@ -365,6 +395,17 @@ impl Run<'_> {
                 self.sinks.deliver(&d, None)?;
             }
             summary = std::mem::take(&mut res.summary);
+            // A replay makes no health findings (its output is a hunt's), but a spool that
+            // overflowed is still said.
+            let overflowed = self.sinks.overflowed();
+            if overflowed > 0 {
+                source::log(
+                    "sinks",
+                    &format!(
+                        "{overflowed} message(s) did not fit in a sink's spool and were dropped"
+                    ),
+                );
+            }
         } else {
             self.emit_live(&mut engine, &mut alerts, &mut findings)?;
             summary.network = findings;
@@ -530,8 +571,8 @@ fn usable_checkpoint(l: &mut AgentState, fingerprint: u64) -> Result<Option<Chec
 }
 
 /// Names the config (less its `[agent]` section: sources and sinks may change across a restart)
-/// and the suppressions, for checkpoints.
-fn fingerprint(cfg: &Config, sup: &Suppressions) -> u64 {
+/// and the suppressions, for checkpoints (the agent's, and the fleet worker's).
+pub fn fingerprint(cfg: &Config, sup: &Suppressions) -> u64 {
     let mut c = cfg.clone();
     c.agent = Default::default();
     let text = format!("{c:?}\n{:?}", sup.list);

@@ -7,6 +7,7 @@ use super::state::AgentState;
 use crate::output::{Delivery, Item};
 use floodwatch_core::alert::Severity;
 use floodwatch_core::config::AgentSink;
+use floodwatch_core::event::Event;
 use floodwatch_core::{Error, Result, Ts};
 use floodwatch_deliver::syslog::{SyslogConfig, SyslogSink, Transport};
 use floodwatch_deliver::webhook::{WebhookConfig, WebhookSink};
@@ -15,6 +16,7 @@ use floodwatch_store::Store;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One destination of finding lines.
 pub trait Sink {
@@ -46,7 +48,32 @@ pub trait Sink {
     fn overflowed(&self) -> u64 {
         0
     }
+    /// A sink that also ships the normalized events (the fleet's `nats` sink with `events`): it
+    /// gets every event the engine takes, in the engine's order, each turn of the loop.
+    fn wants_events(&self) -> bool {
+        false
+    }
+    /// The events of one turn; `files` names each event's `origin.file` (the source's label and
+    /// format).
+    fn write_events(&mut self, _files: &[SourceName], _events: &[Event]) -> Result<()> {
+        Ok(())
+    }
+    /// At the end of a run: what waits (a spool) gets one last, bounded, chance to leave.
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
+
+/// A source as events name it: its label (evidence's file) and its format's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceName {
+    pub label: Arc<str>,
+    pub format: Arc<str>,
+}
+
+/// Builds the sinks the runtime does not know itself (the fleet's `nats`): given the sink's
+/// config, the sink, or None when it is not one of its kinds.
+pub type SinkFactory<'a> = &'a dyn Fn(&AgentSink) -> Option<Result<Box<dyn Sink + Send>>>;
 
 /// A `floodwatch-deliver` transport (syslog, webhook) as a sink. A receiver that fails never stops
 /// the agent: the transport counts it (and the webhook keeps the finding in its spool), and the
@@ -423,9 +450,28 @@ impl Sinks {
         cfg: &[AgentSink],
         store_cfg: &floodwatch_core::config::Store,
     ) -> Result<Sinks> {
+        Self::from_config_with(cfg, store_cfg, &|_| None)
+    }
+
+    /// [`Sinks::from_config`], with `extra` building the kinds this crate does not (the fleet's
+    /// `nats` sink, built by the binary, which knows the fleet crate).
+    pub fn from_config_with(
+        cfg: &[AgentSink],
+        store_cfg: &floodwatch_core::config::Store,
+        extra: SinkFactory<'_>,
+    ) -> Result<Sinks> {
         let mut sinks: Vec<Box<dyn Sink + Send>> = Vec::new();
         for s in cfg {
+            if let Some(built) = extra(s) {
+                sinks.push(built?);
+                continue;
+            }
             sinks.push(match s {
+                AgentSink::Nats { .. } => {
+                    return Err(Error::Usage(
+                        "agent sink nats: this build has no NATS client (the floodwatch binary builds it)".into(),
+                    ))
+                }
                 AgentSink::Stdout {} => Box::new(StdoutSink),
                 AgentSink::Store { path } => Box::new(StoreSink::open(
                     path.as_deref().unwrap_or(&store_cfg.db),
@@ -540,6 +586,27 @@ impl Sinks {
     /// Findings dropped by a full spool, over every sink.
     pub fn overflowed(&self) -> u64 {
         self.sinks.iter().map(|s| s.overflowed()).sum()
+    }
+
+    /// Whether some sink ships events (the engine loop then hands them over).
+    pub fn wants_events(&self) -> bool {
+        self.sinks.iter().any(|s| s.wants_events())
+    }
+
+    /// One turn's events to every sink that ships them.
+    pub fn write_events(&mut self, files: &[SourceName], events: &[Event]) -> Result<()> {
+        for s in self.sinks.iter_mut().filter(|s| s.wants_events()) {
+            s.write_events(files, events)?;
+        }
+        Ok(())
+    }
+
+    /// The end of a run: every sink's last chance to deliver what waits.
+    pub fn flush(&mut self) -> Result<()> {
+        for s in &mut self.sinks {
+            s.flush()?;
+        }
+        Ok(())
     }
 }
 

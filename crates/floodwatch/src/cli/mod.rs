@@ -67,6 +67,10 @@ pub enum Cmd {
     /// Write a telemetry file's lines to stdout, at a fixed rate or with their original pacing (a
     /// stand-in for eslogger or nettop when rehearsing the agent).
     Replay(ReplayArgs),
+    /// The fleet on NATS JetStream: publish collections' events, workers that run the engine over
+    /// partitions of hosts, a collector of every finding into the store.
+    #[command(subcommand)]
+    Fleet(FleetCmd),
 }
 
 // ---- flags shared by several commands ----
@@ -456,6 +460,21 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// `fleet worker --partitions` is one value (a list, ranges expanded), read back as its type.
+    #[test]
+    fn worker_partitions_parse_as_one_list() {
+        let cli =
+            Cli::try_parse_from(["floodwatch", "fleet", "worker", "--partitions", "5-7,0,2,6"])
+                .unwrap();
+        let Cmd::Fleet(FleetCmd::Worker(w)) = cli.cmd else {
+            panic!("not a fleet worker");
+        };
+        assert_eq!(w.partitions.unwrap().0, [0, 2, 5, 6, 7]);
+        assert!(
+            Cli::try_parse_from(["floodwatch", "fleet", "worker", "--partitions", "3-1"]).is_err()
+        );
+    }
+
     #[test]
     fn shared_flags_parse_the_same_in_every_command() {
         let hunt = Cli::try_parse_from([
@@ -518,4 +537,187 @@ mod tests {
             );
         }
     }
+}
+
+// ---- fleet ----
+
+/// `--nats`: the server (several comma-separated).
+#[derive(Args, Clone, Debug)]
+pub struct NatsFlag {
+    /// NATS server URL (several comma-separated).
+    #[arg(
+        long = "nats",
+        env = "FLOODWATCH_NATS",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    pub url: String,
+}
+
+#[derive(Subcommand)]
+pub enum FleetCmd {
+    /// Print a nats-server config for the fleet: JetStream, and the subject mapping that puts each
+    /// host in one of N partitions.
+    ServerConfig(FleetServerConfigArgs),
+    /// Create (or bring up to date) the fleet's streams, buckets and object store on the server,
+    /// and check the server's partition mapping.
+    Setup(FleetSetupArgs),
+    /// Publish a collection's events, read exactly as `hunt` reads it, host by host in time order.
+    Publish(FleetPublishArgs),
+    /// Run the engine over partitions of hosts: take partitions by lease (or the ones given),
+    /// checkpoint, publish findings. Runs until SIGINT/SIGTERM (partitions are checkpointed and
+    /// given back).
+    Worker(FleetWorkerArgs),
+    /// Write every finding (workers' and agents') into the store, with fleet-wide campaigns. Runs
+    /// until SIGINT/SIGTERM, or --exit-idle.
+    Collect(FleetCollectArgs),
+    /// The fleet as the server holds it: partitions, owners, checkpoints, what waits.
+    Status(FleetStatusArgs),
+}
+
+#[derive(Args)]
+pub struct FleetServerConfigArgs {
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub partitions: u32,
+    /// Where the server listens for clients.
+    #[arg(long, default_value = "127.0.0.1:4222")]
+    pub listen: String,
+    /// JetStream's storage folder.
+    #[arg(long, default_value = "nats-store")]
+    pub store_dir: String,
+}
+
+#[derive(Args)]
+pub struct FleetSetupArgs {
+    #[command(flatten)]
+    pub nats: NatsFlag,
+    /// Partitions (the server's mapping must use the same number).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub partitions: u32,
+    /// How long a worker's partition lease lasts without renewal (how soon a dead worker's
+    /// partitions move).
+    #[arg(long, default_value = "10s", value_parser = parse_span)]
+    pub lease_ttl: std::time::Duration,
+    /// How long events are kept (a partition without a usable checkpoint is rebuilt from them).
+    #[arg(long, default_value = "7d", value_parser = parse_span)]
+    pub events_max_age: std::time::Duration,
+    /// How long finding states are kept (what the collector's campaigns see).
+    #[arg(long, default_value = "30d", value_parser = parse_span)]
+    pub findings_max_age: std::time::Duration,
+    /// Re-sends within this window are dropped by the server.
+    #[arg(long, default_value = "10m", value_parser = parse_span)]
+    pub duplicate_window: std::time::Duration,
+    /// Stream and bucket replicas (a clustered server).
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
+}
+
+#[derive(Args)]
+pub struct FleetPublishArgs {
+    /// Files or folders to read, as `hunt` takes them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub nats: NatsFlag,
+    #[command(flatten)]
+    pub config: ConfigFlag,
+    #[command(flatten)]
+    pub input: InputFlags,
+    /// Events per message, at most.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub frame_events: u32,
+    /// Messages waiting for the server's ack, at most.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub inflight: u32,
+    /// Write the per-file summary as JSON here.
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct FleetWorkerArgs {
+    #[command(flatten)]
+    pub nats: NatsFlag,
+    #[command(flatten)]
+    pub config: ConfigFlag,
+    /// Suppressions file (TOML), overriding the config's `suppressions`.
+    #[arg(long)]
+    pub suppressions: Option<PathBuf>,
+    /// Exactly these partitions (`0,2,5-7`), held until stopped; default: a share of all of them,
+    /// by lease, rebalanced as workers come and go.
+    #[arg(long, value_parser = parse_partitions)]
+    pub partitions: Option<PartitionList>,
+    /// How leases name this worker (letters, digits, - and _; default: machine name and pid).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Checkpoint every partition at least this often while it changes.
+    #[arg(long, default_value = "2s", value_parser = parse_span)]
+    pub checkpoint_interval: std::time::Duration,
+    /// ... and after this many messages.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_frames: u64,
+    /// Live streams (agents' events): alert states as they happen, and a host's event clock moves
+    /// on with wall time after --idle-after of silence, as in `watch`. Default: hunt's semantics
+    /// (final states when a published host ends).
+    #[arg(long)]
+    pub live: bool,
+    #[arg(long, default_value = "5s", value_parser = parse_span)]
+    pub idle_after: std::time::Duration,
+    /// Write the worker's counts as JSON here when it stops.
+    #[arg(long)]
+    pub report_json: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct FleetCollectArgs {
+    #[command(flatten)]
+    pub nats: NatsFlag,
+    #[command(flatten)]
+    pub config: ConfigFlag,
+    /// The store to write (created when absent).
+    #[arg(long)]
+    pub db: PathBuf,
+    /// Write to the store at least this often while findings keep coming.
+    #[arg(long, default_value = "2s", value_parser = parse_span)]
+    pub write_every: std::time::Duration,
+    /// Stop once every finding so far is in the store and nothing came for this long.
+    #[arg(long, value_parser = parse_span)]
+    pub exit_idle: Option<std::time::Duration>,
+}
+
+#[derive(Args)]
+pub struct FleetStatusArgs {
+    #[command(flatten)]
+    pub nats: NatsFlag,
+    /// As JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `0,2,5-7` → [0, 2, 5, 6, 7].
+/// `--partitions 0,2,5-7`: one value to clap (a bare `Vec` would make it many).
+#[derive(Clone, Debug)]
+pub struct PartitionList(pub Vec<u32>);
+
+fn parse_partitions(s: &str) -> Result<PartitionList, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || format!("{part:?} is not a partition or a range (like 0,2,5-7)");
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) =
+                    (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                if a > b || b - a > 4096 {
+                    return Err(bad());
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    if out.is_empty() {
+        return Err("no partition given".into());
+    }
+    Ok(PartitionList(out))
 }

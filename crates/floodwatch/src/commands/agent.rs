@@ -45,7 +45,7 @@ pub fn run(a: AgentArgs) -> Result<ExitCode> {
             path: Some(db.clone()),
         });
     }
-    let mut sinks = Sinks::from_config(&sink_cfg, &cfg.store)?;
+    let mut sinks = Sinks::from_config_with(&sink_cfg, &cfg.store, &floodwatch_fleet::agent_sink)?;
     let opts = AgentOptions {
         once: a.once,
         stop: Some(stop_on_signal()?),

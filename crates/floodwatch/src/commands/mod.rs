@@ -9,6 +9,7 @@ pub mod coverage;
 pub mod demo;
 pub mod eval;
 pub mod export;
+pub mod fleet;
 pub mod hunt;
 pub mod replay;
 pub mod serve;
@@ -47,6 +48,7 @@ pub fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Serve(a) => serve::run(a),
         Cmd::Agent(a) => agent::run(a),
         Cmd::Replay(a) => replay::run(a),
+        Cmd::Fleet(c) => fleet::run(c),
     }
 }
 

@@ -3,6 +3,7 @@
 // Every test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod nats;
 pub mod serve;
 
 use floodwatch_core::config::Config;
