@@ -11,13 +11,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-200}
 RUNS=${2:-3}
-BIN=${3:-target/release/floodwatch}
+TARGET=${CARGO_TARGET_DIR:-target}
+BIN=${3:-$TARGET/release/floodwatch}
 OUT=bench/out
 DATA=$OUT/agent-${MB}mb
 cargo build --release -q -p floodwatch -p floodwatch-sim --examples --bins
 if [ ! -d "$DATA" ]; then
   echo "generating ${MB} MB for one host in $DATA" >&2
-  ./target/release/examples/make_bulk "$DATA" 1 "$MB" 7 >/dev/null
+  "$TARGET/release/examples/make_bulk" "$DATA" 1 "$MB" 7 >/dev/null
 fi
 HOST=$(basename "$(ls -d "$DATA"/*/ | head -1)")
 ES=$(realpath "$DATA/$HOST/eslogger.jsonl")

@@ -61,7 +61,9 @@ pub fn play(path: &Path, pacing: Pacing, out: &mut dyn Write) -> Result<Played> 
                 return closed_or(e, played);
             }
             let n = buf.len();
-            played.lines += buf.iter().filter(|b| **b == b'\n').count() as u64;
+            // memchr's counting is vectorized: a byte-by-byte count cost the replay a fifth of
+            // its time, on the core it shares with the agent in the benchmark.
+            played.lines += memchr::memchr_iter(b'\n', buf).count() as u64;
             played.bytes += n as u64;
             reader.consume(n);
         }

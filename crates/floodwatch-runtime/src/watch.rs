@@ -62,7 +62,15 @@ pub(crate) fn sniff_named<R: Read + Send + 'static>(
     input: R,
     what: &str,
 ) -> Result<(floodwatch_sources::Format, impl BufRead + Send, Damage)> {
-    let decoded = floodwatch_sources::input::decode(input).map_err(|e| match e {
+    sniff_decoded(floodwatch_sources::input::decode(input), what)
+}
+
+/// [`sniff_named`] of an input decoded already (or the reason it could not be).
+pub(crate) fn sniff_decoded(
+    decoded: std::result::Result<floodwatch_sources::input::Decoded, OpenError>,
+    what: &str,
+) -> Result<(floodwatch_sources::Format, impl BufRead + Send, Damage)> {
+    let decoded = decoded.map_err(|e| match e {
         OpenError::Io(e) => Error::io(format!("reading {what}"), e),
         OpenError::Refused(why) => Error::Input(format!("{what} is not read: {why}")),
     })?;

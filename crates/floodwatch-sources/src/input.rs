@@ -175,6 +175,25 @@ pub fn decode<R: Read + Send + 'static>(raw: R) -> Result<Decoded, OpenError> {
     decode_buffered(raw, BUF_BYTES)
 }
 
+/// [`decode`] for a stream that is buffered already (the agent's chunks): plain text is read from
+/// that buffer as it is, not copied through a second one; compressed input is decoded as by
+/// [`decode`].
+pub fn decode_buf<R: BufRead + Send + 'static>(mut raw: R) -> Result<Decoded, OpenError> {
+    let magic = read_up_to(&mut raw, MAGIC_BYTES)?;
+    let encoding = encoding(&magic).map_err(OpenError::Refused)?;
+    if encoding != Encoding::Plain {
+        return decode(Cursor::new(magic).chain(raw));
+    }
+    let mut text = Cursor::new(magic).chain(raw);
+    let first = read_up_to(&mut text, BOM.len())?;
+    let first = if first == BOM { Vec::new() } else { first };
+    Ok(Decoded {
+        reader: Box::new(Cursor::new(first).chain(text)),
+        encoding,
+        damage: Damage::default(),
+    })
+}
+
 /// [`decode`] with a read buffer of `capacity` bytes (a probe that reads little needs no large one).
 fn decode_buffered<R: Read + Send + 'static>(
     mut raw: R,
@@ -277,6 +296,37 @@ mod tests {
     }
 
     const TEXT: &[u8] = b"{\"a\":1}\n{\"b\":2}\n";
+
+    /// `decode_buf` (a buffered stream, read from its own buffer) reads what `decode` reads.
+    #[test]
+    fn decode_buf_reads_what_decode_reads() {
+        let buffered = |raw: Vec<u8>| {
+            // A buffer of 3 bytes: the magic, the byte order mark and the lines all straddle it.
+            let mut d = decode_buf(std::io::BufReader::with_capacity(3, Cursor::new(raw))).unwrap();
+            let mut out = Vec::new();
+            d.reader.read_to_end(&mut out).unwrap();
+            (out, d.encoding)
+        };
+        let mut bom = BOM.to_vec();
+        bom.extend(TEXT);
+        let z = zstd::stream::encode_all(TEXT, 3).unwrap();
+        for raw in [
+            TEXT.to_vec(),
+            bom.clone(),
+            gzip(TEXT),
+            gzip(&bom),
+            z,
+            b"{}".to_vec(),
+            Vec::new(),
+        ] {
+            let (text, enc, _) = all(raw.clone()).unwrap();
+            assert_eq!(buffered(raw), (text, enc));
+        }
+        let mut lines = decode_buf(Cursor::new(TEXT.to_vec())).unwrap().reader;
+        let mut first = Vec::new();
+        lines.read_until(b'\n', &mut first).unwrap();
+        assert_eq!(first, b"{\"a\":1}\n");
+    }
 
     #[test]
     fn plain_gzip_and_zstd_read_the_same_text() {

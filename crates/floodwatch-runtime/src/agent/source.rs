@@ -3,7 +3,7 @@
 //! the events to the engine thread in batches. Before it would wait for more bytes, the source
 //! thread sends what it holds, so a quiet source never sits on events.
 
-use crate::watch::sniff_named;
+use crate::watch::sniff_decoded;
 use floodwatch_core::event::Event;
 use floodwatch_core::{Error, Result};
 use floodwatch_sources::input::Damage;
@@ -22,7 +22,7 @@ pub(crate) const BATCH: usize = 1024;
 /// Batches a source may have waiting for the engine before it waits itself (its memory bound).
 pub(crate) const QUEUE: usize = 8;
 /// Raw bytes per chunk, and chunks in flight per source.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
 const CHUNKS: usize = 4;
 /// How often a followed file is looked at when nothing new was read.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
@@ -177,6 +177,17 @@ impl ChunkReader {
 
 impl Read for ChunkReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = buf.len().min(avail.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// The chunks are the buffer: framing reads lines straight out of them (no second copy).
+impl BufRead for ChunkReader {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         while self.pos >= self.cur.len() {
             let next = match self.rx.try_recv() {
                 Ok(c) => Some(c),
@@ -191,13 +202,14 @@ impl Read for ChunkReader {
                     self.cur = c;
                     self.pos = 0;
                 }
-                None => return Ok(0),
+                None => return Ok(&[]),
             }
         }
-        let n = buf.len().min(self.cur.len() - self.pos);
-        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(&self.cur[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.cur.len());
     }
 }
 
@@ -305,10 +317,10 @@ fn read_run(
         pending: pending.clone(),
     };
     let opened: Result<(Format, Box<dyn BufRead + Send>, Damage)> = match spec.format {
-        Some(f) => floodwatch_sources::input::decode(reader)
+        Some(f) => floodwatch_sources::input::decode_buf(reader)
             .map(|d| (f, d.reader, d.damage))
             .map_err(|e| Error::Input(format!("{} is not read: {e}", spec.label))),
-        None => sniff_named(reader, &spec.label)
+        None => sniff_decoded(floodwatch_sources::input::decode_buf(reader), &spec.label)
             .map(|(f, r, d)| (f, Box::new(r) as Box<dyn BufRead + Send>, d)),
     };
     let (format, reader, damage) = match opened {
