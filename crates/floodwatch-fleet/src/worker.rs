@@ -19,8 +19,9 @@
 //! when there is none: the stream keeps events by age, so the partition is rebuilt). Then frames
 //! come in stream order; each one's findings are published as they come (with `Nats-Msg-Id` set to
 //! the finding state's key, so a re-send after a takeover is dropped by the server). A checkpoint
-//! (every `checkpoint_interval`, after `checkpoint_frames` frames, and whenever the partition goes
-//! quiet) first waits for every finding's publish ack, then stores the engines (object
+//! (every `checkpoint_interval`, after `checkpoint_frames` frames, whenever the partition goes
+//! quiet for 300 ms, and without `--live` as soon as it has caught up with its stream) first waits
+//! for every finding's publish ack, then stores the engines (object
 //! `part-<p>-<seq>-<worker>`), moves the pointer by compare-and-set, and only then acks the
 //! consumer up to that sequence (ack-all). So an event is acked only once the findings it caused
 //! are published and the state it left is stored; a takeover replays exactly the frames after the
@@ -81,6 +82,9 @@ impl Default for WorkerOptions {
     }
 }
 
+/// The least time between two checkpoints made because a partition caught up with its stream.
+const CAUGHT_UP_SPACING: Duration = Duration::from_millis(100);
+
 /// What a worker did, over its partitions.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct WorkerReport {
@@ -102,6 +106,8 @@ pub struct WorkerReport {
     /// for throughput without its start-up and its last checkpoint.
     pub first_frame_ms: i64,
     pub last_frame_ms: i64,
+    /// When it last stored a checkpoint (Unix ms; 0 if never).
+    pub last_checkpoint_ms: i64,
 }
 
 /// What a partition's task is told.
@@ -721,6 +727,8 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
     let mut last_msg: Option<async_nats::jetstream::Message> = None;
     let mut since = 0u64;
     let mut last_ck = Instant::now();
+    // The last frame taken left nothing behind it in the stream (a published collection's end).
+    let mut caught_up = false;
     let mut last_in = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -750,7 +758,10 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
                     None => return Err(Error::Input(format!("partition {p}: the consumer ended"))),
                 };
                 errors = 0;
-                let seq = msg.info().map_err(nats_err("reading a message's sequence"))?.stream_sequence;
+                let (seq, behind) = {
+                    let info = msg.info().map_err(nats_err("reading a message's sequence"))?;
+                    (info.stream_sequence, info.pending)
+                };
                 last_in = Instant::now();
                 if seq <= last_seq {
                     continue;
@@ -792,6 +803,13 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
                 if since >= ctx.opts.checkpoint_frames {
                     checkpoint_now = true;
                 }
+                // A published collection's partition that has caught up with the stream is
+                // checkpointed now, not after the quiet time (at most every 100 ms, for a publisher
+                // slower than the worker). Live streams trickle: they keep the quiet time.
+                caught_up = behind == 0 && !ctx.opts.live;
+                if caught_up && last_ck.elapsed() >= CAUGHT_UP_SPACING {
+                    checkpoint_now = true;
+                }
             }
             _ = ticker.tick() => {
                 if part.idle(ctx.opts.idle_after, &mut out) {
@@ -805,7 +823,8 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
                 }
                 if since > 0
                     && (last_ck.elapsed() >= ctx.opts.checkpoint_interval
-                        || last_in.elapsed() >= Duration::from_millis(300))
+                        || last_in.elapsed() >= Duration::from_millis(300)
+                        || (caught_up && last_ck.elapsed() >= CAUGHT_UP_SPACING))
                 {
                     checkpoint_now = true;
                 }
@@ -861,7 +880,11 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
                 let _ = ctx.snapshots.delete(&o).await;
             }
             dbg_log(p, "checkpoint: done");
-            ctx.report.borrow_mut().checkpoints += 1;
+            {
+                let mut r = ctx.report.borrow_mut();
+                r.checkpoints += 1;
+                r.last_checkpoint_ms = floodwatch_core::Ts::now().as_millis();
+            }
             since = 0;
             last_ck = Instant::now();
         }
