@@ -4,6 +4,7 @@
 //! names records carry).
 
 pub(crate) mod json;
+pub(crate) mod lanes;
 pub(crate) mod reject;
 pub(crate) mod scan;
 pub(crate) mod swar;

@@ -8,7 +8,7 @@
 //! least as strict as serde_json on every rule (whitespace, string escapes, control characters,
 //! number grammar, trailing bytes). Differential tests and a fuzz target hold it to that.
 
-use super::swar;
+use super::{lanes, swar};
 use std::borrow::Cow;
 
 /// Not read by the fast path: read the record with serde instead.
@@ -180,12 +180,22 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// After an opening quote: the run of bytes up to the first stop byte. Eight bytes at a time
-    /// (SWAR): most strings here are keys and paths of 4 to 40 bytes.
+    /// After an opening quote: the run of bytes up to the first stop byte. Sixteen bytes at a time
+    /// ([`lanes`]), then eight (SWAR) near the end of the record: most strings here are keys and
+    /// values under 16 bytes.
     #[inline]
     fn plain_run(&mut self) -> usize {
         let start = self.pos;
         let mut i = start;
+        while let Some(x) = lanes::block(self.b, i) {
+            let stops = lanes::string_stops(x);
+            if stops != 0 {
+                i += stops.trailing_zeros() as usize;
+                self.pos = i;
+                return i - start;
+            }
+            i += 16;
+        }
         while let Some(v) = swar::word(self.b, i) {
             let stops = swar::equal(v, b'"') | swar::equal(v, b'\\') | swar::below(v, 0x20);
             if stops != 0 {
@@ -206,7 +216,7 @@ impl<'a> Scan<'a> {
     }
 
     /// A key without escapes, after its opening quote; consumes the closing quote.
-    #[inline]
+    #[inline(always)]
     fn plain_key(&mut self) -> Scanned<&'a [u8]> {
         let start = self.pos;
         self.plain_run();
@@ -308,7 +318,7 @@ impl<'a> Scan<'a> {
 
     /// The digits of a plain integer (`-?(0|[1-9][0-9]*)`, no fraction or exponent), as
     /// (negative, magnitude). Anything else, including a magnitude beyond u64, is a miss.
-    #[inline]
+    #[inline(always)]
     fn integer(&mut self) -> Scanned<(bool, u64)> {
         let negative = self.peek()? == b'-';
         let b = self.b;
@@ -421,7 +431,7 @@ impl<'a> Scan<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn skip_string_body(&mut self) -> Scanned<()> {
         loop {
             self.plain_run();
@@ -441,7 +451,7 @@ impl<'a> Scan<'a> {
 
     /// JSON's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. The index is a
     /// local (not `self.pos`) so the digit loops stay in registers.
-    #[inline]
+    #[inline(always)]
     fn skip_number(&mut self) -> Scanned<()> {
         let b = self.b;
         let mut i = self.pos;
@@ -477,10 +487,17 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// The index of the first byte at or after `i` that is not an ASCII digit. Eight bytes at a time
-/// (SWAR): `stat` blocks are full of 8- to 19-digit numbers.
+/// The index of the first byte at or after `i` that is not an ASCII digit. Sixteen bytes at a time,
+/// then eight near the record's end: `stat` blocks are full of 1- to 19-digit numbers.
 #[inline(always)]
 fn digits_from(b: &[u8], mut i: usize) -> usize {
+    while let Some(x) = lanes::block(b, i) {
+        let stop = lanes::not_digits(x);
+        if stop != 0 {
+            return i + stop.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
     while let Some(x) = swar::word(b, i) {
         let stop = swar::not_digit(x);
         if stop != 0 {

@@ -1,0 +1,115 @@
+//! Sixteen bytes at a time, for the scanner's two hottest loops: the plain run of a string and a
+//! run of digits. Most keys and values in an eslogger line are under 16 bytes, so one step nearly
+//! always finds the end, where eight-byte steps ([`super::swar`]) took two with a hard-to-predict
+//! exit. x86_64 uses SSE2 (part of its base instruction set, so always there); other targets use
+//! two SWAR words, with the same answers (tests compare them on every byte value in every lane).
+
+/// The sixteen bytes of `b` at `i`; None when fewer are left.
+#[inline(always)]
+pub(crate) fn block(b: &[u8], i: usize) -> Option<&[u8; 16]> {
+    b.get(i..i + 16)?.try_into().ok()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod imp {
+    use std::arch::x86_64::*;
+
+    #[inline(always)]
+    fn load(x: &[u8; 16]) -> __m128i {
+        // SAFETY: SSE2 is in x86_64's base instruction set; the load reads exactly the 16 bytes
+        // `x` borrows, unaligned loads allowed.
+        unsafe { _mm_loadu_si128(x.as_ptr().cast()) }
+    }
+
+    /// Bit k set: byte k is `"`, `\` or a control character (below 0x20).
+    #[inline(always)]
+    pub(crate) fn string_stops(x: &[u8; 16]) -> u32 {
+        let v = load(x);
+        // SAFETY: SSE2 only (see `load`); these read and write registers, nothing else.
+        unsafe {
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let slash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // max(c, 0x1f) == 0x1f exactly when c <= 0x1f (unsigned).
+            let low = _mm_set1_epi8(0x1f);
+            let ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), ctl)) as u32
+        }
+    }
+
+    /// Bit k set: byte k is not an ASCII digit.
+    #[inline(always)]
+    pub(crate) fn not_digits(x: &[u8; 16]) -> u32 {
+        let v = load(x);
+        // SAFETY: SSE2 only (see `load`).
+        unsafe {
+            // c - '0' wraps every non-digit to 10..=255; min(d, 9) == d exactly for digits.
+            let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+            let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+            (!_mm_movemask_epi8(digit) as u32) & 0xffff
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod imp {
+    use super::super::swar;
+
+    /// One bit per byte from SWAR's high-bit-per-lane flags.
+    fn bits(flags: u64) -> u32 {
+        (0..8).fold(0, |m, k| m | (((flags >> (8 * k + 7)) & 1) as u32) << k)
+    }
+
+    fn halves(x: &[u8; 16]) -> (u64, u64) {
+        let (a, b) = x.split_at(8);
+        (
+            u64::from_le_bytes(a.try_into().unwrap_or_default()),
+            u64::from_le_bytes(b.try_into().unwrap_or_default()),
+        )
+    }
+
+    pub(crate) fn string_stops(x: &[u8; 16]) -> u32 {
+        let f = |v| swar::equal(v, b'"') | swar::equal(v, b'\\') | swar::below(v, 0x20);
+        let (a, b) = halves(x);
+        bits(f(a)) | bits(f(b)) << 8
+    }
+
+    pub(crate) fn not_digits(x: &[u8; 16]) -> u32 {
+        let (a, b) = halves(x);
+        bits(swar::not_digit(a)) | bits(swar::not_digit(b)) << 8
+    }
+}
+
+pub(crate) use imp::{not_digits, string_stops};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_byte_value_in_every_lane() {
+        for lane in 0..16 {
+            for c in 0..=255u8 {
+                let mut b = [b'5'; 16];
+                b[lane] = c;
+                let stop = c == b'"' || c == b'\\' || c < 0x20;
+                assert_eq!(
+                    string_stops(&b),
+                    u32::from(stop) << lane,
+                    "string {c} lane {lane}"
+                );
+                let nd = !c.is_ascii_digit();
+                assert_eq!(
+                    not_digits(&b),
+                    u32::from(nd) << lane,
+                    "digit {c} lane {lane}"
+                );
+                let mut a = [b'a'; 16];
+                a[lane] = c;
+                let other = a.iter().enumerate().filter(|&(k, _)| k != lane).count() as u32;
+                assert_eq!(not_digits(&a).count_ones(), other + u32::from(nd));
+            }
+        }
+        assert_eq!(block(b"0123456789abcde", 0), None);
+        assert!(block(b"0123456789abcdef", 0).is_some());
+    }
+}
