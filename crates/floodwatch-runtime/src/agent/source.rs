@@ -158,10 +158,44 @@ impl Pending {
     }
 }
 
+/// The producer's end of a source's chunks. Chunks the source thread has finished with come back
+/// on `spare`, so bytes are read straight into a reused buffer: no allocation and no copy per chunk.
+pub(crate) struct ChunkTx {
+    tx: SyncSender<Vec<u8>>,
+    spare: Receiver<Vec<u8>>,
+}
+
+impl ChunkTx {
+    /// A buffer of CHUNK bytes to read into: a returned one when there is one.
+    fn buffer(&self) -> Vec<u8> {
+        let mut b = self.spare.try_recv().unwrap_or_default();
+        // A returned chunk was full nearly always: then this writes nothing.
+        b.resize(CHUNK, 0);
+        b
+    }
+
+    /// Sends the first `n` bytes of `buf`. False when nobody reads them.
+    fn send(&self, mut buf: Vec<u8>, n: usize) -> bool {
+        buf.truncate(n);
+        self.tx.send(buf).is_ok()
+    }
+}
+
+/// A source's chunk channel: the producer's end, the source thread's end, and where the source
+/// thread returns finished chunks.
+pub(crate) fn chunk_channel() -> (ChunkTx, Receiver<Vec<u8>>, SyncSender<Vec<u8>>) {
+    let (tx, rx) = sync_channel(CHUNKS);
+    // Room for every chunk in flight, the one being parsed and the one being read into.
+    let (spare_tx, spare) = sync_channel(CHUNKS + 2);
+    (ChunkTx { tx, spare }, rx, spare_tx)
+}
+
 /// Raw chunks as a `Read`. When no chunk is waiting, the pending events are sent first: whatever
 /// comes next may be a long time coming.
 struct ChunkReader {
     rx: Receiver<Vec<u8>>,
+    /// Where finished chunks go back to the producer, to be read into again.
+    spare: SyncSender<Vec<u8>>,
     cur: Vec<u8>,
     pos: usize,
     pending: Arc<Mutex<Pending>>,
@@ -199,7 +233,11 @@ impl BufRead for ChunkReader {
             };
             match next {
                 Some(c) => {
-                    self.cur = c;
+                    let done = std::mem::replace(&mut self.cur, c);
+                    if done.capacity() >= CHUNK {
+                        // A full pool is fine: the buffer is then freed.
+                        let _ = self.spare.try_send(done);
+                    }
                     self.pos = 0;
                 }
                 None => return Ok(&[]),
@@ -242,7 +280,7 @@ fn run(
     let mut delay = spec.restart_delay;
     loop {
         let started = Instant::now();
-        let (chunks_tx, chunks_rx) = sync_channel::<Vec<u8>>(CHUNKS);
+        let (chunks_tx, chunks_rx, spare) = chunk_channel();
         let running = match &spec.origin {
             Origin::Command(argv) => start_command(argv, &spec.label, shared, chunks_tx),
             Origin::File { path, follow } => {
@@ -256,7 +294,14 @@ fn run(
             }
             Ok(()) => {
                 let skip = resume_skip(spec, shared);
-                let gone = read_run(spec, shared, chunks_rx, tx.clone(), bell.clone(), skip);
+                let gone = read_run(
+                    spec,
+                    shared,
+                    (chunks_rx, spare),
+                    tx.clone(),
+                    bell.clone(),
+                    skip,
+                );
                 if let Origin::Command(_) = spec.origin {
                     reap(&spec.label, shared, stop);
                 }
@@ -299,7 +344,7 @@ fn run(
 fn read_run(
     spec: &Spec,
     shared: &Shared,
-    chunks: Receiver<Vec<u8>>,
+    (chunks, spare): (Receiver<Vec<u8>>, SyncSender<Vec<u8>>),
     tx: SyncSender<Vec<Event>>,
     bell: SyncSender<()>,
     skip: u64,
@@ -312,6 +357,7 @@ fn read_run(
     }));
     let reader = ChunkReader {
         rx: chunks,
+        spare,
         cur: Vec::new(),
         pos: 0,
         pending: pending.clone(),
@@ -407,7 +453,7 @@ fn start_command(
     argv: &[String],
     label: &str,
     shared: &Shared,
-    chunks: SyncSender<Vec<u8>>,
+    chunks: ChunkTx,
 ) -> std::result::Result<(), String> {
     let Some((prog, args)) = argv.split_first() else {
         return Err("the command is empty".into());
@@ -454,15 +500,16 @@ fn start_command(
 }
 
 /// Raw bytes into chunks until the end of input, or until nobody reads them.
-fn pump(r: &mut dyn Read, chunks: &SyncSender<Vec<u8>>) {
-    let mut buf = vec![0u8; CHUNK];
+fn pump(r: &mut dyn Read, chunks: &ChunkTx) {
+    let mut buf = chunks.buffer();
     loop {
         match r.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => {
-                if chunks.send(buf[..n].to_vec()).is_err() {
+                if !chunks.send(buf, n) {
                     return;
                 }
+                buf = chunks.buffer();
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return,
@@ -518,7 +565,7 @@ fn start_file(
     path: &Path,
     follow: bool,
     shared: &Arc<Shared>,
-    chunks: SyncSender<Vec<u8>>,
+    chunks: ChunkTx,
     stop: &Arc<AtomicBool>,
 ) -> std::result::Result<(), String> {
     // A file not followed must be there now; a followed one may appear later.
@@ -597,20 +644,22 @@ impl Follower {
     }
 
     /// Reads what the current file holds now into `chunks`. False when nobody reads them.
-    fn drain(&mut self, chunks: &SyncSender<Vec<u8>>, buf: &mut [u8]) -> bool {
+    fn drain(&mut self, chunks: &ChunkTx) -> bool {
         let Some(f) = self.file.as_mut() else {
             return true;
         };
+        let mut buf = chunks.buffer();
         loop {
-            match f.read(buf) {
+            match f.read(&mut buf) {
                 Ok(0) => return true,
                 Ok(n) => {
                     self.offset += n as u64;
                     self.last_newline = buf[n - 1] == b'\n';
                     self.lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-                    if chunks.send(buf[..n].to_vec()).is_err() {
+                    if !chunks.send(buf, n) {
                         return false;
                     }
+                    buf = chunks.buffer();
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -622,13 +671,13 @@ impl Follower {
     }
 
     /// Ends a line a rotation or truncation cut.
-    fn cut(&mut self, chunks: &SyncSender<Vec<u8>>) -> bool {
+    fn cut(&mut self, chunks: &ChunkTx) -> bool {
         if self.last_newline {
             return true;
         }
         self.last_newline = true;
         self.lines += 1;
-        chunks.send(b"\n".to_vec()).is_ok()
+        chunks.tx.send(b"\n".to_vec()).is_ok()
     }
 
     fn take(&mut self, f: File) {
@@ -640,14 +689,13 @@ impl Follower {
         self.offset = 0;
     }
 
-    pub(crate) fn run(mut self, first: Option<File>, chunks: &SyncSender<Vec<u8>>) {
-        let mut buf = vec![0u8; CHUNK];
+    pub(crate) fn run(mut self, first: Option<File>, chunks: &ChunkTx) {
         if let Some(f) = first {
             self.take(f);
         }
         let mut told_missing = false;
         loop {
-            if !self.drain(chunks, &mut buf) {
+            if !self.drain(chunks) {
                 return;
             }
             if self.stopped() {
@@ -657,7 +705,7 @@ impl Follower {
             match (&now, self.id) {
                 (Ok(m), Some(id)) if file_id(m) != id => {
                     // Rotated: what was written to the old file before the rename is read first.
-                    if !self.drain(chunks, &mut buf) || !self.cut(chunks) {
+                    if !self.drain(chunks) || !self.cut(chunks) {
                         return;
                     }
                     match File::open(&self.path) {
@@ -743,7 +791,7 @@ mod tests {
         append(&p, 0..100);
         let shared = Arc::new(Shared::new("t"));
         let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = sync_channel(4);
+        let (tx, rx, _spare) = chunk_channel();
         let f = Follower::new(p.clone(), shared.clone(), stop.clone());
         let first = File::open(&p).ok();
         let t = std::thread::spawn(move || f.run(first, &tx));
