@@ -8,6 +8,11 @@ mod commands;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// Events are allocated per record and often freed on another thread (agent, hunt's host threads):
+/// mimalloc's thread-local free lists make both cheaper than glibc's arenas (see README, Speed).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     quiet_on_closed_pipe();
     let cli = cli::Cli::parse();
