@@ -448,6 +448,19 @@ fn resume_skip(spec: &Spec, shared: &Shared) -> u64 {
     }
 }
 
+/// Linux: a 1 MiB pipe instead of 64 KiB, so a fast producer and the agent switch a sixteenth as
+/// often (a best effort: the system's pipe limit may refuse it, and then the pipe stays as it is).
+/// macOS sizes its pipes itself.
+#[cfg(target_os = "linux")]
+fn widen_pipe(out: &std::process::ChildStdout) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_SETPIPE_SZ on a pipe descriptor this process owns; it reads no memory of ours.
+    let _ = unsafe { libc::fcntl(out.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn widen_pipe(_: &std::process::ChildStdout) {}
+
 /// Starts the command with its stdout piped into `chunks` and its stderr logged line by line.
 fn start_command(
     argv: &[String],
@@ -466,6 +479,9 @@ fn start_command(
         .spawn()
         .map_err(|e| format!("cannot start {prog:?}: {e}"))?;
     let stdout = child.stdout.take();
+    if let Some(out) = &stdout {
+        widen_pipe(out);
+    }
     let stderr = child.stderr.take();
     if let Ok(mut c) = shared.child.lock() {
         *c = Some(child);
