@@ -64,14 +64,28 @@ async fn status(url: &str) -> Result<Status> {
             .await
             .map_err(nats_err("opening the fleet bucket"))?;
     let mut owners: BTreeMap<u32, String> = BTreeMap::new();
-    if let Ok(mut keys) = leases.keys().await {
+    // Bounded: listings are consumers that end when they see no more pending (the object store's
+    // was seen to hang in the worker's takeover); a status whose listing timed out shows no owners
+    // rather than never answering.
+    let listing = async {
+        let Ok(mut keys) = leases.keys().await else {
+            return Vec::new();
+        };
+        let mut all = Vec::new();
         while let Some(Ok(k)) = keys.next().await {
-            if let Some(w) = k.strip_prefix("worker.") {
-                st.workers.push(w.to_string());
-            } else if let Some(p) = k.strip_prefix("part.").and_then(|p| p.parse().ok()) {
-                if let Ok(Some(v)) = leases.get(&k).await {
-                    owners.insert(p, String::from_utf8_lossy(&v).into_owned());
-                }
+            all.push(k);
+        }
+        all
+    };
+    let keys = tokio::time::timeout(std::time::Duration::from_secs(5), listing)
+        .await
+        .unwrap_or_default();
+    for k in keys {
+        if let Some(w) = k.strip_prefix("worker.") {
+            st.workers.push(w.to_string());
+        } else if let Some(p) = k.strip_prefix("part.").and_then(|p| p.parse().ok()) {
+            if let Ok(Some(v)) = leases.get(&k).await {
+                owners.insert(p, String::from_utf8_lossy(&v).into_owned());
             }
         }
     }

@@ -82,6 +82,9 @@ impl Default for WorkerOptions {
     }
 }
 
+/// The longest a takeover waits for its housekeeping (listing old checkpoints and consumers).
+const MAINTENANCE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The least time between two checkpoints made because a partition caught up with its stream.
 const CAUGHT_UP_SPACING: Duration = Duration::from_millis(100);
 
@@ -433,7 +436,13 @@ async fn balance(ctx: &Rc<Ctx>) -> Result<()> {
             let share = match &ctx.opts.partitions {
                 Some(ps) => ps.len(),
                 None => {
-                    let workers = live_workers(&ctx.leases).await.max(1);
+                    // Bounded like the takeover's listings: a listing that hangs counts this
+                    // worker alone this round (it takes free partitions; a later round evens out).
+                    let workers =
+                        tokio::time::timeout(MAINTENANCE_TIMEOUT, live_workers(&ctx.leases))
+                            .await
+                            .unwrap_or(1)
+                            .max(1);
                     (n as usize).div_ceil(workers)
                 }
             };
@@ -686,14 +695,42 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
         },
         part.hosts()
     ));
-    clean_objects(&ctx, p, pointer.object.as_deref()).await;
+    // Best effort, and bounded: listing the object store has been seen to hang (the partition
+    // then never started again); a stale object left here is removed by a later takeover.
+    dbg_log(p, "takeover: cleaning old objects");
+    if tokio::time::timeout(
+        MAINTENANCE_TIMEOUT,
+        clean_objects(&ctx, p, pointer.object.as_deref()),
+    )
+    .await
+    .is_err()
+    {
+        log(&format!(
+            "partition {p}: listing old checkpoints timed out; they are left for a later takeover"
+        ));
+    }
     // The durable consumer, made anew at the checkpoint under the new owner's name: the previous
     // owner's (alive but too slow to renew its lease) is deleted, so its pulls fail and it cannot
-    // take frames meant for the new one.
+    // take frames meant for the new one. Its name is known from the pointer; the listing (bounded
+    // too) finds any other left behind.
+    dbg_log(p, "takeover: deleting old consumers");
     let durable = consumer_name(p, &ctx.name);
-    for old in partition_consumers(&ctx.events, p).await {
-        let _ = ctx.events.delete_consumer(&old).await;
+    let mut old_consumers =
+        tokio::time::timeout(MAINTENANCE_TIMEOUT, partition_consumers(&ctx.events, p))
+            .await
+            .unwrap_or_else(|_| {
+                log(&format!("partition {p}: listing its consumers timed out"));
+                Vec::new()
+            });
+    if !previous_owner.is_empty() {
+        old_consumers.push(consumer_name(p, &previous_owner));
     }
+    old_consumers.sort();
+    old_consumers.dedup();
+    for old in old_consumers {
+        let _ = tokio::time::timeout(MAINTENANCE_TIMEOUT, ctx.events.delete_consumer(&old)).await;
+    }
+    dbg_log(p, "takeover: creating the consumer");
     let consumer: async_nats::jetstream::consumer::PullConsumer = ctx
         .events
         .create_consumer(pull::Config {
@@ -722,6 +759,7 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
         .messages()
         .await
         .map_err(nats_err(format!("reading {durable}")))?;
+    dbg_log(p, "takeover: reading");
     let source = format!("worker/{}", ctx.name);
     let mut pending: Vec<(Outgoing, PublishAckFuture)> = Vec::new();
     let mut last_msg: Option<async_nats::jetstream::Message> = None;

@@ -381,7 +381,16 @@ fn workers_killed_mid_run_lose_and_repeat_no_finding() {
         running.push(spawn(&mut names));
     }
     assert!(mid_run >= 2, "the kills landed mid-run: {mid_run}");
-    n.wait_caught_up(Duration::from_secs(240));
+    if let Err(s) = n.caught_up_within(Duration::from_secs(240)) {
+        // The workers' own account is what tells a stuck partition from a slow one.
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(200).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!(
+            "not caught up: {s:#}\nworkers' log (last 200 lines):\n{}",
+            tail.join("\n")
+        );
+    }
     for w in &running {
         w.signal(libc::SIGTERM);
     }
