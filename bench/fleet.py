@@ -120,8 +120,11 @@ def run_workers(coll, n_workers, want, tmp):
         line = next(l for l in err.splitlines() if l.startswith("published "))
         events = int(line.split()[1])
         wire = line.split(" message(s), ")[1].split(",")[0]
+        # Static shares of consecutive partitions, as leases hand them out (each worker takes a run
+        # from its own starting point).
         parts = list(range(PARTITIONS))
-        share = [parts[i::n_workers] for i in range(n_workers)]
+        share = [parts[i * PARTITIONS // n_workers:(i + 1) * PARTITIONS // n_workers] for i in range(n_workers)]
+        server_cpu_published = cpu_of([srv.proc.pid])
         t0 = time.perf_counter()
         t0_ms = time.time() * 1000
         reports = [os.path.join(tmp, f"w{i}.json") for i in range(n_workers)]
@@ -132,8 +135,10 @@ def run_workers(coll, n_workers, want, tmp):
                                     stderr=open(os.path.join(tmp, f"w{i}.log"), "w"))
                    for i in range(n_workers)]
         while True:
-            # Slow polling (its cost shares the cores); the times come from the workers' reports.
-            time.sleep(0.25)
+            # Slow polling: each poll is a process and a round of server requests on the same two
+            # cores (at 0.25 s they took about a tenth of a core from the workers). The times come
+            # from the workers' own reports, so polling late costs no precision.
+            time.sleep(1.0)
             for i, w in enumerate(workers):
                 if w.poll() is not None:
                     sys.exit(f"worker w{i} exited ({w.returncode}): see {tmp}/w{i}.log")
@@ -142,12 +147,17 @@ def run_workers(coll, n_workers, want, tmp):
                 break
         polled = time.perf_counter() - t0
         worker_cpu = cpu_of([w.pid for w in workers])
-        server_cpu = cpu_of([srv.proc.pid])
+        # The server's CPU while the workers ran (its share of the publish phase left out).
+        server_cpu = cpu_of([srv.proc.pid]) - server_cpu_published
         for w in workers:
             w.terminate()
         for w in workers:
             w.wait()
         rs = [json.load(open(r)) for r in reports]
+        for r in rs:
+            print(f"  {n_workers} worker(s), {r['name']}: {r['events']:,} events ({r['events'] / events:.1%}), "
+                  f"{r['frames']} frames, {r['checkpoints']} checkpoints, "
+                  f"busy {(r['last_frame_ms'] - r['first_frame_ms']) / 1000:.2f} s", file=sys.stderr)
         busy = (max(r["last_frame_ms"] for r in rs) - min(r["first_frame_ms"] for r in rs)) / 1000
         start_s = (min(r["first_frame_ms"] for r in rs) - t0_ms) / 1000
         # Until the last checkpoint, when every partition was stored to its end.
@@ -160,7 +170,7 @@ def run_workers(coll, n_workers, want, tmp):
             sys.exit(f"{n_workers} worker(s): the collected findings are not hunt's "
                      f"({len(got)} vs {len(want)}): see {tmp}")
         return {"events": events, "wire": wire, "publish_s": pub_wall, "publish_cpu_s": pub_cpu,
-                "wall_s": wall, "busy_s": busy, "start_s": start_s, "worker_cpu_s": worker_cpu, "server_cpu_s": server_cpu}
+                "largest_share": max(r["events"] for r in rs) / events, "wall_s": wall, "busy_s": busy, "start_s": start_s, "worker_cpu_s": worker_cpu, "server_cpu_s": server_cpu}
     finally:
         srv.stop()
 
@@ -217,13 +227,17 @@ def main():
                            stdout=subprocess.DEVNULL)
         else:
             args = ["simulate", coll, "--hosts", str(HOSTS), "--attack-hosts", str(HOSTS // 2), "--seed", "1"]
-            if DURATION != "default":
+            if DURATION.startswith("days:"):
+                # The same fleet over several days (each host repeats its routine every day).
+                args += ["--days", DURATION[5:]]
+            elif DURATION != "default":
                 args += ["--duration", DURATION]
             fw(*args)
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(coll) for f in fs)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"machine: {os.cpu_count()} cores, {cpu}; nats-server {subprocess.run([NATS, '--version'], capture_output=True, text=True).stdout.strip()}")
     what = (f"make_bulk, {DURATION[5:]} MB" if DURATION.startswith("bulk:")
+            else f"simulate, {HOSTS // 2} attacked, {DURATION[5:]} days" if DURATION.startswith("days:")
             else f"simulate, {HOSTS // 2} attacked, duration {DURATION}")
     print(f"fleet: {HOSTS} hosts ({what}), {size / 1e6:.1f} MB; {PARTITIONS} partitions, {FRAME} events per message")
     want = hunt_ids([coll])
@@ -244,6 +258,8 @@ def main():
     for n, r in ((1, one), (2, two)):
         print(f"{n:>7} {r['wall_s']:>7.2f} {ev / r['wall_s']:>10,.0f} {r['busy_s']:>7.2f} {ev / r['busy_s']:>10,.0f} "
               f"{r['start_s']:>7.2f} {r['worker_cpu_s']:>12.2f} {r['server_cpu_s']:>12.2f}")
+    print(f"hosts hash to partitions unevenly: the busiest of 2 workers judges {two['largest_share']:.1%} of the events, "
+          f"so 2 workers cannot beat {1 / two['largest_share']:.2f}x on this fleet")
     print(f"speedup 2 workers / 1 (goal 1.8x): wall {one['wall_s'] / two['wall_s']:.2f}x, busy {one['busy_s'] / two['busy_s']:.2f}x; "
           f"collected findings = hunt's ({len(want)} ids) in both runs")
     print(f"end-to-end latency, publish of one attacked host -> its alert in the store (2 workers, collector): "

@@ -2,7 +2,7 @@
 # The fleet on NATS JetStream: events/s with 1 and 2 workers on the simulated fleet, the publisher's
 # own cost, hunt --threads 1 for reference, and the end-to-end latency from publish to a collected
 # finding. Each run checks the collected finding ids against hunt's. See bench/fleet.py.
-# Usage: bench/fleet.sh [HOSTS=50] [DURATION=default|e.g. 7d|bulk:MEGABYTES] [PARTITIONS=8]
+# Usage: bench/fleet.sh [HOSTS=50] [DURATION=default|e.g. 90m|days:DAYS|bulk:MEGABYTES] [PARTITIONS=8]
 # Needs nats-server (apt-get install nats-server). Release build; data under bench/out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

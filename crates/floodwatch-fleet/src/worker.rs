@@ -32,7 +32,7 @@ use crate::nats::{
     connect, layout, nats_err, partition_filter, Fleet, Layout, ENCODING_HEADER, EVENTS_STREAM,
     FLEET_KV, HOST_HEADER, LEASES_KV, SNAPSHOTS, SOURCE_HEADER,
 };
-use crate::wire::{decode_frame, encode_finding, host_header, FindingMsg};
+use crate::wire::{encode_finding, host_header, FindingMsg, FrameDecoder};
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::PublishMessage;
@@ -146,6 +146,9 @@ struct Ctx {
     judge: Arc<Judge>,
     opts: WorkerOptions,
     report: RefCell<WorkerReport>,
+    /// One takeover's housekeeping (listing old checkpoints and consumers) at a time: 32 listings
+    /// of the object store at once left most of them hanging until their time-out.
+    housekeeping: tokio::sync::Mutex<()>,
 }
 
 /// Runs a worker until it is stopped. Errors for an unusable setup (no server, the fleet not set
@@ -216,6 +219,7 @@ async fn worker(o: WorkerOptions, cfg: Config, sup: Suppressions) -> Result<Work
             name: name.clone(),
             ..WorkerReport::default()
         }),
+        housekeeping: tokio::sync::Mutex::new(()),
         fleet,
         name,
         layout,
@@ -649,6 +653,7 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
         _ => (Pointer::default(), None),
     };
     let previous_owner = pointer.owner.clone();
+    let rev_before = rev;
     pointer.owner = ctx.name.clone();
     let bytes: bytes::Bytes = bitcode::encode(&pointer).into();
     let claimed = match rev {
@@ -695,40 +700,47 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
         },
         part.hosts()
     ));
-    // Best effort, and bounded: listing the object store has been seen to hang (the partition
-    // then never started again); a stale object left here is removed by a later takeover.
-    dbg_log(p, "takeover: cleaning old objects");
-    if tokio::time::timeout(
-        MAINTENANCE_TIMEOUT,
-        clean_objects(&ctx, p, pointer.object.as_deref()),
-    )
-    .await
-    .is_err()
-    {
-        log(&format!(
-            "partition {p}: listing old checkpoints timed out; they are left for a later takeover"
-        ));
-    }
-    // The durable consumer, made anew at the checkpoint under the new owner's name: the previous
-    // owner's (alive but too slow to renew its lease) is deleted, so its pulls fail and it cannot
-    // take frames meant for the new one. Its name is known from the pointer; the listing (bounded
-    // too) finds any other left behind.
-    dbg_log(p, "takeover: deleting old consumers");
     let durable = consumer_name(p, &ctx.name);
-    let mut old_consumers =
-        tokio::time::timeout(MAINTENANCE_TIMEOUT, partition_consumers(&ctx.events, p))
-            .await
-            .unwrap_or_else(|_| {
-                log(&format!("partition {p}: listing its consumers timed out"));
-                Vec::new()
-            });
-    if !previous_owner.is_empty() {
-        old_consumers.push(consumer_name(p, &previous_owner));
-    }
-    old_consumers.sort();
-    old_consumers.dedup();
-    for old in old_consumers {
-        let _ = tokio::time::timeout(MAINTENANCE_TIMEOUT, ctx.events.delete_consumer(&old)).await;
+    // A partition never claimed before has no checkpoint objects and no consumers left behind
+    // (both are made only after the claim): nothing to clean, and a new fleet's workers start
+    // reading at once.
+    if rev_before.is_some() {
+        let _turn = ctx.housekeeping.lock().await;
+        // Best effort, and bounded: listing the object store has been seen to hang (the partition
+        // then never started again); a stale object left here is removed by a later takeover.
+        dbg_log(p, "takeover: cleaning old objects");
+        if tokio::time::timeout(
+            MAINTENANCE_TIMEOUT,
+            clean_objects(&ctx, p, pointer.object.as_deref()),
+        )
+        .await
+        .is_err()
+        {
+            log(&format!(
+                "partition {p}: listing old checkpoints timed out; they are left for a later takeover"
+            ));
+        }
+        // The durable consumer, made anew at the checkpoint under the new owner's name: the previous
+        // owner's (alive but too slow to renew its lease) is deleted, so its pulls fail and it cannot
+        // take frames meant for the new one. Its name is known from the pointer; the listing (bounded
+        // too) finds any other left behind.
+        dbg_log(p, "takeover: deleting old consumers");
+        let mut old_consumers =
+            tokio::time::timeout(MAINTENANCE_TIMEOUT, partition_consumers(&ctx.events, p))
+                .await
+                .unwrap_or_else(|_| {
+                    log(&format!("partition {p}: listing its consumers timed out"));
+                    Vec::new()
+                });
+        if !previous_owner.is_empty() {
+            old_consumers.push(consumer_name(p, &previous_owner));
+        }
+        old_consumers.sort();
+        old_consumers.dedup();
+        for old in old_consumers {
+            let _ =
+                tokio::time::timeout(MAINTENANCE_TIMEOUT, ctx.events.delete_consumer(&old)).await;
+        }
     }
     dbg_log(p, "takeover: creating the consumer");
     let consumer: async_nats::jetstream::consumer::PullConsumer = ctx
@@ -771,6 +783,7 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut out: Vec<FindingMsg> = Vec::new();
+    let mut decoder = FrameDecoder::default();
     let mut errors = 0u32;
     loop {
         let mut checkpoint_now = false;
@@ -813,7 +826,7 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
                     }
                     r.last_frame_ms = now;
                 }
-                match decode_frame(&msg.payload) {
+                match decoder.decode(&msg.payload) {
                     Ok(frame) => {
                         if let Err(e) = part.take(frame, &mut out) {
                             log(&format!("partition {p}: a frame at sequence {seq}: {e}"));
