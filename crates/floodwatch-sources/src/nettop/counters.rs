@@ -116,7 +116,7 @@ impl NettopParser {
         let (key, pid, name, socket, invalid_utf8) = match raw.what {
             What::Process { name, pid } => {
                 self.current_proc = Some((pid, name.clone(), invalid_utf8));
-                self.block_socks.clear();
+                self.forget_block_socks();
                 (Key::Proc(pid, name.clone()), pid, name, None, invalid_utf8)
             }
             What::Socket {
@@ -168,7 +168,8 @@ impl NettopParser {
                 .into(),
             );
         }
-        if let Some(detail) = self.glitch(&row, self.mode) {
+        let prev = self.prev.get(&row.key).copied();
+        if let Some(detail) = self.glitch(&row, self.mode, prev) {
             // Not remembered: the next good frame measures from the last good value.
             return Parsed::Rejected(Reject::new(RejectReason::CounterGlitch, detail));
         }
@@ -178,7 +179,7 @@ impl NettopParser {
             // Counted as (zero) events for now: the row is emitted when frame 2 ends.
             return Parsed::Events;
         }
-        self.process(row, out)
+        self.process(row, prev, out)
     }
 
     fn remember(&mut self, row: &Row) {
@@ -221,8 +222,8 @@ impl NettopParser {
     /// Why the row is a counter glitch, if it is: its interval volume (in `mode`; in auto mode, the
     /// smaller of the cumulative and delta readings) is more than `input.nettop_max_bytes_per_s`
     /// could carry over the interval. A row first seen in cumulative mode has no interval volume yet.
-    fn glitch(&self, row: &Row, mode: Mode) -> Option<String> {
-        let prev = self.prev.get(&row.key);
+    /// `prev` is the key's last good sample (`self.prev`), looked up once by the caller.
+    fn glitch(&self, row: &Row, mode: Mode, prev: Option<Prev>) -> Option<String> {
         let start = prev.map(|p| p.ts).or(self.prev_frame_ts)?;
         let secs = interval_secs(start, row.ts);
         let ceiling = self.ctx.input.nettop_max_bytes_per_s * secs;
@@ -271,8 +272,8 @@ impl NettopParser {
     }
 
     /// The interval volume of a row (after the first frame, mode decided).
-    pub(super) fn process(&mut self, row: Row, out: &mut Vec<Event>) -> Parsed {
-        let prev = self.prev.get(&row.key);
+    /// `prev` as for [`Self::glitch`].
+    pub(super) fn process(&mut self, row: Row, prev: Option<Prev>, out: &mut Vec<Event>) -> Parsed {
         let first_seen = prev.is_none();
         let start = prev
             .map(|p| p.ts)
@@ -413,11 +414,12 @@ impl NettopParser {
             self.decide_mode();
             for row in std::mem::take(&mut self.held) {
                 // Judged before the mode was known: judged again, now in the decided mode.
-                if self.glitch(&row, self.mode).is_some() {
+                let prev = self.prev.get(&row.key).copied();
+                if self.glitch(&row, self.mode, prev).is_some() {
                     self.held_glitches += 1;
                     continue;
                 }
-                if matches!(self.process(row, out), Parsed::Skipped(_)) {
+                if matches!(self.process(row, prev, out), Parsed::Skipped(_)) {
                     self.held_quiet += 1;
                 }
             }

@@ -1,6 +1,6 @@
 //! `nettop -L` CSV: the header (`time,,interface,state,bytes_in,…` or a `-J` subset) and its rows.
 
-use super::cells::{cached_name_cell, count_cell};
+use super::cells::{cached_name_cell, count_cell, trim};
 use super::{Columns, FastMap, RawRow, What};
 use crate::wire::swar;
 use crate::{Reject, RejectReason};
@@ -132,7 +132,7 @@ pub(super) fn csv_row(
     let is_process = matches!(what, What::Process { .. });
     let tod = match time {
         Some(_) => {
-            let t = cell(time).trim();
+            let t = trim(cell(time));
             Some(parse_time_of_day(t).ok_or_else(|| {
                 (
                     Reject::new(RejectReason::BadTimestamp, format!("time {t:?}")),
@@ -144,7 +144,7 @@ pub(super) fn csv_row(
     };
     let bi = count_cell("bytes_in", cell(bytes_in)).map_err(|r| (r, is_process))?;
     let bo = count_cell("bytes_out", cell(bytes_out)).map_err(|r| (r, is_process))?;
-    let uuid = Some(cell(uuid).trim())
+    let uuid = Some(trim(cell(uuid)))
         .filter(|u| !u.is_empty())
         .map(Arc::from);
     Ok(RawRow {

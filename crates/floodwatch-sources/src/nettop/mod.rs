@@ -172,6 +172,7 @@ struct Row {
     invalid_utf8: bool,
 }
 
+#[derive(Clone, Copy)]
 struct Prev {
     bytes_in: u64,
     bytes_out: u64,
@@ -261,6 +262,14 @@ pub struct NettopParser {
 }
 
 impl NettopParser {
+    /// Empties the per-process socket counts. Only when there is something to empty: clearing a
+    /// hash map writes all its control bytes whatever it holds, and this runs at every process row.
+    fn forget_block_socks(&mut self) {
+        if !self.block_socks.is_empty() {
+            self.block_socks.clear();
+        }
+    }
+
     pub fn new_csv(ctx: SourceCtx) -> Self {
         Self::new(ctx, Layout::Csv)
     }
@@ -316,7 +325,7 @@ impl NettopParser {
         self.end_frame(out);
         self.columns = Some(columns);
         self.current_proc = None;
-        self.block_socks.clear();
+        self.forget_block_socks();
         if !self.seen_header {
             self.seen_header = true;
             // The rows above the first header are its frame(s): read them now, in their order,
@@ -344,7 +353,7 @@ impl NettopParser {
             self.before_header_bytes = 0;
             self.end_frame(out);
             self.current_proc = None;
-            self.block_socks.clear();
+            self.forget_block_socks();
         }
         Parsed::Skipped(SKIP_HEADER.into())
     }
@@ -389,7 +398,7 @@ impl NettopParser {
         res.map_err(|(reject, was_process)| {
             if was_process {
                 self.current_proc = None;
-                self.block_socks.clear();
+                self.forget_block_socks();
             }
             reject
         })
@@ -446,7 +455,7 @@ impl RecordParser for NettopParser {
             self.before_header.push(Held::Gap);
         }
         self.current_proc = None;
-        self.block_socks.clear();
+        self.forget_block_socks();
     }
 
     fn settle_held(&mut self, stats: &mut FileStats) {
