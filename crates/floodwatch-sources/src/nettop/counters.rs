@@ -311,7 +311,9 @@ impl NettopParser {
             return Parsed::Skipped(SKIP_LATE_BASELINE.into());
         }
         self.remember(&row);
-        match &row.socket {
+        // The row's shared strings move into the pending row or the event (no reference-count
+        // traffic for a copy that is dropped at once).
+        match row.socket {
             None => {
                 self.flush_pending(out);
                 if bytes_in > 0 || bytes_out > 0 {
@@ -349,12 +351,12 @@ impl NettopParser {
                 }
                 let traffic = Traffic {
                     pid: Some(row.pid),
-                    process_name: Some(row.name.text.clone()),
+                    process_name: Some(row.name.text),
                     process_path: None,
                     uid: None,
                     start,
-                    proto: *proto,
-                    remote: remote.clone(),
+                    proto,
+                    remote,
                     bytes_out,
                     bytes_in,
                     packets_out: None,

@@ -8,7 +8,8 @@ use floodwatch_core::time::parse_time_of_day;
 use std::sync::{Arc, LazyLock};
 
 /// `time,,interface,state,bytes_in,bytes_out,…,` or a `-J` subset (possibly without `time`).
-pub(super) fn csv_header(line: &str) -> Option<Columns> {
+/// `last` remembers the latest header line read and its columns, so a repeated header is not split again.
+pub(super) fn csv_header(line: &str, last: &mut Option<(Box<str>, Columns)>) -> Option<Columns> {
     // Most records are rows. Column names never start with a digit, and rows of a capture with a
     // time column always do: that rules most rows out at once; a substring search rules out the
     // rest before splitting.
@@ -18,6 +19,17 @@ pub(super) fn csv_header(line: &str) -> Option<Columns> {
     static BYTES_IN: LazyLock<memchr::memmem::Finder<'static>> =
         LazyLock::new(|| memchr::memmem::Finder::new("bytes_in"));
     BYTES_IN.find(line.as_bytes())?;
+    if let Some((text, columns)) = last {
+        if **text == *line {
+            return Some(columns.clone());
+        }
+    }
+    let columns = split_header(line)?;
+    *last = Some((line.into(), columns.clone()));
+    Some(columns)
+}
+
+fn split_header(line: &str) -> Option<Columns> {
     let fields: Vec<&str> = line.split(',').map(str::trim).collect();
     let find = |n: &str| fields.iter().position(|f| *f == n);
     let (bytes_in, bytes_out) = (find("bytes_in"), find("bytes_out"));

@@ -70,6 +70,7 @@ enum Mode {
 }
 
 /// Column positions from the latest header.
+#[derive(Clone)]
 enum Columns {
     /// Field indexes; the name column is the one with an empty header.
     Csv {
@@ -233,6 +234,9 @@ pub struct NettopParser {
     prev: FastMap<Key, Prev>,
     /// Name cells already parsed, by their text.
     cells: FastMap<Box<str>, What>,
+    /// The last CSV header line and its columns: `nettop -L` repeats the header before every
+    /// sample, and splitting it each time was a visible share of a capture's time.
+    last_csv_header: Option<(Box<str>, Columns)>,
     /// Where the commas of the current CSV row are (reused from row to row).
     commas: Vec<usize>,
     pending: Option<Pending>,
@@ -301,6 +305,7 @@ impl NettopParser {
             block_socks: FastMap::default(),
             prev: FastMap::default(),
             cells: FastMap::default(),
+            last_csv_header: None,
             commas: Vec::new(),
             pending: None,
             held: Vec::new(),
@@ -412,7 +417,7 @@ impl NettopParser {
         out: &mut Vec<Event>,
     ) -> Result<Parsed, Reject> {
         let header = match self.layout {
-            Layout::Csv => csv_header(record),
+            Layout::Csv => csv_header(record, &mut self.last_csv_header),
             Layout::Fixed => fixed_header(record),
         };
         if let Some(columns) = header {
