@@ -177,6 +177,16 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
 /// never text (the sniffer let the file in on its other lines): such a record is rejected here,
 /// before any parser can take it for a name.
 fn record(bytes: &[u8], line: u64, unterminated: bool) -> Frame<'_> {
+    if crate::wire::lanes::plain_ascii(bytes) {
+        // SAFETY: every byte is below 0x80 (`plain_ascii`), and ASCII bytes are valid UTF-8.
+        let text = unsafe { std::str::from_utf8_unchecked(bytes) };
+        return Frame::Record {
+            invalid_utf8: false,
+            text: Cow::Borrowed(text),
+            line,
+            unterminated,
+        };
+    }
     if let Some(at) = memchr::memchr(0, bytes) {
         return Frame::Bad {
             line,
