@@ -115,6 +115,13 @@ def hunt_ids(paths):
     return {json.loads(l)["finding_info"]["uid"] for l in out.splitlines() if l}
 
 
+def shares(n_workers):
+    """Static shares of consecutive partitions, as leases hand them out (each worker takes a run
+    from its own starting point)."""
+    parts = list(range(PARTITIONS))
+    return [parts[i * PARTITIONS // n_workers:(i + 1) * PARTITIONS // n_workers] for i in range(n_workers)]
+
+
 def run_workers(coll, n_workers, want, tmp):
     srv = Server(tmp)
     try:
@@ -123,10 +130,7 @@ def run_workers(coll, n_workers, want, tmp):
         line = next(l for l in err.splitlines() if l.startswith("published "))
         events = int(line.split()[1])
         wire = line.split(" message(s), ")[1].split(",")[0]
-        # Static shares of consecutive partitions, as leases hand them out (each worker takes a run
-        # from its own starting point).
-        parts = list(range(PARTITIONS))
-        share = [parts[i * PARTITIONS // n_workers:(i + 1) * PARTITIONS // n_workers] for i in range(n_workers)]
+        share = shares(n_workers)
         server_cpu_published = cpu_of([srv.proc.pid])
         t0 = time.perf_counter()
         t0_ms = time.time() * 1000
@@ -190,10 +194,9 @@ def latency(tmp, runs=5):
     srv = Server(tmp)
     procs = []
     try:
-        parts = list(range(PARTITIONS))
-        for i in range(2):
+        for i, share in enumerate(shares(2)):
             procs.append(subprocess.Popen([BIN, "fleet", "worker", "--nats", srv.url, "--name", f"l{i}",
-                                           "--partitions", ",".join(map(str, parts[i * PARTITIONS // 2:(i + 1) * PARTITIONS // 2]))],
+                                           "--partitions", ",".join(map(str, share))],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         db = os.path.join(tmp, "latency.db")
         procs.append(subprocess.Popen([BIN, "fleet", "collect", "--nats", srv.url, "--db", db,

@@ -173,11 +173,11 @@ impl FrameDecoder {
                 if n > MAX_FRAME_BYTES {
                     return Err(too_big());
                 }
-                if self.zstd.is_none() {
-                    self.zstd = Some(zstd::bulk::Decompressor::new().map_err(zstd_err)?);
-                }
-                let Some(d) = self.zstd.as_mut() else {
-                    return Err(WireError::Body("zstd: no context".into()));
+                let d = match &mut self.zstd {
+                    Some(d) => d,
+                    None => self
+                        .zstd
+                        .insert(zstd::bulk::Decompressor::new().map_err(zstd_err)?),
                 };
                 self.plain.reserve(n as usize);
                 let got = d

@@ -653,7 +653,7 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
         _ => (Pointer::default(), None),
     };
     let previous_owner = pointer.owner.clone();
-    let rev_before = rev;
+    let first_claim = rev.is_none();
     pointer.owner = ctx.name.clone();
     let bytes: bytes::Bytes = bitcode::encode(&pointer).into();
     let claimed = match rev {
@@ -704,7 +704,7 @@ async fn run_partition(ctx: Rc<Ctx>, p: u32, mut ctl: watch::Receiver<Ctl>) -> R
     // A partition never claimed before has no checkpoint objects and no consumers left behind
     // (both are made only after the claim): nothing to clean, and a new fleet's workers start
     // reading at once.
-    if rev_before.is_some() {
+    if !first_claim {
         let _turn = ctx.housekeeping.lock().await;
         // Best effort, and bounded: listing the object store has been seen to hang (the partition
         // then never started again); a stale object left here is removed by a later takeover.

@@ -410,7 +410,7 @@ impl<R: BufRead> FileSource<R> {
                     unterminated,
                     invalid_utf8,
                 } => {
-                    if is_blank(&text) {
+                    if crate::wire::text::trim(&text).is_empty() {
                         self.stats.blank += 1;
                         continue;
                     }
@@ -501,35 +501,5 @@ pub(crate) mod testutil {
         let mut out = Vec::new();
         while src.next_events(&mut out).unwrap() {}
         (out, src.stats)
-    }
-}
-
-/// Empty or white space only (`str::trim`'s white space). A record nearly always starts with a
-/// visible ASCII byte, which settles it without `trim`'s character-by-character scan.
-fn is_blank(text: &str) -> bool {
-    match text.as_bytes().first() {
-        None => true,
-        Some(&c) if c.is_ascii() && !matches!(c, b'\t'..=b'\r' | b' ') => false,
-        _ => text.trim().is_empty(),
-    }
-}
-
-#[cfg(test)]
-mod blank_tests {
-    use super::is_blank;
-
-    #[test]
-    fn blank_is_what_trim_empties() {
-        let mut starts: Vec<char> = (0u8..128).map(char::from).collect();
-        starts.extend([
-            '\u{85}', '\u{a0}', '\u{2003}', '\u{3000}', '\u{feff}', '\u{e9}',
-        ]);
-        for a in &starts {
-            for rest in ["", " ", "x", "\u{a0}\t", " {}"] {
-                let text = format!("{a}{rest}");
-                assert_eq!(is_blank(&text), text.trim().is_empty(), "{text:?}");
-            }
-        }
-        assert!(is_blank(""));
     }
 }

@@ -2,6 +2,7 @@
 //! local<->remote` socket) and byte counts.
 
 use super::{FastMap, Name, What};
+use crate::wire::text::trim;
 use crate::{Reject, RejectReason};
 use floodwatch_core::event::Proto;
 use std::sync::Arc;
@@ -108,41 +109,5 @@ pub(super) fn count_cell(what: &str, cell: &str) -> Result<u64, Reject> {
         Ok(n as u64)
     } else {
         Err(bad())
-    }
-}
-
-/// `str::trim`, with a shortcut for the usual cell that starts and ends with a visible ASCII byte:
-/// such a cell has nothing to trim (every Unicode white space is either one of the ASCII ones below or
-/// not ASCII at all), and `trim`'s character-by-character search was a visible share of a row.
-pub(super) fn trim(cell: &str) -> &str {
-    let visible =
-        |b: Option<&u8>| b.is_some_and(|&c| c.is_ascii() && !matches!(c, b'\t'..=b'\r' | b' '));
-    let b = cell.as_bytes();
-    if visible(b.first()) && visible(b.last()) {
-        cell
-    } else {
-        cell.trim()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::trim;
-
-    #[test]
-    fn trim_is_str_trim() {
-        // Every ASCII byte and the Unicode white space (and a few that are not) at either end.
-        let mut ends: Vec<char> = (0u8..128).map(char::from).collect();
-        ends.extend([
-            '\u{85}', '\u{a0}', '\u{2003}', '\u{3000}', '\u{feff}', '\u{e9}', '\u{1c}',
-        ]);
-        for a in &ends {
-            for b in &ends {
-                for mid in ["", "1", "12 34", "\u{a0}"] {
-                    let cell = format!("{a}{mid}{b}");
-                    assert_eq!(trim(&cell), cell.trim(), "{cell:?}");
-                }
-            }
-        }
     }
 }

@@ -432,7 +432,7 @@ impl NettopParser {
         self.rows_in_frame = 0;
         self.frame_pids.clear();
         self.current_proc = None;
-        self.block_socks.clear();
+        self.forget_block_socks();
         let frame = self.frame;
         self.prev
             .retain(|_, p| frame.saturating_sub(p.frame) <= RETAIN_FRAMES);

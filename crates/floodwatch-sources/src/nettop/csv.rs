@@ -1,8 +1,9 @@
 //! `nettop -L` CSV: the header (`time,,interface,state,bytes_in,…` or a `-J` subset) and its rows.
 
-use super::cells::{cached_name_cell, count_cell, trim};
+use super::cells::{cached_name_cell, count_cell};
 use super::{Columns, FastMap, RawRow, What};
 use crate::wire::swar;
+use crate::wire::text::trim;
 use crate::{Reject, RejectReason};
 use floodwatch_core::time::parse_time_of_day;
 use std::sync::{Arc, LazyLock};

@@ -8,3 +8,4 @@ pub(crate) mod lanes;
 pub(crate) mod reject;
 pub(crate) mod scan;
 pub(crate) mod swar;
+pub(crate) mod text;
