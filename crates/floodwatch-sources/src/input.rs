@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 /// The UTF-8 byte order mark some Windows-side tools write first.
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Enough bytes to tell every magic number below apart.
 const MAGIC_BYTES: usize = 10;
 /// Read buffer: large, so nearly every line lies whole in it (framing hands those out without a copy).

@@ -476,6 +476,49 @@ fn replay_ends_quietly_when_its_reader_goes_away() {
     assert_eq!(all.stdout, std::fs::read(&es).unwrap());
 }
 
+/// At full speed into a pipe, `replay` writes exactly what it writes elsewhere: a plain file's text
+/// after its byte order mark (Linux splices it), a compressed file decoded (copied), and it ends
+/// quietly when the reader goes away before a large file is through.
+#[cfg(unix)]
+#[test]
+fn replay_at_full_speed_writes_the_text_and_stops_with_its_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let es =
+        std::fs::read(repo_root().join("examples/collection/build-mac-07/eslogger.jsonl")).unwrap();
+    let bom = dir.path().join("bom.jsonl");
+    std::fs::write(&bom, [b"\xEF\xBB\xBF".as_slice(), &es].concat()).unwrap();
+    let gz = dir.path().join("es.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&es).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    for f in [&bom, &gz] {
+        let out = floodwatch(&["replay", f.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", f.display());
+        assert_eq!(out.stdout, es, "{}", f.display());
+    }
+    // Larger than any pipe: the reader takes one line and goes away.
+    let big = dir.path().join("big.jsonl");
+    std::fs::write(&big, es.repeat(64)).unwrap();
+    let mut child = Command::new(bin())
+        .args(["replay", big.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(es.starts_with(first.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The agent's network sinks: with `--once`, hunt's alert reaches a UDP syslog receiver as an RFC
 /// 5424 message carrying its id, and a webhook receiver as the same OCSF line, signed.
 #[test]

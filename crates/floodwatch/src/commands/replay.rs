@@ -3,6 +3,8 @@
 use crate::cli::ReplayArgs;
 use floodwatch_core::Result;
 use floodwatch_runtime::playback::{play, Pacing};
+#[cfg(target_os = "linux")]
+use floodwatch_runtime::playback::{splice_file, Spliced};
 use std::process::ExitCode;
 
 pub fn run(a: ReplayArgs) -> Result<ExitCode> {
@@ -18,6 +20,14 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         (None, Some(x)) => Pacing::Original(x),
         (None, None) => Pacing::Fastest,
     };
+    #[cfg(target_os = "linux")]
+    if pacing == Pacing::Fastest {
+        use std::os::fd::AsFd;
+        let stdout = std::io::stdout();
+        if let Spliced::Done { .. } = splice_file(&a.file, stdout.as_fd())? {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
     play(&a.file, pacing, &mut out)?;
     Ok(ExitCode::SUCCESS)
