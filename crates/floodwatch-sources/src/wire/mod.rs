@@ -3,6 +3,7 @@
 //! borrow-or-own string, one object per record, serde errors mapped to reject reasons, the host
 //! names records carry).
 
+pub(crate) mod flat;
 pub(crate) mod json;
 pub(crate) mod lanes;
 pub(crate) mod reject;
