@@ -83,7 +83,8 @@ impl Feed {
                     self.max_line = self.max_line.max(l);
                 }
                 self.events += b.len() as u64;
-                self.buf.extend(b);
+                // The buffer is empty here: the batch becomes it, without copying its events.
+                self.buf = VecDeque::from(b);
                 self.last_heard = Instant::now();
                 true
             }
