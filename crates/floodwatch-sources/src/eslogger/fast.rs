@@ -177,18 +177,56 @@ fn audit_token(s: &mut Scan<'_>) -> Scanned<AuditToken> {
         })?;
         return if i >= 8 { Ok(t) } else { Err(Miss) };
     }
+    // Every value goes to a slot (0 for the keys not read), with no branch on which key it is:
+    // a token's eight keys come in any order, and a `match` on them mispredicted most of the time.
+    let mut vals = [(false, 0u64); 6];
+    let mut seen = 0u32;
     s.object(|s, key| {
-        match key {
-            b"auid" => t.auid = Some(s.u32()?),
-            b"euid" => t.euid = Some(s.u32()?),
-            b"ruid" => t.ruid = Some(s.u32()?),
-            b"pid" => t.pid = Some(s.i32()?),
-            b"pidversion" => t.pidversion = Some(s.u32()?),
-            _ => s.skip()?,
+        let slot = token_slot(key);
+        // An unread key's value that is not a plain integer (never seen in eslogger) is a miss, so
+        // serde reads the record: slower, the same events.
+        let (neg, n) = s.integer()?;
+        let fits_u32 = !neg & (n <= u64::from(u32::MAX));
+        // serde_json reads "-0" as a float, which an integer field refuses.
+        let fits_i32 = (!neg & (n <= i32::MAX as u64)) | (neg & (n != 0) & (n <= 1 << 31));
+        let fits = (slot == 0) | ((slot == 4) & fits_i32) | ((slot != 0) & (slot != 4) & fits_u32);
+        if !fits {
+            return Err(Miss);
         }
+        // Later keys overwrite, as the serde visitor does.
+        vals[slot] = (neg, n);
+        seen |= 1 << slot;
         Ok(())
     })?;
+    let u = |slot: usize| (seen & (1 << slot) != 0).then(|| vals[slot].1 as u32);
+    t.auid = u(1);
+    t.euid = u(2);
+    t.ruid = u(3);
+    t.pid = (seen & (1 << 4) != 0).then(|| match vals[4] {
+        (true, n) => (-(n as i64)) as i32,
+        (false, n) => n as i32,
+    });
+    t.pidversion = u(5);
     Ok(t)
+}
+
+/// An audit token key's slot: 1-5 for auid, euid, ruid, pid and pidversion, 0 for any other. From
+/// the key's length and first four bytes, compared whole, with flags added rather than branched on.
+#[inline(always)]
+fn token_slot(key: &[u8]) -> usize {
+    let word = |k: &[u8]| {
+        k.iter()
+            .take(4)
+            .rev()
+            .fold(0u32, |w, &b| w << 8 | u32::from(b))
+    };
+    let (len, w) = (key.len(), word(key));
+    let is = |name: &[u8]| usize::from(len == name.len() && w == word(name));
+    is(b"auid")
+        + 2 * is(b"euid")
+        + 3 * is(b"ruid")
+        + 4 * is(b"pid")
+        + 5 * usize::from(len == 10 && key == b"pidversion")
 }
 
 /// The event object: its first key decides (later keys are skipped, as serde's visitor does).

@@ -569,3 +569,55 @@ fn fast_path_never_reads_a_broken_line_differently() {
         "{still_fast} of {tried}"
     );
 }
+
+/// Audit token objects read key by key into slots: duplicates, signs, ranges and unknown keys as
+/// serde reads them (or left to serde), and the plain ones on the fast path.
+#[test]
+fn audit_token_objects_read_as_serde_does() {
+    let lines = mullvad_lines();
+    let token = r#""audit_token":{"euid":0,"rgid":0,"egid":0,"pid":11221,"asid":100017,"ruid":0,"auid":4294967295,"pidversion":170692}"#;
+    let line = lines.iter().find(|l| l.contains(token)).unwrap();
+    // (object, read on the fast path)
+    let cases = [
+        (r#"{"pid":1,"pid":2,"auid":7,"auid":8}"#, true),
+        (r#"{"pid":-5,"euid":4294967295,"ruid":0}"#, true),
+        (r#"{"pid":-2147483648,"pidversion":4294967295}"#, true),
+        (r#"{"pid":2147483647}"#, true),
+        (
+            r#"{"pidversio":2,"pidversionx":3,"pi":4,"pidv":5,"auidx":6,"":1,"pidversion":9}"#,
+            true,
+        ),
+        (r#"{}"#, true),
+        (r#"{"asid":-0,"egid":-7}"#, true),
+        (r#"{"pid":-0}"#, false),
+        (r#"{"pid":2147483648}"#, false),
+        (r#"{"pid":-2147483649}"#, false),
+        (r#"{"auid":-1}"#, false),
+        (r#"{"auid":4294967296}"#, false),
+        (r#"{"pidversion":1.0}"#, false),
+        (r#"{"egid":01}"#, false),
+        (r#"{"pid":1,"pid":-0}"#, false),
+        (r#"{"auid":-1,"auid":2}"#, false),
+        // Valid JSON serde reads, left to it.
+        (r#"{"asid":1.5,"pid":3}"#, false),
+        (r#"{"asid":"x","pid":3}"#, false),
+        (r#"{"asid":null,"pid":3}"#, false),
+    ];
+    for (obj, fast_path) in cases {
+        let l = line.replacen(token, &format!("\"audit_token\":{obj}"), 1);
+        fast_path_check(&l).unwrap();
+        assert_eq!(fast::message(&l).is_ok(), fast_path, "{obj}");
+    }
+    // The values themselves, not only their agreement with serde.
+    let l = line.replacen(
+        token,
+        r#""audit_token":{"pid":1,"pid":-2,"auid":7,"euid":8,"ruid":9,"pidversion":10}"#,
+        1,
+    );
+    let m = fast::message(&l).unwrap();
+    let t = m.process.audit_token.unwrap();
+    assert_eq!(
+        (t.pid, t.auid, t.euid, t.ruid, t.pidversion),
+        (Some(-2), Some(7), Some(8), Some(9), Some(10))
+    );
+}

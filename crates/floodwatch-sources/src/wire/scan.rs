@@ -329,7 +329,7 @@ impl<'a> Scan<'a> {
     /// The digits of a plain integer (`-?(0|[1-9][0-9]*)`, no fraction or exponent), as
     /// (negative, magnitude). Anything else, including a magnitude beyond u64, is a miss.
     #[inline(always)]
-    fn integer(&mut self) -> Scanned<(bool, u64)> {
+    pub(crate) fn integer(&mut self) -> Scanned<(bool, u64)> {
         let negative = self.peek()? == b'-';
         let b = self.b;
         let start = self.pos + usize::from(negative);
