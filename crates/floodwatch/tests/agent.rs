@@ -447,16 +447,7 @@ fn bad_agent_configs_are_named_errors() {
 #[test]
 fn replay_ends_quietly_when_its_reader_goes_away() {
     let es = repo_root().join("examples/collection/build-mac-07/eslogger.jsonl");
-    let mut child = Command::new(bin())
-        .args(["replay", es.to_str().unwrap(), "--rate", "100000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let first = replay_one_line_then_close(&[es.to_str().unwrap(), "--rate", "100000"]);
     assert_eq!(
         first.trim_end(),
         std::fs::read_to_string(&es)
@@ -464,13 +455,6 @@ fn replay_ends_quietly_when_its_reader_goes_away() {
             .lines()
             .next()
             .unwrap()
-    );
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let all = floodwatch(&["replay", es.to_str().unwrap()]);
     assert_eq!(all.stdout, std::fs::read(&es).unwrap());
@@ -499,8 +483,17 @@ fn replay_at_full_speed_writes_the_text_and_stops_with_its_reader() {
     // Larger than any pipe: the reader takes one line and goes away.
     let big = dir.path().join("big.jsonl");
     std::fs::write(&big, es.repeat(64)).unwrap();
+    let first = replay_one_line_then_close(&[big.to_str().unwrap()]);
+    assert!(es.starts_with(first.as_bytes()));
+}
+
+/// Runs `floodwatch replay ARGS` into a pipe, reads one line and closes the pipe: the replay must
+/// then end quietly, with exit 0 and nothing on stderr. Returns the line.
+#[cfg(unix)]
+fn replay_one_line_then_close(args: &[&str]) -> String {
     let mut child = Command::new(bin())
-        .args(["replay", big.to_str().unwrap()])
+        .arg("replay")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -509,14 +502,14 @@ fn replay_at_full_speed_writes_the_text_and_stops_with_its_reader() {
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
-    assert!(es.starts_with(first.as_bytes()));
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(0), "{args:?}");
     assert!(
         out.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    first
 }
 
 /// The agent's network sinks: with `--once`, hunt's alert reaches a UDP syslog receiver as an RFC

@@ -239,11 +239,7 @@ struct DirectReader {
 
 impl Read for DirectReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = buf.len().min(avail.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, buf)
     }
 }
 
@@ -277,6 +273,15 @@ impl BufRead for DirectReader {
     }
 }
 
+/// `Read` for a reader whose `BufRead` does the work: what is buffered, copied out.
+fn read_buffered(r: &mut impl BufRead, buf: &mut [u8]) -> std::io::Result<usize> {
+    let avail = r.fill_buf()?;
+    let n = buf.len().min(avail.len());
+    buf[..n].copy_from_slice(&avail[..n]);
+    r.consume(n);
+    Ok(n)
+}
+
 /// Raw chunks as a `Read`. When no chunk is waiting, the pending events are sent first: whatever
 /// comes next may be a long time coming.
 struct ChunkReader {
@@ -298,11 +303,7 @@ impl ChunkReader {
 
 impl Read for ChunkReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = buf.len().min(avail.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, buf)
     }
 }
 
