@@ -257,7 +257,7 @@ impl<'a> Scan<'a> {
 
     /// The rest of a string that has escapes, from its first byte at `start`.
     fn escaped_string(&mut self, start: usize) -> Scanned<String> {
-        let mut out = String::with_capacity(self.pos - start + 16);
+        let mut out = String::with_capacity(self.pos - start + 64);
         let mut run = start;
         loop {
             out.push_str(self.text.get(run..self.pos).ok_or(Miss)?);
