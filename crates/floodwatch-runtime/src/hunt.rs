@@ -4,6 +4,7 @@
 
 use crate::plan::{anchor, ctx_for, open_at, plan, Planned};
 use crate::replay::{run_host, HostOutput};
+use crate::setup::map_on_threads;
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
 use floodwatch_core::finding::NetworkFinding;
@@ -16,8 +17,7 @@ use floodwatch_sinks::summary::RunSummary;
 use floodwatch_sources::{FileSource, FileStats, Format};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Default)]
 pub struct HuntOptions {
@@ -107,24 +107,8 @@ fn run(
     shared.formats = planned.iter().map(|p| Arc::from(p.format.name())).collect();
     let shared = Arc::new(shared);
     let groups = by_host(planned);
-    let threads = opts.threads.max(1).min(groups.len().max(1));
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Result<HostOutput>>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(g) = groups.get(i) else { break };
-                let r = run_host(g, &cfg, &shared, opts);
-                if let Ok(mut v) = results.lock() {
-                    v.push(r);
-                }
-            });
-        }
-    });
-    let results = results
-        .into_inner()
-        .map_err(|_| Error::Input("a worker thread panicked".into()))?;
+    let results: Vec<Result<HostOutput>> =
+        map_on_threads(&groups, opts.threads, |g| run_host(g, &cfg, &shared, opts));
     let mut alerts = Vec::new();
     let mut findings = Vec::new();
     let mut files: BTreeMap<u32, FileStats> = BTreeMap::new();

@@ -3,6 +3,7 @@
 //! host and format, ready to be replayed.
 
 use crate::hunt::HuntOptions;
+use crate::setup::map_on_threads;
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
 use floodwatch_core::{Error, Result, Ts};
@@ -212,28 +213,9 @@ type SniffResult = std::result::Result<(Sniffed, Encoding, Option<Stream>), Open
 /// sniffing parses each line of a 256 KiB head, which for a collection of many files was a serial
 /// start a fifth as long as a two-thread hunt. Only the verdicts are kept, not the heads.
 fn sniff_all(files: &[InputFile], threads: usize) -> Vec<SniffResult> {
-    let one = |f: &InputFile| open_head(f).map(|(head, enc, stream)| (sniff(&head), enc, stream));
-    let threads = threads.clamp(1, files.len().max(1));
-    if threads == 1 {
-        return files.iter().map(one).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let done: Mutex<Vec<(usize, SniffResult)>> = Mutex::new(Vec::with_capacity(files.len()));
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(f) = files.get(i) else { break };
-                let r = one(f);
-                if let Ok(mut d) = done.lock() {
-                    d.push((i, r));
-                }
-            });
-        }
-    });
-    let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
+    map_on_threads(files, threads, |f| {
+        open_head(f).map(|(head, enc, stream)| (sniff(&head), enc, stream))
+    })
 }
 
 /// What the dated files of one folder say about time: their earliest and latest events, the UTC

@@ -120,8 +120,8 @@ pub fn play(path: &Path, pacing: Pacing, out: &mut dyn Write) -> Result<Played> 
 /// What [`splice_file`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Spliced {
-    /// The file's text went into the pipe: this many bytes, and whether its reader went away first.
-    Done { bytes: u64, closed: bool },
+    /// The file's text went into the pipe (or as much as its reader took before it went away).
+    Done,
     /// Not for splicing (compressed input, not a pipe, a file system without splice): copy instead.
     Unsuitable,
 }
@@ -158,7 +158,7 @@ pub fn splice_file(path: &Path, out: std::os::fd::BorrowedFd<'_>) -> Result<Spli
     } else {
         0
     };
-    let mut bytes = 0u64;
+    let mut sent = false;
     loop {
         // SAFETY: both descriptors are open for the call; the offset is ours and splice updates it.
         let n = unsafe {
@@ -172,26 +172,18 @@ pub fn splice_file(path: &Path, out: std::os::fd::BorrowedFd<'_>) -> Result<Spli
             )
         };
         if n > 0 {
-            bytes += n as u64;
+            sent = true;
             continue;
         }
         if n == 0 {
-            return Ok(Spliced::Done {
-                bytes,
-                closed: false,
-            });
+            return Ok(Spliced::Done);
         }
         let e = std::io::Error::last_os_error();
         match e.raw_os_error() {
             Some(libc::EINTR) => continue,
-            Some(libc::EPIPE) => {
-                return Ok(Spliced::Done {
-                    bytes,
-                    closed: true,
-                })
-            }
+            Some(libc::EPIPE) => return Ok(Spliced::Done),
             // Nothing went out yet: the caller's copy takes over from the start.
-            Some(libc::EINVAL | libc::ENOSYS) if bytes == 0 => return Ok(Spliced::Unsuitable),
+            Some(libc::EINVAL | libc::ENOSYS) if !sent => return Ok(Spliced::Unsuitable),
             _ => return Err(Error::io("writing the replay", e)),
         }
     }

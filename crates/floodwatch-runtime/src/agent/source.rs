@@ -247,10 +247,7 @@ impl BufRead for DirectReader {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         if self.pos >= self.len {
             if !self.inner.waiting() {
-                // Whatever comes next may be a long time coming: the engine gets what is parsed.
-                if let Ok(mut p) = self.pending.lock() {
-                    p.flush();
-                }
+                send_pending(&self.pending);
             }
             if self.buf.is_empty() {
                 self.buf = vec![0; CHUNK];
@@ -270,6 +267,14 @@ impl BufRead for DirectReader {
 
     fn consume(&mut self, n: usize) {
         self.pos = (self.pos + n).min(self.len);
+    }
+}
+
+/// Before a read that may wait: whatever comes next may be a long time coming, so the engine gets
+/// the events parsed so far.
+fn send_pending(pending: &Mutex<Pending>) {
+    if let Ok(mut p) = pending.lock() {
+        p.flush();
     }
 }
 
@@ -293,14 +298,6 @@ struct ChunkReader {
     pending: Arc<Mutex<Pending>>,
 }
 
-impl ChunkReader {
-    fn flush(&self) {
-        if let Ok(mut p) = self.pending.lock() {
-            p.flush();
-        }
-    }
-}
-
 impl Read for ChunkReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         read_buffered(self, buf)
@@ -314,7 +311,7 @@ impl BufRead for ChunkReader {
             let next = match self.rx.try_recv() {
                 Ok(c) => Some(c),
                 Err(TryRecvError::Empty) => {
-                    self.flush();
+                    send_pending(&self.pending);
                     self.rx.recv().ok()
                 }
                 Err(TryRecvError::Disconnected) => None,
@@ -660,7 +657,7 @@ fn start_file(
     let (chunks, rx, spare) = chunk_channel();
     std::thread::Builder::new()
         .name(format!("file {}", path.display()))
-        .spawn(move || follower.run(None, &chunks))
+        .spawn(move || follower.run(&chunks))
         .map_err(|e| format!("starting a reader thread: {e}"))?;
     Ok(Bytes::Chunks(rx, spare))
 }
@@ -760,10 +757,8 @@ impl Follower {
         self.offset = 0;
     }
 
-    pub(crate) fn run(mut self, first: Option<File>, chunks: &ChunkTx) {
-        if let Some(f) = first {
-            self.take(f);
-        }
+    /// Follows the path (a file found at the start is given to [`Follower::take`] first).
+    pub(crate) fn run(mut self, chunks: &ChunkTx) {
         let mut told_missing = false;
         loop {
             if !self.drain(chunks) {
@@ -863,9 +858,9 @@ mod tests {
         let shared = Arc::new(Shared::new("t"));
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx, _spare) = chunk_channel();
-        let f = Follower::new(p.clone(), shared.clone(), stop.clone());
-        let first = File::open(&p).ok();
-        let t = std::thread::spawn(move || f.run(first, &tx));
+        let mut f = Follower::new(p.clone(), shared.clone(), stop.clone());
+        f.take(File::open(&p).unwrap());
+        let t = std::thread::spawn(move || f.run(&tx));
         let mut got = Vec::new();
         wait_lines(&rx, &mut got, 100);
         // Appended lines; then lines written to the old file just before it is renamed away, and

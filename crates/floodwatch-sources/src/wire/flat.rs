@@ -69,9 +69,6 @@ fn classify(block: &[u8; 64]) -> Classes {
             // max(c, 0x1f) == 0x1f exactly when c <= 0x1f (unsigned).
             let low = _mm_set1_epi8(0x1f);
             let ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
-            // c - '0' wraps every non-digit to 10..=255; min(d, 9) == d exactly for digits.
-            let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
-            let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
             let outside = _mm_or_si128(
                 _mm_or_si128(eq(b' '), eq(b'{')),
                 _mm_or_si128(eq(b'['), eq(b']')),
@@ -81,21 +78,23 @@ fn classify(block: &[u8; 64]) -> Classes {
                 bits(eq(b':')),
                 bits(eq(b',')),
                 bits(eq(b'}')),
-                bits(digit),
                 bits(eq(b'0')),
                 bits(_mm_or_si128(eq(b'\\'), ctl)),
                 bits(outside),
             ]
         };
         let at = 16 * k;
+        // The scanner's own digit test (`lanes::not_digits`), on the same sixteen bytes.
+        let digits =
+            super::lanes::block(block, at).map_or(0, |x| !super::lanes::not_digits(x) & 0xffff);
         c.quote |= m[0] << at;
         c.colon |= m[1] << at;
         c.comma |= m[2] << at;
         c.close |= m[3] << at;
-        c.digit |= m[4] << at;
-        c.zero |= m[5] << at;
-        c.refused |= m[6] << at;
-        c.refused_outside |= m[7] << at;
+        c.digit |= u64::from(digits) << at;
+        c.zero |= m[4] << at;
+        c.refused |= m[5] << at;
+        c.refused_outside |= m[6] << at;
     }
     c
 }

@@ -24,7 +24,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     if pacing == Pacing::Fastest {
         use std::os::fd::AsFd;
         let stdout = std::io::stdout();
-        if let Spliced::Done { .. } = splice_file(&a.file, stdout.as_fd())? {
+        if let Spliced::Done = splice_file(&a.file, stdout.as_fd())? {
             return Ok(ExitCode::SUCCESS);
         }
     }
