@@ -138,9 +138,11 @@ pub struct ProcInfo {
     pub session_id: Option<i32>,
     /// Kept across exec, so (pid, start_time) names a process lifetime.
     pub start_time: Option<Ts>,
-    pub path: Option<String>,
+    /// Paths and signing ids repeat across a host's events: sources share one copy per text
+    /// (an interner per source) rather than allocating one per event.
+    pub path: Option<Arc<str>>,
     pub args: Option<Vec<String>>,
-    pub cwd: Option<String>,
+    pub cwd: Option<Arc<str>>,
     pub uid: Option<u32>,
     pub euid: Option<u32>,
     /// Audit user id; `None` when unset (4294967295 in eslogger).
@@ -212,8 +214,8 @@ impl ProcInfo {
 /// Code-signing facts. `cs_flags` are the kernel's CS_* bits when the source reports them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, bitcode::Encode, bitcode::Decode)]
 pub struct Signing {
-    pub signing_id: Option<String>,
-    pub team_id: Option<String>,
+    pub signing_id: Option<Arc<str>>,
+    pub team_id: Option<Arc<str>>,
     pub platform_binary: Option<bool>,
     pub cs_flags: Option<u32>,
 }

@@ -254,7 +254,7 @@ pub fn view_of(procs: &ProcessTable, id: ProcId) -> Option<ProcessView> {
     Some(ProcessView {
         pid: p.info.pid,
         start_time: p.info.start_time,
-        path: p.info.path.clone(),
+        path: p.info.path.as_deref().map(str::to_string),
         cmd_line: p.info.cmdline(),
         uid: p.info.uid,
         euid: p.info.euid,
@@ -262,8 +262,8 @@ pub fn view_of(procs: &ProcessTable, id: ProcId) -> Option<ProcessView> {
             (p.info.euid == Some(0) || p.info.uid == Some(0)).then(|| "root".to_string())
         }),
         tty: p.info.tty.clone(),
-        signing_id: p.info.signing.signing_id.clone(),
-        team_id: p.info.signing.team_id.clone(),
+        signing_id: p.info.signing.signing_id.as_deref().map(str::to_string),
+        team_id: p.info.signing.team_id.as_deref().map(str::to_string),
         signature: p.info.signing.class(),
     })
 }
@@ -317,7 +317,8 @@ pub fn evidence(
         process: p.and_then(|p| {
             p.info
                 .path
-                .clone()
+                .as_deref()
+                .map(str::to_string)
                 .or_else(|| p.info.args.as_ref().and_then(|a| a.first().cloned()))
         }),
         cmd_line: p.and_then(|p| p.info.cmdline()),

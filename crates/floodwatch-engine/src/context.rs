@@ -239,7 +239,7 @@ fn responsible(table: &ProcessTable, mem: Option<&Proc>) -> Option<String> {
             table.alive_at(rp, t, i64::MAX / 4)
         })
         .and_then(|id| table.get(id))
-        .and_then(|p| p.info.path.clone())
+        .and_then(|p| p.info.path.as_deref().map(str::to_string))
 }
 
 /// How the lineage was started: cron, ssh, a terminal, osascript, else by what launchd started
@@ -315,12 +315,15 @@ fn short_cmd(table: &ProcessTable, id: ProcId) -> String {
     };
     let mut s = match (&p.info.args, &p.info.path) {
         (Some(a), Some(path)) if !a.is_empty() => {
-            let mut v = vec![path.clone()];
-            v.extend(a.iter().skip(1).cloned());
-            v.join(" ")
+            let mut s = path.to_string();
+            for arg in a.iter().skip(1) {
+                s.push(' ');
+                s.push_str(arg);
+            }
+            s
         }
         (Some(a), None) if !a.is_empty() => a.join(" "),
-        (_, Some(path)) => path.clone(),
+        (_, Some(path)) => path.to_string(),
         _ => format!("pid {}", p.info.pid),
     };
     if s.chars().count() > 120 {

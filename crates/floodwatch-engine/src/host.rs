@@ -379,7 +379,11 @@ impl HostEngine {
         }
         // Copied only for the execs that count (most are neither tools nor runners).
         let name = name.to_string();
-        let path = p.info.path.clone().unwrap_or_else(|| name.clone());
+        let path = p
+            .info
+            .path
+            .clone()
+            .unwrap_or_else(|| Arc::from(name.as_str()));
         let args = p.info.args.clone().unwrap_or_default();
         let subject = attribute::subject_of(&self.procs, &sh.scope, id);
         let t = &sh.cfg.thresholds;

@@ -11,6 +11,7 @@ use floodwatch_core::time::NANOS_PER_SEC;
 use floodwatch_core::Ts;
 use foldhash::HashMap;
 use std::cell::OnceCell;
+use std::sync::Arc;
 
 pub type ProcId = u64;
 
@@ -24,7 +25,7 @@ pub struct Proc {
     pub last_seen: Ts,
     pub exited: Option<Ts>,
     /// Images this lifetime exec'd through, oldest first (e.g. `/bin/sh` then `/usr/bin/curl`).
-    pub prior_images: Vec<String>,
+    pub prior_images: Vec<Arc<str>>,
     /// Only seen through a traffic source (name or path, no exec context).
     pub traffic_only: bool,
     /// Facts worked out from the image on first need, forgotten whenever the image facts change
@@ -306,7 +307,7 @@ impl ProcessTable {
             if !mismatch {
                 let knew = (p.info.path.is_some(), p.info.args.is_some());
                 if p.info.path.is_none() {
-                    p.info.path = path.map(str::to_string).or(p.info.path.take());
+                    p.info.path = path.map(Arc::from).or(p.info.path.take());
                 }
                 if p.info.path.is_none() && p.info.args.is_none() {
                     if let Some(n) = name {
@@ -322,7 +323,7 @@ impl ProcessTable {
         }
         let info = ProcInfo {
             pid,
-            path: path.map(str::to_string),
+            path: path.map(Arc::from),
             args: if path.is_none() {
                 name.map(|n| vec![n.to_string()])
             } else {
@@ -432,7 +433,7 @@ mod tests {
         );
         assert_eq!(
             t.get(after).unwrap().prior_images,
-            vec!["/bin/bash".to_string()]
+            vec![Arc::<str>::from("/bin/bash")]
         );
         t.exit(&info(200, 11, "/usr/bin/curl", 100), Ts::from_secs(12));
         // pid 200 reused by another lifetime

@@ -119,7 +119,7 @@ mod tests {
             signing: Signing {
                 platform_binary: platform,
                 cs_flags: flags,
-                team_id: team.map(str::to_string),
+                team_id: team.map(std::sync::Arc::from),
                 signing_id: Some("x".into()),
             },
             ..ProcInfo::default()

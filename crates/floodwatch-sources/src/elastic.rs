@@ -101,12 +101,12 @@ fn proc_info(o: &Obj, prefix: &str, pid_value: i32) -> ProcInfo {
         });
     ProcInfo {
         pid: pid_value,
-        path: text(o, &f("executable")).map(str::to_string),
+        path: text(o, &f("executable")).map(Arc::from),
         args,
-        cwd: text(o, &f("working_directory")).map(str::to_string),
+        cwd: text(o, &f("working_directory")).map(Arc::from),
         signing: Signing {
-            signing_id: text(o, &f("code_signature.signing_id")).map(str::to_string),
-            team_id: text(o, &f("code_signature.team_id")).map(str::to_string),
+            signing_id: text(o, &f("code_signature.signing_id")).map(Arc::from),
+            team_id: text(o, &f("code_signature.team_id")).map(Arc::from),
             platform_binary: None,
             cs_flags: None,
         },

@@ -105,8 +105,8 @@ fn identity(rec: &Obj) -> Signing {
         return Signing::default();
     };
     Signing {
-        signing_id: text(id, "signer_id"),
-        team_id: text(id, "team_id"),
+        signing_id: text(id, "signer_id").map(Arc::from),
+        team_id: text(id, "team_id").map(Arc::from),
         platform_binary: None,
         cs_flags: None,
     }
@@ -131,7 +131,7 @@ fn subject_proc(subject: &Obj) -> Result<ProcInfo, Reject> {
     Ok(ProcInfo {
         pid,
         session_id: pid_field(subject, "session_id"),
-        path: text(subject, "process_name"),
+        path: text(subject, "process_name").map(Arc::from),
         uid: uid(subject, "user_id"),
         euid: uid(subject, "effective_user_id"),
         auid,
@@ -223,7 +223,7 @@ impl JamfParser {
                     .and_then(Value::as_array)
                     .and_then(|a| a.first()?.as_str())
                 {
-                    target.path = Some(p.to_string());
+                    target.path = Some(Arc::from(p));
                 }
                 let instigator = ProcInfo {
                     pid: target.pid,
@@ -284,7 +284,7 @@ impl JamfParser {
                 let error = obj(rec, "return").and_then(|r| int(r, "error"));
                 EventKind::Connect(Box::new(Connect {
                     pid: Some(p.pid),
-                    process_path: p.path,
+                    process_path: p.path.map(|p| p.to_string()),
                     uid: p.uid,
                     proto: Proto::Unknown,
                     remote: remote_of(sock),
@@ -362,8 +362,8 @@ impl JamfParser {
                 .ok_or_else(|| Reject::new(RejectReason::WrongType, "related.processes entry"))?;
             let pid = pid(p, "pid").ok_or_else(|| missing("related.processes[].pid"))?;
             let signing = obj(p, "signingInfo").map_or_else(Signing::default, |s| Signing {
-                signing_id: text(s, "appid"),
-                team_id: text(s, "teamid"),
+                signing_id: text(s, "appid").map(Arc::from),
+                team_id: text(s, "teamid").map(Arc::from),
                 platform_binary: None,
                 cs_flags: None,
             });
@@ -376,7 +376,7 @@ impl JamfParser {
                     .filter(|s| *s > 0)
                     .and_then(|s| s.checked_mul(NANOS_PER_SEC))
                     .map(Ts),
-                path: text(p, "path"),
+                path: text(p, "path").map(Arc::from),
                 args: p.get("args").and_then(Value::as_array).map(|a| {
                     a.iter()
                         .filter_map(|s| s.as_str().map(str::to_string))

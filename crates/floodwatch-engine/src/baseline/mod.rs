@@ -73,7 +73,7 @@ pub fn identity_of(info: &ProcInfo, is_runner: bool) -> String {
         (Some(s), Some(t)) => format!("{s} (team {t})"),
         (Some(s), None) => s.to_string(),
         (None, _) => match (&info.path, info.args.as_ref().and_then(|a| a.first())) {
-            (Some(p), _) => p.clone(),
+            (Some(p), _) => p.to_string(),
             (None, Some(a0)) => format!("name:{a0}"),
             (None, None) => "unknown".to_string(),
         },

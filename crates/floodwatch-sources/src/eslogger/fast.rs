@@ -10,8 +10,10 @@
 use super::model::{
     AuditToken, EsEvent, EsFile, EsProcess, ExecEvent, ExitEvent, ForkEvent, Message, TtyField,
 };
+use crate::wire::intern::Text;
 use crate::wire::json::JsonStr;
 use crate::wire::scan::{Miss, Scan, Scanned};
+use crate::wire::{lanes, swar};
 
 /// Marks key `bit` as seen; a second time is a miss.
 #[inline]
@@ -25,6 +27,11 @@ fn once(seen: &mut u32, bit: u32) -> Scanned<()> {
 
 fn string<'a>(s: &mut Scan<'a>) -> Scanned<JsonStr<'a>> {
     s.string().map(JsonStr)
+}
+
+/// A string left in its JSON form, for the interner to decode only when it is new.
+fn raw_text<'a>(s: &mut Scan<'a>) -> Scanned<Text<'a>> {
+    s.raw_string().map(Text::Raw)
 }
 
 pub(crate) fn message(record: &str) -> Scanned<Message<'_>> {
@@ -111,11 +118,11 @@ fn es_process<'a>(s: &mut Scan<'a>) -> Scanned<EsProcess<'a>> {
             }
             b"signing_id" => {
                 once(&mut seen, 1 << 7)?;
-                p.signing_id = s.opt(string)?;
+                p.signing_id = s.opt(raw_text)?;
             }
             b"team_id" => {
                 once(&mut seen, 1 << 8)?;
-                p.team_id = s.opt(string)?;
+                p.team_id = s.opt(raw_text)?;
             }
             b"codesigning_flags" => {
                 once(&mut seen, 1 << 9)?;
@@ -149,7 +156,7 @@ fn es_file<'a>(s: &mut Scan<'a>) -> Scanned<EsFile<'a>> {
     s.object(|s, key| {
         if key == b"path" {
             once(&mut seen, 1)?;
-            path = s.opt(string)?;
+            path = s.opt(raw_text)?;
             Ok(())
         } else {
             s.skip()
@@ -177,6 +184,18 @@ fn audit_token(s: &mut Scan<'_>) -> Scanned<AuditToken> {
         })?;
         return if i >= 8 { Ok(t) } else { Err(Miss) };
     }
+    if s.may_enter() {
+        if let Some((t, used)) = compact_token(s.rest()) {
+            s.advance(used);
+            return Ok(t);
+        }
+    }
+    token_object(s)
+}
+
+/// A token object in any form JSON allows: what [`compact_token`] hands back.
+fn token_object(s: &mut Scan<'_>) -> Scanned<AuditToken> {
+    let mut t = AuditToken::default();
     // Every value goes to a slot (0 for the keys not read), with no branch on which key it is:
     // a token's eight keys come in any order, and a `match` on them mispredicted most of the time.
     let mut vals = [(false, 0u64); 6];
@@ -210,7 +229,107 @@ fn audit_token(s: &mut Scan<'_>) -> Scanned<AuditToken> {
     Ok(t)
 }
 
-/// An audit token key's slot: 1-5 for auid, euid, ruid, pid and pidversion, 0 for any other. From
+/// eslogger's own form of a token object, `{"euid":501,"egid":20,...}`, read in one pass: each
+/// key told by one eight-byte compare, each value by one sixteen-byte digit scan. `None` for
+/// anything else (whitespace, another key, a sign, over ten digits, a value out of its field's
+/// range, an empty object); the general loop then reads the token from its start and decides.
+/// What this takes, the general loop takes too, to the same values. Returns the bytes used.
+#[inline(always)]
+fn compact_token(b: &[u8]) -> Option<(AuditToken, usize)> {
+    const fn word(k: &[u8]) -> u64 {
+        let mut w = 0u64;
+        let mut i = k.len();
+        while i > 0 {
+            i -= 1;
+            w = w << 8 | k[i] as u64;
+        }
+        w
+    }
+    const FIVE: u64 = (1 << 40) - 1;
+    const SIX: u64 = (1 << 48) - 1;
+    const PID: u64 = word(b"pid\":");
+    const AUID: u64 = word(b"auid\":");
+    const EUID: u64 = word(b"euid\":");
+    const RUID: u64 = word(b"ruid\":");
+    const EGID: u64 = word(b"egid\":");
+    const RGID: u64 = word(b"rgid\":");
+    const ASID: u64 = word(b"asid\":");
+    const PIDVERSI: u64 = word(b"pidversi");
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    let mut vals = [0u64; 6];
+    let mut seen = 0u32;
+    let mut i = 1;
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let w = swar::word(b, i + 1)?;
+        let six = |k: u64| usize::from(w & SIX == k);
+        let (auid, euid, ruid) = (six(AUID), six(EUID), six(RUID));
+        let unread = six(EGID) | six(RGID) | six(ASID);
+        let pid = usize::from(w & FIVE == PID);
+        let pidversion = usize::from(w == PIDVERSI && b.get(i + 9..i + 13) == Some(b"on\":"));
+        let key_len = 6 * (auid | euid | ruid | unread) + 5 * pid + 12 * pidversion;
+        if key_len == 0 {
+            return None;
+        }
+        let slot = auid + 2 * euid + 3 * ruid + 4 * pid + 5 * pidversion;
+        let at = i + 1 + key_len;
+        let digits = lanes::block(b, at)?;
+        let n = lanes::not_digits(digits).trailing_zeros() as usize;
+        if n == 0 || n > 10 || (n > 1 && digits[0] == b'0') {
+            return None;
+        }
+        let v = digits_value(digits, n);
+        let limit = match slot {
+            0 => u64::MAX,
+            4 => i32::MAX as u64,
+            _ => u64::from(u32::MAX),
+        };
+        if v > limit {
+            return None;
+        }
+        // Later keys overwrite, as the serde visitor does.
+        vals[slot] = v;
+        seen |= 1 << slot;
+        match digits[n] {
+            b',' => i = at + n + 1,
+            b'}' => {
+                let u = |slot: usize| (seen & (1 << slot) != 0).then_some(vals[slot] as u32);
+                let t = AuditToken {
+                    auid: u(1),
+                    euid: u(2),
+                    ruid: u(3),
+                    pid: (seen & (1 << 4) != 0).then_some(vals[4] as i32),
+                    pidversion: u(5),
+                };
+                return Some((t, at + n + 1));
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The value of the `n` (1 to 10) ASCII digits that start `d`, eight at a time in one register.
+#[inline(always)]
+fn digits_value(d: &[u8; 16], n: usize) -> u64 {
+    let head = n.min(8);
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&d[..8]);
+    // Digit values in the lanes, the first digit lowest; shifting left drops the lanes past the
+    // digits (a borrow from the subtraction only moves up, into them) and puts zeros in front.
+    let x = u64::from_le_bytes(w).wrapping_sub(0x3030_3030_3030_3030) << (8 * (8 - head));
+    let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_ffff_0000_ffff;
+    let eight = (x.wrapping_mul(10_000) + (x >> 32)) & 0xffff_ffff;
+    d[8..n.max(8)]
+        .iter()
+        .fold(eight, |v, &c| v * 10 + u64::from(c - b'0'))
+}
+
+/// An audit token key's slot:/// An audit token key's slot: 1-5 for auid, euid, ruid, pid and pidversion, 0 for any other. From
 /// the key's length and first four bytes, compared whole, with flags added rather than branched on.
 #[inline(always)]
 fn token_slot(key: &[u8]) -> usize {
@@ -312,4 +431,137 @@ fn exit(s: &mut Scan<'_>) -> Scanned<ExitEvent> {
         }
     })?;
     Ok(ExitEvent { stat })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn fields(t: AuditToken) -> [Option<i64>; 5] {
+        [
+            t.auid.map(i64::from),
+            t.euid.map(i64::from),
+            t.ruid.map(i64::from),
+            t.pid.map(i64::from),
+            t.pidversion.map(i64::from),
+        ]
+    }
+
+    #[test]
+    fn digits_value_reads_one_to_ten_digits() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for n in 1..=10 {
+            for _ in 0..2_000 {
+                let digits: String = (0..n)
+                    .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+                    .collect();
+                let mut block = [b','; 16];
+                block[..n].copy_from_slice(digits.as_bytes());
+                // Whatever follows the digits must not matter.
+                for b in &mut block[n..] {
+                    *b = rng.random();
+                }
+                assert_eq!(
+                    digits_value(&block, n),
+                    digits.parse::<u64>().unwrap(),
+                    "{digits}"
+                );
+            }
+        }
+    }
+
+    /// A random token: eslogger's form most of the time, else a near miss of it.
+    fn token(rng: &mut ChaCha8Rng) -> String {
+        const KEYS: [&str; 12] = [
+            "euid",
+            "egid",
+            "auid",
+            "pid",
+            "asid",
+            "ruid",
+            "rgid",
+            "pidversion",
+            "pidv",
+            "pi",
+            "auidx",
+            "pidversionx",
+        ];
+        let values = [
+            "0",
+            "7",
+            "501",
+            "100003",
+            "2147483647",
+            "2147483648",
+            "4294967295",
+            "4294967296",
+            "12345678901",
+            "01",
+            "-1",
+            "-0",
+            "1.5",
+            "1e3",
+            "\"x\"",
+            "null",
+        ];
+        let n = rng.random_range(0..10);
+        let pairs: Vec<String> = (0..n)
+            .map(|_| {
+                let key = match rng.random_bool(0.9) {
+                    true => KEYS[rng.random_range(0..8)],
+                    false => KEYS[rng.random_range(0..KEYS.len())],
+                };
+                let value = match rng.random_bool(0.8) {
+                    true => rng.random_range(0..5_000_000_000u64).to_string(),
+                    false => values[rng.random_range(0..values.len())].to_string(),
+                };
+                match rng.random_range(0..20) {
+                    0 => format!("\"{key}\" : {value}"),
+                    _ => format!("\"{key}\":{value}"),
+                }
+            })
+            .collect();
+        let mut t = format!("{{{}}}", pairs.join(","));
+        if rng.random_range(0..10) == 0 {
+            let cut = rng.random_range(0..t.len());
+            t.truncate(cut);
+        }
+        // What follows a token in a record, so that sixteen-byte reads find bytes to read.
+        t + ",\"ppid\":1}}"
+    }
+
+    #[test]
+    fn compact_tokens_read_as_the_general_loop_does() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut taken = 0;
+        for _ in 0..50_000 {
+            let text = token(&mut rng);
+            let general = {
+                let mut s = Scan::new(&text);
+                token_object(&mut s).map(|t| (fields(t), s.rest().len()))
+            };
+            if let Some((t, used)) = compact_token(text.as_bytes()) {
+                taken += 1;
+                let general = general.unwrap_or_else(|_| panic!("general refused {text}"));
+                assert_eq!((fields(t), text.len() - used), general, "{text}");
+            }
+        }
+        // About a fifth are in eslogger's form throughout (every pair, no cut).
+        assert!(taken > 5_000, "only {taken} taken");
+        // eslogger's own tokens are taken.
+        for text in [
+            r#"{"euid":0,"egid":0,"auid":4294967295,"pid":3333,"asid":100003,"ruid":0,"rgid":0,"pidversion":139810},"ppid":1}"#,
+            r#"{"ruid":501,"pidversion":2147483647,"rgid":20,"pid":1,"egid":20,"auid":501,"euid":501,"asid":100017},"session_id":1}}"#,
+        ] {
+            let (t, used) = compact_token(text.as_bytes()).expect("taken");
+            let mut s = Scan::new(text);
+            let general = token_object(&mut s).expect("valid");
+            assert_eq!(
+                (fields(t), text.len() - used),
+                (fields(general), s.rest().len())
+            );
+        }
+    }
 }

@@ -17,6 +17,7 @@ pub(crate) mod model;
 #[cfg(test)]
 mod tests;
 
+use crate::wire::intern::Interner;
 use crate::wire::json::{cut, json_reject, JsonStr};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::event::{Event, EventKind, ProcInfo, Session, Signing, Tty};
@@ -36,6 +37,7 @@ pub struct EsloggerParser {
     ctx: SourceCtx,
     /// The highest message version above the known ones, for `notes()`.
     newest_unknown_version: Option<u32>,
+    texts: Interner,
 }
 
 impl EsloggerParser {
@@ -43,6 +45,7 @@ impl EsloggerParser {
         EsloggerParser {
             ctx,
             newest_unknown_version: None,
+            texts: Interner::default(),
         }
     }
 
@@ -57,7 +60,7 @@ impl RecordParser for EsloggerParser {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
         let msg = read_message(record)?;
         self.note_version(msg.version);
-        let kind = match event_kind(msg.event, msg.process, SOURCE)? {
+        let kind = match event_kind(msg.event, msg.process, SOURCE, &mut self.texts)? {
             Ok(kind) => kind,
             Err(skip) => return Ok(Parsed::Skipped(skip)),
         };
@@ -99,7 +102,8 @@ pub fn fast_path_check(record: &str) -> Result<(), String> {
     let render = |m: Message| {
         let version = m.version;
         let time = m.time.to_owned_string();
-        let kind = event_kind(m.event, m.process, SOURCE).map(|k| format!("{k:?}"));
+        let kind = event_kind(m.event, m.process, SOURCE, &mut Interner::default())
+            .map(|k| format!("{k:?}"));
         format!("{version:?} {time} {kind:?}")
     };
     let (fast, slow) = (render(fast), render(slow));
@@ -118,28 +122,33 @@ pub(crate) type KindResult = Result<Result<EventKind, Cow<'static, str>>, Reject
 /// How skip reasons name this source.
 const SOURCE: &str = "eslogger";
 
-/// Takes the message apart: strings that had to be unescaped (every eslogger path: `\/`) are moved
-/// into the event, not copied again. `source` names the producer in skip reasons (Jamf Protect's
+/// Takes the message apart: paths and signing ids come from the parser's shared copies (`texts`),
+/// arguments that had to be unescaped are moved into the event, not copied again. `source` names the producer in skip reasons (Jamf Protect's
 /// telemetry stream carries the same Endpoint Security messages).
-pub(crate) fn event_kind(event: EsEvent<'_>, process: EsProcess<'_>, source: &str) -> KindResult {
+pub(crate) fn event_kind(
+    event: EsEvent<'_>,
+    process: EsProcess<'_>,
+    source: &str,
+    texts: &mut Interner,
+) -> KindResult {
     let kind = match event {
         EsEvent::Exec(exec) => {
-            let mut target = proc_info(exec.target, "event.exec.target")?;
+            let mut target = proc_info(exec.target, "event.exec.target", texts)?;
             target.args = exec
                 .args
                 .map(|args| args.into_iter().map(JsonStr::into_string).collect());
-            target.cwd = exec.cwd.and_then(|c| c.path).map(JsonStr::into_string);
+            target.cwd = texts.opt(exec.cwd.and_then(|c| c.path))?;
             EventKind::Exec {
-                instigator: Some(Box::new(proc_info(process, "process")?)),
+                instigator: Some(Box::new(proc_info(process, "process", texts)?)),
                 target: Box::new(target),
             }
         }
         EsEvent::Fork(fork) => EventKind::Fork {
-            parent: Box::new(proc_info(process, "process")?),
-            child: Box::new(proc_info(fork.child, "event.fork.child")?),
+            parent: Box::new(proc_info(process, "process", texts)?),
+            child: Box::new(proc_info(fork.child, "event.fork.child", texts)?),
         },
         EsEvent::Exit(exit) => EventKind::Exit {
-            process: Box::new(proc_info(process, "process")?),
+            process: Box::new(proc_info(process, "process", texts)?),
             status: exit.stat,
         },
         EsEvent::Session(kind, payload) => match session(kind, &payload, &process, source) {
@@ -174,7 +183,11 @@ pub(crate) fn timestamp(field: &str, text: &str) -> Result<Ts, Reject> {
 // ---------------------------------------------------------------------------------------------
 // Normalization
 
-pub(crate) fn proc_info(p: EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject> {
+pub(crate) fn proc_info(
+    p: EsProcess<'_>,
+    what: &str,
+    texts: &mut Interner,
+) -> Result<ProcInfo, Reject> {
     let token = p
         .audit_token
         .ok_or_else(|| Reject::new(RejectReason::MissingField, format!("{what}.audit_token")))?;
@@ -203,7 +216,7 @@ pub(crate) fn proc_info(p: EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject
         responsible_pid: p.responsible_audit_token.and_then(|t| t.pid),
         session_id: p.session_id,
         start_time,
-        path: p.executable.and_then(|e| e.path).map(JsonStr::into_string),
+        path: texts.opt(p.executable.and_then(|e| e.path))?,
         args: None,
         cwd: None,
         uid: token.ruid,
@@ -214,14 +227,14 @@ pub(crate) fn proc_info(p: EsProcess<'_>, what: &str) -> Result<ProcInfo, Reject
             TtyField::Absent => Tty::Unknown,
             TtyField::Null => Tty::None,
             // A tty object without a path still says "has a terminal"; keep it visible as empty.
-            TtyField::File(f) => Tty::Some(f.path.map(JsonStr::into_string).unwrap_or_default()),
+            TtyField::File(f) => Tty::Some(match f.path {
+                Some(t) => t.to_owned_string()?,
+                None => String::new(),
+            }),
         },
         signing: Signing {
-            signing_id: p.signing_id.map(JsonStr::into_string),
-            team_id: p
-                .team_id
-                .filter(|t| !t.as_str().is_empty())
-                .map(JsonStr::into_string),
+            signing_id: texts.opt(p.signing_id)?,
+            team_id: texts.opt(p.team_id.filter(|t| !t.is_empty()))?,
             platform_binary: p.is_platform_binary,
             cs_flags: p.codesigning_flags,
         },
@@ -260,7 +273,10 @@ fn session(
         _ => s.uid.and_then(|u| u.0),
     };
     let tty = match &process.tty {
-        TtyField::File(f) => f.path.as_ref().map(JsonStr::to_owned_string),
+        TtyField::File(f) => match &f.path {
+            Some(t) => Some(t.to_owned_string().map_err(|_| "bad escape in tty path")?),
+            None => None,
+        },
         _ => None,
     };
     Ok(Session {

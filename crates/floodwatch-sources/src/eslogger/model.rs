@@ -2,6 +2,7 @@
 //! strings borrowed from the line where they have no escapes, and the shapes that differ between
 //! macOS releases (audit tokens as objects or arrays, `tty` absent or null, `uid` as a union).
 
+use crate::wire::intern::Text;
 use crate::wire::json::JsonStr;
 use floodwatch_core::event::SessionKind;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -31,9 +32,9 @@ pub(crate) struct EsProcess<'a> {
     #[serde(borrow)]
     pub(crate) executable: Option<EsFile<'a>>,
     #[serde(borrow)]
-    pub(crate) signing_id: Option<JsonStr<'a>>,
+    pub(crate) signing_id: Option<Text<'a>>,
     #[serde(borrow)]
-    pub(crate) team_id: Option<JsonStr<'a>>,
+    pub(crate) team_id: Option<Text<'a>>,
     pub(crate) codesigning_flags: Option<u32>,
     pub(crate) is_platform_binary: Option<bool>,
     #[serde(borrow)]
@@ -46,7 +47,7 @@ pub(crate) struct EsProcess<'a> {
 #[derive(Deserialize)]
 pub(crate) struct EsFile<'a> {
     #[serde(borrow)]
-    pub(crate) path: Option<JsonStr<'a>>,
+    pub(crate) path: Option<Text<'a>>,
 }
 
 /// `tty` absent (older/other producers: unknown), `null` (no terminal: launchd/XPC children) or a file.

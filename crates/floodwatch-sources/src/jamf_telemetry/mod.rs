@@ -22,6 +22,7 @@
 
 use crate::eslogger::model::{EsEvent, EsProcess};
 use crate::eslogger::{event_kind, proc_info, timestamp};
+use crate::wire::intern::Interner;
 use crate::wire::json::{cut, json_reject, HostNames, JsonStr};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::event::{Event, EventKind, ProcInfo, Tty};
@@ -51,6 +52,7 @@ struct Host<'a> {
 pub struct JamfTelemetryParser {
     ctx: SourceCtx,
     hosts: HostNames,
+    texts: Interner,
 }
 
 impl JamfTelemetryParser {
@@ -58,6 +60,7 @@ impl JamfTelemetryParser {
         JamfTelemetryParser {
             ctx,
             hosts: HostNames::default(),
+            texts: Interner::default(),
         }
     }
 }
@@ -110,9 +113,9 @@ impl RecordParser for JamfTelemetryParser {
                         format!("{SOURCE} {name} failed (no process context)").into(),
                     ));
                 }
-                EventKind::ProcessSeen(Box::new(proc_info(process, "process")?))
+                EventKind::ProcessSeen(Box::new(proc_info(process, "process", &mut self.texts)?))
             }
-            (event, Some(process)) => match event_kind(event, process, SOURCE)? {
+            (event, Some(process)) => match event_kind(event, process, SOURCE, &mut self.texts)? {
                 Ok(kind) => kind,
                 Err(skip) => return Ok(Parsed::Skipped(skip)),
             },

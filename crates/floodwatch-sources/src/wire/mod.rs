@@ -4,6 +4,7 @@
 //! names records carry).
 
 pub(crate) mod flat;
+pub(crate) mod intern;
 pub(crate) mod json;
 pub(crate) mod lanes;
 pub(crate) mod reject;

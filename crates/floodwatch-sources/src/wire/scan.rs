@@ -17,6 +17,39 @@ pub(crate) struct Miss;
 
 pub(crate) type Scanned<T> = Result<T, Miss>;
 
+/// A JSON string's text between its quotes, already checked by [`Scan::raw_string`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RawStr<'a> {
+    pub(crate) raw: &'a str,
+    /// Whether `raw` has a backslash escape, so that it differs from its decoded text.
+    pub(crate) escaped: bool,
+}
+
+impl<'a> RawStr<'a> {
+    /// The decoded text: `raw` itself when it has no escape.
+    pub(crate) fn decode(self) -> Scanned<Cow<'a, str>> {
+        if !self.escaped {
+            return Ok(Cow::Borrowed(self.raw));
+        }
+        let mut s = Scan::new(self.raw);
+        let mut out = String::with_capacity(self.raw.len());
+        loop {
+            let run = s.pos;
+            s.plain_run();
+            out.push_str(self.raw.get(run..s.pos).ok_or(Miss)?);
+            match s.b.get(s.pos) {
+                None => return Ok(Cow::Owned(out)),
+                Some(b'\\') => {
+                    s.pos += 1;
+                    out.push(s.escape()?);
+                }
+                // raw_string stopped at the closing quote and refused control characters.
+                Some(_) => return Err(Miss),
+            }
+        }
+    }
+}
+
 /// Deeper nesting is a miss; serde_json's own limit (128) is above it, so a miss is never a
 /// record serde_json would read.
 const MAX_DEPTH: u32 = 64;
@@ -59,6 +92,25 @@ impl<'a> Scan<'a> {
     #[cfg(test)]
     pub(super) fn pos(&self) -> usize {
         self.pos
+    }
+
+    /// The bytes from the current position, for a format's own reader of a value whose usual
+    /// shape it knows; it then moves past what it took with [`Scan::advance`].
+    #[inline(always)]
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.b.get(self.pos..).unwrap_or_default()
+    }
+
+    /// Moves past `n` bytes a caller read from [`Scan::rest`], ending after an ASCII byte.
+    #[inline(always)]
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.pos += n;
+    }
+
+    /// Whether a container may open here without passing [`MAX_DEPTH`].
+    #[inline(always)]
+    pub(crate) fn may_enter(&self) -> bool {
+        self.depth < MAX_DEPTH
     }
 
     /// JSON whitespace, as serde_json reads it (space, tab, newline, carriage return).
@@ -252,6 +304,31 @@ impl<'a> Scan<'a> {
             }
             Some(b'\\') => self.escaped_string(start).map(Cow::Owned),
             _ => Err(Miss),
+        }
+    }
+
+    /// A string value checked as [`Scan::string`] checks it, but not decoded: its JSON text between
+    /// the quotes. A caller that looks strings up (the [interner](super::intern)) decodes only
+    /// the ones it has not seen.
+    pub(crate) fn raw_string(&mut self) -> Scanned<RawStr<'a>> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            self.plain_run();
+            match self.b.get(self.pos) {
+                Some(b'"') => {
+                    let raw = self.text.get(start..self.pos).ok_or(Miss)?;
+                    self.pos += 1;
+                    return Ok(RawStr { raw, escaped });
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    self.escape()?;
+                    escaped = true;
+                }
+                _ => return Err(Miss),
+            }
         }
     }
 

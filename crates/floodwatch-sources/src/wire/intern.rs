@@ -1,0 +1,233 @@
+//! One shared copy of each text that repeats across a source's records: executable paths,
+//! working directories, signing and team ids. A host runs few distinct binaries, so most records
+//! name a path already seen; handing out a reference to one `Arc<str>` saves an allocation (and,
+//! in the agent, a free on another thread) per field per event.
+//!
+//! Memory is bounded: a table that outgrows its limits is emptied and refilled from what comes
+//! next. Texts already handed out live on in the events that hold them.
+
+use super::json::JsonStr;
+use super::scan::RawStr;
+use crate::{Reject, RejectReason};
+use serde::{Deserialize, Deserializer};
+use std::sync::Arc;
+
+/// Most texts a table holds before it is emptied (per table: plain and escaped).
+const MAX_ENTRIES: usize = 4096;
+/// Most bytes of text a table holds before it is emptied.
+const MAX_BYTES: usize = 1 << 20;
+
+/// A string field as a parser read it: still in its JSON form (the hand-written scanner, which
+/// does not decode what it may find in the table) or decoded (serde).
+#[derive(Debug)]
+pub(crate) enum Text<'a> {
+    Raw(RawStr<'a>),
+    Json(JsonStr<'a>),
+}
+
+impl Text<'_> {
+    /// A copy of the decoded text, for the rare field not worth a table (a session's tty).
+    pub(crate) fn to_owned_string(&self) -> Result<String, BadEscape> {
+        match self {
+            Text::Raw(r) => r.decode().map(|c| c.into_owned()).map_err(|_| BadEscape),
+            Text::Json(j) => Ok(j.to_owned_string()),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            // An escape is never empty text, and a raw text without one is its own decoding.
+            Text::Raw(r) => r.raw.is_empty(),
+            Text::Json(j) => j.as_str().is_empty(),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        JsonStr::deserialize(d).map(Text::Json)
+    }
+}
+
+/// The decoding of an escape failed where the scanner had accepted it: cannot happen, but the
+/// parser rejects the record rather than trusting that.
+#[derive(Debug)]
+pub(crate) struct BadEscape;
+
+impl From<BadEscape> for Reject {
+    fn from(_: BadEscape) -> Reject {
+        Reject::new(
+            RejectReason::InvalidJson,
+            "a string escape could not be decoded",
+        )
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Interner {
+    /// Texts without escapes, looked up by themselves.
+    plain: Table<Arc<str>>,
+    /// Texts with escapes, looked up by their JSON form (`\/usr\/bin\/curl`), so a text seen
+    /// before is not decoded again. A separate table: a decoded text may itself look escaped.
+    escaped: Table<(Box<str>, Arc<str>)>,
+}
+
+struct Table<T> {
+    set: foldhash::HashSet<Entry<T>>,
+    bytes: usize,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table {
+            set: foldhash::HashSet::default(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<T> Table<T> {
+    /// Makes room for `len` more bytes, emptying the table when it is full.
+    fn reserve(&mut self, len: usize) {
+        if self.set.len() >= MAX_ENTRIES || self.bytes + len > MAX_BYTES {
+            self.set.clear();
+            self.bytes = 0;
+        }
+        self.bytes += len;
+    }
+}
+
+/// A table entry, hashed and compared by its key text.
+struct Entry<T>(T);
+
+trait Keyed {
+    fn key(&self) -> &str;
+}
+
+impl Keyed for Arc<str> {
+    fn key(&self) -> &str {
+        self
+    }
+}
+
+impl Keyed for (Box<str>, Arc<str>) {
+    fn key(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<T: Keyed> std::hash::Hash for Entry<T> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.key().hash(h)
+    }
+}
+
+impl<T: Keyed> PartialEq for Entry<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key() == other.0.key()
+    }
+}
+
+impl<T: Keyed> Eq for Entry<T> {}
+
+impl<T: Keyed> std::borrow::Borrow<str> for Entry<T> {
+    fn borrow(&self) -> &str {
+        self.0.key()
+    }
+}
+
+impl Interner {
+    /// The shared copy of a decoded text.
+    pub(crate) fn str(&mut self, s: &str) -> Arc<str> {
+        if let Some(e) = self.plain.set.get(s) {
+            return e.0.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.plain.reserve(s.len());
+        self.plain.set.insert(Entry(a.clone()));
+        a
+    }
+
+    /// [`Interner::text`] of a field that may be absent.
+    pub(crate) fn opt(&mut self, t: Option<Text<'_>>) -> Result<Option<Arc<str>>, BadEscape> {
+        t.map(|t| self.text(t)).transpose()
+    }
+
+    /// The shared copy of a field's text, decoding it only when it was not seen before.
+    pub(crate) fn text(&mut self, t: Text<'_>) -> Result<Arc<str>, BadEscape> {
+        match t {
+            Text::Raw(r) if r.escaped => {
+                if let Some(e) = self.escaped.set.get(r.raw) {
+                    return Ok(e.0 .1.clone());
+                }
+                let a: Arc<str> = Arc::from(r.decode().map_err(|_| BadEscape)?);
+                self.escaped.reserve(r.raw.len() + a.len());
+                self.escaped.set.insert(Entry((r.raw.into(), a.clone())));
+                Ok(a)
+            }
+            Text::Raw(r) => Ok(self.str(r.raw)),
+            Text::Json(j) => Ok(self.str(j.as_str())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::scan::Scan;
+
+    fn raw(json: &str) -> Text<'_> {
+        Text::Raw(Scan::new(json).raw_string().expect("a JSON string"))
+    }
+
+    #[test]
+    fn texts_decode_as_serde_does_and_repeat_as_one_copy() {
+        let mut i = Interner::default();
+        for json in [
+            r#""\/usr\/bin\/curl""#,
+            r#""plain""#,
+            r#""tab\there \"quoted\" \u00e9 \ud83d\ude00 back\\slash""#,
+            r#""\\\/usr""#,
+            r#""""#,
+        ] {
+            let want: String = serde_json::from_str(json).expect("valid JSON");
+            let first = i.text(raw(json)).expect("decodes");
+            assert_eq!(&*first, want, "{json}");
+            let again = i.text(raw(json)).expect("decodes");
+            assert!(Arc::ptr_eq(&first, &again), "{json} is shared");
+            // The decoded text, as serde hands it over, finds the same text.
+            assert_eq!(&*i.str(&want), want);
+        }
+    }
+
+    #[test]
+    fn an_escaped_form_and_a_decoded_text_that_looks_like_it_stay_apart() {
+        let mut i = Interner::default();
+        // JSON `"\/bin"` is the text `/bin`; the decoded text `\/bin` must not be taken for it.
+        assert_eq!(&*i.text(raw(r#""\/bin""#)).expect("decodes"), "/bin");
+        let json_text: JsonStr = serde_json::from_str(r#""\\\/bin""#).expect("valid JSON");
+        assert_eq!(&*i.text(Text::Json(json_text)).expect("decoded"), r"\/bin");
+        assert_eq!(&*i.str(r"\/bin"), r"\/bin");
+        assert_eq!(&*i.text(raw(r#""\/bin""#)).expect("decodes"), "/bin");
+    }
+
+    #[test]
+    fn a_full_table_is_emptied_and_texts_stay_correct() {
+        let mut i = Interner::default();
+        let first = i.str("/usr/bin/curl");
+        for n in 0..3 * MAX_ENTRIES {
+            let s = format!("/tmp/{n}");
+            assert_eq!(&*i.str(&s), s);
+            let json = format!("\"\\/tmp\\/{n}\"");
+            assert_eq!(&*i.text(raw(&json)).expect("decodes"), s);
+        }
+        assert!(i.plain.set.len() <= MAX_ENTRIES && i.escaped.set.len() <= MAX_ENTRIES);
+        // Evicted, then read again: a new copy with the same text; the old one is still whole.
+        let again = i.str("/usr/bin/curl");
+        assert_eq!(again, first);
+        let big = "x".repeat(MAX_BYTES / 2 + 1);
+        i.str(&big);
+        i.str(&format!("{big}y"));
+        assert!(i.plain.bytes <= MAX_BYTES);
+    }
+}
