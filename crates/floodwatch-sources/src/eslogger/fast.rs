@@ -255,6 +255,16 @@ fn compact_token(b: &[u8]) -> Option<(AuditToken, usize)> {
     const RGID: u64 = word(b"rgid\":");
     const ASID: u64 = word(b"asid\":");
     const PIDVERSI: u64 = word(b"pidversi");
+    const ON: u64 = word(b"on\":");
+    // Each slot's range: any integer for the keys not read, i32 for the pid, u32 for the rest.
+    const LIMIT: [u64; 6] = [
+        u64::MAX,
+        u32::MAX as u64,
+        u32::MAX as u64,
+        u32::MAX as u64,
+        i32::MAX as u64,
+        u32::MAX as u64,
+    ];
     if b.first() != Some(&b'{') {
         return None;
     }
@@ -270,7 +280,10 @@ fn compact_token(b: &[u8]) -> Option<(AuditToken, usize)> {
         let (auid, euid, ruid) = (six(AUID), six(EUID), six(RUID));
         let unread = six(EGID) | six(RGID) | six(ASID);
         let pid = usize::from(w & FIVE == PID);
-        let pidversion = usize::from(w == PIDVERSI && b.get(i + 9..i + 13) == Some(b"on\":"));
+        // Both halves compared, not one after the other: keys come in any order, so a branch on
+        // the first half would mispredict.
+        let tail = b.get(i + 9..i + 13).map_or(0, word);
+        let pidversion = usize::from(w == PIDVERSI) & usize::from(tail == ON);
         let key_len = 6 * (auid | euid | ruid | unread) + 5 * pid + 12 * pidversion;
         if key_len == 0 {
             return None;
@@ -283,12 +296,7 @@ fn compact_token(b: &[u8]) -> Option<(AuditToken, usize)> {
             return None;
         }
         let v = digits_value(digits, n);
-        let limit = match slot {
-            0 => u64::MAX,
-            4 => i32::MAX as u64,
-            _ => u64::from(u32::MAX),
-        };
-        if v > limit {
+        if v > LIMIT[slot] {
             return None;
         }
         // Later keys overwrite, as the serde visitor does.
@@ -324,9 +332,11 @@ fn digits_value(d: &[u8; 16], n: usize) -> u64 {
     let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
     let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_ffff_0000_ffff;
     let eight = (x.wrapping_mul(10_000) + (x >> 32)) & 0xffff_ffff;
-    d[8..n.max(8)]
-        .iter()
-        .fold(eight, |v, &c| v * 10 + u64::from(c - b'0'))
+    // A ninth and tenth digit (auid's 4294967295 is common) added by multiplying by 0 or 1, not
+    // by a loop whose length varies from one value to the next.
+    let (ninth, tenth) = (u64::from(n >= 9), u64::from(n >= 10));
+    let nine = eight + ninth * (eight * 9 + u64::from(d[8].wrapping_sub(b'0')));
+    nine + tenth * (nine * 9 + u64::from(d[9].wrapping_sub(b'0')))
 }
 
 /// An audit token key's slot:/// An audit token key's slot: 1-5 for auid, euid, ruid, pid and pidversion, 0 for any other. From
