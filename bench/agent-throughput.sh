@@ -58,6 +58,24 @@ for r in $(seq 1 "$RUNS"); do
     read -r wall rss < "$TMP/time"
     ev=$(events_of "$TMP/s.json")
     alerts=$(cat "$TMP"/*.jsonl | wc -l)
-    printf "%-14s %-4s %8s %11.0f %12.1f %7s\n" "$how" "$r" "$wall" "$(echo "$ev / $wall" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$alerts"
+    printf "%-14s %-4s %8s %11.0f %12.1f %7s\n" "$how" "$r" "$wall" "$(echo "$ev / $wall" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$alerts" | tee -a "$TMP/rows"
   done
 done
+# The machine's speed drifts between rounds: each agent run is compared with the hunt of its own
+# round, and the median of those ratios is the number to read.
+python3 - "$TMP/rows" <<'PY'
+import collections, statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+wall = collections.defaultdict(dict)
+for how, r, w, *_ in rows:
+    wall[how][r] = float(w)
+hunt = wall["hunt"]
+for how in ("hunt", "agent-replay", "agent-path"):
+    w = wall[how]
+    line = f"{how:14s} median wall {statistics.median(w.values()):.2f} s"
+    if how != "hunt":
+        ratios = sorted(w[r] / hunt[r] for r in w)
+        line += (f", wall / same round's hunt: median {statistics.median(ratios):.3f}"
+                 f" (range {ratios[0]:.3f}-{ratios[-1]:.3f}, {sum(x <= 1 for x in ratios)} of {len(ratios)} rounds <= 1)")
+    print(line)
+PY
