@@ -1,7 +1,7 @@
 //! What every format shares in reading its records, so that it is written once: the reject
 //! vocabulary ([`reject`]: one list of reasons for every format) and the JSON layer ([`json`]: the
 //! borrow-or-own string, one object per record, serde errors mapped to reject reasons, the host
-//! names records carry).
+//! names records carry), and the shared copies of texts that repeat across records ([`intern`]).
 
 pub(crate) mod flat;
 pub(crate) mod intern;
