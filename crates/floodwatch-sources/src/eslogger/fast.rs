@@ -339,7 +339,7 @@ fn digits_value(d: &[u8; 16], n: usize) -> u64 {
     nine + tenth * (nine * 9 + u64::from(d[9].wrapping_sub(b'0')))
 }
 
-/// An audit token key's slot:/// An audit token key's slot: 1-5 for auid, euid, ruid, pid and pidversion, 0 for any other. From
+/// An audit token key's slot: 1-5 for auid, euid, ruid, pid and pidversion, 0 for any other. From
 /// the key's length and first four bytes, compared whole, with flags added rather than branched on.
 #[inline(always)]
 fn token_slot(key: &[u8]) -> usize {
