@@ -370,7 +370,9 @@ fn workers_killed_mid_run_lose_and_repeat_no_finding() {
     let mut running = vec![spawn(&mut names), spawn(&mut names)];
     let mut mid_run = 0;
     for _ in 0..5 {
-        std::thread::sleep(Duration::from_millis(400 + rng.next() % 1200));
+        // Soon enough that a release build's workers (caught up on this fleet in under a second)
+        // are still at work; each kill then holds the victim's partitions for a lease.
+        std::thread::sleep(Duration::from_millis(100 + rng.next() % 400));
         let victim = (rng.next() % 2) as usize;
         let mut w = running.remove(victim);
         w.signal(libc::SIGKILL);
