@@ -64,10 +64,16 @@ fn int(o: &Obj, k: &str) -> Option<i64> {
 }
 
 fn text(o: &Obj, k: &str) -> Option<String> {
-    o.get(k)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    str_of(o, k).map(str::to_string)
+}
+
+/// [`text`] as the event model's shared text, in one allocation.
+fn shared(o: &Obj, k: &str) -> Option<Arc<str>> {
+    str_of(o, k).map(Arc::from)
+}
+
+fn str_of<'a>(o: &'a Obj, k: &str) -> Option<&'a str> {
+    o.get(k).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 fn pid(o: &Obj, k: &str) -> Option<i32> {
@@ -105,8 +111,8 @@ fn identity(rec: &Obj) -> Signing {
         return Signing::default();
     };
     Signing {
-        signing_id: text(id, "signer_id").map(Arc::from),
-        team_id: text(id, "team_id").map(Arc::from),
+        signing_id: shared(id, "signer_id"),
+        team_id: shared(id, "team_id"),
         platform_binary: None,
         cs_flags: None,
     }
@@ -131,7 +137,7 @@ fn subject_proc(subject: &Obj) -> Result<ProcInfo, Reject> {
     Ok(ProcInfo {
         pid,
         session_id: pid_field(subject, "session_id"),
-        path: text(subject, "process_name").map(Arc::from),
+        path: shared(subject, "process_name"),
         uid: uid(subject, "user_id"),
         euid: uid(subject, "effective_user_id"),
         auid,
@@ -362,8 +368,8 @@ impl JamfParser {
                 .ok_or_else(|| Reject::new(RejectReason::WrongType, "related.processes entry"))?;
             let pid = pid(p, "pid").ok_or_else(|| missing("related.processes[].pid"))?;
             let signing = obj(p, "signingInfo").map_or_else(Signing::default, |s| Signing {
-                signing_id: text(s, "appid").map(Arc::from),
-                team_id: text(s, "teamid").map(Arc::from),
+                signing_id: shared(s, "appid"),
+                team_id: shared(s, "teamid"),
                 platform_binary: None,
                 cs_flags: None,
             });
@@ -376,7 +382,7 @@ impl JamfParser {
                     .filter(|s| *s > 0)
                     .and_then(|s| s.checked_mul(NANOS_PER_SEC))
                     .map(Ts),
-                path: text(p, "path").map(Arc::from),
+                path: shared(p, "path"),
                 args: p.get("args").and_then(Value::as_array).map(|a| {
                     a.iter()
                         .filter_map(|s| s.as_str().map(str::to_string))

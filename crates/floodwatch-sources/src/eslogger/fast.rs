@@ -229,6 +229,17 @@ fn token_object(s: &mut Scan<'_>) -> Scanned<AuditToken> {
     Ok(t)
 }
 
+/// Up to eight bytes as one little-endian word (the first byte lowest), for comparing keys whole.
+const fn word(k: &[u8]) -> u64 {
+    let mut w = 0u64;
+    let mut i = k.len();
+    while i > 0 {
+        i -= 1;
+        w = w << 8 | k[i] as u64;
+    }
+    w
+}
+
 /// eslogger's own form of a token object, `{"euid":501,"egid":20,...}`, read in one pass: each
 /// key told by one eight-byte compare, each value by one sixteen-byte digit scan. `None` for
 /// anything else (whitespace, another key, a sign, over ten digits, a value out of its field's
@@ -236,15 +247,6 @@ fn token_object(s: &mut Scan<'_>) -> Scanned<AuditToken> {
 /// What this takes, the general loop takes too, to the same values. Returns the bytes used.
 #[inline(always)]
 fn compact_token(b: &[u8]) -> Option<(AuditToken, usize)> {
-    const fn word(k: &[u8]) -> u64 {
-        let mut w = 0u64;
-        let mut i = k.len();
-        while i > 0 {
-            i -= 1;
-            w = w << 8 | k[i] as u64;
-        }
-        w
-    }
     const FIVE: u64 = (1 << 40) - 1;
     const SIX: u64 = (1 << 48) - 1;
     const PID: u64 = word(b"pid\":");
@@ -343,13 +345,7 @@ fn digits_value(d: &[u8; 16], n: usize) -> u64 {
 /// the key's length and first four bytes, compared whole, with flags added rather than branched on.
 #[inline(always)]
 fn token_slot(key: &[u8]) -> usize {
-    let word = |k: &[u8]| {
-        k.iter()
-            .take(4)
-            .rev()
-            .fold(0u32, |w, &b| w << 8 | u32::from(b))
-    };
-    let (len, w) = (key.len(), word(key));
+    let (len, w) = (key.len(), word(&key[..key.len().min(4)]));
     let is = |name: &[u8]| usize::from(len == name.len() && w == word(name));
     is(b"auid")
         + 2 * is(b"euid")

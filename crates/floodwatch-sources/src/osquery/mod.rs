@@ -356,10 +356,10 @@ fn es_process_event(row: &Row<'_>) -> Result<RowOut, Reject> {
         original_ppid: row.pid("original_parent")?,
         responsible_pid: row.pid("responsible_pid")?,
         session_id: row.pid("session_id")?,
-        path: row.string("path").map(Arc::from),
+        path: row.shared("path"),
         // osquery quotes arguments that hold a space or a quote (std::quoted).
         args: row.text("cmdline").map(|c| split_cmdline(&c, true)),
-        cwd: row.string("cwd").map(Arc::from),
+        cwd: row.shared("cwd"),
         uid: row.id("uid")?,
         // Note: some osquery releases fill `euid` from the egid (es_utils.cpp); read as given.
         euid: row.id("euid")?,
@@ -367,8 +367,8 @@ fn es_process_event(row: &Row<'_>) -> Result<RowOut, Reject> {
         // es_process_events has no tty column.
         tty: Tty::Unknown,
         signing: Signing {
-            signing_id: row.string("signing_id").map(Arc::from),
-            team_id: row.string("team_id").map(Arc::from),
+            signing_id: row.shared("signing_id"),
+            team_id: row.shared("team_id"),
             platform_binary: row.flag("platform_binary")?,
             cs_flags: row.raw_text("codesigning_flags").map(cs_flags_from_list),
         },
@@ -443,9 +443,9 @@ fn bsm_process_event(row: &Row<'_>) -> Result<RowOut, Reject> {
     let target = ProcInfo {
         pid: row.required_pid("pid")?,
         ppid: row.pid("parent")?,
-        path: row.string("path").map(Arc::from),
+        path: row.shared("path"),
         args: row.text("cmdline").map(|c| split_cmdline(&c, false)),
-        cwd: row.string("cwd").map(Arc::from),
+        cwd: row.shared("cwd"),
         uid: row.id("uid")?,
         euid: row.id("euid")?,
         auid: row.id("auid")?,
@@ -522,7 +522,7 @@ fn remote(row: &Row<'_>) -> Result<Option<String>, Reject> {
 
 /// `processes`: a process alive when the query ran.
 fn process_seen(row: &Row<'_>) -> Result<RowOut, Reject> {
-    let path: Option<Arc<str>> = row.string("path").map(Arc::from);
+    let path: Option<Arc<str>> = row.shared("path");
     let mut args = row.text("cmdline").map(|c| split_cmdline(&c, false));
     if path.is_none() && args.as_ref().is_none_or(Vec::is_empty) {
         // ProcInfo has no name field: the short name is only kept as argv[0] when nothing else is.
@@ -535,7 +535,7 @@ fn process_seen(row: &Row<'_>) -> Result<RowOut, Reject> {
         start_time: row.int("start_time")?.filter(|&s| s > 0).map(Ts::from_secs),
         path,
         args,
-        cwd: row.string("cwd").map(Arc::from),
+        cwd: row.shared("cwd"),
         uid: row.id("uid")?,
         euid: row.id("euid")?,
         ..ProcInfo::default()

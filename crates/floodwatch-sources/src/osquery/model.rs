@@ -7,6 +7,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 /// `auid` of processes that never went through a login.
 const AUID_UNSET: u32 = u32::MAX;
@@ -199,6 +200,11 @@ impl Row<'_> {
 
     pub(super) fn string(&self, col: &str) -> Option<String> {
         self.text(col).map(Cow::into_owned)
+    }
+
+    /// [`Row::text`] as the event model's shared text, in one allocation.
+    pub(super) fn shared(&self, col: &str) -> Option<Arc<str>> {
+        self.text(col).map(|t| Arc::from(&*t))
     }
 
     pub(super) fn int(&self, col: &str) -> Result<Option<i64>, Reject> {

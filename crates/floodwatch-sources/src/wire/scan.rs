@@ -33,19 +33,13 @@ impl<'a> RawStr<'a> {
         }
         let mut s = Scan::new(self.raw);
         let mut out = String::with_capacity(self.raw.len());
-        loop {
-            let run = s.pos;
-            s.plain_run();
-            out.push_str(self.raw.get(run..s.pos).ok_or(Miss)?);
-            match s.b.get(s.pos) {
-                None => return Ok(Cow::Owned(out)),
-                Some(b'\\') => {
-                    s.pos += 1;
-                    out.push(s.escape()?);
-                }
-                // raw_string stopped at the closing quote and refused control characters.
-                Some(_) => return Err(Miss),
-            }
+        s.plain_run();
+        s.unescape_into(0, &mut out)?;
+        // raw_string stopped at the closing quote and refused control characters.
+        if s.pos == self.raw.len() {
+            Ok(Cow::Owned(out))
+        } else {
+            Err(Miss)
         }
     }
 }
@@ -335,21 +329,25 @@ impl<'a> Scan<'a> {
     /// The rest of a string that has escapes, from its first byte at `start`.
     fn escaped_string(&mut self, start: usize) -> Scanned<String> {
         let mut out = String::with_capacity(self.pos - start + 64);
-        let mut run = start;
+        self.unescape_into(start, &mut out)?;
+        if self.b.get(self.pos) != Some(&b'"') {
+            return Err(Miss);
+        }
+        self.pos += 1;
+        Ok(out)
+    }
+
+    /// Decodes from `run` (the plain run up to the current position first) through every escape
+    /// and the plain run after it, onto `out`; stops at the first byte that is neither (a quote,
+    /// a control character, the end), which the caller judges.
+    fn unescape_into(&mut self, mut run: usize, out: &mut String) -> Scanned<()> {
         loop {
             out.push_str(self.text.get(run..self.pos).ok_or(Miss)?);
-            match self.b.get(self.pos) {
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok(out);
-                }
-                Some(b'\\') => {
-                    self.pos += 1;
-                    let c = self.escape()?;
-                    out.push(c);
-                }
-                _ => return Err(Miss),
+            if self.b.get(self.pos) != Some(&b'\\') {
+                return Ok(());
             }
+            self.pos += 1;
+            out.push(self.escape()?);
             run = self.pos;
             self.plain_run();
         }
