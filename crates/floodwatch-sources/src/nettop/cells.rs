@@ -83,6 +83,11 @@ pub(super) fn count_cell(what: &str, cell: &str) -> Result<u64, Reject> {
     if c.is_empty() || c == "-" {
         return Ok(0);
     }
+    // The usual cell, digits only, in two words (`parse` checks a sign and multiplies with an
+    // overflow check per digit: a tenth of a row); longer or other cells go to `parse`.
+    if let Some(v) = crate::wire::swar::digits_16(c.as_bytes()) {
+        return Ok(v);
+    }
     if let Ok(v) = c.parse::<u64>() {
         return Ok(v);
     }

@@ -555,6 +555,26 @@ fn cells() {
         );
     }
     assert_eq!(count_cell("b", " 1.5 KiB").unwrap(), 1536);
+    // The digits-only shortcut gives what `parse` gives, at the edges of its 19 digits and past.
+    for cell in [
+        "0",
+        "258",
+        "0000000000000000042",
+        "9999999999999999999",
+        "18446744073709551615",
+        "18446744073709551616",
+        "+7",
+        "-7",
+        "12a",
+        "1 2",
+        "\u{663}",
+    ] {
+        assert_eq!(
+            count_cell("b", cell).ok(),
+            cell.parse::<u64>().ok(),
+            "{cell:?}"
+        );
+    }
     assert_eq!(count_cell("b", "-").unwrap(), 0);
     assert!(count_cell("b", "1.22 ms").is_err());
     assert_eq!(

@@ -43,9 +43,57 @@ pub(crate) fn first(flags: u64) -> usize {
     (flags.trailing_zeros() / 8) as usize
 }
 
+/// The value of eight ASCII digits in `x`, the first (lowest lane) the most significant: pairs,
+/// then fours, then the eight, each step one multiply. Every lane must be a digit.
+#[inline(always)]
+pub(crate) fn eight_digits(x: u64) -> u64 {
+    let x = x.wrapping_sub(ONES * u64::from(b'0'));
+    let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_ffff_0000_ffff;
+    (x.wrapping_mul(10_000) + (x >> 32)) & 0xffff_ffff
+}
+
+/// The value of 1 to 16 ASCII digits; None when `b` is empty, longer, or holds anything else.
+/// Zeros in front pad it to two words.
+#[inline]
+pub(crate) fn digits_16(b: &[u8]) -> Option<u64> {
+    let n = b.len();
+    if n == 0 || n > 16 {
+        return None;
+    }
+    let mut buf = [b'0'; 16];
+    buf[16 - n..].copy_from_slice(b);
+    let (hi, lo) = (word(&buf, 0)?, word(&buf, 8)?);
+    if not_digit(hi) | not_digit(lo) != 0 {
+        return None;
+    }
+    Some(eight_digits(hi) * 100_000_000 + eight_digits(lo))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_16_is_parse_on_every_length_and_byte() {
+        let parse = |b: &[u8]| -> Option<u64> {
+            (!b.is_empty() && b.len() <= 16 && b.iter().all(u8::is_ascii_digit))
+                .then(|| std::str::from_utf8(b).ok()?.parse().ok())?
+        };
+        for n in 0..=17 {
+            let nines = vec![b'9'; n];
+            assert_eq!(digits_16(&nines), parse(&nines), "{n} nines");
+            let counting: Vec<u8> = (0..n).map(|i| b'0' + (i % 10) as u8).collect();
+            assert_eq!(digits_16(&counting), parse(&counting), "{counting:?}");
+            for at in 0..n {
+                for c in 0..=255u8 {
+                    let mut b = counting.clone();
+                    b[at] = c;
+                    assert_eq!(digits_16(&b), parse(&b), "{b:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_byte_value_in_every_lane() {
