@@ -58,9 +58,9 @@ impl EsloggerParser {
 
 impl RecordParser for EsloggerParser {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
-        let msg = read_message(record)?;
+        let mut msg = read_message(record)?;
         self.note_version(msg.version);
-        let kind = match event_kind(msg.event, msg.process, SOURCE, &mut self.texts)? {
+        let kind = match event_kind(&mut msg.event, &mut msg.process, SOURCE, &mut self.texts)? {
             Ok(kind) => kind,
             Err(skip) => return Ok(Parsed::Skipped(skip)),
         };
@@ -99,11 +99,16 @@ pub fn fast_path_check(record: &str) -> Result<(), String> {
     };
     let slow: Message = serde_json::from_str(record)
         .map_err(|e| format!("the fast path read a record serde refuses ({e}): {record:?}"))?;
-    let render = |m: Message| {
+    let render = |mut m: Message| {
         let version = m.version;
         let time = m.time.to_owned_string();
-        let kind = event_kind(m.event, m.process, SOURCE, &mut Interner::default())
-            .map(|k| format!("{k:?}"));
+        let kind = event_kind(
+            &mut m.event,
+            &mut m.process,
+            SOURCE,
+            &mut Interner::default(),
+        )
+        .map(|k| format!("{k:?}"));
         format!("{version:?} {time} {kind:?}")
     };
     let (fast, slow) = (render(fast), render(slow));
@@ -125,19 +130,21 @@ const SOURCE: &str = "eslogger";
 /// Takes the message apart: paths and signing ids come from the parser's shared copies (`texts`),
 /// arguments that had to be unescaped are moved into the event, not copied again. `source` names the producer in skip reasons (Jamf Protect's
 /// telemetry stream carries the same Endpoint Security messages).
+/// Takes what it keeps out of `event` and `process` (borrowed, not moved: a message is 700 bytes).
 pub(crate) fn event_kind(
-    event: EsEvent<'_>,
-    process: EsProcess<'_>,
+    event: &mut EsEvent<'_>,
+    process: &mut EsProcess<'_>,
     source: &str,
     texts: &mut Interner,
 ) -> KindResult {
     let kind = match event {
         EsEvent::Exec(exec) => {
-            let mut target = proc_info(exec.target, "event.exec.target", texts)?;
+            let mut target = proc_info(&mut exec.target, "event.exec.target", texts)?;
             target.args = exec
                 .args
+                .take()
                 .map(|args| args.into_iter().map(JsonStr::into_string).collect());
-            target.cwd = texts.opt(exec.cwd.and_then(|c| c.path))?;
+            target.cwd = texts.opt(exec.cwd.take().and_then(|c| c.path))?;
             EventKind::Exec {
                 instigator: Some(Box::new(proc_info(process, "process", texts)?)),
                 target: Box::new(target),
@@ -145,13 +152,13 @@ pub(crate) fn event_kind(
         }
         EsEvent::Fork(fork) => EventKind::Fork {
             parent: Box::new(proc_info(process, "process", texts)?),
-            child: Box::new(proc_info(fork.child, "event.fork.child", texts)?),
+            child: Box::new(proc_info(&mut fork.child, "event.fork.child", texts)?),
         },
         EsEvent::Exit(exit) => EventKind::Exit {
             process: Box::new(proc_info(process, "process", texts)?),
             status: exit.stat,
         },
-        EsEvent::Session(kind, payload) => match session(kind, &payload, &process, source) {
+        EsEvent::Session(kind, payload) => match session(*kind, payload, process, source) {
             Ok(s) => EventKind::Session(Box::new(s)),
             Err(skip) => return Ok(Err(skip)),
         },
@@ -183,8 +190,9 @@ pub(crate) fn timestamp(field: &str, text: &str) -> Result<Ts, Reject> {
 // ---------------------------------------------------------------------------------------------
 // Normalization
 
+/// Takes the texts it keeps out of `p`.
 pub(crate) fn proc_info(
-    p: EsProcess<'_>,
+    p: &mut EsProcess<'_>,
     what: &str,
     texts: &mut Interner,
 ) -> Result<ProcInfo, Reject> {
@@ -216,14 +224,14 @@ pub(crate) fn proc_info(
         responsible_pid: p.responsible_audit_token.and_then(|t| t.pid),
         session_id: p.session_id,
         start_time,
-        path: texts.opt(p.executable.and_then(|e| e.path))?,
+        path: texts.opt(p.executable.take().and_then(|e| e.path))?,
         args: None,
         cwd: None,
         uid: token.ruid,
         euid: token.euid,
         auid: token.auid.filter(|&a| a != AUID_UNSET),
         username: None,
-        tty: match p.tty {
+        tty: match std::mem::take(&mut p.tty) {
             TtyField::Absent => Tty::Unknown,
             TtyField::Null => Tty::None,
             // A tty object without a path still says "has a terminal"; keep it visible as empty.
@@ -233,8 +241,8 @@ pub(crate) fn proc_info(
             }),
         },
         signing: Signing {
-            signing_id: texts.opt(p.signing_id)?,
-            team_id: texts.opt(p.team_id.filter(|t| !t.is_empty()))?,
+            signing_id: texts.opt(p.signing_id.take())?,
+            team_id: texts.opt(p.team_id.take().filter(|t| !t.is_empty()))?,
             platform_binary: p.is_platform_binary,
             cs_flags: p.codesigning_flags,
         },

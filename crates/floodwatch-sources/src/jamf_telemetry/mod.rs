@@ -107,18 +107,24 @@ impl RecordParser for JamfTelemetryParser {
                 ))
             }
             (_, None) => return Err(Reject::new(RejectReason::MissingField, "process")),
-            (EsEvent::Privilege(name, p), Some(process)) => {
+            (EsEvent::Privilege(name, p), Some(mut process)) => {
                 if p.success == Some(false) {
                     return Ok(Parsed::Skipped(
                         format!("{SOURCE} {name} failed (no process context)").into(),
                     ));
                 }
-                EventKind::ProcessSeen(Box::new(proc_info(process, "process", &mut self.texts)?))
+                EventKind::ProcessSeen(Box::new(proc_info(
+                    &mut process,
+                    "process",
+                    &mut self.texts,
+                )?))
             }
-            (event, Some(process)) => match event_kind(event, process, SOURCE, &mut self.texts)? {
-                Ok(kind) => kind,
-                Err(skip) => return Ok(Parsed::Skipped(skip)),
-            },
+            (mut event, Some(mut process)) => {
+                match event_kind(&mut event, &mut process, SOURCE, &mut self.texts)? {
+                    Ok(kind) => kind,
+                    Err(skip) => return Ok(Parsed::Skipped(skip)),
+                }
+            }
         };
         no_tty_unless_given(&mut kind);
         let ts = timestamp("time", msg.time.as_str())?;
