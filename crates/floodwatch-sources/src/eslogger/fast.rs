@@ -341,9 +341,7 @@ fn digits_value(d: &[u8; 16], n: usize) -> u64 {
     // Digit values in the lanes, the first digit lowest; shifting left drops the lanes past the
     // digits (a borrow from the subtraction only moves up, into them) and puts zeros in front.
     let x = u64::from_le_bytes(w).wrapping_sub(0x3030_3030_3030_3030) << (8 * (8 - head));
-    let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
-    let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_ffff_0000_ffff;
-    let eight = (x.wrapping_mul(10_000) + (x >> 32)) & 0xffff_ffff;
+    let eight = swar::digit_lanes_value(x);
     // A ninth and tenth digit (auid's 4294967295 is common) added by multiplying by 0 or 1, not
     // by a loop whose length varies from one value to the next.
     let (ninth, tenth) = (u64::from(n >= 9), u64::from(n >= 10));

@@ -43,14 +43,19 @@ pub(crate) fn first(flags: u64) -> usize {
     (flags.trailing_zeros() / 8) as usize
 }
 
-/// The value of eight ASCII digits in `x`, the first (lowest lane) the most significant: pairs,
-/// then fours, then the eight, each step one multiply. Every lane must be a digit.
+/// The value of the eight digit values (0-9, one per lane) in `x`, the first (lowest lane) the
+/// most significant: pairs, then fours, then the eight, each step one multiply.
 #[inline(always)]
-pub(crate) fn eight_digits(x: u64) -> u64 {
-    let x = x.wrapping_sub(ONES * u64::from(b'0'));
+pub(crate) fn digit_lanes_value(x: u64) -> u64 {
     let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
     let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_ffff_0000_ffff;
     (x.wrapping_mul(10_000) + (x >> 32)) & 0xffff_ffff
+}
+
+/// The value of eight ASCII digits in `x` (see [`digit_lanes_value`]). Every lane must be a digit.
+#[inline(always)]
+pub(crate) fn eight_digits(x: u64) -> u64 {
+    digit_lanes_value(x.wrapping_sub(ONES * u64::from(b'0')))
 }
 
 /// The value of 1 to 16 ASCII digits; None when `b` is empty, longer, or holds anything else.
