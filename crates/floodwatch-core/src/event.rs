@@ -141,7 +141,7 @@ pub struct ProcInfo {
     /// Paths and signing ids repeat across a host's events: sources share one copy per text
     /// (an interner per source) rather than allocating one per event.
     pub path: Option<Arc<str>>,
-    pub args: Option<Vec<String>>,
+    pub args: Option<Arc<[String]>>,
     pub cwd: Option<Arc<str>>,
     pub uid: Option<u32>,
     pub euid: Option<u32>,

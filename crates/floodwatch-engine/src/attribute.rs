@@ -89,7 +89,7 @@ mod tests {
             ppid: Some(ppid),
             start_time: Some(Ts::from_secs(pid as i64)),
             path: Some(path.into()),
-            args: Some(vec![argv0.into(), "x".into()]),
+            args: Some([argv0.into(), "x".into()].into()),
             ..ProcInfo::default()
         }
     }

@@ -311,7 +311,7 @@ impl ProcessTable {
                 }
                 if p.info.path.is_none() && p.info.args.is_none() {
                     if let Some(n) = name {
-                        p.info.args = Some(vec![n.to_string()]);
+                        p.info.args = Some(Arc::from([n.to_string()]));
                     }
                 }
                 if knew != (p.info.path.is_some(), p.info.args.is_some()) {
@@ -325,7 +325,7 @@ impl ProcessTable {
             pid,
             path: path.map(Arc::from),
             args: if path.is_none() {
-                name.map(|n| vec![n.to_string()])
+                name.map(|n| Arc::from([n.to_string()]))
             } else {
                 None
             },

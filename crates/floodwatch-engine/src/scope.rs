@@ -154,7 +154,7 @@ mod tests {
         assert!(!s.in_scope(&p("/usr/libexec/nsurlsessiond", None, None, None)));
         let named = |n: &str| ProcInfo {
             pid: 1,
-            args: Some(vec![n.to_string()]),
+            args: Some([n.to_string()].into()),
             ..ProcInfo::default()
         };
         assert!(s.in_scope(&named("updater")));

@@ -268,7 +268,7 @@ mod tests {
                 EventKind::ProcessSeen(Box::new(ProcInfo {
                     pid: 42,
                     path: Some("/usr/bin/curl".into()),
-                    args: Some(vec!["curl".into(), "-d".into(), "x\u{fffd}".into()]),
+                    args: Some(["curl".into(), "-d".into(), "x\u{fffd}".into()].into()),
                     ..ProcInfo::default()
                 }))
             } else {

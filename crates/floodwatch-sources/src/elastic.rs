@@ -102,7 +102,7 @@ fn proc_info(o: &Obj, prefix: &str, pid_value: i32) -> ProcInfo {
     ProcInfo {
         pid: pid_value,
         path: text(o, &f("executable")).map(Arc::from),
-        args,
+        args: args.map(Arc::from),
         cwd: text(o, &f("working_directory")).map(Arc::from),
         signing: Signing {
             signing_id: text(o, &f("code_signature.signing_id")).map(Arc::from),

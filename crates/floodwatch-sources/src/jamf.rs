@@ -222,7 +222,7 @@ impl JamfParser {
             "AUE_EXECVE" => {
                 let mut target = subject_proc(subject)?;
                 target.ppid = parent_pid(rec);
-                target.args = exec_args(rec);
+                target.args = exec_args(rec).map(Arc::from);
                 // The image path is the first `path` token when there is one.
                 if let Some(p) = rec
                     .get("path")
@@ -249,7 +249,7 @@ impl JamfParser {
                     pid: child,
                     ppid: Some(parent.pid),
                     path: None,
-                    args: exec_args(rec),
+                    args: exec_args(rec).map(Arc::from),
                     signing: Signing::default(),
                     ..parent
                 };
@@ -620,7 +620,7 @@ mod tests {
         let launcher = procs[5];
         assert_eq!(launcher.signing.team_id.as_deref(), Some("483DWKW443"));
         assert_eq!(
-            launcher.args.as_ref().map(Vec::len),
+            launcher.args.as_deref().map(<[String]>::len),
             Some(2),
             "{:?}",
             launcher.args

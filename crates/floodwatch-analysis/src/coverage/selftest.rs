@@ -312,7 +312,7 @@ fn gather(opts: &HuntOptions, cfg: &Config) -> Result<Found> {
                 file,
                 line: ev.origin.line,
                 at: String::new(),
-                args: args.clone(),
+                args: args.to_vec(),
             };
             if name == "ping" && args.iter().any(|a| a == PING_PATTERN) {
                 f.ping.push(hit());

@@ -270,11 +270,7 @@ mod tests {
     fn identity_prefers_signature_and_names_the_script() {
         let mut p = ProcInfo {
             path: Some("/bin/bash".into()),
-            args: Some(vec![
-                "/bin/bash".into(),
-                "-e".into(),
-                "/opt/ci/fetch.sh".into(),
-            ]),
+            args: Some(["/bin/bash".into(), "-e".into(), "/opt/ci/fetch.sh".into()].into()),
             ..ProcInfo::default()
         };
         assert_eq!(identity_of(&p, true), "/bin/bash /opt/ci/fetch.sh");

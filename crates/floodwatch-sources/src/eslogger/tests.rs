@@ -109,7 +109,7 @@ fn v9_exec_of_connection_checker_with_tty() {
     assert_eq!(target.pidversion, Some(149092));
     assert_eq!(target.path.as_deref(), Some("/bin/connection-checker"));
     assert_eq!(
-        target.args,
+        target.args.as_deref().map(<[String]>::to_vec),
         Some(vec!["/bin/connection-checker".to_string()])
     );
     assert_eq!(target.cwd.as_deref(), Some("/bin/mullvadvpn-app"));
@@ -175,7 +175,7 @@ fn v11_exec_with_entitlements() {
         target.signing.signing_id.as_deref(),
         Some("com.apple.localizationswitcherd")
     );
-    assert_eq!(target.args.as_ref().map(Vec::len), Some(1));
+    assert_eq!(target.args.as_deref().map(<[String]>::len), Some(1));
 }
 
 #[test]

@@ -125,7 +125,7 @@ fn exec_carries_argv_lineage_tty_session_user_and_signing() {
 
     // A third-party app's signing: team id from the instigator.
     let (zsh, app) = exec_target(&ev[5]);
-    assert_eq!(zsh.args.as_ref().map(Vec::len), Some(3));
+    assert_eq!(zsh.args.as_deref().map(<[String]>::len), Some(3));
     let app = app.unwrap();
     assert_eq!(app.signing.team_id.as_deref(), Some("CLQKFNPCCP"));
     assert_eq!(app.signing.platform_binary, Some(false));

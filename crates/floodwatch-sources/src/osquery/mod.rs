@@ -358,7 +358,9 @@ fn es_process_event(row: &Row<'_>) -> Result<RowOut, Reject> {
         session_id: row.pid("session_id")?,
         path: row.shared("path"),
         // osquery quotes arguments that hold a space or a quote (std::quoted).
-        args: row.text("cmdline").map(|c| split_cmdline(&c, true)),
+        args: row
+            .text("cmdline")
+            .map(|c| Arc::from(split_cmdline(&c, true))),
         cwd: row.shared("cwd"),
         uid: row.id("uid")?,
         // Note: some osquery releases fill `euid` from the egid (es_utils.cpp); read as given.
@@ -444,7 +446,9 @@ fn bsm_process_event(row: &Row<'_>) -> Result<RowOut, Reject> {
         pid: row.required_pid("pid")?,
         ppid: row.pid("parent")?,
         path: row.shared("path"),
-        args: row.text("cmdline").map(|c| split_cmdline(&c, false)),
+        args: row
+            .text("cmdline")
+            .map(|c| Arc::from(split_cmdline(&c, false))),
         cwd: row.shared("cwd"),
         uid: row.id("uid")?,
         euid: row.id("euid")?,
@@ -534,7 +538,7 @@ fn process_seen(row: &Row<'_>) -> Result<RowOut, Reject> {
         // -1 when osquery could not read it.
         start_time: row.int("start_time")?.filter(|&s| s > 0).map(Ts::from_secs),
         path,
-        args,
+        args: args.map(Arc::from),
         cwd: row.shared("cwd"),
         uid: row.id("uid")?,
         euid: row.id("euid")?,
