@@ -10,7 +10,7 @@
 use super::model::{
     AuditToken, EsEvent, EsFile, EsProcess, ExecEvent, ExitEvent, ForkEvent, Message, TtyField,
 };
-use crate::wire::intern::Text;
+use crate::wire::intern::{Text, TextList};
 use crate::wire::json::JsonStr;
 use crate::wire::scan::{Miss, Scan, Scanned};
 use crate::wire::{lanes, swar};
@@ -417,14 +417,7 @@ fn exec<'a>(s: &mut Scan<'a>, e: &mut ExecEvent<'a>) -> Scanned<()> {
             }
             b"args" => {
                 once(&mut seen, 2)?;
-                e.args = s.opt(|s| {
-                    let mut v = Vec::new();
-                    s.array(|s| {
-                        v.push(string(s)?);
-                        Ok(())
-                    })?;
-                    Ok(v)
-                })?;
+                e.args = s.opt(|s| s.string_array_text().map(TextList::Raw))?;
             }
             b"cwd" => {
                 once(&mut seen, 4)?;

@@ -140,10 +140,7 @@ pub(crate) fn event_kind(
     let kind = match event {
         EsEvent::Exec(exec) => {
             let mut target = proc_info(&mut exec.target, "event.exec.target", texts)?;
-            target.args = exec
-                .args
-                .take()
-                .map(|args| args.into_iter().map(JsonStr::into_string).collect());
+            target.args = texts.args(exec.args.take())?;
             target.cwd = texts.opt(exec.cwd.take().and_then(|c| c.path))?;
             EventKind::Exec {
                 instigator: Some(Box::new(proc_info(process, "process", texts)?)),

@@ -2,7 +2,7 @@
 //! strings borrowed from the line where they have no escapes, and the shapes that differ between
 //! macOS releases (audit tokens as objects or arrays, `tty` absent or null, `uid` as a union).
 
-use crate::wire::intern::Text;
+use crate::wire::intern::{Text, TextList};
 use crate::wire::json::JsonStr;
 use floodwatch_core::event::SessionKind;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -151,7 +151,7 @@ pub(crate) struct ExecEvent<'a> {
     #[serde(borrow)]
     pub(crate) target: EsProcess<'a>,
     #[serde(borrow)]
-    pub(crate) args: Option<Vec<JsonStr<'a>>>,
+    pub(crate) args: Option<TextList<'a>>,
     #[serde(borrow)]
     pub(crate) cwd: Option<EsFile<'a>>,
 }

@@ -7,7 +7,7 @@
 //! next. Texts already handed out live on in the events that hold them.
 
 use super::json::JsonStr;
-use super::scan::RawStr;
+use super::scan::{RawStr, Scan};
 use crate::{Reject, RejectReason};
 use serde::{Deserialize, Deserializer};
 use std::sync::Arc;
@@ -49,6 +49,19 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
+/// A list of strings as a parser read it: decoded (serde), or the scanner's checked JSON text of
+/// the array, which the interner decodes only when it has not seen the same array before.
+pub(crate) enum TextList<'a> {
+    Json(Vec<JsonStr<'a>>),
+    Raw(&'a str),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for TextList<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<JsonStr<'a>>::deserialize(d).map(TextList::Json)
+    }
+}
+
 /// The decoding of an escape failed where the scanner had accepted it: cannot happen, but the
 /// parser rejects the record rather than trusting that.
 #[derive(Debug)]
@@ -70,6 +83,9 @@ pub(crate) struct Interner {
     /// Texts with escapes, looked up by their JSON form (`\/usr\/bin\/curl`), so a text seen
     /// before is not decoded again. A separate table: a decoded text may itself look escaped.
     escaped: Table<(Box<str>, Arc<str>)>,
+    /// Exec argument lists, looked up by their JSON text (`["curl","-s","https:\/\/x"]`): a
+    /// host's automation runs the same command lines again and again.
+    args: Table<(Box<str>, Arc<[String]>)>,
 }
 
 struct Table<T> {
@@ -111,6 +127,12 @@ impl Keyed for Arc<str> {
 }
 
 impl Keyed for (Box<str>, Arc<str>) {
+    fn key(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Keyed for (Box<str>, Arc<[String]>) {
     fn key(&self) -> &str {
         &self.0
     }
@@ -169,6 +191,35 @@ impl Interner {
             Text::Json(j) => Ok(self.str(j.as_str())),
         }
     }
+
+    /// The shared copy of an exec's arguments, decoding the array only when it was not seen before.
+    pub(crate) fn args(
+        &mut self,
+        args: Option<TextList<'_>>,
+    ) -> Result<Option<Arc<[String]>>, BadEscape> {
+        let json = match args {
+            None => return Ok(None),
+            Some(TextList::Json(v)) => {
+                return Ok(Some(v.into_iter().map(JsonStr::into_string).collect()))
+            }
+            Some(TextList::Raw(json)) => json,
+        };
+        if let Some(e) = self.args.set.get(json) {
+            return Ok(Some(e.0 .1.clone()));
+        }
+        let mut v = Vec::new();
+        Scan::new(json)
+            .array(|s| {
+                v.push(s.string()?.into_owned());
+                Ok(())
+            })
+            .map_err(|_| BadEscape)?;
+        let a: Arc<[String]> = v.into();
+        self.args
+            .reserve(json.len() + a.iter().map(String::len).sum::<usize>());
+        self.args.set.insert(Entry((json.into(), a.clone())));
+        Ok(Some(a))
+    }
 }
 
 #[cfg(test)]
@@ -211,6 +262,54 @@ mod tests {
         assert_eq!(&*i.text(raw(r#""\/bin""#)).expect("decodes"), "/bin");
     }
 
+    fn raw_list(json: &str) -> Option<TextList<'_>> {
+        let mut s = Scan::new(json);
+        let text = s.string_array_text().expect("an array of strings");
+        s.end().expect("nothing after the array");
+        Some(TextList::Raw(text))
+    }
+
+    #[test]
+    fn argument_lists_decode_as_serde_does_and_repeat_as_one_copy() {
+        let mut i = Interner::default();
+        for json in [
+            r#"["curl","-s","https:\/\/example.com\/a b"]"#,
+            r#"[]"#,
+            r#"[ "ping" , "-f",	"10.0.0.1" ]"#,
+            r#"["tab\there","\"quoted\"","\u00e9\ud83d\ude00","back\\slash",""]"#,
+            r#"["/bin/sh","-c","echo \u0000"]"#,
+        ] {
+            let want: Vec<String> = serde_json::from_str(json).expect("valid JSON");
+            let first = i.args(raw_list(json)).expect("decodes").expect("a list");
+            assert_eq!(&*first, &want[..], "{json}");
+            let again = i.args(raw_list(json)).expect("decodes").expect("a list");
+            assert!(Arc::ptr_eq(&first, &again), "{json} is shared");
+            // serde's decoded list gives the same arguments.
+            let decoded: Vec<JsonStr> = serde_json::from_str(json).expect("valid JSON");
+            let via_serde = i.args(Some(TextList::Json(decoded))).expect("decoded");
+            assert_eq!(via_serde.as_deref(), Some(&want[..]), "{json}");
+        }
+        assert!(i.args(None).expect("nothing to decode").is_none());
+    }
+
+    #[test]
+    fn only_arrays_of_strings_are_taken_as_argument_lists() {
+        for json in [
+            r#"["curl",1]"#,
+            r#"["curl",null]"#,
+            r#"[["nested"]]"#,
+            r#""curl -s""#,
+            r#"["unterminated"#,
+            r#"["bad \x escape"]"#,
+            "[\"raw\u{1}control\"]",
+        ] {
+            assert!(
+                Scan::new(json).string_array_text().is_err(),
+                "{json} is not read as arguments"
+            );
+        }
+    }
+
     #[test]
     fn a_full_table_is_emptied_and_texts_stay_correct() {
         let mut i = Interner::default();
@@ -221,7 +320,13 @@ mod tests {
             let json = format!("\"\\/tmp\\/{n}\"");
             assert_eq!(&*i.text(raw(&json)).expect("decodes"), s);
         }
+        for n in 0..2 * MAX_ENTRIES {
+            let json = format!(r#"["\/bin\/sleep","{n}"]"#);
+            let args = i.args(raw_list(&json)).expect("decodes").expect("a list");
+            assert_eq!(&*args, ["/bin/sleep".to_string(), n.to_string()]);
+        }
         assert!(i.plain.set.len() <= MAX_ENTRIES && i.escaped.set.len() <= MAX_ENTRIES);
+        assert!(i.args.set.len() <= MAX_ENTRIES && i.args.bytes <= MAX_BYTES);
         // Evicted, then read again: a new copy with the same text; the old one is still whole.
         let again = i.str("/usr/bin/curl");
         assert_eq!(again, first);

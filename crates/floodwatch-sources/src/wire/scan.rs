@@ -326,6 +326,17 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// An array of strings, each checked as [`Scan::raw_string`] checks it, as its JSON text
+    /// (brackets included). A caller that looks such arrays up (an exec's arguments, in the
+    /// [interner](super::intern)) decodes only the ones it has not seen.
+    pub(crate) fn string_array_text(&mut self) -> Scanned<&'a str> {
+        self.peek()?;
+        let start = self.pos;
+        self.array(|s| s.raw_string().map(drop))?;
+        // Brackets are ASCII, so both ends are character boundaries.
+        self.text.get(start..self.pos).ok_or(Miss)
+    }
+
     /// The rest of a string that has escapes, from its first byte at `start`.
     fn escaped_string(&mut self, start: usize) -> Scanned<String> {
         let mut out = String::with_capacity(self.pos - start + 64);
