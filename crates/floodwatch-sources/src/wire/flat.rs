@@ -55,53 +55,187 @@ fn classify_bytes(block: &[u8; 64]) -> Classes {
     c
 }
 
-#[cfg(target_arch = "x86_64")]
-fn classify(block: &[u8; 64]) -> Classes {
-    use std::arch::x86_64::*;
-    let mut c = Classes::default();
-    for (k, lane) in block.chunks_exact(16).enumerate() {
-        // SAFETY: SSE2 is in x86_64's base instruction set; the load reads the 16 bytes of `lane`
-        // (unaligned loads allowed); the rest works on registers only.
-        let m = unsafe {
-            let v = _mm_loadu_si128(lane.as_ptr().cast());
-            let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
-            let bits = |x: __m128i| _mm_movemask_epi8(x) as u16 as u64;
-            // max(c, 0x1f) == 0x1f exactly when c <= 0x1f (unsigned).
-            let low = _mm_set1_epi8(0x1f);
-            let ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
-            let outside = _mm_or_si128(
-                _mm_or_si128(eq(b' '), eq(b'{')),
-                _mm_or_si128(eq(b'['), eq(b']')),
-            );
-            [
-                bits(eq(b'"')),
-                bits(eq(b':')),
-                bits(eq(b',')),
-                bits(eq(b'}')),
-                bits(eq(b'0')),
-                bits(_mm_or_si128(eq(b'\\'), ctl)),
-                bits(outside),
-            ]
-        };
-        let at = 16 * k;
-        // The scanner's own digit test (`lanes::not_digits`), on the same sixteen bytes.
-        let digits =
-            super::lanes::block(block, at).map_or(0, |x| !super::lanes::not_digits(x) & 0xffff);
-        c.quote |= m[0] << at;
-        c.colon |= m[1] << at;
-        c.comma |= m[2] << at;
-        c.close |= m[3] << at;
-        c.digit |= u64::from(digits) << at;
-        c.zero |= m[4] << at;
-        c.refused |= m[5] << at;
-        c.refused_outside |= m[6] << at;
-    }
-    c
+/// How one 64-byte block is classified: the same [`Classes`] whatever the instructions.
+trait Classify {
+    /// # Safety
+    /// Only called where the CPU has the instructions the implementation uses (checked once, at
+    /// [`object_end`]'s dispatch).
+    unsafe fn classify(block: &[u8; 64]) -> Classes;
 }
 
+/// SSE2 (x86_64's base): four 16-byte lanes, their masks shifted into place.
+#[cfg(target_arch = "x86_64")]
+struct Sse2;
+
+#[cfg(target_arch = "x86_64")]
+impl Classify for Sse2 {
+    #[inline(always)]
+    unsafe fn classify(block: &[u8; 64]) -> Classes {
+        use std::arch::x86_64::*;
+        let mut c = Classes::default();
+        for (k, lane) in block.chunks_exact(16).enumerate() {
+            // SAFETY: SSE2 is in x86_64's base instruction set; the load reads the 16 bytes of
+            // `lane` (unaligned loads allowed); the rest works on registers only.
+            let m = unsafe {
+                let v = _mm_loadu_si128(lane.as_ptr().cast());
+                let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+                let bits = |x: __m128i| _mm_movemask_epi8(x) as u16 as u64;
+                // max(c, 0x1f) == 0x1f exactly when c <= 0x1f (unsigned).
+                let low = _mm_set1_epi8(0x1f);
+                let ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
+                let outside = _mm_or_si128(
+                    _mm_or_si128(eq(b' '), eq(b'{')),
+                    _mm_or_si128(eq(b'['), eq(b']')),
+                );
+                [
+                    bits(eq(b'"')),
+                    bits(eq(b':')),
+                    bits(eq(b',')),
+                    bits(eq(b'}')),
+                    bits(eq(b'0')),
+                    bits(_mm_or_si128(eq(b'\\'), ctl)),
+                    bits(outside),
+                ]
+            };
+            let at = 16 * k;
+            // The scanner's own digit test (`lanes::not_digits`), on the same sixteen bytes.
+            let digits =
+                super::lanes::block(block, at).map_or(0, |x| !super::lanes::not_digits(x) & 0xffff);
+            c.quote |= m[0] << at;
+            c.colon |= m[1] << at;
+            c.comma |= m[2] << at;
+            c.close |= m[3] << at;
+            c.digit |= u64::from(digits) << at;
+            c.zero |= m[4] << at;
+            c.refused |= m[5] << at;
+            c.refused_outside |= m[6] << at;
+        }
+        c
+    }
+}
+
+/// AVX2: two 32-byte lanes.
+#[cfg(target_arch = "x86_64")]
+struct Avx2;
+
+#[cfg(target_arch = "x86_64")]
+impl Classify for Avx2 {
+    #[inline(always)]
+    unsafe fn classify(block: &[u8; 64]) -> Classes {
+        // SAFETY: two unaligned 32-byte loads within the 64 bytes `block` borrows; AVX2 per the
+        // trait's contract.
+        let (lo, hi) = unsafe { (avx2_lane(block.as_ptr()), avx2_lane(block.as_ptr().add(32))) };
+        let join = |i: usize| lo[i] | hi[i] << 32;
+        Classes {
+            quote: join(0),
+            colon: join(1),
+            comma: join(2),
+            close: join(3),
+            digit: join(4),
+            zero: join(5),
+            refused: join(6),
+            refused_outside: join(7),
+        }
+    }
+}
+
+/// One 32-byte lane's masks, in [`Classes`] order. No closures here: a closure does not take on
+/// the AVX2 of the function it is inlined into, and its intrinsics would be calls.
+///
+/// # Safety
+/// AVX2, and 32 readable bytes at `p`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn avx2_lane(p: *const u8) -> [u64; 8] {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's contract.
+    unsafe {
+        let v = _mm256_loadu_si256(p.cast());
+        let low = _mm256_set1_epi8(0x1f);
+        let ctl = _mm256_cmpeq_epi8(_mm256_max_epu8(v, low), low);
+        // c - '0' wraps every non-digit to 10..=255; min(d, 9) == d exactly for digits.
+        let d = _mm256_sub_epi8(v, _mm256_set1_epi8(b'0' as i8));
+        let digit = _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(9)), d);
+        let outside = _mm256_or_si256(
+            _mm256_or_si256(avx2_eq(v, b' '), avx2_eq(v, b'{')),
+            _mm256_or_si256(avx2_eq(v, b'['), avx2_eq(v, b']')),
+        );
+        [
+            avx2_bits(avx2_eq(v, b'"')),
+            avx2_bits(avx2_eq(v, b':')),
+            avx2_bits(avx2_eq(v, b',')),
+            avx2_bits(avx2_eq(v, b'}')),
+            avx2_bits(digit),
+            avx2_bits(avx2_eq(v, b'0')),
+            avx2_bits(_mm256_or_si256(avx2_eq(v, b'\\'), ctl)),
+            avx2_bits(outside),
+        ]
+    }
+}
+
+/// # Safety
+/// AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn avx2_eq(v: std::arch::x86_64::__m256i, b: u8) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's contract.
+    unsafe { _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8)) }
+}
+
+/// # Safety
+/// AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn avx2_bits(x: std::arch::x86_64::__m256i) -> u64 {
+    // SAFETY: the caller's contract.
+    unsafe { std::arch::x86_64::_mm256_movemask_epi8(x) as u32 as u64 }
+}
+
+/// AVX-512BW: one 64-byte register, each comparison a 64-bit mask directly.
+#[cfg(target_arch = "x86_64")]
+struct Avx512;
+
+#[cfg(target_arch = "x86_64")]
+impl Classify for Avx512 {
+    #[inline(always)]
+    unsafe fn classify(block: &[u8; 64]) -> Classes {
+        use std::arch::x86_64::*;
+        // SAFETY: one unaligned load of the 64 bytes `block` borrows; AVX-512F/BW per the
+        // trait's contract; the rest works on registers only.
+        unsafe {
+            let v = _mm512_loadu_si512(block.as_ptr().cast());
+            // As in `avx2_lane`: a macro, not a closure, so the comparisons stay instructions.
+            macro_rules! eq {
+                ($b:expr) => {
+                    _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8($b as i8))
+                };
+            }
+            Classes {
+                quote: eq!(b'"'),
+                colon: eq!(b':'),
+                comma: eq!(b','),
+                close: eq!(b'}'),
+                digit: _mm512_cmpge_epu8_mask(v, _mm512_set1_epi8(b'0' as i8))
+                    & _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(b'9' as i8)),
+                zero: eq!(b'0'),
+                refused: eq!(b'\\') | _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f)),
+                refused_outside: eq!(b' ') | eq!(b'{') | eq!(b'[') | eq!(b']'),
+            }
+        }
+    }
+}
+
+/// Byte by byte, where no vector version is written.
 #[cfg(not(target_arch = "x86_64"))]
-fn classify(block: &[u8; 64]) -> Classes {
-    classify_bytes(block)
+struct Bytes;
+
+#[cfg(not(target_arch = "x86_64"))]
+impl Classify for Bytes {
+    #[inline(always)]
+    unsafe fn classify(block: &[u8; 64]) -> Classes {
+        classify_bytes(block)
+    }
 }
 
 /// Bit k set when an odd number of `x`'s bits 0..=k are set: from an opening quote up to (not
@@ -137,8 +271,50 @@ fn after(x: u64, carry: u64) -> u64 {
 }
 
 /// The end (one past the closing brace) of the flat object whose `{` is at `b[open]`, if this path
-/// takes it; None hands it to the token scanner.
+/// takes it; None hands it to the token scanner. The widest vectors the CPU has classify the
+/// bytes: a `stat` block is six 64-byte blocks, and assembling one block's masks from 16-byte
+/// lanes took more instructions than the grammar checks on them.
 pub(crate) fn object_end(b: &[u8], open: usize) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU has AVX-512BW (and so AVX-512F), checked just above.
+            return unsafe { object_end_avx512(b, open) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { object_end_avx2(b, open) };
+        }
+        // SAFETY: SSE2 is in x86_64's base instruction set.
+        unsafe { object_end_with::<Sse2>(b, open) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: byte by byte, no special instructions.
+    unsafe {
+        object_end_with::<Bytes>(b, open)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn object_end_avx512(b: &[u8], open: usize) -> Option<usize> {
+    // SAFETY: this function's features are the classifier's.
+    unsafe { object_end_with::<Avx512>(b, open) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn object_end_avx2(b: &[u8], open: usize) -> Option<usize> {
+    // SAFETY: this function's features are the classifier's.
+    unsafe { object_end_with::<Avx2>(b, open) }
+}
+
+/// [`object_end`] with one classifier, inlined into a function compiled for its instructions.
+///
+/// # Safety
+/// The CPU has the instructions `C` uses.
+#[inline(always)]
+unsafe fn object_end_with<C: Classify>(b: &[u8], open: usize) -> Option<usize> {
     let first = open + 1;
     // The byte after `{` must open a key (an empty object is left to the scanner: it is cheap).
     if b.get(first) != Some(&b'"') {
@@ -163,7 +339,8 @@ pub(crate) fn object_end(b: &[u8], open: usize) -> Option<usize> {
                 &pad
             }
         };
-        let m = classify(block);
+        // SAFETY: the caller's contract.
+        let m = unsafe { C::classify(block) };
         let in_string = prefix_xor(m.quote) ^ c.in_string;
         let outside = !in_string & !m.quote;
         let colon = m.colon & outside;
@@ -253,10 +430,51 @@ mod tests {
         Some(s.pos())
     }
 
+    /// Each classifier this CPU can run, by name.
+    #[allow(clippy::type_complexity)]
+    fn classifiers() -> Vec<(&'static str, fn(&[u8; 64]) -> Classes)> {
+        #[allow(unused_mut)]
+        let mut all: Vec<(&'static str, fn(&[u8; 64]) -> Classes)> = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2")]
+            unsafe fn avx2(b: &[u8; 64]) -> Classes {
+                unsafe { Avx2::classify(b) }
+            }
+            #[target_feature(enable = "avx512f,avx512bw")]
+            unsafe fn avx512(b: &[u8; 64]) -> Classes {
+                unsafe { Avx512::classify(b) }
+            }
+            // SAFETY (each): run only where the CPU has the instructions.
+            all.push(("sse2", |b| unsafe { Sse2::classify(b) }));
+            if std::arch::is_x86_feature_detected!("avx2") {
+                all.push(("avx2", |b| unsafe { avx2(b) }));
+            }
+            if std::arch::is_x86_feature_detected!("avx512bw") {
+                all.push(("avx512", |b| unsafe { avx512(b) }));
+            }
+        }
+        all
+    }
+
+    /// [`object_end`] with each classifier this CPU can run: they must agree.
+    fn object_end_everywhere(b: &[u8], at: usize) -> Option<usize> {
+        let best = object_end(b, at);
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY (each): run only where the CPU has the instructions.
+            assert_eq!(unsafe { object_end_with::<Sse2>(b, at) }, best, "sse2");
+            if std::arch::is_x86_feature_detected!("avx2") {
+                assert_eq!(unsafe { object_end_avx2(b, at) }, best, "avx2");
+            }
+        }
+        best
+    }
+
     /// Whatever the bulk path accepts, the token scanner and serde_json accept, ending at the
     /// same byte.
     fn check(text: &str, at: usize) -> Option<usize> {
-        let ours = object_end(text.as_bytes(), at);
+        let ours = object_end_everywhere(text.as_bytes(), at);
         if let Some(end) = ours {
             assert_eq!(by_tokens(text, at), Some(end), "{text:?} at {at}");
             let value = &text[at..end];
@@ -270,20 +488,29 @@ mod tests {
 
     #[test]
     fn the_vector_classes_are_the_bytewise_ones() {
-        for lane in 0..64 {
-            for c in 0..=255u8 {
-                let mut b = [b'a'; 64];
-                b[lane] = c;
-                assert_eq!(classify(&b), classify_bytes(&b), "byte {c} at {lane}");
+        let all = classifiers();
+        #[cfg(target_arch = "x86_64")]
+        assert!(!all.is_empty(), "SSE2 at least");
+        for (name, classify) in all {
+            for lane in 0..64 {
+                for c in 0..=255u8 {
+                    let mut b = [b'a'; 64];
+                    b[lane] = c;
+                    assert_eq!(
+                        classify(&b),
+                        classify_bytes(&b),
+                        "{name}: byte {c} at {lane}"
+                    );
+                }
             }
-        }
-        let mut rng = rng(0x9e37_79b9_7f4a_7c15);
-        for _ in 0..2000 {
-            let mut b = [0u8; 64];
-            for x in &mut b {
-                *x = rng.random();
+            let mut rng = rng(0x9e37_79b9_7f4a_7c15);
+            for _ in 0..2000 {
+                let mut b = [0u8; 64];
+                for x in &mut b {
+                    *x = rng.random();
+                }
+                assert_eq!(classify(&b), classify_bytes(&b), "{name}");
             }
-            assert_eq!(classify(&b), classify_bytes(&b));
         }
     }
 
