@@ -6,7 +6,9 @@
 #
 # Three runs each: hunt of the file; the agent with a command source running `floodwatch replay FILE`
 # (the bytes go through a pipe, as from eslogger); the agent with a path source (the file read
-# directly). Prints wall seconds, events/s over wall time, and peak RSS.
+# directly). Prints wall seconds, events/s over wall time, and peak RSS. Each round also times the
+# replay producer alone (its CPU through a pipe), which shares the core in agent-replay as eslogger
+# would: the last line gives agent-replay without it, the agent's own cost against hunt's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-200}
@@ -60,6 +62,11 @@ for r in $(seq 1 "$RUNS"); do
     alerts=$(cat "$TMP"/*.jsonl | wc -l)
     printf "%-14s %-4s %8s %11.0f %12.1f %7s\n" "$how" "$r" "$wall" "$(echo "$ev / $wall" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$alerts" | tee -a "$TMP/rows"
   done
+  # The replay child stands in for eslogger, whose CPU a hunt of eslogger's file does not pay
+  # either: its own CPU (user + sys) through a pipe on the same core, to take out of agent-replay.
+  ( /usr/bin/time -f "%U %S" -o "$TMP/ptime" taskset -c 0 "$BINABS" replay "$ES" ) | taskset -c 0 cat > /dev/null
+  read -r pu ps < "$TMP/ptime"
+  printf "%-14s %-4s %8.2f %11s %12s %7s\n" "producer-cpu" "$r" "$(echo "$pu + $ps" | bc -l)" - - - | tee -a "$TMP/rows"
 done
 # The machine's speed drifts between rounds: each agent run is compared with the hunt of its own
 # round, and the median of those ratios is the number to read.
@@ -78,4 +85,11 @@ for how in ("hunt", "agent-replay", "agent-path"):
         line += (f", wall / same round's hunt: median {statistics.median(ratios):.3f}"
                  f" (range {ratios[0]:.3f}-{ratios[-1]:.3f}, {sum(x <= 1 for x in ratios)} of {len(ratios)} rounds <= 1)")
     print(line)
+# agent-replay's wall on one core, less the same round's producer CPU: the agent's own share.
+prod = wall.get("producer-cpu", {})
+own = sorted((wall["agent-replay"][r] - prod[r]) / hunt[r] for r in wall["agent-replay"] if r in prod)
+if own:
+    print(f"{'agent-replay':14s} without the replay producer's CPU (median {statistics.median(prod.values()):.2f} s):"
+          f" / same round's hunt: median {statistics.median(own):.3f}"
+          f" (range {own[0]:.3f}-{own[-1]:.3f}, {sum(x <= 1 for x in own)} of {len(own)} rounds <= 1)")
 PY
