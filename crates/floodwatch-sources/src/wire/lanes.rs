@@ -54,6 +54,47 @@ mod imp {
     /// bytes before it (a property of every byte, so reading one twice does not matter).
     #[inline]
     pub(crate) fn plain_ascii(b: &[u8]) -> bool {
+        if b.len() >= 32 && std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above; the record has 32 bytes.
+            return unsafe { plain_ascii_avx2(b) };
+        }
+        plain_ascii_sse2(b)
+    }
+
+    /// [`plain_ascii`] with AVX2: 64 bytes per step in two 32-byte registers, the tail one last
+    /// 32-byte block that may overlap (as in [`plain_ascii_sse2`]). Half the instructions of the
+    /// SSE2 form on an eslogger line (2.7 KB).
+    ///
+    /// # Safety
+    /// The CPU has AVX2, and `b` has at least 32 bytes.
+    #[target_feature(enable = "avx2")]
+    pub(crate) unsafe fn plain_ascii_avx2(b: &[u8]) -> bool {
+        debug_assert!(b.len() >= 32);
+        let p = b.as_ptr();
+        let n = b.len();
+        // SAFETY: every load below reads 32 bytes at an offset `at` with `at + 32 <= n` (the loop
+        // conditions, and `n >= 32` for the last block); AVX2 per the contract.
+        unsafe {
+            let load = |at: usize| _mm256_loadu_si256(p.add(at).cast());
+            let (mut high, mut low) = (_mm256_setzero_si256(), _mm256_set1_epi8(-1));
+            let mut i = 0;
+            while i + 64 <= n {
+                let (x, y) = (load(i), load(i + 32));
+                high = _mm256_or_si256(high, _mm256_or_si256(x, y));
+                low = _mm256_min_epu8(low, _mm256_min_epu8(x, y));
+                i += 64;
+            }
+            let (x, y) = (load(i.min(n - 32)), load(n - 32));
+            high = _mm256_or_si256(high, _mm256_or_si256(x, y));
+            low = _mm256_min_epu8(low, _mm256_min_epu8(x, y));
+            let nul = _mm256_cmpeq_epi8(low, _mm256_setzero_si256());
+            _mm256_movemask_epi8(_mm256_or_si256(high, nul)) == 0
+        }
+    }
+
+    /// [`plain_ascii`] with SSE2, x86_64's base.
+    #[inline]
+    pub(crate) fn plain_ascii_sse2(b: &[u8]) -> bool {
         if b.len() < 16 {
             return b.iter().all(|&c| c != 0 && c < 0x80);
         }
@@ -166,14 +207,28 @@ fn plain_ascii_blocks(b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    /// The folded form answers as the per-block one and as a byte loop, for every length to 100
-    /// with a NUL, a high byte or neither at every position.
+    /// The folded forms (SSE2, and AVX2 where the CPU has it) answer as the per-block one and as
+    /// a byte loop, for every length to 170 with a NUL, a high byte or neither at every position.
     #[test]
     fn plain_ascii_at_every_length_and_position() {
         let simple = |b: &[u8]| b.iter().all(|&c| c != 0 && c < 0x80);
-        for len in 0..100 {
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+        for len in 0..170 {
             let clean: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
             assert!(plain_ascii(&clean) && plain_ascii_blocks(&clean), "{len}");
+            // Each x86_64 form, whichever the CPU would be given.
+            #[cfg(target_arch = "x86_64")]
+            let forms = |b: &[u8]| {
+                let sse2 = imp::plain_ascii_sse2(b);
+                if avx2 && b.len() >= 32 {
+                    // SAFETY: the CPU has AVX2 and the record 32 bytes.
+                    assert_eq!(unsafe { imp::plain_ascii_avx2(b) }, sse2, "{b:?}");
+                }
+                sse2
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let forms = plain_ascii_blocks;
             for at in 0..len {
                 for bad in [0u8, 0x80, 0xC3, 0xFF, 0x7F, 0x01] {
                     let mut b = clean.clone();
@@ -184,6 +239,7 @@ mod tests {
                         "len {len} at {at} byte {bad:#x}"
                     );
                     assert_eq!(plain_ascii_blocks(&b), simple(&b), "len {len} at {at}");
+                    assert_eq!(forms(&b), simple(&b), "len {len} at {at}");
                 }
             }
         }
