@@ -11,11 +11,19 @@ use std::sync::Arc;
 /// is dropped and rebuilt when there are more distinct ones than this.
 const MAX_CACHED_CELLS: usize = 16_384;
 
-/// [`name_cell`], remembered by the cell's text.
+/// [`name_cell`], remembered by the cell's text. Inlined: returned through memory, the clone was
+/// read back in wider pieces than it was written, and every row stalled on it.
+#[inline]
 pub(super) fn cached_name_cell(cache: &mut FastMap<Box<str>, What>, cell: &str) -> Option<What> {
     if let Some(what) = cache.get(cell) {
         return Some(what.clone());
     }
+    cache_new_cell(cache, cell)
+}
+
+/// The miss path of [`cached_name_cell`], out of line.
+#[inline(never)]
+fn cache_new_cell(cache: &mut FastMap<Box<str>, What>, cell: &str) -> Option<What> {
     let what = name_cell(cell)?;
     if cache.len() >= MAX_CACHED_CELLS {
         cache.clear();
