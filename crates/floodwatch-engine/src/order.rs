@@ -88,12 +88,19 @@ impl ReorderBuffer {
         // A little early (nettop lists a process's sockets sampled just before its own row): put
         // in its place near the queue's end, after any of the same time (arrival order), which
         // moves a few items where the heap moved every item it held up and down.
-        let at = self.queue.partition_point(|q| q.ts <= item.ts);
-        if self.queue.len() - at <= NEAR_END {
-            self.queue.insert(at, item);
-        } else {
-            self.heap.push(item);
+        // Found by walking back from the end (at most NEAR_END items, recent and in cache), not by
+        // a binary search over the whole queue, whose probes each missed the cache (perf: 2% of a
+        // nettop hunt). The queue is in time order, so the place is the same.
+        let len = self.queue.len();
+        let mut at = len;
+        while at > 0 && self.queue[at - 1].ts > item.ts {
+            at -= 1;
+            if len - at > NEAR_END {
+                self.heap.push(item);
+                return Push::Accepted;
+            }
         }
+        self.queue.insert(at, item);
         Push::Accepted
     }
 
