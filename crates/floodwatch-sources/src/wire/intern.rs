@@ -126,15 +126,29 @@ impl Keyed for Arc<str> {
     }
 }
 
-impl Keyed for (Box<str>, Arc<str>) {
+/// A decoded value looked up by its JSON form.
+impl<V: ?Sized> Keyed for (Box<str>, Arc<V>) {
     fn key(&self) -> &str {
         &self.0
     }
 }
 
-impl Keyed for (Box<str>, Arc<[String]>) {
-    fn key(&self) -> &str {
-        &self.0
+impl<V: ?Sized> Table<(Box<str>, Arc<V>)> {
+    /// The shared value of a JSON form: the one in the table, or `decode`'s (kept, with `size`
+    /// bytes of it counted against the table's limit).
+    fn shared<E>(
+        &mut self,
+        json: &str,
+        decode: impl FnOnce() -> Result<Arc<V>, E>,
+        size: impl FnOnce(&V) -> usize,
+    ) -> Result<Arc<V>, E> {
+        if let Some(e) = self.set.get(json) {
+            return Ok(e.0 .1.clone());
+        }
+        let a = decode()?;
+        self.reserve(json.len() + size(&a));
+        self.set.insert(Entry((json.into(), a.clone())));
+        Ok(a)
     }
 }
 
@@ -178,15 +192,11 @@ impl Interner {
     /// The shared copy of a field's text, decoding it only when it was not seen before.
     pub(crate) fn text(&mut self, t: Text<'_>) -> Result<Arc<str>, BadEscape> {
         match t {
-            Text::Raw(r) if r.escaped => {
-                if let Some(e) = self.escaped.set.get(r.raw) {
-                    return Ok(e.0 .1.clone());
-                }
-                let a: Arc<str> = Arc::from(r.decode().map_err(|_| BadEscape)?);
-                self.escaped.reserve(r.raw.len() + a.len());
-                self.escaped.set.insert(Entry((r.raw.into(), a.clone())));
-                Ok(a)
-            }
+            Text::Raw(r) if r.escaped => self.escaped.shared(
+                r.raw,
+                || r.decode().map(Arc::from).map_err(|_| BadEscape),
+                str::len,
+            ),
             Text::Raw(r) => Ok(self.str(r.raw)),
             Text::Json(j) => Ok(self.str(j.as_str())),
         }
@@ -204,21 +214,18 @@ impl Interner {
             }
             Some(TextList::Raw(json)) => json,
         };
-        if let Some(e) = self.args.set.get(json) {
-            return Ok(Some(e.0 .1.clone()));
-        }
-        let mut v = Vec::new();
-        Scan::new(json)
-            .array(|s| {
-                v.push(s.string()?.into_owned());
-                Ok(())
-            })
-            .map_err(|_| BadEscape)?;
-        let a: Arc<[String]> = v.into();
-        self.args
-            .reserve(json.len() + a.iter().map(String::len).sum::<usize>());
-        self.args.set.insert(Entry((json.into(), a.clone())));
-        Ok(Some(a))
+        let decode = || {
+            let mut v = Vec::new();
+            Scan::new(json)
+                .array(|s| {
+                    v.push(s.string()?.into_owned());
+                    Ok(())
+                })
+                .map_err(|_| BadEscape)?;
+            Ok(Arc::from(v))
+        };
+        let size = |a: &[String]| a.iter().map(String::len).sum();
+        self.args.shared(json, decode, size).map(Some)
     }
 }
 

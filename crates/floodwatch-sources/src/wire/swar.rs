@@ -89,22 +89,20 @@ const ZEROS: u64 = ONES * b'0' as u64;
 fn padded(b: &[u8]) -> u64 {
     let n = b.len();
     debug_assert!((1..=8).contains(&n));
+    if n == 8 {
+        return word(b, 0).unwrap_or(ZEROS);
+    }
     // The bytes in the lowest lanes, from two loads that overlap when n is not a power of two
     // (an overlapping byte is the same byte in both, so OR keeps it).
     let u16_at = |at: usize| u64::from(u16::from_le_bytes([b[at], b[at + 1]]));
     let u32_at =
         |at: usize| u64::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]));
     let x = match n {
-        8 => word(b, 0).unwrap_or(0),
         4..=7 => u32_at(0) | u32_at(n - 4) << (8 * (n - 4)),
         2 | 3 => u16_at(0) | u16_at(n - 2) << (8 * (n - 2)),
         _ => u64::from(b[0]),
     };
-    if n == 8 {
-        x
-    } else {
-        (x << (8 * (8 - n))) | (ZEROS >> (8 * n))
-    }
+    (x << (8 * (8 - n))) | (ZEROS >> (8 * n))
 }
 
 #[cfg(test)]
