@@ -1,7 +1,7 @@
 //! The cells of a row, whatever the layout: the name cell (`Name.pid` process or `proto
-//! local<->remote` socket) and byte counts.
+//! local<->remote` socket) and byte counts; and the names they hold, interned.
 
-use super::{FastMap, Name, What};
+use super::{FastMap, What};
 use crate::wire::text::trim;
 use crate::{Reject, RejectReason};
 use floodwatch_core::event::Proto;
@@ -11,37 +11,147 @@ use std::sync::Arc;
 /// is dropped and rebuilt when there are more distinct ones than this.
 const MAX_CACHED_CELLS: usize = 16_384;
 
-/// [`name_cell`], remembered by the cell's text. Inlined: returned through memory, the clone was
+/// Interned names kept before the unused ones are dropped (see [`Names::compact`]).
+const MAX_NAMES: usize = 65_536;
+
+/// A process name, socket description, remote or uuid, by its place in [`Names`]. Keys, the
+/// current process and held rows carry ids, not shared strings: every row cloned and dropped
+/// several `Arc`s, each a locked increment or decrement (perf: most of `accept`'s cycles). Two
+/// ids are equal exactly when their texts are: a text has one id at a time.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(super) struct NameId(u32);
+
+/// The texts behind [`NameId`]s. Bounded: when full, the caller keeps only the ids it still
+/// holds ([`Names::compact`]) and renumbers them.
+pub(super) struct Names {
+    texts: Vec<Arc<str>>,
+    ids: FastMap<Arc<str>, NameId>,
+    limit: usize,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names::with_limit(MAX_NAMES)
+    }
+}
+
+impl Names {
+    pub(super) fn with_limit(limit: usize) -> Self {
+        Names {
+            texts: Vec::new(),
+            ids: FastMap::default(),
+            limit,
+        }
+    }
+
+    pub(super) fn intern(&mut self, text: &str) -> NameId {
+        if let Some(&id) = self.ids.get(text) {
+            return id;
+        }
+        let id = NameId(self.texts.len() as u32);
+        let text: Arc<str> = text.into();
+        self.texts.push(text.clone());
+        self.ids.insert(text, id);
+        id
+    }
+
+    /// The shared text, for an event.
+    pub(super) fn text(&self, id: NameId) -> &Arc<str> {
+        &self.texts[id.0 as usize]
+    }
+
+    pub(super) fn is_full(&self) -> bool {
+        self.texts.len() >= self.limit
+    }
+
+    /// Keeps only the ids in `live` and renumbers them; returns the new id of each old one (`None`
+    /// when dropped). The kept ones are numbered from the last down: almost every id moves, so an
+    /// id a caller forgot to renumber names another text, which the tests see. The next limit is
+    /// at least twice what is kept, so a capture with more live names than the limit is compacted
+    /// a bounded number of times per name.
+    pub(super) fn compact(&mut self, live: impl IntoIterator<Item = NameId>) -> Renumber {
+        let mut keep = vec![false; self.texts.len()];
+        for id in live {
+            keep[id.0 as usize] = true;
+        }
+        let mut new_of = vec![None; self.texts.len()];
+        let old = std::mem::take(&mut self.texts);
+        self.ids.clear();
+        for (i, text) in old.into_iter().enumerate().rev() {
+            if keep[i] {
+                let id = NameId(self.texts.len() as u32);
+                new_of[i] = Some(id);
+                self.ids.insert(text.clone(), id);
+                self.texts.push(text);
+            }
+        }
+        self.limit = self.limit.max(2 * self.texts.len());
+        Renumber(new_of)
+    }
+
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.texts.len()
+    }
+}
+
+/// Old id to new, after [`Names::compact`].
+pub(super) struct Renumber(Vec<Option<NameId>>);
+
+impl Renumber {
+    /// The new id of an id that was kept live (every id the parser holds is).
+    pub(super) fn id(&self, id: NameId) -> NameId {
+        let new = self.0[id.0 as usize];
+        debug_assert!(new.is_some(), "a held name was not counted live");
+        new.unwrap_or(id)
+    }
+}
+
+/// The name cell cache and the names its parses hold.
+#[derive(Default)]
+pub(super) struct Cells {
+    cache: FastMap<Box<str>, What>,
+    pub(super) names: Names,
+}
+
+impl Cells {
+    /// Forgets every parse (their ids may be renumbered or dropped next).
+    pub(super) fn forget_parses(&mut self) {
+        self.cache.clear();
+    }
+}
+
+/// [`name_cell`], remembered by the cell's text. Inlined: returned through memory, the parse was
 /// read back in wider pieces than it was written, and every row stalled on it.
 #[inline]
-pub(super) fn cached_name_cell(cache: &mut FastMap<Box<str>, What>, cell: &str) -> Option<What> {
-    if let Some(what) = cache.get(cell) {
-        return Some(what.clone());
+pub(super) fn cached_name_cell(cells: &mut Cells, cell: &str) -> Option<What> {
+    if let Some(what) = cells.cache.get(cell) {
+        return Some(*what);
     }
-    cache_new_cell(cache, cell)
+    cache_new_cell(cells, cell)
 }
 
 /// The miss path of [`cached_name_cell`], out of line.
 #[inline(never)]
-fn cache_new_cell(cache: &mut FastMap<Box<str>, What>, cell: &str) -> Option<What> {
-    let what = name_cell(cell)?;
-    if cache.len() >= MAX_CACHED_CELLS {
-        cache.clear();
+fn cache_new_cell(cells: &mut Cells, cell: &str) -> Option<What> {
+    let what = name_cell(cell, &mut cells.names)?;
+    if cells.cache.len() >= MAX_CACHED_CELLS {
+        cells.cache.clear();
     }
-    cache.insert(cell.into(), what.clone());
+    cells.cache.insert(cell.into(), what);
     Some(what)
 }
 
 /// `Name.pid` (split on the last dot: names contain dots) or `proto local<->remote`.
-pub(super) fn name_cell(cell: &str) -> Option<What> {
+pub(super) fn name_cell(cell: &str, names: &mut Names) -> Option<What> {
     let cell = cell.trim();
     if let Some((proto, endpoints)) = cell.split_once(' ') {
         if let Some((_, remote)) = endpoints.split_once("<->") {
             if proto.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Some(What::Socket {
                     proto: socket_proto(proto),
-                    desc: Name::new(cell.into()),
-                    remote: remote_endpoint(remote.trim()).map(Arc::from),
+                    desc: names.intern(cell),
+                    remote: remote_endpoint(remote.trim()).map(|r| names.intern(&r)),
                 });
             }
         }
@@ -50,9 +160,10 @@ pub(super) fn name_cell(cell: &str) -> Option<What> {
     if name.is_empty() || pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    let pid = pid.parse().ok()?;
     Some(What::Process {
-        name: Name::new(name.into()),
-        pid: pid.parse().ok()?,
+        name: names.intern(name),
+        pid,
     })
 }
 

@@ -3,8 +3,8 @@
 //! their socket rows say whether the process's own total is still needed.
 
 use super::{
-    Key, Mode, Name, NettopParser, Pending, Prev, RawRow, Row, What, SKIP_BASELINE,
-    SKIP_FIRST_DELTA, SKIP_LATE_BASELINE, SKIP_NO_TRAFFIC, SKIP_ORPHAN,
+    Key, Mode, NettopParser, Pending, Prev, RawRow, Row, What, SKIP_BASELINE, SKIP_FIRST_DELTA,
+    SKIP_LATE_BASELINE, SKIP_NO_TRAFFIC, SKIP_ORPHAN,
 };
 use crate::{Parsed, Reject, RejectReason};
 use floodwatch_core::event::{Event, Proto, Traffic};
@@ -115,9 +115,9 @@ impl NettopParser {
     fn resolve(&mut self, raw: RawRow, line: u64, ts: Ts, invalid_utf8: bool) -> Option<Row> {
         let (key, pid, name, socket, invalid_utf8) = match raw.what {
             What::Process { name, pid } => {
-                self.current_proc = Some((pid, name.clone(), invalid_utf8));
+                self.current_proc = Some((pid, name, invalid_utf8));
                 self.forget_block_socks();
-                (Key::Proc(pid, name.clone()), pid, name, None, invalid_utf8)
+                (Key::Proc(pid, name), pid, name, None, invalid_utf8)
             }
             What::Socket {
                 proto,
@@ -125,11 +125,11 @@ impl NettopParser {
                 remote,
             } => {
                 // A socket row carries its process's name: its flag too.
-                let (pid, name, proc_invalid) = self.current_proc.clone()?;
+                let (pid, name, proc_invalid) = self.current_proc?;
                 let key = match raw.uuid {
-                    Some(uuid) => Key::Sock(pid, Name::new(uuid), 0),
+                    Some(uuid) => Key::Sock(pid, uuid, 0),
                     None => {
-                        let n = self.block_socks.entry(desc.clone()).or_insert(0);
+                        let n = self.block_socks.entry(desc).or_insert(0);
                         *n += 1;
                         Key::Sock(pid, desc, *n - 1)
                     }
@@ -193,7 +193,7 @@ impl NettopParser {
         match self.prev.get_mut(&row.key) {
             Some(p) => *p = now,
             None => {
-                self.prev.insert(row.key.clone(), now);
+                self.prev.insert(row.key, now);
             }
         }
     }
@@ -311,8 +311,6 @@ impl NettopParser {
             return Parsed::Skipped(SKIP_LATE_BASELINE.into());
         }
         self.remember(&row);
-        // The row's shared strings move into the pending row or the event (no reference-count
-        // traffic for a copy that is dropped at once).
         match row.socket {
             None => {
                 self.flush_pending(out);
@@ -351,12 +349,12 @@ impl NettopParser {
                 }
                 let traffic = Traffic {
                     pid: Some(row.pid),
-                    process_name: Some(row.name.text),
+                    process_name: Some(self.text(row.name)),
                     process_path: None,
                     uid: None,
                     start,
                     proto,
-                    remote,
+                    remote: remote.map(|r| self.text(r)),
                     bytes_out,
                     bytes_in,
                     packets_out: None,
@@ -390,7 +388,7 @@ impl NettopParser {
         };
         let traffic = Traffic {
             pid: Some(p.pid),
-            process_name: Some(p.name.text),
+            process_name: Some(self.text(p.name)),
             process_path: None,
             uid: None,
             start: p.start,

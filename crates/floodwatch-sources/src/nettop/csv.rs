@@ -1,12 +1,12 @@
 //! `nettop -L` CSV: the header (`time,,interface,state,bytes_in,…` or a `-J` subset) and its rows.
 
-use super::cells::{cached_name_cell, count_cell};
-use super::{Columns, FastMap, RawRow, What};
+use super::cells::{cached_name_cell, count_cell, Cells};
+use super::{Columns, RawRow, What};
 use crate::wire::swar;
 use crate::wire::text::trim;
 use crate::{Reject, RejectReason};
 use floodwatch_core::time::parse_time_of_day;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 /// `time,,interface,state,bytes_in,bytes_out,…,` or a `-J` subset (possibly without `time`).
 /// `last` remembers the latest header line read and its columns, so a repeated header is not split again.
@@ -103,7 +103,7 @@ fn find_commas(line: &[u8], out: &mut Vec<usize>) {
 pub(super) fn csv_row(
     columns: &Columns,
     line: &str,
-    cells: &mut FastMap<Box<str>, What>,
+    cells: &mut Cells,
     commas: &mut Vec<usize>,
 ) -> Result<RawRow, (Reject, bool)> {
     let Columns::Csv {
@@ -162,7 +162,7 @@ pub(super) fn csv_row(
     let bo = count_cell("bytes_out", cell(bytes_out)).map_err(|r| (r, is_process))?;
     let uuid = Some(trim(cell(uuid)))
         .filter(|u| !u.is_empty())
-        .map(Arc::from);
+        .map(|u| cells.names.intern(u));
     Ok(RawRow {
         what,
         tod,

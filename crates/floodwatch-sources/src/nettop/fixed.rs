@@ -1,7 +1,7 @@
 //! `nettop -l` fixed-width text: right-aligned columns, found by where each header word ends.
 
-use super::cells::{cached_name_cell, count_cell};
-use super::{Columns, FastMap, RawRow, What};
+use super::cells::{cached_name_cell, count_cell, Cells};
+use super::{Columns, RawRow, What};
 use crate::{Reject, RejectReason};
 
 /// `            interface        bytes_in       bytes_out`: words with the offset where each ends.
@@ -92,7 +92,7 @@ fn map_fixed(ends: &[usize], cells: &[(usize, usize)]) -> Vec<Option<usize>> {
 pub(super) fn fixed_row(
     columns: &Columns,
     line: &str,
-    cells_seen: &mut FastMap<Box<str>, What>,
+    cells_seen: &mut Cells,
 ) -> Result<RawRow, (Reject, bool)> {
     let Columns::Fixed { names, ends } = columns else {
         return Err((
@@ -135,7 +135,7 @@ pub(super) fn fixed_row(
     Ok(RawRow {
         what,
         tod: None,
-        uuid: (!uuid.is_empty()).then(|| uuid.into()),
+        uuid: (!uuid.is_empty()).then(|| cells_seen.names.intern(uuid)),
         bytes_in: count_cell("bytes_in", bytes_in).map_err(|r| (r, is_process))?,
         bytes_out: count_cell("bytes_out", bytes_out).map_err(|r| (r, is_process))?,
     })

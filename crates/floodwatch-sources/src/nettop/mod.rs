@@ -35,6 +35,7 @@ mod fixed;
 mod tests;
 
 use crate::{FileStats, Parsed, RecordParser, Reject, RejectReason, SourceCtx};
+use cells::{Cells, NameId, Renumber};
 use clock::Clock;
 use counters::Votes;
 use csv::{csv_header, csv_row};
@@ -88,56 +89,20 @@ enum Columns {
     },
 }
 
-/// What the name cell holds. Shared strings: the same names come back in every frame, as keys.
-#[derive(Clone, Debug)]
+/// What the name cell holds. Names are ids in the parser's [`Names`]: the same names come back
+/// in every frame, as keys.
+#[derive(Clone, Copy, Debug)]
 enum What {
     Process {
-        name: Name,
+        name: NameId,
         pid: i32,
     },
     Socket {
         proto: Proto,
         /// The whole cell (`tcp4 a:1<->b:2`), part of the socket's key.
-        desc: Name,
-        remote: Option<Arc<str>>,
+        desc: NameId,
+        remote: Option<NameId>,
     },
-}
-
-/// A name or socket description with its hash worked out once: the counter maps look a row's key
-/// up several times, and the name cell cache hands out the same `Name` for every row of a cell, so
-/// equal keys are usually the same allocation and compare without reading the text.
-#[derive(Clone, Debug)]
-struct Name {
-    hash: u64,
-    text: Arc<str>,
-}
-
-impl Name {
-    fn new(text: Arc<str>) -> Name {
-        use std::hash::BuildHasher;
-        // A random seed per run, as the maps' own: process names are the attacker's to choose,
-        // and a fixed seed would let them pick names that all collide.
-        static SEED: std::sync::LazyLock<foldhash::fast::RandomState> =
-            std::sync::LazyLock::new(Default::default);
-        Name {
-            hash: SEED.hash_one(&*text),
-            text,
-        }
-    }
-}
-
-impl PartialEq for Name {
-    fn eq(&self, other: &Name) -> bool {
-        Arc::ptr_eq(&self.text, &other.text) || (self.hash == other.hash && self.text == other.text)
-    }
-}
-
-impl Eq for Name {}
-
-impl std::hash::Hash for Name {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
 }
 
 /// A validated row before frame and key bookkeeping.
@@ -145,16 +110,31 @@ struct RawRow {
     what: What,
     /// Nanoseconds since local midnight, when the capture has a time column.
     tod: Option<i64>,
-    uuid: Option<Arc<str>>,
+    uuid: Option<NameId>,
     bytes_in: u64,
     bytes_out: u64,
 }
 
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Key {
-    Proc(i32, Name),
+    Proc(i32, NameId),
     /// pid, endpoints (or uuid), n-th row with the same endpoints under that process (`udp4 *:*<->*:*` repeats).
-    Sock(i32, Name, u32),
+    Sock(i32, NameId, u32),
+}
+
+impl Key {
+    fn name(&self) -> NameId {
+        match *self {
+            Key::Proc(_, n) | Key::Sock(_, n, _) => n,
+        }
+    }
+
+    fn renumbered(self, r: &Renumber) -> Key {
+        match self {
+            Key::Proc(pid, n) => Key::Proc(pid, r.id(n)),
+            Key::Sock(pid, n, k) => Key::Sock(pid, r.id(n), k),
+        }
+    }
 }
 
 /// A row ready for the counter logic.
@@ -163,9 +143,9 @@ struct Row {
     ts: Ts,
     key: Key,
     pid: i32,
-    name: Name,
+    name: NameId,
     /// Protocol and remote for socket rows; None for process rows.
-    socket: Option<(Proto, Option<Arc<str>>)>,
+    socket: Option<(Proto, Option<NameId>)>,
     bytes_in: u64,
     bytes_out: u64,
     /// The row, or the process row above a socket row, was not valid UTF-8 (a name cut mid-character
@@ -203,7 +183,7 @@ struct Pending {
     ts: Ts,
     start: Ts,
     pid: i32,
-    name: Name,
+    name: NameId,
     bytes_in: u64,
     bytes_out: u64,
     had_sockets: bool,
@@ -228,12 +208,12 @@ pub struct NettopParser {
     /// Process pids of the current frame: a repeat means a frame began without a header.
     frame_pids: FastSet<i32>,
     /// The process row above the socket rows: pid, name, and whether it was valid UTF-8.
-    current_proc: Option<(i32, Name, bool)>,
+    current_proc: Option<(i32, NameId, bool)>,
     /// Socket rows with the same endpoints so far under the current process.
-    block_socks: FastMap<Name, u32>,
+    block_socks: FastMap<NameId, u32>,
     prev: FastMap<Key, Prev>,
-    /// Name cells already parsed, by their text.
-    cells: FastMap<Box<str>, What>,
+    /// Name cells already parsed, by their text, and the names they hold.
+    cells: Cells,
     /// The last CSV header line and its columns: `nettop -L` repeats the header before every
     /// sample, and splitting it each time was a visible share of a capture's time.
     last_csv_header: Option<(Box<str>, Columns)>,
@@ -304,7 +284,7 @@ impl NettopParser {
             current_proc: None,
             block_socks: FastMap::default(),
             prev: FastMap::default(),
-            cells: FastMap::default(),
+            cells: Cells::default(),
             last_csv_header: None,
             commas: Vec::new(),
             pending: None,
@@ -390,6 +370,11 @@ impl NettopParser {
     /// Splits and validates a data row. On a bad process row the following socket rows must not be
     /// attributed to the process above it, so the current process is forgotten.
     fn raw_row(&mut self, record: &str) -> Result<RawRow, Reject> {
+        // A row adds at most three names (name or endpoints, remote, uuid): checked before each,
+        // the table stays within its limit and a few.
+        if self.cells.names.is_full() {
+            self.compact_names();
+        }
         let Some(columns) = &self.columns else {
             return Err(Reject::new(
                 RejectReason::BadRow,
@@ -428,6 +413,57 @@ impl NettopParser {
         }
         let raw = self.raw_row(record)?;
         Ok(self.accept(raw, line, invalid_utf8, out))
+    }
+
+    /// Drops the names no key, held row or current process refers to, and renumbers the rest
+    /// everywhere they are held. Rare: only when more distinct names than the limit were seen.
+    fn compact_names(&mut self) {
+        self.cells.forget_parses();
+        let live = self
+            .prev
+            .keys()
+            .map(Key::name)
+            .chain(self.current_proc.map(|(_, n, _)| n))
+            .chain(self.block_socks.keys().copied())
+            .chain(self.pending.as_ref().map(|p| p.name))
+            .chain(self.held.iter().flat_map(|r| {
+                [Some(r.key.name()), Some(r.name), r.socket.and_then(|s| s.1)]
+                    .into_iter()
+                    .flatten()
+            }))
+            .collect::<Vec<_>>();
+        let r = self.cells.names.compact(live);
+        self.prev = std::mem::take(&mut self.prev)
+            .into_iter()
+            .map(|(k, p)| (k.renumbered(&r), p))
+            .collect();
+        self.block_socks = std::mem::take(&mut self.block_socks)
+            .into_iter()
+            .map(|(n, c)| (r.id(n), c))
+            .collect();
+        if let Some((_, n, _)) = &mut self.current_proc {
+            *n = r.id(*n);
+        }
+        if let Some(p) = &mut self.pending {
+            p.name = r.id(p.name);
+        }
+        for row in &mut self.held {
+            row.key = row.key.renumbered(&r);
+            row.name = r.id(row.name);
+            if let Some((_, Some(remote))) = &mut row.socket {
+                *remote = r.id(*remote);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn limit_names(&mut self, limit: usize) {
+        self.cells.names = cells::Names::with_limit(limit);
+    }
+
+    /// The shared text of a name, for an event.
+    fn text(&self, id: NameId) -> Arc<str> {
+        self.cells.names.text(id).clone()
     }
 
     fn event(&self, ts: Ts, line: u64, traffic: Traffic) -> Event {

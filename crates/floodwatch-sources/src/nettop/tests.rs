@@ -1,6 +1,6 @@
 //! nettop tests: the real captures of both layouts, counter modes, dates and bad cells.
 
-use super::cells::{count_cell, name_cell};
+use super::cells::{count_cell, name_cell, Names};
 use super::fixed::wide_cells;
 use super::*;
 use crate::testutil::{ctx, read_all};
@@ -528,29 +528,41 @@ Codex (Service).451,10,2020,
 
 #[test]
 fn cells() {
+    let mut names = Names::default();
+    let Some(What::Process { name, pid: 1790 }) = name_cell("com.apple.WebKi.1790", &mut names)
+    else {
+        panic!()
+    };
+    assert_eq!(&**names.text(name), "com.apple.WebKi");
+    let Some(What::Process { name, pid: 1069 }) = name_cell("Signal Helper (.1069", &mut names)
+    else {
+        panic!()
+    };
+    assert_eq!(&**names.text(name), "Signal Helper (");
+    // The same text is the same id.
     assert!(matches!(
-        name_cell("com.apple.WebKi.1790"),
-        Some(What::Process { ref name, pid: 1790 }) if &*name.text == "com.apple.WebKi"
+        name_cell("Signal Helper (.7", &mut names),
+        Some(What::Process { name: again, pid: 7 }) if again == name
     ));
-    assert!(matches!(
-        name_cell("Signal Helper (.1069"),
-        Some(What::Process { ref name, pid: 1069 }) if &*name.text == "Signal Helper ("
-    ));
-    assert!(name_cell("kernel_task").is_none());
-    assert!(name_cell("x.12a").is_none());
+    assert!(name_cell("kernel_task", &mut names).is_none());
+    assert!(name_cell("x.12a", &mut names).is_none());
     let Some(What::Socket { proto, remote, .. }) = name_cell(
         "quic6 fe80::7ca2:20ff:fe4d:277%awdl0.52214<->fe80::13:faff:fe55:a839%awdl0.50386",
+        &mut names,
     ) else {
         panic!()
     };
     assert_eq!(proto, Proto::Quic);
     assert_eq!(
-        remote.as_deref(),
+        remote.map(|r| names.text(r).to_string()).as_deref(),
         Some("[fe80::13:faff:fe55:a839%awdl0]:50386")
     );
     for w in ["udp4 *:*<->*:*", "udp6 *.5353<->*.*", "tcp6 *.51560<->*.*"] {
         assert!(
-            matches!(name_cell(w), Some(What::Socket { remote: None, .. })),
+            matches!(
+                name_cell(w, &mut names),
+                Some(What::Socket { remote: None, .. })
+            ),
             "{w}"
         );
     }
@@ -993,5 +1005,80 @@ time,,interface,state,bytes_in,bytes_out,
             st.events + st.skipped + st.rejected + st.carried,
             "{st:?}"
         );
+    }
+}
+
+/// Runs `data` through a parser whose name table holds at most `limit` names before it is
+/// compacted; returns the events (as text, every field), the notes and the names left.
+fn with_name_limit(
+    data: &str,
+    mode: NettopMode,
+    limit: usize,
+) -> (Vec<String>, Vec<String>, usize) {
+    let mut p = NettopParser::new_csv(anchored(mode));
+    p.limit_names(limit);
+    let mut out = vec![];
+    for (i, l) in data.lines().enumerate() {
+        let _ = p.parse(l, i as u64 + 1, &mut out);
+    }
+    p.finish(&mut out);
+    let events = out.iter().map(|e| format!("{e:?}")).collect();
+    (events, p.notes(), p.cells.names.len())
+}
+
+/// Dropping unused names and renumbering the rest (when more distinct names than the table's
+/// limit were seen) changes no event: keys, the current process, held rows and the pending
+/// process row all keep their continuity. Long-lived processes keep sending while a new process
+/// with a new name, socket and remote appears in every frame; in auto mode frame 2 is held
+/// across compactions too.
+#[test]
+fn compacting_the_names_changes_no_event() {
+    let mut data = String::new();
+    for frame in 0..40u32 {
+        data.push_str("time,,interface,state,bytes_in,bytes_out,\n");
+        let t = |k: u32| format!("00:{:02}:{:02}.{:06}", frame / 30, (frame * 2) % 60, k);
+        for p in 0..6u32 {
+            let total = 1000 * (frame + 1) * (p + 1);
+            data.push_str(&format!(
+                "{},keep-{p}.{},,,{},{},\n",
+                t(p),
+                100 + p,
+                total / 2,
+                total
+            ));
+            data.push_str(&format!(
+                "{},tcp4 10.0.0.2:{}<->198.51.100.{p}:443,en0,Established,{},{},\n",
+                t(p),
+                50000 + p,
+                total / 2,
+                total
+            ));
+        }
+        // New processes, sockets and remotes in every frame: new names all the time. Frame 2
+        // (held in auto mode) brings many, so the table fills while its rows are held. Each
+        // sends more than its socket row accounts for, so its held process row has an event.
+        for k in 0..if frame == 1 { 30 } else { 1 } {
+            let pid = 1000 + 100 * frame + k;
+            // 100 kB more than its socket: the process row's own event (the pending row).
+            let total = 105_000 + pid;
+            data.push_str(&format!("{},tmp-{frame}-{k}.{pid},,,10,{total},\n", t(9)));
+            data.push_str(&format!(
+                "{},udp4 10.0.0.2:{}<->203.0.{}.{}:53,en0,,10,{},\n",
+                t(9),
+                20000 + pid,
+                frame,
+                k,
+                5000 + pid
+            ));
+        }
+    }
+    for mode in [NettopMode::Cumulative, NettopMode::Auto] {
+        let (want, want_notes, all) = with_name_limit(&data, mode, 1 << 20);
+        let (got, got_notes, kept) = with_name_limit(&data, mode, 8);
+        assert!(want.len() > 200, "{}", want.len());
+        assert_eq!(got, want, "{mode:?}");
+        assert_eq!(got_notes, want_notes, "{mode:?}");
+        // Names were dropped: the compactions happened.
+        assert!(all > 200 && kept < all, "{kept} of {all} names kept");
     }
 }
