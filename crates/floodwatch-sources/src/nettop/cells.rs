@@ -5,6 +5,7 @@ use super::{FastMap, What};
 use crate::wire::text::trim;
 use crate::{Reject, RejectReason};
 use floodwatch_core::event::Proto;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 /// Name cells remembered with their parse (a capture repeats the same names every frame); the memory
@@ -18,8 +19,22 @@ const MAX_NAMES: usize = 65_536;
 /// current process and held rows carry ids, not shared strings: every row cloned and dropped
 /// several `Arc`s, each a locked increment or decrement (perf: most of `accept`'s cycles). Two
 /// ids are equal exactly when their texts are: a text has one id at a time.
+///
+/// Never zero (the place is one less), so that an `Option<NameId>` and the cell parses holding one
+/// stay small: a parse is copied out of the cache for every row.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub(super) struct NameId(u32);
+pub(super) struct NameId(NonZeroU32);
+
+impl NameId {
+    /// The id of the `i`th text.
+    fn at(i: usize) -> NameId {
+        NameId(NonZeroU32::MIN.saturating_add(i as u32))
+    }
+
+    fn place(self) -> usize {
+        self.0.get() as usize - 1
+    }
+}
 
 /// The texts behind [`NameId`]s. Bounded: when full, the caller keeps only the ids it still
 /// holds ([`Names::compact`]) and renumbers them.
@@ -48,7 +63,7 @@ impl Names {
         if let Some(&id) = self.ids.get(text) {
             return id;
         }
-        let id = NameId(self.texts.len() as u32);
+        let id = NameId::at(self.texts.len());
         let text: Arc<str> = text.into();
         self.texts.push(text.clone());
         self.ids.insert(text, id);
@@ -57,7 +72,7 @@ impl Names {
 
     /// The shared text, for an event.
     pub(super) fn text(&self, id: NameId) -> &Arc<str> {
-        &self.texts[id.0 as usize]
+        &self.texts[id.place()]
     }
 
     pub(super) fn is_full(&self) -> bool {
@@ -72,14 +87,14 @@ impl Names {
     pub(super) fn compact(&mut self, live: impl IntoIterator<Item = NameId>) -> Renumber {
         let mut keep = vec![false; self.texts.len()];
         for id in live {
-            keep[id.0 as usize] = true;
+            keep[id.place()] = true;
         }
         let mut new_of = vec![None; self.texts.len()];
         let old = std::mem::take(&mut self.texts);
         self.ids.clear();
         for (i, text) in old.into_iter().enumerate().rev() {
             if keep[i] {
-                let id = NameId(self.texts.len() as u32);
+                let id = NameId::at(self.texts.len());
                 new_of[i] = Some(id);
                 self.ids.insert(text.clone(), id);
                 self.texts.push(text);
@@ -101,7 +116,7 @@ pub(super) struct Renumber(Vec<Option<NameId>>);
 impl Renumber {
     /// The new id of an id that was kept live (every id the parser holds is).
     pub(super) fn id(&self, id: NameId) -> NameId {
-        let new = self.0[id.0 as usize];
+        let new = self.0[id.place()];
         debug_assert!(new.is_some(), "a held name was not counted live");
         new.unwrap_or(id)
     }
@@ -110,7 +125,9 @@ impl Renumber {
 /// The name cell cache and the names its parses hold.
 #[derive(Default)]
 pub(super) struct Cells {
-    cache: FastMap<Box<str>, What>,
+    /// A cell's text to its parse's place in `parses`.
+    cache: FastMap<Box<str>, u32>,
+    parses: Vec<What>,
     pub(super) names: Names,
 }
 
@@ -118,28 +135,33 @@ impl Cells {
     /// Forgets every parse (their ids may be renumbered or dropped next).
     pub(super) fn forget_parses(&mut self) {
         self.cache.clear();
+        self.parses.clear();
     }
 }
 
-/// [`name_cell`], remembered by the cell's text. Inlined: returned through memory, the parse was
-/// read back in wider pieces than it was written, and every row stalled on it.
+/// [`name_cell`], remembered by the cell's text. Inlined, and a reference into the cache: a parse
+/// returned by value was stored on the stack and read back in other pieces, and every row stalled
+/// on store forwarding (perf: a seventh of `csv_row`). Copied from the cache, it is not.
 #[inline]
-pub(super) fn cached_name_cell(cells: &mut Cells, cell: &str) -> Option<What> {
-    if let Some(what) = cells.cache.get(cell) {
-        return Some(*what);
-    }
-    cache_new_cell(cells, cell)
+pub(super) fn cached_name_cell<'c>(cells: &'c mut Cells, cell: &str) -> Option<&'c What> {
+    let at = match cells.cache.get(cell) {
+        Some(&at) => at,
+        None => cache_new_cell(cells, cell)?,
+    };
+    cells.parses.get(at as usize)
 }
 
-/// The miss path of [`cached_name_cell`], out of line.
+/// The miss path of [`cached_name_cell`], out of line: the new parse's place.
 #[inline(never)]
-fn cache_new_cell(cells: &mut Cells, cell: &str) -> Option<What> {
+fn cache_new_cell(cells: &mut Cells, cell: &str) -> Option<u32> {
     let what = name_cell(cell, &mut cells.names)?;
-    if cells.cache.len() >= MAX_CACHED_CELLS {
-        cells.cache.clear();
+    if cells.parses.len() >= MAX_CACHED_CELLS {
+        cells.forget_parses();
     }
-    cells.cache.insert(cell.into(), what);
-    Some(what)
+    let at = cells.parses.len() as u32;
+    cells.parses.push(what);
+    cells.cache.insert(cell.into(), at);
+    Some(at)
 }
 
 /// `Name.pid` (split on the last dot: names contain dots) or `proto local<->remote`.

@@ -145,6 +145,7 @@ pub(super) fn csv_row(
             false,
         ));
     };
+    let what = *what;
     let is_process = matches!(what, What::Process { .. });
     let tod = match time {
         Some(_) => {

@@ -106,7 +106,7 @@ pub(super) fn fixed_row(
     let mut found = None;
     for i in 0..cells.len() {
         if let Some(what) = cached_name_cell(cells_seen, &line[cells[0].0..cells[i].1]) {
-            found = Some((i, what));
+            found = Some((i, *what));
             break;
         }
     }
