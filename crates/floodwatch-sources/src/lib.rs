@@ -273,6 +273,114 @@ pub fn new_parser(format: Format, ctx: SourceCtx) -> Box<dyn RecordParser> {
     }
 }
 
+/// A record's text and what the framer knows of it.
+struct Record<'t> {
+    text: &'t str,
+    line: u64,
+    unterminated: bool,
+    invalid_utf8: bool,
+}
+
+/// Counts a frame: a skip, a reject, or a record for the parser.
+fn read_frame(
+    parser: &mut dyn RecordParser,
+    stats: &mut FileStats,
+    json: bool,
+    frame: Frame<'_>,
+    out: &mut Vec<Event>,
+) {
+    match frame {
+        Frame::Skipped { reason, .. } => {
+            stats.records += 1;
+            stats.skip(reason.into());
+        }
+        Frame::Bad {
+            line,
+            reason,
+            detail,
+        } => {
+            stats.records += 1;
+            stats.reject(line, reason.into(), detail);
+            parser.unseen_record();
+        }
+        Frame::Record {
+            text,
+            line,
+            unterminated,
+            invalid_utf8,
+        } => {
+            let record = Record {
+                text: &text,
+                line,
+                unterminated,
+                invalid_utf8,
+            };
+            read_record(parser, stats, json, record, out);
+        }
+    }
+}
+
+/// Parses a record (a blank one is only counted) and counts its outcome.
+fn read_record(
+    parser: &mut dyn RecordParser,
+    stats: &mut FileStats,
+    json: bool,
+    record: Record<'_>,
+    out: &mut Vec<Event>,
+) {
+    let Record {
+        text,
+        line,
+        unterminated,
+        invalid_utf8,
+    } = record;
+    if crate::wire::text::trim(text).is_empty() {
+        stats.blank += 1;
+        return;
+    }
+    stats.records += 1;
+    let before = out.len();
+    let mut parsed = if invalid_utf8 {
+        parser.parse_lossy(text, line, out)
+    } else {
+        parser.parse(text, line, out)
+    };
+    if json && matches!(&parsed, Err(r) if r.reason == RejectReason::InvalidJson) {
+        if let Some(fixed) = wire::json::replace_lone_surrogates(text) {
+            out.truncate(before);
+            parsed = parser.parse_lossy(&fixed, line, out);
+        }
+    }
+    // A skipped or rejected record may still flush events held from earlier records (nettop's
+    // pending process row): those are kept and counted.
+    if parsed.is_ok() {
+        stats.events += (out.len() - before) as u64;
+    }
+    parser.settle_held(stats);
+    match parsed {
+        Ok(Parsed::Events) => {}
+        Ok(Parsed::Skipped(why)) => stats.skip(why),
+        Ok(Parsed::Rejected(rej)) => {
+            stats.reject(line, rej.reason.into(), rej.detail);
+        }
+        Err(rej) => {
+            out.truncate(before);
+            if unterminated {
+                stats.reject(
+                    line,
+                    RejectReason::TruncatedLastLine.into(),
+                    format!(
+                        "no newline at end of file and {}: {}",
+                        rej.reason, rej.detail
+                    ),
+                );
+            } else {
+                stats.reject(line, rej.reason.into(), rej.detail);
+            }
+        }
+    }
+}
+
 enum Framer<R> {
     Lines(LineFramer<R>),
     Array(JsonArrayFramer<R>),
@@ -370,6 +478,26 @@ impl<R: BufRead> FileSource<R> {
         }
         let start = out.len();
         while out.len() == start {
+            // Most records: a plain ASCII line whole in the buffer, read without a `Frame`.
+            if let (Framer::Lines(f), None) = (&mut self.framer, self.end_line) {
+                if let Some((bytes, line)) = f.next_whole_line()? {
+                    if wire::lanes::plain_ascii(bytes) {
+                        // SAFETY: every byte is below 0x80 (`plain_ascii`): ASCII is UTF-8.
+                        let text = unsafe { std::str::from_utf8_unchecked(bytes) };
+                        let record = Record {
+                            text,
+                            line,
+                            unterminated: false,
+                            invalid_utf8: false,
+                        };
+                        read_record(&mut *self.parser, &mut self.stats, self.json, record, out);
+                    } else {
+                        let frame = framing::record(bytes, line, false);
+                        read_frame(&mut *self.parser, &mut self.stats, self.json, frame, out);
+                    }
+                    continue;
+                }
+            }
             let frame = match &mut self.framer {
                 Framer::Lines(f) => f.next_frame()?,
                 Framer::Array(f) => f.next_frame()?,
@@ -390,75 +518,7 @@ impl<R: BufRead> FileSource<R> {
                 self.done = true;
                 return Ok(out.len() > start);
             };
-            match frame {
-                Frame::Skipped { reason, .. } => {
-                    self.stats.records += 1;
-                    self.stats.skip(reason.into());
-                }
-                Frame::Bad {
-                    line,
-                    reason,
-                    detail,
-                } => {
-                    self.stats.records += 1;
-                    self.stats.reject(line, reason.into(), detail);
-                    self.parser.unseen_record();
-                }
-                Frame::Record {
-                    text,
-                    line,
-                    unterminated,
-                    invalid_utf8,
-                } => {
-                    if crate::wire::text::trim(&text).is_empty() {
-                        self.stats.blank += 1;
-                        continue;
-                    }
-                    self.stats.records += 1;
-                    let before = out.len();
-                    let mut parsed = if invalid_utf8 {
-                        self.parser.parse_lossy(&text, line, out)
-                    } else {
-                        self.parser.parse(&text, line, out)
-                    };
-                    if self.json
-                        && matches!(&parsed, Err(r) if r.reason == RejectReason::InvalidJson)
-                    {
-                        if let Some(fixed) = wire::json::replace_lone_surrogates(&text) {
-                            out.truncate(before);
-                            parsed = self.parser.parse_lossy(&fixed, line, out);
-                        }
-                    }
-                    // A skipped or rejected record may still flush events held from earlier
-                    // records (nettop's pending process row): those are kept and counted.
-                    if parsed.is_ok() {
-                        self.stats.events += (out.len() - before) as u64;
-                    }
-                    self.parser.settle_held(&mut self.stats);
-                    match parsed {
-                        Ok(Parsed::Events) => {}
-                        Ok(Parsed::Skipped(why)) => self.stats.skip(why),
-                        Ok(Parsed::Rejected(rej)) => {
-                            self.stats.reject(line, rej.reason.into(), rej.detail);
-                        }
-                        Err(rej) => {
-                            out.truncate(before);
-                            if unterminated {
-                                self.stats.reject(
-                                    line,
-                                    RejectReason::TruncatedLastLine.into(),
-                                    format!(
-                                        "no newline at end of file and {}: {}",
-                                        rej.reason, rej.detail
-                                    ),
-                                );
-                            } else {
-                                self.stats.reject(line, rej.reason.into(), rej.detail);
-                            }
-                        }
-                    }
-                }
-            }
+            read_frame(&mut *self.parser, &mut self.stats, self.json, frame, out);
         }
         Ok(true)
     }
