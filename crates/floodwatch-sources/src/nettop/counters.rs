@@ -225,14 +225,23 @@ impl NettopParser {
     /// `prev` is the key's last good sample (`self.prev`), looked up once by the caller.
     fn glitch(&self, row: &Row, mode: Mode, prev: Option<Prev>) -> Option<String> {
         let start = prev.map(|p| p.ts).or(self.prev_frame_ts)?;
-        let secs = interval_secs(start, row.ts);
-        let ceiling = self.ctx.input.nettop_max_bytes_per_s * secs;
         let volume = |now: u64, was: Option<u64>| match (mode, was) {
             (Mode::Delta, _) => Some(now),
             (Mode::Cumulative, Some(was)) => Some(Change::of(now, was).bytes()),
             (Mode::Auto, Some(was)) => Some(Change::of(now, was).bytes().min(now)),
             (_, None) => None,
         };
+        // An interval is at least a second, so volumes within one second's ceiling are within
+        // any interval's: most rows are decided without the division (its latency was most of
+        // this function's time).
+        let per_s = self.ctx.input.nettop_max_bytes_per_s;
+        let largest = volume(row.bytes_in, prev.map(|p| p.bytes_in))
+            .max(volume(row.bytes_out, prev.map(|p| p.bytes_out)));
+        if per_s >= 0.0 && largest.is_none_or(|v| v as f64 <= per_s) {
+            return None;
+        }
+        let secs = interval_secs(start, row.ts);
+        let ceiling = per_s * secs;
         [
             ("bytes_in", row.bytes_in, prev.map(|p| p.bytes_in)),
             ("bytes_out", row.bytes_out, prev.map(|p| p.bytes_out)),

@@ -896,6 +896,15 @@ fn a_counter_glitch_is_rejected_and_kept_out_of_every_rate() {
     let (ev, st) = csv(GLITCH, c);
     assert_eq!(st.rejected, 0);
     assert!(ev.iter().any(|e| traffic(e).bytes_out > 1 << 60));
+    // The ceiling is per second of the interval: frame 3's 2000 bytes over two seconds pass a
+    // ceiling of 1500 per second (above one second's), and fail one of 999, as then frame 4's
+    // 3000 over three seconds (each frame's process and socket row).
+    for (per_s, rejected, events) in [(1500.0, 2, 2), (999.0, 6, 0)] {
+        let mut c = anchored(NettopMode::Cumulative);
+        c.input.nettop_max_bytes_per_s = per_s;
+        let (ev, st) = csv(GLITCH, c);
+        assert_eq!((st.rejected, ev.len()), (rejected, events), "{per_s}");
+    }
 }
 
 /// A 32-bit counter that passes 2^32 starts again near 0: that is 2^32 - old + new bytes, not a
