@@ -127,6 +127,14 @@ mod imp {
         }
     }
 
+    /// Bit k set: byte k is `c`.
+    #[inline(always)]
+    pub(crate) fn equal(x: &[u8; 16], c: u8) -> u32 {
+        let v = load(x);
+        // SAFETY: SSE2 only (see `load`).
+        unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8))) as u32 }
+    }
+
     /// Bit k set: byte k is not an ASCII digit.
     #[inline(always)]
     pub(crate) fn not_digits(x: &[u8; 16]) -> u32 {
@@ -174,13 +182,18 @@ mod imp {
         super::plain_ascii_blocks(b)
     }
 
+    pub(crate) fn equal(x: &[u8; 16], c: u8) -> u32 {
+        let (a, b) = halves(x);
+        bits(swar::equal(a, c)) | bits(swar::equal(b, c)) << 8
+    }
+
     pub(crate) fn not_digits(x: &[u8; 16]) -> u32 {
         let (a, b) = halves(x);
         bits(swar::not_digit(a)) | bits(swar::not_digit(b)) << 8
     }
 }
 
-pub(crate) use imp::{not_digits, nul_or_high, string_stops};
+pub(crate) use imp::{equal, not_digits, nul_or_high, string_stops};
 
 /// Every byte is ASCII and none is NUL: such a record is valid UTF-8 as it is, and no NUL needs
 /// looking for. One pass, where a NUL search and UTF-8 validation made two; every record of every
@@ -279,6 +292,17 @@ mod tests {
                     u32::from(flagged) << lane,
                     "{c} lane {lane}"
                 );
+            }
+        }
+        for lane in 0..16 {
+            for c in 0..=255u8 {
+                let mut b = [b'x'; 16];
+                b[lane] = c;
+                // Every byte value against every other as the one looked for.
+                let want = u32::from(c == b',') << lane;
+                assert_eq!(equal(&b, b','), want, "{c} lane {lane}");
+                assert_eq!(equal(&b, c) & (1 << lane), 1 << lane, "{c} lane {lane}");
+                assert_eq!(equal(&b, c).count_ones(), if c == b'x' { 16 } else { 1 });
             }
         }
         assert_eq!(block(b"0123456789abcde", 0), None);
