@@ -5,7 +5,7 @@
 //! goes to [`crate::network`] instead. The stages hold the logic; this file holds the order and the
 //! bookkeeping (statistics, the host verdict, eviction).
 
-use crate::alert::{self, build_alert, HostFacts, NearMisses};
+use crate::alert::{self, build_alert, EvidenceKind, HostFacts, NearMisses};
 use crate::attribute;
 use crate::baseline::{self, HostBaselines, Judgement};
 use crate::context::SessionState;
@@ -391,12 +391,12 @@ impl HostEngine {
             declared::analyze(&name, &args, t.declared_packets_per_s, t.declared_curl_urls)
         {
             self.windows.declare(id, subject, ev.ts, d);
-            self.add_evidence(sh, subject, "declared", ev, id);
+            self.add_evidence(sh, subject, EvidenceKind::Declared, ev, id);
         }
         if is_tool {
             let group = attribute::spawn_group(&self.procs, &sh.scope, id);
             self.windows.acc(group).add_spawn(&path, id);
-            self.add_evidence(sh, group, "exec", ev, id);
+            self.add_evidence(sh, group, EvidenceKind::Exec, ev, id);
             return Some(group);
         }
         // A script runner's own exec is counted for nothing, but its garbled name still marks it.
@@ -467,7 +467,7 @@ impl HostEngine {
         if let Some(how) = from_cmdline {
             acc.note_proto_from_cmdline(how);
         }
-        self.add_evidence(sh, subject, "traffic", ev, id);
+        self.add_evidence(sh, subject, EvidenceKind::Traffic, ev, id);
         Some(subject)
     }
 
@@ -498,7 +498,7 @@ impl HostEngine {
         if let Some(how) = from_cmdline {
             acc.note_proto_from_cmdline(how);
         }
-        self.add_evidence(sh, subject, "connect", ev, id);
+        self.add_evidence(sh, subject, EvidenceKind::Connect, ev, id);
         Some(subject)
     }
 
@@ -506,7 +506,7 @@ impl HostEngine {
         &mut self,
         sh: &Shared,
         subject: ProcId,
-        kind: &str,
+        kind: EvidenceKind,
         ev: &Event,
         member: ProcId,
     ) {
@@ -518,13 +518,7 @@ impl HostEngine {
         let procs = &self.procs;
         self.windows
             .add_evidence(subject, sh.cfg.output.max_evidences, || {
-                alert::evidence(
-                    kind,
-                    ev,
-                    procs.get(member),
-                    sh.file(ev.origin.file),
-                    sh.format(ev.origin.file),
-                )
+                alert::evidence(kind, ev, procs.get(member), sh)
             });
     }
 

@@ -133,6 +133,14 @@ impl Shared {
         self.formats.get(id as usize).cloned()
     }
 
+    /// The path of input file `id`, for evidence locations, shared.
+    pub(crate) fn shared_file(&self, id: u32) -> Arc<str> {
+        match self.files.get(id as usize) {
+            Some(f) => f.clone(),
+            None => format!("file#{id}").into(),
+        }
+    }
+
     /// The path of input file `id`, for evidence locations.
     pub(crate) fn file(&self, id: u32) -> String {
         self.files

@@ -173,7 +173,7 @@ impl Episode {
         self.evidence_dropped += acc.evidence_dropped;
         for e in acc.evidence {
             if self.evidences.len() < max_evidence {
-                self.evidences.push(e);
+                self.evidences.push(e.grow());
             } else {
                 self.evidence_dropped += 1;
             }
@@ -256,22 +256,8 @@ mod tests {
         a
     }
 
-    fn evidence(line: u64) -> Evidence {
-        Evidence {
-            kind: "exec".into(),
-            time: Ts(line as i64),
-            pid: Some(9),
-            process_start: None,
-            process: None,
-            cmd_line: None,
-            proto: None,
-            remote: None,
-            bytes_out: None,
-            packets_out: None,
-            file: "e.jsonl".into(),
-            line,
-            format: None,
-        }
+    fn evidence(line: u64) -> crate::alert::EvidenceSeed {
+        crate::alert::EvidenceSeed::at_line(line)
     }
 
     fn judgement(ratio: f64) -> Judgement {

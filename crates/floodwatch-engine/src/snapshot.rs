@@ -15,8 +15,8 @@ use floodwatch_core::alert::HostVerdict;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Bumped whenever a type inside a snapshot changes shape.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// Bumped whenever a type inside a snapshot changes shape (2: windows hold evidence seeds).
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// The event kinds' names, for the per-kind counts (kept as static names while running).
 const KIND_NAMES: [&str; 7] = [

@@ -8,9 +8,9 @@
 //! the combining of two halves, then signals (the window's counts as rates, judged against the
 //! thresholds).
 
+use crate::alert::EvidenceSeed;
 use crate::declared::Declared;
 use crate::process::{ProcId, ProcessTable};
-use floodwatch_core::alert::Evidence;
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Proto;
 use floodwatch_core::time::NANOS_PER_SEC;
@@ -46,7 +46,7 @@ pub struct WindowAcc {
     /// The member process that did the most (for context and the alert's actor).
     pub busiest_member: Option<(u64, f64)>,
     /// Located evidence gathered in this window (bounded by `output.max_evidences`).
-    pub evidence: Vec<Evidence>,
+    pub evidence: Vec<EvidenceSeed>,
     /// Evidence items past the bound: counted so the alert can say how many it leaves out.
     pub evidence_dropped: u64,
     /// What declared command lines imply (ping -f: ~100 packets/s), kept apart from what was measured:
@@ -400,7 +400,12 @@ impl Windows {
 
     /// Adds located evidence to the subject's current hop, or counts it as left out past `max`
     /// (`make` is only called when the item is kept).
-    pub fn add_evidence(&mut self, subject: ProcId, max: usize, make: impl FnOnce() -> Evidence) {
+    pub fn add_evidence(
+        &mut self,
+        subject: ProcId,
+        max: usize,
+        make: impl FnOnce() -> EvidenceSeed,
+    ) {
         if let Some(a) = self.active.get_mut(&subject) {
             if a.evidence.len() >= max {
                 a.evidence_dropped += 1;
@@ -666,21 +671,7 @@ mod tests {
         for _ in 0..3 {
             w.add_evidence(1, 2, || {
                 made += 1;
-                Evidence {
-                    kind: "connect".into(),
-                    time: Ts(0),
-                    pid: None,
-                    process_start: None,
-                    process: None,
-                    cmd_line: None,
-                    proto: None,
-                    remote: None,
-                    bytes_out: None,
-                    packets_out: None,
-                    file: "f".into(),
-                    line: 1,
-                    format: None,
-                }
+                EvidenceSeed::at_line(1)
             });
         }
         assert_eq!(made, 2, "an item past the bound is not even built");
