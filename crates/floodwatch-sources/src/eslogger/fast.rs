@@ -536,7 +536,7 @@ mod tests {
 
     /// A random token: eslogger's form most of the time, else a near miss of it.
     fn token(rng: &mut ChaCha8Rng) -> String {
-        const KEYS: [&str; 12] = [
+        const KEYS: [&str; 15] = [
             "euid",
             "egid",
             "auid",
@@ -549,6 +549,10 @@ mod tests {
             "pi",
             "auidx",
             "pidversionx",
+            // Their first two bytes pick the table's empty place.
+            "ajid",
+            "hpid",
+            "lcx",
         ];
         let values = [
             "0",
@@ -581,6 +585,8 @@ mod tests {
                 };
                 match rng.random_range(0..20) {
                     0 => format!("\"{key}\" : {value}"),
+                    // No colon: a digit where it should be.
+                    1 => format!("\"{key}\"1{value}"),
                     _ => format!("\"{key}\":{value}"),
                 }
             })
