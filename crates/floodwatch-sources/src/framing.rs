@@ -55,6 +55,11 @@ fn fill<R: BufRead>(reader: &mut R) -> io::Result<&[u8]> {
     reader.fill_buf()
 }
 
+/// A line without its final `\r` (a CRLF file's).
+fn without_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
 pub struct LineFramer<R> {
     reader: R,
     /// A line that did not lie whole in the reader's buffer (or was too long) is assembled here.
@@ -94,40 +99,21 @@ impl<R: BufRead> LineFramer<R> {
     /// a byte at a time and read back four at a time, a store-forwarding stall on every record
     /// (perf: a third of `next_events`' own cycles).
     pub fn next_whole_line(&mut self) -> io::Result<Option<(&[u8], u64)>> {
-        match self.take_whole_line()? {
-            Some(len) => {
-                let line = self.line;
-                Ok(Some((self.whole_line(len)?, line)))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// Consumes the last frame's line and, when the next one lies whole in the reader's buffer,
-    /// takes it: its length with the newline (the reader consumes it on the next call).
-    fn take_whole_line(&mut self) -> io::Result<Option<usize>> {
         if self.borrowed > 0 {
             self.reader.consume(std::mem::take(&mut self.borrowed));
         }
         self.buf.clear();
         self.record_start = self.offset;
-        let whole = memchr::memchr(b'\n', fill(&mut self.reader)?).filter(|&len| len <= self.max);
-        if let Some(len) = whole {
-            self.borrowed = len + 1;
-            self.offset += (len + 1) as u64;
-            self.line += 1;
-        }
-        Ok(whole)
-    }
-
-    /// The line [`LineFramer::take_whole_line`] took, `len` bytes, without a final `\r`.
-    fn whole_line(&mut self, len: usize) -> io::Result<&[u8]> {
-        // The buffer is already filled: this returns the same bytes without reading.
-        let avail = self.reader.fill_buf()?;
-        Ok(match avail[..len].last() {
-            Some(b'\r') => &avail[..len - 1],
-            _ => &avail[..len],
-        })
+        // The bytes borrow only the reader: the counts beside it are updated while they are held,
+        // and the line is handed out from them without asking the reader for its buffer again.
+        let avail = fill(&mut self.reader)?;
+        let Some(len) = memchr::memchr(b'\n', avail).filter(|&len| len <= self.max) else {
+            return Ok(None);
+        };
+        self.borrowed = len + 1;
+        self.offset += (len + 1) as u64;
+        self.line += 1;
+        Ok(Some((without_cr(&avail[..len]), self.line)))
     }
 
     /// Byte offset where the last frame's line began.
@@ -140,9 +126,12 @@ impl<R: BufRead> LineFramer<R> {
     /// A line that lies whole in the reader's buffer (nearly all of them, with a large buffer) is
     /// handed out from there, without copying; the reader consumes it on the next call.
     pub fn next_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
-        if let Some(len) = self.take_whole_line()? {
-            let line = self.line;
-            return Ok(Some(record(self.whole_line(len)?, line, false)));
+        if self.next_whole_line()?.is_some() {
+            // Asked again for the line just taken: returning the first answer's borrow would keep
+            // the framer borrowed on the path below too.
+            let avail = self.reader.fill_buf()?;
+            let text = without_cr(&avail[..self.borrowed - 1]);
+            return Ok(Some(record(text, self.line, false)));
         }
         let mut too_long = false;
         let mut total: usize = 0;
