@@ -311,7 +311,8 @@ impl EvidenceKind {
 }
 
 /// One located item of evidence as it is gathered: the event, the process behind it and where it
-/// was read, held in the shared strings they already are. It becomes an [`Evidence`] (strings of
+/// was read, held in the shared strings they already are (a connection's remote, a `String` in
+/// its event, is the one copied). It becomes an [`Evidence`] (strings of
 /// its own) only when its window joins an alert ([`EvidenceSeed::grow`]): most windows never do,
 /// and building every counted event's evidence (five new strings each) was a tenth of the
 /// engine's instructions.
@@ -332,8 +333,9 @@ pub struct EvidenceSeed {
     format: Option<Arc<str>>,
 }
 
-/// One located item of evidence: the event (`kind`: exec, traffic, connect, declared), the process
-/// behind it, and where it was read (`file`, the event's line, the file's `format`).
+/// The seed of one located item of evidence: the event (`kind`: exec, traffic, connect,
+/// declared), the process behind it, and where it was read (the file, the event's line, the
+/// file's format).
 pub fn evidence(kind: EvidenceKind, ev: &Event, p: Option<&Proc>, sh: &Shared) -> EvidenceSeed {
     let (proto, remote, bytes, packets) = match &ev.kind {
         EventKind::Traffic(t) => (

@@ -143,10 +143,7 @@ impl Shared {
 
     /// The path of input file `id`, for evidence locations.
     pub(crate) fn file(&self, id: u32) -> String {
-        self.files
-            .get(id as usize)
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| format!("file#{id}"))
+        self.shared_file(id).to_string()
     }
 }
 

@@ -481,9 +481,7 @@ impl<R: BufRead> FileSource<R> {
             // Most records: a plain ASCII line whole in the buffer, read without a `Frame`.
             if let (Framer::Lines(f), None) = (&mut self.framer, self.end_line) {
                 if let Some((bytes, line)) = f.next_whole_line()? {
-                    if wire::lanes::plain_ascii(bytes) {
-                        // SAFETY: every byte is below 0x80 (`plain_ascii`): ASCII is UTF-8.
-                        let text = unsafe { std::str::from_utf8_unchecked(bytes) };
+                    if let Some(text) = framing::ascii_text(bytes) {
                         let record = Record {
                             text,
                             line,

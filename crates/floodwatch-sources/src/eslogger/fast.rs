@@ -337,9 +337,12 @@ fn compact_token(b: &[u8]) -> Option<(AuditToken, usize)> {
         let mut k = 0;
         while k < six.len() {
             let (w, slot) = six[k];
+            // Two keys in one place would not build.
+            assert!(t[key_place(w)].2 == 0, "two token keys share a place");
             t[key_place(w)] = (w, SIX, 6, slot);
             k += 1;
         }
+        assert!(t[key_place(PID)].2 == 0, "two token keys share a place");
         t[key_place(PID)] = (PID, FIVE, 5, 4);
         t
     };

@@ -141,7 +141,8 @@ impl Cells {
 
 /// [`name_cell`], remembered by the cell's text. Inlined, and a reference into the cache: a parse
 /// returned by value was stored on the stack and read back in other pieces, and every row stalled
-/// on store forwarding (perf: a seventh of `csv_row`). Copied from the cache, it is not.
+/// on store forwarding (perf: a seventh of `csv_row`). The caller copies the small parse straight
+/// from the cache, which was written long before.
 #[inline]
 pub(super) fn cached_name_cell<'c>(cells: &'c mut Cells, cell: &str) -> Option<&'c What> {
     let at = match cells.cache.get(cell) {

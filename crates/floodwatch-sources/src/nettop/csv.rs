@@ -230,10 +230,11 @@ mod tests {
                 }
             }
         }
-        // A comma next to every byte value, at every offset in the word.
+        // A comma next to every byte value, at every offset of a whole block and of the
+        // overlapping last one.
         for c in 0..=255u8 {
-            for at in 0..9 {
-                let mut row = vec![b'a'; 9];
+            for at in 0..25 {
+                let mut row = vec![b'a'; 25];
                 row[at] = c;
                 row.push(b',');
                 let want: Vec<usize> = row

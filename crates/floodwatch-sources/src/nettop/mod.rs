@@ -415,8 +415,9 @@ impl NettopParser {
         Ok(self.accept(raw, line, invalid_utf8, out))
     }
 
-    /// Drops the names no key, held row or current process refers to, and renumbers the rest
-    /// everywhere they are held. Rare: only when more distinct names than the limit were seen.
+    /// Drops the names nothing holds (the counters' keys, the current process, its socket counts,
+    /// the pending process row, auto-mode held rows) and renumbers the rest everywhere they are
+    /// held. Rare: only when more distinct names than the limit were seen.
     fn compact_names(&mut self) {
         self.cells.forget_parses();
         let live = self
