@@ -231,29 +231,27 @@ impl NettopParser {
             (Mode::Auto, Some(was)) => Some(Change::of(now, was).bytes().min(now)),
             (_, None) => None,
         };
+        let counters = [
+            ("bytes_in", row.bytes_in, prev.map(|p| p.bytes_in)),
+            ("bytes_out", row.bytes_out, prev.map(|p| p.bytes_out)),
+        ]
+        .map(|(name, now, was)| (name, now, was, volume(now, was)));
         // An interval is at least a second, so volumes within one second's ceiling are within
         // any interval's: most rows are decided without the division (its latency was most of
         // this function's time).
         let per_s = self.ctx.input.nettop_max_bytes_per_s;
-        let largest = volume(row.bytes_in, prev.map(|p| p.bytes_in))
-            .max(volume(row.bytes_out, prev.map(|p| p.bytes_out)));
-        if per_s >= 0.0 && largest.is_none_or(|v| v as f64 <= per_s) {
+        let within_a_second = |v: Option<u64>| v.is_none_or(|v| v as f64 <= per_s);
+        if per_s >= 0.0 && counters.iter().all(|c| within_a_second(c.3)) {
             return None;
         }
         let secs = interval_secs(start, row.ts);
         let ceiling = per_s * secs;
-        [
-            ("bytes_in", row.bytes_in, prev.map(|p| p.bytes_in)),
-            ("bytes_out", row.bytes_out, prev.map(|p| p.bytes_out)),
-        ]
-        .into_iter()
-        .find_map(|(name, now, was)| {
-            let v = volume(now, was)?;
+        counters.into_iter().find_map(|(name, now, was, v)| {
+            let v = v?;
             (v as f64 > ceiling).then(|| {
                 format!(
-                    "{name} {now} (was {}): {v} bytes in {secs:.1} s is beyond input.nettop_max_bytes_per_s ({})",
+                    "{name} {now} (was {}): {v} bytes in {secs:.1} s is beyond input.nettop_max_bytes_per_s ({per_s})",
                     was.map_or("-".to_string(), |w| w.to_string()),
-                    self.ctx.input.nettop_max_bytes_per_s
                 )
             })
         })

@@ -98,12 +98,9 @@ fn find_commas(line: &[u8], out: &mut Vec<usize>) {
     if i == line.len() {
         return;
     }
-    match line
-        .len()
-        .checked_sub(16)
-        .and_then(|at| Some((at, lanes::block(line, at)?)))
-    {
-        Some((at, x)) => push(at, lanes::equal(x, b',') & (u32::MAX << (i - at))),
+    let at = line.len().saturating_sub(16);
+    match lanes::block(line, at) {
+        Some(x) => push(at, lanes::equal(x, b',') & (u32::MAX << (i - at))),
         None => {
             for (j, &b) in line.iter().enumerate().skip(i) {
                 if b == b',' {
@@ -148,9 +145,8 @@ pub(super) fn csv_row(
     let extra = fields.len() - count;
     let name_text = fields.span(name, name + extra);
     let cell = |i: Option<usize>| fields.at(name, extra, i);
-    // `let else`, not `ok_or_else(..)?`: moving the cell through an Option and a Result copied it
-    // twice with unaligned loads of what had just been stored (perf: a third of this function's
-    // cycles, stalled on store forwarding).
+    // The parse is copied from the cache, not moved through an Option and a Result: those moves
+    // read back what had just been stored, in other pieces (a store-forwarding stall per row).
     let Some(what) = cached_name_cell(cells, name_text) else {
         return Err((
             Reject::new(
