@@ -220,7 +220,7 @@ fn inputs_of(planned: &[Planned]) -> Vec<InputInfo> {
 }
 
 /// The plan split per host, hosts in name order (each host is one replay).
-fn by_host(planned: Vec<Planned>) -> Vec<Vec<Planned>> {
+pub(crate) fn by_host(planned: Vec<Planned>) -> Vec<Vec<Planned>> {
     let mut groups: BTreeMap<String, Vec<Planned>> = BTreeMap::new();
     for p in planned {
         groups.entry(p.file.host.clone()).or_default().push(p);

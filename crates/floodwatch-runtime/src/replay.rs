@@ -1,6 +1,7 @@
 //! Per-host replay: a host's files are merged by event time into one fresh [`Engine`], which is
-//! where a batch hunt becomes a replay of a stream. A file whose own time runs backwards is found in
-//! a first pass and read again as separately ordered segments.
+//! where a batch hunt becomes a replay of a stream. A file whose own time runs backwards is read
+//! again as separately ordered segments: the pass that finds the first backward step stops there,
+//! and the host is replayed with the file split (see [`run_host`]).
 
 use crate::hunt::HuntOptions;
 use crate::plan::{anchor, ctx_for, open_at, Planned};
@@ -30,12 +31,17 @@ struct Cursor {
     watch: Option<Timeline>,
     /// Added to every event time of this cursor: a segment that follows a wall-clock step.
     shift_ns: i64,
+    /// Where in the file the cursor starts reading (a segment's first byte).
+    from: u64,
 }
 
 /// Where a file's time steps back by more than the reorder slack.
 struct Timeline {
     slack_ns: i64,
     max: Option<Ts>,
+    /// Breaks of this file known before this pass (this timeline watches the segment after the last).
+    known: usize,
+    /// Breaks found in this pass.
     breaks: Vec<Break>,
     /// Records after the latest break still examined for signs of a clock step.
     check_left: usize,
@@ -69,14 +75,25 @@ fn acting_start(ev: &Event) -> Option<Ts> {
 }
 
 impl Timeline {
-    /// Looks at one record's events (the file's first pass).
+    fn new(slack_ns: i64, known: usize) -> Self {
+        Timeline {
+            slack_ns,
+            max: None,
+            known,
+            breaks: Vec::new(),
+            check_left: 0,
+            step: 0,
+        }
+    }
+
+    /// Looks at one record's events.
     fn note(&mut self, batch: &[Event], last_record: Option<(u64, u64)>) {
         let Some(first) = batch.first() else { return };
         let ts = first.ts;
         match self.max {
             Some(m) if ts.0 < m.0.saturating_sub(self.slack_ns) => {
                 if let Some((_, offset)) = last_record {
-                    if self.breaks.len() + 1 < MAX_SEGMENTS {
+                    if self.known + self.breaks.len() + 1 < MAX_SEGMENTS {
                         self.breaks.push(Break {
                             line: first.origin.line,
                             offset,
@@ -206,6 +223,7 @@ impl Cursor {
             scratch: Vec::new(),
             watch: None,
             shift_ns: 0,
+            from: span.offset,
         }
     }
 
@@ -269,12 +287,42 @@ impl Cursor {
         self
     }
 
-    /// Bytes read so far, for the progress bar.
+    /// Bytes read so far (to the start of the last record), for the progress bar and the cost of a
+    /// pass.
     fn consumed(&self) -> u64 {
-        match &self.reader {
-            Reader::Waiting { .. } => 0,
+        let at = match &self.reader {
+            Reader::Waiting { .. } => return 0,
             Reader::Open(src, _) => src.last_record().map_or(0, |(_, off)| off),
             Reader::Closed { consumed, .. } => *consumed,
+        };
+        at.saturating_sub(self.from)
+    }
+
+    /// This pass found a backward step in the cursor's file.
+    fn found_break(&self) -> bool {
+        self.watch.as_ref().is_some_and(|tl| !tl.breaks.is_empty())
+    }
+
+    /// Reads on (events unused) until the latest break's evidence of a clock step is complete: the
+    /// records after it that are looked at were read, or the file ended.
+    fn settle_break(&mut self) -> Result<()> {
+        while self.watch.as_ref().is_some_and(|tl| tl.check_left > 0) {
+            self.buf.clear();
+            if self.head_ts()?.is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the cursor's file (or last segment) to its end, only for what its timeline sees.
+    fn scan_to_end(&mut self) -> Result<()> {
+        self.open()?;
+        loop {
+            self.buf.clear();
+            if self.head_ts()?.is_none() {
+                return Ok(());
+            }
         }
     }
 
@@ -299,21 +347,81 @@ pub(crate) struct HostOutput {
 }
 
 /// Replays one host's files, merged by event time, through a fresh engine. A file whose own time runs
-/// backwards (captures concatenated out of order, a clock step, one stray future line) is found in a
-/// first pass; the host is then replayed with that file read as separately ordered segments, so
-/// nothing is rejected as late that the merge can put in order.
+/// backwards (captures concatenated out of order, a clock step, one stray future line) is read as
+/// separately ordered segments, so nothing is rejected as late that the merge can put in order.
+///
+/// Where the breaks are is learned while replaying. A pass stops at the first new backward step
+/// (once the records after it that tell a clock step were read) and the host is replayed with the
+/// file split there, until a pass finds no new step: that pass is the hunt's. The breaks are the
+/// ones one pass watching whole files would find, because a timeline starts over at each break:
+/// watching the last segment from its break on sees what watching the whole file sees. What the
+/// stopped passes read is bounded: once it passes half the host's bytes, the next stop reads the
+/// watched files on to their ends (without the engine) for all their remaining breaks, and one more
+/// pass is the last. A single early step (the usual concatenated captures) costs a little more than
+/// one pass; the worst case is two and a half.
 pub(crate) fn run_host(
     files: &[Planned],
     cfg: &Config,
     shared: &Arc<Shared>,
     opts: &HuntOptions,
 ) -> Result<HostOutput> {
+    run_host_passes(files, cfg, shared, opts).map(|(out, _)| out)
+}
+
+/// How a pass of [`run_host`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PassEnd {
+    /// It read everything: its output is the hunt's.
+    Whole,
+    /// It stopped at a new break.
+    Stopped,
+    /// It stopped, then read the watched files to their ends for their other breaks.
+    StoppedAndScanned,
+}
+
+/// [`run_host`], with how each of its passes ended.
+fn run_host_passes(
+    files: &[Planned],
+    cfg: &Config,
+    shared: &Arc<Shared>,
+    opts: &HuntOptions,
+) -> Result<(HostOutput, Vec<PassEnd>)> {
     let clock = anchor(files, cfg, opts);
-    let (out, breaks) = replay(files, &clock, cfg, shared, opts, None)?;
-    if breaks.values().all(Vec::is_empty) {
-        return Ok(out);
+    // Bytes on disk: a compressed file's are fewer than it reads, which only makes a scan sooner.
+    let host_bytes: u64 = files
+        .iter()
+        .filter_map(|p| std::fs::metadata(&p.file.path).ok())
+        .map(|m| m.len())
+        .sum();
+    let mut wasted = 0u64;
+    let mut known = Breaks::new();
+    let mut ends = Vec::new();
+    let mut watch = Watch::Stop {
+        scan_after: host_bytes / 2,
+    };
+    loop {
+        let (out, pass) = replay(files, &clock, cfg, shared, opts, &known, watch)?;
+        if !pass.stopped && pass.breaks.values().all(Vec::is_empty) {
+            ends.push(PassEnd::Whole);
+            return Ok((out, ends));
+        }
+        for (file, b) in pass.breaks {
+            known.entry(file).or_default().extend(b);
+        }
+        wasted = wasted.saturating_add(pass.consumed);
+        watch = if pass.scanned || !pass.stopped {
+            Watch::Off
+        } else {
+            Watch::Stop {
+                scan_after: (host_bytes / 2).saturating_sub(wasted),
+            }
+        };
+        ends.push(if pass.scanned {
+            PassEnd::StoppedAndScanned
+        } else {
+            PassEnd::Stopped
+        });
     }
-    Ok(replay(files, &clock, cfg, shared, opts, Some(&breaks))?.0)
 }
 
 pub(crate) type Breaks = BTreeMap<u32, Vec<Break>>;
@@ -337,6 +445,35 @@ fn report_progress(opts: &HuntOptions, cursors: &[Cursor], reported: &mut u64) {
     }
 }
 
+/// How a pass watches the host's segmentable files (and the last segment of a split one) for time
+/// running backwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Watch {
+    /// Not at all: every break is known.
+    Off,
+    /// To the ends of the files, collecting every break.
+    Collect,
+    /// Until a new break: the merge stops there, its events unfinished, and the file is read on (its
+    /// events unused) until the break's clock-step evidence is complete. If the merge had read more
+    /// than `scan_after` bytes, the watched files are instead read on to their ends for the rest of
+    /// their breaks.
+    Stop { scan_after: u64 },
+}
+
+/// What one merge of a host's files found.
+pub(crate) struct Pass {
+    /// Each file's counts, with notes on its segments.
+    pub(crate) stats: BTreeMap<u32, FileStats>,
+    /// Per watched file, the breaks found in this pass (after the known ones).
+    pub(crate) breaks: Breaks,
+    /// The merge stopped at a new break: not every event was handed on.
+    pub(crate) stopped: bool,
+    /// After it stopped, the watched files were read to their ends: `breaks` has all of theirs.
+    pub(crate) scanned: bool,
+    /// Bytes read in all.
+    pub(crate) consumed: u64,
+}
+
 /// Merges a host's files (or their segments) by event time and hands every event to `feed`, in
 /// the order a hunt's engine takes them. Returns each file's counts (with notes on its segments) and,
 /// on a first pass (`segments` None), where each watched file's time runs backwards.
@@ -348,6 +485,25 @@ pub(crate) fn merge(
     segments: Option<&Breaks>,
     feed: &mut dyn FnMut(Event) -> Result<()>,
 ) -> Result<(BTreeMap<u32, FileStats>, Breaks)> {
+    let none = Breaks::new();
+    let (known, watch) = match segments {
+        None => (&none, Watch::Collect),
+        Some(b) => (b, Watch::Off),
+    };
+    let pass = merge_pass(files, clock, cfg, opts, known, watch, feed)?;
+    Ok((pass.stats, pass.breaks))
+}
+
+/// [`merge`] with the files split at the `known` breaks, watched as `watch` says.
+pub(crate) fn merge_pass(
+    files: &[Planned],
+    clock: &dyn Fn(&Planned) -> ClockHints,
+    cfg: &Config,
+    opts: &HuntOptions,
+    known: &Breaks,
+    watch: Watch,
+    feed: &mut dyn FnMut(Event) -> Result<()>,
+) -> Result<Pass> {
     let slack_ns = cfg.windows.reorder_slack.as_nanos() as i64;
     // A second, segmented pass would read the host's streams again, which cannot be: with a stream
     // in the host, backward steps are rejected as late, as in `watch`.
@@ -355,10 +511,9 @@ pub(crate) fn merge(
     let mut cursors = Vec::new();
     for p in files {
         let ctx = || ctx_for(p, cfg, clock(p), opts.host.is_some());
-        match segments
-            .and_then(|s| s.get(&p.id))
-            .filter(|b| !b.is_empty())
-        {
+        let watched =
+            watch != Watch::Off && p.format.segmentable() && p.seekable() && !host_has_stream;
+        match known.get(&p.id).filter(|b| !b.is_empty()) {
             Some(breaks) => {
                 // Segment k runs from its start to the next one's first line; after a clock step
                 // its times continue the previous segment's.
@@ -370,26 +525,25 @@ pub(crate) fn merge(
                 }
                 for (k, &(line, offset, shift_ns)) in starts.iter().enumerate() {
                     let end = starts.get(k + 1).map(|s| s.0);
-                    let c = Cursor::waiting(p, ctx(), Span { line, offset, end });
+                    let mut c = Cursor::waiting(p, ctx(), Span { line, offset, end });
+                    // The last segment runs from the last known break on: more may follow.
+                    if watched && end.is_none() {
+                        c.watch = Some(Timeline::new(slack_ns, breaks.len()));
+                    }
                     cursors.push(c.shifted(shift_ns));
                 }
             }
             None => {
                 let mut c = Cursor::waiting(p, ctx(), WHOLE_FILE);
-                if segments.is_none() && p.format.segmentable() && p.seekable() && !host_has_stream
-                {
-                    c.watch = Some(Timeline {
-                        slack_ns,
-                        max: None,
-                        breaks: Vec::new(),
-                        check_left: 0,
-                        step: 0,
-                    });
+                if watched {
+                    c.watch = Some(Timeline::new(slack_ns, 0));
                 }
                 cursors.push(c);
             }
         }
     }
+    let stops = matches!(watch, Watch::Stop { .. });
+    let mut stopped = false;
     let (mut pushed, mut reported) = (0u64, 0u64);
     loop {
         let mut best: Option<(usize, Ts)> = None;
@@ -399,6 +553,10 @@ pub(crate) fn merge(
                     best = Some((i, ts));
                 }
             }
+            stopped |= stops && c.found_break();
+        }
+        if stopped {
+            break;
         }
         let Some((i, _)) = best else { break };
         if cursors[i].is_waiting() {
@@ -414,14 +572,23 @@ pub(crate) fn merge(
             report_progress(opts, &cursors, &mut reported);
         }
     }
+    let read: u64 = cursors.iter().map(Cursor::consumed).sum();
+    let scanned = stopped && matches!(watch, Watch::Stop { scan_after } if read > scan_after);
+    if stopped {
+        // The merge's events are of no use now: only the watched files' timelines are read on.
+        for c in cursors.iter_mut().filter(|c| c.watch.is_some()) {
+            if scanned {
+                c.scan_to_end()?;
+            } else if c.found_break() {
+                c.settle_break()?;
+            }
+        }
+    }
+    let consumed: u64 = cursors.iter().map(Cursor::consumed).sum();
     report_progress(opts, &cursors, &mut reported);
     let mut breaks = Breaks::new();
     let mut stats: BTreeMap<u32, FileStats> = BTreeMap::new();
-    for (id, b) in segments
-        .into_iter()
-        .flatten()
-        .filter(|(_, b)| !b.is_empty())
-    {
+    for (id, b) in known.iter().filter(|(_, b)| !b.is_empty()) {
         let mut note = FileStats::new(String::new(), "");
         let (steps, apart): (Vec<&Break>, Vec<&Break>) =
             b.iter().partition(|b| b.clock_step_ns.is_some());
@@ -461,32 +628,263 @@ pub(crate) fn merge(
             }
         }
     }
-    Ok((stats, breaks))
+    Ok(Pass {
+        stats,
+        breaks,
+        stopped,
+        scanned,
+        consumed,
+    })
 }
 
+/// One pass of [`run_host`]: the host's files split at the `known` breaks, merged through a fresh
+/// engine. A pass that stopped is not finished: its output is only for the breaks it found.
 fn replay(
     files: &[Planned],
     clock: &dyn Fn(&Planned) -> ClockHints,
     cfg: &Config,
     shared: &Arc<Shared>,
     opts: &HuntOptions,
-    segments: Option<&Breaks>,
-) -> Result<(HostOutput, Breaks)> {
+    known: &Breaks,
+    watch: Watch,
+) -> Result<(HostOutput, Pass)> {
     let mut engine = Engine::new(shared.clone(), false);
     let mut alerts = Vec::new();
-    let (stats, breaks) = merge(files, clock, cfg, opts, segments, &mut |ev| {
+    let mut pass = merge_pass(files, clock, cfg, opts, known, watch, &mut |ev| {
         engine.push(ev, &mut alerts);
         Ok(())
     })?;
-    engine.finish(&mut alerts);
-    engine.settle(&mut alerts);
+    if !pass.stopped {
+        engine.finish(&mut alerts);
+        engine.settle(&mut alerts);
+    }
     let out = HostOutput {
         alerts,
         findings: std::mem::take(&mut engine.findings),
-        stats: stats.into_iter().collect(),
+        stats: std::mem::take(&mut pass.stats).into_iter().collect(),
         engine: std::mem::take(&mut engine.stats),
         rejects: std::mem::take(&mut engine.rejects),
         learned: std::mem::take(&mut engine.learned),
     };
-    Ok((out, breaks))
+    Ok((out, pass))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hunt::by_host;
+    use crate::plan::plan;
+    use floodwatch_engine::suppress::Suppressions;
+    use std::path::Path;
+
+    const COLLECTION: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/collection/build-mac-07"
+    );
+
+    /// The reference: one pass watching every file to its end, then, if it found breaks, one pass
+    /// with all of them (how hunts replayed a host before passes stopped early).
+    fn two_passes(files: &[Planned], cfg: &Config, shared: &Arc<Shared>) -> HostOutput {
+        let opts = HuntOptions::default();
+        let clock = anchor(files, cfg, &opts);
+        let none = Breaks::new();
+        let (out, pass) = replay(files, &clock, cfg, shared, &opts, &none, Watch::Collect).unwrap();
+        assert!(!pass.stopped);
+        if pass.breaks.values().all(Vec::is_empty) {
+            return out;
+        }
+        replay(files, &clock, cfg, shared, &opts, &pass.breaks, Watch::Off)
+            .unwrap()
+            .0
+    }
+
+    fn shown(o: &HostOutput) -> String {
+        format!(
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            o.alerts, o.findings, o.stats, o.rejects, o.engine
+        )
+    }
+
+    /// Hunts the one host under `dir` both ways: the output must be the same, and the passes as
+    /// expected. Returns the file notes.
+    fn same_as_two_passes(dir: &Path) -> (Vec<PassEnd>, String) {
+        same_as_two_passes_with(dir, Config::default())
+    }
+
+    fn same_as_two_passes_with(dir: &Path, cfg: Config) -> (Vec<PassEnd>, String) {
+        let opts = HuntOptions {
+            paths: vec![dir.to_path_buf()],
+            threads: 1,
+            ..HuntOptions::default()
+        };
+        let (planned, _) = plan(&opts).unwrap();
+        let names = planned
+            .iter()
+            .map(|p| Arc::from(p.file.path.display().to_string()))
+            .collect();
+        let shared = Arc::new(Shared::new(cfg.clone(), Suppressions::default(), names).unwrap());
+        let groups = by_host(planned);
+        assert_eq!(groups.len(), 1);
+        let reference = two_passes(&groups[0], &cfg, &shared);
+        let (out, ends) = run_host_passes(&groups[0], &cfg, &shared, &opts).unwrap();
+        assert_eq!(shown(&out), shown(&reference), "{ends:?}");
+        assert_eq!(ends.last(), Some(&PassEnd::Whole));
+        let notes = format!(
+            "{:?}",
+            out.stats.iter().map(|s| &s.1.notes).collect::<Vec<_>>()
+        );
+        (ends, notes)
+    }
+
+    /// The collection's build host with its eslogger capture cut into runs of lines, the runs
+    /// written in the given order (each a range of line indices), and optionally its other files.
+    fn host(runs: &[std::ops::Range<usize>], others: bool) -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("build-mac-07");
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = std::fs::read_to_string(format!("{COLLECTION}/eslogger.jsonl")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut body = String::new();
+        for r in runs {
+            for l in &lines[r.clone()] {
+                body.push_str(l);
+                body.push('\n');
+            }
+        }
+        std::fs::write(dir.join("eslogger.jsonl"), body).unwrap();
+        if others {
+            for f in ["nettop.csv", "unifiedlog.ndjson"] {
+                std::fs::copy(format!("{COLLECTION}/{f}"), dir.join(f)).unwrap();
+            }
+        }
+        tmp
+    }
+
+    const LINES: usize = 919;
+
+    #[test]
+    fn without_a_backward_step_one_pass_is_the_hunt() {
+        // Two runs in order: the capture as it is.
+        let tmp = host(&[0..400, 400..LINES], true);
+        let (ends, notes) = same_as_two_passes(tmp.path());
+        assert_eq!(ends, [PassEnd::Whole]);
+        assert!(!notes.contains("segments"), "{notes}");
+    }
+
+    #[test]
+    fn an_early_step_costs_a_stopped_pass_and_the_hunt() {
+        // The last 119 lines first: time runs back at line 120.
+        let tmp = host(&[800..LINES, 0..800], false);
+        let (ends, notes) = same_as_two_passes(tmp.path());
+        assert_eq!(ends, [PassEnd::Stopped, PassEnd::Whole]);
+        assert!(
+            notes.contains("line(s) 120: read as 2 separately"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn a_late_step_is_found_by_reading_on_not_by_more_passes() {
+        // Time runs back at line 820, past half the host's bytes: the stopped pass reads on.
+        let tmp = host(&[100..LINES, 0..100], false);
+        let (ends, notes) = same_as_two_passes(tmp.path());
+        assert_eq!(ends, [PassEnd::StoppedAndScanned, PassEnd::Whole]);
+        assert!(
+            notes.contains("line(s) 820: read as 2 separately"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn two_early_steps_are_found_one_pass_each() {
+        let tmp = host(&[850..LINES, 750..850, 0..750], false);
+        let (ends, notes) = same_as_two_passes(tmp.path());
+        assert_eq!(ends, [PassEnd::Stopped, PassEnd::Stopped, PassEnd::Whole]);
+        assert!(notes.contains("line(s) 70, 170: read as 3"), "{notes}");
+    }
+
+    #[test]
+    fn steps_within_each_others_evidence_and_beside_other_files_give_the_same_hunt() {
+        // Two steps 50 lines apart (the first's clock-step evidence is cut short by the second),
+        // with nettop and the unified log merged in.
+        let tmp = host(&[500..LINES, 450..500, 0..450], true);
+        let (_, notes) = same_as_two_passes(tmp.path());
+        assert!(notes.contains("line(s) 420, 470: read as 3"), "{notes}");
+    }
+
+    /// Runs of `len` lines of the build host's capture, the last run first, the whole `times` over;
+    /// each step back counts (a slack of a millisecond).
+    fn reversed_runs(len: usize, times: usize) -> (Vec<PassEnd>, String) {
+        let runs: Vec<_> = (0..LINES.div_ceil(len))
+            .rev()
+            .map(|k| k * len..(k * len + len).min(LINES))
+            .collect();
+        let runs: Vec<_> = (0..times).flat_map(|_| runs.iter().cloned()).collect();
+        let tmp = host(&runs, false);
+        let mut cfg = Config::default();
+        cfg.windows.reorder_slack = std::time::Duration::from_millis(1);
+        same_as_two_passes_with(tmp.path(), cfg)
+    }
+
+    #[test]
+    fn steps_closer_than_their_evidence_are_read_on_together_and_capped() {
+        // 92 runs of 10 lines: each step comes before the last one's evidence is complete, so the
+        // first pass reads on through all of them, up to MAX_SEGMENTS.
+        let (ends, notes) = reversed_runs(10, 1);
+        assert_eq!(ends, [PassEnd::Stopped, PassEnd::Whole]);
+        assert!(
+            notes.contains(&format!("read as {MAX_SEGMENTS} separately")),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn many_spaced_steps_take_fewer_passes_than_steps() {
+        // 14 runs of 70 lines: 13 steps, each settled before the next. The stopped passes read half
+        // the bytes at most, then one reads the rest of the file for the remaining steps.
+        let (ends, notes) = reversed_runs(70, 1);
+        assert!(notes.contains("read as 14 separately"), "{notes}");
+        assert!(ends.len() < 14, "{ends:?}");
+        assert_eq!(ends[ends.len() - 2], PassEnd::StoppedAndScanned, "{ends:?}");
+    }
+
+    #[test]
+    fn the_cap_on_segments_counts_the_breaks_of_earlier_passes() {
+        // 13 spaced steps per copy, five copies: the later passes and the read to the end watch the
+        // last segment knowing how many breaks came before it.
+        let (ends, notes) = reversed_runs(70, 5);
+        assert!(
+            notes.contains(&format!("read as {MAX_SEGMENTS} separately")),
+            "{notes}"
+        );
+        assert!(ends.len() > 2, "{ends:?}");
+    }
+
+    #[test]
+    fn a_clock_step_found_across_passes_is_judged_as_in_one_pass() {
+        // From line 400 on, event times read an hour less (start times keep the kernel's).
+        let text = std::fs::read_to_string(format!("{COLLECTION}/eslogger.jsonl")).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("build-mac-07");
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = "\"time\":\"2025-09-16T";
+        let mut body = String::new();
+        for (i, line) in text.lines().enumerate() {
+            let mut line = line.to_string();
+            if i >= 400 {
+                let at = line.find(key).unwrap() + key.len();
+                let h: u32 = line[at..at + 2].parse().unwrap();
+                line.replace_range(at..at + 2, &format!("{:02}", h - 1));
+            }
+            body.push_str(&line);
+            body.push('\n');
+        }
+        std::fs::write(dir.join("eslogger.jsonl"), body).unwrap();
+        let (ends, notes) = same_as_two_passes(tmp.path());
+        assert_eq!(ends, [PassEnd::Stopped, PassEnd::Whole]);
+        assert!(
+            notes.contains("the wall clock stepped back by 3600.0 s at line 401"),
+            "{notes}"
+        );
+    }
 }
