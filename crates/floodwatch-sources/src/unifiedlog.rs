@@ -176,9 +176,11 @@ fn connection_summary(rec: &LogRecord, msg: &str, ts: Ts) -> Result<Option<Event
     }))))
 }
 
-/// The text after the first occurrence of `needle`.
+/// The text after the first occurrence of `needle`. memmem, not `str::find`: this runs on every
+/// message of the capture, most of which do not hold the needle (`str::find` was 0.8% of a fleet).
 fn after<'s>(hay: &'s str, needle: &str) -> Option<&'s str> {
-    hay.find(needle).map(|i| &hay[i + needle.len()..])
+    memchr::memmem::find(hay.as_bytes(), needle.as_bytes())
+        .and_then(|i| hay.get(i + needle.len()..))
 }
 
 /// Leading decimal digits as a number, and the rest.
