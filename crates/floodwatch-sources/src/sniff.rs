@@ -21,6 +21,12 @@ pub enum Sniffed {
 }
 
 pub fn sniff(head: &[u8]) -> Sniffed {
+    sniff_with(head, true)
+}
+
+/// [`sniff`]; without `stop_early`, every JSON line of the head is read (the reference its early
+/// stop is tested against).
+fn sniff_with(head: &[u8], stop_early: bool) -> Sniffed {
     use Sniffed::*;
     if head.is_empty() {
         return NotTelemetry("empty file".into());
@@ -76,12 +82,15 @@ pub fn sniff(head: &[u8]) -> Sniffed {
             return json_by_key_names(first.text, text);
         }
     }
-    let candidates = [
-        zeek_tsv(&lines),
-        json_array(&lines, text),
-        nettop(&lines),
-        json_values(&lines, text),
-    ];
+    let [zeek, array, nettop] = [zeek_tsv(&lines), json_array(&lines, text), nettop(&lines)];
+    let others = [&zeek, &array, &nettop]
+        .into_iter()
+        .flatten()
+        .map(|c| c.lines)
+        .max()
+        .unwrap_or(0);
+    let others = if stop_early { others } else { usize::MAX };
+    let candidates = [zeek, array, nettop, json_values(&lines, text, others)];
     let best = most_lines(candidates.iter().flatten());
     if let Some(best) = best {
         // Half is enough: a file of one bad line and one good line is read (and the bad line
@@ -317,13 +326,21 @@ fn nettop(lines: &Lines<'_>) -> Option<Candidate> {
 /// JSON objects, one per line or pretty-printed over many (Jamf, Elastic), concatenated: read as a
 /// stream from each line that starts with `{` and is not inside an object already read. The kind
 /// most lines belong to wins.
-fn json_values(lines: &Lines<'_>, text: &str) -> Option<Candidate> {
+///
+/// Reading stops once the verdict cannot change: the leading kind has more lines than `others` (the
+/// most any other candidate has), at least half the head's lines, and more than any other kind
+/// could reach with every line left. Its count is then short of the full one, which changes nothing:
+/// [`sniff`] returns that verdict, as it would with the full count. (Parsing every line of a head
+/// was most of sniffing's time: an eslogger head is a hundred lines of nested JSON.)
+fn json_values(lines: &Lines<'_>, text: &str, others: usize) -> Option<Candidate> {
     let mut by_kind: Vec<Candidate> = Vec::new();
-    let mut count =
-        |verdict: Sniffed, n: usize| match by_kind.iter_mut().find(|c| c.verdict == verdict) {
-            Some(c) => c.lines += n,
-            None => by_kind.push(Candidate { verdict, lines: n }),
-        };
+    let count = |by_kind: &mut Vec<Candidate>, verdict: Sniffed, n: usize| match by_kind
+        .iter_mut()
+        .find(|c| c.verdict == verdict)
+    {
+        Some(c) => c.lines += n,
+        None => by_kind.push(Candidate { verdict, lines: n }),
+    };
     let mut i = 0;
     while i < lines.all.len() {
         let l = lines.all[i];
@@ -350,14 +367,38 @@ fn json_values(lines: &Lines<'_>, text: &str) -> Option<Candidate> {
                 },
                 _ => Sniffed::NotTelemetry("JSON values that are not objects".into()),
             };
-            count(verdict, (last + 1).saturating_sub(first));
+            count(&mut by_kind, verdict, (last + 1).saturating_sub(first));
             first = last + 1;
             read_any = true;
+            if decided(
+                &by_kind,
+                others,
+                lines.counted,
+                lines.all.len().saturating_sub(first),
+            ) {
+                return most_lines(by_kind.iter()).cloned();
+            }
         }
         // Past what was read, or past the line that did not parse.
         i = if read_any { first.max(i + 1) } else { i + 1 };
     }
     most_lines(by_kind.iter()).cloned()
+}
+
+/// Whether [`json_values`]'s leading kind wins [`sniff`] whatever the `left` lines hold: more lines
+/// than any other candidate (a later candidate wins only with more, not as many), at least half of
+/// the `counted`, and more than any other kind even with all of `left`.
+fn decided(by_kind: &[Candidate], others: usize, counted: usize, left: usize) -> bool {
+    let Some(lead) = most_lines(by_kind.iter()) else {
+        return false;
+    };
+    let runner_up = by_kind
+        .iter()
+        .filter(|c| !std::ptr::eq(*c, lead))
+        .map(|c| c.lines)
+        .max()
+        .unwrap_or(0);
+    lead.lines > others && lead.lines * 2 >= counted && lead.lines > runner_up + left
 }
 
 /// A JSON value as far as [`classify`] and [`classify_other`] look into it: objects two levels
@@ -682,6 +723,137 @@ mod tests {
         ] {
             assert!(same(edge), "{edge}");
         }
+    }
+
+    /// Stopping when the JSON verdict cannot change gives the verdict of reading every line: on the
+    /// head of every real sample and bundled file, and on thousands of heads mixing their lines
+    /// (JSON kinds, nettop and Zeek headers and rows, a `[` line, garbage, blank lines) in random
+    /// proportions and orders.
+    #[test]
+    fn stopping_early_gives_the_verdict_of_reading_every_line() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let mut files = vec![
+            std::path::PathBuf::from(format!("{root}/tests/data/corpus")),
+            std::path::PathBuf::from(format!("{root}/examples/collection")),
+        ];
+        let mut pool: Vec<String> = Vec::new();
+        let mut heads = 0;
+        while let Some(file) = files.pop() {
+            if file.is_dir() {
+                files.extend(std::fs::read_dir(&file).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let bytes = std::fs::read(&file).unwrap();
+            let head = &bytes[..bytes.len().min(HEAD_BYTES)];
+            assert_eq!(sniff_with(head, true), sniff_with(head, false), "{file:?}");
+            heads += 1;
+            let text = String::from_utf8_lossy(head);
+            pool.extend(text.lines().take(200).map(str::to_string));
+            // A pretty-printed record whole, as one piece.
+            if text.starts_with("{\n") {
+                pool.push(text.trim_end().to_string());
+            }
+        }
+        assert!(heads > 20 && pool.len() > 1000, "{heads} {}", pool.len());
+        pool.extend(
+            [
+                "garbage line",
+                "{\"truncated\": ",
+                "[",
+                "{}",
+                "#separator \\x09",
+                "#path\tconn",
+                "time,,interface,state,bytes_in,bytes_out,",
+                "launchd.1      0      0",
+                "",
+            ]
+            .map(str::to_string),
+        );
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..3000 {
+            // A few sources, each with its own weight, drawn into one head.
+            let sources: Vec<usize> = (0..1 + next(4)).map(|_| next(pool.len())).collect();
+            let weights: Vec<usize> = sources.iter().map(|_| 1 + next(8)).collect();
+            let total: usize = weights.iter().sum();
+            let mut head = String::new();
+            for _ in 0..1 + next(120) {
+                let mut w = next(total);
+                let mut k = 0;
+                while w >= weights[k] {
+                    w -= weights[k];
+                    k += 1;
+                }
+                // A source is a line of the pool, or one of its neighbours (same file, mostly).
+                let line = &pool[(sources[k] + next(3)) % pool.len()];
+                head.push_str(line);
+                head.push('\n');
+            }
+            if next(4) == 0 {
+                let mut cut = next(head.len() + 1);
+                while !head.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                head.truncate(cut);
+            }
+            let head = head.as_bytes();
+            assert_eq!(
+                sniff_with(head, true),
+                sniff_with(head, false),
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        // At the edges of the rule, built by hand. Nettop's candidate counts every line with as many
+        // commas as its header: the JSON kind must pass it, not only reach it, and it does with the
+        // minimal eslogger lines (three commas) after the full ones.
+        let collection = format!("{root}/examples/collection/build-mac-07");
+        let es = std::fs::read_to_string(format!("{collection}/eslogger.jsonl")).unwrap();
+        let es: Vec<&str> = es.lines().take(11).collect();
+        let ul = std::fs::read_to_string(format!("{collection}/unifiedlog.ndjson")).unwrap();
+        let ul: Vec<&str> = ul.lines().take(11).collect();
+        let minimal = r#"{"schema_version":1,"event_type":9,"event":{},"mach_time":1}"#;
+        let mut passes = vec!["time,,interface,state,bytes_in,bytes_out,"];
+        passes.extend(&es[..5]);
+        passes.extend([minimal; 3]);
+        // Equal counts go to the kind seen first: one unified log line first, then as many eslogger
+        // lines as unified log lines in all.
+        let mut tie = vec![ul[0]];
+        tie.extend(&es[..11]);
+        tie.extend(&ul[1..11]);
+        for (lines, verdict) in [(passes, Format::Eslogger), (tie, Format::UnifiedLogNdjson)] {
+            let head = lines.join("\n") + "\n";
+            assert_eq!(
+                sniff_with(head.as_bytes(), false),
+                Sniffed::Telemetry(verdict)
+            );
+            assert_eq!(
+                sniff_with(head.as_bytes(), true),
+                Sniffed::Telemetry(verdict)
+            );
+        }
+        // And it does stop early: on an eslogger head, fewer lines are read than there are.
+        let bytes = std::fs::read(format!(
+            "{root}/examples/collection/build-mac-07/eslogger.jsonl"
+        ))
+        .unwrap();
+        let text = std::str::from_utf8(&bytes[..HEAD_BYTES]).unwrap();
+        let lines = Lines::of(text);
+        let early = json_values(&lines, text, 0).unwrap();
+        let full = json_values(&lines, text, usize::MAX).unwrap();
+        assert_eq!(early.verdict, Sniffed::Telemetry(Format::Eslogger));
+        assert_eq!(early.verdict, full.verdict);
+        assert!(
+            early.lines * 2 >= lines.counted && early.lines < full.lines,
+            "{} {}",
+            early.lines,
+            full.lines
+        );
     }
 
     #[test]
