@@ -27,7 +27,8 @@ struct Cursor {
     reader: Reader,
     buf: VecDeque<Event>,
     scratch: Vec<Event>,
-    /// Watching the file's own timeline for backward steps (first pass over a segmentable file).
+    /// Watching the file's own timeline for backward steps (a segmentable file, or the last segment
+    /// of one split at the breaks known so far).
     watch: Option<Timeline>,
     /// Added to every event time of this cursor: a segment that follows a wall-clock step.
     shift_ns: i64,
@@ -354,11 +355,12 @@ pub(crate) struct HostOutput {
 /// (once the records after it that tell a clock step were read) and the host is replayed with the
 /// file split there, until a pass finds no new step: that pass is the hunt's. The breaks are the
 /// ones one pass watching whole files would find, because a timeline starts over at each break:
-/// watching the last segment from its break on sees what watching the whole file sees. What the
-/// stopped passes read is bounded: once it passes half the host's bytes, the next stop reads the
-/// watched files on to their ends (without the engine) for all their remaining breaks, and one more
-/// pass is the last. A single early step (the usual concatenated captures) costs a little more than
-/// one pass; the worst case is two and a half.
+/// watching the last segment from its break on sees what watching the whole file sees. The stopped
+/// passes are bounded: once they have read half the host's bytes, or after
+/// [`STOPPED_PASSES`] of them, the next stop reads the watched files on to their ends (without the
+/// engine) for all their remaining breaks, and one more pass is the last. A single early step (the
+/// usual concatenated captures) costs a little more than one pass; the worst case reads about two
+/// and a half times the host's bytes, in at most `STOPPED_PASSES + 2` passes (the old way: two).
 pub(crate) fn run_host(
     files: &[Planned],
     cfg: &Config,
@@ -367,6 +369,11 @@ pub(crate) fn run_host(
 ) -> Result<HostOutput> {
     run_host_passes(files, cfg, shared, opts).map(|(out, _)| out)
 }
+
+/// How many passes may stop at a break before one reads on to the ends instead: each pass opens
+/// and probes every file again (a folder of rotated files, each with a step, would otherwise take a
+/// pass per file).
+const STOPPED_PASSES: usize = 3;
 
 /// How a pass of [`run_host`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -409,18 +416,21 @@ fn run_host_passes(
             known.entry(file).or_default().extend(b);
         }
         wasted = wasted.saturating_add(pass.consumed);
-        watch = if pass.scanned || !pass.stopped {
-            Watch::Off
-        } else {
-            Watch::Stop {
-                scan_after: (host_bytes / 2).saturating_sub(wasted),
-            }
-        };
         ends.push(if pass.scanned {
             PassEnd::StoppedAndScanned
         } else {
             PassEnd::Stopped
         });
+        watch = if pass.scanned || !pass.stopped {
+            Watch::Off
+        } else if ends.len() + 1 >= STOPPED_PASSES {
+            // The next pass is the last allowed to stop: it reads on to the ends when it does.
+            Watch::Stop { scan_after: 0 }
+        } else {
+            Watch::Stop {
+                scan_after: (host_bytes / 2).saturating_sub(wasted),
+            }
+        };
     }
 }
 
@@ -435,7 +445,8 @@ fn shift(ev: &mut Event, ns: i64) {
 }
 
 /// Adds the bytes the cursors consumed since the last report to the shared progress counter. A
-/// segmented second pass reports again: progress is for the eye, not an exact count.
+/// host replayed again after a stopped pass reports again: progress is for the eye, not an exact
+/// count.
 fn report_progress(opts: &HuntOptions, cursors: &[Cursor], reported: &mut u64) {
     let Some(p) = &opts.progress else { return };
     let now: u64 = cursors.iter().map(Cursor::consumed).sum();
@@ -470,7 +481,7 @@ pub(crate) struct Pass {
     pub(crate) stopped: bool,
     /// After it stopped, the watched files were read to their ends: `breaks` has all of theirs.
     pub(crate) scanned: bool,
-    /// Bytes read in all.
+    /// Bytes read, to the start of each cursor's last record (the heads probed are not counted).
     pub(crate) consumed: u64,
 }
 
@@ -700,8 +711,8 @@ mod tests {
 
     fn shown(o: &HostOutput) -> String {
         format!(
-            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
-            o.alerts, o.findings, o.stats, o.rejects, o.engine
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            o.alerts, o.findings, o.stats, o.rejects, o.engine, o.learned
         )
     }
 
@@ -742,16 +753,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("build-mac-07");
         std::fs::create_dir_all(&dir).unwrap();
-        let text = std::fs::read_to_string(format!("{COLLECTION}/eslogger.jsonl")).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        let mut body = String::new();
-        for r in runs {
-            for l in &lines[r.clone()] {
-                body.push_str(l);
-                body.push('\n');
-            }
-        }
-        std::fs::write(dir.join("eslogger.jsonl"), body).unwrap();
+        write_runs("eslogger.jsonl", runs, &dir.join("eslogger.jsonl"));
         if others {
             for f in ["nettop.csv", "unifiedlog.ndjson"] {
                 std::fs::copy(format!("{COLLECTION}/{f}"), dir.join(f)).unwrap();
@@ -761,6 +763,23 @@ mod tests {
     }
 
     const LINES: usize = 919;
+
+    /// Writes the runs of lines of the build host's file `name` to `to`, in the order given.
+    fn write_runs(name: &str, runs: &[std::ops::Range<usize>], to: &Path) {
+        let text = std::fs::read_to_string(format!("{COLLECTION}/{name}")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        if name == "eslogger.jsonl" {
+            assert_eq!(lines.len(), LINES);
+        }
+        let mut body = String::new();
+        for r in runs {
+            for l in &lines[r.clone()] {
+                body.push_str(l);
+                body.push('\n');
+            }
+        }
+        std::fs::write(to, body).unwrap();
+    }
 
     #[test]
     fn without_a_backward_step_one_pass_is_the_hunt() {
@@ -801,6 +820,58 @@ mod tests {
         let (ends, notes) = same_as_two_passes(tmp.path());
         assert_eq!(ends, [PassEnd::Stopped, PassEnd::Stopped, PassEnd::Whole]);
         assert!(notes.contains("line(s) 70, 170: read as 3"), "{notes}");
+    }
+
+    #[test]
+    fn a_step_at_the_last_record_is_its_own_segment() {
+        let tmp = host(&[1..LINES, 0..1], false);
+        let (ends, notes) = same_as_two_passes(tmp.path());
+        assert_eq!(ends, [PassEnd::StoppedAndScanned, PassEnd::Whole]);
+        assert!(
+            notes.contains("line(s) 919: read as 2 separately"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn steps_in_two_files_of_a_host_are_each_found() {
+        // The unified log runs back at its line 24, eslogger at its line 120; nettop merged in.
+        let tmp = host(&[800..LINES, 0..800], true);
+        let dir = tmp.path().join("build-mac-07");
+        write_runs(
+            "unifiedlog.ndjson",
+            &[30..53, 0..30],
+            &dir.join("unifiedlog.ndjson"),
+        );
+        let (ends, notes) = same_as_two_passes(tmp.path());
+        assert!(ends.len() >= 3, "{ends:?}");
+        assert!(notes.contains("line(s) 120: read as 2"), "{notes}");
+        assert!(notes.contains("line(s) 24: read as 2"), "{notes}");
+    }
+
+    #[test]
+    fn rotated_files_each_with_a_step_take_a_bounded_number_of_passes() {
+        // Eight files of the capture in turn, each with its last 20 lines first.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("build-mac-07");
+        std::fs::create_dir_all(&dir).unwrap();
+        let per = LINES.div_ceil(8);
+        for k in 0..8 {
+            let (a, b) = (k * per, ((k + 1) * per).min(LINES));
+            let to = dir.join(format!("eslogger.{k}.jsonl"));
+            write_runs("eslogger.jsonl", &[b - 20..b, a..b - 20], &to);
+        }
+        // Each step counts, however short (some runs of 20 lines span less than the slack).
+        let mut cfg = Config::default();
+        cfg.windows.reorder_slack = std::time::Duration::from_millis(1);
+        let (ends, notes) = same_as_two_passes_with(tmp.path(), cfg);
+        assert_eq!(notes.matches("line(s) 21: read as 2").count(), 8, "{notes}");
+        assert_eq!(ends.len(), STOPPED_PASSES + 1, "{ends:?}");
+        assert_eq!(
+            ends[STOPPED_PASSES - 1],
+            PassEnd::StoppedAndScanned,
+            "{ends:?}"
+        );
     }
 
     #[test]
