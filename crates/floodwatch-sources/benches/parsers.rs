@@ -410,5 +410,26 @@ fn parsers(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parsers);
+/// Sniffing a file's head (`sniff::HEAD_BYTES`), as a hunt does for every file before reading it.
+fn sniffing(c: &mut Criterion) {
+    let inputs = inputs();
+    let mut g = c.benchmark_group("sniff");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for inp in inputs.iter().filter(|i| {
+        matches!(
+            i.name,
+            "eslogger" | "nettop_csv" | "unifiedlog_ndjson" | "osquery" | "zeek_conn_json"
+        )
+    }) {
+        let head = &inp.data[..inp.data.len().min(floodwatch_sources::sniff::HEAD_BYTES)];
+        assert_eq!(sniff(head), Sniffed::Telemetry(inp.format), "{}", inp.name);
+        g.throughput(Throughput::Bytes(head.len() as u64));
+        g.bench_function(inp.name, |b| b.iter(|| sniff(black_box(head))));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, parsers, sniffing);
 criterion_main!(benches);

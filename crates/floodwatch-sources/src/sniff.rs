@@ -309,7 +309,8 @@ fn nettop(lines: &Lines<'_>) -> Option<Candidate> {
         .records()
         .filter(|l| match format {
             // nettop does not quote: a name with commas only adds fields.
-            Format::NettopCsv => l.text.split(',').count() >= fields,
+            // Fields are commas plus one; memchr counts them a block at a time.
+            Format::NettopCsv => memchr::memchr_iter(b',', l.text.as_bytes()).count() + 1 >= fields,
             _ => {
                 l.text.contains("  ")
                     && (sniff_nettop_header(l.text).is_some()
