@@ -83,13 +83,11 @@ fn sniff_with(head: &[u8], stop_early: bool) -> Sniffed {
         }
     }
     let [zeek, array, nettop] = [zeek_tsv(&lines), json_array(&lines, text), nettop(&lines)];
-    let others = [&zeek, &array, &nettop]
-        .into_iter()
-        .flatten()
-        .map(|c| c.lines)
-        .max()
-        .unwrap_or(0);
-    let others = if stop_early { others } else { usize::MAX };
+    let others = if stop_early {
+        most_of(&[&zeek, &array, &nettop])
+    } else {
+        usize::MAX
+    };
     let candidates = [zeek, array, nettop, json_values(&lines, text, others)];
     let best = most_lines(candidates.iter().flatten());
     if let Some(best) = best {
@@ -235,6 +233,7 @@ fn most_lines<'c>(candidates: impl Iterator<Item = &'c Candidate>) -> Option<&'c
 }
 
 /// What a format (or a known kind that is not read) makes of the head, and how many lines fit it.
+/// From [`json_values`] when it stopped early, fewer than fit: only the verdict is used then.
 #[derive(Clone)]
 struct Candidate {
     verdict: Sniffed,
@@ -384,6 +383,16 @@ fn json_values(lines: &Lines<'_>, text: &str, others: usize) -> Option<Candidate
         i = if read_any { first.max(i + 1) } else { i + 1 };
     }
     most_lines(by_kind.iter()).cloned()
+}
+
+/// The most lines any of `candidates` has.
+fn most_of(candidates: &[&Option<Candidate>]) -> usize {
+    candidates
+        .iter()
+        .filter_map(|c| c.as_ref())
+        .map(|c| c.lines)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Whether [`json_values`]'s leading kind wins [`sniff`] whatever the `left` lines hold: more lines
@@ -777,6 +786,7 @@ mod tests {
             seed ^= seed << 17;
             (seed % n as u64) as usize
         };
+        let mut stopped = 0;
         for _ in 0..3000 {
             // A few sources, each with its own weight, drawn into one head.
             let sources: Vec<usize> = (0..1 + next(4)).map(|_| next(pool.len())).collect();
@@ -802,6 +812,17 @@ mod tests {
                 }
                 head.truncate(cut);
             }
+            // How often the JSON lines' reading stops early here, with this head's other candidates.
+            let lines = Lines::of(&head);
+            let others = most_of(&[
+                &zeek_tsv(&lines),
+                &json_array(&lines, &head),
+                &nettop(&lines),
+            ]);
+            let early = json_values(&lines, &head, others).map(|c| c.lines);
+            if early < json_values(&lines, &head, usize::MAX).map(|c| c.lines) {
+                stopped += 1;
+            }
             let head = head.as_bytes();
             assert_eq!(
                 sniff_with(head, true),
@@ -810,6 +831,7 @@ mod tests {
                 String::from_utf8_lossy(head)
             );
         }
+        assert!(stopped > 150, "{stopped} of 3000 mixtures stopped early");
         // At the edges of the rule, built by hand. Nettop's candidate counts every line with as many
         // commas as its header: the JSON kind must pass it, not only reach it, and it does with the
         // minimal eslogger lines (three commas) after the full ones.
@@ -837,6 +859,16 @@ mod tests {
                 sniff_with(head.as_bytes(), true),
                 Sniffed::Telemetry(verdict)
             );
+        }
+        // Short of half, reading goes on: the message counts every eslogger line (5 of 11).
+        let mut short = vec!["garbage line"; 6];
+        short.extend(&es[..5]);
+        let head = short.join("\n") + "\n";
+        for stop_early in [false, true] {
+            let Sniffed::NotTelemetry(why) = sniff_with(head.as_bytes(), stop_early) else {
+                panic!("{stop_early}");
+            };
+            assert!(why.contains(": 5 of 11 lines"), "{why}");
         }
         // And it does stop early: on an eslogger head, fewer lines are read than there are.
         let bytes = std::fs::read(format!(
