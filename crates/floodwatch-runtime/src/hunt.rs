@@ -3,8 +3,8 @@
 //! Hosts are independent, so they run on a small worker pool; output is sorted, so it is deterministic.
 
 use crate::plan::{anchor, ctx_for, open_at, plan, Planned};
-use crate::replay::{run_host, HostOutput};
-use crate::setup::map_on_threads;
+use crate::replay::{bytes_on_disk, run_host, HostOutput};
+use crate::setup::map_on_threads_biggest_first;
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
 use floodwatch_core::finding::NetworkFinding;
@@ -108,7 +108,10 @@ fn run(
     let shared = Arc::new(shared);
     let groups = by_host(planned);
     let results: Vec<Result<HostOutput>> =
-        map_on_threads(&groups, opts.threads, |g| run_host(g, &cfg, &shared, opts));
+        // Scheduled by its bytes on disk (a compressed file counts less than it reads).
+        map_on_threads_biggest_first(&groups, opts.threads, |g| bytes_on_disk(g), |g| {
+            run_host(g, &cfg, &shared, opts)
+        });
     let mut alerts = Vec::new();
     let mut findings = Vec::new();
     let mut files: BTreeMap<u32, FileStats> = BTreeMap::new();

@@ -370,6 +370,15 @@ pub(crate) fn run_host(
     run_host_passes(files, cfg, shared, opts).map(|(out, _)| out)
 }
 
+/// The files' sizes on disk (0 for one that cannot be read).
+pub(crate) fn bytes_on_disk(files: &[Planned]) -> u64 {
+    files
+        .iter()
+        .filter_map(|p| std::fs::metadata(&p.file.path).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
 /// How many passes may stop at a break before one reads on to the ends instead: each pass opens
 /// and probes every file again (a folder of rotated files, each with a step, would otherwise take a
 /// pass per file).
@@ -395,11 +404,7 @@ fn run_host_passes(
 ) -> Result<(HostOutput, Vec<PassEnd>)> {
     let clock = anchor(files, cfg, opts);
     // Bytes on disk: a compressed file's are fewer than it reads, which only makes a scan sooner.
-    let host_bytes: u64 = files
-        .iter()
-        .filter_map(|p| std::fs::metadata(&p.file.path).ok())
-        .map(|m| m.len())
-        .sum();
+    let host_bytes = bytes_on_disk(files);
     let mut wasted = 0u64;
     let mut known = Breaks::new();
     let mut ends = Vec::new();
