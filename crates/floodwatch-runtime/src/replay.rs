@@ -795,46 +795,49 @@ mod tests {
         assert!(!notes.contains("segments"), "{notes}");
     }
 
+    /// The build host's capture as `runs`: the passes the hunt takes, and a note it must give.
+    fn case(runs: &[std::ops::Range<usize>], ends: &[PassEnd], note: &str) {
+        let tmp = host(runs, false);
+        let (got, notes) = same_as_two_passes(tmp.path());
+        assert_eq!(got, ends, "{runs:?}");
+        assert!(notes.contains(note), "{runs:?}: {notes}");
+    }
+
     #[test]
     fn an_early_step_costs_a_stopped_pass_and_the_hunt() {
         // The last 119 lines first: time runs back at line 120.
-        let tmp = host(&[800..LINES, 0..800], false);
-        let (ends, notes) = same_as_two_passes(tmp.path());
-        assert_eq!(ends, [PassEnd::Stopped, PassEnd::Whole]);
-        assert!(
-            notes.contains("line(s) 120: read as 2 separately"),
-            "{notes}"
+        let ends = [PassEnd::Stopped, PassEnd::Whole];
+        case(
+            &[800..LINES, 0..800],
+            &ends,
+            "line(s) 120: read as 2 separately",
         );
     }
 
     #[test]
     fn a_late_step_is_found_by_reading_on_not_by_more_passes() {
-        // Time runs back at line 820, past half the host's bytes: the stopped pass reads on.
-        let tmp = host(&[100..LINES, 0..100], false);
-        let (ends, notes) = same_as_two_passes(tmp.path());
-        assert_eq!(ends, [PassEnd::StoppedAndScanned, PassEnd::Whole]);
-        assert!(
-            notes.contains("line(s) 820: read as 2 separately"),
-            "{notes}"
+        // Time runs back at line 820, past half the host's bytes: the stopped pass reads on. So it
+        // does for a step at the very last record.
+        let ends = [PassEnd::StoppedAndScanned, PassEnd::Whole];
+        case(
+            &[100..LINES, 0..100],
+            &ends,
+            "line(s) 820: read as 2 separately",
+        );
+        case(
+            &[1..LINES, 0..1],
+            &ends,
+            "line(s) 919: read as 2 separately",
         );
     }
 
     #[test]
     fn two_early_steps_are_found_one_pass_each() {
-        let tmp = host(&[850..LINES, 750..850, 0..750], false);
-        let (ends, notes) = same_as_two_passes(tmp.path());
-        assert_eq!(ends, [PassEnd::Stopped, PassEnd::Stopped, PassEnd::Whole]);
-        assert!(notes.contains("line(s) 70, 170: read as 3"), "{notes}");
-    }
-
-    #[test]
-    fn a_step_at_the_last_record_is_its_own_segment() {
-        let tmp = host(&[1..LINES, 0..1], false);
-        let (ends, notes) = same_as_two_passes(tmp.path());
-        assert_eq!(ends, [PassEnd::StoppedAndScanned, PassEnd::Whole]);
-        assert!(
-            notes.contains("line(s) 919: read as 2 separately"),
-            "{notes}"
+        let ends = [PassEnd::Stopped, PassEnd::Stopped, PassEnd::Whole];
+        case(
+            &[850..LINES, 750..850, 0..750],
+            &ends,
+            "line(s) 70, 170: read as 3",
         );
     }
 
