@@ -360,7 +360,7 @@ pub(crate) struct HostOutput {
 /// [`STOPPED_PASSES`] of them, the next stop reads the watched files on to their ends (without the
 /// engine) for all their remaining breaks, and one more pass is the last. A single early step (the
 /// usual concatenated captures) costs a little more than one pass; the worst case reads about two
-/// and a half times the host's bytes, in at most `STOPPED_PASSES + 2` passes (the old way: two).
+/// and a half times the host's bytes, in at most `STOPPED_PASSES + 1` passes (the old way: two).
 pub(crate) fn run_host(
     files: &[Planned],
     cfg: &Config,
