@@ -156,6 +156,11 @@ pub struct ProcInfo {
     pub invalid_utf8: bool,
 }
 
+/// argv as a command line for display ([`ProcInfo::cmdline`]), for holders of the arguments alone.
+pub fn cmdline_of(args: &[String]) -> String {
+    args.join(" ")
+}
+
 /// The last component of a path (`/usr/bin/curl` → `curl`); the whole text when it has no `/`.
 pub fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
@@ -196,7 +201,7 @@ impl ProcInfo {
 
     /// Command line for display: argv joined by spaces (callers escape it for their output).
     pub fn cmdline(&self) -> Option<String> {
-        self.args.as_ref().map(|a| a.join(" "))
+        self.args.as_deref().map(cmdline_of)
     }
 
     /// The first argument after argv[0] that is not an option: the script an interpreter runs

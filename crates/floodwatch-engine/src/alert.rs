@@ -382,7 +382,7 @@ impl EvidenceSeed {
                 .as_deref()
                 .map(str::to_string)
                 .or_else(|| self.args.as_ref().and_then(|a| a.first().cloned())),
-            cmd_line: self.args.as_ref().map(|a| a.join(" ")),
+            cmd_line: self.args.as_deref().map(floodwatch_core::event::cmdline_of),
             proto: self.proto,
             remote: self.remote.as_deref().map(str::to_string),
             bytes_out: self.bytes_out,

@@ -106,12 +106,19 @@ fn run(
     shared.network_join = planned.iter().any(|p| p.format.network_only_capable());
     shared.formats = planned.iter().map(|p| Arc::from(p.format.name())).collect();
     let shared = Arc::new(shared);
-    let groups = by_host(planned);
-    let results: Vec<Result<HostOutput>> =
-        // Scheduled by its bytes on disk (a compressed file counts less than it reads).
-        map_on_threads_biggest_first(&groups, opts.threads, |g| bytes_on_disk(g), |g| {
-            run_host(g, &cfg, &shared, opts)
-        });
+    let hosts: Vec<(Vec<Planned>, u64)> = by_host(planned)
+        .into_iter()
+        .map(|g| {
+            let bytes = bytes_on_disk(&g);
+            (g, bytes)
+        })
+        .collect();
+    let results: Vec<Result<HostOutput>> = map_on_threads_biggest_first(
+        &hosts,
+        opts.threads,
+        |h| h.1,
+        |(g, bytes)| run_host(g, *bytes, &cfg, &shared, opts),
+    );
     let mut alerts = Vec::new();
     let mut findings = Vec::new();
     let mut files: BTreeMap<u32, FileStats> = BTreeMap::new();

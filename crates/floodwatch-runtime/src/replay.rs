@@ -304,27 +304,17 @@ impl Cursor {
         self.watch.as_ref().is_some_and(|tl| !tl.breaks.is_empty())
     }
 
-    /// Reads on (events unused) until the latest break's evidence of a clock step is complete: the
-    /// records after it that are looked at were read, or the file ended.
-    fn settle_break(&mut self) -> Result<()> {
-        while self.watch.as_ref().is_some_and(|tl| tl.check_left > 0) {
+    /// Reads on, only for what the cursor's timeline sees (its events are dropped), while `more`
+    /// says so of the timeline, or to the end of the file (or its last segment).
+    fn read_on(&mut self, more: fn(&Timeline) -> bool) -> Result<()> {
+        self.open()?;
+        while self.watch.as_ref().is_some_and(more) {
             self.buf.clear();
             if self.head_ts()?.is_none() {
                 break;
             }
         }
         Ok(())
-    }
-
-    /// Reads the cursor's file (or last segment) to its end, only for what its timeline sees.
-    fn scan_to_end(&mut self) -> Result<()> {
-        self.open()?;
-        loop {
-            self.buf.clear();
-            if self.head_ts()?.is_none() {
-                return Ok(());
-            }
-        }
     }
 
     fn into_stats(self) -> FileStats {
@@ -361,16 +351,20 @@ pub(crate) struct HostOutput {
 /// engine) for all their remaining breaks, and one more pass is the last. A single early step (the
 /// usual concatenated captures) costs a little more than one pass; the worst case reads about two
 /// and a half times the host's bytes, in at most `STOPPED_PASSES + 1` passes (the old way: two).
+///
+/// `host_bytes` is the files' size on disk ([`bytes_on_disk`]), which bounds the stopped passes.
 pub(crate) fn run_host(
     files: &[Planned],
+    host_bytes: u64,
     cfg: &Config,
     shared: &Arc<Shared>,
     opts: &HuntOptions,
 ) -> Result<HostOutput> {
-    run_host_passes(files, cfg, shared, opts).map(|(out, _)| out)
+    run_host_passes(files, host_bytes, cfg, shared, opts).map(|(out, _)| out)
 }
 
-/// The files' sizes on disk (0 for one that cannot be read).
+/// The files' sizes on disk (0 for one that cannot be read): a compressed file's are fewer than it
+/// reads, which only schedules its host later and makes a scan sooner.
 pub(crate) fn bytes_on_disk(files: &[Planned]) -> u64 {
     files
         .iter()
@@ -398,13 +392,12 @@ enum PassEnd {
 /// [`run_host`], with how each of its passes ended.
 fn run_host_passes(
     files: &[Planned],
+    host_bytes: u64,
     cfg: &Config,
     shared: &Arc<Shared>,
     opts: &HuntOptions,
 ) -> Result<(HostOutput, Vec<PassEnd>)> {
     let clock = anchor(files, cfg, opts);
-    // Bytes on disk: a compressed file's are fewer than it reads, which only makes a scan sooner.
-    let host_bytes = bytes_on_disk(files);
     let mut wasted = 0u64;
     let mut known = Breaks::new();
     let mut ends = Vec::new();
@@ -594,9 +587,10 @@ pub(crate) fn merge_pass(
         // The merge's events are of no use now: only the watched files' timelines are read on.
         for c in cursors.iter_mut().filter(|c| c.watch.is_some()) {
             if scanned {
-                c.scan_to_end()?;
+                c.read_on(|_| true)?;
             } else if c.found_break() {
-                c.settle_break()?;
+                // Until the latest break's clock-step evidence is complete.
+                c.read_on(|tl| tl.check_left > 0)?;
             }
         }
     }
@@ -742,7 +736,8 @@ mod tests {
         let groups = by_host(planned);
         assert_eq!(groups.len(), 1);
         let reference = two_passes(&groups[0], &cfg, &shared);
-        let (out, ends) = run_host_passes(&groups[0], &cfg, &shared, &opts).unwrap();
+        let bytes = bytes_on_disk(&groups[0]);
+        let (out, ends) = run_host_passes(&groups[0], bytes, &cfg, &shared, &opts).unwrap();
         assert_eq!(shown(&out), shown(&reference), "{ends:?}");
         assert_eq!(ends.last(), Some(&PassEnd::Whole));
         let notes = format!(

@@ -281,101 +281,105 @@ struct Record<'t> {
     invalid_utf8: bool,
 }
 
-/// Counts a frame: a skip, a reject, or a record for the parser.
-fn read_frame(
-    parser: &mut dyn RecordParser,
-    stats: &mut FileStats,
+/// What a [`FileSource`] hands each frame to: its parser and its counts (borrowed beside its
+/// framer, whose frame borrows the framer).
+struct Reading<'s> {
+    parser: &'s mut dyn RecordParser,
+    stats: &'s mut FileStats,
+    /// The records are JSON (see [`FileSource`]'s `json`).
     json: bool,
-    frame: Frame<'_>,
-    out: &mut Vec<Event>,
-) {
-    match frame {
-        Frame::Skipped { reason, .. } => {
-            stats.records += 1;
-            stats.skip(reason.into());
+}
+
+impl Reading<'_> {
+    /// Counts a frame: a skip, a reject, or a record for the parser.
+    fn frame(&mut self, frame: Frame<'_>, out: &mut Vec<Event>) {
+        match frame {
+            Frame::Skipped { reason, .. } => {
+                self.stats.records += 1;
+                self.stats.skip(reason.into());
+            }
+            Frame::Bad {
+                line,
+                reason,
+                detail,
+            } => {
+                self.stats.records += 1;
+                self.stats.reject(line, reason.into(), detail);
+                self.parser.unseen_record();
+            }
+            Frame::Record {
+                text,
+                line,
+                unterminated,
+                invalid_utf8,
+            } => {
+                let record = Record {
+                    text: &text,
+                    line,
+                    unterminated,
+                    invalid_utf8,
+                };
+                self.record(record, out);
+            }
         }
-        Frame::Bad {
-            line,
-            reason,
-            detail,
-        } => {
-            stats.records += 1;
-            stats.reject(line, reason.into(), detail);
-            parser.unseen_record();
-        }
-        Frame::Record {
+    }
+
+    /// Parses a record (a blank one is only counted) and counts its outcome.
+    fn record(&mut self, record: Record<'_>, out: &mut Vec<Event>) {
+        let Reading {
+            parser,
+            stats,
+            json,
+        } = self;
+        let Record {
             text,
             line,
             unterminated,
             invalid_utf8,
-        } => {
-            let record = Record {
-                text: &text,
-                line,
-                unterminated,
-                invalid_utf8,
-            };
-            read_record(parser, stats, json, record, out);
+        } = record;
+        if crate::wire::text::trim(text).is_empty() {
+            stats.blank += 1;
+            return;
         }
-    }
-}
-
-/// Parses a record (a blank one is only counted) and counts its outcome.
-fn read_record(
-    parser: &mut dyn RecordParser,
-    stats: &mut FileStats,
-    json: bool,
-    record: Record<'_>,
-    out: &mut Vec<Event>,
-) {
-    let Record {
-        text,
-        line,
-        unterminated,
-        invalid_utf8,
-    } = record;
-    if crate::wire::text::trim(text).is_empty() {
-        stats.blank += 1;
-        return;
-    }
-    stats.records += 1;
-    let before = out.len();
-    let mut parsed = if invalid_utf8 {
-        parser.parse_lossy(text, line, out)
-    } else {
-        parser.parse(text, line, out)
-    };
-    if json && matches!(&parsed, Err(r) if r.reason == RejectReason::InvalidJson) {
-        if let Some(fixed) = wire::json::replace_lone_surrogates(text) {
-            out.truncate(before);
-            parsed = parser.parse_lossy(&fixed, line, out);
+        stats.records += 1;
+        let before = out.len();
+        let mut parsed = if invalid_utf8 {
+            parser.parse_lossy(text, line, out)
+        } else {
+            parser.parse(text, line, out)
+        };
+        if *json && matches!(&parsed, Err(r) if r.reason == RejectReason::InvalidJson) {
+            if let Some(fixed) = wire::json::replace_lone_surrogates(text) {
+                out.truncate(before);
+                parsed = parser.parse_lossy(&fixed, line, out);
+            }
         }
-    }
-    // A skipped or rejected record may still flush events held from earlier records (nettop's
-    // pending process row): those are kept and counted.
-    if parsed.is_ok() {
-        stats.events += (out.len() - before) as u64;
-    }
-    parser.settle_held(stats);
-    match parsed {
-        Ok(Parsed::Events) => {}
-        Ok(Parsed::Skipped(why)) => stats.skip(why),
-        Ok(Parsed::Rejected(rej)) => {
-            stats.reject(line, rej.reason.into(), rej.detail);
+        // A skipped or rejected record may still flush events held from earlier records (nettop's
+        // pending process row): those are kept and counted.
+        if parsed.is_ok() {
+            stats.events += (out.len() - before) as u64;
         }
-        Err(rej) => {
-            out.truncate(before);
-            if unterminated {
-                stats.reject(
-                    line,
-                    RejectReason::TruncatedLastLine.into(),
-                    format!(
-                        "no newline at end of file and {}: {}",
-                        rej.reason, rej.detail
-                    ),
-                );
-            } else {
+        parser.settle_held(stats);
+        match parsed {
+            Ok(Parsed::Events) => {}
+            Ok(Parsed::Skipped(why)) => stats.skip(why),
+            Ok(Parsed::Rejected(rej)) => {
                 stats.reject(line, rej.reason.into(), rej.detail);
+            }
+            Err(rej) => {
+                out.truncate(before);
+                if unterminated {
+                    stats.reject(
+                        line,
+                        RejectReason::TruncatedLastLine.into(),
+                        format!(
+                            "no newline at end of file and {}: {}",
+                            rej.reason, rej.detail
+                        ),
+                    );
+                } else {
+                    stats.reject(line, rej.reason.into(), rej.detail);
+                }
             }
         }
     }
@@ -477,6 +481,11 @@ impl<R: BufRead> FileSource<R> {
             return Ok(more);
         }
         let start = out.len();
+        let mut reading = Reading {
+            parser: &mut *self.parser,
+            stats: &mut self.stats,
+            json: self.json,
+        };
         while out.len() == start {
             // Most records: a plain ASCII line whole in the buffer, read without a `Frame`.
             if let (Framer::Lines(f), None) = (&mut self.framer, self.end_line) {
@@ -488,10 +497,9 @@ impl<R: BufRead> FileSource<R> {
                             unterminated: false,
                             invalid_utf8: false,
                         };
-                        read_record(&mut *self.parser, &mut self.stats, self.json, record, out);
+                        reading.record(record, out);
                     } else {
-                        let frame = framing::record(bytes, line, false);
-                        read_frame(&mut *self.parser, &mut self.stats, self.json, frame, out);
+                        reading.frame(framing::record(bytes, line, false), out);
                     }
                     continue;
                 }
@@ -516,7 +524,7 @@ impl<R: BufRead> FileSource<R> {
                 self.done = true;
                 return Ok(out.len() > start);
             };
-            read_frame(&mut *self.parser, &mut self.stats, self.json, frame, out);
+            reading.frame(frame, out);
         }
         Ok(true)
     }
