@@ -307,14 +307,63 @@ impl<'a> Scan<'a> {
     pub(crate) fn raw_string(&mut self) -> Scanned<RawStr<'a>> {
         self.eat(b'"')?;
         let start = self.pos;
+        let escaped = self.string_body()?;
+        // The body ends before its closing quote; quotes are ASCII, so both ends are character
+        // boundaries.
+        let raw = self.text.get(start..self.pos - 1).ok_or(Miss)?;
+        Ok(RawStr { raw, escaped })
+    }
+
+    /// After an opening quote: moves past the closing quote, checking every escape on the way;
+    /// whether there was one. eslogger writes every `/` of a path as `\/`, so a path is a run of
+    /// escapes: they are taken inside the sixteen-byte block that found them (an escape's stop
+    /// bits dropped from the block's mask), where going back to the plain run after each one
+    /// loaded the block again and called out to [`Scan::escape`].
+    #[inline(always)]
+    fn string_body(&mut self) -> Scanned<bool> {
+        let b = self.b;
+        let mut i = self.pos;
         let mut escaped = false;
+        'blocks: while let Some(x) = lanes::block(b, i) {
+            let mut stops = lanes::string_stops(x);
+            while stops != 0 {
+                let at = i + stops.trailing_zeros() as usize;
+                match b[at] {
+                    b'"' => {
+                        self.pos = at + 1;
+                        return Ok(escaped);
+                    }
+                    b'\\' => {
+                        escaped = true;
+                        let next = match b.get(at + 1) {
+                            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => at + 2,
+                            _ => {
+                                self.pos = at + 1;
+                                self.escape()?;
+                                self.pos
+                            }
+                        };
+                        let used = next - i;
+                        if used >= 16 {
+                            i = next;
+                            continue 'blocks;
+                        }
+                        // The escape's own bytes (an escaped quote or backslash) are not stops.
+                        stops &= !0u32 << used;
+                    }
+                    _ => return Err(Miss),
+                }
+            }
+            i += 16;
+        }
+        // The record's last bytes: a run at a time.
+        self.pos = i;
         loop {
             self.plain_run();
             match self.b.get(self.pos) {
                 Some(b'"') => {
-                    let raw = self.text.get(start..self.pos).ok_or(Miss)?;
                     self.pos += 1;
-                    return Ok(RawStr { raw, escaped });
+                    return Ok(escaped);
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -554,20 +603,7 @@ impl<'a> Scan<'a> {
 
     #[inline(always)]
     fn skip_string_body(&mut self) -> Scanned<()> {
-        loop {
-            self.plain_run();
-            match self.b.get(self.pos) {
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                Some(b'\\') => {
-                    self.pos += 1;
-                    self.escape()?;
-                }
-                _ => return Err(Miss),
-            }
-        }
+        self.string_body().map(drop)
     }
 
     /// JSON's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. The index is a
@@ -695,6 +731,77 @@ mod tests {
         ));
         // A lone surrogate is left to serde (which refuses it; the caller reads the record lossily).
         assert_eq!(Scan::new(r#""\udcff""#).string(), Err(Miss));
+    }
+
+    /// Strings built from pieces (plain bytes, every escape, a bad escape, a control character, a
+    /// quote) placed at every offset around the sixteen-byte blocks `string_body` reads, and cut
+    /// short: `raw_string` accepts exactly what serde_json accepts, decodes to the same text,
+    /// reports escapes, and `skip` agrees, with the text after the string where it must be.
+    #[test]
+    fn string_bodies_at_every_block_offset_as_serde_reads_them() {
+        use rand::{Rng, SeedableRng};
+        let pieces: [&str; 16] = [
+            "a",
+            "bc",
+            "\\/",
+            "\\\"",
+            "\\\\",
+            "\\n",
+            "\\t",
+            "\\u00e9",
+            "\\ud83d\\ude00",
+            "\\udcff",
+            "\\x",
+            "\\u12",
+            "\u{1}",
+            "\"",
+            "\u{e9}",
+            "\\",
+        ];
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let (mut accepted, mut escaped) = (0, 0);
+        for round in 0..20_000 {
+            let lead = "x".repeat(round % 40);
+            let mut body = lead.clone();
+            for _ in 0..rng.random_range(0..8) {
+                // Mostly plain and valid pieces, so most strings reach their closing quote.
+                let k = if rng.random_bool(0.7) {
+                    rng.random_range(0..9)
+                } else {
+                    rng.random_range(0..pieces.len())
+                };
+                body.push_str(pieces[k]);
+            }
+            let tail = ["\",1]", "\"", "", "\",\"k\":\"0123456789abcdef\"]"][round % 4];
+            let text = format!("\"{body}{tail}");
+            let theirs = serde_json::Deserializer::from_str(&text)
+                .into_iter::<String>()
+                .next()
+                .and_then(Result::ok);
+            let mut s = Scan::new(&text);
+            let ours = s.raw_string().ok();
+            match (&ours, &theirs) {
+                (Some(raw), Some(want)) => {
+                    accepted += 1;
+                    escaped += usize::from(raw.escaped);
+                    assert_eq!(raw.decode().ok().as_deref(), Some(want.as_str()), "{text}");
+                    assert_eq!(raw.escaped, raw.raw.contains('\\'), "{text}");
+                    // The scanner stops right after the closing quote, where serde's does.
+                    let mut de = serde_json::Deserializer::from_str(&text).into_iter::<String>();
+                    de.next();
+                    assert_eq!(s.pos(), de.byte_offset(), "{text}");
+                }
+                (None, None) => {}
+                // A string serde accepts that the scanner refuses is allowed only for a lone
+                // surrogate (left to serde by design); the other way never.
+                (None, Some(_)) => assert!(text.contains("\\udcff"), "refused {text}"),
+                (Some(_), None) => panic!("accepted what serde_json refuses: {text}"),
+            }
+            let mut s = Scan::new(&text);
+            assert_eq!(s.skip().is_ok(), ours.is_some(), "{text}");
+        }
+        // The mix reaches both outcomes, often.
+        assert!(accepted > 5_000 && escaped > 3_000, "{accepted} {escaped}");
     }
 
     #[test]
