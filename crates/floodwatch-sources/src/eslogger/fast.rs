@@ -413,7 +413,7 @@ fn compact_token(b: &[u8]) -> Option<(AuditToken, usize)> {
         {
             return None;
         }
-        let v = digits_value(digits, n);
+        let v = lanes::digits_value(digits, n);
         if v > LIMIT[slot] {
             return None;
         }
@@ -438,23 +438,6 @@ fn compact_token(b: &[u8]) -> Option<(AuditToken, usize)> {
 #[inline(always)]
 const fn key_place(w: u64) -> usize {
     (((w & 0xffff) * 591) & 0xffff) as usize >> 13
-}
-
-/// The value of the `n` (1 to 10) ASCII digits that start `d`, eight at a time in one register.
-#[inline(always)]
-fn digits_value(d: &[u8; 16], n: usize) -> u64 {
-    let head = n.min(8);
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&d[..8]);
-    // Digit values in the lanes, the first digit lowest; shifting left drops the lanes past the
-    // digits (a borrow from the subtraction only moves up, into them) and puts zeros in front.
-    let x = u64::from_le_bytes(w).wrapping_sub(0x3030_3030_3030_3030) << (8 * (8 - head));
-    let eight = swar::digit_lanes_value(x);
-    // A ninth and tenth digit (auid's 4294967295 is common) added by multiplying by 0 or 1, not
-    // by a loop whose length varies from one value to the next.
-    let (ninth, tenth) = (u64::from(n >= 9), u64::from(n >= 10));
-    let nine = eight + ninth * (eight * 9 + u64::from(d[8].wrapping_sub(b'0')));
-    nine + tenth * (nine * 9 + u64::from(d[9].wrapping_sub(b'0')))
 }
 
 /// An audit token key's slot: 1-5 for auid, euid, ruid, pid and pidversion, 0 for any other. From
@@ -597,29 +580,6 @@ mod tests {
             b"", b"a", b"pid", b"uid", b"path", b"stat", b"child", b"exit",
         ];
         crate::wire::keys::tests::told_apart(&PROCESS_KEYS, &others);
-    }
-
-    #[test]
-    fn digits_value_reads_one_to_ten_digits() {
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
-        for n in 1..=10 {
-            for _ in 0..2_000 {
-                let digits: String = (0..n)
-                    .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-                    .collect();
-                let mut block = [b','; 16];
-                block[..n].copy_from_slice(digits.as_bytes());
-                // Whatever follows the digits must not matter.
-                for b in &mut block[n..] {
-                    *b = rng.random();
-                }
-                assert_eq!(
-                    digits_value(&block, n),
-                    digits.parse::<u64>().unwrap(),
-                    "{digits}"
-                );
-            }
-        }
     }
 
     /// A random token: eslogger's form most of the time, else a near miss of it.

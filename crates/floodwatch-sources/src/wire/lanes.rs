@@ -195,6 +195,23 @@ mod imp {
 
 pub(crate) use imp::{equal, not_digits, nul_or_high, string_stops};
 
+/// The value of the `n` (1 to 10) ASCII digits that start `d`, eight at a time in one register.
+#[inline(always)]
+pub(crate) fn digits_value(d: &[u8; 16], n: usize) -> u64 {
+    let head = n.min(8);
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&d[..8]);
+    // Digit values in the lanes, the first digit lowest; shifting left drops the lanes past the
+    // digits (a borrow from the subtraction only moves up, into them) and puts zeros in front.
+    let x = u64::from_le_bytes(w).wrapping_sub(0x3030_3030_3030_3030) << (8 * (8 - head));
+    let eight = super::swar::digit_lanes_value(x);
+    // A ninth and tenth digit (auid's 4294967295 is common) added by multiplying by 0 or 1, not
+    // by a loop whose length varies from one value to the next.
+    let (ninth, tenth) = (u64::from(n >= 9), u64::from(n >= 10));
+    let nine = eight + ninth * (eight * 9 + u64::from(d[8].wrapping_sub(b'0')));
+    nine + tenth * (nine * 9 + u64::from(d[9].wrapping_sub(b'0')))
+}
+
 /// Every byte is ASCII and none is NUL: such a record is valid UTF-8 as it is, and no NUL needs
 /// looking for. One pass, where a NUL search and UTF-8 validation made two; every record of every
 /// text file goes through it.
@@ -219,6 +236,7 @@ fn plain_ascii_blocks(b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
 
     /// The folded forms (SSE2, and AVX2 where the CPU has it) answer as the per-block one and as
     /// a byte loop, for every length to 170 with a NUL, a high byte or neither at every position.
@@ -254,6 +272,29 @@ mod tests {
                     assert_eq!(plain_ascii_blocks(&b), simple(&b), "len {len} at {at}");
                     assert_eq!(forms(&b), simple(&b), "len {len} at {at}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn digits_value_reads_one_to_ten_digits() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for n in 1..=10 {
+            for _ in 0..2_000 {
+                let digits: String = (0..n)
+                    .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+                    .collect();
+                let mut block = [b','; 16];
+                block[..n].copy_from_slice(digits.as_bytes());
+                // Whatever follows the digits must not matter.
+                for b in &mut block[n..] {
+                    *b = rng.random();
+                }
+                assert_eq!(
+                    digits_value(&block, n),
+                    digits.parse::<u64>().unwrap(),
+                    "{digits}"
+                );
             }
         }
     }

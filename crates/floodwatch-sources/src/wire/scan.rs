@@ -468,6 +468,20 @@ impl<'a> Scan<'a> {
         let negative = self.peek()? == b'-';
         let b = self.b;
         let start = self.pos + usize::from(negative);
+        // Up to ten digits (every pid, uid, flag word and count here) from one sixteen-byte block,
+        // their value in one register: a loop over the digits had an exit that mispredicted
+        // whenever a value's length differed from the last one's (a ppid of 1, flags of 9 digits).
+        if let Some(block) = lanes::block(b, start) {
+            let n = lanes::not_digits(block).trailing_zeros() as usize;
+            if (1..=10).contains(&n) {
+                // The digits end inside the block, so the byte after them is in it.
+                if (n > 1 && block[0] == b'0') || matches!(block[n], b'.' | b'e' | b'E') {
+                    return Err(Miss);
+                }
+                self.pos = start + n;
+                return Ok((negative, lanes::digits_value(block, n)));
+            }
+        }
         let end = digits_from(b, start);
         let digits = b.get(start..end).ok_or(Miss)?;
         // 19 digits always fit a u64; longer runs are beyond every field read here anyway.
@@ -826,6 +840,49 @@ mod tests {
             assert_eq!(ours, serde_json::from_str::<u32>(text).ok(), "u32 {text}");
             let ours = Scan::new(text).i32().ok();
             assert_eq!(ours, serde_json::from_str::<i32>(text).ok(), "i32 {text}");
+        }
+        // The same inside a record (the sixteen-byte block path): random digit runs of 1 to 22
+        // (some with a leading zero or a sign) followed by each byte that can end a number, a
+        // fraction or exponent, or a digit-free tail: the value and the place after it as serde
+        // reads the number alone.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..20_000 {
+            let n = rng.random_range(1..=22);
+            let mut num: String = (0..n)
+                .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+                .collect();
+            if rng.random_bool(0.2) {
+                num.insert(0, '-');
+            }
+            let after =
+                [",", "}", "]", ".5", "e3", "E3", "x", " ", "\"", ""][rng.random_range(0..10)];
+            let text = format!("{num}{after},\"pad\":\"0123456789abcdef\"}}");
+            let alone = format!("{num}{after}");
+            let mut want_end = num.len();
+            if matches!(after, ".5" | "e3" | "E3") {
+                want_end = alone.len();
+            }
+            let serde_u32 = serde_json::from_str::<u32>(&alone[..want_end]).ok();
+            let serde_i32 = serde_json::from_str::<i32>(&alone[..want_end]).ok();
+            for (ours, theirs) in [
+                (
+                    Scan::new(&text).u32().ok().map(i64::from),
+                    serde_u32.map(i64::from),
+                ),
+                (
+                    Scan::new(&text).i32().ok().map(i64::from),
+                    serde_i32.map(i64::from),
+                ),
+            ] {
+                // A fraction or exponent is a miss (serde reads it as a float, refused by both).
+                assert_eq!(ours, theirs, "{text}");
+            }
+            let mut s = Scan::new(&text);
+            if s.integer().is_ok() {
+                assert_eq!(s.pos(), num.len(), "{text}");
+                assert!(!matches!(after, ".5" | "e3" | "E3"), "{text}");
+            }
         }
     }
 
