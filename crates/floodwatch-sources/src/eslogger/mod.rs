@@ -58,7 +58,11 @@ impl EsloggerParser {
 
 impl RecordParser for EsloggerParser {
     fn parse(&mut self, record: &str, line: u64, out: &mut Vec<Event>) -> Result<Parsed, Reject> {
-        let mut msg = read_message(record)?;
+        // Filled in place (see `fast::message_into`).
+        let mut msg = fast::empty_message();
+        if fast::message_into(record, &mut msg).is_err() {
+            msg = serde_json::from_str(record).map_err(json_reject)?;
+        }
         self.note_version(msg.version);
         let kind = match event_kind(&mut msg.event, &mut msg.process, SOURCE, &mut self.texts)? {
             Ok(kind) => kind,
@@ -79,14 +83,6 @@ impl RecordParser for EsloggerParser {
             })
             .into_iter()
             .collect()
-    }
-}
-
-/// The message, read by the fast path when it can, else by serde (which words the reject).
-fn read_message(record: &str) -> Result<Message<'_>, Reject> {
-    match fast::message(record) {
-        Ok(msg) => Ok(msg),
-        Err(_) => serde_json::from_str(record).map_err(json_reject),
     }
 }
 
