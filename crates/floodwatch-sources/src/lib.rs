@@ -325,6 +325,7 @@ impl Reading<'_> {
     }
 
     /// Parses a record (a blank one is only counted) and counts its outcome.
+    #[inline(always)]
     fn record(&mut self, record: Record<'_>, out: &mut Vec<Event>) {
         let Reading {
             parser,
