@@ -362,9 +362,10 @@ fn compact_token(b: &[u8]) -> Option<(AuditToken, usize)> {
     // Where each pair ends: every comma up to the token's first `}`, found sixteen bytes at a time
     // before any pair is read. Each pair is then read from its own two ends, so one pair's reading
     // does not wait for the one before it (where finding a pair's start from the end of the
-    // previous value made a chain of dependent loads through the whole token). A compact token
-    // is under 128 bytes (eight keys with values of up to ten digits: 150 at the most, 101 in a
-    // usual one); a longer one goes to the general loop.
+    // previous value made a chain of dependent loads through the whole token). Only a token
+    // whose brace is in its first 128 bytes is read here (a usual one is 101 bytes; eight keys
+    // with ten-digit values make 150): a longer one goes to the general loop. Searching all 128
+    // bytes without stopping at the brace was 1.6% slower on the eslogger-only corpus.
     let mut ends: u128 = 0;
     let mut close = None;
     for k in 0..8 {
