@@ -102,14 +102,24 @@ impl EventKind {
     }
 
     pub fn name(&self) -> &'static str {
+        Self::NAMES[self.index()]
+    }
+
+    /// Every kind's [`EventKind::name`], in alphabetical order (the order summaries list them in).
+    pub const NAMES: [&'static str; 7] = [
+        "connect", "exec", "exit", "fork", "process", "session", "traffic",
+    ];
+
+    /// The kind's place in [`EventKind::NAMES`], for counts kept in an array.
+    pub fn index(&self) -> usize {
         match self {
-            EventKind::Exec { .. } => "exec",
-            EventKind::Fork { .. } => "fork",
-            EventKind::Exit { .. } => "exit",
-            EventKind::ProcessSeen(_) => "process",
-            EventKind::Traffic(_) => "traffic",
-            EventKind::Connect(_) => "connect",
-            EventKind::Session(_) => "session",
+            EventKind::Connect(_) => 0,
+            EventKind::Exec { .. } => 1,
+            EventKind::Exit { .. } => 2,
+            EventKind::Fork { .. } => 3,
+            EventKind::ProcessSeen(_) => 4,
+            EventKind::Session(_) => 5,
+            EventKind::Traffic(_) => 6,
         }
     }
 }

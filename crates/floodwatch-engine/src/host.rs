@@ -311,7 +311,7 @@ impl HostEngine {
         self.verdict.events += 1;
         self.verdict.first_event.get_or_insert(ev.ts);
         self.verdict.last_event = Some(ev.ts);
-        *stats.by_kind.entry(ev.kind.name()).or_default() += 1;
+        stats.by_kind.count(&ev.kind);
         let ts = ev.ts;
         self.processed = self.processed.max(Some(ts));
         if self.network.has_pending() {
@@ -810,7 +810,7 @@ impl HostEngine {
         }
         stats.events += 1;
         stats.traffic_unattributed += 1;
-        *stats.by_kind.entry(ev.kind.name()).or_default() += 1;
+        stats.by_kind.count(&ev.kind);
         self.verdict.events += 1;
         self.verdict.first_event = Some(self.verdict.first_event.map_or(ev.ts, |f| f.min(ev.ts)));
         self.verdict.last_event = self.verdict.last_event.max(Some(ev.ts));

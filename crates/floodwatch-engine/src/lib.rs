@@ -46,7 +46,7 @@ pub use host::HostEngine;
 use baseline::{Baselines, Learner, Roles};
 use floodwatch_core::alert::{Alert, HostVerdict};
 use floodwatch_core::config::Config;
-use floodwatch_core::event::{Event, Origin};
+use floodwatch_core::event::{Event, EventKind, Origin};
 use floodwatch_core::finding::NetworkFinding;
 use floodwatch_core::Ts;
 use foldhash::HashMap;
@@ -170,10 +170,59 @@ pub struct EngineReject {
     pub detail: String,
 }
 
+/// Events counted per kind, listed (and serialized) as a map from the kind's name to its count,
+/// kinds never seen left out. An array indexed by [`EventKind::index`]: a map keyed by the name
+/// compared names on every event (up to five string compares for a traffic event).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KindCounts([u64; EventKind::NAMES.len()]);
+
+impl KindCounts {
+    pub fn count(&mut self, kind: &EventKind) {
+        self.0[kind.index()] += 1;
+    }
+
+    /// Adds `n` events of the kind named `name`; false (nothing added) for a name no kind has.
+    pub fn add(&mut self, name: &str, n: u64) -> bool {
+        match EventKind::NAMES.iter().position(|k| *k == name) {
+            Some(i) => {
+                self.0[i] += n;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The count of the kind named `name`, if any was seen.
+    pub fn get(&self, name: &str) -> Option<u64> {
+        self.iter().find(|(k, _)| *k == name).map(|(_, n)| n)
+    }
+
+    /// The kinds seen and their counts, by name in alphabetical order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        EventKind::NAMES
+            .iter()
+            .zip(self.0)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (*k, n))
+    }
+
+    fn absorb(&mut self, other: &KindCounts) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a += b;
+        }
+    }
+}
+
+impl serde::Serialize for KindCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct EngineStats {
     pub events: u64,
-    pub by_kind: BTreeMap<&'static str, u64>,
+    pub by_kind: KindCounts,
     /// Traffic with no pid (network-only): not attributable to a process.
     pub traffic_unattributed: u64,
     /// Traffic of processes outside scope (Apple platform daemons and the like).
@@ -234,9 +283,7 @@ impl EngineStats {
             hosts,
         } = other;
         self.events += events;
-        for (k, v) in by_kind {
-            *self.by_kind.entry(k).or_default() += v;
-        }
+        self.by_kind.absorb(&by_kind);
         self.traffic_unattributed += traffic_unattributed;
         self.traffic_out_of_scope += traffic_out_of_scope;
         self.late_events += late_events;
@@ -369,5 +416,110 @@ impl Engine {
 
     pub fn shared(&self) -> &Shared {
         &self.shared
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KindCounts;
+    use floodwatch_core::event::{Connect, EventKind, ProcInfo, Proto, Session, SessionKind};
+    use std::collections::BTreeMap;
+
+    /// One event of every kind, with the name each must have.
+    fn every_kind() -> Vec<(EventKind, &'static str)> {
+        let p = || Box::new(ProcInfo::default());
+        vec![
+            (
+                EventKind::Exec {
+                    instigator: None,
+                    target: p(),
+                },
+                "exec",
+            ),
+            (
+                EventKind::Fork {
+                    parent: p(),
+                    child: p(),
+                },
+                "fork",
+            ),
+            (
+                EventKind::Exit {
+                    process: p(),
+                    status: None,
+                },
+                "exit",
+            ),
+            (EventKind::ProcessSeen(p()), "process"),
+            (EventKind::Traffic(Box::default()), "traffic"),
+            (
+                EventKind::Connect(Box::new(Connect {
+                    pid: None,
+                    process_path: None,
+                    uid: None,
+                    proto: Proto::default(),
+                    remote: None,
+                    success: None,
+                    invalid_utf8: false,
+                })),
+                "connect",
+            ),
+            (
+                EventKind::Session(Box::new(Session {
+                    kind: SessionKind::Lock,
+                    user: None,
+                    uid: None,
+                    tty: None,
+                    remote: None,
+                })),
+                "session",
+            ),
+        ]
+    }
+
+    /// The array counts what the map keyed by name counted, and serializes as it did: the kinds
+    /// seen, by name in alphabetical order.
+    #[test]
+    fn kind_counts_count_and_list_as_the_map_by_name_did() {
+        let kinds = every_kind();
+        assert_eq!(kinds.len(), EventKind::NAMES.len());
+        let mut sorted = EventKind::NAMES;
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            EventKind::NAMES,
+            "the summary lists kinds alphabetically"
+        );
+        for (k, name) in &kinds {
+            assert_eq!(k.name(), *name);
+        }
+        // Each kind a different number of times (the n-th kind n times), some not at all.
+        let (mut counts, mut map) = (KindCounts::default(), BTreeMap::<&str, u64>::new());
+        for (n, (k, name)) in kinds.iter().enumerate().filter(|(n, _)| n % 3 != 1) {
+            for _ in 0..n + 1 {
+                counts.count(k);
+                *map.entry(name).or_default() += 1;
+            }
+        }
+        assert_eq!(
+            counts.iter().collect::<Vec<_>>(),
+            map.clone().into_iter().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            serde_json::to_string(&counts).unwrap(),
+            serde_json::to_string(&map).unwrap()
+        );
+        assert_eq!(counts.get("traffic"), map.get("traffic").copied());
+        assert_eq!(counts.get("fork"), None);
+        // Merging and restoring by name.
+        let mut twice = counts.clone();
+        twice.absorb(&counts);
+        let mut restored = KindCounts::default();
+        for (name, n) in counts.iter() {
+            assert!(restored.add(name, 2 * n));
+        }
+        assert_eq!(twice, restored);
+        assert!(!restored.add("execve", 1));
+        assert_eq!(twice, restored);
     }
 }

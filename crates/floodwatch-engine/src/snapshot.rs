@@ -10,18 +10,13 @@
 //! or another config rather than guess.
 
 use crate::host::HostEngine;
-use crate::{Engine, EngineStats, Shared};
+use crate::{Engine, EngineStats, KindCounts, Shared};
 use floodwatch_core::alert::HostVerdict;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Bumped whenever a type inside a snapshot changes shape (2: windows hold evidence seeds).
 pub const SNAPSHOT_VERSION: u32 = 2;
-
-/// The event kinds' names, for the per-kind counts (kept as static names while running).
-const KIND_NAMES: [&str; 7] = [
-    "exec", "fork", "exit", "process", "traffic", "connect", "session",
-];
 
 /// Bytes before the body: the format version and the config fingerprint, little-endian.
 const HEADER: usize = 12;
@@ -52,7 +47,7 @@ impl Stats {
     fn of(s: &EngineStats) -> Stats {
         Stats {
             events: s.events,
-            by_kind: s.by_kind.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            by_kind: s.by_kind.iter().map(|(k, v)| (k.to_string(), v)).collect(),
             traffic_unattributed: s.traffic_unattributed,
             traffic_out_of_scope: s.traffic_out_of_scope,
             late_events: s.late_events,
@@ -74,11 +69,14 @@ impl Stats {
     fn into_stats(self) -> EngineStats {
         EngineStats {
             events: self.events,
-            by_kind: self
-                .by_kind
-                .into_iter()
-                .filter_map(|(k, v)| KIND_NAMES.iter().find(|n| **n == k).map(|n| (*n, v)))
-                .collect(),
+            by_kind: {
+                let mut counts = KindCounts::default();
+                for (name, n) in self.by_kind {
+                    // A name no kind has (a snapshot from another build) is left out.
+                    counts.add(&name, n);
+                }
+                counts
+            },
             traffic_unattributed: self.traffic_unattributed,
             traffic_out_of_scope: self.traffic_out_of_scope,
             late_events: self.late_events,

@@ -205,7 +205,7 @@ fn pid_less_traffic_bypasses_the_reorder_buffer_and_counts_as_unattributed() {
     assert!(h.rejects.is_empty(), "{:?}", h.rejects);
     h.finish();
     assert_eq!(h.stats.traffic_unattributed, 1);
-    assert_eq!(h.stats.by_kind.get("traffic"), Some(&1));
+    assert_eq!(h.stats.by_kind.get("traffic"), Some(1));
     assert_eq!(h.stats.events, 3);
     let v = &h.stats.hosts["mac-1"];
     assert_eq!(v.first_event, Some(ts(50_000)));
