@@ -1,7 +1,7 @@
 //! `floodwatch serve` test helpers: a store holding a hostile command line, executable path and host
 //! name, the real binary serving it on loopback, and a small HTTP client.
 
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -87,21 +87,42 @@ impl Drop for Server {
     }
 }
 
+/// Starts `serve` on a port the system picks (`--listen 127.0.0.1:0`) and reads the address it
+/// says it bound from its stderr. Picking a free port here and handing it over raced with the other
+/// tests: between this probe's release and the server's bind, another test's probe could take the
+/// same port, the server then failed to bind, and the readiness check connected to that probe.
 pub fn start(db: &Path, extra: &[&str]) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let child = Command::new(bin())
-        .args(["serve", "--db", db.to_str().unwrap(), "--listen", &listen])
+    let mut child = Command::new(bin())
+        .args([
+            "serve",
+            "--db",
+            db.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .args(extra)
         .env_remove("FLOODWATCH_CONFIG")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+        for line in lines.by_ref() {
+            if let Some(rest) = line.strip_prefix("floodwatch serve: http://") {
+                let addr = rest.split(' ').next().unwrap_or_default().to_string();
+                let _ = tx.send(addr);
+                break;
+            }
+        }
+        // Read on, so that the server never blocks on a full pipe.
+        lines.for_each(drop);
+    });
+    let listen = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("serve did not say where it listens");
     let t = Instant::now();
     while std::net::TcpStream::connect(&listen).is_err() {
         assert!(t.elapsed() < Duration::from_secs(20), "serve did not start");
