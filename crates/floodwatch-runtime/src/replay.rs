@@ -483,28 +483,10 @@ pub(crate) struct Pass {
     pub(crate) consumed: u64,
 }
 
-/// Merges a host's files (or their segments) by event time and hands every event to `feed`, in
-/// the order a hunt's engine takes them. Returns each file's counts (with notes on its segments) and,
-/// on a first pass (`segments` None), where each watched file's time runs backwards.
+/// Merges a host's files by event time, split at the `known` breaks and watched as `watch` says,
+/// and hands every event to `feed`, in the order a hunt's engine takes them (all of them unless the
+/// pass stopped at a new break).
 pub(crate) fn merge(
-    files: &[Planned],
-    clock: &dyn Fn(&Planned) -> ClockHints,
-    cfg: &Config,
-    opts: &HuntOptions,
-    segments: Option<&Breaks>,
-    feed: &mut dyn FnMut(Event) -> Result<()>,
-) -> Result<(BTreeMap<u32, FileStats>, Breaks)> {
-    let none = Breaks::new();
-    let (known, watch) = match segments {
-        None => (&none, Watch::Collect),
-        Some(b) => (b, Watch::Off),
-    };
-    let pass = merge_pass(files, clock, cfg, opts, known, watch, feed)?;
-    Ok((pass.stats, pass.breaks))
-}
-
-/// [`merge`] with the files split at the `known` breaks, watched as `watch` says.
-pub(crate) fn merge_pass(
     files: &[Planned],
     clock: &dyn Fn(&Planned) -> ClockHints,
     cfg: &Config,
@@ -660,7 +642,7 @@ fn replay(
 ) -> Result<(HostOutput, Pass)> {
     let mut engine = Engine::new(shared.clone(), false);
     let mut alerts = Vec::new();
-    let mut pass = merge_pass(files, clock, cfg, opts, known, watch, &mut |ev| {
+    let mut pass = merge(files, clock, cfg, opts, known, watch, &mut |ev| {
         engine.push(ev, &mut alerts);
         Ok(())
     })?;
@@ -750,9 +732,7 @@ mod tests {
     /// The collection's build host with its eslogger capture cut into runs of lines, the runs
     /// written in the given order (each a range of line indices), and optionally its other files.
     fn host(runs: &[std::ops::Range<usize>], others: bool) -> tempfile::TempDir {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("build-mac-07");
-        std::fs::create_dir_all(&dir).unwrap();
+        let (tmp, dir) = empty_host();
         write_runs("eslogger.jsonl", runs, &dir.join("eslogger.jsonl"));
         if others {
             for f in ["nettop.csv", "unifiedlog.ndjson"] {
@@ -760,6 +740,14 @@ mod tests {
             }
         }
         tmp
+    }
+
+    /// A temporary folder holding the build host's empty folder.
+    fn empty_host() -> (tempfile::TempDir, std::path::PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("build-mac-07");
+        std::fs::create_dir_all(&dir).unwrap();
+        (tmp, dir)
     }
 
     const LINES: usize = 919;
@@ -855,9 +843,7 @@ mod tests {
     #[test]
     fn rotated_files_each_with_a_step_take_a_bounded_number_of_passes() {
         // Eight files of the capture in turn, each with its last 20 lines first.
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("build-mac-07");
-        std::fs::create_dir_all(&dir).unwrap();
+        let (tmp, dir) = empty_host();
         let per = LINES.div_ceil(8);
         for k in 0..8 {
             let (a, b) = (k * per, ((k + 1) * per).min(LINES));
@@ -938,9 +924,7 @@ mod tests {
     fn a_clock_step_found_across_passes_is_judged_as_in_one_pass() {
         // From line 400 on, event times read an hour less (start times keep the kernel's).
         let text = std::fs::read_to_string(format!("{COLLECTION}/eslogger.jsonl")).unwrap();
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("build-mac-07");
-        std::fs::create_dir_all(&dir).unwrap();
+        let (tmp, dir) = empty_host();
         let key = "\"time\":\"2025-09-16T";
         let mut body = String::new();
         for (i, line) in text.lines().enumerate() {

@@ -4,7 +4,7 @@
 
 use crate::hunt::HuntOptions;
 use crate::plan::{anchor, plan, Planned};
-use crate::replay::{merge, Breaks};
+use crate::replay::{merge, Breaks, Watch};
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
 use floodwatch_core::Result;
@@ -95,20 +95,23 @@ fn stream_host(
     let clock = anchor(group, cfg, opts);
     let host_has_stream = group.iter().any(|p| p.stream.is_some());
     let watched = !host_has_stream && group.iter().any(|p| p.format.segmentable() && p.seekable());
-    let direct = |sink: &mut dyn HostSink, segments: Option<&Breaks>| {
+    // Every event to the sink, the files split at `known` (no file is watched: there is nothing to
+    // watch, or every break is known).
+    let direct = |sink: &mut dyn HostSink, known: &Breaks| {
         sink.begin(stream)?;
-        let (stats, _) = merge(group, &clock, cfg, opts, segments, &mut |ev| {
+        let pass = merge(group, &clock, cfg, opts, known, Watch::Off, &mut |ev| {
             sink.event(renumber(ev))
         })?;
         sink.end(stream)?;
-        Ok::<_, floodwatch_core::Error>(stats)
+        Ok::<_, floodwatch_core::Error>(pass.stats)
     };
+    let none = Breaks::new();
     if !watched {
-        return direct(sink, None);
+        return direct(sink, &none);
     }
     let mut held: Vec<Event> = Vec::new();
     let mut overflowed = false;
-    let (stats, breaks) = merge(group, &clock, cfg, opts, None, &mut |ev| {
+    let pass = merge(group, &clock, cfg, opts, &none, Watch::Collect, &mut |ev| {
         if !overflowed {
             if held.len() < HOLD_EVENTS {
                 held.push(ev);
@@ -119,6 +122,7 @@ fn stream_host(
         }
         Ok(())
     })?;
+    let (stats, breaks) = (pass.stats, pass.breaks);
     if breaks.values().all(Vec::is_empty) && !overflowed {
         sink.begin(stream)?;
         for ev in held {
@@ -128,5 +132,5 @@ fn stream_host(
         return Ok(stats);
     }
     drop(held);
-    direct(sink, Some(&breaks))
+    direct(sink, &breaks)
 }

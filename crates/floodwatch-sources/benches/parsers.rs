@@ -349,13 +349,29 @@ fn inputs() -> Vec<Input> {
     ]
 }
 
-fn parsers(c: &mut Criterion) {
-    let inputs = inputs();
-    let mut g = c.benchmark_group("parsers");
+/// A group with this bench's settings: few samples, a short warm-up.
+fn group<'c>(
+    c: &'c mut Criterion,
+    name: &str,
+    measure: Duration,
+) -> criterion::BenchmarkGroup<'c, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group(name);
     g.sample_size(20)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
-    for inp in &inputs {
+        .measurement_time(measure);
+    g
+}
+
+/// The inputs are generated once, for both groups.
+fn benches(c: &mut Criterion) {
+    let inputs = inputs();
+    parsers(c, &inputs);
+    sniffing(c, &inputs);
+}
+
+fn parsers(c: &mut Criterion, inputs: &[Input]) {
+    let mut g = group(c, "parsers", Duration::from_secs(4));
+    for inp in inputs {
         // The generated input must be what the parser expects, and read cleanly.
         assert_eq!(
             sniff(&inp.data[..inp.data.len().min(64 * 1024)]),
@@ -411,12 +427,8 @@ fn parsers(c: &mut Criterion) {
 }
 
 /// Sniffing a file's head (`sniff::HEAD_BYTES`), as a hunt does for every file before reading it.
-fn sniffing(c: &mut Criterion) {
-    let inputs = inputs();
-    let mut g = c.benchmark_group("sniff");
-    g.sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+fn sniffing(c: &mut Criterion, inputs: &[Input]) {
+    let mut g = group(c, "sniff", Duration::from_secs(3));
     for inp in inputs.iter().filter(|i| {
         matches!(
             i.name,
@@ -431,5 +443,5 @@ fn sniffing(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parsers, sniffing);
-criterion_main!(benches);
+criterion_group!(all, benches);
+criterion_main!(all);

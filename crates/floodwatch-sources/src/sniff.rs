@@ -779,13 +779,10 @@ mod tests {
             ]
             .map(str::to_string),
         );
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        use rand::{Rng, SeedableRng};
+        // A fixed seed: the same mixtures every run.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x9E37_79B9_7F4A_7C15);
+        let mut next = |n: usize| rng.random_range(0..n);
         let mut stopped = 0;
         for _ in 0..3000 {
             // A few sources, each with its own weight, drawn into one head.

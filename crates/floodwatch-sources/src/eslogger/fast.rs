@@ -303,9 +303,9 @@ const fn word(k: &[u8]) -> u64 {
 
 /// eslogger's own form of a token object, `{"euid":501,"egid":20,...}`, read in two passes: its
 /// pairs' ends found with vector compares, then each key told by one eight-byte compare and each
-/// value by one sixteen-byte digit scan. `None` for
-/// anything else (whitespace, another key, a sign, over ten digits, a value out of its field's
-/// range, an empty object); the general loop then reads the token from its start and decides.
+/// value by one sixteen-byte digit scan. `None` for anything else (whitespace, another key, a
+/// sign, over ten digits, a value out of its field's range, an empty object); the general loop
+/// then reads the token from its start and decides.
 /// What this takes, the general loop takes too, to the same values. Returns the bytes used.
 #[inline(always)]
 fn compact_token(b: &[u8]) -> Option<(AuditToken, usize)> {

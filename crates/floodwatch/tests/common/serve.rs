@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What replaces the script path in the collection's eslogger lines (JSON-escaped there).
 pub const HOSTILE_JSON: &str = r#"\/Library\/Scripts\/.sync.sh\"><script>alert(1)<\/script><img src=x onerror=alert(2)> javascript:alert(3) \u202egnp.exe \u001b[31mRED <script>document.title='PWNED'<\/script>"#;
@@ -120,14 +120,10 @@ pub fn start(db: &Path, extra: &[&str]) -> Server {
         // Read on, so that the server never blocks on a full pipe.
         lines.for_each(drop);
     });
+    // It says so once its listener is bound: connections are taken from then on.
     let listen = rx
         .recv_timeout(Duration::from_secs(20))
-        .expect("serve did not say where it listens");
-    let t = Instant::now();
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(t.elapsed() < Duration::from_secs(20), "serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        .expect("serve did not start: it did not say where it listens");
     Server {
         child,
         base: format!("http://{listen}"),
