@@ -547,7 +547,7 @@ impl<'a> Scan<'a> {
         match self.peek()? {
             b'"' => {
                 self.pos += 1;
-                self.string_body().map(drop)
+                self.skip_string_body()
             }
             b'-' | b'0'..=b'9' => self.skip_number(),
             _ => self.skip_other(),
@@ -592,13 +592,13 @@ impl<'a> Scan<'a> {
         }
         loop {
             self.eat(b'"')?;
-            self.string_body().map(drop)?;
+            self.skip_string_body()?;
             self.eat(b':')?;
             // The common flat values inline; containers recurse.
             match self.peek()? {
                 b'"' => {
                     self.pos += 1;
-                    self.string_body().map(drop)?;
+                    self.skip_string_body()?;
                 }
                 b'-' | b'0'..=b'9' => self.skip_number()?,
                 _ => self.skip()?,
@@ -613,6 +613,14 @@ impl<'a> Scan<'a> {
                 _ => return Err(Miss),
             }
         }
+    }
+
+    /// [`Scan::string_body`], for the skip paths. Kept as its own function: calling `string_body`
+    /// from them directly ran 2.6% slower on the fleet (11 alternating rounds), with the same
+    /// instruction count.
+    #[inline(always)]
+    fn skip_string_body(&mut self) -> Scanned<()> {
+        self.string_body().map(drop)
     }
 
     /// JSON's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. The index is a
