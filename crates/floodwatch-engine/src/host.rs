@@ -15,7 +15,7 @@ use crate::network::{self, NetworkAgg};
 use crate::observe::HostSeen;
 use crate::order::{Push, ReorderBuffer};
 use crate::process::{basename, ProcId, ProcessTable};
-use crate::scope::Scope;
+use crate::scope::{NameClass, NameClasses, Scope};
 use crate::window::{SubjectWindow, Trigger, WindowEnd, WindowSignals, Windows};
 use crate::{AlertEvent, AlertEventKind, BaselineMode, EngineReject, EngineStats, Shared};
 use floodwatch_core::alert::{Alert, AlertStatus, HostVerdict};
@@ -85,6 +85,9 @@ pub struct HostEngine {
     awaiting_exit: BTreeMap<ProcId, Vec<String>>,
     /// (alert id, exit time) of those subjects, for [`crate::Engine::settle`].
     pub(crate) late_exits: Vec<(String, Ts)>,
+    /// Remembered from the scope's glob sets (never in a snapshot: rebuilt as names come).
+    #[bitcode(skip)]
+    name_classes: NameClasses,
 }
 
 impl HostEngine {
@@ -116,6 +119,7 @@ impl HostEngine {
             saw_exit: false,
             awaiting_exit: BTreeMap::new(),
             late_exits: Vec::new(),
+            name_classes: NameClasses::default(),
         }
     }
 
@@ -370,8 +374,10 @@ impl HostEngine {
     fn on_exec(&mut self, sh: &Shared, id: ProcId, ev: &Event) -> Option<ProcId> {
         let p = self.procs.get(id)?;
         let name = Scope::name_of(&p.info)?;
-        let is_tool = sh.scope.is_tool(name);
-        let is_runner = sh.scope.is_runner(name);
+        let NameClass {
+            tool: is_tool,
+            runner: is_runner,
+        } = self.name_classes.of(&sh.scope, name);
         // exec replaces the image: a declared flood of the old image ends here.
         self.windows.image_replaced(id, ev.ts);
         if !(is_tool || is_runner) {

@@ -4,6 +4,7 @@
 
 use floodwatch_core::config::Scope as ScopeConfig;
 use floodwatch_core::event::{basename, ProcInfo, SignatureClass};
+use foldhash::HashMap;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 pub struct Scope {
@@ -106,6 +107,42 @@ impl Scope {
     }
 }
 
+/// What an executable name is to the scope: a network tool, a script runner (or both, or neither).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameClass {
+    pub tool: bool,
+    pub runner: bool,
+}
+
+/// Each exec'd name's [`NameClass`], remembered per host: a host execs the same few names over and
+/// over, and matching both glob sets cost about 570 instructions an exec (1.4% of an eslogger
+/// hunt's). Names are attacker-chosen: the memory is bounded, and starts over when full.
+#[derive(Default)]
+pub struct NameClasses {
+    known: HashMap<Box<str>, NameClass>,
+}
+
+impl NameClasses {
+    /// Names remembered at most (a few hundred kilobytes at worst).
+    const LIMIT: usize = 4096;
+
+    /// `name`'s class, as [`Scope::is_tool`] and [`Scope::is_runner`] give it.
+    pub fn of(&mut self, scope: &Scope, name: &str) -> NameClass {
+        if let Some(&class) = self.known.get(name) {
+            return class;
+        }
+        let class = NameClass {
+            tool: scope.is_tool(name),
+            runner: scope.is_runner(name),
+        };
+        if self.known.len() >= Self::LIMIT {
+            self.known.clear();
+        }
+        self.known.insert(name.into(), class);
+        class
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +161,46 @@ mod tests {
             },
             ..ProcInfo::default()
         }
+    }
+
+    /// The remembered class is the glob sets' answer, for names of every kind, asked in turn and
+    /// again, past the limit where the memory starts over (which it does, staying bounded).
+    #[test]
+    fn remembered_name_classes_are_the_glob_sets_answers() {
+        let s = Scope::new(&Config::default().scope).unwrap();
+        let mut classes = NameClasses::default();
+        let mut names: Vec<String> = [
+            "curl",
+            "ping",
+            "-zsh",
+            "python3.11",
+            "bash",
+            "hping3",
+            "",
+            "-",
+        ]
+        .map(String::from)
+        .to_vec();
+        names.extend((0..NameClasses::LIMIT + 100).map(|i| match i % 4 {
+            0 => format!("tool{i}"),
+            1 => format!("python3.{i}"),
+            2 => format!("-{i}sh"),
+            _ => format!("nc{i}"),
+        }));
+        let mut kinds = std::collections::BTreeSet::new();
+        for round in 0..2 {
+            for name in &names {
+                let want = NameClass {
+                    tool: s.is_tool(name),
+                    runner: s.is_runner(name),
+                };
+                assert_eq!(classes.of(&s, name), want, "{name:?}, round {round}");
+                assert!(classes.known.len() <= NameClasses::LIMIT);
+                kinds.insert((want.tool, want.runner));
+            }
+        }
+        // Tools, runners and neither were all among them.
+        assert!(kinds.len() >= 3, "{kinds:?}");
     }
 
     #[test]
