@@ -402,7 +402,8 @@ pub struct Agent {
     #[serde(deserialize_with = "de_duration")]
     pub crash_loop_window: Duration,
     /// Optional metrics endpoint (Prometheus text format) on a loopback address, e.g.
-    /// "127.0.0.1:9184"; another address is refused.
+    /// "127.0.0.1:9184"; another address is refused. Port 0 lets the system pick one; the agent
+    /// says where it listens on stderr (`floodwatch: agent: metrics: http://…/metrics`).
     #[serde(default)]
     pub metrics: Option<String>,
     #[serde(default, rename = "source")]

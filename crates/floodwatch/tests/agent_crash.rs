@@ -206,35 +206,34 @@ fn a_silent_source_and_a_crash_looping_command_are_health_findings() {
     let state = dir.path().join("agent.sqlite");
     let quiet = dir.path().join("quiet.jsonl");
     std::fs::write(&quiet, "").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let cfg = dir.path().join("agent.toml");
     std::fs::write(
         &cfg,
         format!(
             "[agent]\nhost = \"mac-health\"\nstate = {state:?}\nrestart_delay = \"50ms\"\nrestart_delay_max = \"100ms\"\n\
-             crash_loop_restarts = 3\ncrash_loop_window = \"1m\"\nmetrics = \"127.0.0.1:{port}\"\n\
+             crash_loop_restarts = 3\ncrash_loop_window = \"1m\"\nmetrics = \"127.0.0.1:0\"\n\
              [[agent.source]]\nname = \"<b>dies</b>\"\ncommand = [\"sh\", \"-c\", \"exit 3\"]\n\
              [[agent.source]]\nname = \"quiet\"\npath = {quiet:?}\nfollow = true\nformat = \"eslogger\"\nsilence = \"1s\"\n"
         ),
     )
     .unwrap();
     let db = dir.path().join("store.sqlite");
-    let agent = Command::new(bin())
+    let mut agent = Command::new(bin())
         .args(["agent", "--config", cfg.to_str().unwrap()])
         .args(["--db", db.to_str().unwrap()])
         .env_remove("FLOODWATCH_CONFIG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The metrics port is the system's pick (port 0): the agent says it on stderr. Picking a free
+    // port here and handing it over could race with another test's bind.
+    let metrics_at = said_on_stderr(&mut agent, "floodwatch: agent: metrics: http://");
     std::thread::sleep(Duration::from_secs(4));
     let metrics = {
         use std::io::{Read, Write};
-        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let addr = metrics_at.trim_end_matches("/metrics");
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
         c.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
         let mut t = String::new();
         c.read_to_string(&mut t).unwrap();
@@ -298,36 +297,33 @@ fn a_silent_source_and_a_crash_looping_command_are_health_findings() {
     assert!(n >= 3.0, "{restarts}");
 }
 
-/// `floodwatch serve` on the store with the agent's state file: its /health page.
-fn serve_health(db: &Path, state: &Path) -> String {
-    use std::io::{Read, Write};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(bin())
-        .args(["serve", "--db", db.to_str().unwrap()])
-        .args(["--agent-state", state.to_str().unwrap()])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env_remove("FLOODWATCH_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let page = loop {
-        if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            c.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-                .unwrap();
-            let mut t = String::new();
-            c.read_to_string(&mut t).unwrap();
-            break t;
+/// The rest of the first stderr line of `child` that starts with `prefix` (within 20 s); the
+/// remaining lines are read on, so the child never blocks on a full pipe.
+fn said_on_stderr(child: &mut Child, prefix: &str) -> String {
+    use std::io::{BufRead, BufReader};
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wanted = prefix.to_string();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+        for line in lines.by_ref() {
+            if let Some(rest) = line.strip_prefix(&wanted) {
+                let _ = tx.send(rest.to_string());
+                break;
+            }
         }
-        assert!(Instant::now() < deadline, "serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let _ = server.kill();
-    let _ = server.wait();
+        lines.for_each(drop);
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("nothing on stderr starts with {prefix:?}"))
+}
+
+/// `floodwatch serve` on the store with the agent's state file: its /health page. The server binds
+/// a port the system picks and says which (see `common::serve::start`).
+fn serve_health(db: &Path, state: &Path) -> String {
+    let state = state.to_str().unwrap();
+    let server = common::serve::start(db, &["--agent-state", state]);
+    let (status, page, _) = common::serve::get(&format!("{}/health", server.base), &[]);
+    assert_eq!(status, 200, "{page}");
     page
 }

@@ -7,7 +7,6 @@ mod common;
 
 use common::serve::{bin, hostile_store, start, HOSTILE_BASH, HOSTILE_HOST};
 use serde_json::{json, Value};
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,30 +46,39 @@ fn call(method: &str, url: &str, body: Option<Value>) -> Value {
 }
 
 impl Driver {
-    /// chromedriver on a free port and a headless Chromium session; None (with the reason) when
-    /// they are not installed.
+    /// chromedriver on a port the system picks (`--port=0`; it says which on stdout) and a
+    /// headless Chromium session; None (with the reason) when they are not installed. Picking a
+    /// free port here and handing it over could race with another test's bind.
     fn start() -> Result<Driver, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new("chromedriver")
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| {
                 format!("chromedriver cannot start ({e}): apt-get install chromium chromium-driver")
             })?;
-        let base = format!("http://127.0.0.1:{port}");
-        let t = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if t.elapsed() > Duration::from_secs(20) {
-                return Err("chromedriver did not listen within 20 s".into());
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+            for line in lines.by_ref() {
+                // "ChromeDriver was started successfully on port 46803."
+                if let Some(rest) = line.split("started successfully on port ").nth(1) {
+                    let _ = tx.send(rest.trim_end_matches('.').trim().to_string());
+                    break;
+                }
             }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            // Read on, so that chromedriver never blocks on a full pipe.
+            lines.for_each(drop);
+        });
+        let Ok(port) = rx.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("chromedriver did not say it listens within 20 s".into());
+        };
+        let base = format!("http://127.0.0.1:{port}");
         let v = call(
             "POST",
             &format!("{base}/session"),

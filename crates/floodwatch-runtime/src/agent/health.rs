@@ -283,6 +283,10 @@ pub(crate) fn serve_metrics(
     let listener = std::net::TcpListener::bind(addr).map_err(|e| {
         floodwatch_core::Error::io(format!("agent.metrics: listening on {addr}"), e)
     })?;
+    // Where it listens, which port 0 (the system picks one) leaves to be told.
+    if let Ok(bound) = listener.local_addr() {
+        super::source::log("metrics", &format!("http://{bound}/metrics"));
+    }
     std::thread::Builder::new()
         .name("metrics".into())
         .spawn(move || {

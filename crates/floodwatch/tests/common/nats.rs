@@ -1,10 +1,11 @@
 //! A real `nats-server` (Debian's package) for the fleet tests: JetStream on, the fleet's partition
-//! mapping from `floodwatch fleet server-config`, on a free loopback port with a temporary store,
+//! mapping from `floodwatch fleet server-config`, on a loopback port it picks itself (`-p -1`; then
+//! the same one on every restart) with a temporary store,
 //! stopped (and started again) at will and killed at the end. Without a server the tests fail in
 //! CI (`.ci/run` installs it and sets FLOODWATCH_NATS_REQUIRED=1) and are skipped, with the reason,
 //! elsewhere.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ pub struct Nats {
     child: Option<Child>,
     server: PathBuf,
     conf: PathBuf,
+    /// The client port, once the first start has picked it (0 before).
     port: u16,
     pub url: String,
     /// The store folder and config (removed at the end).
@@ -34,14 +36,6 @@ fn find_server() -> Option<PathBuf> {
 
 fn required() -> bool {
     std::env::var_os("FLOODWATCH_NATS_REQUIRED").is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 pub fn bin() -> PathBuf {
@@ -79,15 +73,16 @@ impl Nats {
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let store = dir.path().join("js");
+        // The port is the server's own pick (`-p -1` on the first start, see `run`): a free port
+        // found here and handed over could be taken by another test's bind in between.
         let out = fw(&[
             "fleet",
             "server-config",
             "--partitions",
             &partitions.to_string(),
             "--listen",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:4222",
             "--store-dir",
             store.to_str().unwrap(),
         ]);
@@ -98,8 +93,8 @@ impl Nats {
             child: None,
             server,
             conf,
-            port,
-            url: format!("nats://127.0.0.1:{port}"),
+            port: 0,
+            url: String::new(),
             dir,
         };
         n.run();
@@ -107,15 +102,24 @@ impl Nats {
     }
 
     /// Starts the server (again) on the same port and store, and waits until it takes clients.
+    /// The first start lets the server pick the port (`-p -1`, over the config's) and reads it from
+    /// the ports file the server writes (`--ports_file_dir`); later starts ask for that port.
     pub fn run(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("nats.log"))
             .unwrap();
+        let port = if self.port == 0 {
+            "-1".to_string()
+        } else {
+            self.port.to_string()
+        };
         let child = Command::new(&self.server)
             .arg("-c")
             .arg(&self.conf)
+            .args(["-p", &port, "--ports_file_dir"])
+            .arg(self.dir.path())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn();
@@ -123,14 +127,41 @@ impl Nats {
             Ok(c) => c,
             Err(e) => panic!("starting {}: {e}", self.server.display()),
         };
+        let ports = self
+            .dir
+            .path()
+            .join(format!("nats-server_{}.ports", child.id()));
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(status)) = c.try_wait() {
-                    panic!("nats-server exited at start ({status}): {}", self.log());
-                }
+        // {"nats":["nats://127.0.0.1:35635"]}, written once the client port is bound.
+        let said = loop {
+            if let Some(url) = std::fs::read_to_string(&ports).ok().and_then(|t| {
+                let v: serde_json::Value = serde_json::from_str(&t).ok()?;
+                Some(v["nats"][0].as_str()?.to_string())
+            }) {
+                break url;
             }
+            self.exited_at_start();
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not write {}: {}",
+                ports.display(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let bound: u16 = said
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("nats-server's ports file says {said:?}"));
+        if self.port == 0 {
+            self.port = bound;
+            self.url = format!("nats://127.0.0.1:{bound}");
+        }
+        assert_eq!(bound, self.port, "nats-server restarted on another port");
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            self.exited_at_start();
             assert!(
                 Instant::now() < deadline,
                 "nats-server did not listen on {}: {}",
@@ -138,6 +169,15 @@ impl Nats {
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Fails the test with the server's log if it has exited (a port taken, a bad config).
+    fn exited_at_start(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            if let Ok(Some(status)) = c.try_wait() {
+                panic!("nats-server exited at start ({status}): {}", self.log());
+            }
         }
     }
 
