@@ -83,8 +83,8 @@ impl<'a> Scan<'a> {
         self.pos = pos;
     }
 
-    #[cfg(test)]
-    pub(super) fn pos(&self) -> usize {
+    /// Bytes read so far (the end of the last value read).
+    pub(crate) fn pos(&self) -> usize {
         self.pos
     }
 
