@@ -713,6 +713,20 @@ mod tests {
 
     /// The shallow value decides as a full `Value` does, on every JSON record of the real corpus
     /// (each kind the sniffer tells) and on hand-made objects at the edges of its depth.
+    /// Every file under the folders `roots`, depth first (the first root first).
+    fn files_under(roots: &[&str]) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        let mut stack: Vec<std::path::PathBuf> = roots.iter().rev().map(Into::into).collect();
+        while let Some(p) = stack.pop() {
+            if p.is_dir() {
+                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
+
     /// [`next_shallow`] as serde alone read it (before the scanner went first).
     fn serde_next_shallow(text: &str, at: usize) -> Option<(Value, usize)> {
         let rest = text.get(at..)?;
@@ -739,18 +753,10 @@ mod tests {
             );
         };
         let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/corpus");
-        let mut samples: Vec<String> = Vec::new();
-        let mut dirs = vec![std::path::PathBuf::from(corpus)];
-        while let Some(d) = dirs.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    dirs.push(p);
-                } else {
-                    samples.push(String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned());
-                }
-            }
-        }
+        let samples: Vec<String> = files_under(&[corpus])
+            .into_iter()
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+            .collect();
         let mut objects = 0;
         for text in &samples {
             let mut at = 0;
@@ -899,17 +905,12 @@ mod tests {
     #[test]
     fn stopping_early_gives_the_verdict_of_reading_every_line() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-        let mut files = vec![
-            std::path::PathBuf::from(format!("{root}/tests/data/corpus")),
-            std::path::PathBuf::from(format!("{root}/examples/collection")),
-        ];
         let mut pool: Vec<String> = Vec::new();
         let mut heads = 0;
-        while let Some(file) = files.pop() {
-            if file.is_dir() {
-                files.extend(std::fs::read_dir(&file).unwrap().map(|e| e.unwrap().path()));
-                continue;
-            }
+        for file in files_under(&[
+            &format!("{root}/tests/data/corpus"),
+            &format!("{root}/examples/collection"),
+        ]) {
             let bytes = std::fs::read(&file).unwrap();
             let head = &bytes[..bytes.len().min(HEAD_BYTES)];
             assert_eq!(sniff_with(head, true), sniff_with(head, false), "{file:?}");
