@@ -711,8 +711,6 @@ mod tests {
         assert_eq!(text_counts(&head), char_counts(&head));
     }
 
-    /// The shallow value decides as a full `Value` does, on every JSON record of the real corpus
-    /// (each kind the sniffer tells) and on hand-made objects at the edges of its depth.
     /// Every file under the folders `roots`, depth first (the first root first).
     fn files_under(roots: &[&str]) -> Vec<std::path::PathBuf> {
         let mut out = Vec::new();
@@ -829,6 +827,8 @@ mod tests {
         }
     }
 
+    /// The shallow value decides as a full `Value` does, on every JSON record of the real corpus
+    /// (each kind the sniffer tells) and on hand-made objects at the edges of its depth.
     #[test]
     fn shallow_values_classify_as_full_values_do() {
         let same = |text: &str| -> bool {
