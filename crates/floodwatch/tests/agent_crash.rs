@@ -228,7 +228,11 @@ fn a_silent_source_and_a_crash_looping_command_are_health_findings() {
         .unwrap();
     // The metrics port is the system's pick (port 0): the agent says it on stderr. Picking a free
     // port here and handing it over could race with another test's bind.
-    let metrics_at = said_on_stderr(&mut agent, "floodwatch: agent: metrics: http://");
+    let metrics_at = common::said_after(
+        agent.stderr.take().unwrap(),
+        "floodwatch: agent: metrics: http://",
+    )
+    .expect("the agent did not say where its metrics listen");
     std::thread::sleep(Duration::from_secs(4));
     let metrics = {
         use std::io::{Read, Write};
@@ -295,27 +299,6 @@ fn a_silent_source_and_a_crash_looping_command_are_health_findings() {
         .unwrap_or_else(|| panic!("{metrics}"));
     let n: f64 = restarts.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(n >= 3.0, "{restarts}");
-}
-
-/// The rest of the first stderr line of `child` that starts with `prefix` (within 20 s); the
-/// remaining lines are read on, so the child never blocks on a full pipe.
-fn said_on_stderr(child: &mut Child, prefix: &str) -> String {
-    use std::io::{BufRead, BufReader};
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let wanted = prefix.to_string();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
-        for line in lines.by_ref() {
-            if let Some(rest) = line.strip_prefix(&wanted) {
-                let _ = tx.send(rest.to_string());
-                break;
-            }
-        }
-        lines.for_each(drop);
-    });
-    rx.recv_timeout(Duration::from_secs(20))
-        .unwrap_or_else(|_| panic!("nothing on stderr starts with {prefix:?}"))
 }
 
 /// `floodwatch serve` on the store with the agent's state file: its /health page. The server binds

@@ -50,7 +50,6 @@ impl Driver {
     /// headless Chromium session; None (with the reason) when they are not installed. Picking a
     /// free port here and handing it over could race with another test's bind.
     fn start() -> Result<Driver, String> {
-        use std::io::{BufRead, BufReader};
         let mut child = Command::new("chromedriver")
             .arg("--port=0")
             .stdout(Stdio::piped())
@@ -59,25 +58,16 @@ impl Driver {
             .map_err(|e| {
                 format!("chromedriver cannot start ({e}): apt-get install chromium chromium-driver")
             })?;
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-            for line in lines.by_ref() {
-                // "ChromeDriver was started successfully on port 46803."
-                if let Some(rest) = line.split("started successfully on port ").nth(1) {
-                    let _ = tx.send(rest.trim_end_matches('.').trim().to_string());
-                    break;
-                }
-            }
-            // Read on, so that chromedriver never blocks on a full pipe.
-            lines.for_each(drop);
-        });
-        let Ok(port) = rx.recv_timeout(Duration::from_secs(20)) else {
+        // "ChromeDriver was started successfully on port 46803."
+        let Some(said) = common::said_after(
+            child.stdout.take().unwrap(),
+            "started successfully on port ",
+        ) else {
             let _ = child.kill();
             let _ = child.wait();
             return Err("chromedriver did not say it listens within 20 s".into());
         };
+        let port = said.trim_end_matches('.').trim().to_string();
         let base = format!("http://127.0.0.1:{port}");
         let v = call(
             "POST",

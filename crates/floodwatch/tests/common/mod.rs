@@ -12,6 +12,26 @@ use floodwatch_runtime::{hunt_observed, HuntOptions, HuntResult};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+/// What a child says after `marker` on the first line of `out` (its stdout or stderr) that holds
+/// it, if it does within 20 s: how a server started on port 0 tells its port. The lines after it
+/// are read on, so that the child never blocks on a full pipe.
+pub fn said_after(out: impl std::io::Read + Send + 'static, marker: &str) -> Option<String> {
+    use std::io::{BufRead, BufReader};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wanted = marker.to_string();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(out).lines().map_while(Result::ok);
+        for line in lines.by_ref() {
+            if let Some((_, rest)) = line.split_once(&wanted) {
+                let _ = tx.send(rest.to_string());
+                break;
+            }
+        }
+        lines.for_each(drop);
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(20)).ok()
+}
+
 /// `examples/collection`, one folder per host.
 pub fn collection() -> PathBuf {
     PathBuf::from(concat!(

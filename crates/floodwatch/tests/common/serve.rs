@@ -1,10 +1,8 @@
 //! `floodwatch serve` test helpers: a store holding a hostile command line, executable path and host
 //! name, the real binary serving it on loopback, and a small HTTP client.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 /// What replaces the script path in the collection's eslogger lines (JSON-escaped there).
 pub const HOSTILE_JSON: &str = r#"\/Library\/Scripts\/.sync.sh\"><script>alert(1)<\/script><img src=x onerror=alert(2)> javascript:alert(3) \u202egnp.exe \u001b[31mRED <script>document.title='PWNED'<\/script>"#;
@@ -106,24 +104,10 @@ pub fn start(db: &Path, extra: &[&str]) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
-        for line in lines.by_ref() {
-            if let Some(rest) = line.strip_prefix("floodwatch serve: http://") {
-                let addr = rest.split(' ').next().unwrap_or_default().to_string();
-                let _ = tx.send(addr);
-                break;
-            }
-        }
-        // Read on, so that the server never blocks on a full pipe.
-        lines.for_each(drop);
-    });
     // It says so once its listener is bound: connections are taken from then on.
-    let listen = rx
-        .recv_timeout(Duration::from_secs(20))
+    let said = super::said_after(child.stderr.take().unwrap(), "floodwatch serve: http://")
         .expect("serve did not start: it did not say where it listens");
+    let listen = said.split(' ').next().unwrap_or_default().to_string();
     Server {
         child,
         base: format!("http://{listen}"),
