@@ -5,7 +5,9 @@
 #
 # - Input: the simulator's fleet under bench/out/ (the one bench/hunt-throughput.sh uses).
 # - DuckDB: the Python package, installed into bench/out/venv on first use (from PyPI).
-# - Runs alternate (floodwatch, duckdb, floodwatch, duckdb, ...); /usr/bin/time gives wall time and peak RSS.
+# - Runs alternate (floodwatch, duckdb, floodwatch, duckdb, ...); wall time from bash's microsecond clock,
+#   peak RSS from /usr/bin/time. Besides the ratio of the medians it prints the median of per-run ratios
+#   (each pair of neighbouring runs shares the machine's state of the moment) and the fastest runs' ratio.
 # - Both sides write their full results to files (floodwatch: alerts and the per-file summary; DuckDB: the
 #   per-window counts of both channels), so neither can skip work.
 # floodwatch does more than the SQL: it also reads the unified log, keeps a process table with lineage,
@@ -71,16 +73,23 @@ echo "input: $DATA, $ALL_BYTES bytes in $(find "$DATA" -type f | wc -l) files (e
 
 RESULTS=$OUT/compare-duckdb.tsv
 : > "$RESULTS"
+# Wall time from bash's microsecond clock around each run (/usr/bin/time's %e has 10 ms steps, 3% of a
+# 0.3 s run); /usr/bin/time still gives the peak RSS.
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }'; }
 for run in $(seq 1 "$RUNS"); do
+  t0=$EPOCHREALTIME
   /usr/bin/time -f "%e %M" -o "$OUT/time.txt" ./target/release/floodwatch hunt "$DATA" --threads "$THREADS" \
     --format jsonl --output "$OUT/compare-alerts.jsonl" --summary-json "$OUT/compare-summary.json" 2>/dev/null
-  read -r secs rss < "$OUT/time.txt"
+  secs=$(since "$t0")
+  read -r _ rss < "$OUT/time.txt"
   printf "floodwatch\t%s\t%s\t%s\t-\t-\t-\t%s alerts\n" "$run" "$secs" "$rss" \
     "$(wc -l < "$OUT/compare-alerts.jsonl")" >> "$RESULTS"
 
+  t0=$EPOCHREALTIME
   /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$VENV/bin/python" "$OUT/duckdb_channels.py" "$SQL" "$DATA" "$OUT" \
     "$THREADS" "$OUT/duckdb-times.txt"
-  read -r secs rss < "$OUT/time.txt"
+  secs=$(since "$t0")
+  read -r _ rss < "$OUT/time.txt"
   read -r setup q_exec q_nettop n_exec n_nettop < "$OUT/duckdb-times.txt"
   printf "duckdb\t%s\t%s\t%s\t%s\t%s\t%s\t%s hot exec windows, %s nettop windows\n" \
     "$run" "$secs" "$rss" "$setup" "$q_exec" "$q_nettop" "$n_exec" "$n_nettop" >> "$RESULTS"
@@ -101,4 +110,9 @@ print(f"median wall time, {threads} thread(s): floodwatch {med['floodwatch']:.2f
       f" (its two statements alone: {queries:.2f} s)")
 print(f"ratio duckdb_time / floodwatch_time = {med['duckdb'] / med['floodwatch']:.2f}"
       f" (statements only: {queries / med['floodwatch']:.2f})")
+# The machine's speed drifts between minutes: each run of one is compared with the other's run beside it.
+wall = {t: [float(r[2]) for r in rows if r[0] == t] for t in ("floodwatch", "duckdb")}
+pairs = [d / f for f, d in zip(wall["floodwatch"], wall["duckdb"])]
+print(f"per-run ratios (each duckdb run / the floodwatch run before it): median {statistics.median(pairs):.2f},"
+      f" range {min(pairs):.2f}-{max(pairs):.2f}; fastest runs: {min(wall['duckdb']) / min(wall['floodwatch']):.2f}")
 PY
