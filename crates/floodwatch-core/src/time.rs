@@ -3,6 +3,7 @@
 //! Ingest parses fixed formats by hand (RFC 3339 with `Z`, unified log's `YYYY-MM-DD HH:MM:SS.ffffff+hhmm`)
 //! because a general parser costs 3-4x more per line on the hot path (see shared/docs/rust-stack.md §3).
 
+use crate::swar;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -151,28 +152,21 @@ fn fraction_nanos(b: &[u8]) -> Option<i64> {
 }
 
 /// The run of digits `b` starts with: its length, and its value in nanoseconds when it is a
-/// fraction (1 to 9 digits). Eight bytes are tested at once: the time of every eslogger event and
-/// process start and of every nettop row has one, and a loop over its digits was about a third of
-/// the time parse.
+/// fraction (1 to 9 digits). Eight bytes are tested at once ([`swar`]): the time of every eslogger
+/// event and process start and of every nettop row has one, and a loop over its digits was about a
+/// third of the time parse.
 fn fraction_run(b: &[u8]) -> (usize, Option<i64>) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let w = load8(b);
-    // A byte is a digit when its high nibble is 3 and adding 6 keeps it so (0x30..=0x39). A carry
-    // out of a byte >= 0xFA only reaches the bytes after it, past the first non-digit.
-    let off = ((w & (0xF0 * ONES)) ^ (0x30 * ONES))
-        | ((w.wrapping_add(6 * ONES) & (0xF0 * ONES)) ^ (0x30 * ONES));
-    // Bit 7 of each byte that is not a digit.
-    let non_digit = (((off & (0x7F * ONES)) + 0x7F * ONES) | off) & (0x80 * ONES);
-    let n = (non_digit.trailing_zeros() / 8) as usize;
+    // Fewer than eight bytes sit in the last lanes, after lanes of zeros (digits, never flagged).
+    let (lanes, before) = match (swar::word(b, 0), b.len()) {
+        (Some(w), _) => (w, 0),
+        (None, 0) => return (0, None),
+        (None, len) => (swar::padded(b), 8 - len),
+    };
+    // `first` of no flag is 8: all eight lanes are digits.
+    let n = swar::first(swar::not_digit(lanes)) - before;
     if n == 0 {
         return (0, None);
     }
-    // The n digits at the top of the word, zeros (leading) below: then the classic three steps
-    // that combine pairs, quads and the two halves.
-    let mut v = (w.wrapping_sub(0x30 * ONES)) << (8 * (8 - n));
-    v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
-    v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
-    v = (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF;
     const SCALE: [i64; 9] = [
         100_000_000,
         10_000_000,
@@ -184,41 +178,26 @@ fn fraction_run(b: &[u8]) -> (usize, Option<i64>) {
         10,
         1,
     ];
+    // All lanes digits (a whole word of them, or all of a shorter `b`): the lanes are the value's.
+    let digits = if n + before == 8 {
+        lanes
+    } else {
+        swar::padded(&b[..n])
+    };
+    let v = swar::eight_digits(digits) as i64;
     if n < 8 {
-        return (n, Some(v as i64 * SCALE[n - 1]));
+        return (n, Some(v * SCALE[n - 1]));
     }
     // Eight digits: a ninth, and a tenth (too many) are looked at one by one.
     let digit = |i: usize| b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10);
     match digit(8) {
-        None => (8, Some(v as i64 * 10)),
+        None => (8, Some(v * 10)),
         Some(d) => {
             let run = 9 + b[9..].iter().take_while(|c| c.is_ascii_digit()).count();
-            let value = (run == 9).then_some(v as i64 * 10 + i64::from(d));
+            let value = (run == 9).then_some(v * 10 + i64::from(d));
             (run, value)
         }
     }
-}
-
-/// The first eight bytes of `b` as a little-endian word, `x` (not a digit) past its end. Built
-/// in registers: a copy into a stack buffer cost a `memcpy` call and a stalled load per time.
-#[inline(always)]
-fn load8(b: &[u8]) -> u64 {
-    const PAD: u64 = 0x7878_7878_7878_7878;
-    if let Some(w) = b.first_chunk::<8>() {
-        return u64::from_le_bytes(*w);
-    }
-    let n = b.len();
-    let w = match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
-        // Two loads that overlap when n < 8: the bytes they share are the same.
-        (Some(lo), Some(hi)) => {
-            u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << (8 * (n - 4))
-        }
-        _ => b
-            .iter()
-            .enumerate()
-            .fold(0, |w, (i, &c)| w | u64::from(c) << (8 * i)),
-    };
-    w | PAD << (8 * n)
 }
 
 /// Two digits at `b[i..i + 2]`, or a flag that one is not a digit.

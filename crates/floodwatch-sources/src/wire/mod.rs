@@ -11,5 +11,5 @@ pub(crate) mod keys;
 pub(crate) mod lanes;
 pub(crate) mod reject;
 pub(crate) mod scan;
-pub(crate) mod swar;
+pub(crate) use floodwatch_core::swar;
 pub(crate) mod text;

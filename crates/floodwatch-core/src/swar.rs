@@ -1,5 +1,5 @@
 //! Eight bytes at a time (SWAR: SIMD within a register), for the hot loops over short runs: the
-//! JSON scanner's strings and digits, nettop's commas. A byte is "flagged" by the high bit of its
+//! JSON scanner's strings and digits, nettop's commas, the fractions of timestamps. A byte is "flagged" by the high bit of its
 //! lane; every test here is exact for every lane (no borrow or carry crosses a byte).
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -9,7 +9,7 @@ const HIGH: u64 = 0x8080_8080_8080_8080;
 /// The eight bytes of `b` at `i`, little-endian (the first byte in the lowest lane); None when
 /// fewer than eight are left.
 #[inline(always)]
-pub(crate) fn word(b: &[u8], i: usize) -> Option<u64> {
+pub fn word(b: &[u8], i: usize) -> Option<u64> {
     let chunk = b.get(i..i + 8)?;
     let mut w = [0u8; 8];
     w.copy_from_slice(chunk);
@@ -20,33 +20,33 @@ pub(crate) fn word(b: &[u8], i: usize) -> Option<u64> {
 /// high bit exactly when the byte is `n` or more (at most 0x7f + 0x7f: no carry out); a byte of
 /// 0x80 or more already has it.
 #[inline(always)]
-pub(crate) fn below(x: u64, n: u8) -> u64 {
+pub fn below(x: u64, n: u8) -> u64 {
     !(((x & LOW) + ONES * u64::from(0x80 - n)) | x) & HIGH
 }
 
 /// Flags the bytes of `x` equal to `c`.
 #[inline(always)]
-pub(crate) fn equal(x: u64, c: u8) -> u64 {
+pub fn equal(x: u64, c: u8) -> u64 {
     below(x ^ (ONES * u64::from(c)), 1)
 }
 
 /// Flags the bytes of `x` that are not ASCII digits.
 #[inline(always)]
-pub(crate) fn not_digit(x: u64) -> u64 {
+pub fn not_digit(x: u64) -> u64 {
     // Digits become 0..=9, every other byte 10 or more.
     !below(x ^ (ONES * 0x30), 10) & HIGH
 }
 
 /// The lane (0-7) of the lowest flag.
 #[inline(always)]
-pub(crate) fn first(flags: u64) -> usize {
+pub fn first(flags: u64) -> usize {
     (flags.trailing_zeros() / 8) as usize
 }
 
 /// The value of the eight digit values (0-9, one per lane) in `x`, the first (lowest lane) the
 /// most significant: pairs, then fours, then the eight, each step one multiply.
 #[inline(always)]
-pub(crate) fn digit_lanes_value(x: u64) -> u64 {
+pub fn digit_lanes_value(x: u64) -> u64 {
     let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
     let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_ffff_0000_ffff;
     (x.wrapping_mul(10_000) + (x >> 32)) & 0xffff_ffff
@@ -54,7 +54,7 @@ pub(crate) fn digit_lanes_value(x: u64) -> u64 {
 
 /// The value of eight ASCII digits in `x` (see [`digit_lanes_value`]). Every lane must be a digit.
 #[inline(always)]
-pub(crate) fn eight_digits(x: u64) -> u64 {
+pub fn eight_digits(x: u64) -> u64 {
     digit_lanes_value(x.wrapping_sub(ONES * u64::from(b'0')))
 }
 
@@ -63,7 +63,7 @@ pub(crate) fn eight_digits(x: u64) -> u64 {
 /// padded buffer first, the words were read back across the copy's smaller stores, and every
 /// nettop count stalled on store forwarding (perf: a third of `count_cell`).
 #[inline]
-pub(crate) fn digits_16(b: &[u8]) -> Option<u64> {
+pub fn digits_16(b: &[u8]) -> Option<u64> {
     let n = b.len();
     if n == 0 || n > 16 {
         return None;
@@ -86,7 +86,7 @@ const ZEROS: u64 = ONES * b'0' as u64;
 /// 1 to 8 bytes as the last lanes of a word whose first lanes are ASCII zeros (`"12"` is
 /// `"00000012"`).
 #[inline(always)]
-fn padded(b: &[u8]) -> u64 {
+pub fn padded(b: &[u8]) -> u64 {
     let n = b.len();
     debug_assert!((1..=8).contains(&n));
     if n == 8 {
