@@ -18,6 +18,8 @@ MB=${1:-300}
 HOSTS=${2:-16}
 THREADS=${3:-2}
 RUNS=${4:-3}
+# FLOODWATCH=path times another build (bench/pgo-build.sh's: FLOODWATCH=bench/out/pgo/floodwatch).
+FLOODWATCH=${FLOODWATCH:-./target/release/floodwatch}
 OUT=bench/out
 DATA=$OUT/fleet-${MB}mb-${HOSTS}h
 VENV=$OUT/venv
@@ -68,7 +70,7 @@ NT_BYTES=$(cat "$DATA"/*/nettop.csv | wc -c)
 ALL_BYTES=$(du -sb "$DATA" | cut -f1)
 DUCK_VERSION=$("$VENV/bin/python" -c "import duckdb; print(duckdb.__version__)")
 echo "input: $DATA, $ALL_BYTES bytes in $(find "$DATA" -type f | wc -l) files (eslogger $ES_BYTES, nettop $NT_BYTES);" \
-  "threads: $THREADS; duckdb $DUCK_VERSION;" \
+  "threads: $THREADS; floodwatch $FLOODWATCH; duckdb $DUCK_VERSION;" \
   "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 
 RESULTS=$OUT/compare-duckdb.tsv
@@ -78,7 +80,7 @@ RESULTS=$OUT/compare-duckdb.tsv
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }'; }
 for run in $(seq 1 "$RUNS"); do
   t0=$EPOCHREALTIME
-  /usr/bin/time -f "%e %M" -o "$OUT/time.txt" ./target/release/floodwatch hunt "$DATA" --threads "$THREADS" \
+  /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$FLOODWATCH" hunt "$DATA" --threads "$THREADS" \
     --format jsonl --output "$OUT/compare-alerts.jsonl" --summary-json "$OUT/compare-summary.json" 2>/dev/null
   secs=$(since "$t0")
   read -r _ rss < "$OUT/time.txt"
