@@ -11,10 +11,8 @@ HOSTS=${2:-16}
 OUT=bench/out/fleet-${MB}mb-${HOSTS}h
 DB=bench/out/learn.db
 cargo build --release -q -p floodwatch -p floodwatch-sim --examples --bins
-if [ ! -d "$OUT" ]; then
-  echo "generating ${MB} MB over ${HOSTS} hosts in $OUT" >&2
-  ./target/release/examples/make_bulk "$OUT" "$HOSTS" "$MB" 7 >/dev/null
-fi
+source bench/bulk-fleet.sh
+bulk_fleet "$MB" "$HOSTS"
 BYTES=$(du -sb "$OUT" | cut -f1)
 echo "input: $OUT, $BYTES bytes; machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 rm -f "$DB" "$DB-wal" "$DB-shm"

@@ -26,10 +26,8 @@ VENV=$OUT/venv
 SQL=bench/compare-duckdb.sql
 
 cargo build --release -q -p floodwatch -p floodwatch-sim --examples --bins
-if [ ! -d "$DATA" ]; then
-  echo "generating ${MB} MB over ${HOSTS} hosts in $DATA" >&2
-  ./target/release/examples/make_bulk "$DATA" "$HOSTS" "$MB" 7 >/dev/null
-fi
+source bench/bulk-fleet.sh
+bulk_fleet "$MB" "$HOSTS"
 if ! "$VENV/bin/python" -c "import duckdb" 2>/dev/null; then
   echo "installing duckdb into $VENV" >&2
   python3 -m venv "$VENV"

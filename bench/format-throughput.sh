@@ -16,10 +16,8 @@ OUT=bench/out
 DATA=$OUT/fleet-${MB}mb-${HOSTS}h
 
 cargo build --release -q -p floodwatch -p floodwatch-sim --examples --bins
-if [ ! -d "$DATA" ]; then
-  echo "generating ${MB} MB over ${HOSTS} hosts in $DATA" >&2
-  ./target/release/examples/make_bulk "$DATA" "$HOSTS" "$MB" 7 >/dev/null
-fi
+source bench/bulk-fleet.sh
+bulk_fleet "$MB" "$HOSTS"
 for fmt in eslogger:eslogger.jsonl nettop:nettop.csv; do
   name=${fmt%%:*}
   file=${fmt#*:}

@@ -9,10 +9,8 @@ HOSTS=${2:-16}
 RUNS=${3:-3}
 OUT=bench/out/fleet-${MB}mb-${HOSTS}h
 cargo build --release -q -p floodwatch -p floodwatch-sim --examples --bins
-if [ ! -d "$OUT" ]; then
-  echo "generating ${MB} MB over ${HOSTS} hosts in $OUT" >&2
-  ./target/release/examples/make_bulk "$OUT" "$HOSTS" "$MB" 7 >/dev/null
-fi
+source bench/bulk-fleet.sh
+bulk_fleet "$MB" "$HOSTS"
 BYTES=$(du -sb "$OUT" | cut -f1)
 echo "input: $OUT, $BYTES bytes, $(find "$OUT" -type f | wc -l) files; machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 printf "%-8s %-4s %10s %12s %14s %12s %8s\n" threads run seconds MB/s events/s peak_RSS_MB alerts

@@ -25,11 +25,8 @@ if ! command -v valgrind >/dev/null; then
   echo "installing valgrind (Debian package)" >&2
   apt-get install -y -q valgrind >/dev/null
 fi
-if [ ! -d "$DATA" ]; then
-  cargo build --release -q -p floodwatch-sim --examples
-  echo "generating 300 MB over 16 hosts in $DATA" >&2
-  "$TARGET/release/examples/make_bulk" "$DATA" 16 300 7 >/dev/null
-fi
+source bench/bulk-fleet.sh
+bulk_fleet 300 16
 HOST=$(ls -d "$DATA"/*/ | head -1)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

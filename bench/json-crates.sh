@@ -7,10 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILE=${1:-bench/out/fleet-300mb-16h/mac-0000/eslogger.jsonl}
-if [ ! -f "$FILE" ]; then
-  cargo build --release -q -p floodwatch-sim --examples
-  echo "generating 300 MB over 16 hosts in bench/out/fleet-300mb-16h" >&2
-  ./target/release/examples/make_bulk bench/out/fleet-300mb-16h 16 300 7 >/dev/null
+if [ $# -eq 0 ]; then
+  source bench/bulk-fleet.sh
+  bulk_fleet 300 16
 fi
 RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=bench/out/json-crates-target \
   cargo build --release -q --manifest-path bench/json-crates/Cargo.toml

@@ -14,11 +14,8 @@ if ! command -v "$PROFDATA" >/dev/null; then
   apt-get install -y -q "llvm-$LLVM" >/dev/null
 fi
 FLEET=bench/out/fleet-300mb-16h
-if [ ! -d "$FLEET" ]; then
-  cargo build --release -q -p floodwatch-sim --examples
-  echo "generating 300 MB over 16 hosts in $FLEET" >&2
-  ./target/release/examples/make_bulk "$FLEET" 16 300 7 >/dev/null
-fi
+source bench/bulk-fleet.sh
+bulk_fleet 300 16
 rm -rf "$OUT/profiles" && mkdir -p "$OUT/profiles"
 RUSTFLAGS="-Cprofile-generate=$PWD/$OUT/profiles" \
   cargo build --release -q -p floodwatch --target-dir "$OUT/generate-target"
