@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the venv the SIEM tests use (crates/floodwatch/tests/siem.rs): sigma-cli, pySigma with the
+# Builds the venv the SIEM tests use (crates/floodwatch/tests/cli/siem.rs): sigma-cli, pySigma with the
 # SigmaHQ validators and the Splunk, Elasticsearch, Kusto and DuckDB backends, and duckdb, pinned in
 # tests/siem/requirements.txt, from PyPI. Idempotent: a venv built from the same requirements is kept.
 # Where: $FLOODWATCH_SIEM_VENV, else target/siem-venv in the repository.

@@ -2,7 +2,7 @@
 //! build-mac-07's LaunchDaemon curl loop is alerted with its reasons; admin-mbp-02's slow
 //! interactive ping, build-mac-07's backup and monitoring pings are not. Re-runs are byte-identical.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use common::collection;

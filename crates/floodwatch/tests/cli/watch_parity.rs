@@ -2,7 +2,7 @@
 //! the watch's last state of the episode equals the hunt's alert field for field, except what
 //! names the input (the evidence's file) and the OCSF activity (Create in a hunt, Close live).
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use serde_json::Value;

@@ -5,7 +5,7 @@
 //! Data: the simulator's two-host fortnight (`floodwatch_sim::fortnight`): eslogger JSON lines, nettop
 //! CSV and unified-log NDJSON per host and day, in the formats of the real samples in tests/data/corpus.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use floodwatch_core::time::{days_from_civil, NANOS_PER_DAY};

@@ -2,7 +2,7 @@
 //! sensor: the channels each makes observable and the verdict per attack path (the rules in
 //! `coverage/verdicts.rs`), plus clock skew, attribution shares, and the three output formats.
 
-mod common;
+use crate::common;
 
 use floodwatch_analysis::coverage::channels::Channel;
 use floodwatch_analysis::coverage::verdicts::{AttackPath, Verdict};

@@ -1,7 +1,7 @@
 //! Bad input end to end: every bad line is rejected with its reason and location, the run completes,
 //! and the exit code is non-zero only when nothing usable was read.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use serde_json::Value;

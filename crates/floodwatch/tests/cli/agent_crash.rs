@@ -6,7 +6,7 @@
 
 #![cfg(unix)]
 
-mod common;
+use crate::common;
 
 use common::repo_root;
 use std::collections::{BTreeSet, HashMap};

@@ -4,7 +4,7 @@
 //! flooding five different addresses are five unrelated alerts. Also: the OCSF campaign line, the
 //! bundled example, and `alerts similar` with dispositions from the store.
 
-mod common;
+use crate::common;
 
 use common::{repo_root, run_cli};
 use floodwatch_core::config::Config;

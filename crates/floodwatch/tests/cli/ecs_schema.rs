@@ -5,7 +5,7 @@
 //! (process alerts), the bundled campaign (a campaign document), a real SYN flood capture (a
 //! pid-less network flood), the demo fleet and `watch`'s alert states; a broken document must fail.
 
-mod common;
+use crate::common;
 
 use common::{repo_root, run_cli};
 use serde_json::{Map, Value};

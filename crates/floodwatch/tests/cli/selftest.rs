@@ -2,7 +2,7 @@
 //! the simulator wrote for exactly the planned runs (with and without a network sensor) and fails, step
 //! by step and saying why, on telemetry without them.
 
-mod common;
+use crate::common;
 
 use floodwatch_analysis::coverage::selftest::{
     self, check, curl_argv, loop_argv, ping_argv, python_argv, sleep_argv, Check, Status,

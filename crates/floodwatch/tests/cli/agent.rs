@@ -3,7 +3,7 @@
 //! sink and SIGTERM flushes them; a followed file is read once across rotation and truncation;
 //! `--print-config` parses; bad configs are named errors.
 
-mod common;
+use crate::common;
 
 use common::repo_root;
 use std::io::{BufRead, Read, Write};

@@ -3,7 +3,7 @@
 //! with the plain bundled collection: the same alerts (OCSF finding uid, score, message) and the same
 //! per-file counts, or says what is listed as skipped and why.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use common::collection;

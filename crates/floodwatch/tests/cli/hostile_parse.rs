@@ -2,7 +2,7 @@
 //! attacker controls (argv) or a broken collector writes must not make a flood disappear, nor
 //! invent one.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use serde_json::Value;

@@ -5,7 +5,7 @@
 //! opened once. Also with workers killed (SIGKILL) mid-run and replaced, and with a campaign across
 //! hosts found by the collector.
 
-mod common;
+use crate::common;
 
 use common::nats::{fw, fw_ok, Nats, Proc};
 use serde_json::Value;

@@ -12,7 +12,7 @@
 //! Without the venv these tests fail in CI (`CI` set, or `FLOODWATCH_SIEM_REQUIRED=1`, which
 //! `.ci/run` sets) and are skipped with a message elsewhere.
 
-mod common;
+use crate::common;
 
 use common::{repo_root, run_cli};
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! `examples/collection` (table and summary) and the head of the campaign hunt of `examples/campaign`
 //! are compared with the blocks the README shows, so the README cannot drift from the tool.
 
-mod common;
+use crate::common;
 
 use common::{repo_root, run_cli};
 

@@ -8,9 +8,9 @@
 //! against the official OCSF 1.3.0 schema (`common::ocsf`).
 //!
 //! To re-record after an intended change, run
-//! `FLOODWATCH_BLESS=1 cargo test -p floodwatch --test golden` and review the diff in git.
+//! `FLOODWATCH_BLESS=1 cargo test -p floodwatch --test cli golden::` and review the diff in git.
 
-mod common;
+use crate::common;
 
 use common::{repo_root, run_cli as run};
 use std::path::{Path, PathBuf};
@@ -61,7 +61,7 @@ fn check(case: &str, name: &str, actual: &str, failures: &mut Vec<String>) {
 fn assert_no_failures(failures: Vec<String>) {
     assert!(
         failures.is_empty(),
-        "{} golden file(s) differ (if the change is intended: FLOODWATCH_BLESS=1 cargo test -p floodwatch --test golden):\n{}",
+        "{} golden file(s) differ (if the change is intended: FLOODWATCH_BLESS=1 cargo test -p floodwatch --test cli golden::):\n{}",
         failures.len(),
         failures.join("\n")
     );

@@ -4,7 +4,7 @@
 //! collection's findings are validated by the golden test, which already produces them; the joined
 //! network finding and an interactive process alert by `network.rs`.
 
-mod common;
+use crate::common;
 
 use common::{repo_root, run_cli};
 

@@ -2,7 +2,7 @@
 //! tests/data/corpus/elastic_defend, provenance there) are out of scope for a macOS analytic: a hunt
 //! names them in the files table and the summary JSON and judges nothing from them.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use serde_json::Value;

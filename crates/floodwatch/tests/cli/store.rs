@@ -6,7 +6,7 @@
 //! at 8 execs/s for two minutes: above the absolute 5 execs/s threshold, so without a baseline it alerts.
 //! That is the "CI runner's curl storm" a baseline must learn as normal for its identity and role.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use floodwatch_core::config::DEFAULT_TOML;

@@ -4,7 +4,7 @@
 //! relative paths become absolute; paths a plist cannot carry are refused. The README shows the
 //! default plist and the `log stream` predicate exactly as the binary has them.
 
-mod common;
+use crate::common;
 
 use common::repo_root;
 use floodwatch_runtime::agent::PRINT_CONFIG;

@@ -2,7 +2,7 @@
 //! with one command line rewritten to hold script tags, an event handler, a `javascript:` URL, a
 //! bidi override and an ANSI escape), the real binary listening on loopback, and HTTP requests.
 
-mod common;
+use crate::common;
 
 use common::serve::{
     bin, client, get, hostile_store, post_form, query_value, start, HOSTILE_BASH, HOSTILE_HOST,

@@ -15,7 +15,7 @@ use floodwatch_sim::families::{self, Act};
 use floodwatch_sim::{write_scenario, Files, HostFiles, HostOpts, Scenario, Truth};
 use std::path::Path;
 
-mod common;
+use crate::common;
 
 fn start() -> Ts {
     // 2025-09-16 02:30:00 UTC: a night on the victim's clock.

@@ -1,8 +1,5 @@
 //! Helpers shared by the integration tests.
 
-// Every test binary compiles this module and uses only part of it.
-#![allow(dead_code)]
-
 pub mod nats;
 pub mod serve;
 

@@ -9,7 +9,7 @@
 //! The sample's lines are the test log's order, not a stream's: they are put in time order here, as
 //! a forwarded stream has them (a hunt rejects records far out of order).
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use serde_json::Value;

@@ -15,7 +15,7 @@ use floodwatch_sinks::ocsf::{network_finding, Activity};
 use floodwatch_sinks::summary::write_summary;
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 
 use floodwatch_core::respond::Answer;
 

@@ -3,7 +3,7 @@
 //! FLOODWATCH_BROWSER_REQUIRED=1, so there a missing browser fails; elsewhere the test says it is
 //! skipped and why.
 
-mod common;
+use crate::common;
 
 use common::serve::{bin, hostile_store, start, HOSTILE_BASH, HOSTILE_HOST};
 use serde_json::{json, Value};
