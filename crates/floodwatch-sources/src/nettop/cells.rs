@@ -122,13 +122,36 @@ impl Renumber {
     }
 }
 
+/// No parse: the place of none in [`Cells`]'s `next` and `last`.
+const NO_PARSE: u32 = u32::MAX;
+
 /// The name cell cache and the names its parses hold.
-#[derive(Default)]
 pub(super) struct Cells {
     /// A cell's text to its parse's place in `parses`.
     cache: FastMap<Box<str>, u32>,
     parses: Vec<What>,
+    /// By a parse's place: its cell's text, and the place of the cell that came after it the last
+    /// time it was read ([`NO_PARSE`]: none yet). A capture prints its rows in the same order every
+    /// frame, so the cell after a row is mostly the one after it last frame: checking that one
+    /// first costs one compare where the cache costs a hash of the whole cell and a probe.
+    texts: Vec<Box<str>>,
+    next: Vec<u32>,
+    /// The place of the parse returned last.
+    last: u32,
     pub(super) names: Names,
+}
+
+impl Default for Cells {
+    fn default() -> Self {
+        Cells {
+            cache: FastMap::default(),
+            parses: Vec::new(),
+            texts: Vec::new(),
+            next: Vec::new(),
+            last: NO_PARSE,
+            names: Names::default(),
+        }
+    }
 }
 
 impl Cells {
@@ -136,6 +159,16 @@ impl Cells {
     pub(super) fn forget_parses(&mut self) {
         self.cache.clear();
         self.parses.clear();
+        self.texts.clear();
+        self.next.clear();
+        self.last = NO_PARSE;
+    }
+
+    /// The place of the cell that followed the last one the previous time, if `cell` is it.
+    #[inline]
+    fn predicted(&self, cell: &str) -> Option<u32> {
+        let at = *self.next.get(self.last as usize)?;
+        (self.texts.get(at as usize)?.as_ref() == cell).then_some(at)
     }
 }
 
@@ -145,10 +178,20 @@ impl Cells {
 /// from the cache, which was written long before.
 #[inline]
 pub(super) fn cached_name_cell<'c>(cells: &'c mut Cells, cell: &str) -> Option<&'c What> {
-    let at = match cells.cache.get(cell) {
-        Some(&at) => at,
-        None => cache_new_cell(cells, cell)?,
+    let at = match cells.predicted(cell) {
+        Some(at) => at,
+        None => {
+            let at = match cells.cache.get(cell) {
+                Some(&at) => at,
+                None => cache_new_cell(cells, cell)?,
+            };
+            if let Some(next) = cells.next.get_mut(cells.last as usize) {
+                *next = at;
+            }
+            at
+        }
     };
+    cells.last = at;
     cells.parses.get(at as usize)
 }
 
@@ -162,6 +205,8 @@ fn cache_new_cell(cells: &mut Cells, cell: &str) -> Option<u32> {
     let at = cells.parses.len() as u32;
     cells.parses.push(what);
     cells.cache.insert(cell.into(), at);
+    cells.texts.push(cell.into());
+    cells.next.push(NO_PARSE);
     Some(at)
 }
 

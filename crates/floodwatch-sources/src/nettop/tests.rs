@@ -1,6 +1,6 @@
 //! nettop tests: the real captures of both layouts, counter modes, dates and bad cells.
 
-use super::cells::{count_cell, name_cell, Names};
+use super::cells::{cached_name_cell, count_cell, name_cell, Cells, Names};
 use super::fixed::wide_cells;
 use super::*;
 use crate::testutil::{ctx, read_all};
@@ -1089,5 +1089,61 @@ fn compacting_the_names_changes_no_event() {
         assert_eq!(got_notes, want_notes, "{mode:?}");
         // Names were dropped: the compactions happened.
         assert!(all > 200 && kept < all, "{kept} of {all} names kept");
+    }
+}
+
+/// A parse with its ids read back as text, to compare parses made with different [`Names`].
+fn shown(what: Option<&What>, names: &Names) -> String {
+    match what {
+        None => "none".to_string(),
+        Some(What::Process { name, pid }) => format!("process {} {pid}", names.text(*name)),
+        Some(What::Socket {
+            proto,
+            desc,
+            remote,
+        }) => format!(
+            "socket {proto:?} {} {:?}",
+            names.text(*desc),
+            remote.map(|r| names.text(r).to_string())
+        ),
+    }
+}
+
+/// The cache (and its guess of the next row from the last frame's order) gives every cell the
+/// parse `name_cell` gives it: in the same order frame after frame, in another order, with a
+/// cell repeated, new cells, cells that do not parse, and after the cache is forgotten.
+#[test]
+fn cached_name_cells_parse_as_uncached_whatever_the_order() {
+    let a = "mDNSResponder.360";
+    let b = "udp4 *:5353<->*:*";
+    let c = "tcp4 192.168.3.190:58488<->17.57.146.138:5223";
+    let d = "Google Chrome H.3320";
+    let e = "tcp6 fe80::1.50000<->2a00:1450:4001:80b::200e.443";
+    let bad = "no pid here";
+    let frames: [&[&str]; 6] = [
+        &[a, b, c, d],
+        &[a, b, c, d],
+        &[a, c, b, d, d],
+        &[a, bad, b, e, c],
+        &[d, c, b, a, e],
+        &[a, b, c, d, e, bad, a],
+    ];
+    let mut cells = Cells::default();
+    for round in 0..2 {
+        for (f, frame) in frames.iter().enumerate() {
+            for cell in frame.iter() {
+                let mut names = Names::default();
+                let want = shown(name_cell(cell, &mut names).as_ref(), &names);
+                let got = cached_name_cell(&mut cells, cell).copied();
+                assert_eq!(
+                    shown(got.as_ref(), &cells.names),
+                    want,
+                    "round {round}, frame {f}, cell {cell:?}"
+                );
+            }
+            if f == 3 {
+                cells.forget_parses();
+            }
+        }
     }
 }
