@@ -150,8 +150,8 @@ fn every_file_parses_with_no_rejected_line_but_the_truncated_ones() {
             let r = read(&d.join(name), &host, ClockHints::default(), format);
             let st = &r.stats;
             if name == "eslogger.jsonl" && truncated.contains(host.as_str()) {
-                assert_eq!(st.rejected, 1, "{host}: {:?}", st.reasons);
-                assert_eq!(st.reasons.get("truncated last line"), Some(&1), "{host}");
+                assert_eq!(st.rejected, 1, "{host}: {:?}", st.reasons());
+                assert_eq!(st.reasons().get("truncated last line"), Some(&1), "{host}");
             } else {
                 assert_eq!(st.rejected, 0, "{host}/{name}: {:#?}", st.samples);
             }

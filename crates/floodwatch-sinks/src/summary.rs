@@ -96,11 +96,7 @@ pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
     for f in &s.files {
         if f.rejected > 0 {
             writeln!(w, "  rejected in {}:", terminal(&f.path))?;
-            for (reason, n) in f
-                .reasons
-                .iter()
-                .filter(|(r, _)| !r.starts_with("skipped: "))
-            {
+            for (reason, n) in f.reject_reasons() {
                 writeln!(w, "    {n} × {}", terminal(reason))?;
             }
             for r in f.samples.iter().take(PRINT_SAMPLES) {

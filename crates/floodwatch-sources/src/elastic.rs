@@ -368,10 +368,13 @@ mod tests {
         assert!(ev.is_empty());
         assert_eq!((st.records, st.skipped, st.rejected), (3, 3, 0));
         assert_eq!(
-            st.reasons.get("skipped: non-macOS host (windows)"),
+            st.reasons().get("skipped: non-macOS host (windows)"),
             Some(&2)
         );
-        assert_eq!(st.reasons.get("skipped: non-macOS host (linux)"), Some(&1));
+        assert_eq!(
+            st.reasons().get("skipped: non-macOS host (linux)"),
+            Some(&1)
+        );
         assert_eq!(
             st.notes,
             ["3 Elastic Defend documents from non-macOS hosts (windows 2, linux 1): out of scope \
@@ -500,7 +503,7 @@ mod tests {
             .collect();
         assert_eq!(rejects, [(7, "invalid JSON"), (8, "missing field")]);
         assert_eq!(
-            st.reasons
+            st.reasons()
                 .get("skipped: Elastic dataset endpoint.events.file"),
             Some(&1)
         );

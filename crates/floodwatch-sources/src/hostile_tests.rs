@@ -361,7 +361,7 @@ fn a_nul_byte_inside_a_record_rejects_that_record_as_binary_data() {
         }
     }
     assert_eq!(
-        st.reasons
+        st.reasons()
             .get("skipped: socket row without a process row above")
             .copied(),
         Some(2)

@@ -470,14 +470,18 @@ mod tests {
             kinds,
             ["connect", "exec", "exit", "fork", "exec", "session", "session", "session"]
         );
-        assert_eq!(st.reasons.get("skipped: Jamf telemetry AUE_BIND"), Some(&1));
         assert_eq!(
-            st.reasons
+            st.reasons().get("skipped: Jamf telemetry AUE_BIND"),
+            Some(&1)
+        );
+        assert_eq!(
+            st.reasons()
                 .get("skipped: Jamf audit session end (not a console logout)"),
             Some(&2)
         );
         assert_eq!(
-            st.reasons.get("skipped: Jamf audit session without a user"),
+            st.reasons()
+                .get("skipped: Jamf audit session without a user"),
             Some(&1)
         );
         assert!(ev.iter().all(|e| &*e.host == "VMAC-2C23RW4DY"));
@@ -662,7 +666,7 @@ mod tests {
         );
         assert_eq!(st.samples[0].detail, "header.time_seconds_epoch");
         assert_eq!(
-            st.reasons.get("skipped: Jamf telemetry AUE_MAC_SYSCALL"),
+            st.reasons().get("skipped: Jamf telemetry AUE_MAC_SYSCALL"),
             Some(&1)
         );
     }

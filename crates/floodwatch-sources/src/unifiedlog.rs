@@ -486,7 +486,7 @@ mod tests {
         let (ev, st) = ndjson(&data);
         assert_eq!((ev.len(), st.skipped, st.rejected), (2, 1, 0));
         assert_eq!(
-            st.reasons.get("skipped: unified log message not used"),
+            st.reasons().get("skipped: unified log message not used"),
             Some(&1)
         );
     }
@@ -526,7 +526,7 @@ mod tests {
             (4, 0, 1, 3)
         );
         assert_eq!(
-            st.reasons.get("skipped: not a log event (status record)"),
+            st.reasons().get("skipped: not a log event (status record)"),
             Some(&1)
         );
         let t = traffic(&ev[0]);
@@ -620,16 +620,16 @@ mod tests {
         );
         let (ev, st) = ndjson(input.as_bytes());
         assert_eq!(ev.len(), 1);
-        assert_eq!(st.reasons.get("skipped: log stream preamble"), Some(&1));
+        assert_eq!(st.reasons().get("skipped: log stream preamble"), Some(&1));
         assert_eq!(
-            st.reasons.get("skipped: not a log event (status record)"),
+            st.reasons().get("skipped: not a log event (status record)"),
             Some(&1)
         );
-        assert_eq!(st.reasons.get("bad timestamp"), Some(&1));
-        assert_eq!(st.reasons.get("missing field"), Some(&1));
-        assert_eq!(st.reasons.get("wrong type"), Some(&1));
-        assert_eq!(st.reasons.get("invalid JSON"), Some(&1));
-        assert_eq!(st.reasons.get("truncated last line"), Some(&1));
+        assert_eq!(st.reasons().get("bad timestamp"), Some(&1));
+        assert_eq!(st.reasons().get("missing field"), Some(&1));
+        assert_eq!(st.reasons().get("wrong type"), Some(&1));
+        assert_eq!(st.reasons().get("invalid JSON"), Some(&1));
+        assert_eq!(st.reasons().get("truncated last line"), Some(&1));
         assert_eq!(st.rejected, 5);
         let lines: Vec<u64> = st.samples.iter().map(|s| s.line).collect();
         assert_eq!(lines, vec![3, 4, 5, 6, 8]);

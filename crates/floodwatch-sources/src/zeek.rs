@@ -390,7 +390,7 @@ mod tests {
         assert_eq!(sniff(&data), Sniffed::Telemetry(Format::ZeekTsv));
         let (_, st) = read_all(&data, Format::ZeekTsv, ctx("pppoe.log"));
         assert_eq!((st.events, st.rejected), (0, 7));
-        assert_eq!(st.reasons.get("bad timestamp"), Some(&7));
+        assert_eq!(st.reasons().get("bad timestamp"), Some(&7));
         // The same rows with real times: ICMP, remote without a port (those are type/code).
         let text = String::from_utf8(data)
             .unwrap()
@@ -492,7 +492,7 @@ mod tests {
             let data = tsv.replace(real_row, &row);
             let (ev, st) = read_all(data.as_bytes(), Format::ZeekTsv, ctx("conn.log"));
             assert!(ev.is_empty(), "{what}: {}", traffic(&ev[0]).bytes_out);
-            assert_eq!(st.reasons.get("counter glitch"), Some(&1), "{what}");
+            assert_eq!(st.reasons().get("counter glitch"), Some(&1), "{what}");
             assert!(st.samples[0].detail.starts_with(what), "{:?}", st.samples);
         }
         let json = String::from_utf8(corpus("zeekdocs_conn_json.ndjson"))

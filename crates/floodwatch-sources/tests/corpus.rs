@@ -73,7 +73,7 @@ fn check_sample(path: &Path) {
         Some((_, reason)) => {
             assert!(st.rejected > 0, "{name}: {st:?}");
             assert_eq!(
-                st.reasons.get(*reason),
+                st.reasons().get(*reason),
                 Some(&st.rejected),
                 "{name}: {st:?}"
             );

@@ -219,10 +219,8 @@ pub fn analyze(res: &HuntResult, cfg: &Config) -> CoverageReport {
                 rejected: stats.map_or(0, |s| s.rejected),
                 rejected_reasons: stats
                     .map(|s| {
-                        s.reasons
-                            .iter()
-                            .filter(|(r, _)| !r.starts_with("skipped: "))
-                            .map(|(r, n)| (r.clone(), *n))
+                        s.reject_reasons()
+                            .map(|(r, n)| (r.to_string(), n))
                             .collect()
                     })
                     .unwrap_or_default(),

@@ -74,9 +74,9 @@ fn real_csv_single_frame_is_baseline() {
         ctx("netglass.csv"),
     );
     assert_eq!((st.records, st.rejected, ev.len()), (295, 0, 0));
-    assert_eq!(st.reasons.get("skipped: nettop header"), Some(&1));
+    assert_eq!(st.reasons().get("skipped: nettop header"), Some(&1));
     assert_eq!(
-        st.reasons.get(&format!("skipped: {SKIP_BASELINE}")),
+        st.reasons().get(&format!("skipped: {SKIP_BASELINE}")),
         Some(&294)
     );
     assert!(
@@ -177,11 +177,11 @@ fn cumulative_socket_deltas_without_double_counting() {
                 .any(|n| n == "nettop dates anchored to the host's other sources: 2025-08-07, UTC offset +00:00 (input.nettop_utc_offset)"),
                 "{:?}", st.notes);
         assert_eq!(
-            st.reasons.get(&format!("skipped: {SKIP_BASELINE}")),
+            st.reasons().get(&format!("skipped: {SKIP_BASELINE}")),
             Some(&8)
         );
         // Every header is a skip, also the one whose arrival releases auto mode's held frame.
-        assert_eq!(st.reasons.get("skipped: nettop header"), Some(&3));
+        assert_eq!(st.reasons().get("skipped: nettop header"), Some(&3));
         assert_eq!(
             st.records,
             st.events + st.skipped + st.rejected + st.carried,
@@ -243,7 +243,10 @@ fn process_only_frames() {
     );
     assert_eq!(traffic(&ev[1]).pid, Some(4242));
     assert_eq!(traffic(&ev[1]).start, ts("2025-08-07T00:39:45.364011Z"));
-    assert_eq!(st.reasons.get(&format!("skipped: {SKIP_NO_TRAFFIC}")), None);
+    assert_eq!(
+        st.reasons().get(&format!("skipped: {SKIP_NO_TRAFFIC}")),
+        None
+    );
     assert!(st
         .notes
         .iter()
@@ -279,7 +282,7 @@ fn delta_mode_explicit_and_auto_detected() {
     let (ev, st) = csv(DELTA, anchored(NettopMode::Delta));
     assert_eq!(summary(&ev), want);
     assert_eq!(
-        st.reasons.get(&format!("skipped: {SKIP_FIRST_DELTA}")),
+        st.reasons().get(&format!("skipped: {SKIP_FIRST_DELTA}")),
         Some(&4)
     );
     assert_eq!(st.rejected, 0);
@@ -482,16 +485,19 @@ time,,interface,state,bytes_in,bytes_out,
 00:39:46.364123,syslogd.394,,,1,2";
     let (ev, st) = csv(data, anchored(NettopMode::Cumulative));
     assert!(ev.is_empty(), "{:?}", summary(&ev));
-    assert_eq!(st.reasons.get("bad value"), Some(&1));
-    assert_eq!(st.reasons.get("bad row"), Some(&1));
-    assert_eq!(st.reasons.get("bad timestamp"), Some(&1));
-    assert_eq!(st.reasons.get("truncated last line"), Some(&1));
+    assert_eq!(st.reasons().get("bad value"), Some(&1));
+    assert_eq!(st.reasons().get("bad row"), Some(&1));
+    assert_eq!(st.reasons().get("bad timestamp"), Some(&1));
+    assert_eq!(st.reasons().get("truncated last line"), Some(&1));
     assert_eq!(st.samples[0].line, 5);
     // The socket row under the rejected process row is not given to another process.
-    assert_eq!(st.reasons.get(&format!("skipped: {SKIP_ORPHAN}")), Some(&1));
+    assert_eq!(
+        st.reasons().get(&format!("skipped: {SKIP_ORPHAN}")),
+        Some(&1)
+    );
     // `-` and empty cells are "no value", not errors.
     assert_eq!(
-        st.reasons.get(&format!("skipped: {SKIP_NO_TRAFFIC}")),
+        st.reasons().get(&format!("skipped: {SKIP_NO_TRAFFIC}")),
         Some(&1)
     );
 }
@@ -605,7 +611,7 @@ fn real_fixed_width() {
     let (ev, st) = fixed(&real, ctx("w.txt"));
     assert_eq!((st.records, st.rejected, ev.len()), (40, 0, 0));
     assert_eq!(
-        st.reasons.get(&format!("skipped: {SKIP_BASELINE}")),
+        st.reasons().get(&format!("skipped: {SKIP_BASELINE}")),
         Some(&39)
     );
 
@@ -669,12 +675,12 @@ fn real_fixed_width_header_after_the_rows() {
         .collect();
     let (ev_top, st_top) = fixed(&top, c);
     assert_eq!(
-        (st.events, st.skipped, st.carried, &st.reasons),
+        (st.events, st.skipped, st.carried, &st.reasons()),
         (
             st_top.events,
             st_top.skipped,
             st_top.carried,
-            &st_top.reasons
+            &st_top.reasons()
         )
     );
     assert_eq!(ev.len(), ev_top.len());
@@ -848,7 +854,7 @@ fn a_counter_glitch_is_rejected_and_kept_out_of_every_rate() {
         // Frame 3 measures from frame 1: two intervals.
         assert_eq!(traffic(&ev[0]).start, ts("2025-08-07T00:39:45.359621Z"));
         assert_eq!(st.rejected, 2, "{mode:?}");
-        assert_eq!(st.reasons.get("counter glitch"), Some(&2));
+        assert_eq!(st.reasons().get("counter glitch"), Some(&2));
         assert_eq!(st.samples[0].line, 5);
         assert!(
             st.samples[0].detail.contains("bytes_out"),

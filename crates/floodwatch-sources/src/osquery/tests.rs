@@ -59,13 +59,13 @@ fn real_sample_is_all_skipped_tables() {
     assert_eq!((stats.records, stats.skipped), (3, 3));
     assert!(events.is_empty());
     assert_eq!(
-        stats.reasons.get(
+        stats.reasons().get(
             "skipped: osquery query pack_it-compliance_mounts is not a table floodwatch reads"
         ),
         Some(&1)
     );
     assert_eq!(
-            stats.reasons.get(
+            stats.reasons().get(
                 "skipped: osquery query pack_osquery-monitoring_schedule is not a table floodwatch reads"
             ),
             Some(&2)

@@ -171,7 +171,7 @@ fn link_types_non_ip_and_bad_ip_are_counted() {
         (st.records, st.events, st.skipped, st.rejected),
         (5, 2, 1, 1)
     );
-    assert_eq!(st.reasons.get("skipped: not IP: ARP"), Some(&1));
+    assert_eq!(st.reasons().get("skipped: not IP: ARP"), Some(&1));
     assert_eq!(
         (st.samples[0].line, st.samples[0].reason.as_str()),
         (3, "truncated IP header")
@@ -266,7 +266,7 @@ fn pktap_pcap_attributes_and_drops_inbound() {
     let (ev, st) = read_all(&w.into_bytes(), Format::Pcap, ctx("k.pcap"));
     assert_eq!((st.records, st.events, st.skipped), (10, 1, 5));
     assert_eq!(
-        st.reasons.get("skipped: inbound packet (PKTAP header)"),
+        st.reasons().get("skipped: inbound packet (PKTAP header)"),
         Some(&5)
     );
     let t = traffic(&ev[0]);
@@ -344,10 +344,10 @@ fn pktap_pcapng_attributes_ping_and_python_in_both_byte_orders() {
         (2 * 14, 4, 2 * 7, 2, 8)
     );
     assert_eq!(
-        st.reasons.get("skipped: inbound packet (epb_flags)"),
+        st.reasons().get("skipped: inbound packet (epb_flags)"),
         Some(&6)
     );
-    assert_eq!(st.reasons.get("PIB index out of range"), Some(&2));
+    assert_eq!(st.reasons().get("PIB index out of range"), Some(&2));
     assert_eq!(st.samples[0].line, 14);
     assert_eq!(
         st.samples[0].detail,

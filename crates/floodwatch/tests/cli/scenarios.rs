@@ -41,7 +41,7 @@ fn scenario(s: Scenario, seed: u64) -> (tempfile::TempDir, Truth, Vec<AlertEvent
             0,
             "{}: simulator output rejected by the parsers: {:?}",
             s.name(),
-            f.reasons
+            f.reasons()
         );
         assert!(f.events > 0, "{}: {} gave no events", s.name(), f.path);
     }
@@ -364,7 +364,7 @@ fn family(
     hf.finish().unwrap();
     let r = run(tmp.path());
     for f in &r.summary.files {
-        assert_eq!(f.rejected, 0, "{host}: {}: {:?}", f.path, f.reasons);
+        assert_eq!(f.rejected, 0, "{host}: {}: {:?}", f.path, f.reasons());
     }
     (tmp, act, r.alerts)
 }
