@@ -229,7 +229,11 @@ mod tests {
         assert_eq!(r.get("skipped: nettop header"), Some(&1));
         for i in 0..20 {
             let want = if i == 19 { 2 } else { 1 };
-            assert_eq!(r.get(&format!("skipped: host {i}")), Some(&want), "host {i}");
+            assert_eq!(
+                r.get(&format!("skipped: host {i}")),
+                Some(&want),
+                "host {i}"
+            );
         }
         assert_eq!(r.get("bad row"), Some(&1));
         assert_eq!(r.len(), 23);
