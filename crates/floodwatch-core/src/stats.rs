@@ -19,7 +19,7 @@ pub struct RejectSample {
     pub detail: String,
 }
 
-/// Serialized through [`FileStatsOut`]: `reasons` there is [`FileStats::reasons`], the skips included.
+/// Serialized with `reasons` whole, the skips included ([`FileStats::reasons`]).
 #[derive(Clone, Debug)]
 pub struct FileStats {
     pub path: String,
@@ -149,7 +149,8 @@ impl FileStats {
     #[inline]
     fn count_skip(&mut self, why: Cow<'static, str>, n: u64) {
         // A parser names its reasons with constants: the same pointer, found without reading
-        // text; a reason built at run time is found by its text.
+        // text; a reason built at run time is found by its text. (A text kept here is alive, so
+        // no other text can be at its address.)
         let at = self
             .skips
             .iter()
