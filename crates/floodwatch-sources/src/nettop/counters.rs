@@ -168,27 +168,45 @@ impl NettopParser {
                 .into(),
             );
         }
-        let prev = self.prev.get(&row.key).copied();
+        // Once the mode is decided, the lookup that reads the key's last sample also writes this
+        // row's in its place (put back in the rare case of a glitch): one lookup per row, not two.
+        // Auto mode's rows are remembered when they are judged, after frame 2.
+        let decided = self.mode != Mode::Auto;
+        let now = self.sample(&row);
+        let prev = match self.prev.get_mut(&row.key) {
+            Some(p) if decided => Some(std::mem::replace(p, now)),
+            Some(p) => Some(*p),
+            None => None,
+        };
         if let Some(detail) = self.glitch(&row, self.mode, prev) {
             // Not remembered: the next good frame measures from the last good value.
+            if let (true, Some(was), Some(p)) = (decided, prev, self.prev.get_mut(&row.key)) {
+                *p = was;
+            }
             return Parsed::Rejected(Reject::new(RejectReason::CounterGlitch, detail));
         }
-        if self.mode == Mode::Auto {
+        if !decided {
             self.vote(&row);
             self.held.push(row);
             // Counted as (zero) events for now: the row is emitted when frame 2 ends.
             return Parsed::Events;
         }
-        self.process(row, prev, out)
+        let remembered = prev.is_some();
+        self.process(row, prev, remembered, out)
     }
 
-    fn remember(&mut self, row: &Row) {
-        let now = Prev {
+    /// The row as its key's last sample.
+    fn sample(&self, row: &Row) -> Prev {
+        Prev {
             bytes_in: row.bytes_in,
             bytes_out: row.bytes_out,
             ts: row.ts,
             frame: self.frame,
-        };
+        }
+    }
+
+    fn remember(&mut self, row: &Row) {
+        let now = self.sample(row);
         // Most keys were seen in the frame before: update in place, without a new key.
         match self.prev.get_mut(&row.key) {
             Some(p) => *p = now,
@@ -279,8 +297,14 @@ impl NettopParser {
     }
 
     /// The interval volume of a row (after the first frame, mode decided).
-    /// `prev` as for [`Self::glitch`].
-    pub(super) fn process(&mut self, row: Row, prev: Option<Prev>, out: &mut Vec<Event>) -> Parsed {
+    /// `prev` as for [`Self::glitch`]; `remembered`: the row is already its key's last sample.
+    pub(super) fn process(
+        &mut self,
+        row: Row,
+        prev: Option<Prev>,
+        remembered: bool,
+        out: &mut Vec<Event>,
+    ) -> Parsed {
         let first_seen = prev.is_none();
         let start = prev
             .map(|p| p.ts)
@@ -317,7 +341,9 @@ impl NettopParser {
             self.late_baselines += 1;
             return Parsed::Skipped(SKIP_LATE_BASELINE.into());
         }
-        self.remember(&row);
+        if !remembered {
+            self.remember(&row);
+        }
         match row.socket {
             None => {
                 self.flush_pending(out);
@@ -426,7 +452,7 @@ impl NettopParser {
                     self.held_glitches += 1;
                     continue;
                 }
-                if matches!(self.process(row, prev, out), Parsed::Skipped(_)) {
+                if matches!(self.process(row, prev, false, out), Parsed::Skipped(_)) {
                     self.held_quiet += 1;
                 }
             }
