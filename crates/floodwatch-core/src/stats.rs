@@ -19,8 +19,7 @@ pub struct RejectSample {
     pub detail: String,
 }
 
-/// Serialized with `reasons` whole, the skips included ([`FileStats::reasons`]).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct FileStats {
     pub path: String,
     pub format: String,
@@ -29,6 +28,7 @@ pub struct FileStats {
     /// Blank (empty or whitespace-only) lines of a line format, which are not records: records +
     /// blank account for every line. Written only when there are some, so summaries of files
     /// without blank lines stay as they were.
+    #[serde(skip_serializing_if = "is_zero")]
     pub blank: u64,
     /// Normalized events produced.
     pub events: u64,
@@ -36,60 +36,80 @@ pub struct FileStats {
     pub rejected: u64,
     /// Records whose data other records' events carry (see floodwatch-sources' `RecordParser::carried`).
     pub carried: u64,
-    /// Count per reason of the rejects (and of skips beyond [`MAX_SKIP_REASONS`]); read them all,
-    /// skips included, with [`FileStats::reasons`].
-    counted: BTreeMap<String, u64>,
-    /// Count per skip reason, unprefixed, in the order first seen. A capture skips a third of its
-    /// rows or more (baselines, quiet intervals, headers) for two or three reasons: finding the
-    /// reason here is a pointer compare where the map took a key built and several string compares
-    /// (perf: 2.8% of a nettop hunt's instructions, about 200 per skip).
-    skips: Vec<(Cow<'static, str>, u64)>,
+    /// Count per reason, skip reasons prefixed `skipped: ` (read with [`FileStats::reasons`]).
+    reasons: Reasons,
     /// The first rejects, with line numbers.
     pub samples: Vec<RejectSample>,
     /// Remarks that are not rejects (anchoring decisions, newer versions seen).
     pub notes: Vec<String>,
 }
 
-/// Distinct skip reasons kept apart in [`FileStats`]; further ones (reasons with data in them)
-/// are counted in the map directly.
+/// Distinct skip reasons kept apart in [`Reasons`]; further ones (reasons with data in them) are
+/// counted in its map directly.
 const MAX_SKIP_REASONS: usize = 16;
 
 /// The prefix of a skip reason among [`FileStats::reasons`].
 const SKIPPED: &str = "skipped: ";
 
-/// What a [`FileStats`] serializes as: its fields, with `reasons` whole.
-#[derive(Serialize)]
-struct FileStatsOut<'a> {
-    path: &'a str,
-    format: &'a str,
-    records: u64,
-    #[serde(skip_serializing_if = "is_zero")]
-    blank: u64,
-    events: u64,
-    skipped: u64,
-    rejected: u64,
-    carried: u64,
-    reasons: BTreeMap<String, u64>,
-    samples: &'a [RejectSample],
-    notes: &'a [String],
+/// A file's count per reason, written as one map (rejects by their reason, skips prefixed
+/// `skipped: `) but counted in two places: a capture skips a third of its rows or more
+/// (baselines, quiet intervals, headers) for two or three reasons, and finding the reason in a
+/// short list by pointer replaced building a key and several string compares in the map (perf:
+/// 2.8% of a nettop hunt's instructions, about 200 per skip).
+#[derive(Clone, Debug, Default)]
+struct Reasons {
+    /// The rejects' reasons, and skips beyond [`MAX_SKIP_REASONS`] (prefixed).
+    counted: BTreeMap<String, u64>,
+    /// Count per skip reason, unprefixed, in the order first seen.
+    skips: Vec<(Cow<'static, str>, u64)>,
 }
 
-impl Serialize for FileStats {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        FileStatsOut {
-            path: &self.path,
-            format: &self.format,
-            records: self.records,
-            blank: self.blank,
-            events: self.events,
-            skipped: self.skipped,
-            rejected: self.rejected,
-            carried: self.carried,
-            reasons: self.reasons(),
-            samples: &self.samples,
-            notes: &self.notes,
+impl Reasons {
+    /// Counts `n` skips under `why`.
+    #[inline]
+    fn skip(&mut self, why: Cow<'static, str>, n: u64) {
+        // A parser names its reasons with constants: the same pointer, found without reading
+        // text; a reason built at run time is found by its text. (A text kept here is alive, so
+        // no other text can be at its address.)
+        let at = self
+            .skips
+            .iter()
+            .position(|(kept, _)| kept.as_ptr() == why.as_ptr() && kept.len() == why.len())
+            .or_else(|| self.skips.iter().position(|(kept, _)| *kept == why));
+        if let Some(slot) = at.and_then(|at| self.skips.get_mut(at)) {
+            slot.1 += n;
+        } else if self.skips.len() < MAX_SKIP_REASONS {
+            self.skips.push((why, n));
+        } else {
+            *self.counted.entry(format!("{SKIPPED}{why}")).or_default() += n;
         }
-        .serialize(s)
+    }
+
+    fn reject(&mut self, reason: String) {
+        *self.counted.entry(reason).or_default() += 1;
+    }
+
+    fn absorb(&mut self, other: Reasons) {
+        for (k, v) in other.counted {
+            *self.counted.entry(k).or_default() += v;
+        }
+        for (why, n) in other.skips {
+            self.skip(why, n);
+        }
+    }
+
+    fn all(&self) -> BTreeMap<String, u64> {
+        let mut all = self.counted.clone();
+        for (why, n) in &self.skips {
+            *all.entry(format!("{SKIPPED}{why}")).or_default() += n;
+        }
+        all
+    }
+}
+
+impl Serialize for Reasons {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.all().serialize(s)
     }
 }
 
@@ -108,8 +128,7 @@ impl FileStats {
             skipped: 0,
             rejected: 0,
             carried: 0,
-            counted: BTreeMap::new(),
-            skips: Vec::new(),
+            reasons: Reasons::default(),
             samples: Vec::new(),
             notes: Vec::new(),
         }
@@ -124,12 +143,7 @@ impl FileStats {
         self.skipped += other.skipped;
         self.rejected += other.rejected;
         self.carried += other.carried;
-        for (k, v) in other.counted {
-            *self.counted.entry(k).or_default() += v;
-        }
-        for (why, n) in other.skips {
-            self.count_skip(why, n);
-        }
+        self.reasons.absorb(other.reasons);
         self.samples.extend(other.samples);
         self.samples.sort_by_key(|r| r.line);
         self.samples.truncate(MAX_SAMPLES);
@@ -142,32 +156,13 @@ impl FileStats {
 
     pub fn skip(&mut self, why: Cow<'static, str>) {
         self.skipped += 1;
-        self.count_skip(why, 1);
-    }
-
-    /// Counts `n` skips under `why` (`skipped` is the caller's).
-    #[inline]
-    fn count_skip(&mut self, why: Cow<'static, str>, n: u64) {
-        // A parser names its reasons with constants: the same pointer, found without reading
-        // text; a reason built at run time is found by its text. (A text kept here is alive, so
-        // no other text can be at its address.)
-        let at = self
-            .skips
-            .iter()
-            .position(|(kept, _)| kept.as_ptr() == why.as_ptr() && kept.len() == why.len())
-            .or_else(|| self.skips.iter().position(|(kept, _)| *kept == why));
-        if let Some(slot) = at.and_then(|at| self.skips.get_mut(at)) {
-            slot.1 += n;
-        } else if self.skips.len() < MAX_SKIP_REASONS {
-            self.skips.push((why, n));
-        } else {
-            *self.counted.entry(format!("{SKIPPED}{why}")).or_default() += n;
-        }
+        self.reasons.skip(why, 1);
     }
 
     /// Count per reject reason (no skips), in order.
     pub fn reject_reasons(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.counted
+        self.reasons
+            .counted
             .iter()
             .filter(|(r, _)| !r.starts_with(SKIPPED))
             .map(|(r, n)| (r.as_str(), *n))
@@ -175,11 +170,7 @@ impl FileStats {
 
     /// Count per reason: rejects by their reason, skips as `skipped: ` and theirs.
     pub fn reasons(&self) -> BTreeMap<String, u64> {
-        let mut all = self.counted.clone();
-        for (why, n) in &self.skips {
-            *all.entry(format!("{SKIPPED}{why}")).or_default() += n;
-        }
-        all
+        self.reasons.all()
     }
 
     pub fn reject(&mut self, line: u64, reason: Cow<'static, str>, detail: String) {
@@ -191,7 +182,7 @@ impl FileStats {
                 detail,
             });
         }
-        *self.counted.entry(reason.into_owned()).or_default() += 1;
+        self.reasons.reject(reason.into_owned());
     }
 
     /// An event the parser produced and a later stage refused (a timestamp out of range, too late to

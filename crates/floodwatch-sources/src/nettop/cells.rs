@@ -122,21 +122,25 @@ impl Renumber {
     }
 }
 
-/// No parse: the place of none in [`Cells`]'s `next` and `last`.
+/// No parse: the place of none in [`Cell::next`] and [`Cells`]'s `last`.
 const NO_PARSE: u32 = u32::MAX;
+
+/// A name cell read before: its text, its parse, and the place of the cell that came after it the
+/// last time it was read ([`NO_PARSE`]: none yet). A capture prints its rows in the same order
+/// every frame, so the cell after a row is mostly the one after it last frame: checking that one
+/// first costs one compare where the cache costs a hash of the whole cell and a probe.
+struct Cell {
+    what: What,
+    text: Box<str>,
+    next: u32,
+}
 
 /// The name cell cache and the names its parses hold.
 pub(super) struct Cells {
-    /// A cell's text to its parse's place in `parses`.
+    /// A cell's text to its place in `cells`.
     cache: FastMap<Box<str>, u32>,
-    parses: Vec<What>,
-    /// By a parse's place: its cell's text, and the place of the cell that came after it the last
-    /// time it was read ([`NO_PARSE`]: none yet). A capture prints its rows in the same order every
-    /// frame, so the cell after a row is mostly the one after it last frame: checking that one
-    /// first costs one compare where the cache costs a hash of the whole cell and a probe.
-    texts: Vec<Box<str>>,
-    next: Vec<u32>,
-    /// The place of the parse returned last.
+    cells: Vec<Cell>,
+    /// The place of the cell returned last.
     last: u32,
     pub(super) names: Names,
 }
@@ -145,9 +149,7 @@ impl Default for Cells {
     fn default() -> Self {
         Cells {
             cache: FastMap::default(),
-            parses: Vec::new(),
-            texts: Vec::new(),
-            next: Vec::new(),
+            cells: Vec::new(),
             last: NO_PARSE,
             names: Names::default(),
         }
@@ -158,17 +160,15 @@ impl Cells {
     /// Forgets every parse (their ids may be renumbered or dropped next).
     pub(super) fn forget_parses(&mut self) {
         self.cache.clear();
-        self.parses.clear();
-        self.texts.clear();
-        self.next.clear();
+        self.cells.clear();
         self.last = NO_PARSE;
     }
 
     /// The place of the cell that followed the last one the previous time, if `cell` is it.
     #[inline]
     fn predicted(&self, cell: &str) -> Option<u32> {
-        let at = *self.next.get(self.last as usize)?;
-        (self.texts.get(at as usize)?.as_ref() == cell).then_some(at)
+        let at = self.cells.get(self.last as usize)?.next;
+        (self.cells.get(at as usize)?.text.as_ref() == cell).then_some(at)
     }
 }
 
@@ -185,28 +185,30 @@ pub(super) fn cached_name_cell<'c>(cells: &'c mut Cells, cell: &str) -> Option<&
                 Some(&at) => at,
                 None => cache_new_cell(cells, cell)?,
             };
-            if let Some(next) = cells.next.get_mut(cells.last as usize) {
-                *next = at;
+            if let Some(last) = cells.cells.get_mut(cells.last as usize) {
+                last.next = at;
             }
             at
         }
     };
     cells.last = at;
-    cells.parses.get(at as usize)
+    cells.cells.get(at as usize).map(|c| &c.what)
 }
 
-/// The miss path of [`cached_name_cell`], out of line: the new parse's place.
+/// The miss path of [`cached_name_cell`], out of line: the new cell's place.
 #[inline(never)]
 fn cache_new_cell(cells: &mut Cells, cell: &str) -> Option<u32> {
     let what = name_cell(cell, &mut cells.names)?;
-    if cells.parses.len() >= MAX_CACHED_CELLS {
+    if cells.cells.len() >= MAX_CACHED_CELLS {
         cells.forget_parses();
     }
-    let at = cells.parses.len() as u32;
-    cells.parses.push(what);
+    let at = cells.cells.len() as u32;
+    cells.cells.push(Cell {
+        what,
+        text: cell.into(),
+        next: NO_PARSE,
+    });
     cells.cache.insert(cell.into(), at);
-    cells.texts.push(cell.into());
-    cells.next.push(NO_PARSE);
     Some(at)
 }
 

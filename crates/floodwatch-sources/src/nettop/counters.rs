@@ -10,6 +10,7 @@ use crate::{Parsed, Reject, RejectReason};
 use floodwatch_core::event::{Event, Proto, Traffic};
 use floodwatch_core::time::NANOS_PER_SEC;
 use floodwatch_core::Ts;
+use std::collections::hash_map::Entry;
 
 /// Keys unseen for this many frames are forgotten (bounded memory on long captures). A socket that comes
 /// back after that is counted as new, which only matters for rows nettop stopped listing for a while.
@@ -168,31 +169,36 @@ impl NettopParser {
                 .into(),
             );
         }
-        // Once the mode is decided, the lookup that reads the key's last sample also writes this
-        // row's in its place (put back in the rare case of a glitch): one lookup per row, not two.
-        // Auto mode's rows are remembered when they are judged, after frame 2.
-        let decided = self.mode != Mode::Auto;
-        let now = self.sample(&row);
-        let prev = match self.prev.get_mut(&row.key) {
-            Some(p) if decided => Some(std::mem::replace(p, now)),
-            Some(p) => Some(*p),
-            None => None,
-        };
-        if let Some(detail) = self.glitch(&row, self.mode, prev) {
-            // Not remembered: the next good frame measures from the last good value.
-            if let (true, Some(was), Some(p)) = (decided, prev, self.prev.get_mut(&row.key)) {
-                *p = was;
+        if self.mode == Mode::Auto {
+            // Remembered when judged, once frame 2 has decided the mode.
+            let prev = self.prev.get(&row.key).copied();
+            if let Some(detail) = self.glitch(&row, self.mode, prev) {
+                return Parsed::Rejected(Reject::new(RejectReason::CounterGlitch, detail));
             }
-            return Parsed::Rejected(Reject::new(RejectReason::CounterGlitch, detail));
-        }
-        if !decided {
             self.vote(&row);
             self.held.push(row);
             // Counted as (zero) events for now: the row is emitted when frame 2 ends.
             return Parsed::Events;
         }
-        let remembered = prev.is_some();
-        self.process(row, prev, remembered, out)
+        // The one lookup of the row's key reads its last sample and writes this row's in its
+        // place; a glitch puts the last one back.
+        let now = self.sample(&row);
+        let prev = match self.prev.entry(row.key) {
+            Entry::Occupied(mut o) => Some(o.insert(now)),
+            Entry::Vacant(v) => {
+                v.insert(now);
+                None
+            }
+        };
+        if let Some(detail) = self.glitch(&row, self.mode, prev) {
+            // Not remembered: the next good frame measures from the last good value.
+            match prev {
+                Some(was) => self.prev.insert(row.key, was),
+                None => self.prev.remove(&row.key),
+            };
+            return Parsed::Rejected(Reject::new(RejectReason::CounterGlitch, detail));
+        }
+        self.process(row, prev, out)
     }
 
     /// The row as its key's last sample.
@@ -206,14 +212,7 @@ impl NettopParser {
     }
 
     fn remember(&mut self, row: &Row) {
-        let now = self.sample(row);
-        // Most keys were seen in the frame before: update in place, without a new key.
-        match self.prev.get_mut(&row.key) {
-            Some(p) => *p = now,
-            None => {
-                self.prev.insert(row.key, now);
-            }
-        }
+        self.prev.insert(row.key, self.sample(row));
     }
 
     fn vote(&mut self, row: &Row) {
@@ -296,15 +295,9 @@ impl NettopParser {
         ));
     }
 
-    /// The interval volume of a row (after the first frame, mode decided).
-    /// `prev` as for [`Self::glitch`]; `remembered`: the row is already its key's last sample.
-    pub(super) fn process(
-        &mut self,
-        row: Row,
-        prev: Option<Prev>,
-        remembered: bool,
-        out: &mut Vec<Event>,
-    ) -> Parsed {
+    /// The interval volume of a row (after the first frame, mode decided), whose sample the
+    /// caller has remembered. `prev` (the one before) as for [`Self::glitch`].
+    pub(super) fn process(&mut self, row: Row, prev: Option<Prev>, out: &mut Vec<Event>) -> Parsed {
         let first_seen = prev.is_none();
         let start = prev
             .map(|p| p.ts)
@@ -333,16 +326,12 @@ impl NettopParser {
             && self.mode == Mode::Cumulative
             && total as f64 > NEW_ROW_MAX_BYTES_PER_S * interval_secs(start, row.ts)
         {
-            self.remember(&row);
             if row.socket.is_none() {
                 // The process row before it is complete.
                 self.flush_pending(out);
             }
             self.late_baselines += 1;
             return Parsed::Skipped(SKIP_LATE_BASELINE.into());
-        }
-        if !remembered {
-            self.remember(&row);
         }
         match row.socket {
             None => {
@@ -452,7 +441,8 @@ impl NettopParser {
                     self.held_glitches += 1;
                     continue;
                 }
-                if matches!(self.process(row, prev, false, out), Parsed::Skipped(_)) {
+                self.remember(&row);
+                if matches!(self.process(row, prev, out), Parsed::Skipped(_)) {
                     self.held_quiet += 1;
                 }
             }

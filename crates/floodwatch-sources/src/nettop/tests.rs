@@ -1153,3 +1153,33 @@ fn cached_name_cells_parse_as_uncached_whatever_the_order() {
         }
     }
 }
+
+/// A socket first listed in a glitched row is not remembered either: in the next frame it is new,
+/// measured from the frame before (delta mode, whose rows are per interval), not from the glitch.
+#[test]
+fn a_new_socket_s_glitched_row_is_not_its_first_sample() {
+    let capture = "\
+time,,interface,state,bytes_in,bytes_out,
+00:39:45.364011,python3.6101,,,10,20,
+00:39:45.359621,udp4 192.168.1.56:50000<->203.0.113.9:9999,en0,,10,20,
+time,,interface,state,bytes_in,bytes_out,
+00:39:46.364011,python3.6101,,,10,20,
+00:39:46.359621,udp4 192.168.1.56:50000<->203.0.113.9:9999,en0,,10,20,
+00:39:46.359700,udp4 192.168.1.56:50001<->203.0.113.9:9,en0,,0,18446744073709551615,
+time,,interface,state,bytes_in,bytes_out,
+00:39:47.364011,python3.6101,,,10,520,
+00:39:47.359621,udp4 192.168.1.56:50000<->203.0.113.9:9999,en0,,10,20,
+00:39:47.359700,udp4 192.168.1.56:50001<->203.0.113.9:9,en0,,0,500,
+";
+    let (ev, st) = csv(capture, anchored(NettopMode::Delta));
+    assert_eq!(st.reasons().get("counter glitch"), Some(&1), "{st:?}");
+    let new: Vec<&Traffic> = ev
+        .iter()
+        .map(traffic)
+        .filter(|t| t.remote.as_deref() == Some("203.0.113.9:9"))
+        .collect();
+    assert_eq!(new.len(), 1, "{ev:?}");
+    assert_eq!(new[0].bytes_out, 500);
+    // From frame 2's first row, not from the glitched row (00:39:46.359700).
+    assert_eq!(new[0].start, ts("2025-08-07T00:39:46.364011Z"));
+}
