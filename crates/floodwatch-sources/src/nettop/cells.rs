@@ -168,7 +168,8 @@ impl Cells {
     #[inline]
     fn predicted(&self, cell: &str) -> Option<u32> {
         let at = self.cells.get(self.last as usize)?.next;
-        (self.cells.get(at as usize)?.text.as_ref() == cell).then_some(at)
+        let text: &str = &self.cells.get(at as usize)?.text;
+        crate::wire::swar::short_eq(text.as_bytes(), cell.as_bytes()).then_some(at)
     }
 }
 

@@ -31,7 +31,7 @@ impl<const N: usize> KeySet<N> {
     pub(crate) fn index(&self, key: &[u8]) -> usize {
         let k = self.places[place(key, self.mul)] as usize;
         match self.keys.get(k) {
-            Some(&known) if known == key => k,
+            Some(&known) if crate::wire::swar::short_eq(known, key) => k,
             _ => N,
         }
     }
