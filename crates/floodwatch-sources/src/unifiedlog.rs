@@ -7,11 +7,13 @@
 //! - Session and UI context (login/logout, lock/unlock, sleep/wake, ssh and screen-sharing logins):
 //!   [`EventKind::Session`].
 //!
-//! The records are deserialized into a typed struct that borrows its strings where the JSON has no escapes
-//! (the `\/` escapes of paths force a copy there), and messages are matched with plain substring scans:
-//! the regex crate is not needed for these fixed phrases.
+//! The records are read into a typed struct that borrows its strings where the JSON has no escapes
+//! (the `\/` escapes of paths force a copy there): by the strict scanner first, by serde when the
+//! scanner is not sure (which gives the reject); both read a record the same (tested). Messages are
+//! matched with plain substring scans: the regex crate is not needed for these fixed phrases.
 
 use crate::wire::json::{json_reject, JsonStr};
+use crate::wire::scan::{Miss, Scan, Scanned};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::event::basename;
 use floodwatch_core::event::{Event, EventKind, Proto, Session, SessionKind, Traffic};
@@ -21,7 +23,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 /// The keys this parser reads; the others (`machTimestamp`, `backtrace`, UUIDs...) are ignored.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug)]
 struct LogRecord<'a> {
     #[serde(borrow, default)]
     timestamp: Option<JsonStr<'a>>,
@@ -39,6 +41,100 @@ struct LogRecord<'a> {
     process_id: Option<i64>,
     #[serde(rename = "userID", default)]
     user_id: Option<i64>,
+}
+
+/// Marks key `bit` as seen; a second time is a miss (serde's derive refuses "duplicate field").
+fn once(seen: &mut u32, bit: u32) -> Scanned<()> {
+    if *seen & bit != 0 {
+        return Err(Miss);
+    }
+    *seen |= bit;
+    Ok(())
+}
+
+/// A string field, `null` as absent.
+fn text_field<'a>(s: &mut Scan<'a>) -> Scanned<Option<JsonStr<'a>>> {
+    s.opt(|s| s.string().map(JsonStr))
+}
+
+/// An integer field as serde reads an `i64`; `-0` (a float to serde) and magnitudes beyond an
+/// `i64` are left to serde.
+fn integer_field(s: &mut Scan<'_>) -> Scanned<Option<i64>> {
+    s.opt(|s| match s.integer()? {
+        (false, n) => i64::try_from(n).map_err(|_| Miss),
+        (true, 0) => Err(Miss),
+        (true, n) => i64::try_from(n).map(|n| -n).map_err(|_| Miss),
+    })
+}
+
+/// The record read with the strict scanner, to the [`LogRecord`] serde reads: the same keys, a
+/// known key twice a miss, unknown keys skipped (still checked). Anything it is not sure of is a
+/// [`Miss`], and the caller reads the record with serde (which gives the reject). serde's general
+/// deserializer spent most of a record skipping `formatString`, `backtrace` and the UUIDs through
+/// its visitors.
+fn scanned_record(record: &str) -> Scanned<LogRecord<'_>> {
+    let mut r = LogRecord::default();
+    let mut seen = 0;
+    let mut s = Scan::new(record);
+    s.object(|s, key| {
+        match key {
+            b"timestamp" => {
+                once(&mut seen, 1)?;
+                r.timestamp = text_field(s)?;
+            }
+            b"eventType" => {
+                once(&mut seen, 2)?;
+                r.event_type = text_field(s)?;
+            }
+            b"eventMessage" => {
+                once(&mut seen, 4)?;
+                r.event_message = text_field(s)?;
+            }
+            b"subsystem" => {
+                once(&mut seen, 8)?;
+                r.subsystem = text_field(s)?;
+            }
+            b"category" => {
+                once(&mut seen, 16)?;
+                r.category = text_field(s)?;
+            }
+            b"processImagePath" => {
+                once(&mut seen, 32)?;
+                r.process_image_path = text_field(s)?;
+            }
+            b"processID" => {
+                once(&mut seen, 64)?;
+                r.process_id = integer_field(s)?;
+            }
+            b"userID" => {
+                once(&mut seen, 128)?;
+                r.user_id = integer_field(s)?;
+            }
+            _ => s.skip()?,
+        }
+        Ok(())
+    })?;
+    s.end()?;
+    Ok(r)
+}
+
+/// Checks the scanner against serde on one record: whatever the scanner reads, serde must read
+/// too, to the same fields. For the differential tests.
+#[doc(hidden)]
+pub fn fast_path_check(record: &str) -> Result<(), String> {
+    let Ok(fast) = scanned_record(record) else {
+        return Ok(());
+    };
+    let slow: LogRecord = serde_json::from_str(record)
+        .map_err(|e| format!("the scanner read a record serde refuses ({e}): {record:?}"))?;
+    let (fast, slow) = (format!("{fast:?}"), format!("{slow:?}"));
+    if fast == slow {
+        Ok(())
+    } else {
+        Err(format!(
+            "scanner and serde differ on {record:?}:\n fast {fast}\n serde {slow}"
+        ))
+    }
 }
 
 fn text<'r>(t: &'r Option<JsonStr<'_>>) -> Option<&'r str> {
@@ -75,7 +171,10 @@ impl RecordParser for UnifiedLogParser {
                 format!("not a JSON object: {}", head(trimmed)),
             ));
         }
-        let rec: LogRecord = serde_json::from_str(record).map_err(json_reject)?;
+        let rec: LogRecord = match scanned_record(record) {
+            Ok(rec) => rec,
+            Err(Miss) => serde_json::from_str(record).map_err(json_reject)?,
+        };
         if rec.event_message.is_none() && rec.event_type.is_none() {
             // `log show`'s closing `{"count":N,"finished":1}` and similar status objects.
             return Ok(Parsed::Skipped("not a log event (status record)".into()));
@@ -389,6 +488,111 @@ mod tests {
 
     fn corpus(name: &str) -> Vec<u8> {
         crate::testutil::corpus(&format!("unifiedlog/{name}"))
+    }
+
+    /// Every line of the real samples and of the bundled collection: read by the scanner (none
+    /// needs serde), to the fields serde reads.
+    #[test]
+    fn scanner_reads_every_real_and_bundled_line_as_serde_does() {
+        let mut texts: Vec<String> = [
+            "elastic_macos_authentication_loginwindow.ndjson",
+            "elastic_macos_network_activity.ndjson",
+            "elastic_macos_process_execution_monitoring.ndjson",
+        ]
+        .iter()
+        .map(|n| String::from_utf8(corpus(n)).unwrap())
+        .collect();
+        for host in ["admin-mbp-02", "build-mac-07"] {
+            let path = format!(
+                "{}/../../examples/collection/{host}/unifiedlog.ndjson",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            texts.push(std::fs::read_to_string(path).unwrap());
+        }
+        let mut lines = 0;
+        for text in &texts {
+            for line in text.lines().filter(|l| l.starts_with('{')) {
+                assert!(scanned_record(line).is_ok(), "{line:.200}");
+                fast_path_check(line).unwrap();
+                lines += 1;
+            }
+        }
+        assert!(lines > 75, "{lines}");
+    }
+
+    /// Broken copies of real lines (a byte dropped, doubled or replaced by JSON punctuation at
+    /// every few positions): whatever the scanner still reads, serde reads the same; the rest goes
+    /// to serde, which rejects (or reads) it as before.
+    #[test]
+    fn scanner_never_reads_a_broken_line_differently() {
+        let text = String::from_utf8(corpus("elastic_macos_network_activity.ndjson")).unwrap();
+        let swaps = [
+            "\"", "{", "}", "[", "]", ",", ":", "\\", "0", "-", ".", "e", " ", "\u{1}", "é",
+        ];
+        let (mut tried, mut still_read) = (0, 0);
+        for line in text.lines().take(3) {
+            let chars: Vec<(usize, char)> = line.char_indices().collect();
+            for &(i, c) in chars.iter().step_by(3) {
+                let next = i + c.len_utf8();
+                let mut variants = vec![
+                    format!("{}{}", &line[..i], &line[next..]),
+                    format!("{}{c}{}", &line[..next], &line[next..]),
+                ];
+                for s in swaps {
+                    variants.push(format!("{}{s}{}", &line[..i], &line[next..]));
+                }
+                for v in variants {
+                    tried += 1;
+                    if scanned_record(&v).is_ok() {
+                        still_read += 1;
+                    }
+                    fast_path_check(&v).unwrap();
+                }
+            }
+        }
+        assert!(
+            still_read > 0 && still_read < tried,
+            "{still_read} of {tried}"
+        );
+    }
+
+    /// The edges of serde's derive: a known key twice, `null`, numbers an `i64` field takes or
+    /// refuses, strings where numbers belong, escapes, pretty-printing, and what follows the object.
+    #[test]
+    fn scanner_reads_the_edges_as_serde_does() {
+        let base = r#""eventType":"logEvent","timestamp":"2025-09-15 00:07:32.000000-0700""#;
+        // (the record's other keys, read by the scanner)
+        let cases = [
+            (r#""processID":1,"userID":-5"#, true),
+            (r#""processID":9223372036854775807"#, true),
+            (r#""processID":-9223372036854775807"#, true),
+            (r#""processID":null,"subsystem":null"#, true),
+            (r#""eventMessage":"a\/b\n\u00e9""#, true),
+            (r#""x":{"y":[1,2.5,"z"]},"backtrace":{"frames":[]}"#, true),
+            (r#""processID":-0"#, false),
+            (r#""processID":9223372036854775808"#, false),
+            (r#""processID":1.0"#, false),
+            (r#""processID":"1""#, false),
+            (r#""subsystem":1"#, false),
+            (r#""category":"a","category":"b""#, false),
+            (r#""timestamp":"t""#, false),
+            (r#""proc\u0065ssID":1"#, false),
+        ];
+        for (rest, scanned) in cases {
+            let line = format!("{{{base},{rest}}}");
+            assert_eq!(scanned_record(&line).is_ok(), scanned, "{line}");
+            fast_path_check(&line).unwrap();
+        }
+        let pretty = format!(
+            "{{\n  {},\n  \"processID\" : 7\n}}\n",
+            base.replace(',', ",\n  ")
+        );
+        assert!(scanned_record(&pretty).is_ok(), "{pretty}");
+        fast_path_check(&pretty).unwrap();
+        for trailing in [format!("{{{base}}} x"), format!("{{{base}}}{{}}")] {
+            assert!(scanned_record(&trailing).is_err(), "{trailing}");
+            fast_path_check(&trailing).unwrap();
+        }
     }
 
     fn ndjson(data: &[u8]) -> (Vec<Event>, crate::FileStats) {
