@@ -121,6 +121,9 @@ def main():
     corpus("unifiedlog_ndjson", "unifiedlog/elastic_macos_process_execution_monitoring.ndjson")
     ex_ul = example("unifiedlog_ndjson", "admin-mbp-02/unifiedlog.ndjson")
     example("unifiedlog_ndjson", "build-mac-07/unifiedlog.ndjson")
+    # unifiedlog_fast (the scanner against serde, line by line): the real samples, whole
+    for n in ("elastic_macos_network_activity", "elastic_macos_authentication_loginwindow", "elastic_macos_process_execution_monitoring"):
+        corpus("unifiedlog_fast", f"unifiedlog/{n}.ndjson")
     objs = [l for l in ul.splitlines() if l.strip()]
     put("unifiedlog_json", "elastic_macos_network_activity.as_array.json", b"[\n" + b",\n".join(objs) + b"\n]\n",
         "tests/data/corpus/unifiedlog/elastic_macos_network_activity.ndjson", "records wrapped in one JSON array (`log show --style json`)")
