@@ -107,9 +107,9 @@ pub fn padded(b: &[u8]) -> u64 {
 
 /// Whether `a` and `b` hold the same bytes, for short texts (keys, nettop cells): up to 32 bytes
 /// by two loads from each that overlap when the length is not a power of two (a byte both loads
-/// cover is compared twice, which changes nothing). Slice `==` calls libc's `bcmp` when the
-/// length is not a constant: a call and a branch on the length per compare, 4% of a fleet hunt's
-/// time (perf) at the eslogger keys' 27 compares per event.
+/// cover is compared twice, which changes nothing). Slice `==` of a length that is not a constant
+/// calls libc's `bcmp`; inline, eslogger's 27 key compares per event take 0.4% fewer instructions
+/// (the time they wait on their loads is the same).
 #[inline(always)]
 pub fn short_eq(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();

@@ -13,7 +13,7 @@
 //! matched with plain substring scans: the regex crate is not needed for these fixed phrases.
 
 use crate::wire::json::{json_reject, JsonStr};
-use crate::wire::scan::{Miss, Scan, Scanned};
+use crate::wire::scan::{once, Miss, Scan, Scanned};
 use crate::{Parsed, RecordParser, Reject, RejectReason, SourceCtx};
 use floodwatch_core::event::basename;
 use floodwatch_core::event::{Event, EventKind, Proto, Session, SessionKind, Traffic};
@@ -41,15 +41,6 @@ struct LogRecord<'a> {
     process_id: Option<i64>,
     #[serde(rename = "userID", default)]
     user_id: Option<i64>,
-}
-
-/// Marks key `bit` as seen; a second time is a miss (serde's derive refuses "duplicate field").
-fn once(seen: &mut u32, bit: u32) -> Scanned<()> {
-    if *seen & bit != 0 {
-        return Err(Miss);
-    }
-    *seen |= bit;
-    Ok(())
 }
 
 /// A string field, `null` as absent.

@@ -13,18 +13,8 @@ use super::model::{
 use crate::wire::intern::{Text, TextList};
 use crate::wire::json::JsonStr;
 use crate::wire::keys::KeySet;
-use crate::wire::scan::{Miss, Scan, Scanned};
+use crate::wire::scan::{once, Miss, Scan, Scanned};
 use crate::wire::{lanes, swar};
-
-/// Marks key `bit` as seen; a second time is a miss.
-#[inline]
-fn once(seen: &mut u32, bit: u32) -> Scanned<()> {
-    if *seen & bit != 0 {
-        return Err(Miss);
-    }
-    *seen |= bit;
-    Ok(())
-}
 
 fn string<'a>(s: &mut Scan<'a>) -> Scanned<JsonStr<'a>> {
     s.string().map(JsonStr)

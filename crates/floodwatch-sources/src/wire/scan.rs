@@ -17,6 +17,17 @@ pub(crate) struct Miss;
 
 pub(crate) type Scanned<T> = Result<T, Miss>;
 
+/// Marks known key `bit` as seen; a second time is a miss: serde's derive refuses a duplicate
+/// field, so a record with one is left to serde to reject.
+#[inline]
+pub(crate) fn once(seen: &mut u32, bit: u32) -> Scanned<()> {
+    if *seen & bit != 0 {
+        return Err(Miss);
+    }
+    *seen |= bit;
+    Ok(())
+}
+
 /// A JSON string's text between its quotes, already checked by [`Scan::raw_string`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RawStr<'a> {
