@@ -562,6 +562,25 @@ pub(crate) mod testutil {
         std::fs::read(corpus_path(path)).unwrap()
     }
 
+    /// Broken copies of `line` for the differential tests of the scanners: at every `step`-th
+    /// character, the line without it, with it doubled, and with it replaced by each of JSON's own
+    /// characters (and a few others a scanner must refuse or read as serde does).
+    pub fn broken_copies(line: &str, step: usize) -> Vec<String> {
+        const SWAPS: [&str; 15] = [
+            "\"", "{", "}", "[", "]", ",", ":", "\\", "0", "-", ".", "e", " ", "\u{1}", "é",
+        ];
+        let mut out = Vec::new();
+        for (i, c) in line.char_indices().step_by(step) {
+            let next = i + c.len_utf8();
+            out.push(format!("{}{}", &line[..i], &line[next..]));
+            out.push(format!("{}{c}{}", &line[..next], &line[next..]));
+            for s in SWAPS {
+                out.push(format!("{}{s}{}", &line[..i], &line[next..]));
+            }
+        }
+        out
+    }
+
     /// Reads a whole input through a FileSource; returns events and stats.
     pub fn read_all(data: &[u8], format: Format, ctx: SourceCtx) -> (Vec<Event>, FileStats) {
         let mut src = FileSource::new(data, format, ctx);

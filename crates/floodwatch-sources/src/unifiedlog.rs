@@ -517,28 +517,14 @@ mod tests {
     #[test]
     fn scanner_never_reads_a_broken_line_differently() {
         let text = String::from_utf8(corpus("elastic_macos_network_activity.ndjson")).unwrap();
-        let swaps = [
-            "\"", "{", "}", "[", "]", ",", ":", "\\", "0", "-", ".", "e", " ", "\u{1}", "é",
-        ];
         let (mut tried, mut still_read) = (0, 0);
         for line in text.lines().take(3) {
-            let chars: Vec<(usize, char)> = line.char_indices().collect();
-            for &(i, c) in chars.iter().step_by(3) {
-                let next = i + c.len_utf8();
-                let mut variants = vec![
-                    format!("{}{}", &line[..i], &line[next..]),
-                    format!("{}{c}{}", &line[..next], &line[next..]),
-                ];
-                for s in swaps {
-                    variants.push(format!("{}{s}{}", &line[..i], &line[next..]));
+            for v in crate::testutil::broken_copies(line, 3) {
+                tried += 1;
+                if scanned_record(&v).is_ok() {
+                    still_read += 1;
                 }
-                for v in variants {
-                    tried += 1;
-                    if scanned_record(&v).is_ok() {
-                        still_read += 1;
-                    }
-                    fast_path_check(&v).unwrap();
-                }
+                fast_path_check(&v).unwrap();
             }
         }
         assert!(

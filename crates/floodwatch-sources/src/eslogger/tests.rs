@@ -536,30 +536,16 @@ fn fast_path_reads_the_bundled_collection_as_serde_does() {
 #[test]
 fn fast_path_never_reads_a_broken_line_differently() {
     let lines = mullvad_lines();
-    let swaps: &[&str] = &[
-        "\"", "{", "}", "[", "]", ",", ":", "\\", "0", "-", ".", "e", " ", "\u{1}", "é",
-    ];
     let mut tried = 0;
     let mut still_fast = 0;
     for line in &lines {
-        let chars: Vec<(usize, char)> = line.char_indices().collect();
-        for &(i, c) in chars.iter().step_by(5) {
-            let next = i + c.len_utf8();
-            let mut variants = vec![
-                format!("{}{}", &line[..i], &line[next..]),
-                format!("{}{c}{}", &line[..next], &line[next..]),
-            ];
-            for s in swaps {
-                variants.push(format!("{}{s}{}", &line[..i], &line[next..]));
+        for v in crate::testutil::broken_copies(line, 5) {
+            tried += 1;
+            if fast::message(&v).is_ok() {
+                still_fast += 1;
             }
-            for v in variants {
-                tried += 1;
-                if fast::message(&v).is_ok() {
-                    still_fast += 1;
-                }
-                if let Err(e) = fast_path_check(&v) {
-                    panic!("{e}");
-                }
+            if let Err(e) = fast_path_check(&v) {
+                panic!("{e}");
             }
         }
     }
