@@ -8,6 +8,7 @@
 # Inputs, from the fleet bench/compare-duckdb.sh uses (generated once, 300 MB over 16 hosts):
 # - eslogger: one host's eslogger.jsonl;
 # - nettop: one host's nettop.csv;
+# - unifiedlog: one host's unifiedlog.ndjson (small: about 5 M of its count is any run's start-up);
 # - fleet: all 48 files (eslogger, nettop, unified log), sniffing and merging included.
 # Prints instructions, bytes, instructions per byte and per record, and the percentage against the first
 # binary. A count repeats within about 1% for a given binary and input (hash seeds are random per run,
@@ -31,8 +32,9 @@ HOST=$(ls -d "$DATA"/*/ | head -1)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-printf "%-8s %-28s %14s %12s %8s %10s %8s\n" input binary instructions bytes "ins/B" "ins/record" "vs 1st"
-for input in eslogger:"$HOST/eslogger.jsonl" nettop:"$HOST/nettop.csv" fleet:"$DATA"; do
+printf "%-10s %-28s %14s %12s %8s %10s %8s\n" input binary instructions bytes "ins/B" "ins/record" "vs 1st"
+for input in eslogger:"$HOST/eslogger.jsonl" nettop:"$HOST/nettop.csv" \
+  unifiedlog:"$HOST/unifiedlog.ndjson" fleet:"$DATA"; do
   name=${input%%:*}
   path=${input#*:}
   bytes=$(du -sbL "$path" | cut -f1)
@@ -53,7 +55,7 @@ import sys
 n, b, ins, by, ev, first = sys.argv[1:]
 ins, by, ev, first = int(ins), int(by), int(ev), int(first)
 per_ev = f"{ins / ev:10.0f}" if ev else f"{'-':>10}"
-print(f"{n:<8} {b[-28:]:<28} {ins:>14,} {by:>12,} {ins / by:>8.2f} {per_ev} {100 * (ins - first) / first:>+7.1f}%")
+print(f"{n:<10} {b[-28:]:<28} {ins:>14,} {by:>12,} {ins / by:>8.2f} {per_ev} {100 * (ins - first) / first:>+7.1f}%")
 PY
   done
 done
