@@ -48,16 +48,6 @@ fn text_field<'a>(s: &mut Scan<'a>) -> Scanned<Option<JsonStr<'a>>> {
     s.opt(|s| s.string().map(JsonStr))
 }
 
-/// An integer field as serde reads an `i64`; `-0` (a float to serde) and magnitudes beyond an
-/// `i64` are left to serde.
-fn integer_field(s: &mut Scan<'_>) -> Scanned<Option<i64>> {
-    s.opt(|s| match s.integer()? {
-        (false, n) => i64::try_from(n).map_err(|_| Miss),
-        (true, 0) => Err(Miss),
-        (true, n) => i64::try_from(n).map(|n| -n).map_err(|_| Miss),
-    })
-}
-
 /// The record read with the strict scanner, to the [`LogRecord`] serde reads: the same keys, a
 /// known key twice a miss, unknown keys skipped (still checked). Anything it is not sure of is a
 /// [`Miss`], and the caller reads the record with serde (which gives the reject). serde's general
@@ -95,11 +85,11 @@ fn scanned_record(record: &str) -> Scanned<LogRecord<'_>> {
             }
             b"processID" => {
                 once(&mut seen, 64)?;
-                r.process_id = integer_field(s)?;
+                r.process_id = s.opt(Scan::i64)?;
             }
             b"userID" => {
                 once(&mut seen, 128)?;
-                r.user_id = integer_field(s)?;
+                r.user_id = s.opt(Scan::i64)?;
             }
             _ => s.skip()?,
         }

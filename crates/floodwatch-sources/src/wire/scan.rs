@@ -517,16 +517,22 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// A signed integer as serde reads an `i64` field; `i64::MIN`'s magnitude is left to serde.
     #[inline]
-    pub(crate) fn i32(&mut self) -> Scanned<i32> {
+    pub(crate) fn i64(&mut self) -> Scanned<i64> {
         let (negative, n) = self.integer()?;
         let n = i64::try_from(n).map_err(|_| Miss)?;
         match negative {
-            false => i32::try_from(n).map_err(|_| Miss),
+            false => Ok(n),
             // serde_json reads "-0" as a float, which an integer field refuses.
             true if n == 0 => Err(Miss),
-            true => i32::try_from(-n).map_err(|_| Miss),
+            true => Ok(-n),
         }
+    }
+
+    #[inline]
+    pub(crate) fn i32(&mut self) -> Scanned<i32> {
+        i32::try_from(self.i64()?).map_err(|_| Miss)
     }
 
     pub(crate) fn bool(&mut self) -> Scanned<bool> {
