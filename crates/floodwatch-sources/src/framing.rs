@@ -745,29 +745,33 @@ mod tests {
         }
     }
 
+    /// Every frame of `f` with the offset its line began at: through the reader's fast path
+    /// (`next_whole_line`, then `next_frame` when it gives nothing) when `fast`, else through
+    /// `next_frame` alone.
+    fn frames_with_offsets(f: &mut LineFramer<&mut dyn BufRead>, fast: bool) -> Vec<(String, u64)> {
+        let mut v = vec![];
+        loop {
+            if fast {
+                if let Some((bytes, line)) = f.next_whole_line().unwrap() {
+                    v.push((show(record(bytes, line, false)), f.record_start()));
+                    continue;
+                }
+            }
+            let Some(frame) = f.next_frame().unwrap() else {
+                return v;
+            };
+            v.push((show(frame), f.record_start()));
+        }
+    }
+
     /// The reader's fast path (`next_whole_line`, then `next_frame` when it gives nothing) frames
     /// every line as `next_frame` alone does, at the same offsets, whatever the buffer size: CRLF,
     /// blank, too long, not UTF-8, a NUL and an unterminated last line included.
     #[test]
     fn whole_lines_then_frames_give_the_frames() {
         let data = b"first\r\n\nsecond line\nxxxxxxxxxxxxxxxxxxxxxxxxx\n\xff\xfe\nnul\0here\nthird\r\nlast";
-        let read = |f: &mut LineFramer<&mut dyn BufRead>, fast: bool| {
-            let mut v = vec![];
-            loop {
-                if fast {
-                    if let Some((bytes, line)) = f.next_whole_line().unwrap() {
-                        v.push((show(record(bytes, line, false)), f.record_start()));
-                        continue;
-                    }
-                }
-                let Some(frame) = f.next_frame().unwrap() else {
-                    return v;
-                };
-                v.push((show(frame), f.record_start()));
-            }
-        };
         let mut whole: &[u8] = &data[..];
-        let want = read(
+        let want = frames_with_offsets(
             &mut LineFramer::new(&mut whole as &mut dyn BufRead, 16),
             false,
         );
@@ -775,7 +779,8 @@ mod tests {
         assert_eq!(want[6], ("7:third:false".to_string(), 58));
         for cap in 1..=data.len() + 1 {
             let mut r = std::io::BufReader::with_capacity(cap, &data[..]);
-            let got = read(&mut LineFramer::new(&mut r as &mut dyn BufRead, 16), true);
+            let got =
+                frames_with_offsets(&mut LineFramer::new(&mut r as &mut dyn BufRead, 16), true);
             assert_eq!(got, want, "buffer of {cap} bytes");
         }
     }
@@ -819,23 +824,8 @@ mod tests {
             data.extend_from_slice(if len % 2 == 0 { b"\n" } else { b"\r\n" });
         }
         data.extend_from_slice(b"unterminated");
-        let read = |f: &mut LineFramer<&mut dyn BufRead>, fast: bool| {
-            let mut v = vec![];
-            loop {
-                if fast {
-                    if let Some((bytes, line)) = f.next_whole_line().unwrap() {
-                        v.push((show(record(bytes, line, false)), f.record_start()));
-                        continue;
-                    }
-                }
-                let Some(frame) = f.next_frame().unwrap() else {
-                    return v;
-                };
-                v.push((show(frame), f.record_start()));
-            }
-        };
         let mut whole: &[u8] = &data[..];
-        let want = read(
+        let want = frames_with_offsets(
             &mut LineFramer::new(&mut whole as &mut dyn BufRead, 150),
             false,
         );
@@ -844,10 +834,12 @@ mod tests {
         assert_eq!(want[14].0, "15:unterminated:true");
         for cap in (1..=data.len() + 1).step_by(7).chain([64, 65, 256, 4096]) {
             let mut r = std::io::BufReader::with_capacity(cap, &data[..]);
-            let got = read(&mut LineFramer::new(&mut r as &mut dyn BufRead, 150), true);
+            let got =
+                frames_with_offsets(&mut LineFramer::new(&mut r as &mut dyn BufRead, 150), true);
             assert_eq!(got, want, "buffer of {cap} bytes");
             let mut r = std::io::BufReader::with_capacity(cap, &data[..]);
-            let alone = read(&mut LineFramer::new(&mut r as &mut dyn BufRead, 150), false);
+            let alone =
+                frames_with_offsets(&mut LineFramer::new(&mut r as &mut dyn BufRead, 150), false);
             assert_eq!(alone, want, "buffer of {cap} bytes, next_frame alone");
         }
     }
