@@ -75,6 +75,15 @@ fn newline(b: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', b.get(i..)?).map(|n| i + n)
 }
 
+/// A reader whose buffer lost bytes no one consumed: a broken `BufRead`, an error rather than a
+/// skip (lines taken from the buffer are consumed later, so they must still be there).
+fn shrunk_buffer() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "the reader's buffer shrank without a consume (lines taken from it were lost)",
+    )
+}
+
 /// A line without its final `\r` (a CRLF file's).
 fn without_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
@@ -142,7 +151,7 @@ impl<R: BufRead> LineFramer<R> {
         } else {
             self.reader.fill_buf()?
         };
-        let rest = avail.get(start..).unwrap_or_default();
+        let rest = avail.get(start..).ok_or_else(shrunk_buffer)?;
         let Some(len) = newline(rest).filter(|&len| len <= self.max) else {
             // No whole line left: `next_frame` consumes what was taken and assembles the next.
             return Ok(None);
@@ -171,7 +180,10 @@ impl<R: BufRead> LineFramer<R> {
                 // Asked again for the line just taken: returning the first answer's borrow would
                 // keep the framer borrowed on the path below too.
                 let avail = self.reader.fill_buf()?;
-                let text = without_cr(&avail[self.line_at..self.taken - 1]);
+                let line = avail
+                    .get(self.line_at..self.taken - 1)
+                    .ok_or_else(shrunk_buffer)?;
+                let text = without_cr(line);
                 return Ok(Some(record(text, self.line, false)));
             }
             self.assemble = false;
@@ -818,29 +830,80 @@ mod tests {
     /// frames and offsets `next_frame` alone gives, whatever the buffer size.
     #[test]
     fn lines_taken_from_one_buffer_give_the_frames() {
+        // The input, and beside it the frames and offsets it must give, worked out from the
+        // lengths alone: a line over the limit (150) is too long, `\r\n` counts in the offset.
         let mut data = Vec::new();
-        for len in [0usize, 1, 15, 16, 17, 63, 64, 65, 66, 127, 128, 200, 3, 90] {
-            data.extend((0..len).map(|i| b'a' + (i % 26) as u8));
+        let mut want = Vec::new();
+        for (n, len) in [0usize, 1, 15, 16, 17, 63, 64, 65, 66, 127, 128, 200, 3, 90]
+            .into_iter()
+            .enumerate()
+        {
+            let text: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            let frame = match len {
+                0..=150 => format!("{}:{text}:false", n + 1),
+                _ => format!("{}!line too long", n + 1),
+            };
+            want.push((frame, data.len() as u64));
+            data.extend_from_slice(text.as_bytes());
             data.extend_from_slice(if len % 2 == 0 { b"\n" } else { b"\r\n" });
         }
+        want.push(("15:unterminated:true".to_string(), data.len() as u64));
         data.extend_from_slice(b"unterminated");
+
+        /// Hands out 1, 2, 3, ... 7 bytes per read, over and over: a pipe's uneven pieces.
+        struct Uneven<'a>(&'a [u8], usize);
+        impl std::io::Read for Uneven<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                self.1 = self.1 % 7 + 1;
+                let n = self.1.min(out.len()).min(self.0.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
         let mut whole: &[u8] = &data[..];
-        let want = frames_with_offsets(
+        let alone = frames_with_offsets(
             &mut LineFramer::new(&mut whole as &mut dyn BufRead, 150),
             false,
         );
-        assert_eq!(want.len(), 15);
-        assert_eq!(want[11].0, "12!line too long");
-        assert_eq!(want[14].0, "15:unterminated:true");
+        assert_eq!(alone, want, "one buffer of everything, next_frame alone");
         for cap in (1..=data.len() + 1).step_by(7).chain([64, 65, 256, 4096]) {
-            let mut r = std::io::BufReader::with_capacity(cap, &data[..]);
-            let got =
-                frames_with_offsets(&mut LineFramer::new(&mut r as &mut dyn BufRead, 150), true);
-            assert_eq!(got, want, "buffer of {cap} bytes");
-            let mut r = std::io::BufReader::with_capacity(cap, &data[..]);
-            let alone =
-                frames_with_offsets(&mut LineFramer::new(&mut r as &mut dyn BufRead, 150), false);
-            assert_eq!(alone, want, "buffer of {cap} bytes, next_frame alone");
+            for fast in [true, false] {
+                let how = format!("buffer of {cap} bytes, fast path {fast}");
+                let mut r = std::io::BufReader::with_capacity(cap, &data[..]);
+                let got = frames_with_offsets(
+                    &mut LineFramer::new(&mut r as &mut dyn BufRead, 150),
+                    fast,
+                );
+                assert_eq!(got, want, "{how}");
+                // `decode_buf`'s shape: the first bytes in a cursor chained before the rest.
+                let (first, rest) = data.split_at(3);
+                let mut r = std::io::Read::chain(
+                    std::io::Cursor::new(first.to_vec()),
+                    std::io::BufReader::with_capacity(cap, rest),
+                );
+                let got = frames_with_offsets(
+                    &mut LineFramer::new(&mut r as &mut dyn BufRead, 150),
+                    fast,
+                );
+                assert_eq!(got, want, "{how}, chained");
+                let mut r = std::io::BufReader::with_capacity(cap, Uneven(&data[..], 0));
+                let got = frames_with_offsets(
+                    &mut LineFramer::new(&mut r as &mut dyn BufRead, 150),
+                    fast,
+                );
+                assert_eq!(got, want, "{how}, uneven reads");
+                // Resumed at the start of line 7 (a segment, or a file read on from a checkpoint).
+                let at = want[6].1;
+                let mut r = std::io::BufReader::with_capacity(cap, &data[at as usize..]);
+                let got = frames_with_offsets(
+                    &mut LineFramer::resume(&mut r as &mut dyn BufRead, 150, 6, at),
+                    fast,
+                );
+                assert_eq!(got, want[6..], "{how}, resumed at line 7");
+            }
         }
     }
 
@@ -856,9 +919,8 @@ mod tests {
                 Ok(n)
             }
         }
-        let data = b"first\nsecond\nlast";
-        let ends = |fast: bool| {
-            let mut r = std::io::BufReader::with_capacity(64, Ends(&data[..], 0));
+        let ends = |data: &[u8], fast: bool| {
+            let mut r = std::io::BufReader::with_capacity(64, Ends(data, 0));
             {
                 let mut f = LineFramer::new(&mut r, 16);
                 loop {
@@ -872,8 +934,13 @@ mod tests {
             }
             r.get_ref().1
         };
-        assert!(ends(false) >= 1);
-        assert_eq!(ends(true), ends(false));
+        // An unterminated last line, and one ending in a newline (whose end the fast path used to
+        // read twice, when its last line was taken from the buffer: now once, as `next_frame` does).
+        for data in [&b"first\nsecond\nlast"[..], b"first\nsecond\n"] {
+            assert!(ends(data, false) >= 1);
+            assert_eq!(ends(data, true), ends(data, false));
+        }
+        assert_eq!(ends(b"first\nsecond\n", true), 1);
     }
 
     #[test]
