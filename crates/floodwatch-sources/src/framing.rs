@@ -97,8 +97,6 @@ pub struct LineFramer<R> {
     /// buffer holds no whole line more, not line by line (a consume and a refill check per line
     /// were two calls through the boxed reader on every row of a short-line format).
     taken: usize,
-    /// Where the last frame's line starts in the reader's buffer, when it was handed out from there.
-    line_at: usize,
     line: u64,
     max: usize,
     /// Bytes consumed so far, and where the last frame's line began (to resume a file there).
@@ -121,7 +119,6 @@ impl<R: BufRead> LineFramer<R> {
             reader,
             buf: Vec::with_capacity(4096),
             taken: 0,
-            line_at: 0,
             line: lines_before,
             max: max_record_bytes,
             offset,
@@ -157,7 +154,6 @@ impl<R: BufRead> LineFramer<R> {
             return Ok(None);
         };
         self.assemble = false;
-        self.line_at = start;
         self.taken = start + len + 1;
         self.offset += (len + 1) as u64;
         self.line += 1;
@@ -179,9 +175,12 @@ impl<R: BufRead> LineFramer<R> {
             if self.next_whole_line()?.is_some() {
                 // Asked again for the line just taken: returning the first answer's borrow would
                 // keep the framer borrowed on the path below too.
+                // It ends `taken` bytes into the buffer, its newline included, and began as many
+                // bytes back as the offset moved for it.
+                let len = (self.offset - self.record_start) as usize;
                 let avail = self.reader.fill_buf()?;
                 let line = avail
-                    .get(self.line_at..self.taken - 1)
+                    .get(self.taken - len..self.taken - 1)
                     .ok_or_else(shrunk_buffer)?;
                 let text = without_cr(line);
                 return Ok(Some(record(text, self.line, false)));

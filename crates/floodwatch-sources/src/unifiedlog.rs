@@ -43,11 +43,6 @@ struct LogRecord<'a> {
     user_id: Option<i64>,
 }
 
-/// A string field, `null` as absent.
-fn text_field<'a>(s: &mut Scan<'a>) -> Scanned<Option<JsonStr<'a>>> {
-    s.opt(|s| s.string().map(JsonStr))
-}
-
 /// The record read with the strict scanner, to the [`LogRecord`] serde reads: the same keys, a
 /// known key twice a miss, unknown keys skipped (still checked). Anything it is not sure of is a
 /// [`Miss`], and the caller reads the record with serde (which gives the reject). serde's general
@@ -61,27 +56,27 @@ fn scanned_record(record: &str) -> Scanned<LogRecord<'_>> {
         match key {
             b"timestamp" => {
                 once(&mut seen, 1)?;
-                r.timestamp = text_field(s)?;
+                r.timestamp = s.opt(Scan::json_str)?;
             }
             b"eventType" => {
                 once(&mut seen, 2)?;
-                r.event_type = text_field(s)?;
+                r.event_type = s.opt(Scan::json_str)?;
             }
             b"eventMessage" => {
                 once(&mut seen, 4)?;
-                r.event_message = text_field(s)?;
+                r.event_message = s.opt(Scan::json_str)?;
             }
             b"subsystem" => {
                 once(&mut seen, 8)?;
-                r.subsystem = text_field(s)?;
+                r.subsystem = s.opt(Scan::json_str)?;
             }
             b"category" => {
                 once(&mut seen, 16)?;
-                r.category = text_field(s)?;
+                r.category = s.opt(Scan::json_str)?;
             }
             b"processImagePath" => {
                 once(&mut seen, 32)?;
-                r.process_image_path = text_field(s)?;
+                r.process_image_path = s.opt(Scan::json_str)?;
             }
             b"processID" => {
                 once(&mut seen, 64)?;

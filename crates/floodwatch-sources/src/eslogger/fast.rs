@@ -16,10 +16,6 @@ use crate::wire::keys::KeySet;
 use crate::wire::scan::{once, Miss, Scan, Scanned};
 use crate::wire::{lanes, swar};
 
-fn string<'a>(s: &mut Scan<'a>) -> Scanned<JsonStr<'a>> {
-    s.string().map(JsonStr)
-}
-
 /// A string left in its JSON form, for the interner to decode only when it is new.
 fn raw_text<'a>(s: &mut Scan<'a>) -> Scanned<Text<'a>> {
     s.raw_string().map(Text::Raw)
@@ -56,7 +52,7 @@ pub(crate) fn message_into<'a>(record: &'a str, m: &mut Message<'a>) -> Scanned<
             }
             b"time" => {
                 once(&mut seen, 2)?;
-                m.time = string(s)?;
+                m.time = s.json_str()?;
             }
             b"process" => {
                 once(&mut seen, 4)?;
@@ -185,7 +181,7 @@ fn es_process<'a>(s: &mut Scan<'a>, p: &mut EsProcess<'a>) -> Scanned<()> {
             11 => {
                 // start_time
                 once(&mut seen, 1 << 11)?;
-                p.start_time = s.opt(string)?;
+                p.start_time = s.opt(Scan::json_str)?;
             }
             12 => {
                 // tty

@@ -8,6 +8,7 @@
 //! least as strict as serde_json on every rule (whitespace, string escapes, control characters,
 //! number grammar, trailing bytes). Differential tests and a fuzz target hold it to that.
 
+use super::json::JsonStr;
 use super::{flat, lanes, swar};
 use std::borrow::Cow;
 
@@ -296,6 +297,11 @@ impl<'a> Scan<'a> {
     }
 
     /// A string value, borrowed when it has no escapes.
+    /// A string as the typed records hold one ([`JsonStr`]: borrowed unless it has escapes).
+    pub(crate) fn json_str(&mut self) -> Scanned<JsonStr<'a>> {
+        self.string().map(JsonStr)
+    }
+
     pub(crate) fn string(&mut self) -> Scanned<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.pos;
