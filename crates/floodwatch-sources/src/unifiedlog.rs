@@ -53,40 +53,32 @@ fn scanned_record(record: &str) -> Scanned<LogRecord<'_>> {
     let mut seen = 0;
     let mut s = Scan::new(record);
     s.object(|s, key| {
-        match key {
-            b"timestamp" => {
-                once(&mut seen, 1)?;
-                r.timestamp = s.opt(Scan::json_str)?;
+        // Each known key has its bit in `seen` (a second time is a miss) and its field.
+        let text = match key {
+            b"timestamp" => Some((1, &mut r.timestamp)),
+            b"eventType" => Some((2, &mut r.event_type)),
+            b"eventMessage" => Some((4, &mut r.event_message)),
+            b"subsystem" => Some((8, &mut r.subsystem)),
+            b"category" => Some((16, &mut r.category)),
+            b"processImagePath" => Some((32, &mut r.process_image_path)),
+            _ => None,
+        };
+        if let Some((bit, field)) = text {
+            once(&mut seen, bit)?;
+            *field = s.opt(Scan::json_str)?;
+            return Ok(());
+        }
+        let number = match key {
+            b"processID" => Some((64, &mut r.process_id)),
+            b"userID" => Some((128, &mut r.user_id)),
+            _ => None,
+        };
+        match number {
+            Some((bit, field)) => {
+                once(&mut seen, bit)?;
+                *field = s.opt(Scan::i64)?;
             }
-            b"eventType" => {
-                once(&mut seen, 2)?;
-                r.event_type = s.opt(Scan::json_str)?;
-            }
-            b"eventMessage" => {
-                once(&mut seen, 4)?;
-                r.event_message = s.opt(Scan::json_str)?;
-            }
-            b"subsystem" => {
-                once(&mut seen, 8)?;
-                r.subsystem = s.opt(Scan::json_str)?;
-            }
-            b"category" => {
-                once(&mut seen, 16)?;
-                r.category = s.opt(Scan::json_str)?;
-            }
-            b"processImagePath" => {
-                once(&mut seen, 32)?;
-                r.process_image_path = s.opt(Scan::json_str)?;
-            }
-            b"processID" => {
-                once(&mut seen, 64)?;
-                r.process_id = s.opt(Scan::i64)?;
-            }
-            b"userID" => {
-                once(&mut seen, 128)?;
-                r.user_id = s.opt(Scan::i64)?;
-            }
-            _ => s.skip()?,
+            None => s.skip()?,
         }
         Ok(())
     })?;
