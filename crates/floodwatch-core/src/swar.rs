@@ -4,7 +4,8 @@
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-const HIGH: u64 = 0x8080_8080_8080_8080;
+/// The high bit of every lane: what a test gives when it flags all eight bytes.
+pub const HIGH: u64 = 0x8080_8080_8080_8080;
 
 /// The eight bytes of `b` at `i`, little-endian (the first byte in the lowest lane); None when
 /// fewer than eight are left.
@@ -62,22 +63,33 @@ pub fn eight_digits(x: u64) -> u64 {
 /// Zeros in front pad it to two words, built in registers from loads of `b` itself: copied into a
 /// padded buffer first, the words were read back across the copy's smaller stores, and every
 /// nettop count stalled on store forwarding (perf: a third of `count_cell`).
-#[inline]
+#[inline(always)]
 pub fn digits_16(b: &[u8]) -> Option<u64> {
     let n = b.len();
     if n == 0 || n > 16 {
         return None;
     }
-    let (hi, lo) = if n > 8 {
-        let (head, tail) = b.split_at(n - 8);
-        (padded(head), word(tail, 0)?)
-    } else {
-        (ZEROS, padded(b))
-    };
+    if n <= 8 {
+        // Most counts: one word, without the high word's multiply (a path of its own, where a
+        // word of zeros merged into the long path's was still multiplied and tested).
+        let lo = padded(b);
+        return (not_digit(lo) == 0).then(|| eight_digits(lo));
+    }
+    let (head, tail) = b.split_at(n - 8);
+    let (hi, lo) = (padded(head), word(tail, 0)?);
     if not_digit(hi) | not_digit(lo) != 0 {
         return None;
     }
     Some(eight_digits(hi) * 100_000_000 + eight_digits(lo))
+}
+
+/// The `N` bytes of `b` at `at`, as one load. A closure that built them byte by byte was left
+/// out of line, with a bounds check per byte (24 instructions a load, two loads a count).
+#[inline(always)]
+fn bytes_at<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    let mut w = [0u8; N];
+    w.copy_from_slice(&b[at..at + N]);
+    w
 }
 
 /// Eight ASCII zeros.
@@ -94,12 +106,15 @@ pub fn padded(b: &[u8]) -> u64 {
     }
     // The bytes in the lowest lanes, from two loads that overlap when n is not a power of two
     // (an overlapping byte is the same byte in both, so OR keeps it).
-    let u16_at = |at: usize| u64::from(u16::from_le_bytes([b[at], b[at + 1]]));
-    let u32_at =
-        |at: usize| u64::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]));
     let x = match n {
-        4..=7 => u32_at(0) | u32_at(n - 4) << (8 * (n - 4)),
-        2 | 3 => u16_at(0) | u16_at(n - 2) << (8 * (n - 2)),
+        4..=7 => {
+            u64::from(u32::from_le_bytes(bytes_at(b, 0)))
+                | u64::from(u32::from_le_bytes(bytes_at(b, n - 4))) << (8 * (n - 4))
+        }
+        2 | 3 => {
+            u64::from(u16::from_le_bytes(bytes_at(b, 0)))
+                | u64::from(u16::from_le_bytes(bytes_at(b, n - 2))) << (8 * (n - 2))
+        }
         _ => u64::from(b[0]),
     };
     (x << (8 * (8 - n))) | (ZEROS >> (8 * n))
@@ -116,18 +131,22 @@ pub fn short_eq(a: &[u8], b: &[u8]) -> bool {
     if n != b.len() {
         return false;
     }
-    // The `N` bytes of `s` at `at` (the range is always within both slices here).
-    fn at<const N: usize>(s: &[u8], at: usize) -> [u8; N] {
-        let mut w = [0u8; N];
-        w.copy_from_slice(&s[at..at + N]);
-        w
-    }
+    // Every range below is within both slices.
     match n {
         0 => true,
         1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
-        4..=7 => at::<4>(a, 0) == at::<4>(b, 0) && at::<4>(a, n - 4) == at::<4>(b, n - 4),
-        8..=15 => at::<8>(a, 0) == at::<8>(b, 0) && at::<8>(a, n - 8) == at::<8>(b, n - 8),
-        16..=32 => at::<16>(a, 0) == at::<16>(b, 0) && at::<16>(a, n - 16) == at::<16>(b, n - 16),
+        4..=7 => {
+            bytes_at::<4>(a, 0) == bytes_at::<4>(b, 0)
+                && bytes_at::<4>(a, n - 4) == bytes_at::<4>(b, n - 4)
+        }
+        8..=15 => {
+            bytes_at::<8>(a, 0) == bytes_at::<8>(b, 0)
+                && bytes_at::<8>(a, n - 8) == bytes_at::<8>(b, n - 8)
+        }
+        16..=32 => {
+            bytes_at::<16>(a, 0) == bytes_at::<16>(b, 0)
+                && bytes_at::<16>(a, n - 16) == bytes_at::<16>(b, n - 16)
+        }
         _ => a == b,
     }
 }

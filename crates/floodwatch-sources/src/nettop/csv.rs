@@ -111,6 +111,17 @@ fn find_commas(line: &[u8], out: &mut Vec<usize>) {
     }
 }
 
+/// A byte count cell: the usual one, 1 to 16 digits, read here; any other (blanks, `-`, units,
+/// longer) by [`count_cell`], which reads an all-digit cell the same way. The call, the trim and
+/// its checks were half of a count's instructions.
+#[inline(always)]
+fn byte_count(what: &str, cell: &str) -> Result<u64, Reject> {
+    match crate::wire::swar::digits_16(cell.as_bytes()) {
+        Some(v) => Ok(v),
+        None => count_cell(what, cell),
+    }
+}
+
 /// The error says whether the row was a process row (see [`NettopParser::raw_row`]).
 pub(super) fn csv_row(
     columns: &Columns,
@@ -160,18 +171,21 @@ pub(super) fn csv_row(
     let is_process = matches!(what, What::Process { .. });
     let tod = match time {
         Some(_) => {
-            let t = trim(cell(time));
-            Some(parse_time_of_day(t).ok_or_else(|| {
+            // A cell that parses untrimmed has nothing to trim (it starts with a digit and ends
+            // with one); the trim is only paid when the first parse fails.
+            let t = cell(time);
+            let tod = parse_time_of_day(t).or_else(|| parse_time_of_day(trim(t)));
+            Some(tod.ok_or_else(|| {
                 (
-                    Reject::new(RejectReason::BadTimestamp, format!("time {t:?}")),
+                    Reject::new(RejectReason::BadTimestamp, format!("time {:?}", trim(t))),
                     is_process,
                 )
             })?)
         }
         None => None,
     };
-    let bi = count_cell("bytes_in", cell(bytes_in)).map_err(|r| (r, is_process))?;
-    let bo = count_cell("bytes_out", cell(bytes_out)).map_err(|r| (r, is_process))?;
+    let bi = byte_count("bytes_in", cell(bytes_in)).map_err(|r| (r, is_process))?;
+    let bo = byte_count("bytes_out", cell(bytes_out)).map_err(|r| (r, is_process))?;
     let uuid = Some(trim(cell(uuid)))
         .filter(|u| !u.is_empty())
         .map(|u| cells.names.intern(u));
@@ -186,7 +200,77 @@ pub(super) fn csv_row(
 
 #[cfg(test)]
 mod tests {
-    use super::find_commas;
+    use super::{byte_count, csv_header, csv_row, find_commas, Cells};
+    use crate::nettop::cells::count_cell;
+
+    /// The inline byte count reads every cell as `count_cell` does: value or reject, and the reject's
+    /// words.
+    #[test]
+    fn byte_count_is_count_cell() {
+        let cells = [
+            "",
+            "-",
+            " ",
+            "0",
+            "7",
+            "258",
+            "00042",
+            "12345678",
+            "123456789",
+            "9999999999999999",
+            "18446744073709551615",
+            "18446744073709551616",
+            " 42",
+            "42 ",
+            "\t42",
+            "4 2",
+            "1.5 MiB",
+            "2KiB",
+            "-5",
+            "+5",
+            "0x10",
+            "4\u{0663}",
+            "\u{0663}",
+            "12345678901234567",
+            "1e3",
+            "abc",
+        ];
+        for c in cells {
+            let want = count_cell("bytes_in", c).map_err(|r| (r.reason, r.detail));
+            let got = byte_count("bytes_in", c).map_err(|r| (r.reason, r.detail));
+            assert_eq!(got, want, "{c:?}");
+        }
+    }
+
+    /// A time cell with blanks around it is read, as before; a bad one is rejected with the cell,
+    /// trimmed, in the reason.
+    #[test]
+    fn time_cells_are_trimmed_only_when_they_need_it() {
+        let mut last = None;
+        let columns =
+            csv_header("time,,interface,state,bytes_in,bytes_out,", &mut last).expect("a header");
+        let mut cells = Cells::default();
+        let mut commas = Vec::new();
+        let tod = |row: &str, cells: &mut Cells, commas: &mut Vec<usize>| {
+            csv_row(&columns, row, cells, commas)
+                .map(|r| r.tod)
+                .map_err(|(r, _)| r.detail)
+        };
+        let want = Ok(Some((7 * 60 + 28) * 1_000_000_000 + 231_454_000));
+        for t in [
+            "00:07:28.231454",
+            " 00:07:28.231454",
+            "00:07:28.231454 ",
+            "\t00:07:28.231454",
+        ] {
+            let row = format!("{t},apsd.499,,,4,4,");
+            assert_eq!(tod(&row, &mut cells, &mut commas), want, "{t:?}");
+        }
+        assert_eq!(
+            tod(" 00:07:2x.231454 ,apsd.499,,,4,4,", &mut cells, &mut commas),
+            Err("time \"00:07:2x.231454\"".to_string())
+        );
+    }
 
     #[test]
     fn commas_are_found_wherever_they_fall() {

@@ -501,6 +501,11 @@ impl RecordParser for NettopParser {
     }
 
     fn settle_held(&mut self, stats: &mut FileStats) {
+        // Called after every record, and almost always with nothing to settle: a drain of an
+        // empty list still built and dropped its iterator (0.7% of a nettop hunt).
+        if self.settled.is_empty() {
+            return;
+        }
         for (line, outcome) in self.settled.drain(..) {
             match outcome {
                 Ok(why) => stats.skip(why),
