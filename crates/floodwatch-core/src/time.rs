@@ -202,30 +202,46 @@ fn fraction_run(b: &[u8]) -> (usize, Option<i64>) {
     }
 }
 
-/// Two digits at `b[i..i + 2]`, or a flag that one is not a digit.
+/// Eight bytes that read as `pattern` with a digit wherever it has `0`: the word with each digit's
+/// value in its lane and the separators' lanes zero, or None. XOR with the pattern leaves a digit
+/// at its value (0-9, and no other byte does) and a matching separator at zero.
 #[inline(always)]
-fn pair(b: &[u8; 19], i: usize) -> (u32, bool) {
-    let (h, l) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
-    (u32::from(h) * 10 + u32::from(l), h < 10 && l < 10)
+fn digit_word(bytes: &[u8; 8], pattern: &[u8; 8]) -> Option<u64> {
+    let x = u64::from_le_bytes(*bytes) ^ u64::from_le_bytes(*pattern);
+    let separators = u64::from_le_bytes(pattern.map(|c| if c == b'0' { 0 } else { 0xff }));
+    (swar::below(x, 10) == swar::HIGH && x & separators == 0).then_some(x)
+}
+
+/// The value in lane `k` of a [`digit_word`].
+#[inline(always)]
+fn lane(x: u64, k: u32) -> u32 {
+    (x >> (8 * k)) as u32 & 0xff
 }
 
 fn date_time_nanos(b: &[u8]) -> Option<(i64, usize)> {
-    // YYYY-MM-DD?HH:MM:SS[.f+]; each field at its place, checked all at once.
+    // YYYY-MM-DD?HH:MM:SS[.f+]: `YYYY-MM-` and `HH:MM:SS` each checked as one word, the day as
+    // two bytes (field by field, this was about 180 instructions of every eslogger time).
     let f: &[u8; 19] = b.first_chunk()?;
-    if f[4] != b'-' || f[7] != b'-' || f[13] != b':' || f[16] != b':' {
+    let date = digit_word(f.first_chunk()?, b"0000-00-")?;
+    let time = digit_word(f.last_chunk()?, b"00:00:00")?;
+    let (d1, d2) = (f[8].wrapping_sub(b'0'), f[9].wrapping_sub(b'0'));
+    if d1 > 9 || d2 > 9 {
         return None;
     }
-    let (yh, yh_ok) = pair(f, 0);
-    let (yl, yl_ok) = pair(f, 2);
-    let (mo, mo_ok) = pair(f, 5);
-    let (d, d_ok) = pair(f, 8);
-    let (h, h_ok) = pair(f, 11);
-    let (mi, mi_ok) = pair(f, 14);
-    let (s, s_ok) = pair(f, 17);
-    let digits = yh_ok & yl_ok & mo_ok & d_ok & h_ok & mi_ok & s_ok;
+    let (yh, yl) = (
+        lane(date, 0) * 10 + lane(date, 1),
+        lane(date, 2) * 10 + lane(date, 3),
+    );
+    let mo = lane(date, 5) * 10 + lane(date, 6);
+    let d = u32::from(d1) * 10 + u32::from(d2);
+    let (h, mi, s) = (
+        lane(time, 0) * 10 + lane(time, 1),
+        lane(time, 3) * 10 + lane(time, 4),
+        lane(time, 6) * 10 + lane(time, 7),
+    );
     let ranges =
         (1..=12).contains(&mo) & (1..=31).contains(&d) & (h <= 23) & (mi <= 59) & (s <= 60);
-    if !(digits & ranges) {
+    if !ranges {
         return None;
     }
     let y = i64::from(yh * 100 + yl);
@@ -284,19 +300,11 @@ pub fn parse_unified_log_ts(s: &str) -> Option<(Ts, i32)> {
 /// parse, this was about 150 instructions of a nettop row's 2,700.
 pub fn parse_time_of_day(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    let hms: &[u8; 8] = b.first_chunk()?;
-    // XOR with `00:00:00` leaves a digit's lane at its value (0-9, and no other byte does) and a
-    // colon's lane at zero.
-    let x = u64::from_le_bytes(*hms) ^ u64::from_le_bytes(*b"00:00:00");
-    const COLONS: u64 = 0xff << 16 | 0xff << 40;
-    if swar::below(x, 10) != swar::HIGH || x & COLONS != 0 {
-        return None;
-    }
-    let lane = |k: u32| (x >> (8 * k)) as u32 & 0xff;
+    let x = digit_word(b.first_chunk()?, b"00:00:00")?;
     let (h, m, sec) = (
-        lane(0) * 10 + lane(1),
-        lane(3) * 10 + lane(4),
-        lane(6) * 10 + lane(7),
+        lane(x, 0) * 10 + lane(x, 1),
+        lane(x, 3) * 10 + lane(x, 4),
+        lane(x, 6) * 10 + lane(x, 7),
     );
     if h > 23 || m > 59 || sec > 60 {
         return None;
