@@ -60,9 +60,9 @@ pub fn eight_digits(x: u64) -> u64 {
 }
 
 /// The value of 1 to 16 ASCII digits; None when `b` is empty, longer, or holds anything else.
-/// Zeros in front pad it to two words, built in registers from loads of `b` itself: copied into a
-/// padded buffer first, the words were read back across the copy's smaller stores, and every
-/// nettop count stalled on store forwarding (perf: a third of `count_cell`).
+/// Zeros in front pad it to one word (up to 8 digits) or two, built in registers from loads of `b`
+/// itself: copied into a padded buffer first, the words were read back across the copy's smaller
+/// stores, and every nettop count stalled on store forwarding (perf: a third of `count_cell`).
 #[inline(always)]
 pub fn digits_16(b: &[u8]) -> Option<u64> {
     let n = b.len();

@@ -240,8 +240,9 @@ impl NettopParser {
     /// smaller of the cumulative and delta readings) is more than `input.nettop_max_bytes_per_s`
     /// could carry over the interval. A row first seen in cumulative mode has no interval volume yet.
     /// `prev` is the key's last good sample (`self.prev`), looked up once by the caller.
-    /// Inlined, with the rare glitch's reason built out of line: a call that returned an
-    /// `Option<String>` through memory cost a third of this function's instructions on every row.
+    /// Marked for inlining, with the rare glitch's reason built out of line: a call that returned
+    /// an `Option<String>` through memory cost a third of this function's instructions on every
+    /// row.
     #[inline]
     fn glitch(&self, row: &Row, mode: Mode, prev: Option<Prev>) -> Option<String> {
         let start = prev.map(|p| p.ts).or(self.prev_frame_ts)?;

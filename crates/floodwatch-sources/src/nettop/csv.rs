@@ -200,11 +200,11 @@ pub(super) fn csv_row(
 
 #[cfg(test)]
 mod tests {
-    use super::{byte_count, csv_header, csv_row, find_commas, Cells};
-    use crate::nettop::cells::count_cell;
+    use super::{byte_count, count_cell, csv_header, csv_row, find_commas, Cells};
 
     /// The inline byte count reads every cell as `count_cell` does: value or reject, and the reject's
-    /// words.
+    /// words; cells with blanks (Unicode ones too) around digits go to `count_cell`'s trim. Both
+    /// read digits with `swar::digits_16`, which its own test holds to `str::parse`.
     #[test]
     fn byte_count_is_count_cell() {
         let cells = [
@@ -234,6 +234,8 @@ mod tests {
             "12345678901234567",
             "1e3",
             "abc",
+            "\u{a0}42",
+            "42\u{3000}",
         ];
         for c in cells {
             let want = count_cell("bytes_in", c).map_err(|r| (r.reason, r.detail));
