@@ -596,7 +596,11 @@ impl HostEngine {
                 }
                 let subject = sw.subject;
                 let sig = self.cool_window(sw, sh);
-                cool.insert(subject, sig);
+                // Only an open episode reads its subject's cool window (`close_quiet_episodes`),
+                // and only this subject's own window opens one: the others' are not kept.
+                if self.episodes.contains_key(&subject) {
+                    cool.insert(subject, sig);
+                }
             }
         }
         self.close_quiet_episodes(end, &cool, sh, emit);

@@ -507,15 +507,19 @@ impl Windows {
         };
         self.add_declared(cfg, procs, hop_start, end);
 
-        let mut halves: BTreeMap<ProcId, (Option<WindowAcc>, Option<WindowAcc>)> = BTreeMap::new();
-        for (s, a) in self.prev_hop.drain() {
-            halves.entry(s).or_default().0 = Some(a);
-        }
-        for (s, a) in self.active.drain() {
-            halves.entry(s).or_default().1 = Some(a);
-        }
-        let mut out = Vec::with_capacity(halves.len());
-        for (subject, (first, second)) in halves {
+        // Subjects in order, each half taken out of its map once: an ordered map of the pairs
+        // moved every (large) half into its nodes and out again.
+        let mut subjects: Vec<ProcId> = self
+            .prev_hop
+            .keys()
+            .chain(self.active.keys())
+            .copied()
+            .collect();
+        subjects.sort_unstable();
+        subjects.dedup();
+        let mut out = Vec::with_capacity(subjects.len());
+        for subject in subjects {
+            let (first, second) = (self.prev_hop.remove(&subject), self.active.remove(&subject));
             let window = match (&first, &second) {
                 (Some(p), Some(c)) => p.combined(c),
                 (Some(p), None) => p.combined(&WindowAcc::default()),
