@@ -596,8 +596,9 @@ impl HostEngine {
                 }
                 let subject = sw.subject;
                 let sig = self.cool_window(sw, sh);
-                // Only an open episode reads its subject's cool window (`close_quiet_episodes`),
-                // and only this subject's own window opens one: the others' are not kept.
+                // Only an open episode reads its subject's cool window (`close_quiet_episodes`).
+                // Episodes are keyed by their subject, and none opens for a subject after its
+                // window in this loop: the other subjects' windows are not kept.
                 if self.episodes.contains_key(&subject) {
                     cool.insert(subject, sig);
                 }
