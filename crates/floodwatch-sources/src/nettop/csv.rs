@@ -111,17 +111,6 @@ fn find_commas(line: &[u8], out: &mut Vec<usize>) {
     }
 }
 
-/// A byte count cell: the usual one, 1 to 16 digits, read here; any other (blanks, `-`, units,
-/// longer) by [`count_cell`], which reads an all-digit cell the same way. The call, the trim and
-/// its checks were half of a count's instructions.
-#[inline(always)]
-fn byte_count(what: &str, cell: &str) -> Result<u64, Reject> {
-    match crate::wire::swar::digits_16(cell.as_bytes()) {
-        Some(v) => Ok(v),
-        None => count_cell(what, cell),
-    }
-}
-
 /// The error says whether the row was a process row (see [`NettopParser::raw_row`]).
 pub(super) fn csv_row(
     columns: &Columns,
@@ -184,8 +173,8 @@ pub(super) fn csv_row(
         }
         None => None,
     };
-    let bi = byte_count("bytes_in", cell(bytes_in)).map_err(|r| (r, is_process))?;
-    let bo = byte_count("bytes_out", cell(bytes_out)).map_err(|r| (r, is_process))?;
+    let bi = count_cell("bytes_in", cell(bytes_in)).map_err(|r| (r, is_process))?;
+    let bo = count_cell("bytes_out", cell(bytes_out)).map_err(|r| (r, is_process))?;
     let uuid = Some(trim(cell(uuid)))
         .filter(|u| !u.is_empty())
         .map(|u| cells.names.intern(u));
@@ -200,13 +189,14 @@ pub(super) fn csv_row(
 
 #[cfg(test)]
 mod tests {
-    use super::{byte_count, count_cell, csv_header, csv_row, find_commas, Cells};
+    use super::{csv_header, csv_row, find_commas, Cells};
+    use crate::nettop::cells::{count_cell, count_cell_general};
 
-    /// The inline byte count reads every cell as `count_cell` does: value or reject, and the reject's
-    /// words; cells with blanks (Unicode ones too) around digits go to `count_cell`'s trim. Both
+    /// The inline byte count reads every cell as the general one does: value or reject, and the
+    /// reject's words; cells with blanks (Unicode ones too) around digits go to its trim. Both
     /// read digits with `swar::digits_16`, which its own test holds to `str::parse`.
     #[test]
-    fn byte_count_is_count_cell() {
+    fn count_cell_is_count_cell_general() {
         let cells = [
             "",
             "-",
@@ -238,8 +228,8 @@ mod tests {
             "42\u{3000}",
         ];
         for c in cells {
-            let want = count_cell("bytes_in", c).map_err(|r| (r.reason, r.detail));
-            let got = byte_count("bytes_in", c).map_err(|r| (r.reason, r.detail));
+            let want = count_cell_general("bytes_in", c).map_err(|r| (r.reason, r.detail));
+            let got = count_cell("bytes_in", c).map_err(|r| (r.reason, r.detail));
             assert_eq!(got, want, "{c:?}");
         }
     }

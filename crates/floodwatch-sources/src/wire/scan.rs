@@ -296,12 +296,12 @@ impl<'a> Scan<'a> {
         Ok(key)
     }
 
-    /// A string value, borrowed when it has no escapes.
     /// A string as the typed records hold one ([`JsonStr`]: borrowed unless it has escapes).
     pub(crate) fn json_str(&mut self) -> Scanned<JsonStr<'a>> {
         self.string().map(JsonStr)
     }
 
+    /// A string value, borrowed when it has no escapes.
     pub(crate) fn string(&mut self) -> Scanned<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.pos;
