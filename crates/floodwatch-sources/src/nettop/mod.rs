@@ -205,6 +205,9 @@ pub struct NettopParser {
     rows_in_frame: u64,
     frame_first_ts: Option<Ts>,
     prev_frame_ts: Option<Ts>,
+    /// The largest volume within one second's ceiling (`input.nettop_max_bytes_per_s`), as an
+    /// integer: see [`second_ceiling`].
+    second_ceiling: Option<u64>,
     /// Process pids of the current frame: a repeat means a frame began without a header.
     frame_pids: FastSet<i32>,
     /// The process row above the socket rows: pid, name, and whether it was valid UTF-8.
@@ -269,6 +272,7 @@ impl NettopParser {
             NettopMode::Auto => Mode::Auto,
         };
         let clock = Clock::new(&ctx);
+        let second_ceiling = counters::second_ceiling(ctx.input.nettop_max_bytes_per_s);
         NettopParser {
             ctx,
             layout,
@@ -280,6 +284,7 @@ impl NettopParser {
             rows_in_frame: 0,
             frame_first_ts: None,
             prev_frame_ts: None,
+            second_ceiling,
             frame_pids: FastSet::default(),
             current_proc: None,
             block_socks: FastMap::default(),
