@@ -10,6 +10,12 @@ OUT=bench/out/pgo
 LLVM=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
 PROFDATA=llvm-profdata-$LLVM
 if ! command -v "$PROFDATA" >/dev/null; then
+  # The profiles are read by the llvm-profdata of rustc's own LLVM: their raw format is LLVM's, per version.
+  if ! apt-cache show "llvm-$LLVM" >/dev/null 2>&1; then
+    echo "pgo-build: rustc uses LLVM $LLVM and this machine's Debian packages have no llvm-$LLVM" \
+      "(for $PROFDATA); another version's llvm-profdata may not read its profiles (their raw format changes between LLVM versions). No PGO build here." >&2
+    exit 1
+  fi
   echo "installing llvm-$LLVM (Debian package) for $PROFDATA" >&2
   apt-get install -y -q "llvm-$LLVM" >/dev/null
 fi
