@@ -34,6 +34,16 @@ impl NameId {
     fn place(self) -> usize {
         self.0.get() as usize - 1
     }
+
+    /// The id as a number (a counter key holds it so).
+    pub(super) fn get(self) -> u32 {
+        self.0.get()
+    }
+
+    /// The id whose [`NameId::get`] is `raw` (never 0: it came from an id).
+    pub(super) fn from_get(raw: u32) -> NameId {
+        NameId::at(raw.saturating_sub(1) as usize)
+    }
 }
 
 /// The texts behind [`NameId`]s. Bounded: when full, the caller keeps only the ids it still

@@ -144,7 +144,7 @@ impl NettopParser {
             What::Process { name, pid } => {
                 self.current_proc = Some((pid, name, invalid_utf8));
                 self.forget_block_socks();
-                (Key::Proc(pid, name), pid, name, None, invalid_utf8)
+                (Key::process(pid, name), pid, name, None, invalid_utf8)
             }
             What::Socket {
                 proto,
@@ -154,11 +154,11 @@ impl NettopParser {
                 // A socket row carries its process's name: its flag too.
                 let (pid, name, proc_invalid) = self.current_proc?;
                 let key = match raw.uuid {
-                    Some(uuid) => Key::Sock(pid, uuid, 0),
+                    Some(uuid) => Key::socket(pid, uuid, 0),
                     None => {
                         let n = self.block_socks.entry(desc).or_insert(0);
                         *n += 1;
-                        Key::Sock(pid, desc, *n - 1)
+                        Key::socket(pid, desc, *n - 1)
                     }
                 };
                 (

@@ -1183,3 +1183,39 @@ time,,interface,state,bytes_in,bytes_out,
     // From frame 2's first row, not from the glitched row (00:39:46.359700).
     assert_eq!(new[0].start, ts("2025-08-07T00:39:46.364011Z"));
 }
+
+/// A counter key keeps its parts apart and whole: process and socket keys of the same pid and
+/// name differ, as do sockets at different places; the name comes back, and renumbering changes
+/// only the name.
+#[test]
+fn counter_keys_keep_their_parts() {
+    let mut names = Names::with_limit(8);
+    let (a, b, c) = (names.intern("a"), names.intern("b"), names.intern("c"));
+    for pid in [0, 1, 4242, i32::MAX, -1, i32::MIN] {
+        let keys = [
+            Key::process(pid, a),
+            Key::process(pid, b),
+            Key::socket(pid, a, 0),
+            Key::socket(pid, a, 1),
+            Key::socket(pid, b, 0),
+            Key::socket(pid, a, u32::MAX),
+            Key::process(pid.wrapping_add(1), a),
+        ];
+        for (i, k) in keys.iter().enumerate() {
+            for (j, l) in keys.iter().enumerate() {
+                assert_eq!(i == j, k == l, "{k:?} against {l:?}");
+            }
+        }
+        assert_eq!(Key::socket(pid, b, 7).name(), b);
+        assert_eq!(Key::process(pid, a).name(), a);
+    }
+    // Keep c and a (in that order), drop b: the ids move, the texts stay with them.
+    let r = names.compact([c, a]);
+    let moved = Key::socket(-5, c, 3).renumbered(&r);
+    assert_eq!(names.text(moved.name()).as_ref(), "c");
+    assert_eq!(moved, Key::socket(-5, moved.name(), 3));
+    assert_ne!(moved, Key::process(-5, moved.name()));
+    let kept = Key::process(9, a).renumbered(&r);
+    assert_eq!(names.text(kept.name()).as_ref(), "a");
+    assert_eq!(kept, Key::process(9, kept.name()));
+}
