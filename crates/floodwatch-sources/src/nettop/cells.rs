@@ -42,6 +42,7 @@ impl NameId {
 
     /// The id whose [`NameId::get`] is `raw` (never 0: it came from an id).
     pub(super) fn from_get(raw: u32) -> NameId {
+        debug_assert!(raw != 0, "a name id is never 0");
         NameId::at(raw.saturating_sub(1) as usize)
     }
 }

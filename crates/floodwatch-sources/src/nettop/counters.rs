@@ -553,9 +553,9 @@ mod tests {
             }
         }
         for per_s in [-1.0, -0.0001, f64::NEG_INFINITY, f64::NAN] {
-            // -0.0 is not below zero: it admits 0 as the float compare does.
             assert_eq!(second_ceiling(per_s), None, "{per_s}");
         }
+        // -0.0 is not below zero: it admits 0 as the float compare does.
         assert_eq!(second_ceiling(-0.0), Some(0));
     }
 }

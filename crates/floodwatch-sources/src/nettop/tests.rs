@@ -1209,11 +1209,14 @@ fn counter_keys_keep_their_parts() {
         assert_eq!(Key::socket(pid, b, 7).name(), b);
         assert_eq!(Key::process(pid, a).name(), a);
     }
-    // Keep c and a (in that order), drop b: the ids move, the texts stay with them.
+    // Keep c and a, drop b: the ids move, the texts stay with them.
     let r = names.compact([c, a]);
     let moved = Key::socket(-5, c, 3).renumbered(&r);
     assert_eq!(names.text(moved.name()).as_ref(), "c");
     assert_eq!(moved, Key::socket(-5, moved.name(), 3));
+    // Every bit of the place is kept.
+    let last = Key::socket(-5, c, u32::MAX).renumbered(&r);
+    assert_eq!(last, Key::socket(-5, moved.name(), u32::MAX));
     assert_ne!(moved, Key::process(-5, moved.name()));
     let kept = Key::process(9, a).renumbered(&r);
     assert_eq!(names.text(kept.name()).as_ref(), "a");
