@@ -108,7 +108,7 @@ pub(super) struct Votes {
 impl NettopParser {
     pub(super) fn accept(
         &mut self,
-        raw: RawRow,
+        raw: &RawRow,
         line: u64,
         invalid_utf8: bool,
         out: &mut Vec<Event>,
@@ -139,7 +139,7 @@ impl NettopParser {
     }
 
     /// Gives the row its key; socket rows take the pid and name of the process row above them.
-    fn resolve(&mut self, raw: RawRow, line: u64, ts: Ts, invalid_utf8: bool) -> Option<Row> {
+    fn resolve(&mut self, raw: &RawRow, line: u64, ts: Ts, invalid_utf8: bool) -> Option<Row> {
         let (key, pid, name, socket, invalid_utf8) = match raw.what {
             What::Process { name, pid } => {
                 self.current_proc = Some((pid, name, invalid_utf8));

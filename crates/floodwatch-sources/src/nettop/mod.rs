@@ -350,7 +350,7 @@ impl NettopParser {
                         invalid_utf8,
                     } => {
                         let outcome = match self.raw_row(&text) {
-                            Ok(raw) => match self.accept(raw, line, invalid_utf8, out) {
+                            Ok(raw) => match self.accept(&raw, line, invalid_utf8, out) {
                                 Parsed::Events => None,
                                 Parsed::Skipped(why) => Some(Ok(why)),
                                 Parsed::Rejected(r) => Some(Err(r)),
@@ -437,7 +437,14 @@ impl NettopParser {
         if !self.seen_header {
             return self.hold(record, line, invalid_utf8);
         }
-        let raw = self.raw_row(record)?;
+        // The row is read where `raw_row` wrote it, field by field: moving it out of the `Result`
+        // copied it in sixteen-byte loads the CPU could not forward from the narrower stores that
+        // had just written it (perf: 44% of this function's samples).
+        let row = self.raw_row(record);
+        let raw = match row {
+            Ok(ref raw) => raw,
+            Err(r) => return Err(r),
+        };
         Ok(self.accept(raw, line, invalid_utf8, out))
     }
 
