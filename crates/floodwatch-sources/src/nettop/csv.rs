@@ -93,7 +93,8 @@ fn find_commas(line: &[u8], out: &mut Vec<usize>) {
     };
     let block = |i: usize| lanes::block(line, i).map(|x| u64::from(lanes::equal(x, b',')));
     let mut at = 0;
-    // Whole stretches of 64 bytes.
+    // Whole stretches of 64 bytes, four blocks each. Kept apart from the rest's loop below: one
+    // loop to a stretch's end for both took 1% more of a nettop hunt's instructions.
     while line.len() - at >= 64 {
         let mut hits = 0;
         for k in 0..4 {
