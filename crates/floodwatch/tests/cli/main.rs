@@ -8,6 +8,7 @@ mod common;
 
 mod agent;
 mod agent_crash;
+mod allocator;
 mod bad_input;
 mod campaign;
 mod coverage;
