@@ -537,11 +537,17 @@ pub(crate) fn merge(
     let mut stopped = false;
     let (mut pushed, mut reported) = (0u64, 0u64);
     loop {
+        // The cursor whose head is first (the earliest time; on a tie, the first cursor), and the
+        // one that would be first without it.
         let mut best: Option<(usize, Ts)> = None;
+        let mut runner_up: Option<(usize, Ts)> = None;
         for (i, c) in cursors.iter_mut().enumerate() {
             if let Some(ts) = c.head_ts()? {
                 if best.is_none_or(|(_, b)| ts < b) {
+                    runner_up = best;
                     best = Some((i, ts));
+                } else if runner_up.is_none_or(|(_, r)| ts < r) {
+                    runner_up = Some((i, ts));
                 }
             }
             stopped |= stops && c.found_break();
@@ -555,12 +561,24 @@ pub(crate) fn merge(
             cursors[i].open()?;
             continue;
         }
-        if let Some(ev) = cursors[i].buf.pop_front() {
-            feed(ev)?;
-        }
-        pushed += 1;
-        if pushed % 4096 == 0 {
-            report_progress(opts, &cursors, &mut reported);
+        // Events are taken from this cursor while its head stays first, without asking the others
+        // again: their heads do not change while it is read (a hunt's next event mostly comes from
+        // the file the last one came from).
+        loop {
+            if let Some(ev) = cursors[i].buf.pop_front() {
+                feed(ev)?;
+            }
+            pushed += 1;
+            if pushed % 4096 == 0 {
+                report_progress(opts, &cursors, &mut reported);
+            }
+            let c = &mut cursors[i];
+            let Some(ts) = c.head_ts()? else { break };
+            let still_first = runner_up.is_none_or(|(r, rt)| ts < rt || (ts == rt && i < r));
+            // A new break ends the merge: the scan above sees it.
+            if !still_first || (stops && c.found_break()) {
+                break;
+            }
         }
     }
     let read: u64 = cursors.iter().map(Cursor::consumed).sum();
@@ -767,6 +785,67 @@ mod tests {
             }
         }
         std::fs::write(to, body).unwrap();
+    }
+
+    /// The merge hands out the earliest head, and of heads at the same time the one of the file
+    /// planned first. Three files share most of their records, so most heads tie; the middle one
+    /// alone has lines 100-149, so it is read on while the other two wait, tied with each other.
+    #[test]
+    fn the_merge_takes_the_earliest_head_and_on_a_tie_the_first_file() {
+        let (tmp, dir) = empty_host();
+        let gap = [0..100, 150..LINES];
+        write_runs("eslogger.jsonl", &gap, &dir.join("eslogger.1.jsonl"));
+        write_runs("eslogger.jsonl", &[0..LINES], &dir.join("eslogger.2.jsonl"));
+        write_runs("eslogger.jsonl", &gap, &dir.join("eslogger.3.jsonl"));
+        std::fs::copy(format!("{COLLECTION}/nettop.csv"), dir.join("nettop.csv")).unwrap();
+        let cfg = Config::default();
+        let opts = HuntOptions {
+            paths: vec![tmp.path().to_path_buf()],
+            threads: 1,
+            ..HuntOptions::default()
+        };
+        let (planned, _) = plan(&opts).unwrap();
+        let groups = by_host(planned);
+        let files = &groups[0];
+        assert_eq!(files.len(), 4);
+        let clock = anchor(files, &cfg, &opts);
+        let mut got = Vec::new();
+        merge(
+            files,
+            &clock,
+            &cfg,
+            &opts,
+            &Breaks::new(),
+            Watch::Off,
+            &mut |ev| {
+                got.push((ev.ts, ev.origin.file, ev.origin.line));
+                Ok(())
+            },
+        )
+        .unwrap();
+        // The reference: each file's events in the order the merge kept them (a file's own order,
+        // which nettop's rows within a second do not keep by time), merged one event at a time by
+        // looking at every head.
+        let mut queues: Vec<std::collections::VecDeque<_>> = files
+            .iter()
+            .map(|p| got.iter().filter(|e| e.1 == p.id).copied().collect())
+            .collect();
+        assert!(queues.iter().all(|q| !q.is_empty()), "every file is read");
+        let mut want = Vec::new();
+        while let Some(first) = (0..queues.len())
+            .filter_map(|k| queues[k].front().map(|e| (e.0, k)))
+            .min()
+        {
+            want.extend(queues[first.1].pop_front());
+        }
+        let apart = got.iter().zip(&want).position(|(g, w)| g != w);
+        assert_eq!(apart, None, "the merge's order differs at event {apart:?}");
+        assert_eq!(got.len(), want.len());
+        let ties = got
+            .windows(2)
+            .filter(|w| w[0].0 == w[1].0 && w[0].1 != w[1].1)
+            .count();
+        assert!(ties > 100, "{ties} ties between files");
     }
 
     #[test]
