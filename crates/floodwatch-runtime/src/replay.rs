@@ -795,7 +795,12 @@ mod tests {
         let (tmp, dir) = empty_host();
         let gap = [0..100, 150..LINES];
         write_runs("eslogger.jsonl", &gap, &dir.join("eslogger.1.jsonl"));
-        write_runs("eslogger.jsonl", &[0..LINES], &dir.join("eslogger.2.jsonl"));
+        // The whole capture, in two runs.
+        write_runs(
+            "eslogger.jsonl",
+            &[0..100, 100..LINES],
+            &dir.join("eslogger.2.jsonl"),
+        );
         write_runs("eslogger.jsonl", &gap, &dir.join("eslogger.3.jsonl"));
         std::fs::copy(format!("{COLLECTION}/nettop.csv"), dir.join("nettop.csv")).unwrap();
         let cfg = Config::default();
