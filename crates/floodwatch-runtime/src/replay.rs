@@ -835,7 +835,26 @@ mod tests {
             .iter()
             .map(|p| got.iter().filter(|e| e.1 == p.id).copied().collect())
             .collect();
-        assert!(queues.iter().all(|q| !q.is_empty()), "every file is read");
+        // Each file's sequence is all of that file's events in its own order: what merging the
+        // file alone gives.
+        for (p, q) in files.iter().zip(&queues) {
+            let mut alone = Vec::new();
+            merge(
+                std::slice::from_ref(p),
+                &clock,
+                &cfg,
+                &opts,
+                &Breaks::new(),
+                Watch::Off,
+                &mut |ev| {
+                    alone.push((ev.ts, ev.origin.file, ev.origin.line));
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert!(!alone.is_empty(), "every file is read");
+            assert!(q.iter().eq(alone.iter()), "{}", p.file.path.display());
+        }
         let mut want = Vec::new();
         while let Some(first) = (0..queues.len())
             .filter_map(|k| queues[k].front().map(|e| (e.0, k)))

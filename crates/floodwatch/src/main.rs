@@ -34,9 +34,12 @@ fn main() -> ExitCode {
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE takes plain integers and changes only whether this process's pages
-    // may be huge. A kernel without it returns an error, which leaves the process as it was.
+    // (and those of the commands it starts, which inherit the setting) may be huge. A kernel
+    // without it returns an error, which leaves the process as it was. The arguments are passed as
+    // the unsigned longs the kernel reads (it refuses nonzero unused ones).
     unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        let (on, unused): (libc::c_ulong, libc::c_ulong) = (1, 0);
+        libc::prctl(libc::PR_SET_THP_DISABLE, on, unused, unused, unused);
     }
 }
 
