@@ -814,20 +814,25 @@ mod tests {
         let files = &groups[0];
         assert_eq!(files.len(), 4);
         let clock = anchor(files, &cfg, &opts);
-        let mut got = Vec::new();
-        merge(
-            files,
-            &clock,
-            &cfg,
-            &opts,
-            &Breaks::new(),
-            Watch::Off,
-            &mut |ev| {
-                got.push((ev.ts, ev.origin.file, ev.origin.line));
-                Ok(())
-            },
-        )
-        .unwrap();
+        // The events a merge of `files` hands out: time, file, line.
+        let merged = |files: &[Planned]| {
+            let mut out = Vec::new();
+            merge(
+                files,
+                &clock,
+                &cfg,
+                &opts,
+                &Breaks::new(),
+                Watch::Off,
+                &mut |ev| {
+                    out.push((ev.ts, ev.origin.file, ev.origin.line));
+                    Ok(())
+                },
+            )
+            .unwrap();
+            out
+        };
+        let got = merged(files);
         // The reference: each file's events in the order the merge kept them (a file's own order,
         // which nettop's rows within a second do not keep by time), merged one event at a time by
         // looking at every head.
@@ -838,20 +843,7 @@ mod tests {
         // Each file's sequence is all of that file's events in its own order: what merging the
         // file alone gives.
         for (p, q) in files.iter().zip(&queues) {
-            let mut alone = Vec::new();
-            merge(
-                std::slice::from_ref(p),
-                &clock,
-                &cfg,
-                &opts,
-                &Breaks::new(),
-                Watch::Off,
-                &mut |ev| {
-                    alone.push((ev.ts, ev.origin.file, ev.origin.line));
-                    Ok(())
-                },
-            )
-            .unwrap();
+            let alone = merged(std::slice::from_ref(p));
             assert!(!alone.is_empty(), "every file is read");
             assert!(q.iter().eq(alone.iter()), "{}", p.file.path.display());
         }
