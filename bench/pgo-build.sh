@@ -19,13 +19,11 @@ if ! command -v "$PROFDATA" >/dev/null; then
   echo "installing llvm-$LLVM (Debian package) for $PROFDATA" >&2
   apt-get install -y -q "llvm-$LLVM" >/dev/null
 fi
-# The training fleet is not one the benchmarks read: another seed (11, where bench/bulk-fleet.sh uses 7),
-# size and host count, so a measured gain is not the profile having seen the measured bytes.
-FLEET=$OUT/train-fleet-120mb-6h-seed11
-if [ ! -d "$FLEET" ]; then
-  cargo build --release -q -p floodwatch-sim --examples
-  "${CARGO_TARGET_DIR:-target}/release/examples/make_bulk" "$FLEET" 6 120 11 >/dev/null
-fi
+# The training fleet is not one the benchmarks read: another seed (11, where they use 7), size and host
+# count, so a measured gain is not the profile having seen the measured bytes.
+source bench/bulk-fleet.sh
+bulk_fleet 120 6 11
+FLEET=$BULK_FLEET
 rm -rf "$OUT/profiles" && mkdir -p "$OUT/profiles"
 RUSTFLAGS="-Cprofile-generate=$PWD/$OUT/profiles" \
   cargo build --release -q -p floodwatch --target-dir "$OUT/generate-target"

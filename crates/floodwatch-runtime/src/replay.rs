@@ -538,16 +538,16 @@ pub(crate) fn merge(
     let (mut pushed, mut reported) = (0u64, 0u64);
     loop {
         // The cursor whose head is first (the earliest time; on a tie, the first cursor), and the
-        // one that would be first without it.
-        let mut best: Option<(usize, Ts)> = None;
-        let mut runner_up: Option<(usize, Ts)> = None;
+        // one that would be first without it: the two smallest (time, cursor) pairs.
+        let mut best: Option<(Ts, usize)> = None;
+        let mut runner_up: Option<(Ts, usize)> = None;
         for (i, c) in cursors.iter_mut().enumerate() {
             if let Some(ts) = c.head_ts()? {
-                if best.is_none_or(|(_, b)| ts < b) {
+                if best.is_none_or(|b| (ts, i) < b) {
                     runner_up = best;
-                    best = Some((i, ts));
-                } else if runner_up.is_none_or(|(_, r)| ts < r) {
-                    runner_up = Some((i, ts));
+                    best = Some((ts, i));
+                } else if runner_up.is_none_or(|r| (ts, i) < r) {
+                    runner_up = Some((ts, i));
                 }
             }
             stopped |= stops && c.found_break();
@@ -555,7 +555,7 @@ pub(crate) fn merge(
         if stopped {
             break;
         }
-        let Some((i, _)) = best else { break };
+        let Some((_, i)) = best else { break };
         if cursors[i].is_waiting() {
             // Its turn has come: open it and compare its real head.
             cursors[i].open()?;
@@ -574,7 +574,7 @@ pub(crate) fn merge(
             }
             let c = &mut cursors[i];
             let Some(ts) = c.head_ts()? else { break };
-            let still_first = runner_up.is_none_or(|(r, rt)| ts < rt || (ts == rt && i < r));
+            let still_first = runner_up.is_none_or(|r| (ts, i) < r);
             // A new break ends the merge: the scan above sees it.
             if !still_first || (stops && c.found_break()) {
                 break;
