@@ -2,9 +2,9 @@
 //! per host, merge the host's files in time order into an engine → collect alerts and per-file stats.
 //! Hosts are independent, so they run on a small worker pool; output is sorted, so it is deterministic.
 
+use crate::helpers::map_hosts;
 use crate::plan::{anchor, ctx_for, open_at, plan, Planned};
 use crate::replay::{bytes_on_disk, run_host, HostOutput};
-use crate::setup::map_on_threads_biggest_first;
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
 use floodwatch_core::finding::NetworkFinding;
@@ -113,11 +113,11 @@ fn run(
             (g, bytes)
         })
         .collect();
-    let results: Vec<Result<HostOutput>> = map_on_threads_biggest_first(
+    let results: Vec<Result<HostOutput>> = map_hosts(
         &hosts,
         opts.threads,
         |h| h.1,
-        |(g, bytes)| run_host(g, *bytes, &cfg, &shared, opts),
+        |(g, bytes), helpers| run_host(g, *bytes, &cfg, &shared, opts, helpers),
     );
     let mut alerts = Vec::new();
     let mut findings = Vec::new();

@@ -16,6 +16,8 @@
 //! | alerts, reports and the summary out | [`output`] |
 
 pub mod agent;
+mod ahead;
+mod helpers;
 pub mod hunt;
 pub mod output;
 pub mod plan;

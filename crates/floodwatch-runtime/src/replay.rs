@@ -3,6 +3,8 @@
 //! again as separately ordered segments: the pass that finds the first backward step stops there,
 //! and the host is replayed with the file split (see [`run_host`]).
 
+use crate::ahead::{Ahead, Taken};
+use crate::helpers::Helpers;
 use crate::hunt::HuntOptions;
 use crate::plan::{anchor, ctx_for, open_at, Planned};
 use floodwatch_core::config::Config;
@@ -34,6 +36,9 @@ struct Cursor {
     shift_ns: i64,
     /// Where in the file the cursor starts reading (a segment's first byte).
     from: u64,
+    /// The file's size on disk (0 for a stream): what is left of it decides which file a helper
+    /// parses.
+    size: u64,
 }
 
 /// Where a file's time steps back by more than the reorder slack.
@@ -136,6 +141,15 @@ enum Reader {
         first: Option<Ts>,
     },
     Open(Box<FileSource<Input>>, Damage),
+    /// Being parsed on a helper thread: its records come back in order. The file's path and
+    /// format, for an error and for the counts of a pass that stops before its end.
+    Ahead {
+        records: Ahead,
+        damage: Damage,
+        last_record: Option<(u64, u64)>,
+        path: String,
+        format: String,
+    },
     /// Read to its end: only its counts are kept.
     Closed {
         stats: FileStats,
@@ -225,6 +239,10 @@ impl Cursor {
             watch: None,
             shift_ns: 0,
             from: span.offset,
+            size: match p.stream {
+                Some(_) => 0,
+                None => std::fs::metadata(&p.file.path).map_or(0, |m| m.len()),
+            },
         }
     }
 
@@ -251,16 +269,41 @@ impl Cursor {
             _ => {}
         }
         while self.buf.is_empty() {
-            let Reader::Open(src, damage) = &mut self.reader else {
-                break;
-            };
             self.scratch.clear();
-            let more = src
-                .next_events(&mut self.scratch)
-                .map_err(|e| Error::io(format!("reading {}", src.stats.path), e))?;
+            // One record's events, where it was, and the file's counts at its end.
+            let (record, end) = match &mut self.reader {
+                Reader::Open(src, damage) => {
+                    let more = src
+                        .next_events(&mut self.scratch)
+                        .map_err(|e| Error::io(format!("reading {}", src.stats.path), e))?;
+                    let end = (!more).then(|| {
+                        let stats =
+                            std::mem::replace(&mut src.stats, FileStats::new(String::new(), ""));
+                        closed_stats(stats, damage)
+                    });
+                    (src.last_record(), end)
+                }
+                Reader::Ahead {
+                    records,
+                    damage,
+                    last_record,
+                    path,
+                    ..
+                } => match records
+                    .next(&mut self.scratch)
+                    .map_err(|e| Error::io(format!("reading {path}"), e))?
+                {
+                    Taken::Record(at) => {
+                        *last_record = at;
+                        (at, None)
+                    }
+                    Taken::End(stats) => (*last_record, Some(closed_stats(stats, damage))),
+                },
+                _ => break,
+            };
             if let Some(tl) = &mut self.watch {
                 // A line format's batch is one record's events: its time is the record's.
-                tl.note(&self.scratch, src.last_record());
+                tl.note(&self.scratch, record);
             }
             if self.shift_ns != 0 {
                 for ev in &mut self.scratch {
@@ -268,11 +311,9 @@ impl Cursor {
                 }
             }
             self.buf.extend(self.scratch.drain(..));
-            if !more {
+            if let Some(stats) = end {
                 // Closing at the end keeps the number of open files at what overlaps in time.
-                let consumed = src.last_record().map_or(0, |(_, off)| off);
-                let stats = std::mem::replace(&mut src.stats, FileStats::new(String::new(), ""));
-                let stats = closed_stats(stats, damage);
+                let consumed = record.map_or(0, |(_, off)| off);
                 self.reader = Reader::Closed { stats, consumed };
             }
         }
@@ -294,6 +335,7 @@ impl Cursor {
         let at = match &self.reader {
             Reader::Waiting { .. } => return 0,
             Reader::Open(src, _) => src.last_record().map_or(0, |(_, off)| off),
+            Reader::Ahead { last_record, .. } => last_record.map_or(0, |(_, off)| off),
             Reader::Closed { consumed, .. } => *consumed,
         };
         at.saturating_sub(self.from)
@@ -323,8 +365,72 @@ impl Cursor {
                 FileStats::new(plan.file.path.display().to_string(), plan.format.name())
             }
             Reader::Open(src, damage) => closed_stats(src.stats, &damage),
+            // Only a pass that stopped leaves a file parsed ahead unfinished, and its counts are
+            // not kept.
+            Reader::Ahead { path, format, .. } => FileStats::new(path, &format),
             Reader::Closed { stats, .. } => stats,
         }
+    }
+
+    /// What is left to read of the file on disk (a guess for a compressed one: its decoded bytes
+    /// count as read).
+    fn left(&self) -> u64 {
+        match self.reader {
+            Reader::Open(..) => self.size.saturating_sub(self.from + self.consumed()),
+            _ => 0,
+        }
+    }
+
+    /// Hands the rest of the file to a helper that parses it ahead; false (nothing changed) when
+    /// no worker is idle any more.
+    fn parse_ahead(&mut self, helpers: &Helpers) -> bool {
+        let placeholder = Reader::Closed {
+            stats: FileStats::new(String::new(), ""),
+            consumed: 0,
+        };
+        let reader = std::mem::replace(&mut self.reader, placeholder);
+        let Reader::Open(src, damage) = reader else {
+            self.reader = reader;
+            return false;
+        };
+        if !helpers.claim() {
+            self.reader = Reader::Open(src, damage);
+            return false;
+        }
+        let last_record = src.last_record();
+        let (path, format) = (src.stats.path.clone(), src.stats.format.clone());
+        let (records, job) = Ahead::start(src);
+        helpers.give(job);
+        self.reader = Reader::Ahead {
+            records,
+            damage,
+            last_record,
+            path,
+            format,
+        };
+        true
+    }
+}
+
+/// Files with less than this left are not worth a helper's while (tests hand over any file with
+/// something left, to parse the small fixtures ahead).
+const AHEAD_MIN_BYTES: u64 = if cfg!(test) { 1 } else { 256 * 1024 };
+
+/// Events merged between looks for an idle worker (tests look after every other event).
+const OFFER_EVERY: u64 = if cfg!(test) { 2 } else { 4096 };
+
+/// When a worker has no host left: the host's open file with the most left to read is parsed on
+/// it from now on.
+fn offer_help(cursors: &mut [Cursor], helpers: Option<&Helpers>) {
+    let Some(helpers) = helpers.filter(|h| h.has_idle()) else {
+        return;
+    };
+    if let Some(c) = cursors
+        .iter_mut()
+        .filter(|c| c.left() >= AHEAD_MIN_BYTES)
+        .max_by_key(|c| c.left())
+    {
+        c.parse_ahead(helpers);
     }
 }
 
@@ -359,8 +465,9 @@ pub(crate) fn run_host(
     cfg: &Config,
     shared: &Arc<Shared>,
     opts: &HuntOptions,
+    helpers: Option<&Helpers>,
 ) -> Result<HostOutput> {
-    run_host_passes(files, host_bytes, cfg, shared, opts).map(|(out, _)| out)
+    run_host_passes(files, host_bytes, cfg, shared, opts, helpers).map(|(out, _)| out)
 }
 
 /// The files' sizes on disk (0 for one that cannot be read): a compressed file's are fewer than it
@@ -396,6 +503,7 @@ fn run_host_passes(
     cfg: &Config,
     shared: &Arc<Shared>,
     opts: &HuntOptions,
+    helpers: Option<&Helpers>,
 ) -> Result<(HostOutput, Vec<PassEnd>)> {
     let clock = anchor(files, cfg, opts);
     let mut wasted = 0u64;
@@ -405,7 +513,12 @@ fn run_host_passes(
         scan_after: host_bytes / 2,
     };
     loop {
-        let (out, pass) = replay(files, &clock, cfg, shared, opts, &known, watch)?;
+        let plan = PassPlan {
+            known: &known,
+            watch,
+            helpers,
+        };
+        let (out, pass) = replay(files, &clock, cfg, shared, opts, plan)?;
         if !pass.stopped && pass.breaks.values().all(Vec::is_empty) {
             ends.push(PassEnd::Whole);
             return Ok((out, ends));
@@ -483,18 +596,30 @@ pub(crate) struct Pass {
     pub(crate) consumed: u64,
 }
 
-/// Merges a host's files by event time, split at the `known` breaks and watched as `watch` says,
-/// and hands every event to `feed`, in the order a hunt's engine takes them (all of them unless the
-/// pass stopped at a new break).
+/// How a pass reads a host's files: split at the `known` breaks, watched as `watch` says, and with
+/// the help of a hunt's idle workers, if any.
+#[derive(Clone, Copy)]
+pub(crate) struct PassPlan<'a> {
+    pub(crate) known: &'a Breaks,
+    pub(crate) watch: Watch,
+    pub(crate) helpers: Option<&'a Helpers>,
+}
+
+/// Merges a host's files by event time, as `plan` says, and hands every event to `feed`, in the
+/// order a hunt's engine takes them (all of them unless the pass stopped at a new break).
 pub(crate) fn merge(
     files: &[Planned],
     clock: &dyn Fn(&Planned) -> ClockHints,
     cfg: &Config,
     opts: &HuntOptions,
-    known: &Breaks,
-    watch: Watch,
+    plan: PassPlan,
     feed: &mut dyn FnMut(Event) -> Result<()>,
 ) -> Result<Pass> {
+    let PassPlan {
+        known,
+        watch,
+        helpers,
+    } = plan;
     let slack_ns = cfg.windows.reorder_slack.as_nanos() as i64;
     // A second, segmented pass would read the host's streams again, which cannot be: with a stream
     // in the host, backward steps are rejected as late, as in `watch`.
@@ -571,6 +696,9 @@ pub(crate) fn merge(
             pushed += 1;
             if pushed % 4096 == 0 {
                 report_progress(opts, &cursors, &mut reported);
+            }
+            if pushed % OFFER_EVERY == 0 {
+                offer_help(&mut cursors, helpers);
             }
             let c = &mut cursors[i];
             let Some(ts) = c.head_ts()? else { break };
@@ -655,12 +783,11 @@ fn replay(
     cfg: &Config,
     shared: &Arc<Shared>,
     opts: &HuntOptions,
-    known: &Breaks,
-    watch: Watch,
+    plan: PassPlan,
 ) -> Result<(HostOutput, Pass)> {
     let mut engine = Engine::new(shared.clone(), false);
     let mut alerts = Vec::new();
-    let mut pass = merge(files, clock, cfg, opts, known, watch, &mut |ev| {
+    let mut pass = merge(files, clock, cfg, opts, plan, &mut |ev| {
         engine.push(ev, &mut alerts);
         Ok(())
     })?;
@@ -682,6 +809,7 @@ fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::helpers::map_hosts;
     use crate::hunt::by_host;
     use crate::plan::plan;
     use floodwatch_engine::suppress::Suppressions;
@@ -698,14 +826,37 @@ mod tests {
         let opts = HuntOptions::default();
         let clock = anchor(files, cfg, &opts);
         let none = Breaks::new();
-        let (out, pass) = replay(files, &clock, cfg, shared, &opts, &none, Watch::Collect).unwrap();
+        let (out, pass) = replay(
+            files,
+            &clock,
+            cfg,
+            shared,
+            &opts,
+            PassPlan {
+                known: &none,
+                watch: Watch::Collect,
+                helpers: None,
+            },
+        )
+        .unwrap();
         assert!(!pass.stopped);
         if pass.breaks.values().all(Vec::is_empty) {
             return out;
         }
-        replay(files, &clock, cfg, shared, &opts, &pass.breaks, Watch::Off)
-            .unwrap()
-            .0
+        replay(
+            files,
+            &clock,
+            cfg,
+            shared,
+            &opts,
+            PassPlan {
+                known: &pass.breaks,
+                watch: Watch::Off,
+                helpers: None,
+            },
+        )
+        .unwrap()
+        .0
     }
 
     fn shown(o: &HostOutput) -> String {
@@ -737,9 +888,33 @@ mod tests {
         assert_eq!(groups.len(), 1);
         let reference = two_passes(&groups[0], &cfg, &shared);
         let bytes = bytes_on_disk(&groups[0]);
-        let (out, ends) = run_host_passes(&groups[0], bytes, &cfg, &shared, &opts).unwrap();
+        let (out, ends) = run_host_passes(&groups[0], bytes, &cfg, &shared, &opts, None).unwrap();
         assert_eq!(shown(&out), shown(&reference), "{ends:?}");
         assert_eq!(ends.last(), Some(&PassEnd::Whole));
+        // Again with a second worker, idle from the start: it parses files ahead, and nothing of
+        // the output or of the passes changes.
+        let helped = map_hosts(
+            &[()],
+            2,
+            |_| 0,
+            |_, helpers| {
+                let helpers = helpers.expect("two threads have helpers");
+                while !helpers.has_idle() {
+                    std::thread::yield_now();
+                }
+                let run = run_host_passes(&groups[0], bytes, &cfg, &shared, &opts, Some(helpers));
+                (run.unwrap(), helpers.given())
+            },
+        );
+        let [((helped, helped_ends), given)] = &helped[..] else {
+            panic!("one host")
+        };
+        assert!(
+            *given >= ends.len(),
+            "{given} files parsed ahead in {ends:?}"
+        );
+        assert_eq!(helped_ends, &ends);
+        assert_eq!(shown(helped), shown(&reference), "{ends:?}");
         let notes = format!(
             "{:?}",
             out.stats.iter().map(|s| &s.1.notes).collect::<Vec<_>>()
@@ -822,8 +997,11 @@ mod tests {
                 &clock,
                 &cfg,
                 &opts,
-                &Breaks::new(),
-                Watch::Off,
+                PassPlan {
+                    known: &Breaks::new(),
+                    watch: Watch::Off,
+                    helpers: None,
+                },
                 &mut |ev| {
                     out.push((ev.ts, ev.origin.file, ev.origin.line));
                     Ok(())

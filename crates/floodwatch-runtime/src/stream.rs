@@ -4,7 +4,7 @@
 
 use crate::hunt::HuntOptions;
 use crate::plan::{anchor, plan, Planned};
-use crate::replay::{merge, Breaks, Watch};
+use crate::replay::{merge, Breaks, PassPlan, Watch};
 use floodwatch_core::config::Config;
 use floodwatch_core::event::Event;
 use floodwatch_core::Result;
@@ -99,9 +99,18 @@ fn stream_host(
     // watch, or every break is known).
     let direct = |sink: &mut dyn HostSink, known: &Breaks| {
         sink.begin(stream)?;
-        let pass = merge(group, &clock, cfg, opts, known, Watch::Off, &mut |ev| {
-            sink.event(renumber(ev))
-        })?;
+        let pass = merge(
+            group,
+            &clock,
+            cfg,
+            opts,
+            PassPlan {
+                known,
+                watch: Watch::Off,
+                helpers: None,
+            },
+            &mut |ev| sink.event(renumber(ev)),
+        )?;
         sink.end(stream)?;
         Ok::<_, floodwatch_core::Error>(pass.stats)
     };
@@ -111,17 +120,28 @@ fn stream_host(
     }
     let mut held: Vec<Event> = Vec::new();
     let mut overflowed = false;
-    let pass = merge(group, &clock, cfg, opts, &none, Watch::Collect, &mut |ev| {
-        if !overflowed {
-            if held.len() < HOLD_EVENTS {
-                held.push(ev);
-            } else {
-                overflowed = true;
-                held = Vec::new();
+    let pass = merge(
+        group,
+        &clock,
+        cfg,
+        opts,
+        PassPlan {
+            known: &none,
+            watch: Watch::Collect,
+            helpers: None,
+        },
+        &mut |ev| {
+            if !overflowed {
+                if held.len() < HOLD_EVENTS {
+                    held.push(ev);
+                } else {
+                    overflowed = true;
+                    held = Vec::new();
+                }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     let (stats, breaks) = (pass.stats, pass.breaks);
     if breaks.values().all(Vec::is_empty) && !overflowed {
         sink.begin(stream)?;
