@@ -1,8 +1,9 @@
 //! Hosts on worker threads, and the workers left without a host lending a hand. A host is replayed
-//! by one thread (its engine sees one ordered stream), so a hunt's last host used to run on one
-//! core while the others had finished: on 8 hosts and two threads, 5-10% of the hunt. A worker with
-//! no host left to take waits here instead, and a host still replaying hands it one of its files to
-//! parse ahead (see [`crate::ahead`]); the host's own thread keeps the merge and the engine.
+//! by one thread (its engine sees one ordered stream), so a single host's hunt ran on one core
+//! whatever `--threads` said, and a fleet hunt's last host ran alone once the others had finished.
+//! A worker with no host left to take waits here instead, and a host still replaying hands it one
+//! of its files to parse ahead (see [`crate::ahead`]); the host's own thread keeps the merge and the
+//! engine.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,7 +35,7 @@ struct State {
 
 impl Helpers {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A job that panicked poisons nothing this keeps: its counts are still right.
+        // Nothing panics while holding the lock (jobs run without it), so its counts are whole.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -43,23 +44,20 @@ impl Helpers {
         self.idle.load(Ordering::Relaxed) > 0
     }
 
-    /// Claims an idle worker for a job to [`give`](Helpers::give) at once; false when none is idle.
-    /// Claiming first lets the caller keep what the job would take when there is no worker for it.
-    pub(crate) fn claim(&self) -> bool {
+    /// Claims an idle worker, to [`give`](Claim::give) a job to; None when none is idle. Claiming
+    /// first lets the caller keep what the job would take when there is no worker for it.
+    pub(crate) fn claim(&self) -> Option<Claim<'_>> {
         let mut st = self.lock();
         if st.idle == 0 {
-            return false;
+            return None;
         }
-        st.idle -= 1;
-        self.idle.store(st.idle, Ordering::Relaxed);
-        true
+        self.count_idle(&mut st, -1);
+        Some(Claim(Some(self)))
     }
 
-    /// Hands a [`claim`](Helpers::claim)ed worker its job.
-    pub(crate) fn give(&self, job: Job) {
-        self.lock().jobs.push_back(job);
-        self.given.fetch_add(1, Ordering::Relaxed);
-        self.wake.notify_one();
+    fn count_idle(&self, st: &mut State, by: isize) {
+        st.idle = st.idle.saturating_add_signed(by);
+        self.idle.store(st.idle, Ordering::Relaxed);
     }
 
     #[cfg(test)]
@@ -67,32 +65,57 @@ impl Helpers {
         self.given.load(Ordering::Relaxed)
     }
 
-    fn host_done(&self) {
-        self.lock().hosts_left -= 1;
-        self.wake.notify_all();
-    }
-
     /// A worker with no host left: runs the jobs it is given until every host is finished.
     fn help(&self) {
         let mut st = self.lock();
-        st.idle += 1;
-        self.idle.store(st.idle, Ordering::Relaxed);
+        self.count_idle(&mut st, 1);
         loop {
             if let Some(job) = st.jobs.pop_front() {
                 // Claimed already: `idle` was counted down by the host that gave it.
                 drop(st);
                 job();
                 st = self.lock();
-                st.idle += 1;
-                self.idle.store(st.idle, Ordering::Relaxed);
+                self.count_idle(&mut st, 1);
             } else if st.hosts_left == 0 {
-                st.idle -= 1;
-                self.idle.store(st.idle, Ordering::Relaxed);
+                self.count_idle(&mut st, -1);
                 return;
             } else {
                 st = self.wake.wait(st).unwrap_or_else(|e| e.into_inner());
             }
         }
+    }
+}
+
+/// An idle worker claimed for a job: given it, or back to idle if dropped without one.
+pub(crate) struct Claim<'a>(Option<&'a Helpers>);
+
+impl Claim<'_> {
+    pub(crate) fn give(mut self, job: Job) {
+        if let Some(h) = self.0.take() {
+            h.lock().jobs.push_back(job);
+            h.given.fetch_add(1, Ordering::Relaxed);
+            h.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            let mut st = h.lock();
+            h.count_idle(&mut st, 1);
+        }
+    }
+}
+
+/// Counts a host as finished however its run ends: a host that panicked must still let the
+/// helpers stop waiting, so that the panic reaches the caller instead of hanging the hunt.
+struct HostDone<'a>(&'a Helpers);
+
+impl Drop for HostDone<'_> {
+    fn drop(&mut self) {
+        self.0.lock().hosts_left -= 1;
+        self.0.wake.notify_all();
     }
 }
 
@@ -121,11 +144,11 @@ pub(crate) fn map_hosts<T: Sync, R: Send>(
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&i) = order.get(n) else { break };
                     let Some(host) = hosts.get(i) else { break };
+                    let _done = HostDone(&helpers);
                     let r = f(host, Some(&helpers));
                     if let Ok(mut d) = done.lock() {
                         d.push((i, r));
                     }
-                    helpers.host_done();
                 }
                 helpers.help();
             });
@@ -167,12 +190,17 @@ mod tests {
                 while !h.has_idle() {
                     std::thread::yield_now();
                 }
-                assert!(h.claim());
-                // Claimed: no second claim while it is the only worker.
-                assert!(!h.claim());
+                let claim = h.claim()?;
+                // Claimed: no second claim while it is the only worker; a claim dropped unused
+                // frees it.
+                if h.claim().is_some() || h.has_idle() {
+                    return Some(false);
+                }
+                drop(claim);
+                let claim = h.claim()?;
                 let (tx, rx) = mpsc::channel();
                 let me = std::thread::current().id();
-                h.give(Box::new(move || {
+                claim.give(Box::new(move || {
                     tx.send(std::thread::current().id() != me).ok();
                 }));
                 rx.recv().ok()
@@ -181,5 +209,36 @@ mod tests {
         assert_eq!(helped, [Some(true)]);
         let alone = map_hosts(&hosts, 1, |_| 1, |_, helpers| helpers.is_some());
         assert_eq!(alone, [false]);
+    }
+
+    /// A host that panics reaches the caller as a panic, on any number of threads: the other
+    /// workers, waiting to help, stop waiting instead of holding the hunt forever.
+    #[test]
+    fn a_host_that_panics_does_not_hang_the_others() {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for threads in [1, 2, 3] {
+                let run = std::panic::catch_unwind(|| {
+                    map_hosts(
+                        &[1u32, 2, 3],
+                        threads,
+                        |&c| c.into(),
+                        |&c, _| {
+                            assert!(c != 2, "host 2 fails");
+                            c
+                        },
+                    )
+                });
+                tx.send((threads, run.is_err())).ok();
+            }
+        });
+        for threads in [1, 2, 3] {
+            let got = rx.recv_timeout(std::time::Duration::from_secs(30));
+            assert_eq!(
+                got,
+                Ok((threads, true)),
+                "{threads} threads: hung or no panic"
+            );
+        }
     }
 }

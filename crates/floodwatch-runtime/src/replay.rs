@@ -36,8 +36,8 @@ struct Cursor {
     shift_ns: i64,
     /// Where in the file the cursor starts reading (a segment's first byte).
     from: u64,
-    /// The file's size on disk (0 for a stream): what is left of it decides which file a helper
-    /// parses.
+    /// The file's size on disk, taken when a hunt has helpers (else 0, as for a stream): what is
+    /// left of it decides which file a helper parses.
     size: u64,
 }
 
@@ -239,10 +239,7 @@ impl Cursor {
             watch: None,
             shift_ns: 0,
             from: span.offset,
-            size: match p.stream {
-                Some(_) => 0,
-                None => std::fs::metadata(&p.file.path).map_or(0, |m| m.len()),
-            },
+            size: 0,
         }
     }
 
@@ -372,8 +369,9 @@ impl Cursor {
         }
     }
 
-    /// What is left to read of the file on disk (a guess for a compressed one: its decoded bytes
-    /// count as read).
+    /// A guess at what is left to read, from the file's size: a segment counts the segments after
+    /// it, a compressed file's decoded bytes count as read (so it looks done early), and a JSON
+    /// array's records have no offsets (so it looks unread to its end).
     fn left(&self) -> u64 {
         match self.reader {
             Reader::Open(..) => self.size.saturating_sub(self.from + self.consumed()),
@@ -393,14 +391,14 @@ impl Cursor {
             self.reader = reader;
             return false;
         };
-        if !helpers.claim() {
+        let Some(claim) = helpers.claim() else {
             self.reader = Reader::Open(src, damage);
             return false;
-        }
+        };
         let last_record = src.last_record();
         let (path, format) = (src.stats.path.clone(), src.stats.format.clone());
         let (records, job) = Ahead::start(src);
-        helpers.give(job);
+        claim.give(job);
         self.reader = Reader::Ahead {
             records,
             damage,
@@ -627,6 +625,11 @@ pub(crate) fn merge(
     let mut cursors = Vec::new();
     for p in files {
         let ctx = || ctx_for(p, cfg, clock(p), opts.host.is_some());
+        let size = match (helpers, &p.stream) {
+            (Some(_), None) => std::fs::metadata(&p.file.path).map_or(0, |m| m.len()),
+            _ => 0,
+        };
+        let first = cursors.len();
         let watched =
             watch != Watch::Off && p.format.segmentable() && p.seekable() && !host_has_stream;
         match known.get(&p.id).filter(|b| !b.is_empty()) {
@@ -656,6 +659,9 @@ pub(crate) fn merge(
                 }
                 cursors.push(c);
             }
+        }
+        for c in &mut cursors[first..] {
+            c.size = size;
         }
     }
     let stops = matches!(watch, Watch::Stop { .. });
