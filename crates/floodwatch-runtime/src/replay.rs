@@ -603,6 +603,17 @@ pub(crate) struct PassPlan<'a> {
     pub(crate) helpers: Option<&'a Helpers>,
 }
 
+impl<'a> PassPlan<'a> {
+    /// A pass without helpers (a stream's replay; tests' reference passes).
+    pub(crate) fn alone(known: &'a Breaks, watch: Watch) -> Self {
+        PassPlan {
+            known,
+            watch,
+            helpers: None,
+        }
+    }
+}
+
 /// Merges a host's files by event time, as `plan` says, and hands every event to `feed`, in the
 /// order a hunt's engine takes them (all of them unless the pass stopped at a new break).
 pub(crate) fn merge(
@@ -838,11 +849,7 @@ mod tests {
             cfg,
             shared,
             &opts,
-            PassPlan {
-                known: &none,
-                watch: Watch::Collect,
-                helpers: None,
-            },
+            PassPlan::alone(&none, Watch::Collect),
         )
         .unwrap();
         assert!(!pass.stopped);
@@ -855,11 +862,7 @@ mod tests {
             cfg,
             shared,
             &opts,
-            PassPlan {
-                known: &pass.breaks,
-                watch: Watch::Off,
-                helpers: None,
-            },
+            PassPlan::alone(&pass.breaks, Watch::Off),
         )
         .unwrap()
         .0
@@ -1003,11 +1006,7 @@ mod tests {
                 &clock,
                 &cfg,
                 &opts,
-                PassPlan {
-                    known: &Breaks::new(),
-                    watch: Watch::Off,
-                    helpers: None,
-                },
+                PassPlan::alone(&Breaks::new(), Watch::Off),
                 &mut |ev| {
                     out.push((ev.ts, ev.origin.file, ev.origin.line));
                     Ok(())

@@ -104,11 +104,7 @@ fn stream_host(
             &clock,
             cfg,
             opts,
-            PassPlan {
-                known,
-                watch: Watch::Off,
-                helpers: None,
-            },
+            PassPlan::alone(known, Watch::Off),
             &mut |ev| sink.event(renumber(ev)),
         )?;
         sink.end(stream)?;
@@ -125,11 +121,7 @@ fn stream_host(
         &clock,
         cfg,
         opts,
-        PassPlan {
-            known: &none,
-            watch: Watch::Collect,
-            helpers: None,
-        },
+        PassPlan::alone(&none, Watch::Collect),
         &mut |ev| {
             if !overflowed {
                 if held.len() < HOLD_EVENTS {
