@@ -13,7 +13,7 @@ use super::model::{
 use crate::wire::intern::{Text, TextList};
 use crate::wire::json::JsonStr;
 use crate::wire::keys::KeySet;
-use crate::wire::scan::{once, Miss, Scan, Scanned};
+use crate::wire::scan::{once, Miss, RawStr, Scan, Scanned};
 use crate::wire::{lanes, swar};
 
 /// A string left in its JSON form, for the interner to decode only when it is new.
@@ -93,9 +93,9 @@ fn empty_process<'a>() -> EsProcess<'a> {
     }
 }
 
-/// A process object's keys, in the order of [`es_process`]'s arms; then three it skips that every
-/// process has. (The message's and the exec event's few keys were measured the same way: no
-/// faster than their `match`, so they keep it.)
+/// A process object's keys: the thirteen [`es_process`] reads, by their place in its `values`,
+/// then three it skips that every process has. (The message's and the exec event's few keys were
+/// measured as a set too: no faster than their `match`, so they keep it.)
 const PROCESS_KEYS: KeySet<16> = KeySet::new(
     [
         b"audit_token",
@@ -118,83 +118,121 @@ const PROCESS_KEYS: KeySet<16> = KeySet::new(
     0xd37c_9961_1d77_5b7d,
 );
 
-/// Reads a process object into `p` (an [`empty_process`]).
+/// A process object value as its first byte says, kept by key until the object is read.
+#[derive(Clone, Copy)]
+enum Value<'a> {
+    Absent,
+    Null,
+    Int(bool, u64),
+    Str(RawStr<'a>),
+    Bool(bool),
+    /// An object or array read (or skipped) by its key's reader.
+    Read,
+}
+
+/// Reads a process object into `p` (an [`empty_process`]). The values are read by what their
+/// first byte says (a string, a number, a literal or a container), not by their key: eslogger
+/// writes the keys in a fresh order on every line, and a dispatch on the key mispredicted on
+/// nearly every one. Each key's value is then checked to be of its field's type.
 fn es_process<'a>(s: &mut Scan<'a>, p: &mut EsProcess<'a>) -> Scanned<()> {
     let mut seen = 0u32;
+    let mut values = [Value::Absent; 13];
     s.object(|s, key| {
-        match PROCESS_KEYS.index(key) {
-            0 => {
-                // audit_token
-                once(&mut seen, 1 << 0)?;
-                p.audit_token = s.opt(audit_token)?;
+        let i = PROCESS_KEYS.index(key);
+        // Known keys but the three skipped: once each, as serde's derive wants.
+        if i < values.len() {
+            once(&mut seen, 1 << i)?;
+        }
+        let v = match s.peek()? {
+            b'"' => Value::Str(s.raw_string()?),
+            b'-' | b'0'..=b'9' => {
+                let (neg, n) = s.integer()?;
+                Value::Int(neg, n)
             }
-            1 => {
-                // parent_audit_token
-                once(&mut seen, 1 << 1)?;
-                p.parent_audit_token = s.opt(audit_token)?;
+            b'n' => {
+                s.null()?;
+                Value::Null
             }
-            2 => {
-                // responsible_audit_token
-                once(&mut seen, 1 << 2)?;
-                p.responsible_audit_token = s.opt(audit_token)?;
+            b't' | b'f' => Value::Bool(s.bool()?),
+            _ => {
+                match i {
+                    0 => p.audit_token = Some(audit_token(s)?),
+                    1 => p.parent_audit_token = Some(audit_token(s)?),
+                    2 => p.responsible_audit_token = Some(audit_token(s)?),
+                    6 => p.executable = Some(es_file(s)?),
+                    12 => p.tty = TtyField::File(es_file(s)?),
+                    _ if i >= values.len() => s.skip()?,
+                    _ => return Err(Miss),
+                }
+                Value::Read
             }
-            3 => {
-                // ppid
-                once(&mut seen, 1 << 3)?;
-                p.ppid = s.opt(Scan::i32)?;
-            }
-            4 => {
-                // original_ppid
-                once(&mut seen, 1 << 4)?;
-                p.original_ppid = s.opt(Scan::i32)?;
-            }
-            5 => {
-                // session_id
-                once(&mut seen, 1 << 5)?;
-                p.session_id = s.opt(Scan::i32)?;
-            }
-            6 => {
-                // executable
-                once(&mut seen, 1 << 6)?;
-                p.executable = s.opt(es_file)?;
-            }
-            7 => {
-                // signing_id
-                once(&mut seen, 1 << 7)?;
-                p.signing_id = s.opt(raw_text)?;
-            }
-            8 => {
-                // team_id
-                once(&mut seen, 1 << 8)?;
-                p.team_id = s.opt(raw_text)?;
-            }
-            9 => {
-                // codesigning_flags
-                once(&mut seen, 1 << 9)?;
-                p.codesigning_flags = s.opt(Scan::u32)?;
-            }
-            10 => {
-                // is_platform_binary
-                once(&mut seen, 1 << 10)?;
-                p.is_platform_binary = s.opt(Scan::bool)?;
-            }
-            11 => {
-                // start_time
-                once(&mut seen, 1 << 11)?;
-                p.start_time = s.opt(Scan::json_str)?;
-            }
-            12 => {
-                // tty
-                once(&mut seen, 1 << 12)?;
-                p.tty = match s.opt(es_file)? {
-                    None => TtyField::Null,
-                    Some(f) => TtyField::File(f),
-                };
-            }
-            _ => s.skip()?,
+        };
+        if let Some(slot) = values.get_mut(i) {
+            *slot = v;
         }
         Ok(())
-    })
+    })?;
+    // Each field from its value, as the field's own reader would have read it.
+    let int = |v: Value| match v {
+        Value::Int(neg, n) => {
+            let n = i64::try_from(n).map_err(|_| Miss)?;
+            match neg {
+                false => Ok(n),
+                // serde_json reads "-0" as a float, which an integer field refuses.
+                true if n == 0 => Err(Miss),
+                true => Ok(-n),
+            }
+        }
+        _ => Err(Miss),
+    };
+    let i32_of = |v: Value| -> Scanned<Option<i32>> {
+        match v {
+            Value::Absent | Value::Null => Ok(None),
+            v => i32::try_from(int(v)?).map(Some).map_err(|_| Miss),
+        }
+    };
+    let text = |v: Value<'a>| -> Scanned<Option<Text<'a>>> {
+        match v {
+            Value::Absent | Value::Null => Ok(None),
+            Value::Str(r) => Ok(Some(Text::Raw(r))),
+            _ => Err(Miss),
+        }
+    };
+    // Containers were read in place; any other value of theirs is null, absent or a miss.
+    let container = |v: Value| match v {
+        Value::Absent | Value::Null | Value::Read => Ok(()),
+        _ => Err(Miss),
+    };
+    container(values[0])?;
+    container(values[1])?;
+    container(values[2])?;
+    container(values[6])?;
+    p.ppid = i32_of(values[3])?;
+    p.original_ppid = i32_of(values[4])?;
+    p.session_id = i32_of(values[5])?;
+    p.signing_id = text(values[7])?;
+    p.team_id = text(values[8])?;
+    p.codesigning_flags = match values[9] {
+        Value::Absent | Value::Null => None,
+        Value::Int(false, n) => Some(u32::try_from(n).map_err(|_| Miss)?),
+        _ => return Err(Miss),
+    };
+    p.is_platform_binary = match values[10] {
+        Value::Absent | Value::Null => None,
+        Value::Bool(b) => Some(b),
+        _ => return Err(Miss),
+    };
+    p.start_time = match values[11] {
+        Value::Absent | Value::Null => None,
+        Value::Str(r) => Some(JsonStr(r.decode()?)),
+        _ => return Err(Miss),
+    };
+    match values[12] {
+        Value::Absent | Value::Read => {}
+        Value::Null => p.tty = TtyField::Null,
+        _ => return Err(Miss),
+    }
+    Ok(())
 }
 
 fn es_file<'a>(s: &mut Scan<'a>) -> Scanned<EsFile<'a>> {

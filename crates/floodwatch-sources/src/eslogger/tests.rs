@@ -607,3 +607,66 @@ fn audit_token_objects_read_as_serde_does() {
         (Some(-2), Some(7), Some(8), Some(9), Some(10))
     );
 }
+
+/// Every process key given a value of every JSON type (and the integer edge cases): the fast
+/// path, which reads a process object's values by their first byte and checks their types after,
+/// reads exactly what serde reads or leaves the line to it; the values of the right type stay on
+/// the fast path.
+#[test]
+fn process_values_of_every_type_read_as_serde_does() {
+    let lines = mullvad_lines();
+    let line = lines
+        .iter()
+        .find(|l| l.contains("\"event\":{\"exec\""))
+        .expect("an exec line");
+    let record: serde_json::Value = serde_json::from_str(line).unwrap();
+    let keys: Vec<String> = record["process"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .chain(["no_such_key".to_string()])
+        .collect();
+    assert!(keys.len() >= 16, "{keys:?}");
+    let values = [
+        "null",
+        "true",
+        "false",
+        "0",
+        "7",
+        "-0",
+        "-7",
+        "2147483647",
+        "2147483648",
+        "-2147483648",
+        "-2147483649",
+        "4294967295",
+        "4294967296",
+        "1.5",
+        "1e3",
+        "\"x\"",
+        "\"\\/a\\u00e9\"",
+        "{}",
+        "{\"path\":\"\\/bin\\/sh\"}",
+        "{\"pid\":3,\"euid\":0}",
+        "[1,2,3,4,5,6,7,8]",
+        "[]",
+    ];
+    let (mut tried, mut fast) = (0, 0);
+    for key in &keys {
+        for value in values {
+            // The value written as it is (serde_json's own writer would turn `-0` into `-0.0`).
+            let mut r = record.clone();
+            r["process"][key.as_str()] = "@value@".into();
+            let text = serde_json::to_string(&r)
+                .unwrap()
+                .replacen("\"@value@\"", value, 1);
+            assert!(text.contains(value), "{value}");
+            fast_path_check(&text).unwrap();
+            tried += 1;
+            fast += usize::from(fast::message(&text).is_ok());
+        }
+    }
+    // The unknown key takes any value; each known one some.
+    assert!(fast > values.len() && fast < tried, "{fast} of {tried}");
+}
