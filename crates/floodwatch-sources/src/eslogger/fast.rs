@@ -145,7 +145,8 @@ fn es_process<'a>(s: &mut Scan<'a>, p: &mut EsProcess<'a>) -> Scanned<()> {
         }
         let v = match s.peek()? {
             b'"' => Value::Str(s.raw_string()?),
-            b'-' | b'0'..=b'9' => {
+            // A number of a key not read is skipped as any JSON number (a fraction, an exponent).
+            b'-' | b'0'..=b'9' if i < values.len() => {
                 let (neg, n) = s.integer()?;
                 Value::Int(neg, n)
             }
