@@ -379,9 +379,9 @@ impl Cursor {
         }
     }
 
-    /// Hands the rest of the file to a helper that parses it ahead; false (nothing changed) when
-    /// no worker is idle any more.
-    fn parse_ahead(&mut self, helpers: &Helpers) -> bool {
+    /// Hands the rest of the file to a helper that parses it ahead; nothing changes when no worker
+    /// is idle any more.
+    fn parse_ahead(&mut self, helpers: &Helpers) {
         let placeholder = Reader::Closed {
             stats: FileStats::new(String::new(), ""),
             consumed: 0,
@@ -389,11 +389,11 @@ impl Cursor {
         let reader = std::mem::replace(&mut self.reader, placeholder);
         let Reader::Open(src, damage) = reader else {
             self.reader = reader;
-            return false;
+            return;
         };
         let Some(claim) = helpers.claim() else {
             self.reader = Reader::Open(src, damage);
-            return false;
+            return;
         };
         let last_record = src.last_record();
         let (path, format) = (src.stats.path.clone(), src.stats.format.clone());
@@ -406,7 +406,6 @@ impl Cursor {
             path,
             format,
         };
-        true
     }
 }
 
