@@ -219,7 +219,7 @@ fn first_event(p: &Planned, ctx: &SourceCtx, span: Span) -> Option<Ts> {
 }
 
 impl Cursor {
-    fn waiting(p: &Planned, ctx: SourceCtx, span: Span) -> Cursor {
+    fn waiting(p: &Planned, ctx: SourceCtx, span: Span, size: u64) -> Cursor {
         // A stream is read once, when its turn comes: it is opened at once.
         let first = if p.format.is_capture() || p.stream.is_some() {
             None
@@ -239,7 +239,7 @@ impl Cursor {
             watch: None,
             shift_ns: 0,
             from: span.offset,
-            size: 0,
+            size,
         }
     }
 
@@ -413,8 +413,13 @@ impl Cursor {
 /// something left, to parse the small fixtures ahead).
 const AHEAD_MIN_BYTES: u64 = if cfg!(test) { 1 } else { 256 * 1024 };
 
-/// Events merged between looks for an idle worker (tests look after every other event).
-const OFFER_EVERY: u64 = if cfg!(test) { 2 } else { 4096 };
+/// Events merged between progress reports.
+const PROGRESS_EVERY: u64 = 4096;
+
+/// Events merged between looks for an idle worker (tests look after every other event). A divisor
+/// of [`PROGRESS_EVERY`], so that the merge's per-event path has one check for both.
+const OFFER_EVERY: u64 = if cfg!(test) { 2 } else { PROGRESS_EVERY };
+const _: () = assert!(PROGRESS_EVERY % OFFER_EVERY == 0);
 
 /// When a worker has no host left: the host's open file with the most left to read is parsed on
 /// it from now on.
@@ -639,7 +644,6 @@ pub(crate) fn merge(
             (Some(_), None) => std::fs::metadata(&p.file.path).map_or(0, |m| m.len()),
             _ => 0,
         };
-        let first = cursors.len();
         let watched =
             watch != Watch::Off && p.format.segmentable() && p.seekable() && !host_has_stream;
         match known.get(&p.id).filter(|b| !b.is_empty()) {
@@ -654,7 +658,7 @@ pub(crate) fn merge(
                 }
                 for (k, &(line, offset, shift_ns)) in starts.iter().enumerate() {
                     let end = starts.get(k + 1).map(|s| s.0);
-                    let mut c = Cursor::waiting(p, ctx(), Span { line, offset, end });
+                    let mut c = Cursor::waiting(p, ctx(), Span { line, offset, end }, size);
                     // The last segment runs from the last known break on: more may follow.
                     if watched && end.is_none() {
                         c.watch = Some(Timeline::new(slack_ns, breaks.len()));
@@ -663,15 +667,12 @@ pub(crate) fn merge(
                 }
             }
             None => {
-                let mut c = Cursor::waiting(p, ctx(), WHOLE_FILE);
+                let mut c = Cursor::waiting(p, ctx(), WHOLE_FILE, size);
                 if watched {
                     c.watch = Some(Timeline::new(slack_ns, 0));
                 }
                 cursors.push(c);
             }
-        }
-        for c in &mut cursors[first..] {
-            c.size = size;
         }
     }
     let stops = matches!(watch, Watch::Stop { .. });
@@ -710,10 +711,10 @@ pub(crate) fn merge(
                 feed(ev)?;
             }
             pushed += 1;
-            if pushed % 4096 == 0 {
-                report_progress(opts, &cursors, &mut reported);
-            }
             if pushed % OFFER_EVERY == 0 {
+                if pushed % PROGRESS_EVERY == 0 {
+                    report_progress(opts, &cursors, &mut reported);
+                }
                 offer_help(&mut cursors, helpers);
             }
             let c = &mut cursors[i];

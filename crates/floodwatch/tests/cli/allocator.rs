@@ -8,7 +8,7 @@
 #[cfg(target_os = "linux")]
 #[test]
 fn the_binary_runs_without_transparent_huge_pages() {
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     use std::time::{Duration, Instant};
     let thp = |status: &str| {
         status
@@ -26,12 +26,9 @@ fn the_binary_runs_without_transparent_huge_pages() {
         return;
     }
     // `watch` on a stdin kept open runs until it is closed: long after the allocator started.
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("floodwatch"))
-        .args(["watch", "--format", "jsonl"])
-        .env_remove("FLOODWATCH_CONFIG")
+    let mut child = crate::common::live_watch()
         // mimalloc would switch them off itself with this.
         .env_remove("MIMALLOC_ALLOW_THP")
-        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

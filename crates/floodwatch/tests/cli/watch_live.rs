@@ -80,15 +80,12 @@ fn a_quiet_live_stream_closes_the_alert_before_input_ends() {
 #[test]
 fn sigterm_flushes_the_open_alert_and_prints_the_summary() {
     use std::io::BufRead;
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let tmp = tempfile::tempdir().unwrap();
     let start = Ts::from_secs(days_from_civil(2025, 9, 16) * 86_400 + 3 * 3_600);
     write_scenario(Scenario::LaunchdCurlLoop, &tmp.path().join("h"), start, 3).unwrap();
     let es = std::fs::read(tmp.path().join("h/eslogger.jsonl")).unwrap();
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("floodwatch"))
-        .args(["watch", "--format", "jsonl"])
-        .env_remove("FLOODWATCH_CONFIG")
-        .stdin(Stdio::piped())
+    let mut child = crate::common::live_watch()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

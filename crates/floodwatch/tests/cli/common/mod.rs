@@ -29,6 +29,16 @@ pub fn said_after(out: impl std::io::Read + Send + 'static, marker: &str) -> Opt
     rx.recv_timeout(std::time::Duration::from_secs(20)).ok()
 }
 
+/// `floodwatch watch --format jsonl` on a piped stdin, with no config from the environment: a live
+/// watch for a test to spawn (its stdout and stderr set by the caller).
+pub fn live_watch() -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("floodwatch"));
+    c.args(["watch", "--format", "jsonl"])
+        .env_remove("FLOODWATCH_CONFIG")
+        .stdin(std::process::Stdio::piped());
+    c
+}
+
 /// `examples/collection`, one folder per host.
 pub fn collection() -> PathBuf {
     PathBuf::from(concat!(
