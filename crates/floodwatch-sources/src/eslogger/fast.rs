@@ -251,24 +251,19 @@ fn es_file<'a>(s: &mut Scan<'a>) -> Scanned<EsFile<'a>> {
     Ok(EsFile { path })
 }
 
-/// An audit token object (later keys overwrite, as the serde visitor does) or the 8-int array.
+/// An audit token object (later keys overwrite, as the serde visitor does) or the 8-int array:
+/// eslogger's own forms with vector instructions where the CPU has them (`wide_token`), the rest
+/// by the loops below.
 fn audit_token(s: &mut Scan<'_>) -> Scanned<AuditToken> {
-    let mut t = AuditToken::default();
-    if s.peek()? == b'[' {
-        let mut i = 0;
-        s.array(|s| {
-            match i {
-                0 => t.auid = Some(s.u32()?),
-                1 => t.euid = Some(s.u32()?),
-                3 => t.ruid = Some(s.u32()?),
-                5 => t.pid = Some(s.i32()?),
-                7 => t.pidversion = Some(s.u32()?),
-                _ => s.skip()?,
-            }
-            i += 1;
-            Ok(())
-        })?;
-        return if i >= 8 { Ok(t) } else { Err(Miss) };
+    let first = s.peek()?;
+    if s.may_enter() {
+        if let Some((t, used)) = super::wide_token::read(s.rest()) {
+            s.advance(used);
+            return Ok(t);
+        }
+    }
+    if first == b'[' {
+        return token_array(s);
     }
     if s.may_enter() {
         if let Some((t, used)) = compact_token(s.rest()) {
@@ -279,7 +274,32 @@ fn audit_token(s: &mut Scan<'_>) -> Scanned<AuditToken> {
     token_object(s)
 }
 
-/// A token object in any form JSON allows: what [`compact_token`] hands back.
+/// The token as an array (macOS 26 and later) in any form JSON allows: what
+/// [`wide_token::read`](super::wide_token::read) hands back.
+fn token_array(s: &mut Scan<'_>) -> Scanned<AuditToken> {
+    let mut t = AuditToken::default();
+    let mut i = 0;
+    s.array(|s| {
+        match i {
+            0 => t.auid = Some(s.u32()?),
+            1 => t.euid = Some(s.u32()?),
+            3 => t.ruid = Some(s.u32()?),
+            5 => t.pid = Some(s.i32()?),
+            7 => t.pidversion = Some(s.u32()?),
+            _ => s.skip()?,
+        }
+        i += 1;
+        Ok(())
+    })?;
+    if i >= 8 {
+        Ok(t)
+    } else {
+        Err(Miss)
+    }
+}
+
+/// A token object in any form JSON allows: what [`compact_token`] (and
+/// [`wide_token::read`](super::wide_token::read)) hand back.
 fn token_object(s: &mut Scan<'_>) -> Scanned<AuditToken> {
     let mut t = AuditToken::default();
     // Every value goes to a slot (0 for the keys not read), with no branch on which key it is:
@@ -684,6 +704,112 @@ mod tests {
         }
         // What follows a token in a record, so that sixteen-byte reads find bytes to read.
         t + ",\"ppid\":1,\"original_ppid\":1}}"
+    }
+
+    /// A random array token: eslogger's form (eight plain integers) most of the time, else a
+    /// near miss of it.
+    fn token_array_text(rng: &mut ChaCha8Rng) -> String {
+        let odd = [
+            "01",
+            "-1",
+            "-0",
+            "1.5",
+            "1e3",
+            "\"x\"",
+            "null",
+            "[]",
+            "{}",
+            " 7",
+            "7 ",
+            // Past what a 16-byte lane holds.
+            "10000000000000001",
+            "18446744073709551616",
+        ];
+        let n = match rng.random_range(0..10) {
+            0..=6 => 8,
+            _ => rng.random_range(0..11),
+        };
+        let values: Vec<String> = (0..n)
+            .map(|_| match rng.random_range(0..20) {
+                0 => odd[rng.random_range(0..odd.len())].to_string(),
+                // Beyond u32 and i32 some of the time, past ten digits seldom.
+                1 => rng.random_range(0..100_000_000_000u64).to_string(),
+                2 => rng.random_range(0..5_000_000_000u64).to_string(),
+                _ => rng.random_range(0..2_000_000_000u64).to_string(),
+            })
+            .collect();
+        let mut t = format!("[{}]", values.join(","));
+        if rng.random_range(0..10) == 0 {
+            let cut = rng.random_range(0..t.len());
+            t.truncate(cut);
+        }
+        t + ",\"ppid\":1,\"original_ppid\":1}}"
+    }
+
+    /// The vector reader takes only what the loops take, to the same fields and end, and takes
+    /// eslogger's own forms, also where the record ends with the token.
+    #[test]
+    fn wide_tokens_read_as_the_loops_do() {
+        use crate::eslogger::wide_token;
+        if !wide_token::available() {
+            eprintln!("this CPU has no AVX-512 VBMI2: the vector token reader is not used here");
+            return;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let (mut objects, mut arrays) = (0, 0);
+        for k in 0..100_000 {
+            let text = if k % 2 == 0 {
+                token(&mut rng)
+            } else {
+                token_array_text(&mut rng)
+            };
+            let Some((t, used)) = wide_token::read(text.as_bytes()) else {
+                continue;
+            };
+            let mut s = Scan::new(&text);
+            let general = if text.starts_with('[') {
+                arrays += 1;
+                token_array(&mut s)
+            } else {
+                objects += 1;
+                token_object(&mut s)
+            };
+            let general = general.unwrap_or_else(|_| panic!("the loop refused {text}"));
+            assert_eq!(
+                (fields(t), text.len() - used),
+                (fields(general), s.rest().len()),
+                "{text}"
+            );
+        }
+        // Those in eslogger's form throughout (for objects: no key twice, values in range);
+        // 7,118 and 13,667 when written.
+        assert!(objects > 2_000, "only {objects} objects taken");
+        assert!(arrays > 8_000, "only {arrays} arrays taken");
+        // eslogger's own tokens (the real samples' forms), with bytes after them and without.
+        for text in [
+            r#"{"euid":0,"egid":0,"auid":4294967295,"pid":3333,"asid":100003,"ruid":0,"rgid":0,"pidversion":139810}"#,
+            r#"{"ruid":501,"pidversion":2147483647,"rgid":20,"pid":1,"egid":20,"auid":501,"euid":501,"asid":100017}"#,
+            "[501,501,20,501,20,21497,100013,38282]",
+            "[4294967295,0,0,0,0,1,100012,1166]",
+        ] {
+            for after in ["", ",\"ppid\":1}"] {
+                let record = format!("{text}{after}");
+                let (t, used) = wide_token::read(record.as_bytes()).expect("taken");
+                assert_eq!(used, text.len(), "{record}");
+                let mut s = Scan::new(&record);
+                let general = match text.starts_with('[') {
+                    true => token_array(&mut s),
+                    false => token_object(&mut s),
+                };
+                assert_eq!(Some(fields(t)), general.ok().map(fields), "{record}");
+            }
+        }
+        // Past 128 bytes: left to the loops, which take it.
+        let long = r#"{"pidversion":4294967295,"auid":4294967295,"euid":4294967295,"ruid":4294967295,"egid":4294967295,"rgid":4294967295,"asid":4294967295,"pid":2147483647}"#;
+        assert!(long.len() > 128);
+        assert!(wide_token::read(long.as_bytes()).is_none());
+        assert!(compact_token(long.as_bytes()).is_none());
+        assert!(token_object(&mut Scan::new(long)).is_ok());
     }
 
     #[test]

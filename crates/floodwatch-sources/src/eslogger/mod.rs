@@ -16,6 +16,7 @@ pub(crate) mod fast;
 pub(crate) mod model;
 #[cfg(test)]
 mod tests;
+mod wide_token;
 
 use crate::wire::intern::Interner;
 use crate::wire::json::{cut, json_reject, JsonStr};
