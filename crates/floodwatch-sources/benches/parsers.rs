@@ -1,7 +1,8 @@
 //! Parser throughput (bytes/s): `cargo bench -p floodwatch-sources --bench parsers`.
 //!
 //! Inputs are generated once by floodwatch-sim in the real formats: one bulk host (eslogger, nettop
-//! CSV, unified log ndjson) written to a temporary directory and read back into memory, plus osquery
+//! CSV, unified log ndjson; `eslogger_v10` is a second host's eslogger, macOS 26's message version
+//! with audit tokens as arrays) written to a temporary directory and read back into memory, plus osquery
 //! `es_process_events` lines written straight into a buffer. Each benchmark reads a few MB through a
 //! [`FileSource`] (line framing + the format's parser), which is what a hunt does per file, minus the
 //! disk. `eslogger/parse_only` runs the record parser on pre-split lines, so the framing cost is the
@@ -262,6 +263,23 @@ fn inputs() -> Vec<Input> {
     let host = dir.path().join("mac-0000");
     let file = |n: &str| std::fs::read(host.join(n)).expect("generated file");
     let es = head_lines(&file(floodwatch_sim::host::ESLOGGER_FILE), TARGET);
+    // The second host writes eslogger's macOS 26 messages (version 10: audit tokens as arrays).
+    let dir_v10 = tempfile::tempdir().expect("tempdir");
+    floodwatch_sim::write_bulk(dir_v10.path(), 2, 32_000_000, 7).expect("write_bulk");
+    let es_v10 = head_lines(
+        &std::fs::read(
+            dir_v10
+                .path()
+                .join("mac-0001")
+                .join(floodwatch_sim::host::ESLOGGER_FILE),
+        )
+        .expect("generated file"),
+        TARGET,
+    );
+    assert!(
+        es_v10.starts_with(b"{") && es_v10[..4096].windows(12).any(|w| w == b"\"version\":10"),
+        "the second bulk host writes version 10"
+    );
     let ulog_one = file(floodwatch_sim::host::UNIFIEDLOG_FILE);
     let nettop = file(floodwatch_sim::host::NETTOP_FILE);
     // nettop has no date: anchor it as a hunt does, on the host's dated sources.
@@ -287,6 +305,12 @@ fn inputs() -> Vec<Input> {
             name: "eslogger",
             format: Format::Eslogger,
             data: es,
+            clock: ClockHints::default(),
+        },
+        Input {
+            name: "eslogger_v10",
+            format: Format::Eslogger,
+            data: es_v10,
             clock: ClockHints::default(),
         },
         Input {
