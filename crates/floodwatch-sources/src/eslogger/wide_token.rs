@@ -79,16 +79,6 @@ const KEY_LANES: [[i64; 2]; 8] = {
     t
 };
 
-/// Each slot's largest value: any ten digits for the keys not read, i32 for the pid, u32 for the rest.
-const LIMIT: [u64; 6] = [
-    u64::MAX,
-    u32::MAX as u64,
-    u32::MAX as u64,
-    u32::MAX as u64,
-    i32::MAX as u64,
-    u32::MAX as u64,
-];
-
 /// The array form's slot for each place (auid, euid, egid, ruid, rgid, pid, asid, pidversion).
 const ARRAY_SLOTS: [usize; 8] = [1, 2, 0, 3, 0, 4, 0, 5];
 
@@ -106,7 +96,8 @@ fn token(fields: [Option<u64>; 6]) -> AuditToken {
 
 #[cfg(target_arch = "x86_64")]
 mod wide {
-    use super::{token, AuditToken, ARRAY_SLOTS, KEY_LANES, LIMIT};
+    use super::super::fast::TOKEN_LIMIT as LIMIT;
+    use super::{token, AuditToken, ARRAY_SLOTS, KEY_LANES};
     use std::arch::x86_64::*;
 
     /// Byte `16 * j + k` of a lane register: `j + first` (the value or key of pair `j + first`).
@@ -196,6 +187,40 @@ mod wide {
         #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
         fn gather(&self, keep: __mmask64, at: __m512i) -> __m512i {
             _mm512_maskz_permutex2var_epi8(keep, self.lo, at, self.hi)
+        }
+    }
+
+    /// A token's bytes up to its first closing byte (its end), and the classes both forms read.
+    struct Span {
+        block: Block,
+        /// The closing byte's place.
+        close: u32,
+        /// Bits 0 to `close`.
+        live: u128,
+        comma: u128,
+        digit: u128,
+        zero: u128,
+    }
+
+    impl Span {
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512bw")]
+        fn of(b: &[u8], closing: u8) -> Option<Span> {
+            let block = Block::load(b);
+            let closes = block.eq(closing);
+            if closes == 0 {
+                return None;
+            }
+            let close = closes.trailing_zeros();
+            let live = u128::MAX >> (127 - close);
+            Some(Span {
+                comma: block.eq(b',') & live,
+                digit: block.within(b'0', b'9') & live,
+                zero: block.eq(b'0') & live,
+                block,
+                close,
+                live,
+            })
         }
     }
 
@@ -298,17 +323,14 @@ mod wide {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,popcnt,bmi1,bmi2,lzcnt")]
     unsafe fn array(b: &[u8]) -> Option<(AuditToken, usize)> {
-        let block = Block::load(b);
-        let closes = block.eq(b']');
-        if closes == 0 {
-            return None;
-        }
-        // The token is every byte up to its first `]`.
-        let close = closes.trailing_zeros();
-        let live = u128::MAX >> (127 - close);
-        let comma = block.eq(b',') & live;
-        let digit = block.within(b'0', b'9') & live;
-        let zero = block.eq(b'0') & live;
+        let Span {
+            block,
+            close,
+            comma,
+            digit,
+            zero,
+            ..
+        } = Span::of(b, b']')?;
         let end = 1u128 << close;
         // Values after the `[` and each comma, up to the next comma or the `]`.
         let (seps, ends) = (comma | 1, comma | end);
@@ -333,20 +355,17 @@ mod wide {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,popcnt,bmi1,bmi2,lzcnt")]
     unsafe fn object(b: &[u8]) -> Option<(AuditToken, usize)> {
-        let block = Block::load(b);
-        let braces = block.eq(b'}');
-        if braces == 0 {
-            return None;
-        }
-        // The token is every byte up to its first `}` (a key or value holding one is refused
-        // below).
-        let close = braces.trailing_zeros();
-        let live = u128::MAX >> (127 - close);
+        // A key or value holding a `}` is refused below.
+        let Span {
+            block,
+            close,
+            live,
+            comma,
+            digit,
+            zero,
+        } = Span::of(b, b'}')?;
         let quote = block.eq(b'"') & live;
         let colon = block.eq(b':') & live;
-        let comma = block.eq(b',') & live;
-        let digit = block.within(b'0', b'9') & live;
-        let zero = block.eq(b'0') & live;
         let letter = block.within(b'a', b'z') & live;
         let end = 1u128 << close;
         // A key opens after `{` or a comma, its closing quote is followed by a colon, its text
