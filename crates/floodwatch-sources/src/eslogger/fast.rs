@@ -643,7 +643,10 @@ mod tests {
     }
 
     /// Values near an integer that the token readers refuse (serde may read some).
-    const NEAR_MISSES: [&str; 7] = ["01", "-1", "-0", "1.5", "1e3", "\"x\"", "null"];
+    const NEAR_MISSES: [&str; 8] = ["01", "00", "-1", "-0", "1.5", "1e3", "\"x\"", "null"];
+
+    /// What follows a token in a record, so that sixteen-byte reads find bytes to read.
+    const AFTER_TOKEN: &str = ",\"ppid\":1,\"original_ppid\":1}}";
 
     /// A random token: eslogger's form most of the time, else a near miss of it.
     fn token(rng: &mut ChaCha8Rng) -> String {
@@ -675,6 +678,8 @@ mod tests {
             "4294967295",
             "4294967296",
             "12345678901",
+            // A lane's width.
+            "1234567890123456",
         ];
         let n = rng.random_range(0..10);
         let pairs: Vec<String> = (0..n)
@@ -701,8 +706,7 @@ mod tests {
             let cut = rng.random_range(0..t.len());
             t.truncate(cut);
         }
-        // What follows a token in a record, so that sixteen-byte reads find bytes to read.
-        t + ",\"ppid\":1,\"original_ppid\":1}}"
+        t + AFTER_TOKEN
     }
 
     /// A random array token: eslogger's form (eight plain integers) most of the time, else a
@@ -716,6 +720,7 @@ mod tests {
                 "{}",
                 " 7",
                 "7 ",
+                "1234567890123456",
                 "10000000000000001",
                 "18446744073709551616",
             ])
@@ -738,7 +743,7 @@ mod tests {
             let cut = rng.random_range(0..t.len());
             t.truncate(cut);
         }
-        t + ",\"ppid\":1,\"original_ppid\":1}}"
+        t + AFTER_TOKEN
     }
 
     /// The vector reader takes only what the loops take, to the same fields and end, and takes
@@ -750,6 +755,25 @@ mod tests {
             eprintln!("this CPU has no AVX-512 VBMI2: the vector token reader is not used here");
             return;
         }
+        // What the vector reader takes, the loop takes to the same fields and end; whether it
+        // took it.
+        let agrees = |text: &str| -> bool {
+            let Some((t, used)) = wide_token::read(text.as_bytes()) else {
+                return false;
+            };
+            let mut s = Scan::new(text);
+            let general = match text.starts_with('[') {
+                true => token_array(&mut s),
+                false => token_object(&mut s),
+            };
+            let general = general.unwrap_or_else(|_| panic!("the loop refused {text}"));
+            assert_eq!(
+                (fields(t), text.len() - used),
+                (fields(general), s.rest().len()),
+                "{text}"
+            );
+            true
+        };
         let mut rng = ChaCha8Rng::seed_from_u64(12);
         let (mut objects, mut arrays) = (0, 0);
         for k in 0..100_000 {
@@ -758,26 +782,19 @@ mod tests {
             } else {
                 token_array_text(&mut rng)
             };
-            let Some((t, used)) = wide_token::read(text.as_bytes()) else {
-                continue;
+            // A quarter end the record with the token (masked loads of what is left).
+            let text = match k % 8 < 2 {
+                true => text.strip_suffix(AFTER_TOKEN).unwrap_or(&text).to_string(),
+                false => text,
             };
-            let mut s = Scan::new(&text);
-            let general = if text.starts_with('[') {
-                arrays += 1;
-                token_array(&mut s)
-            } else {
-                objects += 1;
-                token_object(&mut s)
-            };
-            let general = general.unwrap_or_else(|_| panic!("the loop refused {text}"));
-            assert_eq!(
-                (fields(t), text.len() - used),
-                (fields(general), s.rest().len()),
-                "{text}"
-            );
+            if agrees(&text) {
+                match k % 2 {
+                    0 => objects += 1,
+                    _ => arrays += 1,
+                }
+            }
         }
-        // Those in eslogger's form throughout (for objects: no key twice, values in range);
-        // 7,118 and 13,667 when written.
+        // Those in eslogger's form throughout (for objects: no key twice, values in range).
         assert!(objects > 2_000, "only {objects} objects taken");
         assert!(arrays > 8_000, "only {arrays} arrays taken");
         // eslogger's own tokens (the real samples' forms), with bytes after them and without.
@@ -789,22 +806,43 @@ mod tests {
         ] {
             for after in ["", ",\"ppid\":1}"] {
                 let record = format!("{text}{after}");
-                let (t, used) = wide_token::read(record.as_bytes()).expect("taken");
+                assert!(agrees(&record), "{record}");
+                let (_, used) = wide_token::read(record.as_bytes()).expect("taken");
                 assert_eq!(used, text.len(), "{record}");
-                let mut s = Scan::new(&record);
-                let general = match text.starts_with('[') {
-                    true => token_array(&mut s),
-                    false => token_object(&mut s),
-                };
-                assert_eq!(Some(fields(t)), general.ok().map(fields), "{record}");
             }
         }
-        // Past 128 bytes: left to the loops, which take it.
-        let long = r#"{"pidversion":4294967295,"auid":4294967295,"euid":4294967295,"ruid":4294967295,"egid":4294967295,"rgid":4294967295,"asid":4294967295,"pid":2147483647}"#;
-        assert!(long.len() > 128);
-        assert!(wide_token::read(long.as_bytes()).is_none());
-        assert!(compact_token(long.as_bytes()).is_none());
-        assert!(token_object(&mut Scan::new(long)).is_ok());
+        // The 128 bytes read: a token that closes on the last is taken, one byte longer is
+        // left to the loops (which take it), at the record's end or not.
+        let at_most = r#"{"pidversion":4294967295,"auid":4294967295,"euid":4294967295,"ruid":4294967295,"egid":42,"rgid":4294967295,"asid":77777,"pid":1}"#;
+        assert_eq!(at_most.len(), 128);
+        let over = at_most.replace("77777", "777777");
+        for after in ["", AFTER_TOKEN] {
+            assert!(agrees(&format!("{at_most}{after}")));
+            let over = format!("{over}{after}");
+            assert!(wide_token::read(over.as_bytes()).is_none());
+            assert!(token_object(&mut Scan::new(&over)).is_ok());
+        }
+        // Keys and values that are not eslogger's form are left to the loops.
+        for text in [
+            r#"{"":1}"#,
+            r#"{"pidversionpidversion":1}"#,
+            r#"{"PID":1}"#,
+            r#"{"pid2":1}"#,
+            r#"{"p\"id":1}"#,
+            r#"{"pid":1,"x}":2}"#,
+            r#"{"pid":00}"#,
+            r#"{"pid": 1}"#,
+            r#"{"pid":1,}"#,
+            "[1,2,3,4,5,6,7,00]",
+            "[1,2,3,4,5,6,7]",
+            "[1,2,3,4,5,6,7,8,9]",
+            "[1,2,3,4,5,6,7,-8]",
+        ] {
+            for after in ["", AFTER_TOKEN] {
+                let record = format!("{text}{after}");
+                assert!(!agrees(&record), "taken: {record}");
+            }
+        }
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! The token's first 128 bytes are classified into bitmasks and its grammar checked as relations
 //! between them (as `wire/flat.rs` checks a `stat` block); then every value is gathered into a
 //! 16-byte lane of its own and all are converted at once, and every key is compared whole at once.
-//! Where [`read`] takes a token, the loops in fast.rs (`compact_token` for an object, the array
-//! loop of `audit_token`) read it to the same fields and end. Anything else (no VBMI2, a token past
+//! Where [`read`] takes a token, the loops in fast.rs (`compact_token` and `token_object` for an
+//! object, `token_array` for an array) read it to the same fields and end. Anything else (no VBMI2, a token past
 //! 128 bytes, whitespace, another key, a key read twice, a sign, over ten digits, a value out of
 //! its field's range, an empty token, an array of other than eight) goes to those loops, which
 //! decide as before.
@@ -38,6 +38,7 @@ pub(super) fn available() -> bool {
         has!("avx512vbmi2")
             && has!("avx512vbmi")
             && has!("avx512bw")
+            && has!("avx512f")
             && has!("popcnt")
             && has!("bmi1")
             && has!("bmi2")
