@@ -257,21 +257,17 @@ fn es_file<'a>(s: &mut Scan<'a>) -> Scanned<EsFile<'a>> {
 fn audit_token(s: &mut Scan<'_>) -> Scanned<AuditToken> {
     let first = s.peek()?;
     if s.may_enter() {
-        if let Some((t, used)) = super::wide_token::read(s.rest()) {
+        // `compact_token` takes only objects.
+        let rest = s.rest();
+        if let Some((t, used)) = super::wide_token::read(rest).or_else(|| compact_token(rest)) {
             s.advance(used);
             return Ok(t);
         }
     }
-    if first == b'[' {
-        return token_array(s);
+    match first {
+        b'[' => token_array(s),
+        _ => token_object(s),
     }
-    if s.may_enter() {
-        if let Some((t, used)) = compact_token(s.rest()) {
-            s.advance(used);
-            return Ok(t);
-        }
-    }
-    token_object(s)
 }
 
 /// The token as an array (macOS 26 and later) in any form JSON allows: what

@@ -7,11 +7,12 @@
 //! between them (as `wire/flat.rs` checks a `stat` block); then every value is gathered into a
 //! 16-byte lane of its own and all are converted at once, and every key is compared whole at once.
 //! Where [`read`] takes a token, the loops in fast.rs (`compact_token` and `token_object` for an
-//! object, `token_array` for an array) read it to the same fields and end. Anything else (no VBMI2, a token past
-//! 128 bytes, whitespace, another key, a key read twice, a sign, over ten digits, a value out of
-//! its field's range, an empty token, an array of other than eight) goes to those loops, which
-//! decide as before.
+//! object, `token_array` for an array) read it to the same fields and end. Anything else (no
+//! VBMI2, a token past 128 bytes, whitespace, another key, a key read twice, a sign, over ten
+//! digits, a value out of its field's range, an empty token, an array of other than eight) goes to
+//! those loops, which decide as before.
 
+use super::fast::TOKEN_LIMIT;
 use super::model::AuditToken;
 
 /// The token at `b[0]` (its `{` or `[`) and the bytes it takes, if this path takes it.
@@ -80,25 +81,37 @@ const KEY_LANES: [[i64; 2]; 8] = {
     t
 };
 
-/// The array form's slot for each place (auid, euid, egid, ruid, rgid, pid, asid, pidversion).
-const ARRAY_SLOTS: [usize; 8] = [1, 2, 0, 3, 0, 4, 0, 5];
+/// The array form's places of auid, euid, ruid, pid and pidversion (of auid, euid, egid, ruid,
+/// rgid, pid, asid, pidversion).
+const ARRAY_PLACES: [Option<usize>; 5] = [Some(0), Some(1), Some(3), Some(5), Some(7)];
 
-/// The token from its slots' values.
-fn token(fields: [Option<u64>; 6]) -> AuditToken {
-    let u = |slot: usize| fields[slot].map(|v| v as u32);
-    AuditToken {
-        auid: u(1),
-        euid: u(2),
-        ruid: u(3),
-        pid: fields[4].map(|v| v as i32),
-        pidversion: u(5),
+/// The token from the values (value `j` in `values[2 * j]`) at the places of auid, euid, ruid,
+/// pid and pidversion (`None`: absent); `None` when one is out of its field's range.
+fn token(values: &[u64; 16], places: [Option<usize>; 5]) -> Option<AuditToken> {
+    let mut fields = [None; 5];
+    for (k, place) in places.into_iter().enumerate() {
+        if let Some(j) = place {
+            let v = values[2 * j];
+            // Slot k + 1 of the range table (slot 0: the keys not read).
+            if v > TOKEN_LIMIT[k + 1] {
+                return None;
+            }
+            fields[k] = Some(v);
+        }
     }
+    let u = |k: usize| fields[k].map(|v| v as u32);
+    Some(AuditToken {
+        auid: u(0),
+        euid: u(1),
+        ruid: u(2),
+        pid: fields[3].map(|v| v as i32),
+        pidversion: u(4),
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
 mod wide {
-    use super::super::fast::TOKEN_LIMIT as LIMIT;
-    use super::{token, AuditToken, ARRAY_SLOTS, KEY_LANES};
+    use super::{token, AuditToken, ARRAY_PLACES, KEY_LANES};
     use std::arch::x86_64::*;
 
     /// Byte `16 * j + k` of a lane register: `j + first` (the value or key of pair `j + first`).
@@ -341,15 +354,7 @@ mod wide {
         }
         // SAFETY: this function's features are theirs.
         let values = unsafe { numbers(&block, 8, places(seps), places(ends)) }?;
-        let mut fields = [None; 6];
-        for (j, slot) in ARRAY_SLOTS.into_iter().enumerate() {
-            let v = values[2 * j];
-            if v > LIMIT[slot] {
-                return None;
-            }
-            fields[slot] = Some(v);
-        }
-        Some((token(fields), close as usize + 1))
+        Some((token(&values, ARRAY_PLACES)?, close as usize + 1))
     }
 
     /// `{"key":digits,...}`: the eight keys of [`super::KEYS`] in any order, each read key once.
@@ -411,8 +416,7 @@ mod wide {
             block.gather(keep, at)
         };
         let keys = [key(&PAIRS_0_3), key(&PAIRS_4_7)];
-        // For each key, the pairs that hold it, as bit 2j for pair j (the place of pair j's
-        // value in `values`).
+        // For each key, the pairs that hold it, as bit 2j for pair j.
         let hits = |k: usize| {
             let [w0, w1] = KEY_LANES[k];
             let k = _mm512_set_epi64(w1, w0, w1, w0, w1, w0, w1, w0);
@@ -440,17 +444,8 @@ mod wide {
         {
             return None;
         }
-        let mut fields = [None; 6];
-        for slot in 1..6 {
-            let bits = slots[slot];
-            if bits != 0 {
-                let v = values[bits.trailing_zeros() as usize];
-                if v > LIMIT[slot] {
-                    return None;
-                }
-                fields[slot] = Some(v);
-            }
-        }
-        Some((token(fields), close as usize + 1))
+        let pair = |k: usize| (slots[k] != 0).then(|| slots[k].trailing_zeros() as usize / 2);
+        let token = token(&values, [pair(1), pair(2), pair(3), pair(4), pair(5)])?;
+        Some((token, close as usize + 1))
     }
 }
