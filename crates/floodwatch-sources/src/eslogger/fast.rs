@@ -96,7 +96,7 @@ fn empty_process<'a>() -> EsProcess<'a> {
 /// A process object's keys: the thirteen [`es_process`] reads, by their place in its `values`,
 /// then three it skips that every process has. (The message's and the exec event's few keys were
 /// measured as a set too: no faster than their `match`, so they keep it.)
-const PROCESS_KEYS: KeySet<16> = KeySet::new(
+pub(super) const PROCESS_KEYS: KeySet<16> = KeySet::new(
     [
         b"audit_token",
         b"parent_audit_token",
@@ -120,7 +120,7 @@ const PROCESS_KEYS: KeySet<16> = KeySet::new(
 
 /// A process object value as its first byte says, kept by key until the object is read.
 #[derive(Clone, Copy)]
-enum Value<'a> {
+pub(super) enum Value<'a> {
     Absent,
     Null,
     Int(bool, u64),
@@ -135,8 +135,26 @@ enum Value<'a> {
 /// writes the keys in a fresh order on every line, and a dispatch on the key mispredicted on
 /// nearly every one. Each key's value is then checked to be of its field's type.
 fn es_process<'a>(s: &mut Scan<'a>, p: &mut EsProcess<'a>) -> Scanned<()> {
-    let mut seen = 0u32;
     let mut values = [Value::Absent; 13];
+    let start = s.mark();
+    if !super::wide_process::pairs(s, p, &mut values) {
+        // Read again from the start by the loop below, which decides.
+        s.reset(start);
+        *p = empty_process();
+        values = [Value::Absent; 13];
+        process_pairs(s, p, &mut values)?;
+    }
+    process_fields(p, values)
+}
+
+/// The process object's pairs, a key at a time: the containers read into `p`, the other values
+/// kept by key in `values`.
+fn process_pairs<'a>(
+    s: &mut Scan<'a>,
+    p: &mut EsProcess<'a>,
+    values: &mut [Value<'a>; 13],
+) -> Scanned<()> {
+    let mut seen = 0u32;
     s.object(|s, key| {
         let i = PROCESS_KEYS.index(key);
         // Known keys but the three skipped: once each, as serde's derive wants.
@@ -172,8 +190,11 @@ fn es_process<'a>(s: &mut Scan<'a>, p: &mut EsProcess<'a>) -> Scanned<()> {
             *slot = v;
         }
         Ok(())
-    })?;
-    // Each field from its value, as the field's own reader would have read it.
+    })
+}
+
+/// Each field from its value, as the field's own reader would have read it.
+fn process_fields<'a>(p: &mut EsProcess<'a>, values: [Value<'a>; 13]) -> Scanned<()> {
     let int = |v: Value| match v {
         Value::Int(neg, n) => {
             let n = i64::try_from(n).map_err(|_| Miss)?;
@@ -236,7 +257,7 @@ fn es_process<'a>(s: &mut Scan<'a>, p: &mut EsProcess<'a>) -> Scanned<()> {
     Ok(())
 }
 
-fn es_file<'a>(s: &mut Scan<'a>) -> Scanned<EsFile<'a>> {
+pub(super) fn es_file<'a>(s: &mut Scan<'a>) -> Scanned<EsFile<'a>> {
     let mut path = None;
     let mut seen = 0;
     s.object(|s, key| {
@@ -254,7 +275,7 @@ fn es_file<'a>(s: &mut Scan<'a>) -> Scanned<EsFile<'a>> {
 /// An audit token object (later keys overwrite, as the serde visitor does) or the 8-int array:
 /// eslogger's own forms with vector instructions where the CPU has them (`wide_token`), the rest
 /// by the loops below.
-fn audit_token(s: &mut Scan<'_>) -> Scanned<AuditToken> {
+pub(super) fn audit_token(s: &mut Scan<'_>) -> Scanned<AuditToken> {
     let first = s.peek()?;
     if s.may_enter() {
         // `compact_token` takes only objects.
@@ -872,5 +893,220 @@ mod tests {
                 (fields(general), s.rest().len())
             );
         }
+    }
+
+    /// A process object's fields as text, to compare two readings.
+    fn shown(p: &EsProcess<'_>) -> String {
+        let file = |f: &EsFile<'_>| format!("{:?}", f.path);
+        let tty = match &p.tty {
+            TtyField::Absent => "absent".to_string(),
+            TtyField::Null => "null".to_string(),
+            TtyField::File(f) => file(f),
+        };
+        format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {tty}",
+            p.audit_token.map(fields),
+            p.parent_audit_token.map(fields),
+            p.responsible_audit_token.map(fields),
+            p.ppid,
+            p.original_ppid,
+            p.session_id,
+            p.executable.as_ref().map(file),
+            p.signing_id,
+            p.team_id,
+            p.codesigning_flags,
+            p.is_platform_binary,
+            p.start_time.as_ref().map(|t| &t.0),
+        )
+    }
+
+    /// The raw text of each process object (`process`, an exec's `target`, a fork's `child`) of
+    /// the real samples and the bundled collection.
+    fn real_process_objects() -> Vec<String> {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let mut files = vec![format!(
+            "{root}/tests/data/corpus/eslogger/mullvad_eslogger_v9_v10_v11.ndjson"
+        )];
+        for host in std::fs::read_dir(format!("{root}/examples/collection")).unwrap() {
+            let f = host.unwrap().path().join("eslogger.jsonl");
+            if f.exists() {
+                files.push(f.display().to_string());
+            }
+        }
+        let mut out = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            for line in text.lines().take(400) {
+                for key in ["\"process\":{", "\"target\":{", "\"child\":{"] {
+                    if let Some(at) = line.find(key) {
+                        let obj = &line[at + key.len() - 1..];
+                        let mut s = Scan::new(obj);
+                        s.skip().unwrap();
+                        out.push(obj[..s.pos()].to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// An object's top-level pairs, as written.
+    fn pairs_of(obj: &str) -> Vec<String> {
+        let mut s = Scan::new(obj);
+        let mut spans = Vec::new();
+        let mut at = 1;
+        s.object(|s, _| {
+            s.skip()?;
+            spans.push(obj[at..s.pos()].to_string());
+            at = s.pos() + 1;
+            Ok(())
+        })
+        .unwrap();
+        spans
+    }
+
+    /// What the vector reader takes, the loop takes to the same fields and end; and the vector
+    /// reader takes eslogger's own process objects, in any key order.
+    #[test]
+    fn wide_process_objects_read_as_the_loop_does() {
+        if !cfg!(target_arch = "x86_64") || !std::arch::is_x86_feature_detected!("avx512bw") {
+            eprintln!("this CPU has no AVX-512BW: the vector process reader is not used here");
+            return;
+        }
+        let agrees = |text: &str| -> bool {
+            let mut s = Scan::new(text);
+            let mut p = empty_process();
+            let mut values = [Value::Absent; 13];
+            if !super::super::wide_process::pairs(&mut s, &mut p, &mut values) {
+                return false;
+            }
+            let wide = process_fields(&mut p, values).map(|_| shown(&p)).ok();
+            let mut s2 = Scan::new(text);
+            let mut p2 = empty_process();
+            let mut values2 = [Value::Absent; 13];
+            process_pairs(&mut s2, &mut p2, &mut values2)
+                .unwrap_or_else(|_| panic!("the loop refused what the vector reader took: {text}"));
+            let looped = process_fields(&mut p2, values2).map(|_| shown(&p2)).ok();
+            assert_eq!((wide, s.mark()), (looped, s2.mark()), "{text}");
+            true
+        };
+        let real = real_process_objects();
+        assert!(real.len() > 300, "{} objects", real.len());
+        const AFTER: &str = ",\"action_type\":1,\"event\":{}}";
+        for obj in &real {
+            for after in [AFTER, ""] {
+                assert!(agrees(&format!("{obj}{after}")), "not taken: {obj}{after}");
+            }
+        }
+        // Values of every kind under every key, keys in any order, twice, unknown; bytes
+        // changed, dropped and added; records cut short.
+        const VALUES: [&str; 40] = [
+            "0",
+            "1",
+            "-1",
+            "-0",
+            "01",
+            "00",
+            "1.5",
+            "1e3",
+            "-",
+            "2147483647",
+            "2147483648",
+            "-2147483648",
+            "-2147483649",
+            "4294967295",
+            "4294967296",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "\"\"",
+            "\"a\"",
+            "\"a,b}\"",
+            "\"x\\\"y\"",
+            "\"\\/bin\\/ls\"",
+            "\"\u{e9}t\u{e9}\"",
+            "\"\u{1}\"",
+            "true",
+            "false",
+            "null",
+            "nul",
+            "tru",
+            "nulll",
+            "{}",
+            "[]",
+            "{\"path\":\"\\/a\"}",
+            "[1,2]",
+            " 1",
+            "1 ",
+            "\"0123456789012345678901234567890123456789012345678901234567\"",
+            "\"0123456789012345678901234567890123456789\"",
+            "x",
+        ];
+        const BYTES: [u8; 14] = [
+            b'"', b',', b'}', b'{', b':', b'\\', b' ', b'0', b'-', b'x', 1, b'n', b'[', b']',
+        ];
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut taken = 0;
+        for round in 0..60_000 {
+            let obj = &real[rng.random_range(0..real.len())];
+            let mut pairs = pairs_of(obj);
+            // Shuffled, as eslogger writes them.
+            for k in (1..pairs.len()).rev() {
+                pairs.swap(k, rng.random_range(0..=k));
+            }
+            match round % 6 {
+                0 => {}
+                1 | 2 => {
+                    // A value replaced.
+                    let k = rng.random_range(0..pairs.len());
+                    let key = pairs[k].split(':').next().unwrap().to_string();
+                    pairs[k] = format!("{key}:{}", VALUES[rng.random_range(0..VALUES.len())]);
+                }
+                3 => {
+                    // A pair twice, or an unknown key.
+                    let k = rng.random_range(0..pairs.len());
+                    let extra = match rng.random_bool(0.5) {
+                        true => pairs[k].clone(),
+                        false => format!(
+                            "\"x{}\":{}",
+                            rng.random_range(0..3),
+                            VALUES[rng.random_range(0..VALUES.len())]
+                        ),
+                    };
+                    pairs.insert(rng.random_range(0..=pairs.len()), extra);
+                }
+                _ => {}
+            }
+            let mut text = format!("{{{}}}", pairs.join(",")).into_bytes();
+            if round % 6 >= 4 {
+                // A byte changed, dropped or added somewhere in the object.
+                let at = rng.random_range(0..text.len());
+                let b = BYTES[rng.random_range(0..BYTES.len())];
+                match rng.random_range(0..3) {
+                    0 => text[at] = b,
+                    1 => {
+                        text.remove(at);
+                    }
+                    _ => text.insert(at, b),
+                }
+            }
+            let mut text = String::from_utf8(text).unwrap_or_default();
+            match rng.random_range(0..4) {
+                // Cut short, ending the record.
+                0 => {
+                    let mut cut = rng.random_range(0..=text.len());
+                    while !text.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    text.truncate(cut);
+                }
+                1 => {}
+                _ => text.push_str(AFTER),
+            }
+            if agrees(&text) {
+                taken += 1;
+            }
+        }
+        assert!(taken > 15_000, "only {taken} taken");
     }
 }

@@ -16,6 +16,7 @@ pub(crate) mod fast;
 pub(crate) mod model;
 #[cfg(test)]
 mod tests;
+mod wide_process;
 mod wide_token;
 
 use crate::wire::intern::Interner;

@@ -36,8 +36,13 @@ impl<const N: usize> KeySet<N> {
         }
     }
 
-    #[cfg(test)]
-    pub(crate) fn keys(&self) -> &[&'static [u8]; N] {
+    /// The only key of the set `key` may be (`N`: none), not yet compared with it.
+    #[inline(always)]
+    pub(crate) fn candidate(&self, key: &[u8]) -> usize {
+        self.places[place(key, self.mul)] as usize
+    }
+
+    pub(crate) const fn keys(&self) -> &[&'static [u8]; N] {
         &self.keys
     }
 }

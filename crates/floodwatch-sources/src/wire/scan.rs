@@ -113,6 +113,35 @@ impl<'a> Scan<'a> {
         self.pos += n;
     }
 
+    /// The text from the current position (see [`Scan::rest`]).
+    #[inline(always)]
+    pub(crate) fn rest_str(&self) -> &'a str {
+        self.text.get(self.pos..).unwrap_or_default()
+    }
+
+    /// Where the scan is, to go back to with [`Scan::reset`].
+    pub(crate) fn mark(&self) -> (usize, u32) {
+        (self.pos, self.depth)
+    }
+
+    pub(crate) fn reset(&mut self, (pos, depth): (usize, u32)) {
+        self.pos = pos;
+        self.depth = depth;
+    }
+
+    /// For a reader that walks an object's pairs itself: past its `{` and one level in, as
+    /// [`Scan::object`] goes; [`Scan::leave`] once past its `}`.
+    #[inline(always)]
+    pub(crate) fn open_object(&mut self) -> Scanned<()> {
+        self.eat(b'{')?;
+        self.enter()
+    }
+
+    #[inline(always)]
+    pub(crate) fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
     /// Whether a container may open here without passing [`MAX_DEPTH`].
     #[inline(always)]
     pub(crate) fn may_enter(&self) -> bool {
