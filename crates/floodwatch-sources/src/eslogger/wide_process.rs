@@ -147,16 +147,26 @@ mod wide {
         let mut seen = 0u32;
         loop {
             let left = b.len() - at;
-            let m = _bzhi_u64(!0, left.min(64) as u32);
-            // SAFETY: the mask covers only bytes of `b` from `at` (at most `left`), and masked
-            // bytes are not read.
-            let w = unsafe { _mm512_maskz_loadu_epi8(m, b.as_ptr().add(at).cast()) };
+            // A whole window nearly always: its load waits for `at` only, where a mask made from
+            // `at` first put four more steps on each pair's critical path.
+            let w = if left >= 64 {
+                // SAFETY: the 64 bytes from `at` are in `b`.
+                unsafe { _mm512_loadu_si512(b.as_ptr().add(at).cast()) }
+            } else {
+                // SAFETY: the mask covers only bytes of `b` from `at` (`left` of them), and
+                // masked bytes are not read.
+                unsafe {
+                    _mm512_maskz_loadu_epi8(_bzhi_u64(!0, left as u32), b.as_ptr().add(at).cast())
+                }
+            };
             let quote = _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8(b'"' as i8));
             // Bytes past the record load as zeros, which count as control characters.
             let refused = _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8(b'\\' as i8))
                 | _mm512_cmplt_epu8_mask(w, _mm512_set1_epi8(0x20));
             let ends = _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8(b',' as i8))
                 | _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8(b'}' as i8));
+            let opens = _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8(b'{' as i8))
+                | _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8(b'[' as i8));
             // The key: its quotes at 0 and `close`, nothing a plain key refuses between, a colon.
             let close = (quote & !1).trailing_zeros() as usize;
             if quote & 1 == 0 || close > 61 || refused & !from(close) != 0 {
@@ -182,18 +192,42 @@ mod wide {
             }
             seen |= bit;
             let first = close + 2;
-            let Some(&c) = b.get(at + first) else {
-                return false;
-            };
-            if c == b'{' || c == b'[' {
+            // What the value is, from the window's masks rather than a load of its first byte.
+            let string = quote & (1 << first) != 0;
+            if opens & (1 << first) != 0 {
                 s.advance(at + first - done);
                 let before = s.pos();
-                let read = match i {
-                    0 => audit_token(s).map(|t| p.audit_token = Some(t)),
-                    1 => audit_token(s).map(|t| p.parent_audit_token = Some(t)),
-                    2 => audit_token(s).map(|t| p.responsible_audit_token = Some(t)),
-                    6 => es_file(s).map(|f| p.executable = Some(f)),
-                    12 => es_file(s).map(|f| p.tty = TtyField::File(f)),
+                // The reader is chosen by the key's length, known from the masks, and the key
+                // checked after: chosen by the key's index (loads of the key, its place and its
+                // row later), a mispredicted choice waited for all of that. The token keys, the
+                // executable's and the tty's have lengths of their own.
+                let read = match close - 1 {
+                    11 | 18 | 23 => match audit_token(s) {
+                        Ok(t) => {
+                            let tokens = [
+                                &mut p.audit_token,
+                                &mut p.parent_audit_token,
+                                &mut p.responsible_audit_token,
+                            ];
+                            match tokens.into_iter().nth(i) {
+                                Some(slot) => *slot = Some(t),
+                                None => return false,
+                            }
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    },
+                    10 | 3 => match es_file(s) {
+                        Ok(f) => {
+                            match i {
+                                6 => p.executable = Some(f),
+                                12 => p.tty = TtyField::File(f),
+                                _ => return false,
+                            }
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    },
                     _ if i >= values.len() => s.skip(),
                     _ => return false,
                 };
@@ -210,7 +244,7 @@ mod wide {
                 // brace; then a comma or brace must follow.
                 let string_end = (quote & from(first + 1)).trailing_zeros() as usize + 1;
                 let other_end = (ends & from(first)).trailing_zeros() as usize;
-                let end = if c == b'"' { string_end } else { other_end };
+                let end = if string { string_end } else { other_end };
                 if end >= 64 || ends & (1 << end) == 0 || refused & from(first) & !from(end) != 0 {
                     return false;
                 }
