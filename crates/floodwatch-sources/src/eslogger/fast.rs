@@ -1000,48 +1000,37 @@ mod tests {
         }
         // Values of every kind under every key, keys in any order, twice, unknown; bytes
         // changed, dropped and added; records cut short.
-        const VALUES: [&str; 40] = [
-            "0",
-            "1",
-            "-1",
-            "-0",
-            "01",
-            "00",
-            "1.5",
-            "1e3",
-            "-",
-            "2147483647",
-            "2147483648",
-            "-2147483648",
-            "-2147483649",
-            "4294967295",
-            "4294967296",
-            "18446744073709551615",
-            "18446744073709551616",
-            "99999999999999999999",
-            "\"\"",
-            "\"a\"",
-            "\"a,b}\"",
-            "\"x\\\"y\"",
-            "\"\\/bin\\/ls\"",
-            "\"\u{e9}t\u{e9}\"",
-            "\"\u{1}\"",
-            "true",
-            "false",
-            "null",
-            "nul",
-            "tru",
-            "nulll",
-            "{}",
-            "[]",
-            "{\"path\":\"\\/a\"}",
-            "[1,2]",
-            " 1",
-            "1 ",
-            "\"0123456789012345678901234567890123456789012345678901234567\"",
-            "\"0123456789012345678901234567890123456789\"",
-            "x",
-        ];
+        let values: Vec<&str> = ["0", "1", "-1", "-0", "01", "00", "1.5", "1e3", "-"]
+            .into_iter()
+            .chain(super::super::tests::RANGE_EDGES)
+            .chain([
+                "18446744073709551615",
+                "18446744073709551616",
+                "99999999999999999999",
+                "\"\"",
+                "\"a\"",
+                "\"a,b}\"",
+                "\"x\\\"y\"",
+                "\"\\/bin\\/ls\"",
+                "\"\u{e9}t\u{e9}\"",
+                "\"\u{1}\"",
+                "true",
+                "false",
+                "null",
+                "nul",
+                "tru",
+                "nulll",
+                "{}",
+                "[]",
+                "{\"path\":\"\\/a\"}",
+                "[1,2]",
+                " 1",
+                "1 ",
+                "\"0123456789012345678901234567890123456789012345678901234567\"",
+                "\"0123456789012345678901234567890123456789\"",
+                "x",
+            ])
+            .collect();
         const BYTES: [u8; 14] = [
             b'"', b',', b'}', b'{', b':', b'\\', b' ', b'0', b'-', b'x', 1, b'n', b'[', b']',
         ];
@@ -1060,7 +1049,7 @@ mod tests {
                     // A value replaced.
                     let k = rng.random_range(0..pairs.len());
                     let key = pairs[k].split(':').next().unwrap().to_string();
-                    pairs[k] = format!("{key}:{}", VALUES[rng.random_range(0..VALUES.len())]);
+                    pairs[k] = format!("{key}:{}", values[rng.random_range(0..values.len())]);
                 }
                 3 => {
                     // A pair twice, or an unknown key.
@@ -1070,7 +1059,7 @@ mod tests {
                         false => format!(
                             "\"x{}\":{}",
                             rng.random_range(0..3),
-                            VALUES[rng.random_range(0..VALUES.len())]
+                            values[rng.random_range(0..values.len())]
                         ),
                     };
                     pairs.insert(rng.random_range(0..=pairs.len()), extra);

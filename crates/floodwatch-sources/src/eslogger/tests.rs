@@ -612,6 +612,16 @@ fn audit_token_objects_read_as_serde_does() {
 /// path, which reads a process object's values by their first byte and checks their types after,
 /// reads exactly what serde reads or leaves the line to it; the values of the right type stay on
 /// the fast path.
+/// Integers at the edges of i32 and u32, the process and token fields' ranges.
+pub(super) const RANGE_EDGES: [&str; 6] = [
+    "2147483647",
+    "2147483648",
+    "-2147483648",
+    "-2147483649",
+    "4294967295",
+    "4294967296",
+];
+
 #[test]
 fn process_values_of_every_type_read_as_serde_does() {
     let lines = mullvad_lines();
@@ -628,34 +638,25 @@ fn process_values_of_every_type_read_as_serde_does() {
         .chain(["no_such_key".to_string()])
         .collect();
     assert!(keys.len() >= 16, "{keys:?}");
-    let values = [
-        "null",
-        "true",
-        "false",
-        "0",
-        "7",
-        "-0",
-        "-7",
-        "2147483647",
-        "2147483648",
-        "-2147483648",
-        "-2147483649",
-        "4294967295",
-        "4294967296",
-        "1.5",
-        "1e3",
-        "\"x\"",
-        "\"\\/a\\u00e9\"",
-        "{}",
-        "{\"path\":\"\\/bin\\/sh\"}",
-        "{\"pid\":3,\"euid\":0}",
-        "[1,2,3,4,5,6,7,8]",
-        "[]",
-    ];
+    let values = ["null", "true", "false", "0", "7", "-0", "-7"]
+        .into_iter()
+        .chain(RANGE_EDGES)
+        .chain([
+            "1.5",
+            "1e3",
+            "\"x\"",
+            "\"\\/a\\u00e9\"",
+            "{}",
+            "{\"path\":\"\\/bin\\/sh\"}",
+            "{\"pid\":3,\"euid\":0}",
+            "[1,2,3,4,5,6,7,8]",
+            "[]",
+        ])
+        .collect::<Vec<_>>();
     let (mut tried, mut fast) = (0, 0);
     let mut taken = std::collections::BTreeSet::new();
     for key in &keys {
-        for value in values {
+        for &value in &values {
             // The value written as it is (serde_json's own writer would turn `-0` into `-0.0`).
             let mut r = record.clone();
             r["process"][key.as_str()] = "@value@".into();
@@ -678,7 +679,7 @@ fn process_values_of_every_type_read_as_serde_does() {
         assert!(taken.contains(&(key.as_str(), "null")), "{key}: null");
     }
     for key in ["no_such_key", "cdhash", "group_id", "is_es_client"] {
-        for value in values {
+        for &value in &values {
             assert!(taken.contains(&(key, value)), "{key}: {value}");
         }
     }
