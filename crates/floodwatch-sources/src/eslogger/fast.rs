@@ -973,21 +973,50 @@ mod tests {
             eprintln!("this CPU has no AVX-512BW: the vector process reader is not used here");
             return;
         }
+        let value_texts = |values: &[Value<'_>; 13]| {
+            values.map(|v| match v {
+                Value::Absent => "absent".to_string(),
+                Value::Null => "null".to_string(),
+                Value::Int(neg, n) => format!("int {neg} {n}"),
+                Value::Str(r) => format!("str {:?} {}", r.raw, r.escaped),
+                Value::Bool(b) => format!("bool {b}"),
+                Value::Read => "read".to_string(),
+            })
+        };
+        // The loop's reading: the kept values, then the fields, and where it ended.
+        let looped = |text: &str| {
+            let mut s = Scan::new(text);
+            let mut p = empty_process();
+            let mut values = [Value::Absent; 13];
+            process_pairs(&mut s, &mut p, &mut values).ok()?;
+            let kept = value_texts(&values);
+            let fields = process_fields(&mut p, values).map(|_| shown(&p)).ok();
+            Some((kept, fields, s.mark()))
+        };
         let agrees = |text: &str| -> bool {
+            // `es_process` (the vector reader, else the loop from the start) reads every text as
+            // the loop does, whichever took it.
+            let mut s = Scan::new(text);
+            let mut p = empty_process();
+            let either = es_process(&mut s, &mut p)
+                .map(|_| (shown(&p), s.mark()))
+                .ok();
+            let reference = looped(text);
+            let reference_read = reference
+                .as_ref()
+                .and_then(|(_, f, end)| f.clone().map(|f| (f, *end)));
+            assert_eq!(either, reference_read, "{text}");
             let mut s = Scan::new(text);
             let mut p = empty_process();
             let mut values = [Value::Absent; 13];
             if !super::super::wide_process::pairs(&mut s, &mut p, &mut values) {
                 return false;
             }
+            let kept = value_texts(&values);
             let wide = process_fields(&mut p, values).map(|_| shown(&p)).ok();
-            let mut s2 = Scan::new(text);
-            let mut p2 = empty_process();
-            let mut values2 = [Value::Absent; 13];
-            process_pairs(&mut s2, &mut p2, &mut values2)
-                .unwrap_or_else(|_| panic!("the loop refused what the vector reader took: {text}"));
-            let looped = process_fields(&mut p2, values2).map(|_| shown(&p2)).ok();
-            assert_eq!((wide, s.mark()), (looped, s2.mark()), "{text}");
+            let reference = reference
+                .unwrap_or_else(|| panic!("the loop refused what the vector reader took: {text}"));
+            assert_eq!((kept, wide, s.mark()), reference, "{text}");
             true
         };
         let real = real_process_objects();
@@ -1034,6 +1063,27 @@ mod tests {
         const BYTES: [u8; 14] = [
             b'"', b',', b'}', b'{', b':', b'\\', b' ', b'0', b'-', b'x', 1, b'n', b'[', b']',
         ];
+        // Keys not read: short ones, near misses of the process keys (one byte off, a case
+        // changed, longer), the lengths the containers' readers are chosen by (3, 10, 11, 18, 23),
+        // and keys that end near a window's end (56 to 63 bytes).
+        let mut others: Vec<String> = [
+            "x0",
+            "x1",
+            "parent_xudit_token",
+            "pfrent_audit_token",
+            "exocutable",
+            "vty",
+            "PPID",
+            "ppid2",
+            "abc",
+            "abcdefghij",
+            "abcdefghijk",
+            "abcdefghijklmnopqr",
+            "abcdefghijklmnopqrstuvw",
+        ]
+        .map(String::from)
+        .to_vec();
+        others.extend((56..64).map(|n| "k".repeat(n)));
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let mut taken = 0;
         for round in 0..60_000 {
@@ -1052,13 +1102,13 @@ mod tests {
                     pairs[k] = format!("{key}:{}", values[rng.random_range(0..values.len())]);
                 }
                 3 => {
-                    // A pair twice, or an unknown key.
+                    // A pair twice, or another key.
                     let k = rng.random_range(0..pairs.len());
                     let extra = match rng.random_bool(0.5) {
                         true => pairs[k].clone(),
                         false => format!(
-                            "\"x{}\":{}",
-                            rng.random_range(0..3),
+                            "\"{}\":{}",
+                            others[rng.random_range(0..others.len())],
                             values[rng.random_range(0..values.len())]
                         ),
                     };
@@ -1097,5 +1147,38 @@ mod tests {
             }
         }
         assert!(taken > 15_000, "only {taken} taken");
+        // Strings and keys whose end falls on each of a window's last bytes and past it.
+        let obj = &real[0];
+        let mut edges = 0;
+        for key in ["signing_id", "cdhash", "team_id", "x0", &"k".repeat(40)] {
+            for len in 30..=66 {
+                let pair = format!("\"{key}\":\"{}\"", "s".repeat(len));
+                for at in 0..pairs_of(obj).len() {
+                    let mut pairs = pairs_of(obj);
+                    pairs.retain(|q| !q.starts_with(&format!("\"{key}\"")));
+                    pairs.insert(at.min(pairs.len()), pair.clone());
+                    let text = format!("{{{}}}", pairs.join(","));
+                    for after in [AFTER, ""] {
+                        if agrees(&format!("{text}{after}")) {
+                            edges += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(edges > 1_000, "only {edges} taken");
+        // A token read, then something the vector reader refuses: the loop reads it all again.
+        let mut pairs = pairs_of(obj);
+        pairs.sort_by_key(|q| !q.starts_with("\"audit_token\""));
+        assert!(pairs[0].starts_with("\"audit_token\":"), "{}", pairs[0]);
+        let refused_after_token =
+            format!("{{{}}}", pairs.join(",")).replacen("\"ppid\":", "\"ppid\" :", 1);
+        assert!(refused_after_token.contains("\"ppid\" :"));
+        for after in [AFTER, ""] {
+            let text = format!("{refused_after_token}{after}");
+            assert!(!agrees(&text), "{text}");
+            let mut s = Scan::new(&text);
+            es_process(&mut s, &mut empty_process()).expect("the loop reads it");
+        }
     }
 }

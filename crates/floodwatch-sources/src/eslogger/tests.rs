@@ -608,10 +608,6 @@ fn audit_token_objects_read_as_serde_does() {
     );
 }
 
-/// Every process key given a value of every JSON type (and the integer edge cases): the fast
-/// path, which reads a process object's values by their first byte and checks their types after,
-/// reads exactly what serde reads or leaves the line to it; the values of the right type stay on
-/// the fast path.
 /// Integers at the edges of i32 and u32, the process and token fields' ranges.
 pub(super) const RANGE_EDGES: [&str; 6] = [
     "2147483647",
@@ -622,6 +618,10 @@ pub(super) const RANGE_EDGES: [&str; 6] = [
     "4294967296",
 ];
 
+/// Every process key given a value of every JSON type (and the integer edge cases): the fast
+/// path, which reads a process object's values by their first byte and checks their types after,
+/// reads exactly what serde reads or leaves the line to it; the values of the right type stay on
+/// the fast path.
 #[test]
 fn process_values_of_every_type_read_as_serde_does() {
     let lines = mullvad_lines();
