@@ -202,36 +202,27 @@ mod wide {
                 // row later), a mispredicted choice waited for all of that. The token keys, the
                 // executable's and the tty's have lengths of their own.
                 let read = match close - 1 {
-                    11 | 18 | 23 => match audit_token(s) {
-                        Ok(t) => {
-                            let tokens = [
-                                &mut p.audit_token,
-                                &mut p.parent_audit_token,
-                                &mut p.responsible_audit_token,
-                            ];
-                            match tokens.into_iter().nth(i) {
-                                Some(slot) => *slot = Some(t),
-                                None => return false,
-                            }
-                            Ok(())
+                    11 | 18 | 23 => audit_token(s).ok().and_then(|t| {
+                        let tokens = [
+                            &mut p.audit_token,
+                            &mut p.parent_audit_token,
+                            &mut p.responsible_audit_token,
+                        ];
+                        *tokens.into_iter().nth(i)? = Some(t);
+                        Some(())
+                    }),
+                    10 | 3 => es_file(s).ok().and_then(|f| {
+                        match i {
+                            6 => p.executable = Some(f),
+                            12 => p.tty = TtyField::File(f),
+                            _ => return None,
                         }
-                        Err(e) => Err(e),
-                    },
-                    10 | 3 => match es_file(s) {
-                        Ok(f) => {
-                            match i {
-                                6 => p.executable = Some(f),
-                                12 => p.tty = TtyField::File(f),
-                                _ => return false,
-                            }
-                            Ok(())
-                        }
-                        Err(e) => Err(e),
-                    },
-                    _ if i >= values.len() => s.skip(),
-                    _ => return false,
+                        Some(())
+                    }),
+                    _ if i >= values.len() => s.skip().ok(),
+                    _ => None,
                 };
-                if read.is_err() {
+                if read.is_none() {
                     return false;
                 }
                 if let Some(v) = values.get_mut(i) {

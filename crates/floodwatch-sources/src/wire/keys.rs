@@ -29,7 +29,7 @@ impl<const N: usize> KeySet<N> {
     /// The key's index in the set, or `N` for any other key.
     #[inline(always)]
     pub(crate) fn index(&self, key: &[u8]) -> usize {
-        let k = self.places[place(key, self.mul)] as usize;
+        let k = self.candidate(key);
         match self.keys.get(k) {
             Some(&known) if crate::wire::swar::short_eq(known, key) => k,
             _ => N,
